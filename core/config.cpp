@@ -1,0 +1,328 @@
+#include "core/config.hpp"
+
+#include "core/units.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace kv {
+
+namespace {
+
+// Where a value came from, for error messages.
+struct location {
+  std::string_view source;
+  std::string key;  // "section.key"
+  std::uint32_t line = 0;
+};
+
+[[noreturn]] void fail(const location& at, const std::string& message) {
+  throw config_error(fmt::format("{}:{}: {}: {}", at.source, at.line, at.key, message));
+}
+
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    default: return "a date or time";
+  }
+}
+
+std::string as_string(const toml::node& n, const location& at) {
+  if (!n.is_string()) fail(at, "expected a string, got " + type_name(n));
+  return *n.value<std::string>();
+}
+
+std::uint64_t as_positive_integer(const toml::node& n, const location& at) {
+  if (!n.is_integer()) fail(at, "expected an integer, got " + type_name(n));
+  auto v = *n.value<std::int64_t>();
+  if (v <= 0) fail(at, fmt::format("expected a positive integer, got {}", v));
+  return static_cast<std::uint64_t>(v);
+}
+
+std::uint64_t as_size(const toml::node& n, const location& at) {
+  if (!n.is_string()) {
+    fail(at, "expected a size with a unit as a string, such as \"64MiB\", got " + type_name(n));
+  }
+  auto text = as_string(n, at);
+  auto v = parse_size(text);
+  if (!v) fail(at, fmt::format("cannot parse size \"{}\" (use B, KiB, MiB, GiB, KB, MB or GB, e.g. \"64MiB\")", text));
+  if (*v == 0) fail(at, "size must be greater than zero");
+  return *v;
+}
+
+// A key of a section: how to store its value.
+struct key_spec {
+  std::string_view name;
+  std::function<void(config&, const toml::node&, const location&)> set;
+};
+
+struct section_spec {
+  std::string_view name;
+  std::vector<key_spec> keys;
+};
+
+const std::vector<section_spec>& schema() {
+  static const std::vector<section_spec> sections = {
+      {"node",
+       {
+           {"id", [](config& c, const toml::node& n, const location& at) { c.node.id = as_positive_integer(n, at); }},
+           {"data-dir",
+            [](config& c, const toml::node& n, const location& at) {
+              auto dir = as_string(n, at);
+              if (dir.empty()) fail(at, "must not be empty");
+              c.node.data_dir = dir;
+            }},
+       }},
+      {"server",
+       {
+           {"listen",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (!parse_host_port(text)) fail(at, fmt::format("expected \"host:port\", got \"{}\"", text));
+              c.server.listen = text;
+            }},
+       }},
+      {"storage",
+       {
+           {"fsync",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (text == "always") {
+                c.storage.fsync = fsync_policy::always;
+              } else if (text == "never") {
+                c.storage.fsync = fsync_policy::never;
+              } else {
+                fail(at, fmt::format("expected \"always\" or \"never\", got \"{}\"", text));
+              }
+            }},
+           {"segment-size",
+            [](config& c, const toml::node& n, const location& at) { c.storage.segment_bytes = as_size(n, at); }},
+           {"max-batch-size",
+            [](config& c, const toml::node& n, const location& at) { c.storage.max_batch_bytes = as_size(n, at); }},
+           {"snapshot-log-size",
+            [](config& c, const toml::node& n, const location& at) { c.storage.snapshot_log_bytes = as_size(n, at); }},
+           {"snapshot-entries",
+            [](config& c, const toml::node& n, const location& at) {
+              c.storage.snapshot_entries = as_positive_integer(n, at);
+            }},
+           {"max-key-size",
+            [](config& c, const toml::node& n, const location& at) { c.storage.max_key_bytes = as_size(n, at); }},
+           {"max-value-size",
+            [](config& c, const toml::node& n, const location& at) { c.storage.max_value_bytes = as_size(n, at); }},
+       }},
+      {"log",
+       {
+           {"level",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (!is_log_level(text)) {
+                fail(at, fmt::format("unknown log level \"{}\" (use trace, debug, info, warn, error, critical or off)",
+                                     text));
+              }
+              c.log.level = text;
+            }},
+           {"file", [](config& c, const toml::node& n, const location& at) { c.log.file = as_string(n, at); }},
+       }},
+  };
+  return sections;
+}
+
+std::string known_names(const auto& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + std::string(i.name);
+  return out;
+}
+
+}  // namespace
+
+bool is_log_level(std::string_view level) {
+  static constexpr std::array<std::string_view, 7> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+  for (auto l : levels)
+    if (l == level) return true;
+  return false;
+}
+
+std::optional<host_port> parse_host_port(std::string_view text) {
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return std::nullopt;
+  }
+  if (host.empty() || port.empty()) return std::nullopt;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc{} || end != port.data() + port.size() || value > 65535) return std::nullopt;
+  return host_port{std::string(host), static_cast<std::uint16_t>(value)};
+}
+
+config parse_config(std::string_view toml_text, std::string_view source) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    throw config_error(fmt::format("{}:{}: invalid TOML: {}", source, e.source().begin.line, e.description()));
+  }
+  config c;
+  for (auto&& [section_key, section_node] : root) {
+    location at{source, std::string(section_key.str()), section_key.source().begin.line};
+    const auto& sections = schema();
+    auto section = std::find_if(sections.begin(), sections.end(),
+                                [&](const section_spec& s) { return s.name == section_key.str(); });
+    if (section == sections.end()) fail(at, "unknown section (known: " + known_names(sections) + ")");
+    const auto* table = section_node.as_table();
+    if (table == nullptr) fail(at, "expected a [" + at.key + "] table, got " + type_name(section_node));
+    for (auto&& [key, value] : *table) {
+      location key_at{source, at.key + "." + std::string(key.str()), key.source().begin.line};
+      auto spec = std::find_if(section->keys.begin(), section->keys.end(),
+                               [&](const key_spec& k) { return k.name == key.str(); });
+      if (spec == section->keys.end()) fail(key_at, "unknown key (known in [" + at.key + "]: " + known_names(section->keys) + ")");
+      spec->set(c, value, key_at);
+    }
+  }
+  validate(c);
+  return c;
+}
+
+config load_config(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw config_error(fmt::format("{}: cannot read configuration file", path.string()));
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path.string());
+}
+
+void validate(const config& c) {
+  const auto& s = c.storage;
+  if (s.segment_bytes < (64u << 10)) {
+    throw config_error(fmt::format("storage.segment-size: {} is below the minimum of 64KiB", format_size(s.segment_bytes)));
+  }
+  if (s.max_batch_bytes > s.segment_bytes) {
+    throw config_error(fmt::format("storage.max-batch-size ({}) must not exceed storage.segment-size ({})",
+                                   format_size(s.max_batch_bytes), format_size(s.segment_bytes)));
+  }
+  if (s.max_key_bytes > (64u << 10)) {
+    throw config_error(fmt::format("storage.max-key-size: {} is above the maximum of 64KiB", format_size(s.max_key_bytes)));
+  }
+  if (s.max_value_bytes > (64u << 20)) {
+    throw config_error(
+        fmt::format("storage.max-value-size: {} is above the maximum of 64MiB", format_size(s.max_value_bytes)));
+  }
+}
+
+command_line parse_command_line(const std::vector<std::string_view>& args) {
+  command_line cl;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    std::string_view value;
+    bool has_inline_value = false;
+    if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_inline_value = true;
+    }
+    auto take_value = [&]() -> std::string_view {
+      if (has_inline_value) return value;
+      if (i + 1 >= args.size()) throw config_error(fmt::format("option {} needs a value", arg));
+      return args[++i];
+    };
+    if (arg == "-h" || arg == "--help") {
+      cl.help = true;
+    } else if (arg == "--version") {
+      cl.version = true;
+    } else if (arg == "-c" || arg == "--config") {
+      cl.config_path = std::filesystem::path(take_value());
+    } else if (arg == "--node-id") {
+      auto v = take_value();
+      std::uint64_t id = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), id);
+      if (ec != std::errc{} || end != v.data() + v.size() || id == 0) {
+        throw config_error(fmt::format("--node-id: expected a positive integer, got \"{}\"", v));
+      }
+      cl.node_id = id;
+    } else if (arg == "--data-dir") {
+      auto v = take_value();
+      if (v.empty()) throw config_error("--data-dir: must not be empty");
+      cl.data_dir = std::filesystem::path(v);
+    } else if (arg == "--listen") {
+      auto v = take_value();
+      if (!parse_host_port(v)) throw config_error(fmt::format("--listen: expected \"host:port\", got \"{}\"", v));
+      cl.listen = std::string(v);
+    } else if (arg == "--log-level") {
+      auto v = take_value();
+      if (!is_log_level(v)) {
+        throw config_error(
+            fmt::format("--log-level: unknown log level \"{}\" (use trace, debug, info, warn, error, critical or off)", v));
+      }
+      cl.log_level = std::string(v);
+    } else {
+      throw config_error(fmt::format("unknown option \"{}\" (see --help)", args[i]));
+    }
+  }
+  return cl;
+}
+
+std::string command_line_help() {
+  return R"(Usage: kvnode [options]
+
+Runs one kvnode server. Settings come from the configuration file (see kv.toml for every key
+and its default); the flags below override the file.
+
+Options:
+  -c, --config PATH     configuration file (TOML); without it, built-in defaults are used
+      --node-id N       node id, a positive integer              [node] id
+      --data-dir DIR    data directory (WAL, snapshots, LOCK)    [node] data-dir
+      --listen H:P      client address, e.g. 127.0.0.1:7379      [server] listen
+      --log-level L     trace, debug, info, warn, error, critical or off   [log] level
+  -h, --help            print this help and exit
+      --version         print the version and exit
+
+Exit status: 0 after a clean shutdown, 2 for a bad configuration or command line,
+1 when the node cannot start (for example a corrupt or locked data directory),
+74 after a fatal storage error (a failed write or fsync).
+)";
+}
+
+void apply_overrides(config& c, const command_line& cl) {
+  if (cl.node_id) c.node.id = *cl.node_id;
+  if (cl.data_dir) c.node.data_dir = *cl.data_dir;
+  if (cl.listen) c.server.listen = *cl.listen;
+  if (cl.log_level) c.log.level = *cl.log_level;
+  validate(c);
+}
+
+std::vector<std::string> describe(const config& c) {
+  const auto& s = c.storage;
+  return {
+      fmt::format("[node] id={} data-dir={}", c.node.id, c.node.data_dir.string()),
+      fmt::format("[server] listen={}", c.server.listen),
+      fmt::format("[storage] fsync={} segment-size={} max-batch-size={} snapshot-log-size={} snapshot-entries={} "
+                  "max-key-size={} max-value-size={}",
+                  s.fsync == fsync_policy::always ? "always" : "never", format_size(s.segment_bytes),
+                  format_size(s.max_batch_bytes), format_size(s.snapshot_log_bytes), s.snapshot_entries,
+                  format_size(s.max_key_bytes), format_size(s.max_value_bytes)),
+      fmt::format("[log] level={} file={}", c.log.level, c.log.file.empty() ? "(stderr)" : c.log.file),
+  };
+}
+
+}  // namespace kv

@@ -1,0 +1,105 @@
+#pragma once
+// kvnode's configuration: the TOML file, its defaults, and the command-line flags that override it.
+//
+// Every default lives here. Durations and sizes carry their unit in the type or the name.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kv {
+
+// A bad configuration file or command line. what() names the file, line and key.
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class fsync_policy : std::uint8_t {
+  always,  // every acknowledged write is on disk (fdatasync); the only durable mode
+  never,   // writes are acknowledged once handed to the kernel; loses data on power failure
+};
+
+struct node_config {
+  std::uint64_t id = 1;
+  std::filesystem::path data_dir = "./data";
+};
+
+struct server_config {
+  std::string listen = "127.0.0.1:7379";
+};
+
+struct storage_config {
+  fsync_policy fsync = fsync_policy::always;
+  // Size each WAL segment file is preallocated to; a new segment starts when it is full.
+  std::uint64_t segment_bytes = 64ull << 20;
+  // A group-commit batch stops growing at this size; the next batch takes the rest.
+  std::uint64_t max_batch_bytes = 8ull << 20;
+  // A snapshot is taken once the log written since the last one exceeds either bound.
+  std::uint64_t snapshot_log_bytes = 256ull << 20;
+  std::uint64_t snapshot_entries = 1'000'000;
+  // Largest key and value the store accepts.
+  std::uint64_t max_key_bytes = 4ull << 10;
+  std::uint64_t max_value_bytes = 1ull << 20;
+};
+
+struct log_config {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  std::string file;            // empty: standard error
+};
+
+struct config {
+  node_config node;
+  server_config server;
+  storage_config storage;
+  log_config log;
+};
+
+// Parses TOML text. `source` names it in errors (usually the file path). Unknown keys, wrong
+// types and malformed values throw config_error naming source, line and key.
+config parse_config(std::string_view toml_text, std::string_view source);
+
+// Reads and parses a file; a missing or unreadable file is a config_error.
+config load_config(const std::filesystem::path& path);
+
+// The command line of kvnode.
+struct command_line {
+  std::optional<std::filesystem::path> config_path;
+  std::optional<std::uint64_t> node_id;
+  std::optional<std::filesystem::path> data_dir;
+  std::optional<std::string> listen;
+  std::optional<std::string> log_level;
+  bool help = false;
+  bool version = false;
+};
+
+// Parses argv (without argv[0]). Unknown flags or missing values throw config_error.
+command_line parse_command_line(const std::vector<std::string_view>& args);
+
+// The --help text.
+std::string command_line_help();
+
+// Applies flags over a parsed config and validates the result (throws config_error).
+void apply_overrides(config& c, const command_line& cl);
+
+// Checks cross-field constraints that no single key can (throws config_error).
+void validate(const config& c);
+
+// One line per section, every key with its effective value, for the startup log.
+std::vector<std::string> describe(const config& c);
+
+// Splits "host:port" / "[v6]:port". Returns nullopt for anything else.
+struct host_port {
+  std::string host;
+  std::uint16_t port = 0;
+};
+std::optional<host_port> parse_host_port(std::string_view text);
+
+bool is_log_level(std::string_view level);
+
+}  // namespace kv

@@ -1,0 +1,107 @@
+#include "core/snapshot.hpp"
+
+#include "core/bytes.hpp"
+#include "core/crc32c.hpp"
+#include "core/error.hpp"
+#include "io/file.hpp"
+
+#include <fmt/format.h>
+
+namespace kv::snapshot {
+
+namespace {
+
+constexpr std::string_view magic = "KVSNAP01";
+constexpr std::uint32_t version = 1;
+constexpr std::uint32_t footer_marker = 0xFFFFFFFF;
+constexpr std::size_t chunk_header_bytes = 4 + 4 + 8;
+
+std::string frame(std::uint32_t count, std::string_view body) {
+  std::string out(chunk_header_bytes, '\0');
+  put_fixed<std::uint32_t>(out.data() + 4, count);
+  put_fixed<std::uint64_t>(out.data() + 8, body.size());
+  out.append(body);
+  put_fixed<std::uint32_t>(out.data(), crc32c(std::string_view(out).substr(4)));
+  return out;
+}
+
+}  // namespace
+
+std::string file_name(std::uint64_t index) { return fmt::format("snap-{:020}.snap", index); }
+
+std::string encode_header(std::uint64_t index, std::uint64_t term) {
+  std::string out(magic);
+  append_fixed<std::uint32_t>(out, version);
+  append_fixed<std::uint64_t>(out, index);
+  append_fixed<std::uint64_t>(out, term);
+  append_fixed<std::uint32_t>(out, crc32c(out));
+  return out;
+}
+
+std::string encode_chunk(const state_machine::chunk& c) { return frame(c.count, c.pairs); }
+
+std::string encode_footer(std::uint64_t total_pairs, std::uint64_t chunk_count) {
+  std::string body;
+  append_fixed<std::uint64_t>(body, total_pairs);
+  append_fixed<std::uint64_t>(body, chunk_count);
+  return frame(footer_marker, body);
+}
+
+std::optional<std::filesystem::path> newest(const std::filesystem::path& dir) {
+  auto names = io::list_files(dir, "snap-", ".snap");
+  if (names.empty()) return std::nullopt;
+  return dir / names.back();
+}
+
+meta decode(std::string_view data, std::string_view name, state_machine& sm) {
+  auto fail = [&](std::uint64_t offset, std::string_view what) {
+    throw corruption_error(fmt::format("corrupt snapshot {} at offset {}: {}. Refusing to start; restore this node "
+                                       "from a backup or a peer",
+                                       name, offset, what));
+  };
+  if (data.size() < header_bytes || data.substr(0, magic.size()) != magic) fail(0, "not a kvnode snapshot");
+  if (crc32c(data.substr(0, header_bytes - 4)) != get_fixed<std::uint32_t>(data.data() + header_bytes - 4)) {
+    fail(0, "header checksum mismatch");
+  }
+  if (get_fixed<std::uint32_t>(data.data() + 8) != version) fail(8, "unsupported snapshot version");
+  meta m;
+  m.index = get_fixed<std::uint64_t>(data.data() + 12);
+  m.term = get_fixed<std::uint64_t>(data.data() + 20);
+  m.file_bytes = data.size();
+
+  std::uint64_t off = header_bytes;
+  std::uint64_t chunks = 0;
+  for (;;) {
+    if (data.size() - off < chunk_header_bytes) fail(off, "file ends before the footer (incomplete snapshot)");
+    const char* h = data.data() + off;
+    auto count = get_fixed<std::uint32_t>(h + 4);
+    auto length = get_fixed<std::uint64_t>(h + 8);
+    if (length > data.size() - off - chunk_header_bytes) fail(off, "chunk runs past the end of the file");
+    auto body = data.substr(off + chunk_header_bytes, length);
+    if (crc32c(data.substr(off + 4, chunk_header_bytes - 4 + length)) != get_fixed<std::uint32_t>(h)) {
+      fail(off, "chunk checksum mismatch");
+    }
+    if (count == footer_marker) {
+      byte_reader in(body);
+      auto total = in.fixed<std::uint64_t>();
+      auto chunk_count = in.fixed<std::uint64_t>();
+      if (!in.ok() || total != m.pairs || chunk_count != chunks) fail(off, "footer does not match the chunks read");
+      if (off + chunk_header_bytes + length != data.size()) fail(off, "bytes after the footer");
+      break;
+    }
+    if (!valid_pairs(body, count)) fail(off, "malformed pairs in chunk");
+    for_each_pair(body, count, [&](std::string_view k, std::string_view v) { sm.restore_pair(k, v); });
+    m.pairs += count;
+    ++chunks;
+    off += chunk_header_bytes + length;
+  }
+  sm.restore_index(m.index);
+  return m;
+}
+
+meta load(const std::filesystem::path& path, state_machine& sm) {
+  io::mapped_file file(path);
+  return decode(std::string_view(file.data().data(), file.size()), path.string(), sm);
+}
+
+}  // namespace kv::snapshot

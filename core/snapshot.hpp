@@ -1,0 +1,49 @@
+#pragma once
+// Snapshot files: a point-in-time image of the state machine at a log index, which bounds the
+// log (segments it covers are deleted) and is what a lagging Raft follower is sent.
+//
+// File <dir>/snap-<index: 20 digits>.snap, written as <name>.tmp, fdatasynced, renamed into
+// place, and the directory fsynced, so a snapshot file either is complete or does not exist.
+//
+//   header:  "KVSNAP01" | u32 version | u64 index | u64 term | u32 crc32c of the preceding bytes
+//   chunk*:  u32 crc32c of the rest | u32 count | u64 length | `count` pairs (append_pair encoding)
+//   footer:  u32 crc32c of the rest | u32 0xFFFFFFFF | u64 16 | u64 total_pairs | u64 chunk_count
+//
+// The footer proves the file is whole; every chunk's checksum proves its bytes.
+
+#include "core/state_machine.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kv::snapshot {
+
+inline constexpr std::size_t header_bytes = 8 + 4 + 8 + 8 + 4;
+
+struct meta {
+  std::uint64_t index = 0;
+  std::uint64_t term = 0;
+  std::uint64_t pairs = 0;
+  std::uint64_t file_bytes = 0;
+};
+
+std::string file_name(std::uint64_t index);
+std::string encode_header(std::uint64_t index, std::uint64_t term);
+std::string encode_chunk(const state_machine::chunk& c);
+std::string encode_footer(std::uint64_t total_pairs, std::uint64_t chunk_count);
+
+// The newest snapshot file in `dir`, if any.
+std::optional<std::filesystem::path> newest(const std::filesystem::path& dir);
+
+// Validates the snapshot file at `path` and restores it into `sm` (which must be empty).
+// Throws corruption_error naming the file and offset if anything does not check out.
+meta load(const std::filesystem::path& path, state_machine& sm);
+
+// Validates encoded snapshot bytes and calls restore(key, value) per pair; `name` labels
+// errors. Throws corruption_error.
+meta decode(std::string_view data, std::string_view name, state_machine& sm);
+
+}  // namespace kv::snapshot

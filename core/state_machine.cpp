@@ -1,0 +1,110 @@
+#include "core/state_machine.hpp"
+
+#include <absl/hash/hash.h>
+
+#include <cassert>
+
+namespace kv {
+
+namespace {
+// Debian's Abseil is built with its own string_view type.
+absl::string_view as_absl(std::string_view s) noexcept { return {s.data(), s.size()}; }
+}  // namespace
+
+state_machine::state_machine() : shards_(shard_count) {}
+
+std::size_t state_machine::shard_of(std::string_view key) const noexcept {
+  // The maps use the low bits of the same hash; the shard takes the high ones.
+  return absl::Hash<absl::string_view>{}(as_absl(key)) >> (64 - 10);
+}
+static_assert(state_machine::shard_count == 1u << 10);
+
+errc state_machine::apply(std::uint64_t index, const command_view& cmd) {
+  assert(index == applied_index_ + 1);
+  applied_index_ = index;
+  switch (cmd.type) {
+    case command_type::noop:
+      return errc::ok;
+    case command_type::set:
+      put(cmd.key, cmd.value);
+      return errc::ok;
+    case command_type::del:
+      return erase(cmd.key) ? errc::ok : errc::not_found;
+    case command_type::bulk_set:
+      cmd.for_each_pair([this](std::string_view k, std::string_view v) { put(k, v); });
+      return errc::ok;
+  }
+  return errc::internal;
+}
+
+std::optional<std::string_view> state_machine::get(std::string_view key) const {
+  const auto& m = shards_[shard_of(key)].entries;
+  auto it = m.find(as_absl(key));
+  if (it == m.end()) return std::nullopt;
+  return std::string_view(it->second);
+}
+
+void state_machine::put(std::string_view key, std::string_view value) {
+  auto s = shard_of(key);
+  before_mutation(s);
+  auto& sh = shards_[s];
+  auto [it, inserted] = sh.entries.try_emplace(as_absl(key), value);
+  if (inserted) {
+    ++key_count_;
+    sh.bytes += key.size() + value.size();
+    data_bytes_ += key.size() + value.size();
+  } else {
+    sh.bytes = sh.bytes - it->second.size() + value.size();
+    data_bytes_ = data_bytes_ - it->second.size() + value.size();
+    it->second.assign(value);
+  }
+}
+
+bool state_machine::erase(std::string_view key) {
+  auto s = shard_of(key);
+  auto& sh = shards_[s];
+  auto it = sh.entries.find(as_absl(key));
+  if (it == sh.entries.end()) return false;
+  before_mutation(s);  // only reads the shard: `it` stays valid
+  sh.bytes -= it->first.size() + it->second.size();
+  data_bytes_ -= it->first.size() + it->second.size();
+  --key_count_;
+  sh.entries.erase(it);
+  return true;
+}
+
+void state_machine::restore_pair(std::string_view key, std::string_view value) { put(key, value); }
+
+void state_machine::begin_capture(chunk_sink sink) {
+  assert(!capturing());
+  sink_ = std::move(sink);
+  captured_.assign(shard_count, false);
+  capture_cursor_ = 0;
+}
+
+bool state_machine::capture_step() {
+  while (capture_cursor_ < shard_count && captured_[capture_cursor_]) ++capture_cursor_;
+  if (capture_cursor_ == shard_count) {
+    sink_ = nullptr;
+    return false;
+  }
+  capture_shard(capture_cursor_++);
+  return true;
+}
+
+void state_machine::before_mutation(std::size_t s) {
+  if (capturing() && !captured_[s]) capture_shard(s);
+}
+
+void state_machine::capture_shard(std::size_t s) {
+  captured_[s] = true;
+  const auto& sh = shards_[s];
+  if (sh.entries.empty()) return;
+  chunk c;
+  c.count = static_cast<std::uint32_t>(sh.entries.size());
+  c.pairs.reserve(sh.bytes + 8 * sh.entries.size());
+  for (const auto& [k, v] : sh.entries) append_pair(c.pairs, k, v);
+  sink_(std::move(c));
+}
+
+}  // namespace kv

@@ -1,0 +1,328 @@
+#include "core/wal/wal.hpp"
+
+#include "core/bytes.hpp"
+#include "core/error.hpp"
+#include "core/units.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace kv::wal {
+
+namespace {
+
+constexpr std::size_t batch_frame_bytes = header_bytes + batch_payload_bytes;
+
+bool all_zero(std::string_view data) noexcept {
+  return std::all_of(data.begin(), data.end(), [](char c) { return c == 0; });
+}
+
+std::uint64_t parse_seq(std::string_view name) {
+  std::uint64_t seq = 0;
+  auto digits = name.substr(0, name.size() - 4);  // strip ".wal"
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || digits.size() != 20) return 0;
+  return seq;
+}
+
+// How a segment's scan ended.
+struct scan_end {
+  bool damaged = false;
+  std::uint64_t end = 0;          // clean: end of the last valid batch; damaged: start of the bad batch
+  std::uint64_t bad_offset = 0;   // damaged: where the damage was seen
+  std::string reason;
+};
+
+// Whether a valid batch record starts anywhere in `data` at or after `from`. Used only after
+// damage was found, to tell a torn tail (nothing valid after it) from corruption.
+bool valid_batch_after(std::string_view data, std::uint64_t from) {
+  for (std::uint64_t off = from; off + batch_frame_bytes <= data.size(); ++off) {
+    const char* h = data.data() + off;
+    if (static_cast<record_type>(static_cast<std::uint8_t>(h[8])) != record_type::batch) continue;
+    if (get_fixed<std::uint32_t>(h + 4) != batch_payload_bytes) continue;
+    auto r = decode_record(data.substr(off, batch_frame_bytes));
+    if (r.status == decode_status::ok) return true;
+  }
+  return false;
+}
+
+// Walks the batches of one segment, calling visit(record) for each record of each fully valid
+// batch, in order.
+template <typename Visit>
+scan_end scan_segment(std::string_view data, Visit&& visit) {
+  std::uint64_t off = 0;
+  auto damaged = [&](std::uint64_t batch_start, std::uint64_t at, std::string reason) {
+    return scan_end{true, batch_start, at, std::move(reason)};
+  };
+  while (off < data.size()) {
+    auto rest = data.substr(off);
+    if (rest.size() < header_bytes || all_zero(rest.substr(0, header_bytes))) {
+      if (all_zero(rest)) return scan_end{false, off, 0, {}};
+      return damaged(off, off, "unexpected bytes after the end of the log");
+    }
+    auto head = decode_record(rest);
+    batch_info info;
+    if (head.status != decode_status::ok) return damaged(off, off, std::string("batch header: ") + to_string(head.status));
+    if (head.header.type != record_type::batch || !decode_batch(head.payload, info)) {
+      return damaged(off, off, "expected a batch record");
+    }
+    if (info.records_bytes > rest.size() - head.size) {
+      return damaged(off, off, "batch runs past the end of the file");
+    }
+    auto body = rest.substr(head.size, info.records_bytes);
+    std::vector<decoded_record> records;
+    records.reserve(info.record_count);
+    std::uint64_t pos = 0;
+    for (std::uint32_t i = 0; i < info.record_count; ++i) {
+      auto r = decode_record(body.substr(pos));
+      if (r.status != decode_status::ok) return damaged(off, off + head.size + pos, to_string(r.status));
+      if (r.header.type == record_type::batch) return damaged(off, off + head.size + pos, "nested batch record");
+      records.push_back(r);
+      pos += r.size;
+    }
+    if (pos != body.size()) return damaged(off, off + head.size + pos, "batch size does not match its records");
+    for (const auto& r : records) visit(r);
+    off += head.size + body.size();
+  }
+  return scan_end{false, off, 0, {}};
+}
+
+}  // namespace
+
+std::string segment_name(std::uint64_t seq) { return fmt::format("{:020}.wal", seq); }
+
+std::filesystem::path log::segment_path(std::uint64_t seq) const { return opts_.dir / segment_name(seq); }
+
+log::log(io::uring& ring, options opts, std::uint64_t after_index, recovered& out)
+    : ring_(ring), opts_(std::move(opts)), wake_(ring.executor()) {
+  std::filesystem::create_directories(opts_.dir);
+  dir_fd_ = io::open_directory(opts_.dir);
+  recover(after_index, out);
+  open_active_segment();
+}
+
+void log::recover(std::uint64_t after_index, recovered& out) {
+  auto names = io::list_files(opts_.dir, "", ".wal");
+  out = recovered{};
+  std::uint64_t last_term = 0;
+  last_index_ = after_index;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto& name = names[i];
+    std::uint64_t seq = parse_seq(name);
+    if (seq == 0) throw corruption_error(fmt::format("{}: not a WAL segment name", (opts_.dir / name).string()));
+    auto path = opts_.dir / name;
+    io::mapped_file file(path);
+    std::string_view data(file.data().data(), file.size());
+    segment seg{seq, 0};
+
+    auto visit = [&](const decoded_record& r) {
+      const auto& h = r.header;
+      if (h.type == record_type::hard_state) {
+        byte_reader in(r.payload);
+        out.state.term = h.term;
+        out.state.vote = in.fixed<std::uint64_t>();
+        out.state.commit = in.fixed<std::uint64_t>();
+        return;
+      }
+      seg.max_index = std::max(seg.max_index, h.index);
+      if (h.index <= after_index) return;  // covered by the snapshot
+      if (h.index > last_index_ + 1) {
+        throw corruption_error(fmt::format("{}: gap in the log: entry {} follows entry {}", path.string(), h.index,
+                                           last_index_));
+      }
+      if (h.index <= last_index_) {  // a later entry replaces a suffix (Raft conflict truncation)
+        out.entries.resize(h.index - after_index - 1);
+        last_term = out.entries.empty() ? 0 : out.entries.back().term;
+      }
+      if (h.term < last_term) {
+        throw corruption_error(fmt::format("{}: entry {} has term {} after an entry of term {}", path.string(), h.index,
+                                           h.term, last_term));
+      }
+      out.entries.push_back(entry{h.term, h.index, std::string(r.payload)});
+      last_index_ = h.index;
+      last_term = h.term;
+    };
+    auto end = scan_segment(data, visit);
+    out.bytes += end.end;
+    segments_.push_back(seg);
+    active_offset_ = end.end;
+    if (!end.damaged) continue;
+
+    auto where = fmt::format("{} at offset {}", path.string(), end.bad_offset);
+    bool last_segment = i + 1 == names.size();
+    if (!last_segment || valid_batch_after(data, end.end + 1)) {
+      throw corruption_error(fmt::format("corrupt WAL record in {}: {}; valid records follow it, so this is not a "
+                                         "torn write. Refusing to start; restore this node from a backup or a peer",
+                                         where, end.reason));
+    }
+    // A torn tail: the last batch was being written when the node stopped and was never
+    // acknowledged. Zero it, so that the space reads as the end of the log again.
+    auto last_nonzero = data.size();
+    while (last_nonzero > end.end && data[last_nonzero - 1] == 0) --last_nonzero;
+    out.torn_bytes = last_nonzero - end.end;
+    spdlog::warn("WAL: torn write at the end of the log in {} ({}); discarding {} bytes of an unacknowledged batch "
+                 "from offset {}",
+                 where, end.reason, out.torn_bytes, end.end);
+    auto fd = io::open_file(path, O_RDWR);
+    io::write_all_at(fd.get(), std::string(out.torn_bytes, '\0'), end.end, path);
+    if (::fdatasync(fd.get()) != 0) throw std::system_error(errno, std::generic_category(), "fdatasync " + path.string());
+  }
+  out.segments = segments_.size();
+  hard_state_ = out.state;
+  durable_index_ = last_index_;
+}
+
+void log::open_active_segment() {
+  if (segments_.empty()) {
+    segments_.push_back(segment{1, 0});
+    active_offset_ = 0;
+  }
+  auto path = segment_path(segments_.back().seq);
+  active_fd_ = io::open_file(path, O_RDWR | O_CREAT);
+  if (int rc = ::posix_fallocate(active_fd_.get(), 0, static_cast<off_t>(opts_.segment_bytes)); rc != 0) {
+    throw std::system_error(rc, std::generic_category(), "cannot preallocate " + path.string());
+  }
+  if (::fsync(active_fd_.get()) != 0) throw std::system_error(errno, std::generic_category(), "fsync " + path.string());
+  io::sync_directory(opts_.dir);
+}
+
+log::batch& log::writable_batch() {
+  if (pending_.empty() || pending_.back().bytes.size() >= opts_.max_batch_bytes) {
+    pending_.emplace_back();
+    pending_.back().bytes.reserve(4096);
+    pending_.back().bytes.resize(batch_frame_bytes);
+    wake_.notify();
+  }
+  return pending_.back();
+}
+
+void log::append(std::uint64_t term, std::uint64_t index, std::string_view data) {
+  if (index > last_index_ + 1) {
+    fail_stop(fmt::format("WAL append of entry {} after entry {} would leave a gap", index, last_index_));
+  }
+  auto& b = writable_batch();
+  auto before = b.bytes.size();
+  append_record(b.bytes, record_type::entry, term, index, data);
+  appended_bytes_ += b.bytes.size() - before;
+  ++b.records;
+  b.last_index = index;
+  last_index_ = index;
+}
+
+void log::save_hard_state(const hard_state& hs) {
+  hard_state_ = hs;
+  std::string payload;
+  append_fixed<std::uint64_t>(payload, hs.vote);
+  append_fixed<std::uint64_t>(payload, hs.commit);
+  auto& b = writable_batch();
+  append_record(b.bytes, record_type::hard_state, hs.term, 0, payload);
+  ++b.records;
+}
+
+std::string log::hard_state_batch() const {
+  std::string payload;
+  append_fixed<std::uint64_t>(payload, hard_state_.vote);
+  append_fixed<std::uint64_t>(payload, hard_state_.commit);
+  std::string out(batch_frame_bytes, '\0');
+  append_record(out, record_type::hard_state, hard_state_.term, 0, payload);
+  write_batch_record(out.data(), 1, out.size() - batch_frame_bytes);
+  return out;
+}
+
+void log::stop() {
+  stopping_ = true;
+  wake_.notify();
+}
+
+asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
+  for (;;) {
+    if (pending_.empty()) {
+      if (stopping_) co_return;
+      co_await wake_.wait();
+      continue;
+    }
+    batch b = std::move(pending_.front());
+    pending_.pop_front();
+    co_await write_batch(b);
+    if (b.last_index != 0) durable_index_ = b.last_index;
+    on_durable(durable_index_);
+  }
+}
+
+asio::awaitable<void> log::write_batch(batch& b) {
+  write_batch_record(b.bytes.data(), b.records, b.bytes.size() - batch_frame_bytes);
+  if (active_offset_ > 0 && active_offset_ + b.bytes.size() > opts_.segment_bytes) co_await rotate();
+  // Every segment starts with the hard state, so deleting older segments never loses it.
+  std::string first = active_offset_ == 0 ? hard_state_batch() : std::string();
+  iovec iov[2];
+  int n = 0;
+  if (!first.empty()) iov[n++] = {first.data(), first.size()};
+  iov[n++] = {b.bytes.data(), b.bytes.size()};
+  std::uint64_t total = first.size() + b.bytes.size();
+  auto path = segment_path(segments_.back().seq);
+  int rc = opts_.sync ? co_await ring_.write_and_datasync(active_fd_.get(), {iov, std::size_t(n)}, active_offset_)
+                      : co_await ring_.write(active_fd_.get(), {iov, std::size_t(n)}, active_offset_);
+  if (rc < 0) {
+    fail_stop(fmt::format("WAL write{} of {} bytes at offset {} of {} failed: {}", opts_.sync ? " + fdatasync" : "",
+                          total, active_offset_, path.string(), std::strerror(-rc)));
+  }
+  if (!opts_.sync && static_cast<std::uint64_t>(rc) != total) {
+    fail_stop(fmt::format("WAL write of {} bytes at offset {} of {} was short ({} bytes)", total, active_offset_,
+                          path.string(), rc));
+  }
+  active_offset_ += total;
+  segments_.back().max_index = std::max(segments_.back().max_index, b.last_index);
+  ++stats_.batches;
+  stats_.records += b.records;
+  stats_.bytes += total;
+}
+
+asio::awaitable<void> log::rotate() {
+  auto seq = segments_.back().seq + 1;
+  auto name = segment_name(seq);
+  int fd = co_await ring_.openat(dir_fd_.get(), name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) fail_stop(fmt::format("cannot create WAL segment {}: {}", segment_path(seq).string(), std::strerror(-fd)));
+  io::unique_fd file(fd);
+  if (int rc = co_await ring_.fallocate(fd, 0, opts_.segment_bytes); rc < 0) {
+    fail_stop(fmt::format("cannot preallocate WAL segment {} ({}): {}", segment_path(seq).string(),
+                          format_size(opts_.segment_bytes), std::strerror(-rc)));
+  }
+  if (opts_.sync) {
+    if (int rc = co_await ring_.fsync(dir_fd_.get()); rc < 0) {
+      fail_stop(fmt::format("cannot sync directory {}: {}", opts_.dir.string(), std::strerror(-rc)));
+    }
+  }
+  active_fd_ = std::move(file);
+  active_offset_ = 0;
+  segments_.push_back(segment{seq, 0});
+  spdlog::debug("WAL: started segment {}", segment_path(seq).string());
+}
+
+asio::awaitable<void> log::compact(std::uint64_t index) {
+  std::vector<std::uint64_t> doomed;
+  while (segments_.size() > 1 && segments_.front().max_index <= index) {
+    doomed.push_back(segments_.front().seq);
+    segments_.pop_front();
+  }
+  if (doomed.empty()) co_return;
+  for (auto seq : doomed) {
+    if (int rc = co_await ring_.unlinkat(dir_fd_.get(), segment_name(seq)); rc < 0 && rc != -ENOENT) {
+      fail_stop(fmt::format("cannot delete WAL segment {}: {}", segment_path(seq).string(), std::strerror(-rc)));
+    }
+  }
+  if (opts_.sync) {
+    if (int rc = co_await ring_.fsync(dir_fd_.get()); rc < 0) {
+      fail_stop(fmt::format("cannot sync directory {}: {}", opts_.dir.string(), std::strerror(-rc)));
+    }
+  }
+  spdlog::info("WAL: deleted {} segment(s) covered by the snapshot at index {}", doomed.size(), index);
+}
+
+}  // namespace kv::wal

@@ -1,0 +1,145 @@
+#pragma once
+// The write-ahead log: the durable, segmented log of (term, index) entries that the node appends
+// commands to and, with Raft, replicates. It is the Raft log, so it also stores the hard state
+// (term, vote, commit) and lets a later entry replace a suffix (conflict truncation).
+//
+// Files: <dir>/<seq: 20 digits>.wal, each preallocated to segment_bytes. Every segment begins
+// with a hard_state record, so deleting old segments never loses the current hard state.
+// Replay rule: an entry whose index is not greater than the last one replayed replaces the
+// entries from that index on, exactly as a follower's log does when it truncates a conflict.
+//
+// Group commit: append() only queues a record. One writer coroutine (run()) takes every queued
+// record, writes the batch and fdatasyncs it through io_uring as one linked submission, then
+// reports the new durable index. Batches are written strictly one after another, so after a
+// crash only the last batch can be incomplete; recovery truncates such a torn tail and refuses
+// to start on damage anywhere else.
+//
+// A failed write or sync is fatal (fail_stop): the node stops rather than acknowledge data
+// that may not be on disk.
+//
+// Threading: owned by the node's event-loop thread, like the uring it submits to.
+
+#include "core/wal/record.hpp"
+#include "io/event.hpp"
+#include "io/file.hpp"
+#include "io/uring.hpp"
+
+#include <asio/awaitable.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace kv::wal {
+
+struct entry {
+  std::uint64_t term = 0;
+  std::uint64_t index = 0;
+  std::string data;  // the encoded command
+};
+
+struct hard_state {
+  std::uint64_t term = 0;
+  std::uint64_t vote = 0;  // node id voted for in `term`, 0 for none
+  std::uint64_t commit = 0;
+  friend bool operator==(const hard_state&, const hard_state&) = default;
+};
+
+struct options {
+  std::filesystem::path dir;
+  std::uint64_t segment_bytes = 64ull << 20;
+  std::uint64_t max_batch_bytes = 8ull << 20;
+  bool sync = true;  // false: no fdatasync (fsync = "never"); not durable
+};
+
+// What recovery found in the log.
+struct recovered {
+  hard_state state;
+  std::vector<entry> entries;  // every entry after `after_index`, in index order, contiguous
+  std::size_t segments = 0;
+  std::uint64_t bytes = 0;       // bytes of valid records read
+  std::uint64_t torn_bytes = 0;  // bytes discarded from a torn tail (0 if the log ended cleanly)
+};
+
+class log {
+ public:
+  // Opens (or creates) the log in opts.dir, replays every segment and returns in `out` what it
+  // holds after `after_index` (the index the latest snapshot covers). Repairs a torn tail,
+  // with a warning. Throws corruption_error naming the file and offset on any other damage,
+  // std::system_error on I/O errors.
+  log(io::uring& ring, options opts, std::uint64_t after_index, recovered& out);
+  log(const log&) = delete;
+  log& operator=(const log&) = delete;
+
+  // Queues an entry. `index` must be at most last_index() + 1; a smaller one replaces the
+  // entries from `index` on. Never blocks; durability is reported through run()'s callback.
+  void append(std::uint64_t term, std::uint64_t index, std::string_view data);
+  // Queues a hard state record.
+  void save_hard_state(const hard_state& hs);
+
+  std::uint64_t last_index() const noexcept { return last_index_; }
+  std::uint64_t durable_index() const noexcept { return durable_index_; }
+  // Bytes of records queued since the log was opened.
+  std::uint64_t appended_bytes() const noexcept { return appended_bytes_; }
+
+  // The writer coroutine. After each batch is durable, calls on_durable(durable_index()).
+  // Returns once stop() was called and everything queued before it is durable.
+  asio::awaitable<void> run(std::function<void(std::uint64_t)> on_durable);
+  void stop();
+
+  // Deletes the segments (never the active one) whose entries all have index <= `index`,
+  // oldest first, then syncs the directory.
+  asio::awaitable<void> compact(std::uint64_t index);
+
+  std::size_t segment_count() const noexcept { return segments_.size(); }
+
+  struct stats {
+    std::uint64_t batches = 0;
+    std::uint64_t records = 0;
+    std::uint64_t bytes = 0;
+  };
+  const stats& written() const noexcept { return stats_; }
+
+ private:
+  struct segment {
+    std::uint64_t seq = 0;
+    std::uint64_t max_index = 0;  // highest entry index it holds (0 for none)
+  };
+  struct batch {
+    std::string bytes;  // batch record frame (filled at write time), then the records
+    std::uint32_t records = 0;
+    std::uint64_t last_index = 0;  // index of the last entry appended to it, 0 for none
+  };
+
+  void recover(std::uint64_t after_index, recovered& out);
+  void open_active_segment();
+  batch& writable_batch();
+  asio::awaitable<void> write_batch(batch& b);
+  asio::awaitable<void> rotate();
+  std::string hard_state_batch() const;
+  std::filesystem::path segment_path(std::uint64_t seq) const;
+
+  io::uring& ring_;
+  options opts_;
+  io::unique_fd dir_fd_;
+  io::unique_fd active_fd_;
+  std::uint64_t active_offset_ = 0;  // where the next batch goes in the active segment
+  std::deque<segment> segments_;     // oldest first; back() is the active segment
+
+  hard_state hard_state_;
+  std::uint64_t last_index_ = 0;
+  std::uint64_t durable_index_ = 0;
+  std::uint64_t appended_bytes_ = 0;
+  std::deque<batch> pending_;
+  io::event wake_;
+  bool stopping_ = false;
+  stats stats_;
+};
+
+// The name of segment `seq` ("00000000000000000007.wal").
+std::string segment_name(std::uint64_t seq);
+
+}  // namespace kv::wal

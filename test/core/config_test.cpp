@@ -1,0 +1,169 @@
+#include "core/config.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+namespace {
+
+// Parses `text` and returns the error message, or "" if it parsed.
+std::string error_of(const std::string& text) {
+  try {
+    kv::parse_config(text, "test.toml");
+  } catch (const kv::config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config)
+
+BOOST_AUTO_TEST_CASE(shipped_kv_toml_matches_the_defaults) {
+  auto c = kv::load_config(std::string(KV_SOURCE_DIR) + "/kv.toml");
+  kv::config d;
+  BOOST_TEST(c.node.id == d.node.id);
+  BOOST_TEST(c.node.data_dir == d.node.data_dir);
+  BOOST_TEST(c.server.listen == d.server.listen);
+  BOOST_TEST((c.storage.fsync == kv::fsync_policy::always));
+  BOOST_TEST(c.storage.segment_bytes == d.storage.segment_bytes);
+  BOOST_TEST(c.storage.max_batch_bytes == d.storage.max_batch_bytes);
+  BOOST_TEST(c.storage.snapshot_log_bytes == d.storage.snapshot_log_bytes);
+  BOOST_TEST(c.storage.snapshot_entries == d.storage.snapshot_entries);
+  BOOST_TEST(c.storage.max_key_bytes == d.storage.max_key_bytes);
+  BOOST_TEST(c.storage.max_value_bytes == d.storage.max_value_bytes);
+  BOOST_TEST(c.log.level == d.log.level);
+  BOOST_TEST(c.log.file == d.log.file);
+}
+
+BOOST_AUTO_TEST_CASE(values_are_read) {
+  auto c = kv::parse_config(R"(
+[node]
+id = 3
+data-dir = "/var/lib/kv"
+[server]
+listen = "[::1]:9000"
+[storage]
+fsync = "never"
+segment-size = "1MiB"
+max-batch-size = "512KiB"
+snapshot-log-size = "2GB"
+snapshot-entries = 50
+[log]
+level = "debug"
+file = "/tmp/kv.log"
+)",
+                            "test.toml");
+  BOOST_TEST(c.node.id == 3u);
+  BOOST_TEST(c.node.data_dir == "/var/lib/kv");
+  BOOST_TEST(c.server.listen == "[::1]:9000");
+  BOOST_TEST((c.storage.fsync == kv::fsync_policy::never));
+  BOOST_TEST(c.storage.segment_bytes == 1u << 20);
+  BOOST_TEST(c.storage.max_batch_bytes == 512u << 10);
+  BOOST_TEST(c.storage.snapshot_log_bytes == 2'000'000'000u);
+  BOOST_TEST(c.storage.snapshot_entries == 50u);
+  BOOST_TEST(c.log.level == "debug");
+  BOOST_TEST(c.log.file == "/tmp/kv.log");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_names_key_and_line) {
+  auto e = error_of("[node]\nid = 1\nsnapshot = 3\n");
+  BOOST_TEST(contains(e, "test.toml:3"), e);
+  BOOST_TEST(contains(e, "node.snapshot"), e);
+  BOOST_TEST(contains(e, "unknown key"), e);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_section) {
+  auto e = error_of("\n[nodes]\nid = 1\n");
+  BOOST_TEST(contains(e, "test.toml:2"), e);
+  BOOST_TEST(contains(e, "unknown section"), e);
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types) {
+  auto e = error_of("[node]\nid = \"one\"\n");
+  BOOST_TEST(contains(e, "test.toml:2: node.id: expected an integer, got a string"), e);
+  e = error_of("[node]\nid = -4\n");
+  BOOST_TEST(contains(e, "node.id: expected a positive integer"), e);
+  e = error_of("[server]\nlisten = 7379\n");
+  BOOST_TEST(contains(e, "server.listen: expected a string, got an integer"), e);
+  e = error_of("node = 5\n");
+  BOOST_TEST(contains(e, "expected a [node] table"), e);
+}
+
+BOOST_AUTO_TEST_CASE(unparseable_sizes) {
+  auto e = error_of("[storage]\n\nsegment-size = \"64 potatoes\"\n");
+  BOOST_TEST(contains(e, "test.toml:3: storage.segment-size: cannot parse size \"64 potatoes\""), e);
+  e = error_of("[storage]\nsegment-size = 67108864\n");
+  BOOST_TEST(contains(e, "storage.segment-size: expected a size with a unit"), e);
+  e = error_of("[storage]\nmax-value-size = \"0B\"\n");
+  BOOST_TEST(contains(e, "must be greater than zero"), e);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_enumerations) {
+  auto e = error_of("[log]\nlevel = \"verbose\"\n");
+  BOOST_TEST(contains(e, "test.toml:2: log.level: unknown log level \"verbose\""), e);
+  e = error_of("[storage]\nfsync = \"sometimes\"\n");
+  BOOST_TEST(contains(e, "storage.fsync: expected \"always\" or \"never\""), e);
+  e = error_of("[server]\nlisten = \"localhost\"\n");
+  BOOST_TEST(contains(e, "server.listen: expected \"host:port\""), e);
+  e = error_of("[server]\nlisten = \"localhost:99999\"\n");
+  BOOST_TEST(contains(e, "server.listen"), e);
+}
+
+BOOST_AUTO_TEST_CASE(cross_field_limits) {
+  auto e = error_of("[storage]\nsegment-size = \"1MiB\"\nmax-batch-size = \"2MiB\"\n");
+  BOOST_TEST(contains(e, "max-batch-size"), e);
+  e = error_of("[storage]\nsegment-size = \"4KiB\"\n");
+  BOOST_TEST(contains(e, "below the minimum"), e);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_toml_syntax_names_line) {
+  auto e = error_of("[node]\nid = 1\ndata-dir = \"unterminated\n");
+  BOOST_TEST(contains(e, "test.toml:3: invalid TOML"), e);
+}
+
+BOOST_AUTO_TEST_CASE(missing_file) {
+  BOOST_CHECK_THROW(kv::load_config("/nonexistent/kv.toml"), kv::config_error);
+}
+
+BOOST_AUTO_TEST_CASE(flags_override_the_file) {
+  auto c = kv::parse_config("[node]\nid = 1\ndata-dir = \"a\"\n[log]\nlevel = \"info\"\n", "test.toml");
+  auto cl = kv::parse_command_line(
+      {"--config", "x.toml", "--node-id", "7", "--data-dir=b", "--listen", "0.0.0.0:1234", "--log-level", "warn"});
+  BOOST_TEST(cl.config_path->string() == "x.toml");
+  kv::apply_overrides(c, cl);
+  BOOST_TEST(c.node.id == 7u);
+  BOOST_TEST(c.node.data_dir == "b");
+  BOOST_TEST(c.server.listen == "0.0.0.0:1234");
+  BOOST_TEST(c.log.level == "warn");
+}
+
+BOOST_AUTO_TEST_CASE(bad_flags) {
+  auto flag_error = [](std::vector<std::string_view> args) {
+    try {
+      kv::parse_command_line(args);
+    } catch (const kv::config_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  BOOST_TEST(contains(flag_error({"--log-level", "loud"}), "unknown log level \"loud\""));
+  BOOST_TEST(contains(flag_error({"--node-id", "0"}), "--node-id"));
+  BOOST_TEST(contains(flag_error({"--node-id", "12x"}), "--node-id"));
+  BOOST_TEST(contains(flag_error({"--listen", "nowhere"}), "--listen"));
+  BOOST_TEST(contains(flag_error({"--config"}), "needs a value"));
+  BOOST_TEST(contains(flag_error({"--frobnicate"}), "unknown option"));
+  BOOST_TEST(kv::parse_command_line({"--help"}).help);
+}
+
+BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
+  auto lines = kv::describe(kv::config{});
+  BOOST_REQUIRE(lines.size() == 4u);
+  BOOST_TEST(contains(lines[2], "segment-size=64MiB"));
+  BOOST_TEST(contains(lines[2], "fsync=always"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,268 @@
+#include "core/error.hpp"
+#include "core/wal/wal.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wal_util.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace kv;
+using namespace kv::test;
+
+namespace {
+
+std::string corruption_message(const wal::options& opts) {
+  try {
+    read_log(opts);
+  } catch (const corruption_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::vector<write_group> one_entry_per_batch(std::uint64_t first, std::uint64_t last, std::uint64_t term = 1) {
+  std::vector<write_group> groups;
+  for (auto i = first; i <= last; ++i) groups.push_back({{make_entry(term, i, 30 + i % 50)}, std::nullopt});
+  return groups;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(wal_log)
+
+BOOST_AUTO_TEST_CASE(empty_directory_recovers_empty) {
+  temp_dir dir;
+  auto r = read_log(small_wal(dir.path()));
+  BOOST_TEST(r.entries.empty());
+  BOOST_TEST(r.torn_bytes == 0u);
+  BOOST_TEST(std::filesystem::exists(dir / wal::segment_name(1)));
+}
+
+BOOST_AUTO_TEST_CASE(entries_survive_reopen_in_order) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  write_log(opts, {{{make_entry(1, 1), make_entry(1, 2), make_entry(1, 3)}, std::nullopt}});
+  write_log(opts, {{{make_entry(1, 4)}, std::nullopt}, {{make_entry(2, 5)}, std::nullopt}});
+  auto r = read_log(opts);
+  BOOST_REQUIRE(r.entries.size() == 5u);
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    BOOST_TEST(r.entries[i - 1].index == i);
+    BOOST_TEST(r.entries[i - 1].data == make_entry(0, i).data);
+  }
+  BOOST_TEST(r.entries.back().term == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(segments_rotate_and_replay_across_files) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  std::vector<write_group> groups;
+  for (std::uint64_t i = 1; i <= 400; i += 4) {
+    write_group g;
+    for (std::uint64_t j = i; j < i + 4; ++j) g.entries.push_back(make_entry(1, j, 500));
+    groups.push_back(std::move(g));
+  }
+  write_log(opts, groups);
+  auto r = read_log(opts);
+  BOOST_TEST(r.segments > 3u);
+  BOOST_REQUIRE(r.entries.size() == 400u);
+  BOOST_TEST(r.entries.back().data == make_entry(1, 400, 500).data);
+}
+
+BOOST_AUTO_TEST_CASE(entries_covered_by_a_snapshot_are_skipped) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  write_log(opts, one_entry_per_batch(1, 10));
+  auto r = read_log(opts, 6);
+  BOOST_REQUIRE(r.entries.size() == 4u);
+  BOOST_TEST(r.entries.front().index == 7u);
+  // A snapshot beyond the log's end leaves nothing to replay, and appending continues after it.
+  write_log(opts, one_entry_per_batch(21, 22), 20);
+  r = read_log(opts, 20);
+  BOOST_REQUIRE(r.entries.size() == 2u);
+  BOOST_TEST(r.entries.front().index == 21u);
+}
+
+BOOST_AUTO_TEST_CASE(a_later_entry_replaces_the_suffix) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  write_log(opts, one_entry_per_batch(1, 10, 1));
+  write_log(opts, {{{make_entry(2, 6, 99), make_entry(2, 7, 98)}, std::nullopt}});
+  auto r = read_log(opts);
+  BOOST_REQUIRE(r.entries.size() == 7u);
+  BOOST_TEST(r.entries[5].term == 2u);
+  BOOST_TEST(r.entries[5].data == make_entry(2, 6, 99).data);
+  BOOST_TEST(r.entries[6].index == 7u);
+}
+
+BOOST_AUTO_TEST_CASE(hard_state_survives_rotation_and_compaction) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  wal::hard_state hs{5, 2, 17};
+  std::vector<write_group> groups{{{make_entry(5, 1, 100)}, hs}};
+  for (std::uint64_t i = 2; i <= 600; ++i) groups.push_back({{make_entry(5, i, 400)}, std::nullopt});
+  write_log(opts, groups, 0, /*compact_to=*/500);
+  auto names = io::list_files(dir.path(), "", ".wal");
+  BOOST_TEST(names.front() != wal::segment_name(1));  // the first segments were deleted
+  auto r = read_log(opts, 500);
+  BOOST_TEST((r.state == hs));
+  BOOST_REQUIRE(!r.entries.empty());
+  BOOST_TEST(r.entries.front().index == 501u);
+  BOOST_TEST(r.entries.back().index == 600u);
+}
+
+// A crash while the last batch was being written leaves any prefix of it on disk, possibly with
+// holes. Whatever was cut, recovery keeps every earlier batch, discards the torn one, and the
+// log accepts new writes after it.
+BOOST_AUTO_TEST_CASE(torn_tail_at_every_byte_offset_of_the_last_record) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  write_log(opts, one_entry_per_batch(1, 4));
+  auto seg = dir / wal::segment_name(1);
+  auto end4 = written_end(read_file(seg));
+  write_log(opts, {{{make_entry(1, 5, 120)}, std::nullopt}});
+  const auto full = read_file(seg);
+  const auto end5 = written_end(full);
+  BOOST_REQUIRE(end5 > end4 + wal::header_bytes);
+
+  for (auto cut = end4; cut < end5; ++cut) {
+    auto torn = full;
+    std::fill(torn.begin() + static_cast<std::ptrdiff_t>(cut), torn.end(), '\0');
+    write_file(seg, torn);
+    auto r = read_log(opts);
+    BOOST_REQUIRE_MESSAGE(r.entries.size() == 4u, "cut at " << cut);
+    BOOST_TEST(r.torn_bytes == written_end(torn) - end4, "cut at " << cut);
+    BOOST_TEST(r.entries.back().data == make_entry(1, 4, 30 + 4).data);
+    // The repaired log takes new writes and reads back cleanly.
+    write_log(opts, {{{make_entry(1, 5, 77)}, std::nullopt}});
+    auto again = read_log(opts);
+    BOOST_REQUIRE(again.entries.size() == 5u);
+    BOOST_TEST(again.torn_bytes == 0u);
+    BOOST_TEST(again.entries.back().data == make_entry(1, 5, 77).data);
+  }
+}
+
+// Disks write sectors out of order: the torn batch may have a hole and data after it.
+BOOST_AUTO_TEST_CASE(torn_tail_with_a_hole_in_the_last_batch) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  write_log(opts, one_entry_per_batch(1, 3));
+  auto seg = dir / wal::segment_name(1);
+  auto end3 = written_end(read_file(seg));
+  write_log(opts, {{{make_entry(1, 4, 300), make_entry(1, 5, 300), make_entry(1, 6, 300)}, std::nullopt}});
+  const auto full = read_file(seg);
+  for (std::size_t hole_at : {end3, end3 + 10, end3 + 200, end3 + 400}) {
+    auto torn = full;
+    std::fill_n(torn.begin() + static_cast<std::ptrdiff_t>(hole_at), 100, '\0');
+    write_file(seg, torn);
+    auto r = read_log(opts);
+    BOOST_TEST(r.entries.size() == 3u, "hole at " << hole_at);
+    BOOST_TEST(r.torn_bytes > 0u);
+    write_file(seg, full);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(corruption_in_the_middle_refuses_to_start) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  write_log(opts, one_entry_per_batch(1, 2));
+  auto seg = dir / wal::segment_name(1);
+  auto start = written_end(read_file(seg));
+  write_log(opts, one_entry_per_batch(3, 3));
+  auto end = written_end(read_file(seg));
+  write_log(opts, one_entry_per_batch(4, 6));
+  const auto full = read_file(seg);
+  for (auto at = start; at < end; ++at) {  // every byte of the batch holding entry 3
+    auto bad = full;
+    bad[at] = static_cast<char>(bad[at] ^ 0x01);
+    write_file(seg, bad);
+    auto msg = corruption_message(opts);
+    BOOST_TEST(msg.find("corrupt WAL record in " + seg.string() + " at offset ") != std::string::npos,
+               "flip at " << at << ": " << msg);
+  }
+  // Nothing was modified by the refused starts: the intact file still reads fully.
+  write_file(seg, full);
+  BOOST_TEST(read_log(opts).entries.size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(corruption_names_the_offset_of_the_bad_record) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  write_log(opts, one_entry_per_batch(1, 2));
+  auto seg = dir / wal::segment_name(1);
+  auto start = written_end(read_file(seg));
+  write_log(opts, one_entry_per_batch(3, 5));
+  auto bad = read_file(seg);
+  auto record_at = start + wal::header_bytes + wal::batch_payload_bytes;  // the entry inside the batch
+  bad[record_at + wal::header_bytes + 2] ^= 0x40;                          // a payload byte
+  write_file(seg, bad);
+  auto msg = corruption_message(opts);
+  BOOST_TEST(msg.find("at offset " + std::to_string(record_at) + ":") != std::string::npos, msg);
+  BOOST_TEST(msg.find("checksum mismatch") != std::string::npos, msg);
+}
+
+BOOST_AUTO_TEST_CASE(damage_in_an_older_segment_is_corruption) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  std::vector<write_group> groups;
+  for (std::uint64_t i = 1; i <= 300; ++i) groups.push_back({{make_entry(1, i, 600)}, std::nullopt});
+  write_log(opts, groups);
+  auto first = dir / wal::segment_name(1);
+  auto data = read_file(first);
+  auto end = written_end(data);
+  data[end - 5] ^= 0x10;  // the last batch of a full, older segment
+  write_file(first, data);
+  auto msg = corruption_message(opts);
+  BOOST_TEST(msg.find(first.string()) != std::string::npos, msg);
+}
+
+BOOST_AUTO_TEST_CASE(a_gap_in_indexes_is_corruption) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  std::string seg(opts.segment_bytes, '\0');
+  std::size_t off = 0;
+  for (std::uint64_t index : {1u, 2u, 4u}) {
+    std::string batch(wal::header_bytes + wal::batch_payload_bytes, '\0');
+    wal::append_record(batch, wal::record_type::entry, 1, index, "x");
+    wal::write_batch_record(batch.data(), 1, batch.size() - wal::header_bytes - wal::batch_payload_bytes);
+    seg.replace(off, batch.size(), batch);
+    off += batch.size();
+  }
+  write_file(dir / wal::segment_name(1), seg);
+  auto msg = corruption_message(opts);
+  BOOST_TEST(msg.find("gap in the log: entry 4 follows entry 2") != std::string::npos, msg);
+}
+
+// A failed fdatasync must stop the process (fail-stop), and the write must not be acknowledged.
+BOOST_AUTO_TEST_CASE(failed_fdatasync_is_fatal) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  int acked[2];
+  BOOST_REQUIRE(::pipe(acked) == 0);
+  pid_t pid = ::fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(acked[0]);
+    run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+      io::uring ring(ctx.get_executor());
+      wal::recovered rec;
+      wal::log log(ring, opts, 0, rec);
+      ring.inject_failure(io::op_kind::fdatasync, EIO);
+      log.append(1, 1, "doomed");
+      log.stop();
+      co_await log.run([&](std::uint64_t) { [[maybe_unused]] auto n = ::write(acked[1], "A", 1); });
+    });
+    ::_exit(0);  // not reached if the failure was fatal
+  }
+  ::close(acked[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  char c;
+  BOOST_TEST(::read(acked[0], &c, 1) == 0);  // no acknowledgement was sent
+  ::close(acked[0]);
+  BOOST_REQUIRE(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == fail_stop_exit_code);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
