@@ -29,11 +29,12 @@ std::string frame(std::uint32_t count, std::string_view body) {
 
 std::string file_name(std::uint64_t index) { return fmt::format("snap-{:020}.snap", index); }
 
-std::string encode_header(std::uint64_t index, std::uint64_t term) {
+std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t pairs) {
   std::string out(magic);
   append_fixed<std::uint32_t>(out, version);
   append_fixed<std::uint64_t>(out, index);
   append_fixed<std::uint64_t>(out, term);
+  append_fixed<std::uint64_t>(out, pairs);
   append_fixed<std::uint32_t>(out, crc32c(out));
   return out;
 }
@@ -53,21 +54,44 @@ std::optional<std::filesystem::path> newest(const std::filesystem::path& dir) {
   return dir / names.back();
 }
 
-meta decode(std::string_view data, std::string_view name, state_machine& sm) {
-  auto fail = [&](std::uint64_t offset, std::string_view what) {
-    throw corruption_error(fmt::format("corrupt snapshot {} at offset {}: {}. Refusing to start; restore this node "
-                                       "from a backup or a peer",
-                                       name, offset, what));
-  };
-  if (data.size() < header_bytes || data.substr(0, magic.size()) != magic) fail(0, "not a kvnode snapshot");
+namespace {
+
+[[noreturn]] void fail(std::string_view name, std::uint64_t offset, std::string_view what) {
+  throw corruption_error(fmt::format("corrupt snapshot {} at offset {}: {}. Refusing to start; restore this node "
+                                     "from a backup or a peer",
+                                     name, offset, what));
+}
+
+// Checks the header; returns index, term and the declared pair count (in meta.pairs).
+meta decode_header(std::string_view data, std::string_view name) {
+  if (data.size() < header_bytes || data.substr(0, magic.size()) != magic) fail(name, 0, "not a kvnode snapshot");
   if (crc32c(data.substr(0, header_bytes - 4)) != get_fixed<std::uint32_t>(data.data() + header_bytes - 4)) {
-    fail(0, "header checksum mismatch");
+    fail(name, 0, "header checksum mismatch");
   }
-  if (get_fixed<std::uint32_t>(data.data() + 8) != version) fail(8, "unsupported snapshot version");
+  if (get_fixed<std::uint32_t>(data.data() + 8) != version) fail(name, 8, "unsupported snapshot version");
   meta m;
   m.index = get_fixed<std::uint64_t>(data.data() + 12);
   m.term = get_fixed<std::uint64_t>(data.data() + 20);
+  m.pairs = get_fixed<std::uint64_t>(data.data() + 28);
+  return m;
+}
+
+}  // namespace
+
+meta read_header(const std::filesystem::path& path) {
+  io::mapped_file file(path);
+  return decode_header(std::string_view(file.data().data(), std::min(file.size(), header_bytes)), path.string());
+}
+
+meta decode(std::string_view data, std::string_view name, state_machine& sm) {
+  auto fail = [&](std::uint64_t offset, std::string_view what) { snapshot::fail(name, offset, what); };
+  meta m = decode_header(data, name);
+  const auto declared_pairs = std::exchange(m.pairs, 0);
   m.file_bytes = data.size();
+  // Room for the log replayed after the snapshot to add keys without rehashing. Every pair takes
+  // at least 8 bytes, which bounds what a damaged header could make us reserve.
+  auto pairs = std::min<std::uint64_t>(declared_pairs, data.size() / 8);
+  sm.reserve(pairs + pairs / 4);
 
   std::uint64_t off = header_bytes;
   std::uint64_t chunks = 0;
@@ -85,7 +109,9 @@ meta decode(std::string_view data, std::string_view name, state_machine& sm) {
       byte_reader in(body);
       auto total = in.fixed<std::uint64_t>();
       auto chunk_count = in.fixed<std::uint64_t>();
-      if (!in.ok() || total != m.pairs || chunk_count != chunks) fail(off, "footer does not match the chunks read");
+      if (!in.ok() || total != m.pairs || chunk_count != chunks || total != declared_pairs) {
+        fail(off, "footer does not match the chunks read");
+      }
       if (off + chunk_header_bytes + length != data.size()) fail(off, "bytes after the footer");
       break;
     }

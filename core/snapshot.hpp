@@ -5,7 +5,7 @@
 // File <dir>/snap-<index: 20 digits>.snap, written as <name>.tmp, fdatasynced, renamed into
 // place, and the directory fsynced, so a snapshot file either is complete or does not exist.
 //
-//   header:  "KVSNAP01" | u32 version | u64 index | u64 term | u32 crc32c of the preceding bytes
+//   header:  "KVSNAP01" | u32 version | u64 index | u64 term | u64 pairs | u32 crc32c of the preceding bytes
 //   chunk*:  u32 crc32c of the rest | u32 count | u64 length | `count` pairs (append_pair encoding)
 //   footer:  u32 crc32c of the rest | u32 0xFFFFFFFF | u64 16 | u64 total_pairs | u64 chunk_count
 //
@@ -21,7 +21,7 @@
 
 namespace kv::snapshot {
 
-inline constexpr std::size_t header_bytes = 8 + 4 + 8 + 8 + 4;
+inline constexpr std::size_t header_bytes = 8 + 4 + 8 + 8 + 8 + 4;
 
 struct meta {
   std::uint64_t index = 0;
@@ -31,12 +31,17 @@ struct meta {
 };
 
 std::string file_name(std::uint64_t index);
-std::string encode_header(std::uint64_t index, std::uint64_t term);
+// `pairs`: how many pairs the chunks will hold (the loader sizes the state machine with it).
+std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t pairs);
 std::string encode_chunk(const state_machine::chunk& c);
 std::string encode_footer(std::uint64_t total_pairs, std::uint64_t chunk_count);
 
 // The newest snapshot file in `dir`, if any.
 std::optional<std::filesystem::path> newest(const std::filesystem::path& dir);
+
+// Reads and checks just the header of the snapshot file at `path`: its index, term and pair
+// count. Throws corruption_error.
+meta read_header(const std::filesystem::path& path);
 
 // Validates the snapshot file at `path` and restores it into `sm` (which must be empty).
 // Throws corruption_error naming the file and offset if anything does not check out.

@@ -46,7 +46,7 @@ std::optional<std::string_view> state_machine::get(std::string_view key) const {
 
 void state_machine::put(std::string_view key, std::string_view value) {
   auto s = shard_of(key);
-  before_mutation(s);
+  before_mutation(s, key);
   auto& sh = shards_[s];
   auto [it, inserted] = sh.entries.try_emplace(as_absl(key), value);
   if (inserted) {
@@ -65,12 +65,17 @@ bool state_machine::erase(std::string_view key) {
   auto& sh = shards_[s];
   auto it = sh.entries.find(as_absl(key));
   if (it == sh.entries.end()) return false;
-  before_mutation(s);  // only reads the shard: `it` stays valid
+  before_mutation(s, key);  // only reads the shard: `it` stays valid
   sh.bytes -= it->first.size() + it->second.size();
   data_bytes_ -= it->first.size() + it->second.size();
   --key_count_;
   sh.entries.erase(it);
   return true;
+}
+
+void state_machine::reserve(std::uint64_t keys) {
+  auto per_shard = keys / shard_count + keys / shard_count / 8 + 16;
+  for (auto& sh : shards_) sh.entries.reserve(per_shard);
 }
 
 void state_machine::restore_pair(std::string_view key, std::string_view value) { put(key, value); }
@@ -92,19 +97,37 @@ bool state_machine::capture_step() {
   return true;
 }
 
-void state_machine::before_mutation(std::size_t s) {
-  if (capturing() && !captured_[s]) capture_shard(s);
+void state_machine::before_mutation(std::size_t s, std::string_view key) {
+  if (!capturing() || captured_[s]) return;
+  auto& sh = shards_[s];
+  auto [saved, inserted] = sh.before.try_emplace(as_absl(key));
+  if (!inserted) return;  // the first write since the capture began saved it already
+  auto it = sh.entries.find(as_absl(key));
+  if (it != sh.entries.end()) saved->second = it->second;
 }
 
 void state_machine::capture_shard(std::size_t s) {
   captured_[s] = true;
-  const auto& sh = shards_[s];
-  if (sh.entries.empty()) return;
+  auto& sh = shards_[s];
   chunk c;
-  c.count = static_cast<std::uint32_t>(sh.entries.size());
   c.pairs.reserve(sh.bytes + 8 * sh.entries.size());
-  for (const auto& [k, v] : sh.entries) append_pair(c.pairs, k, v);
-  sink_(std::move(c));
+  auto emit = [&c](std::string_view k, std::string_view v) {
+    append_pair(c.pairs, k, v);
+    ++c.count;
+  };
+  for (const auto& [k, v] : sh.entries) {
+    auto saved = sh.before.find(k);
+    if (saved == sh.before.end()) {
+      emit(k, v);
+    } else if (saved->second) {
+      emit(k, *saved->second);  // overwritten since the capture began
+    }  // else: created since the capture began
+  }
+  for (const auto& [k, v] : sh.before) {
+    if (v && !sh.entries.contains(k)) emit(k, *v);  // deleted since the capture began
+  }
+  sh.before = {};
+  if (c.count > 0) sink_(std::move(c));
 }
 
 }  // namespace kv

@@ -5,10 +5,11 @@
 // a rehash touches one shard, and a snapshot captures one shard at a time.
 //
 // Point-in-time capture (for snapshots while writes continue): begin_capture() fixes the image
-// at the current applied index. From then on each shard is serialized exactly once, either by
-// capture_step() or, if a write reaches the shard first, just before that write mutates it. So
-// the captured chunks together are exactly the state at the capture's index, and no write waits
-// longer than the serialization of one shard.
+// at the current applied index, and capture_step() serializes one shard at a time. A write to a
+// shard not captured yet first saves the value its key had when the capture began (copy on
+// write, per key), and the shard's capture reads those saved values. So the captured chunks
+// together are exactly the state at the capture's index, and a write during a capture costs one
+// extra copy of one value, never the serialization of a shard.
 //
 // Threading: not thread-safe; owned by the node's event-loop thread.
 
@@ -44,6 +45,9 @@ class state_machine {
   // Sum of the sizes of all keys and values.
   std::uint64_t data_bytes() const noexcept { return data_bytes_; }
 
+  // Sizes the shards for about `keys` keys in all, so that loading them does not rehash.
+  void reserve(std::uint64_t keys);
+
   // Restoring from a snapshot: insert pairs, then declare the index the image was taken at.
   void restore_pair(std::string_view key, std::string_view value);
   void restore_index(std::uint64_t index) noexcept { applied_index_ = index; }
@@ -67,11 +71,14 @@ class state_machine {
   struct shard {
     map entries;
     std::uint64_t bytes = 0;
+    // While a capture runs and this shard is not captured yet: the value each key written since
+    // the capture began had at its start (nullopt: the key did not exist).
+    absl::flat_hash_map<std::string, std::optional<std::string>> before;
   };
 
   std::size_t shard_of(std::string_view key) const noexcept;
-  // Serializes shard `s` to the capture sink if a capture is running and has not taken it yet.
-  void before_mutation(std::size_t s);
+  // Saves the current value of `key` in shard `s` if a capture still needs it.
+  void before_mutation(std::size_t s, std::string_view key);
   void capture_shard(std::size_t s);
   void put(std::string_view key, std::string_view value);
   bool erase(std::string_view key);

@@ -13,15 +13,21 @@
 
 #include <climits>
 #include <cstring>
+#include <future>
 
 namespace kv {
 
 namespace {
 
 // Apply at most this many entries before letting other coroutines run.
-constexpr std::size_t apply_round_entries = 4096;
+constexpr std::size_t apply_round_entries = 64;
 // Snapshot chunks are written once this many bytes are queued.
 constexpr std::size_t snapshot_write_bytes = 1u << 20;
+// The longest the snapshot's capture runs before letting other work on the event loop run.
+constexpr std::chrono::microseconds snapshot_capture_slice{300};
+// Writeback of a snapshot file is started every this many bytes, so that its final fdatasync
+// does not flush the whole file at once and stall the WAL's syncs behind it.
+constexpr std::uint64_t snapshot_writeback_bytes = 8u << 20;
 
 std::filesystem::path created(std::filesystem::path dir) {
   std::filesystem::create_directories(dir);
@@ -61,17 +67,35 @@ void store::remove_stale_files() {
 void store::recover() {
   auto start = std::chrono::steady_clock::now();
   remove_stale_files();
-  if (auto path = snapshot::newest(dir_)) {
-    auto m = snapshot::load(*path, sm_);
-    recovery_.snapshot_index = m.index;
-    recovery_.snapshot_pairs = m.pairs;
-    snapshot_index_ = m.index;
-    applied_term_ = m.term;
-    term_ = std::max(term_, m.term);
-  }
+  auto snapshot_path = snapshot::newest(dir_);
+  auto snapshot_index = snapshot_path ? snapshot::read_header(*snapshot_path).index : 0;
+
+  // Two cores: read the log on a helper thread while this one loads the snapshot.
   wal::options opts{dir_, cfg_.segment_bytes, cfg_.max_batch_bytes, cfg_.fsync == fsync_policy::always};
-  wal::recovered rec;
-  wal_ = std::make_unique<wal::log>(ring_, opts, sm_.applied_index(), rec);
+  auto log_read = std::async(std::launch::async, [&] {
+    auto log_start = std::chrono::steady_clock::now();
+    auto found = wal::log::read(opts, snapshot_index);
+    recovery_.log_read_duration = since(log_start);
+    return found;
+  });
+  try {
+    if (snapshot_path) {
+      auto m = snapshot::load(*snapshot_path, sm_);
+      recovery_.snapshot_index = m.index;
+      recovery_.snapshot_pairs = m.pairs;
+      snapshot_index_ = m.index;
+      applied_term_ = m.term;
+      term_ = std::max(term_, m.term);
+    }
+  } catch (...) {
+    log_read.wait();
+    throw;
+  }
+  recovery_.snapshot_duration = since(start);
+  wal::recovered rec = log_read.get();
+  wal_ = std::make_unique<wal::log>(ring_, opts, rec);
+  auto replay_start = std::chrono::steady_clock::now();
+  sm_.reserve(sm_.key_count() + rec.entries.size());
   for (const auto& e : rec.entries) {
     auto cmd = decode_command(e.data);
     if (!cmd) {
@@ -83,9 +107,10 @@ void store::recover() {
     log_bytes_ += wal::header_bytes + e.data.size();
   }
   commit_index_ = sm_.applied_index();
+  recovery_.replay_duration = since(replay_start);
   recovery_.replayed_entries = rec.entries.size();
   recovery_.torn_bytes = rec.torn_bytes;
-  recovery_.segments = rec.segments;
+  recovery_.segments = rec.segments.size();
   recovery_.duration = since(start);
 }
 
@@ -229,9 +254,10 @@ asio::awaitable<void> store::take_snapshot() {
   std::vector<std::string> queued;
   std::size_t queued_bytes = 0;
   std::uint64_t offset = 0;
+  std::uint64_t written_back = 0;
   std::uint64_t pairs = 0;
   std::uint64_t chunks = 0;
-  queued.push_back(snapshot::encode_header(index, term));
+  queued.push_back(snapshot::encode_header(index, term, sm_.key_count()));
   queued_bytes += queued.back().size();
   sm_.begin_capture([&](state_machine::chunk c) {
     pairs += c.count;
@@ -257,11 +283,26 @@ asio::awaitable<void> store::take_snapshot() {
         if (static_cast<std::uint64_t>(rc) != len) fail("write (short)", -EIO);
         offset += len;
       }
+      if (offset - written_back >= snapshot_writeback_bytes) {
+        if (int rc = co_await ring_.start_writeback(file.get(), written_back, offset - written_back); rc < 0) {
+          fail("sync_file_range", rc);
+        }
+        written_back = offset;
+      }
     }
   };
+  // Capture in short slices so that writes keep flowing between them.
   for (bool more = true; more;) {
-    more = sm_.capture_step();
-    if (!more || queued_bytes >= snapshot_write_bytes) co_await write_queued();
+    auto slice_start = std::chrono::steady_clock::now();
+    do {
+      more = sm_.capture_step();
+    } while (more && queued_bytes < snapshot_write_bytes &&
+             std::chrono::steady_clock::now() - slice_start < snapshot_capture_slice);
+    if (!more || queued_bytes >= snapshot_write_bytes) {
+      co_await write_queued();
+    } else {
+      co_await asio::post(executor_, asio::use_awaitable);
+    }
   }
   queued.push_back(snapshot::encode_footer(pairs, chunks));
   co_await write_queued();

@@ -45,7 +45,10 @@ class store {
     std::uint64_t replayed_entries = 0;  // log entries applied after the snapshot
     std::uint64_t torn_bytes = 0;        // discarded from a torn WAL tail
     std::size_t segments = 0;
-    std::chrono::microseconds duration{0};
+    std::chrono::microseconds duration{0};           // all of recovery
+    std::chrono::microseconds snapshot_duration{0};  // loading the snapshot
+    std::chrono::microseconds log_read_duration{0};  // reading and checking the WAL (in parallel)
+    std::chrono::microseconds replay_duration{0};    // applying the log entries after the snapshot
   };
 
   struct stats {

@@ -48,6 +48,9 @@ class uring {
   asio::awaitable<int> write_and_datasync(int fd, std::span<const iovec> bufs, std::uint64_t offset);
   asio::awaitable<int> fdatasync(int fd);
   asio::awaitable<int> fsync(int fd);
+  // Starts writeback of [offset, offset + length) without waiting for it (SYNC_FILE_RANGE_WRITE):
+  // spreads the flushing of a large file over its writing. Not a durability barrier.
+  asio::awaitable<int> start_writeback(int fd, std::uint64_t offset, std::uint64_t length);
   asio::awaitable<int> fallocate(int fd, std::uint64_t offset, std::uint64_t length);
   asio::awaitable<int> openat(int dir_fd, std::string path, int flags, unsigned mode);
   asio::awaitable<int> unlinkat(int dir_fd, std::string path);

@@ -98,29 +98,41 @@ scan_end scan_segment(std::string_view data, Visit&& visit) {
 
 std::string segment_name(std::uint64_t seq) { return fmt::format("{:020}.wal", seq); }
 
-std::filesystem::path log::segment_path(std::uint64_t seq) const { return opts_.dir / segment_name(seq); }
+std::filesystem::path segment_path(const std::filesystem::path& dir, std::uint64_t seq) {
+  return dir / segment_name(seq);
+}
 
-log::log(io::uring& ring, options opts, std::uint64_t after_index, recovered& out)
-    : ring_(ring), opts_(std::move(opts)), wake_(ring.executor()) {
+std::filesystem::path log::segment_path(std::uint64_t seq) const { return wal::segment_path(opts_.dir, seq); }
+
+log::log(io::uring& ring, options opts, const recovered& found)
+    : ring_(ring),
+      opts_(std::move(opts)),
+      active_offset_(found.end_offset),
+      segments_(found.segments),
+      hard_state_(found.state),
+      last_index_(found.last_index),
+      durable_index_(found.last_index),
+      wake_(ring.executor()) {
   std::filesystem::create_directories(opts_.dir);
   dir_fd_ = io::open_directory(opts_.dir);
-  recover(after_index, out);
   open_active_segment();
 }
 
-void log::recover(std::uint64_t after_index, recovered& out) {
-  auto names = io::list_files(opts_.dir, "", ".wal");
-  out = recovered{};
+recovered log::read(const options& opts, std::uint64_t after_index) {
+  std::filesystem::create_directories(opts.dir);
+  auto names = io::list_files(opts.dir, "", ".wal");
+  recovered out;
   std::uint64_t last_term = 0;
-  last_index_ = after_index;
+  std::uint64_t& last_index = out.last_index;  // of the entries replayed so far
+  last_index = after_index;
   for (std::size_t i = 0; i < names.size(); ++i) {
     const auto& name = names[i];
     std::uint64_t seq = parse_seq(name);
-    if (seq == 0) throw corruption_error(fmt::format("{}: not a WAL segment name", (opts_.dir / name).string()));
-    auto path = opts_.dir / name;
+    if (seq == 0) throw corruption_error(fmt::format("{}: not a WAL segment name", (opts.dir / name).string()));
+    auto path = opts.dir / name;
     io::mapped_file file(path);
     std::string_view data(file.data().data(), file.size());
-    segment seg{seq, 0};
+    segment_info seg{seq, 0};
 
     auto visit = [&](const decoded_record& r) {
       const auto& h = r.header;
@@ -133,11 +145,11 @@ void log::recover(std::uint64_t after_index, recovered& out) {
       }
       seg.max_index = std::max(seg.max_index, h.index);
       if (h.index <= after_index) return;  // covered by the snapshot
-      if (h.index > last_index_ + 1) {
+      if (h.index > last_index + 1) {
         throw corruption_error(fmt::format("{}: gap in the log: entry {} follows entry {}", path.string(), h.index,
-                                           last_index_));
+                                           last_index));
       }
-      if (h.index <= last_index_) {  // a later entry replaces a suffix (Raft conflict truncation)
+      if (h.index <= last_index) {  // a later entry replaces a suffix (Raft conflict truncation)
         out.entries.resize(h.index - after_index - 1);
         last_term = out.entries.empty() ? 0 : out.entries.back().term;
       }
@@ -146,13 +158,13 @@ void log::recover(std::uint64_t after_index, recovered& out) {
                                            h.term, last_term));
       }
       out.entries.push_back(entry{h.term, h.index, std::string(r.payload)});
-      last_index_ = h.index;
+      last_index = h.index;
       last_term = h.term;
     };
     auto end = scan_segment(data, visit);
     out.bytes += end.end;
-    segments_.push_back(seg);
-    active_offset_ = end.end;
+    out.segments.push_back(seg);
+    out.end_offset = end.end;
     if (!end.damaged) continue;
 
     auto where = fmt::format("{} at offset {}", path.string(), end.bad_offset);
@@ -174,14 +186,12 @@ void log::recover(std::uint64_t after_index, recovered& out) {
     io::write_all_at(fd.get(), std::string(out.torn_bytes, '\0'), end.end, path);
     if (::fdatasync(fd.get()) != 0) throw std::system_error(errno, std::generic_category(), "fdatasync " + path.string());
   }
-  out.segments = segments_.size();
-  hard_state_ = out.state;
-  durable_index_ = last_index_;
+  return out;
 }
 
 void log::open_active_segment() {
   if (segments_.empty()) {
-    segments_.push_back(segment{1, 0});
+    segments_.push_back(segment_info{1, 0});
     active_offset_ = 0;
   }
   auto path = segment_path(segments_.back().seq);
@@ -196,8 +206,12 @@ void log::open_active_segment() {
 log::batch& log::writable_batch() {
   if (pending_.empty() || pending_.back().bytes.size() >= opts_.max_batch_bytes) {
     pending_.emplace_back();
-    pending_.back().bytes.reserve(4096);
-    pending_.back().bytes.resize(batch_frame_bytes);
+    auto& bytes = pending_.back().bytes;
+    if (!spare_buffers_.empty()) {
+      bytes = std::move(spare_buffers_.back());
+      spare_buffers_.pop_back();
+    }
+    bytes.assign(batch_frame_bytes, '\0');
     wake_.notify();
   }
   return pending_.back();
@@ -252,6 +266,7 @@ asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
     pending_.pop_front();
     co_await write_batch(b);
     if (b.last_index != 0) durable_index_ = b.last_index;
+    if (spare_buffers_.size() < 4) spare_buffers_.push_back(std::move(b.bytes));
     on_durable(durable_index_);
   }
 }
@@ -301,7 +316,7 @@ asio::awaitable<void> log::rotate() {
   }
   active_fd_ = std::move(file);
   active_offset_ = 0;
-  segments_.push_back(segment{seq, 0});
+  segments_.push_back(segment_info{seq, 0});
   spdlog::debug("WAL: started segment {}", segment_path(seq).string());
 }
 

@@ -55,22 +55,33 @@ struct options {
   bool sync = true;  // false: no fdatasync (fsync = "never"); not durable
 };
 
+struct segment_info {
+  std::uint64_t seq = 0;
+  std::uint64_t max_index = 0;  // highest entry index it holds (0 for none)
+};
+
 // What recovery found in the log.
 struct recovered {
   hard_state state;
   std::vector<entry> entries;  // every entry after `after_index`, in index order, contiguous
-  std::size_t segments = 0;
-  std::uint64_t bytes = 0;       // bytes of valid records read
-  std::uint64_t torn_bytes = 0;  // bytes discarded from a torn tail (0 if the log ended cleanly)
+  std::uint64_t last_index = 0;   // of the log (after_index if it holds nothing newer)
+  std::deque<segment_info> segments;  // oldest first
+  std::uint64_t end_offset = 0;   // end of the valid data in the last segment
+  std::uint64_t bytes = 0;        // bytes of valid records read
+  std::uint64_t torn_bytes = 0;   // bytes discarded from a torn tail (0 if the log ended cleanly)
 };
 
 class log {
  public:
-  // Opens (or creates) the log in opts.dir, replays every segment and returns in `out` what it
-  // holds after `after_index` (the index the latest snapshot covers). Repairs a torn tail,
-  // with a warning. Throws corruption_error naming the file and offset on any other damage,
-  // std::system_error on I/O errors.
-  log(io::uring& ring, options opts, std::uint64_t after_index, recovered& out);
+  // Reads every segment in opts.dir and returns what the log holds after `after_index` (the
+  // index the latest snapshot covers). Repairs a torn tail, with a warning. Throws
+  // corruption_error naming the file and offset on any other damage, std::system_error on I/O
+  // errors. Touches no uring, so it may run on any thread.
+  static recovered read(const options& opts, std::uint64_t after_index);
+
+  // Opens the log for appending after what read() found (creating the first segment of an
+  // empty directory).
+  log(io::uring& ring, options opts, const recovered& found);
   log(const log&) = delete;
   log& operator=(const log&) = delete;
 
@@ -104,17 +115,12 @@ class log {
   const stats& written() const noexcept { return stats_; }
 
  private:
-  struct segment {
-    std::uint64_t seq = 0;
-    std::uint64_t max_index = 0;  // highest entry index it holds (0 for none)
-  };
   struct batch {
     std::string bytes;  // batch record frame (filled at write time), then the records
     std::uint32_t records = 0;
     std::uint64_t last_index = 0;  // index of the last entry appended to it, 0 for none
   };
 
-  void recover(std::uint64_t after_index, recovered& out);
   void open_active_segment();
   batch& writable_batch();
   asio::awaitable<void> write_batch(batch& b);
@@ -127,13 +133,14 @@ class log {
   io::unique_fd dir_fd_;
   io::unique_fd active_fd_;
   std::uint64_t active_offset_ = 0;  // where the next batch goes in the active segment
-  std::deque<segment> segments_;     // oldest first; back() is the active segment
+  std::deque<segment_info> segments_;  // oldest first; back() is the active segment
 
   hard_state hard_state_;
   std::uint64_t last_index_ = 0;
   std::uint64_t durable_index_ = 0;
   std::uint64_t appended_bytes_ = 0;
   std::deque<batch> pending_;
+  std::vector<std::string> spare_buffers_;  // written batches' buffers, kept for their capacity
   io::event wake_;
   bool stopping_ = false;
   stats stats_;
@@ -141,5 +148,6 @@ class log {
 
 // The name of segment `seq` ("00000000000000000007.wal").
 std::string segment_name(std::uint64_t seq);
+std::filesystem::path segment_path(const std::filesystem::path& dir, std::uint64_t seq);
 
 }  // namespace kv::wal

@@ -10,7 +10,7 @@ using namespace kv;
 namespace {
 
 std::string snapshot_of(state_machine& sm, std::uint64_t term) {
-  std::string out = snapshot::encode_header(sm.applied_index(), term);
+  std::string out = snapshot::encode_header(sm.applied_index(), term, sm.key_count());
   std::uint64_t pairs = 0;
   std::uint64_t chunks = 0;
   sm.begin_capture([&](state_machine::chunk c) {

@@ -25,13 +25,7 @@ inline wal::options small_wal(const std::filesystem::path& dir) {
 
 // Opens the log and returns what recovery found. Throws like wal::log does.
 inline wal::recovered read_log(const wal::options& opts, std::uint64_t after_index = 0) {
-  wal::recovered out;
-  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-    io::uring ring(ctx.get_executor());
-    wal::log log(ring, opts, after_index, out);
-    co_return;
-  });
-  return out;
+  return wal::log::read(opts, after_index);
 }
 
 // One group commit's worth of appends: entries and optionally a hard state first.
@@ -44,11 +38,11 @@ struct write_group {
 // queueing the next), and closes. Returns what recovery found before the writes.
 inline wal::recovered write_log(const wal::options& opts, const std::vector<write_group>& groups,
                                 std::uint64_t after_index = 0, std::uint64_t compact_to = 0) {
-  wal::recovered out;
+  wal::recovered out = wal::log::read(opts, after_index);
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
     using namespace asio::experimental::awaitable_operators;
     io::uring ring(ctx.get_executor());
-    wal::log log(ring, opts, after_index, out);
+    wal::log log(ring, opts, out);
     io::event durable(ctx.get_executor());
     std::size_t batches_done = 0;
     auto driver = [&]() -> asio::awaitable<void> {
