@@ -62,6 +62,18 @@ std::uint64_t as_size(const toml::node& n, const location& at) {
   return *v;
 }
 
+std::chrono::milliseconds as_duration(const toml::node& n, const location& at) {
+  if (!n.is_string()) {
+    fail(at, "expected a duration with a unit as a string, such as \"500ms\", got " + type_name(n));
+  }
+  auto text = as_string(n, at);
+  auto v = parse_duration(text);
+  if (!v) fail(at, fmt::format("cannot parse duration \"{}\" (use ms, s, m or h, e.g. \"500ms\")", text));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*v);
+  if (ms.count() <= 0) fail(at, "duration must be at least 1ms");
+  return ms;
+}
+
 // A key of a section: how to store its value.
 struct key_spec {
   std::string_view name;
@@ -93,6 +105,18 @@ const std::vector<section_spec>& schema() {
               if (!parse_host_port(text)) fail(at, fmt::format("expected \"host:port\", got \"{}\"", text));
               c.server.listen = text;
             }},
+           {"max-connections",
+            [](config& c, const toml::node& n, const location& at) {
+              c.server.max_connections = as_positive_integer(n, at);
+            }},
+           {"max-frame-size",
+            [](config& c, const toml::node& n, const location& at) { c.server.max_frame_bytes = as_size(n, at); }},
+           {"max-pipeline",
+            [](config& c, const toml::node& n, const location& at) { c.server.max_pipeline = as_positive_integer(n, at); }},
+           {"idle-timeout",
+            [](config& c, const toml::node& n, const location& at) { c.server.idle_timeout = as_duration(n, at); }},
+           {"shutdown-timeout",
+            [](config& c, const toml::node& n, const location& at) { c.server.shutdown_timeout = as_duration(n, at); }},
        }},
       {"storage",
        {
@@ -214,6 +238,16 @@ config load_config(const std::filesystem::path& path) {
 
 void validate(const config& c) {
   const auto& s = c.storage;
+  const auto& srv = c.server;
+  if (srv.max_frame_bytes > (1ull << 30)) {
+    throw config_error(fmt::format("server.max-frame-size: {} is above the maximum of 1GiB", format_size(srv.max_frame_bytes)));
+  }
+  if (srv.max_frame_bytes < s.max_key_bytes + s.max_value_bytes + 64) {
+    throw config_error(fmt::format("server.max-frame-size ({}) must hold the largest key and value "
+                                   "(storage.max-key-size + storage.max-value-size + 64B = {})",
+                                   format_size(srv.max_frame_bytes),
+                                   format_size(s.max_key_bytes + s.max_value_bytes + 64)));
+  }
   if (s.segment_bytes < (64u << 10)) {
     throw config_error(fmt::format("storage.segment-size: {} is below the minimum of 64KiB", format_size(s.segment_bytes)));
   }
@@ -315,7 +349,11 @@ std::vector<std::string> describe(const config& c) {
   const auto& s = c.storage;
   return {
       fmt::format("[node] id={} data-dir={}", c.node.id, c.node.data_dir.string()),
-      fmt::format("[server] listen={}", c.server.listen),
+      fmt::format("[server] listen={} max-connections={} max-frame-size={} max-pipeline={} idle-timeout={} "
+                  "shutdown-timeout={}",
+                  c.server.listen, c.server.max_connections, format_size(c.server.max_frame_bytes),
+                  c.server.max_pipeline, format_duration(c.server.idle_timeout),
+                  format_duration(c.server.shutdown_timeout)),
       fmt::format("[storage] fsync={} segment-size={} max-batch-size={} snapshot-log-size={} snapshot-entries={} "
                   "max-key-size={} max-value-size={}",
                   s.fsync == fsync_policy::always ? "always" : "never", format_size(s.segment_bytes),

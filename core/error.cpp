@@ -1,8 +1,5 @@
 #include "core/error.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include <cstdlib>
 
 namespace kv {
 
@@ -27,11 +24,6 @@ class category final : public std::error_category {
 };
 }  // namespace
 
-void fail_stop(const std::string& what) {
-  spdlog::critical("fatal: {}; stopping the node (fail-stop) to protect acknowledged data", what);
-  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
-  std::_Exit(fail_stop_exit_code);
-}
 
 const std::error_category& error_category() noexcept {
   static const category c;

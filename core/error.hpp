@@ -34,30 +34,40 @@ class corruption_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The exit status of a node stopped by fail_stop(): EX_IOERR from <sysexits.h>.
-inline constexpr int fail_stop_exit_code = 74;
-
-// Fail-stop: logs `what` as critical, flushes every log and ends the process at once with
-// fail_stop_exit_code. For errors after which carrying on could lose acknowledged data, such as
-// a failed write or fsync of the WAL: never retried, never ignored.
-[[noreturn]] void fail_stop(const std::string& what);
 
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
 
-// Either a T or an error_code (never a zero error_code).
+// An error: a code, and optionally what a person should read about it (a server's message, the
+// leader's address with not_leader).
+struct error_info {
+  std::error_code code;
+  std::string message;  // may be empty: then code.message() says it
+  std::string leader;   // errc::not_leader: the leader's client address, if known
+};
+
+// Either a T or an error (never a zero error_code).
 template <typename T>
 class [[nodiscard]] result {
  public:
-  result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  result(errc e) : v_(make_error_code(e)) {}  // NOLINT
-  result(std::error_code ec) : v_(ec) {}     // NOLINT
+  result(T value) : v_(std::move(value)) {}                 // NOLINT: implicit by design
+  result(errc e) : v_(error_info{make_error_code(e), {}, {}}) {}  // NOLINT
+  result(std::error_code ec) : v_(error_info{ec, {}, {}}) {}     // NOLINT
+  result(error_info e) : v_(std::move(e)) {}                // NOLINT
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
-  std::error_code error() const noexcept { return ok() ? std::error_code{} : std::get<1>(v_); }
+  std::error_code error() const noexcept { return ok() ? std::error_code{} : std::get<1>(v_).code; }
   bool is(errc e) const noexcept { return error() == make_error_code(e); }
+  // The error's details; only for a failed result.
+  const error_info& failure() const { return std::get<1>(v_); }
+  // The error's message for people: the detail if there is one, else the code's message.
+  std::string message() const {
+    if (ok()) return "ok";
+    const auto& f = std::get<1>(v_);
+    return f.message.empty() ? f.code.message() : f.message;
+  }
 
   T& value() & { return std::get<0>(v_); }
   const T& value() const& { return std::get<0>(v_); }
@@ -68,7 +78,7 @@ class [[nodiscard]] result {
   const T& operator*() const& { return value(); }
 
  private:
-  std::variant<T, std::error_code> v_;
+  std::variant<T, error_info> v_;
 };
 
 }  // namespace kv

@@ -1,5 +1,7 @@
 #include "core/store.hpp"
 
+#include "core/fail_stop.hpp"
+#include "core/bytes.hpp"
 #include "core/snapshot.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -120,24 +122,57 @@ errc store::check_key(std::string_view key) const {
   return errc::ok;
 }
 
+errc store::check_pair(std::string_view key, std::string_view value) const {
+  if (auto e = check_key(key); e != errc::ok) return e;
+  return value.size() > cfg_.max_value_bytes ? errc::too_large : errc::ok;
+}
+
+void store::submit_set(std::string_view key, std::string_view value, write_done done) {
+  if (auto e = check_pair(key, value); e != errc::ok) return done(e);
+  propose(encode_set(key, value), std::move(done));
+}
+
+void store::submit_del(std::string_view key, write_done done) {
+  if (auto e = check_key(key); e != errc::ok) return done(e);
+  propose(encode_del(key), std::move(done));
+}
+
+void store::submit_bulk_set(std::string_view pairs, std::uint32_t count, write_done done) {
+  if (count == 0 || !valid_pairs(pairs, count)) return done(errc::bad_request);
+  errc e = errc::ok;
+  for_each_pair(pairs, count, [&](std::string_view k, std::string_view v) {
+    if (e == errc::ok) e = check_pair(k, v);
+  });
+  if (e != errc::ok) return done(e);
+  std::string command;
+  command.reserve(1 + 4 + pairs.size());
+  command.push_back(static_cast<char>(command_type::bulk_set));
+  append_fixed<std::uint32_t>(command, count);
+  command.append(pairs);
+  propose(std::move(command), std::move(done));
+}
+
+asio::awaitable<result<std::uint64_t>> store::await_write(auto submit) {
+  co_return co_await io::async_park<result<std::uint64_t>>(
+      [&](io::completion<void(result<std::uint64_t>)> c) {
+        submit([c = std::move(c)](result<std::uint64_t> r) mutable { c(std::move(r)); });
+      },
+      asio::use_awaitable);
+}
+
 asio::awaitable<result<std::uint64_t>> store::set(std::string key, std::string value) {
-  if (auto e = check_key(key); e != errc::ok) co_return e;
-  if (value.size() > cfg_.max_value_bytes) co_return errc::too_large;
-  co_return co_await propose(encode_set(key, value));
+  co_return co_await await_write([&](write_done done) { submit_set(key, value, std::move(done)); });
 }
 
 asio::awaitable<result<std::uint64_t>> store::del(std::string key) {
-  if (auto e = check_key(key); e != errc::ok) co_return e;
-  co_return co_await propose(encode_del(key));
+  co_return co_await await_write([&](write_done done) { submit_del(key, std::move(done)); });
 }
 
 asio::awaitable<result<std::uint64_t>> store::bulk_set(std::vector<kv_pair> pairs) {
-  if (pairs.empty()) co_return errc::bad_request;
-  for (const auto& p : pairs) {
-    if (auto e = check_key(p.key); e != errc::ok) co_return e;
-    if (p.value.size() > cfg_.max_value_bytes) co_return errc::too_large;
-  }
-  co_return co_await propose(encode_bulk_set(pairs));
+  std::string encoded;
+  for (const auto& p : pairs) append_pair(encoded, p.key, p.value);
+  auto count = static_cast<std::uint32_t>(pairs.size());
+  co_return co_await await_write([&](write_done done) { submit_bulk_set(encoded, count, std::move(done)); });
 }
 
 result<std::string> store::get(std::string_view key) const {
@@ -146,18 +181,14 @@ result<std::string> store::get(std::string_view key) const {
   return std::string(*v);
 }
 
-asio::awaitable<result<std::uint64_t>> store::propose(std::string command) {
-  if (stopping_) co_return errc::unavailable;
-  if (command.size() > cfg_.max_batch_bytes) co_return errc::too_large;
+void store::propose(std::string command, write_done done) {
+  if (stopping_) return done(errc::unavailable);
+  if (command.size() > cfg_.max_batch_bytes) return done(errc::too_large);
   auto index = wal_->last_index() + 1;
   wal_->append(term_, index, command);
   log_bytes_ += wal::header_bytes + command.size();
   unapplied_.push_back(pending_entry{index, term_, std::move(command)});
-  errc outcome = co_await io::async_park<errc>(
-      [this, index](io::completion<void(errc)> c) { waiters_.push_back(waiter{index, std::move(c)}); },
-      asio::use_awaitable);
-  if (outcome != errc::ok) co_return outcome;
-  co_return index;
+  waiters_.push_back(waiter{index, std::move(done)});
 }
 
 void store::on_durable(std::uint64_t index) {
@@ -202,8 +233,13 @@ void store::apply_committed() {
     errc outcome = sm_.apply(e.index, *cmd);
     applied_term_ = e.term;
     if (!waiters_.empty() && waiters_.front().index == e.index) {
-      waiters_.front().done(outcome);
+      auto done = std::move(waiters_.front().done);
       waiters_.pop_front();
+      if (outcome == errc::ok) {
+        done(e.index);
+      } else {
+        done(outcome);
+      }
     }
     unapplied_.pop_front();
   }

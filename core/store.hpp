@@ -12,6 +12,7 @@
 //
 // Threading: every member runs on the executor passed to the constructor (one thread).
 
+#include "core/callback.hpp"
 #include "core/command.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
@@ -71,15 +72,30 @@ class store {
   // Stops accepting writes (they fail with errc::unavailable) and lets run() drain and return.
   void stop();
 
-  // Each returns the log index of the write once it is durable and applied, or
+  // Writes. Each yields the log index of the write once it is durable and applied, or
   // errc::bad_request / errc::too_large for invalid input, errc::unavailable when stopping.
-  // del returns errc::not_found (after the delete is durable) if the key did not exist.
+  // del yields errc::not_found (once the delete is durable) if the key did not exist.
+
+  // Callback form: `done` runs on the store's executor once the write is applied, or before
+  // submit_* returns if the write is refused. It must not call back into the store.
+  using write_done = callback<void(result<std::uint64_t>)>;
+  void submit_set(std::string_view key, std::string_view value, write_done done);
+  void submit_del(std::string_view key, write_done done);
+  // `pairs`: `count` pairs in the append_pair() encoding (as the wire protocol carries them).
+  void submit_bulk_set(std::string_view pairs, std::uint32_t count, write_done done);
+
+  // Coroutine form.
   asio::awaitable<result<std::uint64_t>> set(std::string key, std::string value);
   asio::awaitable<result<std::uint64_t>> del(std::string key);
   asio::awaitable<result<std::uint64_t>> bulk_set(std::vector<kv_pair> pairs);
 
   // The value of `key` in the applied state, or errc::not_found.
   result<std::string> get(std::string_view key) const;
+  // The same without a copy: valid until the next write is applied.
+  std::optional<std::string_view> find(std::string_view key) const { return sm_.get(key); }
+  // errc::ok if `key` is acceptable for a read or a write (non-empty, within max-key-size).
+  errc check_key_for_read(std::string_view key) const { return check_key(key); }
+  bool stopping() const noexcept { return stopping_; }
 
   // Takes a snapshot now unless one is running, and waits for the one in progress to finish.
   asio::awaitable<void> snapshot_now();
@@ -89,15 +105,20 @@ class store {
   const stats& statistics() const noexcept { return stats_; }
   const wal::log& log() const noexcept { return *wal_; }
   std::uint64_t applied_index() const noexcept { return sm_.applied_index(); }
+  std::uint64_t commit_index() const noexcept { return commit_index_; }
+  std::uint64_t term() const noexcept { return term_; }
+  std::uint64_t snapshot_index() const noexcept { return snapshot_index_; }
 
  private:
   struct waiter {
     std::uint64_t index;
-    io::completion<void(errc)> done;
+    write_done done;
   };
 
   errc check_key(std::string_view key) const;
-  asio::awaitable<result<std::uint64_t>> propose(std::string command);
+  errc check_pair(std::string_view key, std::string_view value) const;
+  void propose(std::string command, write_done done);
+  asio::awaitable<result<std::uint64_t>> await_write(auto submit);
   void on_durable(std::uint64_t index);
   asio::awaitable<void> apply_loop();
   void apply_committed();

@@ -4,14 +4,18 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/store.hpp"
+#include "io/server.hpp"
 
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <exception>
@@ -34,6 +38,15 @@ void setup_logging(const kv::log_config& cfg) {
   logger->set_level(spdlog::level::from_str(cfg.level));  // validated by the config parser
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);
+}
+
+// Thousands of clients need thousands of descriptors: raise the soft limit to the hard one.
+void raise_file_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
 }
 
 kv::config load(int argc, char** argv, bool& exit_now) {
@@ -74,6 +87,7 @@ int main(int argc, char** argv) {
                  "durable and loses acknowledged writes on a crash or power failure");
   }
 
+  raise_file_limit();
   asio::io_context ctx(1);
   std::unique_ptr<kv::store> store;
   try {
@@ -82,18 +96,33 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot open data directory {}: {}", cfg.node.data_dir.string(), e.what());
     return exit_cannot_start;
   }
+  kv::server server(ctx.get_executor(), *store, cfg);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot listen on {}: {}", cfg.server.listen, e.what());
+    return exit_cannot_start;
+  }
   const auto& r = store->recovery();
-  spdlog::info("kvnode {} ready: data-dir={} keys={} applied-index={} recovered snapshot-index={} + {} log entries "
-               "from {} segment(s) in {:.1f} ms{}",
-               cfg.node.id, cfg.node.data_dir.string(), store->state().key_count(), store->applied_index(),
-               r.snapshot_index, r.replayed_entries, r.segments, r.duration.count() / 1000.0,
+  auto ep = server.local_endpoint();
+  spdlog::info("kvnode {} serving on {}:{}: data-dir={} keys={} applied-index={}; recovered snapshot-index={} + {} "
+               "log entries from {} segment(s) in {:.1f} ms{}",
+               cfg.node.id, ep.address().to_string(), ep.port(), cfg.node.data_dir.string(),
+               store->state().key_count(), store->applied_index(), r.snapshot_index, r.replayed_entries, r.segments,
+               r.duration.count() / 1000.0,
                r.torn_bytes ? fmt::format(" (discarded a torn tail of {} bytes)", r.torn_bytes) : "");
 
   asio::signal_set signals(ctx, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code ec, int signo) {
     if (ec) return;
-    spdlog::info("received signal {}: shutting down", signo);
-    store->stop();
+    spdlog::info("received signal {}: shutting down (finishing in-flight requests)", signo);
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+          co_await server.stop();
+          store->stop();
+        },
+        asio::detached);
   });
   int status = 0;
   asio::co_spawn(ctx, store->run(), [&](std::exception_ptr e) {

@@ -2,6 +2,7 @@
 
 #include "core/bytes.hpp"
 #include "core/error.hpp"
+#include "core/fail_stop.hpp"
 #include "core/units.hpp"
 
 #include <fmt/format.h>

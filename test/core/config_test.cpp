@@ -28,6 +28,11 @@ BOOST_AUTO_TEST_CASE(shipped_kv_toml_matches_the_defaults) {
   BOOST_TEST(c.node.id == d.node.id);
   BOOST_TEST(c.node.data_dir == d.node.data_dir);
   BOOST_TEST(c.server.listen == d.server.listen);
+  BOOST_TEST(c.server.max_connections == d.server.max_connections);
+  BOOST_TEST(c.server.max_frame_bytes == d.server.max_frame_bytes);
+  BOOST_TEST(c.server.max_pipeline == d.server.max_pipeline);
+  BOOST_TEST(c.server.idle_timeout.count() == d.server.idle_timeout.count());
+  BOOST_TEST(c.server.shutdown_timeout.count() == d.server.shutdown_timeout.count());
   BOOST_TEST((c.storage.fsync == kv::fsync_policy::always));
   BOOST_TEST(c.storage.segment_bytes == d.storage.segment_bytes);
   BOOST_TEST(c.storage.max_batch_bytes == d.storage.max_batch_bytes);
@@ -46,6 +51,11 @@ id = 3
 data-dir = "/var/lib/kv"
 [server]
 listen = "[::1]:9000"
+max-connections = 10
+max-frame-size = "4MiB"
+max-pipeline = 64
+idle-timeout = "90s"
+shutdown-timeout = "250ms"
 [storage]
 fsync = "never"
 segment-size = "1MiB"
@@ -60,6 +70,11 @@ file = "/tmp/kv.log"
   BOOST_TEST(c.node.id == 3u);
   BOOST_TEST(c.node.data_dir == "/var/lib/kv");
   BOOST_TEST(c.server.listen == "[::1]:9000");
+  BOOST_TEST(c.server.max_connections == 10u);
+  BOOST_TEST(c.server.max_frame_bytes == 4u << 20);
+  BOOST_TEST(c.server.max_pipeline == 64u);
+  BOOST_TEST(c.server.idle_timeout.count() == 90'000);
+  BOOST_TEST(c.server.shutdown_timeout.count() == 250);
   BOOST_TEST((c.storage.fsync == kv::fsync_policy::never));
   BOOST_TEST(c.storage.segment_bytes == 1u << 20);
   BOOST_TEST(c.storage.max_batch_bytes == 512u << 10);
@@ -102,6 +117,17 @@ BOOST_AUTO_TEST_CASE(unparseable_sizes) {
   BOOST_TEST(contains(e, "must be greater than zero"), e);
 }
 
+BOOST_AUTO_TEST_CASE(unparseable_durations) {
+  auto e = error_of("[server]\nidle-timeout = \"soon\"\n");
+  BOOST_TEST(contains(e, "test.toml:2: server.idle-timeout: cannot parse duration \"soon\""), e);
+  e = error_of("[server]\nshutdown-timeout = 10\n");
+  BOOST_TEST(contains(e, "server.shutdown-timeout: expected a duration with a unit"), e);
+  e = error_of("[server]\nidle-timeout = \"10 s\"\n");
+  BOOST_TEST(contains(e, "cannot parse duration"), e);
+  e = error_of("[server]\nidle-timeout = \"0ms\"\n");
+  BOOST_TEST(contains(e, "at least 1ms"), e);
+}
+
 BOOST_AUTO_TEST_CASE(invalid_enumerations) {
   auto e = error_of("[log]\nlevel = \"verbose\"\n");
   BOOST_TEST(contains(e, "test.toml:2: log.level: unknown log level \"verbose\""), e);
@@ -118,6 +144,8 @@ BOOST_AUTO_TEST_CASE(cross_field_limits) {
   BOOST_TEST(contains(e, "max-batch-size"), e);
   e = error_of("[storage]\nsegment-size = \"4KiB\"\n");
   BOOST_TEST(contains(e, "below the minimum"), e);
+  e = error_of("[server]\nmax-frame-size = \"64KiB\"\n");
+  BOOST_TEST(contains(e, "server.max-frame-size (64KiB) must hold the largest key and value"), e);
 }
 
 BOOST_AUTO_TEST_CASE(invalid_toml_syntax_names_line) {
@@ -162,6 +190,7 @@ BOOST_AUTO_TEST_CASE(bad_flags) {
 BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
   auto lines = kv::describe(kv::config{});
   BOOST_REQUIRE(lines.size() == 4u);
+  BOOST_TEST(contains(lines[1], "idle-timeout=300s"));
   BOOST_TEST(contains(lines[2], "segment-size=64MiB"));
   BOOST_TEST(contains(lines[2], "fsync=always"));
 }

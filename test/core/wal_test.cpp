@@ -1,4 +1,5 @@
 #include "core/error.hpp"
+#include "core/fail_stop.hpp"
 #include "core/wal/wal.hpp"
 #include "support/temp_dir.hpp"
 #include "support/wal_util.hpp"
