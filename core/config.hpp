@@ -3,6 +3,8 @@
 //
 // Every default lives here. Durations and sizes carry their unit in the type or the name.
 
+#include "core/address.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -101,13 +103,6 @@ void validate(const config& c);
 
 // One line per section, every key with its effective value, for the startup log.
 std::vector<std::string> describe(const config& c);
-
-// Splits "host:port" / "[v6]:port". Returns nullopt for anything else.
-struct host_port {
-  std::string host;
-  std::uint16_t port = 0;
-};
-std::optional<host_port> parse_host_port(std::string_view text);
 
 bool is_log_level(std::string_view level);
 

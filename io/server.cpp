@@ -2,6 +2,7 @@
 
 #include "io/event.hpp"
 #include "io/protocol.hpp"
+#include "io/socket_read.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -77,15 +78,18 @@ class connection : public std::enable_shared_from_this<connection> {
 
   asio::awaitable<void> read_loop() {
     std::error_code ec;
+    bool drained = false;  // see io::read_some
     while (reading_) {
       if (inflight_ >= srv_.cfg_.server.max_pipeline || out_.size() + sending_.size() >= output_limit) {
         co_await wake_reader_.wait();  // backpressure: let responses drain first
+        drained = false;
         continue;
       }
       make_room();
-      auto n = co_await socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-                                                asio::redirect_error(asio::use_awaitable, ec));
+      auto room = in_.size() - in_end_;
+      auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + in_end_, room), drained, ec);
       if (ec) break;
+      drained = n < room;
       last_activity_ = std::chrono::steady_clock::now();
       in_end_ += n;
       handle_frames();
@@ -177,17 +181,21 @@ class connection : public std::enable_shared_from_this<connection> {
       case protocol::op::set: {
         auto req = protocol::parse_set(f.body);
         if (!req) return bad_body(f.id, "set");
-        return submit(f.id, [&](store::write_done done) { st.submit_set(req->key, req->value, std::move(done)); },
+        return submit(f.id, protocol::op::set,
+                      [&](store::write_done done) { st.submit_set(req->key, req->value, std::move(done)); },
                       req->key.size(), req->value.size());
       }
       case protocol::op::del:
-        return submit(f.id, [&](store::write_done done) { st.submit_del(f.body, std::move(done)); }, f.body.size(), 0);
+        return submit(
+            f.id, protocol::op::del, [&](store::write_done done) { st.submit_del(f.body, std::move(done)); },
+            f.body.size(), 0);
       case protocol::op::bulk_set: {
         auto count = protocol::parse_bulk_set(f.body);
         if (!count) return bad_body(f.id, "bulk_set");
         return submit(
-            f.id, [&](store::write_done done) { st.submit_bulk_set(f.body.substr(4), *count, std::move(done)); },
-            0, f.body.size());
+            f.id, protocol::op::bulk_set,
+            [&](store::write_done done) { st.submit_bulk_set(f.body.substr(4), *count, std::move(done)); }, 0,
+            f.body.size());
       }
       case protocol::op::status:
         return respond_status(f.id);
@@ -216,22 +224,23 @@ class connection : public std::enable_shared_from_this<connection> {
     protocol::respond_error(out_, id, protocol::to_status(e), message);
   }
 
-  // Hands a write to the store. `key_size`/`value_size` only shape error messages.
-  void submit(std::uint64_t id, auto&& submit_to_store, std::size_t key_size, std::size_t value_size) {
+  // Hands a write to the store. `o`, `key_size` and `value_size` only shape error messages.
+  void submit(std::uint64_t id, protocol::op o, auto&& submit_to_store, std::size_t key_size, std::size_t value_size) {
     ++inflight_;
     auto before = srv_.store_.log().last_index();
-    submit_to_store([self = shared_from_this(), id, key_size, value_size](result<std::uint64_t> r) {
-      self->on_write_done(id, std::move(r), key_size, value_size);
+    submit_to_store([self = shared_from_this(), id, o, key_size, value_size](result<std::uint64_t> r) {
+      self->on_write_done(id, o, std::move(r), key_size, value_size);
     });
     if (srv_.store_.log().last_index() != before) last_write_index_ = srv_.store_.log().last_index();
   }
 
-  void on_write_done(std::uint64_t id, result<std::uint64_t> r, std::size_t key_size, std::size_t value_size) {
+  void on_write_done(std::uint64_t id, protocol::op o, result<std::uint64_t> r, std::size_t key_size,
+                     std::size_t value_size) {
     --inflight_;
     if (r) {
       protocol::respond_index(out_, id, *r);
     } else {
-      protocol::respond_error(out_, id, protocol::to_status(r.error()), error_message(r, key_size, value_size));
+      protocol::respond_error(out_, id, protocol::to_status(r.error()), error_message(r, o, key_size, value_size));
     }
     while (!deferred_.empty() && srv_.store_.applied_index() >= last_write_index_) {
       serve_get(deferred_.front().id, deferred_.front().key);
@@ -241,21 +250,25 @@ class connection : public std::enable_shared_from_this<connection> {
     wake_reader_.notify();
   }
 
-  std::string error_message(const result<std::uint64_t>& r, std::size_t key_size, std::size_t value_size) const {
+  std::string error_message(const result<std::uint64_t>& r, protocol::op o, std::size_t key_size,
+                            std::size_t value_size) const {
+    const bool bulk = o == protocol::op::bulk_set;
     const auto& s = srv_.cfg_.storage;
     if (r.is(errc::not_found)) return {};
     if (r.is(errc::too_large)) {
       if (key_size > s.max_key_bytes) {
         return fmt::format("key of {} bytes exceeds max-key-size ({} bytes)", key_size, s.max_key_bytes);
       }
-      if (value_size > s.max_value_bytes && key_size > 0) {
+      if (value_size > s.max_value_bytes && !bulk) {
         return fmt::format("value of {} bytes exceeds max-value-size ({} bytes)", value_size, s.max_value_bytes);
       }
       return fmt::format("a key or value exceeds its limit (max-key-size {} bytes, max-value-size {} bytes), or "
                          "the write exceeds max-batch-size ({} bytes)",
                          s.max_key_bytes, s.max_value_bytes, s.max_batch_bytes);
     }
-    if (r.is(errc::bad_request)) return key_size == 0 && value_size == 0 ? "the key is empty" : "invalid request";
+    if (r.is(errc::bad_request)) {
+      return bulk ? "bulk_set needs at least one pair, and no key may be empty" : "the key is empty";
+    }
     if (r.is(errc::unavailable)) return "the node is shutting down";
     return r.message();
   }
@@ -384,6 +397,7 @@ asio::awaitable<void> server::accept_loop() {
     }
     ++stats_.accepted;
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    socket.non_blocking(true, ec);
     std::make_shared<connection>(*this, std::move(socket))->start();
   }
 }

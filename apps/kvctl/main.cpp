@@ -1,0 +1,181 @@
+// kvctl: kvnode's command-line client.
+//
+//   kvctl [--endpoints host:port,...] [--timeout 5s] set KEY VALUE|- | get [--stale] KEY | del KEY
+//         | bulk-set K V [K V ...] | ping | status
+//
+// Exit status: 0 ok, 1 not found, 2 usage error, 3 server or network error. Errors go to
+// standard error as one line.
+
+#include "core/units.hpp"
+#include "io/client.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_not_found = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_failed = 3;
+
+constexpr const char* usage_text = R"(usage: kvctl [options] COMMAND [ARGS]
+
+commands:
+  set KEY VALUE        store VALUE under KEY (VALUE "-" reads it from standard input)
+  get [--stale] KEY    print the value of KEY (--stale: allow a possibly stale local read)
+  del KEY              delete KEY
+  bulk-set K V [K V]…  store every pair atomically: all of them or none
+  ping                 check that the node answers, and how fast
+  status               print the node's status
+
+options:
+  --endpoints H:P,...  nodes to contact, in order (default: $KVCTL_ENDPOINTS or 127.0.0.1:7379)
+  --timeout DURATION   per-request timeout, e.g. 500ms or 5s (default 5s)
+  -h, --help           print this help
+
+exit status: 0 ok, 1 not found, 2 usage error, 3 server or network error
+)";
+
+[[noreturn]] void usage_error(const std::string& message) {
+  fmt::print(stderr, "kvctl: {}\n(see kvctl --help)\n", message);
+  std::exit(exit_usage);
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string part; std::getline(ss, part, sep);)
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+std::string status_value(const kv::protocol::status_field& f) {
+  if (const auto* n = std::get_if<std::uint64_t>(&f.value)) return std::to_string(*n);
+  return std::get<std::string>(f.value);
+}
+
+// Prints a failed result and returns the exit status for it.
+template <typename T>
+int report(const kv::result<T>& r) {
+  if (r.is(kv::errc::not_found)) {
+    fmt::print(stderr, "kvctl: not found\n");
+    return exit_not_found;
+  }
+  const auto& f = r.failure();
+  auto leader = f.leader.empty() ? std::string() : fmt::format(" (leader: {})", f.leader);
+  auto detail = f.message.empty() ? std::string() : ": " + f.message;
+  fmt::print(stderr, "kvctl: {}{}{}\n", f.code.message(), detail, leader);
+  return exit_failed;
+}
+
+asio::awaitable<int> run(kv::client& c, std::vector<std::string> args) {
+  const std::string cmd = args.front();
+  args.erase(args.begin());
+  auto need = [&](std::size_t n, const char* shape) {
+    if (args.size() != n) usage_error(fmt::format("{} takes {}", cmd, shape));
+  };
+  if (cmd == "set") {
+    need(2, "KEY VALUE");
+    std::string value = args[1];
+    if (value == "-") value.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    auto r = co_await c.set(args[0], std::move(value));
+    if (!r) co_return report(r);
+    fmt::print("OK (index {})\n", *r);
+  } else if (cmd == "get") {
+    auto mode = kv::read_mode::linearizable;
+    if (!args.empty() && args[0] == "--stale") {
+      mode = kv::read_mode::stale;
+      args.erase(args.begin());
+    }
+    need(1, "[--stale] KEY");
+    auto r = co_await c.get(args[0], mode);
+    if (!r) co_return report(r);
+    std::cout << *r << '\n';
+  } else if (cmd == "del") {
+    need(1, "KEY");
+    auto r = co_await c.del(args[0]);
+    if (!r) co_return report(r);
+    fmt::print("OK (index {})\n", *r);
+  } else if (cmd == "bulk-set") {
+    if (args.empty() || args.size() % 2 != 0) usage_error("bulk-set takes KEY VALUE pairs");
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (std::size_t i = 0; i < args.size(); i += 2) pairs.emplace_back(args[i], args[i + 1]);
+    auto r = co_await c.bulk_set(std::move(pairs));
+    if (!r) co_return report(r);
+    fmt::print("OK (index {}, {} pairs)\n", *r, args.size() / 2);
+  } else if (cmd == "ping") {
+    need(0, "no arguments");
+    auto r = co_await c.ping();
+    if (!r) co_return report(r);
+    fmt::print("PONG from {} in {:.3f} ms\n", c.endpoint(), r->count() / 1000.0);
+  } else if (cmd == "status") {
+    need(0, "no arguments");
+    auto r = co_await c.status();
+    if (!r) co_return report(r);
+    for (const auto& f : r->fields) fmt::print("{}: {}\n", f.name, status_value(f));
+  } else {
+    usage_error("unknown command \"" + cmd + "\"");
+  }
+  co_return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kv::client::options opts;
+  if (const char* env = std::getenv("KVCTL_ENDPOINTS")) opts.endpoints = split(env, ',');
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (!args.empty()) {  // options come before the command
+      args.push_back(a);
+    } else if (a == "-h" || a == "--help") {
+      fmt::print("{}", usage_text);
+      return exit_ok;
+    } else if (a == "--endpoints" || a == "--timeout") {
+      if (i + 1 >= argc) usage_error(a + " needs a value");
+      std::string v = argv[++i];
+      if (a == "--endpoints") {
+        opts.endpoints = split(v, ',');
+        if (opts.endpoints.empty()) usage_error("--endpoints needs at least one host:port");
+      } else {
+        auto d = kv::parse_duration(v);
+        if (!d || d->count() <= 0) usage_error("--timeout: cannot parse duration \"" + v + "\" (e.g. 500ms, 5s)");
+        opts.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+        opts.connect_timeout = std::min(opts.connect_timeout, opts.request_timeout);
+      }
+    } else if (a.starts_with("-") && a != "-") {
+      usage_error("unknown option \"" + a + "\"");
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (args.empty()) usage_error("no command given");
+
+  asio::io_context ctx(1);
+  kv::client c(ctx.get_executor(), opts);
+  int status = exit_failed;
+  asio::co_spawn(ctx, run(c, args), [&](std::exception_ptr e, int s) {
+    status = s;
+    c.close();
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        fmt::print(stderr, "kvctl: {}\n", ex.what());
+        status = exit_failed;
+      }
+    }
+  });
+  ctx.run();
+  return status;
+}

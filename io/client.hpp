@@ -1,0 +1,113 @@
+#pragma once
+// kvnode's asynchronous C++ client.
+//
+//   asio::io_context ctx;
+//   kv::client c(ctx.get_executor(), {.endpoints = {"127.0.0.1:7379"}});
+//   asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+//     auto idx = co_await c.set("k", "v");    // result<uint64_t>: the write's log index
+//     auto v = co_await c.get("k");           // result<std::string>; v.is(kv::errc::not_found)
+//   }, asio::detached);
+//   ctx.run();
+//
+// Every operation returns a kv::result: the value, or an error code (kv::errc) with the server's
+// message. Expected outcomes such as not-found are results, never exceptions.
+//
+// - Pipelining: any number of requests may be in flight at once over the one connection; start
+//   them from several coroutines.
+// - Timeouts: a request not answered within request_timeout fails with errc::timed_out.
+// - Reconnects: if the connection drops, requests in flight fail with errc::unavailable (a write
+//   may or may not have been applied), and the next request connects again, trying each endpoint
+//   in turn.
+// - Leaders: a write sent to a node that is not the leader is answered with errc::not_leader and
+//   the leader's address; the client reconnects to it and resends, up to max_redirects times.
+//
+// Thread safety: a client belongs to the executor it was created with. Call it only from that
+// executor's thread (or strand); use one client per thread.
+
+#include "core/error.hpp"
+#include "io/protocol.hpp"
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kv {
+
+namespace io {
+class event;
+}
+
+// What `status` returns: the node's self-description as named fields (see docs/protocol.md).
+struct node_status {
+  std::vector<protocol::status_field> fields;
+  // The numeric field `name`, or 0 if absent.
+  std::uint64_t number(std::string_view name) const;
+  // The text field `name`, or "" if absent.
+  std::string text(std::string_view name) const;
+};
+
+enum class read_mode : std::uint8_t {
+  linearizable,  // the default: reflects every write acknowledged before the read began
+  stale,         // served from the contacted node's local state; may miss recent writes
+};
+
+class client {
+ public:
+  struct options {
+    std::vector<std::string> endpoints{"127.0.0.1:7379"};  // host:port, tried in order
+    std::chrono::milliseconds request_timeout{5000};
+    std::chrono::milliseconds connect_timeout{2000};
+    int max_redirects = 3;
+    std::uint32_t max_frame_bytes = 64u << 20;  // largest response accepted
+  };
+
+  client(asio::any_io_executor executor, options opts);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  asio::awaitable<result<std::uint64_t>> set(std::string key, std::string value);
+  asio::awaitable<result<std::string>> get(std::string key, read_mode mode = read_mode::linearizable);
+  // errc::not_found if the key did not exist.
+  asio::awaitable<result<std::uint64_t>> del(std::string key);
+  // Atomic: every pair is written, or (on error) none.
+  asio::awaitable<result<std::uint64_t>> bulk_set(std::vector<std::pair<std::string, std::string>> pairs);
+  // The round-trip time.
+  asio::awaitable<result<std::chrono::microseconds>> ping();
+  asio::awaitable<result<node_status>> status();
+
+  // The endpoint requests currently go to.
+  const std::string& endpoint() const;
+  // Closes the connection; requests in flight fail with errc::unavailable.
+  void close();
+
+ private:
+  struct response {
+    protocol::status status = protocol::status::ok;
+    std::string body;
+  };
+  class connection;
+
+  // Sends one request built by `encode(out, id)`, following redirects; `idempotent` requests
+  // are also retried once after a lost connection.
+  template <typename Encode>
+  asio::awaitable<result<response>> call(Encode encode, bool idempotent);
+  asio::awaitable<result<std::shared_ptr<connection>>> connected();
+  asio::awaitable<result<std::shared_ptr<connection>>> connect_any();
+  static error_info failure(const response& r);
+
+  asio::any_io_executor executor_;
+  options opts_;
+  std::size_t current_ = 0;  // index into opts_.endpoints
+  std::shared_ptr<connection> conn_;
+  bool connecting_ = false;
+  std::unique_ptr<io::event> connect_done_;  // notified when a connection attempt ends
+};
+
+}  // namespace kv
