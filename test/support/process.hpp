@@ -1,0 +1,177 @@
+#pragma once
+// Child processes for multi-process tests: kvnode servers on free ports, and command runs with
+// captured output.
+
+#include "support/temp_dir.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kv::test {
+
+inline std::filesystem::path binary(const std::string& name) { return std::filesystem::path(KV_BIN_DIR) / name; }
+
+inline unsigned short free_port() {
+  asio::io_context ctx;
+  asio::ip::tcp::acceptor a(ctx, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+// Starts `argv` with stdout and stderr redirected to files; returns the pid.
+inline pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& out,
+                   const std::filesystem::path& err, const std::string& stdin_data = {}) {
+  int in_pipe[2];
+  if (::pipe(in_pipe) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::dup2(in_pipe[0], 0);
+    ::close(in_pipe[0]);
+    ::close(in_pipe[1]);
+    int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(in_pipe[0]);
+  if (!stdin_data.empty()) [[maybe_unused]] auto n = ::write(in_pipe[1], stdin_data.data(), stdin_data.size());
+  ::close(in_pipe[1]);
+  return pid;
+}
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+struct command_result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs a command to completion (killing it after `limit`) and captures its output.
+inline command_result run_command(const std::vector<std::string>& argv, const std::string& stdin_data = {},
+                                  std::chrono::seconds limit = std::chrono::seconds(30)) {
+  temp_dir dir;
+  auto pid = spawn(argv, dir / "out", dir / "err", stdin_data);
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      throw std::runtime_error("command timed out: " + argv[0]);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(dir / "out"), slurp(dir / "err")};
+}
+
+// A kvnode server process with its own data directory and port. Extra TOML can be passed to
+// the constructor (it is appended to [server] / other sections as written).
+class node_process {
+ public:
+  explicit node_process(std::string extra_toml = {}) : port_(free_port()), extra_(std::move(extra_toml)) {
+    write_config();
+    start();
+  }
+  ~node_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+
+  std::string endpoint() const { return fmt::format("127.0.0.1:{}", port_); }
+  std::filesystem::path data_dir() const { return dir_ / "data"; }
+  std::filesystem::path config_path() const { return dir_ / "kv.toml"; }
+  std::string log() const { return slurp(dir_ / "stderr"); }
+  pid_t pid() const { return pid_; }
+
+  void start() {
+    pid_ = spawn({binary("kvnode").string(), "--config", config_path().string()}, dir_ / "stdout", dir_ / "stderr");
+    wait_ready();
+  }
+
+  // SIGTERM and wait; returns the exit status.
+  int stop() {
+    ::kill(pid_, SIGTERM);
+    return reap();
+  }
+
+  // Waits for the process to exit on its own; returns the exit status.
+  int wait_exit() { return reap(); }
+
+  void kill9() {
+    ::kill(pid_, SIGKILL);
+    reap();
+  }
+
+  void restart() {
+    if (pid_ > 0) stop();
+    start();
+  }
+
+ private:
+  void write_config() {
+    std::ofstream(config_path()) << fmt::format(
+        "[node]\nid = 1\ndata-dir = \"{}\"\n[server]\nlisten = \"{}\"\n{}\n[log]\nlevel = \"debug\"\n",
+        data_dir().string(), endpoint(), extra_);
+  }
+
+  int reap() {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  // Waits until the port accepts connections (or the process died).
+  void wait_ready() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    asio::io_context ctx;
+    while (std::chrono::steady_clock::now() < deadline) {
+      asio::ip::tcp::socket s(ctx);
+      std::error_code ec;
+      s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
+      if (!ec) return;
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("kvnode exited during startup: " + log());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    throw std::runtime_error("kvnode did not start listening within 30 s: " + log());
+  }
+
+  temp_dir dir_;
+  unsigned short port_;
+  std::string extra_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace kv::test
