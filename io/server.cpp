@@ -80,9 +80,14 @@ class connection : public std::enable_shared_from_this<connection> {
     std::error_code ec;
     bool drained = false;  // see io::read_some
     while (reading_) {
-      if (inflight_ >= srv_.cfg_.server.max_pipeline || out_.size() + sending_.size() >= output_limit) {
+      if (over_limits()) {
         co_await wake_reader_.wait();  // backpressure: let responses drain first
         drained = false;
+        continue;
+      }
+      if (frames_waiting_) {  // requests buffered while over the limits go before new reads
+        handle_frames();
+        queue_flush();
         continue;
       }
       make_room();
@@ -118,10 +123,20 @@ class connection : public std::enable_shared_from_this<connection> {
     if (in_.size() < want) in_.resize(std::max(want, in_.size() == 0 ? read_chunk : in_.size() * 2));
   }
 
+  // Too much in flight or unsent: take no new requests until some drain.
+  bool over_limits() const {
+    return inflight_ >= srv_.cfg_.server.max_pipeline || out_.size() + sending_.size() >= output_limit;
+  }
+
   void handle_frames() {
     const auto max_frame = static_cast<std::uint32_t>(srv_.cfg_.server.max_frame_bytes);
     frame_needed_ = 0;
+    frames_waiting_ = false;
     while (reading_ && in_begin_ < in_end_) {
+      if (over_limits()) {
+        frames_waiting_ = true;
+        return;
+      }
       auto r = protocol::parse_frame(std::string_view(in_.data() + in_begin_, in_end_ - in_begin_), max_frame);
       if (r.status == protocol::parse_status::incomplete) {
         if (r.declared) frame_needed_ = protocol::length_bytes + r.declared;
@@ -342,6 +357,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;
   std::size_t frame_needed_ = 0;  // bytes the frame at in_begin_ has in all, once known
+  bool frames_waiting_ = false;   // buffered requests left unhandled because of the limits
   std::string out_;               // responses not yet handed to the socket
   std::string sending_;           // responses being written
   bool sending_now_ = false;

@@ -11,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <random>
+#include <set>
 
 using namespace kv;
 using namespace kv::test;
@@ -236,6 +237,68 @@ BOOST_AUTO_TEST_CASE(connections_beyond_the_limit_get_a_clear_error) {
   auto pong = again.receive();
   BOOST_REQUIRE(pong.has_value());
   BOOST_TEST(pong->first.code == static_cast<std::uint8_t>(protocol::status::ok));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(backpressure)
+
+// The process's peak resident memory so far.
+std::uint64_t peak_rss_kib(pid_t pid) {
+  auto status = slurp("/proc/" + std::to_string(pid) + "/status");
+  auto at = status.find("VmHWM:");
+  return std::stoull(status.substr(at + 6));
+}
+
+// A client that pipelines far more than max-pipeline is served in order of arrival, without
+// deadlock, as the node works through its requests a window at a time.
+BOOST_AUTO_TEST_CASE(pipeline_beyond_the_limit_is_served_in_windows) {
+  node_process node("max-pipeline = 4\n");
+  raw_connection raw(node.endpoint());
+  std::string burst;
+  for (int i = 0; i < 300; ++i) {
+    auto key = "w" + std::to_string(i);
+    std::string body;
+    protocol::append_u32(body, static_cast<std::uint32_t>(key.size()));
+    body += key + "value";
+    burst += frame(static_cast<std::uint8_t>(protocol::op::set), static_cast<std::uint64_t>(i + 1), body);
+  }
+  raw.send(burst);
+  std::set<std::uint64_t> answered;
+  for (int i = 0; i < 300; ++i) {
+    auto reply = raw.receive();
+    BOOST_REQUIRE(reply.has_value());
+    BOOST_REQUIRE(reply->first.code == static_cast<std::uint8_t>(protocol::status::ok));
+    answered.insert(reply->first.id);
+  }
+  BOOST_TEST(answered.size() == 300u);
+}
+
+// A client that sends requests but does not read its responses cannot make the node buffer
+// without bound: the node stops reading from it once its unsent responses pass the limit.
+BOOST_AUTO_TEST_CASE(a_client_that_never_reads_cannot_exhaust_memory) {
+  node_process node;
+  store_precious(node.endpoint());
+  std::string big(256 << 10, 'b');
+  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
+    BOOST_REQUIRE((co_await c.set("big", big)).ok());
+  });
+  auto before = peak_rss_kib(node.pid());
+  raw_connection greedy(node.endpoint());
+  greedy.socket.non_blocking(true);
+  std::string gets;
+  for (int i = 0; i < 2000; ++i) gets += frame(static_cast<std::uint8_t>(protocol::op::get), i + 1, "big");
+  // 2000 x 256 KiB = 500 MiB of responses requested; send what the socket takes.
+  std::size_t sent = 0;
+  for (int spin = 0; spin < 200 && sent < gets.size(); ++spin) {
+    std::error_code ec;
+    sent += greedy.socket.write_some(asio::buffer(gets.data() + sent, gets.size() - sent), ec);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto after = peak_rss_kib(node.pid());
+  BOOST_TEST(after - std::min(after, before) < 64u * 1024, "RSS grew by " << (after - before) << " KiB");
+  check_healthy(node.endpoint(), "beside-greedy");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
