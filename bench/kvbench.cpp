@@ -11,6 +11,7 @@
 // `--start-node` runs build/bin/kvnode on a fresh data directory and a free port for the run.
 
 #include "bench/latency.hpp"
+#include "bench/node_process.hpp"
 #include "io/client.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -87,44 +88,6 @@ options parse(int argc, char** argv) {
 
 std::string key_name(std::uint64_t k) { return fmt::format("key:{:012}", k); }
 
-// A kvnode child process on a fresh data directory, for --start-node.
-class node_process {
- public:
-  node_process(const std::string& fsync, std::string& endpoint) {
-    dir_ = std::filesystem::temp_directory_path() / fmt::format("kvbench-{}", ::getpid());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto port = free_port();
-    endpoint = fmt::format("127.0.0.1:{}", port);
-    auto config = dir_ / "kv.toml";
-    std::FILE* f = std::fopen(config.c_str(), "w");
-    fmt::print(f, "[node]\ndata-dir = \"{}\"\n[server]\nlisten = \"{}\"\n[storage]\nfsync = \"{}\"\n[log]\nlevel = \"warn\"\n",
-               (dir_ / "data").string(), endpoint, fsync);
-    std::fclose(f);
-    auto binary = std::filesystem::canonical("/proc/self/exe").parent_path() / "kvnode";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::execl(binary.c_str(), "kvnode", "--config", config.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-  }
-  ~node_process() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    std::filesystem::remove_all(dir_);
-  }
-
- private:
-  static unsigned short free_port() {
-    asio::io_context ctx;
-    asio::ip::tcp::acceptor a(ctx, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    return a.local_endpoint().port();
-  }
-  std::filesystem::path dir_;
-  pid_t pid_ = -1;
-};
-
 struct totals {
   std::uint64_t ops = 0;
   std::uint64_t reads = 0;
@@ -198,8 +161,11 @@ asio::awaitable<void> worker(kv::client& c, const options& o, std::uint64_t seed
 
 int main(int argc, char** argv) {
   auto o = parse(argc, argv);
-  std::unique_ptr<node_process> node;
-  if (o.start_node) node = std::make_unique<node_process>(o.fsync, o.endpoint);
+  std::unique_ptr<kv::bench::node_process> node;
+  if (o.start_node) {
+    node = std::make_unique<kv::bench::node_process>(fmt::format("[storage]\nfsync = \"{}\"\n", o.fsync));
+    o.endpoint = node->endpoint();
+  }
 
   asio::io_context ctx(1);
   std::vector<std::unique_ptr<kv::client>> clients;

@@ -36,7 +36,8 @@ void setup_logging(const kv::log_config& cfg) {
   }
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
   logger->set_level(spdlog::level::from_str(cfg.level));  // validated by the config parser
-  logger->flush_on(spdlog::level::warn);
+  logger->flush_on(spdlog::level::info);  // lifecycle lines reach the file at once
+  spdlog::flush_every(std::chrono::seconds(1));
   spdlog::set_default_logger(logger);
 }
 
