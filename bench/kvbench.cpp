@@ -4,15 +4,17 @@
 //           [--value-size 100] [--keys 1000000] [--reads 0.0] [--prefill] [--json]
 //           [--start-node] [--fsync always|never]
 //
-// Each connection is one client (one TCP connection) with `pipeline` requests in flight, each
-// sent as soon as the previous one on its slot is answered. `--reads` is the fraction of GETs
+// Each connection keeps `pipeline` requests in flight, each sent as soon as the previous one on
+// its slot is answered (on the raw protocol, so the load generator stays cheap). `--reads` is the fraction of GETs
 // (the rest are SETs) over `--keys` random keys; `--prefill` first writes every key so that
 // reads hit. Latency is measured from sending a request to receiving its acknowledgement.
 // `--start-node` runs build/bin/kvnode on a fresh data directory and a free port for the run.
 
 #include "bench/latency.hpp"
 #include "bench/node_process.hpp"
+#include "core/address.hpp"
 #include "io/client.hpp"
+#include "io/protocol.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -21,12 +23,14 @@
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
 #include <fmt/format.h>
 
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -118,44 +122,119 @@ asio::awaitable<void> prefill(kv::client& c, const options& o) {
   }
 }
 
-asio::awaitable<void> worker(kv::client& c, const options& o, std::uint64_t seed, steady_clock::time_point measure_from,
-                             steady_clock::time_point until, totals& t) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> coin(0, 1);
-  std::string value(o.value_size, 'v');
-  while (steady_clock::now() < until) {
-    auto key = key_name(rng() % o.keys);
-    bool read = o.reads > 0 && coin(rng) < o.reads;
-    auto start = steady_clock::now();
-    kv::error_info failure;
-    bool ok = true;
-    bool not_found = false;
-    if (read) {
-      auto r = co_await c.get(std::move(key));
-      not_found = r.is(kv::errc::not_found);
-      if (!r && !not_found) {
-        ok = false;
-        failure = r.failure();
-      }
-    } else {
-      auto r = co_await c.set(std::move(key), value);
-      if (!r) {
-        ok = false;
-        failure = r.failure();
-      }
-    }
-    auto end = steady_clock::now();
-    if (start < measure_from) continue;
-    if (!ok) {
-      if (t.errors++ == 0) t.first_error = failure.message.empty() ? failure.code.message() : failure.message;
-      continue;
-    }
-    ++t.ops;
-    t.reads += read;
-    t.not_found += not_found;
-    t.latency.add(end - start);
+// One load connection, driven with callbacks on the raw protocol so that the load generator
+// spends as little CPU per request as it can (the server shares the machine): `pipeline`
+// requests are kept in flight; each answer is timed and replaced by a new request, and all
+// requests made while handling one read go out in one write.
+class load_connection : public std::enable_shared_from_this<load_connection> {
+ public:
+  load_connection(asio::io_context& ctx, const options& o, std::uint64_t seed, totals& t)
+      : socket_(ctx), o_(o), rng_(seed), t_(t), value_(o.value_size, 'v'), sent_at_(static_cast<std::size_t>(o.pipeline)) {}
+
+  void start(const asio::ip::tcp::endpoint& ep, steady_clock::time_point measure_from, steady_clock::time_point until) {
+    measure_from_ = measure_from;
+    until_ = until;
+    socket_.connect(ep);
+    socket_.set_option(asio::ip::tcp::no_delay(true));
+    for (int i = 0; i < o_.pipeline; ++i) send_one(static_cast<std::uint64_t>(i));
+    flush();
+    read();
   }
-}
+
+ private:
+  void send_one(std::uint64_t slot) {
+    auto id = next_id_++ * static_cast<std::uint64_t>(o_.pipeline) + slot;  // id % pipeline == slot
+    auto key = key_name(rng_() % o_.keys);
+    bool read = o_.reads > 0 && coin_(rng_) < o_.reads;
+    if (read) {
+      kv::protocol::request_get(out_, id, key);
+    } else {
+      kv::protocol::request_set(out_, id, key, value_);
+    }
+    sent_at_[slot] = {steady_clock::now(), read};
+    ++outstanding_;
+  }
+
+  void flush() {
+    if (writing_ || out_.empty()) return;
+    writing_ = true;
+    sending_.swap(out_);
+    out_.clear();
+    asio::async_write(socket_, asio::buffer(sending_), [self = shared_from_this()](std::error_code ec, std::size_t) {
+      self->writing_ = false;
+      self->sending_.clear();
+      if (ec) return self->fail(ec.message());
+      self->flush();
+    });
+  }
+
+  void read() {
+    if (in_.size() - end_ < 16384) {
+      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+      if (in_.size() - end_ < 16384) in_.resize(std::max<std::size_t>(in_.size() * 2, 65536));
+    }
+    socket_.async_read_some(asio::buffer(in_.data() + end_, in_.size() - end_),
+                            [self = shared_from_this()](std::error_code ec, std::size_t n) {
+                              if (ec) return self->fail(ec.message());
+                              self->end_ += n;
+                              self->on_data();
+                            });
+  }
+
+  void on_data() {
+    auto now = steady_clock::now();
+    bool more = now < until_;
+    for (;;) {
+      auto r = kv::protocol::parse_frame(std::string_view(in_.data() + begin_, end_ - begin_), 1u << 30);
+      if (r.status != kv::protocol::parse_status::ok) break;
+      begin_ += r.f.size;
+      auto slot = r.f.id % static_cast<std::uint64_t>(o_.pipeline);
+      auto [sent, was_read] = sent_at_[slot];
+      --outstanding_;
+      auto st = static_cast<kv::protocol::status>(r.f.code);
+      if (st != kv::protocol::status::ok && !(was_read && st == kv::protocol::status::not_found)) {
+        if (t_.errors++ == 0) t_.first_error = kv::protocol::parse_error(r.f.body).message;
+      } else if (sent >= measure_from_) {
+        ++t_.ops;
+        t_.reads += was_read;
+        t_.not_found += st == kv::protocol::status::not_found;
+        t_.latency.add(now - sent);
+      }
+      if (more) send_one(slot);
+    }
+    if (begin_ == end_) begin_ = end_ = 0;
+    flush();
+    if (outstanding_ > 0) return read();
+    std::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  void fail(const std::string& why) {
+    if (outstanding_ > 0 && t_.errors++ == 0) t_.first_error = why;
+    std::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  asio::ip::tcp::socket socket_;
+  const options& o_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> coin_{0, 1};
+  totals& t_;
+  std::string value_;
+  std::vector<std::pair<steady_clock::time_point, bool>> sent_at_;  // per slot: when, and whether a read
+  std::uint64_t next_id_ = 1;
+  int outstanding_ = 0;
+  std::string out_;
+  std::string sending_;
+  bool writing_ = false;
+  std::vector<char> in_ = std::vector<char>(65536);
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+  steady_clock::time_point measure_from_;
+  steady_clock::time_point until_;
+};
 
 }  // namespace
 
@@ -167,53 +246,49 @@ int main(int argc, char** argv) {
     o.endpoint = node->endpoint();
   }
 
-  asio::io_context ctx(1);
-  std::vector<std::unique_ptr<kv::client>> clients;
-  for (int i = 0; i < o.connections; ++i) {
-    kv::client::options co;
-    co.endpoints = {o.endpoint};
-    co.request_timeout = seconds(30);
-    clients.push_back(std::make_unique<kv::client>(ctx.get_executor(), co));
-  }
+  // Wait for the node and fill it through the client library; then load it on raw connections.
   totals t;
-  double elapsed = 0;
-  std::exception_ptr failure;
-  asio::co_spawn(
-      ctx,
-      [&]() -> asio::awaitable<void> {
-        co_await wait_for_node(*clients[0]);
-        if (o.prefill) co_await prefill(*clients[0], o);
-        auto start = steady_clock::now();
-        auto measure_from = start + duration_cast<steady_clock::duration>(duration<double>(o.warmup));
-        auto until = measure_from + duration_cast<steady_clock::duration>(duration<double>(o.seconds));
-        int running = o.connections * o.pipeline;
-        asio::steady_timer done(ctx, steady_clock::time_point::max());
-        for (int c = 0; c < o.connections; ++c) {
-          for (int p = 0; p < o.pipeline; ++p) {
-            asio::co_spawn(
-                ctx,
-                [&, c, p]() -> asio::awaitable<void> {
-                  co_await worker(*clients[c], o, static_cast<std::uint64_t>(c) * 1000 + p + 1, measure_from, until, t);
-                  if (--running == 0) done.cancel();
-                },
-                asio::detached);
-          }
-        }
-        std::error_code ec;
-        while (running > 0) co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        elapsed = duration<double>(steady_clock::now() - measure_from).count();
-        for (auto& cl : clients) cl->close();
-      },
-      [&](std::exception_ptr e) { failure = e; });
-  ctx.run();
-  if (failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "kvbench: {}\n", e.what());
-      return 3;
+  {
+    asio::io_context ctx(1);
+    kv::client c(ctx.get_executor(), {.endpoints = {o.endpoint}, .request_timeout = seconds(60)});
+    std::exception_ptr failure;
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+          co_await wait_for_node(c);
+          if (o.prefill) co_await prefill(c, o);
+        },
+        [&](std::exception_ptr e) {
+          failure = e;
+          c.close();
+        });
+    ctx.run();
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "kvbench: {}\n", e.what());
+        return 3;
+      }
     }
   }
+  asio::io_context ctx(1);
+  auto hp = kv::parse_host_port(o.endpoint);
+  if (!hp) usage("bad endpoint " + o.endpoint);
+  asio::ip::tcp::endpoint ep(asio::ip::make_address(hp->host == "localhost" ? "127.0.0.1" : hp->host), hp->port);
+  auto start = steady_clock::now();
+  auto measure_from = start + duration_cast<steady_clock::duration>(duration<double>(o.warmup));
+  auto until = measure_from + duration_cast<steady_clock::duration>(duration<double>(o.seconds));
+  try {
+    for (int c = 0; c < o.connections; ++c) {
+      std::make_shared<load_connection>(ctx, o, static_cast<std::uint64_t>(c) * 7919 + 1, t)->start(ep, measure_from, until);
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "kvbench: cannot connect to {}: {}\n", o.endpoint, e.what());
+    return 3;
+  }
+  ctx.run();
+  double elapsed = duration<double>(steady_clock::now() - measure_from).count();
   double rate = static_cast<double>(t.ops) / elapsed;
   const char* shape = o.reads == 0 ? "set" : o.reads == 1 ? "get" : "mixed";
   if (o.json) {

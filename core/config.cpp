@@ -135,6 +135,11 @@ const std::vector<section_spec>& schema() {
             [](config& c, const toml::node& n, const location& at) { c.storage.segment_bytes = as_size(n, at); }},
            {"max-batch-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.max_batch_bytes = as_size(n, at); }},
+           {"syncs-in-flight",
+            [](config& c, const toml::node& n, const location& at) {
+              c.storage.syncs_in_flight = as_positive_integer(n, at);
+              if (c.storage.syncs_in_flight > 64) fail(at, "at most 64");
+            }},
            {"snapshot-log-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.snapshot_log_bytes = as_size(n, at); }},
            {"snapshot-entries",
@@ -332,10 +337,11 @@ std::vector<std::string> describe(const config& c) {
                   c.server.listen, c.server.max_connections, format_size(c.server.max_frame_bytes),
                   c.server.max_pipeline, format_duration(c.server.idle_timeout),
                   format_duration(c.server.shutdown_timeout)),
-      fmt::format("[storage] fsync={} segment-size={} max-batch-size={} snapshot-log-size={} snapshot-entries={} "
-                  "max-key-size={} max-value-size={}",
+      fmt::format("[storage] fsync={} segment-size={} max-batch-size={} syncs-in-flight={} snapshot-log-size={} "
+                  "snapshot-entries={} max-key-size={} max-value-size={}",
                   s.fsync == fsync_policy::always ? "always" : "never", format_size(s.segment_bytes),
-                  format_size(s.max_batch_bytes), format_size(s.snapshot_log_bytes), s.snapshot_entries,
+                  format_size(s.max_batch_bytes), s.syncs_in_flight, format_size(s.snapshot_log_bytes),
+                  s.snapshot_entries,
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes)),
       fmt::format("[log] level={} file={}", c.log.level, c.log.file.empty() ? "(stderr)" : c.log.file),
   };

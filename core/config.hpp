@@ -51,6 +51,8 @@ struct storage_config {
   std::uint64_t segment_bytes = 64ull << 20;
   // A group-commit batch stops growing at this size; the next batch takes the rest.
   std::uint64_t max_batch_bytes = 8ull << 20;
+  // Batches written and being fdatasynced at once (1: each sync waits for the previous one).
+  std::uint64_t syncs_in_flight = 1;
   // A snapshot is taken once the log written since the last one exceeds either bound.
   std::uint64_t snapshot_log_bytes = 256ull << 20;
   std::uint64_t snapshot_entries = 1'000'000;

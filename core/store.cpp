@@ -73,7 +73,8 @@ void store::recover() {
   auto snapshot_index = snapshot_path ? snapshot::read_header(*snapshot_path).index : 0;
 
   // Two cores: read the log on a helper thread while this one loads the snapshot.
-  wal::options opts{dir_, cfg_.segment_bytes, cfg_.max_batch_bytes, cfg_.fsync == fsync_policy::always};
+  wal::options opts{dir_, cfg_.segment_bytes, cfg_.max_batch_bytes, cfg_.fsync == fsync_policy::always,
+                    static_cast<std::size_t>(cfg_.syncs_in_flight)};
   auto log_read = std::async(std::launch::async, [&] {
     auto log_start = std::chrono::steady_clock::now();
     auto found = wal::log::read(opts, snapshot_index);

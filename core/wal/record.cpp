@@ -26,10 +26,12 @@ void append_record(std::string& out, record_type type, std::uint64_t term, std::
   out.append(payload);
 }
 
-void write_batch_record(char* out, std::uint32_t record_count, std::uint64_t records_bytes) {
+void write_batch_record(char* out, std::uint32_t record_count, std::uint64_t records_bytes,
+                        std::uint64_t durable_through) {
   write_header_fields(out, batch_payload_bytes, record_type::batch, 0, 0);
   put_fixed<std::uint32_t>(out + header_bytes, record_count);
   put_fixed<std::uint64_t>(out + header_bytes + 4, records_bytes);
+  put_fixed<std::uint64_t>(out + header_bytes + 12, durable_through);
   put_fixed<std::uint32_t>(out, crc32c(std::string_view(out + 4, header_bytes - 4 + batch_payload_bytes)));
 }
 
@@ -79,6 +81,7 @@ bool decode_batch(std::string_view payload, batch_info& out) noexcept {
   if (payload.size() != batch_payload_bytes) return false;
   out.record_count = get_fixed<std::uint32_t>(payload.data());
   out.records_bytes = get_fixed<std::uint64_t>(payload.data() + 4);
+  out.durable_through = get_fixed<std::uint64_t>(payload.data() + 12);
   return true;
 }
 

@@ -11,9 +11,11 @@
 //
 // Records are written in batches, one batch per group commit: a `batch` record whose payload
 // gives the number and total size of the records that follow it, then those records. A batch is
-// the unit of durability: it is acknowledged only after it is wholly on disk, so after a crash
-// only the last batch of the log can be incomplete. That is what lets recovery tell a torn tail
-// (truncate) from corruption (refuse to start).
+// the unit of durability: it is acknowledged only after it is wholly on disk. Each batch record
+// also says how far its segment was known to be durable when the batch was written
+// (`durable_through`): that is what lets recovery tell a torn tail (batches still in flight at
+// the crash, never acknowledged: truncate) from corruption (damage that a later batch vouches
+// was already durable: refuse to start).
 
 #include <cstdint>
 #include <string>
@@ -22,13 +24,13 @@
 namespace kv::wal {
 
 enum class record_type : std::uint8_t {
-  batch = 1,       // payload: u32 record_count | u64 records_bytes
+  batch = 1,       // payload: u32 record_count | u64 records_bytes | u64 durable_through
   entry = 2,       // a log entry: term, index, payload = the encoded command
   hard_state = 3,  // term = current term; payload: u64 voted_for | u64 commit_index
 };
 
 inline constexpr std::size_t header_bytes = 25;
-inline constexpr std::size_t batch_payload_bytes = 12;
+inline constexpr std::size_t batch_payload_bytes = 20;
 // Larger lengths are treated as corruption rather than trusted to size an allocation.
 inline constexpr std::uint32_t max_payload_bytes = 1u << 30;
 
@@ -45,7 +47,10 @@ void append_record(std::string& out, record_type type, std::uint64_t term, std::
                    std::string_view payload);
 
 // Writes the frame of a batch record at `out` (header_bytes + batch_payload_bytes bytes).
-void write_batch_record(char* out, std::uint32_t record_count, std::uint64_t records_bytes);
+// `durable_through`: the offset in this segment up to which everything was durable when the
+// batch was written.
+void write_batch_record(char* out, std::uint32_t record_count, std::uint64_t records_bytes,
+                        std::uint64_t durable_through);
 
 enum class decode_status : std::uint8_t {
   ok,
@@ -71,6 +76,7 @@ decoded_record decode_record(std::string_view data) noexcept;
 struct batch_info {
   std::uint32_t record_count = 0;
   std::uint64_t records_bytes = 0;
+  std::uint64_t durable_through = 0;
 };
 bool decode_batch(std::string_view payload, batch_info& out) noexcept;
 

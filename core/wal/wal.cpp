@@ -5,6 +5,8 @@
 #include "core/fail_stop.hpp"
 #include "core/units.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -41,15 +43,18 @@ struct scan_end {
   std::string reason;
 };
 
-// Whether a valid batch record starts anywhere in `data` at or after `from`. Used only after
-// damage was found, to tell a torn tail (nothing valid after it) from corruption.
-bool valid_batch_after(std::string_view data, std::uint64_t from) {
-  for (std::uint64_t off = from; off + batch_frame_bytes <= data.size(); ++off) {
+// Whether a valid batch record after the damaged batch at `damaged` says that the damaged
+// batch was already durable when it was written. Batches still in flight at a crash are never
+// vouched for by a later one, so this tells corruption from a torn tail. Runs only after damage
+// was found.
+bool later_batch_vouches_for(std::string_view data, std::uint64_t damaged) {
+  for (std::uint64_t off = damaged + 1; off + batch_frame_bytes <= data.size(); ++off) {
     const char* h = data.data() + off;
     if (static_cast<record_type>(static_cast<std::uint8_t>(h[8])) != record_type::batch) continue;
     if (get_fixed<std::uint32_t>(h + 4) != batch_payload_bytes) continue;
     auto r = decode_record(data.substr(off, batch_frame_bytes));
-    if (r.status == decode_status::ok) return true;
+    batch_info info;
+    if (r.status == decode_status::ok && decode_batch(r.payload, info) && info.durable_through > damaged) return true;
   }
   return false;
 }
@@ -109,6 +114,7 @@ log::log(io::uring& ring, options opts, const recovered& found)
     : ring_(ring),
       opts_(std::move(opts)),
       active_offset_(found.end_offset),
+      durable_offset_(found.end_offset),
       segments_(found.segments),
       hard_state_(found.state),
       last_index_(found.last_index),
@@ -166,21 +172,32 @@ recovered log::read(const options& opts, std::uint64_t after_index) {
     out.bytes += end.end;
     out.segments.push_back(seg);
     out.end_offset = end.end;
-    if (!end.damaged) continue;
+    if (!end.damaged) {
+      // After a process crash the last batches may still be only in the page cache: make them
+      // durable before anything is served from them.
+      if (i + 1 == names.size()) {
+        auto fd = io::open_file(path, O_RDWR);
+        if (::fdatasync(fd.get()) != 0) {
+          throw std::system_error(errno, std::generic_category(), "fdatasync " + path.string());
+        }
+      }
+      continue;
+    }
 
     auto where = fmt::format("{} at offset {}", path.string(), end.bad_offset);
     bool last_segment = i + 1 == names.size();
-    if (!last_segment || valid_batch_after(data, end.end + 1)) {
-      throw corruption_error(fmt::format("corrupt WAL record in {}: {}; valid records follow it, so this is not a "
-                                         "torn write. Refusing to start; restore this node from a backup or a peer",
+    if (!last_segment || later_batch_vouches_for(data, end.end)) {
+      throw corruption_error(fmt::format("corrupt WAL record in {}: {}; later records show it had been durable, so "
+                                         "this is not a torn write. Refusing to start; restore this node from a backup "
+                                         "or a peer",
                                          where, end.reason));
     }
-    // A torn tail: the last batch was being written when the node stopped and was never
-    // acknowledged. Zero it, so that the space reads as the end of the log again.
+    // A torn tail: the batches from here on were being written when the node stopped and none
+    // was acknowledged. Zero them, so that the space reads as the end of the log again.
     auto last_nonzero = data.size();
     while (last_nonzero > end.end && data[last_nonzero - 1] == 0) --last_nonzero;
     out.torn_bytes = last_nonzero - end.end;
-    spdlog::warn("WAL: torn write at the end of the log in {} ({}); discarding {} bytes of an unacknowledged batch "
+    spdlog::warn("WAL: torn write at the end of the log in {} ({}); discarding {} bytes of unacknowledged batches "
                  "from offset {}",
                  where, end.reason, out.torn_bytes, end.end);
     auto fd = io::open_file(path, O_RDWR);
@@ -247,7 +264,7 @@ std::string log::hard_state_batch() const {
   append_fixed<std::uint64_t>(payload, hard_state_.commit);
   std::string out(batch_frame_bytes, '\0');
   append_record(out, record_type::hard_state, hard_state_.term, 0, payload);
-  write_batch_record(out.data(), 1, out.size() - batch_frame_bytes);
+  write_batch_record(out.data(), 1, out.size() - batch_frame_bytes, 0);
   return out;
 }
 
@@ -257,47 +274,72 @@ void log::stop() {
 }
 
 asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
+  on_durable_ = std::move(on_durable);
   for (;;) {
-    if (pending_.empty()) {
-      if (stopping_) co_return;
-      co_await wake_.wait();
-      continue;
+    // Another batch joins those in flight only once it holds at least as many records as the
+    // latest of them: syncing many small batches at once costs more than it saves.
+    while (!pending_.empty() && in_flight_.size() < opts_.syncs_in_flight &&
+           (in_flight_.empty() || pending_.front().records >= in_flight_.back().b.records)) {
+      auto size = pending_.front().bytes.size();
+      if (active_offset_ > 0 && active_offset_ + size > opts_.segment_bytes) {
+        if (!in_flight_.empty()) break;  // a new segment starts only once the old one is all durable
+        co_await rotate();
+      }
+      start_write(std::move(pending_.front()));
+      pending_.pop_front();
     }
-    batch b = std::move(pending_.front());
-    pending_.pop_front();
-    co_await write_batch(b);
-    if (b.last_index != 0) durable_index_ = b.last_index;
-    if (spare_buffers_.size() < 4) spare_buffers_.push_back(std::move(b.bytes));
-    on_durable(durable_index_);
+    if (pending_.empty() && in_flight_.empty() && stopping_) co_return;
+    co_await wake_.wait();
   }
 }
 
-asio::awaitable<void> log::write_batch(batch& b) {
-  write_batch_record(b.bytes.data(), b.records, b.bytes.size() - batch_frame_bytes);
-  if (active_offset_ > 0 && active_offset_ + b.bytes.size() > opts_.segment_bytes) co_await rotate();
+void log::start_write(batch b) {
+  write_batch_record(b.bytes.data(), b.records, b.bytes.size() - batch_frame_bytes, durable_offset_);
+  auto& w = in_flight_.emplace_back();
+  w.b = std::move(b);
   // Every segment starts with the hard state, so deleting older segments never loses it.
-  std::string first = active_offset_ == 0 ? hard_state_batch() : std::string();
-  iovec iov[2];
+  if (active_offset_ == 0) w.first = hard_state_batch();
   int n = 0;
-  if (!first.empty()) iov[n++] = {first.data(), first.size()};
-  iov[n++] = {b.bytes.data(), b.bytes.size()};
-  std::uint64_t total = first.size() + b.bytes.size();
+  if (!w.first.empty()) w.iov[n++] = {w.first.data(), w.first.size()};
+  w.iov[n++] = {w.b.bytes.data(), w.b.bytes.size()};
+  w.iov_count = n;
+  w.offset = active_offset_;
+  w.end = active_offset_ + w.first.size() + w.b.bytes.size();
+  active_offset_ = w.end;
+  segments_.back().max_index = std::max(segments_.back().max_index, w.b.last_index);
+  asio::co_spawn(ring_.executor(), write(&w), asio::detached);
+}
+
+asio::awaitable<void> log::write(in_flight_write* w) {
+  auto total = w->end - w->offset;
+  std::span<const iovec> iov(w->iov, static_cast<std::size_t>(w->iov_count));
+  int rc = opts_.sync ? co_await ring_.write_and_datasync(active_fd_.get(), iov, w->offset)
+                      : co_await ring_.write(active_fd_.get(), iov, w->offset);
   auto path = segment_path(segments_.back().seq);
-  int rc = opts_.sync ? co_await ring_.write_and_datasync(active_fd_.get(), {iov, std::size_t(n)}, active_offset_)
-                      : co_await ring_.write(active_fd_.get(), {iov, std::size_t(n)}, active_offset_);
   if (rc < 0) {
     fail_stop(fmt::format("WAL write{} of {} bytes at offset {} of {} failed: {}", opts_.sync ? " + fdatasync" : "",
-                          total, active_offset_, path.string(), std::strerror(-rc)));
+                          total, w->offset, path.string(), std::strerror(-rc)));
   }
   if (!opts_.sync && static_cast<std::uint64_t>(rc) != total) {
-    fail_stop(fmt::format("WAL write of {} bytes at offset {} of {} was short ({} bytes)", total, active_offset_,
+    fail_stop(fmt::format("WAL write of {} bytes at offset {} of {} was short ({} bytes)", total, w->offset,
                           path.string(), rc));
   }
-  active_offset_ += total;
-  segments_.back().max_index = std::max(segments_.back().max_index, b.last_index);
-  ++stats_.batches;
-  stats_.records += b.records;
-  stats_.bytes += total;
+  w->done = true;
+  // Batches become durable in log order: the first one not done holds back those after it.
+  bool advanced = false;
+  while (!in_flight_.empty() && in_flight_.front().done) {
+    auto& front = in_flight_.front();
+    if (front.b.last_index != 0) durable_index_ = front.b.last_index;
+    durable_offset_ = front.end;
+    ++stats_.batches;
+    stats_.records += front.b.records;
+    stats_.bytes += front.end - front.offset;
+    if (spare_buffers_.size() < 4) spare_buffers_.push_back(std::move(front.b.bytes));
+    in_flight_.pop_front();
+    advanced = true;
+  }
+  if (advanced) on_durable_(durable_index_);
+  wake_.notify();
 }
 
 asio::awaitable<void> log::rotate() {
@@ -317,6 +359,7 @@ asio::awaitable<void> log::rotate() {
   }
   active_fd_ = std::move(file);
   active_offset_ = 0;
+  durable_offset_ = 0;
   segments_.push_back(segment_info{seq, 0});
   spdlog::debug("WAL: started segment {}", segment_path(seq).string());
 }

@@ -8,11 +8,13 @@
 // Replay rule: an entry whose index is not greater than the last one replayed replaces the
 // entries from that index on, exactly as a follower's log does when it truncates a conflict.
 //
-// Group commit: append() only queues a record. One writer coroutine (run()) takes every queued
-// record, writes the batch and fdatasyncs it through io_uring as one linked submission, then
-// reports the new durable index. Batches are written strictly one after another, so after a
-// crash only the last batch can be incomplete; recovery truncates such a torn tail and refuses
-// to start on damage anywhere else.
+// Group commit: append() only queues a record. The writer coroutine (run()) takes everything
+// queued as one batch and writes + fdatasyncs it through io_uring as one linked submission.
+// While that sync runs, the next batch may already be written and synced (up to
+// syncs_in_flight batches at once), so a slow fsync does not hold back the writes behind it.
+// Batches become durable strictly in log order; each batch records how far its segment was
+// durable when it was written, which is how recovery tells batches torn by a crash (never
+// acknowledged: truncated) from corruption (refuse to start).
 //
 // A failed write or sync is fatal (fail_stop): the node stops rather than acknowledge data
 // that may not be on disk.
@@ -53,6 +55,7 @@ struct options {
   std::uint64_t segment_bytes = 64ull << 20;
   std::uint64_t max_batch_bytes = 8ull << 20;
   bool sync = true;  // false: no fdatasync (fsync = "never"); not durable
+  std::size_t syncs_in_flight = 1;  // batches being written and synced at once
 };
 
 struct segment_info {
@@ -120,10 +123,21 @@ class log {
     std::uint32_t records = 0;
     std::uint64_t last_index = 0;  // index of the last entry appended to it, 0 for none
   };
+  // A batch submitted to the disk and not yet durable.
+  struct in_flight_write {
+    batch b;
+    std::string first;  // the hard-state batch that opens a segment, if this batch starts one
+    iovec iov[2];
+    int iov_count = 0;
+    std::uint64_t offset = 0;
+    std::uint64_t end = 0;
+    bool done = false;
+  };
 
   void open_active_segment();
   batch& writable_batch();
-  asio::awaitable<void> write_batch(batch& b);
+  void start_write(batch b);
+  asio::awaitable<void> write(in_flight_write* w);
   asio::awaitable<void> rotate();
   std::string hard_state_batch() const;
   std::filesystem::path segment_path(std::uint64_t seq) const;
@@ -132,7 +146,8 @@ class log {
   options opts_;
   io::unique_fd dir_fd_;
   io::unique_fd active_fd_;
-  std::uint64_t active_offset_ = 0;  // where the next batch goes in the active segment
+  std::uint64_t active_offset_ = 0;   // where the next batch goes in the active segment
+  std::uint64_t durable_offset_ = 0;  // everything before it in the active segment is durable
   std::deque<segment_info> segments_;  // oldest first; back() is the active segment
 
   hard_state hard_state_;
@@ -140,6 +155,8 @@ class log {
   std::uint64_t durable_index_ = 0;
   std::uint64_t appended_bytes_ = 0;
   std::deque<batch> pending_;
+  std::deque<in_flight_write> in_flight_;  // oldest first; references stay valid while queued
+  std::function<void(std::uint64_t)> on_durable_;
   std::vector<std::string> spare_buffers_;  // written batches' buffers, kept for their capacity
   io::event wake_;
   bool stopping_ = false;

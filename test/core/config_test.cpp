@@ -36,6 +36,7 @@ BOOST_AUTO_TEST_CASE(shipped_kv_toml_matches_the_defaults) {
   BOOST_TEST((c.storage.fsync == kv::fsync_policy::always));
   BOOST_TEST(c.storage.segment_bytes == d.storage.segment_bytes);
   BOOST_TEST(c.storage.max_batch_bytes == d.storage.max_batch_bytes);
+  BOOST_TEST(c.storage.syncs_in_flight == d.storage.syncs_in_flight);
   BOOST_TEST(c.storage.snapshot_log_bytes == d.storage.snapshot_log_bytes);
   BOOST_TEST(c.storage.snapshot_entries == d.storage.snapshot_entries);
   BOOST_TEST(c.storage.max_key_bytes == d.storage.max_key_bytes);

@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(implausible_length) {
 
 BOOST_AUTO_TEST_CASE(batch_record) {
   std::string buf(header_bytes + batch_payload_bytes, '\0');
-  write_batch_record(buf.data(), 3, 999);
+  write_batch_record(buf.data(), 3, 999, 4242);
   auto r = decode_record(buf);
   BOOST_REQUIRE((r.status == decode_status::ok));
   BOOST_TEST((r.header.type == record_type::batch));
@@ -68,6 +68,7 @@ BOOST_AUTO_TEST_CASE(batch_record) {
   BOOST_REQUIRE(decode_batch(r.payload, info));
   BOOST_TEST(info.record_count == 3u);
   BOOST_TEST(info.records_bytes == 999u);
+  BOOST_TEST(info.durable_through == 4242u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

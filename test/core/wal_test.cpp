@@ -6,6 +6,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -224,16 +227,90 @@ BOOST_AUTO_TEST_CASE(a_gap_in_indexes_is_corruption) {
   auto opts = small_wal(dir.path());
   std::string seg(opts.segment_bytes, '\0');
   std::size_t off = 0;
-  for (std::uint64_t index : {1u, 2u, 4u}) {
+  for (std::uint64_t index : {1u, 2u, 4u}) {  // each batch vouches for those before it
     std::string batch(wal::header_bytes + wal::batch_payload_bytes, '\0');
     wal::append_record(batch, wal::record_type::entry, 1, index, "x");
-    wal::write_batch_record(batch.data(), 1, batch.size() - wal::header_bytes - wal::batch_payload_bytes);
+    wal::write_batch_record(batch.data(), 1, batch.size() - wal::header_bytes - wal::batch_payload_bytes, off);
     seg.replace(off, batch.size(), batch);
     off += batch.size();
   }
   write_file(dir / wal::segment_name(1), seg);
   auto msg = corruption_message(opts);
   BOOST_TEST(msg.find("gap in the log: entry 4 follows entry 2") != std::string::npos, msg);
+}
+
+namespace {
+// Builds a segment by hand, one batch per entry. in_flight[i] is how many of the batches before
+// batch i were still in flight when it was written: it claims durability only up to them.
+// Returns the segment bytes and each batch's offset.
+std::pair<std::string, std::vector<std::size_t>> handmade_segment(const wal::options& opts,
+                                                                  const std::vector<std::size_t>& in_flight) {
+  std::string seg(opts.segment_bytes, '\0');
+  std::vector<std::size_t> offsets;
+  std::size_t off = 0;
+  for (std::size_t i = 0; i < in_flight.size(); ++i) {
+    offsets.push_back(off);
+    std::string batch(wal::header_bytes + wal::batch_payload_bytes, '\0');
+    wal::append_record(batch, wal::record_type::entry, 1, i + 1, "entry " + std::to_string(i + 1));
+    auto claim = offsets[i - in_flight[i]];
+    wal::write_batch_record(batch.data(), 1, batch.size() - wal::header_bytes - wal::batch_payload_bytes, claim);
+    seg.replace(off, batch.size(), batch);
+    off += batch.size();
+  }
+  return {seg, offsets};
+}
+
+// Flips a payload byte of the entry in batch `i`.
+void damage_batch(std::string& seg, const std::vector<std::size_t>& at, std::size_t i) {
+  seg[at[i] + wal::header_bytes + wal::batch_payload_bytes + wal::header_bytes + 1] ^= 0x08;
+}
+}  // namespace
+
+// Batches 3 and 4 were in flight together (4 was written before 3 was known durable): a crash
+// may leave 3 damaged and 4 whole. Neither was acknowledged, so both are discarded.
+BOOST_AUTO_TEST_CASE(batches_in_flight_together_are_torn_together) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  auto [seg, at] = handmade_segment(opts, {0, 0, 0, 1});
+  damage_batch(seg, at, 2);
+  write_file(dir / wal::segment_name(1), seg);
+  auto r = read_log(opts);
+  BOOST_TEST(r.entries.size() == 2u);
+  BOOST_TEST(r.torn_bytes > 0u);
+}
+
+// If a later batch says the damaged one was already durable, it is corruption, not a tear.
+BOOST_AUTO_TEST_CASE(damage_vouched_for_by_a_later_batch_is_corruption) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  auto [seg, at] = handmade_segment(opts, {0, 0, 0, 0});  // each batch vouches for all before it
+  damage_batch(seg, at, 2);
+  write_file(dir / wal::segment_name(1), seg);
+  auto msg = corruption_message(opts);
+  BOOST_TEST(msg.find("later records show it had been durable") != std::string::npos, msg);
+}
+
+// Several batches in flight at once against a real disk: everything acknowledged reads back.
+BOOST_AUTO_TEST_CASE(pipelined_syncs_keep_log_order) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  opts.syncs_in_flight = 4;
+  std::vector<std::uint64_t> durable_seen;
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    io::uring ring(ctx.get_executor());
+    wal::log log(ring, opts, wal::log::read(opts, 0));
+    for (std::uint64_t i = 1; i <= 2000; ++i) {
+      log.append(1, i, make_entry(1, i, 100).data);
+      if (i % 7 == 0) co_await asio::post(ctx, asio::use_awaitable);  // let batches form and overlap
+    }
+    log.stop();
+    co_await log.run([&](std::uint64_t index) { durable_seen.push_back(index); });
+  });
+  BOOST_TEST(std::is_sorted(durable_seen.begin(), durable_seen.end()));
+  BOOST_TEST(durable_seen.back() == 2000u);
+  auto r = read_log(opts);
+  BOOST_REQUIRE(r.entries.size() == 2000u);
+  for (std::uint64_t i = 1; i <= 2000; i += 97) BOOST_TEST(r.entries[i - 1].data == make_entry(1, i, 100).data);
 }
 
 // A failed fdatasync must stop the process (fail-stop), and the write must not be acknowledged.
