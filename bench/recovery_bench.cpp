@@ -214,6 +214,7 @@ void run(const options& o, std::uint64_t keys, std::mt19937_64& rng) {
                "{} ms ({} log entries), serving again after {:.1f} ms; acknowledged writes lost: {}\n",
                keys, fill_s, acked_writes, kill_after.count(), recovery_ms, replayed, serve_ms, lost);
   }
+  if (std::getenv("KV_BENCH_SHOW_LOG")) fmt::print("{}", log);
   if (lost != 0) std::exit(1);
 }
 

@@ -14,3 +14,7 @@ add_library(asio INTERFACE)
 target_include_directories(asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
 target_compile_definitions(asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
 target_link_libraries(asio INTERFACE Threads::Threads)
+
+# jemalloc, for the kvnode binary: transparent huge pages for the heap make loading millions of
+# keys at recovery several times faster on machines where page faults are dear (VMs).
+pkg_check_modules(jemalloc REQUIRED IMPORTED_TARGET jemalloc)

@@ -54,8 +54,8 @@ struct storage_config {
   // Batches written and being fdatasynced at once (1: each sync waits for the previous one).
   std::uint64_t syncs_in_flight = 1;
   // A snapshot is taken once the log written since the last one exceeds either bound.
-  std::uint64_t snapshot_log_bytes = 256ull << 20;
-  std::uint64_t snapshot_entries = 1'000'000;
+  std::uint64_t snapshot_log_bytes = 64ull << 20;
+  std::uint64_t snapshot_entries = 500'000;
   // Largest key and value the store accepts.
   std::uint64_t max_key_bytes = 4ull << 10;
   std::uint64_t max_value_bytes = 1ull << 20;

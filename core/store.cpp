@@ -36,6 +36,16 @@ std::filesystem::path created(std::filesystem::path dir) {
   return dir;
 }
 
+// How many keys the entries set, at most: sizes the state machine before a replay.
+std::uint64_t keys_written(const std::vector<wal::entry>& entries) {
+  std::uint64_t keys = 0;
+  for (const auto& e : entries) {
+    auto cmd = decode_command(e.data);
+    if (cmd) keys += cmd->type == command_type::bulk_set ? cmd->count : 1;
+  }
+  return keys;
+}
+
 template <typename Clock = std::chrono::steady_clock>
 std::chrono::microseconds since(typename Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
@@ -98,7 +108,7 @@ void store::recover() {
   wal::recovered rec = log_read.get();
   wal_ = std::make_unique<wal::log>(ring_, opts, rec);
   auto replay_start = std::chrono::steady_clock::now();
-  sm_.reserve(sm_.key_count() + rec.entries.size());
+  sm_.reserve(sm_.key_count() + keys_written(rec.entries));
   for (const auto& e : rec.entries) {
     auto cmd = decode_command(e.data);
     if (!cmd) {

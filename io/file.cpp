@@ -82,7 +82,7 @@ mapped_file::mapped_file(const std::filesystem::path& path) {
   if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "cannot stat", path);
   size_ = static_cast<std::size_t>(st.st_size);
   if (size_ == 0) return;
-  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
   if (p == MAP_FAILED) throw_errno(errno, "cannot map", path);
   ::madvise(p, size_, MADV_SEQUENTIAL);
   data_ = static_cast<const char*>(p);

@@ -100,6 +100,28 @@ BOOST_AUTO_TEST_CASE(restart_keeps_data) {
   });
 }
 
+// One client object across a node restart: the request in flight fails, later ones reconnect.
+BOOST_AUTO_TEST_CASE(client_reconnects_after_the_node_restarts) {
+  node_process node;
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    client c(ctx.get_executor(), client_options(node.endpoint()));
+    BOOST_REQUIRE((co_await c.set("before", "1")).ok());
+    node.restart();
+    auto first = co_await c.get("before");  // the old connection is gone: retried on a new one
+    BOOST_TEST(first.ok(), first.message());
+    BOOST_TEST((co_await c.set("after", "2")).ok());
+    c.close();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(client_example_runs) {
+  node_process node;
+  auto r = run_command({binary("client_example").string(), node.endpoint()});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.find("greeting = hello") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("after delete: not found") != std::string::npos, r.out);
+}
+
 BOOST_AUTO_TEST_CASE(many_concurrent_clients) {
   node_process node;
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
