@@ -62,14 +62,18 @@ std::uint64_t as_size(const toml::node& n, const location& at) {
   return *v;
 }
 
-std::chrono::milliseconds as_duration(const toml::node& n, const location& at) {
+std::chrono::nanoseconds as_any_duration(const toml::node& n, const location& at) {
   if (!n.is_string()) {
     fail(at, "expected a duration with a unit as a string, such as \"500ms\", got " + type_name(n));
   }
   auto text = as_string(n, at);
   auto v = parse_duration(text);
-  if (!v) fail(at, fmt::format("cannot parse duration \"{}\" (use ms, s, m or h, e.g. \"500ms\")", text));
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*v);
+  if (!v) fail(at, fmt::format("cannot parse duration \"{}\" (use us, ms, s, m or h, e.g. \"500ms\")", text));
+  return *v;
+}
+
+std::chrono::milliseconds as_duration(const toml::node& n, const location& at) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(as_any_duration(n, at));
   if (ms.count() <= 0) fail(at, "duration must be at least 1ms");
   return ms;
 }
@@ -139,6 +143,12 @@ const std::vector<section_spec>& schema() {
             [](config& c, const toml::node& n, const location& at) {
               c.storage.syncs_in_flight = as_positive_integer(n, at);
               if (c.storage.syncs_in_flight > 64) fail(at, "at most 64");
+            }},
+           {"group-commit-delay",
+            [](config& c, const toml::node& n, const location& at) {
+              auto d = std::chrono::duration_cast<std::chrono::microseconds>(as_any_duration(n, at));
+              if (d > std::chrono::milliseconds(100)) fail(at, "at most 100ms");
+              c.storage.group_commit_delay = d;
             }},
            {"snapshot-log-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.snapshot_log_bytes = as_size(n, at); }},
@@ -337,10 +347,11 @@ std::vector<std::string> describe(const config& c) {
                   c.server.listen, c.server.max_connections, format_size(c.server.max_frame_bytes),
                   c.server.max_pipeline, format_duration(c.server.idle_timeout),
                   format_duration(c.server.shutdown_timeout)),
-      fmt::format("[storage] fsync={} segment-size={} max-batch-size={} syncs-in-flight={} snapshot-log-size={} "
-                  "snapshot-entries={} max-key-size={} max-value-size={}",
+      fmt::format("[storage] fsync={} segment-size={} max-batch-size={} syncs-in-flight={} group-commit-delay={} "
+                  "snapshot-log-size={} snapshot-entries={} max-key-size={} max-value-size={}",
                   s.fsync == fsync_policy::always ? "always" : "never", format_size(s.segment_bytes),
-                  format_size(s.max_batch_bytes), s.syncs_in_flight, format_size(s.snapshot_log_bytes),
+                  format_size(s.max_batch_bytes), s.syncs_in_flight, format_duration(s.group_commit_delay),
+                  format_size(s.snapshot_log_bytes),
                   s.snapshot_entries,
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes)),
       fmt::format("[log] level={} file={}", c.log.level, c.log.file.empty() ? "(stderr)" : c.log.file),

@@ -53,6 +53,9 @@ struct storage_config {
   std::uint64_t max_batch_bytes = 8ull << 20;
   // Batches written and being fdatasynced at once (1: each sync waits for the previous one).
   std::uint64_t syncs_in_flight = 1;
+  // When the disk is free but fewer writes are queued than recent batches held, wait up to this
+  // long for the rest before syncing (0: sync at once).
+  std::chrono::microseconds group_commit_delay{300};
   // A snapshot is taken once the log written since the last one exceeds either bound.
   std::uint64_t snapshot_log_bytes = 64ull << 20;
   std::uint64_t snapshot_entries = 500'000;

@@ -83,8 +83,12 @@ void store::recover() {
   auto snapshot_index = snapshot_path ? snapshot::read_header(*snapshot_path).index : 0;
 
   // Two cores: read the log on a helper thread while this one loads the snapshot.
-  wal::options opts{dir_, cfg_.segment_bytes, cfg_.max_batch_bytes, cfg_.fsync == fsync_policy::always,
-                    static_cast<std::size_t>(cfg_.syncs_in_flight)};
+  wal::options opts{dir_,
+                    cfg_.segment_bytes,
+                    cfg_.max_batch_bytes,
+                    cfg_.fsync == fsync_policy::always,
+                    static_cast<std::size_t>(cfg_.syncs_in_flight),
+                    cfg_.group_commit_delay};
   auto log_read = std::async(std::launch::async, [&] {
     auto log_start = std::chrono::steady_clock::now();
     auto found = wal::log::read(opts, snapshot_index);

@@ -19,9 +19,12 @@ class event {
   // Wakes every coroutine currently in wait().
   void notify() { timer_.cancel(); }
 
-  asio::awaitable<void> wait() {
+  asio::awaitable<void> wait() { co_await wait_until(asio::steady_timer::time_point::max()); }
+
+  // Like wait(), but returns at `deadline` at the latest.
+  asio::awaitable<void> wait_until(asio::steady_timer::time_point deadline) {
     std::error_code ignored;
-    timer_.expires_at(asio::steady_timer::time_point::max());
+    timer_.expires_at(deadline);
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   }
 

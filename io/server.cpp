@@ -302,6 +302,8 @@ class connection : public std::enable_shared_from_this<connection> {
         {"applied_index", st.applied_index()},
         {"last_index", st.log().last_index()},
         {"snapshot_index", st.snapshot_index()},
+        {"wal_batches", st.log().written().batches},
+        {"wal_records", st.log().written().records},
         {"keys", st.state().key_count()},
         {"data_bytes", st.state().data_bytes()},
         {"uptime_ms", static_cast<std::uint64_t>(uptime.count())},

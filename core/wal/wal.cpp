@@ -246,6 +246,18 @@ void log::append(std::uint64_t term, std::uint64_t index, std::string_view data)
   ++b.records;
   b.last_index = index;
   last_index_ = index;
+  record_queued();
+}
+
+void log::record_queued() {
+  // The batch a delay waits for is complete: cut the wait short.
+  if (++pending_records_ == expected_records_) wake_.notify();
+}
+
+bool log::worth_waiting_for_more() const {
+  return opts_.group_commit_delay.count() > 0 && in_flight_.empty() && !pending_.empty() && !stopping_ &&
+         pending_records_ < expected_records_ &&
+         std::chrono::steady_clock::now() < wait_from_ + opts_.group_commit_delay;
 }
 
 void log::save_hard_state(const hard_state& hs) {
@@ -256,6 +268,7 @@ void log::save_hard_state(const hard_state& hs) {
   auto& b = writable_batch();
   append_record(b.bytes, record_type::hard_state, hs.term, 0, payload);
   ++b.records;
+  record_queued();
 }
 
 std::string log::hard_state_batch() const {
@@ -276,6 +289,10 @@ void log::stop() {
 asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
   on_durable_ = std::move(on_durable);
   for (;;) {
+    if (worth_waiting_for_more()) {
+      co_await wake_.wait_until(wait_from_ + opts_.group_commit_delay);
+      continue;
+    }
     // Another batch joins those in flight only once it holds at least as many records as the
     // latest of them: syncing many small batches at once costs more than it saves.
     while (!pending_.empty() && in_flight_.size() < opts_.syncs_in_flight &&
@@ -294,6 +311,7 @@ asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
 }
 
 void log::start_write(batch b) {
+  pending_records_ -= b.records;
   write_batch_record(b.bytes.data(), b.records, b.bytes.size() - batch_frame_bytes, durable_offset_);
   auto& w = in_flight_.emplace_back();
   w.b = std::move(b);
@@ -333,6 +351,9 @@ asio::awaitable<void> log::write(in_flight_write* w) {
     durable_offset_ = front.end;
     ++stats_.batches;
     stats_.records += front.b.records;
+    // The writers of this batch are answered now and will likely write again at once.
+    expected_records_ = front.b.records + pending_records_;
+    wait_from_ = std::chrono::steady_clock::now();
     stats_.bytes += front.end - front.offset;
     if (spare_buffers_.size() < 4) spare_buffers_.push_back(std::move(front.b.bytes));
     in_flight_.pop_front();

@@ -28,6 +28,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -56,6 +57,9 @@ struct options {
   std::uint64_t max_batch_bytes = 8ull << 20;
   bool sync = true;  // false: no fdatasync (fsync = "never"); not durable
   std::size_t syncs_in_flight = 1;  // batches being written and synced at once
+  // Group-commit delay: when the disk is free but fewer records are queued than the recent
+  // batches held, wait up to this long for the rest (0: never wait).
+  std::chrono::microseconds group_commit_delay{0};
 };
 
 struct segment_info {
@@ -136,6 +140,8 @@ class log {
 
   void open_active_segment();
   batch& writable_batch();
+  void record_queued();
+  bool worth_waiting_for_more() const;
   void start_write(batch b);
   asio::awaitable<void> write(in_flight_write* w);
   asio::awaitable<void> rotate();
@@ -155,6 +161,11 @@ class log {
   std::uint64_t durable_index_ = 0;
   std::uint64_t appended_bytes_ = 0;
   std::deque<batch> pending_;
+  std::uint64_t pending_records_ = 0;
+  // Group-commit delay state: how many records the next batch is expected to hold (the writers
+  // just answered, who will likely write again, plus those already waiting), and since when.
+  std::uint64_t expected_records_ = 0;
+  std::chrono::steady_clock::time_point wait_from_;
   std::deque<in_flight_write> in_flight_;  // oldest first; references stay valid while queued
   std::function<void(std::uint64_t)> on_durable_;
   std::vector<std::string> spare_buffers_;  // written batches' buffers, kept for their capacity

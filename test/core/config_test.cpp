@@ -37,6 +37,7 @@ BOOST_AUTO_TEST_CASE(shipped_kv_toml_matches_the_defaults) {
   BOOST_TEST(c.storage.segment_bytes == d.storage.segment_bytes);
   BOOST_TEST(c.storage.max_batch_bytes == d.storage.max_batch_bytes);
   BOOST_TEST(c.storage.syncs_in_flight == d.storage.syncs_in_flight);
+  BOOST_TEST(c.storage.group_commit_delay.count() == d.storage.group_commit_delay.count());
   BOOST_TEST(c.storage.snapshot_log_bytes == d.storage.snapshot_log_bytes);
   BOOST_TEST(c.storage.snapshot_entries == d.storage.snapshot_entries);
   BOOST_TEST(c.storage.max_key_bytes == d.storage.max_key_bytes);
@@ -127,6 +128,15 @@ BOOST_AUTO_TEST_CASE(unparseable_durations) {
   BOOST_TEST(contains(e, "cannot parse duration"), e);
   e = error_of("[server]\nidle-timeout = \"0ms\"\n");
   BOOST_TEST(contains(e, "at least 1ms"), e);
+}
+
+BOOST_AUTO_TEST_CASE(microsecond_durations) {
+  auto c = kv::parse_config("[storage]\ngroup-commit-delay = \"250us\"\n", "test.toml");
+  BOOST_TEST(c.storage.group_commit_delay.count() == 250);
+  c = kv::parse_config("[storage]\ngroup-commit-delay = \"0us\"\n", "test.toml");
+  BOOST_TEST(c.storage.group_commit_delay.count() == 0);
+  auto e = error_of("[storage]\ngroup-commit-delay = \"2s\"\n");
+  BOOST_TEST(contains(e, "storage.group-commit-delay: at most 100ms"), e);
 }
 
 BOOST_AUTO_TEST_CASE(invalid_enumerations) {

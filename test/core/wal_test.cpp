@@ -313,6 +313,40 @@ BOOST_AUTO_TEST_CASE(pipelined_syncs_keep_log_order) {
   for (std::uint64_t i = 1; i <= 2000; i += 97) BOOST_TEST(r.entries[i - 1].data == make_entry(1, i, 100).data);
 }
 
+// Group-commit delay: after a batch of 10 is answered, a lone write waits (boundedly) for its
+// likely companions; a full set is written at once.
+BOOST_AUTO_TEST_CASE(group_commit_delay_waits_for_expected_writers_but_not_forever) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  opts.group_commit_delay = std::chrono::milliseconds(150);
+  std::chrono::steady_clock::duration lone_wait{};
+  std::uint64_t batches_before_full = 0;
+  std::uint64_t batches_after_full = 0;
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    io::uring ring(ctx.get_executor());
+    wal::log log(ring, opts, wal::log::read(opts, 0));
+    io::event durable(ctx.get_executor());
+    auto driver = [&]() -> asio::awaitable<void> {
+      for (std::uint64_t i = 1; i <= 10; ++i) log.append(1, i, "x");
+      while (log.durable_index() < 10) co_await durable.wait();  // a batch of 10: expect 10 next
+      auto start = std::chrono::steady_clock::now();
+      log.append(1, 11, "lone");
+      while (log.durable_index() < 11) co_await durable.wait();
+      lone_wait = std::chrono::steady_clock::now() - start;
+      batches_before_full = log.written().batches;
+      for (std::uint64_t i = 12; i <= 13; ++i) log.append(1, i, "x");  // expected: 1 (the lone one)
+      while (log.durable_index() < 13) co_await durable.wait();
+      batches_after_full = log.written().batches;
+      log.stop();
+    };
+    co_await (log.run([&](std::uint64_t) { durable.notify(); }) && driver());
+  });
+  BOOST_TEST(lone_wait >= std::chrono::milliseconds(100));  // it waited for company...
+  BOOST_TEST(lone_wait < std::chrono::seconds(2));          // ...but not for ever
+  BOOST_TEST(batches_after_full == batches_before_full + 1);
+}
+
 // A failed fdatasync must stop the process (fail-stop), and the write must not be acknowledged.
 BOOST_AUTO_TEST_CASE(failed_fdatasync_is_fatal) {
   temp_dir dir;
