@@ -24,17 +24,18 @@ VALUE=${VALUE:-100}
 WORK=$(mktemp -d /tmp/kv_compare.XXXXXX)
 NODE_PID=""
 cleanup() {
-  [[ -n "$NODE_PID" ]] && kill "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null || true
+  if [[ -n "$NODE_PID" ]]; then kill "$NODE_PID" 2>/dev/null; wait "$NODE_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); ${VALUE}-byte values, $KEYS keys, ${DURATION}s per run"
-echo "# redis: $PEERS/redis_bench.sh (appendfsync always)"
-COMBOS="$COMBOS" DURATION="$DURATION" KEYS="$KEYS" VALUE="$VALUE" "$PEERS/redis_bench.sh" >"$WORK/redis.txt" 2>&1
+echo "# each shape runs Redis then kvnode back to back (this disk's fsync latency drifts over minutes)"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$WORK/kv.toml" <<TOML
+start_node() {
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  rm -rf "$WORK/data"
+  cat >"$WORK/kv.toml" <<TOML
 [node]
 data-dir = "$WORK/data"
 [server]
@@ -42,19 +43,24 @@ listen = "127.0.0.1:$PORT"
 [log]
 level = "warn"
 TOML
-"$BUILD/bin/kvnode" --config "$WORK/kv.toml" 2>"$WORK/kvnode.log" &
-NODE_PID=$!
-for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+  "$BUILD/bin/kvnode" --config "$WORK/kv.toml" 2>>"$WORK/kvnode.log" &
+  NODE_PID=$!
+  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+}
+stop_node() { kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=""; }
+kv() { "$BUILD/bin/kvbench" --endpoints "127.0.0.1:$PORT" --keys "$KEYS" --value-size "$VALUE" --warmup 1 "$@"; }
 
-kv() { "$BUILD/bin/kvbench" --endpoints "127.0.0.1:$PORT" --keys "$KEYS" --value-size "$VALUE" --seconds "$DURATION" --warmup 1 --json "$@"; }
 for combo in $COMBOS; do
   c=${combo%%:*}; P=${combo##*:}
-  kv --connections "$c" --pipeline "$P" >>"$WORK/kv_set.json"
-done
-"$BUILD/bin/kvbench" --endpoints "127.0.0.1:$PORT" --keys "$KEYS" --value-size "$VALUE" --prefill --seconds 0.1 --warmup 0 >/dev/null
-for combo in $COMBOS; do
-  c=${combo%%:*}; P=${combo##*:}
-  kv --connections "$c" --pipeline "$P" --reads 1 >>"$WORK/kv_get.json"
+  # Redis: SET then GET on one server, as redis_bench.sh runs them.
+  COMBOS="$combo" DURATION="$DURATION" KEYS="$KEYS" VALUE="$VALUE" "$PEERS/redis_bench.sh" >>"$WORK/redis.txt" 2>&1
+  # kvnode: SET, then fill every key (and let snapshots settle), then GET, on one node.
+  start_node
+  kv --connections "$c" --pipeline "$P" --seconds "$DURATION" --json >>"$WORK/kv_set.json"
+  kv --prefill --seconds 0.1 --warmup 0 >/dev/null
+  sleep 2
+  kv --connections "$c" --pipeline "$P" --reads 1 --seconds "$DURATION" --json >>"$WORK/kv_get.json"
+  stop_node
 done
 
 python3 - "$WORK" <<'PY'
