@@ -31,8 +31,14 @@ struct raw_connection {
 
   void send(const std::string& bytes) { asio::write(socket, asio::buffer(bytes)); }
 
+  struct reply {
+    std::uint8_t code = 0;
+    std::uint64_t id = 0;
+    std::string body;
+  };
+
   // Reads one response frame; nullopt if the server closed the connection first.
-  std::optional<std::pair<protocol::frame, std::string>> receive() {
+  std::optional<reply> receive() {
     std::string buf(4, '\0');
     std::error_code ec;
     asio::read(socket, asio::buffer(buf), ec);
@@ -43,7 +49,7 @@ struct raw_connection {
     if (ec) return std::nullopt;
     auto r = protocol::parse_frame(buf, 1u << 30);
     BOOST_REQUIRE((r.status == protocol::parse_status::ok));
-    return std::pair{r.f, buf};
+    return reply{r.f.code, r.f.id, std::string(r.f.body)};
   }
 
   // True once the server has closed the connection (reads hit end of stream).
@@ -125,9 +131,9 @@ BOOST_AUTO_TEST_CASE(oversize_length_is_refused_from_the_header) {
   raw.send(header);  // and sends no body: the answer must come from the header alone
   auto reply = raw.receive();
   BOOST_REQUIRE(reply.has_value());
-  BOOST_TEST(reply->first.code == static_cast<std::uint8_t>(protocol::status::too_large));
-  BOOST_TEST(reply->first.id == 77u);
-  BOOST_TEST(protocol::parse_error(reply->first.body).message.find("max-frame-size") != std::string::npos);
+  BOOST_TEST(reply->code == static_cast<std::uint8_t>(protocol::status::too_large));
+  BOOST_TEST(reply->id == 77u);
+  BOOST_TEST(protocol::parse_error(reply->body).message.find("max-frame-size") != std::string::npos);
   BOOST_TEST(raw.closed_by_server());
   check_healthy(node.endpoint(), "after-oversize");
 }
@@ -139,7 +145,7 @@ BOOST_AUTO_TEST_CASE(length_below_the_header_is_malformed) {
   raw.send(std::string("\3\0\0\0abc", 7));
   auto reply = raw.receive();
   BOOST_REQUIRE(reply.has_value());
-  BOOST_TEST(reply->first.code == static_cast<std::uint8_t>(protocol::status::bad_request));
+  BOOST_TEST(reply->code == static_cast<std::uint8_t>(protocol::status::bad_request));
   BOOST_TEST(raw.closed_by_server());
   check_healthy(node.endpoint(), "after-malformed");
 }
@@ -150,14 +156,14 @@ BOOST_AUTO_TEST_CASE(unknown_operation_keeps_the_connection) {
   raw.send(frame(99, 5, "whatever"));
   auto reply = raw.receive();
   BOOST_REQUIRE(reply.has_value());
-  BOOST_TEST(reply->first.id == 5u);
-  BOOST_TEST(reply->first.code == static_cast<std::uint8_t>(protocol::status::bad_request));
-  BOOST_TEST(protocol::parse_error(reply->first.body).message == "unknown operation 99");
+  BOOST_TEST(reply->id == 5u);
+  BOOST_TEST(reply->code == static_cast<std::uint8_t>(protocol::status::bad_request));
+  BOOST_TEST(protocol::parse_error(reply->body).message == "unknown operation 99");
   raw.send(frame(static_cast<std::uint8_t>(protocol::op::ping), 6, ""));
   auto pong = raw.receive();
   BOOST_REQUIRE(pong.has_value());
-  BOOST_TEST(pong->first.id == 6u);
-  BOOST_TEST(pong->first.code == static_cast<std::uint8_t>(protocol::status::ok));
+  BOOST_TEST(pong->id == 6u);
+  BOOST_TEST(pong->code == static_cast<std::uint8_t>(protocol::status::ok));
 }
 
 BOOST_AUTO_TEST_CASE(malformed_body_gets_bad_request) {
@@ -166,11 +172,11 @@ BOOST_AUTO_TEST_CASE(malformed_body_gets_bad_request) {
   raw.send(frame(static_cast<std::uint8_t>(protocol::op::set), 8, std::string("\xff\0\0\0k", 5)));  // key runs past the end
   auto reply = raw.receive();
   BOOST_REQUIRE(reply.has_value());
-  BOOST_TEST(reply->first.code == static_cast<std::uint8_t>(protocol::status::bad_request));
+  BOOST_TEST(reply->code == static_cast<std::uint8_t>(protocol::status::bad_request));
   raw.send(frame(static_cast<std::uint8_t>(protocol::op::bulk_set), 9, std::string("\2\0\0\0", 4)));  // 2 pairs, none there
   reply = raw.receive();
   BOOST_REQUIRE(reply.has_value());
-  BOOST_TEST(reply->first.code == static_cast<std::uint8_t>(protocol::status::bad_request));
+  BOOST_TEST(reply->code == static_cast<std::uint8_t>(protocol::status::bad_request));
 }
 
 BOOST_AUTO_TEST_CASE(wrong_version_is_refused_and_closed) {
@@ -180,9 +186,9 @@ BOOST_AUTO_TEST_CASE(wrong_version_is_refused_and_closed) {
   raw.send(frame(static_cast<std::uint8_t>(protocol::op::ping), 3, "", /*version=*/7));
   auto reply = raw.receive();
   BOOST_REQUIRE(reply.has_value());
-  BOOST_TEST(reply->first.id == 3u);
-  BOOST_TEST(reply->first.code == static_cast<std::uint8_t>(protocol::status::bad_request));
-  auto message = protocol::parse_error(reply->first.body).message;
+  BOOST_TEST(reply->id == 3u);
+  BOOST_TEST(reply->code == static_cast<std::uint8_t>(protocol::status::bad_request));
+  auto message = protocol::parse_error(reply->body).message;
   BOOST_TEST(message.find("unsupported protocol version 7") != std::string::npos, message);
   BOOST_TEST(raw.closed_by_server());
   check_healthy(node.endpoint(), "after-version");
@@ -227,8 +233,8 @@ BOOST_AUTO_TEST_CASE(connections_beyond_the_limit_get_a_clear_error) {
   raw_connection extra(node.endpoint());
   auto reply = extra.receive();
   BOOST_REQUIRE(reply.has_value());
-  BOOST_TEST(reply->first.code == static_cast<std::uint8_t>(protocol::status::unavailable));
-  BOOST_TEST(protocol::parse_error(reply->first.body).message.find("too many connections") != std::string::npos);
+  BOOST_TEST(reply->code == static_cast<std::uint8_t>(protocol::status::unavailable));
+  BOOST_TEST(protocol::parse_error(reply->body).message.find("too many connections") != std::string::npos);
   BOOST_TEST(extra.closed_by_server());
   held.pop_back();  // one leaves: a newcomer is served again
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -236,7 +242,7 @@ BOOST_AUTO_TEST_CASE(connections_beyond_the_limit_get_a_clear_error) {
   again.send(frame(1, 2, ""));
   auto pong = again.receive();
   BOOST_REQUIRE(pong.has_value());
-  BOOST_TEST(pong->first.code == static_cast<std::uint8_t>(protocol::status::ok));
+  BOOST_TEST(pong->code == static_cast<std::uint8_t>(protocol::status::ok));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -268,8 +274,8 @@ BOOST_AUTO_TEST_CASE(pipeline_beyond_the_limit_is_served_in_windows) {
   for (int i = 0; i < 300; ++i) {
     auto reply = raw.receive();
     BOOST_REQUIRE(reply.has_value());
-    BOOST_REQUIRE(reply->first.code == static_cast<std::uint8_t>(protocol::status::ok));
-    answered.insert(reply->first.id);
+    BOOST_REQUIRE(reply->code == static_cast<std::uint8_t>(protocol::status::ok));
+    answered.insert(reply->id);
   }
   BOOST_TEST(answered.size() == 300u);
 }
