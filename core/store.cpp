@@ -3,6 +3,7 @@
 #include "core/fail_stop.hpp"
 #include "core/bytes.hpp"
 #include "core/snapshot.hpp"
+#include "core/spawn.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -266,15 +267,7 @@ void store::maybe_start_snapshot() {
   bool by_bytes = log_bytes_ - log_bytes_at_snapshot_ >= cfg_.snapshot_log_bytes;
   if (!by_entries && !by_bytes) return;
   snapshot_running_ = true;
-  asio::co_spawn(executor_, take_snapshot(), [](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        fail_stop(fmt::format("snapshot failed: {}", ex.what()));
-      }
-    }
-  });
+  asio::co_spawn(executor_, take_snapshot(), stop_on_failure("the snapshot"));
 }
 
 asio::awaitable<void> store::snapshot_now() {

@@ -1,11 +1,11 @@
 #include "io/server.hpp"
 
+#include "core/spawn.hpp"
 #include "io/event.hpp"
 #include "io/protocol.hpp"
 #include "io/socket_read.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/post.hpp>
 #include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
@@ -47,7 +47,8 @@ class connection : public std::enable_shared_from_this<connection> {
   ~connection() { srv_.connections_.erase(this); }
 
   void start() {
-    asio::co_spawn(srv_.executor_, [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
+    asio::co_spawn(srv_.executor_, [self = shared_from_this()] { return self->read_loop(); },
+                   log_failure("connection " + peer_));
   }
 
   // Stops reading; closes once every request already read is answered.
@@ -393,8 +394,8 @@ void server::start() {
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(ep);
   acceptor_.listen(asio::socket_base::max_listen_connections);
-  asio::co_spawn(executor_, accept_loop(), asio::detached);
-  asio::co_spawn(executor_, idle_sweep(), asio::detached);
+  asio::co_spawn(executor_, accept_loop(), stop_on_failure("the acceptor"));
+  asio::co_spawn(executor_, idle_sweep(), log_failure("the idle-connection sweep"));
 }
 
 asio::awaitable<void> server::accept_loop() {

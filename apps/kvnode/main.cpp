@@ -3,11 +3,11 @@
 
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "core/spawn.hpp"
 #include "core/store.hpp"
 #include "io/server.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <fmt/format.h>
@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
           co_await server.stop();
           store->stop();
         },
-        asio::detached);
+        kv::stop_on_failure("the shutdown"));
   });
   int status = 0;
   asio::co_spawn(ctx, store->run(), [&](std::exception_ptr e) {

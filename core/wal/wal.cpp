@@ -3,10 +3,10 @@
 #include "core/bytes.hpp"
 #include "core/error.hpp"
 #include "core/fail_stop.hpp"
+#include "core/spawn.hpp"
 #include "core/units.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -325,7 +325,7 @@ void log::start_write(batch b) {
   w.end = active_offset_ + w.first.size() + w.b.bytes.size();
   active_offset_ = w.end;
   segments_.back().max_index = std::max(segments_.back().max_index, w.b.last_index);
-  asio::co_spawn(ring_.executor(), write(&w), asio::detached);
+  asio::co_spawn(ring_.executor(), write(&w), stop_on_failure("a WAL write"));
 }
 
 asio::awaitable<void> log::write(in_flight_write* w) {
