@@ -10,6 +10,7 @@
 // reads hit. Latency is measured from sending a request to receiving its acknowledgement.
 // `--start-node` runs build/bin/kvnode on a fresh data directory and a free port for the run.
 
+#include "bench/args.hpp"
 #include "bench/latency.hpp"
 #include "bench/node_process.hpp"
 #include "core/address.hpp"
@@ -55,38 +56,26 @@ struct options {
   std::string fsync = "always";
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  fmt::print(stderr, "kvbench: {}\nsee the comment at the top of bench/kvbench.cpp\n", why);
-  std::exit(2);
-}
-
 options parse(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (a == "--endpoints") o.endpoint = next();
-      else if (a == "--connections") o.connections = std::stoi(next());
-      else if (a == "--pipeline") o.pipeline = std::stoi(next());
-      else if (a == "--seconds") o.seconds = std::stod(next());
-      else if (a == "--warmup") o.warmup = std::stod(next());
-      else if (a == "--value-size") o.value_size = std::stoul(next());
-      else if (a == "--keys") o.keys = std::stoull(next());
-      else if (a == "--reads") o.reads = std::stod(next());
-      else if (a == "--prefill") o.prefill = true;
-      else if (a == "--json") o.json = true;
-      else if (a == "--start-node") o.start_node = true;
-      else if (a == "--fsync") o.fsync = next();
-      else usage("unknown option " + a);
-    } catch (const std::logic_error&) {
-      usage("bad value for " + a);
-    }
+  kv::bench::arg_reader args("kvbench", argc, argv);
+  while (args.next()) {
+    const auto& a = args.flag();
+    if (a == "--endpoints") o.endpoint = args.value();
+    else if (a == "--connections") o.connections = args.number<int>();
+    else if (a == "--pipeline") o.pipeline = args.number<int>();
+    else if (a == "--seconds") o.seconds = args.number<double>();
+    else if (a == "--warmup") o.warmup = args.number<double>();
+    else if (a == "--value-size") o.value_size = args.number<std::size_t>();
+    else if (a == "--keys") o.keys = args.number<std::uint64_t>();
+    else if (a == "--reads") o.reads = args.number<double>();
+    else if (a == "--prefill") o.prefill = true;
+    else if (a == "--json") o.json = true;
+    else if (a == "--start-node") o.start_node = true;
+    else if (a == "--fsync") o.fsync = args.value();
+    else args.usage("unknown option " + a);
   }
-  if (o.connections < 1 || o.pipeline < 1 || o.keys < 1 || o.reads < 0 || o.reads > 1) usage("invalid shape");
+  if (o.connections < 1 || o.pipeline < 1 || o.keys < 1 || o.reads > 1) args.usage("invalid shape");
   return o;
 }
 
@@ -274,7 +263,10 @@ int main(int argc, char** argv) {
   }
   asio::io_context ctx(1);
   auto hp = kv::parse_host_port(o.endpoint);
-  if (!hp) usage("bad endpoint " + o.endpoint);
+  if (!hp) {
+    fmt::print(stderr, "kvbench: bad endpoint {}\n", o.endpoint);
+    return 2;
+  }
   asio::ip::tcp::endpoint ep(asio::ip::make_address(hp->host == "localhost" ? "127.0.0.1" : hp->host), hp->port);
   auto start = steady_clock::now();
   auto measure_from = start + duration_cast<steady_clock::duration>(duration<double>(o.warmup));

@@ -5,6 +5,7 @@
 //   recovery_bench [--keys 100000,1000000] [--writers 64] [--value-size 100] [--load-seconds 3]
 //                  [--seed N] [--json]
 
+#include "bench/args.hpp"
 #include "bench/node_process.hpp"
 #include "io/client.hpp"
 
@@ -34,35 +35,25 @@ struct options {
   bool json = false;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  fmt::print(stderr, "recovery_bench: {}\nsee the comment at the top of bench/recovery_bench.cpp\n", why);
-  std::exit(2);
-}
-
 options parse(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
+  kv::bench::arg_reader args("recovery_bench", argc, argv);
+  while (args.next()) {
+    const auto& a = args.flag();
     if (a == "--keys") {
-      o.keys.clear();
-      std::stringstream ss(next());
-      for (std::string k; std::getline(ss, k, ',');) o.keys.push_back(std::stoull(k));
+      o.keys = args.numbers<std::uint64_t>();
     } else if (a == "--writers") {
-      o.writers = std::stoi(next());
+      o.writers = args.number<int>();
     } else if (a == "--value-size") {
-      o.value_size = std::stoul(next());
+      o.value_size = args.number<std::size_t>();
     } else if (a == "--load-seconds") {
-      o.load_seconds = std::stod(next());
+      o.load_seconds = args.number<double>();
     } else if (a == "--seed") {
-      o.seed = std::stoull(next());
+      o.seed = args.number<std::uint64_t>();
     } else if (a == "--json") {
       o.json = true;
     } else {
-      usage("unknown option " + a);
+      args.usage("unknown option " + a);
     }
   }
   return o;

@@ -6,6 +6,7 @@
 //                 [--recovery-keys 1000000] [--dir /tmp/kvnode-bench] [--skip-recovery]
 //                 [--skip-snapshot] [--fsync always|never] [--json]
 
+#include "bench/args.hpp"
 #include "bench/latency.hpp"
 #include "core/store.hpp"
 
@@ -42,43 +43,33 @@ struct options {
   fsync_policy fsync = fsync_policy::always;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  fmt::print(stderr, "storage_bench: {}\nsee the comment at the top of bench/storage_bench.cpp\n", why);
-  std::exit(2);
-}
-
 options parse(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto next = [&]() -> std::string_view {
-      if (i + 1 >= argc) usage(std::string(a) + " needs a value");
-      return argv[++i];
-    };
+  kv::bench::arg_reader args("storage_bench", argc, argv);
+  while (args.next()) {
+    const auto& a = args.flag();
     if (a == "--writers") {
-      o.writers.clear();
-      std::stringstream ss{std::string(next())};
-      for (std::string w; std::getline(ss, w, ',');) o.writers.push_back(std::stoi(w));
+      o.writers = args.numbers<int>();
     } else if (a == "--seconds") {
-      o.seconds = std::stod(std::string(next()));
+      o.seconds = args.number<double>();
     } else if (a == "--value-size") {
-      o.value_size = std::stoul(std::string(next()));
+      o.value_size = args.number<std::size_t>();
     } else if (a == "--keys") {
-      o.keys = std::stoull(std::string(next()));
+      o.keys = args.number<std::uint64_t>();
     } else if (a == "--recovery-keys") {
-      o.recovery_keys = std::stoull(std::string(next()));
+      o.recovery_keys = args.number<std::uint64_t>();
     } else if (a == "--dir") {
-      o.dir = std::string(next());
+      o.dir = args.value();
     } else if (a == "--skip-recovery") {
       o.recovery = false;
     } else if (a == "--skip-snapshot") {
       o.snapshot = false;
     } else if (a == "--fsync") {
-      o.fsync = next() == "never" ? fsync_policy::never : fsync_policy::always;
+      o.fsync = args.value() == "never" ? fsync_policy::never : fsync_policy::always;
     } else if (a == "--json") {
       o.json = true;
     } else {
-      usage("unknown option " + std::string(a));
+      args.usage("unknown option " + a);
     }
   }
   return o;
@@ -213,7 +204,7 @@ asio::awaitable<void> fill(store& s, std::uint64_t first, std::uint64_t keys, st
 
 void bench_writers(const options& o) {
   if (!o.json) {
-    fmt::print("# durable writes (fsync={}), {}-byte values, {} keys, {:.0f} s per run\n",
+    fmt::print("# durable writes (fsync={}), {}-byte values, {} keys, {:g} s per run\n",
                o.fsync == fsync_policy::always ? "always" : "never", o.value_size, o.keys, o.seconds);
     fmt::print("{:<22} {:>7} {:>12} {:>10} {:>10} {:>10} {:>12}\n", "bench", "writers", "acks/s", "p50_us", "p99_us",
                "p999_us", "writes/batch");
