@@ -1,8 +1,9 @@
 #include "core/state_machine.hpp"
 
-#include <absl/hash/hash.h>
-
 #include <cassert>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 
 namespace kv {
 
@@ -10,6 +11,24 @@ namespace {
 // Debian's Abseil is built with its own string_view type.
 absl::string_view as_absl(std::string_view s) noexcept { return {s.data(), s.size()}; }
 }  // namespace
+
+state_machine::entry* state_machine::entry::make(std::string_view key, std::string_view value) {
+  void* p = std::malloc(sizeof(entry) + key.size() + value.size());
+  if (p == nullptr) throw std::bad_alloc();
+  auto* e = static_cast<entry*>(p);
+  e->key_len = static_cast<std::uint32_t>(key.size());
+  e->value_len = static_cast<std::uint32_t>(value.size());
+  auto* bytes = reinterpret_cast<char*>(e + 1);
+  std::memcpy(bytes, key.data(), key.size());
+  std::memcpy(bytes + key.size(), value.data(), value.size());
+  return e;
+}
+
+void state_machine::entry::destroy(entry* e) noexcept { std::free(e); }
+
+state_machine::shard::~shard() {
+  for (const auto& s : entries) entry::destroy(s.e);
+}
 
 state_machine::state_machine() : shards_(shard_count) {}
 
@@ -39,37 +58,46 @@ errc state_machine::apply(std::uint64_t index, const command_view& cmd) {
 
 std::optional<std::string_view> state_machine::get(std::string_view key) const {
   const auto& m = shards_[shard_of(key)].entries;
-  auto it = m.find(as_absl(key));
+  auto it = m.find(key);
   if (it == m.end()) return std::nullopt;
-  return std::string_view(it->second);
+  return it->e->value();
 }
 
 void state_machine::put(std::string_view key, std::string_view value) {
   auto s = shard_of(key);
   before_mutation(s, key);
   auto& sh = shards_[s];
-  auto [it, inserted] = sh.entries.try_emplace(as_absl(key), value);
-  if (inserted) {
+  auto it = sh.entries.find(key);
+  if (it == sh.entries.end()) {
+    sh.entries.insert(slot{entry::make(key, value)});
     ++key_count_;
     sh.bytes += key.size() + value.size();
     data_bytes_ += key.size() + value.size();
+    return;
+  }
+  auto* old = it->e;
+  sh.bytes = sh.bytes - old->value_len + value.size();
+  data_bytes_ = data_bytes_ - old->value_len + value.size();
+  if (old->value_len == value.size()) {
+    std::memcpy(const_cast<char*>(old->value().data()), value.data(), value.size());  // same size: in place
   } else {
-    sh.bytes = sh.bytes - it->second.size() + value.size();
-    data_bytes_ = data_bytes_ - it->second.size() + value.size();
-    it->second.assign(value);
+    it->e = entry::make(key, value);  // same key, so the slot's hash is unchanged
+    entry::destroy(old);
   }
 }
 
 bool state_machine::erase(std::string_view key) {
   auto s = shard_of(key);
   auto& sh = shards_[s];
-  auto it = sh.entries.find(as_absl(key));
+  auto it = sh.entries.find(key);
   if (it == sh.entries.end()) return false;
   before_mutation(s, key);  // only reads the shard: `it` stays valid
-  sh.bytes -= it->first.size() + it->second.size();
-  data_bytes_ -= it->first.size() + it->second.size();
+  auto* e = it->e;
+  sh.bytes -= e->key_len + e->value_len;
+  data_bytes_ -= e->key_len + e->value_len;
   --key_count_;
   sh.entries.erase(it);
+  entry::destroy(e);
   return true;
 }
 
@@ -102,8 +130,8 @@ void state_machine::before_mutation(std::size_t s, std::string_view key) {
   auto& sh = shards_[s];
   auto [saved, inserted] = sh.before.try_emplace(as_absl(key));
   if (!inserted) return;  // the first write since the capture began saved it already
-  auto it = sh.entries.find(as_absl(key));
-  if (it != sh.entries.end()) saved->second = it->second;
+  auto it = sh.entries.find(key);
+  if (it != sh.entries.end()) saved->second = std::string(it->e->value());
 }
 
 void state_machine::capture_shard(std::size_t s) {
@@ -115,16 +143,17 @@ void state_machine::capture_shard(std::size_t s) {
     append_pair(c.pairs, k, v);
     ++c.count;
   };
-  for (const auto& [k, v] : sh.entries) {
-    auto saved = sh.before.find(k);
+  for (const auto& s : sh.entries) {
+    auto k = s.e->key();
+    auto saved = sh.before.empty() ? sh.before.end() : sh.before.find(as_absl(k));
     if (saved == sh.before.end()) {
-      emit(k, v);
+      emit(k, s.e->value());
     } else if (saved->second) {
       emit(k, *saved->second);  // overwritten since the capture began
     }  // else: created since the capture began
   }
   for (const auto& [k, v] : sh.before) {
-    if (v && !sh.entries.contains(k)) emit(k, *v);  // deleted since the capture began
+    if (v && !sh.entries.contains(std::string_view(k))) emit(k, *v);  // deleted since the capture began
   }
   sh.before = {};
   if (c.count > 0) sink_(std::move(c));

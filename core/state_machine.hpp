@@ -17,6 +17,8 @@
 #include "core/error.hpp"
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
 
 #include <cstdint>
 #include <functional>
@@ -32,6 +34,10 @@ class state_machine {
   static constexpr std::size_t shard_count = 1024;
 
   state_machine();
+  state_machine(const state_machine&) = delete;
+  state_machine& operator=(const state_machine&) = delete;
+  state_machine(state_machine&&) = default;
+  state_machine& operator=(state_machine&&) = default;
 
   // Applies `cmd`, the command of log entry `index` (which must be applied_index() + 1).
   // Returns errc::ok, or errc::not_found for a delete of a missing key.
@@ -67,8 +73,44 @@ class state_machine {
   bool capturing() const noexcept { return static_cast<bool>(sink_); }
 
  private:
-  using map = absl::flat_hash_map<std::string, std::string>;
+  // A key and its value in one heap block, so that a lookup touches one allocation:
+  // u32 key_len | u32 value_len | key | value.
+  struct entry {
+    std::uint32_t key_len;
+    std::uint32_t value_len;
+    static entry* make(std::string_view key, std::string_view value);
+    static void destroy(entry* e) noexcept;
+    std::string_view key() const noexcept { return {reinterpret_cast<const char*>(this + 1), key_len}; }
+    std::string_view value() const noexcept {
+      return {reinterpret_cast<const char*>(this + 1) + key_len, value_len};
+    }
+  };
+  // A set slot: the entry may be replaced by one with the same key (an overwrite) in place.
+  struct slot {
+    mutable entry* e;
+  };
+  // Hashing and equality on the key, for slots and for plain keys alike.
+  struct slot_hash {
+    using is_transparent = void;
+    std::size_t operator()(const slot& s) const noexcept { return (*this)(s.e->key()); }
+    std::size_t operator()(std::string_view k) const noexcept {
+      return absl::Hash<absl::string_view>{}(absl::string_view(k.data(), k.size()));
+    }
+  };
+  struct slot_eq {
+    using is_transparent = void;
+    static std::string_view key(const slot& s) noexcept { return s.e->key(); }
+    static std::string_view key(std::string_view k) noexcept { return k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return key(a) == key(b);
+    }
+  };
+  using map = absl::flat_hash_set<slot, slot_hash, slot_eq>;
   struct shard {
+    shard() = default;
+    shard(shard&&) = default;
+    ~shard();
     map entries;
     std::uint64_t bytes = 0;
     // While a capture runs and this shard is not captured yet: the value each key written since
