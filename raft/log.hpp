@@ -1,0 +1,81 @@
+#pragma once
+// The Raft log as the core sees it: every entry after the last snapshot, in memory, with the
+// marks that say how far it is durable (persisted), committed and applied.
+//
+// Invariants (checked by check()): snapshot_index <= applied <= committed; committed <= last;
+// entries are contiguous from snapshot_index + 1 and their terms never decrease.
+
+#include "raft/message.hpp"
+
+#include <deque>
+#include <optional>
+
+namespace kv::raft {
+
+class log {
+ public:
+  log() = default;
+  // A log restored from storage: a snapshot position and the durable entries after it.
+  log(index_t snapshot_index, term_t snapshot_term, std::vector<entry> entries);
+
+  index_t first_index() const noexcept { return snapshot_index_ + 1; }
+  index_t last_index() const noexcept { return snapshot_index_ + entries_.size(); }
+  term_t last_term() const noexcept { return entries_.empty() ? snapshot_term_ : entries_.back().term; }
+  index_t snapshot_index() const noexcept { return snapshot_index_; }
+  term_t snapshot_term() const noexcept { return snapshot_term_; }
+
+  // The term of entry `i`; nullopt if `i` is compacted away (below the snapshot) or beyond the end.
+  std::optional<term_t> term(index_t i) const noexcept;
+  bool matches(index_t i, term_t t) const noexcept { return term(i) == t; }
+
+  // Whether a log ending at (index, term) is at least as up to date as this one (§5.4.1).
+  bool up_to_date(index_t index, term_t term) const noexcept {
+    return term > last_term() || (term == last_term() && index >= last_index());
+  }
+
+  // Appends at the end (the leader's own proposals).
+  void append(entry e);
+
+  // Follower side of AppendEntries: if the log matches at (prev_index, prev_term), drops any
+  // entry that conflicts with `entries`, appends the new ones and returns the last index now
+  // known to match the leader. nullopt if the log does not contain (prev_index, prev_term).
+  std::optional<index_t> try_append(index_t prev_index, term_t prev_term, const std::vector<entry>& entries);
+
+  // Entries [from, to], at most `max_bytes` of data (but at least one entry).
+  std::vector<entry> slice(index_t from, index_t to, std::size_t max_bytes) const;
+
+  // The largest index at or below `from` whose term is at most `t` (snapshot_index if none):
+  // how both sides of a rejected AppendEntries skip a whole conflicting term at once.
+  index_t last_index_with_term_at_most(index_t from, term_t t) const noexcept;
+
+  // Durability: entries up to persisted() are on the local disk.
+  index_t persisted() const noexcept { return persisted_; }
+  // Entries not yet handed to storage, and marking them handed over.
+  bool has_unsent() const noexcept { return sent_ < last_index(); }
+  std::vector<entry> take_unsent();
+  // Storage reports entry `i` of term `t` durable; ignored if the log has since replaced it.
+  void mark_persisted(index_t i, term_t t);
+
+  index_t committed() const noexcept { return committed_; }
+  void commit_to(index_t i);  // never moves backwards
+  index_t applied() const noexcept { return applied_; }
+  // Committed, durable, not yet applied entries, now marked applied.
+  std::vector<entry> take_committed(std::size_t max_bytes);
+
+  // Throws std::logic_error if an invariant is broken.
+  void check() const;
+
+ private:
+  const entry& at(index_t i) const { return entries_[i - first_index()]; }
+  void truncate_after(index_t i);
+
+  index_t snapshot_index_ = 0;
+  term_t snapshot_term_ = 0;
+  std::deque<entry> entries_;
+  index_t persisted_ = 0;  // highest index known durable
+  index_t sent_ = 0;       // highest index handed to storage
+  index_t committed_ = 0;
+  index_t applied_ = 0;
+};
+
+}  // namespace kv::raft

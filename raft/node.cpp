@@ -1,0 +1,381 @@
+#include "raft/node.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace kv::raft {
+
+const char* to_string(role r) noexcept {
+  switch (r) {
+    case role::follower: return "follower";
+    case role::pre_candidate: return "pre_candidate";
+    case role::candidate: return "candidate";
+    case role::leader: return "leader";
+  }
+  return "unknown";
+}
+
+node::node(config cfg, hard_state state, raft::log l)
+    : cfg_(std::move(cfg)), log_(std::move(l)), term_(state.term), vote_(state.vote), reported_(state),
+      rng_(cfg_.seed * 0x9E3779B97F4A7C15ull + cfg_.id) {
+  if (!is_voter(cfg_.id)) throw std::invalid_argument(fmt::format("raft: node {} is not among the voters", cfg_.id));
+  // The commit index was durable; entries up to it (that we still hold) are committed.
+  log_.commit_to(std::min(state.commit, log_.last_index()));
+  reset_election_timer();
+}
+
+bool node::is_voter(node_id n) const {
+  return std::find(cfg_.voters.begin(), cfg_.voters.end(), n) != cfg_.voters.end();
+}
+
+const progress* node::progress_of(node_id peer) const {
+  auto it = progress_.find(peer);
+  return it == progress_.end() ? nullptr : &it->second;
+}
+
+void node::reset_election_timer() {
+  election_elapsed_ = 0;
+  std::uniform_int_distribution<int> spread(0, cfg_.election_ticks - 1);
+  randomized_timeout_ = cfg_.election_ticks + spread(rng_);
+}
+
+// ---- roles -----------------------------------------------------------------------------
+
+void node::become_follower(term_t term, node_id leader) {
+  if (term > term_) {
+    term_ = term;
+    vote_ = 0;
+  }
+  role_ = role::follower;
+  leader_ = leader;
+  votes_.clear();
+  progress_.clear();
+  reset_election_timer();
+}
+
+void node::become_pre_candidate() {
+  role_ = role::pre_candidate;
+  leader_ = 0;
+  votes_.clear();
+  reset_election_timer();
+}
+
+void node::become_candidate() {
+  role_ = role::candidate;
+  ++term_;
+  vote_ = cfg_.id;
+  leader_ = 0;
+  votes_.clear();
+  reset_election_timer();
+}
+
+void node::become_leader() {
+  role_ = role::leader;
+  leader_ = cfg_.id;
+  votes_.clear();
+  progress_.clear();
+  for (auto peer : cfg_.voters) {
+    if (peer == cfg_.id) continue;
+    progress_[peer] = progress{0, log_.last_index() + 1, mode::probe, false, true};
+  }
+  heartbeat_elapsed_ = 0;
+  election_elapsed_ = 0;
+  // A no-op of the new term: committing it commits everything before it (§5.4.2).
+  log_.append(entry{term_, log_.last_index() + 1, {}});
+  broadcast_append();
+  maybe_commit();
+}
+
+void node::campaign(bool pre_vote) {
+  if (pre_vote) {
+    become_pre_candidate();
+  } else {
+    become_candidate();
+  }
+  const term_t campaign_term = pre_vote ? term_ + 1 : term_;
+  votes_[cfg_.id] = true;
+  for (auto peer : cfg_.voters) {
+    if (peer == cfg_.id) continue;
+    message m;
+    m.type = pre_vote ? message_type::pre_vote : message_type::vote;
+    m.to = peer;
+    m.term = campaign_term;
+    m.last_index = log_.last_index();
+    m.last_term = log_.last_term();
+    // A vote request follows our own vote for ourselves onto the disk; a pre-vote changes nothing.
+    send(std::move(m), /*after_persist=*/!pre_vote);
+  }
+  tally(cfg_.id, true, pre_vote);  // a single-node cluster wins at once
+}
+
+void node::tally(node_id from, bool granted, bool pre_vote) {
+  votes_[from] = granted;
+  std::size_t yes = 0;
+  std::size_t no = 0;
+  for (const auto& [id, g] : votes_) (g ? yes : no)++;
+  if (yes >= quorum()) {
+    if (pre_vote) {
+      campaign(false);
+    } else {
+      become_leader();
+    }
+  } else if (no >= quorum()) {
+    become_follower(term_, 0);
+  }
+}
+
+// ---- time --------------------------------------------------------------------------------
+
+void node::tick() {
+  if (role_ == role::leader) {
+    if (++heartbeat_elapsed_ >= cfg_.heartbeat_ticks) {
+      heartbeat_elapsed_ = 0;
+      for (auto& [peer, pr] : progress_) send_append(peer, /*heartbeat=*/true);
+    }
+    if (++election_elapsed_ >= cfg_.election_ticks) {
+      election_elapsed_ = 0;
+      if (cfg_.check_quorum && !quorum_active()) {
+        become_follower(term_, 0);  // cut off from a majority: stop acting as leader
+      }
+    }
+    return;
+  }
+  if (++election_elapsed_ >= randomized_timeout_) campaign(cfg_.pre_vote);
+}
+
+bool node::quorum_active() {
+  std::size_t active = 1;  // this node
+  for (auto& [peer, pr] : progress_) {
+    if (pr.recent_active) ++active;
+    pr.recent_active = false;
+  }
+  return active >= quorum();
+}
+
+// ---- messages ------------------------------------------------------------------------------
+
+void node::send(message m, bool after_persist) {
+  m.from = cfg_.id;
+  if (m.term == 0) m.term = term_;
+  (after_persist ? after_persist_ : messages_).push_back(std::move(m));
+}
+
+void node::step(const message& m) {
+  if (!is_voter(m.from)) return;  // not a member: ignore
+  const bool vote_request = m.type == message_type::vote || m.type == message_type::pre_vote;
+
+  if (m.term > term_) {
+    // Within a leader's lease a vote request is ignored, so a node cut off for a while cannot
+    // depose a healthy leader (thesis §4.2.3).
+    if (vote_request && cfg_.check_quorum && leader_ != 0 && election_elapsed_ < cfg_.election_ticks) return;
+    if (m.type == message_type::pre_vote) {
+      // A pre-vote carries the term the sender would campaign in: no term change for us.
+    } else if (m.type == message_type::pre_vote_response && !m.reject) {
+      // A grant for a term we have not started yet.
+    } else {
+      become_follower(m.term, m.type == message_type::append ? m.from : 0);
+    }
+  } else if (m.term < term_) {
+    if (m.type == message_type::append) {
+      // A stale leader: tell it about the newer term so that it steps down.
+      message r;
+      r.type = message_type::append_response;
+      r.to = m.from;
+      r.reject = true;
+      send(std::move(r), true);
+    } else if (m.type == message_type::pre_vote) {
+      message r;
+      r.type = message_type::pre_vote_response;
+      r.to = m.from;
+      r.reject = true;
+      send(std::move(r), true);
+    }
+    return;
+  }
+
+  switch (m.type) {
+    case message_type::pre_vote:
+    case message_type::vote:
+      return handle_vote_request(m);
+    case message_type::pre_vote_response:
+      if (role_ == role::pre_candidate) tally(m.from, !m.reject, true);
+      return;
+    case message_type::vote_response:
+      if (role_ == role::candidate) tally(m.from, !m.reject, false);
+      return;
+    case message_type::append:
+      if (role_ != role::follower) become_follower(m.term, m.from);
+      leader_ = m.from;
+      election_elapsed_ = 0;
+      return handle_append(m);
+    case message_type::append_response:
+      if (role_ == role::leader) handle_append_response(m);
+      return;
+    case message_type::timeout_now:
+      if (role_ != role::leader) campaign(false);
+      return;
+  }
+}
+
+void node::handle_vote_request(const message& m) {
+  const bool pre = m.type == message_type::pre_vote;
+  // We may vote for the sender if we already did this term, or have voted for nobody and know
+  // no leader; a pre-vote for a later term is answered as that term would be.
+  bool can_vote = vote_ == m.from || (vote_ == 0 && leader_ == 0) || (pre && m.term > term_);
+  bool grant = can_vote && log_.up_to_date(m.last_index, m.last_term);
+  message r;
+  r.type = pre ? message_type::pre_vote_response : message_type::vote_response;
+  r.to = m.from;
+  r.reject = !grant;
+  // A granted pre-vote answers in the term asked about; anything else in our own term.
+  r.term = grant && pre ? m.term : term_;
+  if (grant && !pre) {
+    vote_ = m.from;
+    reset_election_timer();
+  }
+  send(std::move(r), /*after_persist=*/true);
+}
+
+void node::handle_append(const message& m) {
+  message r;
+  r.type = message_type::append_response;
+  r.to = m.from;
+  r.context = m.context;
+  r.prev_index = m.prev_index;  // which append this answers
+  if (m.prev_index < log_.committed()) {
+    // Everything up to our commit index already matches the leader.
+    r.match = log_.committed();
+    return send(std::move(r), true);
+  }
+  if (auto matched = log_.try_append(m.prev_index, m.prev_term, m.entries)) {
+    log_.commit_to(std::min(m.commit, *matched));
+    r.match = *matched;
+  } else {
+    r.reject = true;
+    r.hint_index = log_.last_index_with_term_at_most(std::min(m.prev_index, log_.last_index()), m.prev_term);
+    r.hint_term = log_.term(r.hint_index).value_or(0);
+  }
+  send(std::move(r), /*after_persist=*/true);  // only once the appended entries are durable
+}
+
+void node::handle_append_response(const message& m) {
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  auto& pr = it->second;
+  pr.recent_active = true;
+  if (m.reject) {
+    if (m.prev_index < pr.match) return;  // stale: we know more already
+    if (pr.state == mode::probe && m.prev_index != pr.next - 1) return;  // not our outstanding probe
+    index_t probe = m.hint_term > 0 ? log_.last_index_with_term_at_most(m.hint_index, m.hint_term) : m.hint_index;
+    pr.next = std::max(pr.match + 1, std::min(probe + 1, pr.next - 1 > 0 ? pr.next - 1 : 1));
+    pr.next = std::max<index_t>(pr.next, 1);
+    pr.state = mode::probe;
+    pr.probe_sent = false;
+    return send_append(m.from, false);
+  }
+  if (m.match > pr.match) {
+    pr.match = m.match;
+    pr.next = std::max(pr.next, m.match + 1);
+    pr.state = mode::replicate;
+    maybe_commit();
+  }
+  pr.probe_sent = false;
+  if (pr.next <= log_.last_index()) send_append(m.from, false);
+}
+
+void node::broadcast_append() {
+  for (auto& [peer, pr] : progress_) send_append(peer, false);
+}
+
+void node::send_append(node_id peer, bool heartbeat) {
+  auto& pr = progress_.at(peer);
+  const bool has_new = pr.next <= log_.last_index();
+  if (!heartbeat) {
+    if (!has_new) return;
+    if (pr.state == mode::probe && pr.probe_sent) return;
+    if (pr.state == mode::replicate && pr.next - 1 - pr.match >= cfg_.max_entries_in_flight) return;
+  }
+  message m;
+  m.type = message_type::append;
+  m.to = peer;
+  m.prev_index = pr.next - 1;
+  auto prev_term = log_.term(m.prev_index);
+  if (!prev_term) {
+    throw std::logic_error(fmt::format("raft: follower {} needs entry {}, below the log's start {} (snapshot "
+                                       "transfer is not implemented yet)",
+                                       peer, pr.next, log_.first_index()));
+  }
+  m.prev_term = *prev_term;
+  if (pr.state == mode::replicate || !heartbeat || !pr.probe_sent) {
+    m.entries = log_.slice(pr.next, log_.last_index(), cfg_.max_append_bytes);
+  }
+  m.commit = log_.committed();
+  if (pr.state == mode::replicate && !m.entries.empty()) pr.next = m.entries.back().index + 1;
+  if (pr.state == mode::probe) pr.probe_sent = true;
+  send(std::move(m), false);
+}
+
+void node::maybe_commit() {
+  if (role_ != role::leader) return;
+  std::vector<index_t> matches{log_.persisted()};  // the leader counts only what its disk holds
+  for (const auto& [peer, pr] : progress_) matches.push_back(pr.match);
+  std::sort(matches.begin(), matches.end(), std::greater<>());
+  index_t majority = matches[quorum() - 1];
+  // Only an entry of the current term is committed by counting (§5.4.2, figure 8).
+#ifdef KV_RAFT_BROKEN_COMMIT_RULE
+  // Deliberately wrong, for the test that proves the simulation catches it: any term counts.
+  if (majority > log_.committed()) {
+#else
+  if (majority > log_.committed() && log_.term(majority) == term_) {
+#endif
+    log_.commit_to(majority);
+    broadcast_append();
+  }
+}
+
+// ---- driver interface ---------------------------------------------------------------------
+
+result<index_t> node::propose(std::string data) {
+  if (role_ != role::leader) return errc::not_leader;
+  log_.append(entry{term_, log_.last_index() + 1, std::move(data)});
+  broadcast_append();
+  maybe_commit();  // a single-node cluster still waits for its own disk (persisted())
+  return log_.last_index();
+}
+
+void node::persisted(index_t index, term_t term) {
+  log_.mark_persisted(index, term);
+  maybe_commit();
+}
+
+bool node::has_ready() const {
+  hard_state now{term_, vote_, log_.committed()};
+  return now != reported_ || !messages_.empty() || !after_persist_.empty() ||
+         log_.has_unsent() || std::min(log_.committed(), log_.persisted()) > log_.applied();
+}
+
+ready node::take_ready() {
+  ready r;
+  hard_state now{term_, vote_, log_.committed()};
+  if (now != reported_) {
+    r.state = now;
+    reported_ = now;
+  }
+  r.entries = log_.take_unsent();
+  r.messages = std::move(messages_);
+  r.after_persist = std::move(after_persist_);
+  messages_.clear();
+  after_persist_.clear();
+  r.committed = log_.take_committed(64u << 20);
+  return r;
+}
+
+void node::check() const {
+  log_.check();
+  if (role_ == role::leader && leader_ != cfg_.id) throw std::logic_error("raft: a leader that names another leader");
+  if (role_ == role::candidate && vote_ != cfg_.id) throw std::logic_error("raft: a candidate that did not vote for itself");
+}
+
+}  // namespace kv::raft

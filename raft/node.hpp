@@ -1,0 +1,149 @@
+#pragma once
+// The Raft consensus core for one node: a deterministic state machine with no I/O (in the
+// spirit of etcd's raft). It reads time as ticks, consumes messages with step(), and hands out
+// everything it wants done through take_ready(): state and entries to make durable, messages to
+// send, committed entries to apply. Tests drive it with a simulated network, disk and clock.
+//
+// Rules followed (Raft paper §5, Ongaro's thesis):
+//  - randomized election timeouts; pre-vote (§9.6): a node asks whether it could win before it
+//    bumps its term, so a partitioned node cannot disrupt a healthy cluster on its return;
+//  - check-quorum (§6.2): a leader that has not heard from a majority for an election timeout
+//    steps down, and a node that heard from a leader within that time ignores vote requests;
+//  - term and vote are persisted before any vote or append is answered (`after_persist`);
+//  - the leader appends its own entries in parallel with replicating them and counts itself
+//    towards a majority only for what its disk has made durable (persisted());
+//  - a leader commits by counting only entries of its own term (§5.4.2); it appends a no-op when
+//    elected so that earlier entries get committed;
+//  - replication is pipelined with a bound on entries in flight per follower; a rejected append
+//    carries a hint so the leader skips a whole conflicting term per round trip.
+//
+// Not yet here: snapshots (InstallSnapshot), ReadIndex, leadership transfer, membership change.
+//
+// Threading: none; the owner serializes every call.
+
+#include "core/error.hpp"
+#include "raft/log.hpp"
+#include "raft/message.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <vector>
+
+namespace kv::raft {
+
+enum class role : std::uint8_t { follower, pre_candidate, candidate, leader };
+const char* to_string(role r) noexcept;
+
+struct config {
+  node_id id = 0;
+  std::vector<node_id> voters;  // every voter, this node included
+  int election_ticks = 10;      // without a leader for [e, 2e) ticks, a follower campaigns
+  int heartbeat_ticks = 1;
+  bool pre_vote = true;
+  bool check_quorum = true;
+  index_t max_entries_in_flight = 4096;     // per follower, sent but not acknowledged
+  std::size_t max_append_bytes = 1u << 20;  // entry data per append message
+  std::uint64_t seed = 1;                   // election-timeout randomness, for replayable tests
+};
+
+// What the core asks of its driver. Order matters: make `state` and `entries` durable, then send
+// `after_persist`; `messages` may go at once; apply `committed` in order.
+struct ready {
+  std::optional<hard_state> state;
+  std::vector<entry> entries;  // append to the durable log; an index at or below its end replaces that suffix
+  std::vector<message> messages;
+  std::vector<message> after_persist;
+  std::vector<entry> committed;
+  bool empty() const noexcept {
+    return !state && entries.empty() && messages.empty() && after_persist.empty() && committed.empty();
+  }
+};
+
+// A follower as the leader sees it.
+struct progress {
+  enum class mode : std::uint8_t {
+    probe,      // one append at a time until the follower's log position is found
+    replicate,  // stream appends optimistically
+  };
+  index_t match = 0;
+  index_t next = 1;
+  mode state = mode::probe;
+  bool probe_sent = false;
+  bool recent_active = false;  // heard from since the last check-quorum round
+};
+
+class node {
+ public:
+  // `state` and `log` as recovered from durable storage.
+  node(config cfg, hard_state state, raft::log l);
+
+  void tick();
+  void step(const message& m);
+
+  // Appends a command to the log if this node is the leader (errc::not_leader otherwise) and
+  // returns its index. Committed, it will come out of take_ready().committed.
+  result<index_t> propose(std::string data);
+
+  bool has_ready() const;
+  ready take_ready();
+  // The driver made entries up to `index` (of term `term`) durable, and any hard state handed
+  // out before them.
+  void persisted(index_t index, term_t term);
+
+  node_id id() const noexcept { return cfg_.id; }
+  role current_role() const noexcept { return role_; }
+  term_t term() const noexcept { return term_; }
+  node_id vote() const noexcept { return vote_; }
+  node_id leader() const noexcept { return leader_; }
+  const raft::log& log() const noexcept { return log_; }
+  const progress* progress_of(node_id peer) const;
+
+  // Throws std::logic_error if an internal invariant is broken (used by simulations).
+  void check() const;
+
+ private:
+  using mode = progress::mode;
+
+  bool is_voter(node_id n) const;
+  std::size_t quorum() const noexcept { return cfg_.voters.size() / 2 + 1; }
+  void reset_election_timer();
+  void become_follower(term_t term, node_id leader);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void campaign(bool pre_vote);
+  void tally(node_id from, bool granted, bool pre_vote);
+
+  void handle_vote_request(const message& m);
+  void handle_append(const message& m);
+  void handle_append_response(const message& m);
+
+  void send(message m, bool after_persist);
+  void broadcast_append();
+  void send_append(node_id peer, bool heartbeat);
+  void maybe_commit();
+  bool quorum_active();
+
+  config cfg_;
+  raft::log log_;
+  role role_ = role::follower;
+  term_t term_ = 0;
+  node_id vote_ = 0;
+  node_id leader_ = 0;
+  hard_state reported_{};  // the last hard state handed out
+
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_timeout_ = 0;
+  std::mt19937_64 rng_;
+
+  std::map<node_id, bool> votes_;         // this campaign's answers
+  std::map<node_id, progress> progress_;  // leader: every other voter
+
+  std::vector<message> messages_;
+  std::vector<message> after_persist_;
+};
+
+}  // namespace kv::raft

@@ -1,0 +1,257 @@
+// The rules of the Raft paper, one by one, on a single core driven by hand.
+
+#include "raft/node.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace kv::raft;
+
+namespace {
+
+config three(node_id id, bool pre_vote = false) {
+  config c;
+  c.id = id;
+  c.voters = {1, 2, 3};
+  c.election_ticks = 10;
+  c.pre_vote = pre_vote;
+  c.check_quorum = false;
+  return c;
+}
+
+std::vector<entry> entries(std::initializer_list<term_t> terms, index_t first = 1) {
+  std::vector<entry> out;
+  for (auto t : terms) out.push_back(entry{t, first++, "x"});
+  return out;
+}
+
+node make(config c, term_t term = 0, std::vector<entry> initial = {}) {
+  return node(c, hard_state{term, 0, 0}, kv::raft::log(0, 0, std::move(initial)));
+}
+
+message msg(message_type t, node_id from, node_id to, term_t term) {
+  message m;
+  m.type = t;
+  m.from = from;
+  m.to = to;
+  m.term = term;
+  return m;
+}
+
+void tick_until_campaign(node& n) {
+  for (int i = 0; i < 100 && n.current_role() == role::follower; ++i) n.tick();
+}
+
+// Drains ready and reports every entry persisted at once (a perfect disk).
+ready settle(node& n) {
+  ready all;
+  while (n.has_ready()) {
+    auto r = n.take_ready();
+    if (!r.entries.empty()) n.persisted(r.entries.back().index, r.entries.back().term);
+    for (auto& m : r.messages) all.messages.push_back(m);
+    for (auto& m : r.after_persist) all.after_persist.push_back(m);
+    for (auto& e : r.committed) all.committed.push_back(e);
+    if (r.state) all.state = r.state;
+  }
+  return all;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(raft_rules)
+
+BOOST_AUTO_TEST_CASE(a_higher_term_turns_anyone_into_a_follower) {
+  auto n = make(three(1), 1);
+  tick_until_campaign(n);
+  BOOST_TEST((n.current_role() == role::candidate));
+  auto m = msg(message_type::append, 2, 1, 5);
+  n.step(m);
+  BOOST_TEST((n.current_role() == role::follower));
+  BOOST_TEST(n.term() == 5u);
+  BOOST_TEST(n.leader() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(stale_terms_are_refused) {
+  auto n = make(three(1), 5);
+  n.step(msg(message_type::append, 2, 1, 3));
+  auto r = settle(n);
+  BOOST_REQUIRE(r.after_persist.size() == 1u);
+  BOOST_TEST(r.after_persist[0].reject);
+  BOOST_TEST(r.after_persist[0].term == 5u);  // tells the stale leader the newer term
+  BOOST_TEST(n.term() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_candidate_bumps_its_term_votes_for_itself_and_asks_after_persisting) {
+  auto n = make(three(1), 2);
+  tick_until_campaign(n);
+  BOOST_TEST((n.current_role() == role::candidate));
+  BOOST_TEST(n.term() == 3u);
+  BOOST_TEST(n.vote() == 1u);
+  auto r = n.take_ready();
+  BOOST_REQUIRE(r.state.has_value());
+  BOOST_TEST(r.state->term == 3u);
+  BOOST_TEST(r.state->vote == 1u);
+  BOOST_TEST(r.messages.empty());               // nothing leaves before the vote is durable
+  BOOST_TEST(r.after_persist.size() == 2u);     // a vote request to each peer
+}
+
+BOOST_AUTO_TEST_CASE(pre_vote_does_not_bump_terms) {
+  auto n = make(three(1, /*pre_vote=*/true), 2);
+  tick_until_campaign(n);
+  BOOST_TEST((n.current_role() == role::pre_candidate));
+  BOOST_TEST(n.term() == 2u);
+  auto r = n.take_ready();
+  BOOST_REQUIRE(r.messages.size() == 2u);
+  BOOST_TEST((r.messages[0].type == message_type::pre_vote));
+  BOOST_TEST(r.messages[0].term == 3u);  // the term it would campaign in
+  // A voter answers a pre-vote without changing its own term.
+  auto voter = make(three(2, true), 2);
+  voter.step(r.messages[0]);
+  BOOST_TEST(voter.term() == 2u);
+  auto answer = voter.take_ready();
+  BOOST_REQUIRE(answer.after_persist.size() == 1u);
+  BOOST_TEST(!answer.after_persist[0].reject);
+  // With a majority of pre-votes, the real election starts.
+  n.step(answer.after_persist[0]);
+  BOOST_TEST((n.current_role() == role::candidate));
+  BOOST_TEST(n.term() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(one_vote_per_term) {
+  auto n = make(three(1), 1);
+  auto ask = [&](node_id who) {
+    auto m = msg(message_type::vote, who, 1, 2);
+    n.step(m);
+    auto r = n.take_ready();
+    BOOST_REQUIRE(r.after_persist.size() == 1u);
+    return !r.after_persist[0].reject;
+  };
+  BOOST_TEST(ask(2));
+  BOOST_TEST(!ask(3));  // already voted for 2 in term 2
+  BOOST_TEST(ask(2));   // asking again is fine
+  BOOST_TEST(n.vote() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(votes_go_only_to_logs_at_least_as_up_to_date) {
+  auto ask = [](index_t last_index, term_t last_term) {
+    auto n = make(three(1), 2, entries({1, 2}));
+    auto m = msg(message_type::vote, 2, 1, 3);
+    m.last_index = last_index;
+    m.last_term = last_term;
+    n.step(m);
+    auto r = n.take_ready();
+    return !r.after_persist.at(0).reject;
+  };
+  BOOST_TEST(!ask(5, 1));  // older last term, however long
+  BOOST_TEST(!ask(1, 2));  // same term, shorter
+  BOOST_TEST(ask(2, 2));   // as up to date
+  BOOST_TEST(ask(1, 3));   // newer last term
+}
+
+BOOST_AUTO_TEST_CASE(conflicting_entries_are_truncated) {
+  auto n = make(three(2), 2, entries({1, 1, 2, 2}));
+  auto m = msg(message_type::append, 1, 2, 3);
+  m.prev_index = 2;
+  m.prev_term = 1;
+  m.entries = {entry{3, 3, "new"}};
+  n.step(m);
+  BOOST_TEST(n.log().last_index() == 3u);
+  BOOST_TEST(*n.log().term(3) == 3u);
+  auto r = n.take_ready();
+  BOOST_REQUIRE(r.entries.size() == 1u);  // storage replaces entry 3 and drops 4
+  BOOST_TEST(r.entries[0].index == 3u);
+  BOOST_TEST(!r.after_persist.at(0).reject);
+  BOOST_TEST(r.after_persist.at(0).match == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_rejection_hint_skips_a_whole_conflicting_term) {
+  // Follower: ten entries of term 2 the leader never had; leader: term 3 from index 2 on.
+  auto f = make(three(2), 2, entries({1, 2, 2, 2, 2, 2, 2, 2, 2, 2}));
+  auto m = msg(message_type::append, 1, 2, 3);
+  m.prev_index = 10;
+  m.prev_term = 3;
+  f.step(m);
+  auto r = f.take_ready();
+  const auto& reply = r.after_persist.at(0);
+  BOOST_TEST(reply.reject);
+  BOOST_TEST(reply.hint_index == 10u);  // its last entry with a term at most the leader's 3...
+  BOOST_TEST(reply.hint_term == 2u);    // ...is of term 2
+  // The leader holds no term-2 entry: its last entry of term at most 2 is 1, so the next probe
+  // goes straight to index 2 instead of walking back one entry per round trip.
+  kv::raft::log leader_log(0, 0, entries({1, 3, 3, 3, 3, 3, 3, 3, 3, 3}));
+  BOOST_TEST(leader_log.last_index_with_term_at_most(reply.hint_index, reply.hint_term) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(previous_term_entries_are_not_committed_by_counting) {
+  // Node 1 leads term 3 with an old entry (1, term 1) nobody else has.
+  auto leader = make(three(1), 2, entries({1}));
+  tick_until_campaign(leader);
+  for (node_id v : {2u, 3u}) {
+    auto g = msg(message_type::vote_response, v, 1, 3);
+    leader.step(g);
+  }
+  BOOST_REQUIRE((leader.current_role() == role::leader));
+  settle(leader);  // the leader persists its no-op (entry 2, term 3)
+  // Follower 2 acknowledges entry 1 only: a majority holds it, yet it is of term 1.
+  auto ack = msg(message_type::append_response, 2, 1, 3);
+  ack.match = 1;
+  ack.prev_index = 0;
+  leader.step(ack);
+  BOOST_TEST(leader.log().committed() == 0u);
+  // Once the no-op of term 3 is on a majority, both commit.
+  ack.match = 2;
+  leader.step(ack);
+  BOOST_TEST(leader.log().committed() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_leader_counts_itself_only_once_its_disk_has_the_entry) {
+  config c;
+  c.id = 1;
+  c.voters = {1};
+  auto n = make(c);
+  tick_until_campaign(n);
+  BOOST_REQUIRE((n.current_role() == role::leader));
+  auto first = n.take_ready();
+  BOOST_TEST(n.log().committed() == 0u);  // the no-op is not durable yet
+  n.persisted(first.entries.back().index, first.entries.back().term);
+  BOOST_TEST(n.log().committed() == 1u);
+  auto idx = n.propose("data");
+  BOOST_REQUIRE(idx.ok());
+  BOOST_TEST(n.log().committed() == 1u);
+  auto r = n.take_ready();
+  n.persisted(r.entries.back().index, r.entries.back().term);
+  BOOST_TEST(n.log().committed() == *idx);
+  auto applied = r.committed;  // the no-op, committed before the proposal
+  for (auto& e : n.take_ready().committed) applied.push_back(e);
+  BOOST_REQUIRE(applied.size() == 2u);  // the no-op and the data, in order
+  BOOST_TEST(applied[1].data == "data");
+}
+
+BOOST_AUTO_TEST_CASE(a_leader_cut_off_from_the_majority_steps_down) {
+  auto c = three(1);
+  c.check_quorum = true;
+  auto n = make(c, 1);
+  tick_until_campaign(n);
+  for (node_id v : {2u, 3u}) n.step(msg(message_type::vote_response, v, 1, 2));
+  BOOST_REQUIRE((n.current_role() == role::leader));
+  for (int i = 0; i < 2 * c.election_ticks; ++i) n.tick();  // nobody answers
+  BOOST_TEST((n.current_role() == role::follower));
+  BOOST_TEST(n.term() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(followers_ignore_vote_requests_while_a_leader_is_alive) {
+  auto c = three(2);
+  c.check_quorum = true;
+  auto n = make(c, 2);
+  n.step(msg(message_type::append, 1, 2, 2));  // hears from leader 1
+  auto m = msg(message_type::vote, 3, 2, 3);
+  n.step(m);
+  BOOST_TEST(n.term() == 2u);  // not disrupted
+  BOOST_TEST(n.take_ready().after_persist.size() == 1u);  // only the append's answer
+}
+
+BOOST_AUTO_TEST_CASE(proposals_go_only_to_the_leader) {
+  auto n = make(three(1), 1);
+  BOOST_TEST(n.propose("x").is(kv::errc::not_leader));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

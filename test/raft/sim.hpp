@@ -1,0 +1,360 @@
+#pragma once
+// A deterministic simulation of a Raft cluster: every node's core in one process, driven by a
+// seeded scheduler over a simulated network (drop, delay, reorder, duplicate, partitions,
+// one-way included) and simulated disks (a crash loses whatever was not yet durable). The same
+// seed replays the same run.
+//
+// After every step it checks the safety properties of the Raft paper (figure 3):
+//   election safety   - at most one leader per term;
+//   log matching      - logs that agree on (index, term) agree on everything before;
+//   leader completeness - a committed entry is in the log of every later leader;
+//   state machine safety - all nodes apply the same entry at each index;
+// plus: commit never goes back within a run of a node, and at the end, with the network healed,
+// every committed entry is applied everywhere.
+
+#include "raft/node.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kv::raft::sim {
+
+struct options {
+  int nodes = 3;
+  int steps = 3000;
+  double drop = 0.05;         // chance a message is lost
+  double duplicate = 0.02;    // chance a message is delivered twice
+  double crash = 0.002;       // chance per step that a node crashes (restarted later)
+  double partition = 0.003;   // chance per step the network is split (healed later)
+  double propose = 0.3;       // chance per step a client proposes on whoever leads
+  std::size_t max_append_bytes = 1u << 20;  // small values split appends into one entry each
+  int election_ticks = 10;
+  double heal = 0.01;  // chance per step that a partition heals
+};
+
+class cluster {
+ public:
+  cluster(std::uint64_t seed, options o) : rng_(seed), o_(o) {
+    for (int i = 1; i <= o_.nodes; ++i) ids_.push_back(static_cast<node_id>(i));
+    for (auto id : ids_) {
+      nodes_[id].id = id;
+      restart(id);
+    }
+  }
+
+  // Runs the scheduled steps, then heals and settles. Throws std::logic_error naming the broken
+  // property (with the step) on any violation.
+  void run() {
+    for (step_ = 0; step_ < o_.steps; ++step_) {
+      random_event();
+      check();
+    }
+    settle();
+  }
+
+  std::size_t committed_entries() const { return committed_.size(); }
+  int elections() const { return static_cast<int>(leaders_.size()); }
+
+ private:
+  struct disk_write {
+    std::optional<hard_state> state;
+    std::vector<entry> entries;
+    std::vector<message> after;
+  };
+  struct sim_node {
+    node_id id = 0;
+    bool up = true;
+    std::unique_ptr<node> core;
+    hard_state durable_state;
+    std::vector<entry> durable_log;  // entry i at [i - 1]
+    std::deque<disk_write> disk;     // writes handed to the disk, not yet durable
+    std::vector<entry> applied;
+    index_t last_commit = 0;
+  };
+  struct in_flight {
+    message m;
+    int deliver_after;  // steps
+  };
+
+  [[noreturn]] void fail(const std::string& what) const {
+    std::ostringstream s;
+    s << "step " << step_ << ": " << what;
+    throw std::logic_error(s.str());
+  }
+
+  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+  std::size_t pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
+
+  void restart(node_id id) {
+    auto& n = nodes_[id];
+    n.up = true;
+    n.disk.clear();
+    n.applied.clear();
+    n.last_commit = 0;
+    config c;
+    c.id = id;
+    c.voters = ids_;
+    c.election_ticks = o_.election_ticks;
+    c.seed = rng_();
+    c.max_entries_in_flight = 64;
+    c.max_append_bytes = o_.max_append_bytes;
+    n.core = std::make_unique<node>(c, n.durable_state, raft::log(0, 0, n.durable_log));
+    drain(id);
+  }
+
+  void crash(node_id id) {
+    auto& n = nodes_[id];
+    n.up = false;
+    n.core.reset();
+    n.disk.clear();  // unsynced writes are lost
+  }
+
+  // Moves everything the core wants done into the network, the disk queue and the applied list.
+  void drain(node_id id) {
+    auto& n = nodes_[id];
+    while (n.up && n.core->has_ready()) {
+      auto r = n.core->take_ready();
+      for (auto& m : r.messages) post(std::move(m));
+      for (auto& e : r.committed) apply(n, e);
+      if (r.state || !r.entries.empty() || !r.after_persist.empty()) {
+        n.disk.push_back(disk_write{r.state, std::move(r.entries), std::move(r.after_persist)});
+      }
+    }
+  }
+
+  void apply(sim_node& n, const entry& e) {
+    if (e.index != n.applied.size() + 1) fail("node " + std::to_string(n.id) + " applied out of order");
+    n.applied.push_back(e);
+    auto [it, inserted] = committed_.emplace(e.index, e);
+    if (!inserted && !(it->second == e)) {
+      fail("state machine safety: index " + std::to_string(e.index) + " applied as two different entries");
+    }
+  }
+
+  void post(message m) {
+    if (blocked_.count({m.from, m.to})) return;
+    if (chance(o_.drop)) return;
+    int delay = static_cast<int>(pick(4));
+    if (chance(o_.duplicate)) network_.push_back({m, delay + static_cast<int>(pick(8))});
+    network_.push_back({std::move(m), delay});
+  }
+
+  void complete_disk_write(node_id id) {
+    auto& n = nodes_[id];
+    auto w = std::move(n.disk.front());
+    n.disk.pop_front();
+    if (w.state) n.durable_state = *w.state;
+    for (const auto& e : w.entries) {
+      n.durable_log.resize(e.index - 1);  // a later entry replaces the suffix, as the WAL does
+      n.durable_log.push_back(e);
+    }
+    for (auto& m : w.after) post(std::move(m));
+    if (!w.entries.empty()) n.core->persisted(w.entries.back().index, w.entries.back().term);
+    drain(id);
+  }
+
+  // One unit of simulated time: nodes tick now and then, due messages arrive (in random order),
+  // disks finish writes now and then, and faults strike.
+  void random_event() {
+    for (auto id : ids_) {
+      auto& n = nodes_[id];
+      if (!n.up) {
+        if (chance(0.02)) restart(id);
+        continue;
+      }
+      if (chance(0.3)) {
+        n.core->tick();
+        drain(id);
+      }
+      if (!n.disk.empty() && chance(0.5)) complete_disk_write(id);
+    }
+    for (auto& f : network_) --f.deliver_after;
+    while (deliver_one()) {
+    }
+    // Clients write to whoever believes it leads, stale leaders cut off from the rest included:
+    // their entries are the ones a later leader must overwrite.
+    for (auto id : ids_) {
+      auto& n = nodes_[id];
+      if (n.up && n.core->current_role() == role::leader && chance(o_.propose)) {
+        auto r = n.core->propose("cmd-" + std::to_string(next_command_++));
+        if (!r) fail("a leader refused a proposal");
+        drain(id);
+      }
+    }
+    // Faults aim at leaders more often than not: that is where consensus bugs hide.
+    if (chance(o_.crash)) {
+      auto l = some_leader();
+      crash(l && chance(0.7) ? *l : ids_[pick(ids_.size())]);
+    }
+    if (chance(o_.partition)) split();
+    if (!blocked_.empty() && chance(o_.heal)) blocked_.clear();
+  }
+
+  // Delivers one due message, picked at random among them (reordering). False if none is due.
+  bool deliver_one() {
+    std::vector<std::size_t> due;
+    for (std::size_t i = 0; i < network_.size(); ++i)
+      if (network_[i].deliver_after <= 0) due.push_back(i);
+    if (due.empty()) return false;
+    auto i = due[pick(due.size())];  // any due message: reordering
+    auto m = std::move(network_[i].m);
+    network_.erase(network_.begin() + static_cast<std::ptrdiff_t>(i));
+    auto& to = nodes_[m.to];
+    if (!to.up) return true;
+    to.core->step(m);
+    drain(m.to);
+    return true;
+  }
+
+  std::optional<node_id> some_leader() const {
+    for (auto id : ids_) {
+      const auto& n = nodes_.at(id);
+      if (n.up && n.core->current_role() == role::leader) return id;
+    }
+    return std::nullopt;
+  }
+
+  // Cuts the cluster in two: often a leader with at most one follower on its side, otherwise at
+  // random; sometimes in one direction only.
+  void split() {
+    blocked_.clear();
+    std::set<node_id> side;
+    if (auto l = some_leader(); l && chance(0.6)) {
+      side.insert(*l);
+      if (chance(0.5)) side.insert(ids_[pick(ids_.size())]);
+    } else {
+      for (auto id : ids_)
+        if (chance(0.5)) side.insert(id);
+    }
+    bool one_way = chance(0.3);
+    for (auto a : ids_)
+      for (auto b : ids_)
+        if (side.count(a) && !side.count(b)) {
+          blocked_.insert({a, b});
+          if (!one_way) blocked_.insert({b, a});
+        }
+  }
+
+  void trace_roles() {
+    static const bool on = std::getenv("KV_RAFT_TRACE") != nullptr;
+    if (!on || step_ % 50 != 0) return;
+    std::string line = "step " + std::to_string(step_) + ":";
+    for (auto id : ids_) {
+      const auto& n = nodes_[id];
+      line += " " + std::to_string(id) + "=" +
+              (n.up ? std::string(to_string(n.core->current_role())) + "/t" + std::to_string(n.core->term()) + "/c" +
+                          std::to_string(n.core->log().committed()) + "/l" + std::to_string(n.core->log().last_index())
+                    : std::string("down"));
+    }
+    line += " net=" + std::to_string(network_.size()) + " blocked=" + std::to_string(blocked_.size());
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+
+  void check() {
+    trace_roles();
+    for (auto id : ids_) {
+      auto& n = nodes_[id];
+      if (!n.up) continue;
+      n.core->check();
+      const auto& core = *n.core;
+      if (core.log().committed() < n.last_commit) fail("commit index went back on node " + std::to_string(id));
+      n.last_commit = core.log().committed();
+      if (core.current_role() == role::leader) {
+        auto [it, inserted] = leaders_.emplace(core.term(), id);
+        if (!inserted && it->second != id) {
+          fail("election safety: nodes " + std::to_string(it->second) + " and " + std::to_string(id) +
+               " both lead term " + std::to_string(core.term()));
+        }
+        // Leader completeness: every entry committed before this leader's term is in its log.
+        // Checked when the leader is first seen; later entries it appends itself.
+        if (!inserted) continue;
+        for (const auto& [index, e] : committed_) {
+          if (e.term <= core.term() && core.log().term(index) != e.term) {
+            fail("leader completeness: leader " + std::to_string(id) + " of term " + std::to_string(core.term()) +
+                 " lacks committed entry " + std::to_string(index));
+          }
+        }
+      }
+    }
+    // Log matching, pairwise (every few steps: it reads whole logs).
+    if (step_ % 16 != 0) return;
+    for (std::size_t a = 0; a < ids_.size(); ++a) {
+      for (std::size_t b = a + 1; b < ids_.size(); ++b) {
+        const auto& x = nodes_[ids_[a]];
+        const auto& y = nodes_[ids_[b]];
+        if (!x.up || !y.up) continue;
+        const auto& lx = x.core->log();
+        const auto& ly = y.core->log();
+        index_t top = std::min(lx.last_index(), ly.last_index());
+        index_t agree = 0;
+        for (index_t i = top; i >= 1; --i) {
+          if (lx.term(i) == ly.term(i)) {
+            agree = i;
+            break;
+          }
+        }
+        for (index_t i = 1; i <= agree; ++i) {
+          if (lx.term(i) != ly.term(i)) {
+            fail("log matching: nodes " + std::to_string(x.id) + " and " + std::to_string(y.id) + " agree at " +
+                 std::to_string(agree) + " but differ at " + std::to_string(i));
+          }
+        }
+      }
+    }
+  }
+
+  // Heals everything and runs until every node has applied every committed entry.
+  void settle() {
+    blocked_.clear();
+    o_.drop = 0;
+    o_.duplicate = 0;
+    for (auto id : ids_)
+      if (!nodes_[id].up) restart(id);
+    for (int round = 0; round < 20000; ++round, ++step_) {
+      for (auto id : ids_) {
+        auto& n = nodes_[id];
+        while (!n.disk.empty()) complete_disk_write(id);
+        n.core->tick();
+        drain(id);
+      }
+      for (int delivered = 0; !network_.empty(); ++delivered) {
+        if (delivered > 200000) fail("message storm: the network never quiets down");
+        for (auto& f : network_) f.deliver_after = 0;
+        deliver_one();
+        for (auto id : ids_)
+          while (!nodes_[id].disk.empty()) complete_disk_write(id);
+      }
+      check();
+      bool done = true;
+      index_t top = committed_.empty() ? 0 : committed_.rbegin()->first;
+      for (auto id : ids_) done = done && nodes_[id].applied.size() >= top && nodes_[id].core->log().committed() >= top;
+      bool has_leader = false;
+      for (auto id : ids_) has_leader = has_leader || nodes_[id].core->current_role() == role::leader;
+      if (done && has_leader && round > 50) return;
+    }
+    fail("the healed cluster did not apply every committed entry everywhere");
+  }
+
+  std::mt19937_64 rng_;
+  options o_;
+  std::vector<node_id> ids_;
+  std::map<node_id, sim_node> nodes_;
+  std::vector<in_flight> network_;
+  std::set<std::pair<node_id, node_id>> blocked_;
+  std::map<term_t, node_id> leaders_;
+  std::map<index_t, entry> committed_;  // every entry any node applied
+  std::uint64_t next_command_ = 1;
+  int step_ = 0;
+};
+
+}  // namespace kv::raft::sim
