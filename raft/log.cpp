@@ -15,6 +15,8 @@ const char* to_string(message_type t) noexcept {
     case message_type::append: return "append";
     case message_type::append_response: return "append_response";
     case message_type::timeout_now: return "timeout_now";
+    case message_type::read_index: return "read_index";
+    case message_type::read_index_response: return "read_index_response";
   }
   return "unknown";
 }

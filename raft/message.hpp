@@ -35,6 +35,8 @@ enum class message_type : std::uint8_t {
   append,                // AppendEntries; also the heartbeat (no entries)
   append_response,
   timeout_now,           // leadership transfer: start an election now (thesis §3.10)
+  read_index,            // follower -> leader: "what index must I reach to read?" (thesis §6.4)
+  read_index_response,   // commit = that index; reject if the receiver is not the leader
 };
 
 const char* to_string(message_type t) noexcept;
@@ -61,7 +63,8 @@ struct message {
   index_t hint_index = 0;  // append_response, rejected: where the leader should look next
   term_t hint_term = 0;    //   ...and the follower's term at that index (0: its log is shorter)
 
-  // append / append_response: an opaque tag the leader uses to confirm leadership for reads.
+  // append / append_response: the read round a heartbeat confirms leadership for;
+  // read_index / read_index_response: the requester's tag for the read.
   std::uint64_t context = 0;
 };
 

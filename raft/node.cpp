@@ -44,6 +44,7 @@ void node::reset_election_timer() {
 // ---- roles -----------------------------------------------------------------------------
 
 void node::become_follower(term_t term, node_id leader) {
+  fail_pending_reads();
   if (term > term_) {
     term_ = term;
     vote_ = 0;
@@ -76,6 +77,7 @@ void node::become_leader() {
   leader_ = cfg_.id;
   votes_.clear();
   progress_.clear();
+  round_acked_.clear();
   for (auto peer : cfg_.voters) {
     if (peer == cfg_.id) continue;
     progress_[peer] = progress{0, log_.last_index() + 1, mode::probe, false, true};
@@ -132,7 +134,10 @@ void node::tick() {
   if (role_ == role::leader) {
     if (++heartbeat_elapsed_ >= cfg_.heartbeat_ticks) {
       heartbeat_elapsed_ = 0;
-      for (auto& [peer, pr] : progress_) send_append(peer, /*heartbeat=*/true);
+      // While reads wait, every heartbeat carries the newest round: a lost acknowledgement is
+      // made up for by the next heartbeat, not only by the next read.
+      const std::uint64_t round = pending_reads_.empty() ? 0 : read_round_;
+      for (auto& [peer, pr] : progress_) send_append(peer, /*heartbeat=*/true, round);
     }
     if (++election_elapsed_ >= cfg_.election_ticks) {
       election_elapsed_ = 0;
@@ -191,6 +196,8 @@ void node::step(const message& m) {
       r.to = m.from;
       r.reject = true;
       send(std::move(r), true);
+    } else if (m.type == message_type::read_index) {
+      finish_read(m.context, m.from, 0, false);  // the asker's term is stale: let it retry at once
     }
     return;
   }
@@ -215,6 +222,16 @@ void node::step(const message& m) {
       return;
     case message_type::timeout_now:
       if (role_ != role::leader) campaign(false);
+      return;
+    case message_type::read_index:
+      if (role_ == role::leader) {
+        start_read(m.context, m.from);
+      } else {
+        finish_read(m.context, m.from, 0, false);
+      }
+      return;
+    case message_type::read_index_response:
+      reads_.push_back(read_state{m.context, m.commit, !m.reject});
       return;
   }
 }
@@ -265,6 +282,14 @@ void node::handle_append_response(const message& m) {
   if (it == progress_.end()) return;
   auto& pr = it->second;
   pr.recent_active = true;
+  if (m.context != 0) {
+    // Any answer in our term, accepted or not, confirms we still led when it was sent.
+    auto& acked = round_acked_[m.from];
+    if (m.context > acked) {
+      acked = m.context;
+      release_reads();
+    }
+  }
   if (m.reject) {
     if (m.prev_index < pr.match) return;  // stale: we know more already
     if (pr.state == mode::probe && m.prev_index != pr.next - 1) return;  // not our outstanding probe
@@ -289,7 +314,7 @@ void node::broadcast_append() {
   for (auto& [peer, pr] : progress_) send_append(peer, false);
 }
 
-void node::send_append(node_id peer, bool heartbeat) {
+void node::send_append(node_id peer, bool heartbeat, std::uint64_t read_round) {
   auto& pr = progress_.at(peer);
   const bool has_new = pr.next <= log_.last_index();
   if (!heartbeat) {
@@ -312,9 +337,70 @@ void node::send_append(node_id peer, bool heartbeat) {
     m.entries = log_.slice(pr.next, log_.last_index(), cfg_.max_append_bytes);
   }
   m.commit = log_.committed();
+  m.context = read_round;
   if (pr.state == mode::replicate && !m.entries.empty()) pr.next = m.entries.back().index + 1;
   if (pr.state == mode::probe) pr.probe_sent = true;
   send(std::move(m), false);
+}
+
+// ---- reads -------------------------------------------------------------------------------
+
+void node::read_index(std::uint64_t context) {
+  if (role_ == role::leader) return start_read(context, cfg_.id);
+  if (leader_ == 0) return finish_read(context, cfg_.id, 0, false);
+  message m;
+  m.type = message_type::read_index;
+  m.to = leader_;
+  m.context = context;
+  send(std::move(m), false);
+}
+
+void node::start_read(std::uint64_t context, node_id from) {
+  pending_read r{context, from, log_.committed(), 0};
+  if (log_.term(log_.committed()) != term_) {
+    waiting_for_commit_.push_back(r);  // the commit index is not known until our no-op commits
+    return;
+  }
+  r.round = ++read_round_;
+  pending_reads_.push_back(r);
+  if (progress_.empty()) return release_reads();  // a single node leads alone
+  for (auto& [peer, pr] : progress_) send_append(peer, /*heartbeat=*/true, read_round_);
+}
+
+void node::release_reads() {
+  // The highest round a majority (this node included) has acknowledged.
+  std::vector<std::uint64_t> rounds{read_round_};
+  for (const auto& [peer, pr] : progress_) {
+    auto it = round_acked_.find(peer);
+    rounds.push_back(it == round_acked_.end() ? 0 : it->second);
+  }
+  std::sort(rounds.begin(), rounds.end(), std::greater<>());
+  auto confirmed = rounds[quorum() - 1];
+  auto done = std::partition(pending_reads_.begin(), pending_reads_.end(),
+                             [&](const pending_read& r) { return r.round > confirmed; });
+  for (auto it = done; it != pending_reads_.end(); ++it) finish_read(it->context, it->from, it->index, true);
+  pending_reads_.erase(done, pending_reads_.end());
+}
+
+void node::finish_read(std::uint64_t context, node_id from, index_t index, bool ok) {
+  if (from == cfg_.id) {
+    reads_.push_back(read_state{context, index, ok});
+    return;
+  }
+  message m;
+  m.type = message_type::read_index_response;
+  m.to = from;
+  m.context = context;
+  m.commit = index;
+  m.reject = !ok;
+  send(std::move(m), false);
+}
+
+void node::fail_pending_reads() {
+  for (auto& r : pending_reads_) finish_read(r.context, r.from, 0, false);
+  for (auto& r : waiting_for_commit_) finish_read(r.context, r.from, 0, false);
+  pending_reads_.clear();
+  waiting_for_commit_.clear();
 }
 
 void node::maybe_commit() {
@@ -332,6 +418,10 @@ void node::maybe_commit() {
 #endif
     log_.commit_to(majority);
     broadcast_append();
+    // Reads that waited for the first commit of this term can start now.
+    auto waiting = std::move(waiting_for_commit_);
+    waiting_for_commit_.clear();
+    for (auto& r : waiting) start_read(r.context, r.from);
   }
 }
 
@@ -352,7 +442,7 @@ void node::persisted(index_t index, term_t term) {
 
 bool node::has_ready() const {
   hard_state now{term_, vote_, log_.committed()};
-  return now != reported_ || !messages_.empty() || !after_persist_.empty() ||
+  return now != reported_ || !messages_.empty() || !after_persist_.empty() || !reads_.empty() ||
          log_.has_unsent() || std::min(log_.committed(), log_.persisted()) > log_.applied();
 }
 
@@ -369,6 +459,8 @@ ready node::take_ready() {
   messages_.clear();
   after_persist_.clear();
   r.committed = log_.take_committed(64u << 20);
+  r.reads = std::move(reads_);
+  reads_.clear();
   return r;
 }
 

@@ -17,7 +17,12 @@
 //  - replication is pipelined with a bound on entries in flight per follower; a rejected append
 //    carries a hint so the leader skips a whole conflicting term per round trip.
 //
-// Not yet here: snapshots (InstallSnapshot), ReadIndex, leadership transfer, membership change.
+//  - linearizable reads by ReadIndex (thesis §6.4): the leader notes its commit index, confirms
+//    it still leads with a heartbeat round to a majority, and only then releases the read; a
+//    follower asks the leader for that index. The caller serves the read once it has applied
+//    that far.
+//
+// Not yet here: snapshots (InstallSnapshot), leadership transfer, membership change.
 //
 // Threading: none; the owner serializes every call.
 
@@ -48,6 +53,14 @@ struct config {
   std::uint64_t seed = 1;                   // election-timeout randomness, for replayable tests
 };
 
+// The answer to read_index(): serve the read once the state machine has applied `index`.
+// !ok: this node could not get a read index (no leader, or leadership changed); retry.
+struct read_state {
+  std::uint64_t context = 0;
+  index_t index = 0;
+  bool ok = false;
+};
+
 // What the core asks of its driver. Order matters: make `state` and `entries` durable, then send
 // `after_persist`; `messages` may go at once; apply `committed` in order.
 struct ready {
@@ -56,8 +69,10 @@ struct ready {
   std::vector<message> messages;
   std::vector<message> after_persist;
   std::vector<entry> committed;
+  std::vector<read_state> reads;
   bool empty() const noexcept {
-    return !state && entries.empty() && messages.empty() && after_persist.empty() && committed.empty();
+    return !state && entries.empty() && messages.empty() && after_persist.empty() && committed.empty() &&
+           reads.empty();
   }
 };
 
@@ -85,6 +100,10 @@ class node {
   // Appends a command to the log if this node is the leader (errc::not_leader otherwise) and
   // returns its index. Committed, it will come out of take_ready().committed.
   result<index_t> propose(std::string data);
+
+  // Asks for a linearizable read point; the answer comes out in take_ready().reads with the
+  // same `context`.
+  void read_index(std::uint64_t context);
 
   bool has_ready() const;
   ready take_ready();
@@ -122,9 +141,13 @@ class node {
 
   void send(message m, bool after_persist);
   void broadcast_append();
-  void send_append(node_id peer, bool heartbeat);
+  void send_append(node_id peer, bool heartbeat, std::uint64_t read_round = 0);
   void maybe_commit();
   bool quorum_active();
+  void start_read(std::uint64_t context, node_id from);
+  void release_reads();
+  void finish_read(std::uint64_t context, node_id from, index_t index, bool ok);
+  void fail_pending_reads();
 
   config cfg_;
   raft::log log_;
@@ -144,6 +167,21 @@ class node {
 
   std::vector<message> messages_;
   std::vector<message> after_persist_;
+
+  // ReadIndex, on the leader. A read waits for a heartbeat round started after it to be
+  // acknowledged by a majority; until the leader has committed an entry of its own term it
+  // does not know the commit index, so reads wait for that too.
+  struct pending_read {
+    std::uint64_t context;
+    node_id from;  // this node, or the follower that asked
+    index_t index;
+    std::uint64_t round;
+  };
+  std::vector<pending_read> waiting_for_commit_;
+  std::vector<pending_read> pending_reads_;
+  std::uint64_t read_round_ = 0;
+  std::map<node_id, std::uint64_t> round_acked_;
+  std::vector<read_state> reads_;
 };
 
 }  // namespace kv::raft

@@ -4,6 +4,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <functional>
+#include <map>
+
 using namespace kv::raft;
 
 namespace {
@@ -53,6 +57,68 @@ ready settle(node& n) {
     if (r.state) all.state = r.state;
   }
   return all;
+}
+
+// Cores wired together by hand. deliver() moves messages until the cluster is quiet, making
+// every write durable at once; `drop` filters messages out. Nothing ticks unless a test ticks it.
+struct wired {
+  std::map<node_id, node> nodes;
+  std::map<node_id, std::vector<read_state>> reads;
+  std::vector<message> delivered;
+  std::function<bool(const message&)> drop = [](const message&) { return false; };
+
+  explicit wired(std::vector<node_id> ids, bool check_quorum = false) {
+    for (auto id : ids) {
+      config c;
+      c.id = id;
+      c.voters = ids;
+      c.pre_vote = false;
+      c.check_quorum = check_quorum;
+      nodes.try_emplace(id, c, hard_state{}, kv::raft::log{});
+    }
+  }
+  node& operator[](node_id id) { return nodes.at(id); }
+
+  void deliver() {
+    for (int round = 0; round < 1000; ++round) {
+      std::vector<message> out;
+      for (auto& [id, n] : nodes) drain(id, out);
+      if (out.empty()) return;
+      for (auto& m : out) {
+        if (drop(m)) continue;
+        delivered.push_back(m);
+        nodes.at(m.to).step(m);
+      }
+    }
+    BOOST_FAIL("the cluster never quiets down");
+  }
+
+  void drain(node_id id, std::vector<message>& out) {
+    auto& n = nodes.at(id);
+    while (n.has_ready()) {
+      auto r = n.take_ready();
+      if (!r.entries.empty()) n.persisted(r.entries.back().index, r.entries.back().term);
+      for (auto& m : r.messages) out.push_back(m);
+      for (auto& m : r.after_persist) out.push_back(m);
+      for (auto& rs : r.reads) reads[id].push_back(rs);
+    }
+  }
+
+  // `id` times out alone and wins.
+  void elect(node_id id) {
+    tick_until_campaign(nodes.at(id));
+    deliver();
+    BOOST_REQUIRE((nodes.at(id).current_role() == role::leader));
+  }
+
+  std::size_t count(message_type t) const {
+    return static_cast<std::size_t>(
+        std::count_if(delivered.begin(), delivered.end(), [&](const message& m) { return m.type == t; }));
+  }
+};
+
+bool same(const read_state& a, const read_state& b) {
+  return a.context == b.context && a.index == b.index && a.ok == b.ok;
 }
 
 }  // namespace
@@ -252,6 +318,105 @@ BOOST_AUTO_TEST_CASE(followers_ignore_vote_requests_while_a_leader_is_alive) {
 BOOST_AUTO_TEST_CASE(proposals_go_only_to_the_leader) {
   auto n = make(three(1), 1);
   BOOST_TEST(n.propose("x").is(kv::errc::not_leader));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(raft_read_index)
+
+BOOST_AUTO_TEST_CASE(a_leader_read_waits_for_a_majority_to_confirm_a_heartbeat_round) {
+  wired c({1, 2, 3});
+  c.elect(1);
+  BOOST_REQUIRE(c[1].propose("a").ok());
+  c.deliver();
+  BOOST_REQUIRE(c[1].log().committed() == 2u);
+
+  c.drop = [](const message& m) { return m.from != 1; };  // the followers' answers are lost
+  c[1].read_index(7);
+  BOOST_REQUIRE(c[1].propose("b").ok());  // commits later than the read was asked
+  c.deliver();
+  BOOST_TEST(c.reads[1].empty());
+  BOOST_TEST(c[1].log().committed() == 2u);
+
+  // The next heartbeat carries the read's round; one follower answering makes a majority.
+  c.drop = [](const message& m) { return m.from == 3; };
+  c[1].tick();
+  c.deliver();
+  BOOST_REQUIRE(c.reads[1].size() == 1u);
+  BOOST_TEST(same(c.reads[1][0], read_state{7, 2, true}));  // the commit index when asked
+  BOOST_TEST(c[1].log().committed() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_new_leader_serves_no_read_before_its_no_op_commits) {
+  wired c({1, 2, 3});
+  c.drop = [](const message& m) { return m.type == message_type::append_response; };
+  c.elect(1);
+  BOOST_REQUIRE(c[1].log().committed() == 0u);
+  c[1].read_index(5);
+  c.deliver();
+  BOOST_TEST(c.reads[1].empty());
+  for (const auto& m : c.delivered) BOOST_TEST(m.context == 0u);  // no read round started yet
+
+  c.drop = [](const message&) { return false; };
+  c[1].tick();
+  c.deliver();
+  BOOST_TEST(c[1].log().committed() == 1u);
+  BOOST_REQUIRE(c.reads[1].size() == 1u);
+  BOOST_TEST(same(c.reads[1][0], read_state{5, 1, true}));
+}
+
+BOOST_AUTO_TEST_CASE(a_follower_read_is_answered_with_the_leaders_index) {
+  wired c({1, 2, 3});
+  c.elect(1);
+  BOOST_REQUIRE(c[1].propose("a").ok());
+  c.deliver();
+  c[2].read_index(9);
+  c.deliver();
+  BOOST_TEST(c.count(message_type::read_index) == 1u);
+  BOOST_TEST(c.count(message_type::read_index_response) == 1u);
+  BOOST_REQUIRE(c.reads[2].size() == 1u);
+  BOOST_TEST(same(c.reads[2][0], read_state{9, c[1].log().committed(), true}));
+  BOOST_TEST(c.reads[1].empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_node_that_knows_no_leader_fails_the_read_at_once) {
+  auto n = make(three(2));
+  n.read_index(4);
+  auto r = n.take_ready();
+  BOOST_REQUIRE(r.reads.size() == 1u);
+  BOOST_TEST(same(r.reads[0], read_state{4, 0, false}));
+  BOOST_TEST(r.messages.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_leader_that_steps_down_fails_its_pending_reads) {
+  wired c({1, 2, 3});
+  c.elect(1);
+  c.drop = [](const message& m) { return m.type == message_type::append_response; };
+  c[1].read_index(3);  // its own
+  c[2].read_index(4);  // forwarded by a follower
+  c.deliver();
+  BOOST_TEST(c.reads[1].empty());
+  BOOST_TEST(c.reads[2].empty());
+
+  c[1].step(msg(message_type::append, 3, 1, c[1].term() + 1));  // a newer leader
+  BOOST_TEST((c[1].current_role() == role::follower));
+  c.drop = [](const message& m) { return m.to == 3; };
+  c.deliver();
+  BOOST_REQUIRE(c.reads[1].size() == 1u);
+  BOOST_TEST(same(c.reads[1][0], read_state{3, 0, false}));
+  BOOST_REQUIRE(c.reads[2].size() == 1u);
+  BOOST_TEST(same(c.reads[2][0], read_state{4, 0, false}));
+}
+
+BOOST_AUTO_TEST_CASE(a_single_node_cluster_answers_at_once) {
+  wired c({1});
+  c.elect(1);
+  c.deliver();  // its no-op is durable, hence committed
+  BOOST_REQUIRE(c[1].log().committed() == 1u);
+  c[1].read_index(6);
+  auto r = c[1].take_ready();
+  BOOST_REQUIRE(r.reads.size() == 1u);
+  BOOST_TEST(same(r.reads[0], read_state{6, 1, true}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,11 +9,13 @@
 //   log matching      - logs that agree on (index, term) agree on everything before;
 //   leader completeness - a committed entry is in the log of every later leader;
 //   state machine safety - all nodes apply the same entry at each index;
-// plus: commit never goes back within a run of a node, and at the end, with the network healed,
-// every committed entry is applied everywhere.
+// plus: commit never goes back within a run of a node; reads are linearizable (a read index
+// handed out is at least every commit index any node had when the read was asked); and at the
+// end, with the network healed, every committed entry is applied everywhere.
 
 #include "raft/node.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -37,6 +39,7 @@ struct options {
   double crash = 0.002;       // chance per step that a node crashes (restarted later)
   double partition = 0.003;   // chance per step the network is split (healed later)
   double propose = 0.3;       // chance per step a client proposes on whoever leads
+  double read = 0.1;          // chance per step a client asks a random node for a read index
   std::size_t max_append_bytes = 1u << 20;  // small values split appends into one entry each
   int election_ticks = 10;
   double heal = 0.01;  // chance per step that a partition heals
@@ -64,6 +67,7 @@ class cluster {
 
   std::size_t committed_entries() const { return committed_.size(); }
   int elections() const { return static_cast<int>(leaders_.size()); }
+  int reads_served() const { return reads_served_; }
 
  private:
   struct disk_write {
@@ -126,6 +130,7 @@ class cluster {
       auto r = n.core->take_ready();
       for (auto& m : r.messages) post(std::move(m));
       for (auto& e : r.committed) apply(n, e);
+      for (auto& rs : r.reads) check_read(rs);
       if (r.state || !r.entries.empty() || !r.after_persist.empty()) {
         n.disk.push_back(disk_write{r.state, std::move(r.entries), std::move(r.after_persist)});
       }
@@ -139,6 +144,30 @@ class cluster {
     if (!inserted && !(it->second == e)) {
       fail("state machine safety: index " + std::to_string(e.index) + " applied as two different entries");
     }
+  }
+
+  // A client asks a random node for a read index and notes how far commits had got by then.
+  void request_read() {
+    auto id = ids_[pick(ids_.size())];
+    auto& n = nodes_[id];
+    if (!n.up) return;
+    index_t floor = highest_commit_;
+    for (auto other : ids_)
+      if (nodes_[other].up) floor = std::max(floor, nodes_[other].core->log().committed());
+    auto context = next_read_++;
+    read_floor_[context] = floor;
+    n.core->read_index(context);
+    drain(id);
+  }
+
+  void check_read(const read_state& rs) {
+    auto it = read_floor_.find(rs.context);
+    if (it == read_floor_.end()) fail("a read answered that nobody asked");
+    if (rs.ok && rs.index < it->second) {
+      fail("linearizability: read " + std::to_string(rs.context) + " got index " + std::to_string(rs.index) +
+           " though index " + std::to_string(it->second) + " was committed when it was asked");
+    }
+    if (rs.ok) ++reads_served_;  // the network duplicates messages: a read may be answered twice
   }
 
   void post(message m) {
@@ -191,6 +220,7 @@ class cluster {
         drain(id);
       }
     }
+    if (chance(o_.read)) request_read();
     // Faults aim at leaders more often than not: that is where consensus bugs hide.
     if (chance(o_.crash)) {
       auto l = some_leader();
@@ -269,6 +299,7 @@ class cluster {
       const auto& core = *n.core;
       if (core.log().committed() < n.last_commit) fail("commit index went back on node " + std::to_string(id));
       n.last_commit = core.log().committed();
+      highest_commit_ = std::max(highest_commit_, n.last_commit);
       if (core.current_role() == role::leader) {
         auto [it, inserted] = leaders_.emplace(core.term(), id);
         if (!inserted && it->second != id) {
@@ -354,6 +385,10 @@ class cluster {
   std::map<term_t, node_id> leaders_;
   std::map<index_t, entry> committed_;  // every entry any node applied
   std::uint64_t next_command_ = 1;
+  index_t highest_commit_ = 0;                // the highest commit index any node has had
+  std::uint64_t next_read_ = 1;
+  std::map<std::uint64_t, index_t> read_floor_;  // read context -> highest commit when asked
+  int reads_served_ = 0;
   int step_ = 0;
 };
 

@@ -24,6 +24,7 @@ BOOST_AUTO_TEST_CASE(safety_holds_under_faults) {
   std::uint64_t count = std::getenv("KV_RAFT_SEED") ? 1 : env_or("KV_RAFT_SEEDS", 2000);
   std::uint64_t committed = 0;
   std::uint64_t terms_with_leaders = 0;
+  std::uint64_t reads = 0;
   std::uint64_t failures = 0;  // with KV_RAFT_COUNT_FAILURES: count failing seeds instead of stopping
   for (std::uint64_t seed = first; seed < first + count; ++seed) {
     // Every third seed runs five nodes; every other seed churns hard (many crashes, partitions
@@ -50,11 +51,14 @@ BOOST_AUTO_TEST_CASE(safety_holds_under_faults) {
     }
     committed += c.committed_entries();
     terms_with_leaders += static_cast<std::uint64_t>(c.elections());
+    reads += static_cast<std::uint64_t>(c.reads_served());
   }
   BOOST_TEST_MESSAGE(count << " seeds, " << committed << " committed entries checked, " << terms_with_leaders
-                           << " leaders elected, " << failures << " failing seeds");
+                           << " leaders elected, " << reads << " linearizable reads, " << failures
+                           << " failing seeds");
   BOOST_TEST(failures == 0u);
   BOOST_TEST(committed > count);  // the runs really committed work
+  BOOST_TEST(reads > count);      // and really served reads
 }
 
 BOOST_AUTO_TEST_SUITE_END()
