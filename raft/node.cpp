@@ -24,6 +24,8 @@ node::node(config cfg, hard_state state, raft::log l)
   // The commit index was durable; entries up to it (that we still hold) are committed.
   log_.commit_to(std::min(state.commit, log_.last_index()));
   reset_election_timer();
+  // A cluster of one wins its election without asking anyone: no reason to wait for a timeout.
+  if (cfg_.voters.size() == 1) campaign(/*pre_vote=*/false);
 }
 
 bool node::is_voter(node_id n) const {
@@ -341,6 +343,17 @@ void node::send_append(node_id peer, bool heartbeat, std::uint64_t read_round) {
   if (pr.state == mode::replicate && !m.entries.empty()) pr.next = m.entries.back().index + 1;
   if (pr.state == mode::probe) pr.probe_sent = true;
   send(std::move(m), false);
+}
+
+void node::report_unreachable(node_id peer) {
+  auto it = progress_.find(peer);
+  if (role_ != role::leader || it == progress_.end()) return;
+  auto& pr = it->second;
+  if (pr.state != mode::replicate) return;
+  // Whatever was streamed may be lost: probe again from what the follower acknowledged.
+  pr.state = mode::probe;
+  pr.next = pr.match + 1;
+  pr.probe_sent = false;
 }
 
 // ---- reads -------------------------------------------------------------------------------

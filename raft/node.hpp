@@ -91,7 +91,8 @@ struct progress {
 
 class node {
  public:
-  // `state` and `log` as recovered from durable storage.
+  // `state` and `log` as recovered from durable storage. A node that is the only voter becomes
+  // leader (of the next term) at once.
   node(config cfg, hard_state state, raft::log l);
 
   void tick();
@@ -104,6 +105,11 @@ class node {
   // Asks for a linearizable read point; the answer comes out in take_ready().reads with the
   // same `context`.
   void read_index(std::uint64_t context);
+
+  // The transport lost its connection to `peer`: appends streamed to it may be lost, so the
+  // leader stops streaming and probes again (from replicate back to probe). Ignored unless
+  // this node leads and `peer` is in replicate mode.
+  void report_unreachable(node_id peer);
 
   bool has_ready() const;
   ready take_ready();

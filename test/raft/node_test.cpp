@@ -315,6 +315,53 @@ BOOST_AUTO_TEST_CASE(followers_ignore_vote_requests_while_a_leader_is_alive) {
   BOOST_TEST(n.take_ready().after_persist.size() == 1u);  // only the append's answer
 }
 
+BOOST_AUTO_TEST_CASE(a_single_voter_leads_from_the_start) {
+  config c;
+  c.id = 1;
+  c.voters = {1};
+  auto n = make(c, 4);
+  BOOST_TEST((n.current_role() == role::leader));  // no tick: the election is instant
+  BOOST_TEST(n.term() == 5u);
+  auto r = n.take_ready();
+  BOOST_REQUIRE(r.state.has_value());
+  BOOST_TEST(r.state->term == 5u);  // the new term and self-vote go to disk like any other
+  BOOST_TEST(r.state->vote == 1u);
+  BOOST_REQUIRE(r.entries.size() == 1u);  // its no-op
+  BOOST_TEST(r.messages.empty());
+  BOOST_TEST(n.propose("x").ok());
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_follower_goes_back_to_probing) {
+  wired c({1, 2, 3});
+  c.elect(1);
+  BOOST_REQUIRE(c[1].propose("a").ok());
+  c.deliver();
+  const auto* pr = c[1].progress_of(2);
+  BOOST_REQUIRE(pr != nullptr);
+  BOOST_REQUIRE((pr->state == progress::mode::replicate));
+  BOOST_REQUIRE(pr->match == 2u);
+
+  c[1].report_unreachable(2);
+  BOOST_TEST((pr->state == progress::mode::probe));
+  BOOST_TEST(pr->next == 3u);  // just after what it acknowledged
+  // Probing: one append at a time until the follower answers.
+  BOOST_REQUIRE(c[1].propose("b").ok());
+  BOOST_REQUIRE(c[1].propose("c").ok());
+  auto r = c[1].take_ready();
+  auto to_2 = std::count_if(r.messages.begin(), r.messages.end(), [](const message& m) { return m.to == 2; });
+  auto to_3 = std::count_if(r.messages.begin(), r.messages.end(), [](const message& m) { return m.to == 3; });
+  BOOST_TEST(to_2 == 1);
+  BOOST_TEST(to_3 == 2);  // still streamed
+  for (auto& m : r.messages) c[m.to].step(m);
+  c[1].persisted(r.entries.back().index, r.entries.back().term);
+  c.deliver();
+  BOOST_TEST((pr->state == progress::mode::replicate));
+  BOOST_TEST(pr->match == 4u);
+
+  c[2].report_unreachable(3);  // not the leader: nothing to do
+  BOOST_TEST(c[2].progress_of(3) == nullptr);
+}
+
 BOOST_AUTO_TEST_CASE(proposals_go_only_to_the_leader) {
   auto n = make(three(1), 1);
   BOOST_TEST(n.propose("x").is(kv::errc::not_leader));
