@@ -78,6 +78,8 @@ std::chrono::milliseconds as_duration(const toml::node& n, const location& at) {
   return ms;
 }
 
+member_config as_member(const toml::node& n, const location& at);
+
 // A key of a section: how to store its value.
 struct key_spec {
   std::string_view name;
@@ -161,6 +163,35 @@ const std::vector<section_spec>& schema() {
            {"max-value-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.max_value_bytes = as_size(n, at); }},
        }},
+      {"cluster",
+       {
+           {"members",
+            [](config& c, const toml::node& n, const location& at) {
+              const auto* list = n.as_array();
+              if (list == nullptr) fail(at, "expected an array of members, got " + type_name(n));
+              c.cluster.members.clear();
+              for (std::size_t i = 0; i < list->size(); ++i) {
+                location item_at{at.source, fmt::format("{}[{}]", at.key, i), at.line};
+                c.cluster.members.push_back(as_member(*list->get(i), item_at));
+              }
+            }},
+           {"heartbeat-interval",
+            [](config& c, const toml::node& n, const location& at) {
+              c.cluster.heartbeat_interval = as_duration(n, at);
+            }},
+           {"election-timeout",
+            [](config& c, const toml::node& n, const location& at) { c.cluster.election_timeout = as_duration(n, at); }},
+           {"max-append-size",
+            [](config& c, const toml::node& n, const location& at) { c.cluster.max_append_bytes = as_size(n, at); }},
+           {"max-entries-in-flight",
+            [](config& c, const toml::node& n, const location& at) {
+              c.cluster.max_entries_in_flight = as_positive_integer(n, at);
+            }},
+           {"max-peer-queue-size",
+            [](config& c, const toml::node& n, const location& at) {
+              c.cluster.max_peer_queue_bytes = as_size(n, at);
+            }},
+       }},
       {"log",
        {
            {"level",
@@ -176,6 +207,28 @@ const std::vector<section_spec>& schema() {
        }},
   };
   return sections;
+}
+
+void validate_cluster(const config& c);
+
+member_config as_member(const toml::node& n, const location& at) {
+  const auto* t = n.as_table();
+  if (t == nullptr) fail(at, "expected a table such as { id = 2, peer = \"127.0.0.1:7382\", client = \"127.0.0.1:7381\" }");
+  member_config m;
+  for (auto&& [key, value] : *t) {
+    location key_at{at.source, at.key + "." + std::string(key.str()), key.source().begin.line};
+    if (key.str() == "id") {
+      m.id = as_positive_integer(value, key_at);
+    } else if (key.str() == "peer" || key.str() == "client") {
+      auto text = as_string(value, key_at);
+      if (!parse_host_port(text)) fail(key_at, fmt::format("expected \"host:port\", got \"{}\"", text));
+      (key.str() == "peer" ? m.peer : m.client) = text;
+    } else {
+      fail(key_at, "unknown key (known: id, peer, client)");
+    }
+  }
+  if (m.id == 0 || m.peer.empty() || m.client.empty()) fail(at, "each member needs id, peer and client");
+  return m;
 }
 
 std::string known_names(const auto& items) {
@@ -255,7 +308,44 @@ void validate(const config& c) {
     throw config_error(
         fmt::format("storage.max-value-size: {} is above the maximum of 64MiB", format_size(s.max_value_bytes)));
   }
+  validate_cluster(c);
 }
+
+const member_config* cluster_config::self(std::uint64_t id) const {
+  for (const auto& m : members) {
+    if (m.id == id) return &m;
+  }
+  return nullptr;
+}
+
+namespace {
+
+void validate_cluster(const config& c) {
+  const auto& cl = c.cluster;
+  if (cl.election_timeout < 2 * cl.heartbeat_interval) {
+    throw config_error(fmt::format("cluster.election-timeout ({}) must be at least twice cluster.heartbeat-interval ({})",
+                                   format_duration(cl.election_timeout), format_duration(cl.heartbeat_interval)));
+  }
+  if (cl.members.empty()) return;
+  if (cl.self(c.node.id) == nullptr) {
+    throw config_error(fmt::format("cluster.members does not list this node (node.id = {}); list every voter, this "
+                                   "node included",
+                                   c.node.id));
+  }
+  for (std::size_t i = 0; i < cl.members.size(); ++i) {
+    for (std::size_t j = i + 1; j < cl.members.size(); ++j) {
+      const auto& a = cl.members[i];
+      const auto& b = cl.members[j];
+      if (a.id == b.id) throw config_error(fmt::format("cluster.members: id {} appears twice", a.id));
+      if (a.peer == b.peer) throw config_error(fmt::format("cluster.members: peer address {} appears twice", a.peer));
+      if (a.client == b.client) {
+        throw config_error(fmt::format("cluster.members: client address {} appears twice", a.client));
+      }
+    }
+  }
+}
+
+}  // namespace
 
 command_line parse_command_line(const std::vector<std::string_view>& args) {
   command_line cl;
@@ -338,6 +428,23 @@ void apply_overrides(config& c, const command_line& cl) {
   validate(c);
 }
 
+namespace {
+
+std::string describe_cluster(const config& c) {
+  const auto& cl = c.cluster;
+  std::string members;
+  for (const auto& m : cl.members) {
+    members += fmt::format("{}{{id={} peer={} client={}}}", members.empty() ? "" : ",", m.id, m.peer, m.client);
+  }
+  return fmt::format("[cluster] members=[{}] heartbeat-interval={} election-timeout={} max-append-size={} "
+                     "max-entries-in-flight={} max-peer-queue-size={}",
+                     members.empty() ? "(this node alone)" : members, format_duration(cl.heartbeat_interval),
+                     format_duration(cl.election_timeout), format_size(cl.max_append_bytes), cl.max_entries_in_flight,
+                     format_size(cl.max_peer_queue_bytes));
+}
+
+}  // namespace
+
 std::vector<std::string> describe(const config& c) {
   const auto& s = c.storage;
   return {
@@ -354,6 +461,7 @@ std::vector<std::string> describe(const config& c) {
                   format_size(s.snapshot_log_bytes),
                   s.snapshot_entries,
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes)),
+      describe_cluster(c),
       fmt::format("[log] level={} file={}", c.log.level, c.log.file.empty() ? "(stderr)" : c.log.file),
   };
 }

@@ -64,6 +64,32 @@ struct storage_config {
   std::uint64_t max_value_bytes = 1ull << 20;
 };
 
+// One voter of the Raft cluster, as every member's configuration lists it.
+struct member_config {
+  std::uint64_t id = 0;
+  std::string peer;    // host:port where it takes Raft traffic from the other members
+  std::string client;  // host:port where it serves clients (where redirects send them)
+};
+
+struct cluster_config {
+  // Every voter, this node included. Empty: a cluster of one (this node), with no peer port.
+  std::vector<member_config> members;
+  // The leader's heartbeat period; also the tick of the node's Raft clock.
+  std::chrono::milliseconds heartbeat_interval{50};
+  // A follower that hears no leader for a random time in [t, 2t) starts an election; a leader
+  // that hears from no majority for t steps down. A multiple of heartbeat-interval.
+  std::chrono::milliseconds election_timeout{300};
+  // Largest total size of entries in one AppendEntries message.
+  std::uint64_t max_append_bytes = 1ull << 20;
+  // Entries sent to a follower and not yet acknowledged before the leader waits.
+  std::uint64_t max_entries_in_flight = 4096;
+  // Messages queued for a peer beyond this size are dropped (Raft retries them).
+  std::uint64_t max_peer_queue_bytes = 64ull << 20;
+
+  // This node's entry in `members`, or nullptr when it runs alone.
+  const member_config* self(std::uint64_t id) const;
+};
+
 struct log_config {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
   std::string file;            // empty: standard error
@@ -73,6 +99,7 @@ struct config {
   node_config node;
   server_config server;
   storage_config storage;
+  cluster_config cluster;
   log_config log;
 };
 

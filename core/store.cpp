@@ -8,6 +8,8 @@
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -54,14 +56,32 @@ std::chrono::microseconds since(typename Clock::time_point start) {
 
 }  // namespace
 
-store::store(asio::any_io_executor executor, std::filesystem::path dir, storage_config cfg)
+replication_options replication_of(const config& c) {
+  replication_options r;
+  r.id = c.node.id;
+  for (const auto& m : c.cluster.members) {
+    r.voters.push_back(m.id);
+    r.client_addresses[m.id] = m.client;
+  }
+  if (r.voters.empty()) r.client_addresses[r.id] = c.server.listen;
+  r.tick = c.cluster.heartbeat_interval;
+  r.election_ticks = static_cast<int>(c.cluster.election_timeout / c.cluster.heartbeat_interval);
+  r.max_append_bytes = c.cluster.max_append_bytes;
+  r.max_entries_in_flight = c.cluster.max_entries_in_flight;
+  return r;
+}
+
+store::store(asio::any_io_executor executor, std::filesystem::path dir, storage_config cfg, replication_options repl)
     : executor_(executor),
       dir_(std::move(dir)),
       cfg_(std::move(cfg)),
+      repl_(std::move(repl)),
       lock_(created(dir_)),
       ring_(executor),
+      raft_wake_(executor),
       apply_wake_(executor),
       snapshot_done_(executor) {
+  if (repl_.voters.empty()) repl_.voters.push_back(repl_.id);
   dir_fd_ = io::open_directory(dir_);
   recover();
 }
@@ -103,7 +123,7 @@ void store::recover() {
       recovery_.snapshot_pairs = m.pairs;
       snapshot_index_ = m.index;
       applied_term_ = m.term;
-      term_ = std::max(term_, m.term);
+      applied_term_at_snapshot_ = m.term;
     }
   } catch (...) {
     log_read.wait();
@@ -113,23 +133,60 @@ void store::recover() {
   wal::recovered rec = log_read.get();
   wal_ = std::make_unique<wal::log>(ring_, opts, rec);
   auto replay_start = std::chrono::steady_clock::now();
+  // Entries up to the durable commit index are known committed: apply them now. Those after it
+  // are applied once the cluster commits them again. In a cluster of one, every durable entry
+  // is on a majority of the voters, so the whole log is committed.
+  if (repl_.voters.size() == 1) rec.state.commit = std::max(rec.state.commit, rec.last_index);
+  const auto committed = std::min(rec.state.commit, rec.last_index);
   sm_.reserve(sm_.key_count() + keys_written(rec.entries));
+  std::uint64_t replayed = 0;
   for (const auto& e : rec.entries) {
-    auto cmd = decode_command(e.data);
-    if (!cmd) {
-      throw corruption_error(fmt::format("{}: log entry {} holds a malformed command", dir_.string(), e.index));
-    }
-    sm_.apply(e.index, *cmd);
-    applied_term_ = e.term;
-    term_ = std::max(term_, e.term);
     log_bytes_ += wal::header_bytes + e.data.size();
+    if (e.index > committed) continue;
+    apply_entry(e.index, e.term, e.data);
+    ++replayed;
   }
   commit_index_ = sm_.applied_index();
   recovery_.replay_duration = since(replay_start);
-  recovery_.replayed_entries = rec.entries.size();
+  recovery_.replayed_entries = replayed;
   recovery_.torn_bytes = rec.torn_bytes;
   recovery_.segments = rec.segments.size();
+
+  raft::config rc;
+  rc.id = repl_.id;
+  rc.voters = repl_.voters;
+  rc.election_ticks = repl_.election_ticks;
+  rc.heartbeat_ticks = 1;
+  rc.max_append_bytes = repl_.max_append_bytes;
+  rc.max_entries_in_flight = repl_.max_entries_in_flight;
+  rc.seed = repl_.seed != 0 ? repl_.seed
+                            : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::vector<raft::entry> entries;
+  entries.reserve(rec.entries.size());
+  for (auto& e : rec.entries) entries.push_back(raft::entry{e.term, e.index, std::move(e.data)});
+  raft::hard_state hs{rec.state.term, rec.state.vote, rec.state.commit};
+  node_ = std::make_unique<raft::node>(rc, hs, raft::log(snapshot_index_, applied_term_at_snapshot_, std::move(entries)));
   recovery_.duration = since(start);
+}
+
+void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_view data, write_done* done) {
+  applied_term_ = term;
+  if (data.empty()) {  // a leader's no-op
+    sm_.restore_index(index);
+    if (done) (*done)(index);
+    return;
+  }
+  auto cmd = decode_command(data);
+  if (!cmd) {
+    throw corruption_error(fmt::format("{}: log entry {} holds a malformed command", dir_.string(), index));
+  }
+  errc outcome = sm_.apply(index, *cmd);
+  if (!done) return;
+  if (outcome == errc::ok) {
+    (*done)(index);
+  } else {
+    (*done)(outcome);
+  }
 }
 
 errc store::check_key(std::string_view key) const {
@@ -197,43 +254,244 @@ result<std::string> store::get(std::string_view key) const {
   return std::string(*v);
 }
 
+error_info store::not_leader_error() const {
+  auto leader = node_->leader();
+  if (leader == 0) {
+    return error_info{make_error_code(errc::not_leader),
+                      fmt::format("no leader (node {} is {} in term {}): an election is under way or a majority of "
+                                  "the cluster is unreachable; retry",
+                                  repl_.id, raft::to_string(role()), term()),
+                      {}};
+  }
+  auto it = repl_.client_addresses.find(leader);
+  auto address = it == repl_.client_addresses.end() ? std::string() : it->second;
+  return error_info{make_error_code(errc::not_leader),
+                    fmt::format("node {} is not the leader; the leader is node {}{}", repl_.id, leader,
+                                address.empty() ? "" : " at " + address),
+                    address};
+}
+
 void store::propose(std::string command, write_done done) {
   if (stopping_) return done(errc::unavailable);
   if (command.size() > cfg_.max_batch_bytes) return done(errc::too_large);
-  auto index = wal_->last_index() + 1;
-  wal_->append(term_, index, command);
-  log_bytes_ += wal::header_bytes + command.size();
-  unapplied_.push_back(pending_entry{index, term_, std::move(command)});
-  waiters_.push_back(waiter{index, std::move(done)});
+  auto size = command.size();
+  auto index = node_->propose(std::move(command));
+  if (!index) {
+    if (index.is(errc::not_leader)) return done(not_leader_error());
+    return done(error_info{index.error(), "leadership is being transferred; retry", {}});
+  }
+  log_bytes_ += wal::header_bytes + size;
+  waiters_.push_back(waiter{*index, node_->term(), std::move(done)});
+  raft_wake_.notify();
 }
 
-void store::on_durable(std::uint64_t index) {
-  // One voter: an entry is committed as soon as it is durable.
-  commit_index_ = index;
-  apply_wake_.notify();
+bool store::reads_are_local() const noexcept {
+  return repl_.voters.size() == 1 && role() == raft::role::leader;
+}
+
+void store::read_barrier(read_done done) {
+  if (stopping_) return done(errc::unavailable);
+  if (reads_are_local()) return done(sm_.applied_index());
+  reads_to_start_.push_back(std::move(done));
+  raft_wake_.notify();
+}
+
+asio::awaitable<result<std::uint64_t>> store::read_barrier() {
+  co_return co_await await_write([&](read_done done) { read_barrier(std::move(done)); });
+}
+
+void store::receive(const raft::message& m) {
+  if (stopping_) return;
+  node_->step(m);
+  raft_wake_.notify();
+}
+
+void store::peer_unreachable(raft::node_id peer) {
+  node_->report_unreachable(peer);
+  raft_wake_.notify();
+}
+
+void store::on_durable() {
+  const auto durable = wal_->durable_records();
+  std::optional<persist_mark> last;
+  while (!persist_marks_.empty() && persist_marks_.front().records <= durable) {
+    last = persist_marks_.front();
+    persist_marks_.pop_front();
+  }
+  if (last) node_->persisted(last->index, last->term);
+  while (!after_sync_.empty() && after_sync_.front().records <= durable) {
+    send_all(after_sync_.front().messages);
+    after_sync_.pop_front();
+  }
+  raft_wake_.notify();
+}
+
+void store::send_all(std::vector<raft::message>& messages) {
+  if (transport_ == nullptr) return;  // a cluster of one sends nothing
+  for (auto& m : messages) transport_->send(std::move(m));
 }
 
 asio::awaitable<void> store::run() {
   using namespace asio::experimental::awaitable_operators;
-  co_await (wal_->run([this](std::uint64_t index) { on_durable(index); }) && apply_loop());
+  note_role_change();
+  co_await (wal_->run([this](std::uint64_t) { on_durable(); }) && apply_loop() && raft_loop() && tick_loop());
 }
 
 void store::stop() {
   if (stopping_) return;
   stopping_ = true;
-  wal_->stop();
+  raft_wake_.notify();
   apply_wake_.notify();
+}
+
+asio::awaitable<void> store::tick_loop() {
+  asio::steady_timer timer(executor_);
+  auto next = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    next += repl_.tick;
+    timer.expires_at(next);
+    std::error_code ignored;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    if (stopping_) break;
+    ++ticks_;
+    node_->tick();
+    expire_reads();
+    raft_wake_.notify();
+  }
+}
+
+asio::awaitable<void> store::raft_loop() {
+  while (!stopping_) {
+    if (!reads_to_start_.empty()) {
+      auto context = next_read_context_++;
+      read_rounds_[context] = read_round{ticks_, std::move(reads_to_start_)};
+      reads_to_start_.clear();
+      node_->read_index(context);
+    }
+    if (node_->has_ready()) {
+      handle_ready(node_->take_ready());
+      continue;
+    }
+    co_await raft_wake_.wait();
+  }
+  // Stopping: what the core handed out so far is queued; record the final commit index so a
+  // restart replays everything committed, then let the WAL drain.
+  if (node_->has_ready()) handle_ready(node_->take_ready());
+  wal_->save_hard_state(wal::hard_state{node_->term(), node_->vote(), node_->log().committed()});
+  fail_waiters(error_info{make_error_code(errc::unavailable),
+                          "the node is shutting down; the write may or may not be applied", {}});
+  for (auto& d : reads_to_start_) d(errc::unavailable);
+  reads_to_start_.clear();
+  for (auto& [ctx, round] : read_rounds_)
+    for (auto& d : round.readers) d(errc::unavailable);
+  read_rounds_.clear();
+  wal_->stop();
+  raft_stopped_ = true;
+  apply_wake_.notify();
+}
+
+void store::handle_ready(raft::ready rd) {
+  if (rd.state) wal_->save_hard_state(wal::hard_state{rd.state->term, rd.state->vote, rd.state->commit});
+  for (const auto& e : rd.entries) wal_->append(e.term, e.index, e.data);
+  if (!rd.entries.empty()) {
+    persist_marks_.push_back(persist_mark{wal_->queued_records(), rd.entries.back().index, rd.entries.back().term});
+  }
+  send_all(rd.messages);
+  if (!rd.after_persist.empty()) {
+    if (wal_->durable_records() >= wal_->queued_records()) {
+      send_all(rd.after_persist);
+    } else {
+      after_sync_.push_back(after_sync{wal_->queued_records(), std::move(rd.after_persist)});
+    }
+  }
+  for (auto& e : rd.committed) {
+    if (e.index <= commit_index_) continue;  // applied during recovery
+    unapplied_.push_back(pending_entry{e.index, e.term, std::move(e.data)});
+    commit_index_ = e.index;
+  }
+  if (!rd.committed.empty()) apply_wake_.notify();
+  handle_reads(rd.reads);
+  note_role_change();
+}
+
+void store::handle_reads(std::vector<raft::read_state>& reads) {
+  for (const auto& r : reads) {
+    auto it = read_rounds_.find(r.context);
+    if (it == read_rounds_.end()) continue;  // expired
+    auto readers = std::move(it->second.readers);
+    read_rounds_.erase(it);
+    if (!r.ok) {
+      auto why = not_leader_error();
+      for (auto& d : readers) d(why);
+      continue;
+    }
+    for (auto& d : readers) reads_waiting_apply_.emplace(r.index, std::move(d));
+  }
+  release_reads();
+}
+
+void store::release_reads() {
+  while (!reads_waiting_apply_.empty() && reads_waiting_apply_.begin()->first <= sm_.applied_index()) {
+    auto node = reads_waiting_apply_.extract(reads_waiting_apply_.begin());
+    node.mapped()(node.key());
+  }
+}
+
+void store::expire_reads() {
+  // A read index request or its answer may be lost; after two election timeouts give up.
+  const auto limit = static_cast<std::uint64_t>(2 * repl_.election_ticks);
+  for (auto it = read_rounds_.begin(); it != read_rounds_.end();) {
+    if (ticks_ - it->second.started_tick < limit) {
+      ++it;
+      continue;
+    }
+    for (auto& d : it->second.readers) {
+      d(error_info{make_error_code(errc::unavailable),
+                   "no leader confirmed a read index within two election timeouts; retry", {}});
+    }
+    it = read_rounds_.erase(it);
+  }
+}
+
+void store::note_role_change() {
+  auto r = role();
+  auto leader = node_->leader();
+  auto term = node_->term();
+  if (r == last_role_ && leader == last_leader_ && term == last_term_) return;
+  if (last_role_ == raft::role::leader && r != raft::role::leader) {
+    spdlog::warn("node {}: no longer the leader (term {}); answering {} pending write(s) as unavailable", repl_.id,
+                 term, waiters_.size());
+    fail_waiters(error_info{make_error_code(errc::unavailable),
+                            "leadership was lost before the write committed; it may or may not be applied", {}});
+  }
+  if (r == raft::role::leader && last_role_ != raft::role::leader) {
+    spdlog::info("node {}: became the leader in term {}", repl_.id, term);
+  } else if (r == raft::role::follower && leader != 0 && leader != last_leader_) {
+    spdlog::info("node {}: following node {} in term {}", repl_.id, leader, term);
+  } else if (r == raft::role::candidate && last_role_ != raft::role::candidate) {
+    spdlog::info("node {}: campaigning in term {}", repl_.id, term);
+  }
+  last_role_ = r;
+  last_leader_ = leader;
+  last_term_ = term;
+}
+
+void store::fail_waiters(const error_info& why) {
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiters) w.done(why);
 }
 
 asio::awaitable<void> store::apply_loop() {
   for (;;) {
     if (sm_.applied_index() < commit_index_) {
       apply_committed();
+      release_reads();
       maybe_start_snapshot();
       co_await asio::post(executor_, asio::use_awaitable);
       continue;
     }
-    if (stopping_ && unapplied_.empty()) {
+    if (stopping_ && raft_stopped_) {
       while (snapshot_running_) co_await snapshot_done_.wait();
       co_return;
     }
@@ -244,20 +502,34 @@ asio::awaitable<void> store::apply_loop() {
 void store::apply_committed() {
   for (std::size_t n = 0; n < apply_round_entries && sm_.applied_index() < commit_index_; ++n) {
     auto& e = unapplied_.front();
-    auto cmd = decode_command(e.command);
-    if (!cmd) fail_stop(fmt::format("log entry {} holds a malformed command", e.index));
-    errc outcome = sm_.apply(e.index, *cmd);
-    applied_term_ = e.term;
-    if (!waiters_.empty() && waiters_.front().index == e.index) {
-      auto done = std::move(waiters_.front().done);
+    while (!waiters_.empty() && waiters_.front().index < e.index) {
+      // Cannot happen: a waiter's entry is either applied or overwritten at its own index.
+      auto w = std::move(waiters_.front());
       waiters_.pop_front();
-      if (outcome == errc::ok) {
-        done(e.index);
+      w.done(errc::internal);
+    }
+    if (!waiters_.empty() && waiters_.front().index == e.index) {
+      auto w = std::move(waiters_.front());
+      waiters_.pop_front();
+      if (w.term == e.term) {
+        apply_one(e, &w.done);
       } else {
-        done(outcome);
+        apply_one(e, nullptr);
+        w.done(error_info{make_error_code(errc::unavailable),
+                          "leadership changed before the write committed; it was not applied", {}});
       }
+    } else {
+      apply_one(e, nullptr);
     }
     unapplied_.pop_front();
+  }
+}
+
+void store::apply_one(const pending_entry& e, write_done* done) {
+  try {
+    apply_entry(e.index, e.term, e.command, done);
+  } catch (const corruption_error& ex) {
+    fail_stop(ex.what());
   }
 }
 

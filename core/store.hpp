@@ -1,12 +1,18 @@
 #pragma once
-// The durable single-node storage engine: a WAL, the state machine it feeds, and snapshots that
-// bound the log. It follows the path Raft will take with one voter: a write is proposed (appended
-// to the log), committed once its batch is durable, applied in log order by the apply coroutine,
-// and only then acknowledged.
+// A node's replicated storage engine: the Raft core (raft/node.hpp), the WAL that is its durable
+// log, the state machine that committed entries feed, and the snapshots that bound the log. A
+// single node is a cluster of one: the same path, with a majority of one.
+//
+// The path of a write: propose to the Raft core (leader only) -> the raft coroutine hands new
+// entries to the WAL's group commit and, in parallel, messages to the peers' replicators ->
+// the entry commits once a majority (the leader counting itself only after its own fsync) has
+// it -> the apply coroutine applies it to the state machine -> the writer is answered.
+// Reads: read_barrier() runs ReadIndex (thesis §6.4) and answers once this node has applied
+// far enough that its state reflects every write acknowledged before the read began.
 //
 // Guarantees:
-//  - set/del/bulk_set complete only after their entry is fdatasynced (fsync = always) and
-//    applied; a get() issued after that sees the write.
+//  - set/del/bulk_set complete only after their entry is committed (on a majority's disks) and
+//    applied here; a read issued after that sees the write, on any node.
 //  - bulk_set is one log entry: after any crash all of its pairs are present or none.
 //  - While a snapshot is written, writes continue (see state_machine's point-in-time capture).
 //
@@ -22,6 +28,8 @@
 #include "io/event.hpp"
 #include "io/file.hpp"
 #include "io/uring.hpp"
+#include "raft/node.hpp"
+#include "raft/transport.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -30,12 +38,28 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace kv {
+
+// How this node takes part in its cluster.
+struct replication_options {
+  raft::node_id id = 1;
+  std::vector<raft::node_id> voters;  // every voter, this node included; empty: this node alone
+  std::chrono::milliseconds tick{50};  // the Raft clock; the leader heartbeats every tick
+  int election_ticks = 6;
+  std::size_t max_append_bytes = 1u << 20;
+  std::uint64_t max_entries_in_flight = 4096;
+  std::map<raft::node_id, std::string> client_addresses;  // where not-leader answers send clients
+  std::uint64_t seed = 0;  // election-timeout randomness; 0: from the clock
+};
+
+// The replication options a node's configuration describes.
+replication_options replication_of(const config& c);
 
 class store {
  public:
@@ -61,20 +85,31 @@ class store {
   // Opens `dir` (creating it if needed): takes its lock, loads the newest snapshot, replays the
   // WAL and applies it. Throws corruption_error for damaged data, std::runtime_error if another
   // process holds the directory, std::system_error for I/O errors.
-  store(asio::any_io_executor executor, std::filesystem::path dir, storage_config cfg);
+  store(asio::any_io_executor executor, std::filesystem::path dir, storage_config cfg,
+        replication_options repl = {});
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
-  // Runs the WAL writer and the apply coroutine; returns after stop() once every accepted write
-  // is durable and applied and any snapshot in progress is finished.
+  // Where messages to peers go (a cluster of one needs none). Set before run().
+  void attach(raft::transport& t) { transport_ = &t; }
+  // A message from a peer.
+  void receive(const raft::message& m);
+  // The transport lost its connection to `peer`.
+  void peer_unreachable(raft::node_id peer);
+
+  // Runs the Raft clock, the raft coroutine, the WAL writer and the apply coroutine; returns
+  // after stop() once every accepted write is durable and any snapshot in progress is finished.
   asio::awaitable<void> run();
   // Stops accepting writes (they fail with errc::unavailable) and lets run() drain and return.
+  // Writes not yet committed fail with errc::unavailable.
   void stop();
 
-  // Writes. Each yields the log index of the write once it is durable and applied, or
-  // errc::bad_request / errc::too_large for invalid input, errc::unavailable when stopping.
-  // del yields errc::not_found (once the delete is durable) if the key did not exist.
+  // Writes. Each yields the log index of the write once it is committed and applied, or
+  // errc::bad_request / errc::too_large for invalid input, errc::not_leader (with the leader's
+  // client address when known) on a follower, errc::unavailable when stopping, when no leader is
+  // known, or when leadership was lost before the write committed (it may or may not apply).
+  // del yields errc::not_found (once the delete is committed) if the key did not exist.
 
   // Callback form: `done` runs on the store's executor once the write is applied, or before
   // submit_* returns if the write is refused. It must not call back into the store.
@@ -88,6 +123,16 @@ class store {
   asio::awaitable<result<std::uint64_t>> set(std::string key, std::string value);
   asio::awaitable<result<std::uint64_t>> del(std::string key);
   asio::awaitable<result<std::uint64_t>> bulk_set(std::vector<kv_pair> pairs);
+
+  // Linearizable reads: `done` runs once this node's applied state includes every write
+  // acknowledged (by any node) before the call, with the read index; or with errc::not_leader /
+  // errc::unavailable if no leader confirmed one within an election timeout.
+  using read_done = callback<void(result<std::uint64_t>)>;
+  void read_barrier(read_done done);
+  asio::awaitable<result<std::uint64_t>> read_barrier();
+  // Whether reads of the applied state are linearizable right now without a barrier: this node
+  // is the leader of a cluster of one.
+  bool reads_are_local() const noexcept;
 
   // The value of `key` in the applied state, or errc::not_found.
   result<std::string> get(std::string_view key) const;
@@ -105,23 +150,58 @@ class store {
   const stats& statistics() const noexcept { return stats_; }
   const wal::log& log() const noexcept { return *wal_; }
   std::uint64_t applied_index() const noexcept { return sm_.applied_index(); }
-  std::uint64_t commit_index() const noexcept { return commit_index_; }
-  std::uint64_t term() const noexcept { return term_; }
+  std::uint64_t commit_index() const noexcept { return node_->log().committed(); }
+  std::uint64_t last_index() const noexcept { return node_->log().last_index(); }
+  std::uint64_t term() const noexcept { return node_->term(); }
+  raft::role role() const noexcept { return node_->current_role(); }
+  raft::node_id leader() const noexcept { return node_->leader(); }
+  const raft::node& consensus() const noexcept { return *node_; }
+  const replication_options& replication() const noexcept { return repl_; }
   std::uint64_t snapshot_index() const noexcept { return snapshot_index_; }
 
  private:
   struct waiter {
     std::uint64_t index;
+    std::uint64_t term;
     write_done done;
+  };
+  // Messages that may leave only once the WAL holds everything queued before them.
+  struct after_sync {
+    std::uint64_t records;  // wal queued_records() when they were produced
+    std::vector<raft::message> messages;
+  };
+  // The last entry of a ready's entries, durable once the WAL's durable_records() reaches `records`.
+  struct persist_mark {
+    std::uint64_t records;
+    raft::index_t index;
+    raft::term_t term;
+  };
+  struct read_round {
+    std::uint64_t started_tick;
+    std::vector<read_done> readers;
   };
 
   errc check_key(std::string_view key) const;
   errc check_pair(std::string_view key, std::string_view value) const;
   void propose(std::string command, write_done done);
   asio::awaitable<result<std::uint64_t>> await_write(auto submit);
-  void on_durable(std::uint64_t index);
+  error_info not_leader_error() const;
+  void on_durable();
+  asio::awaitable<void> tick_loop();
+  asio::awaitable<void> raft_loop();
+  void handle_ready(raft::ready rd);
+  void send_all(std::vector<raft::message>& messages);
+  void handle_reads(std::vector<raft::read_state>& reads);
+  void release_reads();
+  void expire_reads();
+  void note_role_change();
+  void fail_waiters(const error_info& why);
   asio::awaitable<void> apply_loop();
   void apply_committed();
+  // Applies one committed entry (a no-op, or a command) and answers its writer, if any. Throws
+  // corruption_error for an entry that does not decode.
+  void apply_entry(std::uint64_t index, std::uint64_t term, std::string_view data, write_done* done = nullptr);
+
   void maybe_start_snapshot();
   asio::awaitable<void> take_snapshot();
   void remove_stale_files();
@@ -130,6 +210,7 @@ class store {
   asio::any_io_executor executor_;
   std::filesystem::path dir_;
   storage_config cfg_;
+  replication_options repl_;
   io::directory_lock lock_;
   io::uring ring_;
   state_machine sm_;
@@ -142,11 +223,30 @@ class store {
     std::uint64_t term;
     std::string command;
   };
+  void apply_one(const pending_entry& e, write_done* done);
 
   io::unique_fd dir_fd_;
-  std::uint64_t term_ = 1;
+  std::unique_ptr<raft::node> node_;
+  raft::transport* transport_ = nullptr;
+  io::event raft_wake_;
+  std::deque<after_sync> after_sync_;
+  std::deque<persist_mark> persist_marks_;
+  std::uint64_t ticks_ = 0;
+  raft::role last_role_ = raft::role::follower;
+  raft::node_id last_leader_ = 0;
+  raft::term_t last_term_ = 0;
+
+  // Reads: waiting for the next ReadIndex round, in a round (by context), and confirmed but
+  // waiting for the apply coroutine to reach their index.
+  std::vector<read_done> reads_to_start_;
+  std::map<std::uint64_t, read_round> read_rounds_;
+  std::uint64_t next_read_context_ = 1;
+  std::multimap<std::uint64_t, read_done> reads_waiting_apply_;
+
+  bool raft_stopped_ = false;
   std::uint64_t applied_term_ = 0;
-  std::uint64_t commit_index_ = 0;
+  std::uint64_t applied_term_at_snapshot_ = 0;  // term of the snapshot recovery started from
+  std::uint64_t commit_index_ = 0;  // highest index handed to the apply coroutine
   // Entries appended but not yet applied, in index order, for the apply loop.
   std::deque<pending_entry> unapplied_;
   std::deque<waiter> waiters_;  // in index order

@@ -27,6 +27,8 @@ namespace kv {
 namespace {
 constexpr std::chrono::milliseconds timeout_granularity{20};
 constexpr std::size_t read_chunk = 64u << 10;
+constexpr std::chrono::milliseconds min_backoff{20};
+constexpr std::chrono::milliseconds max_backoff{200};
 }  // namespace
 
 std::uint64_t node_status::number(std::string_view name) const {
@@ -275,9 +277,24 @@ error_info client::failure(const response& r) {
 template <typename Encode>
 asio::awaitable<result<client::response>> client::call(Encode encode, bool idempotent) {
   bool retried = false;
+  const auto deadline = std::chrono::steady_clock::now() + opts_.leader_wait;
+  auto backoff = min_backoff;
+  std::string last_error;
+  // Waits before the next attempt; false once leader_wait is used up.
+  auto pause = [&]() -> asio::awaitable<bool> {
+    auto now = std::chrono::steady_clock::now();
+    if (now + backoff > deadline) co_return false;
+    asio::steady_timer t(executor_, backoff);
+    co_await t.async_wait(asio::use_awaitable);
+    backoff = std::min(backoff * 2, max_backoff);
+    co_return true;
+  };
   for (int redirects = 0;;) {
     auto c = co_await connected();
-    if (!c) co_return c.failure();
+    if (!c) {
+      if (co_await pause()) continue;
+      co_return c.failure();
+    }
     auto r = co_await (*c)->request(encode);
     if (!r) {
       if (idempotent && !retried && r.is(errc::unavailable)) {
@@ -286,18 +303,24 @@ asio::awaitable<result<client::response>> client::call(Encode encode, bool idemp
       }
       co_return r;
     }
-    if (r->status == protocol::status::not_leader && redirects < opts_.max_redirects) {
-      auto leader = protocol::parse_error(r->body).leader;
-      if (!leader.empty() && leader != (*c)->endpoint()) {
-        ++redirects;
-        auto known = std::find(opts_.endpoints.begin(), opts_.endpoints.end(), leader);
-        if (known == opts_.endpoints.end()) known = opts_.endpoints.insert(opts_.endpoints.end(), leader);
-        current_ = static_cast<std::size_t>(known - opts_.endpoints.begin());
-        close();
-        continue;
-      }
+    if (r->status != protocol::status::not_leader) co_return r;
+    // Refused, so not applied: safe to send again, to the leader if the node named one.
+    auto refusal = protocol::parse_error(r->body);
+    last_error = refusal.message;
+    bool follow = !refusal.leader.empty() && refusal.leader != (*c)->endpoint();
+    if (follow) {
+      auto known = std::find(opts_.endpoints.begin(), opts_.endpoints.end(), refusal.leader);
+      if (known == opts_.endpoints.end()) known = opts_.endpoints.insert(opts_.endpoints.end(), refusal.leader);
+      current_ = static_cast<std::size_t>(known - opts_.endpoints.begin());
+    } else {
+      current_ = (current_ + 1) % opts_.endpoints.size();
     }
-    co_return r;
+    close();
+    if ((!follow || ++redirects > opts_.max_redirects) && !co_await pause()) {
+      co_return error_info{make_error_code(errc::unavailable),
+                           fmt::format("no leader found within {} ms: {}", opts_.leader_wait.count(), last_error),
+                           {}};
+    }
   }
 }
 

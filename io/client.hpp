@@ -18,8 +18,10 @@
 // - Reconnects: if the connection drops, requests in flight fail with errc::unavailable (a write
 //   may or may not have been applied), and the next request connects again, trying each endpoint
 //   in turn.
-// - Leaders: a write sent to a node that is not the leader is answered with errc::not_leader and
-//   the leader's address; the client reconnects to it and resends, up to max_redirects times.
+// - Leaders: a request a node refuses because it is not the leader (errc::not_leader: it was
+//   not applied) is sent again to the leader that node names, or, while no leader is known
+//   (an election, a dead leader), to the next endpoint after a short backoff, for up to
+//   leader_wait. After that it fails with errc::unavailable.
 //
 // Thread safety: a client belongs to the executor it was created with. Call it only from that
 // executor's thread (or strand); use one client per thread.
@@ -63,7 +65,10 @@ class client {
     std::vector<std::string> endpoints{"127.0.0.1:7379"};  // host:port, tried in order
     std::chrono::milliseconds request_timeout{5000};
     std::chrono::milliseconds connect_timeout{2000};
-    int max_redirects = 3;
+    int max_redirects = 3;  // redirects followed at once; later ones wait a backoff first
+    // How long a request keeps looking for a leader (during an election, after a leader died)
+    // before it fails with errc::unavailable.
+    std::chrono::milliseconds leader_wait{3000};
     std::uint32_t max_frame_bytes = 64u << 20;  // largest response accepted
   };
 

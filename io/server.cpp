@@ -189,6 +189,9 @@ class connection : public std::enable_shared_from_this<connection> {
         return protocol::respond_ok(out_, f.id);
       case protocol::op::get:
         if (auto e = st.check_key_for_read(f.body); e != errc::ok) return refuse_key(f.id, e, f.body.size());
+        if ((f.flags & protocol::flag_stale_read) == 0 && !st.reads_are_local()) {
+          return read_after_barrier(f.id, f.body);
+        }
         if (st.applied_index() < last_write_index_) {
           deferred_.push_back({f.id, std::string(f.body)});  // after this connection's earlier writes
           return;
@@ -228,6 +231,27 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
 
+  // A linearizable read on a cluster: served once ReadIndex confirms this node's state is current.
+  void read_after_barrier(std::uint64_t id, std::string_view key) {
+    ++inflight_;
+    srv_.store_.read_barrier([self = shared_from_this(), id, key = std::string(key)](result<std::uint64_t> r) mutable {
+      self->on_read_ready(id, std::move(key), std::move(r));
+    });
+  }
+
+  void on_read_ready(std::uint64_t id, std::string key, result<std::uint64_t> r) {
+    --inflight_;
+    if (!r) {
+      protocol::respond_error(out_, id, protocol::to_status(r.error()), r.message(), r.failure().leader);
+    } else if (srv_.store_.applied_index() < last_write_index_) {
+      deferred_.push_back({id, std::move(key)});
+    } else {
+      serve_get(id, key);
+    }
+    queue_flush();
+    wake_reader_.notify();
+  }
+
   void bad_body(std::uint64_t id, const char* what) {
     protocol::respond_error(out_, id, protocol::status::bad_request, fmt::format("malformed {} request body", what));
   }
@@ -243,11 +267,11 @@ class connection : public std::enable_shared_from_this<connection> {
   // Hands a write to the store. `o`, `key_size` and `value_size` only shape error messages.
   void submit(std::uint64_t id, protocol::op o, auto&& submit_to_store, std::size_t key_size, std::size_t value_size) {
     ++inflight_;
-    auto before = srv_.store_.log().last_index();
+    auto before = srv_.store_.last_index();
     submit_to_store([self = shared_from_this(), id, o, key_size, value_size](result<std::uint64_t> r) {
       self->on_write_done(id, o, std::move(r), key_size, value_size);
     });
-    if (srv_.store_.log().last_index() != before) last_write_index_ = srv_.store_.log().last_index();
+    if (srv_.store_.last_index() != before) last_write_index_ = srv_.store_.last_index();
   }
 
   void on_write_done(std::uint64_t id, protocol::op o, result<std::uint64_t> r, std::size_t key_size,
@@ -256,7 +280,8 @@ class connection : public std::enable_shared_from_this<connection> {
     if (r) {
       protocol::respond_index(out_, id, *r);
     } else {
-      protocol::respond_error(out_, id, protocol::to_status(r.error()), error_message(r, o, key_size, value_size));
+      protocol::respond_error(out_, id, protocol::to_status(r.error()), error_message(r, o, key_size, value_size),
+                              r.failure().leader);
     }
     while (!deferred_.empty() && srv_.store_.applied_index() >= last_write_index_) {
       serve_get(deferred_.front().id, deferred_.front().key);
@@ -285,7 +310,7 @@ class connection : public std::enable_shared_from_this<connection> {
     if (r.is(errc::bad_request)) {
       return bulk ? "bulk_set needs at least one pair, and no key may be empty" : "the key is empty";
     }
-    if (r.is(errc::unavailable)) return "the node is shutting down";
+    if (r.is(errc::unavailable) && r.failure().message.empty()) return "the node is shutting down";
     return r.message();
   }
 
@@ -293,12 +318,15 @@ class connection : public std::enable_shared_from_this<connection> {
     const auto& st = srv_.store_;
     auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                         srv_.started_);
+    const auto& addresses = st.replication().client_addresses;
+    auto leader_address = addresses.find(st.leader());
     std::vector<protocol::status_field> fields{
         {"node_id", srv_.cfg_.node.id},
-        {"role", std::string("leader")},
+        {"role", std::string(raft::to_string(st.role()))},
         {"term", st.term()},
-        {"leader_id", srv_.cfg_.node.id},
-        {"leader_address", srv_.cfg_.server.listen},
+        {"leader_id", st.leader()},
+        {"leader_address", leader_address == addresses.end() ? std::string() : leader_address->second},
+        {"voters", static_cast<std::uint64_t>(st.replication().voters.size())},
         {"commit_index", st.commit_index()},
         {"applied_index", st.applied_index()},
         {"last_index", st.log().last_index()},
@@ -311,6 +339,13 @@ class connection : public std::enable_shared_from_this<connection> {
         {"connections", static_cast<std::uint64_t>(srv_.connections_.size())},
         {"version", std::string("0.1.0")},
     };
+    // The leader's view of each follower: how far its log matches, and how far behind it is.
+    for (auto peer : st.replication().voters) {
+      const auto* pr = st.consensus().progress_of(peer);
+      if (pr == nullptr) continue;
+      fields.push_back({fmt::format("peer_{}_match", peer), pr->match});
+      fields.push_back({fmt::format("peer_{}_lag", peer), st.last_index() - std::min(pr->match, st.last_index())});
+    }
     auto start = protocol::begin_frame(out_, static_cast<std::uint8_t>(protocol::status::ok), 0, id);
     protocol::append_status_fields(out_, fields);
     protocol::finish_frame(out_, start);

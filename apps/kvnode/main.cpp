@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "core/spawn.hpp"
 #include "core/store.hpp"
+#include "io/peer_transport.hpp"
 #include "io/server.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -100,10 +101,23 @@ int main(int argc, char** argv) {
   asio::io_context ctx(1);
   std::unique_ptr<kv::store> store;
   try {
-    store = std::make_unique<kv::store>(ctx.get_executor(), cfg.node.data_dir, cfg.storage);
+    store = std::make_unique<kv::store>(ctx.get_executor(), cfg.node.data_dir, cfg.storage, kv::replication_of(cfg));
   } catch (const std::exception& e) {
     spdlog::critical("cannot open data directory {}: {}", cfg.node.data_dir.string(), e.what());
     return exit_cannot_start;
+  }
+  std::unique_ptr<kv::peer_transport> peers;
+  if (!cfg.cluster.members.empty()) {
+    peers = std::make_unique<kv::peer_transport>(
+        ctx.get_executor(), cfg, [&](kv::raft::message m) { store->receive(m); },
+        [&](kv::raft::node_id peer) { store->peer_unreachable(peer); });
+    store->attach(*peers);
+    try {
+      peers->start();
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot listen for peers on {}: {}", cfg.cluster.self(cfg.node.id)->peer, e.what());
+      return exit_cannot_start;
+    }
   }
   kv::server server(ctx.get_executor(), *store, cfg);
   try {
@@ -114,10 +128,13 @@ int main(int argc, char** argv) {
   }
   const auto& r = store->recovery();
   auto ep = server.local_endpoint();
-  spdlog::info("kvnode {} serving on {}:{}: data-dir={} keys={} applied-index={}; recovered snapshot-index={} + {} "
+  spdlog::info("kvnode {} serving on {}:{} ({}): data-dir={} keys={} applied-index={}; recovered snapshot-index={} + {} "
                "log entries from {} segment(s) in {:.1f} ms (snapshot {:.1f} ms, log read {:.1f} ms in parallel, "
                "replay {:.1f} ms){}",
-               cfg.node.id, ep.address().to_string(), ep.port(), cfg.node.data_dir.string(),
+               cfg.node.id, ep.address().to_string(), ep.port(),
+               cfg.cluster.members.empty() ? std::string("a cluster of one")
+                                           : fmt::format("one of {} voters", cfg.cluster.members.size()),
+               cfg.node.data_dir.string(),
                store->state().key_count(), store->applied_index(), r.snapshot_index, r.replayed_entries, r.segments,
                r.duration.count() / 1000.0, r.snapshot_duration.count() / 1000.0, r.log_read_duration.count() / 1000.0,
                r.replay_duration.count() / 1000.0,
@@ -132,6 +149,7 @@ int main(int argc, char** argv) {
         [&]() -> asio::awaitable<void> {
           co_await server.stop();
           store->stop();
+          if (peers) peers->stop();
         },
         kv::stop_on_failure("the shutdown"));
   });

@@ -250,6 +250,7 @@ void log::append(std::uint64_t term, std::uint64_t index, std::string_view data)
 }
 
 void log::record_queued() {
+  ++queued_records_;
   // The batch a delay waits for is complete: cut the wait short.
   if (++pending_records_ == expected_records_) wake_.notify();
 }
@@ -351,6 +352,7 @@ asio::awaitable<void> log::write(in_flight_write* w) {
     durable_offset_ = front.end;
     ++stats_.batches;
     stats_.records += front.b.records;
+    durable_records_ += front.b.records;
     // The writers of this batch are answered now and will likely write again at once.
     expected_records_ = front.b.records + pending_records_;
     wait_from_ = std::chrono::steady_clock::now();

@@ -100,6 +100,11 @@ class log {
 
   std::uint64_t last_index() const noexcept { return last_index_; }
   std::uint64_t durable_index() const noexcept { return durable_index_; }
+  // Records (entries and hard states) queued since the log was opened, and how many of them are
+  // durable: everything queued before a call to queued_records() is durable once
+  // durable_records() reaches its value.
+  std::uint64_t queued_records() const noexcept { return queued_records_; }
+  std::uint64_t durable_records() const noexcept { return durable_records_; }
   // Bytes of records queued since the log was opened.
   std::uint64_t appended_bytes() const noexcept { return appended_bytes_; }
 
@@ -159,6 +164,8 @@ class log {
   hard_state hard_state_;
   std::uint64_t last_index_ = 0;
   std::uint64_t durable_index_ = 0;
+  std::uint64_t queued_records_ = 0;
+  std::uint64_t durable_records_ = 0;
   std::uint64_t appended_bytes_ = 0;
   std::deque<batch> pending_;
   std::uint64_t pending_records_ = 0;

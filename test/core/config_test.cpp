@@ -42,8 +42,58 @@ BOOST_AUTO_TEST_CASE(shipped_kv_toml_matches_the_defaults) {
   BOOST_TEST(c.storage.snapshot_entries == d.storage.snapshot_entries);
   BOOST_TEST(c.storage.max_key_bytes == d.storage.max_key_bytes);
   BOOST_TEST(c.storage.max_value_bytes == d.storage.max_value_bytes);
+  BOOST_TEST(c.cluster.members.empty());
+  BOOST_TEST(c.cluster.heartbeat_interval.count() == d.cluster.heartbeat_interval.count());
+  BOOST_TEST(c.cluster.election_timeout.count() == d.cluster.election_timeout.count());
+  BOOST_TEST(c.cluster.max_append_bytes == d.cluster.max_append_bytes);
+  BOOST_TEST(c.cluster.max_entries_in_flight == d.cluster.max_entries_in_flight);
+  BOOST_TEST(c.cluster.max_peer_queue_bytes == d.cluster.max_peer_queue_bytes);
   BOOST_TEST(c.log.level == d.log.level);
   BOOST_TEST(c.log.file == d.log.file);
+}
+
+BOOST_AUTO_TEST_CASE(cluster_members_are_read) {
+  auto c = kv::parse_config(R"(
+[node]
+id = 2
+[cluster]
+members = [
+  { id = 1, peer = "127.0.0.1:7380", client = "127.0.0.1:7379" },
+  { id = 2, peer = "127.0.0.1:7382", client = "127.0.0.1:7381" },
+  { id = 3, peer = "127.0.0.1:7384", client = "127.0.0.1:7383" },
+]
+heartbeat-interval = "20ms"
+election-timeout = "200ms"
+)",
+                            "test.toml");
+  BOOST_REQUIRE(c.cluster.members.size() == 3u);
+  BOOST_TEST(c.cluster.members[2].id == 3u);
+  BOOST_TEST(c.cluster.members[2].peer == "127.0.0.1:7384");
+  BOOST_TEST(c.cluster.members[2].client == "127.0.0.1:7383");
+  BOOST_TEST(c.cluster.self(2)->peer == "127.0.0.1:7382");
+  BOOST_TEST(c.cluster.heartbeat_interval.count() == 20);
+  BOOST_TEST(c.cluster.election_timeout.count() == 200);
+}
+
+BOOST_AUTO_TEST_CASE(bad_cluster_sections_are_explained) {
+  const std::string three = R"(
+members = [
+  { id = 1, peer = "127.0.0.1:7380", client = "127.0.0.1:7379" },
+  { id = 2, peer = "127.0.0.1:7382", client = "127.0.0.1:7381" },
+])";
+  BOOST_TEST(contains(error_of("[node]\nid = 5\n[cluster]" + three), "does not list this node (node.id = 5)"));
+  BOOST_TEST(contains(error_of("[cluster]\nmembers = [ { id = 1, peer = \"x\", client = \"127.0.0.1:1\" } ]"),
+                      "test.toml:2: cluster.members[0].peer: expected \"host:port\""));
+  BOOST_TEST(contains(error_of("[cluster]\nmembers = [ { id = 1, peer = \"127.0.0.1:2\" } ]"),
+                      "each member needs id, peer and client"));
+  BOOST_TEST(contains(error_of("[cluster]\nmembers = [ { id = 1, peer = \"127.0.0.1:2\", client = \"127.0.0.1:3\", "
+                               "port = 4 } ]"),
+                      "unknown key (known: id, peer, client)"));
+  BOOST_TEST(contains(error_of("[cluster]\nmembers = [ { id = 1, peer = \"127.0.0.1:2\", client = \"127.0.0.1:3\" }, "
+                               "{ id = 1, peer = \"127.0.0.1:4\", client = \"127.0.0.1:5\" } ]"),
+                      "id 1 appears twice"));
+  BOOST_TEST(contains(error_of("[cluster]\nheartbeat-interval = \"100ms\"\nelection-timeout = \"150ms\""),
+                      "must be at least twice cluster.heartbeat-interval"));
 }
 
 BOOST_AUTO_TEST_CASE(values_are_read) {
@@ -200,10 +250,12 @@ BOOST_AUTO_TEST_CASE(bad_flags) {
 
 BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
   auto lines = kv::describe(kv::config{});
-  BOOST_REQUIRE(lines.size() == 4u);
+  BOOST_REQUIRE(lines.size() == 5u);
   BOOST_TEST(contains(lines[1], "idle-timeout=300s"));
   BOOST_TEST(contains(lines[2], "segment-size=64MiB"));
   BOOST_TEST(contains(lines[2], "fsync=always"));
+  BOOST_TEST(contains(lines[3], "members=[(this node alone)]"));
+  BOOST_TEST(contains(lines[3], "election-timeout=300ms"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -128,13 +128,43 @@ BOOST_AUTO_TEST_CASE(redirect_loops_are_bounded) {
     client::options o;
     o.endpoints = {a.endpoint()};
     o.max_redirects = 3;
+    o.leader_wait = std::chrono::milliseconds(300);
     client c(ctx.get_executor(), o);
+    auto start = std::chrono::steady_clock::now();
     auto r = co_await c.set("k", "v");
-    BOOST_TEST(r.is(errc::not_leader));
-    BOOST_TEST(a.requests + b.requests == 4);
+    auto waited = std::chrono::steady_clock::now() - start;
+    BOOST_TEST(r.is(errc::unavailable));
+    BOOST_TEST(r.message().find("no leader found within 300 ms") != std::string::npos);
+    // Three redirects at once, then a few more with a backoff between them, until leader_wait.
+    BOOST_TEST(a.requests + b.requests >= 5);
+    BOOST_TEST(a.requests + b.requests <= 12);
+    BOOST_TEST(waited < std::chrono::milliseconds(1000));
     c.close();
     a.stop();
     b.stop();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(waits_out_an_election) {
+  test::run_async([](asio::io_context& ctx) -> asio::awaitable<void> {
+    // No leader known for the first three requests (an election), then one is elected here.
+    scripted_server node(ctx, [&, n = 0](const protocol::frame& f) mutable {
+      if (++n <= 3) {
+        std::string out;
+        protocol::respond_error(out, f.id, protocol::status::not_leader, "no leader", "");
+        return out;
+      }
+      return ok_index(f, 9);
+    });
+    client::options o;
+    o.endpoints = {node.endpoint()};
+    client c(ctx.get_executor(), o);
+    auto r = co_await c.set("k", "v");
+    BOOST_REQUIRE(r.ok());
+    BOOST_TEST(*r == 9u);
+    BOOST_TEST(node.requests == 4);
+    c.close();
+    node.stop();
   });
 }
 
