@@ -50,6 +50,8 @@ struct message {
   // vote / pre_vote: the candidate's last log position.
   index_t last_index = 0;
   term_t last_term = 0;
+  // vote: a campaign the leader asked for (timeout_now); voters ignore their leader lease.
+  bool leader_transfer = false;
 
   // append: entries after (prev_index, prev_term), and the leader's commit index.
   index_t prev_index = 0;

@@ -25,7 +25,7 @@ node::node(config cfg, hard_state state, raft::log l)
   log_.commit_to(std::min(state.commit, log_.last_index()));
   reset_election_timer();
   // A cluster of one wins its election without asking anyone: no reason to wait for a timeout.
-  if (cfg_.voters.size() == 1) campaign(/*pre_vote=*/false);
+  if (cfg_.voters.size() == 1) campaign(campaign_type::election);
 }
 
 bool node::is_voter(node_id n) const {
@@ -53,6 +53,7 @@ void node::become_follower(term_t term, node_id leader) {
   }
   role_ = role::follower;
   leader_ = leader;
+  transferee_ = 0;
   votes_.clear();
   progress_.clear();
   reset_election_timer();
@@ -77,6 +78,7 @@ void node::become_candidate() {
 void node::become_leader() {
   role_ = role::leader;
   leader_ = cfg_.id;
+  transferee_ = 0;
   votes_.clear();
   progress_.clear();
   round_acked_.clear();
@@ -92,7 +94,8 @@ void node::become_leader() {
   maybe_commit();
 }
 
-void node::campaign(bool pre_vote) {
+void node::campaign(campaign_type type) {
+  const bool pre_vote = type == campaign_type::pre_vote;
   if (pre_vote) {
     become_pre_candidate();
   } else {
@@ -108,6 +111,7 @@ void node::campaign(bool pre_vote) {
     m.term = campaign_term;
     m.last_index = log_.last_index();
     m.last_term = log_.last_term();
+    m.leader_transfer = type == campaign_type::transfer;
     // A vote request follows our own vote for ourselves onto the disk; a pre-vote changes nothing.
     send(std::move(m), /*after_persist=*/!pre_vote);
   }
@@ -121,7 +125,7 @@ void node::tally(node_id from, bool granted, bool pre_vote) {
   for (const auto& [id, g] : votes_) (g ? yes : no)++;
   if (yes >= quorum()) {
     if (pre_vote) {
-      campaign(false);
+      campaign(campaign_type::election);
     } else {
       become_leader();
     }
@@ -141,6 +145,9 @@ void node::tick() {
       const std::uint64_t round = pending_reads_.empty() ? 0 : read_round_;
       for (auto& [peer, pr] : progress_) send_append(peer, /*heartbeat=*/true, round);
     }
+    if (transferee_ != 0 && ++transfer_elapsed_ >= cfg_.election_ticks) {
+      transferee_ = 0;  // the target did not take over in time: lead on
+    }
     if (++election_elapsed_ >= cfg_.election_ticks) {
       election_elapsed_ = 0;
       if (cfg_.check_quorum && !quorum_active()) {
@@ -149,7 +156,9 @@ void node::tick() {
     }
     return;
   }
-  if (++election_elapsed_ >= randomized_timeout_) campaign(cfg_.pre_vote);
+  if (++election_elapsed_ >= randomized_timeout_) {
+    campaign(cfg_.pre_vote ? campaign_type::pre_vote : campaign_type::election);
+  }
 }
 
 bool node::quorum_active() {
@@ -175,8 +184,11 @@ void node::step(const message& m) {
 
   if (m.term > term_) {
     // Within a leader's lease a vote request is ignored, so a node cut off for a while cannot
-    // depose a healthy leader (thesis §4.2.3).
-    if (vote_request && cfg_.check_quorum && leader_ != 0 && election_elapsed_ < cfg_.election_ticks) return;
+    // depose a healthy leader (thesis §4.2.3) -- unless the leader itself asked for the election.
+    if (vote_request && cfg_.check_quorum && leader_ != 0 && election_elapsed_ < cfg_.election_ticks &&
+        !m.leader_transfer) {
+      return;
+    }
     if (m.type == message_type::pre_vote) {
       // A pre-vote carries the term the sender would campaign in: no term change for us.
     } else if (m.type == message_type::pre_vote_response && !m.reject) {
@@ -223,7 +235,8 @@ void node::step(const message& m) {
       if (role_ == role::leader) handle_append_response(m);
       return;
     case message_type::timeout_now:
-      if (role_ != role::leader) campaign(false);
+      // The leader hands over: campaign now, without a pre-vote (thesis §3.10).
+      if (role_ != role::leader) campaign(campaign_type::transfer);
       return;
     case message_type::read_index:
       if (role_ == role::leader) {
@@ -309,6 +322,7 @@ void node::handle_append_response(const message& m) {
     maybe_commit();
   }
   pr.probe_sent = false;
+  if (m.from == transferee_ && pr.match == log_.last_index()) send_timeout_now(m.from);
   if (pr.next <= log_.last_index()) send_append(m.from, false);
 }
 
@@ -342,6 +356,29 @@ void node::send_append(node_id peer, bool heartbeat, std::uint64_t read_round) {
   m.context = read_round;
   if (pr.state == mode::replicate && !m.entries.empty()) pr.next = m.entries.back().index + 1;
   if (pr.state == mode::probe) pr.probe_sent = true;
+  send(std::move(m), false);
+}
+
+// ---- leadership transfer ---------------------------------------------------------------
+
+errc node::transfer_leadership(node_id to) {
+  if (role_ != role::leader) return errc::not_leader;
+  if (to == cfg_.id || !is_voter(to)) return errc::bad_request;
+  if (to == transferee_) return errc::ok;  // already on its way
+  transferee_ = to;
+  transfer_elapsed_ = 0;
+  if (progress_.at(to).match == log_.last_index()) {
+    send_timeout_now(to);
+  } else {
+    send_append(to, false);  // timeout_now follows once it has caught up
+  }
+  return errc::ok;
+}
+
+void node::send_timeout_now(node_id to) {
+  message m;
+  m.type = message_type::timeout_now;
+  m.to = to;
   send(std::move(m), false);
 }
 
@@ -442,6 +479,7 @@ void node::maybe_commit() {
 
 result<index_t> node::propose(std::string data) {
   if (role_ != role::leader) return errc::not_leader;
+  if (transferee_ != 0) return errc::unavailable;  // the log must stop growing for the target to catch up
   log_.append(entry{term_, log_.last_index() + 1, std::move(data)});
   broadcast_append();
   maybe_commit();  // a single-node cluster still waits for its own disk (persisted())

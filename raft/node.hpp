@@ -99,8 +99,19 @@ class node {
   void step(const message& m);
 
   // Appends a command to the log if this node is the leader (errc::not_leader otherwise) and
-  // returns its index. Committed, it will come out of take_ready().committed.
+  // returns its index. Committed, it will come out of take_ready().committed. While leadership
+  // is being transferred the leader refuses proposals with errc::unavailable.
   result<index_t> propose(std::string data);
+
+  // Hands leadership to voter `to` (thesis §3.10): the leader stops taking proposals, brings
+  // `to` up to date, then tells it to campaign at once (timeout_now); its vote requests pass
+  // the other nodes' leader lease. Abandoned, and proposals taken again, if `to` has not taken
+  // over within an election timeout. Returns errc::ok once started (or if already transferring
+  // to `to`; a transfer to another node replaces it), errc::not_leader on a non-leader,
+  // errc::bad_request if `to` is this node or not a voter.
+  [[nodiscard]] errc transfer_leadership(node_id to);
+  // The node leadership is being transferred to; 0 if none.
+  node_id transfer_target() const noexcept { return transferee_; }
 
   // Asks for a linearizable read point; the answer comes out in take_ready().reads with the
   // same `context`.
@@ -138,7 +149,8 @@ class node {
   void become_pre_candidate();
   void become_candidate();
   void become_leader();
-  void campaign(bool pre_vote);
+  enum class campaign_type : std::uint8_t { pre_vote, election, transfer };
+  void campaign(campaign_type type);
   void tally(node_id from, bool granted, bool pre_vote);
 
   void handle_vote_request(const message& m);
@@ -148,6 +160,7 @@ class node {
   void send(message m, bool after_persist);
   void broadcast_append();
   void send_append(node_id peer, bool heartbeat, std::uint64_t read_round = 0);
+  void send_timeout_now(node_id to);
   void maybe_commit();
   bool quorum_active();
   void start_read(std::uint64_t context, node_id from);
@@ -166,6 +179,8 @@ class node {
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_timeout_ = 0;
+  node_id transferee_ = 0;  // leader: the node leadership is being handed to
+  int transfer_elapsed_ = 0;
   std::mt19937_64 rng_;
 
   std::map<node_id, bool> votes_;         // this campaign's answers

@@ -467,3 +467,64 @@ BOOST_AUTO_TEST_CASE(a_single_node_cluster_answers_at_once) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(raft_leader_transfer)
+
+BOOST_AUTO_TEST_CASE(the_target_leads_the_next_term_without_waiting_for_a_timeout) {
+  wired c({1, 2, 3}, /*check_quorum=*/true);  // followers hold a lease: only a transfer passes it
+  c.elect(1);
+  const auto term = c[1].term();
+  c.drop = [](const message& m) { return m.to == 2; };  // the target falls behind
+  BOOST_REQUIRE(c[1].propose("a").ok());
+  c.deliver();
+  BOOST_REQUIRE(c[1].log().committed() == 2u);
+  BOOST_REQUIRE(c[2].log().last_index() == 1u);
+
+  BOOST_TEST((c[1].transfer_leadership(2) == kv::errc::ok));
+  BOOST_TEST(c[1].transfer_target() == 2u);
+  BOOST_TEST(c[1].propose("refused").is(kv::errc::unavailable));
+  c.drop = [](const message&) { return false; };
+  c[1].tick();  // one heartbeat finds the target behind; nobody else ticks at all
+  c.deliver();
+  BOOST_TEST(c.count(message_type::timeout_now) == 1u);
+  BOOST_TEST((c[2].current_role() == role::leader));
+  BOOST_TEST(c[2].term() == term + 1);
+  BOOST_TEST((c[1].current_role() == role::follower));
+  BOOST_TEST(c[1].transfer_target() == 0u);
+  BOOST_TEST(c[3].leader() == 2u);
+  BOOST_TEST(c[2].log().committed() == 3u);  // "a" and its own no-op
+  BOOST_TEST(c[2].propose("b").ok());
+}
+
+BOOST_AUTO_TEST_CASE(transfer_requests_are_checked) {
+  wired c({1, 2, 3});
+  c.elect(1);
+  BOOST_TEST((c[2].transfer_leadership(3) == kv::errc::not_leader));
+  BOOST_TEST((c[1].transfer_leadership(1) == kv::errc::bad_request));
+  BOOST_TEST((c[1].transfer_leadership(7) == kv::errc::bad_request));
+  BOOST_TEST(c[1].transfer_target() == 0u);
+  BOOST_TEST(c[1].propose("x").ok());
+}
+
+BOOST_AUTO_TEST_CASE(an_abandoned_transfer_lets_the_leader_lead_on) {
+  wired c({1, 2, 3}, /*check_quorum=*/true);
+  c.elect(1);
+  c.drop = [](const message& m) { return m.to == 2 || m.from == 2; };  // the target is gone
+  BOOST_TEST((c[1].transfer_leadership(2) == kv::errc::ok));
+  for (int i = 0; i < 9; ++i) {
+    c[1].tick();
+    c.deliver();
+  }
+  BOOST_TEST(c[1].propose("still transferring").is(kv::errc::unavailable));
+  c[1].tick();  // an election timeout after the request
+  c.deliver();
+  BOOST_TEST((c[1].current_role() == role::leader));
+  BOOST_TEST(c[1].transfer_target() == 0u);
+  auto idx = c[1].propose("x");
+  BOOST_REQUIRE(idx.ok());
+  c.deliver();
+  BOOST_TEST(c[1].log().committed() == *idx);  // with node 3
+  BOOST_TEST(c.count(message_type::timeout_now) == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

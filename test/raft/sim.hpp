@@ -1,8 +1,8 @@
 #pragma once
 // A deterministic simulation of a Raft cluster: every node's core in one process, driven by a
 // seeded scheduler over a simulated network (drop, delay, reorder, duplicate, partitions,
-// one-way included) and simulated disks (a crash loses whatever was not yet durable). The same
-// seed replays the same run.
+// one-way included) and simulated disks (a crash loses whatever was not yet durable), with
+// clients that propose, read, and ask leaders to hand over. The same seed replays the same run.
 //
 // After every step it checks the safety properties of the Raft paper (figure 3):
 //   election safety   - at most one leader per term;
@@ -40,9 +40,27 @@ struct options {
   double partition = 0.003;   // chance per step the network is split (healed later)
   double propose = 0.3;       // chance per step a client proposes on whoever leads
   double read = 0.1;          // chance per step a client asks a random node for a read index
+  double transfer = 0.004;    // chance per step the leader is asked to hand over to another node
   std::size_t max_append_bytes = 1u << 20;  // small values split appends into one entry each
   int election_ticks = 10;
   double heal = 0.01;  // chance per step that a partition heals
+};
+
+// What a run did, summed over seeds to show the simulation exercised what it claims to check.
+struct stats {
+  std::uint64_t committed = 0;       // entries committed (and checked)
+  std::uint64_t leaders = 0;         // terms with a leader
+  std::uint64_t reads = 0;           // read indexes handed out (and checked)
+  std::uint64_t transfers = 0;       // leadership transfers whose target led the next term
+  std::uint64_t transfers_asked = 0;  // terms in which the leader was asked to transfer
+  stats& operator+=(const stats& o) {
+    committed += o.committed;
+    leaders += o.leaders;
+    reads += o.reads;
+    transfers += o.transfers;
+    transfers_asked += o.transfers_asked;
+    return *this;
+  }
 };
 
 class cluster {
@@ -65,9 +83,13 @@ class cluster {
     settle();
   }
 
-  std::size_t committed_entries() const { return committed_.size(); }
-  int elections() const { return static_cast<int>(leaders_.size()); }
-  int reads_served() const { return reads_served_; }
+  stats summary() const {
+    stats s = counts_;
+    s.committed = committed_.size();
+    s.leaders = leaders_.size();
+    s.transfers_asked = transfer_asked_.size();
+    return s;
+  }
 
  private:
   struct disk_write {
@@ -131,7 +153,10 @@ class cluster {
       for (auto& m : r.messages) post(std::move(m));
       for (auto& e : r.committed) apply(n, e);
       for (auto& rs : r.reads) check_read(rs);
-      if (r.state || !r.entries.empty() || !r.after_persist.empty()) {
+      if (!r.state && r.entries.empty() && !n.disk.empty()) {
+        // Nothing to make durable: these messages only wait for the writes queued before them.
+        for (auto& m : r.after_persist) n.disk.back().after.push_back(std::move(m));
+      } else if (r.state || !r.entries.empty() || !r.after_persist.empty()) {
         n.disk.push_back(disk_write{r.state, std::move(r.entries), std::move(r.after_persist)});
       }
     }
@@ -144,6 +169,20 @@ class cluster {
     if (!inserted && !(it->second == e)) {
       fail("state machine safety: index " + std::to_string(e.index) + " applied as two different entries");
     }
+  }
+
+  // The operator asks the leader to hand over to another node.
+  void request_transfer() {
+    auto l = some_leader();
+    if (!l) return;
+    auto to = ids_[pick(ids_.size())];
+    if (to == *l) return;
+    auto& n = nodes_[*l];
+    if (auto e = n.core->transfer_leadership(to); e != errc::ok) {
+      fail("transfer to " + std::to_string(to) + " refused: " + make_error_code(e).message());
+    }
+    transfer_asked_[n.core->term()] = to;
+    drain(*l);
   }
 
   // A client asks a random node for a read index and notes how far commits had got by then.
@@ -167,7 +206,7 @@ class cluster {
       fail("linearizability: read " + std::to_string(rs.context) + " got index " + std::to_string(rs.index) +
            " though index " + std::to_string(it->second) + " was committed when it was asked");
     }
-    if (rs.ok) ++reads_served_;  // the network duplicates messages: a read may be answered twice
+    if (rs.ok) ++counts_.reads;  // the network duplicates messages: a read may be answered twice
   }
 
   void post(message m) {
@@ -216,10 +255,13 @@ class cluster {
       auto& n = nodes_[id];
       if (n.up && n.core->current_role() == role::leader && chance(o_.propose)) {
         auto r = n.core->propose("cmd-" + std::to_string(next_command_++));
-        if (!r) fail("a leader refused a proposal");
+        if (!r && !(r.is(errc::unavailable) && n.core->transfer_target() != 0)) {
+          fail("a leader refused a proposal: " + r.message());
+        }
         drain(id);
       }
     }
+    if (chance(o_.transfer)) request_transfer();
     if (chance(o_.read)) request_read();
     // Faults aim at leaders more often than not: that is where consensus bugs hide.
     if (chance(o_.crash)) {
@@ -309,6 +351,9 @@ class cluster {
         // Leader completeness: every entry committed before this leader's term is in its log.
         // Checked when the leader is first seen; later entries it appends itself.
         if (!inserted) continue;
+        if (auto t = transfer_asked_.find(core.term() - 1); t != transfer_asked_.end() && t->second == id) {
+          ++counts_.transfers;
+        }
         for (const auto& [index, e] : committed_) {
           if (e.term <= core.term() && core.log().term(index) != e.term) {
             fail("leader completeness: leader " + std::to_string(id) + " of term " + std::to_string(core.term()) +
@@ -388,7 +433,8 @@ class cluster {
   index_t highest_commit_ = 0;                // the highest commit index any node has had
   std::uint64_t next_read_ = 1;
   std::map<std::uint64_t, index_t> read_floor_;  // read context -> highest commit when asked
-  int reads_served_ = 0;
+  std::map<term_t, node_id> transfer_asked_;  // term -> the node its leader was asked to hand over to
+  stats counts_;
   int step_ = 0;
 };
 
