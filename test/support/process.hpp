@@ -88,6 +88,27 @@ inline command_result run_command(const std::vector<std::string>& argv, const st
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(dir / "out"), slurp(dir / "err")};
 }
 
+// Waits until 127.0.0.1:`port` accepts connections; throws if process `pid` exits first (with
+// `log()` in the message) or after 30 s.
+template <typename Log>
+void wait_listening(unsigned short port, pid_t& pid, Log log) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  asio::io_context ctx;
+  while (std::chrono::steady_clock::now() < deadline) {
+    asio::ip::tcp::socket s(ctx);
+    std::error_code ec;
+    s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+    if (!ec) return;
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      throw std::runtime_error("kvnode exited during startup: " + log());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("kvnode did not start listening within 30 s: " + log());
+}
+
 // A kvnode server process with its own data directory and port. Extra TOML can be passed to
 // the constructor (it is appended to [server] / other sections as written).
 class node_process {
@@ -149,23 +170,8 @@ class node_process {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
 
-  // Waits until the port accepts connections (or the process died).
   void wait_ready() {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    asio::io_context ctx;
-    while (std::chrono::steady_clock::now() < deadline) {
-      asio::ip::tcp::socket s(ctx);
-      std::error_code ec;
-      s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
-      if (!ec) return;
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        throw std::runtime_error("kvnode exited during startup: " + log());
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    throw std::runtime_error("kvnode did not start listening within 30 s: " + log());
+    wait_listening(port_, pid_, [this] { return log(); });
   }
 
   temp_dir dir_;

@@ -1,0 +1,306 @@
+// A 3-node cluster of real kvnode processes on loopback, under kill -9, SIGSTOP and restarts:
+// acknowledged writes survive on every node, a paused leader never serves a stale read, and a
+// cluster without a majority fails requests promptly instead of hanging.
+
+#include "support/client_util.hpp"
+#include "support/cluster.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/steady_timer.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+using namespace kv;
+using namespace kv::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+client::options options_for(std::vector<std::string> endpoints) {
+  client::options o;
+  o.endpoints = std::move(endpoints);
+  o.request_timeout = 5s;
+  o.connect_timeout = 500ms;
+  return o;
+}
+
+// One endpoint only (g++ 12 cannot keep a braced list in a coroutine frame).
+client::options options_for(std::string endpoint) {
+  client::options o;
+  o.endpoints.assign(1, std::move(endpoint));
+  o.request_timeout = 5s;
+  o.connect_timeout = 500ms;
+  return o;
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+// The status of one member, asked directly (no redirects).
+asio::awaitable<result<node_status>> status_of(cluster_member& m) {
+  client c(co_await asio::this_coro::executor, options_for(m.endpoint()));
+  auto s = co_await c.status();
+  c.close();
+  co_return s;
+}
+
+// Waits until a running member says it leads and the other running members follow it; returns
+// its id.
+asio::awaitable<std::uint64_t> await_leader(cluster& cl) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::uint64_t leader = 0;
+    bool agreed = true;
+    for (std::uint64_t id = 1; id <= cl.size(); ++id) {
+      auto& m = cl.member(id);
+      if (!m.running()) continue;
+      auto s = co_await status_of(m);
+      if (!s) {
+        agreed = false;
+        continue;
+      }
+      if (s->text("role") == "leader") leader = id;
+      if (s->number("leader_id") == 0) agreed = false;
+      if (leader != 0 && s->number("leader_id") != leader) agreed = false;
+    }
+    if (leader != 0 && agreed) co_return leader;
+    co_await sleep_for(20ms);
+  }
+  throw std::runtime_error(std::string("no leader elected within the limit:\n") + cl.logs());
+}
+
+// Waits until every running member has applied the same index (the cluster has converged).
+asio::awaitable<void> await_converged(cluster& cl) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::set<std::uint64_t> applied;
+    bool all = true;
+    for (std::uint64_t id = 1; id <= cl.size(); ++id) {
+      if (!cl.member(id).running()) continue;
+      auto s = co_await status_of(cl.member(id));
+      if (!s || s->number("applied_index") != s->number("commit_index")) {
+        all = false;
+        break;
+      }
+      applied.insert(s->number("applied_index"));
+    }
+    if (all && applied.size() == 1) co_return;
+    co_await sleep_for(50ms);
+  }
+  throw std::runtime_error(std::string("the cluster did not converge:\n") + cl.logs());
+}
+
+// Every key of `expected` holds its value in the local state of every running member.
+asio::awaitable<void> check_everywhere(cluster& cl, const std::map<std::string, std::string>& expected) {
+  for (std::uint64_t id = 1; id <= cl.size(); ++id) {
+    if (!cl.member(id).running()) continue;
+    client c(co_await asio::this_coro::executor, options_for(cl.member(id).endpoint()));
+    std::size_t missing = 0;
+    std::string example;
+    for (const auto& [k, v] : expected) {
+      auto got = co_await c.get(k, read_mode::stale);
+      if (!got || *got != v) {
+        if (missing++ == 0) example = k;
+      }
+    }
+    c.close();
+    BOOST_TEST(missing == 0u, "node " << id << " misses " << missing << " of " << expected.size()
+                                      << " acknowledged writes, e.g. " << example);
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_faults)
+
+BOOST_AUTO_TEST_CASE(a_write_to_a_follower_is_redirected_and_reads_work_on_every_node) {
+  cluster cl;
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    auto leader = co_await await_leader(cl);
+    auto follower = leader % 3 + 1;
+    client c(ctx.get_executor(), options_for(cl.member(follower).endpoint()));
+    auto r = co_await c.set("greeting", "hello");
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+    BOOST_TEST(c.endpoint() == cl.member(leader).endpoint());  // the client followed the redirect
+    c.close();
+    // A linearizable read on each node, asked directly, sees the write at once.
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+      client direct(ctx.get_executor(), options_for(cl.member(id).endpoint()));
+      auto v = co_await direct.get("greeting");
+      BOOST_TEST((v.ok() && *v == "hello"), "node " << id << ": " << (v.ok() ? *v : v.message()));
+      direct.close();
+    }
+  });
+}
+
+BOOST_AUTO_TEST_CASE(kill9_of_the_leader_under_load_loses_no_acknowledged_write) {
+  cluster cl;
+  std::map<std::string, std::string> acked;
+  std::vector<std::chrono::milliseconds> failovers;
+  for (int round = 0; round < 3; ++round) {
+    run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+      auto leader = co_await await_leader(cl);
+      const int writers = 8;
+      bool stop = false;
+      int running = writers;
+      std::chrono::steady_clock::time_point killed_at{};
+      std::chrono::steady_clock::time_point first_ack_after{};
+      io::event done(ctx.get_executor());
+      std::vector<std::unique_ptr<client>> clients;
+      for (int w = 0; w < writers; ++w) {
+        clients.push_back(std::make_unique<client>(ctx.get_executor(), options_for(cl.endpoints())));
+        asio::co_spawn(
+            ctx,
+            [&, w]() -> asio::awaitable<void> {
+              auto& c = *clients[static_cast<std::size_t>(w)];
+              for (int n = 0; !stop; ++n) {
+                auto key = fmt::format("r{}-w{}-{}", round, w, n);
+                auto r = co_await c.set(key, key);
+                if (r) {
+                  acked[key] = key;
+                  if (killed_at != std::chrono::steady_clock::time_point{} &&
+                      first_ack_after == std::chrono::steady_clock::time_point{}) {
+                    first_ack_after = std::chrono::steady_clock::now();
+                  }
+                }
+              }
+              if (--running == 0) done.notify();
+            },
+            asio::detached);
+      }
+      co_await sleep_for(400ms);
+      cl.member(leader).kill9();
+      killed_at = std::chrono::steady_clock::now();
+      co_await sleep_for(1500ms);
+      stop = true;
+      while (running > 0) co_await done.wait();
+      for (auto& c : clients) c->close();
+      BOOST_REQUIRE_MESSAGE(first_ack_after != std::chrono::steady_clock::time_point{},
+                            "no write was acknowledged after the leader was killed:\n" << cl.logs());
+      failovers.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(first_ack_after - killed_at));
+      cl.member(leader).start();
+      co_await await_converged(cl);
+      co_await check_everywhere(cl, acked);
+    });
+  }
+  BOOST_TEST_MESSAGE("acknowledged writes: " << acked.size() << "; kill -> first acknowledged write on the new leader: "
+                                             << failovers[0].count() << ", " << failovers[1].count() << ", "
+                                             << failovers[2].count() << " ms");
+  BOOST_TEST(acked.size() > 100u);
+}
+
+BOOST_AUTO_TEST_CASE(a_paused_leader_steps_down_and_serves_no_stale_read) {
+  cluster cl;
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    auto old_leader = co_await await_leader(cl);
+    client writer(ctx.get_executor(), options_for(cl.endpoints()));
+    BOOST_REQUIRE((co_await writer.set("k", "before")).ok());
+    cl.member(old_leader).pause();
+    // The other two elect a new leader and take a write the paused node has not seen.
+    std::uint64_t new_leader = 0;
+    for (int i = 0; i < 200 && new_leader == 0; ++i) {
+      co_await sleep_for(20ms);
+      for (std::uint64_t id = 1; id <= 3; ++id) {
+        if (id == old_leader) continue;
+        auto s = co_await status_of(cl.member(id));
+        if (s && s->text("role") == "leader") new_leader = id;
+      }
+    }
+    BOOST_REQUIRE_MESSAGE(new_leader != 0, "no new leader while the old one was paused:\n" << cl.logs());
+    client to_new(ctx.get_executor(), options_for(cl.member(new_leader).endpoint()));
+    auto w = co_await to_new.set("k", "after");
+    BOOST_REQUIRE_MESSAGE(w.ok(), w.message());
+    to_new.close();
+    cl.member(old_leader).resume();
+    // Right after it wakes, the old leader still believes it leads: a linearizable read there
+    // must not return the old value.
+    client to_old(ctx.get_executor(), options_for(cl.member(old_leader).endpoint()));
+    int answered = 0;
+    for (int i = 0; i < 20; ++i) {
+      auto v = co_await to_old.get("k");
+      if (v) {
+        ++answered;
+        BOOST_TEST(*v == "after", "read " << i << " on the resumed old leader returned a stale value");
+      }
+    }
+    BOOST_TEST(answered > 0);
+    to_old.close();
+    auto s = co_await status_of(cl.member(old_leader));
+    BOOST_REQUIRE(s.ok());
+    BOOST_TEST(s->text("role") == "follower");
+    BOOST_TEST(s->number("leader_id") == new_leader);
+    writer.close();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(restarting_the_whole_cluster_keeps_every_write) {
+  cluster cl;
+  std::map<std::string, std::string> written;
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    co_await await_leader(cl);
+    client c(ctx.get_executor(), options_for(cl.endpoints()));
+    for (int i = 0; i < 300; ++i) {
+      auto k = fmt::format("key{}", i);
+      BOOST_REQUIRE((co_await c.set(k, "v" + k)).ok());
+      written[k] = "v" + k;
+    }
+    BOOST_REQUIRE((co_await c.bulk_set(pairs_of("bulk-a", "1", "bulk-b", "2"))).ok());
+    written["bulk-a"] = "1";
+    written["bulk-b"] = "2";
+    c.close();
+  });
+  for (std::uint64_t id = 1; id <= 3; ++id) BOOST_TEST(cl.member(id).stop() == 0);
+  for (std::uint64_t id = 1; id <= 3; ++id) cl.member(id).start();
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    co_await await_leader(cl);
+    client c(ctx.get_executor(), options_for(cl.endpoints()));
+    for (const auto& [k, v] : written) {
+      auto got = co_await c.get(k);
+      BOOST_TEST((got.ok() && *got == v), k << ": " << (got.ok() ? *got : got.message()));
+    }
+    c.close();
+    co_await await_converged(cl);
+    co_await check_everywhere(cl, written);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(without_a_majority_requests_fail_promptly_and_recover) {
+  cluster cl;
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    auto leader = co_await await_leader(cl);
+    std::vector<std::uint64_t> followers;
+    for (std::uint64_t id = 1; id <= 3; ++id)
+      if (id != leader) followers.push_back(id);
+    cl.member(followers[0]).kill9();
+    cl.member(followers[1]).kill9();
+    auto o = options_for(cl.endpoints());
+    o.leader_wait = 1s;
+    client c(ctx.get_executor(), o);
+    auto start = std::chrono::steady_clock::now();
+    auto w = co_await c.set("k", "v");
+    auto took = std::chrono::steady_clock::now() - start;
+    BOOST_TEST(w.is(errc::unavailable), w.message());
+    BOOST_TEST(took < 5s, "a write without a majority took "
+                              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+    auto r = co_await c.get("k");
+    BOOST_TEST(!r.ok());
+    BOOST_TEST_MESSAGE("without a majority: write answered in "
+                       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms: "
+                       << w.message() << "; read: " << r.message());
+    cl.member(followers[0]).start();
+    co_await await_leader(cl);
+    auto again = co_await c.set("k", "v2");
+    BOOST_TEST(again.ok(), again.message());
+    auto v = co_await c.get("k");
+    BOOST_TEST((v.ok() && *v == "v2"));
+    c.close();
+  });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
