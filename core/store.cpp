@@ -79,6 +79,7 @@ store::store(asio::any_io_executor executor, std::filesystem::path dir, storage_
       lock_(created(dir_)),
       ring_(executor),
       raft_wake_(executor),
+      role_changed_(executor),
       apply_wake_(executor),
       snapshot_done_(executor) {
   if (repl_.voters.empty()) repl_.voters.push_back(repl_.id);
@@ -344,6 +345,35 @@ void store::stop() {
   apply_wake_.notify();
 }
 
+asio::awaitable<bool> store::hand_over_leadership() {
+  if (role() != raft::role::leader || repl_.voters.size() == 1 || stopping_) co_return false;
+  raft::node_id target = 0;
+  raft::index_t best = 0;
+  for (auto peer : repl_.voters) {
+    const auto* pr = node_->progress_of(peer);
+    if (pr != nullptr && (target == 0 || pr->match > best)) {
+      target = peer;
+      best = pr->match;
+    }
+  }
+  if (node_->transfer_leadership(target) != errc::ok) co_return false;
+  spdlog::info("node {}: handing leadership to node {} (its log matches through index {} of {})", repl_.id, target,
+               best, last_index());
+  raft_wake_.notify();
+  auto deadline = std::chrono::steady_clock::now() + repl_.tick * repl_.election_ticks;
+  while (role() == raft::role::leader && std::chrono::steady_clock::now() < deadline) {
+    co_await role_changed_.wait_until(deadline);
+  }
+  bool handed = role() != raft::role::leader;
+  if (handed) {
+    spdlog::info("node {}: node {} took over leadership in term {}", repl_.id, node_->leader(), term());
+  } else {
+    spdlog::warn("node {}: node {} did not take over leadership within an election timeout; stopping anyway",
+                 repl_.id, target);
+  }
+  co_return handed;
+}
+
 asio::awaitable<void> store::tick_loop() {
   asio::steady_timer timer(executor_);
   auto next = std::chrono::steady_clock::now();
@@ -474,6 +504,7 @@ void store::note_role_change() {
   last_role_ = r;
   last_leader_ = leader;
   last_term_ = term;
+  role_changed_.notify();
 }
 
 void store::fail_waiters(const error_info& why) {

@@ -104,6 +104,10 @@ class store {
   // Stops accepting writes (they fail with errc::unavailable) and lets run() drain and return.
   // Writes not yet committed fail with errc::unavailable.
   void stop();
+  // For a graceful shutdown, before stop(): if this node leads a cluster of several, hands
+  // leadership to the most up-to-date follower (thesis §3.10) and waits until it has taken
+  // over, or an election timeout has passed. Returns whether another node now leads.
+  asio::awaitable<bool> hand_over_leadership();
 
   // Writes. Each yields the log index of the write once it is committed and applied, or
   // errc::bad_request / errc::too_large for invalid input, errc::not_leader (with the leader's
@@ -229,6 +233,7 @@ class store {
   std::unique_ptr<raft::node> node_;
   raft::transport* transport_ = nullptr;
   io::event raft_wake_;
+  io::event role_changed_;  // notified whenever role, leader or term change
   std::deque<after_sync> after_sync_;
   std::deque<persist_mark> persist_marks_;
   std::uint64_t ticks_ = 0;

@@ -9,6 +9,8 @@ namespace {
 constexpr std::size_t fixed_bytes = 1 + 8 * 12 + 1 + 4;
 constexpr std::size_t entry_header_bytes = 8 + 8 + 4;
 constexpr auto last_type = message_type::read_index_response;
+constexpr std::uint8_t flag_reject = 1;
+constexpr std::uint8_t flag_leader_transfer = 2;
 
 }  // namespace
 
@@ -24,7 +26,7 @@ void encode(std::string& out, const message& m) {
   for (std::uint64_t v : {m.from, m.to, m.term, m.last_index, m.last_term, m.prev_index, m.prev_term, m.commit}) {
     append_fixed(out, v);
   }
-  out.push_back(m.reject ? 1 : 0);
+  out.push_back(static_cast<char>((m.reject ? flag_reject : 0) | (m.leader_transfer ? flag_leader_transfer : 0)));
   for (std::uint64_t v : {m.match, m.hint_index, m.hint_term, m.context}) append_fixed(out, v);
   append_fixed(out, static_cast<std::uint32_t>(m.entries.size()));
   for (const auto& e : m.entries) {
@@ -45,9 +47,10 @@ std::optional<message> decode(std::string_view data) {
                            &m.commit}) {
     *v = in.fixed<std::uint64_t>();
   }
-  auto reject = in.fixed<std::uint8_t>();
-  if (reject > 1) return std::nullopt;
-  m.reject = reject == 1;
+  auto flags = in.fixed<std::uint8_t>();
+  if ((flags & ~(flag_reject | flag_leader_transfer)) != 0) return std::nullopt;
+  m.reject = (flags & flag_reject) != 0;
+  m.leader_transfer = (flags & flag_leader_transfer) != 0;
   for (std::uint64_t* v : {&m.match, &m.hint_index, &m.hint_term, &m.context}) *v = in.fixed<std::uint64_t>();
   auto count = in.fixed<std::uint32_t>();
   // Each entry takes at least its header: a count beyond that is a lie, not an allocation size.

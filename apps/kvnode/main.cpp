@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
         ctx,
         [&]() -> asio::awaitable<void> {
           co_await server.stop();
+          co_await store->hand_over_leadership();
           store->stop();
           if (peers) peers->stop();
         },
