@@ -165,6 +165,7 @@ void store::recover() {
   std::vector<raft::entry> entries;
   entries.reserve(rec.entries.size());
   for (auto& e : rec.entries) entries.push_back(raft::entry{e.term, e.index, std::move(e.data)});
+  saved_state_ = current_state_ = rec.state;
   raft::hard_state hs{rec.state.term, rec.state.vote, rec.state.commit};
   node_ = std::make_unique<raft::node>(rc, hs, raft::log(snapshot_index_, applied_term_at_snapshot_, std::move(entries)));
   recovery_.duration = since(start);
@@ -408,6 +409,7 @@ asio::awaitable<void> store::raft_loop() {
   // restart replays everything committed, then let the WAL drain.
   if (node_->has_ready()) handle_ready(node_->take_ready());
   wal_->save_hard_state(wal::hard_state{node_->term(), node_->vote(), node_->log().committed()});
+  saved_state_ = current_state_ = wal::hard_state{node_->term(), node_->vote(), node_->log().committed()};
   fail_waiters(error_info{make_error_code(errc::unavailable),
                           "the node is shutting down; the write may or may not be applied", {}});
   for (auto& d : reads_to_start_) d(errc::unavailable);
@@ -421,7 +423,15 @@ asio::awaitable<void> store::raft_loop() {
 }
 
 void store::handle_ready(raft::ready rd) {
-  if (rd.state) wal_->save_hard_state(wal::hard_state{rd.state->term, rd.state->vote, rd.state->commit});
+  // Term and vote must be durable before anyone hears of them. The commit index need not be (it
+  // is relearned from the leader): it rides along with the next entries written, so that each
+  // commit does not cost a sync of its own.
+  if (rd.state) current_state_ = wal::hard_state{rd.state->term, rd.state->vote, rd.state->commit};
+  const bool vote_changed = current_state_.term != saved_state_.term || current_state_.vote != saved_state_.vote;
+  if (current_state_ != saved_state_ && (vote_changed || !rd.entries.empty())) {
+    wal_->save_hard_state(current_state_);
+    saved_state_ = current_state_;
+  }
   for (const auto& e : rd.entries) wal_->append(e.term, e.index, e.data);
   if (!rd.entries.empty()) {
     persist_marks_.push_back(persist_mark{wal_->queued_records(), rd.entries.back().index, rd.entries.back().term});

@@ -236,6 +236,8 @@ class store {
   io::event role_changed_;  // notified whenever role, leader or term change
   std::deque<after_sync> after_sync_;
   std::deque<persist_mark> persist_marks_;
+  wal::hard_state saved_state_;    // the newest hard state queued to the WAL
+  wal::hard_state current_state_;  // the core's, which may be ahead in its commit index only
   std::uint64_t ticks_ = 0;
   raft::role last_role_ = raft::role::follower;
   raft::node_id last_leader_ = 0;
