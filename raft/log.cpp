@@ -17,6 +17,7 @@ const char* to_string(message_type t) noexcept {
     case message_type::timeout_now: return "timeout_now";
     case message_type::read_index: return "read_index";
     case message_type::read_index_response: return "read_index_response";
+    case message_type::snapshot: return "snapshot";
   }
   return "unknown";
 }
@@ -95,6 +96,24 @@ void log::commit_to(index_t i) {
   committed_ = i;
 }
 
+void log::compact(index_t i) {
+  if (i <= snapshot_index_) return;
+  if (i > applied_) throw std::logic_error(fmt::format("raft log: compacting to {} beyond applied {}", i, applied_));
+  snapshot_term_ = at(i).term;
+  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(i - snapshot_index_));
+  snapshot_index_ = i;
+}
+
+void log::restore(index_t i, term_t t) {
+  if (i <= committed_) {
+    throw std::logic_error(fmt::format("raft log: restoring {} at or below commit {}", i, committed_));
+  }
+  entries_.clear();
+  snapshot_index_ = i;
+  snapshot_term_ = t;
+  persisted_ = sent_ = committed_ = applied_ = i;
+}
+
 std::vector<entry> log::take_committed(std::size_t max_bytes) {
   auto upto = std::min(committed_, persisted_);
   if (upto <= applied_) return {};
@@ -107,7 +126,8 @@ void log::check() const {
   auto fail = [](const std::string& what) { throw std::logic_error("raft log invariant: " + what); };
   if (applied_ > committed_) fail("applied beyond committed");
   if (committed_ > last_index()) fail("committed beyond the last index");
-  if (applied_ < snapshot_index_ && !entries_.empty()) fail("applied below the snapshot");
+  if (applied_ < snapshot_index_) fail("applied below the snapshot");
+  if (applied_ > persisted_) fail("applied beyond persisted");
   term_t prev = snapshot_term_;
   for (std::size_t k = 0; k < entries_.size(); ++k) {
     if (entries_[k].index != snapshot_index_ + 1 + k) fail("indexes are not contiguous");

@@ -2,8 +2,9 @@
 // The Raft log as the core sees it: every entry after the last snapshot, in memory, with the
 // marks that say how far it is durable (persisted), committed and applied.
 //
-// Invariants (checked by check()): snapshot_index <= applied <= committed; committed <= last;
-// entries are contiguous from snapshot_index + 1 and their terms never decrease.
+// Invariants (checked by check()): snapshot_index <= applied <= committed <= last;
+// applied <= persisted; entries are contiguous from snapshot_index + 1 and their terms never
+// decrease. The snapshot itself (the state machine through snapshot_index) is the driver's.
 
 #include "raft/message.hpp"
 
@@ -61,6 +62,14 @@ class log {
   index_t applied() const noexcept { return applied_; }
   // Committed, durable, not yet applied entries, now marked applied.
   std::vector<entry> take_committed(std::size_t max_bytes);
+
+  // The driver holds a durable snapshot through `i` (at most applied()): entries up to `i` go,
+  // and (i, term(i)) becomes the snapshot position. Nothing happens if `i` is not past it.
+  void compact(index_t i);
+  // Replaces everything by a snapshot at (i, t) newer than anything committed here: no entries,
+  // and i committed, applied and durable (the driver installs the snapshot before it acts on
+  // anything this log hands out later).
+  void restore(index_t i, term_t t);
 
   // Throws std::logic_error if an invariant is broken.
   void check() const;

@@ -37,6 +37,8 @@ enum class message_type : std::uint8_t {
   timeout_now,           // leadership transfer: start an election now (thesis §3.10)
   read_index,            // follower -> leader: "what index must I reach to read?" (thesis §6.4)
   read_index_response,   // commit = that index; reject if the receiver is not the leader
+  snapshot,              // InstallSnapshot: the state through (snapshot_index, snapshot_term); the
+                         // driver streams the data and steps this in once it has all of it
 };
 
 const char* to_string(message_type t) noexcept;
@@ -52,6 +54,10 @@ struct message {
   term_t last_term = 0;
   // vote: a campaign the leader asked for (timeout_now); voters ignore their leader lease.
   bool leader_transfer = false;
+
+  // snapshot: the last entry the snapshot covers.
+  index_t snapshot_index = 0;
+  term_t snapshot_term = 0;
 
   // append: entries after (prev_index, prev_term), and the leader's commit index.
   index_t prev_index = 0;

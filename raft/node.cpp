@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 namespace kv::raft {
 
@@ -194,10 +195,11 @@ void node::step(const message& m) {
     } else if (m.type == message_type::pre_vote_response && !m.reject) {
       // A grant for a term we have not started yet.
     } else {
-      become_follower(m.term, m.type == message_type::append ? m.from : 0);
+      const bool from_leader = m.type == message_type::append || m.type == message_type::snapshot;
+      become_follower(m.term, from_leader ? m.from : 0);
     }
   } else if (m.term < term_) {
-    if (m.type == message_type::append) {
+    if (m.type == message_type::append || m.type == message_type::snapshot) {
       // A stale leader: tell it about the newer term so that it steps down.
       message r;
       r.type = message_type::append_response;
@@ -227,10 +229,11 @@ void node::step(const message& m) {
       if (role_ == role::candidate) tally(m.from, !m.reject, false);
       return;
     case message_type::append:
+    case message_type::snapshot:
       if (role_ != role::follower) become_follower(m.term, m.from);
       leader_ = m.from;
       election_elapsed_ = 0;
-      return handle_append(m);
+      return m.type == message_type::append ? handle_append(m) : handle_snapshot(m);
     case message_type::append_response:
       if (role_ == role::leader) handle_append_response(m);
       return;
@@ -306,7 +309,8 @@ void node::handle_append_response(const message& m) {
     }
   }
   if (m.reject) {
-    if (m.prev_index < pr.match) return;  // stale: we know more already
+    if (pr.state == mode::snapshot) return;  // of course: it lacks what the snapshot brings
+    if (m.prev_index < pr.match) return;     // stale: we know more already
     if (pr.state == mode::probe && m.prev_index != pr.next - 1) return;  // not our outstanding probe
     index_t probe = m.hint_term > 0 ? log_.last_index_with_term_at_most(m.hint_index, m.hint_term) : m.hint_index;
     pr.next = std::max(pr.match + 1, std::min(probe + 1, pr.next - 1 > 0 ? pr.next - 1 : 1));
@@ -318,8 +322,15 @@ void node::handle_append_response(const message& m) {
   if (m.match > pr.match) {
     pr.match = m.match;
     pr.next = std::max(pr.next, m.match + 1);
-    pr.state = mode::replicate;
+    if (pr.state != mode::snapshot) pr.state = mode::replicate;
     maybe_commit();
+  }
+  if (pr.state == mode::snapshot) {
+    if (pr.match < pr.pending_snapshot) return;  // an answer from before the snapshot
+    // It has the snapshot (or got that far otherwise): stream from just after what it holds.
+    pr.state = mode::replicate;
+    pr.next = pr.match + 1;
+    pr.pending_snapshot = 0;
   }
   pr.probe_sent = false;
   if (m.from == transferee_ && pr.match == log_.last_index()) send_timeout_now(m.from);
@@ -341,19 +352,23 @@ void node::send_append(node_id peer, bool heartbeat, std::uint64_t read_round) {
   message m;
   m.type = message_type::append;
   m.to = peer;
+  m.commit = log_.committed();
+  m.context = read_round;
+  if (pr.state == mode::snapshot) {
+    // Only heartbeats while the snapshot travels, anchored at the start of our log: they keep
+    // the follower's election timer and read rounds going, and one it accepts ends the wait.
+    if (!heartbeat) return;
+    m.prev_index = log_.snapshot_index();
+    m.prev_term = log_.snapshot_term();
+    return send(std::move(m), false);
+  }
   m.prev_index = pr.next - 1;
   auto prev_term = log_.term(m.prev_index);
-  if (!prev_term) {
-    throw std::logic_error(fmt::format("raft: follower {} needs entry {}, below the log's start {} (snapshot "
-                                       "transfer is not implemented yet)",
-                                       peer, pr.next, log_.first_index()));
-  }
+  if (!prev_term) return send_snapshot(peer);  // it needs entries we compacted away
   m.prev_term = *prev_term;
   if (pr.state == mode::replicate || !heartbeat || !pr.probe_sent) {
     m.entries = log_.slice(pr.next, log_.last_index(), cfg_.max_append_bytes);
   }
-  m.commit = log_.committed();
-  m.context = read_round;
   if (pr.state == mode::replicate && !m.entries.empty()) pr.next = m.entries.back().index + 1;
   if (pr.state == mode::probe) pr.probe_sent = true;
   send(std::move(m), false);
@@ -391,6 +406,66 @@ void node::report_unreachable(node_id peer) {
   pr.state = mode::probe;
   pr.next = pr.match + 1;
   pr.probe_sent = false;
+}
+
+// ---- snapshots ---------------------------------------------------------------------------
+
+void node::send_snapshot(node_id peer) {
+  auto& pr = progress_.at(peer);
+  pr.state = mode::snapshot;
+  pr.pending_snapshot = log_.snapshot_index();
+  pr.probe_sent = false;
+  message m;
+  m.type = message_type::snapshot;
+  m.to = peer;
+  m.snapshot_index = log_.snapshot_index();
+  m.snapshot_term = log_.snapshot_term();
+  m.commit = log_.committed();
+  send(std::move(m), false);
+}
+
+void node::report_snapshot(node_id peer, bool ok) {
+  auto it = progress_.find(peer);
+  if (role_ != role::leader || it == progress_.end() || it->second.state != mode::snapshot) return;
+  auto& pr = it->second;
+  pr.state = mode::probe;
+  pr.probe_sent = false;
+  if (ok) {
+    pr.next = std::max(pr.match, pr.pending_snapshot) + 1;
+    pr.pending_snapshot = 0;
+    send_append(peer, false);  // a probe right after the snapshot; the heartbeat does it if nothing is new
+  } else {
+    // From what it acknowledged: the next heartbeat finds it still needs a snapshot and asks again.
+    pr.next = pr.match + 1;
+    pr.pending_snapshot = 0;
+  }
+}
+
+void node::compact(index_t index) {
+  if (index > log_.applied()) {
+    throw std::invalid_argument(
+        fmt::format("raft: compacting to {}, beyond the applied index {}", index, log_.applied()));
+  }
+  log_.compact(index);
+}
+
+void node::handle_snapshot(const message& m) {
+  message r;
+  r.type = message_type::append_response;
+  r.to = m.from;
+  r.prev_index = m.snapshot_index;
+  if (m.snapshot_index <= log_.committed()) {
+    r.match = log_.committed();  // nothing new in it for us
+  } else if (log_.matches(m.snapshot_index, m.snapshot_term)) {
+    // Our log holds its last entry: what follows may be good, keep it (Raft paper §7, figure 13).
+    log_.commit_to(m.snapshot_index);
+    r.match = m.snapshot_index;
+  } else {
+    log_.restore(m.snapshot_index, m.snapshot_term);
+    installed_ = snapshot_meta{m.snapshot_index, m.snapshot_term};
+    r.match = m.snapshot_index;
+  }
+  send(std::move(r), /*after_persist=*/true);  // only once the snapshot is installed
 }
 
 // ---- reads -------------------------------------------------------------------------------
@@ -493,12 +568,13 @@ void node::persisted(index_t index, term_t term) {
 
 bool node::has_ready() const {
   hard_state now{term_, vote_, log_.committed()};
-  return now != reported_ || !messages_.empty() || !after_persist_.empty() || !reads_.empty() ||
+  return installed_ || now != reported_ || !messages_.empty() || !after_persist_.empty() || !reads_.empty() ||
          log_.has_unsent() || std::min(log_.committed(), log_.persisted()) > log_.applied();
 }
 
 ready node::take_ready() {
   ready r;
+  r.snapshot = std::exchange(installed_, std::nullopt);
   hard_state now{term_, vote_, log_.committed()};
   if (now != reported_) {
     r.state = now;
@@ -519,6 +595,13 @@ void node::check() const {
   log_.check();
   if (role_ == role::leader && leader_ != cfg_.id) throw std::logic_error("raft: a leader that names another leader");
   if (role_ == role::candidate && vote_ != cfg_.id) throw std::logic_error("raft: a candidate that did not vote for itself");
+  if (transferee_ != 0 && role_ != role::leader) throw std::logic_error("raft: a transfer by a non-leader");
+  for (const auto& [peer, pr] : progress_) {
+    if (pr.match > log_.last_index()) throw std::logic_error("raft: a follower matches beyond the leader's log");
+    if ((pr.state == mode::snapshot) != (pr.pending_snapshot != 0)) {
+      throw std::logic_error("raft: a pending snapshot outside snapshot mode, or none in it");
+    }
+  }
 }
 
 }  // namespace kv::raft

@@ -61,9 +61,20 @@ struct read_state {
   bool ok = false;
 };
 
-// What the core asks of its driver. Order matters: make `state` and `entries` durable, then send
-// `after_persist`; `messages` may go at once; apply `committed` in order.
+// A snapshot's position: the last entry it covers.
+struct snapshot_meta {
+  index_t index = 0;
+  term_t term = 0;
+  friend bool operator==(const snapshot_meta&, const snapshot_meta&) = default;
+};
+
+// What the core asks of its driver. Order matters: first install `snapshot` if set, then make
+// `state` and `entries` durable, then send `after_persist`; `messages` may go at once; apply
+// `committed` in order (after the snapshot).
 struct ready {
+  // The snapshot file last stepped in (as a message_type::snapshot) is to replace the state
+  // machine, and the durable log becomes empty after it. Its entries are never in `committed`.
+  std::optional<snapshot_meta> snapshot;
   std::optional<hard_state> state;
   std::vector<entry> entries;  // append to the durable log; an index at or below its end replaces that suffix
   std::vector<message> messages;
@@ -71,7 +82,7 @@ struct ready {
   std::vector<entry> committed;
   std::vector<read_state> reads;
   bool empty() const noexcept {
-    return !state && entries.empty() && messages.empty() && after_persist.empty() && committed.empty() &&
+    return !snapshot && !state && entries.empty() && messages.empty() && after_persist.empty() && committed.empty() &&
            reads.empty();
   }
 };
@@ -81,12 +92,15 @@ struct progress {
   enum class mode : std::uint8_t {
     probe,      // one append at a time until the follower's log position is found
     replicate,  // stream appends optimistically
+    snapshot,   // it needs entries compacted away: a snapshot is on its way, no appends until
+                // it answers or the driver reports on the transfer (report_snapshot)
   };
   index_t match = 0;
   index_t next = 1;
   mode state = mode::probe;
   bool probe_sent = false;
-  bool recent_active = false;  // heard from since the last check-quorum round
+  bool recent_active = false;    // heard from since the last check-quorum round
+  index_t pending_snapshot = 0;  // snapshot mode: the index of the snapshot sent
 };
 
 class node {
@@ -116,6 +130,17 @@ class node {
   // Asks for a linearizable read point; the answer comes out in take_ready().reads with the
   // same `context`.
   void read_index(std::uint64_t context);
+
+  // The driver holds a durable snapshot of the state machine through `index` (at most
+  // log().applied()): the log drops the entries up to it. Throws std::invalid_argument beyond
+  // applied; an index at or below the current snapshot changes nothing.
+  void compact(index_t index);
+
+  // The driver's transfer of the snapshot asked for by a message_type::snapshot to `peer`
+  // finished: `ok` if the peer received the whole file (the leader then probes it just after the
+  // snapshot), else the leader probes it again and sends another snapshot request on its next
+  // heartbeat. Ignored unless this node leads and `peer` waits for a snapshot.
+  void report_snapshot(node_id peer, bool ok);
 
   // The transport lost its connection to `peer`: appends streamed to it may be lost, so the
   // leader stops streaming and probes again (from replicate back to probe). Ignored unless
@@ -156,11 +181,13 @@ class node {
   void handle_vote_request(const message& m);
   void handle_append(const message& m);
   void handle_append_response(const message& m);
+  void handle_snapshot(const message& m);
 
   void send(message m, bool after_persist);
   void broadcast_append();
   void send_append(node_id peer, bool heartbeat, std::uint64_t read_round = 0);
   void send_timeout_now(node_id to);
+  void send_snapshot(node_id peer);
   void maybe_commit();
   bool quorum_active();
   void start_read(std::uint64_t context, node_id from);
@@ -188,6 +215,7 @@ class node {
 
   std::vector<message> messages_;
   std::vector<message> after_persist_;
+  std::optional<snapshot_meta> installed_;  // follower: a snapshot restored, for the next ready
 
   // ReadIndex, on the leader. A read waits for a heartbeat round started after it to be
   // acknowledged by a majority; until the leader has committed an entry of its own term it

@@ -45,6 +45,13 @@ void tick_until_campaign(node& n) {
   for (int i = 0; i < 100 && n.current_role() == role::follower; ++i) n.tick();
 }
 
+message snapshot_msg(node_id from, node_id to, term_t term, index_t index, term_t snap_term) {
+  auto m = msg(message_type::snapshot, from, to, term);
+  m.snapshot_index = index;
+  m.snapshot_term = snap_term;
+  return m;
+}
+
 // Drains ready and reports every entry persisted at once (a perfect disk).
 ready settle(node& n) {
   ready all;
@@ -55,6 +62,7 @@ ready settle(node& n) {
     for (auto& m : r.after_persist) all.after_persist.push_back(m);
     for (auto& e : r.committed) all.committed.push_back(e);
     if (r.state) all.state = r.state;
+    if (r.snapshot) all.snapshot = r.snapshot;
   }
   return all;
 }
@@ -64,6 +72,7 @@ ready settle(node& n) {
 struct wired {
   std::map<node_id, node> nodes;
   std::map<node_id, std::vector<read_state>> reads;
+  std::map<node_id, std::vector<snapshot_meta>> installs;
   std::vector<message> delivered;
   std::function<bool(const message&)> drop = [](const message&) { return false; };
 
@@ -101,6 +110,7 @@ struct wired {
       for (auto& m : r.messages) out.push_back(m);
       for (auto& m : r.after_persist) out.push_back(m);
       for (auto& rs : r.reads) reads[id].push_back(rs);
+      if (r.snapshot) installs[id].push_back(*r.snapshot);
     }
   }
 
@@ -525,6 +535,163 @@ BOOST_AUTO_TEST_CASE(an_abandoned_transfer_lets_the_leader_lead_on) {
   c.deliver();
   BOOST_TEST(c[1].log().committed() == *idx);  // with node 3
   BOOST_TEST(c.count(message_type::timeout_now) == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(raft_snapshots)
+
+// Leader 1 has compacted its log through 4 while follower 3, cut off, holds only entry 1.
+struct behind_a_snapshot {
+  wired c{{1, 2, 3}};
+  std::vector<message> held;  // snapshot messages, kept from delivery
+
+  behind_a_snapshot() {
+    c.elect(1);
+    c.drop = [](const message& m) { return m.to == 3; };
+    for (auto cmd : {"a", "b", "c"}) BOOST_REQUIRE(c[1].propose(cmd).ok());
+    c.deliver();
+    BOOST_REQUIRE(c[1].log().applied() == 4u);
+    c[1].compact(4);
+    c.drop = [this](const message& m) {
+      if (m.type != message_type::snapshot) return false;
+      held.push_back(m);
+      return true;
+    };
+    c[1].tick();  // the heartbeat finds out how far behind node 3 is
+    c.deliver();
+  }
+};
+
+BOOST_FIXTURE_TEST_CASE(a_leader_sends_a_snapshot_for_compacted_entries, behind_a_snapshot) {
+  BOOST_TEST(c[1].log().first_index() == 5u);
+  BOOST_REQUIRE(held.size() == 1u);
+  BOOST_TEST(held[0].to == 3u);
+  BOOST_TEST(held[0].snapshot_index == 4u);
+  BOOST_TEST(held[0].snapshot_term == c[1].term());
+  const auto* pr = c[1].progress_of(3);
+  BOOST_TEST((pr->state == progress::mode::snapshot));
+  BOOST_TEST(pr->pending_snapshot == 4u);
+  // No appends while it waits, however much is proposed; heartbeats still go.
+  BOOST_REQUIRE(c[1].propose("d").ok());
+  auto r = c[1].take_ready();
+  for (const auto& m : r.messages) BOOST_TEST(!(m.to == 3 && m.type == message_type::append));
+
+  c.drop = [](const message&) { return false; };
+  c[3].step(held[0]);  // the driver has streamed the file
+  c.deliver();
+  BOOST_REQUIRE(c.installs[3].size() == 1u);
+  BOOST_TEST((c.installs[3][0] == snapshot_meta{4, c[1].term()}));
+  BOOST_TEST((pr->state == progress::mode::replicate));
+  c[1].persisted(r.entries.back().index, r.entries.back().term);
+  for (auto& m : r.messages) c[m.to].step(m);
+  c[1].tick();
+  c.deliver();
+  BOOST_TEST(pr->match == 5u);
+  BOOST_TEST(c[3].log().committed() == 5u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_failed_transfer_goes_back_to_probing_and_asks_again, behind_a_snapshot) {
+  c[1].report_snapshot(3, /*ok=*/false);
+  const auto* pr = c[1].progress_of(3);
+  BOOST_TEST((pr->state == progress::mode::probe));
+  BOOST_TEST(pr->next == pr->match + 1);
+  BOOST_TEST(held.size() == 1u);  // not at once...
+  c[1].tick();
+  c.deliver();
+  BOOST_TEST(held.size() == 2u);  // ...but with the next heartbeat
+  BOOST_TEST((pr->state == progress::mode::snapshot));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_transfer_reported_done_probes_just_after_the_snapshot, behind_a_snapshot) {
+  c[3].step(held[0]);
+  c.drop = [](const message& m) { return m.from == 3; };  // its answer is lost
+  c.deliver();
+  c[1].report_snapshot(3, /*ok=*/true);
+  const auto* pr = c[1].progress_of(3);
+  BOOST_TEST((pr->state == progress::mode::probe));
+  BOOST_TEST(pr->next == 5u);
+  c.drop = [](const message&) { return false; };
+  c[1].tick();
+  c.deliver();
+  BOOST_TEST((pr->state == progress::mode::replicate));
+  BOOST_TEST(pr->match == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(a_follower_installs_a_snapshot_it_has_no_part_of) {
+  auto f = make(three(2), 2, entries({1, 1, 2}));
+  f.step(snapshot_msg(1, 2, 3, 10, 3));
+  BOOST_TEST(f.log().snapshot_index() == 10u);
+  BOOST_TEST(f.log().last_index() == 10u);
+  BOOST_TEST(f.log().committed() == 10u);
+  BOOST_TEST(f.log().applied() == 10u);
+  auto r = f.take_ready();
+  BOOST_REQUIRE(r.snapshot.has_value());
+  BOOST_TEST((*r.snapshot == snapshot_meta{10, 3}));
+  BOOST_REQUIRE(r.state.has_value());
+  BOOST_TEST(r.state->commit == 10u);
+  BOOST_TEST(r.entries.empty());
+  BOOST_TEST(r.committed.empty());  // the snapshot's entries are never handed out
+  BOOST_REQUIRE(r.after_persist.size() == 1u);  // answered once the snapshot is installed
+  BOOST_TEST((r.after_persist[0].type == message_type::append_response));
+  BOOST_TEST(r.after_persist[0].match == 10u);
+  BOOST_TEST(r.messages.empty());
+  // Appends continue after it.
+  auto m = msg(message_type::append, 1, 2, 3);
+  m.prev_index = 10;
+  m.prev_term = 3;
+  m.entries = {entry{3, 11, "x"}};
+  m.commit = 11;
+  f.step(m);
+  auto next = settle(f);
+  BOOST_REQUIRE(next.committed.size() == 1u);
+  BOOST_TEST(next.committed[0].index == 11u);
+}
+
+BOOST_AUTO_TEST_CASE(a_follower_holding_the_snapshots_last_entry_keeps_what_follows) {
+  auto f = make(three(2), 2, entries({1, 1, 2, 2, 2}));
+  f.step(snapshot_msg(1, 2, 3, 3, 2));
+  BOOST_TEST(f.log().last_index() == 5u);
+  BOOST_TEST(f.log().committed() == 3u);
+  auto r = settle(f);
+  BOOST_TEST(!r.snapshot.has_value());
+  BOOST_REQUIRE(r.after_persist.size() == 1u);
+  BOOST_TEST(r.after_persist[0].match == 3u);
+  BOOST_TEST(r.committed.size() == 3u);  // its own entries, applied as usual
+}
+
+BOOST_AUTO_TEST_CASE(a_stale_snapshot_is_answered_without_a_reset) {
+  auto f = node(three(2), hard_state{2, 0, 3}, kv::raft::log(0, 0, entries({1, 1, 1, 2})));
+  f.step(snapshot_msg(1, 2, 2, 2, 1));
+  BOOST_TEST(f.log().snapshot_index() == 0u);
+  BOOST_TEST(f.log().last_index() == 4u);
+  auto r = settle(f);
+  BOOST_TEST(!r.snapshot.has_value());
+  BOOST_REQUIRE(r.after_persist.size() == 1u);
+  BOOST_TEST(!r.after_persist[0].reject);
+  BOOST_TEST(r.after_persist[0].match == 3u);  // its commit index
+}
+
+BOOST_AUTO_TEST_CASE(compaction_keeps_what_is_not_applied_and_never_hands_out_covered_entries) {
+  kv::raft::log l(0, 0, entries({1, 1, 2, 2}));
+  l.commit_to(3);
+  BOOST_TEST(l.take_committed(1u << 20).size() == 3u);
+  BOOST_CHECK_THROW(l.compact(4), std::logic_error);  // not applied yet
+  l.compact(2);
+  BOOST_TEST(l.first_index() == 3u);
+  BOOST_TEST(l.snapshot_term() == 1u);
+  BOOST_TEST(!l.term(1).has_value());
+  BOOST_TEST((l.term(2) == std::optional<term_t>(1)));
+  l.compact(1);  // behind the snapshot: nothing happens
+  BOOST_TEST(l.first_index() == 3u);
+  l.commit_to(4);
+  auto rest = l.take_committed(1u << 20);
+  BOOST_REQUIRE(rest.size() == 1u);
+  BOOST_TEST(rest[0].index == 4u);
+  l.check();
+
+  auto n = make(three(1));
+  BOOST_CHECK_THROW(n.compact(1), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -41,6 +41,7 @@ struct options {
   double propose = 0.3;       // chance per step a client proposes on whoever leads
   double read = 0.1;          // chance per step a client asks a random node for a read index
   double transfer = 0.004;    // chance per step the leader is asked to hand over to another node
+  double compact = 0.02;      // chance per step and node that it snapshots and compacts its log
   std::size_t max_append_bytes = 1u << 20;  // small values split appends into one entry each
   int election_ticks = 10;
   double heal = 0.01;  // chance per step that a partition heals
@@ -53,7 +54,9 @@ struct stats {
   std::uint64_t reads = 0;           // read indexes handed out (and checked)
   std::uint64_t transfers = 0;       // leadership transfers whose target led the next term
   std::uint64_t transfers_asked = 0;  // terms in which the leader was asked to transfer
+  std::uint64_t snapshots = 0;       // snapshots a follower received and made durable
   stats& operator+=(const stats& o) {
+    snapshots += o.snapshots;
     committed += o.committed;
     leaders += o.leaders;
     reads += o.reads;
@@ -92,7 +95,16 @@ class cluster {
   }
 
  private:
+  // A durable snapshot of a state machine: the applied entries through `index`.
+  struct snapshot_file {
+    index_t index = 0;
+    term_t term = 0;
+    std::vector<entry> entries;  // entry i at [i - 1]
+  };
+  using snapshot_ptr = std::shared_ptr<const snapshot_file>;
+
   struct disk_write {
+    snapshot_ptr snapshot;  // if set, installed first: the log starts over after it
     std::optional<hard_state> state;
     std::vector<entry> entries;
     std::vector<message> after;
@@ -100,16 +112,25 @@ class cluster {
   struct sim_node {
     node_id id = 0;
     bool up = true;
+    int incarnation = 0;  // restarts so far: a report meant for an earlier process is dropped
     std::unique_ptr<node> core;
+    // On disk, surviving crashes.
     hard_state durable_state;
-    std::vector<entry> durable_log;  // entry i at [i - 1]
+    snapshot_ptr durable_snapshot = std::make_shared<const snapshot_file>();
+    std::vector<entry> durable_log;  // entry i at [i - durable_snapshot->index - 1]
     std::deque<disk_write> disk;     // writes handed to the disk, not yet durable
-    std::vector<entry> applied;
+    // In memory.
+    std::vector<entry> applied;  // the state machine: entry i at [i - 1]
+    snapshot_ptr received;       // the snapshot file its driver last stepped in
     index_t last_commit = 0;
   };
   struct in_flight {
     message m;
-    int deliver_after;  // steps
+    int deliver_after = 0;  // steps
+    // A snapshot transfer: the file, which sender process streams it, and whether it will fail.
+    snapshot_ptr file = nullptr;
+    int sender_incarnation = 0;
+    bool lost = false;
   };
 
   [[noreturn]] void fail(const std::string& what) const {
@@ -124,8 +145,10 @@ class cluster {
   void restart(node_id id) {
     auto& n = nodes_[id];
     n.up = true;
+    ++n.incarnation;
     n.disk.clear();
-    n.applied.clear();
+    n.applied = n.durable_snapshot->entries;
+    n.received.reset();
     n.last_commit = 0;
     config c;
     c.id = id;
@@ -134,7 +157,8 @@ class cluster {
     c.seed = rng_();
     c.max_entries_in_flight = 64;
     c.max_append_bytes = o_.max_append_bytes;
-    n.core = std::make_unique<node>(c, n.durable_state, raft::log(0, 0, n.durable_log));
+    const auto& snap = *n.durable_snapshot;
+    n.core = std::make_unique<node>(c, n.durable_state, raft::log(snap.index, snap.term, n.durable_log));
     drain(id);
   }
 
@@ -151,13 +175,15 @@ class cluster {
     while (n.up && n.core->has_ready()) {
       auto r = n.core->take_ready();
       for (auto& m : r.messages) post(std::move(m));
+      snapshot_ptr install;
+      if (r.snapshot) install = install_snapshot(n, *r.snapshot);
       for (auto& e : r.committed) apply(n, e);
       for (auto& rs : r.reads) check_read(rs);
-      if (!r.state && r.entries.empty() && !n.disk.empty()) {
+      if (!install && !r.state && r.entries.empty() && !n.disk.empty()) {
         // Nothing to make durable: these messages only wait for the writes queued before them.
         for (auto& m : r.after_persist) n.disk.back().after.push_back(std::move(m));
-      } else if (r.state || !r.entries.empty() || !r.after_persist.empty()) {
-        n.disk.push_back(disk_write{r.state, std::move(r.entries), std::move(r.after_persist)});
+      } else if (install || r.state || !r.entries.empty() || !r.after_persist.empty()) {
+        n.disk.push_back(disk_write{install, r.state, std::move(r.entries), std::move(r.after_persist)});
       }
     }
   }
@@ -169,6 +195,44 @@ class cluster {
     if (!inserted && !(it->second == e)) {
       fail("state machine safety: index " + std::to_string(e.index) + " applied as two different entries");
     }
+  }
+
+  // The core asks for the snapshot its driver stepped in: it replaces the state machine now and
+  // the durable state once the disk write completes. Returns the file for that write.
+  snapshot_ptr install_snapshot(sim_node& n, const snapshot_meta& meta) {
+    if (!n.received || n.received->index != meta.index || n.received->term != meta.term) {
+      fail("node " + std::to_string(n.id) + " asked to install a snapshot its driver never stepped in");
+    }
+    for (const auto& e : n.received->entries) {
+      auto it = committed_.find(e.index);
+      if (it == committed_.end() || !(it->second == e)) {
+        fail("state machine safety: a snapshot for node " + std::to_string(n.id) + " disagrees at index " +
+             std::to_string(e.index));
+      }
+    }
+    n.applied = n.received->entries;
+    return n.received;
+  }
+
+  // A node snapshots its state machine through some applied (and durable) index, then tells its
+  // core to drop the log up to there. Not while a snapshot install is on its way to disk.
+  void compact(node_id id) {
+    auto& n = nodes_[id];
+    if (!n.up) return;
+    for (const auto& w : n.disk)
+      if (w.snapshot) return;
+    const index_t from = n.durable_snapshot->index;
+    const index_t upto = std::min<index_t>(n.applied.size(), from + n.durable_log.size());
+    if (upto <= from) return;
+    const index_t k = from + 1 + pick(upto - from);
+    if (!(n.durable_log[k - from - 1] == n.applied[k - 1])) fail("a durable entry differs from the applied one");
+    auto file = std::make_shared<snapshot_file>();
+    file->index = k;
+    file->term = n.applied[k - 1].term;
+    file->entries.assign(n.applied.begin(), n.applied.begin() + static_cast<std::ptrdiff_t>(k));
+    n.durable_snapshot = std::move(file);
+    n.durable_log.erase(n.durable_log.begin(), n.durable_log.begin() + static_cast<std::ptrdiff_t>(k - from));
+    n.core->compact(k);
   }
 
   // The operator asks the leader to hand over to another node.
@@ -210,20 +274,60 @@ class cluster {
   }
 
   void post(message m) {
+    if (m.type == message_type::snapshot) return post_snapshot(std::move(m));
     if (blocked_.count({m.from, m.to})) return;
     if (chance(o_.drop)) return;
     int delay = static_cast<int>(pick(4));
-    if (chance(o_.duplicate)) network_.push_back({m, delay + static_cast<int>(pick(8))});
-    network_.push_back({std::move(m), delay});
+    if (chance(o_.duplicate)) network_.push_back(in_flight{.m = m, .deliver_after = delay + static_cast<int>(pick(8))});
+    network_.push_back(in_flight{.m = std::move(m), .deliver_after = delay});
+  }
+
+  // The sender's driver streams its durable snapshot, which may be newer than the one its core
+  // named; a transfer that fails is reported to the sender when it would have arrived.
+  void post_snapshot(message m) {
+    const auto& from = nodes_[m.from];
+    auto file = from.durable_snapshot;
+    if (file->index < m.snapshot_index) fail("a core asked for a snapshot newer than its durable one");
+    m.snapshot_index = file->index;
+    m.snapshot_term = file->term;
+    const bool lost = blocked_.count({m.from, m.to}) || chance(o_.drop);
+    const int delay = static_cast<int>(pick(8));
+    network_.push_back(in_flight{.m = std::move(m),
+                                 .deliver_after = delay,
+                                 .file = std::move(file),
+                                 .sender_incarnation = from.incarnation,
+                                 .lost = lost});
+  }
+
+  void deliver_snapshot(const in_flight& f) {
+    auto& to = nodes_[f.m.to];
+    const bool ok = !f.lost && to.up;
+    if (ok) {
+      to.received = f.file;
+      to.core->step(f.m);
+      drain(to.id);
+    }
+    auto& from = nodes_[f.m.from];
+    if (from.up && from.incarnation == f.sender_incarnation) {
+      from.core->report_snapshot(f.m.to, ok);
+      drain(from.id);
+    }
   }
 
   void complete_disk_write(node_id id) {
     auto& n = nodes_[id];
     auto w = std::move(n.disk.front());
     n.disk.pop_front();
+    if (w.snapshot) {
+      n.durable_snapshot = w.snapshot;
+      n.durable_log.clear();
+      ++counts_.snapshots;
+    }
     if (w.state) n.durable_state = *w.state;
+    const index_t base = n.durable_snapshot->index;
     for (const auto& e : w.entries) {
-      n.durable_log.resize(e.index - 1);  // a later entry replaces the suffix, as the WAL does
+      if (e.index <= base) fail("a write of an entry the snapshot covers");
+      n.durable_log.resize(e.index - base - 1);  // a later entry replaces the suffix, as the WAL does
       n.durable_log.push_back(e);
     }
     for (auto& m : w.after) post(std::move(m));
@@ -245,6 +349,7 @@ class cluster {
         drain(id);
       }
       if (!n.disk.empty() && chance(0.5)) complete_disk_write(id);
+      if (chance(o_.compact)) compact(id);
     }
     for (auto& f : network_) --f.deliver_after;
     while (deliver_one()) {
@@ -279,8 +384,13 @@ class cluster {
       if (network_[i].deliver_after <= 0) due.push_back(i);
     if (due.empty()) return false;
     auto i = due[pick(due.size())];  // any due message: reordering
-    auto m = std::move(network_[i].m);
+    auto f = std::move(network_[i]);
     network_.erase(network_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (f.file) {
+      deliver_snapshot(f);
+      return true;
+    }
+    auto& m = f.m;
     auto& to = nodes_[m.to];
     if (!to.up) return true;
     to.core->step(m);
@@ -348,21 +458,24 @@ class cluster {
           fail("election safety: nodes " + std::to_string(it->second) + " and " + std::to_string(id) +
                " both lead term " + std::to_string(core.term()));
         }
-        // Leader completeness: every entry committed before this leader's term is in its log.
-        // Checked when the leader is first seen; later entries it appends itself.
+        // Leader completeness: every entry committed before this leader's term is in its log
+        // (or its snapshot, whose entries were checked when applied or installed). Checked when
+        // the leader is first seen; later entries it appends itself.
         if (!inserted) continue;
         if (auto t = transfer_asked_.find(core.term() - 1); t != transfer_asked_.end() && t->second == id) {
           ++counts_.transfers;
         }
-        for (const auto& [index, e] : committed_) {
-          if (e.term <= core.term() && core.log().term(index) != e.term) {
+        const auto& lg = core.log();
+        for (auto c = committed_.lower_bound(lg.snapshot_index()); c != committed_.end(); ++c) {
+          const auto& [index, e] = *c;
+          if (e.term <= core.term() && lg.term(index) != e.term) {
             fail("leader completeness: leader " + std::to_string(id) + " of term " + std::to_string(core.term()) +
                  " lacks committed entry " + std::to_string(index));
           }
         }
       }
     }
-    // Log matching, pairwise (every few steps: it reads whole logs).
+    // Log matching, pairwise, above both snapshots (every few steps: it reads whole logs).
     if (step_ % 16 != 0) return;
     for (std::size_t a = 0; a < ids_.size(); ++a) {
       for (std::size_t b = a + 1; b < ids_.size(); ++b) {
@@ -371,15 +484,18 @@ class cluster {
         if (!x.up || !y.up) continue;
         const auto& lx = x.core->log();
         const auto& ly = y.core->log();
-        index_t top = std::min(lx.last_index(), ly.last_index());
-        index_t agree = 0;
-        for (index_t i = top; i >= 1; --i) {
+        const index_t lo = std::max(lx.snapshot_index(), ly.snapshot_index());
+        const index_t top = std::min(lx.last_index(), ly.last_index());
+        if (lo > top) continue;
+        index_t agree = top + 1;  // the highest index where they agree, if any
+        for (index_t i = top + 1; i-- > lo;) {
           if (lx.term(i) == ly.term(i)) {
             agree = i;
             break;
           }
         }
-        for (index_t i = 1; i <= agree; ++i) {
+        if (agree > top) continue;
+        for (index_t i = lo; i <= agree; ++i) {
           if (lx.term(i) != ly.term(i)) {
             fail("log matching: nodes " + std::to_string(x.id) + " and " + std::to_string(y.id) + " agree at " +
                  std::to_string(agree) + " but differ at " + std::to_string(i));
