@@ -1,12 +1,14 @@
 #pragma once
 // The Raft consensus core for one node: a deterministic state machine with no I/O (in the
 // spirit of etcd's raft). It reads time as ticks, consumes messages with step(), and hands out
-// everything it wants done through take_ready(): state and entries to make durable, messages to
-// send, committed entries to apply. Tests drive it with a simulated network, disk and clock.
+// everything it wants done through take_ready(): a snapshot to install, state and entries to
+// make durable, messages to send, committed entries to apply, read indexes. Tests drive it with
+// a simulated network, disk and clock.
 //
-// Rules followed (Raft paper §5, Ongaro's thesis):
+// Rules followed (Raft paper §5 and §7, Ongaro's thesis):
 //  - randomized election timeouts; pre-vote (§9.6): a node asks whether it could win before it
-//    bumps its term, so a partitioned node cannot disrupt a healthy cluster on its return;
+//    bumps its term, so a partitioned node cannot disrupt a healthy cluster on its return; the
+//    only voter of a cluster of one wins at construction;
 //  - check-quorum (§6.2): a leader that has not heard from a majority for an election timeout
 //    steps down, and a node that heard from a leader within that time ignores vote requests;
 //  - term and vote are persisted before any vote or append is answered (`after_persist`);
@@ -15,14 +17,18 @@
 //  - a leader commits by counting only entries of its own term (§5.4.2); it appends a no-op when
 //    elected so that earlier entries get committed;
 //  - replication is pipelined with a bound on entries in flight per follower; a rejected append
-//    carries a hint so the leader skips a whole conflicting term per round trip.
+//    carries a hint so the leader skips a whole conflicting term per round trip;
+//  - linearizable reads by ReadIndex (thesis §6.4): the leader waits for its no-op to commit,
+//    notes its commit index, confirms it still leads with a heartbeat round acknowledged by a
+//    majority, and only then releases the read; a follower asks the leader for that index. The
+//    caller serves the read once it has applied that far;
+//  - leadership transfer (thesis §3.10): the leader stops taking proposals, brings the target
+//    up to date and sends it timeout_now; the target campaigns at once, past the leader lease;
+//  - log compaction and InstallSnapshot (paper §7): the driver snapshots its state machine and
+//    calls compact(); a follower that needs compacted entries gets a snapshot message, which the
+//    driver turns into a file transfer and steps into the follower once it has the whole file.
 //
-//  - linearizable reads by ReadIndex (thesis §6.4): the leader notes its commit index, confirms
-//    it still leads with a heartbeat round to a majority, and only then releases the read; a
-//    follower asks the leader for that index. The caller serves the read once it has applied
-//    that far.
-//
-// Not yet here: snapshots (InstallSnapshot), leadership transfer, membership change.
+// Not yet here: membership change.
 //
 // Threading: none; the owner serializes every call.
 

@@ -2,13 +2,16 @@
 // A deterministic simulation of a Raft cluster: every node's core in one process, driven by a
 // seeded scheduler over a simulated network (drop, delay, reorder, duplicate, partitions,
 // one-way included) and simulated disks (a crash loses whatever was not yet durable), with
-// clients that propose, read, and ask leaders to hand over. The same seed replays the same run.
+// clients that propose, read, and ask leaders to hand over. Nodes snapshot their state machine
+// (the applied entries) and compact at random; the simulated driver streams a sender's durable
+// snapshot to a follower that needs one. The same seed replays the same run.
 //
 // After every step it checks the safety properties of the Raft paper (figure 3):
 //   election safety   - at most one leader per term;
 //   log matching      - logs that agree on (index, term) agree on everything before;
 //   leader completeness - a committed entry is in the log of every later leader;
-//   state machine safety - all nodes apply the same entry at each index;
+//   state machine safety - all nodes apply the same entry at each index (an installed
+//                          snapshot holds exactly the committed entries it covers);
 // plus: commit never goes back within a run of a node; reads are linearizable (a read index
 // handed out is at least every commit index any node had when the read was asked); and at the
 // end, with the network healed, every committed entry is applied everywhere.
