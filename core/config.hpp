@@ -83,6 +83,9 @@ struct cluster_config {
   std::uint64_t max_append_bytes = 1ull << 20;
   // Entries sent to a follower and not yet acknowledged before the leader waits.
   std::uint64_t max_entries_in_flight = 4096;
+  // Entries the leader keeps past its newest snapshot, so that a follower slightly behind
+  // catches up by appends instead of a whole snapshot.
+  std::uint64_t snapshot_catch_up_entries = 10'000;
   // Messages queued for a peer beyond this size are dropped (Raft retries them).
   std::uint64_t max_peer_queue_bytes = 64ull << 20;
 

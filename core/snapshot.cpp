@@ -48,6 +48,10 @@ std::string encode_footer(std::uint64_t total_pairs, std::uint64_t chunk_count) 
   return frame(footer_marker, body);
 }
 
+std::filesystem::path incoming_path(const std::filesystem::path& dir, std::uint64_t from) {
+  return dir / fmt::format("snap-incoming-{}.tmp", from);
+}
+
 std::optional<std::filesystem::path> newest(const std::filesystem::path& dir) {
   auto names = io::list_files(dir, "snap-", ".snap");
   if (names.empty()) return std::nullopt;

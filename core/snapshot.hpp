@@ -36,6 +36,9 @@ std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t
 std::string encode_chunk(const state_machine::chunk& c);
 std::string encode_footer(std::uint64_t total_pairs, std::uint64_t chunk_count);
 
+// Where a snapshot streamed from node `from` is received (a .tmp file, removed at startup).
+std::filesystem::path incoming_path(const std::filesystem::path& dir, std::uint64_t from);
+
 // The newest snapshot file in `dir`, if any.
 std::optional<std::filesystem::path> newest(const std::filesystem::path& dir);
 

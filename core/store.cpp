@@ -68,6 +68,7 @@ replication_options replication_of(const config& c) {
   r.election_ticks = static_cast<int>(c.cluster.election_timeout / c.cluster.heartbeat_interval);
   r.max_append_bytes = c.cluster.max_append_bytes;
   r.max_entries_in_flight = c.cluster.max_entries_in_flight;
+  r.snapshot_catch_up_entries = c.cluster.snapshot_catch_up_entries;
   return r;
 }
 
@@ -304,6 +305,7 @@ asio::awaitable<result<std::uint64_t>> store::read_barrier() {
 
 void store::receive(const raft::message& m) {
   if (stopping_) return;
+  if (m.type == raft::message_type::snapshot && !accept_snapshot(m)) return;
   node_->step(m);
   raft_wake_.notify();
 }
@@ -330,7 +332,77 @@ void store::on_durable() {
 
 void store::send_all(std::vector<raft::message>& messages) {
   if (transport_ == nullptr) return;  // a cluster of one sends nothing
-  for (auto& m : messages) transport_->send(std::move(m));
+  for (auto& m : messages) {
+    if (m.type != raft::message_type::snapshot) {
+      transport_->send(std::move(m));
+      continue;
+    }
+    // A follower needs entries compacted away: stream it the snapshot they went into.
+    auto file = snapshot::newest(dir_);
+    if (!file) {
+      spdlog::error("node {}: node {} needs a snapshot, but there is none in {}", repl_.id, m.to, dir_.string());
+      node_->report_snapshot(m.to, false);
+      continue;
+    }
+    auto meta = snapshot::read_header(*file);
+    m.snapshot_index = meta.index;
+    m.snapshot_term = meta.term;
+    transport_->send_snapshot(std::move(m), *file);
+  }
+}
+
+void store::snapshot_sent(raft::node_id peer, bool ok) {
+  node_->report_snapshot(peer, ok);
+  raft_wake_.notify();
+}
+
+bool store::accept_snapshot(const raft::message& m) {
+  auto path = snapshot::incoming_path(dir_, m.from);
+  if (snapshot_running_) {
+    // Replacing the state machine under a capture is not possible; the leader sends it again.
+    spdlog::warn("node {}: dropping the snapshot from node {} while taking one of its own", repl_.id, m.from);
+    return false;
+  }
+  try {
+    auto incoming = std::make_unique<state_machine>();
+    auto meta = snapshot::load(path, *incoming);
+    if (meta.index != m.snapshot_index || meta.term != m.snapshot_term) {
+      spdlog::error("node {}: the snapshot from node {} covers ({}, term {}), not ({}, term {}) as announced; "
+                    "dropping it",
+                    repl_.id, m.from, meta.index, meta.term, m.snapshot_index, m.snapshot_term);
+      return false;
+    }
+    incoming_ = std::move(incoming);
+    incoming_path_ = path;
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("node {}: the snapshot received from node {} is unusable: {}", repl_.id, m.from, e.what());
+    return false;
+  }
+}
+
+void store::install_snapshot(const raft::snapshot_meta& meta) {
+  if (!incoming_ || incoming_->applied_index() != meta.index) {
+    fail_stop(fmt::format("the Raft core installed snapshot {} that this node does not hold", meta.index));
+  }
+  // The snapshot becomes this node's newest, durably, before the log says it starts after it.
+  auto final_path = dir_ / snapshot::file_name(meta.index);
+  std::filesystem::rename(incoming_path_, final_path);
+  io::sync_directory(dir_);
+  for (const auto& name : io::list_files(dir_, "snap-", ".snap")) {
+    if (dir_ / name != final_path) std::filesystem::remove(dir_ / name);
+  }
+  sm_ = std::move(*incoming_);
+  incoming_.reset();
+  wal_->reset(meta.index);
+  unapplied_.clear();
+  snapshot_index_ = meta.index;
+  applied_term_ = meta.term;
+  commit_index_ = meta.index;
+  log_bytes_at_snapshot_ = log_bytes_;
+  spdlog::info("node {}: installed the leader's snapshot through index {} (term {}): {} keys", repl_.id, meta.index,
+               meta.term, sm_.key_count());
+  release_reads();
 }
 
 asio::awaitable<void> store::run() {
@@ -379,7 +451,9 @@ asio::awaitable<void> store::tick_loop() {
   asio::steady_timer timer(executor_);
   auto next = std::chrono::steady_clock::now();
   while (!stopping_) {
-    next += repl_.tick;
+    // After a stall (a long snapshot install, the process paused) tick once, not once per tick
+    // missed: a burst of ticks would look like an election timeout that never happened.
+    next = std::max(next + repl_.tick, std::chrono::steady_clock::now());
     timer.expires_at(next);
     std::error_code ignored;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
@@ -423,6 +497,7 @@ asio::awaitable<void> store::raft_loop() {
 }
 
 void store::handle_ready(raft::ready rd) {
+  if (rd.snapshot) install_snapshot(*rd.snapshot);
   // Term and vote must be durable before anyone hears of them. The commit index need not be (it
   // is relearned from the leader): it rides along with the next entries written, so that each
   // commit does not cost a sync of its own.
@@ -677,6 +752,10 @@ asio::awaitable<void> store::take_snapshot() {
   }
   snapshot_index_ = index;
   log_bytes_at_snapshot_ = bytes_mark;
+  // The core keeps recent entries past the snapshot so that a follower slightly behind gets
+  // appends rather than the whole snapshot.
+  const auto keep = repl_.snapshot_catch_up_entries;
+  if (index > keep) node_->compact(std::min(index - keep, node_->log().applied()));
   co_await wal_->compact(index);
 
   stats_.snapshots++;

@@ -54,6 +54,7 @@ struct replication_options {
   int election_ticks = 6;
   std::size_t max_append_bytes = 1u << 20;
   std::uint64_t max_entries_in_flight = 4096;
+  std::uint64_t snapshot_catch_up_entries = 10'000;  // kept in the Raft log behind a snapshot
   std::map<raft::node_id, std::string> client_addresses;  // where not-leader answers send clients
   std::uint64_t seed = 0;  // election-timeout randomness; 0: from the clock
 };
@@ -97,6 +98,8 @@ class store {
   void receive(const raft::message& m);
   // The transport lost its connection to `peer`.
   void peer_unreachable(raft::node_id peer);
+  // The transport finished streaming a snapshot to `peer` (ok), or gave up.
+  void snapshot_sent(raft::node_id peer, bool ok);
 
   // Runs the Raft clock, the raft coroutine, the WAL writer and the apply coroutine; returns
   // after stop() once every accepted write is durable and any snapshot in progress is finished.
@@ -199,6 +202,10 @@ class store {
   void release_reads();
   void expire_reads();
   void note_role_change();
+  // A snapshot streamed from the leader has arrived: load and check it before the core hears of
+  // it. False: unusable (or not now); the leader will send it again.
+  bool accept_snapshot(const raft::message& m);
+  void install_snapshot(const raft::snapshot_meta& meta);
   void fail_waiters(const error_info& why);
   asio::awaitable<void> apply_loop();
   void apply_committed();
@@ -236,6 +243,8 @@ class store {
   io::event role_changed_;  // notified whenever role, leader or term change
   std::deque<after_sync> after_sync_;
   std::deque<persist_mark> persist_marks_;
+  std::unique_ptr<state_machine> incoming_;  // a leader's snapshot, loaded, not yet installed
+  std::filesystem::path incoming_path_;
   wal::hard_state saved_state_;    // the newest hard state queued to the WAL
   wal::hard_state current_state_;  // the core's, which may be ahead in its commit index only
   std::uint64_t ticks_ = 0;

@@ -2,13 +2,16 @@
 
 #include "core/address.hpp"
 #include "core/bytes.hpp"
+#include "core/snapshot.hpp"
 #include "core/spawn.hpp"
 #include "core/units.hpp"
 #include "io/event.hpp"
+#include "io/file.hpp"
 #include "io/socket_read.hpp"
 #include "raft/codec.hpp"
 
 #include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
 #include <asio/connect.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/redirect_error.hpp>
@@ -17,6 +20,9 @@
 #include <asio/write.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <deque>
@@ -31,6 +37,8 @@ namespace {
 enum class frame_kind : std::uint8_t {
   hello = 1,    // u32 magic | u16 version | u64 from | u64 to
   message = 2,  // one raft::message (raft/codec.hpp)
+  snapshot_begin = 3,  // u64 file size | the raft::message to deliver once the file is whole
+  snapshot_chunk = 4,  // u64 offset | bytes of the file
 };
 
 constexpr std::uint32_t hello_magic = 0x5052564b;  // "KVRP"
@@ -42,6 +50,8 @@ constexpr std::chrono::milliseconds min_backoff{50};
 constexpr std::chrono::milliseconds max_backoff{1000};
 // One merged append carries at most this much entry data.
 constexpr std::size_t max_merged_bytes = 8u << 20;
+// Snapshot files travel in chunks of this size.
+constexpr std::size_t snapshot_chunk_bytes = 1u << 20;
 
 std::size_t begin_frame(std::string& out, frame_kind kind) {
   auto start = out.size();
@@ -74,6 +84,51 @@ bool mergeable(const raft::message& prev, const raft::message& next) {
 
 }  // namespace
 
+// A snapshot file on its way to a peer.
+struct outgoing_snapshot {
+  raft::message m;
+  io::unique_fd fd;
+  std::uint64_t size = 0;
+  std::uint64_t offset = 0;
+  bool begun = false;
+};
+
+// A snapshot file arriving from a peer.
+struct incoming_snapshot {
+  raft::message m;
+  io::unique_fd fd;
+  std::filesystem::path path;
+  std::uint64_t size = 0;
+  std::uint64_t received = 0;
+};
+
+namespace {
+
+// Appends the next frame of a snapshot transfer to `out`; false once the file is all queued.
+bool add_snapshot_chunk(std::string& out, outgoing_snapshot& s) {
+  if (!s.begun) {
+    auto f = begin_frame(out, frame_kind::snapshot_begin);
+    append_fixed<std::uint64_t>(out, s.size);
+    raft::encode(out, s.m);
+    finish_frame(out, f);
+    s.begun = true;
+  }
+  auto n = std::min<std::uint64_t>(snapshot_chunk_bytes, s.size - s.offset);
+  auto f = begin_frame(out, frame_kind::snapshot_chunk);
+  append_fixed<std::uint64_t>(out, s.offset);
+  auto at = out.size();
+  out.resize(at + n);
+  auto got = ::pread(s.fd.get(), out.data() + at, n, static_cast<off_t>(s.offset));
+  if (got != static_cast<ssize_t>(n)) {
+    throw std::system_error(errno, std::generic_category(), "reading the snapshot being sent");
+  }
+  finish_frame(out, f);
+  s.offset += n;
+  return s.offset < s.size;
+}
+
+}  // namespace
+
 // One peer: its address, the messages queued for it, and its replicator's state.
 struct peer_transport::link {
   link(asio::any_io_executor ex, raft::node_id id, std::string address)
@@ -86,14 +141,16 @@ struct peer_transport::link {
   asio::ip::tcp::socket socket;
   peer_stats stats;
   std::chrono::steady_clock::time_point last_drop_log{};
+  std::optional<outgoing_snapshot> snapshot;
 };
 
 peer_transport::peer_transport(asio::any_io_executor executor, const config& cfg, message_handler on_message,
-                               unreachable_handler on_unreachable)
+                               unreachable_handler on_unreachable, snapshot_handler on_snapshot_sent)
     : executor_(executor),
       cfg_(cfg),
       on_message_(std::move(on_message)),
       on_unreachable_(std::move(on_unreachable)),
+      on_snapshot_sent_(std::move(on_snapshot_sent)),
       acceptor_(executor) {
   for (const auto& m : cfg_.cluster.members) {
     if (m.id != cfg_.node.id) links_[m.id] = std::make_shared<link>(executor_, m.id, m.peer);
@@ -155,6 +212,31 @@ void peer_transport::send(raft::message m) {
   if (l.queue.size() == 1) l.wake.notify();
 }
 
+void peer_transport::send_snapshot(raft::message m, std::filesystem::path file) {
+  auto it = links_.find(m.to);
+  if (it == links_.end() || stopping_) return;
+  auto& l = *it->second;
+  if (l.snapshot) return;  // one transfer at a time; the core asks again until it is answered
+  auto peer = m.to;
+  auto fail = [&](const std::string& why) {
+    spdlog::warn("peer {}: cannot send snapshot {}: {}", peer, file.string(), why);
+    asio::post(executor_, [this, peer] { on_snapshot_sent_(peer, false); });
+  };
+  if (!l.stats.connected) return fail("not connected");
+  outgoing_snapshot out;
+  try {
+    out.fd = io::open_file(file, O_RDONLY);
+    out.size = std::filesystem::file_size(file);
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+  out.m = std::move(m);
+  spdlog::info("peer {}: sending snapshot {} ({}) for index {}", peer, file.filename().string(), format_size(out.size),
+               out.m.snapshot_index);
+  l.snapshot = std::move(out);
+  l.wake.notify();
+}
+
 asio::awaitable<void> peer_transport::replicate(std::shared_ptr<link> l) {
   using namespace asio::experimental::awaitable_operators;
   auto backoff = min_backoff;
@@ -199,7 +281,7 @@ asio::awaitable<void> peer_transport::replicate(std::shared_ptr<link> l) {
     append_fixed<std::uint64_t>(out, l->id);
     finish_frame(out, start);
     while (!stopping_ && !ec) {
-      if (out.empty() && l->queue.empty()) {
+      if (out.empty() && l->queue.empty() && !l->snapshot) {
         co_await l->wake.wait();
         continue;
       }
@@ -219,9 +301,29 @@ asio::awaitable<void> peer_transport::replicate(std::shared_ptr<link> l) {
         finish_frame(out, f);
         ++l->stats.messages_sent;
       }
+      bool snapshot_done = false;
+      if (l->snapshot) {
+        try {
+          snapshot_done = !add_snapshot_chunk(out, *l->snapshot);
+        } catch (const std::exception& e) {
+          spdlog::error("peer {}: snapshot transfer failed: {}", l->id, e.what());
+          l->snapshot.reset();
+          on_snapshot_sent_(l->id, false);
+        }
+      }
       co_await asio::async_write(l->socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
       l->stats.bytes_sent += out.size();
       out.clear();
+      if (snapshot_done && !ec) {
+        ++l->stats.snapshots_sent;
+        spdlog::info("peer {}: snapshot for index {} sent", l->id, l->snapshot->m.snapshot_index);
+        l->snapshot.reset();
+        on_snapshot_sent_(l->id, true);
+      }
+    }
+    if (l->snapshot) {
+      l->snapshot.reset();
+      on_snapshot_sent_(l->id, false);
     }
     l->stats.connected = false;
     l->stats.messages_dropped += l->queue.size();
@@ -232,6 +334,49 @@ asio::awaitable<void> peer_transport::replicate(std::shared_ptr<link> l) {
     if (stopping_) break;
     spdlog::warn("peer {}: connection to {} lost: {}; reconnecting", l->id, l->address, ec.message());
     on_unreachable_(l->id);
+  }
+}
+
+bool peer_transport::receive_snapshot_frame(raft::node_id from, bool first, std::string_view body,
+                                            std::optional<incoming_snapshot>& in) {
+  byte_reader r(body);
+  try {
+    if (first) {
+      auto size = r.fixed<std::uint64_t>();
+      auto m = raft::decode(r.rest());
+      if (!m || m->from != from || m->type != raft::message_type::snapshot) {
+        spdlog::warn("peer {}: malformed snapshot header; closing its connection", from);
+        return false;
+      }
+      in.emplace();
+      in->m = std::move(*m);
+      in->size = size;
+      in->path = snapshot::incoming_path(cfg_.node.data_dir, from);
+      in->fd = io::open_file(in->path, O_WRONLY | O_CREAT | O_TRUNC);
+      spdlog::info("peer {}: receiving a snapshot for index {} ({})", from, in->m.snapshot_index, format_size(size));
+      return true;
+    }
+    auto offset = r.fixed<std::uint64_t>();
+    auto data = r.rest();
+    if (!in || offset != in->received || in->received + data.size() > in->size) {
+      spdlog::warn("peer {}: snapshot chunk out of order; closing its connection", from);
+      return false;
+    }
+    io::write_all_at(in->fd.get(), data, offset, in->path);
+    in->received += data.size();
+    if (in->received < in->size) return true;
+    if (::fdatasync(in->fd.get()) != 0) {
+      throw std::system_error(errno, std::generic_category(), "fdatasync " + in->path.string());
+    }
+    in->fd.reset();
+    spdlog::info("peer {}: snapshot for index {} received", from, in->m.snapshot_index);
+    auto m = std::move(in->m);
+    in.reset();
+    on_message_(std::move(m));
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("peer {}: cannot store the incoming snapshot: {}", from, e.what());
+    return false;
   }
 }
 
@@ -270,6 +415,7 @@ asio::awaitable<void> peer_transport::inbound(asio::ip::tcp::socket socket) {
   std::size_t end = 0;
   raft::node_id from = 0;
   bool drained = false;
+  std::optional<incoming_snapshot> incoming;
   while (!stopping_) {
     // Handle every whole frame in the buffer.
     for (;;) {
@@ -309,6 +455,11 @@ asio::awaitable<void> peer_transport::inbound(asio::ip::tcp::socket socket) {
         }
         from = sender;
         spdlog::info("peer {}: accepted its connection from {}", from, from_text);
+        continue;
+      }
+      if (kind == frame_kind::snapshot_begin || kind == frame_kind::snapshot_chunk) {
+        if (!receive_snapshot_frame(from, kind == frame_kind::snapshot_begin, body, incoming)) co_return;
+        if (stopping_) co_return;
         continue;
       }
       auto m = kind == frame_kind::message ? raft::decode(body) : std::nullopt;

@@ -11,6 +11,12 @@
 // max-peer-queue-size drops further messages (Raft retries them), and a peer that cannot be
 // reached drops its queue and is reported through `on_unreachable`.
 //
+// Snapshots (InstallSnapshot) go over the same connection in 1 MiB chunks, one chunk per write
+// between the queued messages, so heartbeats keep flowing during a long transfer. The receiver
+// writes them to snapshot::incoming_path() in the data directory, fdatasyncs it, and only then hands the
+// snapshot message to `on_message`. The sender reports how the transfer ended through
+// `on_snapshot_sent`.
+//
 // Threading: every member runs on the executor given to the constructor (the node's one thread).
 
 #include "core/config.hpp"
@@ -20,12 +26,16 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include <filesystem>
 #include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <string>
 
 namespace kv {
+
+struct incoming_snapshot;
 
 class peer_transport final : public raft::transport {
  public:
@@ -35,14 +45,16 @@ class peer_transport final : public raft::transport {
     std::uint64_t messages_dropped = 0;
     std::uint64_t bytes_sent = 0;
     std::uint64_t connects = 0;
+    std::uint64_t snapshots_sent = 0;
   };
 
   using message_handler = std::function<void(raft::message)>;
   using unreachable_handler = std::function<void(raft::node_id)>;
+  using snapshot_handler = std::function<void(raft::node_id, bool ok)>;
 
   // `cfg.cluster.members` must list this node (cfg.node.id).
   peer_transport(asio::any_io_executor executor, const config& cfg, message_handler on_message,
-                 unreachable_handler on_unreachable);
+                 unreachable_handler on_unreachable, snapshot_handler on_snapshot_sent);
   ~peer_transport() override;
   peer_transport(const peer_transport&) = delete;
   peer_transport& operator=(const peer_transport&) = delete;
@@ -54,6 +66,7 @@ class peer_transport final : public raft::transport {
   void stop();
 
   void send(raft::message m) override;
+  void send_snapshot(raft::message m, std::filesystem::path file) override;
 
   const peer_stats* stats_of(raft::node_id peer) const;
 
@@ -62,11 +75,15 @@ class peer_transport final : public raft::transport {
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> inbound(asio::ip::tcp::socket socket);
   asio::awaitable<void> replicate(std::shared_ptr<link> l);
+  // Handles a snapshot_begin (`first`) or snapshot_chunk frame; false: close the connection.
+  bool receive_snapshot_frame(raft::node_id from, bool first, std::string_view body,
+                              std::optional<incoming_snapshot>& in);
 
   asio::any_io_executor executor_;
   const config& cfg_;
   message_handler on_message_;
   unreachable_handler on_unreachable_;
+  snapshot_handler on_snapshot_sent_;
   asio::ip::tcp::acceptor acceptor_;
   std::map<raft::node_id, std::shared_ptr<link>> links_;
   std::map<asio::ip::tcp::socket*, bool> inbound_;  // open inbound sockets, closed by stop()

@@ -6,9 +6,9 @@ namespace kv::raft {
 
 namespace {
 
-constexpr std::size_t fixed_bytes = 1 + 8 * 12 + 1 + 4;
+constexpr std::size_t fixed_bytes = 1 + 8 * 14 + 1 + 4;
 constexpr std::size_t entry_header_bytes = 8 + 8 + 4;
-constexpr auto last_type = message_type::read_index_response;
+constexpr auto last_type = message_type::snapshot;
 constexpr std::uint8_t flag_reject = 1;
 constexpr std::uint8_t flag_leader_transfer = 2;
 
@@ -27,7 +27,9 @@ void encode(std::string& out, const message& m) {
     append_fixed(out, v);
   }
   out.push_back(static_cast<char>((m.reject ? flag_reject : 0) | (m.leader_transfer ? flag_leader_transfer : 0)));
-  for (std::uint64_t v : {m.match, m.hint_index, m.hint_term, m.context}) append_fixed(out, v);
+  for (std::uint64_t v : {m.match, m.hint_index, m.hint_term, m.context, m.snapshot_index, m.snapshot_term}) {
+    append_fixed(out, v);
+  }
   append_fixed(out, static_cast<std::uint32_t>(m.entries.size()));
   for (const auto& e : m.entries) {
     append_fixed(out, e.term);
@@ -51,7 +53,9 @@ std::optional<message> decode(std::string_view data) {
   if ((flags & ~(flag_reject | flag_leader_transfer)) != 0) return std::nullopt;
   m.reject = (flags & flag_reject) != 0;
   m.leader_transfer = (flags & flag_leader_transfer) != 0;
-  for (std::uint64_t* v : {&m.match, &m.hint_index, &m.hint_term, &m.context}) *v = in.fixed<std::uint64_t>();
+  for (std::uint64_t* v : {&m.match, &m.hint_index, &m.hint_term, &m.context, &m.snapshot_index, &m.snapshot_term}) {
+    *v = in.fixed<std::uint64_t>();
+  }
   auto count = in.fixed<std::uint32_t>();
   // Each entry takes at least its header: a count beyond that is a lie, not an allocation size.
   if (!in.ok() || count > in.remaining() / entry_header_bytes) return std::nullopt;

@@ -3,7 +3,8 @@
 //
 //   message: u8 type | u64 from | u64 to | u64 term | u64 last_index | u64 last_term
 //            | u64 prev_index | u64 prev_term | u64 commit | u8 flags | u64 match
-//            | u64 hint_index | u64 hint_term | u64 context | u32 entry_count | entries
+//            | u64 hint_index | u64 hint_term | u64 context | u64 snapshot_index
+//            | u64 snapshot_term | u32 entry_count | entries
 //   entry:   u64 term | u64 index | u32 length | data
 //
 // flags: 1 reject, 2 leader_transfer. All integers little-endian. Pure: builds and parses bytes, never touches a socket.

@@ -4,6 +4,8 @@
 
 #include "raft/message.hpp"
 
+#include <filesystem>
+
 namespace kv::raft {
 
 class transport {
@@ -11,6 +13,10 @@ class transport {
   virtual ~transport() = default;
   // Queues `m` for m.to. May drop it (peer unreachable, queue full).
   virtual void send(message m) = 0;
+  // Streams the snapshot file `file` to m.to in chunks, alongside other messages, and hands the
+  // peer `m` (a message_type::snapshot describing that file) once it has all of it. How the
+  // transfer ended is reported to the node by the transport's owner.
+  virtual void send_snapshot(message m, std::filesystem::path file) = 0;
 };
 
 }  // namespace kv::raft

@@ -110,7 +110,8 @@ int main(int argc, char** argv) {
   if (!cfg.cluster.members.empty()) {
     peers = std::make_unique<kv::peer_transport>(
         ctx.get_executor(), cfg, [&](kv::raft::message m) { store->receive(m); },
-        [&](kv::raft::node_id peer) { store->peer_unreachable(peer); });
+        [&](kv::raft::node_id peer) { store->peer_unreachable(peer); },
+        [&](kv::raft::node_id peer, bool ok) { store->snapshot_sent(peer, ok); });
     store->attach(*peers);
     try {
       peers->start();

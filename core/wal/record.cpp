@@ -68,7 +68,7 @@ decoded_record decode_record(std::string_view data) noexcept {
     return r;
   }
   auto t = r.header.type;
-  if (t != record_type::batch && t != record_type::entry && t != record_type::hard_state) {
+  if (t != record_type::batch && t != record_type::entry && t != record_type::hard_state && t != record_type::reset) {
     r.status = decode_status::bad_type;
     return r;
   }

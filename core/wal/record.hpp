@@ -27,6 +27,8 @@ enum class record_type : std::uint8_t {
   batch = 1,       // payload: u32 record_count | u64 records_bytes | u64 durable_through
   entry = 2,       // a log entry: term, index, payload = the encoded command
   hard_state = 3,  // term = current term; payload: u64 voted_for | u64 commit_index
+  reset = 4,       // index = i: the log is empty after entry i, which a snapshot durable before
+                   // this record covers (a follower installed a leader's snapshot); no payload
 };
 
 inline constexpr std::size_t header_bytes = 25;

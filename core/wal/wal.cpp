@@ -151,6 +151,19 @@ recovered log::read(const options& opts, std::uint64_t after_index) {
         return;
       }
       seg.max_index = std::max(seg.max_index, h.index);
+      if (h.type == record_type::reset) {
+        // Everything logged so far is superseded by the snapshot at h.index, which recovery
+        // loaded (the newest snapshot is at least that recent).
+        if (h.index > after_index) {
+          throw corruption_error(fmt::format("{}: the log restarts after entry {}, but the newest snapshot covers "
+                                             "only entry {}",
+                                             path.string(), h.index, after_index));
+        }
+        out.entries.clear();
+        last_index = after_index;
+        last_term = 0;
+        return;
+      }
       if (h.index <= after_index) return;  // covered by the snapshot
       if (h.index > last_index + 1) {
         throw corruption_error(fmt::format("{}: gap in the log: entry {} follows entry {}", path.string(), h.index,
@@ -259,6 +272,15 @@ bool log::worth_waiting_for_more() const {
   return opts_.group_commit_delay.count() > 0 && in_flight_.empty() && !pending_.empty() && !stopping_ &&
          pending_records_ < expected_records_ &&
          std::chrono::steady_clock::now() < wait_from_ + opts_.group_commit_delay;
+}
+
+void log::reset(std::uint64_t index) {
+  auto& b = writable_batch();
+  append_record(b.bytes, record_type::reset, 0, index, {});
+  ++b.records;
+  b.last_index = index;
+  last_index_ = index;
+  record_queued();
 }
 
 void log::save_hard_state(const hard_state& hs) {

@@ -95,6 +95,9 @@ class log {
   // Queues an entry. `index` must be at most last_index() + 1; a smaller one replaces the
   // entries from `index` on. Never blocks; durability is reported through run()'s callback.
   void append(std::uint64_t term, std::uint64_t index, std::string_view data);
+  // Queues a record that empties the log after `index`: the node installed a snapshot through
+  // `index` (already durable), and the next entry appended is index + 1.
+  void reset(std::uint64_t index);
   // Queues a hard state record.
   void save_hard_state(const hard_state& hs);
 

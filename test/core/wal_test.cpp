@@ -101,6 +101,36 @@ BOOST_AUTO_TEST_CASE(a_later_entry_replaces_the_suffix) {
   BOOST_TEST(r.entries[6].index == 7u);
 }
 
+BOOST_AUTO_TEST_CASE(a_reset_record_empties_the_log_after_an_installed_snapshot) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  write_log(opts, one_entry_per_batch(1, 10, 1));
+  // A follower installed a snapshot through 6 whose term disagrees with its own entries 6..10:
+  // they must not come back after a restart.
+  write_group g;
+  g.reset = 6;
+  write_log(opts, {g}, 6);
+  auto r = read_log(opts, 6);
+  BOOST_TEST(r.entries.empty());
+  BOOST_TEST(r.last_index == 6u);
+  write_log(opts, {{{make_entry(3, 7)}, std::nullopt}}, 6);
+  r = read_log(opts, 6);
+  BOOST_REQUIRE(r.entries.size() == 1u);
+  BOOST_TEST(r.entries[0].index == 7u);
+  BOOST_TEST(r.entries[0].term == 3u);
+  // A lagging follower's reset past its log's end: appends continue after the snapshot.
+  write_group far;
+  far.reset = 50;
+  far.entries = {make_entry(4, 51), make_entry(4, 52)};
+  write_log(opts, {far}, 6);
+  r = read_log(opts, 50);
+  BOOST_REQUIRE(r.entries.size() == 2u);
+  BOOST_TEST(r.entries[0].index == 51u);
+  // Without the snapshot the reset relies on, the log cannot be trusted.
+  BOOST_TEST(corruption_message(opts).find("the log restarts after entry 6, but the newest snapshot covers only entry 0") !=
+             std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(hard_state_survives_rotation_and_compaction) {
   temp_dir dir;
   auto opts = small_wal(dir.path());

@@ -262,6 +262,42 @@ BOOST_AUTO_TEST_CASE(a_gracefully_stopped_leader_hands_over_without_an_election_
   });
 }
 
+BOOST_AUTO_TEST_CASE(a_follower_down_while_the_log_is_compacted_catches_up_by_snapshot) {
+  cluster cl(3, "[storage]\nsnapshot-entries = 500\nsegment-size = \"256KiB\"\nmax-batch-size = \"64KiB\"\n",
+             "snapshot-catch-up-entries = 100");
+  std::map<std::string, std::string> written;
+  std::uint64_t down = 0;
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    auto leader = co_await await_leader(cl);
+    down = leader % 3 + 1;
+    client c(ctx.get_executor(), options_for(cl.endpoints()));
+    BOOST_REQUIRE((co_await c.set("early", "1")).ok());
+    written["early"] = "1";
+    cl.member(down).kill9();
+    // Enough writes for several snapshots, each compacting the logs past what `down` holds.
+    for (int i = 0; i < 2000; ++i) {
+      auto k = fmt::format("key{}", i % 700);
+      auto v = fmt::format("v{}", i);
+      auto r = co_await c.set(k, v);
+      BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+      written[k] = v;
+    }
+    c.close();
+    cl.member(down).start();
+    co_await await_converged(cl);
+    co_await check_everywhere(cl, written);
+  });
+  auto log = cl.member(down).log();
+  BOOST_TEST(log.find("installed the leader's snapshot") != std::string::npos, log);
+  // And the snapshot it installed is its own after a restart.
+  cl.member(down).stop();
+  cl.member(down).start();
+  run_async([&](asio::io_context&) -> asio::awaitable<void> {
+    co_await await_converged(cl);
+    co_await check_everywhere(cl, written);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(restarting_the_whole_cluster_keeps_every_write) {
   cluster cl;
   std::map<std::string, std::string> written;

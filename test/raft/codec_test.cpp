@@ -26,6 +26,8 @@ message full_message() {
   m.hint_index = 30;
   m.hint_term = 4;
   m.context = 99;
+  m.snapshot_index = 1234;
+  m.snapshot_term = 6;
   m.entries = {entry{7, 41, "set k v"}, entry{7, 42, ""}, entry{7, 43, std::string(1000, 'x')}};
   return m;
 }
@@ -46,6 +48,8 @@ void check_equal(const message& a, const message& b) {
   BOOST_TEST(a.hint_index == b.hint_index);
   BOOST_TEST(a.hint_term == b.hint_term);
   BOOST_TEST(a.context == b.context);
+  BOOST_TEST(a.snapshot_index == b.snapshot_index);
+  BOOST_TEST(a.snapshot_term == b.snapshot_term);
   BOOST_TEST((a.entries == b.entries));
 }
 

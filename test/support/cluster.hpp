@@ -61,8 +61,9 @@ class cluster_member {
 
 class cluster {
  public:
-  // `extra_toml` is appended to every member's configuration (a [storage] section, say).
-  explicit cluster(int size = 3, std::string extra_toml = {}) {
+  // `extra_toml` is appended to every member's configuration (a [storage] section, say);
+  // `cluster_keys` go into its [cluster] section.
+  explicit cluster(int size = 3, std::string extra_toml = {}, std::string cluster_keys = {}) {
     for (int i = 1; i <= size; ++i) {
       auto dir = dir_ / fmt::format("node{}", i);
       std::filesystem::create_directories(dir);
@@ -75,9 +76,9 @@ class cluster {
     }
     for (const auto& m : members_) {
       std::ofstream(m->config_path()) << fmt::format(
-          "[node]\nid = {}\ndata-dir = \"{}\"\n[server]\nlisten = \"{}\"\n[cluster]\nmembers = [\n{}]\n{}\n"
+          "[node]\nid = {}\ndata-dir = \"{}\"\n[server]\nlisten = \"{}\"\n[cluster]\nmembers = [\n{}]\n{}\n{}\n"
           "[log]\nlevel = \"debug\"\n",
-          m->id(), m->data_dir().string(), m->endpoint(), list, extra_toml);
+          m->id(), m->data_dir().string(), m->endpoint(), list, cluster_keys, extra_toml);
     }
     for (auto& m : members_) m->start();
   }

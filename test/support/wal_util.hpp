@@ -32,6 +32,7 @@ inline wal::recovered read_log(const wal::options& opts, std::uint64_t after_ind
 struct write_group {
   std::vector<wal::entry> entries;
   std::optional<wal::hard_state> state;
+  std::optional<std::uint64_t> reset = std::nullopt;  // queued first: the log restarts after this index
 };
 
 // Opens the log, then writes each group as its own batch (waiting for it to be durable before
@@ -48,6 +49,7 @@ inline wal::recovered write_log(const wal::options& opts, const std::vector<writ
     auto driver = [&]() -> asio::awaitable<void> {
       for (const auto& g : groups) {
         auto before = log.written().batches;
+        if (g.reset) log.reset(*g.reset);
         if (g.state) log.save_hard_state(*g.state);
         for (const auto& e : g.entries) log.append(e.term, e.index, e.data);
         while (log.written().batches == before) co_await durable.wait();
