@@ -170,6 +170,7 @@ void peer_transport::start() {
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(ep);
   acceptor_.listen(asio::socket_base::max_listen_connections);
+  if (!ep.address().is_unspecified()) local_address_ = ep.address();
   asio::co_spawn(executor_, accept_loop(), stop_on_failure("the peer acceptor"));
   for (auto& [id, l] : links_) {
     asio::co_spawn(executor_, replicate(l), log_failure(fmt::format("the replicator for peer {}", id)));
@@ -248,11 +249,18 @@ asio::awaitable<void> peer_transport::replicate(std::shared_ptr<link> l) {
     asio::ip::tcp::resolver resolver(executor_);
     auto endpoints = resolver.resolve(hp->host, std::to_string(hp->port), ec);
     if (!ec) {
+      // Connect from this node's own peer address, so that a peer (and a firewall rule in a
+      // partition test) sees which member a connection comes from.
+      asio::ip::tcp::endpoint target = *endpoints.begin();
       l->socket = asio::ip::tcp::socket(executor_);
+      l->socket.open(target.protocol(), ec);
+      if (!ec && local_address_) l->socket.bind(asio::ip::tcp::endpoint(*local_address_, 0), ec);
       asio::steady_timer timer(executor_, connect_timeout);
-      auto outcome = co_await (asio::async_connect(l->socket, endpoints, asio::redirect_error(asio::use_awaitable, ec)) ||
-                               timer.async_wait(asio::use_awaitable));
-      if (outcome.index() == 1) ec = asio::error::timed_out;
+      if (!ec) {
+        auto outcome = co_await (l->socket.async_connect(target, asio::redirect_error(asio::use_awaitable, ec)) ||
+                                 timer.async_wait(asio::use_awaitable));
+        if (outcome.index() == 1) ec = asio::error::timed_out;
+      }
     }
     if (stopping_) break;
     if (ec) {

@@ -85,6 +85,7 @@ class peer_transport final : public raft::transport {
   unreachable_handler on_unreachable_;
   snapshot_handler on_snapshot_sent_;
   asio::ip::tcp::acceptor acceptor_;
+  std::optional<asio::ip::address> local_address_;  // outbound connections start from here
   std::map<raft::node_id, std::shared_ptr<link>> links_;
   std::map<asio::ip::tcp::socket*, bool> inbound_;  // open inbound sockets, closed by stop()
   bool stopping_ = false;
