@@ -52,12 +52,41 @@ std::string encode_bulk_set(std::span<const kv_pair> pairs) {
   return out;
 }
 
+std::string encode_open_session() { return std::string(1, static_cast<char>(command_type::open_session)); }
+
+std::string encode_in_session(const session_ref& ref, std::string_view command) {
+  std::string out;
+  out.reserve(1 + 24 + command.size());
+  out.push_back(static_cast<char>(command_type::in_session));
+  append_fixed(out, ref.session);
+  append_fixed(out, ref.seq);
+  append_fixed(out, ref.first_unacked);
+  out.append(command);
+  return out;
+}
+
 result<command_view> decode_command(std::string_view bytes) {
   byte_reader in(bytes);
   command_view c;
   c.type = static_cast<command_type>(in.fixed<std::uint8_t>());
+  if (c.type == command_type::in_session) {
+    session_ref ref;
+    ref.session = in.fixed<std::uint64_t>();
+    ref.seq = in.fixed<std::uint64_t>();
+    ref.first_unacked = in.fixed<std::uint64_t>();
+    if (!in.ok() || ref.session == 0) return errc::corruption;
+    auto inner = decode_command(in.rest());
+    if (!inner) return inner;
+    if (inner->type != command_type::set && inner->type != command_type::del &&
+        inner->type != command_type::bulk_set) {
+      return errc::corruption;
+    }
+    inner->session = ref;
+    return inner;
+  }
   switch (c.type) {
     case command_type::noop:
+    case command_type::open_session:
       break;
     case command_type::set: {
       auto klen = in.fixed<std::uint32_t>();
@@ -78,7 +107,9 @@ result<command_view> decode_command(std::string_view bytes) {
       return errc::corruption;
   }
   if (!in.ok() || bytes.empty()) return errc::corruption;
-  if (c.type == command_type::noop && in.remaining() != 0) return errc::corruption;
+  if ((c.type == command_type::noop || c.type == command_type::open_session) && in.remaining() != 0) {
+    return errc::corruption;
+  }
   return c;
 }
 

@@ -8,6 +8,8 @@
 //   set:       u8 type | u32 key_len | key | value (the rest)
 //   del:       u8 type | key (the rest)
 //   bulk_set:  u8 type | u32 count | count x (u32 key_len | u32 value_len | key | value)
+//   open_session: u8 type (the session id is the entry's log index)
+//   in_session:   u8 type | u64 session | u64 seq | u64 first_unacked | a set, del or bulk_set
 
 #include "core/error.hpp"
 
@@ -20,7 +22,14 @@
 
 namespace kv {
 
-enum class command_type : std::uint8_t { noop = 0, set = 1, del = 2, bulk_set = 3 };
+enum class command_type : std::uint8_t { noop = 0, set = 1, del = 2, bulk_set = 3, open_session = 4, in_session = 5 };
+
+// A write's place in its client's session (core/sessions.hpp); session 0: none.
+struct session_ref {
+  std::uint64_t session = 0;
+  std::uint64_t seq = 0;
+  std::uint64_t first_unacked = 0;  // the lowest seq the client still waits for
+};
 
 struct kv_pair {
   std::string key;
@@ -40,10 +49,14 @@ std::string encode_noop();
 std::string encode_set(std::string_view key, std::string_view value);
 std::string encode_del(std::string_view key);
 std::string encode_bulk_set(std::span<const kv_pair> pairs);
+std::string encode_open_session();
+// Wraps an encoded set, del or bulk_set in its session.
+std::string encode_in_session(const session_ref& ref, std::string_view command);
 
 // A decoded command; views point into the encoded bytes, which must outlive it.
 struct command_view {
-  command_type type = command_type::noop;
+  command_type type = command_type::noop;  // never in_session: that is `session` below
+  session_ref session;      // in_session: where the write belongs
   std::string_view key;    // set, del
   std::string_view value;  // set
   std::uint32_t count = 0;  // bulk_set: number of pairs

@@ -191,6 +191,8 @@ const std::vector<section_spec>& schema() {
             [](config& c, const toml::node& n, const location& at) {
               c.cluster.snapshot_catch_up_entries = as_positive_integer(n, at);
             }},
+           {"max-sessions",
+            [](config& c, const toml::node& n, const location& at) { c.cluster.max_sessions = as_positive_integer(n, at); }},
            {"max-peer-queue-size",
             [](config& c, const toml::node& n, const location& at) {
               c.cluster.max_peer_queue_bytes = as_size(n, at);
@@ -441,10 +443,10 @@ std::string describe_cluster(const config& c) {
     members += fmt::format("{}{{id={} peer={} client={}}}", members.empty() ? "" : ",", m.id, m.peer, m.client);
   }
   return fmt::format("[cluster] members=[{}] heartbeat-interval={} election-timeout={} max-append-size={} "
-                     "max-entries-in-flight={} snapshot-catch-up-entries={} max-peer-queue-size={}",
+                     "max-entries-in-flight={} snapshot-catch-up-entries={} max-sessions={} max-peer-queue-size={}",
                      members.empty() ? "(this node alone)" : members, format_duration(cl.heartbeat_interval),
                      format_duration(cl.election_timeout), format_size(cl.max_append_bytes), cl.max_entries_in_flight,
-                     cl.snapshot_catch_up_entries, format_size(cl.max_peer_queue_bytes));
+                     cl.snapshot_catch_up_entries, cl.max_sessions, format_size(cl.max_peer_queue_bytes));
 }
 
 }  // namespace

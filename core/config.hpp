@@ -86,6 +86,9 @@ struct cluster_config {
   // Entries the leader keeps past its newest snapshot, so that a follower slightly behind
   // catches up by appends instead of a whole snapshot.
   std::uint64_t snapshot_catch_up_entries = 10'000;
+  // Client sessions (exactly-once writes) the cluster remembers; opening one more drops the
+  // least recently used. Part of the replicated state: keep it the same on every member.
+  std::uint64_t max_sessions = 100'000;
   // Messages queued for a peer beyond this size are dropped (Raft retries them).
   std::uint64_t max_peer_queue_bytes = 64ull << 20;
 

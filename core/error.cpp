@@ -18,6 +18,7 @@ class category final : public std::error_category {
       case errc::internal: return "internal error";
       case errc::corruption: return "data corruption";
       case errc::timed_out: return "timed out";
+      case errc::session_expired: return "session expired";
     }
     return "unknown kvnode error " + std::to_string(code);
   }

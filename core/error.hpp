@@ -23,6 +23,7 @@ enum class errc : std::uint8_t {
   internal = 6,       // a bug or an unexpected local failure
   corruption = 7,     // stored data failed validation
   timed_out = 8,      // the request did not complete in time
+  session_expired = 9,  // the client's session is unknown (expired): open a new one
 };
 
 const std::error_category& error_category() noexcept;

@@ -12,8 +12,10 @@ namespace kv::snapshot {
 namespace {
 
 constexpr std::string_view magic = "KVSNAP01";
-constexpr std::uint32_t version = 1;
+constexpr std::uint32_t version = 2;         // 2: may hold a sessions section
+constexpr std::uint32_t oldest_version = 1;  // still read
 constexpr std::uint32_t footer_marker = 0xFFFFFFFF;
+constexpr std::uint32_t sessions_marker = 0xFFFFFFFE;
 constexpr std::size_t chunk_header_bytes = 4 + 4 + 8;
 
 std::string frame(std::uint32_t count, std::string_view body) {
@@ -40,6 +42,8 @@ std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t
 }
 
 std::string encode_chunk(const state_machine::chunk& c) { return frame(c.count, c.pairs); }
+
+std::string encode_sessions(std::string_view table) { return frame(sessions_marker, table); }
 
 std::string encode_footer(std::uint64_t total_pairs, std::uint64_t chunk_count) {
   std::string body;
@@ -72,7 +76,8 @@ meta decode_header(std::string_view data, std::string_view name) {
   if (crc32c(data.substr(0, header_bytes - 4)) != get_fixed<std::uint32_t>(data.data() + header_bytes - 4)) {
     fail(name, 0, "header checksum mismatch");
   }
-  if (get_fixed<std::uint32_t>(data.data() + 8) != version) fail(name, 8, "unsupported snapshot version");
+  auto v = get_fixed<std::uint32_t>(data.data() + 8);
+  if (v < oldest_version || v > version) fail(name, 8, fmt::format("unsupported snapshot version {}", v));
   meta m;
   m.index = get_fixed<std::uint64_t>(data.data() + 12);
   m.term = get_fixed<std::uint64_t>(data.data() + 20);
@@ -118,6 +123,11 @@ meta decode(std::string_view data, std::string_view name, state_machine& sm) {
       }
       if (off + chunk_header_bytes + length != data.size()) fail(off, "bytes after the footer");
       break;
+    }
+    if (count == sessions_marker) {
+      m.sessions.assign(body);
+      off += chunk_header_bytes + length;
+      continue;
     }
     if (!valid_pairs(body, count)) fail(off, "malformed pairs in chunk");
     for_each_pair(body, count, [&](std::string_view k, std::string_view v) { sm.restore_pair(k, v); });

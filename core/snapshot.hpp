@@ -7,6 +7,8 @@
 //
 //   header:  "KVSNAP01" | u32 version | u64 index | u64 term | u64 pairs | u32 crc32c of the preceding bytes
 //   chunk*:  u32 crc32c of the rest | u32 count | u64 length | `count` pairs (append_pair encoding)
+//   sessions: u32 crc32c of the rest | u32 0xFFFFFFFE | u64 length | session_table::encode()
+//            (version 2; at most one, before the footer)
 //   footer:  u32 crc32c of the rest | u32 0xFFFFFFFF | u64 16 | u64 total_pairs | u64 chunk_count
 //
 // The footer proves the file is whole; every chunk's checksum proves its bytes.
@@ -28,12 +30,14 @@ struct meta {
   std::uint64_t term = 0;
   std::uint64_t pairs = 0;
   std::uint64_t file_bytes = 0;
+  std::string sessions;  // the client session table at `index` (core/sessions.hpp), if any
 };
 
 std::string file_name(std::uint64_t index);
 // `pairs`: how many pairs the chunks will hold (the loader sizes the state machine with it).
 std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t pairs);
 std::string encode_chunk(const state_machine::chunk& c);
+std::string encode_sessions(std::string_view table);
 std::string encode_footer(std::uint64_t total_pairs, std::uint64_t chunk_count);
 
 // Where a snapshot streamed from node `from` is received (a .tmp file, removed at startup).

@@ -43,7 +43,10 @@ errc state_machine::apply(std::uint64_t index, const command_view& cmd) {
   applied_index_ = index;
   switch (cmd.type) {
     case command_type::noop:
+    case command_type::open_session:  // sessions are the store's (core/sessions.hpp)
       return errc::ok;
+    case command_type::in_session:  // decode_command() unwraps it
+      return errc::internal;
     case command_type::set:
       put(cmd.key, cmd.value);
       return errc::ok;

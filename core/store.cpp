@@ -69,6 +69,7 @@ replication_options replication_of(const config& c) {
   r.max_append_bytes = c.cluster.max_append_bytes;
   r.max_entries_in_flight = c.cluster.max_entries_in_flight;
   r.snapshot_catch_up_entries = c.cluster.snapshot_catch_up_entries;
+  r.max_sessions = c.cluster.max_sessions;
   return r;
 }
 
@@ -79,6 +80,7 @@ store::store(asio::any_io_executor executor, std::filesystem::path dir, storage_
       repl_(std::move(repl)),
       lock_(created(dir_)),
       ring_(executor),
+      sessions_(repl_.max_sessions),
       raft_wake_(executor),
       role_changed_(executor),
       apply_wake_(executor),
@@ -121,6 +123,9 @@ void store::recover() {
   try {
     if (snapshot_path) {
       auto m = snapshot::load(*snapshot_path, sm_);
+      if (!m.sessions.empty() && !sessions_.decode(m.sessions)) {
+        throw corruption_error(fmt::format("{}: malformed client session table", snapshot_path->string()));
+      }
       recovery_.snapshot_index = m.index;
       recovery_.snapshot_pairs = m.pairs;
       snapshot_index_ = m.index;
@@ -183,12 +188,37 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
   if (!cmd) {
     throw corruption_error(fmt::format("{}: log entry {} holds a malformed command", dir_.string(), index));
   }
-  errc outcome = sm_.apply(index, *cmd);
-  if (!done) return;
-  if (outcome == errc::ok) {
-    (*done)(index);
-  } else {
-    (*done)(outcome);
+  auto answer = [&](session_table::outcome o) {
+    if (!done) return;
+    if (o.code == errc::ok) {
+      (*done)(o.index);
+    } else {
+      (*done)(o.code);
+    }
+  };
+  if (cmd->type == command_type::open_session) {
+    sessions_.open(index);
+    sm_.restore_index(index);
+    return answer({index, errc::ok});
+  }
+  const auto& ref = cmd->session;
+  if (ref.session == 0) return answer({index, sm_.apply(index, *cmd)});
+  session_table::outcome previous;
+  switch (sessions_.check(ref.session, ref.seq, ref.first_unacked, index, previous)) {
+    case session_table::verdict::apply: {
+      session_table::outcome o{index, sm_.apply(index, *cmd)};
+      sessions_.record(ref.session, ref.seq, o);
+      return answer(o);
+    }
+    case session_table::verdict::duplicate:
+      sm_.restore_index(index);
+      return answer(previous);
+    case session_table::verdict::expired:
+      sm_.restore_index(index);
+      return answer({index, errc::session_expired});
+    case session_table::verdict::stale:
+      sm_.restore_index(index);
+      return answer({index, errc::bad_request});
   }
 }
 
@@ -203,17 +233,19 @@ errc store::check_pair(std::string_view key, std::string_view value) const {
   return value.size() > cfg_.max_value_bytes ? errc::too_large : errc::ok;
 }
 
-void store::submit_set(std::string_view key, std::string_view value, write_done done) {
+void store::submit_set(std::string_view key, std::string_view value, write_done done, const session_ref& session) {
   if (auto e = check_pair(key, value); e != errc::ok) return done(e);
-  propose(encode_set(key, value), std::move(done));
+  propose(encode_set(key, value), std::move(done), session);
 }
 
-void store::submit_del(std::string_view key, write_done done) {
+void store::submit_del(std::string_view key, write_done done, const session_ref& session) {
   if (auto e = check_key(key); e != errc::ok) return done(e);
-  propose(encode_del(key), std::move(done));
+  propose(encode_del(key), std::move(done), session);
 }
 
-void store::submit_bulk_set(std::string_view pairs, std::uint32_t count, write_done done) {
+void store::submit_open_session(write_done done) { propose(encode_open_session(), std::move(done)); }
+
+void store::submit_bulk_set(std::string_view pairs, std::uint32_t count, write_done done, const session_ref& session) {
   if (count == 0 || !valid_pairs(pairs, count)) return done(errc::bad_request);
   errc e = errc::ok;
   for_each_pair(pairs, count, [&](std::string_view k, std::string_view v) {
@@ -225,7 +257,7 @@ void store::submit_bulk_set(std::string_view pairs, std::uint32_t count, write_d
   command.push_back(static_cast<char>(command_type::bulk_set));
   append_fixed<std::uint32_t>(command, count);
   command.append(pairs);
-  propose(std::move(command), std::move(done));
+  propose(std::move(command), std::move(done), session);
 }
 
 asio::awaitable<result<std::uint64_t>> store::await_write(auto submit) {
@@ -274,8 +306,9 @@ error_info store::not_leader_error() const {
                     address};
 }
 
-void store::propose(std::string command, write_done done) {
+void store::propose(std::string command, write_done done, const session_ref& session) {
   if (stopping_) return done(errc::unavailable);
+  if (session.session != 0) command = encode_in_session(session, command);
   if (command.size() > cfg_.max_batch_bytes) return done(errc::too_large);
   auto size = command.size();
   auto index = node_->propose(std::move(command));
@@ -366,6 +399,12 @@ bool store::accept_snapshot(const raft::message& m) {
   try {
     auto incoming = std::make_unique<state_machine>();
     auto meta = snapshot::load(path, *incoming);
+    session_table sessions(repl_.max_sessions);
+    if (!meta.sessions.empty() && !sessions.decode(meta.sessions)) {
+      spdlog::error("node {}: the snapshot from node {} holds a malformed session table; dropping it", repl_.id,
+                    m.from);
+      return false;
+    }
     if (meta.index != m.snapshot_index || meta.term != m.snapshot_term) {
       spdlog::error("node {}: the snapshot from node {} covers ({}, term {}), not ({}, term {}) as announced; "
                     "dropping it",
@@ -373,6 +412,7 @@ bool store::accept_snapshot(const raft::message& m) {
       return false;
     }
     incoming_ = std::move(incoming);
+    incoming_sessions_ = std::move(sessions);
     incoming_path_ = path;
     return true;
   } catch (const std::exception& e) {
@@ -394,6 +434,7 @@ void store::install_snapshot(const raft::snapshot_meta& meta) {
   }
   sm_ = std::move(*incoming_);
   incoming_.reset();
+  sessions_ = std::move(incoming_sessions_);
   wal_->reset(meta.index);
   unapplied_.clear();
   snapshot_index_ = meta.index;
@@ -691,6 +732,8 @@ asio::awaitable<void> store::take_snapshot() {
   std::uint64_t chunks = 0;
   queued.push_back(snapshot::encode_header(index, term, sm_.key_count()));
   queued_bytes += queued.back().size();
+  // The session table as of the same index as the capture beginning now.
+  auto sessions = snapshot::encode_sessions(sessions_.encode());
   sm_.begin_capture([&](state_machine::chunk c) {
     pairs += c.count;
     ++chunks;
@@ -736,6 +779,7 @@ asio::awaitable<void> store::take_snapshot() {
       co_await asio::post(executor_, asio::use_awaitable);
     }
   }
+  queued.push_back(std::move(sessions));
   queued.push_back(snapshot::encode_footer(pairs, chunks));
   co_await write_queued();
   if (cfg_.fsync == fsync_policy::always) {

@@ -22,6 +22,7 @@
 #include "core/command.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "core/sessions.hpp"
 #include "core/state_machine.hpp"
 #include "core/wal/wal.hpp"
 #include "io/completion.hpp"
@@ -55,6 +56,7 @@ struct replication_options {
   std::size_t max_append_bytes = 1u << 20;
   std::uint64_t max_entries_in_flight = 4096;
   std::uint64_t snapshot_catch_up_entries = 10'000;  // kept in the Raft log behind a snapshot
+  std::size_t max_sessions = 100'000;  // client sessions kept (the same on every node)
   std::map<raft::node_id, std::string> client_addresses;  // where not-leader answers send clients
   std::uint64_t seed = 0;  // election-timeout randomness; 0: from the clock
 };
@@ -121,10 +123,15 @@ class store {
   // Callback form: `done` runs on the store's executor once the write is applied, or before
   // submit_* returns if the write is refused. It must not call back into the store.
   using write_done = callback<void(result<std::uint64_t>)>;
-  void submit_set(std::string_view key, std::string_view value, write_done done);
-  void submit_del(std::string_view key, write_done done);
+  // `session`: the write's place in its client's session (exactly-once); session 0: none. A
+  // write applied before in its session yields the outcome it had then, without applying again;
+  // an unknown session yields errc::session_expired.
+  void submit_set(std::string_view key, std::string_view value, write_done done, const session_ref& session = {});
+  void submit_del(std::string_view key, write_done done, const session_ref& session = {});
   // `pairs`: `count` pairs in the append_pair() encoding (as the wire protocol carries them).
-  void submit_bulk_set(std::string_view pairs, std::uint32_t count, write_done done);
+  void submit_bulk_set(std::string_view pairs, std::uint32_t count, write_done done, const session_ref& session = {});
+  // Opens a client session; yields its id.
+  void submit_open_session(write_done done);
 
   // Coroutine form.
   asio::awaitable<result<std::uint64_t>> set(std::string key, std::string value);
@@ -153,6 +160,7 @@ class store {
   asio::awaitable<void> snapshot_now();
 
   const state_machine& state() const noexcept { return sm_; }
+  const session_table& sessions() const noexcept { return sessions_; }
   const recovery_info& recovery() const noexcept { return recovery_; }
   const stats& statistics() const noexcept { return stats_; }
   const wal::log& log() const noexcept { return *wal_; }
@@ -190,7 +198,7 @@ class store {
 
   errc check_key(std::string_view key) const;
   errc check_pair(std::string_view key, std::string_view value) const;
-  void propose(std::string command, write_done done);
+  void propose(std::string command, write_done done, const session_ref& session = {});
   asio::awaitable<result<std::uint64_t>> await_write(auto submit);
   error_info not_leader_error() const;
   void on_durable();
@@ -225,6 +233,7 @@ class store {
   io::directory_lock lock_;
   io::uring ring_;
   state_machine sm_;
+  session_table sessions_;
   std::unique_ptr<wal::log> wal_;
   recovery_info recovery_;
   stats stats_;
@@ -245,6 +254,7 @@ class store {
   std::deque<persist_mark> persist_marks_;
   std::unique_ptr<state_machine> incoming_;  // a leader's snapshot, loaded, not yet installed
   std::filesystem::path incoming_path_;
+  session_table incoming_sessions_;
   wal::hard_state saved_state_;    // the newest hard state queued to the WAL
   wal::hard_state current_state_;  // the core's, which may be ahead in its commit index only
   std::uint64_t ticks_ = 0;

@@ -275,8 +275,8 @@ error_info client::failure(const response& r) {
 }
 
 template <typename Encode>
-asio::awaitable<result<client::response>> client::call(Encode encode, bool idempotent) {
-  bool retried = false;
+asio::awaitable<result<client::response>> client::call(Encode encode, resend policy) {
+  bool resent = false;
   const auto deadline = std::chrono::steady_clock::now() + opts_.leader_wait;
   auto backoff = min_backoff;
   std::string last_error;
@@ -297,10 +297,22 @@ asio::awaitable<result<client::response>> client::call(Encode encode, bool idemp
     }
     auto r = co_await (*c)->request(encode);
     if (!r) {
-      if (idempotent && !retried && r.is(errc::unavailable)) {
-        retried = true;  // the connection was lost: a read is safe to send again
-        continue;
+      // The outcome is unknown: send again only what is safe to send twice.
+      bool again = (policy == resend::once && !resent && r.is(errc::unavailable)) ||
+                   (policy == resend::until_answered && (r.is(errc::unavailable) || r.is(errc::timed_out)));
+      if (again) {
+        resent = true;
+        close();
+        if (policy == resend::once || co_await pause()) continue;
       }
+      co_return r;
+    }
+    if (r->status == protocol::status::unavailable && policy == resend::until_answered) {
+      // "May or may not be applied": a session makes sending it again safe.
+      last_error = protocol::parse_error(r->body).message;
+      close();
+      current_ = (current_ + 1) % opts_.endpoints.size();
+      if (co_await pause()) continue;
       co_return r;
     }
     if (r->status != protocol::status::not_leader) co_return r;
@@ -324,49 +336,84 @@ asio::awaitable<result<client::response>> client::call(Encode encode, bool idemp
   }
 }
 
-asio::awaitable<result<std::uint64_t>> client::set(std::string key, std::string value) {
-  auto r = co_await call([&](std::string& out, std::uint64_t id) { protocol::request_set(out, id, key, value); }, false);
+asio::awaitable<result<std::uint64_t>> client::session() {
+  while (opening_session_) co_await connect_done_->wait();  // another write is opening it
+  if (session_ != 0) co_return session_;
+  opening_session_ = true;
+  auto r = co_await call([](std::string& out, std::uint64_t id) { protocol::request_open_session(out, id); },
+                         resend::never);
+  opening_session_ = false;
+  connect_done_->notify();
+  if (!r) co_return r.failure();
+  if (r->status != protocol::status::ok) co_return failure(*r);
+  auto id = protocol::parse_index(r->body);
+  if (!id) co_return errc::internal;
+  session_ = *id;
+  next_seq_ = 0;
+  unanswered_.clear();
+  co_return session_;
+}
+
+template <typename Encode>
+asio::awaitable<result<std::uint64_t>> client::write(Encode encode) {
+  result<response> r = errc::internal;
+  if (!opts_.exactly_once) {
+    r = co_await call([&](std::string& out, std::uint64_t id) { encode(out, id, nullptr); }, resend::never);
+  } else {
+    auto s = co_await session();
+    if (!s) co_return s.failure();
+    session_ref ref;
+    ref.session = *s;
+    ref.seq = ++next_seq_;
+    unanswered_.insert(ref.seq);
+    ref.first_unacked = *unanswered_.begin();
+    r = co_await call([&](std::string& out, std::uint64_t id) { encode(out, id, &ref); }, resend::until_answered);
+    unanswered_.erase(ref.seq);
+    if (r && r->status == protocol::status::session_expired && session_ == ref.session) session_ = 0;
+  }
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   if (auto index = protocol::parse_index(r->body)) co_return *index;
   co_return errc::internal;
 }
 
+asio::awaitable<result<std::uint64_t>> client::set(std::string key, std::string value) {
+  co_return co_await write([&](std::string& out, std::uint64_t id, const session_ref* s) {
+    protocol::request_set(out, id, key, value, s);
+  });
+}
+
 asio::awaitable<result<std::string>> client::get(std::string key, read_mode mode) {
   std::uint16_t flags = mode == read_mode::stale ? protocol::flag_stale_read : 0;
-  auto r = co_await call([&](std::string& out, std::uint64_t id) { protocol::request_get(out, id, key, flags); }, true);
+  auto r = co_await call([&](std::string& out, std::uint64_t id) { protocol::request_get(out, id, key, flags); },
+                         resend::once);
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   co_return std::move(r->body);
 }
 
 asio::awaitable<result<std::uint64_t>> client::del(std::string key) {
-  auto r = co_await call([&](std::string& out, std::uint64_t id) { protocol::request_del(out, id, key); }, false);
-  if (!r) co_return r.failure();
-  if (r->status != protocol::status::ok) co_return failure(*r);
-  if (auto index = protocol::parse_index(r->body)) co_return *index;
-  co_return errc::internal;
+  co_return co_await write(
+      [&](std::string& out, std::uint64_t id, const session_ref* s) { protocol::request_del(out, id, key, s); });
 }
 
 asio::awaitable<result<std::uint64_t>> client::bulk_set(std::vector<std::pair<std::string, std::string>> pairs) {
-  auto r = co_await call([&](std::string& out, std::uint64_t id) { protocol::request_bulk_set(out, id, pairs); },
-                         false);
-  if (!r) co_return r.failure();
-  if (r->status != protocol::status::ok) co_return failure(*r);
-  if (auto index = protocol::parse_index(r->body)) co_return *index;
-  co_return errc::internal;
+  co_return co_await write([&](std::string& out, std::uint64_t id, const session_ref* s) {
+    protocol::request_bulk_set(out, id, pairs, s);
+  });
 }
 
 asio::awaitable<result<std::chrono::microseconds>> client::ping() {
   auto start = std::chrono::steady_clock::now();
-  auto r = co_await call([](std::string& out, std::uint64_t id) { protocol::request_ping(out, id); }, true);
+  auto r = co_await call([](std::string& out, std::uint64_t id) { protocol::request_ping(out, id); }, resend::once);
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   co_return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
 }
 
 asio::awaitable<result<node_status>> client::status() {
-  auto r = co_await call([](std::string& out, std::uint64_t id) { protocol::request_status(out, id); }, true);
+  auto r = co_await call([](std::string& out, std::uint64_t id) { protocol::request_status(out, id); },
+                         resend::once);
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   auto fields = protocol::parse_status_fields(r->body);

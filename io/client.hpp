@@ -15,9 +15,10 @@
 // - Pipelining: any number of requests may be in flight at once over the one connection; start
 //   them from several coroutines.
 // - Timeouts: a request not answered within request_timeout fails with errc::timed_out.
-// - Reconnects: if the connection drops, requests in flight fail with errc::unavailable (a write
-//   may or may not have been applied), and the next request connects again, trying each endpoint
-//   in turn.
+// - Reconnects: if the connection drops, reads in flight are sent again; writes are too, under
+//   exactly-once sessions (the default, see options::exactly_once), else they fail with
+//   errc::unavailable (and may or may not have been applied). The next request connects again,
+//   trying each endpoint in turn.
 // - Leaders: a request a node refuses because it is not the leader (errc::not_leader: it was
 //   not applied) is sent again to the leader that node names, or, while no leader is known
 //   (an election, a dead leader), to the next endpoint after a short backoff, for up to
@@ -35,6 +36,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,6 +72,11 @@ class client {
     // before it fails with errc::unavailable.
     std::chrono::milliseconds leader_wait{3000};
     std::uint32_t max_frame_bytes = 64u << 20;  // largest response accepted
+    // Exactly-once writes: the client opens a session on its first write and numbers its
+    // writes, so a write whose outcome was lost (timeout, dropped connection, failover) is sent
+    // again, within leader_wait, and applied once. Off: such a write fails with
+    // errc::unavailable or errc::timed_out, and may or may not have been applied.
+    bool exactly_once = true;
   };
 
   client(asio::any_io_executor executor, options opts);
@@ -99,10 +106,20 @@ class client {
   };
   class connection;
 
-  // Sends one request built by `encode(out, id)`, following redirects; `idempotent` requests
-  // are also retried once after a lost connection.
+  // How call() may resend a request whose outcome is unknown (lost connection, timeout, or a
+  // node answering "unavailable: may or may not be applied").
+  enum class resend : std::uint8_t {
+    never,  // a write outside a session
+    once,   // a read: after a lost connection
+    until_answered,  // a write in a session: until leader_wait is used up
+  };
+  // Sends one request built by `encode(out, id)`, following redirects and waiting out elections.
   template <typename Encode>
-  asio::awaitable<result<response>> call(Encode encode, bool idempotent);
+  asio::awaitable<result<response>> call(Encode encode, resend policy);
+  // A write: in this client's session when exactly_once, with its outcome as an index.
+  template <typename Encode>
+  asio::awaitable<result<std::uint64_t>> write(Encode encode);
+  asio::awaitable<result<std::uint64_t>> session();
   asio::awaitable<result<std::shared_ptr<connection>>> connected();
   asio::awaitable<result<std::shared_ptr<connection>>> connect_any();
   static error_info failure(const response& r);
@@ -111,6 +128,10 @@ class client {
   options opts_;
   std::size_t current_ = 0;  // index into opts_.endpoints
   std::shared_ptr<connection> conn_;
+  std::uint64_t session_ = 0;  // 0: none opened yet (or it expired)
+  std::uint64_t next_seq_ = 0;
+  std::set<std::uint64_t> unanswered_;  // seqs of writes in flight
+  bool opening_session_ = false;
   bool connecting_ = false;
   std::unique_ptr<io::event> connect_done_;  // notified when a connection attempt ends
 };

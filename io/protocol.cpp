@@ -1,6 +1,7 @@
 #include "io/protocol.hpp"
 
 #include "core/bytes.hpp"
+#include "core/bytes.hpp"
 #include "core/command.hpp"
 
 #include <algorithm>
@@ -15,11 +16,12 @@ const char* to_string(op o) noexcept {
     case op::del: return "del";
     case op::bulk_set: return "bulk_set";
     case op::status: return "status";
+    case op::open_session: return "open_session";
   }
   return "unknown";
 }
 
-bool is_known(op o) noexcept { return o >= op::ping && o <= op::status; }
+bool is_known(op o) noexcept { return o >= op::ping && o <= op::open_session; }
 
 status to_status(std::error_code ec) noexcept {
   if (!ec) return status::ok;
@@ -32,6 +34,7 @@ status to_status(std::error_code ec) noexcept {
     case errc::not_leader: return status::not_leader;
     case errc::unavailable: return status::unavailable;
     case errc::timed_out: return status::timed_out;
+    case errc::session_expired: return status::session_expired;
     case errc::internal:
     case errc::corruption: return status::internal;
   }
@@ -48,6 +51,7 @@ errc to_errc(status s) noexcept {
     case status::unavailable: return errc::unavailable;
     case status::internal: return errc::internal;
     case status::timed_out: return errc::timed_out;
+    case status::session_expired: return errc::session_expired;
   }
   return errc::internal;
 }
@@ -116,18 +120,53 @@ void request_get(std::string& out, std::uint64_t id, std::string_view key, std::
   request_with_key(out, op::get, id, key, flags);
 }
 
-void request_set(std::string& out, std::uint64_t id, std::string_view key, std::string_view value) {
-  auto start = begin_frame(out, static_cast<std::uint8_t>(op::set), 0, id);
+namespace {
+// Starts a write request's frame, with its session prefix if it has one.
+std::size_t begin_write(std::string& out, op o, std::uint64_t id, const session_ref* session) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(o), session ? flag_session : 0, id);
+  if (session) {
+    append_u64(out, session->session);
+    append_u64(out, session->seq);
+    append_u64(out, session->first_unacked);
+  }
+  return start;
+}
+}  // namespace
+
+std::optional<session_ref> take_session_prefix(std::string_view& body) noexcept {
+  if (body.size() < session_prefix_bytes) return std::nullopt;
+  byte_reader in(body.substr(0, session_prefix_bytes));
+  session_ref r;
+  r.session = in.fixed<std::uint64_t>();
+  r.seq = in.fixed<std::uint64_t>();
+  r.first_unacked = in.fixed<std::uint64_t>();
+  if (r.session == 0 || r.seq == 0) return std::nullopt;
+  body.remove_prefix(session_prefix_bytes);
+  return r;
+}
+
+void request_open_session(std::string& out, std::uint64_t id) {
+  finish_frame(out, begin_frame(out, static_cast<std::uint8_t>(op::open_session), 0, id));
+}
+
+void request_set(std::string& out, std::uint64_t id, std::string_view key, std::string_view value,
+                 const session_ref* session) {
+  auto start = begin_write(out, op::set, id, session);
   append_u32(out, static_cast<std::uint32_t>(key.size()));
   out.append(key);
   out.append(value);
   finish_frame(out, start);
 }
 
-void request_del(std::string& out, std::uint64_t id, std::string_view key) { request_with_key(out, op::del, id, key); }
+void request_del(std::string& out, std::uint64_t id, std::string_view key, const session_ref* session) {
+  auto start = begin_write(out, op::del, id, session);
+  out.append(key);
+  finish_frame(out, start);
+}
 
-void request_bulk_set(std::string& out, std::uint64_t id, std::span<const std::pair<std::string, std::string>> pairs) {
-  auto start = begin_frame(out, static_cast<std::uint8_t>(op::bulk_set), 0, id);
+void request_bulk_set(std::string& out, std::uint64_t id, std::span<const std::pair<std::string, std::string>> pairs,
+                      const session_ref* session) {
+  auto start = begin_write(out, op::bulk_set, id, session);
   append_u32(out, static_cast<std::uint32_t>(pairs.size()));
   for (const auto& [k, v] : pairs) append_pair(out, k, v);
   finish_frame(out, start);

@@ -9,6 +9,7 @@
 //
 // Everything here is pure: it parses and builds bytes, and never touches a socket.
 
+#include "core/command.hpp"
 #include "core/error.hpp"
 
 #include <cstdint>
@@ -33,6 +34,7 @@ enum class op : std::uint8_t {
   del = 4,
   bulk_set = 5,
   status = 6,
+  open_session = 7,  // starts a client session for exactly-once writes; answers its id
   // 16..31 are reserved for search, 32..63 for cluster operations.
 };
 
@@ -45,10 +47,14 @@ enum class status : std::uint8_t {
   unavailable = 5,
   internal = 6,
   timed_out = 7,
+  session_expired = 8,
 };
 
 // Request flags.
 inline constexpr std::uint16_t flag_stale_read = 1;  // reads: serve from local state, maybe stale
+// Writes: the body starts with u64 session | u64 seq | u64 first_unacked (see session_prefix).
+inline constexpr std::uint16_t flag_session = 2;
+inline constexpr std::size_t session_prefix_bytes = 24;
 
 const char* to_string(op o) noexcept;
 bool is_known(op o) noexcept;
@@ -94,9 +100,13 @@ void append_str16(std::string& out, std::string_view s);  // u16 length + bytes 
 // Requests.
 void request_ping(std::string& out, std::uint64_t id);
 void request_get(std::string& out, std::uint64_t id, std::string_view key, std::uint16_t flags = 0);
-void request_set(std::string& out, std::uint64_t id, std::string_view key, std::string_view value);
-void request_del(std::string& out, std::uint64_t id, std::string_view key);
-void request_bulk_set(std::string& out, std::uint64_t id, std::span<const std::pair<std::string, std::string>> pairs);
+// Writes carry `session` (exactly-once) when it is given.
+void request_set(std::string& out, std::uint64_t id, std::string_view key, std::string_view value,
+                 const session_ref* session = nullptr);
+void request_del(std::string& out, std::uint64_t id, std::string_view key, const session_ref* session = nullptr);
+void request_bulk_set(std::string& out, std::uint64_t id, std::span<const std::pair<std::string, std::string>> pairs,
+                      const session_ref* session = nullptr);
+void request_open_session(std::string& out, std::uint64_t id);
 void request_status(std::string& out, std::uint64_t id);
 
 // Responses.
@@ -108,6 +118,10 @@ void respond_error(std::string& out, std::uint64_t id, status s, std::string_vie
                    std::string_view leader = {});
 
 // ---- request bodies ---------------------------------------------------------------------
+
+// A write with flag_session: takes the session prefix off the front of `body`. nullopt if the
+// prefix is missing or names session or seq 0.
+std::optional<session_ref> take_session_prefix(std::string_view& body) noexcept;
 
 struct set_request {
   std::string_view key;

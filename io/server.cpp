@@ -184,6 +184,14 @@ class connection : public std::enable_shared_from_this<connection> {
                                 protocol::version));
     }
     auto& st = srv_.store_;
+    // A write in a client session (exactly-once) carries its place in the session first.
+    std::string_view body = f.body;
+    session_ref session;
+    if ((f.flags & protocol::flag_session) != 0) {
+      auto ref = protocol::take_session_prefix(body);
+      if (!ref) return bad_body(f.id, "session prefix of a");
+      session = *ref;
+    }
     switch (static_cast<protocol::op>(f.code)) {
       case protocol::op::ping:
         return protocol::respond_ok(out_, f.id);
@@ -198,24 +206,28 @@ class connection : public std::enable_shared_from_this<connection> {
         }
         return serve_get(f.id, f.body);
       case protocol::op::set: {
-        auto req = protocol::parse_set(f.body);
+        auto req = protocol::parse_set(body);
         if (!req) return bad_body(f.id, "set");
         return submit(f.id, protocol::op::set,
-                      [&](store::write_done done) { st.submit_set(req->key, req->value, std::move(done)); },
+                      [&](store::write_done done) { st.submit_set(req->key, req->value, std::move(done), session); },
                       req->key.size(), req->value.size());
       }
       case protocol::op::del:
         return submit(
-            f.id, protocol::op::del, [&](store::write_done done) { st.submit_del(f.body, std::move(done)); },
-            f.body.size(), 0);
+            f.id, protocol::op::del, [&](store::write_done done) { st.submit_del(body, std::move(done), session); },
+            body.size(), 0);
       case protocol::op::bulk_set: {
-        auto count = protocol::parse_bulk_set(f.body);
+        auto count = protocol::parse_bulk_set(body);
         if (!count) return bad_body(f.id, "bulk_set");
         return submit(
             f.id, protocol::op::bulk_set,
-            [&](store::write_done done) { st.submit_bulk_set(f.body.substr(4), *count, std::move(done)); }, 0,
-            f.body.size());
+            [&](store::write_done done) { st.submit_bulk_set(body.substr(4), *count, std::move(done), session); }, 0,
+            body.size());
       }
+      case protocol::op::open_session:
+        return submit(
+            f.id, protocol::op::open_session, [&](store::write_done done) { st.submit_open_session(std::move(done)); },
+            0, 0);
       case protocol::op::status:
         return respond_status(f.id);
     }
@@ -311,6 +323,9 @@ class connection : public std::enable_shared_from_this<connection> {
       return bulk ? "bulk_set needs at least one pair, and no key may be empty" : "the key is empty";
     }
     if (r.is(errc::unavailable) && r.failure().message.empty()) return "the node is shutting down";
+    if (r.is(errc::session_expired)) {
+      return "the client session is unknown or expired (the cluster keeps a bounded number): open a new one";
+    }
     return r.message();
   }
 

@@ -49,6 +49,7 @@ BOOST_AUTO_TEST_CASE(shipped_kv_toml_matches_the_defaults) {
   BOOST_TEST(c.cluster.max_entries_in_flight == d.cluster.max_entries_in_flight);
   BOOST_TEST(c.cluster.max_peer_queue_bytes == d.cluster.max_peer_queue_bytes);
   BOOST_TEST(c.cluster.snapshot_catch_up_entries == d.cluster.snapshot_catch_up_entries);
+  BOOST_TEST(c.cluster.max_sessions == d.cluster.max_sessions);
   BOOST_TEST(c.log.level == d.log.level);
   BOOST_TEST(c.log.file == d.log.file);
 }

@@ -146,6 +146,78 @@ BOOST_AUTO_TEST_CASE(automatic_snapshots_bound_the_log) {
   });
 }
 
+// Exactly-once writes: a write sent again in its session is answered as the first time and
+// not applied twice, also after a snapshot and a restart.
+BOOST_AUTO_TEST_CASE(writes_in_a_session_apply_once) {
+  temp_dir dir;
+  auto in_session = [](std::uint64_t id, std::uint64_t seq) {
+    session_ref r;
+    r.session = id;
+    r.seq = seq;
+    r.first_unacked = 1;
+    return r;
+  };
+  auto write = [](auto submit) -> asio::awaitable<result<std::uint64_t>> {
+    co_return co_await io::async_park<result<std::uint64_t>>(
+        [&](io::completion<void(result<std::uint64_t>)> c) {
+          submit([c = std::move(c)](result<std::uint64_t> r) mutable { c(std::move(r)); });
+        },
+        asio::use_awaitable);
+  };
+  std::uint64_t id = 0;
+  std::uint64_t first_index = 0;
+  with_store(dir.path(), small_storage(), [&](store& s) -> asio::awaitable<void> {
+    auto opened = co_await write([&](store::write_done d) { s.submit_open_session(std::move(d)); });
+    BOOST_REQUIRE(opened.ok());
+    id = *opened;
+    auto a = co_await write([&](store::write_done d) { s.submit_set("k", "1", std::move(d), in_session(id, 1)); });
+    BOOST_REQUIRE(a.ok());
+    first_index = *a;
+    co_await s.set("k", "2");  // someone else overwrites
+    // The first write again (its answer was lost, say): same answer, and k keeps "2".
+    auto again = co_await write([&](store::write_done d) { s.submit_set("k", "1", std::move(d), in_session(id, 1)); });
+    BOOST_REQUIRE(again.ok());
+    BOOST_TEST(*again == first_index);
+    BOOST_TEST(*s.get("k") == "2");
+    // A delete's outcome is remembered too: not_found again, even though the key exists now.
+    auto d1 = co_await write([&](store::write_done d) { s.submit_del("missing", std::move(d), in_session(id, 2)); });
+    BOOST_TEST(d1.is(errc::not_found));
+    co_await s.set("missing", "now here");
+    auto d2 = co_await write([&](store::write_done d) { s.submit_del("missing", std::move(d), in_session(id, 2)); });
+    BOOST_TEST(d2.is(errc::not_found));
+    BOOST_TEST(*s.get("missing") == "now here");
+    auto unknown = co_await write([&](store::write_done d) { s.submit_set("k", "x", std::move(d), in_session(999, 1)); });
+    BOOST_TEST(unknown.is(errc::session_expired));
+    co_await s.snapshot_now();
+  });
+  with_store(dir.path(), small_storage(), [&](store& s) -> asio::awaitable<void> {
+    BOOST_TEST(s.sessions().size() == 1u);
+    auto again = co_await write([&](store::write_done d) { s.submit_set("k", "1", std::move(d), in_session(id, 1)); });
+    BOOST_REQUIRE(again.ok());
+    BOOST_TEST(*again == first_index);
+    BOOST_TEST(*s.get("k") == "2");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(the_least_recently_used_session_expires) {
+  session_table t(2);
+  t.open(10);
+  t.open(20);
+  session_table::outcome prev;
+  BOOST_TEST((t.check(10, 1, 1, 30, prev) == session_table::verdict::apply));  // 10 is now the most recent
+  t.record(10, 1, {30, errc::ok});
+  t.open(40);  // a third session: 20 goes
+  BOOST_TEST((t.check(20, 1, 1, 41, prev) == session_table::verdict::expired));
+  BOOST_TEST((t.check(10, 1, 1, 42, prev) == session_table::verdict::duplicate));
+  BOOST_TEST(prev.index == 30u);
+  // Seqs below first_unacked are forgotten.
+  BOOST_TEST((t.check(10, 1, 2, 43, prev) == session_table::verdict::stale));
+  session_table copy;
+  BOOST_REQUIRE(copy.decode(t.encode()));
+  BOOST_TEST((copy == t));
+  BOOST_TEST(!copy.decode("garbage"));
+}
+
 // Many coroutines writing at once share group commits, and each sees exactly its own results.
 BOOST_AUTO_TEST_CASE(concurrent_writers_get_isolated_results) {
   temp_dir dir;

@@ -158,11 +158,48 @@ BOOST_AUTO_TEST_CASE(waits_out_an_election) {
     });
     client::options o;
     o.endpoints = {node.endpoint()};
+    o.exactly_once = false;  // count only the write's own attempts
     client c(ctx.get_executor(), o);
     auto r = co_await c.set("k", "v");
     BOOST_REQUIRE(r.ok());
     BOOST_TEST(*r == 9u);
     BOOST_TEST(node.requests == 4);
+    c.close();
+    node.stop();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_write_whose_answer_is_lost_is_sent_again_in_its_session) {
+  test::run_async([](asio::io_context& ctx) -> asio::awaitable<void> {
+    std::vector<session_ref> writes;
+    scripted_server* self = nullptr;
+    scripted_server node(ctx, [&](const protocol::frame& f) {
+      if (static_cast<protocol::op>(f.code) == protocol::op::open_session) return ok_index(f, 42);
+      auto body = f.body;
+      auto ref = (f.flags & protocol::flag_session) ? protocol::take_session_prefix(body) : std::nullopt;
+      writes.push_back(ref.value_or(session_ref{}));
+      if (writes.size() == 1) {
+        self->drop_all();  // the write is applied, but its answer is lost with the connection
+        return std::string();
+      }
+      return ok_index(f, 100 + writes.size());
+    });
+    self = &node;
+    client::options o;
+    o.endpoints = {node.endpoint()};
+    client c(ctx.get_executor(), o);
+    auto r = co_await c.set("k", "v");
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+    BOOST_REQUIRE(writes.size() == 2u);
+    // Sent again as the same write of the same session, which the cluster applies only once.
+    BOOST_TEST(writes[0].session == 42u);
+    BOOST_TEST(writes[1].session == 42u);
+    BOOST_TEST(writes[0].seq == 1u);
+    BOOST_TEST(writes[1].seq == 1u);
+    auto r2 = co_await c.set("k2", "v");
+    BOOST_REQUIRE(r2.ok());
+    BOOST_TEST(writes[2].seq == 2u);
+    BOOST_TEST(writes[2].first_unacked == 2u);  // seq 1 was answered
     c.close();
     node.stop();
   });

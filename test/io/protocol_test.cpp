@@ -28,6 +28,37 @@ BOOST_AUTO_TEST_CASE(request_frames_round_trip) {
   BOOST_TEST(second.f.body == "key");
 }
 
+BOOST_AUTO_TEST_CASE(writes_in_a_session_carry_their_place) {
+  std::string buf;
+  session_ref ref;
+  ref.session = 7;
+  ref.seq = 3;
+  ref.first_unacked = 2;
+  request_set(buf, 1, "key", "value", &ref);
+  auto r = parse_frame(buf, 1024);
+  BOOST_REQUIRE((r.status == parse_status::ok));
+  BOOST_TEST((r.f.flags & flag_session) != 0);
+  auto body = r.f.body;
+  auto got = take_session_prefix(body);
+  BOOST_REQUIRE(got.has_value());
+  BOOST_TEST(got->session == 7u);
+  BOOST_TEST(got->seq == 3u);
+  BOOST_TEST(got->first_unacked == 2u);
+  auto set = parse_set(body);
+  BOOST_REQUIRE(set.has_value());
+  BOOST_TEST(set->key == "key");
+  BOOST_TEST(set->value == "value");
+  // A prefix that is cut short, or names session 0, is refused.
+  std::string_view short_body = r.f.body.substr(0, 10);
+  BOOST_TEST(!take_session_prefix(short_body).has_value());
+  std::string zero(session_prefix_bytes, '\0');
+  std::string_view zero_view = zero;
+  BOOST_TEST(!take_session_prefix(zero_view).has_value());
+  BOOST_TEST(is_known(op::open_session));
+  BOOST_TEST((to_status(make_error_code(errc::session_expired)) == status::session_expired));
+  BOOST_TEST((to_errc(status::session_expired) == errc::session_expired));
+}
+
 BOOST_AUTO_TEST_CASE(every_prefix_is_incomplete) {
   std::string buf;
   request_set(buf, 1, "k", "v");
