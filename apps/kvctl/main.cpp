@@ -35,7 +35,8 @@ commands:
   del KEY              delete KEY
   bulk-set K V [K V]…  store every pair atomically: all of them or none
   ping                 check that the node answers, and how fast
-  status               print the node's status
+  status               print the node's status; with several endpoints, one line per node:
+                       id, role, term, leader, commit and applied index, and how far it lags
 
 options:
   --endpoints H:P,...  nodes to contact, in order (default: $KVCTL_ENDPOINTS or 127.0.0.1:7379)
@@ -77,7 +78,42 @@ int report(const kv::result<T>& r) {
   return exit_failed;
 }
 
-asio::awaitable<int> run(kv::client& c, std::vector<std::string> args) {
+// `status` with several endpoints: asks each node itself (no redirects) and prints a table.
+asio::awaitable<int> cluster_status(const kv::client::options& opts) {
+  struct row {
+    std::string endpoint;
+    kv::result<kv::node_status> status;
+  };
+  std::vector<row> rows;
+  std::uint64_t newest_commit = 0;
+  for (const auto& endpoint : opts.endpoints) {
+    auto one = opts;
+    one.endpoints.assign(1, endpoint);
+    one.leader_wait = std::chrono::milliseconds(0);
+    kv::client c(co_await asio::this_coro::executor, one);
+    auto s = co_await c.status();
+    c.close();
+    if (s) newest_commit = std::max(newest_commit, s->number("commit_index"));
+    rows.push_back(row{endpoint, std::move(s)});
+  }
+  fmt::print("{:<22} {:>4} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8}\n", "ENDPOINT", "ID", "ROLE", "TERM", "LEADER",
+             "COMMIT", "APPLIED", "LAG");
+  int failed = 0;
+  for (const auto& r : rows) {
+    if (!r.status) {
+      fmt::print("{:<22} unreachable: {}\n", r.endpoint, r.status.message());
+      ++failed;
+      continue;
+    }
+    const auto& s = *r.status;
+    fmt::print("{:<22} {:>4} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8}\n", r.endpoint, s.number("node_id"), s.text("role"),
+               s.number("term"), s.number("leader_id"), s.number("commit_index"), s.number("applied_index"),
+               newest_commit - std::min(newest_commit, s.number("applied_index")));
+  }
+  co_return failed == 0 ? exit_ok : exit_failed;
+}
+
+asio::awaitable<int> run(kv::client& c, const kv::client::options& opts, std::vector<std::string> args) {
   const std::string cmd = args.front();
   args.erase(args.begin());
   auto need = [&](std::size_t n, const char* shape) {
@@ -119,6 +155,7 @@ asio::awaitable<int> run(kv::client& c, std::vector<std::string> args) {
     fmt::print("PONG from {} in {:.3f} ms\n", c.endpoint(), r->count() / 1000.0);
   } else if (cmd == "status") {
     need(0, "no arguments");
+    if (opts.endpoints.size() > 1) co_return co_await cluster_status(opts);
     auto r = co_await c.status();
     if (!r) co_return report(r);
     for (const auto& f : r->fields) fmt::print("{}: {}\n", f.name, status_value(f));
@@ -164,7 +201,7 @@ int main(int argc, char** argv) {
   asio::io_context ctx(1);
   kv::client c(ctx.get_executor(), opts);
   int status = exit_failed;
-  asio::co_spawn(ctx, run(c, args), [&](std::exception_ptr e, int s) {
+  asio::co_spawn(ctx, run(c, opts, args), [&](std::exception_ptr e, int s) {
     status = s;
     c.close();
     if (e) {

@@ -129,6 +129,19 @@ BOOST_AUTO_TEST_CASE(a_write_to_a_follower_is_redirected_and_reads_work_on_every
     BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
     BOOST_TEST(c.endpoint() == cl.member(leader).endpoint());  // the client followed the redirect
     c.close();
+    // kvctl status over every endpoint: a line per node, one leader, all caught up.
+    auto table = run_command({binary("kvctl").string(), "--endpoints",
+                              fmt::format("{},{},{}", cl.member(1).endpoint(), cl.member(2).endpoint(),
+                                          cl.member(3).endpoint()),
+                              "status"});
+    BOOST_TEST(table.exit_code == 0, table.err);
+    auto count = [&](const std::string& word) {
+      std::size_t n = 0;
+      for (auto at = table.out.find(word); at != std::string::npos; at = table.out.find(word, at + 1)) ++n;
+      return n;
+    };
+    BOOST_TEST(count(" leader ") == 1u, table.out);
+    BOOST_TEST(count(" follower ") == 2u, table.out);
     // A linearizable read on each node, asked directly, sees the write at once.
     for (std::uint64_t id = 1; id <= 3; ++id) {
       client direct(ctx.get_executor(), options_for(cl.member(id).endpoint()));
