@@ -5,6 +5,7 @@
 #include "core/snapshot.hpp"
 #include "core/spawn.hpp"
 #include "core/units.hpp"
+#include "io/accept.hpp"
 #include "io/event.hpp"
 #include "io/file.hpp"
 #include "io/socket_read.hpp"
@@ -390,18 +391,12 @@ bool peer_transport::receive_snapshot_frame(raft::node_id from, bool first, std:
 
 asio::awaitable<void> peer_transport::accept_loop() {
   while (!stopping_) {
+    auto socket = co_await io::accept_next(acceptor_, "peer listener");
+    if (!socket || stopping_) co_return;
     std::error_code ec;
-    auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (stopping_ || ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      spdlog::warn("peer accept failed: {}; retrying in 100 ms", ec.message());
-      asio::steady_timer pause(executor_, std::chrono::milliseconds(100));
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      continue;
-    }
-    socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    socket.non_blocking(true, ec);
-    asio::co_spawn(executor_, inbound(std::move(socket)), log_failure("a peer connection"));
+    socket->set_option(asio::ip::tcp::no_delay(true), ec);
+    socket->non_blocking(true, ec);
+    asio::co_spawn(executor_, inbound(std::move(*socket)), log_failure("a peer connection"));
   }
 }
 

@@ -1,6 +1,7 @@
 #include "io/server.hpp"
 
 #include "core/spawn.hpp"
+#include "io/accept.hpp"
 #include "io/event.hpp"
 #include "io/protocol.hpp"
 #include "io/socket_read.hpp"
@@ -450,24 +451,17 @@ void server::start() {
 
 asio::awaitable<void> server::accept_loop() {
   while (!stopping_) {
-    std::error_code ec;
-    auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (stopping_ || ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      // Out of file descriptors, most likely: wait rather than spin.
-      spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
-      asio::steady_timer pause(executor_, std::chrono::milliseconds(100));
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      continue;
-    }
+    auto socket = co_await io::accept_next(acceptor_, "client listener");
+    if (!socket || stopping_) co_return;
     if (connections_.size() >= cfg_.server.max_connections) {
-      refuse(std::move(socket));
+      refuse(std::move(*socket));
       continue;
     }
     ++stats_.accepted;
-    socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    socket.non_blocking(true, ec);
-    std::make_shared<connection>(*this, std::move(socket))->start();
+    std::error_code ec;
+    socket->set_option(asio::ip::tcp::no_delay(true), ec);
+    socket->non_blocking(true, ec);
+    std::make_shared<connection>(*this, std::move(*socket))->start();
   }
 }
 
