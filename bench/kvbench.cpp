@@ -1,16 +1,26 @@
 // kvbench: load generator for a running kvnode (or one it starts).
 //
-//   kvbench [--endpoints H:P] [--connections 50] [--pipeline 1] [--seconds 10] [--warmup 1]
+//   kvbench [--endpoints H:P[,H:P...]] [--connections 50] [--pipeline 1] [--seconds 10] [--warmup 1]
 //           [--value-size 100] [--keys 1000000] [--reads 0.0] [--prefill] [--json]
-//           [--start-node] [--fsync always|never]
+//           [--start-node | --start-cluster N] [--fsync always|never] [--read-from all|leader]
 //
 // Each connection keeps `pipeline` requests in flight, each sent as soon as the previous one on
 // its slot is answered (on the raw protocol, so the load generator stays cheap). `--reads` is the fraction of GETs
 // (the rest are SETs) over `--keys` random keys; `--prefill` first writes every key so that
 // reads hit. Latency is measured from sending a request to receiving its acknowledgement.
-// `--start-node` runs build/bin/kvnode on a fresh data directory and a free port for the run.
+// `--start-node` runs build/bin/kvnode on a fresh data directory and a free port for the run;
+// `--start-cluster N` runs N of them as one Raft cluster (bench/cluster_process.hpp).
+//
+// Clusters: kvbench first asks the endpoints (status) which node leads. Connections that write go
+// to the leader. With `--reads 1` (linearizable GETs, no stale flag) and `--read-from all`, the
+// connections are spread round-robin over every endpoint instead, the leader first; the report
+// counts the operations each node answered. After `--prefill` on several nodes, the load waits
+// until every node has applied the fill. Every refused request (not_leader, unavailable, ...) is
+// counted by status, and any error makes the exit status 3.
 
 #include "bench/args.hpp"
+#include "bench/cluster_process.hpp"
+#include "bench/cluster_status.hpp"
 #include "bench/latency.hpp"
 #include "bench/node_process.hpp"
 #include "core/address.hpp"
@@ -33,7 +43,9 @@
 
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <random>
+#include <sstream>
 #include <thread>
 
 using namespace std::chrono;
@@ -42,7 +54,7 @@ using kv::bench::latency_recorder;
 namespace {
 
 struct options {
-  std::string endpoint = "127.0.0.1:7379";
+  std::vector<std::string> endpoints{"127.0.0.1:7379"};
   int connections = 50;
   int pipeline = 1;
   double seconds = 10;
@@ -53,15 +65,26 @@ struct options {
   bool prefill = false;
   bool json = false;
   bool start_node = false;
+  int start_cluster = 0;  // members; 0: none
   std::string fsync = "always";
+  bool reads_from_all = true;  // --read-from all: read-only connections spread over every endpoint
 };
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string part; std::getline(ss, part, ',');) {
+    if (!part.empty()) out.push_back(part);
+  }
+  return out;
+}
 
 options parse(int argc, char** argv) {
   options o;
   kv::bench::arg_reader args("kvbench", argc, argv);
   while (args.next()) {
     const auto& a = args.flag();
-    if (a == "--endpoints") o.endpoint = args.value();
+    if (a == "--endpoints") o.endpoints = split_list(args.value());
     else if (a == "--connections") o.connections = args.number<int>();
     else if (a == "--pipeline") o.pipeline = args.number<int>();
     else if (a == "--seconds") o.seconds = args.number<double>();
@@ -72,14 +95,36 @@ options parse(int argc, char** argv) {
     else if (a == "--prefill") o.prefill = true;
     else if (a == "--json") o.json = true;
     else if (a == "--start-node") o.start_node = true;
+    else if (a == "--start-cluster") o.start_cluster = args.number<int>();
     else if (a == "--fsync") o.fsync = args.value();
-    else args.usage("unknown option " + a);
+    else if (a == "--read-from") {
+      auto v = args.value();
+      if (v != "all" && v != "leader") args.usage("--read-from takes all or leader");
+      o.reads_from_all = v == "all";
+    } else args.usage("unknown option " + a);
   }
   if (o.connections < 1 || o.pipeline < 1 || o.keys < 1 || o.reads > 1) args.usage("invalid shape");
+  if (o.endpoints.empty()) args.usage("--endpoints needs at least one host:port");
+  if (o.start_node && o.start_cluster > 0) args.usage("--start-node and --start-cluster exclude each other");
   return o;
 }
 
 std::string key_name(std::uint64_t k) { return fmt::format("key:{:012}", k); }
+
+const char* status_name(kv::protocol::status s) {
+  using kv::protocol::status;
+  switch (s) {
+    case status::ok: return "ok";
+    case status::not_found: return "not_found";
+    case status::bad_request: return "bad_request";
+    case status::too_large: return "too_large";
+    case status::not_leader: return "not_leader";
+    case status::unavailable: return "unavailable";
+    case status::internal: return "internal";
+    case status::timed_out: return "timed_out";
+    default: return "other_status";
+  }
+}
 
 struct totals {
   std::uint64_t ops = 0;
@@ -87,14 +132,31 @@ struct totals {
   std::uint64_t errors = 0;
   std::uint64_t not_found = 0;
   std::string first_error;
+  std::map<std::string, std::uint64_t> errors_by_kind;  // a status name, or "connection" (lost, refused)
+  std::vector<std::uint64_t> ops_by_target;             // indexed like the distinct targets
   latency_recorder latency;
+
+  void error(const std::string& kind, const std::string& message, std::uint64_t count = 1) {
+    if (errors == 0) first_error = message;
+    errors += count;
+    errors_by_kind[kind] += count;
+  }
 };
 
-asio::awaitable<void> wait_for_node(kv::client& c) {
+asio::awaitable<void> wait_for_node(std::string endpoint) {
+  kv::client::options co;
+  co.endpoints.assign(1, endpoint);
+  co.connect_timeout = milliseconds(500);
+  kv::client c(co_await asio::this_coro::executor, co);
   auto until = steady_clock::now() + seconds(30);
   for (;;) {
-    if (co_await c.ping()) co_return;
-    if (steady_clock::now() > until) throw std::runtime_error("the node did not answer within 30 s");
+    if (co_await c.ping()) {
+      c.close();
+      co_return;
+    }
+    if (steady_clock::now() > until) {
+      throw std::runtime_error("the node at " + endpoint + " did not answer within 30 s");
+    }
     asio::steady_timer t(co_await asio::this_coro::executor, milliseconds(50));
     co_await t.async_wait(asio::use_awaitable);
   }
@@ -117,8 +179,15 @@ asio::awaitable<void> prefill(kv::client& c, const options& o) {
 // requests made while handling one read go out in one write.
 class load_connection : public std::enable_shared_from_this<load_connection> {
  public:
-  load_connection(asio::io_context& ctx, const options& o, std::uint64_t seed, totals& t)
-      : socket_(ctx), o_(o), rng_(seed), t_(t), value_(o.value_size, 'v'), sent_at_(static_cast<std::size_t>(o.pipeline)) {}
+  // `target` indexes totals::ops_by_target: the node this connection talks to.
+  load_connection(asio::io_context& ctx, const options& o, std::uint64_t seed, totals& t, std::size_t target)
+      : socket_(ctx),
+        o_(o),
+        rng_(seed),
+        t_(t),
+        target_(target),
+        value_(o.value_size, 'v'),
+        sent_at_(static_cast<std::size_t>(o.pipeline)) {}
 
   void start(const asio::ip::tcp::endpoint& ep, steady_clock::time_point measure_from, steady_clock::time_point until) {
     measure_from_ = measure_from;
@@ -184,9 +253,12 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
       --outstanding_;
       auto st = static_cast<kv::protocol::status>(r.f.code);
       if (st != kv::protocol::status::ok && !(was_read && st == kv::protocol::status::not_found)) {
-        if (t_.errors++ == 0) t_.first_error = kv::protocol::parse_error(r.f.body).message;
+        auto e = kv::protocol::parse_error(r.f.body);
+        t_.error(status_name(st), fmt::format("{}: {}{}", status_name(st), e.message,
+                                              e.leader.empty() ? std::string() : " (leader " + e.leader + ")"));
       } else if (sent >= measure_from_) {
         ++t_.ops;
+        ++t_.ops_by_target[target_];
         t_.reads += was_read;
         t_.not_found += st == kv::protocol::status::not_found;
         t_.latency.add(now - sent);
@@ -201,7 +273,7 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
   }
 
   void fail(const std::string& why) {
-    if (outstanding_ > 0 && t_.errors++ == 0) t_.first_error = why;
+    if (outstanding_ > 0) t_.error("connection", "connection: " + why, static_cast<std::uint64_t>(outstanding_));
     std::error_code ignored;
     socket_.close(ignored);
   }
@@ -211,6 +283,7 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> coin_{0, 1};
   totals& t_;
+  std::size_t target_;
   std::string value_;
   std::vector<std::pair<steady_clock::time_point, bool>> sent_at_;  // per slot: when, and whether a read
   std::uint64_t next_id_ = 1;
@@ -225,32 +298,115 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
   steady_clock::time_point until_;
 };
 
+// Where the load goes: the distinct nodes, and for each connection the index of its node.
+struct load_plan {
+  std::vector<std::string> targets;
+  std::vector<std::size_t> connection_target;
+};
+
+load_plan plan_load(const options& o, const std::string& leader) {
+  load_plan p;
+  bool spread = o.reads == 1 && o.reads_from_all;
+  p.targets.assign(1, leader);
+  if (spread) {  // the leader first, so that one connection reads from the leader
+    for (const auto& ep : o.endpoints) {
+      if (ep != leader) p.targets.push_back(ep);
+    }
+  }
+  for (int c = 0; c < o.connections; ++c) p.connection_target.push_back(static_cast<std::size_t>(c) % p.targets.size());
+  return p;
+}
+
+// Waits for every node, finds the leader (returned), fills the keys if asked and waits until every
+// node has applied them.
+asio::awaitable<std::string> prepare(options o) {
+  for (const auto& ep : o.endpoints) co_await wait_for_node(ep);
+  auto leader = co_await kv::bench::await_leader(o.endpoints, milliseconds(30000));
+  if (!leader) throw std::runtime_error("the nodes did not agree on a leader within 30 s");
+  if (o.prefill) {
+    kv::client::options co;
+    co.endpoints.assign(1, leader->address);
+    co.endpoints.insert(co.endpoints.end(), o.endpoints.begin(), o.endpoints.end());
+    co.request_timeout = seconds(60);
+    kv::client c(co_await asio::this_coro::executor, co);
+    co_await prefill(c, o);
+    c.close();
+    if (o.endpoints.size() > 1 && !co_await kv::bench::await_converged(o.endpoints, milliseconds(60000))) {
+      throw std::runtime_error("the nodes did not all apply the prefill within 60 s");
+    }
+  }
+  co_return leader->address;
+}
+
+std::string describe_errors(const totals& t) {
+  std::string out;
+  for (const auto& [kind, n] : t.errors_by_kind) out += fmt::format("{}{} {}", out.empty() ? "" : ", ", kind, n);
+  return out;
+}
+
+void report(const options& o, const load_plan& plan, totals& t, double elapsed) {
+  double rate = static_cast<double>(t.ops) / elapsed;
+  const char* shape = o.reads == 0 ? "set" : o.reads == 1 ? "get" : "mixed";
+  if (o.json) {
+    std::string by_kind;
+    for (const auto& [kind, n] : t.errors_by_kind) {
+      by_kind += fmt::format("{}\"{}\":{}", by_kind.empty() ? "" : ",", kind, n);
+    }
+    std::string by_target;
+    for (std::size_t i = 0; i < plan.targets.size(); ++i) {
+      by_target += fmt::format("{}\"{}\":{}", i ? "," : "", plan.targets[i], t.ops_by_target[i]);
+    }
+    fmt::print("{{\"bench\":\"{}\",\"nodes\":{},\"connections\":{},\"pipeline\":{},\"value_size\":{},\"keys\":{},"
+               "\"reads\":{},\"seconds\":{:.2f},\"ops\":{},\"ops_per_sec\":{:.0f},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},"
+               "\"p999_ms\":{:.3f},\"errors\":{},\"errors_by_kind\":{{{}}},\"not_found\":{},\"ops_by_node\":{{{}}}}}\n",
+               shape, o.endpoints.size(), o.connections, o.pipeline, o.value_size, o.keys, o.reads, elapsed, t.ops,
+               rate, t.latency.percentile_us(0.5) / 1000, t.latency.percentile_us(0.99) / 1000,
+               t.latency.percentile_us(0.999) / 1000, t.errors, by_kind, t.not_found, by_target);
+    return;
+  }
+  fmt::print("{:<6} c={:<4} P={:<3} {:>10.0f} ops/s  p50 {:.3f} ms  p99 {:.3f} ms  p99.9 {:.3f} ms  ({} ops in "
+             "{:.1f} s, {} errors{})\n",
+             shape, o.connections, o.pipeline, rate, t.latency.percentile_us(0.5) / 1000,
+             t.latency.percentile_us(0.99) / 1000, t.latency.percentile_us(0.999) / 1000, t.ops, elapsed, t.errors,
+             t.errors ? ": " + describe_errors(t) + "; first: " + t.first_error : std::string());
+  if (o.endpoints.size() > 1 || plan.targets != o.endpoints) {
+    std::string spread;
+    for (std::size_t i = 0; i < plan.targets.size(); ++i) {
+      spread += fmt::format(" {}={}", plan.targets[i], t.ops_by_target[i]);
+    }
+    fmt::print("       operations answered, by node:{}\n", spread);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   auto o = parse(argc, argv);
   std::unique_ptr<kv::bench::node_process> node;
+  std::unique_ptr<kv::bench::cluster_process> cluster;
+  auto storage_toml = fmt::format("[storage]\nfsync = \"{}\"\n", o.fsync);
   if (o.start_node) {
-    node = std::make_unique<kv::bench::node_process>(fmt::format("[storage]\nfsync = \"{}\"\n", o.fsync));
-    o.endpoint = node->endpoint();
+    node = std::make_unique<kv::bench::node_process>(storage_toml);
+    o.endpoints.assign(1, node->endpoint());
+  } else if (o.start_cluster > 0) {
+    kv::bench::cluster_process::options co;
+    co.size = o.start_cluster;
+    co.extra_toml = storage_toml;
+    co.log_level = "warn";
+    cluster = std::make_unique<kv::bench::cluster_process>(co);
+    o.endpoints = cluster->endpoints();
   }
 
-  // Wait for the node and fill it through the client library; then load it on raw connections.
-  totals t;
+  // Wait for the nodes, find the leader and fill through the client library; then load on raw
+  // connections.
+  std::string leader;
   {
     asio::io_context ctx(1);
-    kv::client c(ctx.get_executor(), {.endpoints = {o.endpoint}, .request_timeout = seconds(60)});
     std::exception_ptr failure;
-    asio::co_spawn(
-        ctx,
-        [&]() -> asio::awaitable<void> {
-          co_await wait_for_node(c);
-          if (o.prefill) co_await prefill(c, o);
-        },
-        [&](std::exception_ptr e) {
-          failure = e;
-          c.close();
-        });
+    asio::co_spawn(ctx, prepare(o), [&](std::exception_ptr e, std::string l) {
+      failure = e;
+      leader = std::move(l);
+    });
     ctx.run();
     if (failure) {
       try {
@@ -261,41 +417,33 @@ int main(int argc, char** argv) {
       }
     }
   }
-  asio::io_context ctx(1);
-  auto hp = kv::parse_host_port(o.endpoint);
-  if (!hp) {
-    fmt::print(stderr, "kvbench: bad endpoint {}\n", o.endpoint);
-    return 2;
+  auto plan = plan_load(o, leader);
+  std::vector<asio::ip::tcp::endpoint> addresses;
+  for (const auto& target : plan.targets) {
+    auto hp = kv::parse_host_port(target);
+    if (!hp) {
+      fmt::print(stderr, "kvbench: bad endpoint {}\n", target);
+      return 2;
+    }
+    addresses.emplace_back(asio::ip::make_address(hp->host == "localhost" ? "127.0.0.1" : hp->host), hp->port);
   }
-  asio::ip::tcp::endpoint ep(asio::ip::make_address(hp->host == "localhost" ? "127.0.0.1" : hp->host), hp->port);
+  totals t;
+  t.ops_by_target.assign(plan.targets.size(), 0);
+  asio::io_context ctx(1);
   auto start = steady_clock::now();
   auto measure_from = start + duration_cast<steady_clock::duration>(duration<double>(o.warmup));
   auto until = measure_from + duration_cast<steady_clock::duration>(duration<double>(o.seconds));
-  try {
-    for (int c = 0; c < o.connections; ++c) {
-      std::make_shared<load_connection>(ctx, o, static_cast<std::uint64_t>(c) * 7919 + 1, t)->start(ep, measure_from, until);
+  for (int c = 0; c < o.connections; ++c) {
+    auto target = plan.connection_target[static_cast<std::size_t>(c)];
+    try {
+      std::make_shared<load_connection>(ctx, o, static_cast<std::uint64_t>(c) * 7919 + 1, t, target)
+          ->start(addresses[target], measure_from, until);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "kvbench: cannot connect to {}: {}\n", plan.targets[target], e.what());
+      return 3;
     }
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "kvbench: cannot connect to {}: {}\n", o.endpoint, e.what());
-    return 3;
   }
   ctx.run();
-  double elapsed = duration<double>(steady_clock::now() - measure_from).count();
-  double rate = static_cast<double>(t.ops) / elapsed;
-  const char* shape = o.reads == 0 ? "set" : o.reads == 1 ? "get" : "mixed";
-  if (o.json) {
-    fmt::print("{{\"bench\":\"{}\",\"connections\":{},\"pipeline\":{},\"value_size\":{},\"keys\":{},\"reads\":{},"
-               "\"seconds\":{:.2f},\"ops\":{},\"ops_per_sec\":{:.0f},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},"
-               "\"p999_ms\":{:.3f},\"errors\":{},\"not_found\":{}}}\n",
-               shape, o.connections, o.pipeline, o.value_size, o.keys, o.reads, elapsed, t.ops, rate,
-               t.latency.percentile_us(0.5) / 1000, t.latency.percentile_us(0.99) / 1000,
-               t.latency.percentile_us(0.999) / 1000, t.errors, t.not_found);
-  } else {
-    fmt::print("{:<6} c={:<4} P={:<3} {:>10.0f} ops/s  p50 {:.3f} ms  p99 {:.3f} ms  p99.9 {:.3f} ms  ({} ops in "
-               "{:.1f} s, {} errors{})\n",
-               shape, o.connections, o.pipeline, rate, t.latency.percentile_us(0.5) / 1000,
-               t.latency.percentile_us(0.99) / 1000, t.latency.percentile_us(0.999) / 1000, t.ops, elapsed, t.errors,
-               t.errors ? ": " + t.first_error : std::string());
-  }
+  report(o, plan, t, duration<double>(steady_clock::now() - measure_from).count());
   return t.errors == 0 ? 0 : 3;
 }
