@@ -173,7 +173,7 @@ void store::recover() {
   for (auto& e : rec.entries) entries.push_back(raft::entry{e.term, e.index, std::move(e.data)});
   saved_state_ = current_state_ = rec.state;
   raft::hard_state hs{rec.state.term, rec.state.vote, rec.state.commit};
-  node_ = std::make_unique<raft::node>(rc, hs, raft::log(snapshot_index_, applied_term_at_snapshot_, std::move(entries)));
+  node_ = std::make_unique<raft::node>(rc, hs, raft::log(snapshot_index_, applied_term_at_snapshot_, std::move(entries), sm_.applied_index()));
   recovery_.duration = since(start);
 }
 
@@ -561,7 +561,6 @@ void store::handle_ready(raft::ready rd) {
     }
   }
   for (auto& e : rd.committed) {
-    if (e.index <= commit_index_) continue;  // applied during recovery
     unapplied_.push_back(pending_entry{e.index, e.term, std::move(e.data)});
     commit_index_ = e.index;
   }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace kv::raft {
@@ -22,10 +23,10 @@ const char* to_string(message_type t) noexcept {
   return "unknown";
 }
 
-log::log(index_t snapshot_index, term_t snapshot_term, std::vector<entry> entries)
+log::log(index_t snapshot_index, term_t snapshot_term, std::vector<entry> entries, index_t applied)
     : snapshot_index_(snapshot_index), snapshot_term_(snapshot_term), entries_(entries.begin(), entries.end()) {
   persisted_ = sent_ = last_index();
-  committed_ = applied_ = snapshot_index;
+  committed_ = applied_ = std::max(snapshot_index, applied);
   check();
 }
 

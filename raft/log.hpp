@@ -17,7 +17,9 @@ class log {
  public:
   log() = default;
   // A log restored from storage: a snapshot position and the durable entries after it.
-  log(index_t snapshot_index, term_t snapshot_term, std::vector<entry> entries);
+  // `applied`: the driver already applied entries up to it while recovering (they must be
+  // committed); take_committed() starts after it. 0: nothing past the snapshot.
+  log(index_t snapshot_index, term_t snapshot_term, std::vector<entry> entries, index_t applied = 0);
 
   index_t first_index() const noexcept { return snapshot_index_ + 1; }
   index_t last_index() const noexcept { return snapshot_index_ + entries_.size(); }

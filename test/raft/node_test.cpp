@@ -379,6 +379,20 @@ BOOST_AUTO_TEST_CASE(proposals_go_only_to_the_leader) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(raft_log)
+
+BOOST_AUTO_TEST_CASE(entries_applied_during_recovery_are_not_handed_out_again) {
+  kv::raft::log l(0, 0, entries({1, 1, 1}), 2);
+  BOOST_TEST(l.applied() == 2u);
+  BOOST_TEST(l.committed() == 2u);
+  l.commit_to(3);
+  auto out = l.take_committed(1u << 20);
+  BOOST_REQUIRE(out.size() == 1u);
+  BOOST_TEST(out[0].index == 3u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(raft_read_index)
 
 BOOST_AUTO_TEST_CASE(a_leader_read_waits_for_a_majority_to_confirm_a_heartbeat_round) {
