@@ -242,7 +242,7 @@ void peer_transport::send_snapshot(raft::message m, std::filesystem::path file) 
 asio::awaitable<void> peer_transport::replicate(std::shared_ptr<link> l) {
   using namespace asio::experimental::awaitable_operators;
   auto backoff = min_backoff;
-  bool was_connected = false;
+  bool warn_on_failure = true;  // the first failure after starting or after a lost connection
   std::string out;
   while (!stopping_) {
     std::error_code ec;
@@ -265,10 +265,9 @@ asio::awaitable<void> peer_transport::replicate(std::shared_ptr<link> l) {
     }
     if (stopping_) break;
     if (ec) {
-      if (was_connected || l->stats.connects == 0) {
+      if (warn_on_failure) {
         spdlog::warn("peer {}: cannot connect to {}: {}; retrying", l->id, l->address, ec.message());
-        was_connected = false;
-        l->stats.connects = std::max<std::uint64_t>(l->stats.connects, 1);  // logged once until connected
+        warn_on_failure = false;
       }
       asio::steady_timer pause(executor_, backoff);
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -279,7 +278,7 @@ asio::awaitable<void> peer_transport::replicate(std::shared_ptr<link> l) {
     l->socket.set_option(asio::ip::tcp::no_delay(true), ec);
     ++l->stats.connects;
     l->stats.connected = true;
-    was_connected = true;
+    warn_on_failure = true;
     spdlog::info("peer {}: connected to {}", l->id, l->address);
 
     out.clear();
