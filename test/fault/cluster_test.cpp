@@ -37,65 +37,6 @@ client::options options_for(std::string endpoint) {
   return o;
 }
 
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
-
-// The status of one member, asked directly (no redirects).
-asio::awaitable<result<node_status>> status_of(cluster_member& m) {
-  client c(co_await asio::this_coro::executor, options_for(m.endpoint()));
-  auto s = co_await c.status();
-  c.close();
-  co_return s;
-}
-
-// Waits until a running member says it leads and the other running members follow it; returns
-// its id.
-asio::awaitable<std::uint64_t> await_leader(cluster& cl) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::uint64_t leader = 0;
-    bool agreed = true;
-    for (std::uint64_t id = 1; id <= cl.size(); ++id) {
-      auto& m = cl.member(id);
-      if (!m.running()) continue;
-      auto s = co_await status_of(m);
-      if (!s) {
-        agreed = false;
-        continue;
-      }
-      if (s->text("role") == "leader") leader = id;
-      if (s->number("leader_id") == 0) agreed = false;
-      if (leader != 0 && s->number("leader_id") != leader) agreed = false;
-    }
-    if (leader != 0 && agreed) co_return leader;
-    co_await sleep_for(20ms);
-  }
-  throw std::runtime_error(std::string("no leader elected within the limit:\n") + cl.logs());
-}
-
-// Waits until every running member has applied the same index (the cluster has converged).
-asio::awaitable<void> await_converged(cluster& cl) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::set<std::uint64_t> applied;
-    bool all = true;
-    for (std::uint64_t id = 1; id <= cl.size(); ++id) {
-      if (!cl.member(id).running()) continue;
-      auto s = co_await status_of(cl.member(id));
-      if (!s || s->number("applied_index") != s->number("commit_index")) {
-        all = false;
-        break;
-      }
-      applied.insert(s->number("applied_index"));
-    }
-    if (all && applied.size() == 1) co_return;
-    co_await sleep_for(50ms);
-  }
-  throw std::runtime_error(std::string("the cluster did not converge:\n") + cl.logs());
-}
-
 // Every key of `expected` holds its value in the local state of every running member.
 asio::awaitable<void> check_everywhere(cluster& cl, const std::map<std::string, std::string>& expected) {
   for (std::uint64_t id = 1; id <= cl.size(); ++id) {
@@ -122,7 +63,7 @@ BOOST_AUTO_TEST_SUITE(cluster_faults)
 BOOST_AUTO_TEST_CASE(a_write_to_a_follower_is_redirected_and_reads_work_on_every_node) {
   cluster cl;
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-    auto leader = co_await await_leader(cl);
+    auto leader = co_await wait_for_leader(cl);
     auto follower = leader % 3 + 1;
     client c(ctx.get_executor(), options_for(cl.member(follower).endpoint()));
     auto r = co_await c.set("greeting", "hello");
@@ -158,7 +99,7 @@ BOOST_AUTO_TEST_CASE(kill9_of_the_leader_under_load_loses_no_acknowledged_write)
   std::vector<std::chrono::milliseconds> failovers;
   for (int round = 0; round < 3; ++round) {
     run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-      auto leader = co_await await_leader(cl);
+      auto leader = co_await wait_for_leader(cl);
       const int writers = 8;
       bool stop = false;
       int running = writers;
@@ -187,10 +128,10 @@ BOOST_AUTO_TEST_CASE(kill9_of_the_leader_under_load_loses_no_acknowledged_write)
             },
             asio::detached);
       }
-      co_await sleep_for(400ms);
+      co_await wait_a_while(400ms);
       cl.member(leader).kill9();
       killed_at = std::chrono::steady_clock::now();
-      co_await sleep_for(1500ms);
+      co_await wait_a_while(1500ms);
       stop = true;
       while (running > 0) co_await done.wait();
       for (auto& c : clients) c->close();
@@ -198,7 +139,7 @@ BOOST_AUTO_TEST_CASE(kill9_of_the_leader_under_load_loses_no_acknowledged_write)
                             "no write was acknowledged after the leader was killed:\n" << cl.logs());
       failovers.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(first_ack_after - killed_at));
       cl.member(leader).start();
-      co_await await_converged(cl);
+      co_await wait_converged(cl, 15s);
       co_await check_everywhere(cl, acked);
     });
   }
@@ -211,17 +152,17 @@ BOOST_AUTO_TEST_CASE(kill9_of_the_leader_under_load_loses_no_acknowledged_write)
 BOOST_AUTO_TEST_CASE(a_paused_leader_steps_down_and_serves_no_stale_read) {
   cluster cl;
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-    auto old_leader = co_await await_leader(cl);
+    auto old_leader = co_await wait_for_leader(cl);
     client writer(ctx.get_executor(), options_for(cl.endpoints()));
     BOOST_REQUIRE((co_await writer.set("k", "before")).ok());
     cl.member(old_leader).pause();
     // The other two elect a new leader and take a write the paused node has not seen.
     std::uint64_t new_leader = 0;
     for (int i = 0; i < 200 && new_leader == 0; ++i) {
-      co_await sleep_for(20ms);
+      co_await wait_a_while(20ms);
       for (std::uint64_t id = 1; id <= 3; ++id) {
         if (id == old_leader) continue;
-        auto s = co_await status_of(cl.member(id));
+        auto s = co_await member_status(cl.member(id));
         if (s && s->text("role") == "leader") new_leader = id;
       }
     }
@@ -244,7 +185,7 @@ BOOST_AUTO_TEST_CASE(a_paused_leader_steps_down_and_serves_no_stale_read) {
     }
     BOOST_TEST(answered > 0);
     to_old.close();
-    auto s = co_await status_of(cl.member(old_leader));
+    auto s = co_await member_status(cl.member(old_leader));
     BOOST_REQUIRE(s.ok());
     BOOST_TEST(s->text("role") == "follower");
     BOOST_TEST(s->number("leader_id") == new_leader);
@@ -255,13 +196,13 @@ BOOST_AUTO_TEST_CASE(a_paused_leader_steps_down_and_serves_no_stale_read) {
 BOOST_AUTO_TEST_CASE(a_gracefully_stopped_leader_hands_over_without_an_election_timeout) {
   cluster cl;
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-    auto leader = co_await await_leader(cl);
+    auto leader = co_await wait_for_leader(cl);
     client c(ctx.get_executor(), options_for(cl.endpoints()));
     BOOST_REQUIRE((co_await c.set("k", "1")).ok());
     auto start = std::chrono::steady_clock::now();
     BOOST_TEST(cl.member(leader).stop() == 0);
     // stop() blocked this thread; let the client see its connection to the old leader close.
-    co_await sleep_for(5ms);
+    co_await wait_a_while(5ms);
     auto w = co_await c.set("k", "2");  // served by the new leader
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     BOOST_TEST(w.ok(), w.message());
@@ -281,7 +222,7 @@ BOOST_AUTO_TEST_CASE(a_follower_down_while_the_log_is_compacted_catches_up_by_sn
   std::map<std::string, std::string> written;
   std::uint64_t down = 0;
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-    auto leader = co_await await_leader(cl);
+    auto leader = co_await wait_for_leader(cl);
     down = leader % 3 + 1;
     client c(ctx.get_executor(), options_for(cl.endpoints()));
     BOOST_REQUIRE((co_await c.set("early", "1")).ok());
@@ -297,7 +238,7 @@ BOOST_AUTO_TEST_CASE(a_follower_down_while_the_log_is_compacted_catches_up_by_sn
     }
     c.close();
     cl.member(down).start();
-    co_await await_converged(cl);
+    co_await wait_converged(cl, 15s);
     co_await check_everywhere(cl, written);
   });
   auto log = cl.member(down).log();
@@ -306,7 +247,7 @@ BOOST_AUTO_TEST_CASE(a_follower_down_while_the_log_is_compacted_catches_up_by_sn
   cl.member(down).stop();
   cl.member(down).start();
   run_async([&](asio::io_context&) -> asio::awaitable<void> {
-    co_await await_converged(cl);
+    co_await wait_converged(cl, 15s);
     co_await check_everywhere(cl, written);
   });
 }
@@ -315,7 +256,7 @@ BOOST_AUTO_TEST_CASE(restarting_the_whole_cluster_keeps_every_write) {
   cluster cl;
   std::map<std::string, std::string> written;
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-    co_await await_leader(cl);
+    co_await wait_for_leader(cl);
     client c(ctx.get_executor(), options_for(cl.endpoints()));
     for (int i = 0; i < 300; ++i) {
       auto k = fmt::format("key{}", i);
@@ -330,14 +271,14 @@ BOOST_AUTO_TEST_CASE(restarting_the_whole_cluster_keeps_every_write) {
   for (std::uint64_t id = 1; id <= 3; ++id) BOOST_TEST(cl.member(id).stop() == 0);
   for (std::uint64_t id = 1; id <= 3; ++id) cl.member(id).start();
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-    co_await await_leader(cl);
+    co_await wait_for_leader(cl);
     client c(ctx.get_executor(), options_for(cl.endpoints()));
     for (const auto& [k, v] : written) {
       auto got = co_await c.get(k);
       BOOST_TEST((got.ok() && *got == v), k << ": " << (got.ok() ? *got : got.message()));
     }
     c.close();
-    co_await await_converged(cl);
+    co_await wait_converged(cl, 15s);
     co_await check_everywhere(cl, written);
   });
 }
@@ -345,7 +286,7 @@ BOOST_AUTO_TEST_CASE(restarting_the_whole_cluster_keeps_every_write) {
 BOOST_AUTO_TEST_CASE(without_a_majority_requests_fail_promptly_and_recover) {
   cluster cl;
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-    auto leader = co_await await_leader(cl);
+    auto leader = co_await wait_for_leader(cl);
     std::vector<std::uint64_t> followers;
     for (std::uint64_t id = 1; id <= 3; ++id)
       if (id != leader) followers.push_back(id);
@@ -366,7 +307,7 @@ BOOST_AUTO_TEST_CASE(without_a_majority_requests_fail_promptly_and_recover) {
                        << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms: "
                        << w.message() << "; read: " << r.message());
     cl.member(followers[0]).start();
-    co_await await_leader(cl);
+    co_await wait_for_leader(cl);
     auto again = co_await c.set("k", "v2");
     BOOST_TEST(again.ok(), again.message());
     auto v = co_await c.get("k");
