@@ -28,7 +28,9 @@ namespace {
 constexpr std::chrono::milliseconds timeout_granularity{20};
 constexpr std::size_t read_chunk = 64u << 10;
 constexpr std::chrono::milliseconds min_backoff{20};
-constexpr std::chrono::milliseconds max_backoff{200};
+// Capped near the default heartbeat interval: a new leader is found within about this long of
+// its election (an election after a crash takes an election timeout or two anyway).
+constexpr std::chrono::milliseconds max_backoff{50};
 }  // namespace
 
 std::uint64_t node_status::number(std::string_view name) const {

@@ -46,13 +46,26 @@ constexpr std::uint32_t hello_magic = 0x5052564b;  // "KVRP"
 constexpr std::uint16_t peer_version = 1;
 constexpr std::size_t hello_body_bytes = 4 + 2 + 8 + 8;
 constexpr std::size_t read_chunk = 256u << 10;
-constexpr std::chrono::milliseconds connect_timeout{1000};
+// Short on purpose: a lost SYN is retried by the kernel only after a second, so a connect that
+// hangs is abandoned and started again, and a healed network is noticed within about this long.
+constexpr std::chrono::milliseconds connect_timeout{500};
 constexpr std::chrono::milliseconds min_backoff{50};
-constexpr std::chrono::milliseconds max_backoff{1000};
+constexpr std::chrono::milliseconds max_backoff{250};
 // One merged append carries at most this much entry data.
 constexpr std::size_t max_merged_bytes = 8u << 20;
 // Snapshot files travel in chunks of this size.
 constexpr std::size_t snapshot_chunk_bytes = 1u << 20;
+
+// TCP_USER_TIMEOUT for outbound peer connections: how long sent data may stay unacknowledged
+// before the kernel drops the connection. Without it, a connection whose packets were lost for
+// a while (a one-way partition) retransmits with exponential backoff and, after the network
+// heals, stays silent until the next retransmission (seconds, up to TCP's two minutes); with
+// it, the connection fails, and a fresh one is made within connect_timeout + max_backoff.
+using tcp_user_timeout = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_USER_TIMEOUT>;
+tcp_user_timeout user_timeout(const cluster_config& c) {
+  auto ms = std::max(2 * c.election_timeout, std::chrono::milliseconds(1000));
+  return tcp_user_timeout(static_cast<int>(ms.count()));
+}
 
 std::size_t begin_frame(std::string& out, frame_kind kind) {
   auto start = out.size();
@@ -256,6 +269,7 @@ asio::awaitable<void> peer_transport::replicate(std::shared_ptr<link> l) {
       l->socket = asio::ip::tcp::socket(executor_);
       l->socket.open(target.protocol(), ec);
       if (!ec && local_address_) l->socket.bind(asio::ip::tcp::endpoint(*local_address_, 0), ec);
+      if (!ec) l->socket.set_option(user_timeout(cfg_.cluster), ec);
       asio::steady_timer timer(executor_, connect_timeout);
       if (!ec) {
         auto outcome = co_await (l->socket.async_connect(target, asio::redirect_error(asio::use_awaitable, ec)) ||
