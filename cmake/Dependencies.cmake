@@ -18,3 +18,12 @@ target_link_libraries(asio INTERFACE Threads::Threads)
 # jemalloc, for the kvnode binary: transparent huge pages for the heap make loading millions of
 # keys at recovery several times faster on machines where page faults are dear (VMs).
 pkg_check_modules(jemalloc REQUIRED IMPORTED_TARGET jemalloc)
+
+# The search index (index/): ICU for Unicode character properties and case folding, Snowball's
+# libstemmer for stemming. libstemmer ships no CMake or pkg-config file on Debian.
+find_package(ICU REQUIRED COMPONENTS uc i18n)
+find_path(STEMMER_INCLUDE_DIR libstemmer.h REQUIRED)
+find_library(STEMMER_LIBRARY stemmer REQUIRED)
+add_library(libstemmer UNKNOWN IMPORTED)
+set_target_properties(libstemmer PROPERTIES IMPORTED_LOCATION ${STEMMER_LIBRARY}
+                                            INTERFACE_INCLUDE_DIRECTORIES ${STEMMER_INCLUDE_DIR})

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libasio-dev liburing-dev libspdlog-dev libfmt-dev libboost-test-dev
   libtomlplusplus-dev libabsl-dev libjemalloc-dev
+  libicu-dev libstemmer-dev
   nftables
 )
 

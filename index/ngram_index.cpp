@@ -1,0 +1,373 @@
+#include "index/ngram_index.hpp"
+
+#include "index/doc_table.hpp"
+#include "index/stable_hash.hpp"
+#include "index/top_hits.hpp"
+
+#include <absl/container/flat_hash_set.h>
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace kv::search {
+
+namespace {
+
+constexpr std::size_t packed_gram_bytes = sizeof(std::uint64_t);
+constexpr std::size_t max_dense_n = 3;
+
+// 6-bit codes (1..41) of the ASCII characters a folded, padded word can hold; 0: none.
+constexpr std::array<std::uint8_t, 128> dense_codes = [] {
+  std::array<std::uint8_t, 128> t{};
+  std::uint8_t next = 1;
+  for (char c : std::string_view(" _'.,")) t[static_cast<unsigned char>(c)] = next++;
+  for (char c = '0'; c <= '9'; ++c) t[static_cast<unsigned char>(c)] = next++;
+  for (char c = 'a'; c <= 'z'; ++c) t[static_cast<unsigned char>(c)] = next++;
+  return t;
+}();
+
+std::uint64_t pack(std::string_view gram) {
+  std::uint64_t key = 0;
+  std::memcpy(&key, gram.data(), gram.size());
+  return key;
+}
+
+// Sorts distinct ids below `bound`: LSD radix by bytes (a few passes over a few hundred ids beat
+// a comparison sort by several times). `tmp` is scratch.
+void sort_ids(std::vector<std::uint32_t>& ids, std::vector<std::uint32_t>& tmp, std::size_t bound) {
+  if (ids.size() < 64) {
+    std::sort(ids.begin(), ids.end());
+    return;
+  }
+  tmp.resize(ids.size());
+  for (unsigned shift = 0; shift < 32 && (bound - 1) >> shift != 0; shift += 8) {
+    std::array<std::uint32_t, 257> start{};
+    for (std::uint32_t id : ids) ++start[((id >> shift) & 0xff) + 1];
+    for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+    for (std::uint32_t id : ids) tmp[start[(id >> shift) & 0xff]++] = id;
+    ids.swap(tmp);
+  }
+}
+
+}  // namespace
+
+std::uint32_t min_overlap(std::uint32_t q, double threshold) {
+  const double size = q;
+  auto o = static_cast<std::uint32_t>(std::clamp(std::ceil(threshold * size), 0.0, size));
+  while (o > 0 && static_cast<double>(o - 1) / size >= threshold) --o;
+  while (o < q && static_cast<double>(o) / size < threshold) ++o;
+  return o;
+}
+
+ngram_index::ngram_index(std::size_t n) : n_(n), long_ids_(make_ids_by_text(&grams_)) {
+  assert(n >= 1);
+  if (n <= max_dense_n) dense_ids_.assign(std::size_t{1} << (6 * n), no_doc);
+}
+
+std::ptrdiff_t ngram_index::dense_slot(std::string_view gram) const {
+  if (dense_ids_.empty() || gram.size() != n_) return -1;
+  std::ptrdiff_t slot = 0;
+  for (char c : gram) {
+    auto b = static_cast<unsigned char>(c);
+    std::uint8_t code = b < 0x80 ? dense_codes[b] : 0;
+    if (code == 0) return -1;
+    slot = (slot << 6) | code;
+  }
+  return slot;
+}
+
+std::uint32_t ngram_index::find(std::string_view gram) const {
+  if (std::ptrdiff_t slot = dense_slot(gram); slot >= 0) return dense_ids_[static_cast<std::size_t>(slot)];
+  if (gram.size() <= packed_gram_bytes) {
+    auto it = short_ids_.find(pack(gram));
+    return it == short_ids_.end() ? no_doc : it->second;
+  }
+  auto it = long_ids_.find(gram);
+  return it == long_ids_.end() ? no_doc : *it;
+}
+
+std::uint32_t ngram_index::intern(std::string_view gram) {
+  if (std::uint32_t id = find(gram); id != no_doc) return id;
+  std::uint32_t id;
+  if (!free_grams_.empty()) {
+    id = free_grams_.back();
+    free_grams_.pop_back();
+  } else {
+    id = static_cast<std::uint32_t>(grams_.size());
+    grams_.emplace_back();
+  }
+  grams_[id].text.assign(gram);
+  grams_[id].hash = stable_hash(gram);
+  if (std::ptrdiff_t slot = dense_slot(gram); slot >= 0) {
+    dense_ids_[static_cast<std::size_t>(slot)] = id;
+  } else if (gram.size() <= packed_gram_bytes) {
+    short_ids_.emplace(pack(gram), id);
+  } else {
+    long_ids_.insert(id);
+  }
+  ++live_grams_;
+  return id;
+}
+
+void ngram_index::release(std::uint32_t gram) {
+  const std::string& text = grams_[gram].text;
+  if (std::ptrdiff_t slot = dense_slot(text); slot >= 0) {
+    dense_ids_[static_cast<std::size_t>(slot)] = no_doc;
+  } else if (text.size() <= packed_gram_bytes) {
+    short_ids_.erase(pack(text));
+  } else {
+    long_ids_.erase(gram);  // the set finds the id through its text: erase before clearing it
+  }
+  --live_grams_;
+  std::string().swap(grams_[gram].text);
+  grams_[gram].postings.clear();
+  free_grams_.push_back(gram);
+}
+
+std::uint64_t ngram_index::add(std::uint32_t doc, const analyzed_text& text) {
+  assert(doc >= size_.size());
+  size_.resize(doc + 1, absent);
+  forward_.resize(doc + 1);
+  ids_.clear();
+  for (std::size_t w = 0; w < text.word_count(); ++w) {
+    for_each_ngram(text.word(w), n_, scratch_, [&](std::string_view g) {
+      std::uint32_t id = intern(g);
+      if (id >= seen_.size()) seen_.resize(grams_.size(), 0);
+      if (seen_[id] == doc + 1) return;
+      seen_[id] = doc + 1;
+      ids_.push_back(id);
+    });
+  }
+  sort_ids(ids_, sort_scratch_, grams_.size());
+  record_.clear();
+  std::uint64_t hash = 0;
+  std::uint32_t previous = 0;
+  for (std::uint32_t id : ids_) {
+    append_varint(record_, id - previous);
+    previous = id;
+    grams_[id].postings.append(doc);
+    hash += grams_[id].hash;
+  }
+  forward_[doc] = byte_blob(record_);
+  forward_bytes_ += record_.size();
+  size_[doc] = static_cast<std::uint32_t>(ids_.size());
+  postings_ += ids_.size();
+  ++documents_;
+  return hash;
+}
+
+void ngram_index::remove(std::uint32_t doc) {
+  assert(live(doc));
+  size_[doc] = absent;  // before any compaction below: it drops the entries of dead documents
+  std::uint32_t id = 0;
+  for (const std::uint8_t* p = forward_[doc].begin(); p != forward_[doc].end();) {
+    id += read_varint(p);
+    auto& list = grams_[id].postings;
+    list.mark_dead();
+    --postings_;
+    ++stale_;
+    if (list.live() == 0) {
+      stale_ -= list.dead();
+      release(id);
+    } else if (list.needs_compaction()) {
+      stale_ -= list.compact([this](std::uint32_t d) { return live(d); });
+    }
+  }
+  forward_bytes_ -= forward_[doc].size();
+  forward_[doc] = byte_blob();
+  --documents_;
+}
+
+void ngram_index::remap(std::span<const std::uint32_t> old_to_new, std::uint32_t new_bound) {
+  for (auto& g : grams_) {
+    if (g.postings.entries() > 0) g.postings.remap(old_to_new);
+  }
+  stale_ = 0;
+  std::vector<std::uint32_t> size(new_bound, absent);
+  std::vector<byte_blob> forward(new_bound);
+  for (std::uint32_t old = 0; old < size_.size() && old < old_to_new.size(); ++old) {
+    std::uint32_t now = old_to_new[old];
+    if (now == no_doc) continue;
+    assert(live(old));
+    size[now] = size_[old];
+    forward[now] = std::move(forward_[old]);
+  }
+  size_ = std::move(size);
+  forward_ = std::move(forward);
+}
+
+void ngram_index::query_grams(const analyzed_text& text, std::vector<std::uint32_t>& known,
+                              std::uint32_t& unknown) const {
+  absl::flat_hash_set<std::string> missing;
+  for (std::size_t w = 0; w < text.word_count(); ++w) {
+    for_each_ngram(text.word(w), n_, scratch_, [&](std::string_view g) {
+      if (std::uint32_t id = find(g); id != no_doc) {
+        known.push_back(id);
+      } else {
+        missing.emplace(g);
+      }
+    });
+  }
+  std::sort(known.begin(), known.end());
+  known.erase(std::unique(known.begin(), known.end()), known.end());
+  unknown = static_cast<std::uint32_t>(missing.size());
+}
+
+result<search_answer> ngram_index::similar(const analyzed_text& text, std::uint32_t k, double threshold,
+                                           std::uint64_t max_postings_scanned, const doc_table& docs) const {
+  std::vector<std::uint32_t> known;
+  std::uint32_t unknown = 0;
+  query_grams(text, known, unknown);
+  const auto q = static_cast<std::uint32_t>(known.size()) + unknown;
+  if (q == 0) return error_info{make_error_code(errc::bad_request), "the text has no n-grams (no letters or digits)", {}};
+  search_answer answer;
+  const std::uint32_t overlap = std::max<std::uint32_t>(min_overlap(q, threshold), 1);
+  if (overlap > known.size()) return answer;  // no document holds enough of the grams
+
+  // Prefix filter: the q - overlap + 1 rarest grams, the unknown ones (no documents) first.
+  std::vector<std::uint32_t> by_rarity = known;
+  std::sort(by_rarity.begin(), by_rarity.end(), [this](std::uint32_t a, std::uint32_t b) {
+    auto ea = grams_[a].postings.entries();
+    auto eb = grams_[b].postings.entries();
+    return ea != eb ? ea < eb : a < b;
+  });
+  const std::span<const std::uint32_t> prefix(by_rarity.data(), q - overlap + 1 - unknown);
+  const std::span<const std::uint32_t> rest(by_rarity.data() + prefix.size(), by_rarity.size() - prefix.size());
+  auto too_many = [&] {
+    return error_info{make_error_code(errc::too_large),
+                      "the query would read more than max_postings_scanned (" + std::to_string(max_postings_scanned) +
+                          ") postings",
+                      {}};
+  };
+  std::uint64_t scanned = 0;
+  for (std::uint32_t id : prefix) scanned += grams_[id].postings.entries();
+  if (scanned > max_postings_scanned) return too_many();
+
+  // Candidates, with how many of the prefix grams each holds.
+  std::vector<std::uint32_t> shared(size_.size(), 0);
+  std::vector<std::uint32_t> candidates;
+  for (std::uint32_t id : prefix) {
+    for (auto c = grams_[id].postings.begin(); c.next();) {
+      if (live(c.doc) && shared[c.doc]++ == 0) candidates.push_back(c.doc);
+    }
+  }
+  const double query_size = q;
+  std::erase_if(candidates, [&](std::uint32_t doc) {  // length filter
+    const double doc_size = size_[doc];
+    bool out = std::min(query_size, doc_size) / std::max(query_size, doc_size) < threshold;
+    if (out) shared[doc] = 0;
+    return out;
+  });
+
+  // Complete the counts the cheaper way: read the other grams' lists (counting only candidates),
+  // or read each candidate's gram ids.
+  std::uint64_t list_cost = 0;
+  for (std::uint32_t id : rest) list_cost += grams_[id].postings.entries();
+  std::uint64_t record_cost = 0;
+  for (std::uint32_t doc : candidates) record_cost += size_[doc];
+  scanned += std::min(list_cost, record_cost);
+  if (scanned > max_postings_scanned) return too_many();
+  if (list_cost <= record_cost) {
+    for (std::uint32_t id : rest) {
+      for (auto c = grams_[id].postings.begin(); c.next();) {
+        if (shared[c.doc] != 0) ++shared[c.doc];
+      }
+    }
+  } else {
+    std::vector<char> in_query(grams_.size(), 0);
+    for (std::uint32_t id : known) in_query[id] = 1;
+    for (std::uint32_t doc : candidates) {
+      std::uint32_t count = 0;
+      std::uint32_t id = 0;
+      for (const std::uint8_t* p = forward_[doc].begin(); p != forward_[doc].end();) {
+        id += read_varint(p);
+        count += in_query[id];
+      }
+      shared[doc] = count;
+    }
+  }
+
+  top_hits top(k, docs);
+  for (std::uint32_t doc : candidates) {
+    const std::uint32_t united = q + size_[doc] - shared[doc];
+    const double similarity = static_cast<double>(shared[doc]) / static_cast<double>(united);
+    if (similarity >= threshold) {
+      ++answer.total;
+      top.offer(similarity, doc);
+    }
+  }
+  answer.hits = top.take(0);
+  return answer;
+}
+
+std::size_t ngram_index::memory_bytes() const {
+  std::size_t bytes = grams_.capacity() * sizeof(gram_entry) + free_grams_.capacity() * sizeof(std::uint32_t) +
+                      dense_ids_.capacity() * sizeof(std::uint32_t) + short_ids_.capacity() * (sizeof(std::pair<std::uint64_t, std::uint32_t>) + 1) +
+                      long_ids_.capacity() * (sizeof(std::uint32_t) + 1) + seen_.capacity() * sizeof(std::uint32_t) +
+                      size_.capacity() * sizeof(std::uint32_t) +
+                      forward_.capacity() * sizeof(byte_blob) + forward_bytes_;
+  for (const auto& g : grams_) bytes += heap_bytes(g.text) + g.postings.memory_bytes();
+  return bytes;
+}
+
+void ngram_index::check_invariants() const {
+  auto fail = [](const std::string& what) { throw std::logic_error("ngram_index: " + what); };
+  std::vector<std::vector<std::uint32_t>> expected(grams_.size());
+  std::uint64_t documents = 0;
+  std::uint64_t forward_bytes = 0;
+  for (std::uint32_t doc = 0; doc < size_.size(); ++doc) {
+    if (!live(doc)) {
+      if (forward_[doc].size() != 0) fail("a removed document kept its forward record");
+      continue;
+    }
+    ++documents;
+    forward_bytes += forward_[doc].size();
+    std::uint32_t count = 0;
+    std::uint32_t id = 0;
+    for (const std::uint8_t* p = forward_[doc].begin(); p != forward_[doc].end(); ++count) {
+      std::uint32_t gap = read_varint(p);
+      if (count > 0 && gap == 0) fail("a forward record repeats a gram");
+      id += gap;
+      if (id >= grams_.size()) fail("a forward record names no gram");
+      expected[id].push_back(doc);
+    }
+    if (count != size_[doc]) fail("a document's gram count");
+  }
+  if (documents != documents_) fail("document count");
+  if (forward_bytes != forward_bytes_) fail("forward bytes");
+  std::uint64_t live_grams = 0;
+  std::uint64_t postings = 0;
+  std::uint64_t stale = 0;
+  for (std::uint32_t id = 0; id < grams_.size(); ++id) {
+    const auto& list = grams_[id].postings;
+    bool in_dictionary = !grams_[id].text.empty() && find(grams_[id].text) == id;
+    if (expected[id].empty()) {
+      if (in_dictionary || list.entries() != 0) fail("gram without documents kept");
+      continue;
+    }
+    if (!in_dictionary) fail("gram of a document missing from the dictionary");
+    if (grams_[id].hash != stable_hash(grams_[id].text)) fail("gram hash");
+    ++live_grams;
+    std::vector<std::uint32_t> seen;
+    std::uint32_t entries = 0;
+    for (auto c = list.begin(); c.next(); ++entries) {
+      if (live(c.doc)) seen.push_back(c.doc);
+    }
+    if (seen != expected[id]) fail("postings of '" + grams_[id].text + "' differ from the forward records");
+    if (list.live() != seen.size() || list.entries() != entries) fail("live/dead counts");
+    if (list.dead() > std::max(list.live(), posting_list<false>::compaction_slack)) fail("garbage unbounded");
+    postings += list.live();
+    stale += list.dead();
+  }
+  auto dense = static_cast<std::size_t>(std::count_if(dense_ids_.begin(), dense_ids_.end(), [](std::uint32_t id) { return id != no_doc; }));
+  if (live_grams != live_grams_ || live_grams != dense + short_ids_.size() + long_ids_.size()) fail("dictionary size");
+  if (postings != postings_) fail("postings count");
+  if (stale != stale_) fail("stale postings count");
+}
+
+}  // namespace kv::search

@@ -1,0 +1,243 @@
+#include "index/search_index.hpp"
+
+#include "index/doc_table.hpp"
+#include "index/ngram_index.hpp"
+#include "index/posting_list.hpp"
+#include "index/stable_hash.hpp"
+#include "index/text_index.hpp"
+#include "index/tokenizer.hpp"
+
+#include <stdexcept>
+#include <utility>
+
+namespace kv::search {
+namespace {
+
+error_info failure(errc code, std::string message) {
+  return error_info{make_error_code(code), std::move(message), {}};
+}
+
+const index_options& checked(const index_options& opts) {
+  if (opts.ngram_size == 0) throw std::invalid_argument("ngram_size: must be at least 1");
+  return opts;
+}
+
+// A document's share of the digest: its key, its terms in position order with their positions,
+// and its gram set (gram_hash, already order-independent).
+std::uint64_t document_digest(std::string_view key, const analyzed_text& text, std::uint64_t gram_hash) {
+  std::uint64_t terms = 0;
+  for (std::size_t i = 0; i < text.term_count(); ++i) terms = mix64(terms ^ stable_hash(text.term(i), text.position(i)));
+  return stable_hash(key) ^ mix64(terms + mix64(gram_hash ^ 0x6a09e667f3bcc908ULL));
+}
+
+}  // namespace
+
+const std::vector<std::string>& default_stop_words() {
+  static const std::vector<std::string> words{
+      "a",  "an", "and", "are", "as",   "at",   "be", "by",   "for",  "from", "in",   "into",
+      "is", "it", "its", "of",  "on",   "or",   "so", "than", "that", "the",  "this", "to",
+      "was", "were", "which", "with",
+  };
+  return words;
+}
+
+struct search_index::state {
+  explicit state(index_options o)
+      : opts(std::move(o)), tokens(checked(opts).stop_words, opts.stemming_language), grams(opts.ngram_size) {}
+
+  void remove_document(std::uint32_t doc) {
+    text.remove(doc);
+    grams.remove(doc);
+    digest -= doc_digests[doc];
+    doc_digests[doc] = 0;
+  }
+
+  void renumber_if_sparse() {
+    if (!docs.should_renumber()) return;
+    std::vector<std::uint32_t> old_to_new = docs.renumber();
+    text.remap(old_to_new, docs.id_bound());
+    grams.remap(old_to_new, docs.id_bound());
+    std::vector<std::uint64_t> digests(docs.id_bound(), 0);
+    for (std::uint32_t old = 0; old < old_to_new.size() && old < doc_digests.size(); ++old) {
+      if (old_to_new[old] != no_doc) digests[old_to_new[old]] = doc_digests[old];
+    }
+    doc_digests = std::move(digests);
+  }
+
+  index_options opts;
+  tokenizer tokens;
+  doc_table docs;
+  text_index text;
+  ngram_index grams;
+  std::vector<std::uint64_t> doc_digests;  // per document id: its share of `digest`
+  std::uint64_t digest = 0;                // the sum of every live document's share
+  std::uint64_t applied_index = 0;
+  std::uint64_t skipped_non_utf8 = 0;
+  analyzed_text scratch;
+};
+
+search_index::search_index(index_options opts) : state_(std::make_unique<state>(std::move(opts))) {}
+search_index::~search_index() = default;
+search_index::search_index(search_index&&) noexcept = default;
+search_index& search_index::operator=(search_index&&) noexcept = default;
+
+void search_index::put(std::string_view key, std::string_view value) {
+  state& s = *state_;
+  if (!valid_utf8(value)) {
+    erase(key);
+    ++s.skipped_non_utf8;
+    return;
+  }
+  s.tokens.analyze(value, s.scratch);
+  std::uint32_t previous = no_doc;
+  std::uint32_t doc = s.docs.assign(key, previous);
+  s.text.add(doc, s.scratch);
+  std::uint64_t gram_hash = s.grams.add(doc, s.scratch);
+  if (s.doc_digests.size() <= doc) s.doc_digests.resize(doc + 1, 0);
+  s.doc_digests[doc] = document_digest(key, s.scratch, gram_hash);
+  s.digest += s.doc_digests[doc];
+  // Removing after adding keeps the terms the two versions share in the dictionary.
+  if (previous != no_doc) s.remove_document(previous);
+  s.renumber_if_sparse();
+}
+
+void search_index::erase(std::string_view key) {
+  state& s = *state_;
+  std::uint32_t doc = s.docs.erase(key);
+  if (doc == no_doc) return;
+  s.remove_document(doc);
+  s.renumber_if_sparse();
+}
+
+void search_index::put_many(std::span<const kv_pair> pairs) {
+  state_->doc_digests.reserve(state_->docs.id_bound() + pairs.size());
+  for (const auto& p : pairs) put(p.key, p.value);
+}
+
+void search_index::apply(std::uint64_t index, const command_view& cmd) {
+  switch (cmd.type) {
+    case command_type::set:
+      put(cmd.key, cmd.value);
+      break;
+    case command_type::del:
+      erase(cmd.key);
+      break;
+    case command_type::bulk_set:
+      cmd.for_each_pair([this](std::string_view key, std::string_view value) { put(key, value); });
+      break;
+    default:
+      break;
+  }
+  state_->applied_index = index;
+}
+
+void search_index::set_applied_index(std::uint64_t index) { state_->applied_index = index; }
+std::uint64_t search_index::applied_index() const { return state_->applied_index; }
+
+void search_index::clear() { state_ = std::make_unique<state>(std::move(state_->opts)); }
+
+result<search_answer> search_index::search(const text_query& q) const {
+  state& s = *state_;
+  if (q.terms.empty()) return failure(errc::bad_request, "the query has no terms");
+  if (std::uint64_t{q.limit} + q.offset > s.opts.max_results) {
+    return failure(errc::too_large, "limit + offset (" + std::to_string(std::uint64_t{q.limit} + q.offset) +
+                                        ") exceeds max_results (" + std::to_string(s.opts.max_results) + ")");
+  }
+  text_search ts;
+  ts.mode = q.mode;
+  ts.offset = q.offset;
+  ts.limit = q.limit;
+  ts.key_prefix = q.key_prefix;
+  ts.max_postings_scanned = s.opts.max_postings_scanned;
+  std::uint32_t position = 0;
+  std::string scratch;
+  std::vector<std::string> pieces;
+  for (const std::string& raw : q.terms) {
+    if (!valid_utf8(raw)) return failure(errc::bad_request, "a query term is not valid UTF-8");
+    const bool prefix = raw.ends_with('*');
+    pieces.clear();
+    for_each_word(std::string_view(raw).substr(0, raw.size() - (prefix ? 1 : 0)), scratch, [&](std::string_view word) {
+      for_each_piece(word, [&](std::string_view piece) { pieces.emplace_back(piece); });
+    });
+    if (prefix && pieces.empty()) {
+      return failure(errc::bad_request, "a prefix term needs a letter or digit before the '*'");
+    }
+    for (std::size_t i = 0; i < pieces.size(); ++i, ++position) {
+      query_term t;
+      t.position = position;
+      t.prefix = prefix && i + 1 == pieces.size();  // "new yo*": the last word is the prefix
+      if (t.prefix) {
+        t.text = pieces[i];  // folded, never stemmed nor dropped as a stop word
+      } else if (s.tokens.is_stop_word(pieces[i])) {
+        continue;  // keeps its position
+      } else {
+        t.text = s.tokens.stem(pieces[i]);
+      }
+      ts.terms.push_back(std::move(t));
+      if (ts.terms.size() > s.opts.max_query_terms) {
+        return failure(errc::too_large, "the query has more than max_query_terms (" +
+                                            std::to_string(s.opts.max_query_terms) + ") terms");
+      }
+    }
+  }
+  if (ts.terms.empty()) {
+    return failure(errc::bad_request,
+                   "no terms left after tokenizing: the query holds only stop words, punctuation or symbols");
+  }
+  auto answer = s.text.search(ts, s.docs);
+  if (answer) answer->applied_index = s.applied_index;
+  return answer;
+}
+
+result<search_answer> search_index::similar(const similar_query& q) const {
+  state& s = *state_;
+  if (q.text.empty()) return failure(errc::bad_request, "the text is empty");
+  if (!valid_utf8(q.text)) return failure(errc::bad_request, "the text is not valid UTF-8");
+  if (q.k == 0) return failure(errc::bad_request, "k must be at least 1");
+  if (!(q.threshold >= 0.0 && q.threshold <= 1.0)) return failure(errc::bad_request, "threshold must be in [0, 1]");
+  if (q.k > s.opts.max_results) {
+    return failure(errc::too_large, "k (" + std::to_string(q.k) + ") exceeds max_results (" +
+                                        std::to_string(s.opts.max_results) + ")");
+  }
+  s.tokens.analyze(q.text, s.scratch);
+  auto answer = s.grams.similar(s.scratch, q.k, q.threshold, s.opts.max_postings_scanned, s.docs);
+  if (answer) answer->applied_index = s.applied_index;
+  return answer;
+}
+
+std::uint64_t search_index::digest() const { return state_->digest; }
+
+search_index::stats_t search_index::stats() const {
+  const state& s = *state_;
+  stats_t st{};
+  st.documents = s.docs.size();
+  st.terms = s.text.terms();
+  st.postings = s.text.postings();
+  st.ngrams = s.grams.grams();
+  st.ngram_postings = s.grams.postings();
+  st.skipped_non_utf8 = s.skipped_non_utf8;
+  st.memory_bytes = s.docs.memory_bytes() + s.text.memory_bytes() + s.grams.memory_bytes() +
+                    s.doc_digests.capacity() * sizeof(std::uint64_t);
+  st.stale_postings = s.text.stale_postings() + s.grams.stale_postings();
+  return st;
+}
+
+void search_index::check_invariants() const {
+  const state& s = *state_;
+  s.text.check_invariants();
+  s.grams.check_invariants();
+  if (s.text.documents() != s.docs.size() || s.grams.documents() != s.docs.size()) {
+    throw std::logic_error("search_index: the indexes and the doc table disagree on the documents");
+  }
+  std::uint64_t digest = 0;
+  for (std::uint32_t doc = 0; doc < s.doc_digests.size(); ++doc) {
+    if (s.docs.live(doc)) {
+      digest += s.doc_digests[doc];
+    } else if (s.doc_digests[doc] != 0) {
+      throw std::logic_error("search_index: a removed document's digest share was kept");
+    }
+  }
+  if (digest != s.digest) throw std::logic_error("search_index: the digest is not the sum of the documents' shares");
+}
+
+}  // namespace kv::search

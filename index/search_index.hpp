@@ -1,0 +1,108 @@
+#pragma once
+// kvnode's search index: full-text search (BM25-ranked, with all/any/phrase modes and prefix
+// terms) and n-gram similarity search over the values of the store, kept in step with the applied
+// log. A deterministic core: no I/O, no threads, no clocks. Two indexes fed the same documents
+// (in any order, through any number of overwrites) hold the same logical contents and answer
+// every query identically (digest() compares them).
+//
+// How it is built: tokenizer.hpp (words, folding, stop words, stemming), text_index.hpp (inverted
+// index and BM25), ngram_index.hpp (n-grams and Jaccard), doc_table.hpp (key <-> document id).
+// index/README.md gives the data structures and the cost of every operation.
+//
+// Threading: not thread-safe, const members included (the stemmer and scratch buffers are
+// shared state). One thread (the node's index coroutine) owns an index and makes every call.
+
+#include "core/command.hpp"
+#include "core/error.hpp"
+#include "index/query.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kv::search {
+
+struct index_options {
+  std::size_t ngram_size = 3;                       // n of the character n-grams, >= 1
+  std::vector<std::string> stop_words;              // the final list (see default_stop_words())
+  std::string stemming_language;                    // "" = no stemming; else a Snowball name ("english", ...)
+  std::uint32_t max_results = 1000;                 // limit + offset (text) and k (similar) at most
+  std::uint32_t max_query_terms = 64;               // terms of a query after tokenizing, stop words
+                                                    // excepted; a prefix term counts once, not per expansion
+  std::uint64_t max_postings_scanned = 20'000'000;  // per query: posting entries read (see text_index.hpp)
+};
+
+// A short list of common English function words, for the configuration's default.
+const std::vector<std::string>& default_stop_words();
+
+class search_index {
+ public:
+  // Throws std::invalid_argument (naming the option) for an unknown stemming language or
+  // ngram_size 0.
+  explicit search_index(index_options opts);
+  ~search_index();
+  search_index(search_index&&) noexcept;
+  search_index& operator=(search_index&&) noexcept;
+
+  // Indexes `value` under `key`, replacing what key had. A value that is not valid UTF-8 is not
+  // indexed (key's previous document is removed) and is counted in stats().skipped_non_utf8.
+  // Cost: O(length of value), amortized (see README.md).
+  void put(std::string_view key, std::string_view value);
+  // Removes key's document; a no-op if there is none.
+  void erase(std::string_view key);
+  // put() for each pair, in order (as a bulk load at restart would). Faster than separate puts
+  // only in that it reserves room first.
+  void put_many(std::span<const kv_pair> pairs);
+
+  // Applies one committed log command: set -> put, del -> erase, bulk_set -> put of every pair
+  // (all of them before this returns); other commands change nothing. Then applied_index() = index.
+  void apply(std::uint64_t index, const command_view& cmd);
+  // Sets the index after a rebuild from a snapshot.
+  void set_applied_index(std::uint64_t index);
+  std::uint64_t applied_index() const;
+  // Empties the index: no documents, applied_index() 0, statistics reset.
+  void clear();
+
+  // A full-text query. errc::bad_request: no terms, a term that is not valid UTF-8, a bare "*",
+  // no searchable term left after tokenizing (only stop words or punctuation); errc::too_large:
+  // more terms than max_query_terms, limit + offset above max_results, or more postings to read
+  // than max_postings_scanned (the message names the limit). answer.applied_index = applied_index().
+  result<search_answer> search(const text_query& q) const;
+  // A similarity query. errc::bad_request: empty or invalid text, text without n-grams,
+  // k == 0, threshold not in [0, 1]; errc::too_large: k above max_results, or more postings to
+  // read than max_postings_scanned.
+  result<search_answer> similar(const similar_query& q) const;
+
+  // An order-independent digest of the logical contents: every key with its terms and their
+  // positions and its n-gram set. Equal on two indexes that hold the same documents, however they
+  // got there; applied_index and statistics are not part of it. O(1): kept up to date by put/erase.
+  std::uint64_t digest() const;
+
+  struct stats_t {
+    std::uint64_t documents;
+    std::uint64_t terms;             // distinct terms indexed
+    std::uint64_t postings;          // (document, term) pairs
+    std::uint64_t ngrams;            // distinct n-grams
+    std::uint64_t ngram_postings;    // (document, n-gram) pairs
+    std::uint64_t skipped_non_utf8;  // values not indexed since construction or clear()
+    std::size_t memory_bytes;        // an estimate of the heap the index holds
+    std::uint64_t stale_postings;    // entries of removed documents not yet compacted (both
+                                     // indexes); at most about the live postings plus 8 per list
+  };
+  // O(terms + n-grams) for the memory estimate.
+  stats_t stats() const;
+
+  // Throws std::logic_error if any internal structure disagrees with another (posting lists vs.
+  // documents, counts, dictionaries). O(everything); for tests and debugging.
+  void check_invariants() const;
+
+ private:
+  struct state;
+  std::unique_ptr<state> state_;
+};
+
+}  // namespace kv::search
