@@ -264,21 +264,31 @@ result<search_answer> ngram_index::similar(const analyzed_text& text, std::uint3
     return out;
   });
 
-  // Complete the counts the cheaper way: read the other grams' lists (counting only candidates),
-  // or read each candidate's gram ids.
-  std::uint64_t list_cost = 0;
-  for (std::uint32_t id : rest) list_cost += grams_[id].postings.entries();
+  // Complete the counts. Read the other grams' lists from the shortest up, counting only
+  // candidates and dropping those that can no longer reach the overlap even if they are in every
+  // list left; switch to reading the remaining candidates' own gram ids once that is cheaper.
   std::uint64_t record_cost = 0;
   for (std::uint32_t doc : candidates) record_cost += size_[doc];
-  scanned += std::min(list_cost, record_cost);
-  if (scanned > max_postings_scanned) return too_many();
-  if (list_cost <= record_cost) {
-    for (std::uint32_t id : rest) {
-      for (auto c = grams_[id].postings.begin(); c.next();) {
-        if (shared[c.doc] != 0) ++shared[c.doc];
-      }
+  std::size_t next = 0;
+  for (; next < rest.size() && !candidates.empty(); ++next) {
+    const auto& list = grams_[rest[next]].postings;
+    if (list.entries() > record_cost) break;
+    scanned += list.entries();
+    if (scanned > max_postings_scanned) return too_many();
+    for (auto c = list.begin(); c.next();) {
+      if (shared[c.doc] != 0) ++shared[c.doc];
     }
-  } else {
+    const auto lists_left = static_cast<std::uint32_t>(rest.size() - next - 1);
+    std::erase_if(candidates, [&](std::uint32_t doc) {
+      if (shared[doc] + lists_left >= overlap) return false;
+      record_cost -= size_[doc];
+      shared[doc] = 0;
+      return true;
+    });
+  }
+  if (next < rest.size() && !candidates.empty()) {
+    scanned += record_cost;
+    if (scanned > max_postings_scanned) return too_many();
     std::vector<char> in_query(grams_.size(), 0);
     for (std::uint32_t id : known) in_query[id] = 1;
     for (std::uint32_t doc : candidates) {

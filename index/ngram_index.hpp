@@ -16,13 +16,14 @@
 //  - prefix filter: J >= t needs |Q ∩ D| >= o, the least o with o / |Q| >= t (at least 1), so D
 //    holds at least one of any |Q| - o + 1 grams of Q; candidates come from the lists of the
 //    |Q| - o + 1 rarest grams of Q (grams in no document first: their lists are empty);
-//  - each candidate's overlap is completed the cheaper of two ways: reading the lists of Q's other
-//    grams (counting only candidates), or reading each candidate's forward record.
+//  - the candidates' overlaps are completed by reading the lists of Q's other grams, shortest
+//    first, counting only candidates and dropping each candidate as soon as it could not reach
+//    the overlap even if it were in every list left; once the next list is longer than the
+//    surviving candidates' forward records together, those records are read instead.
 // Every bound is computed with the same floating-point divisions as the score, so no document
 // with J >= t is ever filtered out. Only documents with J > 0 are returned: at t = 0 those are
-// exactly the documents that share a gram with the text. Cost: the rare lists read, plus the
-// cheaper completion above; both count against max_postings_scanned (besides O(documents) to
-// clear a counter per document id).
+// exactly the documents that share a gram with the text. Cost: the lists and records read, all
+// counted against max_postings_scanned (besides O(documents) to clear a counter per document id).
 //
 // Threading: none; one thread calls everything.
 

@@ -97,6 +97,12 @@ void text_index::add(std::uint32_t doc, const analyzed_text& text) {
 
 std::vector<text_index::forward_entry> text_index::decode_forward(const byte_blob& record) {
   std::vector<forward_entry> entries;
+  decode_forward(record, entries);
+  return entries;
+}
+
+void text_index::decode_forward(const byte_blob& record, std::vector<forward_entry>& entries) {
+  entries.clear();
   std::uint32_t term = 0;
   for (const std::uint8_t* p = record.begin(); p != record.end();) {
     term += read_varint(p);
@@ -105,7 +111,6 @@ std::vector<text_index::forward_entry> text_index::decode_forward(const byte_blo
     for (std::uint32_t k = 0; k < frequency; ++k) read_varint(p);
     entries.push_back({term, frequency, positions});
   }
-  return entries;
 }
 
 void text_index::remove(std::uint32_t doc) {
@@ -223,6 +228,8 @@ result<search_answer> text_index::search(const text_search& q, const doc_table& 
   std::vector<char> present(query.size(), 0);
   std::vector<std::uint32_t> touched;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> matched;  // (query term, term) in this doc
+  std::vector<forward_entry> entries;                            // phrase checks' scratch
+  std::vector<std::vector<std::uint32_t>> positions(q.mode == match_mode::phrase ? query.size() : 0);
   bool finished = false;  // an all/phrase query term has no documents left
   while (!heap.empty() && !finished) {
     const std::uint32_t doc = cursors[heap.front()].postings.doc;
@@ -255,11 +262,11 @@ result<search_answer> text_index::search(const text_search& q, const doc_table& 
     bool match = need_all ? touched.size() == query.size() : !touched.empty();
     if (match && !q.key_prefix.empty()) match = docs.key(doc).starts_with(q.key_prefix);
     if (match && q.mode == match_mode::phrase) {
-      auto entries = decode_forward(forward_[doc]);
+      decode_forward(forward_[doc], entries);
       scanned += entries.size();
       if (scanned > q.max_postings_scanned) return postings_limit(q.max_postings_scanned);
       // Positions of each query term in doc (the union over a prefix term's expansions).
-      std::vector<std::vector<std::uint32_t>> positions(query.size());
+      for (auto& p : positions) p.clear();
       for (auto [query_term, term] : matched) {
         auto e = std::lower_bound(entries.begin(), entries.end(), term,
                                   [](const forward_entry& f, std::uint32_t t) { return f.term < t; });
@@ -267,7 +274,9 @@ result<search_answer> text_index::search(const text_search& q, const doc_table& 
         std::uint32_t position = 0;
         for (std::uint32_t k = 0; k < e->frequency; ++k) positions[query_term].push_back(position += read_varint(p));
       }
-      for (auto& p : positions) std::sort(p.begin(), p.end());
+      for (std::size_t i = 0; i < query.size(); ++i) {
+        if (query[i].expansions.size() > 1) std::sort(positions[i].begin(), positions[i].end());
+      }
       match = std::any_of(positions[0].begin(), positions[0].end(), [&](std::uint32_t start) {
         for (std::size_t i = 1; i < query.size(); ++i) {
           std::uint32_t want = start + (query[i].position - query[0].position);

@@ -110,6 +110,7 @@ class text_index {
   std::uint32_t intern(std::string_view text);
   void release(std::uint32_t term);
   static std::vector<forward_entry> decode_forward(const byte_blob& record);
+  static void decode_forward(const byte_blob& record, std::vector<forward_entry>& entries);
   double idf(std::uint32_t term) const;
   double length_norm(std::uint32_t doc) const;
 
