@@ -80,6 +80,25 @@ std::chrono::milliseconds as_duration(const toml::node& n, const location& at) {
 
 member_config as_member(const toml::node& n, const location& at);
 
+bool as_bool(const toml::node& n, const location& at) {
+  if (!n.is_boolean()) fail(at, "expected true or false, got " + type_name(n));
+  return *n.value<bool>();
+}
+
+std::uint64_t as_integer_in(const toml::node& n, const location& at, std::uint64_t lo, std::uint64_t hi) {
+  auto v = as_positive_integer(n, at);
+  if (v < lo || v > hi) fail(at, fmt::format("expected an integer from {} to {}, got {}", lo, hi, v));
+  return v;
+}
+
+std::vector<std::string> as_string_list(const toml::node& n, const location& at) {
+  const auto* list = n.as_array();
+  if (!list) fail(at, "expected an array of strings, got " + type_name(n));
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < list->size(); ++i) out.push_back(as_string(*list->get(i), at));
+  return out;
+}
+
 // A key of a section: how to store its value.
 struct key_spec {
   std::string_view name;
@@ -197,6 +216,31 @@ const std::vector<section_spec>& schema() {
             [](config& c, const toml::node& n, const location& at) {
               c.cluster.max_peer_queue_bytes = as_size(n, at);
             }},
+       }},
+      {"index",
+       {
+           {"enabled", [](config& c, const toml::node& n, const location& at) { c.index.enabled = as_bool(n, at); }},
+           {"ngram-size",
+            [](config& c, const toml::node& n, const location& at) {
+              c.index.ngram_size = static_cast<std::uint32_t>(as_integer_in(n, at, 1, 8));
+            }},
+           {"stop-words",
+            [](config& c, const toml::node& n, const location& at) { c.index.stop_words = as_string_list(n, at); }},
+           {"stemming", [](config& c, const toml::node& n, const location& at) { c.index.stemming = as_string(n, at); }},
+           {"max-results",
+            [](config& c, const toml::node& n, const location& at) {
+              c.index.max_results = static_cast<std::uint32_t>(as_integer_in(n, at, 1, 1'000'000));
+            }},
+           {"max-query-terms",
+            [](config& c, const toml::node& n, const location& at) {
+              c.index.max_query_terms = static_cast<std::uint32_t>(as_integer_in(n, at, 1, 65'535));
+            }},
+           {"max-postings-scanned",
+            [](config& c, const toml::node& n, const location& at) {
+              c.index.max_postings_scanned = as_positive_integer(n, at);
+            }},
+           {"wait-timeout",
+            [](config& c, const toml::node& n, const location& at) { c.index.wait_timeout = as_duration(n, at); }},
        }},
       {"log",
        {
@@ -468,6 +512,12 @@ std::vector<std::string> describe(const config& c) {
                   s.snapshot_entries,
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes)),
       describe_cluster(c),
+      fmt::format("[index] enabled={} ngram-size={} stop-words={} stemming={} max-results={} max-query-terms={} "
+                  "max-postings-scanned={} wait-timeout={}",
+                  c.index.enabled, c.index.ngram_size,
+                  c.index.stop_words ? fmt::format("{} words", c.index.stop_words->size()) : "(default English)",
+                  c.index.stemming.empty() ? "(none)" : c.index.stemming, c.index.max_results,
+                  c.index.max_query_terms, c.index.max_postings_scanned, format_duration(c.index.wait_timeout)),
       fmt::format("[log] level={} file={}", c.log.level, c.log.file.empty() ? "(stderr)" : c.log.file),
   };
 }

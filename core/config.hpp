@@ -101,11 +101,30 @@ struct log_config {
   std::string file;            // empty: standard error
 };
 
+// The search index (index/): full-text and n-gram similarity over values.
+struct index_config {
+  bool enabled = true;
+  std::uint32_t ngram_size = 3;  // n of the character n-grams for similarity (1..8)
+  // Words left out of the full-text index; nullopt: a short English list
+  // (search::default_stop_words()); an empty list: none.
+  std::optional<std::vector<std::string>> stop_words;
+  std::string stemming;  // a Snowball language ("english", ...), or "" for none
+  // Per query: hits returned (limit + offset, or k), terms after tokenizing, and posting
+  // entries read; a query over a limit fails with too_large.
+  std::uint32_t max_results = 1000;
+  std::uint32_t max_query_terms = 64;
+  std::uint64_t max_postings_scanned = 20'000'000;
+  // How long a search waits for the index to reach its min_index (or read index) before it
+  // fails with timed_out.
+  std::chrono::milliseconds wait_timeout{5000};
+};
+
 struct config {
   node_config node;
   server_config server;
   storage_config storage;
   cluster_config cluster;
+  index_config index;
   log_config log;
 };
 

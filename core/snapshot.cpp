@@ -92,15 +92,15 @@ meta read_header(const std::filesystem::path& path) {
   return decode_header(std::string_view(file.data().data(), std::min(file.size(), header_bytes)), path.string());
 }
 
-meta decode(std::string_view data, std::string_view name, state_machine& sm) {
+meta decode_pairs(std::string_view data, std::string_view name, const pair_sink& pair,
+                  const std::function<void(std::uint64_t)>& reserve) {
   auto fail = [&](std::uint64_t offset, std::string_view what) { snapshot::fail(name, offset, what); };
   meta m = decode_header(data, name);
   const auto declared_pairs = std::exchange(m.pairs, 0);
   m.file_bytes = data.size();
   // Room for the log replayed after the snapshot to add keys without rehashing. Every pair takes
   // at least 8 bytes, which bounds what a damaged header could make us reserve.
-  auto pairs = std::min<std::uint64_t>(declared_pairs, data.size() / 8);
-  sm.reserve(pairs + pairs / 4);
+  if (reserve) reserve(std::min<std::uint64_t>(declared_pairs, data.size() / 8));
 
   std::uint64_t off = header_bytes;
   std::uint64_t chunks = 0;
@@ -130,11 +130,18 @@ meta decode(std::string_view data, std::string_view name, state_machine& sm) {
       continue;
     }
     if (!valid_pairs(body, count)) fail(off, "malformed pairs in chunk");
-    for_each_pair(body, count, [&](std::string_view k, std::string_view v) { sm.restore_pair(k, v); });
+    for_each_pair(body, count, pair);
     m.pairs += count;
     ++chunks;
     off += chunk_header_bytes + length;
   }
+  return m;
+}
+
+meta decode(std::string_view data, std::string_view name, state_machine& sm) {
+  auto m = decode_pairs(
+      data, name, [&](std::string_view k, std::string_view v) { sm.restore_pair(k, v); },
+      [&](std::uint64_t pairs) { sm.reserve(pairs + pairs / 4); });
   sm.restore_index(m.index);
   return m;
 }

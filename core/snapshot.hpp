@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,8 +55,15 @@ meta read_header(const std::filesystem::path& path);
 // Throws corruption_error naming the file and offset if anything does not check out.
 meta load(const std::filesystem::path& path, state_machine& sm);
 
-// Validates encoded snapshot bytes and calls restore(key, value) per pair; `name` labels
-// errors. Throws corruption_error.
+// Validates encoded snapshot bytes and restores them into `sm` (which must be empty); `name`
+// labels errors. Throws corruption_error.
 meta decode(std::string_view data, std::string_view name, state_machine& sm);
+
+// The same for any consumer: `reserve(pairs)` (if given) once the header is read, with an
+// upper bound on the pairs to come, then `pair(key, value)` for every pair in file order. A
+// corruption found after some pairs throws after they were passed on.
+using pair_sink = std::function<void(std::string_view key, std::string_view value)>;
+meta decode_pairs(std::string_view data, std::string_view name, const pair_sink& pair,
+                  const std::function<void(std::uint64_t)>& reserve = {});
 
 }  // namespace kv::snapshot

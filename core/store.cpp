@@ -73,11 +73,13 @@ replication_options replication_of(const config& c) {
   return r;
 }
 
-store::store(asio::any_io_executor executor, std::filesystem::path dir, storage_config cfg, replication_options repl)
+store::store(asio::any_io_executor executor, std::filesystem::path dir, storage_config cfg, replication_options repl,
+             apply_observer* observer)
     : executor_(executor),
       dir_(std::move(dir)),
       cfg_(std::move(cfg)),
       repl_(std::move(repl)),
+      observer_(observer),
       lock_(created(dir_)),
       ring_(executor),
       sessions_(repl_.max_sessions),
@@ -128,6 +130,7 @@ void store::recover() {
       }
       recovery_.snapshot_index = m.index;
       recovery_.snapshot_pairs = m.pairs;
+      if (observer_) observer_->restart_from(std::make_shared<io::mapped_file>(*snapshot_path), m.index);
       snapshot_index_ = m.index;
       applied_term_ = m.term;
       applied_term_at_snapshot_ = m.term;
@@ -181,6 +184,7 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
   applied_term_ = term;
   if (data.empty()) {  // a leader's no-op
     sm_.restore_index(index);
+    if (observer_) observer_->applied(index, {});
     if (done) (*done)(index);
     return;
   }
@@ -188,7 +192,9 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
   if (!cmd) {
     throw corruption_error(fmt::format("{}: log entry {} holds a malformed command", dir_.string(), index));
   }
-  auto answer = [&](session_table::outcome o) {
+  // Runs after the state machine has (or has not) changed: `changed` tells the observer which.
+  auto answer = [&](session_table::outcome o, bool changed = false) {
+    if (observer_) observer_->applied(index, changed ? data : std::string_view{});
     if (!done) return;
     if (o.code == errc::ok) {
       (*done)(o.index);
@@ -202,13 +208,13 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
     return answer({index, errc::ok});
   }
   const auto& ref = cmd->session;
-  if (ref.session == 0) return answer({index, sm_.apply(index, *cmd)});
+  if (ref.session == 0) return answer({index, sm_.apply(index, *cmd)}, true);
   session_table::outcome previous;
   switch (sessions_.check(ref.session, ref.seq, ref.first_unacked, index, previous)) {
     case session_table::verdict::apply: {
       session_table::outcome o{index, sm_.apply(index, *cmd)};
       sessions_.record(ref.session, ref.seq, o);
-      return answer(o);
+      return answer(o, true);
     }
     case session_table::verdict::duplicate:
       sm_.restore_index(index);
@@ -434,6 +440,7 @@ void store::install_snapshot(const raft::snapshot_meta& meta) {
   }
   sm_ = std::move(*incoming_);
   incoming_.reset();
+  if (observer_) observer_->restart_from(std::make_shared<io::mapped_file>(final_path), meta.index);
   sessions_ = std::move(incoming_sessions_);
   wal_->reset(meta.index);
   unapplied_.clear();

@@ -18,6 +18,7 @@
 //
 // Threading: every member runs on the executor passed to the constructor (one thread).
 
+#include "core/apply_observer.hpp"
 #include "core/callback.hpp"
 #include "core/command.hpp"
 #include "core/config.hpp"
@@ -87,9 +88,10 @@ class store {
 
   // Opens `dir` (creating it if needed): takes its lock, loads the newest snapshot, replays the
   // WAL and applies it. Throws corruption_error for damaged data, std::runtime_error if another
-  // process holds the directory, std::system_error for I/O errors.
+  // process holds the directory, std::system_error for I/O errors. `observer`, if given, sees
+  // the recovered state and every entry applied after it; it must outlive the store.
   store(asio::any_io_executor executor, std::filesystem::path dir, storage_config cfg,
-        replication_options repl = {});
+        replication_options repl = {}, apply_observer* observer = nullptr);
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
@@ -230,6 +232,7 @@ class store {
   std::filesystem::path dir_;
   storage_config cfg_;
   replication_options repl_;
+  apply_observer* observer_;
   io::directory_lock lock_;
   io::uring ring_;
   state_machine sm_;

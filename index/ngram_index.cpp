@@ -240,7 +240,7 @@ result<search_answer> ngram_index::similar(const analyzed_text& text, std::uint3
   const std::span<const std::uint32_t> rest(by_rarity.data() + prefix.size(), by_rarity.size() - prefix.size());
   auto too_many = [&] {
     return error_info{make_error_code(errc::too_large),
-                      "the query would read more than max_postings_scanned (" + std::to_string(max_postings_scanned) +
+                      "the query would read more than index.max-postings-scanned (" + std::to_string(max_postings_scanned) +
                           ") postings",
                       {}};
   };

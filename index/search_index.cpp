@@ -141,7 +141,7 @@ result<search_answer> search_index::search(const text_query& q) const {
   if (q.terms.empty()) return failure(errc::bad_request, "the query has no terms");
   if (std::uint64_t{q.limit} + q.offset > s.opts.max_results) {
     return failure(errc::too_large, "limit + offset (" + std::to_string(std::uint64_t{q.limit} + q.offset) +
-                                        ") exceeds max_results (" + std::to_string(s.opts.max_results) + ")");
+                                        ") exceeds index.max-results (" + std::to_string(s.opts.max_results) + ")");
   }
   text_search ts;
   ts.mode = q.mode;
@@ -175,7 +175,7 @@ result<search_answer> search_index::search(const text_query& q) const {
       }
       ts.terms.push_back(std::move(t));
       if (ts.terms.size() > s.opts.max_query_terms) {
-        return failure(errc::too_large, "the query has more than max_query_terms (" +
+        return failure(errc::too_large, "the query has more than index.max-query-terms (" +
                                             std::to_string(s.opts.max_query_terms) + ") terms");
       }
     }
@@ -196,7 +196,7 @@ result<search_answer> search_index::similar(const similar_query& q) const {
   if (q.k == 0) return failure(errc::bad_request, "k must be at least 1");
   if (!(q.threshold >= 0.0 && q.threshold <= 1.0)) return failure(errc::bad_request, "threshold must be in [0, 1]");
   if (q.k > s.opts.max_results) {
-    return failure(errc::too_large, "k (" + std::to_string(q.k) + ") exceeds max_results (" +
+    return failure(errc::too_large, "k (" + std::to_string(q.k) + ") exceeds index.max-results (" +
                                         std::to_string(s.opts.max_results) + ")");
   }
   s.tokens.analyze(q.text, s.scratch);
@@ -206,6 +206,9 @@ result<search_answer> search_index::similar(const similar_query& q) const {
 }
 
 std::uint64_t search_index::digest() const { return state_->digest; }
+
+std::uint64_t search_index::documents() const { return state_->docs.size(); }
+std::uint64_t search_index::skipped_non_utf8() const { return state_->skipped_non_utf8; }
 
 search_index::stats_t search_index::stats() const {
   const state& s = *state_;

@@ -95,6 +95,9 @@ class search_index {
   };
   // O(terms + n-grams) for the memory estimate.
   stats_t stats() const;
+  // The same counts as stats(), in O(1).
+  std::uint64_t documents() const;
+  std::uint64_t skipped_non_utf8() const;
 
   // Throws std::logic_error if any internal structure disagrees with another (posting lists vs.
   // documents, counts, dictionaries). O(everything); for tests and debugging.

@@ -16,7 +16,7 @@ namespace {
 
 error_info postings_limit(std::uint64_t limit) {
   return error_info{make_error_code(errc::too_large),
-                    "the query would read more than max_postings_scanned (" + std::to_string(limit) + ") postings",
+                    "the query would read more than index.max-postings-scanned (" + std::to_string(limit) + ") postings",
                     {}};
 }
 

@@ -423,4 +423,28 @@ asio::awaitable<result<node_status>> client::status() {
   co_return node_status{std::move(*fields)};
 }
 
+template <typename Encode>
+asio::awaitable<result<search::search_answer>> client::query(Encode encode) {
+  auto r = co_await call(std::move(encode), resend::once);
+  if (!r) co_return r.failure();
+  if (r->status != protocol::status::ok) co_return failure(*r);
+  auto answer = protocol::parse_search_answer(r->body);
+  if (!answer) co_return error_info{make_error_code(errc::internal), "malformed search response", {}};
+  co_return std::move(*answer);
+}
+
+asio::awaitable<result<search::search_answer>> client::search(search::text_query q, std::uint64_t min_index,
+                                                              read_mode mode) {
+  std::uint16_t flags = mode == read_mode::stale ? protocol::flag_stale_read : 0;
+  co_return co_await query(
+      [&](std::string& out, std::uint64_t id) { protocol::request_search(out, id, q, min_index, flags); });
+}
+
+asio::awaitable<result<search::search_answer>> client::similar(search::similar_query q, std::uint64_t min_index,
+                                                               read_mode mode) {
+  std::uint16_t flags = mode == read_mode::stale ? protocol::flag_stale_read : 0;
+  co_return co_await query(
+      [&](std::string& out, std::uint64_t id) { protocol::request_similar(out, id, q, min_index, flags); });
+}
+
 }  // namespace kv

@@ -94,6 +94,16 @@ class client {
   asio::awaitable<result<std::chrono::microseconds>> ping();
   asio::awaitable<result<node_status>> status();
 
+  // Full-text search (AND / OR / phrase, prefix terms, BM25-ranked) and n-gram similarity
+  // (Jaccard, top k above a threshold) over values; see index/query.hpp. The node answers once
+  // its index has applied `min_index` (pass the index a write returned to find what you just
+  // wrote, on any node), and, in the linearizable mode, every write acknowledged before the
+  // request. answer.applied_index says which log index the index reflected.
+  asio::awaitable<result<search::search_answer>> search(search::text_query q, std::uint64_t min_index = 0,
+                                                        read_mode mode = read_mode::linearizable);
+  asio::awaitable<result<search::search_answer>> similar(search::similar_query q, std::uint64_t min_index = 0,
+                                                         read_mode mode = read_mode::linearizable);
+
   // The endpoint requests currently go to.
   const std::string& endpoint() const;
   // Closes the connection; requests in flight fail with errc::unavailable.
@@ -120,6 +130,8 @@ class client {
   template <typename Encode>
   asio::awaitable<result<std::uint64_t>> write(Encode encode);
   asio::awaitable<result<std::uint64_t>> session();
+  template <typename Encode>
+  asio::awaitable<result<search::search_answer>> query(Encode encode);
   asio::awaitable<result<std::shared_ptr<connection>>> connected();
   asio::awaitable<result<std::shared_ptr<connection>>> connect_any();
   static error_info failure(const response& r);

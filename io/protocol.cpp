@@ -1,7 +1,6 @@
 #include "io/protocol.hpp"
 
 #include "core/bytes.hpp"
-#include "core/bytes.hpp"
 #include "core/command.hpp"
 
 #include <algorithm>
@@ -17,11 +16,13 @@ const char* to_string(op o) noexcept {
     case op::bulk_set: return "bulk_set";
     case op::status: return "status";
     case op::open_session: return "open_session";
+    case op::search: return "search";
+    case op::similar: return "similar";
   }
   return "unknown";
 }
 
-bool is_known(op o) noexcept { return o >= op::ping && o <= op::open_session; }
+bool is_known(op o) noexcept { return (o >= op::ping && o <= op::open_session) || o == op::search || o == op::similar; }
 
 status to_status(std::error_code ec) noexcept {
   if (!ec) return status::ok;
@@ -212,6 +213,93 @@ std::optional<std::uint32_t> parse_bulk_set(std::string_view body) noexcept {
   auto count = in.fixed<std::uint32_t>();
   if (!in.ok() || !valid_pairs(in.rest(), count)) return std::nullopt;
   return count;
+}
+
+void request_search(std::string& out, std::uint64_t id, const search::text_query& q, std::uint64_t min_index,
+                    std::uint16_t flags) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(op::search), flags, id);
+  out.push_back(static_cast<char>(q.mode));
+  append_u32(out, q.limit);
+  append_u32(out, q.offset);
+  append_u64(out, min_index);
+  append_str16(out, q.key_prefix);
+  append_fixed<std::uint16_t>(out, static_cast<std::uint16_t>(std::min<std::size_t>(q.terms.size(), 0xffff)));
+  for (std::size_t i = 0; i < q.terms.size() && i < 0xffff; ++i) append_str16(out, q.terms[i]);
+  finish_frame(out, start);
+}
+
+void request_similar(std::string& out, std::uint64_t id, const search::similar_query& q, std::uint64_t min_index,
+                     std::uint16_t flags) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(op::similar), flags, id);
+  append_u32(out, q.k);
+  append_fixed(out, q.threshold);
+  append_u64(out, min_index);
+  out.append(q.text);
+  finish_frame(out, start);
+}
+
+void respond_search(std::string& out, std::uint64_t id, const search::search_answer& a) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(status::ok), 0, id);
+  append_u64(out, a.applied_index);
+  append_u64(out, a.total);
+  append_u32(out, static_cast<std::uint32_t>(a.hits.size()));
+  for (const auto& h : a.hits) {
+    append_fixed(out, h.score);
+    append_u32(out, static_cast<std::uint32_t>(h.key.size()));
+    out.append(h.key);
+  }
+  finish_frame(out, start);
+}
+
+std::optional<search_request> parse_search(std::string_view body) {
+  byte_reader in(body);
+  search_request r;
+  auto mode = in.fixed<std::uint8_t>();
+  r.query.limit = in.fixed<std::uint32_t>();
+  r.query.offset = in.fixed<std::uint32_t>();
+  r.min_index = in.fixed<std::uint64_t>();
+  r.query.key_prefix = std::string(in.bytes(in.fixed<std::uint16_t>()));
+  auto count = in.fixed<std::uint16_t>();
+  if (!in.ok() || mode > static_cast<std::uint8_t>(search::match_mode::phrase)) return std::nullopt;
+  r.query.mode = static_cast<search::match_mode>(mode);
+  r.query.terms.reserve(std::min<std::size_t>(count, in.remaining() / 2));
+  for (std::uint16_t i = 0; i < count; ++i) {
+    auto term = in.bytes(in.fixed<std::uint16_t>());
+    if (!in.ok()) return std::nullopt;
+    r.query.terms.emplace_back(term);
+  }
+  if (in.remaining() != 0) return std::nullopt;
+  return r;
+}
+
+std::optional<similar_request> parse_similar(std::string_view body) {
+  byte_reader in(body);
+  similar_request r;
+  r.query.k = in.fixed<std::uint32_t>();
+  r.query.threshold = in.fixed<double>();
+  r.min_index = in.fixed<std::uint64_t>();
+  if (!in.ok()) return std::nullopt;
+  r.query.text = std::string(in.rest());
+  return r;
+}
+
+std::optional<search::search_answer> parse_search_answer(std::string_view body) {
+  byte_reader in(body);
+  search::search_answer a;
+  a.applied_index = in.fixed<std::uint64_t>();
+  a.total = in.fixed<std::uint64_t>();
+  auto count = in.fixed<std::uint32_t>();
+  if (!in.ok()) return std::nullopt;
+  a.hits.reserve(std::min<std::size_t>(count, in.remaining() / 12));
+  for (std::uint32_t i = 0; i < count; ++i) {
+    search::hit h;
+    h.score = in.fixed<double>();
+    h.key = std::string(in.bytes(in.fixed<std::uint32_t>()));
+    if (!in.ok()) return std::nullopt;
+    a.hits.push_back(std::move(h));
+  }
+  if (in.remaining() != 0) return std::nullopt;
+  return a;
 }
 
 std::optional<std::uint64_t> parse_index(std::string_view body) noexcept {

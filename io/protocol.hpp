@@ -11,6 +11,7 @@
 
 #include "core/command.hpp"
 #include "core/error.hpp"
+#include "index/query.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -35,6 +36,8 @@ enum class op : std::uint8_t {
   bulk_set = 5,
   status = 6,
   open_session = 7,  // starts a client session for exactly-once writes; answers its id
+  search = 16,       // full-text query over values (index/query.hpp)
+  similar = 17,      // n-gram similarity query over values
   // 16..31 are reserved for search, 32..63 for cluster operations.
 };
 
@@ -108,11 +111,18 @@ void request_bulk_set(std::string& out, std::uint64_t id, std::span<const std::p
                       const session_ref* session = nullptr);
 void request_open_session(std::string& out, std::uint64_t id);
 void request_status(std::string& out, std::uint64_t id);
+// Search and similar take flag_stale_read like get; `min_index` 0: no wait.
+void request_search(std::string& out, std::uint64_t id, const search::text_query& q, std::uint64_t min_index,
+                    std::uint16_t flags = 0);
+void request_similar(std::string& out, std::uint64_t id, const search::similar_query& q, std::uint64_t min_index,
+                     std::uint16_t flags = 0);
 
 // Responses.
 void respond_ok(std::string& out, std::uint64_t id);
 void respond_index(std::string& out, std::uint64_t id, std::uint64_t index);  // set, del, bulk_set
 void respond_value(std::string& out, std::uint64_t id, std::string_view value);
+// search, similar: u64 applied_index | u64 total | u32 count | count x (f64 score | u32 key_len | key).
+void respond_search(std::string& out, std::uint64_t id, const search::search_answer& a);
 // Any status but ok: u16 message | u16 leader address.
 void respond_error(std::string& out, std::uint64_t id, status s, std::string_view message,
                    std::string_view leader = {});
@@ -134,6 +144,21 @@ std::optional<set_request> parse_set(std::string_view body) noexcept;
 // if the body is well formed.
 std::optional<std::uint32_t> parse_bulk_set(std::string_view body) noexcept;
 
+// search: u8 mode | u32 limit | u32 offset | u64 min_index | u16 prefix_len | key prefix |
+//         u16 term_count | term_count x (u16 len | term).
+// similar: u32 k | f64 threshold | u64 min_index | text (the rest).
+// nullopt if the body is malformed (including an unknown mode); values are checked by the index.
+struct search_request {
+  search::text_query query;
+  std::uint64_t min_index = 0;
+};
+std::optional<search_request> parse_search(std::string_view body);
+struct similar_request {
+  search::similar_query query;
+  std::uint64_t min_index = 0;
+};
+std::optional<similar_request> parse_similar(std::string_view body);
+
 // ---- response bodies --------------------------------------------------------------------
 
 std::optional<std::uint64_t> parse_index(std::string_view body) noexcept;
@@ -142,6 +167,7 @@ struct error_body {
   std::string leader;
 };
 error_body parse_error(std::string_view body);
+std::optional<search::search_answer> parse_search_answer(std::string_view body);
 
 // Status: u16 field count | fields, each u8 name_len | name | u8 type | value, where type 0 is a
 // u64 and type 1 a string (u16 length | bytes). New fields may appear in any version.

@@ -5,6 +5,7 @@
 #include "io/event.hpp"
 #include "io/protocol.hpp"
 #include "io/socket_read.hpp"
+#include "index/follower.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
@@ -231,9 +232,67 @@ class connection : public std::enable_shared_from_this<connection> {
             0, 0);
       case protocol::op::status:
         return respond_status(f.id);
+      case protocol::op::search: {
+        auto req = protocol::parse_search(body);
+        if (!req) return bad_body(f.id, "search");
+        return start_query(f.id, f.flags, req->min_index, [q = std::move(req->query)](search::follower& index,
+                                                                                  std::uint64_t min_index) {
+          return index.search(q, min_index);
+        });
+      }
+      case protocol::op::similar: {
+        auto req = protocol::parse_similar(body);
+        if (!req) return bad_body(f.id, "similar");
+        return start_query(f.id, f.flags, req->min_index, [q = std::move(req->query)](search::follower& index,
+                                                                                  std::uint64_t min_index) {
+          return index.similar(q, min_index);
+        });
+      }
     }
     protocol::respond_error(out_, f.id, protocol::status::bad_request,
                             fmt::format("unknown operation {}", static_cast<unsigned>(f.code)));
+  }
+
+  // A search or similar query: answered by the index once it reflects `min_index`, this
+  // connection's earlier writes and, unless the request asks for a stale read, every write
+  // acknowledged before it arrived (the read index, as for get).
+  void start_query(std::uint64_t id, std::uint16_t flags, std::uint64_t min_index, auto query) {
+    if (srv_.index_ == nullptr) {
+      return protocol::respond_error(out_, id, protocol::status::bad_request,
+                                     "search is disabled on this node ([index] enabled = false)");
+    }
+    ++inflight_;
+    const bool stale = (flags & protocol::flag_stale_read) != 0;
+    asio::co_spawn(srv_.executor_, run_query(shared_from_this(), id, stale, std::max(min_index, last_write_index_),
+                                             std::move(query)),
+                   log_failure("a search on connection " + peer_));
+  }
+
+  static asio::awaitable<void> run_query(std::shared_ptr<connection> self, std::uint64_t id, bool stale,
+                                         std::uint64_t min_index, auto query) {
+    auto& st = self->srv_.store_;
+    result<search::search_answer> answer = errc::internal;
+    if (stale) {
+      answer = co_await query(*self->srv_.index_, min_index);
+    } else if (st.reads_are_local()) {
+      answer = co_await query(*self->srv_.index_, std::max(min_index, st.applied_index()));
+    } else {
+      auto read_index = co_await st.read_barrier();
+      if (read_index) {
+        answer = co_await query(*self->srv_.index_, std::max(min_index, *read_index));
+      } else {
+        answer = read_index.failure();
+      }
+    }
+    --self->inflight_;
+    if (answer) {
+      protocol::respond_search(self->out_, id, *answer);
+    } else {
+      protocol::respond_error(self->out_, id, protocol::to_status(answer.error()), answer.message(),
+                              answer.failure().leader);
+    }
+    self->queue_flush();
+    self->wake_reader_.notify();
   }
 
   void serve_get(std::uint64_t id, std::string_view key) {
@@ -355,6 +414,16 @@ class connection : public std::enable_shared_from_this<connection> {
         {"connections", static_cast<std::uint64_t>(srv_.connections_.size())},
         {"version", std::string("0.1.0")},
     };
+    if (srv_.index_ != nullptr) {
+      // The search index: how far it has applied the log, and how far behind the store it is.
+      auto p = srv_.index_->progress();
+      fields.push_back({"index_applied", p.applied_index});
+      fields.push_back({"index_lag", st.applied_index() - std::min(p.applied_index, st.applied_index())});
+      fields.push_back({"index_documents", p.documents});
+      fields.push_back({"index_skipped_non_utf8", p.skipped_non_utf8});
+      fields.push_back({"index_digest", p.digest});
+      fields.push_back({"index_rebuilds", p.rebuilds});
+    }
     // The leader's view of each follower: how far its log matches, and how far behind it is.
     for (auto peer : st.replication().voters) {
       const auto* pr = st.consensus().progress_of(peer);
@@ -425,10 +494,11 @@ class connection : public std::enable_shared_from_this<connection> {
   std::chrono::steady_clock::time_point last_activity_;
 };
 
-server::server(asio::any_io_executor executor, store& st, const config& cfg)
+server::server(asio::any_io_executor executor, store& st, const config& cfg, search::follower* index)
     : executor_(executor),
       store_(st),
       cfg_(cfg),
+      index_(index),
       acceptor_(executor),
       sweep_timer_(executor),
       started_(std::chrono::steady_clock::now()) {}

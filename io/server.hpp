@@ -32,6 +32,9 @@
 namespace kv {
 
 class connection;
+namespace search {
+class follower;
+}
 
 class server {
  public:
@@ -43,7 +46,9 @@ class server {
     std::uint64_t requests = 0;
   };
 
-  server(asio::any_io_executor executor, store& st, const config& cfg);
+  // `index`: the node's search index, or nullptr when search is disabled. Both it and `st` must
+  // outlive the server.
+  server(asio::any_io_executor executor, store& st, const config& cfg, search::follower* index = nullptr);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -68,6 +73,7 @@ class server {
   asio::any_io_executor executor_;
   store& store_;
   const config& cfg_;
+  search::follower* index_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer sweep_timer_;
   std::unordered_set<connection*> connections_;

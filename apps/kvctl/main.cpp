@@ -2,6 +2,8 @@
 //
 //   kvctl [--endpoints host:port,...] [--timeout 5s] set KEY VALUE|- | get [--stale] KEY | del KEY
 //         | bulk-set K V [K V ...] | ping | status
+//         | search [--or|--phrase] [--limit N] [--offset N] [--prefix P] [--stale] [--min-index I] WORDS...
+//         | similar TEXT [--top K] [--threshold T] [--stale] [--min-index I]
 //
 // Exit status: 0 ok, 1 not found, 2 usage error, 3 server or network error. Errors go to
 // standard error as one line.
@@ -13,7 +15,9 @@
 #include <asio/io_context.hpp>
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cstdlib>
+#include <limits>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -37,6 +41,17 @@ commands:
   ping                 check that the node answers, and how fast
   status               print the node's status; with several endpoints, one line per node:
                        id, role, term, leader, commit and applied index, and how far it lags
+  search WORDS...      full-text search over values: keys with every word (BM25-ranked), one
+                       "KEY<tab>SCORE" line per hit; a word ending in * matches as a prefix
+      --or             any of the words instead of all
+      --phrase         the words in this order, next to each other
+      --limit N        hits to print (default 10); --offset N skips the first N
+      --prefix P       only keys starting with P
+  similar TEXT         values most similar to TEXT (Jaccard over character trigrams)
+      --top K          hits to print (default 10)
+      --threshold T    lowest similarity, 0 to 1 (default 0.3)
+  search and similar also take --stale (the node's index as it is, no leader round trip) and
+  --min-index I (wait until the node's index has applied log index I, as a write printed)
 
 options:
   --endpoints H:P,...  nodes to contact, in order (default: $KVCTL_ENDPOINTS or 127.0.0.1:7379)
@@ -113,6 +128,82 @@ asio::awaitable<int> cluster_status(const kv::client::options& opts) {
   co_return failed == 0 ? exit_ok : exit_failed;
 }
 
+// The options of search and similar, taken out of `args` wherever they are; the words remain.
+struct query_options {
+  kv::search::match_mode mode = kv::search::match_mode::all;
+  std::uint32_t limit = 10;
+  std::uint32_t offset = 0;
+  std::string prefix;
+  double threshold = 0.3;
+  std::uint64_t min_index = 0;
+  kv::read_mode read = kv::read_mode::linearizable;
+};
+
+std::uint64_t number_of(const std::string& option, const std::string& text) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    usage_error(fmt::format("{} takes a non-negative integer, got \"{}\"", option, text));
+  }
+  return v;
+}
+
+std::uint32_t count_of(const std::string& option, const std::string& text) {
+  auto v = number_of(option, text);
+  if (v > std::numeric_limits<std::uint32_t>::max()) usage_error(option + " is too large");
+  return static_cast<std::uint32_t>(v);
+}
+
+query_options take_query_options(const std::string& cmd, std::vector<std::string>& args) {
+  query_options q;
+  const bool search = cmd == "search";
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) usage_error(a + " needs a value");
+      return args[++i];
+    };
+    if (search && a == "--or") {
+      q.mode = kv::search::match_mode::any;
+    } else if (search && a == "--phrase") {
+      q.mode = kv::search::match_mode::phrase;
+    } else if (search && a == "--limit") {
+      q.limit = count_of(a, value());
+    } else if (search && a == "--offset") {
+      q.offset = count_of(a, value());
+    } else if (search && a == "--prefix") {
+      q.prefix = value();
+    } else if (!search && a == "--top") {
+      q.limit = count_of(a, value());
+    } else if (!search && a == "--threshold") {
+      const auto& text = value();
+      char* end = nullptr;
+      q.threshold = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !(q.threshold >= 0 && q.threshold <= 1)) {
+        usage_error("--threshold takes a number from 0 to 1, got \"" + text + "\"");
+      }
+    } else if (a == "--min-index") {
+      q.min_index = number_of(a, value());
+    } else if (a == "--stale") {
+      q.read = kv::read_mode::stale;
+    } else if (a.starts_with("--")) {
+      usage_error(fmt::format("{}: unknown option \"{}\"", cmd, a));
+    } else {
+      words.push_back(a);
+    }
+  }
+  args = std::move(words);
+  return q;
+}
+
+int print_hits(const kv::search::search_answer& a) {
+  for (const auto& h : a.hits) fmt::print("{}\t{:.4f}\n", h.key, h.score);
+  fmt::print(stderr, "{} of {} match{} (index at log index {})\n", a.hits.size(), a.total, a.total == 1 ? "" : "es",
+             a.applied_index);
+  return exit_ok;
+}
+
 asio::awaitable<int> run(kv::client& c, const kv::client::options& opts, std::vector<std::string> args) {
   const std::string cmd = args.front();
   args.erase(args.begin());
@@ -159,6 +250,28 @@ asio::awaitable<int> run(kv::client& c, const kv::client::options& opts, std::ve
     auto r = co_await c.status();
     if (!r) co_return report(r);
     for (const auto& f : r->fields) fmt::print("{}: {}\n", f.name, status_value(f));
+  } else if (cmd == "search") {
+    auto o = take_query_options(cmd, args);
+    if (args.empty()) usage_error("search takes at least one word");
+    kv::search::text_query q;
+    q.mode = o.mode;
+    q.terms = std::move(args);
+    q.limit = o.limit;
+    q.offset = o.offset;
+    q.key_prefix = o.prefix;
+    auto r = co_await c.search(std::move(q), o.min_index, o.read);
+    if (!r) co_return report(r);
+    co_return print_hits(*r);
+  } else if (cmd == "similar") {
+    auto o = take_query_options(cmd, args);
+    if (args.size() != 1) usage_error("similar takes one TEXT (quote it if it has spaces)");
+    kv::search::similar_query q;
+    q.text = args[0];
+    q.k = o.limit;
+    q.threshold = o.threshold;
+    auto r = co_await c.similar(std::move(q), o.min_index, o.read);
+    if (!r) co_return report(r);
+    co_return print_hits(*r);
   } else {
     usage_error("unknown command \"" + cmd + "\"");
   }

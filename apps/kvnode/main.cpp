@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "core/spawn.hpp"
 #include "core/store.hpp"
+#include "index/follower.hpp"
 #include "io/peer_transport.hpp"
 #include "io/server.hpp"
 
@@ -98,10 +99,21 @@ int main(int argc, char** argv) {
   }
 
   raise_file_limit();
+  // The search index follows the store from its recovery on, so it is made first.
+  std::unique_ptr<kv::search::follower> index;
+  if (cfg.index.enabled) {
+    try {
+      index = std::make_unique<kv::search::follower>(kv::search::options_of(cfg.index), cfg.index.wait_timeout);
+    } catch (const std::invalid_argument& e) {
+      fmt::print(stderr, "kvnode: configuration error: [index] {}\n", e.what());
+      return exit_bad_config;
+    }
+  }
   asio::io_context ctx(1);
   std::unique_ptr<kv::store> store;
   try {
-    store = std::make_unique<kv::store>(ctx.get_executor(), cfg.node.data_dir, cfg.storage, kv::replication_of(cfg));
+    store = std::make_unique<kv::store>(ctx.get_executor(), cfg.node.data_dir, cfg.storage, kv::replication_of(cfg),
+                                        index.get());
   } catch (const std::exception& e) {
     spdlog::critical("cannot open data directory {}: {}", cfg.node.data_dir.string(), e.what());
     return exit_cannot_start;
@@ -120,7 +132,7 @@ int main(int argc, char** argv) {
       return exit_cannot_start;
     }
   }
-  kv::server server(ctx.get_executor(), *store, cfg);
+  kv::server server(ctx.get_executor(), *store, cfg, index.get());
   try {
     server.start();
   } catch (const std::exception& e) {

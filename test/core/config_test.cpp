@@ -77,6 +77,40 @@ election-timeout = "200ms"
   BOOST_TEST(c.cluster.election_timeout.count() == 200);
 }
 
+BOOST_AUTO_TEST_CASE(the_index_section_is_read) {
+  auto c = kv::parse_config(R"(
+[index]
+enabled = false
+ngram-size = 4
+stop-words = ["le", "la"]
+stemming = "french"
+max-results = 50
+max-query-terms = 8
+max-postings-scanned = 1000
+wait-timeout = "250ms"
+)",
+                            "test.toml");
+  BOOST_TEST(!c.index.enabled);
+  BOOST_TEST(c.index.ngram_size == 4u);
+  BOOST_REQUIRE(c.index.stop_words.has_value());
+  BOOST_TEST(c.index.stop_words->size() == 2u);
+  BOOST_TEST(c.index.stemming == "french");
+  BOOST_TEST(c.index.max_results == 50u);
+  BOOST_TEST(c.index.max_query_terms == 8u);
+  BOOST_TEST(c.index.max_postings_scanned == 1000u);
+  BOOST_TEST(c.index.wait_timeout.count() == 250);
+  auto d = kv::parse_config("[index]\nstop-words = []\n", "test.toml");
+  BOOST_REQUIRE(d.index.stop_words.has_value());
+  BOOST_TEST(d.index.stop_words->empty());
+  BOOST_TEST(!kv::config{}.index.stop_words.has_value());
+  BOOST_TEST(contains(error_of("[index]\nngram-size = 9"), "test.toml:2: index.ngram-size: expected an integer from 1 to 8"));
+  BOOST_TEST(contains(error_of("[index]\nenabled = \"yes\""), "index.enabled: expected true or false"));
+  BOOST_TEST(contains(error_of("[index]\nstop-words = \"the\""), "index.stop-words: expected an array of strings"));
+  BOOST_TEST(contains(error_of("[index]\nstop-words = [1]"), "index.stop-words: expected a string"));
+  BOOST_TEST(contains(error_of("[index]\nmax-results = 0"), "index.max-results: expected a positive integer"));
+  BOOST_TEST(contains(error_of("[index]\nfuzzy = true"), "unknown key (known in [index]:"));
+}
+
 BOOST_AUTO_TEST_CASE(bad_cluster_sections_are_explained) {
   const std::string three = R"(
 members = [
@@ -252,12 +286,13 @@ BOOST_AUTO_TEST_CASE(bad_flags) {
 
 BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
   auto lines = kv::describe(kv::config{});
-  BOOST_REQUIRE(lines.size() == 5u);
+  BOOST_REQUIRE(lines.size() == 6u);
   BOOST_TEST(contains(lines[1], "idle-timeout=300s"));
   BOOST_TEST(contains(lines[2], "segment-size=64MiB"));
   BOOST_TEST(contains(lines[2], "fsync=always"));
   BOOST_TEST(contains(lines[3], "members=[(this node alone)]"));
   BOOST_TEST(contains(lines[3], "election-timeout=300ms"));
+  BOOST_TEST(contains(lines[4], "[index] enabled=true ngram-size=3 stop-words=(default English)"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

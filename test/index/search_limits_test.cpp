@@ -33,7 +33,7 @@ BOOST_AUTO_TEST_CASE(max_query_terms) {
   auto ix = small_index(o);
   BOOST_TEST(ix.search(text_query{match_mode::any, {"a1 a2 a3"}, 10, 0, ""}).ok());
   auto r = ix.search(text_query{match_mode::any, {"a1 a2", "a3", "a4"}, 10, 0, ""});
-  BOOST_TEST(names(r, kv::errc::too_large, "max_query_terms (3)"), r.message());
+  BOOST_TEST(names(r, kv::errc::too_large, "index.max-query-terms (3)"), r.message());
   // Stop words do not count; a prefix term counts once, however many words it expands to.
   BOOST_TEST(ix.search(text_query{match_mode::any, {"the a1 of the a2 in a3"}, 10, 0, ""}).ok());
   auto p = ix.search(text_query{match_mode::any, {"w*"}, 10, 0, ""});
@@ -46,12 +46,12 @@ BOOST_AUTO_TEST_CASE(max_results) {
   auto ix = small_index(o);
   BOOST_TEST(ix.search(text_query{match_mode::all, {"common"}, 5, 5, ""}).ok());
   auto r = ix.search(text_query{match_mode::all, {"common"}, 6, 5, ""});
-  BOOST_TEST(names(r, kv::errc::too_large, "max_results (10)"), r.message());
+  BOOST_TEST(names(r, kv::errc::too_large, "index.max-results (10)"), r.message());
   auto huge = ix.search(text_query{match_mode::all, {"common"}, UINT32_MAX, UINT32_MAX, ""});  // no overflow
   BOOST_TEST(huge.is(kv::errc::too_large));
   BOOST_TEST(ix.similar(similar_query{"common", 10, 0.1}).ok());
   auto s = ix.similar(similar_query{"common", 11, 0.1});
-  BOOST_TEST(names(s, kv::errc::too_large, "max_results (10)"), s.message());
+  BOOST_TEST(names(s, kv::errc::too_large, "index.max-results (10)"), s.message());
 }
 
 BOOST_AUTO_TEST_CASE(max_postings_scanned) {
@@ -62,11 +62,11 @@ BOOST_AUTO_TEST_CASE(max_postings_scanned) {
   // Every list of the query counts, a rare term's company included: 20 + 1 > 15.
   BOOST_TEST(ix.search(text_query{match_mode::all, {"number", "7"}, 10, 0, ""}).is(kv::errc::too_large));
   auto r = ix.search(text_query{match_mode::all, {"common"}, 10, 0, ""});
-  BOOST_TEST(names(r, kv::errc::too_large, "max_postings_scanned (15)"), r.message());
+  BOOST_TEST(names(r, kv::errc::too_large, "index.max-postings-scanned (15)"), r.message());
   auto p = ix.search(text_query{match_mode::any, {"c*"}, 10, 0, ""});
-  BOOST_TEST(names(p, kv::errc::too_large, "max_postings_scanned"), p.message());
+  BOOST_TEST(names(p, kv::errc::too_large, "index.max-postings-scanned"), p.message());
   auto s = ix.similar(similar_query{"common words", 10, 0.0});
-  BOOST_TEST(names(s, kv::errc::too_large, "max_postings_scanned (15)"), s.message());
+  BOOST_TEST(names(s, kv::errc::too_large, "index.max-postings-scanned (15)"), s.message());
 }
 
 BOOST_AUTO_TEST_CASE(bad_text_queries) {

@@ -177,6 +177,19 @@ BOOST_AUTO_TEST_CASE(malformed_body_gets_bad_request) {
   reply = raw.receive();
   BOOST_REQUIRE(reply.has_value());
   BOOST_TEST(reply->code == static_cast<std::uint8_t>(protocol::status::bad_request));
+  raw.send(frame(static_cast<std::uint8_t>(protocol::op::search), 10, std::string("\7", 1)));  // mode 7, then nothing
+  reply = raw.receive();
+  BOOST_REQUIRE(reply.has_value());
+  BOOST_TEST(reply->code == static_cast<std::uint8_t>(protocol::status::bad_request));
+  BOOST_TEST(protocol::parse_error(reply->body).message == "malformed search request body");
+  raw.send(frame(static_cast<std::uint8_t>(protocol::op::similar), 11, "short"));
+  reply = raw.receive();
+  BOOST_REQUIRE(reply.has_value());
+  BOOST_TEST(reply->code == static_cast<std::uint8_t>(protocol::status::bad_request));
+  raw.send(frame(static_cast<std::uint8_t>(protocol::op::ping), 12, ""));
+  reply = raw.receive();
+  BOOST_REQUIRE(reply.has_value());
+  BOOST_TEST(reply->code == static_cast<std::uint8_t>(protocol::status::ok));
 }
 
 BOOST_AUTO_TEST_CASE(wrong_version_is_refused_and_closed) {

@@ -121,4 +121,74 @@ BOOST_AUTO_TEST_CASE(status_codes_map_both_ways) {
   BOOST_TEST((to_status(make_error_code(errc::corruption)) == status::internal));
 }
 
+BOOST_AUTO_TEST_CASE(search_requests_round_trip) {
+  search::text_query q;
+  q.mode = search::match_mode::phrase;
+  q.terms = {"quick brown", "fo*", std::string("\0x", 2)};
+  q.limit = 7;
+  q.offset = 3;
+  q.key_prefix = "doc/";
+  std::string buf;
+  request_search(buf, 9, q, 1234, flag_stale_read);
+  auto f = parse_frame(buf, 1024);
+  BOOST_REQUIRE((f.status == parse_status::ok));
+  BOOST_TEST(f.f.code == static_cast<std::uint8_t>(op::search));
+  BOOST_TEST(f.f.flags == flag_stale_read);
+  auto r = parse_search(f.f.body);
+  BOOST_REQUIRE(r.has_value());
+  BOOST_TEST((r->query.mode == search::match_mode::phrase));
+  BOOST_TEST(r->query.terms == q.terms);
+  BOOST_TEST(r->query.limit == 7u);
+  BOOST_TEST(r->query.offset == 3u);
+  BOOST_TEST(r->query.key_prefix == "doc/");
+  BOOST_TEST(r->min_index == 1234u);
+  // Every truncation of the body, an unknown mode and trailing bytes are malformed.
+  const std::string body(f.f.body);
+  for (std::size_t n = 0; n < body.size(); ++n) BOOST_TEST(!parse_search(body.substr(0, n)).has_value(), n);
+  auto bad_mode = body;
+  bad_mode[0] = 3;
+  BOOST_TEST(!parse_search(bad_mode).has_value());
+  BOOST_TEST(!parse_search(body + "x").has_value());
+
+  search::similar_query s;
+  s.text = "ünïcode text";
+  s.k = 5;
+  s.threshold = 0.25;
+  buf.clear();
+  request_similar(buf, 10, s, 99);
+  auto g = parse_frame(buf, 1024);
+  BOOST_REQUIRE((g.status == parse_status::ok));
+  BOOST_TEST(g.f.code == static_cast<std::uint8_t>(op::similar));
+  auto t = parse_similar(g.f.body);
+  BOOST_REQUIRE(t.has_value());
+  BOOST_TEST(t->query.text == s.text);
+  BOOST_TEST(t->query.k == 5u);
+  BOOST_TEST(t->query.threshold == 0.25);
+  BOOST_TEST(t->min_index == 99u);
+  BOOST_TEST(!parse_similar(std::string(g.f.body).substr(0, 19)).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(search_answers_round_trip) {
+  search::search_answer a;
+  a.applied_index = 77;
+  a.total = 12;
+  a.hits.push_back({"k1", 3.5});
+  a.hits.push_back({"", 0.125});
+  std::string buf;
+  respond_search(buf, 5, a);
+  auto f = parse_frame(buf, 1024);
+  BOOST_REQUIRE((f.status == parse_status::ok));
+  auto b = parse_search_answer(f.f.body);
+  BOOST_REQUIRE(b.has_value());
+  BOOST_TEST(b->applied_index == 77u);
+  BOOST_TEST(b->total == 12u);
+  BOOST_REQUIRE(b->hits.size() == 2u);
+  BOOST_TEST(b->hits[0].key == "k1");
+  BOOST_TEST(b->hits[0].score == 3.5);
+  BOOST_TEST(b->hits[1].key == "");
+  BOOST_TEST(b->hits[1].score == 0.125);
+  const std::string body(f.f.body);
+  for (std::size_t n = 0; n < body.size(); ++n) BOOST_TEST(!parse_search_answer(body.substr(0, n)).has_value(), n);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,32 @@
+#pragma once
+// Something that follows the state machine as the store applies the log, such as the search
+// index (index/follower.hpp). It sees the same sequence every node applies, so it ends in the
+// same state on every node.
+//
+// The store calls it on the store's thread, in log order, during recovery as well as while
+// serving; an observer must not block there (it copies what it needs and returns).
+
+#include "io/file.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+namespace kv {
+
+class apply_observer {
+ public:
+  virtual ~apply_observer() = default;
+
+  // The applied state was replaced by the snapshot in `file` (opened and checked; the mapping
+  // stays readable after the file is deleted), taken at log index `index`: discard everything
+  // seen so far and continue from that image.
+  virtual void restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index) = 0;
+  // Log entry `index` was applied. `command` is its encoded command (core/command.hpp), or empty
+  // if it changed no key: a no-op, an open_session, a write refused by its session (a duplicate,
+  // an expired session).
+  virtual void applied(std::uint64_t index, std::string_view command) = 0;
+};
+
+}  // namespace kv

@@ -1,0 +1,214 @@
+#include "index/follower.hpp"
+
+#include "core/command.hpp"
+#include "core/snapshot.hpp"
+#include "core/units.hpp"
+
+#include <asio/post.hpp>
+#include <asio/async_result.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace kv::search {
+
+namespace {
+// Queue items indexed per turn of the follower's thread before waiting queries get a turn.
+constexpr std::size_t batch_items = 4096;
+
+// (Built outside the coroutines below: g++ 12 miscompiles some braced initializers in them.)
+error_info failure(errc code, std::string message) { return error_info{make_error_code(code), std::move(message), {}}; }
+}  // namespace
+
+index_options options_of(const index_config& c) {
+  index_options o;
+  o.ngram_size = c.ngram_size;
+  o.stop_words = c.stop_words ? *c.stop_words : default_stop_words();
+  o.stemming_language = c.stemming;
+  o.max_results = c.max_results;
+  o.max_query_terms = c.max_query_terms;
+  o.max_postings_scanned = c.max_postings_scanned;
+  return o;
+}
+
+follower::follower(index_options opts, std::chrono::milliseconds wait_timeout)
+    : opts_(opts), wait_timeout_(wait_timeout), work_(ctx_.get_executor()), index_(std::move(opts)) {
+  thread_ = std::thread([this] {
+    try {
+      ctx_.run();
+    } catch (const std::exception& e) {
+      spdlog::critical("search index thread failed: {}", e.what());
+      std::terminate();
+    }
+  });
+}
+
+follower::~follower() { stop(); }
+
+void follower::stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  asio::post(ctx_, [this] {
+    while (!waiting_.empty()) finish_waiter(waiting_.begin()->first, errc::unavailable);
+  });
+  work_.reset();
+  thread_.join();
+}
+
+void follower::restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index) {
+  enqueue(restart{std::move(file), index});
+}
+
+void follower::applied(std::uint64_t index, std::string_view command) { enqueue(entry{index, std::string(command)}); }
+
+void follower::enqueue(item it) {
+  const auto index = std::visit([](const auto& i) { return i.index; }, it);
+  std::lock_guard lock(mu_);
+  queue_.push_back(std::move(it));
+  queued_index_.store(index, std::memory_order_relaxed);
+  if (!scheduled_) {
+    scheduled_ = true;
+    asio::post(ctx_, [this] { drain(); });
+  }
+}
+
+void follower::drain() {
+  std::vector<item> batch;
+  bool more = false;
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() <= batch_items) {
+      batch.swap(queue_);
+      scheduled_ = false;
+    } else {
+      batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + batch_items));
+      queue_.erase(queue_.begin(), queue_.begin() + batch_items);
+      more = true;
+    }
+  }
+  if (stopping_) return;
+  for (auto& it : batch) std::visit([this](auto& i) { process(i); }, it);
+  publish();
+  if (more) asio::post(ctx_, [this] { drain(); });
+}
+
+void follower::process(restart& r) {
+  const auto start = std::chrono::steady_clock::now();
+  index_.clear();
+  broken_.clear();
+  const std::string name = fmt::format("the snapshot at index {}", r.index);
+  try {
+    snapshot::decode_pairs(std::string_view(r.file->data().data(), r.file->size()), name,
+                           [this](std::string_view key, std::string_view value) { index_.put(key, value); });
+  } catch (const std::exception& e) {
+    // The store checked this file before it loaded it; failing here is a bug or a disk gone bad.
+    broken_ = fmt::format("the search index could not be rebuilt from {}: {}", name, e.what());
+    spdlog::error("{}", broken_);
+    index_.clear();
+  }
+  index_.set_applied_index(r.index);
+  r.file.reset();  // unmaps a snapshot that may have been deleted since
+  ++rebuilds_;
+  const auto s = index_.stats();
+  spdlog::info("search index rebuilt from the snapshot at index {} in {}: {} documents ({} not UTF-8, skipped), "
+               "{} terms, {} n-grams, about {}",
+               r.index, format_duration(std::chrono::steady_clock::now() - start), s.documents, s.skipped_non_utf8,
+               s.terms, s.ngrams, format_size(s.memory_bytes));
+}
+
+void follower::process(entry& e) {
+  if (e.index <= index_.applied_index()) return;  // covered by a snapshot the index was rebuilt from
+  if (e.command.empty()) {
+    index_.set_applied_index(e.index);
+    return;
+  }
+  auto cmd = decode_command(e.command);
+  if (!cmd) {
+    // The store applied this entry, so it decoded there: this cannot happen.
+    spdlog::error("search index: log entry {} does not decode; skipping it", e.index);
+    index_.set_applied_index(e.index);
+    return;
+  }
+  index_.apply(e.index, *cmd);
+}
+
+void follower::publish() {
+  applied_index_.store(index_.applied_index(), std::memory_order_relaxed);
+  documents_.store(index_.documents(), std::memory_order_relaxed);
+  skipped_.store(index_.skipped_non_utf8(), std::memory_order_relaxed);
+  digest_.store(index_.digest(), std::memory_order_relaxed);
+  const auto applied = index_.applied_index();
+  std::vector<std::uint64_t> ready;
+  for (const auto& [id, w] : waiting_) {
+    if (w.min_index <= applied) ready.push_back(id);
+  }
+  for (auto id : ready) finish_waiter(id, errc::ok);
+}
+
+follower::progress_t follower::progress() const {
+  progress_t p;
+  p.applied_index = applied_index_.load(std::memory_order_relaxed);
+  p.queued_index = queued_index_.load(std::memory_order_relaxed);
+  p.documents = documents_.load(std::memory_order_relaxed);
+  p.skipped_non_utf8 = skipped_.load(std::memory_order_relaxed);
+  p.digest = digest_.load(std::memory_order_relaxed);
+  p.rebuilds = rebuilds_.load(std::memory_order_relaxed);
+  return p;
+}
+
+void follower::finish_waiter(std::uint64_t id, errc why) {
+  auto it = waiting_.find(id);
+  if (it == waiting_.end()) return;  // finished already (its deadline and the index raced)
+  auto finish = std::move(it->second.finish);
+  waiting_.erase(it);
+  finish(why);
+}
+
+// The caller's coroutine suspends in async_initiate; the query is posted to the follower's
+// thread, and its answer posted back to the caller's executor. (Not co_spawn onto the
+// follower's executor: asio 1.22 may start such a coroutine on the calling thread.) None of
+// these functions is a coroutine: g++ 12 may destroy a coroutine parameter moved into a lambda
+// twice.
+template <typename Answer>
+asio::awaitable<result<search_answer>> follower::when_applied(std::uint64_t min_index, Answer answer) {
+  auto initiate = [this, min_index](auto handler, Answer answer) {
+    asio::post(ctx_, [this, min_index, answer = std::move(answer), handler = std::move(handler)]() mutable {
+      auto finish = [this, min_index, answer = std::move(answer), handler = std::move(handler)](errc why) mutable {
+        auto r = answer_now(why, min_index, answer);
+        auto ex = asio::get_associated_executor(handler);
+        asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable { std::move(handler)(std::move(r)); });
+      };
+      if (stopping_ || index_.applied_index() >= min_index) return finish(errc::ok);
+      const auto id = next_waiter_++;
+      auto timer = std::make_unique<asio::steady_timer>(ctx_, wait_timeout_);
+      timer->async_wait([this, id](std::error_code ec) {
+        if (!ec) finish_waiter(id, errc::timed_out);
+      });
+      waiting_.emplace(id, waiter{min_index, std::move(timer), std::move(finish)});
+    });
+  };
+  return asio::async_initiate<decltype(asio::use_awaitable), void(result<search_answer>)>(
+      std::move(initiate), asio::use_awaitable, std::move(answer));
+}
+
+template <typename Answer>
+result<search_answer> follower::answer_now(errc why, std::uint64_t min_index, Answer& answer) {
+  if (why == errc::unavailable || stopping_) return failure(errc::unavailable, "the node is shutting down");
+  if (why == errc::timed_out) {
+    return failure(errc::timed_out, fmt::format("the search index reached log index {}, not {}, within {}",
+                                                index_.applied_index(), min_index, format_duration(wait_timeout_)));
+  }
+  if (!broken_.empty()) return failure(errc::internal, broken_);
+  return answer();
+}
+
+asio::awaitable<result<search_answer>> follower::search(text_query q, std::uint64_t min_index) {
+  return when_applied(min_index, [this, q = std::move(q)] { return index_.search(q); });
+}
+
+asio::awaitable<result<search_answer>> follower::similar(similar_query q, std::uint64_t min_index) {
+  return when_applied(min_index, [this, q = std::move(q)] { return index_.similar(q); });
+}
+
+}  // namespace kv::search

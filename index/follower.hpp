@@ -1,0 +1,133 @@
+#pragma once
+// The index coroutine's side of a node: keeps a search_index in step with the applied log and
+// answers queries once the index has applied far enough.
+//
+// The store hands it every applied entry (as an apply_observer) and it queues a copy; the
+// index is updated on the follower's own thread, so indexing never holds up the write path.
+// The queue is unbounded: a burst of writes makes the index lag (status: index_lag), never the
+// writes wait. A bulk_set is one entry and is indexed as a whole between two queries.
+//
+// On restart (and when a leader's snapshot is installed) the store reports the snapshot it
+// loaded: the follower rebuilds the index from that file on its thread, while the store goes
+// on replaying and serving; the entries after it follow from the queue.
+//
+// Threading: restart_from() and applied() are called on the store's thread; progress() on any
+// thread. search() and similar() may be awaited from any executor: they run on the follower's
+// thread and resume the caller on its own executor.
+
+#include "core/apply_observer.hpp"
+#include "core/callback.hpp"
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "index/query.hpp"
+#include "index/search_index.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+namespace kv::search {
+
+// The index options the [index] section of a node's configuration describes.
+index_options options_of(const index_config& c);
+
+class follower final : public apply_observer {
+ public:
+  // `wait_timeout`: how long a query waits for its min_index before errc::timed_out.
+  // Throws std::invalid_argument for bad options (see search_index).
+  follower(index_options opts, std::chrono::milliseconds wait_timeout);
+  ~follower() override;
+  follower(const follower&) = delete;
+  follower& operator=(const follower&) = delete;
+
+  void restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index) override;
+  void applied(std::uint64_t index, std::string_view command) override;
+
+  // Answers `q` once the index has applied `min_index` (at once if it has). errc::timed_out
+  // after wait_timeout, errc::unavailable once stopping, or the index's own errors.
+  asio::awaitable<result<search_answer>> search(text_query q, std::uint64_t min_index);
+  asio::awaitable<result<search_answer>> similar(similar_query q, std::uint64_t min_index);
+
+  // The index's position, as of the last batch it finished.
+  struct progress_t {
+    std::uint64_t applied_index = 0;
+    std::uint64_t queued_index = 0;  // the newest entry handed to the follower
+    std::uint64_t documents = 0;
+    std::uint64_t skipped_non_utf8 = 0;
+    std::uint64_t digest = 0;
+    std::uint64_t rebuilds = 0;  // snapshots the index was rebuilt from
+  };
+  progress_t progress() const;
+
+  // Fails waiting queries with errc::unavailable and stops the thread; pending work is dropped.
+  // Called by the destructor.
+  void stop();
+
+ private:
+  struct restart {
+    std::shared_ptr<const io::mapped_file> file;
+    std::uint64_t index;
+  };
+  struct entry {
+    std::uint64_t index;
+    std::string command;
+  };
+  using item = std::variant<restart, entry>;
+
+  void enqueue(item it);
+  void drain();  // on the follower's thread: one batch of the queue
+  void process(restart& r);
+  void process(entry& e);
+  void publish();
+  // Runs `answer(index_)` on the follower's thread once the index has applied `min_index` (or
+  // fails it on the deadline or at stop) and resumes the caller on its own executor.
+  template <typename Answer>
+  asio::awaitable<result<search_answer>> when_applied(std::uint64_t min_index, Answer answer);
+  // A query waiting for the index to reach its min_index.
+  struct waiter {
+    std::uint64_t min_index;
+    std::unique_ptr<asio::steady_timer> deadline;
+    callback<void(errc)> finish;  // errc::ok, timed_out or unavailable
+  };
+  void finish_waiter(std::uint64_t id, errc why);
+  template <typename Answer>
+  result<search_answer> answer_now(errc why, std::uint64_t min_index, Answer& answer);
+
+  index_options opts_;
+  std::chrono::milliseconds wait_timeout_;
+  asio::io_context ctx_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  search_index index_;  // the follower's thread only
+
+  // Queries waiting for the index to reach their min_index, by id (the follower's thread only).
+  std::map<std::uint64_t, waiter> waiting_;
+  std::uint64_t next_waiter_ = 1;
+  std::string broken_;  // why the last rebuild failed; queries fail while it is set
+
+  std::mutex mu_;  // guards queue_ and scheduled_
+  std::vector<item> queue_;
+  bool scheduled_ = false;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> queued_index_{0};
+  std::atomic<std::uint64_t> applied_index_{0};
+  std::atomic<std::uint64_t> documents_{0};
+  std::atomic<std::uint64_t> skipped_{0};
+  std::atomic<std::uint64_t> digest_{0};
+  std::atomic<std::uint64_t> rebuilds_{0};
+  std::thread thread_;
+};
+
+}  // namespace kv::search

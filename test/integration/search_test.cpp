@@ -1,0 +1,287 @@
+// Search through a real kvnode process: the index follows the applied log, answers after a
+// write with min_index, stays exact under overwrite and delete, comes back after a restart,
+// and refuses bad queries with clear errors.
+
+#include "support/client_util.hpp"
+#include "support/process.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+
+using namespace kv;
+using namespace kv::test;
+
+namespace {
+
+// (g++ 12 cannot keep braced initializer lists in coroutine frames: these build queries and
+// key sets from plain arguments.)
+template <typename... S>
+search::text_query query_of(search::match_mode mode, S... terms) {
+  search::text_query q;
+  (q.terms.emplace_back(terms), ...);
+  q.mode = mode;
+  q.limit = 100;
+  return q;
+}
+template <typename... S>
+search::text_query all_of(S... terms) {
+  return query_of(search::match_mode::all, terms...);
+}
+template <typename... S>
+search::text_query any_of(S... terms) {
+  return query_of(search::match_mode::any, terms...);
+}
+search::text_query word(std::string term) { return all_of(term); }
+
+search::similar_query like(std::string text, std::uint32_t k = 10, double threshold = 0.3) {
+  search::similar_query q;
+  q.text = std::move(text);
+  q.k = k;
+  q.threshold = threshold;
+  return q;
+}
+
+std::set<std::string> keys_of(const search::search_answer& a) {
+  std::set<std::string> out;
+  for (const auto& h : a.hits) out.insert(h.key);
+  return out;
+}
+
+template <typename... S>
+std::set<std::string> keys(S... k) {
+  std::set<std::string> out;
+  (out.emplace(k), ...);
+  return out;
+}
+
+std::string topic(int i) {
+  switch (i % 5) {
+    case 0: return "storage engine";
+    case 1: return "consensus protocol";
+    case 2: return "search index";
+    case 3: return "network stack";
+    default: return "disk format";
+  }
+}
+
+// Waits until the node's index has applied everything the store has; returns its status.
+asio::awaitable<node_status> index_caught_up(client& c) {
+  for (int i = 0; i < 500; ++i) {
+    auto s = co_await c.status();
+    BOOST_REQUIRE(s.ok());
+    if (s->number("index_applied") == s->number("applied_index")) co_return *s;
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
+    co_await t.async_wait(asio::use_awaitable);
+  }
+  BOOST_FAIL("the index did not catch up with the store within 10 s");
+  co_return node_status{};
+}
+
+// A corpus with overwrites and deletes, the same every run.
+asio::awaitable<std::uint64_t> write_corpus(client& c, int docs) {
+  std::uint64_t last = 0;
+  for (int i = 0; i < docs; i += 50) {
+    std::vector<std::pair<std::string, std::string>> batch;
+    for (int j = i; j < std::min(docs, i + 50); ++j) {
+      batch.emplace_back(fmt::format("doc{:05}", j),
+                         fmt::format("document {} about the {} with words w{} and w{}", j, topic(j), j % 7, j % 11));
+    }
+    last = *(co_await c.bulk_set(std::move(batch)));
+  }
+  for (int i = 0; i < docs; i += 3) last = *(co_await c.set(fmt::format("doc{:05}", i), fmt::format("rewritten {} zebra", i)));
+  for (int i = 1; i < docs; i += 10) {
+    auto r = co_await c.del(fmt::format("doc{:05}", i));
+    if (r) last = *r;
+  }
+  co_return last;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(search_process)
+
+BOOST_AUTO_TEST_CASE(a_write_is_found_at_once_with_its_index) {
+  node_process node;
+  with_client(node.endpoint(), [](client& c) -> asio::awaitable<void> {
+    for (int i = 0; i < 50; ++i) {
+      auto idx = co_await c.set(fmt::format("k{}", i), fmt::format("fresh value number{} quokka", i));
+      BOOST_REQUIRE(idx.ok());
+      // Stale mode does no read-index round: only min_index makes it see the write.
+      auto a = co_await c.search(word(fmt::format("number{}", i)), *idx, read_mode::stale);
+      BOOST_REQUIRE_MESSAGE(a.ok(), a.message());
+      BOOST_TEST(a->applied_index >= *idx);
+      BOOST_TEST(keys_of(*a) == keys(fmt::format("k{}", i)));
+    }
+    auto all = co_await c.search(word("quokka"));
+    BOOST_REQUIRE(all.ok());
+    BOOST_TEST(all->total == 50u);
+    BOOST_TEST(all->hits.size() == 50u);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(overwrite_delete_and_bulk_set_keep_the_index_exact) {
+  node_process node;
+  with_client(node.endpoint(), [](client& c) -> asio::awaitable<void> {
+    BOOST_REQUIRE((co_await c.set("fruit", "apple banana")).ok());
+    BOOST_TEST(keys_of(*(co_await c.search(word("apple")))) == keys("fruit"));
+    BOOST_REQUIRE((co_await c.set("fruit", "cherry")).ok());
+    BOOST_TEST((co_await c.search(word("apple")))->hits.empty());
+    BOOST_TEST(keys_of(*(co_await c.search(word("cherry")))) == keys("fruit"));
+    BOOST_REQUIRE((co_await c.del("fruit")).ok());
+    BOOST_TEST((co_await c.search(word("cherry")))->hits.empty());
+    BOOST_TEST((co_await c.similar(like("cherry")))->hits.empty());
+
+    BOOST_REQUIRE((co_await c.bulk_set(pairs_of("a", "red fox", "b", "red hen", "c", "blue fox"))).ok());
+    BOOST_TEST(keys_of(*(co_await c.search(all_of("red", "fox")))) == keys("a"));
+    BOOST_TEST(keys_of(*(co_await c.search(any_of("hen", "blue")))) == keys("b", "c"));
+    BOOST_TEST(keys_of(*(co_await c.search(query_of(search::match_mode::phrase, "red fox")))) == keys("a"));
+    BOOST_TEST(keys_of(*(co_await c.search(word("fo*")))) == keys("a", "c"));
+    auto prefixed = word("fox");
+    prefixed.key_prefix = "c";
+    BOOST_TEST(keys_of(*(co_await c.search(prefixed))) == keys("c"));
+    auto sim = co_await c.similar(like("red fax", 1, 0.1));
+    BOOST_REQUIRE(sim.ok());
+    BOOST_REQUIRE(sim->hits.size() == 1u);
+    BOOST_TEST(sim->hits[0].key == "a");
+    BOOST_TEST(sim->hits[0].score > 0.1);
+    BOOST_TEST(sim->hits[0].score < 1.0);
+    auto exact = co_await c.similar(like("blue fox", 3, 0.99));
+    BOOST_REQUIRE(exact.ok());
+    BOOST_REQUIRE(exact->hits.size() == 1u);
+    BOOST_TEST(exact->hits[0].key == "c");
+    BOOST_TEST(exact->hits[0].score == 1.0);
+
+    BOOST_REQUIRE((co_await c.set("binary", std::string("\xff\xfe not utf8", 11))).ok());
+    auto st = co_await index_caught_up(c);
+    BOOST_TEST(st.number("index_skipped_non_utf8") == 1u);
+    BOOST_TEST(st.number("index_documents") == 3u);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(bad_queries_get_clear_errors_and_the_node_serves_on) {
+  node_process node("[index]\nmax-results = 50\nmax-query-terms = 4\nwait-timeout = \"300ms\"\n");
+  with_client(node.endpoint(), [](client& c) -> asio::awaitable<void> {
+    BOOST_REQUIRE((co_await c.set("k", "some words here")).ok());
+    auto empty = co_await c.search(all_of());
+    BOOST_TEST(empty.is(errc::bad_request), empty.message());
+    auto many = all_of("a1", "b2", "c3", "d4", "e5");
+    many.limit = 10;
+    auto too_many = co_await c.search(many);
+    BOOST_TEST(too_many.is(errc::too_large), too_many.message());
+    BOOST_TEST(too_many.message().find("max-query-terms") != std::string::npos, too_many.message());
+    auto big = word("some");
+    big.limit = 51;
+    auto over = co_await c.search(big);
+    BOOST_TEST(over.is(errc::too_large), over.message());
+    auto bad_threshold = co_await c.similar(like("words", 10, 1.5));
+    BOOST_TEST(bad_threshold.is(errc::bad_request), bad_threshold.message());
+    auto some = word("some");
+    some.limit = 10;
+    auto future = co_await c.search(some, 1'000'000);
+    BOOST_TEST(future.is(errc::timed_out), future.message());
+    BOOST_TEST(future.message().find("1000000") != std::string::npos, future.message());
+    auto fine = co_await c.search(some);
+    BOOST_REQUIRE(fine.ok());
+    BOOST_TEST(keys_of(*fine) == keys("k"));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(search_can_be_disabled) {
+  node_process node("[index]\nenabled = false\n");
+  with_client(node.endpoint(), [](client& c) -> asio::awaitable<void> {
+    BOOST_REQUIRE((co_await c.set("k", "words")).ok());
+    auto r = co_await c.search(word("words"));
+    BOOST_TEST(r.is(errc::bad_request));
+    BOOST_TEST(r.message().find("disabled") != std::string::npos, r.message());
+    auto st = co_await c.status();
+    BOOST_TEST(st->text("index_applied").empty());
+    BOOST_TEST(st->number("index_applied") == 0u);
+  });
+}
+
+// Snapshots every 200 entries: a restart rebuilds the index from a snapshot plus the log after
+// it, and must end with the same digest and answers as before.
+BOOST_AUTO_TEST_CASE(restart_restores_the_index) {
+  node_process node("[storage]\nsnapshot-entries = 200\n");
+  std::uint64_t digest = 0;
+  std::uint64_t documents = 0;
+  std::set<std::string> zebras;
+  std::vector<search::hit> similar_before;
+  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
+    co_await write_corpus(c, 1000);
+    auto st = co_await index_caught_up(c);
+    BOOST_TEST(st.number("snapshot_index") > 0u);
+    digest = st.number("index_digest");
+    documents = st.number("index_documents");
+    BOOST_TEST(documents == 900u);
+    zebras = keys_of(*(co_await c.search(word("zebra"))));
+    similar_before = (co_await c.similar(like("document 42 about the search index")))->hits;
+  });
+  BOOST_TEST(zebras.size() == 100u);  // a limit of 100 of the 301 rewritten documents left
+  for (int round = 0; round < 2; ++round) {
+    if (round == 0) {
+      node.restart();  // SIGTERM
+    } else {
+      node.kill9();
+      node.start();
+    }
+    with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
+      auto st = co_await index_caught_up(c);
+      BOOST_TEST(st.number("index_rebuilds") == 1u);
+      BOOST_TEST(st.number("index_digest") == digest);
+      BOOST_TEST(st.number("index_documents") == documents);
+      BOOST_TEST(keys_of(*(co_await c.search(word("zebra")))) == zebras);
+      auto sim = co_await c.similar(like("document 42 about the search index"));
+      BOOST_REQUIRE(sim.ok());
+      BOOST_REQUIRE(sim->hits.size() == similar_before.size());
+      for (std::size_t i = 0; i < sim->hits.size(); ++i) {
+        BOOST_TEST(sim->hits[i].key == similar_before[i].key);
+        BOOST_TEST(sim->hits[i].score == similar_before[i].score);
+      }
+    });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(kvctl_search_and_similar) {
+  node_process node;
+  auto kvctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {binary("kvctl").string(), "--endpoints", node.endpoint()});
+    return run_command(args);
+  };
+  BOOST_REQUIRE(kvctl({"bulk-set", "a", "the quick brown fox", "b", "the lazy brown dog", "c", "quick thinking"}).exit_code == 0);
+  auto all = kvctl({"search", "brown", "quick"});
+  BOOST_TEST(all.exit_code == 0);
+  BOOST_TEST(all.out.starts_with("a\t"), all.out);
+  BOOST_TEST(std::count(all.out.begin(), all.out.end(), '\n') == 1);
+  auto any = kvctl({"search", "--or", "--limit", "2", "quick", "dog"});
+  BOOST_TEST(any.exit_code == 0);
+  BOOST_TEST(std::count(any.out.begin(), any.out.end(), '\n') == 2, any.out);
+  BOOST_TEST(any.err.find("2 of 3 matches") != std::string::npos, any.err);
+  auto phrase = kvctl({"search", "--phrase", "brown", "dog"});
+  BOOST_TEST(phrase.out.starts_with("b\t"), phrase.out);
+  auto sim = kvctl({"similar", "the quick brown fax", "--top", "1", "--threshold", "0.2"});
+  BOOST_TEST(sim.exit_code == 0);
+  BOOST_TEST(sim.out.starts_with("a\t"), sim.out);
+  auto bad = kvctl({"similar", "x", "--threshold", "2"});
+  BOOST_TEST(bad.exit_code == 2);
+  auto none = kvctl({"search"});
+  BOOST_TEST(none.exit_code == 2);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_stemming_language_stops_kvnode_with_a_clear_error) {
+  temp_dir dir;
+  std::ofstream(dir / "kv.toml") << fmt::format("[node]\ndata-dir = \"{}\"\n[index]\nstemming = \"klingon\"\n",
+                                                (dir / "data").string());
+  auto r = run_command({binary("kvnode").string(), "--config", (dir / "kv.toml").string()});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("configuration error: [index]") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("klingon") != std::string::npos, r.err);
+  BOOST_TEST(!std::filesystem::exists(dir / "data"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
