@@ -1,5 +1,6 @@
 #include "index/doc_table.hpp"
 
+#include "index/persist.hpp"
 #include "index/posting_list.hpp"
 
 #include <cassert>
@@ -61,6 +62,39 @@ void doc_table::clear() {
   slots_.clear();
   live_.clear();
   key_heap_bytes_ = 0;
+}
+
+// id_bound, then per id: varint(0) for a dead slot, else varint(key size + 1) and the key.
+void doc_table::save(persist::writer& w) const {
+  w.u32(id_bound());
+  for (std::uint32_t id = 0; id < id_bound(); ++id) {
+    if (!live_[id]) {
+      w.varint(0);
+      continue;
+    }
+    w.varint(static_cast<std::uint32_t>(slots_[id].text.size()) + 1);
+    w.bytes(slots_[id].text);
+  }
+}
+
+void doc_table::load(persist::reader& r) {
+  assert(slots_.empty());
+  const std::size_t bound = r.length(r.u32());
+  slots_.resize(bound);
+  live_.resize(bound);
+  std::size_t live = 0;
+  for (std::uint32_t id = 0; id < bound; ++id) {
+    const std::uint32_t size = r.varint();
+    if (size == 0) continue;
+    slots_[id].text = r.string(size - 1);
+    key_heap_bytes_ += heap_bytes(slots_[id].text);
+    live_[id] = true;
+    ++live;
+  }
+  by_key_.reserve(live);
+  for (std::uint32_t id = 0; id < bound; ++id) {
+    if (live_[id] && !by_key_.insert(id).second) r.fail("a key has two documents");
+  }
 }
 
 std::size_t doc_table::memory_bytes() const {

@@ -18,6 +18,11 @@
 
 namespace kv::search {
 
+namespace persist {
+class reader;
+class writer;
+}  // namespace persist
+
 class doc_table {
  public:
   static constexpr std::uint32_t renumber_slack = 4096;
@@ -46,6 +51,11 @@ class doc_table {
 
   void clear();
   std::size_t memory_bytes() const;
+
+  // Writes every slot, dead ones included, so ids survive a save and load (persist.hpp).
+  void save(persist::writer& w) const;
+  // Takes back what save() wrote into an empty table. Throws persist::format_error.
+  void load(persist::reader& r);
 
  private:
   struct slot {

@@ -1,6 +1,7 @@
 #include "index/ngram_index.hpp"
 
 #include "index/doc_table.hpp"
+#include "index/persist.hpp"
 #include "index/stable_hash.hpp"
 #include "index/top_hits.hpp"
 
@@ -199,6 +200,9 @@ void ngram_index::remap(std::span<const std::uint32_t> old_to_new, std::uint32_t
   }
   size_ = std::move(size);
   forward_ = std::move(forward);
+  // add() takes seen_[id] == doc + 1 to mean "already met in this document"; ids given out after
+  // a renumbering repeat old ones, so marks left from before would drop grams of new documents.
+  std::fill(seen_.begin(), seen_.end(), 0);
 }
 
 void ngram_index::query_grams(const analyzed_text& text, std::vector<std::uint32_t>& known,
@@ -323,6 +327,87 @@ std::size_t ngram_index::memory_bytes() const {
                       forward_.capacity() * sizeof(byte_blob) + forward_bytes_;
   for (const auto& g : grams_) bytes += heap_bytes(g.text) + g.postings.memory_bytes();
   return bytes;
+}
+
+void ngram_index::save(persist::writer& w) const {
+  w.begin(persist::section::grams);
+  w.u32(static_cast<std::uint32_t>(grams_.size()));
+  for (const auto& g : grams_) {
+    w.varint(static_cast<std::uint32_t>(g.text.size()));
+    w.bytes(g.text);
+    persist::save(w, g.postings);
+  }
+  w.u32(static_cast<std::uint32_t>(free_grams_.size()));
+  for (std::uint32_t id : free_grams_) w.varint(id);
+  w.end();
+
+  w.begin(persist::section::gram_documents);
+  w.u32(static_cast<std::uint32_t>(size_.size()));
+  for (std::uint32_t doc = 0; doc < size_.size(); ++doc) {
+    w.varint(live(doc) ? size_[doc] + 1 : 0);
+    persist::save(w, forward_[doc]);
+  }
+  w.end();
+}
+
+void ngram_index::load(persist::reader& r, const doc_table& docs) {
+  assert(grams_.empty() && size_.empty());
+  r.begin(persist::section::grams);
+  grams_.resize(r.length(r.u32()));
+  std::size_t short_grams = 0;
+  for (auto& g : grams_) {
+    g.text = r.string(r.varint());
+    persist::load(r, g.postings);
+    if (g.text.empty() != (g.postings.live() == 0)) r.fail("a gram without documents, or documents without a gram");
+    if (g.text.empty()) continue;
+    g.hash = stable_hash(g.text);
+    ++live_grams_;
+    postings_ += g.postings.live();
+    stale_ += g.postings.dead();
+    short_grams += dense_slot(g.text) < 0 && g.text.size() <= packed_gram_bytes;
+  }
+  free_grams_.resize(r.length(r.u32()));
+  if (free_grams_.size() + live_grams_ != grams_.size()) r.fail("gram ids in use and free do not add up");
+  std::vector<char> listed(grams_.size(), 0);
+  for (auto& id : free_grams_) {
+    id = r.varint();
+    if (id >= grams_.size() || !grams_[id].text.empty() || listed[id]) r.fail("a free gram id is in use or listed twice");
+    listed[id] = 1;
+  }
+  short_ids_.reserve(short_grams);
+  for (std::uint32_t id = 0; id < grams_.size(); ++id) {
+    const std::string& text = grams_[id].text;
+    if (text.empty()) continue;
+    if (find(text) != no_doc) r.fail("a gram appears twice");
+    if (std::ptrdiff_t slot = dense_slot(text); slot >= 0) {
+      dense_ids_[static_cast<std::size_t>(slot)] = id;
+    } else if (text.size() <= packed_gram_bytes) {
+      short_ids_.emplace(pack(text), id);
+    } else {
+      long_ids_.insert(id);
+    }
+  }
+  r.end();
+
+  r.begin(persist::section::gram_documents);
+  const std::size_t bound = r.length(r.u32());
+  if (bound != docs.id_bound()) r.fail("the gram documents do not match the doc table");
+  size_.resize(bound);
+  forward_.resize(bound);
+  for (std::uint32_t doc = 0; doc < bound; ++doc) {
+    const std::uint32_t size = r.varint();
+    forward_[doc] = persist::load_blob(r);
+    if ((size != 0) != docs.live(doc)) r.fail("the gram documents do not match the doc table");
+    if (size == 0) {
+      if (forward_[doc].size() != 0) r.fail("a removed document has a forward record");
+      size_[doc] = absent;
+      continue;
+    }
+    size_[doc] = size - 1;
+    forward_bytes_ += forward_[doc].size();
+    ++documents_;
+  }
+  r.end();
 }
 
 void ngram_index::check_invariants() const {

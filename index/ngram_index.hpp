@@ -44,6 +44,10 @@
 namespace kv::search {
 
 class doc_table;
+namespace persist {
+class reader;
+class writer;
+}  // namespace persist
 
 // Calls f(gram) for each n-gram of a folded word, padded as above (occurrences, in order).
 // `scratch` is a reusable buffer.
@@ -102,6 +106,13 @@ class ngram_index {
 
   // Throws std::logic_error if the lists or counts disagree with the forward records. For tests.
   void check_invariants() const;
+
+  // Writes sections `grams` and `gram_documents` (persist.hpp): every gram id (free ones
+  // included) with its list's raw bytes, and per document id its gram count and forward record.
+  void save(persist::writer& w) const;
+  // Takes back what save() wrote into an empty index of the same n whose documents are `docs`
+  // (already loaded); rebuilds the dictionary and recounts. Throws persist::format_error.
+  void load(persist::reader& r, const doc_table& docs);
 
  private:
   struct gram_entry {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace kv::search {
@@ -107,6 +108,17 @@ class posting_list {
 
   std::size_t memory_bytes() const { return bytes_.capacity(); }
 
+  // The raw state (for saving): the encoded entries and the last entry's document. restore()
+  // takes back what bytes(), last(), live() and dead() returned; the caller vouches for it.
+  std::span<const std::uint8_t> bytes() const { return bytes_; }
+  std::uint32_t last() const { return last_; }
+  void restore(std::vector<std::uint8_t> bytes, std::uint32_t last, std::uint32_t live, std::uint32_t dead) {
+    bytes_ = std::move(bytes);
+    last_ = last;
+    live_ = live;
+    dead_ = dead;
+  }
+
  private:
   // Grows by a quarter rather than doubling: lists are many and mostly small, and the slack of a
   // doubling vector would be a large share of the index.
@@ -159,6 +171,14 @@ class byte_blob {
       : bytes_(bytes.empty() ? nullptr : new std::uint8_t[bytes.size()]), size_(static_cast<std::uint32_t>(bytes.size())) {
     if (!bytes.empty()) std::copy(bytes.begin(), bytes.end(), bytes_.get());
   }
+  // `size` bytes to be filled through data() (loading a saved index).
+  static byte_blob with_size(std::uint32_t size) {
+    byte_blob b;
+    if (size > 0) b.bytes_.reset(new std::uint8_t[size]);
+    b.size_ = size;
+    return b;
+  }
+  std::uint8_t* data() { return bytes_.get(); }
   const std::uint8_t* begin() const { return bytes_.get(); }
   const std::uint8_t* end() const { return bytes_.get() + size_; }
   std::uint32_t size() const { return size_; }

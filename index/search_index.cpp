@@ -2,12 +2,15 @@
 
 #include "index/doc_table.hpp"
 #include "index/ngram_index.hpp"
+#include "index/persist.hpp"
 #include "index/posting_list.hpp"
 #include "index/stable_hash.hpp"
 #include "index/text_index.hpp"
 #include "index/tokenizer.hpp"
 
+#include <set>
 #include <stdexcept>
+#include <system_error>
 #include <utility>
 
 namespace kv::search {
@@ -28,6 +31,31 @@ std::uint64_t document_digest(std::string_view key, const analyzed_text& text, s
   std::uint64_t terms = 0;
   for (std::size_t i = 0; i < text.term_count(); ++i) terms = mix64(terms ^ stable_hash(text.term(i), text.position(i)));
   return stable_hash(key) ^ mix64(terms + mix64(gram_hash ^ 0x6a09e667f3bcc908ULL));
+}
+
+// What analysis depends on, as the header of a saved index records it: a file saved with other
+// options holds other terms and grams.
+persist::header analysis_options(const index_options& opts) {
+  persist::header h;
+  h.ngram_size = static_cast<std::uint32_t>(opts.ngram_size);
+  std::set<std::string> stop_words;  // the tokenizer's set: folded, order and repeats ignored
+  for (const auto& w : opts.stop_words) stop_words.insert(fold(w));
+  h.stop_words_digest = mix64(stop_words.size());
+  for (const auto& w : stop_words) h.stop_words_digest = mix64(h.stop_words_digest ^ stable_hash(w));
+  h.stemming_digest = stable_hash(opts.stemming_language);
+  return h;
+}
+
+// The options on which `saved` and `ours` differ, for a message; empty if none.
+std::string options_mismatch(const persist::header& saved, const persist::header& ours) {
+  std::string out;
+  auto add = [&](const std::string& what) { out += (out.empty() ? "" : ", ") + what; };
+  if (saved.ngram_size != ours.ngram_size) {
+    add("ngram_size " + std::to_string(saved.ngram_size) + " in the file, " + std::to_string(ours.ngram_size) + " here");
+  }
+  if (saved.stop_words_digest != ours.stop_words_digest) add("other stop words");
+  if (saved.stemming_digest != ours.stemming_digest) add("another stemming language");
+  return out;
 }
 
 }  // namespace
@@ -135,6 +163,74 @@ void search_index::set_applied_index(std::uint64_t index) { state_->applied_inde
 std::uint64_t search_index::applied_index() const { return state_->applied_index; }
 
 void search_index::clear() { state_ = std::make_unique<state>(std::move(state_->opts)); }
+
+void search_index::save(const std::filesystem::path& path) const {
+  const state& s = *state_;
+  persist::header h = analysis_options(s.opts);
+  h.applied_index = s.applied_index;
+  h.digest = s.digest;
+  h.skipped_non_utf8 = s.skipped_non_utf8;
+  h.doc_ids = s.docs.id_bound();
+  h.documents = s.docs.size();
+  h.terms = s.text.terms();
+  h.postings = s.text.postings();
+  h.ngrams = s.grams.grams();
+  h.ngram_postings = s.grams.postings();
+  persist::write_file(path, [&](const persist::writer::sink& sink) {
+    persist::writer w(sink, h);
+    w.begin(persist::section::documents);
+    s.docs.save(w);
+    for (std::uint32_t doc = 0; doc < h.doc_ids; ++doc) w.u64(doc < s.doc_digests.size() ? s.doc_digests[doc] : 0);
+    w.end();
+    s.text.save(w);
+    s.grams.save(w);
+    w.finish();
+  });
+}
+
+result<std::uint64_t> search_index::load(const std::filesystem::path& path) {
+  clear();  // frees the old contents first: loading needs the room
+  try {
+    persist::file_source file(path);
+    persist::reader r([&](char* out, std::size_t n) { return file.read(out, n); }, file.size());
+    const persist::header h = r.read_header();
+    if (auto mismatch = options_mismatch(h, analysis_options(state_->opts)); !mismatch.empty()) {
+      return failure(errc::bad_request, "search index file " + path.string() + " was saved with different options: " + mismatch);
+    }
+    state& s = *state_;
+    r.begin(persist::section::documents);
+    s.docs.load(r);
+    if (s.docs.id_bound() != h.doc_ids) r.fail("the doc table does not match the header");
+    s.doc_digests.resize(h.doc_ids);
+    for (std::uint32_t doc = 0; doc < h.doc_ids; ++doc) {
+      s.doc_digests[doc] = r.u64();
+      if (!s.docs.live(doc) && s.doc_digests[doc] != 0) r.fail("a removed document has a digest share");
+      s.digest += s.doc_digests[doc];
+    }
+    r.end();
+    s.text.load(r, s.docs);
+    s.grams.load(r, s.docs);
+    r.finish();
+    if (s.digest != h.digest || s.docs.size() != h.documents || s.text.terms() != h.terms ||
+        s.text.postings() != h.postings || s.grams.grams() != h.ngrams || s.grams.postings() != h.ngram_postings ||
+        s.text.documents() != h.documents || s.grams.documents() != h.documents) {
+      throw persist::format_error(0, "the header's digest or counts do not match the sections");
+    }
+    s.applied_index = h.applied_index;
+    s.skipped_non_utf8 = h.skipped_non_utf8;
+    return h.applied_index;
+  } catch (const persist::format_error& e) {
+    clear();
+    return failure(errc::corruption, "corrupt search index file " + path.string() + " at offset " +
+                                         std::to_string(e.offset()) + ": " + e.what());
+  } catch (const std::system_error& e) {
+    clear();
+    return failure(e.code() == std::errc::no_such_file_or_directory ? errc::not_found : errc::internal, e.what());
+  } catch (...) {
+    clear();
+    throw;
+  }
+}
 
 result<search_answer> search_index::search(const text_query& q) const {
   state& s = *state_;

@@ -1,13 +1,17 @@
 #pragma once
 // kvnode's search index: full-text search (BM25-ranked, with all/any/phrase modes and prefix
 // terms) and n-gram similarity search over the values of the store, kept in step with the applied
-// log. A deterministic core: no I/O, no threads, no clocks. Two indexes fed the same documents
-// (in any order, through any number of overwrites) hold the same logical contents and answer
-// every query identically (digest() compares them).
+// log. A deterministic core: no threads, no clocks, no I/O but save() and load(). Two indexes
+// fed the same documents (in any order, through any number of overwrites) hold the same logical
+// contents and answer every query identically (digest() compares them).
 //
 // How it is built: tokenizer.hpp (words, folding, stop words, stemming), text_index.hpp (inverted
 // index and BM25), ngram_index.hpp (n-grams and Jaccard), doc_table.hpp (key <-> document id).
 // index/README.md gives the data structures and the cost of every operation.
+//
+// Persistence: save() writes the whole index to a file and load() takes it back, so a restart
+// need not re-tokenize every value (index/README.md, "Persistence", gives the format). These are
+// the only members that do I/O.
 //
 // Threading: not thread-safe, const members included (the stemmer and scratch buffers are
 // shared state). One thread (the node's index coroutine) owns an index and makes every call.
@@ -18,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -66,6 +71,24 @@ class search_index {
   std::uint64_t applied_index() const;
   // Empties the index: no documents, applied_index() 0, statistics reset.
   void clear();
+
+  // Writes the whole index (every structure queries and later updates use, applied_index() and
+  // skipped_non_utf8) to `path` in a versioned, checksummed format: written to path + ".tmp",
+  // fdatasynced, renamed over `path`, and the directory fsynced, so `path` holds either the old
+  // file or the whole new one. Throws std::system_error naming the file on I/O failure (the .tmp
+  // file is removed). O(size of the index); the file is about 0.8 bytes per byte of stats().memory_bytes.
+  void save(const std::filesystem::path& path) const;
+  // Replaces this index with the one saved at `path` and returns its applied index. The file
+  // must have been saved with the same ngram_size, stop words (as a set, after folding) and
+  // stemming language; the query limits may differ. Errors (this index is then empty, as after
+  // clear(), and usable):
+  //  - errc::bad_request "saved with different options: ..." naming the options that differ;
+  //  - errc::corruption naming the file, the offset and what is wrong, if the file is truncated,
+  //    fails a checksum, is of an unknown version or is otherwise inconsistent;
+  //  - errc::not_found if there is no such file; errc::internal if it cannot be opened or read.
+  // Afterwards the index answers every query exactly as the saved one did (scores included), has
+  // the same digest() and stats() counts, and takes updates as it would have.
+  result<std::uint64_t> load(const std::filesystem::path& path);
 
   // A full-text query. errc::bad_request: no terms, a term that is not valid UTF-8, a bare "*",
   // no searchable term left after tokenizing (only stop words or punctuation); errc::too_large:

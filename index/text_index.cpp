@@ -1,6 +1,7 @@
 #include "index/text_index.hpp"
 
 #include "index/doc_table.hpp"
+#include "index/persist.hpp"
 #include "index/top_hits.hpp"
 
 #include <absl/container/flat_hash_map.h>
@@ -307,6 +308,86 @@ std::size_t text_index::memory_bytes() const {
                       forward_bytes_;
   for (const auto& t : terms_) bytes += heap_bytes(t.text) + t.postings.memory_bytes();
   return bytes;
+}
+
+void text_index::save(persist::writer& w) const {
+  w.begin(persist::section::terms);
+  w.u32(static_cast<std::uint32_t>(terms_.size()));
+  for (const auto& t : terms_) {
+    w.varint(static_cast<std::uint32_t>(t.text.size()));
+    w.bytes(t.text);
+    persist::save(w, t.postings);
+  }
+  w.u32(static_cast<std::uint32_t>(free_terms_.size()));
+  for (std::uint32_t id : free_terms_) w.varint(id);
+  w.u32(static_cast<std::uint32_t>(ordered_.size()));
+  for (std::uint32_t id : ordered_) w.varint(id);
+  w.end();
+
+  w.begin(persist::section::term_documents);
+  w.u32(static_cast<std::uint32_t>(length_.size()));
+  for (std::uint32_t doc = 0; doc < length_.size(); ++doc) {
+    w.varint(live(doc) ? length_[doc] + 1 : 0);
+    persist::save(w, forward_[doc]);
+  }
+  w.end();
+}
+
+void text_index::load(persist::reader& r, const doc_table& docs) {
+  assert(terms_.empty() && length_.empty());
+  r.begin(persist::section::terms);
+  terms_.resize(r.length(r.u32()));
+  for (auto& t : terms_) {
+    t.text = r.string(r.varint());
+    persist::load(r, t.postings);
+  }
+  std::vector<char> seen(terms_.size(), 0);  // each id must be free or in the dictionary, once
+  auto claim = [&](std::uint32_t id) {
+    if (id >= terms_.size() || seen[id]) r.fail("a term id is out of range or listed twice");
+    seen[id] = 1;
+  };
+  free_terms_.resize(r.length(r.u32()));
+  for (auto& id : free_terms_) {
+    claim(id = r.varint());
+    if (!terms_[id].text.empty() || terms_[id].postings.entries() != 0) r.fail("a free term id holds a term");
+  }
+  const std::size_t in_use = r.length(r.u32());
+  if (in_use + free_terms_.size() != terms_.size()) r.fail("term ids in use and free do not add up");
+  by_text_.reserve(in_use);
+  for (std::size_t i = 0; i < in_use; ++i) {
+    const std::uint32_t id = r.varint();
+    claim(id);
+    const auto& list = terms_[id].postings;
+    if (list.live() == 0) r.fail("a term has no documents");
+    // Strictly ascending text: the ordered set can be built by appending, and no text repeats.
+    if (!ordered_.empty() && !(terms_[*ordered_.rbegin()].text < terms_[id].text)) r.fail("terms out of order");
+    ordered_.insert(ordered_.end(), id);
+    by_text_.insert(id);
+    postings_ += list.live();
+    stale_ += list.dead();
+  }
+  r.end();
+
+  r.begin(persist::section::term_documents);
+  const std::size_t bound = r.length(r.u32());
+  if (bound != docs.id_bound()) r.fail("the term documents do not match the doc table");
+  length_.resize(bound);
+  forward_.resize(bound);
+  for (std::uint32_t doc = 0; doc < bound; ++doc) {
+    const std::uint32_t length = r.varint();
+    forward_[doc] = persist::load_blob(r);
+    if ((length != 0) != docs.live(doc)) r.fail("the term documents do not match the doc table");
+    if (length == 0) {
+      if (forward_[doc].size() != 0) r.fail("a removed document has a forward record");
+      length_[doc] = absent;
+      continue;
+    }
+    length_[doc] = length - 1;
+    total_length_ += length - 1;
+    forward_bytes_ += forward_[doc].size();
+    ++documents_;
+  }
+  r.end();
 }
 
 void text_index::check_invariants() const {

@@ -45,6 +45,10 @@
 namespace kv::search {
 
 class doc_table;
+namespace persist {
+class reader;
+class writer;
+}  // namespace persist
 
 inline constexpr double bm25_k1 = 1.2;
 inline constexpr double bm25_b = 0.75;
@@ -93,6 +97,14 @@ class text_index {
   // Throws std::logic_error if the posting lists, counts or dictionary disagree with the forward
   // records. O(everything); for tests.
   void check_invariants() const;
+
+  // Writes sections `terms` and `term_documents` (persist.hpp): every term id (free ones
+  // included), its list's raw bytes, the dictionary's order, and per document id its length and
+  // forward record, so that ids and lists survive a save and load unchanged.
+  void save(persist::writer& w) const;
+  // Takes back what save() wrote into an empty index whose documents are `docs` (already
+  // loaded); rebuilds the dictionary and recounts. Throws persist::format_error.
+  void load(persist::reader& r, const doc_table& docs);
 
  private:
   struct term_entry {
