@@ -27,6 +27,9 @@ class apply_observer {
   // if it changed no key: a no-op, an open_session, a write refused by its session (a duplicate,
   // an expired session).
   virtual void applied(std::uint64_t index, std::string_view command) = 0;
+  // The store begins a snapshot of the state at `index` (every entry up to it was handed over
+  // already): a moment to persist whatever lets a restart from that snapshot skip work.
+  virtual void checkpoint(std::uint64_t index) { (void)index; }
 };
 
 }  // namespace kv

@@ -746,6 +746,7 @@ asio::awaitable<void> store::take_snapshot() {
     queued.push_back(snapshot::encode_chunk(c));
     queued_bytes += queued.back().size();
   });
+  if (observer_) observer_->checkpoint(index);
   auto write_queued = [&]() -> asio::awaitable<void> {
     while (!queued.empty()) {
       // Take the batch out first: writes arriving during the await may queue more chunks.

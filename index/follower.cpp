@@ -32,8 +32,12 @@ index_options options_of(const index_config& c) {
   return o;
 }
 
-follower::follower(index_options opts, std::chrono::milliseconds wait_timeout)
-    : opts_(opts), wait_timeout_(wait_timeout), work_(ctx_.get_executor()), index_(std::move(opts)) {
+follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir)
+    : opts_(opts),
+      wait_timeout_(wait_timeout),
+      dir_(std::move(dir)),
+      work_(ctx_.get_executor()),
+      index_(std::move(opts)) {
   thread_ = std::thread([this] {
     try {
       ctx_.run();
@@ -61,6 +65,10 @@ void follower::restart_from(std::shared_ptr<const io::mapped_file> file, std::ui
 }
 
 void follower::applied(std::uint64_t index, std::string_view command) { enqueue(entry{index, std::string(command)}); }
+
+void follower::checkpoint(std::uint64_t index) {
+  if (!dir_.empty()) enqueue(save_point{index});
+}
 
 void follower::enqueue(item it) {
   const auto index = std::visit([](const auto& i) { return i.index; }, it);
@@ -93,10 +101,63 @@ void follower::drain() {
   if (more) asio::post(ctx_, [this] { drain(); });
 }
 
+std::filesystem::path follower::saved_path(std::uint64_t index) const {
+  return dir_ / fmt::format("index-{:020}.idx", index);
+}
+
+bool follower::load_saved(std::uint64_t index) {
+  if (dir_.empty()) return false;
+  const auto path = saved_path(index);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return false;
+  const auto start = std::chrono::steady_clock::now();
+  auto loaded = index_.load(path);
+  if (!loaded || *loaded != index) {
+    spdlog::warn("search index: cannot use the saved index {}: {}; re-indexing the snapshot instead", path.string(),
+                 loaded ? fmt::format("it is at log index {}, not {}", *loaded, index) : loaded.message());
+    index_.clear();
+    return false;
+  }
+  spdlog::info("search index loaded from {} in {}: {} documents at log index {}", path.string(),
+               format_duration(std::chrono::steady_clock::now() - start), index_.documents(), index);
+  return true;
+}
+
+void follower::process(save_point& p) {
+  if (index_.applied_index() != p.index || !broken_.empty()) {
+    // Cannot happen: every entry up to the snapshot's index was queued before its save point.
+    spdlog::warn("search index: not saved for the snapshot at {}: the index is at {}", p.index, index_.applied_index());
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto path = saved_path(p.index);
+  try {
+    index_.save(path);
+  } catch (const std::exception& e) {
+    // Only costs time at the next restart (the index is rebuilt from the snapshot instead).
+    spdlog::error("search index: cannot save it to {}: {}", path.string(), e.what());
+    return;
+  }
+  ++saves_;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(dir_, ec)) {
+    const auto name = f.path().filename().string();
+    if (name.starts_with("index-") && f.path() != path) std::filesystem::remove(f.path(), ec);
+  }
+  spdlog::info("search index saved to {} in {} ({} documents, {})", path.string(),
+               format_duration(std::chrono::steady_clock::now() - start), index_.documents(),
+               format_size(std::filesystem::file_size(path, ec)));
+}
+
 void follower::process(restart& r) {
   const auto start = std::chrono::steady_clock::now();
   index_.clear();
   broken_.clear();
+  if (load_saved(r.index)) {
+    r.file.reset();
+    ++loads_;
+    return;
+  }
   const std::string name = fmt::format("the snapshot at index {}", r.index);
   try {
     snapshot::decode_pairs(std::string_view(r.file->data().data(), r.file->size()), name,
@@ -154,6 +215,8 @@ follower::progress_t follower::progress() const {
   p.skipped_non_utf8 = skipped_.load(std::memory_order_relaxed);
   p.digest = digest_.load(std::memory_order_relaxed);
   p.rebuilds = rebuilds_.load(std::memory_order_relaxed);
+  p.loads = loads_.load(std::memory_order_relaxed);
+  p.saves = saves_.load(std::memory_order_relaxed);
   return p;
 }
 

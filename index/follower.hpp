@@ -7,9 +7,13 @@
 // The queue is unbounded: a burst of writes makes the index lag (status: index_lag), never the
 // writes wait. A bulk_set is one entry and is indexed as a whole between two queries.
 //
-// On restart (and when a leader's snapshot is installed) the store reports the snapshot it
-// loaded: the follower rebuilds the index from that file on its thread, while the store goes
-// on replaying and serving; the entries after it follow from the queue.
+// Persistence: when the store takes a snapshot at index S, the follower saves the index as it
+// is at S to <data-dir>/index-<S>.idx (on its thread, once it has applied S) and removes older
+// ones. On restart (and when a leader's snapshot is installed) the store reports the snapshot
+// it loaded: the follower loads index-<S>.idx if it is there and sound, else rebuilds the
+// index from the snapshot file itself, on its thread, while the store goes on replaying and
+// serving; the entries after S follow from the queue. The state at a log index is the same on
+// every node, so a saved index is valid for any snapshot at the same index.
 //
 // Threading: restart_from() and applied() are called on the store's thread; progress() on any
 // thread. search() and similar() may be awaited from any executor: they run on the follower's
@@ -30,6 +34,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,15 +50,17 @@ index_options options_of(const index_config& c);
 
 class follower final : public apply_observer {
  public:
-  // `wait_timeout`: how long a query waits for its min_index before errc::timed_out.
+  // `wait_timeout`: how long a query waits for its min_index before errc::timed_out. `dir`:
+  // where saved indexes go (the node's data directory; empty: never saved).
   // Throws std::invalid_argument for bad options (see search_index).
-  follower(index_options opts, std::chrono::milliseconds wait_timeout);
+  follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir = {});
   ~follower() override;
   follower(const follower&) = delete;
   follower& operator=(const follower&) = delete;
 
   void restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index) override;
   void applied(std::uint64_t index, std::string_view command) override;
+  void checkpoint(std::uint64_t index) override;
 
   // Answers `q` once the index has applied `min_index` (at once if it has). errc::timed_out
   // after wait_timeout, errc::unavailable once stopping, or the index's own errors.
@@ -67,7 +74,9 @@ class follower final : public apply_observer {
     std::uint64_t documents = 0;
     std::uint64_t skipped_non_utf8 = 0;
     std::uint64_t digest = 0;
-    std::uint64_t rebuilds = 0;  // snapshots the index was rebuilt from
+    std::uint64_t rebuilds = 0;  // snapshots the index was rebuilt from (values re-indexed)
+    std::uint64_t loads = 0;     // saved indexes loaded instead of a rebuild
+    std::uint64_t saves = 0;     // indexes saved at the store's snapshots
   };
   progress_t progress() const;
 
@@ -84,12 +93,19 @@ class follower final : public apply_observer {
     std::uint64_t index;
     std::string command;
   };
-  using item = std::variant<restart, entry>;
+  struct save_point {
+    std::uint64_t index;
+  };
+  using item = std::variant<restart, entry, save_point>;
 
   void enqueue(item it);
   void drain();  // on the follower's thread: one batch of the queue
   void process(restart& r);
   void process(entry& e);
+  void process(save_point& p);
+  // Loads the saved index for a snapshot at `index`, if there is a sound one.
+  bool load_saved(std::uint64_t index);
+  std::filesystem::path saved_path(std::uint64_t index) const;
   void publish();
   // Runs `answer(index_)` on the follower's thread once the index has applied `min_index` (or
   // fails it on the deadline or at stop) and resumes the caller on its own executor.
@@ -107,6 +123,7 @@ class follower final : public apply_observer {
 
   index_options opts_;
   std::chrono::milliseconds wait_timeout_;
+  std::filesystem::path dir_;
   asio::io_context ctx_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   search_index index_;  // the follower's thread only
@@ -127,6 +144,8 @@ class follower final : public apply_observer {
   std::atomic<std::uint64_t> skipped_{0};
   std::atomic<std::uint64_t> digest_{0};
   std::atomic<std::uint64_t> rebuilds_{0};
+  std::atomic<std::uint64_t> loads_{0};
+  std::atomic<std::uint64_t> saves_{0};
   std::thread thread_;
 };
 

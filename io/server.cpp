@@ -423,6 +423,8 @@ class connection : public std::enable_shared_from_this<connection> {
       fields.push_back({"index_skipped_non_utf8", p.skipped_non_utf8});
       fields.push_back({"index_digest", p.digest});
       fields.push_back({"index_rebuilds", p.rebuilds});
+      fields.push_back({"index_loads", p.loads});
+      fields.push_back({"index_saves", p.saves});
     }
     // The leader's view of each follower: how far its log matches, and how far behind it is.
     for (auto peer : st.replication().voters) {

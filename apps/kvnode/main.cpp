@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<kv::search::follower> index;
   if (cfg.index.enabled) {
     try {
-      index = std::make_unique<kv::search::follower>(kv::search::options_of(cfg.index), cfg.index.wait_timeout);
+      index = std::make_unique<kv::search::follower>(kv::search::options_of(cfg.index), cfg.index.wait_timeout,
+                                                     cfg.node.data_dir);
     } catch (const std::invalid_argument& e) {
       fmt::print(stderr, "kvnode: configuration error: [index] {}\n", e.what());
       return exit_bad_config;

@@ -204,8 +204,10 @@ BOOST_AUTO_TEST_CASE(search_can_be_disabled) {
   });
 }
 
-// Snapshots every 200 entries: a restart rebuilds the index from a snapshot plus the log after
-// it, and must end with the same digest and answers as before.
+// Snapshots every 200 entries: the index is saved with each, and a restart loads the saved
+// index and applies the log after it. Without a usable saved index (deleted, or damaged) the
+// restart re-indexes the store's snapshot instead. Every way must end with the same digest and
+// answers as before.
 BOOST_AUTO_TEST_CASE(restart_restores_the_index) {
   node_process node("[storage]\nsnapshot-entries = 200\n");
   std::uint64_t digest = 0;
@@ -216,6 +218,7 @@ BOOST_AUTO_TEST_CASE(restart_restores_the_index) {
     co_await write_corpus(c, 1000);
     auto st = co_await index_caught_up(c);
     BOOST_TEST(st.number("snapshot_index") > 0u);
+    BOOST_TEST(st.number("index_saves") > 0u);
     digest = st.number("index_digest");
     documents = st.number("index_documents");
     BOOST_TEST(documents == 900u);
@@ -223,16 +226,38 @@ BOOST_AUTO_TEST_CASE(restart_restores_the_index) {
     similar_before = (co_await c.similar(like("document 42 about the search index")))->hits;
   });
   BOOST_TEST(zebras.size() == 100u);  // a limit of 100 of the 301 rewritten documents left
-  for (int round = 0; round < 2; ++round) {
+  auto saved_files = [&] {
+    std::vector<std::filesystem::path> out;
+    for (const auto& f : std::filesystem::directory_iterator(node.data_dir())) {
+      if (f.path().filename().string().starts_with("index-")) out.push_back(f.path());
+    }
+    return out;
+  };
+  BOOST_REQUIRE(saved_files().size() == 1u);  // older ones are removed
+  for (int round = 0; round < 4; ++round) {
+    bool expect_load = true;
     if (round == 0) {
       node.restart();  // SIGTERM
-    } else {
+    } else if (round == 1) {
       node.kill9();
       node.start();
+    } else if (round == 2) {
+      node.stop();
+      auto files = saved_files();
+      BOOST_REQUIRE(files.size() == 1u);
+      std::filesystem::resize_file(files[0], std::filesystem::file_size(files[0]) / 2);
+      node.start();
+      expect_load = false;
+    } else {
+      node.kill9();
+      for (const auto& f : saved_files()) std::filesystem::remove(f);
+      node.start();
+      expect_load = false;
     }
     with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
       auto st = co_await index_caught_up(c);
-      BOOST_TEST(st.number("index_rebuilds") == 1u);
+      BOOST_TEST(st.number("index_loads") == (expect_load ? 1u : 0u), "round " << round);
+      BOOST_TEST(st.number("index_rebuilds") == (expect_load ? 0u : 1u), "round " << round);
       BOOST_TEST(st.number("index_digest") == digest);
       BOOST_TEST(st.number("index_documents") == documents);
       BOOST_TEST(keys_of(*(co_await c.search(word("zebra")))) == zebras);
@@ -244,6 +269,7 @@ BOOST_AUTO_TEST_CASE(restart_restores_the_index) {
         BOOST_TEST(sim->hits[i].score == similar_before[i].score);
       }
     });
+    if (round == 2) BOOST_TEST(node.log().find("cannot use the saved index") != std::string::npos);
   }
 }
 
