@@ -10,9 +10,11 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -26,10 +28,24 @@ namespace kv::test {
 
 inline std::filesystem::path binary(const std::string& name) { return std::filesystem::path(KV_BIN_DIR) / name; }
 
+// A port nothing listens on, for a kvnode to bind. Taken below the kernel's ephemeral range
+// (32768 and up on Linux), where every outgoing connection gets its local port: a port from
+// bind(0) could be taken by some client's connection before the kvnode binds it. A start
+// derived from the pid and a counter keep calls, and concurrent test processes, apart.
 inline unsigned short free_port() {
+  constexpr unsigned first = 20000;
+  constexpr unsigned count = 12000;
+  static std::atomic<unsigned> next{static_cast<unsigned>(::getpid()) * 613u % count};
   asio::io_context ctx;
-  asio::ip::tcp::acceptor a(ctx, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
+  for (unsigned tries = 0; tries < count; ++tries) {
+    const auto port = static_cast<unsigned short>(first + next++ % count);
+    asio::ip::tcp::acceptor a(ctx);
+    std::error_code ec;
+    a.open(asio::ip::tcp::v4(), ec);
+    if (!ec) a.bind(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+    if (!ec) return port;
+  }
+  throw std::runtime_error("no free port between 20000 and 32000");
 }
 
 // Starts `argv` with stdout and stderr redirected to files; returns the pid.
@@ -40,6 +56,8 @@ inline pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // A test process that dies (a timeout, a crash) takes its kvnodes with it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(in_pipe[0], 0);
     ::close(in_pipe[0]);
     ::close(in_pipe[1]);
