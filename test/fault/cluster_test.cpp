@@ -2,17 +2,22 @@
 // acknowledged writes survive on every node, a paused leader never serves a stale read, and a
 // cluster without a majority fails requests promptly instead of hanging.
 
+#include "core/bytes.hpp"
 #include "support/client_util.hpp"
 #include "support/cluster.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <map>
 #include <set>
+
+#include <sys/socket.h>
+#include <sys/time.h>
 
 using namespace kv;
 using namespace kv::test;
@@ -313,6 +318,67 @@ BOOST_AUTO_TEST_CASE(without_a_majority_requests_fail_promptly_and_recover) {
     auto v = co_await c.get("k");
     BOOST_TEST((v.ok() && *v == "v2"));
     c.close();
+  });
+}
+
+// Strangers on a member's peer port: bytes that are not kvnode frames, a hello naming the wrong
+// node, and a member's hello followed by a malformed message. Each connection is closed with a
+// log line saying why; the member keeps replicating and the cluster keeps serving.
+BOOST_AUTO_TEST_CASE(garbage_on_a_peer_port_is_refused_and_the_cluster_serves_on) {
+  cluster cl;
+  std::uint64_t leader = 0;
+  run_async([&](asio::io_context&) -> asio::awaitable<void> { leader = co_await wait_for_leader(cl); });
+  const auto victim = leader == 1 ? 2u : 1u;
+  auto& m = cl.member(victim);
+  auto frame = [](std::uint8_t kind, const std::string& body) {
+    std::string out;
+    append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(body.size() + 1));
+    out.push_back(static_cast<char>(kind));
+    return out + body;
+  };
+  auto hello = [&](std::uint64_t from, std::uint64_t to) {
+    std::string body;
+    append_fixed<std::uint32_t>(body, 0x5052564b);  // "KVRP"
+    append_fixed<std::uint16_t>(body, 1);
+    append_fixed<std::uint64_t>(body, from);
+    append_fixed<std::uint64_t>(body, to);
+    return frame(1, body);
+  };
+  // Sends `bytes` to the member's peer port; true if the member then closed the connection.
+  auto closed_after = [&](const std::string& bytes) {
+    asio::io_context io;
+    asio::ip::tcp::socket s(io);
+    s.connect(asio::ip::tcp::endpoint(asio::ip::make_address(m.host()), m.peer_port()));
+    asio::write(s, asio::buffer(bytes));
+    s.non_blocking(false);
+    char c;
+    std::error_code ec;
+    ::timeval tv{5, 0};
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    s.read_some(asio::buffer(&c, 1), ec);
+    return ec == asio::error::eof || ec == asio::error::connection_reset;
+  };
+  BOOST_TEST(closed_after("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  BOOST_TEST(closed_after(hello(leader, 99)));
+  BOOST_TEST(closed_after(hello(leader, victim) + frame(2, "not a raft message")));
+  BOOST_TEST(closed_after(frame(1, "short")));
+  const auto log = m.log();
+  BOOST_TEST(log.find("bad frame length") != std::string::npos);
+  BOOST_TEST(log.find("calling node 99") != std::string::npos);
+  BOOST_TEST(log.find("malformed message frame") != std::string::npos);
+  BOOST_TEST(log.find("not a kvnode peer (bad hello)") != std::string::npos);
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    client c(ctx.get_executor(), options_for(cl.endpoints()));
+    for (int i = 0; i < 20; ++i) {
+      auto w = co_await c.set(fmt::format("after-garbage-{}", i), "v");
+      BOOST_REQUIRE_MESSAGE(w.ok(), w.message());
+    }
+    c.close();
+    co_await wait_converged(cl, 10s);
+    client direct(ctx.get_executor(), options_for(m.endpoint()));
+    auto v = co_await direct.get("after-garbage-19", read_mode::stale);
+    BOOST_TEST((v.ok() && *v == "v"), v.message());
+    direct.close();
   });
 }
 
