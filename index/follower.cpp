@@ -16,6 +16,10 @@ namespace kv::search {
 namespace {
 // Queue items indexed per turn of the follower's thread before waiting queries get a turn.
 constexpr std::size_t batch_items = 4096;
+// Values of a snapshot handed to the index at once when it is rebuilt (put_many's batches).
+constexpr std::size_t rebuild_batch_pairs = 1024;
+// The index builds the n-grams of a batch on a helper thread (index_options::build_threads).
+constexpr std::size_t index_build_threads = 2;
 
 // (Built outside the coroutines below: g++ 12 miscompiles some braced initializers in them.)
 error_info failure(errc code, std::string message) { return error_info{make_error_code(code), std::move(message), {}}; }
@@ -29,6 +33,7 @@ index_options options_of(const index_config& c) {
   o.max_results = c.max_results;
   o.max_query_terms = c.max_query_terms;
   o.max_postings_scanned = c.max_postings_scanned;
+  o.build_threads = index_build_threads;
   return o;
 }
 
@@ -160,8 +165,15 @@ void follower::process(restart& r) {
   }
   const std::string name = fmt::format("the snapshot at index {}", r.index);
   try {
+    std::vector<kv_pair> pairs;
     snapshot::decode_pairs(std::string_view(r.file->data().data(), r.file->size()), name,
-                           [this](std::string_view key, std::string_view value) { index_.put(key, value); });
+                           [&](std::string_view key, std::string_view value) {
+                             pairs.push_back({std::string(key), std::string(value)});
+                             if (pairs.size() < rebuild_batch_pairs) return;
+                             index_.put_many(pairs);
+                             pairs.clear();
+                           });
+    index_.put_many(pairs);
   } catch (const std::exception& e) {
     // The store checked this file before it loaded it; failing here is a bug or a disk gone bad.
     broken_ = fmt::format("the search index could not be rebuilt from {}: {}", name, e.what());

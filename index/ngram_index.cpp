@@ -22,7 +22,9 @@ namespace {
 constexpr std::size_t packed_gram_bytes = sizeof(std::uint64_t);
 constexpr std::size_t max_dense_n = 3;
 
-// 6-bit codes (1..41) of the ASCII characters a folded, padded word can hold; 0: none.
+// Codes (1..41) of the ASCII characters a folded, padded word can hold; 0: none. A dense gram's
+// slot is its codes as digits in base dense_radix (42^3 slots: a 290 KB table that stays in cache).
+constexpr std::size_t dense_radix = 42;
 constexpr std::array<std::uint8_t, 128> dense_codes = [] {
   std::array<std::uint8_t, 128> t{};
   std::uint8_t next = 1;
@@ -67,7 +69,11 @@ std::uint32_t min_overlap(std::uint32_t q, double threshold) {
 
 ngram_index::ngram_index(std::size_t n) : n_(n), long_ids_(make_ids_by_text(&grams_)) {
   assert(n >= 1);
-  if (n <= max_dense_n) dense_ids_.assign(std::size_t{1} << (6 * n), no_doc);
+  if (n <= max_dense_n) {
+    std::size_t slots = 1;
+    for (std::size_t k = 0; k < n; ++k) slots *= dense_radix;
+    dense_ids_.assign(slots, no_doc);
+  }
 }
 
 std::ptrdiff_t ngram_index::dense_slot(std::string_view gram) const {
@@ -77,7 +83,7 @@ std::ptrdiff_t ngram_index::dense_slot(std::string_view gram) const {
     auto b = static_cast<unsigned char>(c);
     std::uint8_t code = b < 0x80 ? dense_codes[b] : 0;
     if (code == 0) return -1;
-    slot = (slot << 6) | code;
+    slot = slot * static_cast<std::ptrdiff_t>(dense_radix) + code;
   }
   return slot;
 }
@@ -130,19 +136,53 @@ void ngram_index::release(std::uint32_t gram) {
   free_grams_.push_back(gram);
 }
 
+template <typename Take>
+bool ngram_index::add_dense_word(std::string_view word, Take& take) {
+  if (dense_ids_.empty()) return false;
+  // The padded word's codes: n - 1 spaces, the word, a space (none when n = 1).
+  codes_.assign(n_ - 1, dense_codes[' ']);
+  for (char c : word) {
+    const auto b = static_cast<unsigned char>(c);
+    const std::uint8_t code = b < 0x80 ? dense_codes[b] : 0;
+    if (code == 0) return false;
+    codes_.push_back(code);
+  }
+  if (n_ > 1) codes_.push_back(dense_codes[' ']);
+  std::size_t top = 1;  // the weight of a slot's first digit
+  for (std::size_t k = 1; k < n_; ++k) top *= dense_radix;
+  std::size_t slot = 0;
+  for (std::size_t i = 0; i < codes_.size(); ++i) {
+    if (i >= n_) slot -= codes_[i - n_] * top;
+    slot = slot * dense_radix + codes_[i];
+    if (i + 1 < n_) continue;
+    std::uint32_t id = dense_ids_[slot];
+    if (id == no_doc) id = intern(padded_gram(word, i + 1 - n_));
+    take(id);
+  }
+  return true;
+}
+
+std::string_view ngram_index::padded_gram(std::string_view word, std::size_t at) {
+  scratch_.assign(n_ - 1, ' ');
+  scratch_.append(word);
+  if (n_ > 1) scratch_.push_back(' ');
+  return std::string_view(scratch_).substr(at, n_);
+}
+
 std::uint64_t ngram_index::add(std::uint32_t doc, const analyzed_text& text) {
   assert(doc >= size_.size());
   size_.resize(doc + 1, absent);
   forward_.resize(doc + 1);
   ids_.clear();
+  auto take = [&](std::uint32_t id) {
+    if (id >= seen_.size()) seen_.resize(grams_.size(), 0);
+    if (seen_[id] == doc + 1) return;
+    seen_[id] = doc + 1;
+    ids_.push_back(id);
+  };
   for (std::size_t w = 0; w < text.word_count(); ++w) {
-    for_each_ngram(text.word(w), n_, scratch_, [&](std::string_view g) {
-      std::uint32_t id = intern(g);
-      if (id >= seen_.size()) seen_.resize(grams_.size(), 0);
-      if (seen_[id] == doc + 1) return;
-      seen_[id] = doc + 1;
-      ids_.push_back(id);
-    });
+    const std::string_view word = text.word(w);
+    if (!add_dense_word(word, take)) for_each_ngram(word, n_, scratch_, [&](std::string_view g) { take(intern(g)); });
   }
   sort_ids(ids_, sort_scratch_, grams_.size());
   record_.clear();

@@ -129,6 +129,12 @@ class ngram_index {
   std::ptrdiff_t dense_slot(std::string_view gram) const;
   std::uint32_t intern(std::string_view gram);
   void release(std::uint32_t gram);
+  // add()'s fast path for a word of dense characters only (n <= 3): calls take(id) for each of
+  // its grams, computing each slot from the previous one. False (nothing taken) for other words.
+  template <typename Take>
+  bool add_dense_word(std::string_view word, Take& take);
+  // Gram `at` of the padded word (in scratch_).
+  std::string_view padded_gram(std::string_view word, std::size_t at);
   // The distinct gram ids of text's words that the dictionary holds (ascending), and how many
   // distinct grams it does not hold.
   void query_grams(const analyzed_text& text, std::vector<std::uint32_t>& known, std::uint32_t& unknown) const;
@@ -137,7 +143,7 @@ class ngram_index {
   std::vector<gram_entry> grams_;
   std::vector<std::uint32_t> free_grams_;
   // Where the id of a gram is found, fastest first: for n <= 3, grams of ASCII word characters
-  // (after folding: a-z, 0-9, _ ' . , and the padding space) index a dense table of 64^n ids;
+  // (after folding: a-z, 0-9, _ ' . , and the padding space) index a dense table of 42^n ids;
   // other grams of up to 8 bytes (nearly all: a trigram of letters below U+0800) are found by
   // their bytes packed in an integer (zero-padded; no gram holds a zero byte); longer ones by text.
   std::vector<std::uint32_t> dense_ids_;  // empty if n > 3
@@ -154,6 +160,7 @@ class ngram_index {
   std::vector<std::uint32_t> sort_scratch_;
   std::vector<std::uint32_t> seen_;    // per gram id: 1 + the last document add() met it in
   std::vector<std::uint8_t> record_;   // add()'s scratch
+  std::vector<std::uint8_t> codes_;    // add_dense_word()'s scratch
   mutable std::string scratch_;
 };
 

@@ -1,5 +1,6 @@
 #include "index/search_index.hpp"
 
+#include "index/build_worker.hpp"
 #include "index/doc_table.hpp"
 #include "index/ngram_index.hpp"
 #include "index/persist.hpp"
@@ -8,6 +9,7 @@
 #include "index/text_index.hpp"
 #include "index/tokenizer.hpp"
 
+#include <array>
 #include <set>
 #include <stdexcept>
 #include <system_error>
@@ -58,6 +60,12 @@ std::string options_mismatch(const persist::header& saved, const persist::header
   return out;
 }
 
+// A key and value to put, borrowed from the caller for one batch.
+struct pair_view {
+  std::string_view key;
+  std::string_view value;
+};
+
 }  // namespace
 
 const std::vector<std::string>& default_stop_words() {
@@ -71,7 +79,113 @@ const std::vector<std::string>& default_stop_words() {
 
 struct search_index::state {
   explicit state(index_options o)
-      : opts(std::move(o)), tokens(checked(opts).stop_words, opts.stemming_language), grams(opts.ngram_size) {}
+      : opts(std::move(o)), tokens(checked(opts).stop_words, opts.stemming_language), grams(opts.ngram_size) {
+    if (opts.build_threads > 1) worker = std::make_unique<build_worker>();
+  }
+
+  // One document of a batch: what put() does, split into the parts that can run apart. `doc` is
+  // its new id (no_doc: nothing to add, the value was not UTF-8), `previous` the id it replaces.
+  struct batch_entry {
+    std::string_view key;
+    std::uint32_t doc = no_doc;
+    std::uint32_t previous = no_doc;
+    std::uint64_t gram_hash = 0;
+    analyzed_text text;
+  };
+  // A batch is cut into chunks of this many documents: the helper builds the n-grams of one chunk
+  // while this thread builds the full text of that chunk and tokenizes the next.
+  static constexpr std::size_t chunk_documents = 128;
+  struct chunk {
+    std::vector<batch_entry> entries;  // the first `size` are in use (the rest keep their buffers)
+    std::size_t size = 0;
+  };
+
+  // Tokenizes pairs[from..] into c and gives each its document id, until c is full or the doc
+  // table wants renumbering (then the caller must renumber before the next chunk). Returns the
+  // index of the first pair not taken.
+  std::size_t fill(chunk& c, std::span<const pair_view> pairs, std::size_t from) {
+    c.size = 0;
+    while (from < pairs.size() && c.size < chunk_documents) {
+      const pair_view& p = pairs[from++];
+      if (c.entries.size() == c.size) c.entries.emplace_back();
+      batch_entry& e = c.entries[c.size++];
+      e.key = p.key;
+      e.gram_hash = 0;
+      if (valid_utf8(p.value)) {
+        tokens.analyze(p.value, e.text);
+        e.doc = docs.assign(p.key, e.previous);
+      } else {
+        ++skipped_non_utf8;
+        e.doc = no_doc;
+        e.previous = docs.erase(p.key);
+      }
+      if (docs.should_renumber()) break;
+    }
+    return from;
+  }
+
+  // The n-gram half of a chunk (on the helper thread), then the full-text half: the order of adds
+  // and removals each index sees is the one put() would give it.
+  void build_grams(chunk& c) {
+    for (std::size_t i = 0; i < c.size; ++i) {
+      batch_entry& e = c.entries[i];
+      if (e.doc != no_doc) e.gram_hash = grams.add(e.doc, e.text);
+      if (e.previous != no_doc) grams.remove(e.previous);
+    }
+  }
+  void build_text(const chunk& c) {
+    for (std::size_t i = 0; i < c.size; ++i) {
+      const batch_entry& e = c.entries[i];
+      if (e.doc != no_doc) text.add(e.doc, e.text);
+      if (e.previous != no_doc) text.remove(e.previous);
+    }
+  }
+  // The digest shares, once both halves of the chunk are built.
+  void account(const chunk& c) {
+    for (std::size_t i = 0; i < c.size; ++i) {
+      const batch_entry& e = c.entries[i];
+      if (e.doc != no_doc) {
+        if (doc_digests.size() <= e.doc) doc_digests.resize(e.doc + 1, 0);
+        doc_digests[e.doc] = document_digest(e.key, e.text, e.gram_hash);
+        digest += doc_digests[e.doc];
+      }
+      if (e.previous != no_doc) {
+        digest -= doc_digests[e.previous];
+        doc_digests[e.previous] = 0;
+      }
+    }
+  }
+
+  // put() of every pair, pipelined over two threads: chunk k's n-grams on the helper while this
+  // thread builds chunk k's full text and tokenizes chunk k + 1.
+  void put_pipelined(std::span<const pair_view> pairs) {
+    chunk* in_flight = nullptr;  // the chunk whose n-grams the helper may still be building
+    auto settle = [&] {
+      if (in_flight == nullptr) return;
+      worker->wait();
+      account(*in_flight);
+      in_flight = nullptr;
+    };
+    std::size_t next = 0;
+    for (std::size_t turn = 0; next < pairs.size(); ++turn) {
+      chunk& c = chunks[turn % chunks.size()];
+      next = fill(c, pairs, next);
+      settle();  // the helper may start on c only once it has left the previous chunk
+      worker->start([this, &c] { build_grams(c); });
+      in_flight = &c;
+      try {
+        build_text(c);
+      } catch (...) {
+        worker->wait();
+        throw;
+      }
+      if (docs.should_renumber()) {
+        settle();
+        renumber_if_sparse();
+      }
+    }
+    settle();
+  }
 
   void remove_document(std::uint32_t doc) {
     text.remove(doc);
@@ -102,6 +216,8 @@ struct search_index::state {
   std::uint64_t applied_index = 0;
   std::uint64_t skipped_non_utf8 = 0;
   analyzed_text scratch;
+  std::array<chunk, 2> chunks;           // put_pipelined()'s
+  std::unique_ptr<build_worker> worker;  // set if opts.build_threads > 1; last: joined first
 };
 
 search_index::search_index(index_options opts) : state_(std::make_unique<state>(std::move(opts))) {}
@@ -138,8 +254,16 @@ void search_index::erase(std::string_view key) {
 }
 
 void search_index::put_many(std::span<const kv_pair> pairs) {
-  state_->doc_digests.reserve(state_->docs.id_bound() + pairs.size());
-  for (const auto& p : pairs) put(p.key, p.value);
+  state& s = *state_;
+  s.doc_digests.reserve(s.docs.id_bound() + pairs.size());
+  if (s.worker == nullptr || pairs.size() < 2) {
+    for (const auto& p : pairs) put(p.key, p.value);
+    return;
+  }
+  std::vector<pair_view> views;
+  views.reserve(pairs.size());
+  for (const auto& p : pairs) views.push_back({p.key, p.value});
+  s.put_pipelined(views);
 }
 
 void search_index::apply(std::uint64_t index, const command_view& cmd) {
@@ -151,7 +275,14 @@ void search_index::apply(std::uint64_t index, const command_view& cmd) {
       erase(cmd.key);
       break;
     case command_type::bulk_set:
-      cmd.for_each_pair([this](std::string_view key, std::string_view value) { put(key, value); });
+      if (state_->worker != nullptr && cmd.count > 1) {
+        std::vector<pair_view> pairs;
+        pairs.reserve(cmd.count);
+        cmd.for_each_pair([&](std::string_view key, std::string_view value) { pairs.push_back({key, value}); });
+        state_->put_pipelined(pairs);
+      } else {
+        cmd.for_each_pair([this](std::string_view key, std::string_view value) { put(key, value); });
+      }
       break;
     default:
       break;

@@ -15,6 +15,10 @@
 //
 // Threading: not thread-safe, const members included (the stemmer and scratch buffers are
 // shared state). One thread (the node's index coroutine) owns an index and makes every call.
+// With index_options::build_threads = 2 the index owns a helper thread (build_worker.hpp): a
+// batch (put_many, a bulk_set) builds its n-gram half there while the calling thread tokenizes
+// and builds the full-text half; the result (contents, answers, digest) is the same as with one
+// thread, and the helper is idle whenever a call returns.
 
 #include "core/command.hpp"
 #include "core/error.hpp"
@@ -39,6 +43,9 @@ struct index_options {
   std::uint32_t max_query_terms = 64;               // terms of a query after tokenizing, stop words
                                                     // excepted; a prefix term counts once, not per expansion
   std::uint64_t max_postings_scanned = 20'000'000;  // per query: posting entries read (see text_index.hpp)
+  std::size_t build_threads = 1;                    // 1: all work on the caller's thread; 2: batches
+                                                    // (put_many, bulk_set) build their n-grams on a
+                                                    // second thread the index owns
 };
 
 // A short list of common English function words, for the configuration's default.
@@ -59,12 +66,12 @@ class search_index {
   void put(std::string_view key, std::string_view value);
   // Removes key's document; a no-op if there is none.
   void erase(std::string_view key);
-  // put() for each pair, in order (as a bulk load at restart would). Faster than separate puts
-  // only in that it reserves room first.
+  // put() for each pair, in order (as a bulk load at restart would). With build_threads = 2 the
+  // n-grams are built on the helper thread, in chunks pipelined with the full text.
   void put_many(std::span<const kv_pair> pairs);
 
   // Applies one committed log command: set -> put, del -> erase, bulk_set -> put of every pair
-  // (all of them before this returns); other commands change nothing. Then applied_index() = index.
+  // (all of them before this returns, as put_many); other commands change nothing. Then applied_index() = index.
   void apply(std::uint64_t index, const command_view& cmd);
   // Sets the index after a rebuild from a snapshot.
   void set_applied_index(std::uint64_t index);

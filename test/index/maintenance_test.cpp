@@ -143,6 +143,64 @@ BOOST_AUTO_TEST_CASE(applied_commands_equal_a_fresh_build) {
   }
 }
 
+// The same commands through an index that builds its n-grams on a helper thread (build_threads
+// = 2) and one that does everything on the caller's thread: large bulk sets (keys repeating in a
+// batch, values that are not UTF-8), deletes and single sets between them, and enough churn to
+// renumber the documents several times, some of them in the middle of a batch.
+BOOST_AUTO_TEST_CASE(two_build_threads_build_what_one_thread_builds) {
+  auto two = options();
+  two.build_threads = 2;
+  search_index parallel(two);
+  search_index serial(options());
+  std::mt19937 rng(2024);
+  std::map<std::string, std::string> model;
+  std::uint64_t index = 0;
+  auto apply_both = [&](const std::string& bytes) {
+    auto cmd = kv::decode_command(bytes);
+    BOOST_REQUIRE(cmd.ok());
+    parallel.apply(++index, *cmd);
+    serial.apply(index, *cmd);
+  };
+  auto key = [&] { return "k" + std::to_string(rng() % 400); };
+  for (int round = 0; round < 50; ++round) {
+    std::vector<kv::kv_pair> pairs;
+    const int n = 1 + static_cast<int>(rng() % 600);
+    for (int i = 0; i < n; ++i) {
+      pairs.push_back({key(), random_value(rng)});
+      model[pairs.back().key] = pairs.back().value;
+    }
+    apply_both(kv::encode_bulk_set(pairs));
+    for (int i = 0; i < 20; ++i) {
+      std::string k = key();
+      if (rng() % 2 == 0) {
+        apply_both(kv::encode_del(k));
+        model.erase(k);
+      } else {
+        std::string v = random_value(rng);
+        apply_both(kv::encode_set(k, v));
+        model[k] = v;
+      }
+    }
+    BOOST_REQUIRE(parallel.digest() == serial.digest());
+    if (round % 10 == 9) parallel.check_invariants();
+  }
+  std::vector<kv::kv_pair> reload;  // put_many takes the same path
+  for (const auto& [k, v] : model) reload.push_back({k, v});
+  std::shuffle(reload.begin(), reload.end(), rng);
+  parallel.put_many(reload);
+  serial.put_many(reload);
+  for (auto it = model.begin(); it != model.end();) it = valid(it->second) ? std::next(it) : model.erase(it);
+  parallel.check_invariants();
+  require_same(parallel, serial);
+  const auto p = parallel.stats();
+  const auto s = serial.stats();
+  BOOST_TEST(p.documents == model.size());
+  BOOST_TEST(p.stale_postings == s.stale_postings);
+  BOOST_TEST(p.skipped_non_utf8 == s.skipped_non_utf8);
+  BOOST_TEST(p.skipped_non_utf8 > 0u);
+  require_same(parallel, fresh_from(model));
+}
+
 BOOST_AUTO_TEST_CASE(bulk_set_is_applied_whole) {
   search_index ix(options());
   std::vector<kv::kv_pair> pairs{{"a", "first apple"}, {"b", "second apple"}, {"a", "third banana"}};
