@@ -229,7 +229,6 @@ result<search_answer> text_index::search(const text_search& q, const doc_table& 
   std::vector<char> present(query.size(), 0);
   std::vector<std::uint32_t> touched;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> matched;  // (query term, term) in this doc
-  std::vector<forward_entry> entries;                            // phrase checks' scratch
   std::vector<std::vector<std::uint32_t>> positions(q.mode == match_mode::phrase ? query.size() : 0);
   bool finished = false;  // an all/phrase query term has no documents left
   while (!heap.empty() && !finished) {
@@ -263,18 +262,26 @@ result<search_answer> text_index::search(const text_search& q, const doc_table& 
     bool match = need_all ? touched.size() == query.size() : !touched.empty();
     if (match && !q.key_prefix.empty()) match = docs.key(doc).starts_with(q.key_prefix);
     if (match && q.mode == match_mode::phrase) {
-      decode_forward(forward_[doc], entries);
-      scanned += entries.size();
-      if (scanned > q.max_postings_scanned) return postings_limit(q.max_postings_scanned);
-      // Positions of each query term in doc (the union over a prefix term's expansions).
+      // Positions of each query term in doc (the union over a prefix term's expansions), from one
+      // pass over the forward record (ascending term ids) that stops after the last term needed.
       for (auto& p : positions) p.clear();
-      for (auto [query_term, term] : matched) {
-        auto e = std::lower_bound(entries.begin(), entries.end(), term,
-                                  [](const forward_entry& f, std::uint32_t t) { return f.term < t; });
-        const std::uint8_t* p = e->positions;
+      std::sort(matched.begin(), matched.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+      std::size_t want = 0;
+      std::uint32_t term = 0;
+      for (const std::uint8_t* p = forward_[doc].begin(); want < matched.size() && p != forward_[doc].end();) {
+        term += read_varint(p);
+        const std::uint32_t frequency = read_varint(p);
+        ++scanned;
         std::uint32_t position = 0;
-        for (std::uint32_t k = 0; k < e->frequency; ++k) positions[query_term].push_back(position += read_varint(p));
+        for (std::uint32_t k = 0; k < frequency; ++k) {
+          position += read_varint(p);
+          for (std::size_t m = want; m < matched.size() && matched[m].second == term; ++m) {
+            positions[matched[m].first].push_back(position);
+          }
+        }
+        while (want < matched.size() && matched[want].second <= term) ++want;
       }
+      if (scanned > q.max_postings_scanned) return postings_limit(q.max_postings_scanned);
       for (std::size_t i = 0; i < query.size(); ++i) {
         if (query[i].expansions.size() > 1) std::sort(positions[i].begin(), positions[i].end());
       }
