@@ -9,6 +9,7 @@ packages=(
   libtomlplusplus-dev libabsl-dev libjemalloc-dev
   libicu-dev libstemmer-dev
   nftables
+  libsqlite3-dev libpq-dev postgresql postgresql-contrib
 )
 
 missing=()
