@@ -4,9 +4,9 @@
 //
 // - pg_trgm: as PostgreSQL's pg_trgm in a database with the C locale: words are maximal runs of
 //   ASCII letters and digits (every other byte separates words), lower-cased;
-// - kvnode: as kvnode's tokenizer (index/tokenizer.hpp): letters, digits and '_', with an
-//   apostrophe between two letters, a '.' between two letters or two digits and a ',' between
-//   two digits inside the word ("don't", "3.14", "example.com", "x86_64"). Approximated: a
+// - kvnode: as kvnode's tokenizer (index/tokenizer.hpp): letters and digits, with a '.' or ','
+//   between two digits inside the word ("3.14", "1,000"; "don't", "example.com" and "x86_64"
+//   are two words each). Approximated: a
 //   non-ASCII character counts as a letter unless it is in a block of punctuation or symbols, and
 //   only Latin-1 capitals are folded (kvnode asks ICU, and folds with NFKC_Casefold).
 //
@@ -118,14 +118,12 @@ void for_each_word(std::string_view text, gram_rules rules, F&& f) {
     return (c < 0x80 && ascii_letter(static_cast<unsigned char>(c))) || (kv && unicode_letter(c));
   };
   auto digit = [&](std::size_t i) { return cps[i] >= '0' && cps[i] <= '9'; };
-  auto word_char = [&](std::size_t i) { return letter(i) || digit(i) || (kv && cps[i] == '_'); };
-  // kvnode: whether the connector at i (an apostrophe, '.' or ',') joins the characters beside it.
+  auto word_char = [&](std::size_t i) { return letter(i) || digit(i); };
+  // kvnode: whether the connector at i ('.' or ',') joins the digits beside it.
   auto joins = [&](std::size_t i) {
     if (!kv || i == 0 || i + 1 >= cps.size()) return false;
     auto c = cps[i];
-    bool letters = letter(i - 1) && letter(i + 1);
-    bool digits = digit(i - 1) && digit(i + 1);
-    return ((c == '\'' || c == 0x2019) && letters) || (c == '.' && (letters || digits)) || (c == ',' && digits);
+    return (c == '.' || c == ',') && digit(i - 1) && digit(i + 1);
   };
   std::string word;
   for (std::size_t i = 0; i < cps.size();) {
@@ -138,7 +136,6 @@ void for_each_word(std::string_view text, gram_rules rules, F&& f) {
       auto c = cps[i];
       if (c >= 'A' && c <= 'Z') c += 32;
       if (kv && c >= 0xC0 && c <= 0xDE && c != 0xD7) c += 32;  // Latin-1 capitals
-      if (c == 0x2019) c = '\'';
       append_utf8(word, c);
     }
     f(std::string_view(word));

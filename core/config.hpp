@@ -113,7 +113,7 @@ struct index_config {
   // entries read; a query over a limit fails with too_large.
   std::uint32_t max_results = 1000;
   std::uint32_t max_query_terms = 64;
-  std::uint64_t max_postings_scanned = 20'000'000;
+  std::uint64_t max_postings_scanned = 200'000'000;
   // How long a search waits for the index to reach its min_index (or read index) before it
   // fails with timed_out.
   std::chrono::milliseconds wait_timeout{5000};

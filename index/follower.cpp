@@ -21,6 +21,12 @@ constexpr std::size_t rebuild_batch_pairs = 1024;
 // The index builds the n-grams of a batch on a helper thread (index_options::build_threads).
 constexpr std::size_t index_build_threads = 2;
 
+// For the log: "1.234 s", "12.3 MiB".
+std::string seconds_since(std::chrono::steady_clock::time_point start) {
+  return fmt::format("{:.3f} s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+std::string mib(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1u << 20)); }
+
 // (Built outside the coroutines below: g++ 12 miscompiles some braced initializers in them.)
 error_info failure(errc code, std::string message) { return error_info{make_error_code(code), std::move(message), {}}; }
 }  // namespace
@@ -124,7 +130,7 @@ bool follower::load_saved(std::uint64_t index) {
     return false;
   }
   spdlog::info("search index loaded from {} in {}: {} documents at log index {}", path.string(),
-               format_duration(std::chrono::steady_clock::now() - start), index_.documents(), index);
+               seconds_since(start), index_.documents(), index);
   return true;
 }
 
@@ -150,8 +156,8 @@ void follower::process(save_point& p) {
     if (name.starts_with("index-") && f.path() != path) std::filesystem::remove(f.path(), ec);
   }
   spdlog::info("search index saved to {} in {} ({} documents, {})", path.string(),
-               format_duration(std::chrono::steady_clock::now() - start), index_.documents(),
-               format_size(std::filesystem::file_size(path, ec)));
+               seconds_since(start), index_.documents(),
+               mib(std::filesystem::file_size(path, ec)));
 }
 
 void follower::process(restart& r) {
@@ -186,8 +192,8 @@ void follower::process(restart& r) {
   const auto s = index_.stats();
   spdlog::info("search index rebuilt from the snapshot at index {} in {}: {} documents ({} not UTF-8, skipped), "
                "{} terms, {} n-grams, about {}",
-               r.index, format_duration(std::chrono::steady_clock::now() - start), s.documents, s.skipped_non_utf8,
-               s.terms, s.ngrams, format_size(s.memory_bytes));
+               r.index, seconds_since(start), s.documents, s.skipped_non_utf8,
+               s.terms, s.ngrams, mib(s.memory_bytes));
 }
 
 void follower::process(entry& e) {

@@ -37,7 +37,7 @@
 namespace kv::search::persist {
 
 inline constexpr std::string_view magic = "KVSRCHIX";
-inline constexpr std::uint32_t format_version = 1;
+inline constexpr std::uint32_t format_version = 2;
 inline constexpr std::size_t header_bytes = 8 + 4 + 4 + 8 * 5 + 4 * 3 + 8 * 5 + 4;
 inline constexpr std::size_t chunk_header_bytes = 4 + 4 + 4;
 // Large enough that framing costs nothing, small enough that a chunk is checksummed and parsed

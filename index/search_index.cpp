@@ -73,6 +73,7 @@ const std::vector<std::string>& default_stop_words() {
       "a",  "an", "and", "are", "as",   "at",   "be", "by",   "for",  "from", "in",   "into",
       "is", "it", "its", "of",  "on",   "or",   "so", "than", "that", "the",  "this", "to",
       "was", "were", "which", "with",
+      "s",  "t",  // what is left of "library's" and "don't" (apostrophes separate words)
   };
   return words;
 }

@@ -42,7 +42,7 @@ struct index_options {
   std::uint32_t max_results = 1000;                 // limit + offset (text) and k (similar) at most
   std::uint32_t max_query_terms = 64;               // terms of a query after tokenizing, stop words
                                                     // excepted; a prefix term counts once, not per expansion
-  std::uint64_t max_postings_scanned = 20'000'000;  // per query: posting entries read (see text_index.hpp)
+  std::uint64_t max_postings_scanned = 200'000'000;  // per query: posting entries read (see text_index.hpp)
   std::size_t build_threads = 1;                    // 1: all work on the caller's thread; 2: batches
                                                     // (put_many, bulk_set) build their n-grams on a
                                                     // second thread the index owns

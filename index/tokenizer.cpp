@@ -15,15 +15,13 @@ namespace kv::search {
 namespace {
 
 // What a code point does in a word (see the header's rules).
-enum class char_class : std::uint8_t { other, letter, digit, extend, apostrophe, dot, comma };
+enum class char_class : std::uint8_t { other, letter, digit, extend, dot, comma };
 
 constexpr std::array<char_class, 128> ascii_classes = [] {
   std::array<char_class, 128> t{};
   for (int c = 'a'; c <= 'z'; ++c) t[c] = char_class::letter;
   for (int c = 'A'; c <= 'Z'; ++c) t[c] = char_class::letter;
   for (int c = '0'; c <= '9'; ++c) t[c] = char_class::digit;
-  t['_'] = char_class::extend;
-  t['\''] = char_class::apostrophe;
   t['.'] = char_class::dot;
   t[','] = char_class::comma;
   return t;
@@ -31,7 +29,6 @@ constexpr std::array<char_class, 128> ascii_classes = [] {
 
 char_class classify(UChar32 c) {
   if (c < 0x80) return ascii_classes[c];
-  if (c == 0x2019) return char_class::apostrophe;  // right single quotation mark
   switch (u_charType(c)) {
     case U_UPPERCASE_LETTER:
     case U_LOWERCASE_LETTER:
@@ -44,7 +41,6 @@ char_class classify(UChar32 c) {
     case U_NON_SPACING_MARK:
     case U_ENCLOSING_MARK:
     case U_COMBINING_SPACING_MARK:
-    case U_CONNECTOR_PUNCTUATION:
       return char_class::extend;
     default:
       return char_class::other;
@@ -55,16 +51,11 @@ bool in_word(char_class k) {
   return k == char_class::letter || k == char_class::digit || k == char_class::extend;
 }
 
-// Whether `joiner` continues a word whose last letter or digit was `before` into `after`.
+// Whether `joiner` continues a word whose last letter or digit was `before` into `after`: a '.'
+// or ',' between two digits (a number).
 bool joins(char_class before, char_class joiner, char_class after) {
-  bool letters = before == char_class::letter && after == char_class::letter;
   bool digits = before == char_class::digit && after == char_class::digit;
-  switch (joiner) {
-    case char_class::apostrophe: return letters;
-    case char_class::dot: return letters || digits;
-    case char_class::comma: return digits;
-    default: return false;
-  }
+  return (joiner == char_class::dot || joiner == char_class::comma) && digits;
 }
 
 struct code_point {
@@ -99,10 +90,6 @@ void fold_into(std::string_view text, bool ascii, std::string& out) {
   icu::StringByteSink<std::string> sink(&out, static_cast<int32_t>(text.size()));
   nfkc_cf->normalizeUTF8(0, icu::StringPiece(text.data(), static_cast<int32_t>(text.size())), sink, nullptr, err);
   if (U_FAILURE(err)) throw std::runtime_error(std::string("ICU NFKC_Casefold: ") + u_errorName(err));
-  // U+2019 (as an apostrophe) -> '
-  for (std::size_t at = out.find("\xE2\x80\x99"); at != std::string::npos; at = out.find("\xE2\x80\x99", at)) {
-    out.replace(at, 3, "'");
-  }
 }
 
 bool all_ascii(std::string_view s) {

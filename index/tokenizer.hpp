@@ -2,19 +2,21 @@
 // Text analysis: UTF-8 text -> case-folded words (for n-grams) and terms with positions (for the
 // inverted index). The same pipeline serves values and queries, so they meet in the same terms.
 //
-// Words. A word is a maximal run of letters (Unicode L*), decimal digits (Nd), combining marks
-// (M*, so decomposed accents stay inside) and connector punctuation ('_'), where an apostrophe
-// (' or U+2019) between two letters, a '.' between two letters or two digits and a ',' between two
-// digits also continue the word: "don't", "3.14", "1,000", "e.g", "example.com", "libc6" are one
-// word each; "libc6-dev" is two. These are the rules of UAX #29 (word boundaries) that matter for
-// search, applied to ICU's character properties. We do not run ICU's BreakIterator: it is several
-// times slower than one pass over the bytes with an ASCII fast path, which indexes a million
-// short documents in seconds; the price is no dictionary segmentation of Thai, Lao, Khmer or
-// Burmese (a run of such letters is one word).
+// Words. A word is a maximal run of letters (Unicode L*), decimal digits (Nd) and combining marks
+// (M*, so decomposed accents stay inside), where a '.' or ',' between two digits continues the
+// word (a number): "3.14", "1,000", "2.0.1", "libc6" are one word each. Everything else
+// separates words, apostrophes, underscores and dots between letters included: "don't" ->
+// "don" "t", "library's" -> "library" "s", "example.com" -> "example" "com", "snake_case" ->
+// "snake" "case". So a search for "library" finds "library's", and "example" finds
+// "example.com" (a phrase query for "example.com" still finds just the name): the recall of
+// SQLite FTS5's unicode61 tokenizer and of pg_trgm's words, with numbers kept whole. Word
+// characters are read from ICU's character properties in one pass over the bytes with an ASCII
+// fast path; ICU's BreakIterator is several times slower, and only adds dictionary segmentation
+// of Thai, Lao, Khmer and Burmese (here a run of such letters is one word).
 //
 // Folding. Each word is folded with ICU's NFKC_Casefold: full Unicode case folding ("Straße" ->
 // "strasse", "ÉCOLE" -> "école") plus NFKC, so composed and decomposed forms, full-width letters
-// and ligatures index alike; U+2019 becomes '. ASCII words take a fast path (lower-casing).
+// and ligatures index alike. ASCII words take a fast path (lower-casing).
 //
 // Terms. Each ideograph (Han) and each hiragana letter of a word is a term of its own, as in
 // UAX #29 and Lucene's StandardTokenizer ("東京" -> "東", "京"); otherwise a word is one term.
