@@ -6,6 +6,7 @@
 //                  [--seed N] [--json]
 
 #include "bench/args.hpp"
+#include "bench/concurrently.hpp"
 #include "bench/node_process.hpp"
 #include "io/client.hpp"
 
@@ -79,22 +80,6 @@ void with_client(const std::string& endpoint, std::function<asio::awaitable<void
   if (failure) std::rethrow_exception(failure);
 }
 
-asio::awaitable<void> run_parallel(int n, std::function<asio::awaitable<void>(int)> body) {
-  auto ex = co_await asio::this_coro::executor;
-  int running = n;
-  asio::steady_timer done(ex, steady_clock::time_point::max());
-  std::exception_ptr failure;
-  for (int i = 0; i < n; ++i) {
-    asio::co_spawn(ex, body(i), [&](std::exception_ptr e) {
-      if (e && !failure) failure = e;
-      if (--running == 0) done.cancel();
-    });
-  }
-  std::error_code ec;
-  while (running > 0) co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  if (failure) std::rethrow_exception(failure);
-}
-
 std::string key_name(std::uint64_t k) { return fmt::format("key:{:012}", k); }
 
 void run(const options& o, std::uint64_t keys, std::mt19937_64& rng) {
@@ -105,7 +90,7 @@ void run(const options& o, std::uint64_t keys, std::mt19937_64& rng) {
   auto fill_start = steady_clock::now();
   with_client(node.endpoint(), [&](kv::client& c) -> asio::awaitable<void> {
     std::string value(o.value_size, 'f');
-    co_await run_parallel(8, [&](int lane) -> asio::awaitable<void> {
+    co_await kv::bench::all_of(8, [&](int lane) -> asio::awaitable<void> {
       for (std::uint64_t b = static_cast<std::uint64_t>(lane) * 1000; b < keys; b += 8 * 1000) {
         std::vector<std::pair<std::string, std::string>> pairs;
         for (auto k = b; k < std::min(b + 1000, keys); ++k) pairs.emplace_back(key_name(k), value);
@@ -176,7 +161,7 @@ void run(const options& o, std::uint64_t keys, std::mt19937_64& rng) {
   std::uint64_t lost = 0;
   with_client(node.endpoint(), [&](kv::client& c) -> asio::awaitable<void> {
     std::vector<std::pair<std::string, std::string>> todo(acked.begin(), acked.end());
-    co_await run_parallel(64, [&](int lane) -> asio::awaitable<void> {
+    co_await kv::bench::all_of(64, [&](int lane) -> asio::awaitable<void> {
       for (std::size_t i = static_cast<std::size_t>(lane); i < todo.size(); i += 64) {
         auto got = co_await c.get(todo[i].first);
         if (!got || got->size() < 4 || (*got)[0] == 'f' || sequence(*got) < sequence(todo[i].second)) ++lost;

@@ -6,6 +6,7 @@
 // coroutines inside own their arguments or borrow from the caller's frame, which outlives them.
 
 #include "bench/cluster_status.hpp"
+#include "bench/concurrently.hpp"
 #include "bench/search_run.hpp"
 #include "index/query.hpp"
 #include "io/client.hpp"
@@ -40,24 +41,6 @@ inline void run_on_context(const std::function<asio::awaitable<void>()>& body) {
   std::exception_ptr failure;
   asio::co_spawn(ctx, body(), [&](std::exception_ptr e) { failure = e; });
   ctx.run();
-  if (failure) std::rethrow_exception(failure);
-}
-
-// Runs `body(0..n-1)` concurrently on the current executor; returns when all have ended,
-// rethrowing the first failure.
-inline asio::awaitable<void> all_of(int n, std::function<asio::awaitable<void>(int)> body) {
-  auto ex = co_await asio::this_coro::executor;
-  int running = n;
-  asio::steady_timer done(ex, std::chrono::steady_clock::time_point::max());
-  std::exception_ptr failure;
-  for (int i = 0; i < n; ++i) {
-    asio::co_spawn(ex, body(i), [&](std::exception_ptr e) {
-      if (e && !failure) failure = e;
-      if (--running == 0) done.cancel();
-    });
-  }
-  std::error_code ec;
-  while (running > 0) co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   if (failure) std::rethrow_exception(failure);
 }
 
