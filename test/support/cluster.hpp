@@ -359,17 +359,22 @@ inline asio::awaitable<result<node_status>> member_status(const cluster_member& 
 inline asio::awaitable<std::uint64_t> wait_for_leader(cluster& cl, std::vector<std::uint64_t> among,
                                                       std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
+  std::string last_seen;  // what each member said in the last round, for the failure message
   while (std::chrono::steady_clock::now() < deadline) {
     std::uint64_t leader = 0;
     bool agreed = true;
+    last_seen.clear();
     for (auto id : among) {
       auto& m = cl.member(id);
       if (!m.running()) continue;
       auto s = co_await member_status(m);
       if (!s) {
         agreed = false;
+        last_seen += fmt::format("node {}: {}\n", id, s.message());
         continue;
       }
+      last_seen += fmt::format("node {}: {} in term {}, leader {}\n", id, s->text("role"), s->number("term"),
+                               s->number("leader_id"));
       if (s->text("role") == "leader") {
         if (leader != 0) agreed = false;
         leader = id;
@@ -380,7 +385,7 @@ inline asio::awaitable<std::uint64_t> wait_for_leader(cluster& cl, std::vector<s
     if (leader != 0 && agreed) co_return leader;
     co_await wait_a_while(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error(std::string("no leader agreed on within the limit:\n") + cl.logs());
+  throw std::runtime_error("no leader agreed on within the limit; last seen:\n" + last_seen + cl.logs());
 }
 
 inline asio::awaitable<std::uint64_t> wait_for_leader(cluster& cl) {

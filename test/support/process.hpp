@@ -10,7 +10,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,8 +55,6 @@ inline pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    // A test process that dies (a timeout, a crash) takes its kvnodes with it.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(in_pipe[0], 0);
     ::close(in_pipe[0]);
     ::close(in_pipe[1]);
