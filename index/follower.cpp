@@ -27,7 +27,6 @@ std::string seconds_since(std::chrono::steady_clock::time_point start) {
 }
 std::string mib(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1u << 20)); }
 
-// (Built outside the coroutines below: g++ 12 miscompiles some braced initializers in them.)
 error_info failure(errc code, std::string message) { return error_info{make_error_code(code), std::move(message), {}}; }
 }  // namespace
 
@@ -44,8 +43,7 @@ index_options options_of(const index_config& c) {
 }
 
 follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir)
-    : opts_(opts),
-      wait_timeout_(wait_timeout),
+    : wait_timeout_(wait_timeout),
       dir_(std::move(dir)),
       work_(ctx_.get_executor()),
       index_(std::move(opts)) {
@@ -82,10 +80,8 @@ void follower::checkpoint(std::uint64_t index) {
 }
 
 void follower::enqueue(item it) {
-  const auto index = std::visit([](const auto& i) { return i.index; }, it);
   std::lock_guard lock(mu_);
   queue_.push_back(std::move(it));
-  queued_index_.store(index, std::memory_order_relaxed);
   if (!scheduled_) {
     scheduled_ = true;
     asio::post(ctx_, [this] { drain(); });
@@ -171,10 +167,11 @@ void follower::process(restart& r) {
   }
   const std::string name = fmt::format("the snapshot at index {}", r.index);
   try {
-    std::vector<kv_pair> pairs;
+    // Views into the mapped file, which stays mapped until the rebuild is done.
+    std::vector<pair_view> pairs;
     snapshot::decode_pairs(std::string_view(r.file->data().data(), r.file->size()), name,
                            [&](std::string_view key, std::string_view value) {
-                             pairs.push_back({std::string(key), std::string(value)});
+                             pairs.push_back({key, value});
                              if (pairs.size() < rebuild_batch_pairs) return;
                              index_.put_many(pairs);
                              pairs.clear();
@@ -228,7 +225,6 @@ void follower::publish() {
 follower::progress_t follower::progress() const {
   progress_t p;
   p.applied_index = applied_index_.load(std::memory_order_relaxed);
-  p.queued_index = queued_index_.load(std::memory_order_relaxed);
   p.documents = documents_.load(std::memory_order_relaxed);
   p.skipped_non_utf8 = skipped_.load(std::memory_order_relaxed);
   p.digest = digest_.load(std::memory_order_relaxed);

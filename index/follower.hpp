@@ -70,7 +70,6 @@ class follower final : public apply_observer {
   // The index's position, as of the last batch it finished.
   struct progress_t {
     std::uint64_t applied_index = 0;
-    std::uint64_t queued_index = 0;  // the newest entry handed to the follower
     std::uint64_t documents = 0;
     std::uint64_t skipped_non_utf8 = 0;
     std::uint64_t digest = 0;
@@ -121,7 +120,6 @@ class follower final : public apply_observer {
   template <typename Answer>
   result<search_answer> answer_now(errc why, std::uint64_t min_index, Answer& answer);
 
-  index_options opts_;
   std::chrono::milliseconds wait_timeout_;
   std::filesystem::path dir_;
   asio::io_context ctx_;
@@ -138,7 +136,6 @@ class follower final : public apply_observer {
   bool scheduled_ = false;
 
   std::atomic<bool> stopping_{false};
-  std::atomic<std::uint64_t> queued_index_{0};
   std::atomic<std::uint64_t> applied_index_{0};
   std::atomic<std::uint64_t> documents_{0};
   std::atomic<std::uint64_t> skipped_{0};

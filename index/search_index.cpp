@@ -60,12 +60,6 @@ std::string options_mismatch(const persist::header& saved, const persist::header
   return out;
 }
 
-// A key and value to put, borrowed from the caller for one batch.
-struct pair_view {
-  std::string_view key;
-  std::string_view value;
-};
-
 }  // namespace
 
 const std::vector<std::string>& default_stop_words() {
@@ -254,17 +248,21 @@ void search_index::erase(std::string_view key) {
   s.renumber_if_sparse();
 }
 
-void search_index::put_many(std::span<const kv_pair> pairs) {
+void search_index::put_many(std::span<const pair_view> pairs) {
   state& s = *state_;
   s.doc_digests.reserve(s.docs.id_bound() + pairs.size());
   if (s.worker == nullptr || pairs.size() < 2) {
     for (const auto& p : pairs) put(p.key, p.value);
     return;
   }
+  s.put_pipelined(pairs);
+}
+
+void search_index::put_many(std::span<const kv_pair> pairs) {
   std::vector<pair_view> views;
   views.reserve(pairs.size());
   for (const auto& p : pairs) views.push_back({p.key, p.value});
-  s.put_pipelined(views);
+  put_many(views);
 }
 
 void search_index::apply(std::uint64_t index, const command_view& cmd) {
@@ -275,16 +273,13 @@ void search_index::apply(std::uint64_t index, const command_view& cmd) {
     case command_type::del:
       erase(cmd.key);
       break;
-    case command_type::bulk_set:
-      if (state_->worker != nullptr && cmd.count > 1) {
-        std::vector<pair_view> pairs;
-        pairs.reserve(cmd.count);
-        cmd.for_each_pair([&](std::string_view key, std::string_view value) { pairs.push_back({key, value}); });
-        state_->put_pipelined(pairs);
-      } else {
-        cmd.for_each_pair([this](std::string_view key, std::string_view value) { put(key, value); });
-      }
+    case command_type::bulk_set: {
+      std::vector<pair_view> pairs;
+      pairs.reserve(cmd.count);
+      cmd.for_each_pair([&](std::string_view key, std::string_view value) { pairs.push_back({key, value}); });
+      put_many(pairs);
       break;
+    }
     default:
       break;
   }

@@ -48,6 +48,12 @@ struct index_options {
                                                     // second thread the index owns
 };
 
+// A key and value to index, borrowed from the caller for one call.
+struct pair_view {
+  std::string_view key;
+  std::string_view value;
+};
+
 // A short list of common English function words, for the configuration's default.
 const std::vector<std::string>& default_stop_words();
 
@@ -67,7 +73,9 @@ class search_index {
   // Removes key's document; a no-op if there is none.
   void erase(std::string_view key);
   // put() for each pair, in order (as a bulk load at restart would). With build_threads = 2 the
-  // n-grams are built on the helper thread, in chunks pipelined with the full text.
+  // n-grams are built on the helper thread, in chunks pipelined with the full text. The views
+  // need only outlive the call.
+  void put_many(std::span<const pair_view> pairs);
   void put_many(std::span<const kv_pair> pairs);
 
   // Applies one committed log command: set -> put, del -> erase, bulk_set -> put of every pair
