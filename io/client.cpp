@@ -28,6 +28,9 @@ namespace {
 constexpr std::chrono::milliseconds timeout_granularity{20};
 constexpr std::size_t read_chunk = 64u << 10;
 constexpr std::chrono::milliseconds min_backoff{20};
+
+// The request flags of a read in `mode`.
+std::uint16_t read_flags(read_mode mode) { return mode == read_mode::stale ? protocol::flag_stale_read : 0; }
 // Capped near the default heartbeat interval: a new leader is found within about this long of
 // its election (an election after a crash takes an election timeout or two anyway).
 constexpr std::chrono::milliseconds max_backoff{50};
@@ -386,7 +389,7 @@ asio::awaitable<result<std::uint64_t>> client::set(std::string key, std::string 
 }
 
 asio::awaitable<result<std::string>> client::get(std::string key, read_mode mode) {
-  std::uint16_t flags = mode == read_mode::stale ? protocol::flag_stale_read : 0;
+  const std::uint16_t flags = read_flags(mode);
   auto r = co_await call([&](std::string& out, std::uint64_t id) { protocol::request_get(out, id, key, flags); },
                          resend::once);
   if (!r) co_return r.failure();
@@ -435,14 +438,14 @@ asio::awaitable<result<search::search_answer>> client::query(Encode encode) {
 
 asio::awaitable<result<search::search_answer>> client::search(search::text_query q, std::uint64_t min_index,
                                                               read_mode mode) {
-  std::uint16_t flags = mode == read_mode::stale ? protocol::flag_stale_read : 0;
+  const std::uint16_t flags = read_flags(mode);
   co_return co_await query(
       [&](std::string& out, std::uint64_t id) { protocol::request_search(out, id, q, min_index, flags); });
 }
 
 asio::awaitable<result<search::search_answer>> client::similar(search::similar_query q, std::uint64_t min_index,
                                                                read_mode mode) {
-  std::uint16_t flags = mode == read_mode::stale ? protocol::flag_stale_read : 0;
+  const std::uint16_t flags = read_flags(mode);
   co_return co_await query(
       [&](std::string& out, std::uint64_t id) { protocol::request_similar(out, id, q, min_index, flags); });
 }

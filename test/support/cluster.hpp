@@ -39,27 +39,6 @@ enum class member_addresses : std::uint8_t {
   distinct,  // each member on an address of its own, so that firewall rules can tell them apart
 };
 
-// Waits until `host`:`port` accepts connections; throws if process `pid` exits first (with
-// `log()` in the message) or after 30 s. (process.hpp's wait_listening, for any host.)
-template <typename Log>
-void wait_listening_at(const std::string& host, unsigned short port, pid_t& pid, Log log) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  asio::io_context ctx;
-  while (std::chrono::steady_clock::now() < deadline) {
-    asio::ip::tcp::socket s(ctx);
-    std::error_code ec;
-    s.connect(asio::ip::tcp::endpoint(asio::ip::make_address(host), port), ec);
-    if (!ec) return;
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      pid = -1;
-      throw std::runtime_error("kvnode exited during startup: " + log());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  throw std::runtime_error("kvnode did not start listening within 30 s: " + log());
-}
-
 class cluster_member {
  public:
   cluster_member(std::uint64_t id, const std::filesystem::path& dir, std::string host = "127.0.0.1")
@@ -84,7 +63,7 @@ class cluster_member {
 
   void start() {
     pid_ = spawn({binary("kvnode").string(), "--config", config_path().string()}, dir_ / "stdout", dir_ / "stderr");
-    wait_listening_at(host_, client_port_, pid_, [this] { return log(); });
+    wait_listening(host_, client_port_, pid_, [this] { return log(); });
   }
   void kill9() { signal_and_reap(SIGKILL); }
   int stop() { return signal_and_reap(SIGTERM); }

@@ -103,16 +103,16 @@ inline command_result run_command(const std::vector<std::string>& argv, const st
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(dir / "out"), slurp(dir / "err")};
 }
 
-// Waits until 127.0.0.1:`port` accepts connections; throws if process `pid` exits first (with
+// Waits until `host`:`port` accepts connections; throws if process `pid` exits first (with
 // `log()` in the message) or after 30 s.
 template <typename Log>
-void wait_listening(unsigned short port, pid_t& pid, Log log) {
+void wait_listening(const std::string& host, unsigned short port, pid_t& pid, Log log) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   asio::io_context ctx;
   while (std::chrono::steady_clock::now() < deadline) {
     asio::ip::tcp::socket s(ctx);
     std::error_code ec;
-    s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+    s.connect(asio::ip::tcp::endpoint(asio::ip::make_address(host), port), ec);
     if (!ec) return;
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
@@ -186,7 +186,7 @@ class node_process {
   }
 
   void wait_ready() {
-    wait_listening(port_, pid_, [this] { return log(); });
+    wait_listening("127.0.0.1", port_, pid_, [this] { return log(); });
   }
 
   temp_dir dir_;
