@@ -225,8 +225,7 @@ void load(reader& r, posting_list<WithCount>& list) {
   std::uint32_t last = r.varint();
   std::uint32_t live = r.varint();
   std::uint32_t dead = r.varint();
-  if (bytes.empty() != (live + dead == 0)) r.fail("a posting list's entry counts do not match its bytes");
-  list.restore(std::move(bytes), last, live, dead);
+  if (!list.restore(std::move(bytes), last, live, dead)) r.fail("a posting list's entries do not match its counts");
 }
 
 // A forward record as varint(byte count) | bytes.

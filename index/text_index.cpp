@@ -25,13 +25,6 @@ double bm25(double idf, std::uint32_t frequency, double length_norm) {
   return idf * frequency * (bm25_k1 + 1) / (frequency + length_norm);
 }
 
-// A query term resolved to the indexed terms it matches.
-struct resolved_term {
-  std::vector<std::uint32_t> expansions;
-  std::uint32_t position;
-  bool scored;  // false for a repeat (phrase mode keeps repeats for their positions)
-};
-
 }  // namespace
 
 text_index::text_index()
@@ -201,110 +194,186 @@ result<search_answer> text_index::search(const text_search& q, const doc_table& 
     return answer;
   }
 
-  // Document-at-a-time: one cursor per (query term, expansion), merged by document id.
-  struct cursor {
-    posting_list<true>::cursor postings;
-    std::uint32_t term;
-    std::uint32_t query_term;
-    double idf;
-  };
+  // One cursor per (query term, expansion); a query term's cursors are contiguous.
   std::vector<cursor> cursors;
-  std::vector<std::uint32_t> remaining(query.size(), 0);  // unfinished cursors per query term
+  std::vector<std::uint32_t> first_cursor(query.size() + 1, 0);
   for (std::uint32_t i = 0; i < query.size(); ++i) {
+    first_cursor[i] = static_cast<std::uint32_t>(cursors.size());
     for (std::uint32_t term : query[i].expansions) {
       cursor c{terms_[term].postings.begin(), term, i, idf(term)};
-      if (c.postings.next()) {
-        cursors.push_back(c);
-        ++remaining[i];
-      }
+      if (c.postings.next()) cursors.push_back(c);
     }
   }
+  first_cursor[query.size()] = static_cast<std::uint32_t>(cursors.size());
+
+  match_state m(query.size(), q.mode == match_mode::phrase);
+  top_hits top(q.offset + q.limit, docs);
+  // Scores and records the document if it matches in full (key prefix, phrase positions); the
+  // cursors of m.matched are on it. False if the postings limit was hit.
+  auto consider = [&](std::uint32_t doc) {
+    if (!q.key_prefix.empty() && !docs.key(doc).starts_with(q.key_prefix)) return true;
+    if (q.mode == match_mode::phrase) {
+      if (!phrase_at(doc, query, cursors, m, scanned)) return scanned <= q.max_postings_scanned;
+      if (scanned > q.max_postings_scanned) return false;
+    }
+    double score = 0;
+    for (std::size_t i = 0; i < query.size(); ++i) {
+      if (m.present[i] && query[i].scored) score += m.best[i];
+    }
+    ++answer.total;
+    top.offer(score, doc);
+    return true;
+  };
+
+  bool within_limit = need_all ? match_all(query, cursors, first_cursor, m, consider)
+                               : match_any(cursors, m, consider);
+  if (!within_limit) return postings_limit(q.max_postings_scanned);
+  answer.hits = top.take(q.offset);
+  return answer;
+}
+
+// Notes cursor c (on document doc, of norm `norm`) as a match of its query term.
+void text_index::match_state::take(std::uint32_t cursor_index, const cursor& c, double norm) {
+  double s = bm25(c.idf, c.postings.count, norm);
+  if (!present[c.query_term]) {
+    present[c.query_term] = 1;
+    best[c.query_term] = s;
+    touched.push_back(c.query_term);
+  } else {
+    best[c.query_term] = std::max(best[c.query_term], s);
+  }
+  matched.push_back(cursor_index);
+}
+
+void text_index::match_state::reset() {
+  for (std::uint32_t t : touched) present[t] = 0;
+  touched.clear();
+  matched.clear();
+}
+
+// OR: every document in any list, merged in document order through a heap of cursors.
+template <typename Consider>
+bool text_index::match_any(std::vector<cursor>& cursors, match_state& m, Consider&& consider) const {
   std::vector<std::uint32_t> heap(cursors.size());
   for (std::uint32_t i = 0; i < heap.size(); ++i) heap[i] = i;
   auto later = [&](std::uint32_t a, std::uint32_t b) { return cursors[a].postings.doc > cursors[b].postings.doc; };
   std::make_heap(heap.begin(), heap.end(), later);
-
-  top_hits top(q.offset + q.limit, docs);
-  std::vector<double> best(query.size(), 0);
-  std::vector<char> present(query.size(), 0);
-  std::vector<std::uint32_t> touched;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> matched;  // (query term, term) in this doc
-  std::vector<std::vector<std::uint32_t>> positions(q.mode == match_mode::phrase ? query.size() : 0);
-  bool finished = false;  // an all/phrase query term has no documents left
-  while (!heap.empty() && !finished) {
+  while (!heap.empty()) {
     const std::uint32_t doc = cursors[heap.front()].postings.doc;
     const bool alive = live(doc);
     const double norm = alive ? length_norm(doc) : 0;
-    touched.clear();
-    matched.clear();
+    m.reset();
     while (!heap.empty() && cursors[heap.front()].postings.doc == doc) {
       std::pop_heap(heap.begin(), heap.end(), later);
       cursor& c = cursors[heap.back()];
-      if (alive) {
-        double s = bm25(c.idf, c.postings.count, norm);
-        if (!present[c.query_term]) {
-          present[c.query_term] = 1;
-          best[c.query_term] = s;
-          touched.push_back(c.query_term);
-        } else {
-          best[c.query_term] = std::max(best[c.query_term], s);
-        }
-        if (q.mode == match_mode::phrase) matched.emplace_back(c.query_term, c.term);
-      }
+      if (alive) m.take(heap.back(), c, norm);
       if (c.postings.next()) {
         std::push_heap(heap.begin(), heap.end(), later);
       } else {
         heap.pop_back();
-        if (--remaining[c.query_term] == 0 && need_all) finished = true;
       }
     }
-    if (!alive) continue;
-    bool match = need_all ? touched.size() == query.size() : !touched.empty();
-    if (match && !q.key_prefix.empty()) match = docs.key(doc).starts_with(q.key_prefix);
-    if (match && q.mode == match_mode::phrase) {
-      // Positions of each query term in doc (the union over a prefix term's expansions), from one
-      // pass over the forward record (ascending term ids) that stops after the last term needed.
-      for (auto& p : positions) p.clear();
-      std::sort(matched.begin(), matched.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-      std::size_t want = 0;
-      std::uint32_t term = 0;
-      for (const std::uint8_t* p = forward_[doc].begin(); want < matched.size() && p != forward_[doc].end();) {
-        term += read_varint(p);
-        const std::uint32_t frequency = read_varint(p);
-        ++scanned;
-        std::uint32_t position = 0;
-        for (std::uint32_t k = 0; k < frequency; ++k) {
-          position += read_varint(p);
-          for (std::size_t m = want; m < matched.size() && matched[m].second == term; ++m) {
-            positions[matched[m].first].push_back(position);
-          }
-        }
-        while (want < matched.size() && matched[want].second <= term) ++want;
-      }
-      if (scanned > q.max_postings_scanned) return postings_limit(q.max_postings_scanned);
-      for (std::size_t i = 0; i < query.size(); ++i) {
-        if (query[i].expansions.size() > 1) std::sort(positions[i].begin(), positions[i].end());
-      }
-      match = std::any_of(positions[0].begin(), positions[0].end(), [&](std::uint32_t start) {
-        for (std::size_t i = 1; i < query.size(); ++i) {
-          std::uint32_t want = start + (query[i].position - query[0].position);
-          if (!std::binary_search(positions[i].begin(), positions[i].end(), want)) return false;
-        }
-        return true;
-      });
-    }
-    if (match) {
-      double score = 0;
-      for (std::size_t i = 0; i < query.size(); ++i) {
-        if (present[i] && query[i].scored) score += best[i];
-      }
-      ++answer.total;
-      top.offer(score, doc);
-    }
-    for (std::uint32_t t : touched) present[t] = 0;
+    if (alive && !consider(doc)) return false;
   }
-  answer.hits = top.take(q.offset);
-  return answer;
+  m.reset();
+  return true;
+}
+
+// AND (and phrase candidates): a zig-zag join. The rarest query term proposes a document, every
+// other term's cursors skip ahead to it (posting_list skips), and any term that lands past it
+// proposes the next one; so the work follows the rarest list, not the common ones.
+template <typename Consider>
+bool text_index::match_all(const std::vector<resolved_term>& query, std::vector<cursor>& cursors,
+                           const std::vector<std::uint32_t>& first_cursor, match_state& m, Consider&& consider) const {
+  const std::size_t n = query.size();
+  std::vector<char> done(cursors.size(), 0);
+  // The query term's smallest document at or after target, its cursors moved there; no_doc when
+  // its lists are exhausted.
+  auto seek = [&](std::size_t i, std::uint32_t target) {
+    std::uint32_t lowest = no_doc;
+    for (std::uint32_t k = first_cursor[i]; k < first_cursor[i + 1]; ++k) {
+      if (done[k]) continue;
+      if (!cursors[k].postings.advance(target)) {
+        done[k] = 1;
+        continue;
+      }
+      lowest = std::min(lowest, cursors[k].postings.doc);
+    }
+    return lowest;
+  };
+  std::vector<std::size_t> order(n);
+  std::vector<std::uint64_t> entries(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    order[i] = i;
+    for (std::uint32_t k = first_cursor[i]; k < first_cursor[i + 1]; ++k) {
+      entries[i] += terms_[cursors[k].term].postings.entries();
+    }
+  }
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return entries[a] < entries[b]; });
+
+  std::uint32_t target = 0;
+  for (;;) {
+    const std::uint32_t doc = seek(order[0], target);
+    if (doc == no_doc) break;
+    bool aligned = true;
+    for (std::size_t j = 1; j < n && aligned; ++j) {
+      const std::uint32_t d = seek(order[j], doc);
+      if (d == no_doc) return true;
+      if (d != doc) {
+        target = d;
+        aligned = false;
+      }
+    }
+    if (!aligned) continue;
+    target = doc + 1;
+    if (!live(doc)) continue;
+    const double norm = length_norm(doc);
+    m.reset();
+    for (std::uint32_t k = 0; k < cursors.size(); ++k) {
+      if (!done[k] && cursors[k].postings.doc == doc) m.take(k, cursors[k], norm);
+    }
+    if (!consider(doc)) return false;
+    if (doc == no_doc - 1) break;
+  }
+  return true;
+}
+
+// Whether the query terms sit at consecutive positions (stop-word slots kept) in doc; m.matched
+// holds the cursors on doc. Positions come from one pass over doc's forward record (ascending
+// term ids) that stops after the last term needed; each entry decoded counts in `scanned`.
+bool text_index::phrase_at(std::uint32_t doc, const std::vector<resolved_term>& query,
+                           const std::vector<cursor>& cursors, match_state& m, std::uint64_t& scanned) const {
+  auto& positions = m.positions;
+  for (auto& p : positions) p.clear();
+  auto& wanted = m.wanted;  // (term, query term), ascending term
+  wanted.clear();
+  for (std::uint32_t k : m.matched) wanted.emplace_back(cursors[k].term, cursors[k].query_term);
+  std::sort(wanted.begin(), wanted.end());
+  std::size_t want = 0;
+  std::uint32_t term = 0;
+  for (const std::uint8_t* p = forward_[doc].begin(); want < wanted.size() && p != forward_[doc].end();) {
+    term += read_varint(p);
+    const std::uint32_t frequency = read_varint(p);
+    ++scanned;
+    std::uint32_t position = 0;
+    for (std::uint32_t k = 0; k < frequency; ++k) {
+      position += read_varint(p);
+      for (std::size_t w = want; w < wanted.size() && wanted[w].first == term; ++w) {
+        positions[wanted[w].second].push_back(position);
+      }
+    }
+    while (want < wanted.size() && wanted[want].first <= term) ++want;
+  }
+  for (std::size_t i = 0; i < query.size(); ++i) {
+    if (query[i].expansions.size() > 1) std::sort(positions[i].begin(), positions[i].end());
+  }
+  return std::any_of(positions[0].begin(), positions[0].end(), [&](std::uint32_t start) {
+    for (std::size_t i = 1; i < query.size(); ++i) {
+      std::uint32_t at = start + (query[i].position - query[0].position);
+      if (!std::binary_search(positions[i].begin(), positions[i].end(), at)) return false;
+    }
+    return true;
+  });
 }
 
 std::size_t text_index::memory_bytes() const {

@@ -21,11 +21,14 @@
 // A prefix term scores its best-scoring expansion in d (max over the indexed terms it matches).
 // A phrase hit scores like an all-terms hit (the positions decide only whether it matches).
 //
-// Queries run document-at-a-time: the lists of every query term (every expansion of a prefix term)
-// are merged in document order through a heap, O(P log L) for P postings read from L lists, plus a
-// forward-record check per phrase candidate; the best offset+limit are kept in a bounded heap.
-// Every posting read (dead ones included) and every forward entry decoded counts against the
-// query's max_postings_scanned.
+// Queries run document-at-a-time over one cursor per query term expansion. OR merges every list
+// in document order through a heap, O(P log L) for P postings read from L lists. AND and phrase
+// run a zig-zag join: the rarest term proposes a document, every other term's cursors skip ahead
+// to it (posting_list skips) and a term that lands past it proposes the next, so the work follows
+// the rarest list; a phrase candidate is then checked against its forward record. The best
+// offset+limit are kept in a bounded heap. The entries of every list the query may read (dead
+// ones included; an upper bound for AND and phrase) and every forward entry decoded count against
+// the query's max_postings_scanned.
 //
 // Threading: none; one thread calls everything (search() is const but not meant for concurrent use).
 
@@ -118,6 +121,33 @@ class text_index {
   };
   static constexpr std::uint32_t absent = UINT32_MAX;  // length_ of an id with no document
 
+  // A query term resolved to the indexed terms it matches.
+  struct resolved_term {
+    std::vector<std::uint32_t> expansions;
+    std::uint32_t position;
+    bool scored;  // false for a repeat (phrase mode keeps repeats for their positions)
+  };
+  // A posting-list reader of one expansion of one query term.
+  struct cursor {
+    posting_list<true>::cursor postings;
+    std::uint32_t term;
+    std::uint32_t query_term;
+    double idf;
+  };
+  // What a query knows about the document it is looking at, with scratch reused across documents.
+  struct match_state {
+    match_state(std::size_t terms, bool phrase) : best(terms, 0), present(terms, 0), positions(phrase ? terms : 0) {}
+    void take(std::uint32_t cursor_index, const cursor& c, double norm);
+    void reset();
+
+    std::vector<double> best;            // per query term: its best expansion's score here
+    std::vector<char> present;           // per query term: found here
+    std::vector<std::uint32_t> touched;  // query terms present
+    std::vector<std::uint32_t> matched;  // cursors on the document
+    std::vector<std::vector<std::uint32_t>> positions;               // phrase: per query term
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> wanted;     // phrase: (term, query term)
+  };
+
   bool live(std::uint32_t doc) const { return doc < length_.size() && length_[doc] != absent; }
   std::uint32_t intern(std::string_view text);
   void release(std::uint32_t term);
@@ -125,6 +155,13 @@ class text_index {
   static void decode_forward(const byte_blob& record, std::vector<forward_entry>& entries);
   double idf(std::uint32_t term) const;
   double length_norm(std::uint32_t doc) const;
+  template <typename Consider>
+  bool match_any(std::vector<cursor>& cursors, match_state& m, Consider&& consider) const;
+  template <typename Consider>
+  bool match_all(const std::vector<resolved_term>& query, std::vector<cursor>& cursors,
+                 const std::vector<std::uint32_t>& first_cursor, match_state& m, Consider&& consider) const;
+  bool phrase_at(std::uint32_t doc, const std::vector<resolved_term>& query, const std::vector<cursor>& cursors,
+                 match_state& m, std::uint64_t& scanned) const;
 
   std::vector<term_entry> terms_;
   std::vector<std::uint32_t> free_terms_;

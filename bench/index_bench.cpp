@@ -1,0 +1,126 @@
+// index_bench: kvnode's search index in process, without a server, a log or a network: how fast
+// it indexes the search corpus and answers each query class. It shows what the engine itself
+// costs (search_bench measures the whole node), and is the program to run under a profiler.
+//
+//   build/bin/index_bench --docs 100000 [--batch 500] [--threads 1|2] [--queries 2000] [--seed 1]
+//
+// Same corpus and queries as search_bench (bench/search_corpus.hpp, bench/search_queries.hpp).
+// Build: put_many in batches of --batch documents (as the node indexes a bulk_set), docs/s over
+// the whole load. Queries: each class's list once, one after the other, p50/p99 per query.
+
+#include "bench/args.hpp"
+#include "bench/latency.hpp"
+#include "bench/search_corpus.hpp"
+#include "bench/search_queries.hpp"
+#include "index/search_index.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace kb = kv::bench;
+namespace ks = kv::search;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct options {
+  std::uint64_t docs = 100'000;
+  std::size_t batch = 500;
+  std::size_t threads = 1;
+  std::size_t queries = 2000;
+  std::uint64_t seed = 1;
+};
+
+options parse(int argc, char** argv) {
+  options o;
+  kb::arg_reader args("index_bench", argc, argv);
+  while (args.next()) {
+    if (args.flag() == "--docs") o.docs = args.number<std::uint64_t>();
+    else if (args.flag() == "--batch") o.batch = std::max<std::size_t>(1, args.number<std::size_t>());
+    else if (args.flag() == "--threads") o.threads = std::clamp<std::size_t>(args.number<std::size_t>(), 1, 2);
+    else if (args.flag() == "--queries") o.queries = args.number<std::size_t>();
+    else if (args.flag() == "--seed") o.seed = args.number<std::uint64_t>();
+    else args.usage("unknown flag " + args.flag());
+  }
+  return o;
+}
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// Runs every query of one class; returns false if any failed.
+bool run_class(const ks::search_index& index, const kb::query_set& q, kb::query_class kind) {
+  kb::latency_recorder latency;
+  std::uint64_t matches = 0;
+  std::size_t failed = 0;
+  const std::size_t n = kind == kb::query_class::all_words  ? q.all_words.size()
+                        : kind == kb::query_class::any_word ? q.any_word.size()
+                        : kind == kb::query_class::phrase   ? q.phrases.size()
+                                                            : q.similar.size();
+  const auto start = clock_type::now();
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto t0 = clock_type::now();
+    kv::result<ks::search_answer> r = ks::search_answer{};
+    if (kind == kb::query_class::similar) {
+      ks::similar_query s;
+      s.text = q.similar[i];
+      r = index.similar(s);
+    } else {
+      ks::text_query t;
+      t.mode = kind == kb::query_class::all_words ? ks::match_mode::all
+               : kind == kb::query_class::any_word ? ks::match_mode::any
+                                                   : ks::match_mode::phrase;
+      t.terms = kind == kb::query_class::all_words ? q.all_words[i] : kind == kb::query_class::any_word ? q.any_word[i] : q.phrases[i];
+      r = index.search(t);
+    }
+    latency.add(clock_type::now() - t0);
+    if (r) matches += r->total;
+    else ++failed;
+  }
+  const double elapsed = seconds_since(start);
+  fmt::print("{:<8} {:>6} queries  p50 {:>8.1f} us  p99 {:>9.1f} us  {:>8.0f} q/s  matches {:>10}  failed {}\n",
+             kb::class_name(kind), n, latency.percentile_us(0.5), latency.percentile_us(0.99),
+             static_cast<double>(n) / elapsed, matches, failed);
+  return failed == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const options o = parse(argc, argv);
+  kb::corpus_source source;
+  const auto docs = kb::scaled_corpus(kb::load_packages(source), o.docs);
+  const auto queries = kb::make_queries(docs, o.queries, o.seed);
+
+  ks::index_options opts;
+  opts.stop_words = ks::default_stop_words();
+  opts.build_threads = o.threads;
+  ks::search_index index(opts);
+  std::vector<ks::pair_view> batch;
+  const auto start = clock_type::now();
+  for (std::size_t at = 0; at < docs.size(); at += o.batch) {
+    batch.clear();
+    for (std::size_t i = at; i < std::min(docs.size(), at + o.batch); ++i) batch.push_back({docs[i].key, docs[i].value});
+    index.put_many(batch);
+  }
+  const double build = seconds_since(start);
+  const auto stats = index.stats();
+  fmt::print("build    {} docs in {:.2f} s: {:.0f} docs/s ({} build thread{}), {} terms, {} postings, {} n-grams, "
+             "{:.0f} MiB\n",
+             stats.documents, build, static_cast<double>(docs.size()) / build, o.threads, o.threads == 1 ? "" : "s",
+             stats.terms, stats.postings, stats.ngrams, static_cast<double>(stats.memory_bytes) / (1 << 20));
+  bool ok = stats.documents == docs.size();
+  for (auto kind : {kb::query_class::all_words, kb::query_class::any_word, kb::query_class::phrase, kb::query_class::similar}) {
+    ok = run_class(index, queries, kind) && ok;
+  }
+  std::fflush(stdout);
+  return ok ? 0 : 3;
+}
