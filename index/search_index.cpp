@@ -250,7 +250,6 @@ void search_index::erase(std::string_view key) {
 
 void search_index::put_many(std::span<const pair_view> pairs) {
   state& s = *state_;
-  s.doc_digests.reserve(s.docs.id_bound() + pairs.size());
   if (s.worker == nullptr || pairs.size() < 2) {
     for (const auto& p : pairs) put(p.key, p.value);
     return;
