@@ -131,9 +131,10 @@ class follower final : public apply_observer {
   std::uint64_t next_waiter_ = 1;
   std::string broken_;  // why the last rebuild failed; queries fail while it is set
 
-  std::mutex mu_;  // guards queue_ and scheduled_
+  std::mutex mu_;  // guards queue_, scheduled_ and newest_save_point_
   std::vector<item> queue_;
   bool scheduled_ = false;
+  std::uint64_t newest_save_point_ = 0;  // the index of the last save_point queued
 
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> applied_index_{0};
