@@ -84,7 +84,7 @@ struct search_index::state {
     std::string_view key;
     std::uint32_t doc = no_doc;
     std::uint32_t previous = no_doc;
-    std::uint64_t gram_hash = 0;
+    std::uint64_t share = 0;  // its share of the digest (built with the n-grams)
     analyzed_text text;
   };
   // A batch is cut into chunks of this many documents: the helper builds the n-grams of one chunk
@@ -105,7 +105,7 @@ struct search_index::state {
       if (c.entries.size() == c.size) c.entries.emplace_back();
       batch_entry& e = c.entries[c.size++];
       e.key = p.key;
-      e.gram_hash = 0;
+      e.share = 0;
       if (valid_utf8(p.value)) {
         tokens.analyze(p.value, e.text);
         e.doc = docs.assign(p.key, e.previous);
@@ -119,12 +119,13 @@ struct search_index::state {
     return from;
   }
 
-  // The n-gram half of a chunk (on the helper thread), then the full-text half: the order of adds
-  // and removals each index sees is the one put() would give it.
+  // The n-gram half of a chunk (on the helper thread) with the documents' digest shares, then
+  // the full-text half: the order of adds and removals each index sees is the one put() would
+  // give it.
   void build_grams(chunk& c) {
     for (std::size_t i = 0; i < c.size; ++i) {
       batch_entry& e = c.entries[i];
-      if (e.doc != no_doc) e.gram_hash = grams.add(e.doc, e.text);
+      if (e.doc != no_doc) e.share = document_digest(e.key, e.text, grams.add(e.doc, e.text));
       if (e.previous != no_doc) grams.remove(e.previous);
     }
   }
@@ -141,7 +142,7 @@ struct search_index::state {
       const batch_entry& e = c.entries[i];
       if (e.doc != no_doc) {
         if (doc_digests.size() <= e.doc) doc_digests.resize(e.doc + 1, 0);
-        doc_digests[e.doc] = document_digest(e.key, e.text, e.gram_hash);
+        doc_digests[e.doc] = e.share;
         digest += doc_digests[e.doc];
       }
       if (e.previous != no_doc) {
