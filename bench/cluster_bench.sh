@@ -15,7 +15,12 @@
 #      KEYS [100000], VALUE bytes [100], NODES [3], BUILD build directory [build],
 #      PEERS the peer script directory [../shared/peers next to the repository],
 #      WAIT_QUIET wait up to N s for an idle machine before each run (PEERS/wait_quiet.sh) [0],
-#      REV the label printed for the kvnode build [the repository's HEAD commit].
+#      REV the label printed for the kvnode build [the repository's HEAD commit],
+#      INDEX the nodes' [index] enabled, on or off [off].
+#
+# INDEX defaults to off because etcd keeps no search index: with it on (kvnode's default), every
+# node also tokenizes and indexes each value it applies, on its index thread, and the write
+# figures are those of a store doing more work than etcd (docs/benchmarks.md gives both).
 #
 # The etcd figures are etcd 3.4.23 as a 3-node cluster on loopback on this machine, with its own
 # benchmark tool and 100-byte values, as recorded in ../shared/peers/README.md: put ~530/s,
@@ -34,6 +39,7 @@ VALUE=${VALUE:-100}
 NODES=${NODES:-3}
 WAIT_QUIET=${WAIT_QUIET:-0}
 REV=${REV:-$(git -C "$ROOT" log -1 --format=%h 2>/dev/null || echo '?')}
+INDEX=${INDEX:-off}
 
 [[ -x "$BUILD/bin/kvbench" && -x "$BUILD/bin/kvnode" ]] || { echo "build first: make build (or set BUILD=)" >&2; exit 1; }
 NOISE="-"
@@ -43,13 +49,13 @@ WORK=$(mktemp -d /tmp/kv_cluster_bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $NODES nodes on loopback;" \
-  "${VALUE}-byte values over $KEYS keys; ${DURATION}s per run after ${WARMUP}s warmup; kvnode $REV"
+  "${VALUE}-byte values over $KEYS keys; ${DURATION}s per run after ${WARMUP}s warmup; search index $INDEX; kvnode $REV"
 
 for test in $TESTS; do
   for c in $CLIENTS; do
     if [[ "$WAIT_QUIET" -gt 0 && -x "$PEERS/wait_quiet.sh" ]]; then "$PEERS/wait_quiet.sh" "$WAIT_QUIET" >&2 || true; fi
     args=(--start-cluster "$NODES" --connections "$c" --pipeline 1 --seconds "$DURATION" --warmup "$WARMUP"
-          --keys "$KEYS" --value-size "$VALUE" --json)
+          --keys "$KEYS" --value-size "$VALUE" --index "$INDEX" --json)
     [[ "$test" == get ]] && args+=(--prefill --reads 1)
     noise_begin
     # kvbench exits 3 when any request failed; the errors are in its report.

@@ -2,14 +2,16 @@
 //
 //   kvbench [--endpoints H:P[,H:P...]] [--connections 50] [--pipeline 1] [--seconds 10] [--warmup 1]
 //           [--value-size 100] [--keys 1000000] [--reads 0.0] [--prefill] [--json]
-//           [--start-node | --start-cluster N] [--fsync always|never] [--read-from all|leader]
+//           [--start-node | --start-cluster N] [--fsync always|never] [--index on|off] [--read-from all|leader]
 //
 // Each connection keeps `pipeline` requests in flight, each sent as soon as the previous one on
 // its slot is answered (on the raw protocol, so the load generator stays cheap). `--reads` is the fraction of GETs
 // (the rest are SETs) over `--keys` random keys; `--prefill` first writes every key so that
 // reads hit. Latency is measured from sending a request to receiving its acknowledgement.
 // `--start-node` runs build/bin/kvnode on a fresh data directory and a free port for the run;
-// `--start-cluster N` runs N of them as one Raft cluster (bench/cluster_process.hpp).
+// `--start-cluster N` runs N of them as one Raft cluster (bench/cluster_process.hpp). `--fsync` and
+// `--index` set the started nodes' [storage] fsync and [index] enabled (kvnode's defaults:
+// always, on: every node then also indexes every value it applies for search).
 //
 // Clusters: kvbench first asks the endpoints (status) which node leads. Connections that write go
 // to the leader. With `--reads 1` (linearizable GETs, no stale flag) and `--read-from all`, the
@@ -67,6 +69,7 @@ struct options {
   bool start_node = false;
   int start_cluster = 0;  // members; 0: none
   std::string fsync = "always";
+  bool index = true;  // [index] enabled of the nodes started
   bool reads_from_all = true;  // --read-from all: read-only connections spread over every endpoint
 };
 
@@ -97,6 +100,11 @@ options parse(int argc, char** argv) {
     else if (a == "--start-node") o.start_node = true;
     else if (a == "--start-cluster") o.start_cluster = args.number<int>();
     else if (a == "--fsync") o.fsync = args.value();
+    else if (a == "--index") {
+      auto v = args.value();
+      if (v != "on" && v != "off") args.usage("--index takes on or off");
+      o.index = v == "on";
+    }
     else if (a == "--read-from") {
       auto v = args.value();
       if (v != "all" && v != "leader") args.usage("--read-from takes all or leader");
@@ -384,7 +392,7 @@ int main(int argc, char** argv) {
   auto o = parse(argc, argv);
   std::unique_ptr<kv::bench::node_process> node;
   std::unique_ptr<kv::bench::cluster_process> cluster;
-  auto storage_toml = fmt::format("[storage]\nfsync = \"{}\"\n", o.fsync);
+  auto storage_toml = fmt::format("[storage]\nfsync = \"{}\"\n[index]\nenabled = {}\n", o.fsync, o.index);
   if (o.start_node) {
     node = std::make_unique<kv::bench::node_process>(storage_toml);
     o.endpoints.assign(1, node->endpoint());

@@ -13,6 +13,7 @@
 //   bulk_set from --clients clients, time until the index caught up, the four query classes
 //   (one client, then --clients clients), then kill -9 and restart: time to serve a GET and to
 //   catch the index up again;
+// - kvnode's search index in this process, built alone (as SQLite's is);
 // - SQLite FTS5 in-process: build in one transaction, optimize, AND / OR / phrase queries;
 // - PostgreSQL 15 with pg_trgm, a private server: COPY, GIN index, similarity queries;
 // then the answers are compared (bench/search_compare.hpp). Every query is sent once as warmup
@@ -31,6 +32,7 @@
 #include "bench/search_run.hpp"
 #include "bench/sqlite_fts.hpp"
 #include "bench/trigram.hpp"
+#include "index/search_index.hpp"
 
 #include <fmt/format.h>
 
@@ -211,6 +213,30 @@ void run_kvnode(const options& o, const std::vector<kb::document>& docs, const k
     if (line.find("recover") != std::string::npos || line.find("index") != std::string::npos) lines.push_back(line);
   }
   for (auto i = lines.size() > 6 ? lines.size() - 6 : 0; i < lines.size(); ++i) rep.notes.push_back("kvnode log: " + lines[i]);
+}
+
+// kvnode's index alone, in this process like SQLite's build: the options the node gives it
+// (index/follower.cpp: default stop words, no stemming, two build threads) and put_many in
+// batches of --batch, as the node applies each bulk_set.
+void run_index_in_process(const options& o, const std::vector<kb::document>& docs, size_report& rep) {
+  kv::search::index_options opts;
+  opts.stop_words = kv::search::default_stop_words();
+  opts.build_threads = 2;
+  kv::search::search_index index(opts);
+  std::vector<kv::search::pair_view> batch;
+  const auto start = steady_clock::now();
+  for (std::size_t at = 0; at < docs.size(); at += o.batch) {
+    batch.clear();
+    for (std::size_t i = at; i < std::min(docs.size(), at + o.batch); ++i) batch.push_back({docs[i].key, docs[i].value});
+    index.put_many(batch);
+  }
+  const double seconds = duration<double>(steady_clock::now() - start).count();
+  rep.builds.push_back({"kvnode", "index (in process)", docs.size(), seconds,
+                        fmt::format("the search index alone, 2 build threads, {} docs per put_many", o.batch)});
+  if (index.documents() != docs.size()) {
+    ++rep.errors;
+    rep.notes.push_back(fmt::format("kvnode in process: {} documents indexed of {}", index.documents(), docs.size()));
+  }
 }
 
 void run_sqlite(const options& o, const std::vector<kb::document>& docs, const kb::query_set& q, size_report& rep,
@@ -519,7 +545,10 @@ int main(int argc, char** argv) {
     try {
       auto docs = kb::scaled_corpus(packages, n);
       auto queries = kb::make_queries(docs, o.queries, o.seed);
-      if (!o.skip_kvnode) run_kvnode(o, docs, queries, rep, ans);
+      if (!o.skip_kvnode) {
+        run_kvnode(o, docs, queries, rep, ans);
+        run_index_in_process(o, docs, rep);
+      }
       if (!o.skip_sqlite) run_sqlite(o, docs, queries, rep, ans);
       if (!o.skip_pg) run_pg(o, docs, queries, rep, ans);
       compare(o, docs, queries, rep, ans);
