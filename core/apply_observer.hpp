@@ -20,9 +20,13 @@ class apply_observer {
   virtual ~apply_observer() = default;
 
   // The applied state was replaced by the snapshot in `file` (opened and checked; the mapping
-  // stays readable after the file is deleted), taken at log index `index`: discard everything
-  // seen so far and continue from that image.
-  virtual void restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index) = 0;
+  // stays readable after the file is deleted), taken at log index `index`, or (file null,
+  // index 0) emptied at a start without a snapshot: discard everything seen so far and
+  // continue from that image. `log_end` is the last index of the log the node holds now
+  // (`index` after a snapshot was installed): every committed entry up to it is in that log,
+  // and the entries after `index` that get applied are its.
+  virtual void restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index,
+                            std::uint64_t log_end) = 0;
   // Log entry `index` was applied. `command` is its encoded command (core/command.hpp), or empty
   // if it changed no key: a no-op, an open_session, a write refused by its session (a duplicate,
   // an expired session).

@@ -241,6 +241,8 @@ const std::vector<section_spec>& schema() {
             }},
            {"wait-timeout",
             [](config& c, const toml::node& n, const location& at) { c.index.wait_timeout = as_duration(n, at); }},
+           {"save-interval",
+            [](config& c, const toml::node& n, const location& at) { c.index.save_interval_bytes = as_size(n, at); }},
        }},
       {"log",
        {
@@ -513,11 +515,12 @@ std::vector<std::string> describe(const config& c) {
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes)),
       describe_cluster(c),
       fmt::format("[index] enabled={} ngram-size={} stop-words={} stemming={} max-results={} max-query-terms={} "
-                  "max-postings-scanned={} wait-timeout={}",
+                  "max-postings-scanned={} wait-timeout={} save-interval={}",
                   c.index.enabled, c.index.ngram_size,
                   c.index.stop_words ? fmt::format("{} words", c.index.stop_words->size()) : "(default English)",
                   c.index.stemming.empty() ? "(none)" : c.index.stemming, c.index.max_results,
-                  c.index.max_query_terms, c.index.max_postings_scanned, format_duration(c.index.wait_timeout)),
+                  c.index.max_query_terms, c.index.max_postings_scanned, format_duration(c.index.wait_timeout),
+                  format_size(c.index.save_interval_bytes)),
       fmt::format("[log] level={} file={}", c.log.level, c.log.file.empty() ? "(stderr)" : c.log.file),
   };
 }

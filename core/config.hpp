@@ -117,6 +117,10 @@ struct index_config {
   // How long a search waits for the index to reach its min_index (or read index) before it
   // fails with timed_out.
   std::chrono::milliseconds wait_timeout{5000};
+  // Once this much log has been applied since the index was last saved and the index has caught
+  // up, it is saved (besides at every snapshot), so a restart loads it and re-indexes only the
+  // log after it.
+  std::uint64_t save_interval_bytes = 64ull << 20;
 };
 
 struct config {

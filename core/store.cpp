@@ -130,7 +130,6 @@ void store::recover() {
       }
       recovery_.snapshot_index = m.index;
       recovery_.snapshot_pairs = m.pairs;
-      if (observer_) observer_->restart_from(std::make_shared<io::mapped_file>(*snapshot_path), m.index);
       snapshot_index_ = m.index;
       applied_term_ = m.term;
       applied_term_at_snapshot_ = m.term;
@@ -141,6 +140,11 @@ void store::recover() {
   }
   recovery_.snapshot_duration = since(start);
   wal::recovered rec = log_read.get();
+  if (observer_) {
+    // After the log is read, so the observer learns how far it goes.
+    observer_->restart_from(snapshot_path ? std::make_shared<io::mapped_file>(*snapshot_path) : nullptr,
+                            snapshot_index_, std::max(snapshot_index_, rec.last_index));
+  }
   wal_ = std::make_unique<wal::log>(ring_, opts, rec);
   auto replay_start = std::chrono::steady_clock::now();
   // Entries up to the durable commit index are known committed: apply them now. Those after it
@@ -440,7 +444,7 @@ void store::install_snapshot(const raft::snapshot_meta& meta) {
   }
   sm_ = std::move(*incoming_);
   incoming_.reset();
-  if (observer_) observer_->restart_from(std::make_shared<io::mapped_file>(final_path), meta.index);
+  if (observer_) observer_->restart_from(std::make_shared<io::mapped_file>(final_path), meta.index, meta.index);
   sessions_ = std::move(incoming_sessions_);
   wal_->reset(meta.index);
   unapplied_.clear();

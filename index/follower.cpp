@@ -9,6 +9,10 @@
 #include <asio/associated_executor.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <spdlog/spdlog.h>
 
 namespace kv::search {
@@ -42,9 +46,11 @@ index_options options_of(const index_config& c) {
   return o;
 }
 
-follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir)
+follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir,
+                   std::uint64_t save_interval_bytes)
     : wait_timeout_(wait_timeout),
       dir_(std::move(dir)),
+      save_interval_bytes_(save_interval_bytes),
       work_(ctx_.get_executor()),
       index_(std::move(opts)) {
   thread_ = std::thread([this] {
@@ -69,8 +75,8 @@ void follower::stop() {
   thread_.join();
 }
 
-void follower::restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index) {
-  enqueue(restart{std::move(file), index});
+void follower::restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index, std::uint64_t log_end) {
+  enqueue(restart{std::move(file), index, log_end});
 }
 
 void follower::applied(std::uint64_t index, std::string_view command) { enqueue(entry{index, std::string(command)}); }
@@ -104,31 +110,69 @@ void follower::drain() {
     }
   }
   if (stopping_) return;
-  for (auto& it : batch) std::visit([this](auto& i) { process(i); }, it);
+  for (auto& it : batch) {
+    // Saving takes about a second per million documents: answer the queries waiting for what
+    // is indexed so far first.
+    if (std::holds_alternative<save_point>(it)) publish();
+    std::visit([this](auto& i) { process(i); }, it);
+  }
   publish();
-  if (more) asio::post(ctx_, [this] { drain(); });
+  if (more) {
+    asio::post(ctx_, [this] { drain(); });
+    return;
+  }
+  // Caught up (for now) with a good deal indexed since the last save: save, so that a restart
+  // does not have to index all of it again.
+  if (!dir_.empty() && save_interval_bytes_ > 0 && applied_since_save_ >= save_interval_bytes_ && broken_.empty()) {
+    bool idle = false;
+    {
+      std::lock_guard lock(mu_);
+      idle = queue_.empty();
+    }
+    if (idle) save("caught up");
+  }
 }
 
 std::filesystem::path follower::saved_path(std::uint64_t index) const {
   return dir_ / fmt::format("index-{:020}.idx", index);
 }
 
-bool follower::load_saved(std::uint64_t index) {
+bool follower::load_saved(std::uint64_t index, std::uint64_t log_end) {
   if (dir_.empty()) return false;
-  const auto path = saved_path(index);
+  // Saved indexes at or past the snapshot, newest first.
+  std::vector<std::uint64_t> saved;
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return false;
-  const auto start = std::chrono::steady_clock::now();
-  auto loaded = index_.load(path);
-  if (!loaded || *loaded != index) {
-    spdlog::warn("search index: cannot use the saved index {}: {}; re-indexing the snapshot instead", path.string(),
-                 loaded ? fmt::format("it is at log index {}, not {}", *loaded, index) : loaded.message());
-    index_.clear();
-    return false;
+  for (const auto& f : std::filesystem::directory_iterator(dir_, ec)) {
+    const auto name = f.path().filename().string();
+    std::uint64_t at = 0;
+    if (!name.starts_with("index-") || !name.ends_with(".idx") || name.size() != 30) continue;
+    if (std::sscanf(name.c_str(), "index-%20" SCNu64 ".idx", &at) != 1) continue;
+    if (at >= index && at <= log_end) {
+      saved.push_back(at);
+    } else {
+      spdlog::info("search index: not using the saved index {} (the snapshot is at {}, the log ends at {})",
+                   f.path().string(), index, log_end);
+    }
   }
-  spdlog::info("search index loaded from {} in {}: {} documents at log index {}", path.string(),
-               seconds_since(start), index_.documents(), index);
-  return true;
+  std::sort(saved.rbegin(), saved.rend());
+  for (std::uint64_t at : saved) {
+    const auto path = saved_path(at);
+    const auto start = std::chrono::steady_clock::now();
+    auto loaded = index_.load(path);
+    if (!loaded || *loaded != at) {
+      spdlog::warn("search index: cannot use the saved index {}: {}", path.string(),
+                   loaded ? fmt::format("it is at log index {}, not {}", *loaded, at) : loaded.message());
+      index_.clear();
+      continue;
+    }
+    last_saved_ = at;
+    applied_since_save_ = 0;
+    spdlog::info("search index loaded from {} in {}: {} documents at log index {} (the snapshot is at {})",
+                 path.string(), seconds_since(start), index_.documents(), at, index);
+    return true;
+  }
+  if (!saved.empty()) spdlog::warn("search index: no saved index is usable; re-indexing the snapshot instead");
+  return false;
 }
 
 void follower::process(save_point& p) {
@@ -137,8 +181,9 @@ void follower::process(save_point& p) {
     spdlog::warn("search index: not saved for the snapshot at {}: the index is at {}", p.index, index_.applied_index());
     return;
   }
+  if (last_saved_ >= p.index) return;  // a save at or past the snapshot serves a restart from it
   {
-    // A restart needs the index saved at the newest snapshot only: while the index trails the
+    // A restart needs an index saved at or past the newest snapshot: while the index trails the
     // store (a bulk load), a save for a snapshot that a newer one already replaced is wasted
     // work (about 1 s per million documents, with the index paused).
     std::lock_guard lock(mu_);
@@ -148,8 +193,13 @@ void follower::process(save_point& p) {
       return;
     }
   }
+  save(fmt::format("the snapshot at {}", p.index).c_str());
+}
+
+void follower::save(const char* why) {
   const auto start = std::chrono::steady_clock::now();
-  const auto path = saved_path(p.index);
+  const std::uint64_t at = index_.applied_index();
+  const auto path = saved_path(at);
   try {
     index_.save(path);
   } catch (const std::exception& e) {
@@ -157,24 +207,31 @@ void follower::process(save_point& p) {
     spdlog::error("search index: cannot save it to {}: {}", path.string(), e.what());
     return;
   }
+  last_saved_ = at;
+  applied_since_save_ = 0;
   ++saves_;
   std::error_code ec;
   for (const auto& f : std::filesystem::directory_iterator(dir_, ec)) {
     const auto name = f.path().filename().string();
     if (name.starts_with("index-") && f.path() != path) std::filesystem::remove(f.path(), ec);
   }
-  spdlog::info("search index saved to {} in {} ({} documents, {})", path.string(),
-               seconds_since(start), index_.documents(),
-               mib(std::filesystem::file_size(path, ec)));
+  spdlog::info("search index saved to {} in {} ({}; {} documents, {})", path.string(), seconds_since(start), why,
+               index_.documents(), mib(std::filesystem::file_size(path, ec)));
 }
 
 void follower::process(restart& r) {
   const auto start = std::chrono::steady_clock::now();
   index_.clear();
   broken_.clear();
-  if (load_saved(r.index)) {
+  last_saved_ = 0;
+  applied_since_save_ = 0;
+  if (load_saved(r.index, r.log_end)) {
     r.file.reset();
     ++loads_;
+    return;
+  }
+  if (r.file == nullptr) {  // a start without a snapshot: the log brings everything
+    index_.set_applied_index(r.index);
     return;
   }
   const std::string name = fmt::format("the snapshot at index {}", r.index);
@@ -206,7 +263,8 @@ void follower::process(restart& r) {
 }
 
 void follower::process(entry& e) {
-  if (e.index <= index_.applied_index()) return;  // covered by a snapshot the index was rebuilt from
+  if (e.index <= index_.applied_index()) return;  // covered by the snapshot or saved index it started from
+  applied_since_save_ += e.command.size();
   if (e.command.empty()) {
     index_.set_applied_index(e.index);
     return;

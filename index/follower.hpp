@@ -7,13 +7,20 @@
 // The queue is unbounded: a burst of writes makes the index lag (status: index_lag), never the
 // writes wait. A bulk_set is one entry and is indexed as a whole between two queries.
 //
-// Persistence: when the store takes a snapshot at index S, the follower saves the index as it
-// is at S to <data-dir>/index-<S>.idx (on its thread, once it has applied S) and removes older
-// ones. On restart (and when a leader's snapshot is installed) the store reports the snapshot
-// it loaded: the follower loads index-<S>.idx if it is there and sound, else rebuilds the
-// index from the snapshot file itself, on its thread, while the store goes on replaying and
-// serving; the entries after S follow from the queue. The state at a log index is the same on
-// every node, so a saved index is valid for any snapshot at the same index.
+// Persistence: the follower saves the index as it is at log index I to <data-dir>/index-<I>.idx
+// (on its thread) and then removes older ones. It saves when the store takes a snapshot at S,
+// once it has applied S (unless a newer snapshot is already queued, or a save at or past S
+// exists), and when it has caught up with the store after applying save_interval_bytes of log
+// since its last save. On restart (and when a leader's snapshot is installed) the store
+// reports the snapshot at S it loaded (if any) and where its log ends: the follower loads the
+// newest sound index-<I>.idx with S <= I <= the log's end, skipping the entries up to I, or
+// else rebuilds the index from the snapshot file
+// itself, on its thread, while the store goes on replaying and serving; the entries after that
+// follow from the queue. The index only ever applies committed entries, the committed log is
+// the same on every node, and a log that holds entry I holds every committed entry up to it:
+// so a saved index at I is valid on any node whose snapshot is at or before I and whose log
+// reaches I. (A log that lost its tail in a crash is not trusted that far: the index is then
+// rebuilt.)
 //
 // Threading: restart_from() and applied() are called on the store's thread; progress() on any
 // thread. search() and similar() may be awaited from any executor: they run on the follower's
@@ -53,12 +60,15 @@ class follower final : public apply_observer {
   // `wait_timeout`: how long a query waits for its min_index before errc::timed_out. `dir`:
   // where saved indexes go (the node's data directory; empty: never saved).
   // Throws std::invalid_argument for bad options (see search_index).
-  follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir = {});
+  // `save_interval_bytes`: log applied since the last save after which a caught-up index saves
+  // itself (0: only at snapshots).
+  follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir = {},
+           std::uint64_t save_interval_bytes = 0);
   ~follower() override;
   follower(const follower&) = delete;
   follower& operator=(const follower&) = delete;
 
-  void restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index) override;
+  void restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index, std::uint64_t log_end) override;
   void applied(std::uint64_t index, std::string_view command) override;
   void checkpoint(std::uint64_t index) override;
 
@@ -75,7 +85,7 @@ class follower final : public apply_observer {
     std::uint64_t digest = 0;
     std::uint64_t rebuilds = 0;  // snapshots the index was rebuilt from (values re-indexed)
     std::uint64_t loads = 0;     // saved indexes loaded instead of a rebuild
-    std::uint64_t saves = 0;     // indexes saved at the store's snapshots
+    std::uint64_t saves = 0;     // indexes saved (at snapshots, and after save_interval_bytes)
   };
   progress_t progress() const;
 
@@ -85,8 +95,9 @@ class follower final : public apply_observer {
 
  private:
   struct restart {
-    std::shared_ptr<const io::mapped_file> file;
+    std::shared_ptr<const io::mapped_file> file;  // null: no snapshot (index 0)
     std::uint64_t index;
+    std::uint64_t log_end;
   };
   struct entry {
     std::uint64_t index;
@@ -102,9 +113,12 @@ class follower final : public apply_observer {
   void process(restart& r);
   void process(entry& e);
   void process(save_point& p);
-  // Loads the saved index for a snapshot at `index`, if there is a sound one.
-  bool load_saved(std::uint64_t index);
+  // Loads the newest sound saved index at or past `index` (a snapshot's) and at most `log_end`
+  // (the node's log holds every entry it covers), if there is one.
+  bool load_saved(std::uint64_t index, std::uint64_t log_end);
   std::filesystem::path saved_path(std::uint64_t index) const;
+  // Saves the index (at its applied index) and removes the older saved files; `why` is for the log.
+  void save(const char* why);
   void publish();
   // Runs `answer(index_)` on the follower's thread once the index has applied `min_index` (or
   // fails it on the deadline or at stop) and resumes the caller on its own executor.
@@ -122,6 +136,9 @@ class follower final : public apply_observer {
 
   std::chrono::milliseconds wait_timeout_;
   std::filesystem::path dir_;
+  std::uint64_t save_interval_bytes_;
+  std::uint64_t last_saved_ = 0;        // the applied index of the newest saved file (0: none)
+  std::uint64_t applied_since_save_ = 0;  // command bytes applied since then (the follower's thread)
   asio::io_context ctx_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   search_index index_;  // the follower's thread only

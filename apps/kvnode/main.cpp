@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   if (cfg.index.enabled) {
     try {
       index = std::make_unique<kv::search::follower>(kv::search::options_of(cfg.index), cfg.index.wait_timeout,
-                                                     cfg.node.data_dir);
+                                                     cfg.node.data_dir, cfg.index.save_interval_bytes);
     } catch (const std::invalid_argument& e) {
       fmt::print(stderr, "kvnode: configuration error: [index] {}\n", e.what());
       return exit_bad_config;

@@ -88,6 +88,7 @@ max-results = 50
 max-query-terms = 8
 max-postings-scanned = 1000
 wait-timeout = "250ms"
+save-interval = "1MiB"
 )",
                             "test.toml");
   BOOST_TEST(!c.index.enabled);
@@ -99,6 +100,8 @@ wait-timeout = "250ms"
   BOOST_TEST(c.index.max_query_terms == 8u);
   BOOST_TEST(c.index.max_postings_scanned == 1000u);
   BOOST_TEST(c.index.wait_timeout.count() == 250);
+  BOOST_TEST(c.index.save_interval_bytes == 1u << 20);
+  BOOST_TEST(kv::config{}.index.save_interval_bytes == 64u << 20);
   auto d = kv::parse_config("[index]\nstop-words = []\n", "test.toml");
   BOOST_REQUIRE(d.index.stop_words.has_value());
   BOOST_TEST(d.index.stop_words->empty());
