@@ -203,8 +203,11 @@ void follower::save(const char* why) {
   try {
     index_.save(path);
   } catch (const std::exception& e) {
-    // Only costs time at the next restart (the index is rebuilt from the snapshot instead).
+    // Only costs time at the next restart (an older save or the snapshot is indexed from). The
+    // next save after save_interval_bytes more, or at the next snapshot, not at once: a full
+    // disk would fail every attempt.
     spdlog::error("search index: cannot save it to {}: {}", path.string(), e.what());
+    applied_since_save_ = 0;
     return;
   }
   last_saved_ = at;

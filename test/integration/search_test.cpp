@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 
@@ -314,6 +315,67 @@ BOOST_AUTO_TEST_CASE(a_caught_up_index_saves_itself_between_snapshots) {
     BOOST_TEST(late->total == 20u);
   });
   BOOST_TEST(node.log().find("caught up;") != std::string::npos);
+}
+
+// A save that fails (the data directory refuses new files: `chattr +i`, which binds root too)
+// is logged and costs nothing else: the node serves reads, writes and searches, keeps its
+// older saved index, and a restart from that one indexes the log after it.
+BOOST_AUTO_TEST_CASE(a_failed_index_save_is_logged_and_loses_nothing) {
+  node_process node("[storage]\nsnapshot-entries = 1000000\n[index]\nsave-interval = \"4KiB\"\n");
+  const std::string dir = node.data_dir().string();
+  auto wait_saves = [](client& c, std::uint64_t at_least) -> asio::awaitable<node_status> {
+    node_status st;
+    for (int i = 0; i < 250; ++i) {
+      st = co_await index_caught_up(c);
+      if (st.number("index_saves") >= at_least) break;
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    co_return st;
+  };
+  std::uint64_t saves = 0;
+  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
+    co_await write_corpus(c, 300);
+    saves = (co_await wait_saves(c, 1)).number("index_saves");
+  });
+  BOOST_REQUIRE(saves > 0u);
+  if (std::system(("chattr +i " + dir).c_str()) != 0) {
+    BOOST_TEST_MESSAGE("skipped: chattr +i does not work on " << dir);
+    return;
+  }
+  struct unlock {
+    std::string dir;
+    ~unlock() { (void)std::system(("chattr -i " + dir).c_str()); }
+  } guard{dir};
+  std::uint64_t digest = 0;
+  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
+    for (int i = 0; i < 100; ++i) {  // ~8 KiB of log: past the save interval
+      BOOST_REQUIRE((co_await c.set(fmt::format("after{}", i), "written after the lock zebra")).ok());
+    }
+    for (int i = 0; i < 250 && node.log().find("cannot save it") == std::string::npos; ++i) {
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    BOOST_TEST(node.log().find("search index: cannot save it to") != std::string::npos);
+    auto st = co_await index_caught_up(c);
+    BOOST_TEST(st.number("index_saves") == saves);
+    digest = st.number("index_digest");
+    auto found = co_await c.search(word("lock"));
+    BOOST_REQUIRE(found.ok());
+    BOOST_TEST(found->total == 100u);
+    BOOST_TEST((co_await c.get("after7")).value() == "written after the lock zebra");
+  });
+  (void)std::system(("chattr -i " + dir).c_str());
+  node.kill9();
+  node.start();
+  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
+    auto st = co_await index_caught_up(c);
+    BOOST_TEST(st.number("index_loads") == 1u);  // the older saved index
+    BOOST_TEST(st.number("index_digest") == digest);
+    auto found = co_await c.search(word("lock"));
+    BOOST_REQUIRE(found.ok());
+    BOOST_TEST(found->total == 100u);
+  });
 }
 
 BOOST_AUTO_TEST_CASE(kvctl_search_and_similar) {
