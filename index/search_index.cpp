@@ -75,13 +75,17 @@ const std::vector<std::string>& default_stop_words() {
 struct search_index::state {
   explicit state(index_options o)
       : opts(std::move(o)), tokens(checked(opts).stop_words, opts.stemming_language), grams(opts.ngram_size) {
-    if (opts.build_threads > 1) worker = std::make_unique<build_worker>();
+    if (opts.build_threads > 1) {
+      worker_tokens = std::make_unique<tokenizer>(opts.stop_words, opts.stemming_language);
+      worker = std::make_unique<build_worker>();
+    }
   }
 
   // One document of a batch: what put() does, split into the parts that can run apart. `doc` is
   // its new id (no_doc: nothing to add, the value was not UTF-8), `previous` the id it replaces.
   struct batch_entry {
     std::string_view key;
+    std::string_view value;
     std::uint32_t doc = no_doc;
     std::uint32_t previous = no_doc;
     std::uint64_t share = 0;  // its share of the digest (built with the n-grams)
@@ -98,16 +102,18 @@ struct search_index::state {
   // Tokenizes pairs[from..] into c and gives each its document id, until c is full or the doc
   // table wants renumbering (then the caller must renumber before the next chunk). Returns the
   // index of the first pair not taken.
-  std::size_t fill(chunk& c, std::span<const pair_view> pairs, std::size_t from) {
+  // With `analyze` false the texts are left to analyze_entries().
+  std::size_t fill(chunk& c, std::span<const pair_view> pairs, std::size_t from, bool analyze = true) {
     c.size = 0;
     while (from < pairs.size() && c.size < chunk_documents) {
       const pair_view& p = pairs[from++];
       if (c.entries.size() == c.size) c.entries.emplace_back();
       batch_entry& e = c.entries[c.size++];
       e.key = p.key;
+      e.value = p.value;
       e.share = 0;
       if (valid_utf8(p.value)) {
-        tokens.analyze(p.value, e.text);
+        if (analyze) tokens.analyze(p.value, e.text);
         e.doc = docs.assign(p.key, e.previous);
       } else {
         ++skipped_non_utf8;
@@ -117,6 +123,13 @@ struct search_index::state {
       if (docs.should_renumber()) break;
     }
     return from;
+  }
+
+  // Tokenizes every other entry of c, from `first` (0 or 1), with `with`.
+  static void analyze_entries(chunk& c, std::size_t first, const tokenizer& with) {
+    for (std::size_t i = first; i < c.size; i += 2) {
+      if (c.entries[i].doc != no_doc) with.analyze(c.entries[i].value, c.entries[i].text);
+    }
   }
 
   // The n-gram half of a chunk (on the helper thread) with the documents' digest shares, then
@@ -152,8 +165,9 @@ struct search_index::state {
     }
   }
 
-  // put() of every pair, pipelined over two threads: chunk k's n-grams on the helper while this
-  // thread builds chunk k's full text and tokenizes chunk k + 1.
+  // put() of every pair, over two threads: each chunk is tokenized by both (every other
+  // document, each with its own tokenizer), then its n-grams are built on the helper while this
+  // thread builds its full text (the smaller half) and gives the next chunk its ids.
   void put_pipelined(std::span<const pair_view> pairs) {
     chunk* in_flight = nullptr;  // the chunk whose n-grams the helper may still be building
     auto settle = [&] {
@@ -165,8 +179,16 @@ struct search_index::state {
     std::size_t next = 0;
     for (std::size_t turn = 0; next < pairs.size(); ++turn) {
       chunk& c = chunks[turn % chunks.size()];
-      next = fill(c, pairs, next);
+      next = fill(c, pairs, next, false);
       settle();  // the helper may start on c only once it has left the previous chunk
+      worker->start([this, &c] { analyze_entries(c, 1, *worker_tokens); });
+      try {
+        analyze_entries(c, 0, tokens);
+      } catch (...) {
+        worker->wait();
+        throw;
+      }
+      worker->wait();
       worker->start([this, &c] { build_grams(c); });
       in_flight = &c;
       try {
@@ -213,6 +235,7 @@ struct search_index::state {
   std::uint64_t skipped_non_utf8 = 0;
   analyzed_text scratch;
   std::array<chunk, 2> chunks;           // put_pipelined()'s
+  std::unique_ptr<tokenizer> worker_tokens;  // the helper's (a tokenizer is not thread-safe)
   std::unique_ptr<build_worker> worker;  // set if opts.build_threads > 1; last: joined first
 };
 
