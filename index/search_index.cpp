@@ -91,8 +91,7 @@ struct search_index::state {
     std::uint64_t share = 0;  // its share of the digest (built with the n-grams)
     analyzed_text text;
   };
-  // A batch is cut into chunks of this many documents: the helper builds the n-grams of one chunk
-  // while this thread builds the full text of that chunk and tokenizes the next.
+  // A batch is cut into chunks of this many documents (see put_pipelined).
   static constexpr std::size_t chunk_documents = 128;
   struct chunk {
     std::vector<batch_entry> entries;  // the first `size` are in use (the rest keep their buffers)

@@ -16,9 +16,10 @@
 // Threading: not thread-safe, const members included (the stemmer and scratch buffers are
 // shared state). One thread (the node's index coroutine) owns an index and makes every call.
 // With index_options::build_threads = 2 the index owns a helper thread (build_worker.hpp): a
-// batch (put_many, a bulk_set) builds its n-gram half there while the calling thread tokenizes
-// and builds the full-text half; the result (contents, answers, digest) is the same as with one
-// thread, and the helper is idle whenever a call returns.
+// batch (put_many, a bulk_set) is tokenized by both threads (every other document, the helper
+// with a tokenizer of its own), then builds its n-gram half on the helper while the calling
+// thread builds the full-text half; the result (contents, answers, digest) is the same as with
+// one thread, and the helper is idle whenever a call returns.
 
 #include "core/command.hpp"
 #include "core/error.hpp"
