@@ -156,6 +156,11 @@ struct size_report {
   std::vector<kb::similarity_recall> recall;
   std::vector<std::string> notes;
   std::uint64_t errors = 0;
+
+  void add(kb::class_run r) {
+    errors += r.errors;
+    runs.push_back(std::move(r));
+  }
 };
 
 // The answers of the one-client runs, per system and class.
@@ -200,8 +205,7 @@ void run_kvnode(const options& o, const std::vector<kb::document>& docs, const k
   for (auto kind : all_classes) {
     auto& out = ans.kvnode[static_cast<int>(kind)];
     for (auto& r : kb::query_kvnode(node.endpoint(), q, kind, o.clients, o.limits, out)) {
-      rep.errors += r.errors;
-      rep.runs.push_back(std::move(r));
+      rep.add(std::move(r));
     }
   }
   if (!o.restart) return;
@@ -259,36 +263,24 @@ void run_sqlite(const options& o, const std::vector<kb::document>& docs, const k
     const auto& list = text_list(q, kind);
     auto& out = ans.sqlite[static_cast<int>(kind)];
     kb::sqlite_fts db(file, true);
-    auto ask = [&](std::size_t i, kb::answer& a, std::string& error) {
-      try {
-        a.keys = db.top(kb::sqlite_fts::expression(kind, list[i]), 10);
-        return true;
-      } catch (const std::exception& e) {
-        error = e.what();
-        return false;
-      }
+    auto ask = [&](std::size_t i, kb::answer& a, std::string&) {
+      a.keys = db.top(kb::sqlite_fts::expression(kind, list[i]), 10);
+      return true;
     };
     auto one = kb::run_one_client("sqlite", kind, list.size(), o.limits, ask, out);
     for (std::size_t i = 0; i < out.size(); ++i) {
       if (out[i].ok) out[i].total = db.count(kb::sqlite_fts::expression(kind, list[i]));
     }
-    rep.errors += one.errors;
-    rep.runs.push_back(std::move(one));
+    rep.add(std::move(one));
     if (o.clients > 1) {
       auto many = kb::run_threads("sqlite", kind, list.size(), o.clients, o.limits, [&] {
         auto conn = std::make_shared<kb::sqlite_fts>(file, true);
-        return [conn, &list, kind](std::size_t i, kb::answer& a, std::string& error) {
-          try {
-            a.keys = conn->top(kb::sqlite_fts::expression(kind, list[i]), 10);
-            return true;
-          } catch (const std::exception& e) {
-            error = e.what();
-            return false;
-          }
+        return [conn, &list, kind](std::size_t i, kb::answer& a, std::string&) {
+          a.keys = conn->top(kb::sqlite_fts::expression(kind, list[i]), 10);
+          return true;
         };
       });
-      rep.errors += many.errors;
-      rep.runs.push_back(std::move(many));
+      rep.add(std::move(many));
     }
   }
 }
@@ -319,17 +311,12 @@ void run_pg(const options& o, const std::vector<kb::document>& docs, const kb::q
   }
   kb::pg_trgm_client c(pg.conninfo());
   c.prepare_similar(0.3);
-  auto ask = [&](std::size_t i, kb::answer& a, std::string& error) {
-    try {
-      for (auto& h : c.similar(q.similar[i])) {
-        a.keys.push_back(std::move(h.key));
-        a.scores.push_back(h.score);
-      }
-      return true;
-    } catch (const std::exception& e) {
-      error = e.what();
-      return false;
+  auto ask = [&](std::size_t i, kb::answer& a, std::string&) {
+    for (auto& h : c.similar(q.similar[i])) {
+      a.keys.push_back(std::move(h.key));
+      a.scores.push_back(h.score);
     }
+    return true;
   };
   auto one = kb::run_one_client("pg", query_class::similar, q.similar.size(), o.limits, ask, ans.pg);
   if (docs.size() <= 100'000) {  // where the time goes, for one query (at 1M it takes a minute)
@@ -338,25 +325,18 @@ void run_pg(const options& o, const std::vector<kb::document>& docs, const kb::q
     rep.notes.push_back("pg: the plan of the first similarity query:\n" +
                         c.value("EXPLAIN (ANALYZE) EXECUTE similar_docs('" + literal + "')"));
   }
-  rep.errors += one.errors;
-  rep.runs.push_back(std::move(one));
+  rep.add(std::move(one));
   if (o.clients > 1) {
     auto conninfo = pg.conninfo();
     auto many = kb::run_threads("pg", query_class::similar, q.similar.size(), o.clients, o.limits, [&] {
       auto conn = std::make_shared<kb::pg_trgm_client>(conninfo);
       conn->prepare_similar(0.3);
-      return [conn, &q](std::size_t i, kb::answer& a, std::string& error) {
-        try {
-          for (auto& h : conn->similar(q.similar[i])) a.keys.push_back(std::move(h.key));
-          return true;
-        } catch (const std::exception& e) {
-          error = e.what();
-          return false;
-        }
+      return [conn, &q](std::size_t i, kb::answer& a, std::string&) {
+        for (auto& h : conn->similar(q.similar[i])) a.keys.push_back(std::move(h.key));
+        return true;
       };
     });
-    rep.errors += many.errors;
-    rep.runs.push_back(std::move(many));
+    rep.add(std::move(many));
   }
 }
 

@@ -22,6 +22,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -181,35 +182,26 @@ inline std::vector<class_run> query_kvnode(const std::string& endpoint, const qu
   using namespace std::chrono;
   auto n = class_size(q, kind);
   std::vector<class_run> runs;
+  {
+    // One client: run_one_client's loop, each query driven to its answer on a context of its own.
+    asio::io_context ctx(1);
+    client c(ctx.get_executor(), search_client_options(endpoint, seconds(60)));
+    auto ask = [&](std::size_t i, answer& a, std::string& error) {
+      std::optional<bool> ok;
+      asio::co_spawn(ctx, ask_kvnode(c, q, kind, i, a, error), [&](std::exception_ptr e, bool r) {
+        if (e) std::rethrow_exception(e);
+        ok = r;
+      });
+      while (!ok) ctx.run_one();
+      return *ok;
+    };
+    runs.push_back(run_one_client("kvnode", kind, n, limits, ask, answers));
+    c.close();
+    ctx.run();
+  }
+  if (clients <= 1) return runs;
   run_on_context([&]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    {
-      client c(ex, search_client_options(endpoint, seconds(60)));
-      class_run r("kvnode", kind, 1, n);
-      answers.assign(n, answer{});
-      std::string error;
-      auto warm_until = limits.deadline(steady_clock::now(), 0.1);
-      for (std::size_t i = 0; i < std::min(limits.warmup, n) && steady_clock::now() < warm_until; ++i) {
-        answer ignored;
-        co_await ask_kvnode(c, q, kind, i, ignored, error);
-      }
-      auto start = steady_clock::now();
-      auto stop = limits.deadline(start);
-      for (std::size_t i = 0; i < n && steady_clock::now() < stop; ++i) {
-        auto sent = steady_clock::now();
-        answers[i].ok = co_await ask_kvnode(c, q, kind, i, answers[i], error);
-        if (!answers[i].ok) {
-          if (r.errors++ == 0) r.first_error = error;
-          continue;
-        }
-        r.latency.add(steady_clock::now() - sent);
-        ++r.ops;
-      }
-      r.seconds = duration<double>(steady_clock::now() - start).count();
-      c.close();
-      runs.push_back(std::move(r));
-    }
-    if (clients <= 1) co_return;
     class_run r("kvnode", kind, clients, n);
     std::vector<std::unique_ptr<client>> cs;
     for (int l = 0; l < clients; ++l) cs.push_back(std::make_unique<client>(ex, search_client_options(endpoint, seconds(60))));

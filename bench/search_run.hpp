@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -63,8 +64,19 @@ struct run_limits {
   }
 };
 
-// Sends queries 0..n-1 through `ask(i, out)` (which returns false and sets `out.keys` to nothing
-// on an error, with `error` saying why), one at a time; keeps every answer.
+// ask(i, out, error) for a run: false, or an exception (its message in `error`), is an error.
+template <typename Ask>
+bool ask_once(Ask& ask, std::size_t i, answer& out, std::string& error) {
+  try {
+    return ask(i, out, error);
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+}
+
+// Sends queries 0..n-1 through `ask(i, out, error)` (which returns false with `error` saying why,
+// or throws, on an error), one at a time; keeps every answer.
 inline class_run run_one_client(std::string system, query_class kind, std::size_t n, const run_limits& limits,
                                 const std::function<bool(std::size_t, answer&, std::string&)>& ask,
                                 std::vector<answer>& answers) {
@@ -75,13 +87,13 @@ inline class_run run_one_client(std::string system, query_class kind, std::size_
   auto warm_until = limits.deadline(steady_clock::now(), 0.1);
   for (std::size_t i = 0; i < std::min(limits.warmup, n) && steady_clock::now() < warm_until; ++i) {
     answer ignored;
-    ask(i, ignored, error);
+    ask_once(ask, i, ignored, error);
   }
   auto start = steady_clock::now();
   auto stop = limits.deadline(start);
   for (std::size_t i = 0; i < n && steady_clock::now() < stop; ++i) {
     auto sent = steady_clock::now();
-    answers[i].ok = ask(i, answers[i], error);
+    answers[i].ok = ask_once(ask, i, answers[i], error);
     if (!answers[i].ok) {
       if (r.errors++ == 0) r.first_error = error;
       continue;
@@ -106,7 +118,7 @@ class_run run_threads(std::string system, query_class kind, std::size_t n, int c
   std::vector<std::thread> threads;
   for (int t = 0; t < clients; ++t) {
     threads.emplace_back([&] {
-      auto ask = connect();  // bool(std::size_t, answer&, std::string&)
+      auto ask = connect();  // bool(std::size_t, answer&, std::string&), may throw
       latency_recorder mine;
       std::uint64_t ops = 0, errors = 0;
       std::string error, first_error;
@@ -119,7 +131,7 @@ class_run run_threads(std::string system, query_class kind, std::size_t n, int c
         }
         answer a;
         auto sent = steady_clock::now();
-        if (ask(i, a, error)) {
+        if (ask_once(ask, i, a, error)) {
           mine.add(steady_clock::now() - sent);
           ++ops;
         } else if (errors++ == 0) {
