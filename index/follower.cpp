@@ -145,8 +145,8 @@ bool follower::load_saved(std::uint64_t index, std::uint64_t log_end) {
   for (const auto& f : std::filesystem::directory_iterator(dir_, ec)) {
     const auto name = f.path().filename().string();
     std::uint64_t at = 0;
-    if (!name.starts_with("index-") || !name.ends_with(".idx") || name.size() != 30) continue;
-    if (std::sscanf(name.c_str(), "index-%20" SCNu64 ".idx", &at) != 1) continue;
+    // Only names saved_path() writes ("index-" and 20 digits ".idx").
+    if (std::sscanf(name.c_str(), "index-%20" SCNu64, &at) != 1 || saved_path(at).filename() != name) continue;
     if (at >= index && at <= log_end) {
       saved.push_back(at);
     } else {
