@@ -98,11 +98,10 @@ struct search_index::state {
     std::size_t size = 0;
   };
 
-  // Tokenizes pairs[from..] into c and gives each its document id, until c is full or the doc
-  // table wants renumbering (then the caller must renumber before the next chunk). Returns the
-  // index of the first pair not taken.
-  // With `analyze` false the texts are left to analyze_entries().
-  std::size_t fill(chunk& c, std::span<const pair_view> pairs, std::size_t from, bool analyze = true) {
+  // Takes pairs[from..] into c and gives each its document id (its text is left to
+  // analyze_entries()), until c is full or the doc table wants renumbering (then the caller must
+  // renumber before the next chunk). Returns the index of the first pair not taken.
+  std::size_t fill(chunk& c, std::span<const pair_view> pairs, std::size_t from) {
     c.size = 0;
     while (from < pairs.size() && c.size < chunk_documents) {
       const pair_view& p = pairs[from++];
@@ -112,7 +111,6 @@ struct search_index::state {
       e.value = p.value;
       e.share = 0;
       if (valid_utf8(p.value)) {
-        if (analyze) tokens.analyze(p.value, e.text);
         e.doc = docs.assign(p.key, e.previous);
       } else {
         ++skipped_non_utf8;
@@ -178,7 +176,7 @@ struct search_index::state {
     std::size_t next = 0;
     for (std::size_t turn = 0; next < pairs.size(); ++turn) {
       chunk& c = chunks[turn % chunks.size()];
-      next = fill(c, pairs, next, false);
+      next = fill(c, pairs, next);
       settle();  // the helper may start on c only once it has left the previous chunk
       worker->start([this, &c] { analyze_entries(c, 1, *worker_tokens); });
       try {
