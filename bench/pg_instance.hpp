@@ -5,8 +5,9 @@
 // pg_instance runs initdb into a fresh temporary directory and starts `postgres` on it, listening
 // on a unix socket in that directory only (no TCP). PostgreSQL refuses to run as root, so when
 // the benchmark runs as root both run as the `postgres` system user, which owns the directory.
-// The cluster uses the C locale (pg_trgm then splits words on ASCII letters and digits, as
-// bench/trigram.hpp does) and fsync off: the data is thrown away at the end. The destructor stops
+// The cluster uses the C.UTF-8 locale (pg_trgm then takes runs of Unicode letters and digits as
+// words, as kvnode and bench/trigram.hpp do; in the C locale every non-ASCII character would
+// separate words) and fsync off: the data is thrown away at the end. The destructor stops
 // the server (fast shutdown, SIGKILL after 10 s) and removes the directory; the server also gets
 // SIGQUIT if the benchmark dies first (PR_SET_PDEATHSIG).
 //
@@ -57,7 +58,7 @@ class pg_instance {
       if (::chown(dir_.c_str(), uid_, gid_) != 0) throw std::runtime_error("pg: cannot chown " + dir_.string());
     }
     auto data = (dir_ / "data").string();
-    if (run_and_wait({(bin_ / "initdb").string(), "-D", data, "-U", "postgres", "--auth=trust", "--locale=C",
+    if (run_and_wait({(bin_ / "initdb").string(), "-D", data, "-U", "postgres", "--auth=trust", "--locale=C.UTF-8",
                       "--encoding=UTF8", "--no-sync"}) != 0) {
       throw std::runtime_error("pg: initdb failed; see " + (dir_ / "initdb.log").string());
     }

@@ -349,37 +349,34 @@ void compare(const options& o, const std::vector<kb::document>& docs, const kb::
     }
   }
   const auto& kvnode_similar = ans.kvnode[static_cast<int>(query_class::similar)];
-  for (auto rules : {kb::gram_rules::pg_trgm, kb::gram_rules::kvnode}) {
-    bool judged = !o.skip_kvnode || (!o.skip_pg && rules == kb::gram_rules::pg_trgm);
-    if (!judged || (rules == kb::gram_rules::kvnode && o.skip_kvnode)) continue;
-    kb::similarity_judge judge(docs, 0.3, rules);
-    std::vector<kb::reference_answer> refs(q.similar.size());
-    std::string reference;
-    if (docs.size() <= o.exact_max_docs) {
-      reference = "exact";
-      kb::trigram_oracle oracle(docs, rules);
-      for (std::size_t i = 0; i < q.similar.size(); ++i) refs[i] = oracle.search(q.similar[i], 0.3);
-    } else if (!o.skip_pg && rules == kb::gram_rules::pg_trgm) {
-      reference = "pg";
-      for (std::size_t i = 0; i < ans.pg.size(); ++i) {
-        if (ans.pg[i].ok) refs[i] = judge.from_answer(q.similar[i], ans.pg[i]);
-      }
-    } else {
-      continue;
+  if (o.skip_kvnode && o.skip_pg) return;
+  kb::similarity_judge judge(docs, 0.3);
+  std::vector<kb::reference_answer> refs(q.similar.size());
+  std::string reference;
+  if (docs.size() <= o.exact_max_docs) {
+    reference = "exact";
+    kb::trigram_oracle oracle(docs);
+    for (std::size_t i = 0; i < q.similar.size(); ++i) refs[i] = oracle.search(q.similar[i], 0.3);
+  } else if (!o.skip_pg) {
+    reference = "pg";
+    for (std::size_t i = 0; i < ans.pg.size(); ++i) {
+      if (ans.pg[i].ok) refs[i] = judge.from_answer(q.similar[i], ans.pg[i]);
     }
-    auto judge_all = [&](const std::string& system, const std::vector<kb::answer>& a) {
-      kb::similarity_recall r;
-      r.system = system;
-      r.reference = reference;
-      for (std::size_t i = 0; i < a.size(); ++i) {
-        if (reference == "pg" && !ans.pg[i].ok) continue;
-        judge.judge(r, q.similar[i], a[i], refs[i]);
-      }
-      rep.recall.push_back(r);
-    };
-    if (!o.skip_kvnode) judge_all("kvnode", kvnode_similar);
-    if (!o.skip_pg && reference == "exact" && rules == kb::gram_rules::pg_trgm) judge_all("pg", ans.pg);
+  } else {
+    return;
   }
+  auto judge_all = [&](const std::string& system, const std::vector<kb::answer>& a) {
+    kb::similarity_recall r;
+    r.system = system;
+    r.reference = reference;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (reference == "pg" && !ans.pg[i].ok) continue;
+      judge.judge(r, q.similar[i], a[i], refs[i]);
+    }
+    rep.recall.push_back(r);
+  };
+  if (!o.skip_kvnode) judge_all("kvnode", kvnode_similar);
+  if (!o.skip_pg && reference == "exact") judge_all("pg", ans.pg);
 }
 
 std::string ms(double us) { return fmt::format("{:.3f}", us / 1000); }
@@ -416,9 +413,9 @@ void print_table(const options& o, const kb::corpus_source& src, size_report& re
   if (!rep.recall.empty()) {
     fmt::print("\nsimilarity (threshold 0.3, k 10): recall@10 against the reference, ties counted as hits\n");
     for (const auto& r : rep.recall) {
-      fmt::print("  {:<7} vs {:<5} ({:<7} words) recall {:6.4f} over {} queries ({} with a match, {} matches in all); "
+      fmt::print("  {:<7} vs {:<5} recall {:6.4f} over {} queries ({} with a match, {} matches in all); "
                  "{} below the threshold; score error <= {:.4f}\n",
-                 r.system, r.reference, kb::rules_name(r.rules), r.recall(), r.queries, r.with_matches,
+                 r.system, r.reference, r.recall(), r.queries, r.with_matches,
                  r.reference_matches, r.false_positives, r.max_score_error);
       if (r.max_score_error > 1e-4) fmt::print("          largest score error: {}\n", r.worst);
     }
@@ -462,9 +459,9 @@ std::string to_json(size_report& rep) {
                              a.total_b, a.overlap());
   }
   for (const auto& r : rep.recall) {
-    recall += fmt::format("{}{{\"system\":\"{}\",\"reference\":\"{}\",\"words\":\"{}\",\"queries\":{},\"with_matches\":{},"
+    recall += fmt::format("{}{{\"system\":\"{}\",\"reference\":\"{}\",\"queries\":{},\"with_matches\":{},"
                           "\"recall_at_10\":{:.4f},\"below_threshold\":{},\"reference_matches\":{}}}",
-                          recall.empty() ? "" : ",", r.system, r.reference, kb::rules_name(r.rules), r.queries, r.with_matches, r.recall(),
+                          recall.empty() ? "" : ",", r.system, r.reference, r.queries, r.with_matches, r.recall(),
                           r.false_positives, r.reference_matches);
   }
   std::string load = "null", restart = "null";

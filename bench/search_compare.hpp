@@ -6,9 +6,8 @@
 //   of matches, and how many of the top-10 keys they share.
 // - Similarity (kvnode and PostgreSQL against a reference): recall@10 with ties counted as
 //   hits: a returned key is right if its exact similarity is at least the reference's k-th
-//   best. The reference is the brute-force answer (bench/trigram.hpp) under pg_trgm's or
-//   kvnode's word rules, or PostgreSQL's own answer where the corpus is too large for brute
-//   force.
+//   best. The reference is the brute-force answer (bench/trigram.hpp), or PostgreSQL's own
+//   answer where the corpus is too large for brute force.
 
 #include "bench/search_run.hpp"
 #include "bench/trigram.hpp"
@@ -62,7 +61,6 @@ inline text_agreement compare_text(query_class kind, const std::vector<std::vect
 struct similarity_recall {
   std::string system;
   std::string reference;            // "exact" or the system used as reference
-  gram_rules rules = gram_rules::pg_trgm;  // how similarities were computed
   std::uint64_t queries = 0;        // answered by the system and the reference
   std::uint64_t with_matches = 0;   // of which the reference found at least one match
   std::uint64_t hits = 0;
@@ -81,27 +79,24 @@ using reference_answer = std::vector<scored_doc>;
 
 class similarity_judge {
  public:
-  similarity_judge(const std::vector<document>& docs, double threshold, gram_rules rules)
-      : docs_(docs), threshold_(threshold), rules_(rules) {
+  similarity_judge(const std::vector<document>& docs, double threshold) : docs_(docs), threshold_(threshold) {
     for (std::size_t d = 0; d < docs.size(); ++d) index_.emplace(docs[d].key, static_cast<std::uint32_t>(d));
   }
-
-  gram_rules rules() const { return rules_; }
 
   // Exact similarity of a query's trigrams to the document with `key`; -1 if no such key.
   double exact(const trigram_set& q, const std::string& key) const {
     auto it = index_.find(key);
-    return it == index_.end() ? -1 : similarity(q, trigrams(docs_[it->second].value, rules_));
+    return it == index_.end() ? -1 : similarity(q, trigrams(docs_[it->second].value));
   }
 
   // A system's answers as a reference: its keys rescored exactly, best first.
   reference_answer from_answer(const std::string& text, const answer& a) const {
-    auto q = trigrams(text, rules_);
+    auto q = trigrams(text);
     reference_answer out;
     for (const auto& k : a.keys) {
       auto it = index_.find(k);
       if (it == index_.end()) continue;
-      auto s = similarity(q, trigrams(docs_[it->second].value, rules_));
+      auto s = similarity(q, trigrams(docs_[it->second].value));
       if (s >= threshold_ - 1e-9) out.push_back({it->second, s});
     }
     std::sort(out.begin(), out.end(), [](const scored_doc& x, const scored_doc& y) { return x.score > y.score; });
@@ -112,8 +107,7 @@ class similarity_judge {
   void judge(similarity_recall& r, const std::string& text, const answer& a, const reference_answer& ref,
              std::size_t k = 10) const {
     if (!a.ok) return;
-    r.rules = rules_;
-    auto q = trigrams(text, rules_);
+    auto q = trigrams(text);
     ++r.queries;
     r.reference_matches += ref.size();
     auto want = std::min(k, ref.size());
@@ -136,7 +130,6 @@ class similarity_judge {
  private:
   const std::vector<document>& docs_;
   double threshold_;
-  gram_rules rules_;
   std::unordered_map<std::string_view, std::uint32_t> index_;
 };
 

@@ -1,18 +1,15 @@
 #pragma once
 // Trigram similarity, computed by brute force in the benchmark, to measure the recall of other
-// systems. Two definitions of a text's trigram set, differing only in what a word is:
+// systems. kvnode (index/tokenizer.hpp) and pg_trgm (in a database whose ctype is C.UTF-8) take
+// the same words from a text: maximal runs of letters and digits, lower-cased; every other
+// character separates words ("don't", "example.com", "3.14" and "x86_64" are two words each).
+// Approximated here: a non-ASCII character counts as a letter unless it is in a block of
+// punctuation or symbols, and only Latin-1 capitals are folded (kvnode asks ICU and folds with
+// NFKC_Casefold, PostgreSQL asks the C library's iswalnum and towlower).
 //
-// - pg_trgm: as PostgreSQL's pg_trgm in a database with the C locale: words are maximal runs of
-//   ASCII letters and digits (every other byte separates words), lower-cased;
-// - kvnode: as kvnode's tokenizer (index/tokenizer.hpp): letters and digits, with a '.' or ','
-//   between two digits inside the word ("3.14", "1,000"; "don't", "example.com" and "x86_64"
-//   are two words each). Approximated: a
-//   non-ASCII character counts as a letter unless it is in a block of punctuation or symbols, and
-//   only Latin-1 capitals are folded (kvnode asks ICU, and folds with NFKC_Casefold).
-//
-// Then both alike: each word is padded with two spaces before and one after ("  word "), the
-// trigrams are its windows of 3 characters (code points), and a text's set keeps each trigram
-// once. similarity(a, b) = |A ∩ B| / |A ∪ B|.
+// Each word is padded with two spaces before and one after ("  word "), the trigrams are its
+// windows of 3 characters (code points), and a text's set keeps each trigram once.
+// similarity(a, b) = |A ∩ B| / |A ∪ B|.
 
 #include "bench/search_corpus.hpp"
 
@@ -25,10 +22,6 @@
 #include <vector>
 
 namespace kv::bench {
-
-enum class gram_rules : std::uint8_t { pg_trgm, kvnode };
-
-inline const char* rules_name(gram_rules r) { return r == gram_rules::pg_trgm ? "pg_trgm" : "kvnode"; }
 
 // A trigram set: codes of trigrams (their bytes packed, or a hash past 8 bytes), sorted, unique.
 using trigram_set = std::vector<std::uint64_t>;
@@ -100,42 +93,33 @@ inline void append_utf8(std::string& out, char32_t cp) {
   }
 }
 
-// kvnode's rules, approximated: a non-ASCII code point is a letter unless it is in one of the
-// blocks of punctuation and symbols that descriptions use (Latin-1 symbols, general punctuation,
-// arrows to miscellaneous symbols, CJK punctuation).
+// A non-ASCII code point is a letter unless it is in one of the blocks of punctuation and symbols
+// that descriptions use (Latin-1 symbols, general punctuation, arrows to miscellaneous symbols,
+// CJK punctuation).
 inline bool unicode_letter(char32_t cp) {
   return cp >= 0x80 && !(cp <= 0xBF) && cp != 0xD7 && cp != 0xF7 && !(cp >= 0x2000 && cp <= 0x206F) &&
          !(cp >= 0x2190 && cp <= 0x2BFF) && !(cp >= 0x3000 && cp <= 0x303F);
 }
 
-// The words of `text` under `rules`, folded, passed to f one by one.
+inline bool word_char(char32_t c) {
+  return (c < 0x80 && (ascii_letter(static_cast<unsigned char>(c)) || (c >= '0' && c <= '9'))) || unicode_letter(c);
+}
+
+// The words of `text`, folded, passed to f one by one.
 template <typename F>
-void for_each_word(std::string_view text, gram_rules rules, F&& f) {
-  const bool kv = rules == gram_rules::kvnode;
+void for_each_word(std::string_view text, F&& f) {
   auto cps = code_points(text);
-  auto letter = [&](std::size_t i) {
-    auto c = cps[i];
-    return (c < 0x80 && ascii_letter(static_cast<unsigned char>(c))) || (kv && unicode_letter(c));
-  };
-  auto digit = [&](std::size_t i) { return cps[i] >= '0' && cps[i] <= '9'; };
-  auto word_char = [&](std::size_t i) { return letter(i) || digit(i); };
-  // kvnode: whether the connector at i ('.' or ',') joins the digits beside it.
-  auto joins = [&](std::size_t i) {
-    if (!kv || i == 0 || i + 1 >= cps.size()) return false;
-    auto c = cps[i];
-    return (c == '.' || c == ',') && digit(i - 1) && digit(i + 1);
-  };
   std::string word;
   for (std::size_t i = 0; i < cps.size();) {
-    if (!word_char(i)) {
+    if (!word_char(cps[i])) {
       ++i;
       continue;
     }
     word.clear();
-    for (; i < cps.size() && (word_char(i) || joins(i)); ++i) {
+    for (; i < cps.size() && word_char(cps[i]); ++i) {
       auto c = cps[i];
       if (c >= 'A' && c <= 'Z') c += 32;
-      if (kv && c >= 0xC0 && c <= 0xDE && c != 0xD7) c += 32;  // Latin-1 capitals
+      if (c >= 0xC0 && c <= 0xDE && c != 0xD7) c += 32;  // Latin-1 capitals
       append_utf8(word, c);
     }
     f(std::string_view(word));
@@ -144,10 +128,10 @@ void for_each_word(std::string_view text, gram_rules rules, F&& f) {
 
 }  // namespace detail
 
-inline trigram_set trigrams(std::string_view text, gram_rules rules) {
+inline trigram_set trigrams(std::string_view text) {
   trigram_set out;
   std::string padded;
-  detail::for_each_word(text, rules, [&](std::string_view w) { detail::add_word(w, padded, out); });
+  detail::for_each_word(text, [&](std::string_view w) { detail::add_word(w, padded, out); });
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -177,11 +161,11 @@ struct scored_doc {
 // documents, and a count of common trigrams per document for each query.
 class trigram_oracle {
  public:
-  trigram_oracle(const std::vector<document>& docs, gram_rules rules) : rules_(rules), sizes_(docs.size()), counts_(docs.size(), 0) {
+  trigram_oracle(const std::vector<document>& docs) : sizes_(docs.size()), counts_(docs.size(), 0) {
     std::vector<std::vector<std::uint32_t>> sets(docs.size());
     std::vector<std::uint32_t> per_gram;
     for (std::size_t d = 0; d < docs.size(); ++d) {
-      auto codes = trigrams(docs[d].value, rules);
+      auto codes = trigrams(docs[d].value);
       sizes_[d] = static_cast<std::uint32_t>(codes.size());
       for (auto code : codes) {
         auto [it, fresh] = ids_.emplace(code, static_cast<std::uint32_t>(ids_.size()));
@@ -200,11 +184,9 @@ class trigram_oracle {
     }
   }
 
-  gram_rules rules() const { return rules_; }
-
   // Every document with similarity >= threshold (> 0) to `text`, best first, ties by document.
   std::vector<scored_doc> search(std::string_view text, double threshold) {
-    auto q = trigrams(text, rules_);
+    auto q = trigrams(text);
     std::vector<std::uint32_t> touched;
     for (auto code : q) {
       auto it = ids_.find(code);
@@ -228,7 +210,6 @@ class trigram_oracle {
   }
 
  private:
-  gram_rules rules_;
   std::unordered_map<std::uint64_t, std::uint32_t> ids_;  // trigram code -> dense id
   std::vector<std::uint32_t> sizes_;    // per document: its trigram count
   std::vector<std::uint32_t> counts_;   // per document: common trigrams with the current query

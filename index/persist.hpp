@@ -37,7 +37,9 @@
 namespace kv::search::persist {
 
 inline constexpr std::string_view magic = "KVSRCHIX";
-inline constexpr std::uint32_t format_version = 2;
+// 3: the tokenizer no longer keeps "3.14" or "python3.11" whole, so a version-2 file's terms and
+// grams are not what this build would index; it is refused and the index rebuilt.
+inline constexpr std::uint32_t format_version = 3;
 inline constexpr std::size_t header_bytes = 8 + 4 + 4 + 8 * 5 + 4 * 3 + 8 * 5 + 4;
 inline constexpr std::size_t chunk_header_bytes = 4 + 4 + 4;
 // Large enough that framing costs nothing, small enough that a chunk is checksummed and parsed

@@ -15,15 +15,13 @@ namespace kv::search {
 namespace {
 
 // What a code point does in a word (see the header's rules).
-enum class char_class : std::uint8_t { other, letter, digit, extend, dot, comma };
+enum class char_class : std::uint8_t { other, letter, digit, extend };
 
 constexpr std::array<char_class, 128> ascii_classes = [] {
   std::array<char_class, 128> t{};
   for (int c = 'a'; c <= 'z'; ++c) t[c] = char_class::letter;
   for (int c = 'A'; c <= 'Z'; ++c) t[c] = char_class::letter;
   for (int c = '0'; c <= '9'; ++c) t[c] = char_class::digit;
-  t['.'] = char_class::dot;
-  t[','] = char_class::comma;
   return t;
 }();
 
@@ -49,13 +47,6 @@ char_class classify(UChar32 c) {
 
 bool in_word(char_class k) {
   return k == char_class::letter || k == char_class::digit || k == char_class::extend;
-}
-
-// Whether `joiner` continues a word whose last letter or digit was `before` into `after`: a '.'
-// or ',' between two digits (a number).
-bool joins(char_class before, char_class joiner, char_class after) {
-  bool digits = before == char_class::digit && after == char_class::digit;
-  return (joiner == char_class::dot || joiner == char_class::comma) && digits;
 }
 
 struct code_point {
@@ -158,26 +149,12 @@ void for_each_word(std::string_view text, std::string& scratch, absl::FunctionRe
     }
     const std::size_t start = i;
     bool ascii = cp.value < 0x80;
-    char_class last = cp.kind;  // the last letter or digit (extend keeps it)
     i = cp.next;
     while (i < n) {
       code_point next = decode(text, i);
-      if (in_word(next.kind)) {
-        if (next.kind != char_class::extend) last = next.kind;
-        ascii &= next.value < 0x80;
-        i = next.next;
-        continue;
-      }
-      if (next.next < n) {
-        code_point after = decode(text, next.next);
-        if (joins(last, next.kind, after.kind)) {
-          ascii &= next.value < 0x80 && after.value < 0x80;
-          last = after.kind;
-          i = after.next;
-          continue;
-        }
-      }
-      break;
+      if (!in_word(next.kind)) break;
+      ascii &= next.value < 0x80;
+      i = next.next;
     }
     fold_into(text.substr(start, i - start), ascii, scratch);
     if (!scratch.empty()) f(scratch);

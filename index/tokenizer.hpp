@@ -3,16 +3,16 @@
 // inverted index). The same pipeline serves values and queries, so they meet in the same terms.
 //
 // Words. A word is a maximal run of letters (Unicode L*), decimal digits (Nd) and combining marks
-// (M*, so decomposed accents stay inside), where a '.' or ',' between two digits continues the
-// word (a number): "3.14", "1,000", "2.0.1", "libc6" are one word each. Everything else
-// separates words, apostrophes, underscores and dots between letters included: "don't" ->
-// "don" "t", "library's" -> "library" "s", "example.com" -> "example" "com", "snake_case" ->
-// "snake" "case". So a search for "library" finds "library's", and "example" finds
-// "example.com" (a phrase query for "example.com" still finds just the name): the recall of
-// SQLite FTS5's unicode61 tokenizer and of pg_trgm's words, with numbers kept whole. Word
-// characters are read from ICU's character properties in one pass over the bytes with an ASCII
-// fast path; ICU's BreakIterator is several times slower, and only adds dictionary segmentation
-// of Thai, Lao, Khmer and Burmese (here a run of such letters is one word).
+// (M*, so decomposed accents stay inside). Everything else separates words: "don't" -> "don"
+// "t", "library's" -> "library" "s", "example.com" -> "example" "com", "snake_case" -> "snake"
+// "case", "3.14" -> "3" "14", "python3.11" -> "python3" "11". So a search for "library" finds
+// "library's" and "python3" finds "python3.11", and a phrase query ("example.com", "3.14") still
+// finds the whole name or number. These are the words of SQLite FTS5's unicode61 tokenizer and
+// of pg_trgm, so the three find the same documents. Word characters are read from ICU's
+// character properties in one pass over the bytes with an ASCII fast path; ICU's BreakIterator
+// (UAX #29) is several times slower, would keep numbers and "python3.11" whole, and only adds
+// dictionary segmentation of Thai, Lao, Khmer and Burmese (here a run of such letters is one
+// word).
 //
 // Folding. Each word is folded with ICU's NFKC_Casefold: full Unicode case folding ("Straße" ->
 // "strasse", "ÉCOLE" -> "école") plus NFKC, so composed and decomposed forms, full-width letters

@@ -113,6 +113,21 @@ BOOST_AUTO_TEST_CASE(phrase_needs_consecutive_terms_in_order) {
   BOOST_TEST(run(ix, {"york new"}, match_mode::phrase).hits[0].score == run(ix, {"york", "new"}, match_mode::all, 10, 0, "k2").hits.at(0).score);
 }
 
+// Numbers, versions and host names are several words (as in SQLite's unicode61): a word finds
+// them, and a phrase query finds the whole of one.
+BOOST_AUTO_TEST_CASE(a_phrase_finds_a_number_or_name_whole) {
+  auto ix = make_index();
+  ix.put("pi", "pi is about 3.14");
+  ix.put("apart", "3 cats and 14 dogs");
+  ix.put("swapped", "14.3 degrees");
+  ix.put("py", "needs python3.11 or later");
+  BOOST_TEST(keys(run(ix, {"3.14"}, match_mode::phrase)) == (strings{"pi"}), boost::test_tools::per_element());
+  BOOST_TEST(run(ix, {"3", "14"}).total == 3u);
+  BOOST_TEST(keys(run(ix, {"python3"})) == (strings{"py"}), boost::test_tools::per_element());
+  BOOST_TEST(keys(run(ix, {"python3.11"}, match_mode::phrase)) == (strings{"py"}), boost::test_tools::per_element());
+  BOOST_TEST(run(ix, {"python3.12"}, match_mode::phrase).total == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(stop_words_hold_their_slot_in_phrases) {
   auto ix = make_index({"of", "the", "in"});
   ix.put("p1", "state of the art");
