@@ -2,7 +2,7 @@
 // PostgreSQL pg_trgm, on the same corpus and the same queries. Run by hand; see the Search
 // section of docs/benchmarks.md for what each figure means.
 //
-//   search_bench [--docs 100000,1000000] [--queries 2000] [--clients 8] [--batch 500] [--seed 1]
+//   search_bench [--docs 100000,1000000] [--queries 2000] [--clients 8] [--batch 500] [--builds 3] [--seed 1]
 //                [--max-seconds 60] [--warmup 100] [--exact-max-docs 1000000] [--fsync always|never]
 //                [--max-postings N] [--skip-kvnode] [--skip-sqlite] [--skip-pg] [--no-restart] [--pg-bin DIR] [--json]
 //
@@ -13,8 +13,9 @@
 //   bulk_set from --clients clients, time until the index caught up, the four query classes
 //   (one client, then --clients clients), then kill -9 and restart: time to serve a GET and to
 //   catch the index up again;
-// - kvnode's search index in this process, built alone (as SQLite's is);
-// - SQLite FTS5 in-process: build in one transaction, optimize, AND / OR / phrase queries;
+// - kvnode's search index in this process, built alone, and SQLite FTS5's in-process build in one
+//   transaction, taking turns --builds times each (median reported); SQLite's last build is
+//   optimized, then its AND / OR / phrase queries;
 // - PostgreSQL 15 with pg_trgm, a private server: COPY, GIN index, similarity queries;
 // then the answers are compared (bench/search_compare.hpp). Every query is sent once as warmup
 // (the first --warmup of each list) before the timed runs; a timed run stops sending after
@@ -41,6 +42,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -62,6 +64,7 @@ struct options {
   std::size_t queries = 2000;
   int clients = 8;
   std::size_t batch = 500;
+  int builds = 3;  // in-process builds of kvnode's index and of SQLite's, alternating
   std::uint64_t seed = 1;
   kb::run_limits limits;
   std::uint64_t exact_max_docs = 1'000'000;
@@ -84,6 +87,7 @@ options parse(int argc, char** argv) {
     else if (a == "--queries") o.queries = args.number<std::size_t>();
     else if (a == "--clients") o.clients = args.number<int>();
     else if (a == "--batch") o.batch = args.number<std::size_t>();
+    else if (a == "--builds") o.builds = args.number<int>();
     else if (a == "--seed") o.seed = args.number<std::uint64_t>();
     else if (a == "--max-seconds") o.limits.max_seconds = args.number<double>();
     else if (a == "--warmup") o.limits.warmup = args.number<std::size_t>();
@@ -98,7 +102,7 @@ options parse(int argc, char** argv) {
     else if (a == "--json") o.json = true;
     else args.usage("unknown option " + a);
   }
-  if (o.docs.empty() || o.queries < 1 || o.clients < 1 || o.batch < 1) args.usage("invalid shape");
+  if (o.docs.empty() || o.queries < 1 || o.clients < 1 || o.batch < 1 || o.builds < 1) args.usage("invalid shape");
   if (o.fsync != "always" && o.fsync != "never") args.usage("--fsync takes always or never");
   return o;
 }
@@ -221,8 +225,8 @@ void run_kvnode(const options& o, const std::vector<kb::document>& docs, const k
 
 // kvnode's index alone, in this process like SQLite's build: the options the node gives it
 // (index/follower.cpp: default stop words, no stemming, two build threads) and put_many in
-// batches of --batch, as the node applies each bulk_set.
-void run_index_in_process(const options& o, const std::vector<kb::document>& docs, size_report& rep) {
+// batches of --batch, as the node applies each bulk_set. Returns the seconds it took.
+double build_index_in_process(const options& o, const std::vector<kb::document>& docs, size_report& rep) {
   kv::search::index_options opts;
   opts.stop_words = kv::search::default_stop_words();
   opts.build_threads = 2;
@@ -235,30 +239,59 @@ void run_index_in_process(const options& o, const std::vector<kb::document>& doc
     index.put_many(batch);
   }
   const double seconds = duration<double>(steady_clock::now() - start).count();
-  rep.builds.push_back({"kvnode", "index (in process)", docs.size(), seconds,
-                        fmt::format("the search index alone, 2 build threads, {} docs per put_many", o.batch)});
   if (index.documents() != docs.size()) {
     ++rep.errors;
     rep.notes.push_back(fmt::format("kvnode in process: {} documents indexed of {}", index.documents(), docs.size()));
   }
+  return seconds;
 }
 
-void run_sqlite(const options& o, const std::vector<kb::document>& docs, const kb::query_set& q, size_report& rep,
-                answers& ans) {
-  temp_dir dir("search-bench-sqlite");
-  auto file = dir.path / "fts.db";
-  {
-    kb::sqlite_fts db(file);
+// The median of `seconds` as a build row, every build's rate in its note.
+kb::build_run median_build(std::string system, std::string operation, std::uint64_t docs, std::vector<double> seconds,
+                           const std::string& note) {
+  std::string rates;
+  for (double s : seconds) rates += fmt::format("{}{:.1f}k", rates.empty() ? "" : " ", static_cast<double>(docs) / s / 1000);
+  std::sort(seconds.begin(), seconds.end());
+  auto n = seconds.size();
+  double median = n % 2 ? seconds[n / 2] : (seconds[n / 2 - 1] + seconds[n / 2]) / 2;
+  return {std::move(system), std::move(operation), docs, median,
+          n == 1 ? note : fmt::format("median of {} builds ({} docs/s); {}", n, rates, note)};
+}
+
+// The two in-process builds, kvnode's index and SQLite FTS5, --builds times each, taking turns
+// (this machine's speed moves by tens of percent from minute to minute: turns give both the same
+// minutes). SQLite's last build, optimized, stays in `sqlite_file` for the queries.
+void run_builds(const options& o, const std::vector<kb::document>& docs, const std::filesystem::path& sqlite_file,
+                size_report& rep) {
+  std::vector<double> kvnode_seconds, sqlite_seconds;
+  std::optional<kb::build_run> optimized;
+  for (int round = 0; round < o.builds; ++round) {
+    if (!o.skip_kvnode) kvnode_seconds.push_back(build_index_in_process(o, docs, rep));
+    if (o.skip_sqlite) continue;
+    std::filesystem::remove(sqlite_file);
+    kb::sqlite_fts db(sqlite_file);
     auto start = steady_clock::now();
     db.build(docs);
     auto built = steady_clock::now();
-    db.optimize();
-    auto optimized = steady_clock::now();
-    rep.builds.push_back({"sqlite", "build (one transaction)", docs.size(), duration<double>(built - start).count(),
-                          "FTS5, unicode61"});
-    rep.builds.push_back({"sqlite", "optimize", docs.size(), duration<double>(optimized - built).count(),
-                          fmt::format("database {} MB", std::filesystem::file_size(file) >> 20)});
+    sqlite_seconds.push_back(duration<double>(built - start).count());
+    if (round + 1 == o.builds) {
+      db.optimize();
+      optimized = kb::build_run{"sqlite", "optimize", docs.size(), duration<double>(steady_clock::now() - built).count(),
+                                fmt::format("database {} MB", std::filesystem::file_size(sqlite_file) >> 20)};
+    }
   }
+  if (!kvnode_seconds.empty()) {
+    rep.builds.push_back(median_build("kvnode", "index (in process)", docs.size(), kvnode_seconds,
+                                      fmt::format("the search index alone, 2 build threads, {} docs per put_many", o.batch)));
+  }
+  if (!sqlite_seconds.empty()) {
+    rep.builds.push_back(median_build("sqlite", "build (one transaction)", docs.size(), sqlite_seconds, "FTS5, unicode61"));
+  }
+  if (optimized) rep.builds.push_back(*optimized);
+}
+
+void run_sqlite(const options& o, const std::filesystem::path& file, const kb::query_set& q, size_report& rep,
+                answers& ans) {
   for (auto kind : text_classes) {
     const auto& list = text_list(q, kind);
     auto& out = ans.sqlite[static_cast<int>(kind)];
@@ -522,11 +555,11 @@ int main(int argc, char** argv) {
     try {
       auto docs = kb::scaled_corpus(packages, n);
       auto queries = kb::make_queries(docs, o.queries, o.seed);
-      if (!o.skip_kvnode) {
-        run_kvnode(o, docs, queries, rep, ans);
-        run_index_in_process(o, docs, rep);
-      }
-      if (!o.skip_sqlite) run_sqlite(o, docs, queries, rep, ans);
+      if (!o.skip_kvnode) run_kvnode(o, docs, queries, rep, ans);
+      temp_dir sqlite_dir("search-bench-sqlite");
+      const auto sqlite_file = sqlite_dir.path / "fts.db";
+      run_builds(o, docs, sqlite_file, rep);
+      if (!o.skip_sqlite) run_sqlite(o, sqlite_file, queries, rep, ans);
       if (!o.skip_pg) run_pg(o, docs, queries, rep, ans);
       compare(o, docs, queries, rep, ans);
     } catch (const std::exception& e) {
