@@ -3,6 +3,7 @@
 //   kvbench [--endpoints H:P[,H:P...]] [--connections 50] [--pipeline 1] [--seconds 10] [--warmup 1]
 //           [--value-size 100] [--keys 1000000] [--reads 0.0] [--prefill] [--json]
 //           [--start-node | --start-cluster N] [--fsync always|never] [--index on|off] [--read-from all|leader]
+//           [--node-storage 'KEY = VALUE; ...']
 //
 // Each connection keeps `pipeline` requests in flight, each sent as soon as the previous one on
 // its slot is answered (on the raw protocol, so the load generator stays cheap). `--reads` is the fraction of GETs
@@ -11,7 +12,9 @@
 // `--start-node` runs build/bin/kvnode on a fresh data directory and a free port for the run;
 // `--start-cluster N` runs N of them as one Raft cluster (bench/cluster_process.hpp). `--fsync` and
 // `--index` set the started nodes' [storage] fsync and [index] enabled (kvnode's defaults:
-// always, on: every node then also indexes every value it applies for search).
+// always, on: every node then also indexes every value it applies for search); `--node-storage`
+// adds [storage] settings ("syncs-in-flight = 2; group-commit-delay = \"0us\"", ';' between
+// them) to the started nodes' configuration, to compare settings side by side.
 //
 // Clusters: kvbench first asks the endpoints (status) which node leads. Connections that write go
 // to the leader. With `--reads 1` (linearizable GETs, no stale flag) and `--read-from all`, the
@@ -43,6 +46,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -70,6 +74,7 @@ struct options {
   int start_cluster = 0;  // members; 0: none
   std::string fsync = "always";
   bool index = true;  // [index] enabled of the nodes started
+  std::string node_storage;  // more [storage] lines for the nodes started, ';' between them
   bool reads_from_all = true;  // --read-from all: read-only connections spread over every endpoint
 };
 
@@ -100,6 +105,7 @@ options parse(int argc, char** argv) {
     else if (a == "--start-node") o.start_node = true;
     else if (a == "--start-cluster") o.start_cluster = args.number<int>();
     else if (a == "--fsync") o.fsync = args.value();
+    else if (a == "--node-storage") o.node_storage = args.value();
     else if (a == "--index") {
       auto v = args.value();
       if (v != "on" && v != "off") args.usage("--index takes on or off");
@@ -392,7 +398,10 @@ int main(int argc, char** argv) {
   auto o = parse(argc, argv);
   std::unique_ptr<kv::bench::node_process> node;
   std::unique_ptr<kv::bench::cluster_process> cluster;
-  auto storage_toml = fmt::format("[storage]\nfsync = \"{}\"\n[index]\nenabled = {}\n", o.fsync, o.index);
+  std::string more_storage = o.node_storage;
+  std::replace(more_storage.begin(), more_storage.end(), ';', '\n');
+  auto storage_toml =
+      fmt::format("[storage]\nfsync = \"{}\"\n{}\n[index]\nenabled = {}\n", o.fsync, more_storage, o.index);
   if (o.start_node) {
     node = std::make_unique<kv::bench::node_process>(storage_toml);
     o.endpoints.assign(1, node->endpoint());

@@ -119,7 +119,8 @@ log::log(io::uring& ring, options opts, const recovered& found)
       hard_state_(found.state),
       last_index_(found.last_index),
       durable_index_(found.last_index),
-      wake_(ring.executor()) {
+      wake_(ring.executor()),
+      spare_done_(ring.executor()) {
   std::filesystem::create_directories(opts_.dir);
   dir_fd_ = io::open_directory(opts_.dir);
   open_active_segment();
@@ -220,15 +221,34 @@ recovered log::read(const options& opts, std::uint64_t after_index) {
   return out;
 }
 
+namespace {
+
+constexpr std::size_t zero_chunk_bytes = std::size_t{1} << 20;
+constexpr std::uint64_t page_bytes = 4096;
+constexpr const char* spare_name = "next-segment.tmp";
+
+const std::string& zeros() {
+  static const std::string z(zero_chunk_bytes, '\0');
+  return z;
+}
+
+}  // namespace
+
 void log::open_active_segment() {
+  std::error_code ignored;
+  std::filesystem::remove(opts_.dir / spare_name, ignored);  // an unfinished spare of an earlier run
   if (segments_.empty()) {
     segments_.push_back(segment_info{1, 0});
     active_offset_ = 0;
   }
   auto path = segment_path(segments_.back().seq);
   active_fd_ = io::open_file(path, O_RDWR | O_CREAT);
-  if (int rc = ::posix_fallocate(active_fd_.get(), 0, static_cast<off_t>(opts_.segment_bytes)); rc != 0) {
-    throw std::system_error(rc, std::generic_category(), "cannot preallocate " + path.string());
+  // Zeros from the first page past the data to the end (a new segment: all of it). Harmless on a
+  // segment that has them already; one that an older version fallocated gets written space.
+  const auto from = (active_offset_ + page_bytes - 1) / page_bytes * page_bytes;
+  for (auto at = from; at < opts_.segment_bytes; at += zero_chunk_bytes) {
+    auto n = std::min<std::uint64_t>(zero_chunk_bytes, opts_.segment_bytes - at);
+    io::write_all_at(active_fd_.get(), std::string_view(zeros()).substr(0, n), at, path);
   }
   if (::fsync(active_fd_.get()) != 0) throw std::system_error(errno, std::generic_category(), "fsync " + path.string());
   io::sync_directory(opts_.dir);
@@ -257,20 +277,21 @@ void log::append(std::uint64_t term, std::uint64_t index, std::string_view data)
   append_record(b.bytes, record_type::entry, term, index, data);
   appended_bytes_ += b.bytes.size() - before;
   ++b.records;
+  ++b.entries;
   b.last_index = index;
   last_index_ = index;
-  record_queued();
+  record_queued(true);
 }
 
-void log::record_queued() {
+void log::record_queued(bool entry) {
   ++queued_records_;
   // The batch a delay waits for is complete: cut the wait short.
-  if (++pending_records_ == expected_records_) wake_.notify();
+  if (entry && ++pending_entries_ == expected_entries_) wake_.notify();
 }
 
 bool log::worth_waiting_for_more() const {
   return opts_.group_commit_delay.count() > 0 && in_flight_.empty() && !pending_.empty() && !stopping_ &&
-         pending_records_ < expected_records_ &&
+         pending_entries_ < expected_entries_ &&
          std::chrono::steady_clock::now() < wait_from_ + opts_.group_commit_delay;
 }
 
@@ -280,7 +301,7 @@ void log::reset(std::uint64_t index) {
   ++b.records;
   b.last_index = index;
   last_index_ = index;
-  record_queued();
+  record_queued(false);
 }
 
 void log::save_hard_state(const hard_state& hs) {
@@ -291,7 +312,7 @@ void log::save_hard_state(const hard_state& hs) {
   auto& b = writable_batch();
   append_record(b.bytes, record_type::hard_state, hs.term, 0, payload);
   ++b.records;
-  record_queued();
+  record_queued(false);
 }
 
 std::string log::hard_state_batch() const {
@@ -302,6 +323,11 @@ std::string log::hard_state_batch() const {
   append_record(out, record_type::hard_state, hard_state_.term, 0, payload);
   write_batch_record(out.data(), 1, out.size() - batch_frame_bytes, 0);
   return out;
+}
+
+void log::set_group_commit_delay(std::chrono::microseconds delay) {
+  opts_.group_commit_delay = delay;
+  wake_.notify();  // a wait in progress ends, or is measured against the new delay
 }
 
 void log::stop() {
@@ -328,13 +354,16 @@ asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
       start_write(std::move(pending_.front()));
       pending_.pop_front();
     }
-    if (pending_.empty() && in_flight_.empty() && stopping_) co_return;
+    if (pending_.empty() && in_flight_.empty() && stopping_) {
+      while (spare_preparing_) co_await spare_done_.wait();  // it uses this object
+      co_return;
+    }
     co_await wake_.wait();
   }
 }
 
 void log::start_write(batch b) {
-  pending_records_ -= b.records;
+  pending_entries_ -= b.entries;
   write_batch_record(b.bytes.data(), b.records, b.bytes.size() - batch_frame_bytes, durable_offset_);
   auto& w = in_flight_.emplace_back();
   w.b = std::move(b);
@@ -348,6 +377,7 @@ void log::start_write(batch b) {
   w.end = active_offset_ + w.first.size() + w.b.bytes.size();
   active_offset_ = w.end;
   segments_.back().max_index = std::max(segments_.back().max_index, w.b.last_index);
+  if (active_offset_ >= opts_.segment_bytes / 2) start_spare();  // ready long before it is needed
   asio::co_spawn(ring_.executor(), write(&w), stop_on_failure("a WAL write"));
 }
 
@@ -376,7 +406,7 @@ asio::awaitable<void> log::write(in_flight_write* w) {
     stats_.records += front.b.records;
     durable_records_ += front.b.records;
     // The writers of this batch are answered now and will likely write again at once.
-    expected_records_ = front.b.records + pending_records_;
+    expected_entries_ = front.b.entries + pending_entries_;
     wait_from_ = std::chrono::steady_clock::now();
     stats_.bytes += front.end - front.offset;
     if (spare_buffers_.size() < 4) spare_buffers_.push_back(std::move(front.b.bytes));
@@ -387,22 +417,51 @@ asio::awaitable<void> log::write(in_flight_write* w) {
   wake_.notify();
 }
 
+void log::start_spare() {
+  if (spare_preparing_ || spare_ready_) return;
+  spare_preparing_ = true;
+  asio::co_spawn(ring_.executor(), prepare_spare(), stop_on_failure("preparing the next WAL segment"));
+}
+
+asio::awaitable<void> log::prepare_spare() {
+  const auto path = opts_.dir / spare_name;
+  int fd = co_await ring_.openat(dir_fd_.get(), spare_name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail_stop(fmt::format("cannot create the next WAL segment {}: {}", path.string(), std::strerror(-fd)));
+  io::unique_fd file(fd);
+  for (std::uint64_t at = 0; at < opts_.segment_bytes; at += zero_chunk_bytes) {
+    auto n = std::min<std::uint64_t>(zero_chunk_bytes, opts_.segment_bytes - at);
+    iovec iov{const_cast<char*>(zeros().data()), n};
+    int rc = co_await ring_.write(fd, std::span<const iovec>(&iov, 1), at);
+    if (rc < 0 || static_cast<std::uint64_t>(rc) != n) {
+      fail_stop(fmt::format("cannot preallocate the next WAL segment {} ({}): {}", path.string(),
+                            format_size(opts_.segment_bytes), rc < 0 ? std::strerror(-rc) : "short write"));
+    }
+  }
+  if (opts_.sync) {
+    if (int rc = co_await ring_.fsync(fd); rc < 0) fail_stop(fmt::format("fsync {}: {}", path.string(), std::strerror(-rc)));
+  }
+  spare_fd_ = std::move(file);
+  spare_preparing_ = false;
+  spare_ready_ = true;
+  spare_done_.notify();
+}
+
 asio::awaitable<void> log::rotate() {
   auto seq = segments_.back().seq + 1;
   auto name = segment_name(seq);
-  int fd = co_await ring_.openat(dir_fd_.get(), name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) fail_stop(fmt::format("cannot create WAL segment {}: {}", segment_path(seq).string(), std::strerror(-fd)));
-  io::unique_fd file(fd);
-  if (int rc = co_await ring_.fallocate(fd, 0, opts_.segment_bytes); rc < 0) {
-    fail_stop(fmt::format("cannot preallocate WAL segment {} ({}): {}", segment_path(seq).string(),
-                          format_size(opts_.segment_bytes), std::strerror(-rc)));
+  start_spare();
+  while (!spare_ready_) co_await spare_done_.wait();
+  if (int rc = co_await ring_.renameat(dir_fd_.get(), spare_name, name); rc < 0) {
+    fail_stop(fmt::format("cannot rename {} to {}: {}", (opts_.dir / spare_name).string(), segment_path(seq).string(),
+                          std::strerror(-rc)));
   }
   if (opts_.sync) {
     if (int rc = co_await ring_.fsync(dir_fd_.get()); rc < 0) {
       fail_stop(fmt::format("cannot sync directory {}: {}", opts_.dir.string(), std::strerror(-rc)));
     }
   }
-  active_fd_ = std::move(file);
+  active_fd_ = std::move(spare_fd_);
+  spare_ready_ = false;
   active_offset_ = 0;
   durable_offset_ = 0;
   segments_.push_back(segment_info{seq, 0});

@@ -3,8 +3,13 @@
 // commands to and, with Raft, replicates. It is the Raft log, so it also stores the hard state
 // (term, vote, commit) and lets a later entry replace a suffix (conflict truncation).
 //
-// Files: <dir>/<seq: 20 digits>.wal, each preallocated to segment_bytes. Every segment begins
-// with a hard_state record, so deleting old segments never loses the current hard state.
+// Files: <dir>/<seq: 20 digits>.wal, each preallocated to segment_bytes by writing zeros (not
+// fallocate: a write into fallocated, "unwritten" space also changes the file's extent map, so
+// every fdatasync would commit the file system's journal too; over written zeros it flushes the
+// data alone, about 40 % faster here). The next segment is zero-filled and synced in the
+// background, as <dir>/next-segment.tmp, once the active one is half full, so a rotation only
+// renames it. Every segment begins with a hard_state record, so deleting old segments never
+// loses the current hard state.
 // Replay rule: an entry whose index is not greater than the last one replayed replaces the
 // entries from that index on, exactly as a follower's log does when it truncates a conflict.
 //
@@ -116,6 +121,10 @@ class log {
   asio::awaitable<void> run(std::function<void(std::uint64_t)> on_durable);
   void stop();
 
+  // Changes options().group_commit_delay from now on (0: never wait). The node waits for more
+  // writers only while it is the leader of a cluster of one (see store::note_role_change).
+  void set_group_commit_delay(std::chrono::microseconds delay);
+
   // Deletes the segments (never the active one) whose entries all have index <= `index`,
   // oldest first, then syncs the directory.
   asio::awaitable<void> compact(std::uint64_t index);
@@ -133,6 +142,7 @@ class log {
   struct batch {
     std::string bytes;  // batch record frame (filled at write time), then the records
     std::uint32_t records = 0;
+    std::uint32_t entries = 0;     // of the records
     std::uint64_t last_index = 0;  // index of the last entry appended to it, 0 for none
   };
   // A batch submitted to the disk and not yet durable.
@@ -148,11 +158,15 @@ class log {
 
   void open_active_segment();
   batch& writable_batch();
-  void record_queued();
+  void record_queued(bool entry);
   bool worth_waiting_for_more() const;
   void start_write(batch b);
   asio::awaitable<void> write(in_flight_write* w);
   asio::awaitable<void> rotate();
+  // Starts preparing the next segment unless it is being prepared or ready: prepare_spare()
+  // creates next-segment.tmp, fills it with zeros and syncs it (spare_fd_, spare_ready_).
+  void start_spare();
+  asio::awaitable<void> prepare_spare();
   std::string hard_state_batch() const;
   std::filesystem::path segment_path(std::uint64_t seq) const;
 
@@ -171,15 +185,20 @@ class log {
   std::uint64_t durable_records_ = 0;
   std::uint64_t appended_bytes_ = 0;
   std::deque<batch> pending_;
-  std::uint64_t pending_records_ = 0;
-  // Group-commit delay state: how many records the next batch is expected to hold (the writers
+  std::uint64_t pending_entries_ = 0;  // entries queued and not yet submitted
+  // Group-commit delay state: how many entries the next batch is expected to hold (the writers
   // just answered, who will likely write again, plus those already waiting), and since when.
-  std::uint64_t expected_records_ = 0;
+  std::uint64_t expected_entries_ = 0;
   std::chrono::steady_clock::time_point wait_from_;
   std::deque<in_flight_write> in_flight_;  // oldest first; references stay valid while queued
   std::function<void(std::uint64_t)> on_durable_;
   std::vector<std::string> spare_buffers_;  // written batches' buffers, kept for their capacity
   io::event wake_;
+  // The next segment, being prepared (spare_preparing_) or ready (spare_ready_).
+  io::unique_fd spare_fd_;
+  bool spare_preparing_ = false;
+  bool spare_ready_ = false;
+  io::event spare_done_;
   bool stopping_ = false;
   stats stats_;
 };
