@@ -14,8 +14,9 @@
 //   (one client, then --clients clients), then kill -9 and restart: time to serve a GET and to
 //   catch the index up again;
 // - kvnode's search index in this process, built alone, and SQLite FTS5's in-process build in one
-//   transaction, taking turns --builds times each (median reported); SQLite's last build is
-//   optimized, then its AND / OR / phrase queries;
+//   transaction, taking turns --builds times each (median reported); the last kvnode index
+//   answers the four query classes in process, one client ("kvindex" rows); SQLite's last
+//   build is optimized, then its AND / OR / phrase queries;
 // - PostgreSQL 15 with pg_trgm, a private server: COPY, GIN index, similarity queries;
 // then the answers are compared (bench/search_compare.hpp). Every query is sent once as warmup
 // (the first --warmup of each list) before the timed runs; a timed run stops sending after
@@ -47,6 +48,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -225,12 +227,15 @@ void run_kvnode(const options& o, const std::vector<kb::document>& docs, const k
 
 // kvnode's index alone, in this process like SQLite's build: the options the node gives it
 // (index/follower.cpp: default stop words, no stemming, two build threads) and put_many in
-// batches of --batch, as the node applies each bulk_set. Returns the seconds it took.
-double build_index_in_process(const options& o, const std::vector<kb::document>& docs, size_report& rep) {
+// batches of --batch, as the node applies each bulk_set. Returns the seconds it took; `built`
+// holds the index.
+double build_index_in_process(const options& o, const std::vector<kb::document>& docs, size_report& rep,
+                              std::unique_ptr<kv::search::search_index>& built) {
   kv::search::index_options opts;
   opts.stop_words = kv::search::default_stop_words();
   opts.build_threads = 2;
-  kv::search::search_index index(opts);
+  built = std::make_unique<kv::search::search_index>(opts);
+  auto& index = *built;
   std::vector<kv::search::pair_view> batch;
   const auto start = steady_clock::now();
   for (std::size_t at = 0; at < docs.size(); at += o.batch) {
@@ -262,11 +267,11 @@ kb::build_run median_build(std::string system, std::string operation, std::uint6
 // (this machine's speed moves by tens of percent from minute to minute: turns give both the same
 // minutes). SQLite's last build, optimized, stays in `sqlite_file` for the queries.
 void run_builds(const options& o, const std::vector<kb::document>& docs, const std::filesystem::path& sqlite_file,
-                size_report& rep) {
+                size_report& rep, std::unique_ptr<kv::search::search_index>& kvnode_index) {
   std::vector<double> kvnode_seconds, sqlite_seconds;
   std::optional<kb::build_run> optimized;
   for (int round = 0; round < o.builds; ++round) {
-    if (!o.skip_kvnode) kvnode_seconds.push_back(build_index_in_process(o, docs, rep));
+    if (!o.skip_kvnode) kvnode_seconds.push_back(build_index_in_process(o, docs, rep, kvnode_index));
     if (o.skip_sqlite) continue;
     std::filesystem::remove(sqlite_file);
     kb::sqlite_fts db(sqlite_file);
@@ -288,6 +293,35 @@ void run_builds(const options& o, const std::vector<kb::document>& docs, const s
     rep.builds.push_back(median_build("sqlite", "build (one transaction)", docs.size(), sqlite_seconds, "FTS5, unicode61"));
   }
   if (optimized) rep.builds.push_back(*optimized);
+}
+
+// The four query classes, one client, on kvnode's index in this process (system "kvindex"), as
+// SQLite's are run: the engine's own latency, without the node's network round trip and thread
+// hand-offs.
+void run_index_queries(const options& o, const kv::search::search_index& index, const kb::query_set& q,
+                       size_report& rep) {
+  for (auto kind : all_classes) {
+    std::vector<kb::answer> answers;
+    auto ask = [&](std::size_t i, kb::answer& a, std::string& error) {
+      kv::result<kv::search::search_answer> r = kv::search::search_answer{};
+      if (kind == query_class::similar) {
+        kv::search::similar_query s;
+        s.text = q.similar[i];
+        s.k = 10;
+        s.threshold = 0.3;
+        r = index.similar(s);
+      } else {
+        r = index.search(kb::text_request(kind, text_list(q, kind)[i]));
+      }
+      if (!r) {
+        error = r.message();
+        return false;
+      }
+      a.total = r->total;
+      return true;
+    };
+    rep.add(kb::run_one_client("kvindex", kind, kb::class_size(q, kind), o.limits, ask, answers));
+  }
 }
 
 void run_sqlite(const options& o, const std::filesystem::path& file, const kb::query_set& q, size_report& rep,
@@ -558,7 +592,10 @@ int main(int argc, char** argv) {
       if (!o.skip_kvnode) run_kvnode(o, docs, queries, rep, ans);
       temp_dir sqlite_dir("search-bench-sqlite");
       const auto sqlite_file = sqlite_dir.path / "fts.db";
-      run_builds(o, docs, sqlite_file, rep);
+      std::unique_ptr<kv::search::search_index> kvnode_index;
+      run_builds(o, docs, sqlite_file, rep, kvnode_index);
+      if (kvnode_index) run_index_queries(o, *kvnode_index, queries, rep);
+      kvnode_index.reset();
       if (!o.skip_sqlite) run_sqlite(o, sqlite_file, queries, rep, ans);
       if (!o.skip_pg) run_pg(o, docs, queries, rep, ans);
       compare(o, docs, queries, rep, ans);
