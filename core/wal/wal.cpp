@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -243,9 +244,14 @@ void log::open_active_segment() {
   }
   auto path = segment_path(segments_.back().seq);
   active_fd_ = io::open_file(path, O_RDWR | O_CREAT);
-  // Zeros from the first page past the data to the end (a new segment: all of it). Harmless on a
-  // segment that has them already; one that an older version fallocated gets written space.
-  const auto from = (active_offset_ + page_bytes - 1) / page_bytes * page_bytes;
+  // A new segment (or one whose filling a crash cut short) gets zeros from the first page past
+  // its data to the end. A full-size one has them already, or was fallocated by an older
+  // version and keeps that space until it is rotated out.
+  struct stat st {};
+  if (::fstat(active_fd_.get(), &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat " + path.string());
+  const auto from = static_cast<std::uint64_t>(st.st_size) >= opts_.segment_bytes
+                        ? opts_.segment_bytes
+                        : (active_offset_ + page_bytes - 1) / page_bytes * page_bytes;
   for (auto at = from; at < opts_.segment_bytes; at += zero_chunk_bytes) {
     auto n = std::min<std::uint64_t>(zero_chunk_bytes, opts_.segment_bytes - at);
     io::write_all_at(active_fd_.get(), std::string_view(zeros()).substr(0, n), at, path);

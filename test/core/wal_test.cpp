@@ -93,6 +93,20 @@ BOOST_AUTO_TEST_CASE(segments_are_zero_filled_and_the_next_is_prepared_ahead) {
   if (auto unwritten = has_unwritten_extents(dir / wal::segment_name(2))) BOOST_TEST(!*unwritten);
 }
 
+// A crash while a new segment was being zero-filled leaves it short: the next start fills it.
+BOOST_AUTO_TEST_CASE(a_segment_left_short_is_filled_at_startup) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  write_log(opts, {{{make_entry(1, 1, 100)}, std::nullopt}});
+  const auto seg = dir / wal::segment_name(1);
+  std::filesystem::resize_file(seg, 8192);
+  write_log(opts, {{{make_entry(1, 2, 100)}, std::nullopt}});
+  BOOST_TEST(std::filesystem::file_size(seg) == opts.segment_bytes);
+  auto r = read_log(opts);
+  BOOST_REQUIRE(r.entries.size() == 2u);
+  BOOST_TEST(r.entries[1].data == make_entry(1, 2, 100).data);
+}
+
 BOOST_AUTO_TEST_CASE(empty_directory_recovers_empty) {
   temp_dir dir;
   auto r = write_log(small_wal(dir.path()), {});  // reads, then opens for appending
