@@ -147,9 +147,7 @@ constexpr query_class text_classes[] = {query_class::all_words, query_class::any
 constexpr query_class all_classes[] = {query_class::all_words, query_class::any_word, query_class::phrase,
                                        query_class::similar};
 
-const std::vector<std::vector<std::string>>& text_list(const kb::query_set& q, query_class kind) {
-  return kind == query_class::all_words ? q.all_words : kind == query_class::any_word ? q.any_word : q.phrases;
-}
+using kb::text_list;
 
 // Everything measured at one corpus size.
 struct size_report {
@@ -305,11 +303,7 @@ void run_index_queries(const options& o, const kv::search::search_index& index, 
     auto ask = [&](std::size_t i, kb::answer& a, std::string& error) {
       kv::result<kv::search::search_answer> r = kv::search::search_answer{};
       if (kind == query_class::similar) {
-        kv::search::similar_query s;
-        s.text = q.similar[i];
-        s.k = 10;
-        s.threshold = 0.3;
-        r = index.similar(s);
+        r = index.similar(kb::similar_request(q.similar[i]));
       } else {
         r = index.search(kb::text_request(kind, text_list(q, kind)[i]));
       }

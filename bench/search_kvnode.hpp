@@ -140,18 +140,27 @@ inline search::text_query text_request(query_class kind, const std::vector<std::
   return q;
 }
 
+// The kvnode request for similarity query `text`: top 10, threshold 0.3.
+inline search::similar_query similar_request(const std::string& text) {
+  search::similar_query s;
+  s.text = text;
+  s.k = 10;
+  s.threshold = 0.3;
+  return s;
+}
+
+// The term lists of a text query class.
+inline const std::vector<std::vector<std::string>>& text_list(const query_set& q, query_class kind) {
+  return kind == query_class::all_words ? q.all_words : kind == query_class::any_word ? q.any_word : q.phrases;
+}
+
 inline asio::awaitable<bool> ask_kvnode(client& c, const query_set& q, query_class kind, std::size_t i, answer& out,
                                         std::string& error) {
   result<search::search_answer> r = search::search_answer{};
   if (kind == query_class::similar) {
-    search::similar_query s;
-    s.text = q.similar[i];
-    s.k = 10;
-    s.threshold = 0.3;
-    r = co_await c.similar(std::move(s));
+    r = co_await c.similar(similar_request(q.similar[i]));
   } else {
-    const auto& terms = kind == query_class::all_words ? q.all_words[i] : kind == query_class::any_word ? q.any_word[i] : q.phrases[i];
-    r = co_await c.search(text_request(kind, terms));
+    r = co_await c.search(text_request(kind, text_list(q, kind)[i]));
   }
   if (!r) {
     error = r.message();

@@ -424,7 +424,7 @@ asio::awaitable<void> log::write(in_flight_write* w) {
 }
 
 void log::start_spare() {
-  if (spare_preparing_ || spare_ready_) return;
+  if (spare_preparing_ || spare_fd_) return;
   spare_preparing_ = true;
   asio::co_spawn(ring_.executor(), prepare_spare(), stop_on_failure("preparing the next WAL segment"));
 }
@@ -448,7 +448,6 @@ asio::awaitable<void> log::prepare_spare() {
   }
   spare_fd_ = std::move(file);
   spare_preparing_ = false;
-  spare_ready_ = true;
   spare_done_.notify();
 }
 
@@ -456,7 +455,7 @@ asio::awaitable<void> log::rotate() {
   auto seq = segments_.back().seq + 1;
   auto name = segment_name(seq);
   start_spare();
-  while (!spare_ready_) co_await spare_done_.wait();
+  while (!spare_fd_) co_await spare_done_.wait();
   if (int rc = co_await ring_.renameat(dir_fd_.get(), spare_name, name); rc < 0) {
     fail_stop(fmt::format("cannot rename {} to {}: {}", (opts_.dir / spare_name).string(), segment_path(seq).string(),
                           std::strerror(-rc)));
@@ -467,7 +466,6 @@ asio::awaitable<void> log::rotate() {
     }
   }
   active_fd_ = std::move(spare_fd_);
-  spare_ready_ = false;
   active_offset_ = 0;
   durable_offset_ = 0;
   segments_.push_back(segment_info{seq, 0});

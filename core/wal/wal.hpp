@@ -164,7 +164,7 @@ class log {
   asio::awaitable<void> write(in_flight_write* w);
   asio::awaitable<void> rotate();
   // Starts preparing the next segment unless it is being prepared or ready: prepare_spare()
-  // creates next-segment.tmp, fills it with zeros and syncs it (spare_fd_, spare_ready_).
+  // creates next-segment.tmp, fills it with zeros and syncs it (then spare_fd_ holds it).
   void start_spare();
   asio::awaitable<void> prepare_spare();
   std::string hard_state_batch() const;
@@ -194,10 +194,9 @@ class log {
   std::function<void(std::uint64_t)> on_durable_;
   std::vector<std::string> spare_buffers_;  // written batches' buffers, kept for their capacity
   io::event wake_;
-  // The next segment, being prepared (spare_preparing_) or ready (spare_ready_).
+  // The next segment: being prepared (spare_preparing_), or ready (spare_fd_ open).
   io::unique_fd spare_fd_;
   bool spare_preparing_ = false;
-  bool spare_ready_ = false;
   io::event spare_done_;
   bool stopping_ = false;
   stats stats_;
