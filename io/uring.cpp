@@ -165,11 +165,6 @@ asio::awaitable<int> uring::start_writeback(int fd, std::uint64_t offset, std::u
       op_kind::any);
 }
 
-asio::awaitable<int> uring::fallocate(int fd, std::uint64_t offset, std::uint64_t length) {
-  co_return co_await submit(
-      1, [&](io_uring_sqe** s) { io_uring_prep_fallocate(s[0], fd, 0, offset, length); }, op_kind::fallocate);
-}
-
 asio::awaitable<int> uring::openat(int dir_fd, std::string path, int flags, unsigned mode) {
   co_return co_await submit(
       1, [&](io_uring_sqe** s) { io_uring_prep_openat(s[0], dir_fd, path.c_str(), flags, mode); }, op_kind::any);

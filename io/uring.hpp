@@ -3,7 +3,7 @@
 //
 // The ring signals completions through an eventfd that Asio waits on, so every operation is an
 // awaitable that never blocks the event-loop thread: the kernel runs blocking work (fdatasync,
-// fallocate, unlink) on its own io-wq workers.
+// unlink) on its own io-wq workers.
 //
 // Threading: a uring belongs to one executor (one thread). All member functions must be called
 // from that thread; completions resume their callers there.
@@ -24,7 +24,7 @@
 namespace kv::io {
 
 // The kinds of operation a test can make fail (see uring::inject_failure).
-enum class op_kind : std::uint8_t { write, fdatasync, fsync, fallocate, any };
+enum class op_kind : std::uint8_t { write, fdatasync, fsync, any };
 
 class uring {
  public:
@@ -51,7 +51,6 @@ class uring {
   // Starts writeback of [offset, offset + length) without waiting for it (SYNC_FILE_RANGE_WRITE):
   // spreads the flushing of a large file over its writing. Not a durability barrier.
   asio::awaitable<int> start_writeback(int fd, std::uint64_t offset, std::uint64_t length);
-  asio::awaitable<int> fallocate(int fd, std::uint64_t offset, std::uint64_t length);
   asio::awaitable<int> openat(int dir_fd, std::string path, int flags, unsigned mode);
   asio::awaitable<int> unlinkat(int dir_fd, std::string path);
   asio::awaitable<int> renameat(int dir_fd, std::string from, std::string to);
