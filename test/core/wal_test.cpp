@@ -509,4 +509,39 @@ BOOST_AUTO_TEST_CASE(failed_fdatasync_is_fatal) {
   BOOST_TEST(WEXITSTATUS(status) == fail_stop_exit_code);
 }
 
+// Preparing the next segment can fail too (a full disk): that is fatal as well, and what was
+// acknowledged before stays readable.
+BOOST_AUTO_TEST_CASE(a_failed_next_segment_is_fatal_and_loses_nothing_acknowledged) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  int acked[2];
+  BOOST_REQUIRE(::pipe(acked) == 0);
+  pid_t pid = ::fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(acked[0]);
+    run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+      io::uring ring(ctx.get_executor());
+      wal::log log(ring, opts, wal::log::read(opts, 0));
+      ring.inject_failure(io::op_kind::fsync, EIO);  // the spare's sync (batches use fdatasync)
+      for (std::uint64_t i = 1; i <= 3; ++i) log.append(1, i, std::string(12000, 'x'));  // past half
+      log.stop();
+      co_await log.run([&](std::uint64_t index) {
+        [[maybe_unused]] auto n = ::write(acked[1], &index, sizeof index);
+      });
+    });
+    ::_exit(0);  // not reached if the failure was fatal
+  }
+  ::close(acked[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::uint64_t durable = 0, index = 0;
+  while (::read(acked[0], &index, sizeof index) == static_cast<ssize_t>(sizeof index)) durable = index;
+  ::close(acked[0]);
+  BOOST_REQUIRE(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == fail_stop_exit_code);
+  // The third batch starts the spare; how many batches were durable before it failed is a race.
+  BOOST_TEST(read_log(opts).entries.size() >= durable);  // every acknowledged entry is there
+}
+
 BOOST_AUTO_TEST_SUITE_END()
