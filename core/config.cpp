@@ -227,6 +227,8 @@ const std::vector<section_spec>& schema() {
            {"stop-words",
             [](config& c, const toml::node& n, const location& at) { c.index.stop_words = as_string_list(n, at); }},
            {"stemming", [](config& c, const toml::node& n, const location& at) { c.index.stemming = as_string(n, at); }},
+           {"remove-diacritics",
+            [](config& c, const toml::node& n, const location& at) { c.index.remove_diacritics = as_bool(n, at); }},
            {"max-results",
             [](config& c, const toml::node& n, const location& at) {
               c.index.max_results = static_cast<std::uint32_t>(as_integer_in(n, at, 1, 1'000'000));
@@ -514,11 +516,11 @@ std::vector<std::string> describe(const config& c) {
                   s.snapshot_entries,
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes)),
       describe_cluster(c),
-      fmt::format("[index] enabled={} ngram-size={} stop-words={} stemming={} max-results={} max-query-terms={} "
+      fmt::format("[index] enabled={} ngram-size={} stop-words={} stemming={} remove-diacritics={} max-results={} max-query-terms={} "
                   "max-postings-scanned={} wait-timeout={} save-interval={}",
                   c.index.enabled, c.index.ngram_size,
                   c.index.stop_words ? fmt::format("{} words", c.index.stop_words->size()) : "(default English)",
-                  c.index.stemming.empty() ? "(none)" : c.index.stemming, c.index.max_results,
+                  c.index.stemming.empty() ? "(none)" : c.index.stemming, c.index.remove_diacritics, c.index.max_results,
                   c.index.max_query_terms, c.index.max_postings_scanned, format_duration(c.index.wait_timeout),
                   format_size(c.index.save_interval_bytes)),
       fmt::format("[log] level={} file={}", c.log.level, c.log.file.empty() ? "(stderr)" : c.log.file),

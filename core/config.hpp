@@ -109,6 +109,7 @@ struct index_config {
   // (search::default_stop_words()); an empty list: none.
   std::optional<std::vector<std::string>> stop_words;
   std::string stemming;  // a Snowball language ("english", ...), or "" for none
+  bool remove_diacritics = true;  // "naive" finds "naïve" (Latin letters only)
   // Per query: hits returned (limit + offset, or k), terms after tokenizing, and posting
   // entries read; a query over a limit fails with too_large.
   std::uint32_t max_results = 1000;

@@ -39,6 +39,7 @@ index_options options_of(const index_config& c) {
   o.ngram_size = c.ngram_size;
   o.stop_words = c.stop_words ? *c.stop_words : default_stop_words();
   o.stemming_language = c.stemming;
+  o.remove_diacritics = c.remove_diacritics;
   o.max_results = c.max_results;
   o.max_query_terms = c.max_query_terms;
   o.max_postings_scanned = c.max_postings_scanned;

@@ -48,6 +48,7 @@ writer::writer(sink out, const header& h) : out_(std::move(out)), buffer_(chunk_
   append_fixed<std::uint32_t>(head, h.ngram_size);
   append_fixed<std::uint64_t>(head, h.stop_words_digest);
   append_fixed<std::uint64_t>(head, h.stemming_digest);
+  append_fixed<std::uint32_t>(head, h.analysis_flags);
   append_fixed<std::uint64_t>(head, h.applied_index);
   append_fixed<std::uint64_t>(head, h.digest);
   append_fixed<std::uint64_t>(head, h.skipped_non_utf8);
@@ -129,19 +130,22 @@ header reader::read_header() {
   char head[header_bytes];
   read_exactly(head, header_bytes, "the header");
   if (std::string_view(head, magic.size()) != magic) throw format_error(0, "not a kvnode search index file");
-  if (crc32c(std::string_view(head, header_bytes - 4)) != get_fixed<std::uint32_t>(head + header_bytes - 4)) {
-    throw format_error(0, "header checksum mismatch");
-  }
-  byte_reader in(std::string_view(head + magic.size(), header_bytes - magic.size() - 4));
+  // The version first: another version's header may have another length, so its checksum
+  // would not be where this version's is.
   header h;
-  h.version = in.fixed<std::uint32_t>();
+  h.version = get_fixed<std::uint32_t>(head + magic.size());
   if (h.version != format_version) {
     throw format_error(magic.size(), "unsupported version " + std::to_string(h.version) + " (this build reads " +
                                          std::to_string(format_version) + ")");
   }
+  if (crc32c(std::string_view(head, header_bytes - 4)) != get_fixed<std::uint32_t>(head + header_bytes - 4)) {
+    throw format_error(0, "header checksum mismatch");
+  }
+  byte_reader in(std::string_view(head + magic.size() + 4, header_bytes - magic.size() - 4 - 4));
   h.ngram_size = in.fixed<std::uint32_t>();
   h.stop_words_digest = in.fixed<std::uint64_t>();
   h.stemming_digest = in.fixed<std::uint64_t>();
+  h.analysis_flags = in.fixed<std::uint32_t>();
   h.applied_index = in.fixed<std::uint64_t>();
   h.digest = in.fixed<std::uint64_t>();
   h.skipped_non_utf8 = in.fixed<std::uint64_t>();

@@ -4,7 +4,7 @@
 // (doc_table, text_index, ngram_index); this file knows only bytes, chunks and order.
 //
 //   header:  "KVSRCHIX" | u32 version | u32 ngram_size | u64 stop_words_digest
-//            | u64 stemming_digest | u64 applied_index | u64 digest | u64 skipped_non_utf8
+//            | u64 stemming_digest | u32 analysis_flags | u64 applied_index | u64 digest | u64 skipped_non_utf8
 //            | u32 doc_ids | u32 term_ids | u32 gram_ids | u64 documents | u64 terms
 //            | u64 postings | u64 ngrams | u64 ngram_postings | u32 crc32c of the preceding bytes
 //   chunk*:  u32 crc32c of the rest | u32 section | u32 length (<= max_chunk_bytes) | body
@@ -39,8 +39,11 @@ namespace kv::search::persist {
 inline constexpr std::string_view magic = "KVSRCHIX";
 // 3: the tokenizer no longer keeps "3.14" or "python3.11" whole, so a version-2 file's terms and
 // grams are not what this build would index; it is refused and the index rebuilt.
-inline constexpr std::uint32_t format_version = 3;
-inline constexpr std::size_t header_bytes = 8 + 4 + 4 + 8 * 5 + 4 * 3 + 8 * 5 + 4;
+// 4: analysis_flags (remove_diacritics, on by default: a version-3 file's terms keep their
+// diacritics).
+inline constexpr std::uint32_t format_version = 4;
+inline constexpr std::size_t header_bytes = 8 + 4 + 4 + 8 * 2 + 4 + 8 * 3 + 4 * 3 + 8 * 5 + 4;
+inline constexpr std::uint32_t flag_remove_diacritics = 1;
 inline constexpr std::size_t chunk_header_bytes = 4 + 4 + 4;
 // Large enough that framing costs nothing, small enough that a chunk is checksummed and parsed
 // while it is still in cache, and that save buffers one chunk only.
@@ -61,6 +64,7 @@ struct header {
   std::uint32_t ngram_size = 0;
   std::uint64_t stop_words_digest = 0;  // of the folded stop words, as a set
   std::uint64_t stemming_digest = 0;    // of the stemming language's name
+  std::uint32_t analysis_flags = 0;     // flag_remove_diacritics
   std::uint64_t applied_index = 0;
   std::uint64_t digest = 0;  // search_index::digest()
   std::uint64_t skipped_non_utf8 = 0;

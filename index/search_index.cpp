@@ -45,6 +45,7 @@ persist::header analysis_options(const index_options& opts) {
   h.stop_words_digest = mix64(stop_words.size());
   for (const auto& w : stop_words) h.stop_words_digest = mix64(h.stop_words_digest ^ stable_hash(w));
   h.stemming_digest = stable_hash(opts.stemming_language);
+  h.analysis_flags = opts.remove_diacritics ? persist::flag_remove_diacritics : 0;
   return h;
 }
 
@@ -57,6 +58,10 @@ std::string options_mismatch(const persist::header& saved, const persist::header
   }
   if (saved.stop_words_digest != ours.stop_words_digest) add("other stop words");
   if (saved.stemming_digest != ours.stemming_digest) add("another stemming language");
+  if (saved.analysis_flags != ours.analysis_flags) {
+    add(std::string("remove_diacritics ") + ((saved.analysis_flags & persist::flag_remove_diacritics) ? "on" : "off") +
+        " in the file");
+  }
   return out;
 }
 
@@ -74,9 +79,9 @@ const std::vector<std::string>& default_stop_words() {
 
 struct search_index::state {
   explicit state(index_options o)
-      : opts(std::move(o)), tokens(checked(opts).stop_words, opts.stemming_language), grams(opts.ngram_size) {
+      : opts(std::move(o)), tokens(checked(opts).stop_words, opts.stemming_language, opts.remove_diacritics), grams(opts.ngram_size) {
     if (opts.build_threads > 1) {
-      worker_tokens = std::make_unique<tokenizer>(opts.stop_words, opts.stemming_language);
+      worker_tokens = std::make_unique<tokenizer>(opts.stop_words, opts.stemming_language, opts.remove_diacritics);
       worker = std::make_unique<build_worker>();
     }
   }
@@ -400,7 +405,7 @@ result<search_answer> search_index::search(const text_query& q) const {
     const bool prefix = raw.ends_with('*');
     pieces.clear();
     for_each_word(std::string_view(raw).substr(0, raw.size() - (prefix ? 1 : 0)), scratch, [&](std::string_view word) {
-      for_each_piece(word, [&](std::string_view piece) { pieces.emplace_back(piece); });
+      for_each_piece(word, [&](std::string_view piece) { pieces.emplace_back(s.tokens.unaccent(piece)); });
     });
     if (prefix && pieces.empty()) {
       return failure(errc::bad_request, "a prefix term needs a letter or digit before the '*'");

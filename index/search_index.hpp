@@ -40,6 +40,7 @@ struct index_options {
   std::size_t ngram_size = 3;                       // n of the character n-grams, >= 1
   std::vector<std::string> stop_words;              // the final list (see default_stop_words())
   std::string stemming_language;                    // "" = no stemming; else a Snowball name ("english", ...)
+  bool remove_diacritics = true;                    // Latin letters' diacritics out of terms (tokenizer.hpp)
   std::uint32_t max_results = 1000;                 // limit + offset (text) and k (similar) at most
   std::uint32_t max_query_terms = 64;               // terms of a query after tokenizing, stop words
                                                     // excepted; a prefix term counts once, not per expansion
@@ -95,8 +96,8 @@ class search_index {
   // file is removed). O(size of the index); the file is about 0.8 bytes per byte of stats().memory_bytes.
   void save(const std::filesystem::path& path) const;
   // Replaces this index with the one saved at `path` and returns its applied index. The file
-  // must have been saved with the same ngram_size, stop words (as a set, after folding) and
-  // stemming language; the query limits may differ. Errors (this index is then empty, as after
+  // must have been saved with the same ngram_size, stop words (as a set, after folding),
+  // stemming language and remove_diacritics; the query limits may differ. Errors (this index is then empty, as after
   // clear(), and usable):
   //  - errc::bad_request "saved with different options: ..." naming the options that differ;
   //  - errc::corruption naming the file, the offset and what is wrong, if the file is truncated,

@@ -5,6 +5,8 @@
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/uscript.h>
+#include <unicode/unistr.h>
+#include <unicode/utf8.h>
 
 #include <array>
 #include <cstring>
@@ -88,6 +90,59 @@ bool all_ascii(std::string_view s) {
     if (static_cast<unsigned char>(c) >= 0x80) return false;
   }
   return true;
+}
+
+bool is_latin(UChar32 c) {
+  UErrorCode err = U_ZERO_ERROR;
+  return uscript_getScript(c, &err) == USCRIPT_LATIN;
+}
+
+// Appends piece (folded, so NFC) to out without the diacritics of its Latin letters (see the
+// header). Returns false, leaving out as it was, if there is nothing to remove.
+bool append_unaccented(std::string_view piece, std::string& out) {
+  UErrorCode err = U_ZERO_ERROR;
+  const icu::Normalizer2* nfd = icu::Normalizer2::getNFDInstance(err);
+  if (U_FAILURE(err)) throw std::runtime_error(std::string("ICU NFD: ") + u_errorName(err));
+  const std::size_t start = out.size();
+  bool changed = false;
+  bool after_latin = false;  // the last letter kept was Latin: a mark after it goes
+  icu::UnicodeString decomposition;
+  std::size_t i = 0;
+  while (i < piece.size()) {
+    code_point cp = decode(piece, i);
+    const std::string_view bytes = piece.substr(i, cp.next - i);
+    i = cp.next;
+    if (cp.value < 0x80) {
+      out.append(bytes);
+      after_latin = true;
+      continue;
+    }
+    if (cp.kind == char_class::extend) {
+      if (after_latin && u_charType(cp.value) == U_NON_SPACING_MARK) {
+        changed = true;
+      } else {
+        out.append(bytes);
+      }
+      continue;
+    }
+    after_latin = is_latin(cp.value);
+    if (!after_latin || !nfd->getDecomposition(cp.value, decomposition)) {
+      out.append(bytes);
+      continue;
+    }
+    for (int32_t k = 0; k < decomposition.length();) {
+      UChar32 part = decomposition.char32At(k);
+      k += U16_LENGTH(part);
+      if (u_charType(part) == U_NON_SPACING_MARK) continue;
+      char utf8[4];
+      int32_t n = 0;
+      U8_APPEND_UNSAFE(utf8, n, part);
+      out.append(utf8, static_cast<std::size_t>(n));
+    }
+    changed = true;
+  }
+  if (!changed) out.resize(start);
+  return changed;
 }
 
 bool stands_alone(UChar32 c) {
@@ -203,8 +258,10 @@ std::string_view analyzed_text::term(std::size_t i) const {
   return std::string_view(term_text_).substr(begin, terms_[i].end - begin);
 }
 
-tokenizer::tokenizer(const std::vector<std::string>& stop_words, const std::string& stemming_language) {
-  for (const auto& w : stop_words) stop_words_.insert(fold(w));
+tokenizer::tokenizer(const std::vector<std::string>& stop_words, const std::string& stemming_language,
+                     bool remove_diacritics)
+    : remove_diacritics_(remove_diacritics) {
+  for (const auto& w : stop_words) stop_words_.insert(std::string(unaccent(fold(w))));
   if (!stemming_language.empty()) {
     stemmer_ = sb_stemmer_new(stemming_language.c_str(), "UTF_8");
     if (stemmer_ == nullptr) {
@@ -216,6 +273,12 @@ tokenizer::tokenizer(const std::vector<std::string>& stop_words, const std::stri
 
 tokenizer::~tokenizer() {
   if (stemmer_ != nullptr) sb_stemmer_delete(stemmer_);
+}
+
+std::string_view tokenizer::unaccent(std::string_view piece) const {
+  if (!remove_diacritics_ || all_ascii(piece)) return piece;
+  unaccented_.clear();
+  return append_unaccented(piece, unaccented_) ? std::string_view(unaccented_) : piece;
 }
 
 std::string_view tokenizer::stem(std::string_view folded) const {
@@ -235,8 +298,9 @@ void tokenizer::analyze(std::string_view text, analyzed_text& out) const {
   for_each_word(text, scratch_, [&](std::string_view word) {
     out.words_.append(word);
     out.word_ends_.push_back(static_cast<std::uint32_t>(out.words_.size()));
-    for_each_piece(word, [&](std::string_view piece) {
+    for_each_piece(word, [&](std::string_view folded) {
       std::uint32_t at = position++;
+      std::string_view piece = unaccent(folded);
       if (is_stop_word(piece)) return;
       out.term_text_.append(stem(piece));
       out.terms_.push_back({static_cast<std::uint32_t>(out.term_text_.size()), at});

@@ -18,6 +18,15 @@
 // "strasse", "ÉCOLE" -> "école") plus NFKC, so composed and decomposed forms, full-width letters
 // and ligatures index alike. ASCII words take a fast path (lower-casing).
 //
+// Diacritics (remove_diacritics, on by default). Before stop words and stemming, a term's Latin
+// letters lose their diacritics: each is replaced by its canonical decomposition without the
+// non-spacing marks ("naïve" -> "naive", "Ångström" -> "angstrom", "ệ" -> "e"), and a non-spacing
+// mark that follows a Latin letter is dropped. Letters without a decomposition stay ("ø", "ł",
+// "đ"), and so do the marks of other scripts, which there often make another letter (Greek
+// "ά", Cyrillic "й", Devanagari vowel signs). This is what SQLite FTS5's unicode61 tokenizer does
+// by default, so "naive" finds "naïve" there and here. The words that n-grams are made of keep their
+// marks (as in pg_trgm).
+//
 // Terms. Each ideograph (Han) and each hiragana letter of a word is a term of its own, as in
 // UAX #29 and Lucene's StandardTokenizer ("東京" -> "東", "京"); otherwise a word is one term.
 // Every term takes the next position. A stop word (compared after folding) is then dropped but
@@ -86,9 +95,10 @@ class analyzed_text {
 
 class tokenizer {
  public:
-  // stop_words are folded here. Throws std::invalid_argument naming stemming_language if
-  // libstemmer has no such algorithm ("" turns stemming off).
-  tokenizer(const std::vector<std::string>& stop_words, const std::string& stemming_language);
+  // stop_words are folded (and their diacritics removed, if asked) here. Throws
+  // std::invalid_argument naming stemming_language if libstemmer has no such algorithm ("" turns
+  // stemming off).
+  tokenizer(const std::vector<std::string>& stop_words, const std::string& stemming_language, bool remove_diacritics);
   ~tokenizer();
   tokenizer(const tokenizer&) = delete;
   tokenizer& operator=(const tokenizer&) = delete;
@@ -96,10 +106,15 @@ class tokenizer {
   // Fills out (cleared first) with text's words and terms. text must be valid UTF-8.
   void analyze(std::string_view text, analyzed_text& out) const;
 
+  // A folded piece without the diacritics of its Latin letters, when this tokenizer removes them;
+  // else the piece itself. The view is valid until the next call.
+  std::string_view unaccent(std::string_view piece) const;
+
   bool is_stop_word(std::string_view folded) const {
     return stop_words_.contains(absl::string_view(folded.data(), folded.size()));
   }
-  // The term a folded, non-stop piece is indexed as (its stem, or itself). Valid until the next call.
+  // The term a folded, unaccented, non-stop piece is indexed as (its stem, or itself). Valid until
+  // the next call.
   std::string_view stem(std::string_view folded) const;
 
   // For tests: the terms of text, with "" in the slot of each stop word.
@@ -113,7 +128,9 @@ class tokenizer {
   absl::flat_hash_set<std::string> stop_words_;
   sb_stemmer* stemmer_ = nullptr;
   mutable absl::flat_hash_map<std::string, std::string> stem_cache_;
+  bool remove_diacritics_;
   mutable std::string scratch_;
+  mutable std::string unaccented_;
 };
 
 }  // namespace kv::search

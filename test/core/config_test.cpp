@@ -50,6 +50,16 @@ BOOST_AUTO_TEST_CASE(shipped_kv_toml_matches_the_defaults) {
   BOOST_TEST(c.cluster.max_peer_queue_bytes == d.cluster.max_peer_queue_bytes);
   BOOST_TEST(c.cluster.snapshot_catch_up_entries == d.cluster.snapshot_catch_up_entries);
   BOOST_TEST(c.cluster.max_sessions == d.cluster.max_sessions);
+  BOOST_TEST(c.index.enabled == d.index.enabled);
+  BOOST_TEST(c.index.ngram_size == d.index.ngram_size);
+  BOOST_TEST(!c.index.stop_words.has_value());
+  BOOST_TEST(c.index.stemming == d.index.stemming);
+  BOOST_TEST(c.index.remove_diacritics == d.index.remove_diacritics);
+  BOOST_TEST(c.index.max_results == d.index.max_results);
+  BOOST_TEST(c.index.max_query_terms == d.index.max_query_terms);
+  BOOST_TEST(c.index.max_postings_scanned == d.index.max_postings_scanned);
+  BOOST_TEST(c.index.wait_timeout.count() == d.index.wait_timeout.count());
+  BOOST_TEST(c.index.save_interval_bytes == d.index.save_interval_bytes);
   BOOST_TEST(c.log.level == d.log.level);
   BOOST_TEST(c.log.file == d.log.file);
 }
@@ -84,6 +94,7 @@ enabled = false
 ngram-size = 4
 stop-words = ["le", "la"]
 stemming = "french"
+remove-diacritics = false
 max-results = 50
 max-query-terms = 8
 max-postings-scanned = 1000
@@ -96,6 +107,7 @@ save-interval = "1MiB"
   BOOST_REQUIRE(c.index.stop_words.has_value());
   BOOST_TEST(c.index.stop_words->size() == 2u);
   BOOST_TEST(c.index.stemming == "french");
+  BOOST_TEST(!c.index.remove_diacritics);
   BOOST_TEST(c.index.max_results == 50u);
   BOOST_TEST(c.index.max_query_terms == 8u);
   BOOST_TEST(c.index.max_postings_scanned == 1000u);

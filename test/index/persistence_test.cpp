@@ -262,6 +262,9 @@ BOOST_AUTO_TEST_CASE(options_must_match) {
   o = options();
   o.stemming_language = "";
   refused(o, "stemming");
+  o = options();
+  o.remove_diacritics = !o.remove_diacritics;
+  refused(o, "remove_diacritics");
 
   // The same stop words in another order and case, and other query limits, are the same options.
   o = options();

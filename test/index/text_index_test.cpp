@@ -128,6 +128,30 @@ BOOST_AUTO_TEST_CASE(a_phrase_finds_a_number_or_name_whole) {
   BOOST_TEST(run(ix, {"python3.12"}, match_mode::phrase).total == 0u);
 }
 
+// With remove_diacritics (the default) "naive" and "naïve" are one term, in values and queries,
+// phrases and prefixes alike; turned off, each finds only itself.
+BOOST_AUTO_TEST_CASE(diacritics_are_ignored_unless_turned_off) {
+  auto ix = make_index();
+  ix.put("plain", "a naive approach");
+  ix.put("marked", "a naïve approach");
+  ix.put("caps", "NAÏVETÉ itself");
+  BOOST_TEST(keys(run(ix, {"naive"})) == (strings{"marked", "plain"}), boost::test_tools::per_element());
+  BOOST_TEST(keys(run(ix, {"naïve"})) == (strings{"marked", "plain"}), boost::test_tools::per_element());
+  BOOST_TEST(keys(run(ix, {"naïve approach"}, match_mode::phrase)) == (strings{"marked", "plain"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(keys(run(ix, {"naï*"})) == (strings{"caps", "marked", "plain"}), boost::test_tools::per_element());
+  BOOST_TEST(keys(run(ix, {"naivete"})) == (strings{"caps"}), boost::test_tools::per_element());
+
+  index_options o;
+  o.stop_words = {};
+  o.remove_diacritics = false;
+  search_index exact(o);
+  exact.put("plain", "a naive approach");
+  exact.put("marked", "a naïve approach");
+  BOOST_TEST(keys(run(exact, {"naive"})) == (strings{"plain"}), boost::test_tools::per_element());
+  BOOST_TEST(keys(run(exact, {"NAÏVE"})) == (strings{"marked"}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(stop_words_hold_their_slot_in_phrases) {
   auto ix = make_index({"of", "the", "in"});
   ix.put("p1", "state of the art");

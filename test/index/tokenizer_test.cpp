@@ -23,7 +23,7 @@ strings grams(std::string_view word, std::size_t n) {
 BOOST_AUTO_TEST_SUITE(tokenizer)
 
 BOOST_AUTO_TEST_CASE(unicode_words_are_case_folded) {
-  kv::search::tokenizer t({}, "");
+  kv::search::tokenizer t({}, "", false);
   // Full case folding (ß -> ss), accents kept, each ideograph a term of its own.
   BOOST_TEST(t.terms("Straße ÉCOLE naïve 東京") == (strings{"strasse", "école", "naïve", "東", "京"}),
              boost::test_tools::per_element());
@@ -36,7 +36,7 @@ BOOST_AUTO_TEST_CASE(unicode_words_are_case_folded) {
 }
 
 BOOST_AUTO_TEST_CASE(punctuation_splits_words) {
-  kv::search::tokenizer t({}, "");
+  kv::search::tokenizer t({}, "", false);
   BOOST_TEST(t.terms("Hello, world! (foo)-bar; baz... \"quoted\" a/b") ==
                  (strings{"hello", "world", "foo", "bar", "baz", "quoted", "a", "b"}),
              boost::test_tools::per_element());
@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(punctuation_splits_words) {
 // Dots and commas separate words everywhere, between digits too, as in SQLite's unicode61 and
 // pg_trgm: a number or version splits into its digit runs, and a phrase query finds it whole.
 BOOST_AUTO_TEST_CASE(dots_and_commas_separate_words_and_numbers) {
-  kv::search::tokenizer t({}, "");
+  kv::search::tokenizer t({}, "", false);
   BOOST_TEST(t.terms("version 3.14 costs 1,000 euros: 2.0.1 libc6-dev, 42.") ==
                  (strings{"version", "3", "14", "costs", "1", "000", "euros", "2", "0", "1", "libc6", "dev", "42"}),
              boost::test_tools::per_element());
@@ -58,14 +58,14 @@ BOOST_AUTO_TEST_CASE(dots_and_commas_separate_words_and_numbers) {
 }
 
 BOOST_AUTO_TEST_CASE(apostrophes_separate_words) {
-  kv::search::tokenizer t({}, "");
+  kv::search::tokenizer t({}, "", false);
   BOOST_TEST(t.terms("Don't O\xE2\x80\x99Reilly's 'quoted' rock'n'roll dogs'") ==
                  (strings{"don", "t", "o", "reilly", "s", "quoted", "rock", "n", "roll", "dogs"}),
              boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(stop_words_keep_their_position) {
-  kv::search::tokenizer t({"The", "of"}, "");  // folded like the text
+  kv::search::tokenizer t({"The", "of"}, "", false);  // folded like the text
   BOOST_TEST(t.terms("THE state of the art") == (strings{"", "state", "", "", "art"}), boost::test_tools::per_element());
   kv::search::analyzed_text a;
   t.analyze("the state of the art", a);
@@ -78,8 +78,8 @@ BOOST_AUTO_TEST_CASE(stop_words_keep_their_position) {
 }
 
 BOOST_AUTO_TEST_CASE(stemming_on_and_off) {
-  kv::search::tokenizer plain({}, "");
-  kv::search::tokenizer english({}, "english");
+  kv::search::tokenizer plain({}, "", false);
+  kv::search::tokenizer english({}, "english", false);
   const char* text = "Running runs connected connection databases";
   BOOST_TEST(plain.terms(text) == (strings{"running", "runs", "connected", "connection", "databases"}),
              boost::test_tools::per_element());
@@ -88,13 +88,41 @@ BOOST_AUTO_TEST_CASE(stemming_on_and_off) {
   // The cache gives the same answers the second time.
   BOOST_TEST(english.terms(text) == (strings{"run", "run", "connect", "connect", "databas"}),
              boost::test_tools::per_element());
-  kv::search::tokenizer german({}, "german");
+  kv::search::tokenizer german({}, "german", false);
   BOOST_TEST(german.terms("Häuser") == (strings{"haus"}), boost::test_tools::per_element());
+}
+
+// remove_diacritics: Latin letters lose their marks (composed or decomposed), letters without a
+// decomposition and other scripts keep theirs; stop words and stems see the unaccented word.
+BOOST_AUTO_TEST_CASE(diacritics_are_removed_from_latin_letters) {
+  kv::search::tokenizer t({}, "", true);
+  BOOST_TEST(t.terms("Naïve CAFÉ Ångström Việt crème-brûlée façade") ==
+                 (strings{"naive", "cafe", "angstrom", "viet", "creme", "brulee", "facade"}),
+             boost::test_tools::per_element());
+  // Decomposed input (e + U+0301), and a mark with no precomposed letter (q + U+0303).
+  BOOST_TEST(t.terms("cafe\xCC\x81 q\xCC\x83") == (strings{"cafe", "q"}), boost::test_tools::per_element());
+  // No decomposition: kept. ß folds to ss first.
+  BOOST_TEST(t.terms("Øresund Łódź đ Straße") == (strings{"øresund", "łodz", "đ", "strasse"}),
+             boost::test_tools::per_element());
+  // Other scripts keep their marks: Greek tonos, Cyrillic short i, a Devanagari vowel sign.
+  BOOST_TEST(t.terms("σοφία йод हिंदी") == (strings{"σοφία", "йод", "हिंदी"}), boost::test_tools::per_element());
+  // A mark after a non-Latin letter stays even when a Latin letter follows in the same word.
+  BOOST_TEST(t.terms("йé") == (strings{"йe"}), boost::test_tools::per_element());
+
+  kv::search::tokenizer stops({"Déjà", "vu"}, "", true);
+  BOOST_TEST(stops.terms("deja VU déjà entendu") == (strings{"", "", "", "entendu"}), boost::test_tools::per_element());
+  kv::search::tokenizer french({}, "french", true);
+  BOOST_TEST(french.terms("économies economie") == french.terms("economies économie"), boost::test_tools::per_element());
+
+  kv::search::analyzed_text a;
+  t.analyze("naïve café", a);
+  BOOST_TEST(a.word(0) == "naïve");  // the words n-grams are made of keep their marks
+  BOOST_TEST(a.term(0) == "naive");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_stemming_language_is_rejected) {
   try {
-    kv::search::tokenizer t({}, "klingon");
+    kv::search::tokenizer t({}, "klingon", false);
     BOOST_FAIL("no exception");
   } catch (const std::invalid_argument& e) {
     BOOST_TEST(std::string(e.what()).find("stemming_language") != std::string::npos);
