@@ -4,7 +4,8 @@
 //
 //   search_bench [--docs 100000,1000000] [--queries 2000] [--clients 8] [--batch 500] [--builds 3] [--seed 1]
 //                [--max-seconds 60] [--warmup 100] [--exact-max-docs 1000000] [--fsync always|never]
-//                [--max-postings N] [--skip-kvnode] [--skip-sqlite] [--skip-pg] [--no-restart] [--pg-bin DIR] [--json]
+//                [--max-postings N] [--skip-kvnode] [--skip-sqlite] [--skip-pg] [--no-restart] [--pg-bin DIR]
+//                [--node-index 'KEY = VALUE; ...'] [--json]
 //
 // For each corpus size: the corpus (bench/search_corpus.hpp: Debian's package descriptions,
 // copied to reach the size) and the queries (bench/search_queries.hpp) are built; then, one
@@ -12,7 +13,8 @@
 // - kvnode (the binary next to this one, fresh data directory, [index] enabled): load with
 //   bulk_set from --clients clients, time until the index caught up, the four query classes
 //   (one client, then --clients clients), then kill -9 and restart: time to serve a GET and to
-//   catch the index up again;
+//   catch the index up again (--node-index adds [index] settings to its configuration, for an
+//   A/B of one: --node-index 'server-thread-postings = 0');
 // - kvnode's search index in this process, built alone, and SQLite FTS5's in-process build in one
 //   transaction, taking turns --builds times each (median reported); the last kvnode index
 //   answers the four query classes in process, one client ("kvindex" rows); SQLite's last
@@ -77,6 +79,7 @@ struct options {
   bool skip_pg = false;
   bool restart = true;
   std::string pg_bin;
+  std::string node_index;  // more [index] lines for kvnode, ';' between them
   bool json = false;
 };
 
@@ -101,6 +104,7 @@ options parse(int argc, char** argv) {
     else if (a == "--skip-pg") o.skip_pg = true;
     else if (a == "--no-restart") o.restart = false;
     else if (a == "--pg-bin") o.pg_bin = args.value();
+    else if (a == "--node-index") o.node_index = args.value();
     else if (a == "--json") o.json = true;
     else args.usage("unknown option " + a);
   }
@@ -192,6 +196,9 @@ void run_kvnode(const options& o, const std::vector<kb::document>& docs, const k
                 answers& ans) {
   auto toml = fmt::format("[storage]\nfsync = \"{}\"\n[index]\nenabled = true\n", o.fsync);
   if (o.max_postings > 0) toml += fmt::format("max-postings-scanned = {}\n", o.max_postings);
+  std::string more_index = o.node_index;
+  std::replace(more_index.begin(), more_index.end(), ';', '\n');
+  toml += more_index + "\n";
   kb::node_process node(toml);
   kb::wait_serving(node.endpoint(), milliseconds(30000));
   auto load = kb::load_kvnode(node.endpoint(), docs, o.clients, o.batch);

@@ -86,9 +86,12 @@ bool as_bool(const toml::node& n, const location& at) {
 }
 
 std::uint64_t as_integer_in(const toml::node& n, const location& at, std::uint64_t lo, std::uint64_t hi) {
-  auto v = as_positive_integer(n, at);
-  if (v < lo || v > hi) fail(at, fmt::format("expected an integer from {} to {}, got {}", lo, hi, v));
-  return v;
+  if (!n.is_integer()) fail(at, "expected an integer, got " + type_name(n));
+  auto v = *n.value<std::int64_t>();
+  if (v < 0 || static_cast<std::uint64_t>(v) < lo || static_cast<std::uint64_t>(v) > hi) {
+    fail(at, fmt::format("expected an integer from {} to {}, got {}", lo, hi, v));
+  }
+  return static_cast<std::uint64_t>(v);
 }
 
 std::vector<std::string> as_string_list(const toml::node& n, const location& at) {
@@ -236,6 +239,10 @@ const std::vector<section_spec>& schema() {
            {"max-query-terms",
             [](config& c, const toml::node& n, const location& at) {
               c.index.max_query_terms = static_cast<std::uint32_t>(as_integer_in(n, at, 1, 65'535));
+            }},
+           {"server-thread-postings",
+            [](config& c, const toml::node& n, const location& at) {
+              c.index.server_thread_postings = static_cast<std::uint64_t>(as_integer_in(n, at, 0, 10'000'000));
             }},
            {"max-postings-scanned",
             [](config& c, const toml::node& n, const location& at) {
@@ -517,11 +524,12 @@ std::vector<std::string> describe(const config& c) {
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes)),
       describe_cluster(c),
       fmt::format("[index] enabled={} ngram-size={} stop-words={} stemming={} remove-diacritics={} max-results={} max-query-terms={} "
-                  "max-postings-scanned={} wait-timeout={} save-interval={}",
+                  "max-postings-scanned={} server-thread-postings={} wait-timeout={} save-interval={}",
                   c.index.enabled, c.index.ngram_size,
                   c.index.stop_words ? fmt::format("{} words", c.index.stop_words->size()) : "(default English)",
                   c.index.stemming.empty() ? "(none)" : c.index.stemming, c.index.remove_diacritics, c.index.max_results,
-                  c.index.max_query_terms, c.index.max_postings_scanned, format_duration(c.index.wait_timeout),
+                  c.index.max_query_terms, c.index.max_postings_scanned, c.index.server_thread_postings,
+                  format_duration(c.index.wait_timeout),
                   format_size(c.index.save_interval_bytes)),
       fmt::format("[log] level={} file={}", c.log.level, c.log.file.empty() ? "(stderr)" : c.log.file),
   };

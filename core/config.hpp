@@ -115,6 +115,9 @@ struct index_config {
   std::uint32_t max_results = 1000;
   std::uint32_t max_query_terms = 64;
   std::uint64_t max_postings_scanned = 200'000'000;
+  // A query that reads at most this many posting entries is answered on the server's thread when
+  // the index is free (skipping two thread hand-offs); 0: every query on the index's thread.
+  std::uint64_t server_thread_postings = 20'000;
   // How long a search waits for the index to reach its min_index (or read index) before it
   // fails with timed_out.
   std::chrono::milliseconds wait_timeout{5000};

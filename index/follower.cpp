@@ -48,10 +48,11 @@ index_options options_of(const index_config& c) {
 }
 
 follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir,
-                   std::uint64_t save_interval_bytes)
+                   std::uint64_t save_interval_bytes, std::uint64_t here_postings)
     : wait_timeout_(wait_timeout),
       dir_(std::move(dir)),
       save_interval_bytes_(save_interval_bytes),
+      here_postings_(here_postings),
       work_(ctx_.get_executor()),
       index_(std::move(opts)) {
   thread_ = std::thread([this] {
@@ -115,6 +116,7 @@ void follower::drain() {
     // Saving takes about a second per million documents: answer the queries waiting for what
     // is indexed so far first.
     if (std::holds_alternative<save_point>(it)) publish();
+    std::lock_guard lock(index_mu_);
     std::visit([this](auto& i) { process(i); }, it);
   }
   publish();
@@ -130,7 +132,10 @@ void follower::drain() {
       std::lock_guard lock(mu_);
       idle = queue_.empty();
     }
-    if (idle) save("caught up");
+    if (idle) {
+      std::lock_guard lock(index_mu_);
+      save("caught up");
+    }
   }
 }
 
@@ -305,6 +310,7 @@ follower::progress_t follower::progress() const {
   p.rebuilds = rebuilds_.load(std::memory_order_relaxed);
   p.loads = loads_.load(std::memory_order_relaxed);
   p.saves = saves_.load(std::memory_order_relaxed);
+  p.answered_here = answered_here_.load(std::memory_order_relaxed);
   return p;
 }
 
@@ -324,6 +330,11 @@ void follower::finish_waiter(std::uint64_t id, errc why) {
 template <typename Answer>
 asio::awaitable<result<search_answer>> follower::when_applied(std::uint64_t min_index, Answer answer) {
   auto initiate = [this, min_index](auto handler, Answer answer) {
+    if (auto r = try_answer_here(min_index, answer)) {
+      auto ex = asio::get_associated_executor(handler);
+      asio::post(ex, [handler = std::move(handler), r = std::move(*r)]() mutable { std::move(handler)(std::move(r)); });
+      return;
+    }
     asio::post(ctx_, [this, min_index, answer = std::move(answer), handler = std::move(handler)]() mutable {
       auto finish = [this, min_index, answer = std::move(answer), handler = std::move(handler)](errc why) mutable {
         auto r = answer_now(why, min_index, answer);
@@ -344,22 +355,34 @@ asio::awaitable<result<search_answer>> follower::when_applied(std::uint64_t min_
 }
 
 template <typename Answer>
+std::optional<result<search_answer>> follower::try_answer_here(std::uint64_t min_index, Answer& answer) {
+  if (stopping_ || here_postings_ == 0) return std::nullopt;
+  std::unique_lock lock(index_mu_, std::try_to_lock);
+  if (!lock.owns_lock() || index_.applied_index() < min_index || !broken_.empty()) return std::nullopt;
+  auto r = answer(here_postings_);
+  if (!r && r.is(errc::too_large)) return std::nullopt;  // over the budget (or a limit): on the follower's thread
+  answered_here_.fetch_add(1, std::memory_order_relaxed);
+  return r;
+}
+
+template <typename Answer>
 result<search_answer> follower::answer_now(errc why, std::uint64_t min_index, Answer& answer) {
   if (why == errc::unavailable || stopping_) return failure(errc::unavailable, "the node is shutting down");
+  std::lock_guard lock(index_mu_);
   if (why == errc::timed_out) {
     return failure(errc::timed_out, fmt::format("the search index reached log index {}, not {}, within {}",
                                                 index_.applied_index(), min_index, format_duration(wait_timeout_)));
   }
   if (!broken_.empty()) return failure(errc::internal, broken_);
-  return answer();
+  return answer(UINT64_MAX);
 }
 
 asio::awaitable<result<search_answer>> follower::search(text_query q, std::uint64_t min_index) {
-  return when_applied(min_index, [this, q = std::move(q)] { return index_.search(q); });
+  return when_applied(min_index, [this, q = std::move(q)](std::uint64_t budget) { return index_.search(q, budget); });
 }
 
 asio::awaitable<result<search_answer>> follower::similar(similar_query q, std::uint64_t min_index) {
-  return when_applied(min_index, [this, q = std::move(q)] { return index_.similar(q); });
+  return when_applied(min_index, [this, q = std::move(q)](std::uint64_t budget) { return index_.similar(q, budget); });
 }
 
 }  // namespace kv::search

@@ -9,6 +9,7 @@
 #include "index/text_index.hpp"
 #include "index/tokenizer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <set>
 #include <stdexcept>
@@ -384,7 +385,7 @@ result<std::uint64_t> search_index::load(const std::filesystem::path& path) {
   }
 }
 
-result<search_answer> search_index::search(const text_query& q) const {
+result<search_answer> search_index::search(const text_query& q, std::uint64_t postings_budget) const {
   state& s = *state_;
   if (q.terms.empty()) return failure(errc::bad_request, "the query has no terms");
   if (std::uint64_t{q.limit} + q.offset > s.opts.max_results) {
@@ -396,7 +397,7 @@ result<search_answer> search_index::search(const text_query& q) const {
   ts.offset = q.offset;
   ts.limit = q.limit;
   ts.key_prefix = q.key_prefix;
-  ts.max_postings_scanned = s.opts.max_postings_scanned;
+  ts.max_postings_scanned = std::min(s.opts.max_postings_scanned, postings_budget);
   std::uint32_t position = 0;
   std::string scratch;
   std::vector<std::string> pieces;
@@ -437,7 +438,7 @@ result<search_answer> search_index::search(const text_query& q) const {
   return answer;
 }
 
-result<search_answer> search_index::similar(const similar_query& q) const {
+result<search_answer> search_index::similar(const similar_query& q, std::uint64_t postings_budget) const {
   state& s = *state_;
   if (q.text.empty()) return failure(errc::bad_request, "the text is empty");
   if (!valid_utf8(q.text)) return failure(errc::bad_request, "the text is not valid UTF-8");
@@ -448,7 +449,7 @@ result<search_answer> search_index::similar(const similar_query& q) const {
                                         std::to_string(s.opts.max_results) + ")");
   }
   s.tokens.analyze(q.text, s.scratch);
-  auto answer = s.grams.similar(s.scratch, q.k, q.threshold, s.opts.max_postings_scanned, s.docs);
+  auto answer = s.grams.similar(s.scratch, q.k, q.threshold, std::min(s.opts.max_postings_scanned, postings_budget), s.docs);
   if (answer) answer->applied_index = s.applied_index;
   return answer;
 }

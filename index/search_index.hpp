@@ -111,11 +111,13 @@ class search_index {
   // no searchable term left after tokenizing (only stop words or punctuation); errc::too_large:
   // more terms than max_query_terms, limit + offset above max_results, or more postings to read
   // than max_postings_scanned (the message names the limit). answer.applied_index = applied_index().
-  result<search_answer> search(const text_query& q) const;
+  // `postings_budget`, if lower, replaces max_postings_scanned for this query (an attempt that
+  // may give up early, see follower.hpp); exceeding it is the same too_large error.
+  result<search_answer> search(const text_query& q, std::uint64_t postings_budget = UINT64_MAX) const;
   // A similarity query. errc::bad_request: empty or invalid text, text without n-grams,
   // k == 0, threshold not in [0, 1]; errc::too_large: k above max_results, or more postings to
-  // read than max_postings_scanned.
-  result<search_answer> similar(const similar_query& q) const;
+  // read than max_postings_scanned (or postings_budget, if lower).
+  result<search_answer> similar(const similar_query& q, std::uint64_t postings_budget = UINT64_MAX) const;
 
   // An order-independent digest of the logical contents: every key with its terms and their
   // positions and its n-gram set. Equal on two indexes that hold the same documents, however they

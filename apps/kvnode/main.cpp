@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
   if (cfg.index.enabled) {
     try {
       index = std::make_unique<kv::search::follower>(kv::search::options_of(cfg.index), cfg.index.wait_timeout,
-                                                     cfg.node.data_dir, cfg.index.save_interval_bytes);
+                                                     cfg.node.data_dir, cfg.index.save_interval_bytes,
+                                                     cfg.index.server_thread_postings);
     } catch (const std::invalid_argument& e) {
       fmt::print(stderr, "kvnode: configuration error: [index] {}\n", e.what());
       return exit_bad_config;

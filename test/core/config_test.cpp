@@ -58,6 +58,7 @@ BOOST_AUTO_TEST_CASE(shipped_kv_toml_matches_the_defaults) {
   BOOST_TEST(c.index.max_results == d.index.max_results);
   BOOST_TEST(c.index.max_query_terms == d.index.max_query_terms);
   BOOST_TEST(c.index.max_postings_scanned == d.index.max_postings_scanned);
+  BOOST_TEST(c.index.server_thread_postings == d.index.server_thread_postings);
   BOOST_TEST(c.index.wait_timeout.count() == d.index.wait_timeout.count());
   BOOST_TEST(c.index.save_interval_bytes == d.index.save_interval_bytes);
   BOOST_TEST(c.log.level == d.log.level);
@@ -95,6 +96,7 @@ ngram-size = 4
 stop-words = ["le", "la"]
 stemming = "french"
 remove-diacritics = false
+server-thread-postings = 0
 max-results = 50
 max-query-terms = 8
 max-postings-scanned = 1000
@@ -108,6 +110,7 @@ save-interval = "1MiB"
   BOOST_TEST(c.index.stop_words->size() == 2u);
   BOOST_TEST(c.index.stemming == "french");
   BOOST_TEST(!c.index.remove_diacritics);
+  BOOST_TEST(c.index.server_thread_postings == 0u);
   BOOST_TEST(c.index.max_results == 50u);
   BOOST_TEST(c.index.max_query_terms == 8u);
   BOOST_TEST(c.index.max_postings_scanned == 1000u);
@@ -122,7 +125,8 @@ save-interval = "1MiB"
   BOOST_TEST(contains(error_of("[index]\nenabled = \"yes\""), "index.enabled: expected true or false"));
   BOOST_TEST(contains(error_of("[index]\nstop-words = \"the\""), "index.stop-words: expected an array of strings"));
   BOOST_TEST(contains(error_of("[index]\nstop-words = [1]"), "index.stop-words: expected a string"));
-  BOOST_TEST(contains(error_of("[index]\nmax-results = 0"), "index.max-results: expected a positive integer"));
+  BOOST_TEST(contains(error_of("[index]\nmax-results = 0"), "index.max-results: expected an integer from 1 to 1000000, got 0"));
+  BOOST_TEST(contains(error_of("[index]\nserver-thread-postings = -1"), "index.server-thread-postings: expected an integer from 0 to 10000000, got -1"));
   BOOST_TEST(contains(error_of("[index]\nfuzzy = true"), "unknown key (known in [index]:"));
 }
 

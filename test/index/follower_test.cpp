@@ -1,0 +1,173 @@
+// The follower (the node's index coroutine) answering queries: a cheap query on the caller's
+// thread when the index is free and far enough, anything else on the follower's thread with the
+// configured limits, and the same answers either way while the index keeps changing.
+
+#include "core/command.hpp"
+#include "index/follower.hpp"
+#include "support/async.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace kv;
+using namespace kv::search;
+
+namespace {
+
+index_options options(std::uint64_t max_postings_scanned = 200'000'000) {
+  index_options o;
+  o.stop_words = {};
+  o.max_postings_scanned = max_postings_scanned;
+  return o;
+}
+
+text_query word(std::string w) {
+  text_query q;
+  q.terms.push_back(std::move(w));
+  q.mode = match_mode::all;
+  q.limit = 10;
+  return q;
+}
+
+// Waits (polling) until the follower has applied `index`: its thread is then idle.
+void wait_applied(const follower& f, std::uint64_t index) {
+  for (int i = 0; i < 2000 && f.progress().applied_index < index; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  BOOST_REQUIRE_EQUAL(f.progress().applied_index, index);
+}
+
+// Runs one search on a fresh io_context (the "caller's thread") and returns its answer.
+result<search_answer> search_on_this_thread(follower& f, const text_query& q, std::uint64_t min_index) {
+  result<search_answer> out = errc::internal;
+  test::run_async([&](asio::io_context&) -> asio::awaitable<void> { out = co_await f.search(q, min_index); });
+  return out;
+}
+
+// n documents "doc<i>" holding "common" and their own word, as one bulk_set.
+std::string bulk_of_common(int n) {
+  std::vector<kv_pair> pairs;
+  for (int i = 0; i < n; ++i) pairs.push_back({fmt::format("doc{}", i), fmt::format("common word{}", i)});
+  return encode_bulk_set(pairs);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(follower_queries)
+
+BOOST_AUTO_TEST_CASE(a_cheap_query_is_answered_on_the_callers_thread) {
+  follower f(options(), std::chrono::seconds(5));
+  f.restart_from(nullptr, 0, 0);
+  f.applied(1, encode_set("a", "apple pie"));
+  f.applied(2, encode_set("b", "banana split"));
+  wait_applied(f, 2);
+  auto r = search_on_this_thread(f, word("apple"), 2);
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+  BOOST_REQUIRE_EQUAL(r->hits.size(), 1u);
+  BOOST_TEST(r->hits[0].key == "a");
+  BOOST_TEST(r->applied_index == 2u);
+  BOOST_TEST(f.progress().answered_here == 1u);
+
+  // Turned off ([index] server-thread-postings = 0): the same answer, from the index's thread.
+  follower off(options(), std::chrono::seconds(5), {}, 0, 0);
+  off.restart_from(nullptr, 0, 0);
+  off.applied(1, encode_set("a", "apple pie"));
+  wait_applied(off, 1);
+  auto r2 = search_on_this_thread(off, word("apple"), 1);
+  BOOST_REQUIRE_MESSAGE(r2.ok(), r2.message());
+  BOOST_TEST(r2->total == 1u);
+  BOOST_TEST(off.progress().answered_here == 0u);
+}
+
+// Over the caller's-thread budget: answered on the follower's thread, in full.
+BOOST_AUTO_TEST_CASE(a_query_over_the_budget_runs_on_the_index_thread) {
+  const int n = static_cast<int>(follower::default_here_postings) + 100;
+  follower f(options(), std::chrono::seconds(5));
+  f.restart_from(nullptr, 0, 0);
+  f.applied(1, bulk_of_common(n));
+  wait_applied(f, 1);
+  auto r = search_on_this_thread(f, word("common"), 1);
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+  BOOST_TEST(r->total == static_cast<std::uint64_t>(n));
+  BOOST_TEST(r->hits.size() == 10u);
+  BOOST_TEST(f.progress().answered_here == 0u);
+  auto cheap = search_on_this_thread(f, word("word7"), 1);
+  BOOST_REQUIRE_MESSAGE(cheap.ok(), cheap.message());
+  BOOST_TEST(cheap->total == 1u);
+  BOOST_TEST(f.progress().answered_here == 1u);
+}
+
+// The configured limit, lower than the budget, still holds: the caller's thread gives up, the
+// follower's thread refuses with the limit's message.
+BOOST_AUTO_TEST_CASE(the_configured_postings_limit_still_refuses) {
+  follower f(options(50), std::chrono::seconds(5));
+  f.restart_from(nullptr, 0, 0);
+  f.applied(1, bulk_of_common(60));
+  wait_applied(f, 1);
+  auto r = search_on_this_thread(f, word("common"), 1);
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.is(errc::too_large));
+  BOOST_TEST(r.message().find("index.max-postings-scanned (50)") != std::string::npos, r.message());
+  BOOST_TEST(search_on_this_thread(f, word("word3"), 1).ok());
+}
+
+// A query for an index the follower has not reached waits for it (on the follower's thread).
+BOOST_AUTO_TEST_CASE(a_query_ahead_of_the_index_waits_for_it) {
+  follower f(options(), std::chrono::seconds(5));
+  f.restart_from(nullptr, 0, 0);
+  f.applied(1, encode_set("a", "apple pie"));
+  wait_applied(f, 1);
+  result<search_answer> r = errc::internal;
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    f.applied(2, encode_set("c", "apple tart"));
+  });
+  r = search_on_this_thread(f, word("apple"), 2);
+  later.join();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+  BOOST_TEST(r->total == 2u);
+  BOOST_TEST(r->applied_index == 2u);
+  BOOST_TEST(f.progress().answered_here == 0u);
+}
+
+// Queries from this thread, back to back, while the follower's thread indexes a stream of
+// writes: every answer is of one consistent state (entry i adds the i-th document holding
+// "alpha"), at or past the min_index asked for, whichever thread answered it.
+BOOST_AUTO_TEST_CASE(answers_stay_consistent_while_the_index_changes) {
+  constexpr std::uint64_t entries = 3000;
+  follower f(options(), std::chrono::seconds(5));
+  f.restart_from(nullptr, 0, 0);
+  std::thread writer([&] {
+    for (std::uint64_t i = 1; i <= entries; ++i) {
+      f.applied(i, encode_set(fmt::format("k{}", i), fmt::format("alpha number{}", i)));
+      if (i % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  });
+  std::uint64_t answers = 0;
+  std::uint64_t failures = 0;
+  test::run_async([&](asio::io_context&) -> asio::awaitable<void> {
+    std::uint64_t min_index = 0;
+    while (min_index < entries) {
+      auto r = co_await f.search(word("alpha"), min_index);
+      if (!r || r->applied_index < min_index || r->total != r->applied_index) {
+        ++failures;
+        break;
+      }
+      ++answers;
+      if (r->applied_index == entries) break;
+      min_index = r->applied_index;  // answers never go back
+    }
+  });
+  writer.join();
+  BOOST_TEST(failures == 0u);
+  BOOST_TEST(answers > 1u);
+  BOOST_TEST_MESSAGE(fmt::format("{} answers, {} on this thread", answers, f.progress().answered_here));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
