@@ -115,8 +115,12 @@ void follower::drain() {
   for (auto& it : batch) {
     // Saving takes about a second per million documents: answer the queries waiting for what
     // is indexed so far first.
-    if (std::holds_alternative<save_point>(it)) publish();
-    std::lock_guard lock(index_mu_);
+    if (auto* p = std::get_if<save_point>(&it)) {
+      publish();
+      process(*p);  // save() only reads: queries go on meanwhile
+      continue;
+    }
+    auto lock = lock_for_change();
     std::visit([this](auto& i) { process(i); }, it);
   }
   publish();
@@ -132,11 +136,17 @@ void follower::drain() {
       std::lock_guard lock(mu_);
       idle = queue_.empty();
     }
-    if (idle) {
-      std::lock_guard lock(index_mu_);
-      save("caught up");
-    }
+    if (idle) save("caught up");
   }
+}
+
+std::unique_lock<std::shared_mutex> follower::lock_for_change() {
+  // Announced first, so that the caller's thread starts no new query in the meantime: a
+  // reader-preferring lock could otherwise keep the index from changing.
+  change_waiting_.store(true);
+  std::unique_lock lock(index_mu_);
+  change_waiting_.store(false);
+  return lock;
 }
 
 std::filesystem::path follower::saved_path(std::uint64_t index) const {
@@ -207,6 +217,7 @@ void follower::save(const char* why) {
   const std::uint64_t at = index_.applied_index();
   const auto path = saved_path(at);
   try {
+    std::shared_lock lock(index_mu_);
     index_.save(path);
   } catch (const std::exception& e) {
     // Only costs time at the next restart (an older save or the snapshot is indexed from). The
@@ -356,8 +367,8 @@ asio::awaitable<result<search_answer>> follower::when_applied(std::uint64_t min_
 
 template <typename Answer>
 std::optional<result<search_answer>> follower::try_answer_here(std::uint64_t min_index, Answer& answer) {
-  if (stopping_ || here_postings_ == 0) return std::nullopt;
-  std::unique_lock lock(index_mu_, std::try_to_lock);
+  if (stopping_ || here_postings_ == 0 || change_waiting_.load()) return std::nullopt;
+  std::shared_lock lock(index_mu_, std::try_to_lock);
   if (!lock.owns_lock() || index_.applied_index() < min_index || !broken_.empty()) return std::nullopt;
   auto r = answer(here_postings_);
   if (!r && r.is(errc::too_large)) return std::nullopt;  // over the budget (or a limit): on the follower's thread
@@ -368,7 +379,7 @@ std::optional<result<search_answer>> follower::try_answer_here(std::uint64_t min
 template <typename Answer>
 result<search_answer> follower::answer_now(errc why, std::uint64_t min_index, Answer& answer) {
   if (why == errc::unavailable || stopping_) return failure(errc::unavailable, "the node is shutting down");
-  std::lock_guard lock(index_mu_);
+  std::shared_lock lock(index_mu_);
   if (why == errc::timed_out) {
     return failure(errc::timed_out, fmt::format("the search index reached log index {}, not {}, within {}",
                                                 index_.applied_index(), min_index, format_duration(wait_timeout_)));

@@ -30,8 +30,11 @@
 // bounds what the caller's thread (a node's server and Raft thread) can spend on it to a fraction
 // of a millisecond. Otherwise (or when the attempt exceeds the budget) the query runs on the
 // follower's thread, with the configured limits, and resumes the caller on its own executor.
-// index_mu_ makes the two exclusive: the follower's thread holds it while it changes or queries
-// the index, the caller's thread only try_locks it, so neither waits on the other for long.
+// index_mu_ (a reader-writer lock) keeps changes apart from queries: the follower's thread
+// holds it exclusively while it changes the index and shared while it queries or saves it; the
+// caller's thread only try_locks it shared, and starts nothing while a change waits. So a cheap
+// query is answered at once even while the follower's thread runs a long query or a save, and
+// neither thread waits on the other for longer than one cheap query.
 
 #include "core/apply_observer.hpp"
 #include "core/callback.hpp"
@@ -52,6 +55,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -160,10 +164,13 @@ class follower final : public apply_observer {
   std::uint64_t applied_since_save_ = 0;  // command bytes applied since then (the follower's thread)
   asio::io_context ctx_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  // Changed only on the follower's thread, holding index_mu_; queried holding index_mu_. The
-  // follower's thread may read its counters (applied index, documents, digest) without it.
+  // Changed only on the follower's thread, holding index_mu_ exclusively; queried and saved
+  // holding it shared. The follower's thread may read its counters (applied index, documents,
+  // digest) without it.
   search_index index_;
-  std::mutex index_mu_;  // also guards broken_
+  std::shared_mutex index_mu_;  // also guards broken_
+  std::atomic<bool> change_waiting_{false};  // the follower's thread waits for index_mu_
+  std::unique_lock<std::shared_mutex> lock_for_change();
 
   // Queries waiting for the index to reach their min_index, by id (the follower's thread only).
   std::map<std::uint64_t, waiter> waiting_;

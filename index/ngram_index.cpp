@@ -248,8 +248,9 @@ void ngram_index::remap(std::span<const std::uint32_t> old_to_new, std::uint32_t
 void ngram_index::query_grams(const analyzed_text& text, std::vector<std::uint32_t>& known,
                               std::uint32_t& unknown) const {
   absl::flat_hash_set<std::string> missing;
+  std::string scratch;  // not scratch_: queries may run concurrently (search_index.hpp)
   for (std::size_t w = 0; w < text.word_count(); ++w) {
-    for_each_ngram(text.word(w), n_, scratch_, [&](std::string_view g) {
+    for_each_ngram(text.word(w), n_, scratch, [&](std::string_view g) {
       if (std::uint32_t id = find(g); id != no_doc) {
         known.push_back(id);
       } else {

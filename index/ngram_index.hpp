@@ -161,7 +161,7 @@ class ngram_index {
   std::vector<std::uint32_t> seen_;    // per gram id: 1 + the last document add() met it in
   std::vector<std::uint8_t> record_;   // add()'s scratch
   std::vector<std::uint8_t> codes_;    // add_dense_word()'s scratch
-  mutable std::string scratch_;
+  std::string scratch_;  // add()'s
 };
 
 }  // namespace kv::search

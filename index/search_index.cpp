@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <system_error>
@@ -80,7 +81,10 @@ const std::vector<std::string>& default_stop_words() {
 
 struct search_index::state {
   explicit state(index_options o)
-      : opts(std::move(o)), tokens(checked(opts).stop_words, opts.stemming_language, opts.remove_diacritics), grams(opts.ngram_size) {
+      : opts(std::move(o)),
+        tokens(checked(opts).stop_words, opts.stemming_language, opts.remove_diacritics),
+        query_tokens(opts.stop_words, opts.stemming_language, opts.remove_diacritics),
+        grams(opts.ngram_size) {
     if (opts.build_threads > 1) {
       worker_tokens = std::make_unique<tokenizer>(opts.stop_words, opts.stemming_language, opts.remove_diacritics);
       worker = std::make_unique<build_worker>();
@@ -229,6 +233,10 @@ struct search_index::state {
 
   index_options opts;
   tokenizer tokens;
+  // Queries' (a tokenizer is not thread-safe, and queries may run side by side): held while a
+  // query tokenizes, not while it runs.
+  std::mutex query_tokens_mu;
+  tokenizer query_tokens;
   doc_table docs;
   text_index text;
   ngram_index grams;
@@ -398,34 +406,39 @@ result<search_answer> search_index::search(const text_query& q, std::uint64_t po
   ts.limit = q.limit;
   ts.key_prefix = q.key_prefix;
   ts.max_postings_scanned = std::min(s.opts.max_postings_scanned, postings_budget);
-  std::uint32_t position = 0;
-  std::string scratch;
-  std::vector<std::string> pieces;
-  for (const std::string& raw : q.terms) {
-    if (!valid_utf8(raw)) return failure(errc::bad_request, "a query term is not valid UTF-8");
-    const bool prefix = raw.ends_with('*');
-    pieces.clear();
-    for_each_word(std::string_view(raw).substr(0, raw.size() - (prefix ? 1 : 0)), scratch, [&](std::string_view word) {
-      for_each_piece(word, [&](std::string_view piece) { pieces.emplace_back(s.tokens.unaccent(piece)); });
-    });
-    if (prefix && pieces.empty()) {
-      return failure(errc::bad_request, "a prefix term needs a letter or digit before the '*'");
-    }
-    for (std::size_t i = 0; i < pieces.size(); ++i, ++position) {
-      query_term t;
-      t.position = position;
-      t.prefix = prefix && i + 1 == pieces.size();  // "new yo*": the last word is the prefix
-      if (t.prefix) {
-        t.text = pieces[i];  // folded, never stemmed nor dropped as a stop word
-      } else if (s.tokens.is_stop_word(pieces[i])) {
-        continue;  // keeps its position
-      } else {
-        t.text = s.tokens.stem(pieces[i]);
+  {
+    // Tokenizing only: the search itself runs unlocked.
+    std::lock_guard lock(s.query_tokens_mu);
+    const tokenizer& tokens = s.query_tokens;
+    std::uint32_t position = 0;
+    std::string scratch;
+    std::vector<std::string> pieces;
+    for (const std::string& raw : q.terms) {
+      if (!valid_utf8(raw)) return failure(errc::bad_request, "a query term is not valid UTF-8");
+      const bool prefix = raw.ends_with('*');
+      pieces.clear();
+      for_each_word(std::string_view(raw).substr(0, raw.size() - (prefix ? 1 : 0)), scratch, [&](std::string_view word) {
+        for_each_piece(word, [&](std::string_view piece) { pieces.emplace_back(tokens.unaccent(piece)); });
+      });
+      if (prefix && pieces.empty()) {
+        return failure(errc::bad_request, "a prefix term needs a letter or digit before the '*'");
       }
-      ts.terms.push_back(std::move(t));
-      if (ts.terms.size() > s.opts.max_query_terms) {
-        return failure(errc::too_large, "the query has more than index.max-query-terms (" +
-                                            std::to_string(s.opts.max_query_terms) + ") terms");
+      for (std::size_t i = 0; i < pieces.size(); ++i, ++position) {
+        query_term t;
+        t.position = position;
+        t.prefix = prefix && i + 1 == pieces.size();  // "new yo*": the last word is the prefix
+        if (t.prefix) {
+          t.text = pieces[i];  // folded, never stemmed nor dropped as a stop word
+        } else if (tokens.is_stop_word(pieces[i])) {
+          continue;  // keeps its position
+        } else {
+          t.text = tokens.stem(pieces[i]);
+        }
+        ts.terms.push_back(std::move(t));
+        if (ts.terms.size() > s.opts.max_query_terms) {
+          return failure(errc::too_large, "the query has more than index.max-query-terms (" +
+                                              std::to_string(s.opts.max_query_terms) + ") terms");
+        }
       }
     }
   }
@@ -448,8 +461,12 @@ result<search_answer> search_index::similar(const similar_query& q, std::uint64_
     return failure(errc::too_large, "k (" + std::to_string(q.k) + ") exceeds index.max-results (" +
                                         std::to_string(s.opts.max_results) + ")");
   }
-  s.tokens.analyze(q.text, s.scratch);
-  auto answer = s.grams.similar(s.scratch, q.k, q.threshold, std::min(s.opts.max_postings_scanned, postings_budget), s.docs);
+  analyzed_text text;
+  {
+    std::lock_guard lock(s.query_tokens_mu);
+    s.query_tokens.analyze(q.text, text);
+  }
+  auto answer = s.grams.similar(text, q.k, q.threshold, std::min(s.opts.max_postings_scanned, postings_budget), s.docs);
   if (answer) answer->applied_index = s.applied_index;
   return answer;
 }

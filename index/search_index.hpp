@@ -13,8 +13,10 @@
 // need not re-tokenize every value (index/README.md, "Persistence", gives the format). These are
 // the only members that do I/O.
 //
-// Threading: not thread-safe, const members included (the stemmer and scratch buffers are
-// shared state). One thread (the node's index coroutine) owns an index and makes every call.
+// Threading: const members (queries, digest, stats, save) may run on several threads at once;
+// nothing may run alongside a non-const member (the node's index follower keeps this with a
+// reader-writer lock). Queries tokenize with a tokenizer of their own, under a mutex held for
+// the tokenizing only.
 // With index_options::build_threads = 2 the index owns a helper thread (build_worker.hpp): a
 // batch (put_many, a bulk_set) is tokenized by both threads (every other document, the helper
 // with a tokenizer of its own), then builds its n-gram half on the helper while the calling
