@@ -1,6 +1,7 @@
 # Warnings, sanitizers and the compile options every kvnode target shares (through kv_options).
 option(KV_WERROR "Treat compiler warnings as errors" OFF)
 option(KV_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
+option(KV_TSAN "Build with ThreadSanitizer (make test-tsan)" OFF)
 
 add_library(kv_options INTERFACE)
 target_compile_options(kv_options INTERFACE -Wall -Wextra)
@@ -25,4 +26,18 @@ if(KV_SANITIZE)
   target_compile_options(kv_options INTERFACE ${kv_sanitize_flags})
   target_link_options(kv_options INTERFACE ${kv_sanitize_flags})
   target_compile_definitions(kv_options INTERFACE KV_SANITIZE=1)
+endif()
+
+if(KV_TSAN)
+  if(KV_SANITIZE)
+    message(FATAL_ERROR "KV_TSAN and KV_SANITIZE cannot be combined (ThreadSanitizer excludes AddressSanitizer)")
+  endif()
+  set(kv_tsan_flags -fsanitize=thread -fno-omit-frame-pointer)
+  target_compile_options(kv_options INTERFACE ${kv_tsan_flags})
+  target_link_options(kv_options INTERFACE ${kv_tsan_flags})
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    # Asio's handler fences (std::atomic_thread_fence) are not modelled by ThreadSanitizer; g++
+    # says so for every file that includes them.
+    target_compile_options(kv_options INTERFACE -Wno-tsan)
+  endif()
 endif()
