@@ -47,6 +47,13 @@ index_options options_of(const index_config& c) {
   return o;
 }
 
+namespace {
+
+// One per core (at least two, so that a long query never holds up all the others).
+unsigned query_threads() { return std::clamp(std::thread::hardware_concurrency(), 2u, 16u); }
+
+}  // namespace
+
 follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir,
                    std::uint64_t save_interval_bytes, std::uint64_t here_postings)
     : wait_timeout_(wait_timeout),
@@ -54,7 +61,8 @@ follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, s
       save_interval_bytes_(save_interval_bytes),
       here_postings_(here_postings),
       work_(ctx_.get_executor()),
-      index_(std::move(opts)) {
+      index_(std::move(opts)),
+      queries_(query_threads()) {
   thread_ = std::thread([this] {
     try {
       ctx_.run();
@@ -75,6 +83,7 @@ void follower::stop() {
   });
   work_.reset();
   thread_.join();
+  queries_.join();  // a query still queued there answers unavailable
 }
 
 void follower::restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index, std::uint64_t log_end) {
@@ -120,7 +129,7 @@ void follower::drain() {
       process(*p);  // save() only reads: queries go on meanwhile
       continue;
     }
-    auto lock = lock_for_change();
+    std::unique_lock lock(index_mu_);
     std::visit([this](auto& i) { process(i); }, it);
   }
   publish();
@@ -138,15 +147,6 @@ void follower::drain() {
     }
     if (idle) save("caught up");
   }
-}
-
-std::unique_lock<std::shared_mutex> follower::lock_for_change() {
-  // Announced first, so that the caller's thread starts no new query in the meantime: a
-  // reader-preferring lock could otherwise keep the index from changing.
-  change_waiting_.store(true);
-  std::unique_lock lock(index_mu_);
-  change_waiting_.store(false);
-  return lock;
 }
 
 std::filesystem::path follower::saved_path(std::uint64_t index) const {
@@ -300,7 +300,7 @@ void follower::process(entry& e) {
 }
 
 void follower::publish() {
-  applied_index_.store(index_.applied_index(), std::memory_order_relaxed);
+  applied_index_.store(index_.applied_index(), std::memory_order_release);
   documents_.store(index_.documents(), std::memory_order_relaxed);
   skipped_.store(index_.skipped_non_utf8(), std::memory_order_relaxed);
   digest_.store(index_.digest(), std::memory_order_relaxed);
@@ -333,8 +333,9 @@ void follower::finish_waiter(std::uint64_t id, errc why) {
   finish(why);
 }
 
-// The caller's coroutine suspends in async_initiate; the query is posted to the follower's
-// thread, and its answer posted back to the caller's executor. (Not co_spawn onto the
+// The caller's coroutine suspends in async_initiate; the query is answered there (cheap, see
+// try_answer_here) or posted to a query thread (through the follower's thread if it must wait
+// for min_index), and its answer posted back to the caller's executor. (Not co_spawn onto the
 // follower's executor: asio 1.22 may start such a coroutine on the calling thread.) None of
 // these functions is a coroutine: g++ 12 may destroy a coroutine parameter moved into a lambda
 // twice.
@@ -346,19 +347,26 @@ asio::awaitable<result<search_answer>> follower::when_applied(std::uint64_t min_
       asio::post(ex, [handler = std::move(handler), r = std::move(*r)]() mutable { std::move(handler)(std::move(r)); });
       return;
     }
-    asio::post(ctx_, [this, min_index, answer = std::move(answer), handler = std::move(handler)]() mutable {
-      auto finish = [this, min_index, answer = std::move(answer), handler = std::move(handler)](errc why) mutable {
+    // On a query thread: the answer (or why there is none), then back to the caller.
+    auto run = [this, min_index, answer = std::move(answer), handler = std::move(handler)](errc why) mutable {
+      asio::post(queries_, [this, why, min_index, answer = std::move(answer), handler = std::move(handler)]() mutable {
         auto r = answer_now(why, min_index, answer);
         auto ex = asio::get_associated_executor(handler);
         asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable { std::move(handler)(std::move(r)); });
-      };
-      if (stopping_ || index_.applied_index() >= min_index) return finish(errc::ok);
+      });
+    };
+    // The index has published that far: no need to wait.
+    if (applied_index_.load(std::memory_order_acquire) >= min_index) return run(errc::ok);
+    // The follower's thread keeps the waiting list, and runs the query once the index is far
+    // enough (or fails it on the deadline, or at stop).
+    asio::post(ctx_, [this, min_index, run = std::move(run)]() mutable {
+      if (stopping_ || index_.applied_index() >= min_index) return run(errc::ok);
       const auto id = next_waiter_++;
       auto timer = std::make_unique<asio::steady_timer>(ctx_, wait_timeout_);
       timer->async_wait([this, id](std::error_code ec) {
         if (!ec) finish_waiter(id, errc::timed_out);
       });
-      waiting_.emplace(id, waiter{min_index, std::move(timer), std::move(finish)});
+      waiting_.emplace(id, waiter{min_index, std::move(timer), std::move(run)});
     });
   };
   return asio::async_initiate<decltype(asio::use_awaitable), void(result<search_answer>)>(
@@ -367,7 +375,7 @@ asio::awaitable<result<search_answer>> follower::when_applied(std::uint64_t min_
 
 template <typename Answer>
 std::optional<result<search_answer>> follower::try_answer_here(std::uint64_t min_index, Answer& answer) {
-  if (stopping_ || here_postings_ == 0 || change_waiting_.load()) return std::nullopt;
+  if (stopping_ || here_postings_ == 0) return std::nullopt;
   std::shared_lock lock(index_mu_, std::try_to_lock);
   if (!lock.owns_lock() || index_.applied_index() < min_index || !broken_.empty()) return std::nullopt;
   auto r = answer(here_postings_);

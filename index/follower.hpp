@@ -24,29 +24,32 @@
 //
 // Threading: restart_from() and applied() are called on the store's thread; progress() on any
 // thread. search() and similar() may be awaited from any executor. A query is first tried on
-// the caller's thread, if the index is free at that moment (not indexing nor saving), has
+// the caller's thread, if the index is not being changed at that moment, has
 // applied min_index and the query reads at most `here_postings` postings: that skips two
 // thread hand-offs (tens of microseconds each on a small VM) for the common cheap query, and
 // bounds what the caller's thread (a node's server and Raft thread) can spend on it to a fraction
 // of a millisecond. Otherwise (or when the attempt exceeds the budget) the query runs on the
-// follower's thread, with the configured limits, and resumes the caller on its own executor.
-// index_mu_ (a reader-writer lock) keeps changes apart from queries: the follower's thread
-// holds it exclusively while it changes the index and shared while it queries or saves it; the
-// caller's thread only try_locks it shared, and starts nothing while a change waits. So a cheap
-// query is answered at once even while the follower's thread runs a long query or a save, and
-// neither thread waits on the other for longer than one cheap query.
+// query threads (one per core), with the configured limits, once the index has applied
+// min_index (the follower's thread keeps the waiting list), and resumes the caller on its own
+// executor. Queries run side by side, so a short one does not queue behind a long one.
+// index_mu_ (a reader-writer lock that prefers writers) keeps changes apart from queries: the
+// follower's thread holds it exclusively while it changes the index and shared while it saves
+// it; queries hold it shared; the caller's thread only try_locks it shared, which fails while a
+// change waits, so queries cannot keep the index from changing.
 
 #include "core/apply_observer.hpp"
 #include "core/callback.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "index/query.hpp"
+#include "index/rw_lock.hpp"
 #include "index/search_index.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -168,9 +171,8 @@ class follower final : public apply_observer {
   // holding it shared. The follower's thread may read its counters (applied index, documents,
   // digest) without it.
   search_index index_;
-  std::shared_mutex index_mu_;  // also guards broken_
-  std::atomic<bool> change_waiting_{false};  // the follower's thread waits for index_mu_
-  std::unique_lock<std::shared_mutex> lock_for_change();
+  rw_lock index_mu_;  // also guards broken_
+  asio::thread_pool queries_;  // where queries run that the caller's thread does not answer
 
   // Queries waiting for the index to reach their min_index, by id (the follower's thread only).
   std::map<std::uint64_t, waiter> waiting_;
