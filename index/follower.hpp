@@ -77,7 +77,7 @@ class follower final : public apply_observer {
   // Throws std::invalid_argument for bad options (see search_index).
   // `save_interval_bytes`: log applied since the last save after which a caught-up index saves
   // itself (0: only at snapshots). `here_postings`: the caller's-thread budget (see Threading; 0:
-  // every query on the follower's thread).
+  // every query on a query thread).
   follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir = {},
            std::uint64_t save_interval_bytes = 0, std::uint64_t here_postings = default_here_postings);
   ~follower() override;
@@ -141,8 +141,9 @@ class follower final : public apply_observer {
   // Saves the index (at its applied index) and removes the older saved files; `why` is for the log.
   void save(const char* why);
   void publish();
-  // Runs `answer(index_)` on the follower's thread once the index has applied `min_index` (or
-  // fails it on the deadline or at stop) and resumes the caller on its own executor.
+  // Runs `answer(index_)` on the caller's thread (try_answer_here) or on a query thread once the
+  // index has applied `min_index` (or fails it on the deadline or at stop) and resumes the caller
+  // on its own executor.
   template <typename Answer>
   asio::awaitable<result<search_answer>> when_applied(std::uint64_t min_index, Answer answer);
   // A query waiting for the index to reach its min_index.

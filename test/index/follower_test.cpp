@@ -1,5 +1,5 @@
 // The follower (the node's index coroutine) answering queries: a cheap query on the caller's
-// thread when the index is free and far enough, anything else on the follower's thread with the
+// thread when the index is free and far enough, anything else on a query thread with the
 // configured limits, and the same answers either way while the index keeps changing.
 
 #include "core/command.hpp"
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(a_cheap_query_is_answered_on_the_callers_thread) {
   BOOST_TEST(r->applied_index == 2u);
   BOOST_TEST(f.progress().answered_here == 1u);
 
-  // Turned off ([index] server-thread-postings = 0): the same answer, from the index's thread.
+  // Turned off ([index] server-thread-postings = 0): the same answer, from a query thread.
   follower off(options(), std::chrono::seconds(5), {}, 0, 0);
   off.restart_from(nullptr, 0, 0);
   off.applied(1, encode_set("a", "apple pie"));
@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_CASE(a_cheap_query_is_answered_on_the_callers_thread) {
   BOOST_TEST(off.progress().answered_here == 0u);
 }
 
-// Over the caller's-thread budget: answered on the follower's thread, in full.
+// Over the caller's-thread budget: answered on a query thread, in full.
 BOOST_AUTO_TEST_CASE(a_query_over_the_budget_runs_on_the_index_thread) {
   const int n = static_cast<int>(follower::default_here_postings) + 100;
   follower f(options(), std::chrono::seconds(5));
@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(a_query_over_the_budget_runs_on_the_index_thread) {
 }
 
 // The configured limit, lower than the budget, still holds: the caller's thread gives up, the
-// follower's thread refuses with the limit's message.
+// query thread refuses with the limit's message.
 BOOST_AUTO_TEST_CASE(the_configured_postings_limit_still_refuses) {
   follower f(options(50), std::chrono::seconds(5));
   f.restart_from(nullptr, 0, 0);
@@ -129,7 +129,7 @@ BOOST_AUTO_TEST_CASE(the_configured_postings_limit_still_refuses) {
   BOOST_TEST(search_on_this_thread(f, word("word3"), 1).ok());
 }
 
-// A query for an index the follower has not reached waits for it (on the follower's thread).
+// A query for an index the follower has not reached waits for it (on the follower's thread's list).
 BOOST_AUTO_TEST_CASE(a_query_ahead_of_the_index_waits_for_it) {
   follower f(options(), std::chrono::seconds(5));
   f.restart_from(nullptr, 0, 0);
@@ -151,7 +151,7 @@ BOOST_AUTO_TEST_CASE(a_query_ahead_of_the_index_waits_for_it) {
 // Queries from this thread, back to back, while the follower's thread indexes a stream of
 // writes: cheap ones ("alpha": entry i > 1 adds the (i - 1)-th document holding it) and, side
 // by side, expensive ones ("common", in every document of entry 1, more than the caller's-thread
-// budget) that run on the follower's thread. Every answer is of one consistent state, at or past
+// budget) that run on query threads. Every answer is of one consistent state, at or past
 // the min_index asked for, whichever thread answered it and whatever ran beside it. Each query
 // also names a word never seen before, so that both threads' queries tokenize (and the stemmer
 // caches) at the same time: under ThreadSanitizer this finds a query path that is not safe to
