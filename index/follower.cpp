@@ -10,8 +10,14 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cinttypes>
+#include <cstring>
 #include <cstdio>
 #include <spdlog/spdlog.h>
 
@@ -52,6 +58,17 @@ namespace {
 // One per core (at least two, so that a long query never holds up all the others).
 unsigned query_threads() { return std::clamp(std::thread::hardware_concurrency(), 2u, 16u); }
 
+// Lowers the calling thread's priority by `nice` (Linux: nice values are per thread).
+void lower_this_threads_priority(int nice) {
+  errno = 0;
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  const int now = ::getpriority(PRIO_PROCESS, tid);
+  if (now == -1 && errno != 0) return;
+  if (::setpriority(PRIO_PROCESS, tid, std::min(19, now + nice)) != 0) {
+    spdlog::warn("search index: cannot lower a query thread's priority: {}", std::strerror(errno));
+  }
+}
+
 }  // namespace
 
 follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir,
@@ -62,7 +79,18 @@ follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, s
       here_postings_(here_postings),
       work_(ctx_.get_executor()),
       index_(std::move(opts)),
-      queries_(query_threads()) {
+      queries_work_(queries_.get_executor()) {
+  for (unsigned i = 0; i < query_threads(); ++i) {
+    query_threads_.emplace_back([this] {
+      lower_this_threads_priority(query_nice);
+      try {
+        queries_.run();
+      } catch (const std::exception& e) {
+        spdlog::critical("search query thread failed: {}", e.what());
+        std::terminate();
+      }
+    });
+  }
   thread_ = std::thread([this] {
     try {
       ctx_.run();
@@ -83,7 +111,8 @@ void follower::stop() {
   });
   work_.reset();
   thread_.join();
-  queries_.join();  // a query still queued there answers unavailable
+  queries_work_.reset();  // a query still queued there answers unavailable
+  for (auto& t : query_threads_) t.join();
 }
 
 void follower::restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index, std::uint64_t log_end) {

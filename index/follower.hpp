@@ -49,7 +49,6 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/thread_pool.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -173,7 +172,14 @@ class follower final : public apply_observer {
   // digest) without it.
   search_index index_;
   rw_lock index_mu_;  // also guards broken_
-  asio::thread_pool queries_;  // where queries run that the caller's thread does not answer
+  // Where the queries run that the caller's thread does not answer: one thread per core (at least
+  // two), at a lower priority (nice + query_nice) than the server's thread and the follower's,
+  // so that long queries take the CPU those leave and never delay Raft, writes, indexing or the
+  // cheap queries the server's thread answers itself (shortest first, in effect).
+  static constexpr int query_nice = 10;
+  asio::io_context queries_;
+  asio::executor_work_guard<asio::io_context::executor_type> queries_work_;
+  std::vector<std::thread> query_threads_;
 
   // Queries waiting for the index to reach their min_index, by id (the follower's thread only).
   std::map<std::uint64_t, waiter> waiting_;
