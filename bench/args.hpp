@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -42,6 +43,14 @@ class arg_reader {
     } catch (const std::logic_error&) {
       usage(fmt::format("{}: \"{}\" is not a non-negative number", flag_, text));
     }
+  }
+
+  // Configuration settings for the nodes a bench starts, "key = value; key = value", as TOML
+  // lines: one setting per line.
+  std::string settings() {
+    auto text = value();
+    std::replace(text.begin(), text.end(), ';', '\n');
+    return text;
   }
 
   // A comma-separated list of numbers: "1,16,64".

@@ -74,7 +74,7 @@ struct options {
   int start_cluster = 0;  // members; 0: none
   std::string fsync = "always";
   bool index = true;  // [index] enabled of the nodes started
-  std::string node_storage;  // more [storage] lines for the nodes started, ';' between them
+  std::string node_storage;  // more [storage] lines for the nodes started
   bool reads_from_all = true;  // --read-from all: read-only connections spread over every endpoint
 };
 
@@ -105,7 +105,7 @@ options parse(int argc, char** argv) {
     else if (a == "--start-node") o.start_node = true;
     else if (a == "--start-cluster") o.start_cluster = args.number<int>();
     else if (a == "--fsync") o.fsync = args.value();
-    else if (a == "--node-storage") o.node_storage = args.value();
+    else if (a == "--node-storage") o.node_storage = args.settings();
     else if (a == "--index") {
       auto v = args.value();
       if (v != "on" && v != "off") args.usage("--index takes on or off");
@@ -398,10 +398,8 @@ int main(int argc, char** argv) {
   auto o = parse(argc, argv);
   std::unique_ptr<kv::bench::node_process> node;
   std::unique_ptr<kv::bench::cluster_process> cluster;
-  std::string more_storage = o.node_storage;
-  std::replace(more_storage.begin(), more_storage.end(), ';', '\n');
   auto storage_toml =
-      fmt::format("[storage]\nfsync = \"{}\"\n{}\n[index]\nenabled = {}\n", o.fsync, more_storage, o.index);
+      fmt::format("[storage]\nfsync = \"{}\"\n{}\n[index]\nenabled = {}\n", o.fsync, o.node_storage, o.index);
   if (o.start_node) {
     node = std::make_unique<kv::bench::node_process>(storage_toml);
     o.endpoints.assign(1, node->endpoint());

@@ -79,7 +79,7 @@ struct options {
   bool skip_pg = false;
   bool restart = true;
   std::string pg_bin;
-  std::string node_index;  // more [index] lines for kvnode, ';' between them
+  std::string node_index;  // more [index] lines for kvnode
   bool json = false;
 };
 
@@ -104,7 +104,7 @@ options parse(int argc, char** argv) {
     else if (a == "--skip-pg") o.skip_pg = true;
     else if (a == "--no-restart") o.restart = false;
     else if (a == "--pg-bin") o.pg_bin = args.value();
-    else if (a == "--node-index") o.node_index = args.value();
+    else if (a == "--node-index") o.node_index = args.settings();
     else if (a == "--json") o.json = true;
     else args.usage("unknown option " + a);
   }
@@ -196,9 +196,7 @@ void run_kvnode(const options& o, const std::vector<kb::document>& docs, const k
                 answers& ans) {
   auto toml = fmt::format("[storage]\nfsync = \"{}\"\n[index]\nenabled = true\n", o.fsync);
   if (o.max_postings > 0) toml += fmt::format("max-postings-scanned = {}\n", o.max_postings);
-  std::string more_index = o.node_index;
-  std::replace(more_index.begin(), more_index.end(), ';', '\n');
-  toml += more_index + "\n";
+  toml += o.node_index + "\n";
   kb::node_process node(toml);
   kb::wait_serving(node.endpoint(), milliseconds(30000));
   auto load = kb::load_kvnode(node.endpoint(), docs, o.clients, o.batch);

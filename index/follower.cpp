@@ -69,6 +69,16 @@ void lower_this_threads_priority(int nice) {
   }
 }
 
+// A thread's loop: an exception escaping a handler is a bug; the node stops.
+void run_or_terminate(asio::io_context& ctx, const char* what) {
+  try {
+    ctx.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("{} failed: {}", what, e.what());
+    std::terminate();
+  }
+}
+
 }  // namespace
 
 follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir,
@@ -83,22 +93,10 @@ follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, s
   for (unsigned i = 0; i < query_threads(); ++i) {
     query_threads_.emplace_back([this] {
       lower_this_threads_priority(query_nice);
-      try {
-        queries_.run();
-      } catch (const std::exception& e) {
-        spdlog::critical("search query thread failed: {}", e.what());
-        std::terminate();
-      }
+      run_or_terminate(queries_, "a search query thread");
     });
   }
-  thread_ = std::thread([this] {
-    try {
-      ctx_.run();
-    } catch (const std::exception& e) {
-      spdlog::critical("search index thread failed: {}", e.what());
-      std::terminate();
-    }
-  });
+  thread_ = std::thread([this] { run_or_terminate(ctx_, "the search index thread"); });
 }
 
 follower::~follower() { stop(); }
@@ -408,7 +406,7 @@ std::optional<result<search_answer>> follower::try_answer_here(std::uint64_t min
   std::shared_lock lock(index_mu_, std::try_to_lock);
   if (!lock.owns_lock() || index_.applied_index() < min_index || !broken_.empty()) return std::nullopt;
   auto r = answer(here_postings_);
-  if (!r && r.is(errc::too_large)) return std::nullopt;  // over the budget (or a limit): on the follower's thread
+  if (!r && r.is(errc::too_large)) return std::nullopt;  // over the budget (or a limit): on a query thread
   answered_here_.fetch_add(1, std::memory_order_relaxed);
   return r;
 }
