@@ -5,7 +5,7 @@
 //   search_bench [--docs 100000,1000000] [--queries 2000] [--clients 8] [--batch 500] [--builds 3] [--seed 1]
 //                [--max-seconds 60] [--warmup 100] [--exact-max-docs 1000000] [--fsync always|never]
 //                [--max-postings N] [--skip-kvnode] [--skip-sqlite] [--skip-pg] [--no-restart] [--pg-bin DIR]
-//                [--node-index 'KEY = VALUE; ...'] [--json]
+//                [--node-index 'KEY = VALUE; ...'] [--node-storage 'KEY = VALUE; ...'] [--json]
 //
 // For each corpus size: the corpus (bench/search_corpus.hpp: Debian's package descriptions,
 // copied to reach the size) and the queries (bench/search_queries.hpp) are built; then, one
@@ -14,7 +14,7 @@
 //   bulk_set from --clients clients, time until the index caught up, the four query classes
 //   (one client, then --clients clients), then kill -9 and restart: time to serve a GET and to
 //   catch the index up again (--node-index adds [index] settings to its configuration, for an
-//   A/B of one: --node-index 'server-thread-postings = 0');
+//   A/B of one: --node-index 'server-thread-postings = 0'; --node-storage likewise for [storage]);
 // - kvnode's search index in this process, built alone, and SQLite FTS5's in-process build in one
 //   transaction, taking turns --builds times each (median reported); the last kvnode index
 //   answers the four query classes in process, one client ("kvindex" rows); SQLite's last
@@ -80,6 +80,7 @@ struct options {
   bool restart = true;
   std::string pg_bin;
   std::string node_index;  // more [index] lines for kvnode
+  std::string node_storage;  // more [storage] lines for kvnode
   bool json = false;
 };
 
@@ -105,6 +106,7 @@ options parse(int argc, char** argv) {
     else if (a == "--no-restart") o.restart = false;
     else if (a == "--pg-bin") o.pg_bin = args.value();
     else if (a == "--node-index") o.node_index = args.settings();
+    else if (a == "--node-storage") o.node_storage = args.settings();
     else if (a == "--json") o.json = true;
     else args.usage("unknown option " + a);
   }
@@ -194,7 +196,7 @@ struct temp_dir {
 
 void run_kvnode(const options& o, const std::vector<kb::document>& docs, const kb::query_set& q, size_report& rep,
                 answers& ans) {
-  auto toml = fmt::format("[storage]\nfsync = \"{}\"\n[index]\nenabled = true\n", o.fsync);
+  auto toml = fmt::format("[storage]\nfsync = \"{}\"\n{}\n[index]\nenabled = true\n", o.fsync, o.node_storage);
   if (o.max_postings > 0) toml += fmt::format("max-postings-scanned = {}\n", o.max_postings);
   toml += o.node_index + "\n";
   kb::node_process node(toml);

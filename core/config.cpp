@@ -176,6 +176,10 @@ const std::vector<section_spec>& schema() {
             }},
            {"snapshot-log-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.snapshot_log_bytes = as_size(n, at); }},
+           {"snapshot-log-percent",
+            [](config& c, const toml::node& n, const location& at) {
+              c.storage.snapshot_log_percent = as_integer_in(n, at, 0, 10'000);
+            }},
            {"snapshot-entries",
             [](config& c, const toml::node& n, const location& at) {
               c.storage.snapshot_entries = as_positive_integer(n, at);
@@ -516,11 +520,10 @@ std::vector<std::string> describe(const config& c) {
                   c.server.max_pipeline, format_duration(c.server.idle_timeout),
                   format_duration(c.server.shutdown_timeout)),
       fmt::format("[storage] fsync={} segment-size={} max-batch-size={} syncs-in-flight={} group-commit-delay={} "
-                  "snapshot-log-size={} snapshot-entries={} max-key-size={} max-value-size={}",
+                  "snapshot-log-size={} snapshot-log-percent={} snapshot-entries={} max-key-size={} max-value-size={}",
                   s.fsync == fsync_policy::always ? "always" : "never", format_size(s.segment_bytes),
                   format_size(s.max_batch_bytes), s.syncs_in_flight, format_duration(s.group_commit_delay),
-                  format_size(s.snapshot_log_bytes),
-                  s.snapshot_entries,
+                  format_size(s.snapshot_log_bytes), s.snapshot_log_percent, s.snapshot_entries,
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes)),
       describe_cluster(c),
       fmt::format("[index] enabled={} ngram-size={} stop-words={} stemming={} remove-diacritics={} max-results={} max-query-terms={} "

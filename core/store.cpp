@@ -131,6 +131,7 @@ void store::recover() {
       recovery_.snapshot_index = m.index;
       recovery_.snapshot_pairs = m.pairs;
       snapshot_index_ = m.index;
+      snapshot_bytes_ = m.file_bytes;
       applied_term_ = m.term;
       applied_term_at_snapshot_ = m.term;
     }
@@ -452,6 +453,7 @@ void store::install_snapshot(const raft::snapshot_meta& meta) {
   applied_term_ = meta.term;
   commit_index_ = meta.index;
   log_bytes_at_snapshot_ = log_bytes_;
+  snapshot_bytes_ = std::filesystem::file_size(final_path);
   spdlog::info("node {}: installed the leader's snapshot through index {} (term {}): {} keys", repl_.id, meta.index,
                meta.term, sm_.key_count());
   release_reads();
@@ -711,10 +713,15 @@ void store::apply_one(const pending_entry& e, write_done* done) {
 void store::maybe_start_snapshot() {
   if (snapshot_running_ || stopping_) return;
   bool by_entries = sm_.applied_index() - snapshot_index_ >= cfg_.snapshot_entries;
-  bool by_bytes = log_bytes_ - log_bytes_at_snapshot_ >= cfg_.snapshot_log_bytes;
+  bool by_bytes = log_bytes_ - log_bytes_at_snapshot_ >= snapshot_log_bound();
   if (!by_entries && !by_bytes) return;
   snapshot_running_ = true;
   asio::co_spawn(executor_, take_snapshot(), stop_on_failure("the snapshot"));
+}
+
+std::uint64_t store::snapshot_log_bound() const noexcept {
+  // No overflow: the percent is at most 10000 (config) and a snapshot far below 2^50 bytes.
+  return std::max(cfg_.snapshot_log_bytes, snapshot_bytes_ / 100 * cfg_.snapshot_log_percent);
 }
 
 asio::awaitable<void> store::snapshot_now() {
@@ -815,6 +822,7 @@ asio::awaitable<void> store::take_snapshot() {
   }
   snapshot_index_ = index;
   log_bytes_at_snapshot_ = bytes_mark;
+  snapshot_bytes_ = offset;
   // The core keeps recent entries past the snapshot so that a follower slightly behind gets
   // appends rather than the whole snapshot.
   const auto keep = repl_.snapshot_catch_up_entries;
@@ -823,6 +831,7 @@ asio::awaitable<void> store::take_snapshot() {
 
   stats_.snapshots++;
   stats_.last_snapshot_index = index;
+  stats_.last_snapshot_bytes = offset;
   stats_.last_snapshot_duration = since(start);
   spdlog::info("snapshot at index {} written: {} keys, {} bytes in {} ms", index, pairs, offset,
                stats_.last_snapshot_duration.count() / 1000);

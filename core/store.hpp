@@ -83,6 +83,7 @@ class store {
   struct stats {
     std::uint64_t snapshots = 0;
     std::uint64_t last_snapshot_index = 0;
+    std::uint64_t last_snapshot_bytes = 0;
     std::chrono::microseconds last_snapshot_duration{0};
   };
 
@@ -175,6 +176,7 @@ class store {
   const raft::node& consensus() const noexcept { return *node_; }
   const replication_options& replication() const noexcept { return repl_; }
   std::uint64_t snapshot_index() const noexcept { return snapshot_index_; }
+  bool snapshot_running() const noexcept { return snapshot_running_; }
 
  private:
   struct waiter {
@@ -224,6 +226,9 @@ class store {
   void apply_entry(std::uint64_t index, std::uint64_t term, std::string_view data, write_done* done = nullptr);
 
   void maybe_start_snapshot();
+  // The log written since the newest snapshot after which the next one is due (besides
+  // snapshot_entries): snapshot_log_bytes, or snapshot_log_percent of that snapshot's size.
+  std::uint64_t snapshot_log_bound() const noexcept;
   asio::awaitable<void> take_snapshot();
   void remove_stale_files();
   void recover();
@@ -287,6 +292,7 @@ class store {
   std::uint64_t snapshot_index_ = 0;       // index of the newest snapshot on disk
   std::uint64_t log_bytes_ = 0;            // bytes of entry records appended (or replayed) since start
   std::uint64_t log_bytes_at_snapshot_ = 0;  // log_bytes_ when the newest snapshot was taken
+  std::uint64_t snapshot_bytes_ = 0;         // the size of the newest snapshot's file
 };
 
 }  // namespace kv

@@ -92,6 +92,7 @@ save-interval = "1MiB"
   BOOST_TEST(contains(error_of("[index]\nstop-words = \"the\""), "index.stop-words: expected an array of strings"));
   BOOST_TEST(contains(error_of("[index]\nstop-words = [1]"), "index.stop-words: expected a string"));
   BOOST_TEST(contains(error_of("[index]\nmax-results = 0"), "index.max-results: expected an integer from 1 to 1000000, got 0"));
+  BOOST_TEST(contains(error_of("[storage]\nsnapshot-log-percent = 10001"), "storage.snapshot-log-percent: expected an integer from 0 to 10000, got 10001"));
   BOOST_TEST(contains(error_of("[index]\nserver-thread-postings = -1"), "index.server-thread-postings: expected an integer from 0 to 10000000, got -1"));
   BOOST_TEST(contains(error_of("[index]\nfuzzy = true"), "unknown key (known in [index]:"));
 }
@@ -134,6 +135,7 @@ fsync = "never"
 segment-size = "1MiB"
 max-batch-size = "512KiB"
 snapshot-log-size = "2GB"
+snapshot-log-percent = 0
 snapshot-entries = 50
 [log]
 level = "debug"
@@ -152,6 +154,7 @@ file = "/tmp/kv.log"
   BOOST_TEST(c.storage.segment_bytes == 1u << 20);
   BOOST_TEST(c.storage.max_batch_bytes == 512u << 10);
   BOOST_TEST(c.storage.snapshot_log_bytes == 2'000'000'000u);
+  BOOST_TEST(c.storage.snapshot_log_percent == 0u);
   BOOST_TEST(c.storage.snapshot_entries == 50u);
   BOOST_TEST(c.log.level == "debug");
   BOOST_TEST(c.log.file == "/tmp/kv.log");

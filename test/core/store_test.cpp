@@ -146,6 +146,51 @@ BOOST_AUTO_TEST_CASE(automatic_snapshots_bound_the_log) {
   });
 }
 
+// The log bound grows with the state (snapshot_log_percent of the last snapshot's size), so a
+// store filled from empty takes a few snapshots, not one per snapshot_log_bytes; the size is
+// taken from the loaded snapshot after a restart.
+BOOST_AUTO_TEST_CASE(snapshot_log_bound_grows_with_the_state) {
+  auto fill = [](store& s, int from, int to) -> asio::awaitable<void> {
+    for (int b = from; b < to; ++b) {
+      std::vector<kv_pair> pairs;
+      for (int i = 0; i < 16; ++i) pairs.push_back({"key" + std::to_string(b * 16 + i), std::string(1000, 'v')});
+      BOOST_TEST((co_await s.bulk_set(std::move(pairs))).ok());
+      // Deterministic counts: no write while a snapshot runs (snapshot_now() only waits then).
+      if (s.snapshot_running()) co_await s.snapshot_now();
+    }
+  };
+  auto cfg = small_storage();
+  cfg.snapshot_log_bytes = 32u << 10;
+  cfg.snapshot_entries = 1u << 30;
+  // 128 entries of 16 KB: 2 MB of log and state.
+  {
+    temp_dir dir;
+    cfg.snapshot_log_percent = 0;
+    with_store(dir.path(), cfg, [&](store& s) -> asio::awaitable<void> {
+      co_await fill(s, 0, 128);
+      BOOST_TEST(s.statistics().snapshots >= 30u);  // one per 32-48 KB of log
+      co_await s.snapshot_now();
+    });
+  }
+  temp_dir dir;
+  cfg.snapshot_log_percent = 100;
+  with_store(dir.path(), cfg, [&](store& s) -> asio::awaitable<void> {
+    co_await fill(s, 0, 128);
+    // Each snapshot at about twice the last one's state: 32 KB, 64 KB, ... 1 MB, maybe 2 MB.
+    co_await s.snapshot_now();  // one more, of the whole state, for the restart below
+    BOOST_TEST(s.statistics().snapshots >= 6u);
+    BOOST_TEST(s.statistics().snapshots <= 8u);
+    BOOST_TEST(s.statistics().last_snapshot_bytes >= 2'000'000u);
+  });
+  with_store(dir.path(), cfg, [&](store& s) -> asio::awaitable<void> {
+    BOOST_TEST(s.state().key_count() == 128u * 16u);
+    // 320 KB more log: over snapshot_log_bytes, under the restored snapshot's size.
+    co_await fill(s, 128, 148);
+    BOOST_TEST(!s.snapshot_running());
+    BOOST_TEST(s.statistics().snapshots == 0u);
+  });
+}
+
 // Exactly-once writes: a write sent again in its session is answered as the first time and
 // not applied twice, also after a snapshot and a restart.
 BOOST_AUTO_TEST_CASE(writes_in_a_session_apply_once) {
