@@ -248,6 +248,10 @@ const std::vector<section_spec>& schema() {
             [](config& c, const toml::node& n, const location& at) {
               c.index.server_thread_postings = static_cast<std::uint64_t>(as_integer_in(n, at, 0, 10'000'000));
             }},
+           {"query-threads",
+            [](config& c, const toml::node& n, const location& at) {
+              c.index.query_threads = static_cast<std::uint32_t>(as_integer_in(n, at, 0, 256));
+            }},
            {"max-postings-scanned",
             [](config& c, const toml::node& n, const location& at) {
               c.index.max_postings_scanned = as_positive_integer(n, at);
@@ -527,11 +531,12 @@ std::vector<std::string> describe(const config& c) {
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes)),
       describe_cluster(c),
       fmt::format("[index] enabled={} ngram-size={} stop-words={} stemming={} remove-diacritics={} max-results={} max-query-terms={} "
-                  "max-postings-scanned={} server-thread-postings={} wait-timeout={} save-interval={}",
+                  "max-postings-scanned={} server-thread-postings={} query-threads={} wait-timeout={} save-interval={}",
                   c.index.enabled, c.index.ngram_size,
                   c.index.stop_words ? fmt::format("{} words", c.index.stop_words->size()) : "(default English)",
                   c.index.stemming.empty() ? "(none)" : c.index.stemming, c.index.remove_diacritics, c.index.max_results,
                   c.index.max_query_terms, c.index.max_postings_scanned, c.index.server_thread_postings,
+                  c.index.query_threads == 0 ? std::string("auto") : std::to_string(c.index.query_threads),
                   format_duration(c.index.wait_timeout),
                   format_size(c.index.save_interval_bytes)),
       fmt::format("[log] level={} file={}", c.log.level, c.log.file.empty() ? "(stderr)" : c.log.file),

@@ -28,8 +28,8 @@
 // applied min_index and the query reads at most `here_postings` postings: that skips two
 // thread hand-offs (tens of microseconds each on a small VM) for the common cheap query, and
 // bounds what the caller's thread (a node's server and Raft thread) can spend on it to a fraction
-// of a millisecond. Otherwise (or when the attempt exceeds the budget) the query runs on the
-// query threads (one per core), with the configured limits, once the index has applied
+// of a millisecond. Otherwise (or when the attempt exceeds the budget) the query runs on one of
+// the query threads (several per core), with the configured limits, once the index has applied
 // min_index (the follower's thread keeps the waiting list), and resumes the caller on its own
 // executor. Queries run side by side, so a short one does not queue behind a long one.
 // index_mu_ (a reader-writer lock that prefers writers) keeps changes apart from queries: the
@@ -76,9 +76,10 @@ class follower final : public apply_observer {
   // Throws std::invalid_argument for bad options (see search_index).
   // `save_interval_bytes`: log applied since the last save after which a caught-up index saves
   // itself (0: only at snapshots). `here_postings`: the caller's-thread budget (see Threading; 0:
-  // every query on a query thread).
+  // every query on a query thread). `query_threads`: how many (0: automatic_query_threads()).
   follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir = {},
-           std::uint64_t save_interval_bytes = 0, std::uint64_t here_postings = default_here_postings);
+           std::uint64_t save_interval_bytes = 0, std::uint64_t here_postings = default_here_postings,
+           unsigned query_threads = 0);
   ~follower() override;
   follower(const follower&) = delete;
   follower& operator=(const follower&) = delete;
@@ -112,6 +113,8 @@ class follower final : public apply_observer {
   // Posting entries a query tried on the caller's thread may read by default (about 0.1-0.2 ms
   // of work; [index] server-thread-postings).
   static constexpr std::uint64_t default_here_postings = 20'000;
+  // The query threads when the configuration says 0 ([index] query-threads).
+  static unsigned automatic_query_threads();
 
  private:
   struct restart {
@@ -172,9 +175,9 @@ class follower final : public apply_observer {
   // digest) without it.
   search_index index_;
   rw_lock index_mu_;  // also guards broken_
-  // Where the queries run that the caller's thread does not answer: one thread per core (at least
-  // two), at a lower priority (nice + query_nice) than the server's thread and the follower's,
-  // so that long queries take the CPU those leave and never delay Raft, writes, indexing or the
+  // Where the queries run that the caller's thread does not answer: query_threads (by default
+  // four per core, at least eight) side by side, at a lower priority (nice + query_nice) than
+  // the server's thread and the follower's, so that long queries take the CPU those leave and never delay Raft, writes, indexing or the
   // cheap queries the server's thread answers itself (shortest first, in effect).
   static constexpr int query_nice = 10;
   asio::io_context queries_;

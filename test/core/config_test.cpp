@@ -63,6 +63,7 @@ stop-words = ["le", "la"]
 stemming = "french"
 remove-diacritics = false
 server-thread-postings = 0
+query-threads = 3
 max-results = 50
 max-query-terms = 8
 max-postings-scanned = 1000
@@ -77,6 +78,7 @@ save-interval = "1MiB"
   BOOST_TEST(c.index.stemming == "french");
   BOOST_TEST(!c.index.remove_diacritics);
   BOOST_TEST(c.index.server_thread_postings == 0u);
+  BOOST_TEST(c.index.query_threads == 3u);
   BOOST_TEST(c.index.max_results == 50u);
   BOOST_TEST(c.index.max_query_terms == 8u);
   BOOST_TEST(c.index.max_postings_scanned == 1000u);
@@ -93,6 +95,7 @@ save-interval = "1MiB"
   BOOST_TEST(contains(error_of("[index]\nstop-words = [1]"), "index.stop-words: expected a string"));
   BOOST_TEST(contains(error_of("[index]\nmax-results = 0"), "index.max-results: expected an integer from 1 to 1000000, got 0"));
   BOOST_TEST(contains(error_of("[storage]\nsnapshot-log-percent = 10001"), "storage.snapshot-log-percent: expected an integer from 0 to 10000, got 10001"));
+  BOOST_TEST(contains(error_of("[index]\nquery-threads = 257"), "index.query-threads: expected an integer from 0 to 256, got 257"));
   BOOST_TEST(contains(error_of("[index]\nserver-thread-postings = -1"), "index.server-thread-postings: expected an integer from 0 to 10000000, got -1"));
   BOOST_TEST(contains(error_of("[index]\nfuzzy = true"), "unknown key (known in [index]:"));
 }

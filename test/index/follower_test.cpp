@@ -98,9 +98,10 @@ BOOST_AUTO_TEST_CASE(a_cheap_query_is_answered_on_the_callers_thread) {
 }
 
 // Over the caller's-thread budget: answered on a query thread, in full.
-BOOST_AUTO_TEST_CASE(a_query_over_the_budget_runs_on_the_index_thread) {
+BOOST_AUTO_TEST_CASE(a_query_over_the_budget_runs_on_a_query_thread) {
   const int n = static_cast<int>(follower::default_here_postings) + 100;
-  follower f(options(), std::chrono::seconds(5));
+  // One query thread (the node's [index] query-threads = 1).
+  follower f(options(), std::chrono::seconds(5), {}, 0, follower::default_here_postings, 1);
   f.restart_from(nullptr, 0, 0);
   f.applied(1, bulk_of_common(n));
   wait_applied(f, 1);
