@@ -123,8 +123,8 @@ struct index_config {
   // A query that reads at most this many posting entries is answered on the server's thread when
   // the index is free (skipping two thread hand-offs); 0: every query on the index's thread.
   std::uint64_t server_thread_postings = 20'000;
-  // Threads that run the other queries side by side, at a lower priority (0: automatic, see
-  // search::follower).
+  // Threads in each of the two pools (short and long queries) that run the other queries at a
+  // lower priority (0: automatic, see search::follower).
   std::uint32_t query_threads = 0;
   // How long a search waits for the index to reach its min_index (or read index) before it
   // fails with timed_out.

@@ -25,13 +25,14 @@
 // Threading: restart_from() and applied() are called on the store's thread; progress() on any
 // thread. search() and similar() may be awaited from any executor. A query is first tried on
 // the caller's thread, if the index is not being changed at that moment, has
-// applied min_index and the query reads at most `here_postings` postings: that skips two
+// applied min_index and the query reads at most `routing.here_postings` postings: that skips two
 // thread hand-offs (tens of microseconds each on a small VM) for the common cheap query, and
 // bounds what the caller's thread (a node's server and Raft thread) can spend on it to a fraction
-// of a millisecond. Otherwise (or when the attempt exceeds the budget) the query runs on one of
-// the query threads (several per core), with the configured limits, once the index has applied
+// of a millisecond. Otherwise (or when the attempt exceeds the budget) the query runs on a query
+// thread (a short or a long one, by cost), with the configured limits, once the index has applied
 // min_index (the follower's thread keeps the waiting list), and resumes the caller on its own
-// executor. Queries run side by side, so a short one does not queue behind a long one.
+// executor. Short and long queries run in pools of their own, so a short one does not queue
+// behind a long one.
 // index_mu_ (a reader-writer lock that prefers writers) keeps changes apart from queries: the
 // follower's thread holds it exclusively while it changes the index and shared while it saves
 // it; queries hold it shared; the caller's thread only try_locks it shared, which fails while a
@@ -69,17 +70,26 @@ namespace kv::search {
 // The index options the [index] section of a node's configuration describes.
 index_options options_of(const index_config& c);
 
+// Where a follower answers the queries, by the posting entries they read (see Threading).
+struct query_routing {
+  // At most this many: on the caller's thread, if the index is free (about 0.1-0.2 ms of work;
+  // [index] server-thread-postings; 0: never).
+  std::uint64_t here_postings = 20'000;
+  // At most this many: on a short-query thread (about 2-5 ms); more: on a long-query thread.
+  std::uint64_t short_postings = 500'000;
+  // Threads in each of the two pools (0: one per core, at least two; [index] query-threads).
+  unsigned threads = 0;
+};
+
 class follower final : public apply_observer {
  public:
   // `wait_timeout`: how long a query waits for its min_index before errc::timed_out. `dir`:
   // where saved indexes go (the node's data directory; empty: never saved).
   // Throws std::invalid_argument for bad options (see search_index).
   // `save_interval_bytes`: log applied since the last save after which a caught-up index saves
-  // itself (0: only at snapshots). `here_postings`: the caller's-thread budget (see Threading; 0:
-  // every query on a query thread). `query_threads`: how many (0: automatic_query_threads()).
+  // itself (0: only at snapshots).
   follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir = {},
-           std::uint64_t save_interval_bytes = 0, std::uint64_t here_postings = default_here_postings,
-           unsigned query_threads = 0);
+           std::uint64_t save_interval_bytes = 0, query_routing routing = {});
   ~follower() override;
   follower(const follower&) = delete;
   follower& operator=(const follower&) = delete;
@@ -103,6 +113,7 @@ class follower final : public apply_observer {
     std::uint64_t loads = 0;     // saved indexes loaded instead of a rebuild
     std::uint64_t saves = 0;     // indexes saved (at snapshots, and after save_interval_bytes)
     std::uint64_t answered_here = 0;  // queries answered on the caller's thread (see Threading)
+    std::uint64_t answered_long = 0;  // queries run on a long-query thread
   };
   progress_t progress() const;
 
@@ -110,10 +121,7 @@ class follower final : public apply_observer {
   // Called by the destructor.
   void stop();
 
-  // Posting entries a query tried on the caller's thread may read by default (about 0.1-0.2 ms
-  // of work; [index] server-thread-postings).
-  static constexpr std::uint64_t default_here_postings = 20'000;
-  // The query threads when the configuration says 0 ([index] query-threads).
+  // The threads of each query pool when query_routing::threads is 0.
   static unsigned automatic_query_threads();
 
  private:
@@ -155,17 +163,22 @@ class follower final : public apply_observer {
     callback<void(errc)> finish;  // errc::ok, timed_out or unavailable
   };
   void finish_waiter(std::uint64_t id, errc why);
-  template <typename Answer>
-  result<search_answer> answer_now(errc why, std::uint64_t min_index, Answer& answer);
   // The answer on the calling thread, if the index is free, at min_index and the query within
-  // here_postings_; else nothing.
+  // routing_.here_postings; else nothing.
   template <typename Answer>
   std::optional<result<search_answer>> try_answer_here(std::uint64_t min_index, Answer& answer);
+  // On a query thread: the answer (within `budget` postings), or why there is none.
+  template <typename Answer>
+  result<search_answer> answer_now(errc why, std::uint64_t min_index, Answer& answer, std::uint64_t budget);
+  // Runs the query on a short-query thread, or on a long-query one if it exceeds short_postings
+  // there, and hands the answer to `handler` on its associated executor.
+  template <typename Answer, typename Handler>
+  void answer_on_query_thread(errc why, std::uint64_t min_index, Answer answer, Handler handler);
 
   std::chrono::milliseconds wait_timeout_;
   std::filesystem::path dir_;
   std::uint64_t save_interval_bytes_;
-  std::uint64_t here_postings_;
+  query_routing routing_;
   std::uint64_t last_saved_ = 0;        // the applied index of the newest saved file (0: none)
   std::uint64_t applied_since_save_ = 0;  // command bytes applied since then (the follower's thread)
   asio::io_context ctx_;
@@ -175,14 +188,25 @@ class follower final : public apply_observer {
   // digest) without it.
   search_index index_;
   rw_lock index_mu_;  // also guards broken_
-  // Where the queries run that the caller's thread does not answer: query_threads (by default
-  // four per core, at least eight) side by side, at a lower priority (nice + query_nice) than
-  // the server's thread and the follower's, so that long queries take the CPU those leave and never delay Raft, writes, indexing or the
-  // cheap queries the server's thread answers itself (shortest first, in effect).
-  static constexpr int query_nice = 10;
-  asio::io_context queries_;
-  asio::executor_work_guard<asio::io_context::executor_type> queries_work_;
-  std::vector<std::thread> query_threads_;
+  // Threads that run queries at a lower priority (nice + `nice`) than the server's thread and
+  // the follower's.
+  struct query_pool {
+    asio::io_context ctx;
+    asio::executor_work_guard<asio::io_context::executor_type> work{ctx.get_executor()};
+    std::vector<std::thread> threads;
+    void start(unsigned count, int nice, const char* what);
+    void stop();  // a query still queued answers unavailable
+  };
+  // Where the queries run that the caller's thread does not answer, by cost (shortest first, in
+  // effect): those within routing_.short_postings on short_queries_ at nice +5, the rest on
+  // long_queries_ at nice +15. The scheduler gives a nice +5 thread about nine times the CPU of
+  // a nice +15 one, so a short query does not queue behind long ones and takes most of the CPU
+  // they would use, and a nice 0 thread three times that of a nice +5 one, so Raft, writes,
+  // indexing and the cheap queries the server's thread answers itself go first.
+  static constexpr int short_query_nice = 5;
+  static constexpr int long_query_nice = 15;
+  query_pool short_queries_;
+  query_pool long_queries_;
 
   // Queries waiting for the index to reach their min_index, by id (the follower's thread only).
   std::map<std::uint64_t, waiter> waiting_;
@@ -203,6 +227,7 @@ class follower final : public apply_observer {
   std::atomic<std::uint64_t> loads_{0};
   std::atomic<std::uint64_t> saves_{0};
   std::atomic<std::uint64_t> answered_here_{0};
+  std::atomic<std::uint64_t> answered_long_{0};
   std::thread thread_;
 };
 

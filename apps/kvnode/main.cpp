@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
     try {
       index = std::make_unique<kv::search::follower>(kv::search::options_of(cfg.index), cfg.index.wait_timeout,
                                                      cfg.node.data_dir, cfg.index.save_interval_bytes,
-                                                     cfg.index.server_thread_postings, cfg.index.query_threads);
+                                                     kv::search::query_routing{.here_postings = cfg.index.server_thread_postings,
+                                                                               .threads = cfg.index.query_threads});
     } catch (const std::invalid_argument& e) {
       fmt::print(stderr, "kvnode: configuration error: [index] {}\n", e.what());
       return exit_bad_config;

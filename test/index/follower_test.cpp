@@ -5,6 +5,7 @@
 #include "core/command.hpp"
 #include "index/follower.hpp"
 #include "support/async.hpp"
+#include "support/temp_dir.hpp"
 
 #include <asio/detached.hpp>
 
@@ -87,7 +88,7 @@ BOOST_AUTO_TEST_CASE(a_cheap_query_is_answered_on_the_callers_thread) {
   BOOST_TEST(f.progress().answered_here == 1u);
 
   // Turned off ([index] server-thread-postings = 0): the same answer, from a query thread.
-  follower off(options(), std::chrono::seconds(5), {}, 0, 0);
+  follower off(options(), std::chrono::seconds(5), {}, 0, query_routing{.here_postings = 0});
   off.restart_from(nullptr, 0, 0);
   off.applied(1, encode_set("a", "apple pie"));
   wait_applied(off, 1);
@@ -99,9 +100,9 @@ BOOST_AUTO_TEST_CASE(a_cheap_query_is_answered_on_the_callers_thread) {
 
 // Over the caller's-thread budget: answered on a query thread, in full.
 BOOST_AUTO_TEST_CASE(a_query_over_the_budget_runs_on_a_query_thread) {
-  const int n = static_cast<int>(follower::default_here_postings) + 100;
-  // One query thread (the node's [index] query-threads = 1).
-  follower f(options(), std::chrono::seconds(5), {}, 0, follower::default_here_postings, 1);
+  const int n = static_cast<int>(query_routing{}.here_postings) + 100;
+  // One thread per pool (the node's [index] query-threads = 1).
+  follower f(options(), std::chrono::seconds(5), {}, 0, query_routing{.threads = 1});
   f.restart_from(nullptr, 0, 0);
   f.applied(1, bulk_of_common(n));
   wait_applied(f, 1);
@@ -110,14 +111,41 @@ BOOST_AUTO_TEST_CASE(a_query_over_the_budget_runs_on_a_query_thread) {
   BOOST_TEST(r->total == static_cast<std::uint64_t>(n));
   BOOST_TEST(r->hits.size() == 10u);
   BOOST_TEST(f.progress().answered_here == 0u);
+  BOOST_TEST(f.progress().answered_long == 0u);  // within the short-query budget
   auto cheap = search_on_this_thread(f, word("word7"), 1);
   BOOST_REQUIRE_MESSAGE(cheap.ok(), cheap.message());
   BOOST_TEST(cheap->total == 1u);
   BOOST_TEST(f.progress().answered_here == 1u);
 }
 
-// The configured limit, lower than the budget, still holds: the caller's thread gives up, the
-// query thread refuses with the limit's message.
+// Three tiers by cost: the caller's thread, a short-query thread, a long-query thread, each
+// answering in full.
+BOOST_AUTO_TEST_CASE(queries_go_to_the_tier_of_their_cost) {
+  follower f(options(), std::chrono::seconds(5), {}, 0,
+             query_routing{.here_postings = 10, .short_postings = 100, .threads = 1});
+  f.restart_from(nullptr, 0, 0);
+  std::vector<kv_pair> pairs;
+  for (int i = 0; i < 300; ++i) {
+    pairs.push_back({fmt::format("doc{}", i), fmt::format("common word{} {}", i, i % 5 == 0 ? "fifth" : "")});
+  }
+  f.applied(1, encode_bulk_set(pairs));
+  wait_applied(f, 1);
+  struct tier_case {
+    const char* word;
+    std::uint64_t total, here, long_ones;
+  };
+  // "word7": 1 posting; "fifth": 60; "common": 300.
+  for (const auto& c : {tier_case{"word7", 1, 1, 0}, tier_case{"fifth", 60, 1, 0}, tier_case{"common", 300, 1, 1}}) {
+    auto r = search_on_this_thread(f, word(c.word), 1);
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+    BOOST_TEST(r->total == c.total, c.word);
+    BOOST_TEST(f.progress().answered_here == c.here, c.word);
+    BOOST_TEST(f.progress().answered_long == c.long_ones, c.word);
+  }
+}
+
+// The configured limit, lower than the budget, still holds: the caller's thread and the
+// short-query thread give up, the long-query thread refuses with the limit's message.
 BOOST_AUTO_TEST_CASE(the_configured_postings_limit_still_refuses) {
   follower f(options(50), std::chrono::seconds(5));
   f.restart_from(nullptr, 0, 0);
@@ -127,6 +155,7 @@ BOOST_AUTO_TEST_CASE(the_configured_postings_limit_still_refuses) {
   BOOST_REQUIRE(!r.ok());
   BOOST_TEST(r.is(errc::too_large));
   BOOST_TEST(r.message().find("index.max-postings-scanned (50)") != std::string::npos, r.message());
+  BOOST_TEST(f.progress().answered_long == 1u);  // the short-query thread passed it on
   BOOST_TEST(search_on_this_thread(f, word("word3"), 1).ok());
 }
 
@@ -159,7 +188,7 @@ BOOST_AUTO_TEST_CASE(a_query_ahead_of_the_index_waits_for_it) {
 // run beside another.
 BOOST_AUTO_TEST_CASE(answers_stay_consistent_while_the_index_changes) {
   constexpr std::uint64_t entries = 3000;
-  const auto common = static_cast<std::uint64_t>(follower::default_here_postings) + 100;
+  const auto common = static_cast<std::uint64_t>(query_routing{}.here_postings) + 100;
   follower f(options(200'000'000, "english"), std::chrono::seconds(5));
   f.restart_from(nullptr, 0, 0);
   f.applied(1, bulk_of_common(static_cast<int>(common)));
@@ -207,6 +236,50 @@ BOOST_AUTO_TEST_CASE(answers_stay_consistent_while_the_index_changes) {
   BOOST_TEST(expensive > 1u);
   BOOST_TEST_MESSAGE(fmt::format("{} cheap and {} expensive answers, {} on this thread", cheap.load(), expensive,
                                  f.progress().answered_here));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Saved indexes: one is loaded on restart only if it lies between the snapshot and the end of
+// the log. A file past the end of the log (the log lost entries the index had seen: say, a data
+// directory put back from an older copy) would answer with documents the store does not hold.
+BOOST_AUTO_TEST_SUITE(follower_saved_index)
+
+BOOST_AUTO_TEST_CASE(a_saved_index_past_the_end_of_the_log_is_not_used) {
+  test::temp_dir dir;
+  auto put = [](int i) { return encode_set(fmt::format("doc{}", i), fmt::format("common word{}", i)); };
+  {
+    follower f(options(), std::chrono::seconds(5), dir.path());
+    f.restart_from(nullptr, 0, 0);
+    for (int i = 1; i <= 3; ++i) f.applied(i, put(i));
+    f.checkpoint(3);  // a snapshot at 3: the index saves itself once it has applied 3
+    for (int i = 0; i < 60'000 && f.progress().saves == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    BOOST_REQUIRE_EQUAL(f.progress().saves, 1u);
+  }
+  {
+    // The log ends at 3: the saved index is loaded, nothing is indexed again.
+    follower f(options(), std::chrono::seconds(5), dir.path());
+    f.restart_from(nullptr, 0, 3);
+    wait_applied(f, 3);
+    BOOST_TEST(f.progress().loads == 1u);
+    BOOST_TEST(f.progress().documents == 3u);
+    auto r = search_on_this_thread(f, word("word3"), 3);
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+    BOOST_TEST(r->total == 1u);
+  }
+  // The log ends at 2: the file at 3 is not used; the index is built from the log (no snapshot).
+  follower f(options(), std::chrono::seconds(5), dir.path());
+  f.restart_from(nullptr, 0, 2);
+  for (int i = 1; i <= 2; ++i) f.applied(i, put(i));
+  wait_applied(f, 2);
+  BOOST_TEST(f.progress().loads == 0u);
+  BOOST_TEST(f.progress().documents == 2u);
+  auto r = search_on_this_thread(f, word("word3"), 2);
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+  BOOST_TEST(r->total == 0u);
+  r = search_on_this_thread(f, word("word2"), 2);
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+  BOOST_TEST(r->total == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
