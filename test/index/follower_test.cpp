@@ -63,6 +63,13 @@ result<search_answer> search_on_this_thread(follower& f, const text_query& q, st
   return out;
 }
 
+// The match count of a one-word search that must succeed.
+std::uint64_t matches(follower& f, std::string w, std::uint64_t min_index) {
+  auto r = search_on_this_thread(f, word(std::move(w)), min_index);
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+  return r->total;
+}
+
 // n documents "doc<i>" holding "common" and their own word, as one bulk_set.
 std::string bulk_of_common(int n) {
   std::vector<kv_pair> pairs;
@@ -136,9 +143,7 @@ BOOST_AUTO_TEST_CASE(queries_go_to_the_tier_of_their_cost) {
   };
   // "word7": 1 posting; "fifth": 60; "common": 300.
   for (const auto& c : {tier_case{"word7", 1, 1, 0}, tier_case{"fifth", 60, 1, 0}, tier_case{"common", 300, 1, 1}}) {
-    auto r = search_on_this_thread(f, word(c.word), 1);
-    BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
-    BOOST_TEST(r->total == c.total, c.word);
+    BOOST_TEST(matches(f, c.word, 1) == c.total, c.word);
     BOOST_TEST(f.progress().answered_here == c.here, c.word);
     BOOST_TEST(f.progress().answered_long == c.long_ones, c.word);
   }
@@ -263,9 +268,7 @@ BOOST_AUTO_TEST_CASE(a_saved_index_past_the_end_of_the_log_is_not_used) {
     wait_applied(f, 3);
     BOOST_TEST(f.progress().loads == 1u);
     BOOST_TEST(f.progress().documents == 3u);
-    auto r = search_on_this_thread(f, word("word3"), 3);
-    BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
-    BOOST_TEST(r->total == 1u);
+    BOOST_TEST(matches(f, "word3", 3) == 1u);
   }
   // The log ends at 2: the file at 3 is not used; the index is built from the log (no snapshot).
   follower f(options(), std::chrono::seconds(5), dir.path());
@@ -274,12 +277,8 @@ BOOST_AUTO_TEST_CASE(a_saved_index_past_the_end_of_the_log_is_not_used) {
   wait_applied(f, 2);
   BOOST_TEST(f.progress().loads == 0u);
   BOOST_TEST(f.progress().documents == 2u);
-  auto r = search_on_this_thread(f, word("word3"), 2);
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
-  BOOST_TEST(r->total == 0u);
-  r = search_on_this_thread(f, word("word2"), 2);
-  BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
-  BOOST_TEST(r->total == 1u);
+  BOOST_TEST(matches(f, "word3", 2) == 0u);
+  BOOST_TEST(matches(f, "word2", 2) == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
