@@ -121,7 +121,7 @@ struct index_config {
   std::uint32_t max_query_terms = 64;
   std::uint64_t max_postings_scanned = 200'000'000;
   // A query that reads at most this many posting entries is answered on the server's thread when
-  // the index is free (skipping two thread hand-offs); 0: every query on the index's thread.
+  // the index is free (skipping two thread hand-offs); 0: every query on a query thread.
   std::uint64_t server_thread_postings = 20'000;
   // Threads in each of the two pools (short and long queries) that run the other queries at a
   // lower priority (0: automatic, see search::follower).

@@ -55,7 +55,6 @@ index_options options_of(const index_config& c) {
 
 namespace {
 
-
 // Lowers the calling thread's priority by `nice` (Linux: nice values are per thread).
 void lower_this_threads_priority(int nice) {
   errno = 0;
@@ -75,6 +74,13 @@ void run_or_terminate(asio::io_context& ctx, const char* what) {
     spdlog::critical("{} failed: {}", what, e.what());
     std::terminate();
   }
+}
+
+// Resumes the caller with `r` on the caller's own executor, whichever thread answered.
+template <typename Handler>
+void reply_to_caller(Handler handler, result<search_answer> r) {
+  auto ex = asio::get_associated_executor(handler);
+  asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable { std::move(handler)(std::move(r)); });
 }
 
 }  // namespace
@@ -386,11 +392,7 @@ void follower::finish_waiter(std::uint64_t id, errc why) {
 template <typename Answer>
 asio::awaitable<result<search_answer>> follower::when_applied(std::uint64_t min_index, Answer answer) {
   auto initiate = [this, min_index](auto handler, Answer answer) {
-    if (auto r = try_answer_here(min_index, answer)) {
-      auto ex = asio::get_associated_executor(handler);
-      asio::post(ex, [handler = std::move(handler), r = std::move(*r)]() mutable { std::move(handler)(std::move(r)); });
-      return;
-    }
+    if (auto r = try_answer_here(min_index, answer)) return reply_to_caller(std::move(handler), std::move(*r));
     auto run = [this, min_index, answer = std::move(answer), handler = std::move(handler)](errc why) mutable {
       answer_on_query_thread(why, min_index, std::move(answer), std::move(handler));
     };
@@ -427,17 +429,13 @@ template <typename Answer, typename Handler>
 void follower::answer_on_query_thread(errc why, std::uint64_t min_index, Answer answer, Handler handler) {
   asio::post(short_queries_.ctx, [this, why, min_index, answer = std::move(answer),
                                   handler = std::move(handler)]() mutable {
-    auto reply = [](Handler& h, result<search_answer> r) {
-      auto ex = asio::get_associated_executor(h);
-      asio::post(ex, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
-    };
     auto r = answer_now(why, min_index, answer, routing_.short_postings);
-    if (r || !r.is(errc::too_large)) return reply(handler, std::move(r));
+    if (r || !r.is(errc::too_large)) return reply_to_caller(std::move(handler), std::move(r));
     // Over the short budget (or a limit, which the long pool reports in full).
-    asio::post(long_queries_.ctx, [this, why, min_index, reply, answer = std::move(answer),
+    asio::post(long_queries_.ctx, [this, why, min_index, answer = std::move(answer),
                                    handler = std::move(handler)]() mutable {
       answered_long_.fetch_add(1, std::memory_order_relaxed);
-      reply(handler, answer_now(why, min_index, answer, UINT64_MAX));
+      reply_to_caller(std::move(handler), answer_now(why, min_index, answer, UINT64_MAX));
     });
   });
 }
