@@ -19,6 +19,7 @@ class category final : public std::error_category {
       case errc::corruption: return "data corruption";
       case errc::timed_out: return "timed out";
       case errc::session_expired: return "session expired";
+      case errc::no_space: return "no space";
     }
     return "unknown kvnode error " + std::to_string(code);
   }

@@ -24,6 +24,7 @@ enum class errc : std::uint8_t {
   corruption = 7,     // stored data failed validation
   timed_out = 8,      // the request did not complete in time
   session_expired = 9,  // the client's session is unknown (expired): open a new one
+  no_space = 10,      // the node's disk is full: writes are refused until space is freed (reads still work)
 };
 
 const std::error_category& error_category() noexcept;

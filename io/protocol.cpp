@@ -36,6 +36,7 @@ status to_status(std::error_code ec) noexcept {
     case errc::unavailable: return status::unavailable;
     case errc::timed_out: return status::timed_out;
     case errc::session_expired: return status::session_expired;
+    case errc::no_space: return status::no_space;
     case errc::internal:
     case errc::corruption: return status::internal;
   }
@@ -53,6 +54,7 @@ errc to_errc(status s) noexcept {
     case status::internal: return errc::internal;
     case status::timed_out: return errc::timed_out;
     case status::session_expired: return errc::session_expired;
+    case status::no_space: return errc::no_space;
   }
   return errc::internal;
 }

@@ -51,6 +51,7 @@ enum class status : std::uint8_t {
   internal = 6,
   timed_out = 7,
   session_expired = 8,
+  no_space = 9,  // the node's disk is full: the write was refused and not applied
 };
 
 // Request flags.

@@ -1,6 +1,7 @@
 #include "io/server.hpp"
 
 #include "core/spawn.hpp"
+#include "core/version.hpp"
 #include "io/accept.hpp"
 #include "io/event.hpp"
 #include "io/protocol.hpp"
@@ -15,6 +16,8 @@
 #include <asio/write.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <unistd.h>
 
 #include <cstring>
 #include <deque>
@@ -412,7 +415,12 @@ class connection : public std::enable_shared_from_this<connection> {
         {"data_bytes", st.state().data_bytes()},
         {"uptime_ms", static_cast<std::uint64_t>(uptime.count())},
         {"connections", static_cast<std::uint64_t>(srv_.connections_.size())},
-        {"version", std::string("0.1.0")},
+        {"version", std::string(kv::version)},
+        {"pid", static_cast<std::uint64_t>(::getpid())},
+        {"max_key_size", static_cast<std::uint64_t>(srv_.cfg_.storage.max_key_bytes)},
+        {"max_value_size", static_cast<std::uint64_t>(srv_.cfg_.storage.max_value_bytes)},
+        {"max_batch_size", static_cast<std::uint64_t>(srv_.cfg_.storage.max_batch_bytes)},
+        {"max_frame_size", static_cast<std::uint64_t>(srv_.cfg_.server.max_frame_bytes)},
     };
     if (srv_.index_ != nullptr) {
       // The search index: how far it has applied the log, and how far behind the store it is.

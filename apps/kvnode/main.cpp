@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "core/spawn.hpp"
 #include "core/store.hpp"
+#include "core/version.hpp"
 #include "index/follower.hpp"
 #include "io/peer_transport.hpp"
 #include "io/server.hpp"
@@ -64,7 +65,7 @@ kv::config load(int argc, char** argv, bool& exit_now) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
   auto cl = kv::parse_command_line(args);
   if (cl.help || cl.version) {
-    std::fputs(cl.help ? kv::command_line_help().c_str() : "kvnode 0.1.0\n", stdout);
+    std::fputs(cl.help ? kv::command_line_help().c_str() : fmt::format("kvnode {}\n", kv::version).c_str(), stdout);
     exit_now = true;
     return {};
   }
