@@ -33,6 +33,11 @@ constexpr std::chrono::microseconds snapshot_capture_slice{300};
 // Writeback of a snapshot file is started every this many bytes, so that its final fdatasync
 // does not flush the whole file at once and stall the WAL's syncs behind it.
 constexpr std::uint64_t snapshot_writeback_bytes = 8u << 20;
+// After a snapshot could not be written for lack of space: how long until the next try (a try
+// captures the whole state, so not as often as the WAL's cheap ones).
+constexpr std::chrono::seconds snapshot_space_retry{10};
+
+bool is_lack_of_space(int error) noexcept { return error == ENOSPC || error == EDQUOT; }
 
 std::filesystem::path created(std::filesystem::path dir) {
   std::filesystem::create_directories(dir);
@@ -143,10 +148,14 @@ void store::recover() {
   wal::recovered rec = log_read.get();
   if (observer_) {
     // After the log is read, so the observer learns how far it goes.
+    auto index_start = std::chrono::steady_clock::now();
     observer_->restart_from(snapshot_path ? std::make_shared<io::mapped_file>(*snapshot_path) : nullptr,
                             snapshot_index_, std::max(snapshot_index_, rec.last_index));
+    recovery_.index_duration = since(index_start);
   }
+  auto open_start = std::chrono::steady_clock::now();
   wal_ = std::make_unique<wal::log>(ring_, opts, rec);
+  recovery_.open_duration = since(open_start);
   auto replay_start = std::chrono::steady_clock::now();
   // Entries up to the durable commit index are known committed: apply them now. Those after it
   // are applied once the cluster commits them again. In a cluster of one, every durable entry
@@ -163,6 +172,7 @@ void store::recover() {
   }
   commit_index_ = sm_.applied_index();
   recovery_.replay_duration = since(replay_start);
+  const auto raft_start = std::chrono::steady_clock::now();
   recovery_.replayed_entries = replayed;
   recovery_.torn_bytes = rec.torn_bytes;
   recovery_.segments = rec.segments.size();
@@ -182,6 +192,7 @@ void store::recover() {
   saved_state_ = current_state_ = rec.state;
   raft::hard_state hs{rec.state.term, rec.state.vote, rec.state.commit};
   node_ = std::make_unique<raft::node>(rc, hs, raft::log(snapshot_index_, applied_term_at_snapshot_, std::move(entries), sm_.applied_index()));
+  recovery_.open_duration += since(raft_start);  // the Raft core, from the replayed log
   recovery_.duration = since(start);
 }
 
@@ -319,6 +330,13 @@ error_info store::not_leader_error() const {
 
 void store::propose(std::string command, write_done done, const session_ref& session) {
   if (stopping_) return done(errc::unavailable);
+  if (wal_->out_of_space() && role() == raft::role::leader) {  // a follower redirects instead
+    return done(error_info{make_error_code(errc::no_space),
+                           fmt::format("node {} cannot write: {}; the write was not applied, and writes are taken "
+                                       "again once space is freed",
+                                       repl_.id, wal_->space_problem()),
+                           {}});
+  }
   if (session.session != 0) command = encode_in_session(session, command);
   if (command.size() > cfg_.max_batch_bytes) return done(errc::too_large);
   auto size = command.size();
@@ -349,6 +367,10 @@ asio::awaitable<result<std::uint64_t>> store::read_barrier() {
 
 void store::receive(const raft::message& m) {
   if (stopping_) return;
+  // Out of space, a follower takes no new entries: the room left is kept for the term and vote
+  // it must make durable to take part in elections. The leader, which commits with the other
+  // members meanwhile, sends the entries again once this node takes them (its probes go on).
+  if (m.type == raft::message_type::append && !m.entries.empty() && wal_->out_of_space()) return;
   if (m.type == raft::message_type::snapshot && !accept_snapshot(m)) return;
   node_->step(m);
   raft_wake_.notify();
@@ -514,6 +536,7 @@ asio::awaitable<void> store::tick_loop() {
     if (stopping_) break;
     ++ticks_;
     node_->tick();
+    watch_space();
     expire_reads();
     raft_wake_.notify();
   }
@@ -653,6 +676,37 @@ void store::note_role_change() {
   role_changed_.notify();
 }
 
+void store::watch_space() {
+  const bool out = wal_->out_of_space();
+  if (out != no_space_) {
+    no_space_ = out;
+    node_->set_may_lead(!out);
+    if (out) {
+      spdlog::error("node {}: NOSPACE alarm: writes are refused and this node will not be elected leader while "
+                    "another member can be, until space is freed in {}",
+                    repl_.id, dir_.string());
+    } else {
+      spdlog::info("node {}: NOSPACE alarm cleared: writes are taken again", repl_.id);
+    }
+  }
+  // A leader that cannot make its own entries durable cannot commit: hand over to the followers
+  // in turn (one that is out of space too lets the transfer time out) until one takes over.
+  if (!out || role() != raft::role::leader || repl_.voters.size() == 1 || node_->transfer_target() != 0 ||
+      ticks_ < next_handover_tick_) {
+    return;
+  }
+  next_handover_tick_ = ticks_ + static_cast<std::uint64_t>(repl_.election_ticks);
+  for (std::size_t i = 0; i < repl_.voters.size(); ++i) {
+    auto peer = repl_.voters[handover_cursor_++ % repl_.voters.size()];
+    if (peer == repl_.id) continue;
+    if (node_->transfer_leadership(peer) == errc::ok) {
+      spdlog::warn("node {}: out of space: handing leadership to node {}", repl_.id, peer);
+      raft_wake_.notify();
+    }
+    return;
+  }
+}
+
 void store::fail_waiters(const error_info& why) {
   auto waiters = std::move(waiters_);
   waiters_.clear();
@@ -711,7 +765,7 @@ void store::apply_one(const pending_entry& e, write_done* done) {
 }
 
 void store::maybe_start_snapshot() {
-  if (snapshot_running_ || stopping_) return;
+  if (snapshot_running_ || stopping_ || std::chrono::steady_clock::now() < snapshot_retry_at_) return;
   bool by_entries = sm_.applied_index() - snapshot_index_ >= cfg_.snapshot_entries;
   bool by_bytes = log_bytes_ - log_bytes_at_snapshot_ >= snapshot_log_bound();
   if (!by_entries && !by_bytes) return;
@@ -741,13 +795,19 @@ asio::awaitable<void> store::take_snapshot() {
   const auto bytes_mark = log_bytes_;
   const auto final_name = snapshot::file_name(index);
   const auto tmp_name = final_name + ".tmp";
+  // Lack of space only abandons this snapshot (nothing depends on it yet); other errors are fatal.
+  int space_error = 0;
   auto fail = [&](std::string_view what, int rc) {
+    if (is_lack_of_space(-rc)) {
+      if (space_error == 0) space_error = -rc;
+      return;
+    }
     fail_stop(fmt::format("snapshot {}: {} failed: {}", (dir_ / tmp_name).string(), what, std::strerror(-rc)));
   };
 
   int fd = co_await ring_.openat(dir_fd_.get(), tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("create", fd);
-  io::unique_fd file(fd);
+  io::unique_fd file(fd < 0 ? -1 : fd);
 
   std::vector<std::string> queued;
   std::size_t queued_bytes = 0;
@@ -767,6 +827,10 @@ asio::awaitable<void> store::take_snapshot() {
   });
   if (observer_) observer_->checkpoint(index);
   auto write_queued = [&]() -> asio::awaitable<void> {
+    if (space_error != 0) {  // the capture runs to its end; what it produces is dropped
+      queued.clear();
+      queued_bytes = 0;
+    }
     while (!queued.empty()) {
       // Take the batch out first: writes arriving during the await may queue more chunks.
       std::vector<std::string> batch;
@@ -780,8 +844,13 @@ asio::awaitable<void> store::take_snapshot() {
           len += batch[j].size();
         }
         int rc = co_await ring_.write(file.get(), iov, offset);
-        if (rc < 0) fail("write", rc);
-        if (static_cast<std::uint64_t>(rc) != len) fail("write (short)", -EIO);
+        if (rc >= 0 && static_cast<std::uint64_t>(rc) != len) rc = -ENOSPC;  // a short write: the file system is full
+        if (rc < 0) {
+          fail("write", rc);
+          queued.clear();
+          queued_bytes = 0;
+          co_return;
+        }
         offset += len;
       }
       if (offset - written_back >= snapshot_writeback_bytes) {
@@ -808,10 +877,20 @@ asio::awaitable<void> store::take_snapshot() {
   queued.push_back(std::move(sessions));
   queued.push_back(snapshot::encode_footer(pairs, chunks));
   co_await write_queued();
-  if (cfg_.fsync == fsync_policy::always) {
+  if (cfg_.fsync == fsync_policy::always && space_error == 0) {
     if (int rc = co_await ring_.fdatasync(file.get()); rc < 0) fail("fdatasync", rc);
   }
   file.reset();
+  if (space_error != 0) {
+    if (fd >= 0) co_await ring_.unlinkat(dir_fd_.get(), tmp_name);
+    snapshot_retry_at_ = std::chrono::steady_clock::now() + snapshot_space_retry;
+    spdlog::warn("snapshot at index {} not written: {} in {} ({} bytes written before it); the log keeps growing "
+                 "until a snapshot fits, next try in {}s",
+                 index, std::strerror(space_error), dir_.string(), offset, snapshot_space_retry.count());
+    snapshot_running_ = false;
+    snapshot_done_.notify();
+    co_return;
+  }
   if (int rc = co_await ring_.renameat(dir_fd_.get(), tmp_name, final_name); rc < 0) fail("rename", rc);
   if (cfg_.fsync == fsync_policy::always) {
     if (int rc = co_await ring_.fsync(dir_fd_.get()); rc < 0) fail("directory fsync", rc);

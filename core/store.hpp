@@ -78,6 +78,8 @@ class store {
     std::chrono::microseconds snapshot_duration{0};  // loading the snapshot
     std::chrono::microseconds log_read_duration{0};  // reading and checking the WAL (in parallel)
     std::chrono::microseconds replay_duration{0};    // applying the log entries after the snapshot
+    std::chrono::microseconds index_duration{0};     // handing the snapshot to the search index
+    std::chrono::microseconds open_duration{0};      // opening the WAL for appending, starting Raft
   };
 
   struct stats {
@@ -158,6 +160,10 @@ class store {
   // errc::ok if `key` is acceptable for a read or a write (non-empty, within max-key-size).
   errc check_key_for_read(std::string_view key) const { return check_key(key); }
   bool stopping() const noexcept { return stopping_; }
+  // The NOSPACE alarm: the disk is full and the log cannot grow; writes fail with errc::no_space.
+  bool out_of_space() const noexcept { return wal_->out_of_space(); }
+  // Why the log could not prepare space the last time it tried; empty if it could.
+  const std::string& space_problem() const noexcept { return wal_->space_problem(); }
 
   // Takes a snapshot now unless one is running, and waits for the one in progress to finish.
   asio::awaitable<void> snapshot_now();
@@ -214,6 +220,9 @@ class store {
   void release_reads();
   void expire_reads();
   void note_role_change();
+  // On every tick: follows the WAL's out-of-space state (the NOSPACE alarm): refuses to lead
+  // while it lasts, and hands leadership over if it leads a cluster of several.
+  void watch_space();
   // A snapshot streamed from the leader has arrived: load and check it before the core hears of
   // it. False: unusable (or not now); the leader will send it again.
   bool accept_snapshot(const raft::message& m);
@@ -286,8 +295,12 @@ class store {
   std::deque<waiter> waiters_;  // in index order
   io::event apply_wake_;
   bool stopping_ = false;
+  bool no_space_ = false;                 // the alarm as watch_space() last saw it
+  std::uint64_t next_handover_tick_ = 0;  // out of space, leading: when to try the next follower
+  std::size_t handover_cursor_ = 0;
 
   bool snapshot_running_ = false;
+  std::chrono::steady_clock::time_point snapshot_retry_at_{};  // no snapshot before it (no space)
   io::event snapshot_done_;
   std::uint64_t snapshot_index_ = 0;       // index of the newest snapshot on disk
   std::uint64_t log_bytes_ = 0;            // bytes of entry records appended (or replayed) since start

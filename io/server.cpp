@@ -421,7 +421,9 @@ class connection : public std::enable_shared_from_this<connection> {
         {"max_value_size", static_cast<std::uint64_t>(srv_.cfg_.storage.max_value_bytes)},
         {"max_batch_size", static_cast<std::uint64_t>(srv_.cfg_.storage.max_batch_bytes)},
         {"max_frame_size", static_cast<std::uint64_t>(srv_.cfg_.server.max_frame_bytes)},
+        {"alarm", std::string(st.out_of_space() ? "no_space" : "none")},
     };
+    if (!st.space_problem().empty()) fields.push_back({"space_problem", st.space_problem()});
     if (srv_.index_ != nullptr) {
       // The search index: how far it has applied the log, and how far behind the store it is.
       auto p = srv_.index_->progress();

@@ -158,6 +158,10 @@ void node::tick() {
     return;
   }
   if (++election_elapsed_ >= randomized_timeout_) {
+    if (!may_lead_ && cfg_.voters.size() > 1) {
+      reset_election_timer();  // leave the election to a member that can lead
+      return;
+    }
     campaign(cfg_.pre_vote ? campaign_type::pre_vote : campaign_type::election);
   }
 }
@@ -239,7 +243,8 @@ void node::step(const message& m) {
       return;
     case message_type::timeout_now:
       // The leader hands over: campaign now, without a pre-vote (thesis §3.10).
-      if (role_ != role::leader) campaign(campaign_type::transfer);
+      // A node that may not lead lets the transfer time out; the leader then leads on.
+      if (role_ != role::leader && may_lead_) campaign(campaign_type::transfer);
       return;
     case message_type::read_index:
       if (role_ == role::leader) {

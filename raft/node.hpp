@@ -133,6 +133,15 @@ class node {
   // The node leadership is being transferred to; 0 if none.
   node_id transfer_target() const noexcept { return transferee_; }
 
+  // Whether this node may become leader (default: yes). A node that may not (its disk is full:
+  // it could not make its own entries durable, so it could not commit) does not start elections
+  // when its timer runs out and ignores timeout_now, so a healthy member is elected instead; it
+  // still votes, replicates and serves reads. A leader told it may not lead keeps leading until
+  // its owner hands leadership over (transfer_leadership). The only voter of a cluster of one
+  // campaigns regardless: there is no other member to lead.
+  void set_may_lead(bool may) noexcept { may_lead_ = may; }
+  bool may_lead() const noexcept { return may_lead_; }
+
   // Asks for a linearizable read point; the answer comes out in take_ready().reads with the
   // same `context`.
   void read_index(std::uint64_t context);
@@ -212,6 +221,7 @@ class node {
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_timeout_ = 0;
+  bool may_lead_ = true;
   node_id transferee_ = 0;  // leader: the node leadership is being handed to
   int transfer_elapsed_ = 0;
   std::mt19937_64 rng_;

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -225,12 +226,33 @@ recovered log::read(const options& opts, std::uint64_t after_index) {
 namespace {
 
 constexpr std::size_t zero_chunk_bytes = std::size_t{1} << 20;
-constexpr std::uint64_t page_bytes = 4096;
 constexpr const char* spare_name = "next-segment.tmp";
 
 const std::string& zeros() {
   static const std::string z(zero_chunk_bytes, '\0');
   return z;
+}
+
+bool is_lack_of_space(int error) noexcept { return error == ENOSPC || error == EDQUOT; }
+
+// Bytes the file system holding `dir` has free for this process; nullopt if it cannot say.
+std::optional<std::uint64_t> free_bytes(const std::filesystem::path& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+// "3.2MiB": for people reading a log line, not for parsing (format_size is exact).
+std::string approximate_size(std::uint64_t bytes) {
+  if (bytes < (1u << 10)) return fmt::format("{}B", bytes);
+  if (bytes < (1u << 20)) return fmt::format("{:.1f}KiB", bytes / 1024.0);
+  if (bytes < (1ull << 30)) return fmt::format("{:.1f}MiB", bytes / 1048576.0);
+  return fmt::format("{:.1f}GiB", bytes / 1073741824.0);
+}
+
+std::string describe_free(const std::filesystem::path& dir) {
+  auto free = free_bytes(dir);
+  return free ? approximate_size(*free) + " available" : "free space unknown";
 }
 
 }  // namespace
@@ -243,21 +265,14 @@ void log::open_active_segment() {
     active_offset_ = 0;
   }
   auto path = segment_path(segments_.back().seq);
+  const bool existed = std::filesystem::exists(path);
   active_fd_ = io::open_file(path, O_RDWR | O_CREAT);
-  // A new segment (or one whose filling a crash cut short) gets zeros from the first page past
-  // its data to the end. A full-size one has them already, or was fallocated by an older
-  // version and keeps that space until it is rotated out.
+  // Past the recovered data the file holds only zeros (recovery checked, or zeroed a torn
+  // tail): whatever its size, it is filled that far. run() fills the rest in the background.
   struct stat st {};
   if (::fstat(active_fd_.get(), &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat " + path.string());
-  const auto from = static_cast<std::uint64_t>(st.st_size) >= opts_.segment_bytes
-                        ? opts_.segment_bytes
-                        : (active_offset_ + page_bytes - 1) / page_bytes * page_bytes;
-  for (auto at = from; at < opts_.segment_bytes; at += zero_chunk_bytes) {
-    auto n = std::min<std::uint64_t>(zero_chunk_bytes, opts_.segment_bytes - at);
-    io::write_all_at(active_fd_.get(), std::string_view(zeros()).substr(0, n), at, path);
-  }
-  if (::fsync(active_fd_.get()) != 0) throw std::system_error(errno, std::generic_category(), "fsync " + path.string());
-  io::sync_directory(opts_.dir);
+  filled_ = std::max(static_cast<std::uint64_t>(st.st_size), active_offset_);
+  if (!existed) io::sync_directory(opts_.dir);  // the new name is durable before data goes in
 }
 
 log::batch& log::writable_batch() {
@@ -343,29 +358,104 @@ void log::stop() {
 
 asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
   on_durable_ = std::move(on_durable);
+  start_fill();  // a new or short active segment: its zeros are written from now on
   for (;;) {
     if (worth_waiting_for_more()) {
       co_await wake_.wait_until(wait_from_ + opts_.group_commit_delay);
       continue;
     }
+    if (!space_problem_.empty() && retry_due() && !filling_ && !spare_preparing_) {
+      // Try again to make room; if nothing needs room any more, the problem is gone.
+      if (filled_ < opts_.segment_bytes) {
+        start_fill();
+      } else if (blocked_ || active_offset_ >= opts_.segment_bytes / 2) {
+        start_spare();
+      } else {
+        note_space_ok();
+      }
+    }
+    bool stuck = false;  // the front batch waits for room
+    bool wrote = false;
     // Another batch joins those in flight only once it holds at least as many records as the
     // latest of them: syncing many small batches at once costs more than it saves.
     while (!pending_.empty() && in_flight_.size() < opts_.syncs_in_flight &&
            (in_flight_.empty() || pending_.front().records >= in_flight_.back().b.records)) {
-      auto size = pending_.front().bytes.size();
-      if (active_offset_ > 0 && active_offset_ + size > opts_.segment_bytes) {
-        if (!in_flight_.empty()) break;  // a new segment starts only once the old one is all durable
+      auto size = pending_.front().bytes.size() + (active_offset_ == 0 ? hard_state_batch().size() : 0);
+      auto where = place(size);
+      if (where == placement::wait) {
+        stuck = true;
+        break;
+      }
+      if (where == placement::rotate) {
         co_await rotate();
+        continue;
       }
       start_write(std::move(pending_.front()));
       pending_.pop_front();
+      wrote = true;
+    }
+    // Blocked: the front batch waits and nothing under way can make room. It stays so through
+    // the retries, until a batch is written again.
+    if (!blocked_ && stuck && in_flight_.empty() && !filling_ && !spare_preparing_ && !space_problem_.empty()) {
+      blocked_ = true;
+      spdlog::error("WAL: the log cannot grow ({}); writes are refused until space is freed, retrying every {}",
+                    space_problem_, format_duration(opts_.space_retry_interval));
+    } else if (blocked_ && (wrote || pending_.empty())) {
+      blocked_ = false;
+      spdlog::info("WAL: the log grows again; writes are taken");
+    }
+    if (stopping_ && blocked_) {
+      // Never acknowledged: nothing is lost by not writing them, and waiting could be forever.
+      spdlog::warn("WAL: stopping with {} batch(es) unwritten for lack of space (none was acknowledged)",
+                   pending_.size());
+      pending_.clear();
+      pending_entries_ = 0;
     }
     if (pending_.empty() && in_flight_.empty() && stopping_) {
-      while (spare_preparing_) co_await spare_done_.wait();  // it uses this object
+      while (spare_preparing_ || filling_) co_await spare_done_.wait();  // they use this object
       co_return;
     }
-    co_await wake_.wait();
+    if (!space_problem_.empty() && !filling_ && !spare_preparing_) {
+      co_await wake_.wait_until(space_retry_at_);
+    } else {
+      co_await wake_.wait();
+    }
   }
+}
+
+log::placement log::place(std::uint64_t size) {
+  if (active_offset_ + size <= filled_) return placement::write;
+  if (filled_ < opts_.segment_bytes) {  // the zeros ahead are still being written
+    start_fill();
+    return placement::wait;
+  }
+  if (active_offset_ == 0) return placement::write;  // larger than a segment: it gets one of its own
+  if (!in_flight_.empty()) return placement::wait;  // a new segment starts only once the old one is all durable
+  if (spare_fd_) return placement::rotate;
+  start_spare();
+  return placement::wait;
+}
+
+bool log::out_of_space() const noexcept {
+  if (blocked_) return true;
+  if (space_problem_.empty() || spare_fd_) return false;
+  return active_offset_ + opts_.max_batch_bytes >= std::min(filled_, opts_.segment_bytes);
+}
+
+bool log::retry_due() const noexcept {
+  return space_problem_.empty() || std::chrono::steady_clock::now() >= space_retry_at_;
+}
+
+void log::note_space_problem(std::string what) {
+  if (space_problem_.empty()) spdlog::warn("WAL: {}", what);
+  space_problem_ = std::move(what);
+  space_retry_at_ = std::chrono::steady_clock::now() + opts_.space_retry_interval;
+}
+
+void log::note_space_ok() {
+  if (space_problem_.empty()) return;
+  spdlog::info("WAL: space available again in {} ({})", opts_.dir.string(), describe_free(opts_.dir));
+  space_problem_.clear();
 }
 
 void log::start_write(batch b) {
@@ -424,38 +514,94 @@ asio::awaitable<void> log::write(in_flight_write* w) {
 }
 
 void log::start_spare() {
-  if (spare_preparing_ || spare_fd_) return;
+  if (spare_preparing_ || spare_fd_ || !retry_due()) return;
   spare_preparing_ = true;
   asio::co_spawn(ring_.executor(), prepare_spare(), stop_on_failure("preparing the next WAL segment"));
 }
 
-asio::awaitable<void> log::prepare_spare() {
-  const auto path = opts_.dir / spare_name;
-  int fd = co_await ring_.openat(dir_fd_.get(), spare_name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail_stop(fmt::format("cannot create the next WAL segment {}: {}", path.string(), std::strerror(-fd)));
-  io::unique_fd file(fd);
-  for (std::uint64_t at = 0; at < opts_.segment_bytes; at += zero_chunk_bytes) {
-    auto n = std::min<std::uint64_t>(zero_chunk_bytes, opts_.segment_bytes - at);
+void log::start_fill() {
+  if (filling_ || filled_ >= opts_.segment_bytes || !retry_due()) return;
+  filling_ = true;
+  asio::co_spawn(ring_.executor(), fill_active(), stop_on_failure("zero-filling the active WAL segment"));
+}
+
+asio::awaitable<int> log::write_zeros(int fd, std::uint64_t from, std::uint64_t to, std::uint64_t* done,
+                                      const std::filesystem::path& path) {
+  for (std::uint64_t at = from; at < to;) {
+    auto n = std::min<std::uint64_t>(zero_chunk_bytes, to - at);
     iovec iov{const_cast<char*>(zeros().data()), n};
     int rc = co_await ring_.write(fd, std::span<const iovec>(&iov, 1), at);
-    if (rc < 0 || static_cast<std::uint64_t>(rc) != n) {
-      fail_stop(fmt::format("cannot preallocate the next WAL segment {} ({}): {}", path.string(),
-                            format_size(opts_.segment_bytes), rc < 0 ? std::strerror(-rc) : "short write"));
+    if (rc < 0 && is_lack_of_space(-rc)) co_return -rc;
+    if (rc <= 0) {
+      fail_stop(fmt::format("cannot write zeros at offset {} of {}: {}", at, path.string(),
+                            rc < 0 ? std::strerror(-rc) : "no progress"));
     }
+    at += static_cast<std::uint64_t>(rc);  // a short write is retried, and then says why it stopped
+    *done = at;
+    wake_.notify();
+  }
+  co_return 0;
+}
+
+asio::awaitable<void> log::fill_active() {
+  const auto path = segment_path(segments_.back().seq);
+  const int fd = active_fd_.get();  // no rotation while filling: place() waits for the fill
+  int error = co_await write_zeros(fd, filled_, opts_.segment_bytes, &filled_, path);
+  if (error == 0) {
+    if (opts_.sync) {
+      if (int rc = co_await ring_.fsync(fd); rc < 0) fail_stop(fmt::format("fsync {}: {}", path.string(), std::strerror(-rc)));
+    }
+    note_space_ok();
+  } else {
+    note_space_problem(fmt::format("{}: cannot fill the active WAL segment {} to {} (at {}): {}", std::strerror(error),
+                                   path.string(), format_size(opts_.segment_bytes), format_size(filled_),
+                                   describe_free(opts_.dir)));
+  }
+  filling_ = false;
+  spare_done_.notify();
+  wake_.notify();
+}
+
+asio::awaitable<void> log::prepare_spare() {
+  const auto path = opts_.dir / spare_name;
+  auto finish = [this] {
+    spare_preparing_ = false;
+    spare_done_.notify();
+    wake_.notify();
+  };
+  auto lack_of_space = [&](int error) {
+    note_space_problem(fmt::format("{}: cannot prepare the next WAL segment {}: it needs {}, {}", std::strerror(error),
+                                   path.string(), format_size(opts_.segment_bytes), describe_free(opts_.dir)));
+  };
+  if (auto free = free_bytes(opts_.dir); free && *free < opts_.segment_bytes) {
+    lack_of_space(ENOSPC);  // known before writing anything
+    co_return finish();
+  }
+  int fd = co_await ring_.openat(dir_fd_.get(), spare_name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 && is_lack_of_space(-fd)) {
+    lack_of_space(-fd);
+    co_return finish();
+  }
+  if (fd < 0) fail_stop(fmt::format("cannot create the next WAL segment {}: {}", path.string(), std::strerror(-fd)));
+  io::unique_fd file(fd);
+  std::uint64_t written = 0;
+  if (int error = co_await write_zeros(fd, 0, opts_.segment_bytes, &written, path); error != 0) {
+    file.reset();
+    co_await ring_.unlinkat(dir_fd_.get(), spare_name);  // give the space back
+    lack_of_space(error);
+    co_return finish();
   }
   if (opts_.sync) {
     if (int rc = co_await ring_.fsync(fd); rc < 0) fail_stop(fmt::format("fsync {}: {}", path.string(), std::strerror(-rc)));
   }
   spare_fd_ = std::move(file);
-  spare_preparing_ = false;
-  spare_done_.notify();
+  note_space_ok();
+  finish();
 }
 
 asio::awaitable<void> log::rotate() {
   auto seq = segments_.back().seq + 1;
   auto name = segment_name(seq);
-  start_spare();
-  while (!spare_fd_) co_await spare_done_.wait();
   if (int rc = co_await ring_.renameat(dir_fd_.get(), spare_name, name); rc < 0) {
     fail_stop(fmt::format("cannot rename {} to {}: {}", (opts_.dir / spare_name).string(), segment_path(seq).string(),
                           std::strerror(-rc)));
@@ -468,6 +614,7 @@ asio::awaitable<void> log::rotate() {
   active_fd_ = std::move(spare_fd_);
   active_offset_ = 0;
   durable_offset_ = 0;
+  filled_ = opts_.segment_bytes;
   segments_.push_back(segment_info{seq, 0});
   spdlog::debug("WAL: started segment {}", segment_path(seq).string());
 }
@@ -490,6 +637,10 @@ asio::awaitable<void> log::compact(std::uint64_t index) {
     }
   }
   spdlog::info("WAL: deleted {} segment(s) covered by the snapshot at index {}", doomed.size(), index);
+  if (!space_problem_.empty()) {  // space was freed: try again now
+    space_retry_at_ = std::chrono::steady_clock::now();
+    wake_.notify();
+  }
 }
 
 }  // namespace kv::wal

@@ -6,10 +6,18 @@
 // Files: <dir>/<seq: 20 digits>.wal, each preallocated to segment_bytes by writing zeros (not
 // fallocate: a write into fallocated, "unwritten" space also changes the file's extent map, so
 // every fdatasync would commit the file system's journal too; over written zeros it flushes the
-// data alone, about 40 % faster here). The next segment is zero-filled and synced in the
-// background, as <dir>/next-segment.tmp, once the active one is half full, so a rotation only
-// renames it. Every segment begins with a hard_state record, so deleting old segments never
-// loses the current hard state.
+// data alone). The next segment is zero-filled and synced in the background, as
+// <dir>/next-segment.tmp, once the active one is half full, so a rotation only renames it. A
+// new or short active segment (an empty directory, a crash during its filling) is filled in the
+// background too, from run() on: batches are written only below the zeros already written, so
+// opening the log never waits for a whole segment's zeros. Every segment begins with a
+// hard_state record, so deleting old segments never loses the current hard state.
+//
+// A full disk is not fatal (etcd's NOSPACE alarm, Redis's MISCONF): when zeros cannot be written
+// (ENOSPC, EDQUOT) the log keeps writing while the zeros it has hold its batches, and once a
+// batch finds no room it waits; out_of_space() then says so, and the owner refuses new writes.
+// Every space_retry_interval the log tries again, and writes go on by themselves once space was
+// freed. A failed write or sync of log data is still fatal (see below).
 // Replay rule: an entry whose index is not greater than the last one replayed replaces the
 // entries from that index on, exactly as a follower's log does when it truncates a conflict.
 //
@@ -65,6 +73,8 @@ struct options {
   // Group-commit delay: when the disk is free but fewer records are queued than the recent
   // batches held, wait up to this long for the rest (0: never wait).
   std::chrono::microseconds group_commit_delay{0};
+  // After zeros could not be written for lack of space: how long until the next try.
+  std::chrono::milliseconds space_retry_interval{1000};
 };
 
 struct segment_info {
@@ -131,6 +141,17 @@ class log {
 
   std::size_t segment_count() const noexcept { return segments_.size(); }
 
+  // True while the log is about to run out of room or has (the disk is full): the next segment
+  // cannot be prepared and less than max_batch_bytes is left in the active one, or a batch
+  // already waits. The owner should refuse new writes (errc::no_space) until it turns false
+  // again, by itself, once space is freed; what it queues meanwhile (hard states, a follower's
+  // entries, writes taken before) uses the room left, or waits.
+  bool out_of_space() const noexcept;
+  // Why the log could not prepare space the last time it tried (names the cause, the directory
+  // and the space needed); empty once it could again. May be set while out_of_space() is false:
+  // the active segment still has room.
+  const std::string& space_problem() const noexcept { return space_problem_; }
+
   struct stats {
     std::uint64_t batches = 0;
     std::uint64_t records = 0;
@@ -157,6 +178,19 @@ class log {
   };
 
   void open_active_segment();
+  // Whether the front pending batch can be written now; if not, starts what makes room.
+  enum class placement : std::uint8_t { write, rotate, wait };
+  placement place(std::uint64_t size);
+  // Zero-fills the active segment from filled_ to segment_bytes, in the background.
+  void start_fill();
+  asio::awaitable<void> fill_active();
+  // Writes zeros to `fd` from `from` to `to`, advancing `*done` as chunks complete. Returns 0,
+  // or the errno of a lack of space (ENOSPC, EDQUOT); any other failure is fatal.
+  asio::awaitable<int> write_zeros(int fd, std::uint64_t from, std::uint64_t to, std::uint64_t* done,
+                                   const std::filesystem::path& path);
+  void note_space_problem(std::string what);
+  void note_space_ok();
+  bool retry_due() const noexcept;
   batch& writable_batch();
   void record_queued(bool entry);
   bool worth_waiting_for_more() const;
@@ -176,6 +210,8 @@ class log {
   io::unique_fd active_fd_;
   std::uint64_t active_offset_ = 0;   // where the next batch goes in the active segment
   std::uint64_t durable_offset_ = 0;  // everything before it in the active segment is durable
+  std::uint64_t filled_ = 0;          // bytes of the active segment written (data or zeros)
+  bool filling_ = false;              // fill_active() is running
   std::deque<segment_info> segments_;  // oldest first; back() is the active segment
 
   hard_state hard_state_;
@@ -198,6 +234,10 @@ class log {
   io::unique_fd spare_fd_;
   bool spare_preparing_ = false;
   io::event spare_done_;
+  // Space: the last failure to write zeros, when to try again, and whether a batch waits.
+  std::string space_problem_;
+  std::chrono::steady_clock::time_point space_retry_at_{};
+  bool blocked_ = false;
   bool stopping_ = false;
   stats stats_;
 };

@@ -146,6 +146,25 @@ BOOST_AUTO_TEST_CASE(a_segment_left_short_is_filled_at_startup) {
   BOOST_TEST(r.entries[1].data == make_entry(1, 2, 100).data);
 }
 
+// Opening the log writes no zeros: a new segment is filled from run() on, in the background,
+// while the first batches are written below the zeros already there (a node listens at once).
+BOOST_AUTO_TEST_CASE(opening_the_log_leaves_the_zeros_to_run) {
+  temp_dir dir;
+  auto opts = small_wal(dir.path());
+  opts.segment_bytes = 8u << 20;
+  const auto seg = dir / wal::segment_name(1);
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    io::uring ring(ctx.get_executor());
+    wal::log log(ring, opts, wal::log::read(opts, 0));
+    BOOST_TEST(std::filesystem::file_size(seg) == 0u);
+    log.append(1, 1, make_entry(1, 1).data);
+    log.stop();
+    co_await log.run([](std::uint64_t) {});
+  });
+  BOOST_TEST(std::filesystem::file_size(seg) == opts.segment_bytes);
+  BOOST_TEST(read_log(opts).entries.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(empty_directory_recovers_empty) {
   temp_dir dir;
   auto r = write_log(small_wal(dir.path()), {});  // reads, then opens for appending
@@ -528,11 +547,12 @@ BOOST_AUTO_TEST_CASE(failed_fdatasync_is_fatal) {
   BOOST_TEST(WEXITSTATUS(out.status) == fail_stop_exit_code);
 }
 
-// Preparing the next segment can fail too (a full disk): that is fatal as well, and what was
-// acknowledged before stays readable.
+// Preparing the next segment can fail with an I/O error: that is fatal as well (unlike a lack of
+// space, see disk_full_tests), and what was acknowledged before stays readable.
 BOOST_AUTO_TEST_CASE(a_failed_next_segment_is_fatal_and_loses_nothing_acknowledged) {
   temp_dir dir;
   auto opts = small_wal(dir.path());
+  write_log(opts, {});  // the first segment, filled: the only fsync left to fail is the spare's
   // The spare's sync fails (batches use fdatasync, the spare fsync).
   auto out = run_failing_log(opts, io::op_kind::fsync, [](wal::log& log) {
     for (std::uint64_t i = 1; i <= 3; ++i) log.append(1, i, std::string(12000, 'x'));  // past half

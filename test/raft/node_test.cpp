@@ -551,6 +551,59 @@ BOOST_AUTO_TEST_CASE(an_abandoned_transfer_lets_the_leader_lead_on) {
   BOOST_TEST(c.count(message_type::timeout_now) == 0u);
 }
 
+// A member whose disk is full (it may not lead) is never the one elected while another can be.
+BOOST_AUTO_TEST_CASE(a_node_that_may_not_lead_ignores_timeout_now) {
+  wired c({1, 2, 3}, /*check_quorum=*/true);
+  c.elect(1);
+  c[2].set_may_lead(false);
+  BOOST_TEST((c[1].transfer_leadership(2) == kv::errc::ok));
+  c[1].tick();
+  c.deliver();
+  BOOST_TEST(c.count(message_type::timeout_now) >= 1u);
+  BOOST_TEST((c[2].current_role() == role::follower));
+  for (int i = 0; i < 10; ++i) {
+    c[1].tick();
+    c.deliver();
+  }
+  BOOST_TEST((c[1].current_role() == role::leader));
+  BOOST_TEST(c[1].transfer_target() == 0u);  // abandoned: node 1 leads on
+  BOOST_TEST((c[1].transfer_leadership(3) == kv::errc::ok));
+  c[1].tick();
+  c.deliver();
+  BOOST_TEST((c[3].current_role() == role::leader));
+}
+
+BOOST_AUTO_TEST_CASE(a_node_that_may_not_lead_never_campaigns) {
+  wired c({1, 2, 3});
+  c.elect(1);
+  c.drop = [](const message& m) { return m.from == 1 || m.to == 1; };  // the leader is gone
+  c[2].set_may_lead(false);
+  const auto votes_before = c.count(message_type::vote);
+  for (int i = 0; i < 100; ++i) {
+    c[2].tick();
+    c.deliver();
+  }
+  BOOST_TEST((c[2].current_role() == role::follower));
+  BOOST_TEST(c.count(message_type::vote) == votes_before);
+  tick_until_campaign(c[3]);
+  c.deliver();
+  BOOST_TEST((c[3].current_role() == role::leader));  // node 2 still votes
+  c[2].set_may_lead(true);
+  c.drop = [](const message& m) { return m.from == 3 || m.to == 3 || m.from == 1 || m.to == 1; };
+  tick_until_campaign(c[2]);
+  BOOST_TEST((c[2].current_role() != role::follower));  // healthy again: it campaigns
+}
+
+BOOST_AUTO_TEST_CASE(the_only_voter_leads_even_if_it_may_not) {
+  config cfg;
+  cfg.id = 1;
+  cfg.voters = {1};
+  node n(cfg, hard_state{}, kv::raft::log{});
+  n.set_may_lead(false);
+  for (int i = 0; i < 30; ++i) n.tick();
+  BOOST_TEST((n.current_role() == role::leader));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(raft_snapshots)

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <stdexcept>
 #include <string>
@@ -130,6 +131,15 @@ class node_process {
  public:
   explicit node_process(std::string extra_toml = {}) : port_(free_port()), extra_(std::move(extra_toml)) {
     write_config();
+    start();
+  }
+  // `prepare` runs on the (empty) data directory before the node first starts: to mount a
+  // small file system there, for example.
+  node_process(std::string extra_toml, const std::function<void(const std::filesystem::path&)>& prepare)
+      : port_(free_port()), extra_(std::move(extra_toml)) {
+    write_config();
+    std::filesystem::create_directories(data_dir());
+    prepare(data_dir());
     start();
   }
   ~node_process() {

@@ -1,0 +1,315 @@
+// A full disk, on a small tmpfs: the log waits for space instead of stopping the node, writes are
+// refused with no_space while reads go on, and everything resumes once space is freed, with no
+// acknowledged write lost. Needs root (mount); without it the whole executable is skipped (exit
+// 77, which ctest reports as skipped).
+
+#include "core/wal/wal.hpp"
+#include "support/client_util.hpp"
+#include "support/cluster.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wal_util.hpp"
+
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <optional>
+
+using namespace kv;
+using namespace kv::test;
+
+namespace {
+
+constexpr int skip_exit_code = 77;
+
+// A tmpfs of `bytes` mounted on `dir` while it lives (detached at the end, even if busy).
+class tmpfs_mount {
+ public:
+  tmpfs_mount(std::filesystem::path dir, std::uint64_t bytes) : dir_(std::move(dir)) {
+    auto options = fmt::format("size={}", bytes);
+    if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+      throw std::system_error(errno, std::generic_category(), "mount tmpfs on " + dir_.string());
+    }
+  }
+  ~tmpfs_mount() { ::umount2(dir_.c_str(), MNT_DETACH); }
+  tmpfs_mount(const tmpfs_mount&) = delete;
+  tmpfs_mount& operator=(const tmpfs_mount&) = delete;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// Skips the executable where no tmpfs can be mounted (not root, no CAP_SYS_ADMIN).
+struct require_mount {
+  require_mount() {
+    temp_dir probe;
+    try {
+      tmpfs_mount m(probe.path(), 1 << 20);
+    } catch (const std::exception& e) {
+      std::printf("SKIPPED: the disk-full tests need to mount a tmpfs (root): %s\n", e.what());
+      std::fflush(stdout);
+      std::_Exit(skip_exit_code);
+    }
+  }
+};
+BOOST_TEST_GLOBAL_FIXTURE(require_mount);
+
+std::uint64_t free_bytes(const std::filesystem::path& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) throw std::system_error(errno, std::generic_category(), "statvfs");
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+// Fills the file system of `dir` with a file, leaving `leave` bytes free; returns its path.
+std::filesystem::path ballast(const std::filesystem::path& dir, std::uint64_t leave) {
+  auto path = dir / "ballast";
+  auto size = free_bytes(dir) - leave;
+  std::string chunk(1 << 16, 'b');
+  std::ofstream out(path, std::ios::binary);
+  for (std::uint64_t written = 0; written < size; written += chunk.size()) {
+    out.write(chunk.data(), static_cast<std::streamsize>(std::min<std::uint64_t>(chunk.size(), size - written)));
+  }
+  out.close();
+  BOOST_REQUIRE(out.good());
+  return path;
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(disk_full)
+
+// The WAL alone: it writes while its zeros hold the batches, then waits (out_of_space) without
+// failing, and writes everything queued once space is freed.
+BOOST_AUTO_TEST_CASE(the_log_waits_for_space_and_goes_on_once_it_is_freed) {
+  temp_dir dir;
+  tmpfs_mount mounted(dir.path(), 8 << 20);
+  auto opts = small_wal(dir / "wal");
+  opts.segment_bytes = 256 << 10;
+  opts.max_batch_bytes = 64 << 10;
+  opts.space_retry_interval = std::chrono::milliseconds(50);
+  std::filesystem::create_directories(opts.dir);
+  auto weight = ballast(dir.path(), 700 << 10);  // a segment, a spare and some
+
+  std::uint64_t appended = 0;
+  std::uint64_t durable_when_full = 0;
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    io::uring ring(ctx.get_executor());
+    wal::log log(ring, opts, wal::log::read(opts, 0));
+    auto driver = [&]() -> asio::awaitable<void> {
+      // One entry of 4 KiB a batch until the log says it is out of space.
+      while (!log.out_of_space() && appended < 1000) {
+        ++appended;
+        log.append(1, appended, make_entry(1, appended, 4096).data);
+        while (log.durable_index() < appended && !log.out_of_space()) co_await sleep_for(std::chrono::milliseconds(1));
+      }
+      BOOST_REQUIRE(log.out_of_space());
+      durable_when_full = log.durable_index();
+      BOOST_TEST(durable_when_full >= 50u);  // it used the room it had
+      BOOST_TEST(log.space_problem().find(std::strerror(ENOSPC)) != std::string::npos, log.space_problem());
+      BOOST_TEST(log.space_problem().find(opts.dir.string()) != std::string::npos, log.space_problem());
+      BOOST_TEST(log.space_problem().find("256KiB") != std::string::npos, log.space_problem());
+      // What is queued anyway (a follower's entries, hard states) uses the room left, then waits:
+      // the log stays out of space and writes nothing more while the disk stays full.
+      for (int i = 0; i < 100; ++i) {
+        ++appended;
+        log.append(1, appended, make_entry(1, appended, 4096).data);
+      }
+      co_await sleep_for(std::chrono::milliseconds(300));
+      BOOST_TEST(log.out_of_space());
+      const auto durable_while_full = log.durable_index();
+      BOOST_TEST(durable_while_full >= durable_when_full);
+      BOOST_TEST(durable_while_full < appended);
+      co_await sleep_for(std::chrono::milliseconds(200));
+      BOOST_TEST(log.durable_index() == durable_while_full);
+      std::filesystem::remove(weight);
+      for (int i = 0; i < 500 && log.durable_index() < appended; ++i) co_await sleep_for(std::chrono::milliseconds(10));
+      BOOST_TEST(log.durable_index() == appended);
+      BOOST_TEST(!log.out_of_space());
+      for (int i = 0; i < 20; ++i) {
+        ++appended;
+        log.append(1, appended, make_entry(1, appended, 4096).data);
+      }
+      while (log.durable_index() < appended) co_await sleep_for(std::chrono::milliseconds(1));
+      BOOST_TEST(log.space_problem().empty());
+      log.stop();
+    };
+    co_await (log.run([](std::uint64_t) {}) && driver());
+  });
+  auto r = read_log(opts);
+  BOOST_REQUIRE(r.entries.size() == appended);
+  for (std::uint64_t i = 1; i <= appended; ++i) BOOST_TEST(r.entries[i - 1].data == make_entry(1, i, 4096).data);
+}
+
+// A real node: writes get no_space (and nothing of them is applied), reads and searches go on,
+// status shows the alarm, and once space is freed writes are taken again without a restart.
+BOOST_AUTO_TEST_CASE(a_full_disk_refuses_writes_serves_reads_and_recovers_by_itself) {
+  std::optional<tmpfs_mount> mounted;
+  std::filesystem::path data;
+  node_process node("[storage]\nsegment-size = \"1MiB\"\nmax-batch-size = \"256KiB\"\n",
+                    [&](const std::filesystem::path& dir) {
+                      mounted.emplace(dir, 16 << 20);
+                      data = dir;
+                    });
+  auto weight = ballast(data, 3 << 20);
+  const std::string value(2000, 'v');
+  std::map<std::string, std::string> acknowledged;
+  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
+    result<std::uint64_t> last = errc::internal;
+    for (int i = 0; i < 5000; ++i) {
+      auto key = fmt::format("key{:05}", i);
+      auto v = fmt::format("word{} {}", i, value);
+      last = co_await c.set(key, v);
+      if (!last) break;
+      acknowledged[key] = v;
+    }
+    BOOST_REQUIRE_MESSAGE(last.is(errc::no_space), last.message());
+    BOOST_TEST(last.message().find("No space left on device") != std::string::npos, last.message());
+    BOOST_TEST(last.message().find(data.string()) != std::string::npos, last.message());
+    BOOST_TEST(acknowledged.size() >= 500u);
+    // Refused again at once, and not applied.
+    BOOST_TEST((co_await c.set("refused", "x")).is(errc::no_space));
+    BOOST_TEST((co_await c.get("refused")).is(errc::not_found));
+    auto st = co_await c.status();
+    BOOST_REQUIRE(st.ok());
+    BOOST_TEST(st->text("alarm") == "no_space");
+    BOOST_TEST(!st->text("space_problem").empty());
+    // Reads and searches are served.
+    BOOST_TEST(*(co_await c.get("key00000")) == acknowledged["key00000"]);
+    search::text_query q;
+    q.terms = {"word7"};
+    auto found = co_await c.search(q);
+    BOOST_REQUIRE_MESSAGE(found.ok(), found.message());
+    BOOST_TEST(found->total == 1u);
+
+    std::filesystem::remove(weight);
+    result<std::uint64_t> again = errc::internal;
+    for (int i = 0; i < 200; ++i) {
+      again = co_await c.set("after", "space");
+      if (again) break;
+      BOOST_TEST(again.is(errc::no_space));
+      co_await sleep_for(std::chrono::milliseconds(50));
+    }
+    BOOST_REQUIRE_MESSAGE(again.ok(), again.message());
+    st = co_await c.status();
+    BOOST_TEST(st->text("alarm") == "none");
+    for (const auto& [k, v] : acknowledged) {
+      auto got = co_await c.get(k);
+      BOOST_REQUIRE_MESSAGE(got.ok(), k << ": " << got.message());
+      BOOST_TEST(*got == v);
+    }
+  });
+  BOOST_TEST(::kill(node.pid(), 0) == 0);  // the same process all along
+  auto log = node.log();
+  BOOST_TEST(log.find("NOSPACE alarm") != std::string::npos);
+  BOOST_TEST(log.find("fatal") == std::string::npos);
+  // A restart finds everything acknowledged.
+  node.restart();
+  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
+    for (const auto& [k, v] : acknowledged) BOOST_TEST(*(co_await c.get(k)) == v);
+    BOOST_TEST(*(co_await c.get("after")) == "space");
+  });
+}
+
+// In a cluster, a member out of space hands leadership over, takes no entries (keeping its room
+// for votes), and is not elected while a healthy member can be; once space is back it catches up.
+BOOST_AUTO_TEST_CASE(a_member_out_of_space_is_not_elected_while_a_healthy_one_can_be) {
+  cluster cl(3, "[storage]\nsegment-size = \"1MiB\"\nmax-batch-size = \"256KiB\"\n");
+  auto& full = cl.member(1);
+  full.stop();
+  std::filesystem::remove_all(full.data_dir());
+  std::filesystem::create_directories(full.data_dir());
+  tmpfs_mount mounted(full.data_dir(), 16 << 20);
+  full.start();
+  std::map<std::string, std::string> acknowledged;
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    auto leader = co_await wait_for_leader(cl);
+    // Node 1 should lead when its disk fills, to see it hand over: pause leaders until it does.
+    for (int i = 0; i < 8 && leader != 1; ++i) {
+      cl.member(leader).pause();
+      std::vector<std::uint64_t> others;
+      for (auto id : cl.ids()) {
+        if (id != leader) others.push_back(id);
+      }
+      co_await wait_for_leader(cl, others, std::chrono::seconds(10));
+      cl.member(leader).resume();
+      leader = co_await wait_for_leader(cl);
+    }
+    BOOST_TEST_MESSAGE("node " << leader << " leads as node 1's disk fills");
+    auto weight = ballast(full.data_dir(), 3 << 20);
+    client::options o;
+    o.endpoints = cl.endpoints();
+    o.request_timeout = std::chrono::seconds(5);
+    client c(ctx.get_executor(), o);
+    bool alarm = false;
+    const std::string value(2000, 'v');
+    for (int i = 0; i < 5000 && !alarm; ++i) {
+      auto key = fmt::format("key{:05}", i);
+      auto r = co_await c.set(key, value);
+      if (r) {
+        acknowledged[key] = value;
+      } else {
+        BOOST_TEST(r.is(errc::no_space), r.message());  // node 1 led and refused it
+      }
+      if (i % 20 == 0) {
+        auto st = co_await member_status(full);
+        alarm = st && st->text("alarm") == "no_space";
+      }
+    }
+    BOOST_REQUIRE_MESSAGE(alarm, "node 1 never ran out of space\n" << cl.logs());
+    // Node 1 does not lead for long, and the healthy two take writes.
+    for (int i = 0; i < 50 && (leader = co_await wait_for_leader(cl)) == 1; ++i) {
+      co_await sleep_for(std::chrono::milliseconds(100));
+    }
+    BOOST_REQUIRE_MESSAGE(leader != 1, cl.logs());
+    for (int i = 0; i < 20; ++i) {
+      auto key = fmt::format("healthy{:02}", i);
+      auto r = co_await c.set(key, "x");
+      BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+      acknowledged[key] = "x";
+    }
+    // The healthy leader dies: the other healthy member is elected (node 1 votes, never runs).
+    cl.member(leader).kill9();
+    const std::uint64_t other = leader == 2 ? 3 : 2;
+    std::vector<std::uint64_t> left(1, 1);  // g++ 12: no braced list in a coroutine frame
+    left.push_back(other);
+    auto next = co_await wait_for_leader(cl, left, std::chrono::seconds(10));
+    BOOST_TEST(next == other);
+    auto st = co_await member_status(full);
+    BOOST_TEST(st->text("role") == "follower");
+    BOOST_TEST(st->text("alarm") == "no_space");
+    // Space is freed: node 1 takes entries again, and the cluster writes with it.
+    std::filesystem::remove(weight);
+    cl.member(leader).start();
+    auto r = co_await c.set("after", "space");
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+    acknowledged["after"] = "space";
+    co_await wait_converged(cl, std::chrono::seconds(20));
+    for (auto id : cl.ids()) {
+      client one(ctx.get_executor(), direct_options(cl.member(id).endpoint()));
+      std::size_t missing = 0;
+      for (const auto& [k, v] : acknowledged) {
+        auto got = co_await one.get(k, read_mode::stale);
+        if (!got || *got != v) ++missing;
+      }
+      one.close();
+      BOOST_TEST(missing == 0u, "node " << id << " misses " << missing << " acknowledged writes");
+    }
+    c.close();
+  });
+  BOOST_TEST(full.log().find("fatal") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
