@@ -45,7 +45,7 @@ std::filesystem::path created(std::filesystem::path dir) {
 }
 
 // How many keys the entries set, at most: sizes the state machine before a replay.
-std::uint64_t keys_written(const std::vector<wal::entry>& entries) {
+std::uint64_t keys_written(const std::vector<raft::entry>& entries) {
   std::uint64_t keys = 0;
   for (const auto& e : entries) {
     auto cmd = decode_command(e.data);
@@ -186,12 +186,9 @@ void store::recover() {
   rc.max_entries_in_flight = repl_.max_entries_in_flight;
   rc.seed = repl_.seed != 0 ? repl_.seed
                             : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  std::vector<raft::entry> entries;
-  entries.reserve(rec.entries.size());
-  for (auto& e : rec.entries) entries.push_back(raft::entry{e.term, e.index, std::move(e.data)});
   saved_state_ = current_state_ = rec.state;
-  raft::hard_state hs{rec.state.term, rec.state.vote, rec.state.commit};
-  node_ = std::make_unique<raft::node>(rc, hs, raft::log(snapshot_index_, applied_term_at_snapshot_, std::move(entries), sm_.applied_index()));
+  node_ = std::make_unique<raft::node>(
+      rc, rec.state, raft::log(snapshot_index_, applied_term_at_snapshot_, std::move(rec.entries), sm_.applied_index()));
   recovery_.open_duration += since(raft_start);  // the Raft core, from the replayed log
   recovery_.duration = since(start);
 }
@@ -559,8 +556,8 @@ asio::awaitable<void> store::raft_loop() {
   // Stopping: what the core handed out so far is queued; record the final commit index so a
   // restart replays everything committed, then let the WAL drain.
   if (node_->has_ready()) handle_ready(node_->take_ready());
-  wal_->save_hard_state(wal::hard_state{node_->term(), node_->vote(), node_->log().committed()});
-  saved_state_ = current_state_ = wal::hard_state{node_->term(), node_->vote(), node_->log().committed()};
+  saved_state_ = current_state_ = raft::hard_state{node_->term(), node_->vote(), node_->log().committed()};
+  wal_->save_hard_state(saved_state_);
   fail_waiters(error_info{make_error_code(errc::unavailable),
                           "the node is shutting down; the write may or may not be applied", {}});
   for (auto& d : reads_to_start_) d(errc::unavailable);
@@ -578,7 +575,7 @@ void store::handle_ready(raft::ready rd) {
   // Term and vote must be durable before anyone hears of them. The commit index need not be (it
   // is relearned from the leader): it rides along with the next entries written, so that each
   // commit does not cost a sync of its own.
-  if (rd.state) current_state_ = wal::hard_state{rd.state->term, rd.state->vote, rd.state->commit};
+  if (rd.state) current_state_ = *rd.state;
   const bool vote_changed = current_state_.term != saved_state_.term || current_state_.vote != saved_state_.vote;
   if (current_state_ != saved_state_ && (vote_changed || !rd.entries.empty())) {
     wal_->save_hard_state(current_state_);

@@ -272,8 +272,8 @@ class store {
   std::unique_ptr<state_machine> incoming_;  // a leader's snapshot, loaded, not yet installed
   std::filesystem::path incoming_path_;
   session_table incoming_sessions_;
-  wal::hard_state saved_state_;    // the newest hard state queued to the WAL
-  wal::hard_state current_state_;  // the core's, which may be ahead in its commit index only
+  raft::hard_state saved_state_;    // the newest hard state queued to the WAL
+  raft::hard_state current_state_;  // the core's, which may be ahead in its commit index only
   std::uint64_t ticks_ = 0;
   raft::role last_role_ = raft::role::follower;
   raft::node_id last_leader_ = 0;

@@ -35,6 +35,7 @@
 // Threading: owned by the node's event-loop thread, like the uring it submits to.
 
 #include "core/wal/record.hpp"
+#include "raft/message.hpp"
 #include "io/event.hpp"
 #include "io/file.hpp"
 #include "io/uring.hpp"
@@ -51,18 +52,9 @@
 
 namespace kv::wal {
 
-struct entry {
-  std::uint64_t term = 0;
-  std::uint64_t index = 0;
-  std::string data;  // the encoded command
-};
-
-struct hard_state {
-  std::uint64_t term = 0;
-  std::uint64_t vote = 0;  // node id voted for in `term`, 0 for none
-  std::uint64_t commit = 0;
-  friend bool operator==(const hard_state&, const hard_state&) = default;
-};
+// The log holds Raft's own entries and hard state (raft/message.hpp): it is the Raft log on disk.
+using raft::entry;
+using raft::hard_state;
 
 struct options {
   std::filesystem::path dir;

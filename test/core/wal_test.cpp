@@ -263,7 +263,7 @@ BOOST_AUTO_TEST_CASE(a_reset_record_empties_the_log_after_an_installed_snapshot)
 BOOST_AUTO_TEST_CASE(hard_state_survives_rotation_and_compaction) {
   temp_dir dir;
   auto opts = small_wal(dir.path());
-  wal::hard_state hs{5, 2, 17};
+  raft::hard_state hs{5, 2, 17};
   std::vector<write_group> groups{{{make_entry(5, 1, 100)}, hs}};
   for (std::uint64_t i = 2; i <= 600; ++i) groups.push_back({{make_entry(5, i, 400)}, std::nullopt});
   write_log(opts, groups, 0, /*compact_to=*/500);

@@ -30,8 +30,8 @@ inline wal::recovered read_log(const wal::options& opts, std::uint64_t after_ind
 
 // One group commit's worth of appends: entries and optionally a hard state first.
 struct write_group {
-  std::vector<wal::entry> entries;
-  std::optional<wal::hard_state> state;
+  std::vector<raft::entry> entries;
+  std::optional<raft::hard_state> state;
   std::optional<std::uint64_t> reset = std::nullopt;  // queued first: the log restarts after this index
 };
 
@@ -63,10 +63,10 @@ inline wal::recovered write_log(const wal::options& opts, const std::vector<writ
   return out;
 }
 
-inline wal::entry make_entry(std::uint64_t term, std::uint64_t index, std::size_t size = 40) {
+inline raft::entry make_entry(std::uint64_t term, std::uint64_t index, std::size_t size = 40) {
   std::string data = "e" + std::to_string(index) + "-";
   while (data.size() < size) data.push_back(static_cast<char>('a' + (data.size() + index) % 26));
-  return wal::entry{term, index, data};
+  return raft::entry{term, index, data};
 }
 
 inline std::string read_file(const std::filesystem::path& p) {
