@@ -57,7 +57,7 @@ std::uint64_t as_size(const toml::node& n, const location& at) {
   }
   auto text = as_string(n, at);
   auto v = parse_size(text);
-  if (!v) fail(at, fmt::format("cannot parse size \"{}\" (use B, KiB, MiB, GiB, KB, MB or GB, e.g. \"64MiB\")", text));
+  if (!v) fail(at, fmt::format("cannot parse size \"{}\" (use {}, e.g. \"64MiB\")", text, size_unit_list()));
   if (*v == 0) fail(at, "size must be greater than zero");
   return *v;
 }
@@ -68,7 +68,7 @@ std::chrono::nanoseconds as_any_duration(const toml::node& n, const location& at
   }
   auto text = as_string(n, at);
   auto v = parse_duration(text);
-  if (!v) fail(at, fmt::format("cannot parse duration \"{}\" (use us, ms, s, m or h, e.g. \"500ms\")", text));
+  if (!v) fail(at, fmt::format("cannot parse duration \"{}\" (use {}, e.g. \"500ms\")", text, duration_unit_list()));
   return *v;
 }
 
