@@ -74,6 +74,16 @@ inline pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::
   return pid;
 }
 
+// Whether process `pid` exists and has not exited: a zombie (exited, not yet reaped) counts as
+// exited.
+inline bool process_running(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("State:")) return line.find('Z') == std::string::npos;
+  }
+  return false;
+}
+
 inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
