@@ -272,6 +272,17 @@ const std::vector<section_spec>& schema() {
               }
               c.log.level = text;
             }},
+           {"format",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (text == "text") {
+                c.log.format = log_format::text;
+              } else if (text == "json") {
+                c.log.format = log_format::json;
+              } else {
+                fail(at, fmt::format("expected \"text\" or \"json\", got \"{}\"", text));
+              }
+            }},
            {"file", [](config& c, const toml::node& n, const location& at) { c.log.file = as_string(n, at); }},
        }},
   };
@@ -309,10 +320,7 @@ std::string known_names(const auto& items) {
 }  // namespace
 
 bool is_log_level(std::string_view level) {
-  static constexpr std::array<std::string_view, 7> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
-  for (auto l : levels)
-    if (l == level) return true;
-  return false;
+  return std::find(log_level_names.begin(), log_level_names.end(), level) != log_level_names.end();
 }
 
 config parse_config(std::string_view toml_text, std::string_view source) {
@@ -539,7 +547,8 @@ std::vector<std::string> describe(const config& c) {
                   c.index.query_threads == 0 ? std::string("auto") : std::to_string(c.index.query_threads),
                   format_duration(c.index.wait_timeout),
                   format_size(c.index.save_interval_bytes)),
-      fmt::format("[log] level={} file={}", c.log.level, c.log.file.empty() ? "(stderr)" : c.log.file),
+      fmt::format("[log] level={} format={} file={}", c.log.level,
+                  c.log.format == log_format::json ? "json" : "text", c.log.file.empty() ? "(stderr)" : c.log.file),
   };
 }
 

@@ -1,6 +1,7 @@
 // kvnode: one server process. Reads its configuration, opens (and recovers) its data directory,
 // serves until SIGINT/SIGTERM, then shuts down cleanly.
 
+#include "apps/kvnode/logging.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/spawn.hpp"
@@ -14,8 +15,6 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <fmt/format.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <sys/resource.h>
@@ -37,20 +36,6 @@ namespace {
 
 constexpr int exit_bad_config = 2;
 constexpr int exit_cannot_start = 1;
-
-void setup_logging(const kv::log_config& cfg) {
-  std::shared_ptr<spdlog::logger> logger;
-  if (cfg.file.empty()) {
-    logger = spdlog::stderr_color_mt("kvnode");
-  } else {
-    logger = spdlog::basic_logger_mt("kvnode", cfg.file);
-  }
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
-  logger->set_level(spdlog::level::from_str(cfg.level));  // validated by the config parser
-  logger->flush_on(spdlog::level::info);  // lifecycle lines reach the file at once
-  spdlog::flush_every(std::chrono::seconds(1));
-  spdlog::set_default_logger(logger);
-}
 
 // Thousands of clients need thousands of descriptors: raise the soft limit to the hard one.
 void raise_file_limit() {
@@ -88,7 +73,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    setup_logging(cfg.log);
+    kv::logging::install_log(cfg.log, cfg.node.id);
   } catch (const std::exception& e) {
     fmt::print(stderr, "kvnode: cannot open log file {}: {}\n", cfg.log.file, e.what());
     return exit_bad_config;

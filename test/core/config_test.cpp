@@ -297,6 +297,19 @@ BOOST_AUTO_TEST_CASE(microsecond_durations) {
   BOOST_TEST(contains(e, "storage.group-commit-delay: at most 100ms"), e);
 }
 
+BOOST_AUTO_TEST_CASE(log_format) {
+  BOOST_TEST((kv::config{}.log.format == kv::log_format::text));
+  BOOST_TEST((kv::parse_config("[log]\nformat = \"json\"\n", "test.toml").log.format == kv::log_format::json));
+  BOOST_TEST((kv::parse_config("[log]\nformat = \"text\"\n", "test.toml").log.format == kv::log_format::text));
+  BOOST_TEST(error_of("[log]\nformat = \"logfmt\"\n") ==
+             "test.toml:2: log.format: expected \"text\" or \"json\", got \"logfmt\"");
+  BOOST_TEST(error_of("[log]\nformat = \"JSON\"\n") ==
+             "test.toml:2: log.format: expected \"text\" or \"json\", got \"JSON\"");
+  BOOST_TEST(error_of("[log]\n\nformat = true\n") == "test.toml:3: log.format: expected a string, got a boolean");
+  BOOST_TEST(contains(kv::describe(kv::parse_config("[log]\nformat = \"json\"\n", "test.toml"))[5],
+                      "[log] level=info format=json file=(stderr)"));
+}
+
 BOOST_AUTO_TEST_CASE(invalid_enumerations) {
   auto e = error_of("[log]\nlevel = \"verbose\"\n");
   BOOST_TEST(contains(e, "test.toml:2: log.level: unknown log level \"verbose\""), e);
@@ -365,6 +378,7 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
   BOOST_TEST(contains(lines[3], "members=[(this node alone)]"));
   BOOST_TEST(contains(lines[3], "election-timeout=300ms"));
   BOOST_TEST(contains(lines[4], "[index] enabled=true ngram-size=3 stop-words=(default English)"));
+  BOOST_TEST(lines[5] == "[log] level=info format=text file=(stderr)");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
