@@ -491,6 +491,9 @@ Options:
   -h, --help            print this help and exit
       --version         print the version and exit
 
+Signals: SIGINT or SIGTERM shut the node down cleanly; SIGHUP reopens the log file (for log
+rotation); SIGPIPE is ignored.
+
 Exit status: 0 after a clean shutdown, 2 for a bad configuration or command line,
 1 when the node cannot start (for example a corrupt or locked data directory),
 74 after a fatal storage error (a failed write or fsync).

@@ -1,5 +1,5 @@
 // kvnode: one server process. Reads its configuration, opens (and recovers) its data directory,
-// serves until SIGINT/SIGTERM, then shuts down cleanly.
+// serves until SIGINT/SIGTERM, then shuts down cleanly. SIGHUP reopens the log file.
 
 #include "apps/kvnode/logging.hpp"
 #include "core/config.hpp"
@@ -19,8 +19,10 @@
 
 #include <sys/resource.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -36,6 +38,16 @@ namespace {
 
 constexpr int exit_bad_config = 2;
 constexpr int exit_cannot_start = 1;
+
+// SIGHUP (logrotate's postrotate) reopens the log file and the node keeps serving. Cancelling
+// `hangups` ends the wait.
+void reopen_log_on_hangup(asio::signal_set& hangups, kv::logging::node_log& log) {
+  hangups.async_wait([&hangups, &log](std::error_code ec, int) {
+    if (ec) return;
+    log.reopen();
+    reopen_log_on_hangup(hangups, log);
+  });
+}
 
 // Thousands of clients need thousands of descriptors: raise the soft limit to the hard one.
 void raise_file_limit() {
@@ -62,6 +74,9 @@ kv::config load(int argc, char** argv, bool& exit_now) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write to a closed pipe or socket (a log reader that went away, a client gone mid-reply)
+  // fails with EPIPE instead of killing the node.
+  std::signal(SIGPIPE, SIG_IGN);
   kv::config cfg;
   try {
     bool exit_now = false;
@@ -72,12 +87,18 @@ int main(int argc, char** argv) {
     return exit_bad_config;
   }
 
+  std::optional<kv::logging::node_log> log;
   try {
-    kv::logging::install_log(cfg.log, cfg.node.id);
+    log.emplace(cfg.log, cfg.node.id);
   } catch (const std::exception& e) {
     fmt::print(stderr, "kvnode: cannot open log file {}: {}\n", cfg.log.file, e.what());
     return exit_bad_config;
   }
+  // Taken from here on, so that a SIGHUP during recovery waits for the loop instead of killing
+  // the node.
+  asio::io_context ctx(1);
+  asio::signal_set hangups(ctx, SIGHUP);
+  reopen_log_on_hangup(hangups, *log);
   for (const auto& line : kv::describe(cfg)) spdlog::info("config {}", line);
   if (cfg.storage.fsync == kv::fsync_policy::never) {
     spdlog::warn("storage.fsync = \"never\": writes are acknowledged before they reach the disk; this node is NOT "
@@ -98,7 +119,6 @@ int main(int argc, char** argv) {
       return exit_bad_config;
     }
   }
-  asio::io_context ctx(1);
   std::unique_ptr<kv::store> store;
   try {
     store = std::make_unique<kv::store>(ctx.get_executor(), cfg.node.data_dir, cfg.storage, kv::replication_of(cfg),
@@ -159,6 +179,7 @@ int main(int argc, char** argv) {
   int status = 0;
   asio::co_spawn(ctx, store->run(), [&](std::exception_ptr e) {
     signals.cancel();
+    hangups.cancel();
     if (!e) return;
     try {
       std::rethrow_exception(e);

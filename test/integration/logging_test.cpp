@@ -1,4 +1,5 @@
-// kvnode's log as an operator meets it: the text and JSON line formats, from a real process.
+// kvnode's log as an operator meets it: rotation by SIGHUP, SIGPIPE ignored, and the text and
+// JSON line formats, from a real process.
 
 #include "support/client_util.hpp"
 #include "support/json_object.hpp"
@@ -92,6 +93,40 @@ const std::regex rfc3339_utc_millis(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(node_log)
+
+// logrotate's way: rename the file, then kill -HUP. The node keeps serving and writes on at the
+// configured path; SIGPIPE does not kill it either.
+BOOST_AUTO_TEST_CASE(sighup_reopens_the_log_file_and_sigpipe_is_ignored) {
+  temp_dir logs;
+  auto path = logs / "kvnode.log";
+  node_process node("", file_log(path));
+  BOOST_REQUIRE(eventually([&] { return has(slurp(path), "serving on"); }));
+  std::filesystem::rename(path, logs / "kvnode.log.1");
+
+  BOOST_REQUIRE(::kill(node.pid(), SIGHUP) == 0);
+  BOOST_TEST(eventually([&] { return has(slurp(path), "reopened the log file " + path.string()); }), slurp(path));
+  ping_and_set(node, "after-rotation");
+  BOOST_TEST(process_running(node.pid()));
+  auto rotated = slurp(logs / "kvnode.log.1");
+  BOOST_TEST(has(rotated, "serving on"));
+  BOOST_TEST(has(rotated, "received SIGHUP: reopening the log file " + path.string()), rotated);
+  BOOST_TEST(!has(rotated, "reopened the log file"), rotated);
+
+  BOOST_REQUIRE(::kill(node.pid(), SIGPIPE) == 0);
+  ping_and_set(node, "after-sigpipe");
+  BOOST_TEST(process_running(node.pid()));
+
+  BOOST_TEST(node.stop() == 0);  // the SIGHUP wait does not hold the node up at shutdown
+  BOOST_TEST(has(slurp(path), "stopped cleanly"), slurp(path));
+}
+
+BOOST_AUTO_TEST_CASE(sighup_with_the_log_on_stderr_has_nothing_to_reopen) {
+  node_process node;
+  BOOST_REQUIRE(::kill(node.pid(), SIGHUP) == 0);
+  BOOST_TEST(eventually([&] { return has(node.log(), "no log file to reopen"); }), node.log());
+  ping_and_set(node, "k");
+  BOOST_TEST(node.stop() == 0);
+}
 
 // Every line a collector reads is a JSON object with a UTC time, a level as the config spells
 // it, the node id and the message, even when the message holds quotes, backslashes and control
