@@ -57,7 +57,7 @@ std::uint64_t as_size(const toml::node& n, const location& at) {
   }
   auto text = as_string(n, at);
   auto v = parse_size(text);
-  if (!v) fail(at, fmt::format("cannot parse size \"{}\" (use B, KiB, MiB, GiB, KB, MB or GB, e.g. \"64MiB\")", text));
+  if (!v) fail(at, fmt::format("cannot parse size \"{}\" (use {}, e.g. \"64MiB\")", text, size_unit_list()));
   if (*v == 0) fail(at, "size must be greater than zero");
   return *v;
 }
@@ -68,7 +68,7 @@ std::chrono::nanoseconds as_any_duration(const toml::node& n, const location& at
   }
   auto text = as_string(n, at);
   auto v = parse_duration(text);
-  if (!v) fail(at, fmt::format("cannot parse duration \"{}\" (use us, ms, s, m or h, e.g. \"500ms\")", text));
+  if (!v) fail(at, fmt::format("cannot parse duration \"{}\" (use {}, e.g. \"500ms\")", text, duration_unit_list()));
   return *v;
 }
 
@@ -272,6 +272,17 @@ const std::vector<section_spec>& schema() {
               }
               c.log.level = text;
             }},
+           {"format",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (text == "text") {
+                c.log.format = log_format::text;
+              } else if (text == "json") {
+                c.log.format = log_format::json;
+              } else {
+                fail(at, fmt::format("expected \"text\" or \"json\", got \"{}\"", text));
+              }
+            }},
            {"file", [](config& c, const toml::node& n, const location& at) { c.log.file = as_string(n, at); }},
        }},
   };
@@ -309,10 +320,7 @@ std::string known_names(const auto& items) {
 }  // namespace
 
 bool is_log_level(std::string_view level) {
-  static constexpr std::array<std::string_view, 7> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
-  for (auto l : levels)
-    if (l == level) return true;
-  return false;
+  return std::find(log_level_names.begin(), log_level_names.end(), level) != log_level_names.end();
 }
 
 config parse_config(std::string_view toml_text, std::string_view source) {
@@ -483,6 +491,9 @@ Options:
   -h, --help            print this help and exit
       --version         print the version and exit
 
+Signals: SIGINT or SIGTERM shut the node down cleanly; SIGHUP reopens the log file (for log
+rotation); SIGPIPE is ignored.
+
 Exit status: 0 after a clean shutdown, 2 for a bad configuration or command line,
 1 when the node cannot start (for example a corrupt or locked data directory),
 74 after a fatal storage error (a failed write or fsync).
@@ -539,7 +550,8 @@ std::vector<std::string> describe(const config& c) {
                   c.index.query_threads == 0 ? std::string("auto") : std::to_string(c.index.query_threads),
                   format_duration(c.index.wait_timeout),
                   format_size(c.index.save_interval_bytes)),
-      fmt::format("[log] level={} file={}", c.log.level, c.log.file.empty() ? "(stderr)" : c.log.file),
+      fmt::format("[log] level={} format={} file={}", c.log.level,
+                  c.log.format == log_format::json ? "json" : "text", c.log.file.empty() ? "(stderr)" : c.log.file),
   };
 }
 

@@ -5,6 +5,7 @@
 
 #include "core/address.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -101,9 +102,20 @@ struct cluster_config {
   const member_config* self(std::uint64_t id) const;
 };
 
+// The log levels [log] level and --log-level take, in the order of spdlog::level::level_enum;
+// log lines spell their level the same way.
+inline constexpr std::array<std::string_view, 7> log_level_names{"trace", "debug", "info", "warn",
+                                                                 "error", "critical", "off"};
+
+enum class log_format : std::uint8_t {
+  text,  // 2026-12-02T20:15:01.123Z info  message
+  json,  // one object per line: {"ts":"2026-12-02T20:15:01.123Z","level":"info","node":1,"msg":"message"}
+};
+
 struct log_config {
-  std::string level = "info";  // trace, debug, info, warn, error, critical, off
-  std::string file;            // empty: standard error
+  std::string level = "info";  // one of log_level_names
+  log_format format = log_format::text;
+  std::string file;  // empty: standard error
 };
 
 // The search index (index/): full-text and n-gram similarity over values.
@@ -177,6 +189,7 @@ void validate(const config& c);
 // One line per section, every key with its effective value, for the startup log.
 std::vector<std::string> describe(const config& c);
 
+// Whether `level` is one of log_level_names.
 bool is_log_level(std::string_view level);
 
 }  // namespace kv

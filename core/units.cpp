@@ -20,38 +20,33 @@ std::optional<std::pair<double, std::string_view>> split_number(std::string_view
   return std::pair{value, text.substr(i)};
 }
 
+std::uint64_t unit_value(const size_unit& u) { return u.bytes; }
+std::int64_t unit_value(const duration_unit& u) { return u.nanoseconds; }
+
 template <typename Unit, std::size_t N>
-std::optional<double> scale(std::string_view text, const std::array<std::pair<std::string_view, Unit>, N>& units) {
+std::optional<double> scale(std::string_view text, const std::array<Unit, N>& units) {
   auto parts = split_number(text);
   if (!parts) return std::nullopt;
-  for (const auto& [name, factor] : units) {
-    if (parts->second == name) return parts->first * static_cast<double>(factor);
+  for (const auto& unit : units) {
+    if (parts->second == unit.name) return parts->first * static_cast<double>(unit_value(unit));
   }
   return std::nullopt;
 }
 
-constexpr std::array<std::pair<std::string_view, std::uint64_t>, 9> size_units{{
-    {"B", 1},
-    {"KiB", 1ull << 10},
-    {"MiB", 1ull << 20},
-    {"GiB", 1ull << 30},
-    {"TiB", 1ull << 40},
-    {"KB", 1000ull},
-    {"MB", 1000ull * 1000},
-    {"GB", 1000ull * 1000 * 1000},
-    {"TB", 1000ull * 1000 * 1000 * 1000},
-}};
-
-constexpr std::array<std::pair<std::string_view, std::int64_t>, 6> duration_units{{
-    {"ns", 1},
-    {"us", 1000},
-    {"ms", 1000 * 1000},
-    {"s", 1000 * 1000 * 1000},
-    {"m", 60ll * 1000 * 1000 * 1000},
-    {"h", 3600ll * 1000 * 1000 * 1000},
-}};
+template <typename Unit, std::size_t N>
+std::string english_list(const std::array<Unit, N>& units) {
+  std::string out;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i > 0) out += i + 1 == N ? " or " : ", ";
+    out += units[i].name;
+  }
+  return out;
+}
 
 }  // namespace
+
+std::string size_unit_list() { return english_list(size_units); }
+std::string duration_unit_list() { return english_list(duration_units); }
 
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {
   auto ns = scale(text, duration_units);

@@ -1,6 +1,7 @@
 // kvnode: one server process. Reads its configuration, opens (and recovers) its data directory,
-// serves until SIGINT/SIGTERM, then shuts down cleanly.
+// serves until SIGINT/SIGTERM, then shuts down cleanly. SIGHUP reopens the log file.
 
+#include "apps/kvnode/logging.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/spawn.hpp"
@@ -14,14 +15,14 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <fmt/format.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <sys/resource.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -38,18 +39,14 @@ namespace {
 constexpr int exit_bad_config = 2;
 constexpr int exit_cannot_start = 1;
 
-void setup_logging(const kv::log_config& cfg) {
-  std::shared_ptr<spdlog::logger> logger;
-  if (cfg.file.empty()) {
-    logger = spdlog::stderr_color_mt("kvnode");
-  } else {
-    logger = spdlog::basic_logger_mt("kvnode", cfg.file);
-  }
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
-  logger->set_level(spdlog::level::from_str(cfg.level));  // validated by the config parser
-  logger->flush_on(spdlog::level::info);  // lifecycle lines reach the file at once
-  spdlog::flush_every(std::chrono::seconds(1));
-  spdlog::set_default_logger(logger);
+// SIGHUP (logrotate's postrotate) reopens the log file and the node keeps serving. Cancelling
+// `hangups` ends the wait.
+void reopen_log_on_hangup(asio::signal_set& hangups, kv::logging::node_log& log) {
+  hangups.async_wait([&hangups, &log](std::error_code ec, int) {
+    if (ec) return;
+    log.reopen();
+    reopen_log_on_hangup(hangups, log);
+  });
 }
 
 // Thousands of clients need thousands of descriptors: raise the soft limit to the hard one.
@@ -77,6 +74,9 @@ kv::config load(int argc, char** argv, bool& exit_now) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write to a closed pipe or socket (a log reader that went away, a client gone mid-reply)
+  // fails with EPIPE instead of killing the node.
+  std::signal(SIGPIPE, SIG_IGN);
   kv::config cfg;
   try {
     bool exit_now = false;
@@ -87,12 +87,18 @@ int main(int argc, char** argv) {
     return exit_bad_config;
   }
 
+  std::optional<kv::logging::node_log> log;
   try {
-    setup_logging(cfg.log);
+    log.emplace(cfg.log, cfg.node.id);
   } catch (const std::exception& e) {
     fmt::print(stderr, "kvnode: cannot open log file {}: {}\n", cfg.log.file, e.what());
     return exit_bad_config;
   }
+  // Taken from here on, so that a SIGHUP during recovery waits for the loop instead of killing
+  // the node.
+  asio::io_context ctx(1);
+  asio::signal_set hangups(ctx, SIGHUP);
+  reopen_log_on_hangup(hangups, *log);
   for (const auto& line : kv::describe(cfg)) spdlog::info("config {}", line);
   if (cfg.storage.fsync == kv::fsync_policy::never) {
     spdlog::warn("storage.fsync = \"never\": writes are acknowledged before they reach the disk; this node is NOT "
@@ -113,7 +119,6 @@ int main(int argc, char** argv) {
       return exit_bad_config;
     }
   }
-  asio::io_context ctx(1);
   std::unique_ptr<kv::store> store;
   try {
     store = std::make_unique<kv::store>(ctx.get_executor(), cfg.node.data_dir, cfg.storage, kv::replication_of(cfg),
@@ -174,6 +179,7 @@ int main(int argc, char** argv) {
   int status = 0;
   asio::co_spawn(ctx, store->run(), [&](std::exception_ptr e) {
     signals.cancel();
+    hangups.cancel();
     if (!e) return;
     try {
       std::rethrow_exception(e);

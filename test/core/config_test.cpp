@@ -1,7 +1,11 @@
 #include "core/config.hpp"
+#include "core/units.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
+#include <iterator>
+#include <set>
 #include <string>
 
 namespace {
@@ -17,6 +21,52 @@ std::string error_of(const std::string& text) {
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::string source_file(const std::string& relative) {
+  std::ifstream in(std::string(KV_SOURCE_DIR) + "/" + relative, std::ios::binary);
+  BOOST_REQUIRE_MESSAGE(in, "cannot read " << relative);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The units an error message offers: "... (use A, B or C, e.g. ..." gives {A, B, C}.
+std::set<std::string> offered_units(const std::string& message) {
+  auto from = message.find("(use ");
+  auto to = message.find(", e.g.", from);
+  if (from == std::string::npos || to == std::string::npos) return {};
+  std::string list = message.substr(from + 5, to - from - 5);
+  std::set<std::string> out;
+  std::size_t at = 0;
+  while (at <= list.size()) {
+    auto comma = list.find(", ", at);
+    auto next_or = list.find(" or ", at);
+    auto end = std::min(comma, next_or);
+    out.insert(list.substr(at, end - at));
+    if (end == std::string::npos) break;
+    at = end + (end == comma ? 2 : 4);
+  }
+  return out;
+}
+
+// The code-quoted words of `text` that are not quoted strings: "`B`, `KiB` e.g. `\"64MiB\"`"
+// gives {B, KiB}.
+std::set<std::string> code_words(const std::string& text) {
+  std::set<std::string> out;
+  for (auto open = text.find('`'); open != std::string::npos; open = text.find('`', open)) {
+    auto close = text.find('`', open + 1);
+    if (close == std::string::npos) break;
+    auto word = text.substr(open + 1, close - open - 1);
+    if (!word.starts_with('"')) out.insert(word);
+    open = close + 1;
+  }
+  return out;
+}
+
+template <typename Units>
+std::set<std::string> names_of(const Units& units) {
+  std::set<std::string> out;
+  for (const auto& u : units) out.insert(std::string(u.name));
+  return out;
+}
 
 }  // namespace
 
@@ -196,6 +246,37 @@ BOOST_AUTO_TEST_CASE(unparseable_sizes) {
   BOOST_TEST(contains(e, "must be greater than zero"), e);
 }
 
+BOOST_AUTO_TEST_CASE(unit_errors_offer_every_unit_the_parser_accepts) {
+  auto sizes = names_of(kv::size_units);
+  auto durations = names_of(kv::duration_units);
+  for (const auto& unit : sizes) {
+    BOOST_TEST(error_of("[index]\nsave-interval = \"1" + unit + "\"\n") == "", unit);
+  }
+  for (const auto& unit : durations) {
+    BOOST_TEST(error_of("[storage]\ngroup-commit-delay = \"0" + unit + "\"\n") == "", unit);
+  }
+  auto size_error = error_of("[storage]\nsegment-size = \"64 potatoes\"\n");
+  BOOST_TEST(offered_units(size_error) == sizes, size_error);
+  auto duration_error = error_of("[server]\nidle-timeout = \"soon\"\n");
+  BOOST_TEST(offered_units(duration_error) == durations, duration_error);
+}
+
+// docs/configuration.md's sentence on units and kv.toml's header comment name exactly the units
+// the parser accepts.
+BOOST_AUTO_TEST_CASE(documentation_names_the_parsers_units) {
+  auto doc = source_file("docs/configuration.md");
+  auto from = doc.find("Sizes are strings with a unit:");
+  auto middle = doc.find("Durations", from);
+  auto to = doc.find("\n\n", middle);
+  BOOST_REQUIRE(from != std::string::npos);
+  BOOST_REQUIRE(middle != std::string::npos);
+  BOOST_TEST(code_words(doc.substr(from, middle - from)) == names_of(kv::size_units));
+  BOOST_TEST(code_words(doc.substr(middle, to - middle)) == names_of(kv::duration_units));
+  auto toml = source_file("kv.toml");
+  BOOST_TEST(contains(toml, "one of " + kv::size_unit_list() + " ("), kv::size_unit_list());
+  BOOST_TEST(contains(toml, "one of " + kv::duration_unit_list() + "."), kv::duration_unit_list());
+}
+
 BOOST_AUTO_TEST_CASE(unparseable_durations) {
   auto e = error_of("[server]\nidle-timeout = \"soon\"\n");
   BOOST_TEST(contains(e, "test.toml:2: server.idle-timeout: cannot parse duration \"soon\""), e);
@@ -214,6 +295,19 @@ BOOST_AUTO_TEST_CASE(microsecond_durations) {
   BOOST_TEST(c.storage.group_commit_delay.count() == 0);
   auto e = error_of("[storage]\ngroup-commit-delay = \"2s\"\n");
   BOOST_TEST(contains(e, "storage.group-commit-delay: at most 100ms"), e);
+}
+
+BOOST_AUTO_TEST_CASE(log_format) {
+  BOOST_TEST((kv::config{}.log.format == kv::log_format::text));
+  BOOST_TEST((kv::parse_config("[log]\nformat = \"json\"\n", "test.toml").log.format == kv::log_format::json));
+  BOOST_TEST((kv::parse_config("[log]\nformat = \"text\"\n", "test.toml").log.format == kv::log_format::text));
+  BOOST_TEST(error_of("[log]\nformat = \"logfmt\"\n") ==
+             "test.toml:2: log.format: expected \"text\" or \"json\", got \"logfmt\"");
+  BOOST_TEST(error_of("[log]\nformat = \"JSON\"\n") ==
+             "test.toml:2: log.format: expected \"text\" or \"json\", got \"JSON\"");
+  BOOST_TEST(error_of("[log]\n\nformat = true\n") == "test.toml:3: log.format: expected a string, got a boolean");
+  BOOST_TEST(contains(kv::describe(kv::parse_config("[log]\nformat = \"json\"\n", "test.toml"))[5],
+                      "[log] level=info format=json file=(stderr)"));
 }
 
 BOOST_AUTO_TEST_CASE(invalid_enumerations) {
@@ -284,6 +378,7 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
   BOOST_TEST(contains(lines[3], "members=[(this node alone)]"));
   BOOST_TEST(contains(lines[3], "election-timeout=300ms"));
   BOOST_TEST(contains(lines[4], "[index] enabled=true ngram-size=3 stop-words=(default English)"));
+  BOOST_TEST(lines[5] == "[log] level=info format=text file=(stderr)");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

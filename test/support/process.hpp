@@ -75,6 +75,16 @@ inline pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::
   return pid;
 }
 
+// Whether process `pid` exists and has not exited: a zombie (exited, not yet reaped) counts as
+// exited.
+inline bool process_running(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("State:")) return line.find('Z') == std::string::npos;
+  }
+  return false;
+}
+
 inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -126,10 +136,12 @@ void wait_listening(const std::string& host, unsigned short port, pid_t& pid, Lo
 }
 
 // A kvnode server process with its own data directory and port. Extra TOML can be passed to
-// the constructor (it is appended to [server] / other sections as written).
+// the constructor (it is appended to [server] / other sections as written), and the keys of its
+// [log] section (by default debug to standard error, which log() reads).
 class node_process {
  public:
-  explicit node_process(std::string extra_toml = {}) : port_(free_port()), extra_(std::move(extra_toml)) {
+  explicit node_process(std::string extra_toml = {}, std::string log_toml = "level = \"debug\"\n")
+      : port_(free_port()), extra_(std::move(extra_toml)), log_(std::move(log_toml)) {
     write_config();
     start();
   }
@@ -184,8 +196,8 @@ class node_process {
  private:
   void write_config() {
     std::ofstream(config_path()) << fmt::format(
-        "[node]\nid = 1\ndata-dir = \"{}\"\n[server]\nlisten = \"{}\"\n{}\n[log]\nlevel = \"debug\"\n",
-        data_dir().string(), endpoint(), extra_);
+        "[node]\nid = 1\ndata-dir = \"{}\"\n[server]\nlisten = \"{}\"\n{}\n[log]\n{}", data_dir().string(), endpoint(),
+        extra_, log_);
   }
 
   int reap() {
@@ -202,6 +214,7 @@ class node_process {
   temp_dir dir_;
   unsigned short port_;
   std::string extra_;
+  std::string log_;
   pid_t pid_ = -1;
 };
 
