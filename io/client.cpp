@@ -281,7 +281,7 @@ error_info client::failure(const response& r) {
 
 template <typename Encode>
 asio::awaitable<result<client::response>> client::call(Encode encode, resend policy) {
-  bool resent = false;
+  bool reconnected = false;
   const auto deadline = std::chrono::steady_clock::now() + opts_.leader_wait;
   auto backoff = min_backoff;
   std::string last_error;
@@ -302,18 +302,23 @@ asio::awaitable<result<client::response>> client::call(Encode encode, resend pol
     }
     auto r = co_await (*c)->request(encode);
     if (!r) {
-      // The outcome is unknown: send again only what is safe to send twice.
-      bool again = (policy == resend::once && !resent && r.is(errc::unavailable)) ||
-                   (policy == resend::until_answered && (r.is(errc::unavailable) || r.is(errc::timed_out)));
+      // The outcome is unknown: send again only what is safe to send twice. The first lost
+      // connection is tried again at once (the node may have closed an idle connection).
+      bool again = (policy != resend::never && r.is(errc::unavailable)) ||
+                   (policy == resend::until_answered && r.is(errc::timed_out));
       if (again) {
-        resent = true;
         close();
-        if (policy == resend::once || co_await pause()) continue;
+        if (r.is(errc::unavailable) && !reconnected) {
+          reconnected = true;
+          continue;
+        }
+        if (co_await pause()) continue;
       }
       co_return r;
     }
-    if (r->status == protocol::status::unavailable && policy == resend::until_answered) {
-      // "May or may not be applied": a session makes sending it again safe.
+    if (r->status == protocol::status::unavailable && policy != resend::never) {
+      // A read that found no leader to confirm it, or a write that "may or may not be applied"
+      // (its session makes sending it again safe): try the next node.
       last_error = protocol::parse_error(r->body).message;
       close();
       current_ = (current_ + 1) % opts_.endpoints.size();
@@ -391,7 +396,7 @@ asio::awaitable<result<std::uint64_t>> client::set(std::string key, std::string 
 asio::awaitable<result<std::string>> client::get(std::string key, read_mode mode) {
   const std::uint16_t flags = read_flags(mode);
   auto r = co_await call([&](std::string& out, std::uint64_t id) { protocol::request_get(out, id, key, flags); },
-                         resend::once);
+                         resend::read);
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   co_return std::move(r->body);
@@ -410,7 +415,7 @@ asio::awaitable<result<std::uint64_t>> client::bulk_set(std::vector<std::pair<st
 
 asio::awaitable<result<std::chrono::microseconds>> client::ping() {
   auto start = std::chrono::steady_clock::now();
-  auto r = co_await call([](std::string& out, std::uint64_t id) { protocol::request_ping(out, id); }, resend::once);
+  auto r = co_await call([](std::string& out, std::uint64_t id) { protocol::request_ping(out, id); }, resend::read);
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   co_return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
@@ -418,7 +423,7 @@ asio::awaitable<result<std::chrono::microseconds>> client::ping() {
 
 asio::awaitable<result<node_status>> client::status() {
   auto r = co_await call([](std::string& out, std::uint64_t id) { protocol::request_status(out, id); },
-                         resend::once);
+                         resend::read);
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   auto fields = protocol::parse_status_fields(r->body);
@@ -428,7 +433,7 @@ asio::awaitable<result<node_status>> client::status() {
 
 template <typename Encode>
 asio::awaitable<result<search::search_answer>> client::query(Encode encode) {
-  auto r = co_await call(std::move(encode), resend::once);
+  auto r = co_await call(std::move(encode), resend::read);
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   auto answer = protocol::parse_search_answer(r->body);
