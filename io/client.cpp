@@ -34,6 +34,39 @@ std::uint16_t read_flags(read_mode mode) { return mode == read_mode::stale ? pro
 // Capped near the default heartbeat interval: a new leader is found within about this long of
 // its election (an election after a crash takes an election timeout or two anyway).
 constexpr std::chrono::milliseconds max_backoff{50};
+
+// Why the parsed front of a response stream is not a kvnode frame, or "" if it is one (or is
+// still incomplete).
+std::string not_a_response(const protocol::parse_result& r, std::uint32_t max_frame) {
+  switch (r.status) {
+    case protocol::parse_status::ok:
+      if (r.f.version == protocol::version) return {};
+      return fmt::format("protocol version {}, expected {}", r.f.version, protocol::version);
+    case protocol::parse_status::incomplete:
+      return {};
+    case protocol::parse_status::too_large:
+      return fmt::format("a frame length of {} bytes, over the {} accepted", r.declared, max_frame);
+    case protocol::parse_status::malformed:
+      return fmt::format("a frame length of {} bytes, under the {}-byte header", r.declared,
+                         protocol::min_frame_length);
+  }
+  return "unknown parse status";
+}
+
+// The first bytes of `bytes` for an error message: printable ASCII as is, others as \xNN.
+std::string printable_start(std::string_view bytes) {
+  constexpr std::size_t shown = 24;
+  std::string out;
+  for (unsigned char ch : bytes.substr(0, shown)) {
+    if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
+      out += static_cast<char>(ch);
+    } else {
+      out += fmt::format("\\x{:02x}", ch);
+    }
+  }
+  if (bytes.size() > shown) out += "...";
+  return out;
+}
 }  // namespace
 
 std::uint64_t node_status::number(std::string_view name) const {
@@ -98,14 +131,14 @@ class client::connection : public std::enable_shared_from_this<connection> {
   }
 
   // Fails every request in flight with `why` and closes the socket.
-  void close(errc code, const std::string& why) {
+  void close(std::error_code code, const std::string& why) {
     open_ = false;
     std::error_code ignored;
     socket_.close(ignored);
     deadline_timer_.cancel();
     auto pending = std::move(pending_);
     pending_.clear();
-    for (auto& [id, done] : pending) done(error_info{make_error_code(code), why, {}});
+    for (auto& [id, done] : pending) done(error_info{code, why, {}});
   }
 
  private:
@@ -164,8 +197,10 @@ class client::connection : public std::enable_shared_from_this<connection> {
           }
           break;
         }
-        if (r.status != protocol::parse_status::ok) {
-          close(errc::internal, fmt::format("malformed response from {}", endpoint_));
+        if (auto why = not_a_response(r, opts_.max_frame_bytes); !why.empty()) {
+          close(std::make_error_code(std::errc::protocol_error),
+                fmt::format("{} did not answer as a kvnode node (malformed response: {}; it began \"{}\")", endpoint_,
+                            why, printable_start(std::string_view(buf.data() + begin, end - begin))));
           co_return;
         }
         deliver(r.f);

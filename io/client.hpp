@@ -28,6 +28,8 @@
 //   leader died), is sent again, to the next endpoint after a short backoff, for up to
 //   leader_wait, as a write in a session is. A read not answered within request_timeout fails
 //   (a write in a session is sent again).
+// - A response that does not follow the protocol (the endpoint is not a kvnode node) fails the
+//   request with std::errc::protocol_error and a message naming the endpoint.
 //
 // Thread safety: a client belongs to the executor it was created with. Call it only from that
 // executor's thread (or strand); use one client per thread.

@@ -87,6 +87,10 @@ int report(const kv::result<T>& r) {
     return exit_not_found;
   }
   const auto& f = r.failure();
+  if (f.code.category() != kv::error_category() && !f.message.empty()) {  // a client-side failure, said in full
+    fmt::print(stderr, "kvctl: {}\n", f.message);
+    return exit_failed;
+  }
   auto leader = f.leader.empty() ? std::string() : fmt::format(" (leader: {})", f.leader);
   auto detail = f.message.empty() ? std::string() : ": " + f.message;
   fmt::print(stderr, "kvctl: {}{}{}\n", f.code.message(), detail, leader);
