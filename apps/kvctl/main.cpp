@@ -19,8 +19,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
-#include <iterator>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -37,8 +35,9 @@ constexpr int exit_failed = 3;
 constexpr const char* usage_text = R"(usage: kvctl [options] COMMAND [ARGS]
 
 commands:
-  set KEY VALUE        store VALUE under KEY (VALUE "-" reads the value's bytes from standard
-                       input)
+  set KEY VALUE        store VALUE under KEY; VALUE "-" reads the value's bytes from standard
+                       input, up to the node's max-value-size (longer input is refused before
+                       it is read whole, exit status 3)
   get [--stale] [--raw] KEY
                        print the value of KEY and a newline (--raw: the value's bytes and
                        nothing else; --stale: allow a possibly stale local read)
@@ -280,6 +279,51 @@ bool write_out(std::string_view bytes) {
   return std::fwrite(bytes.data(), 1, bytes.size(), stdout) == bytes.size() && std::fflush(stdout) == 0;
 }
 
+// The outcome of reading a value from standard input.
+enum class input_status : std::uint8_t {
+  whole,      // the input ended within the limit
+  too_large,  // there is more than the limit: reading stopped there
+  failed,     // read error (errno says which)
+};
+
+// Reads standard input into `out` until it ends or holds more than `limit` bytes (0: no limit);
+// reads at most one chunk past the limit.
+input_status read_input(std::uint64_t limit, std::string& out) {
+  std::vector<char> chunk(64u << 10);
+  for (;;) {
+    std::size_t want = chunk.size();
+    if (limit != 0) want = static_cast<std::size_t>(std::min<std::uint64_t>(want, limit + 1 - out.size()));
+    auto n = std::fread(chunk.data(), 1, want, stdin);
+    out.append(chunk.data(), n);
+    if (limit != 0 && out.size() > limit) return input_status::too_large;
+    if (n < want) return std::ferror(stdin) ? input_status::failed : input_status::whole;
+  }
+}
+
+// `set KEY -`: the value from standard input, after asking the node for its max-value-size so
+// that input over it is refused before it is read whole. nullopt after printing why not (a
+// failure of exit status exit_failed).
+asio::awaitable<std::optional<std::string>> value_from_input(kv::client& c) {
+  auto status = co_await c.status();
+  if (!status) {
+    report(status);
+    co_return std::nullopt;
+  }
+  const auto limit = status->number("max_value_size");  // 0: a node that does not say
+  std::string value;
+  switch (read_input(limit, value)) {
+    case input_status::whole:
+      co_return value;
+    case input_status::too_large:
+      fmt::print(stderr, "kvctl: value exceeds the node's max-value-size ({} bytes)\n", limit);
+      break;
+    case input_status::failed:
+      fmt::print(stderr, "kvctl: cannot read the value from standard input: {}\n", std::strerror(errno));
+      break;
+  }
+  co_return std::nullopt;
+}
+
 asio::awaitable<int> run(kv::client& c, const invocation& inv, std::vector<std::string> args) {
   const std::string cmd = args.front();
   args.erase(args.begin());
@@ -292,7 +336,9 @@ asio::awaitable<int> run(kv::client& c, const invocation& inv, std::vector<std::
     auto key = key_of(notation, args[0]);
     std::string value;
     if (args[1] == "-") {
-      value.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+      auto input = co_await value_from_input(c);
+      if (!input) co_return exit_failed;
+      value = std::move(*input);
     } else {
       value = bytes_of(notation, "VALUE", args[1]);
     }

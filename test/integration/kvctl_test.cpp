@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <random>
+#include <sstream>
 #include <thread>
 
 using namespace kv::test;
@@ -205,6 +206,34 @@ BOOST_AUTO_TEST_CASE(hex_gives_and_prints_any_key_and_value_bytes) {
   r = kvctl(node, {"--hex", "search", "--prefix", "646f63", "brown"});
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST(r.out.starts_with("646f6301\t"), r.out);
+}
+
+BOOST_AUTO_TEST_CASE(input_over_the_value_limit_is_refused_before_it_is_read_whole) {
+  node_process node("[storage]\nmax-value-size = \"1KiB\"\n");
+  auto r = kvctl(node, {"set", "k", "-"}, std::string(1024, 'x'));
+  BOOST_TEST(r.exit_code == 0, r.err);
+  r = kvctl(node, {"set", "k", "-"}, std::string(1025, 'y'));
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(r.err == "kvctl: value exceeds the node's max-value-size (1024 bytes)\n");
+  BOOST_TEST(kvctl(node, {"get", "k"}).out == std::string(1024, 'x') + "\n");  // unchanged
+
+  // 100 MB from a pipe: kvctl stops reading past the limit and exits, and the writer, with
+  // most of its data still unwritten, is cut off (its status is not 0).
+  const auto start = std::chrono::steady_clock::now();
+  auto piped = run_command({"/bin/bash", "-c",
+                            fmt::format("head -c 100000000 /dev/zero | {} --endpoints {} set big -; "
+                                        "echo \"${{PIPESTATUS[0]}} ${{PIPESTATUS[1]}}\"",
+                                        binary("kvctl").string(), node.endpoint())});
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST(piped.err == "kvctl: value exceeds the node's max-value-size (1024 bytes)\n");
+  std::istringstream statuses(piped.out);
+  int head_status = -1;
+  int kvctl_status = -1;
+  statuses >> head_status >> kvctl_status;
+  BOOST_TEST(kvctl_status == 3, piped.out);
+  BOOST_TEST(head_status != 0, "the writer was not cut off: kvctl read all 100 MB");
+  BOOST_TEST(took < std::chrono::seconds(2), "took " << std::chrono::duration<double>(took).count() << " s");
+  BOOST_TEST(kvctl(node, {"get", "big"}).exit_code == 1);
 }
 
 BOOST_AUTO_TEST_CASE(server_and_network_errors_exit_3) {
