@@ -44,8 +44,9 @@ commands:
   del KEY              delete KEY
   bulk-set K V [K V]…  store every pair atomically: all of them or none
   ping                 check that the node answers, and how fast
-  status               print the node's status; with several endpoints, one line per node:
-                       id, role, term, leader, commit and applied index, and how far it lags
+  status               print the node's status fields, one "name: value" a line; with several
+                       endpoints, one line per node: endpoint, id, pid, role, term, leader,
+                       commit and applied index, and how far it lags
   search WORDS...      full-text search over values: keys with every word (BM25-ranked), one
                        "KEY<tab>SCORE" line per hit; a word ending in * matches as a prefix
       --or             any of the words instead of all
@@ -175,8 +176,8 @@ asio::awaitable<int> cluster_status(const kv::client::options& opts) {
     if (s) newest_commit = std::max(newest_commit, s->number("commit_index"));
     rows.push_back(row{endpoint, std::move(s)});
   }
-  fmt::print("{:<22} {:>4} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8}\n", "ENDPOINT", "ID", "ROLE", "TERM", "LEADER",
-             "COMMIT", "APPLIED", "LAG");
+  fmt::print("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8}\n", "ENDPOINT", "ID", "PID", "ROLE", "TERM",
+             "LEADER", "COMMIT", "APPLIED", "LAG");
   int failed = 0;
   for (const auto& r : rows) {
     if (!r.status) {
@@ -185,9 +186,9 @@ asio::awaitable<int> cluster_status(const kv::client::options& opts) {
       continue;
     }
     const auto& s = *r.status;
-    fmt::print("{:<22} {:>4} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8}\n", r.endpoint, s.number("node_id"), s.text("role"),
-               s.number("term"), s.number("leader_id"), s.number("commit_index"), s.number("applied_index"),
-               newest_commit - std::min(newest_commit, s.number("applied_index")));
+    fmt::print("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8}\n", r.endpoint, s.number("node_id"),
+               s.number("pid"), s.text("role"), s.number("term"), s.number("leader_id"), s.number("commit_index"),
+               s.number("applied_index"), newest_commit - std::min(newest_commit, s.number("applied_index")));
   }
   co_return failed == 0 ? exit_ok : exit_failed;
 }

@@ -1,10 +1,14 @@
 // kvctl against a 3-node cluster whose leader is killed with kill -9: reads sent at once, through
-// every endpoint, wait out the election as writes do.
+// every endpoint, wait out the election as writes do; `kvctl status` shows which process to kill.
 
 #include "support/async.hpp"
 #include "support/cluster.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <set>
+#include <sstream>
+#include <thread>
 
 using namespace kv;
 using namespace kv::test;
@@ -71,6 +75,46 @@ BOOST_AUTO_TEST_CASE(a_read_sent_right_after_kill_9_of_the_leader_succeeds) {
     BOOST_TEST(starts_with(r.out, expected), "round " << round << ": " << r.out);
     cl.member(leader).start();
   }
+}
+
+// README's walk-through finds the leader's pid in `kvctl status` and kills it.
+BOOST_AUTO_TEST_CASE(the_status_table_shows_each_pid_and_the_readme_command_kills_the_leader) {
+  cluster cl;
+  const auto leader = agreed_leader(cl);
+  auto table = kvctl(cl, {"status"});
+  BOOST_TEST_REQUIRE(table.exit_code == 0, table.err);
+  std::istringstream rows(table.out);
+  std::string row;
+  std::getline(rows, row);
+  BOOST_TEST(row.starts_with("ENDPOINT"), row);
+  std::set<std::string> seen;
+  while (std::getline(rows, row)) {
+    std::istringstream words(row);
+    std::string endpoint, id, pid, role;
+    words >> endpoint >> id >> pid >> role;
+    const auto& m = cl.member(std::stoull(id));
+    BOOST_TEST(endpoint == m.endpoint());
+    BOOST_TEST(pid == std::to_string(m.pid()), row);
+    BOOST_TEST(role == (m.id() == leader ? "leader" : "follower"), row);
+    seen.insert(endpoint);
+  }
+  BOOST_TEST(seen.size() == 3u, table.out);
+
+  auto kill = run_command({"/bin/bash", "-c",
+                           fmt::format("export KVCTL_ENDPOINTS={}\n"
+                                       "kill -9 \"$({} status | awk '$4 == \"leader\" {{ print $3 }}')\"",
+                                       joined(cl.endpoints()), binary("kvctl").string())});
+  BOOST_TEST(kill.exit_code == 0, kill.err);
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (!cl.member(leader).exited() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  BOOST_TEST(!cl.member(leader).running(), "the leader, node " << leader << ", is still running");
+  std::vector<std::uint64_t> others;
+  for (auto id : cl.ids()) {
+    if (id == leader) continue;
+    BOOST_TEST(!cl.member(id).exited(), "node " << id << ", not the leader, was killed");
+    others.push_back(id);
+  }
+  run_async([&](asio::io_context&) -> asio::awaitable<void> { co_await wait_for_leader(cl, others, 10s); });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
