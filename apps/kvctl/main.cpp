@@ -4,11 +4,13 @@
 //         | del KEY | bulk-set K V [K V ...] | ping | status
 //         | search [--or|--phrase] [--limit N] [--offset N] [--prefix P] [--stale] [--min-index I] WORDS...
 //         | similar TEXT [--top K] [--threshold T] [--stale] [--min-index I]
+//   kvctl --help | --version
 //
 // Exit status: 0 ok, 1 not found, 2 usage error (nothing was sent), 3 server or network error.
 // Errors go to standard error as one line.
 
 #include "core/units.hpp"
+#include "core/version.hpp"
 #include "io/client.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -67,6 +69,7 @@ options (before the command):
                        in hexadecimal too, except by get --raw. A value read from standard
                        input is taken as it is. Search words and similar's TEXT stay text.
   -h, --help           print this help
+  --version            print kvctl's version
 
 Keys are any bytes, at least one; values are any bytes, possibly none. A request that finds no
 leader (an election, a dead leader) is sent again, to the other endpoints, for up to 3 s: reads
@@ -434,6 +437,9 @@ int main(int argc, char** argv) {
       args.push_back(a);
     } else if (a == "-h" || a == "--help") {
       fmt::print("{}", usage_text);
+      return exit_ok;
+    } else if (a == "--version") {
+      fmt::print("kvctl {}\n", kv::version);
       return exit_ok;
     } else if (a == "--hex") {
       inv.notation = byte_notation::hex;
