@@ -55,18 +55,18 @@ struct options {
 
 options parse(int argc, char** argv) {
   options o;
-  kv::bench::arg_reader args("failover_bench", argc, argv);
-  while (args.next()) {
-    const auto& a = args.flag();
-    if (a == "--rounds") o.rounds = args.number<int>();
-    else if (a == "--writers") o.writers = args.number<int>();
-    else if (a == "--nodes") o.nodes = args.number<int>();
-    else if (a == "--load-before") o.load_before_s = args.number<double>();
-    else if (a == "--value-size") o.value_size = args.number<std::size_t>();
-    else if (a == "--cluster-keys") o.cluster_keys = args.value();
-    else args.usage("unknown option " + a);
-  }
-  if (o.rounds < 1 || o.writers < 1 || o.nodes < 3) args.usage("needs at least 1 round, 1 writer and 3 nodes");
+  kv::bench::flag_table flags("failover_bench",
+                              "Kills the leader of a local kvnode cluster under write load, round after round, and\n"
+                              "measures how long writes stop; the comment at the top of bench/failover_bench.cpp\n"
+                              "describes a round.");
+  flags.add("--rounds", "N", "leaders killed, one a round", o.rounds);
+  flags.add("--writers", "N", "writing coroutines, each with a client of its own", o.writers);
+  flags.add("--nodes", "N", "members of the cluster (at least 3)", o.nodes);
+  flags.add("--load-before", "S", "seconds of load before each kill", o.load_before_s);
+  flags.add("--value-size", "BYTES", "size of each value written", o.value_size);
+  flags.add("--cluster-keys", "'KEY = VALUE'", "lines added to the nodes' [cluster] section", o.cluster_keys);
+  flags.parse(argc, argv);
+  if (o.rounds < 1 || o.writers < 1 || o.nodes < 3) flags.usage_error("needs at least 1 round, 1 writer and 3 nodes");
   return o;
 }
 

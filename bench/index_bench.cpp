@@ -43,16 +43,18 @@ struct options {
 
 options parse(int argc, char** argv) {
   options o;
-  kb::arg_reader args("index_bench", argc, argv);
-  while (args.next()) {
-    if (args.flag() == "--docs") o.docs = args.number<std::uint64_t>();
-    else if (args.flag() == "--batch") o.batch = std::max<std::size_t>(1, args.number<std::size_t>());
-    else if (args.flag() == "--threads") o.threads = std::clamp<std::size_t>(args.number<std::size_t>(), 1, 2);
-    else if (args.flag() == "--builds") o.builds = std::max<std::size_t>(1, args.number<std::size_t>());
-    else if (args.flag() == "--queries") o.queries = args.number<std::size_t>();
-    else if (args.flag() == "--seed") o.seed = args.number<std::uint64_t>();
-    else args.usage("unknown flag " + args.flag());
-  }
+  kb::flag_table flags("index_bench",
+                       "kvnode's search index in process, without a server, a log or a network: how fast it\n"
+                       "indexes the search corpus and answers each query class.");
+  flags.add("--docs", "N", "documents of the corpus", o.docs);
+  flags.add("--batch", "N", "documents per put_many, as the node indexes a bulk_set", o.batch);
+  flags.add("--threads", "1|2", "threads that build the index", o.threads);
+  flags.add("--builds", "N", "fresh indexes built, each reported, then the median and the best", o.builds);
+  flags.add("--queries", "N", "queries of each class, run on the last index", o.queries);
+  flags.add("--seed", "N", "seed of the corpus and the queries", o.seed);
+  flags.parse(argc, argv);
+  if (o.batch < 1 || o.builds < 1) flags.usage_error("--batch and --builds must be at least 1");
+  if (o.threads < 1 || o.threads > 2) flags.usage_error("--threads takes 1 or 2");
   return o;
 }
 

@@ -78,48 +78,47 @@ struct options {
   bool reads_from_all = true;  // --read-from all: read-only connections spread over every endpoint
 };
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string part; std::getline(ss, part, ',');) {
-    if (!part.empty()) out.push_back(part);
-  }
-  return out;
-}
-
 options parse(int argc, char** argv) {
   options o;
-  kv::bench::arg_reader args("kvbench", argc, argv);
-  while (args.next()) {
-    const auto& a = args.flag();
-    if (a == "--endpoints") o.endpoints = split_list(args.value());
-    else if (a == "--connections") o.connections = args.number<int>();
-    else if (a == "--pipeline") o.pipeline = args.number<int>();
-    else if (a == "--seconds") o.seconds = args.number<double>();
-    else if (a == "--warmup") o.warmup = args.number<double>();
-    else if (a == "--value-size") o.value_size = args.number<std::size_t>();
-    else if (a == "--keys") o.keys = args.number<std::uint64_t>();
-    else if (a == "--reads") o.reads = args.number<double>();
-    else if (a == "--prefill") o.prefill = true;
-    else if (a == "--json") o.json = true;
-    else if (a == "--start-node") o.start_node = true;
-    else if (a == "--start-cluster") o.start_cluster = args.number<int>();
-    else if (a == "--fsync") o.fsync = args.value();
-    else if (a == "--node-storage") o.node_storage = args.settings();
-    else if (a == "--index") {
-      auto v = args.value();
-      if (v != "on" && v != "off") args.usage("--index takes on or off");
-      o.index = v == "on";
-    }
-    else if (a == "--read-from") {
-      auto v = args.value();
-      if (v != "all" && v != "leader") args.usage("--read-from takes all or leader");
-      o.reads_from_all = v == "all";
-    } else args.usage("unknown option " + a);
+  kv::bench::flag_table flags("kvbench",
+                              "Load generator for a running kvnode, or for nodes it starts; the comment at the top of\n"
+                              "bench/kvbench.cpp describes the load and the report.");
+  flags.add("--endpoints", "H:P,...", "nodes to send requests to", o.endpoints);
+  flags.add("--connections", "N", "connections, each with its own requests in flight", o.connections);
+  flags.add("--pipeline", "N", "requests in flight per connection", o.pipeline);
+  flags.add("--seconds", "S", "how long the measured load runs", o.seconds);
+  flags.add("--warmup", "S", "load before measuring", o.warmup);
+  flags.add("--value-size", "BYTES", "size of each value written", o.value_size);
+  flags.add("--keys", "N", "random keys the load picks from", o.keys);
+  flags.add("--reads", "F", "fraction of GETs, 0 to 1; the rest are SETs", o.reads);
+  flags.add_switch("--prefill", "write every key before the load, so that reads hit", o.prefill);
+  flags.add_switch("--json", "print the report as one JSON object", o.json);
+  flags.add_switch("--start-node", "run a kvnode on a fresh data directory and a free port", o.start_node);
+  flags.add("--start-cluster", "N", "run N kvnodes as one Raft cluster; 0: none", o.start_cluster);
+  flags.add_parsed("--fsync", "always|never", "[storage] fsync of the nodes started", o.fsync,
+                   [&](const std::string& name, const std::string& v) {
+                     if (v != "always" && v != "never") flags.usage_error(name + " takes always or never");
+                     o.fsync = v;
+                   });
+  flags.add_parsed("--index", "on|off", "[index] enabled of the nodes started", o.index ? "on" : "off",
+                   [&](const std::string& name, const std::string& v) {
+                     if (v != "on" && v != "off") flags.usage_error(name + " takes on or off");
+                     o.index = v == "on";
+                   });
+  flags.add_parsed("--read-from", "all|leader",
+                   "with --reads 1: spread connections over every endpoint, or send all to the leader",
+                   o.reads_from_all ? "all" : "leader", [&](const std::string& name, const std::string& v) {
+                     if (v != "all" && v != "leader") flags.usage_error(name + " takes all or leader");
+                     o.reads_from_all = v == "all";
+                   });
+  flags.add_parsed("--node-storage", "'KEY = VALUE; ...'", "more [storage] settings for the nodes started", "",
+                   [&](const std::string&, const std::string& v) { o.node_storage = kv::bench::settings_lines(v); });
+  flags.parse(argc, argv);
+  if (o.connections < 1 || o.pipeline < 1 || o.keys < 1 || o.reads > 1) {
+    flags.usage_error("--connections, --pipeline and --keys must be at least 1, and --reads at most 1");
   }
-  if (o.connections < 1 || o.pipeline < 1 || o.keys < 1 || o.reads > 1) args.usage("invalid shape");
-  if (o.endpoints.empty()) args.usage("--endpoints needs at least one host:port");
-  if (o.start_node && o.start_cluster > 0) args.usage("--start-node and --start-cluster exclude each other");
+  if (o.endpoints.empty()) flags.usage_error("--endpoints needs at least one host:port");
+  if (o.start_node && o.start_cluster > 0) flags.usage_error("--start-node and --start-cluster exclude each other");
   return o;
 }
 

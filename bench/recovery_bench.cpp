@@ -38,25 +38,17 @@ struct options {
 
 options parse(int argc, char** argv) {
   options o;
-  kv::bench::arg_reader args("recovery_bench", argc, argv);
-  while (args.next()) {
-    const auto& a = args.flag();
-    if (a == "--keys") {
-      o.keys = args.numbers<std::uint64_t>();
-    } else if (a == "--writers") {
-      o.writers = args.number<int>();
-    } else if (a == "--value-size") {
-      o.value_size = args.number<std::size_t>();
-    } else if (a == "--load-seconds") {
-      o.load_seconds = args.number<double>();
-    } else if (a == "--seed") {
-      o.seed = args.number<std::uint64_t>();
-    } else if (a == "--json") {
-      o.json = true;
-    } else {
-      args.usage("unknown option " + a);
-    }
-  }
+  kv::bench::flag_table flags("recovery_bench",
+                              "Fills a node, writes under load, kill -9s it at a random moment and restarts it: how\n"
+                              "long until it serves again, and how many acknowledged writes were lost (must be 0).");
+  flags.add("--keys", "N,N,...", "keys to fill the node with, one run per count", o.keys);
+  flags.add("--writers", "N", "concurrent writers during the load", o.writers);
+  flags.add("--value-size", "BYTES", "size of each value written", o.value_size);
+  flags.add("--load-seconds", "S", "write load before the kill comes, at a random moment", o.load_seconds);
+  flags.add("--seed", "N", "seed of the random kill moment", o.seed);
+  flags.shown_default("random");
+  flags.add_switch("--json", "print the report as JSON", o.json);
+  flags.parse(argc, argv);
   return o;
 }
 

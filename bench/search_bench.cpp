@@ -86,32 +86,41 @@ struct options {
 
 options parse(int argc, char** argv) {
   options o;
-  kb::arg_reader args("search_bench", argc, argv);
-  while (args.next()) {
-    const auto& a = args.flag();
-    if (a == "--docs") o.docs = args.numbers<std::uint64_t>();
-    else if (a == "--queries") o.queries = args.number<std::size_t>();
-    else if (a == "--clients") o.clients = args.number<int>();
-    else if (a == "--batch") o.batch = args.number<std::size_t>();
-    else if (a == "--builds") o.builds = args.number<int>();
-    else if (a == "--seed") o.seed = args.number<std::uint64_t>();
-    else if (a == "--max-seconds") o.limits.max_seconds = args.number<double>();
-    else if (a == "--warmup") o.limits.warmup = args.number<std::size_t>();
-    else if (a == "--exact-max-docs") o.exact_max_docs = args.number<std::uint64_t>();
-    else if (a == "--fsync") o.fsync = args.value();
-    else if (a == "--max-postings") o.max_postings = args.number<std::uint64_t>();
-    else if (a == "--skip-kvnode") o.skip_kvnode = true;
-    else if (a == "--skip-sqlite") o.skip_sqlite = true;
-    else if (a == "--skip-pg") o.skip_pg = true;
-    else if (a == "--no-restart") o.restart = false;
-    else if (a == "--pg-bin") o.pg_bin = args.value();
-    else if (a == "--node-index") o.node_index = args.settings();
-    else if (a == "--node-storage") o.node_storage = args.settings();
-    else if (a == "--json") o.json = true;
-    else args.usage("unknown option " + a);
+  kb::flag_table flags("search_bench",
+                       "kvnode's search side by side with SQLite FTS5 and PostgreSQL pg_trgm on the same corpus\n"
+                       "and queries; the comment at the top of bench/search_bench.cpp and docs/benchmarks.md\n"
+                       "describe the runs.");
+  flags.add("--docs", "N,N,...", "corpus sizes, one run each", o.docs);
+  flags.add("--queries", "N", "queries of each class", o.queries);
+  flags.add("--clients", "N", "concurrent clients for the loads and the concurrent query runs", o.clients);
+  flags.add("--batch", "N", "documents per bulk_set / transaction", o.batch);
+  flags.add("--builds", "N", "in-process builds of each index; the median is reported", o.builds);
+  flags.add("--seed", "N", "seed of the corpus and the queries", o.seed);
+  flags.add("--max-seconds", "S", "a timed query run stops sending after this long", o.limits.max_seconds);
+  flags.add("--warmup", "N", "queries of each list sent once before the timed runs", o.limits.warmup);
+  flags.add("--exact-max-docs", "N", "largest corpus whose similarity answers are compared with an exact search",
+            o.exact_max_docs);
+  flags.add_parsed("--fsync", "always|never", "kvnode's [storage] fsync", o.fsync,
+                   [&](const std::string& name, const std::string& v) {
+                     if (v != "always" && v != "never") flags.usage_error(name + " takes always or never");
+                     o.fsync = v;
+                   });
+  flags.add("--max-postings", "N", "kvnode's [index] max-postings-scanned; 0: the node's default", o.max_postings);
+  flags.add_switch("--skip-kvnode", "do not run kvnode", o.skip_kvnode);
+  flags.add_switch("--skip-sqlite", "do not run SQLite FTS5", o.skip_sqlite);
+  flags.add_switch("--skip-pg", "do not run PostgreSQL pg_trgm", o.skip_pg);
+  flags.add_switch("--no-restart", "skip kvnode's kill -9 and restart", o.restart, false);
+  flags.add("--pg-bin", "DIR", "where initdb and postgres are (default: the newest /usr/lib/postgresql/*/bin)",
+            o.pg_bin);
+  flags.add_parsed("--node-index", "'KEY = VALUE; ...'", "more [index] settings for kvnode", "",
+                   [&](const std::string&, const std::string& v) { o.node_index = kb::settings_lines(v); });
+  flags.add_parsed("--node-storage", "'KEY = VALUE; ...'", "more [storage] settings for kvnode", "",
+                   [&](const std::string&, const std::string& v) { o.node_storage = kb::settings_lines(v); });
+  flags.add_switch("--json", "print the report as JSON", o.json);
+  flags.parse(argc, argv);
+  if (o.queries < 1 || o.clients < 1 || o.batch < 1 || o.builds < 1) {
+    flags.usage_error("--queries, --clients, --batch and --builds must be at least 1");
   }
-  if (o.docs.empty() || o.queries < 1 || o.clients < 1 || o.batch < 1 || o.builds < 1) args.usage("invalid shape");
-  if (o.fsync != "always" && o.fsync != "never") args.usage("--fsync takes always or never");
   return o;
 }
 

@@ -45,33 +45,24 @@ struct options {
 
 options parse(int argc, char** argv) {
   options o;
-  kv::bench::arg_reader args("storage_bench", argc, argv);
-  while (args.next()) {
-    const auto& a = args.flag();
-    if (a == "--writers") {
-      o.writers = args.numbers<int>();
-    } else if (a == "--seconds") {
-      o.seconds = args.number<double>();
-    } else if (a == "--value-size") {
-      o.value_size = args.number<std::size_t>();
-    } else if (a == "--keys") {
-      o.keys = args.number<std::uint64_t>();
-    } else if (a == "--recovery-keys") {
-      o.recovery_keys = args.number<std::uint64_t>();
-    } else if (a == "--dir") {
-      o.dir = args.value();
-    } else if (a == "--skip-recovery") {
-      o.recovery = false;
-    } else if (a == "--skip-snapshot") {
-      o.snapshot = false;
-    } else if (a == "--fsync") {
-      o.fsync = args.value() == "never" ? fsync_policy::never : fsync_policy::always;
-    } else if (a == "--json") {
-      o.json = true;
-    } else {
-      args.usage("unknown option " + a);
-    }
-  }
+  kv::bench::flag_table flags("storage_bench",
+                              "In-process storage benchmark: durable acknowledged writes per second and their latency\n"
+                              "per number of concurrent writers, the cost of a snapshot under load, and recovery time.");
+  flags.add("--writers", "N,N,...", "concurrent writers, one run per count", o.writers);
+  flags.add("--seconds", "S", "length of each run", o.seconds);
+  flags.add("--value-size", "BYTES", "size of each value written", o.value_size);
+  flags.add("--keys", "N", "random keys the writers pick from", o.keys);
+  flags.add("--recovery-keys", "N", "keys in the data set whose recovery is timed", o.recovery_keys);
+  flags.add("--dir", "DIR", "working directory for the stores, removed at the end", o.dir);
+  flags.add_switch("--skip-recovery", "do not measure recovery", o.recovery, false);
+  flags.add_switch("--skip-snapshot", "do not measure a snapshot under load", o.snapshot, false);
+  flags.add_parsed("--fsync", "always|never", "the store's fsync policy", "always",
+                   [&](const std::string& name, const std::string& v) {
+                     if (v != "always" && v != "never") flags.usage_error(name + " takes always or never");
+                     o.fsync = v == "never" ? fsync_policy::never : fsync_policy::always;
+                   });
+  flags.add_switch("--json", "print the report as JSON", o.json);
+  flags.parse(argc, argv);
   return o;
 }
 

@@ -34,6 +34,39 @@ std::uint16_t read_flags(read_mode mode) { return mode == read_mode::stale ? pro
 // Capped near the default heartbeat interval: a new leader is found within about this long of
 // its election (an election after a crash takes an election timeout or two anyway).
 constexpr std::chrono::milliseconds max_backoff{50};
+
+// Why the parsed front of a response stream is not a kvnode frame, or "" if it is one (or is
+// still incomplete).
+std::string not_a_response(const protocol::parse_result& r, std::uint32_t max_frame) {
+  switch (r.status) {
+    case protocol::parse_status::ok:
+      if (r.f.version == protocol::version) return {};
+      return fmt::format("protocol version {}, expected {}", r.f.version, protocol::version);
+    case protocol::parse_status::incomplete:
+      return {};
+    case protocol::parse_status::too_large:
+      return fmt::format("a frame length of {} bytes, over the {} accepted", r.declared, max_frame);
+    case protocol::parse_status::malformed:
+      return fmt::format("a frame length of {} bytes, under the {}-byte header", r.declared,
+                         protocol::min_frame_length);
+  }
+  return "unknown parse status";
+}
+
+// The first bytes of `bytes` for an error message: printable ASCII as is, others as \xNN.
+std::string printable_start(std::string_view bytes) {
+  constexpr std::size_t shown = 24;
+  std::string out;
+  for (unsigned char ch : bytes.substr(0, shown)) {
+    if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
+      out += static_cast<char>(ch);
+    } else {
+      out += fmt::format("\\x{:02x}", ch);
+    }
+  }
+  if (bytes.size() > shown) out += "...";
+  return out;
+}
 }  // namespace
 
 std::uint64_t node_status::number(std::string_view name) const {
@@ -98,14 +131,14 @@ class client::connection : public std::enable_shared_from_this<connection> {
   }
 
   // Fails every request in flight with `why` and closes the socket.
-  void close(errc code, const std::string& why) {
+  void close(std::error_code code, const std::string& why) {
     open_ = false;
     std::error_code ignored;
     socket_.close(ignored);
     deadline_timer_.cancel();
     auto pending = std::move(pending_);
     pending_.clear();
-    for (auto& [id, done] : pending) done(error_info{make_error_code(code), why, {}});
+    for (auto& [id, done] : pending) done(error_info{code, why, {}});
   }
 
  private:
@@ -164,8 +197,10 @@ class client::connection : public std::enable_shared_from_this<connection> {
           }
           break;
         }
-        if (r.status != protocol::parse_status::ok) {
-          close(errc::internal, fmt::format("malformed response from {}", endpoint_));
+        if (auto why = not_a_response(r, opts_.max_frame_bytes); !why.empty()) {
+          close(std::make_error_code(std::errc::protocol_error),
+                fmt::format("{} did not answer as a kvnode node (malformed response: {}; it began \"{}\")", endpoint_,
+                            why, printable_start(std::string_view(buf.data() + begin, end - begin))));
           co_return;
         }
         deliver(r.f);
@@ -281,7 +316,7 @@ error_info client::failure(const response& r) {
 
 template <typename Encode>
 asio::awaitable<result<client::response>> client::call(Encode encode, resend policy) {
-  bool resent = false;
+  bool reconnected = false;
   const auto deadline = std::chrono::steady_clock::now() + opts_.leader_wait;
   auto backoff = min_backoff;
   std::string last_error;
@@ -302,18 +337,23 @@ asio::awaitable<result<client::response>> client::call(Encode encode, resend pol
     }
     auto r = co_await (*c)->request(encode);
     if (!r) {
-      // The outcome is unknown: send again only what is safe to send twice.
-      bool again = (policy == resend::once && !resent && r.is(errc::unavailable)) ||
-                   (policy == resend::until_answered && (r.is(errc::unavailable) || r.is(errc::timed_out)));
+      // The outcome is unknown: send again only what is safe to send twice. The first lost
+      // connection is tried again at once (the node may have closed an idle connection).
+      bool again = (policy != resend::never && r.is(errc::unavailable)) ||
+                   (policy == resend::until_answered && r.is(errc::timed_out));
       if (again) {
-        resent = true;
         close();
-        if (policy == resend::once || co_await pause()) continue;
+        if (r.is(errc::unavailable) && !reconnected) {
+          reconnected = true;
+          continue;
+        }
+        if (co_await pause()) continue;
       }
       co_return r;
     }
-    if (r->status == protocol::status::unavailable && policy == resend::until_answered) {
-      // "May or may not be applied": a session makes sending it again safe.
+    if (r->status == protocol::status::unavailable && policy != resend::never) {
+      // A read that found no leader to confirm it, or a write that "may or may not be applied"
+      // (its session makes sending it again safe): try the next node.
       last_error = protocol::parse_error(r->body).message;
       close();
       current_ = (current_ + 1) % opts_.endpoints.size();
@@ -391,7 +431,7 @@ asio::awaitable<result<std::uint64_t>> client::set(std::string key, std::string 
 asio::awaitable<result<std::string>> client::get(std::string key, read_mode mode) {
   const std::uint16_t flags = read_flags(mode);
   auto r = co_await call([&](std::string& out, std::uint64_t id) { protocol::request_get(out, id, key, flags); },
-                         resend::once);
+                         resend::read);
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   co_return std::move(r->body);
@@ -410,7 +450,7 @@ asio::awaitable<result<std::uint64_t>> client::bulk_set(std::vector<std::pair<st
 
 asio::awaitable<result<std::chrono::microseconds>> client::ping() {
   auto start = std::chrono::steady_clock::now();
-  auto r = co_await call([](std::string& out, std::uint64_t id) { protocol::request_ping(out, id); }, resend::once);
+  auto r = co_await call([](std::string& out, std::uint64_t id) { protocol::request_ping(out, id); }, resend::read);
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   co_return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
@@ -418,7 +458,7 @@ asio::awaitable<result<std::chrono::microseconds>> client::ping() {
 
 asio::awaitable<result<node_status>> client::status() {
   auto r = co_await call([](std::string& out, std::uint64_t id) { protocol::request_status(out, id); },
-                         resend::once);
+                         resend::read);
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   auto fields = protocol::parse_status_fields(r->body);
@@ -428,7 +468,7 @@ asio::awaitable<result<node_status>> client::status() {
 
 template <typename Encode>
 asio::awaitable<result<search::search_answer>> client::query(Encode encode) {
-  auto r = co_await call(std::move(encode), resend::once);
+  auto r = co_await call(std::move(encode), resend::read);
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
   auto answer = protocol::parse_search_answer(r->body);

@@ -23,6 +23,13 @@
 //   not applied) is sent again to the leader that node names, or, while no leader is known
 //   (an election, a dead leader), to the next endpoint after a short backoff, for up to
 //   leader_wait. After that it fails with errc::unavailable.
+// - Reads (get, search, similar, status, ping) are idempotent: one whose connection was lost, or
+//   that a node answered unavailable (no leader confirmed its read index, say right after the
+//   leader died), is sent again, to the next endpoint after a short backoff, for up to
+//   leader_wait, as a write in a session is. A read not answered within request_timeout fails
+//   (a write in a session is sent again).
+// - A response that does not follow the protocol (the endpoint is not a kvnode node) fails the
+//   request with std::errc::protocol_error and a message naming the endpoint.
 //
 // Thread safety: a client belongs to the executor it was created with. Call it only from that
 // executor's thread (or strand); use one client per thread.
@@ -117,11 +124,12 @@ class client {
   class connection;
 
   // How call() may resend a request whose outcome is unknown (lost connection, timeout, or a
-  // node answering "unavailable: may or may not be applied").
+  // node answering unavailable: no read index confirmed, or a write that may or may not be
+  // applied).
   enum class resend : std::uint8_t {
-    never,  // a write outside a session
-    once,   // a read: after a lost connection
-    until_answered,  // a write in a session: until leader_wait is used up
+    never,           // a write outside a session
+    read,            // after a lost connection or an unavailable answer, until leader_wait is used up
+    until_answered,  // a write in a session: as a read, and also after a timeout
   };
   // Sends one request built by `encode(out, id)`, following redirects and waiting out elections.
   template <typename Encode>

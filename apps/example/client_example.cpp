@@ -2,13 +2,29 @@
 // reads them back, deletes one, and prints what it saw.
 //
 //   build/bin/client_example [host:port]      (default 127.0.0.1:7379)
+//   build/bin/client_example --help | --version
 
+#include "core/version.hpp"
 #include "io/client.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <fmt/format.h>
+
+#include <string_view>
+
+namespace {
+constexpr const char* usage_text = R"(usage: client_example [HOST:PORT]
+
+Writes a few keys to the kvnode node at HOST:PORT (default 127.0.0.1:7379) with kvnode's C++
+client, reads them back, deletes one, and prints what it saw. See apps/example/client_example.cpp.
+
+options:
+  -h, --help   print this help
+  --version    print the version
+)";
+}  // namespace
 
 asio::awaitable<int> demo(kv::client& db) {
   // Writes return the log index they were applied at.
@@ -40,8 +56,25 @@ asio::awaitable<int> demo(kv::client& db) {
 }
 
 int main(int argc, char** argv) {
+  std::string endpoint = "127.0.0.1:7379";
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "-h" || a == "--help") {
+      fmt::print("{}", usage_text);
+      return 0;
+    }
+    if (a == "--version") {
+      fmt::print("client_example {}\n", kv::version);
+      return 0;
+    }
+    if (a.starts_with("-") || i > 1) {
+      fmt::print(stderr, "client_example: unexpected argument \"{}\" (see client_example --help)\n", a);
+      return 2;
+    }
+    endpoint = a;
+  }
   asio::io_context ctx;
-  kv::client db(ctx.get_executor(), {.endpoints = {argc > 1 ? argv[1] : "127.0.0.1:7379"}});
+  kv::client db(ctx.get_executor(), {.endpoints = {endpoint}});
   int status = 1;
   asio::co_spawn(ctx, demo(db), [&](std::exception_ptr, int s) {
     status = s;

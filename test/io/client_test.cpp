@@ -205,6 +205,44 @@ BOOST_AUTO_TEST_CASE(a_write_whose_answer_is_lost_is_sent_again_in_its_session) 
   });
 }
 
+BOOST_AUTO_TEST_CASE(a_read_answered_unavailable_is_sent_to_the_next_node) {
+  test::run_async([](asio::io_context& ctx) -> asio::awaitable<void> {
+    // A follower whose leader just died: it cannot confirm a read index.
+    scripted_server orphan(ctx, [](const protocol::frame& f) {
+      std::string out;
+      protocol::respond_error(out, f.id, protocol::status::unavailable,
+                              "no leader confirmed a read index within two election timeouts; retry", "");
+      return out;
+    });
+    scripted_server leader(ctx, [](const protocol::frame& f) {
+      std::string out;
+      protocol::respond_value(out, f.id, "v");
+      return out;
+    });
+    client::options o;
+    o.endpoints = {orphan.endpoint(), leader.endpoint()};
+    client c(ctx.get_executor(), o);
+    auto r = co_await c.get("k");
+    BOOST_TEST((r.ok() && *r == "v"), r.message());
+    BOOST_TEST(orphan.requests == 1);
+    BOOST_TEST(leader.requests == 1);
+    // Within leader_wait only: a node that keeps answering unavailable fails the read.
+    client::options alone;
+    alone.endpoints = {orphan.endpoint()};
+    alone.leader_wait = std::chrono::milliseconds(200);
+    client stuck(ctx.get_executor(), alone);
+    auto start = std::chrono::steady_clock::now();
+    auto failed = co_await stuck.get("k");
+    BOOST_TEST(failed.is(errc::unavailable));
+    BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::seconds(1)));
+    BOOST_TEST(orphan.requests > 2);
+    c.close();
+    stuck.close();
+    orphan.stop();
+    leader.stop();
+  });
+}
+
 BOOST_AUTO_TEST_CASE(unanswered_requests_time_out) {
   test::run_async([](asio::io_context& ctx) -> asio::awaitable<void> {
     scripted_server silent(ctx, [](const protocol::frame&) { return std::string(); });

@@ -60,6 +60,15 @@ class cluster_member {
   std::filesystem::path config_path() const { return dir_ / "kv.toml"; }
   std::string log() const { return slurp(dir_ / "stderr"); }
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  // True once the process has exited (killed from outside the test, say); it is then reaped and
+  // no longer running().
+  bool exited() {
+    if (pid_ <= 0) return true;
+    if (::waitpid(pid_, nullptr, WNOHANG) != pid_) return false;
+    pid_ = -1;
+    return true;
+  }
 
   void start() {
     pid_ = spawn({binary("kvnode").string(), "--config", config_path().string()}, dir_ / "stdout", dir_ / "stderr");

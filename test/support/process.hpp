@@ -48,14 +48,19 @@ inline unsigned short free_port() {
   throw std::runtime_error("no free port between 20000 and 32000");
 }
 
-// Starts `argv` with stdout and stderr redirected to files; returns the pid.
+// Starts `argv` with stdout and stderr redirected to files and `stdin_data` on its standard
+// input; returns the pid. A child may exit without reading its input: the test process ignores
+// SIGPIPE, so that writing it fails instead of killing the test (children get the default back).
 inline pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& out,
                    const std::filesystem::path& err, const std::string& stdin_data = {}) {
+  static const bool sigpipe_ignored = ::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
+  (void)sigpipe_ignored;
   int in_pipe[2];
   if (::pipe(in_pipe) != 0) throw std::runtime_error("pipe failed");
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    ::signal(SIGPIPE, SIG_DFL);
     ::dup2(in_pipe[0], 0);
     ::close(in_pipe[0]);
     ::close(in_pipe[1]);
