@@ -179,8 +179,8 @@ asio::awaitable<int> cluster_status(const kv::client::options& opts) {
     if (s) newest_commit = std::max(newest_commit, s->number("commit_index"));
     rows.push_back(row{endpoint, std::move(s)});
   }
-  fmt::print("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8}\n", "ENDPOINT", "ID", "PID", "ROLE", "TERM",
-             "LEADER", "COMMIT", "APPLIED", "LAG");
+  fmt::print("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8} {}\n", "ENDPOINT", "ID", "PID", "ROLE", "TERM",
+             "LEADER", "COMMIT", "APPLIED", "LAG", "ALARM");
   int failed = 0;
   for (const auto& r : rows) {
     if (!r.status) {
@@ -189,9 +189,11 @@ asio::awaitable<int> cluster_status(const kv::client::options& opts) {
       continue;
     }
     const auto& s = *r.status;
-    fmt::print("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8}\n", r.endpoint, s.number("node_id"),
+    const auto alarm = s.text("alarm");
+    fmt::print("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8} {}\n", r.endpoint, s.number("node_id"),
                s.number("pid"), s.text("role"), s.number("term"), s.number("leader_id"), s.number("commit_index"),
-               s.number("applied_index"), newest_commit - std::min(newest_commit, s.number("applied_index")));
+               s.number("applied_index"), newest_commit - std::min(newest_commit, s.number("applied_index")),
+               alarm.empty() ? "none" : alarm);
   }
   co_return failed == 0 ? exit_ok : exit_failed;
 }

@@ -152,14 +152,14 @@ int main(int argc, char** argv) {
   auto ep = server.local_endpoint();
   spdlog::info("kvnode {} serving on {}:{} ({}): data-dir={} keys={} applied-index={}; recovered snapshot-index={} + {} "
                "log entries from {} segment(s) in {:.1f} ms (snapshot {:.1f} ms, log read {:.1f} ms in parallel, "
-               "replay {:.1f} ms){}",
+               "index {:.1f} ms, replay {:.1f} ms, log and Raft opened {:.1f} ms){}",
                cfg.node.id, ep.address().to_string(), ep.port(),
                cfg.cluster.members.empty() ? std::string("a cluster of one")
                                            : fmt::format("one of {} voters", cfg.cluster.members.size()),
                cfg.node.data_dir.string(),
                store->state().key_count(), store->applied_index(), r.snapshot_index, r.replayed_entries, r.segments,
                r.duration.count() / 1000.0, r.snapshot_duration.count() / 1000.0, r.log_read_duration.count() / 1000.0,
-               r.replay_duration.count() / 1000.0,
+               r.index_duration.count() / 1000.0, r.replay_duration.count() / 1000.0, r.open_duration.count() / 1000.0,
                r.torn_bytes ? fmt::format(" (discarded a torn tail of {} bytes)", r.torn_bytes) : "");
 
   asio::signal_set signals(ctx, SIGINT, SIGTERM);

@@ -188,6 +188,12 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_writes_serves_reads_and_recovers_by_its
     BOOST_TEST(!st->text("space_problem").empty());
     // Reads and searches are served.
     BOOST_TEST(*(co_await c.get("key00000")) == acknowledged["key00000"]);
+    // kvctl says so too (a blocking child process is fine here: the node runs apart).
+    auto refused = run_command({binary("kvctl").string(), "--endpoints", node.endpoint(), "set", "k", "v"});
+    BOOST_TEST(refused.exit_code == 3);
+    BOOST_TEST(refused.err.starts_with("kvctl: no space: node 1 cannot write: No space left on device"), refused.err);
+    auto table = run_command({binary("kvctl").string(), "--endpoints", node.endpoint() + "," + node.endpoint(), "status"});
+    BOOST_TEST(table.out.find("no_space") != std::string::npos, table.out);
     search::text_query q;
     q.terms = {"word7"};
     auto found = co_await c.search(q);
