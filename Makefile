@@ -41,7 +41,7 @@ $(TSAN_BUILD)/build.ninja: | deps
 
 # The code that runs on several threads at once: the index follower's queries beside its changes
 # (follower_queries) and the index's two build threads (maintenance). About 2 minutes to build,
-# 15 s to run.
+# under a minute to run.
 test-tsan: deps $(TSAN_BUILD)/build.ninja
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target index_tests
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$(TSAN_BUILD)/bin/index_tests --run_test=follower_queries,maintenance

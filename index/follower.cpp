@@ -26,6 +26,8 @@ namespace kv::search {
 namespace {
 // Queue items indexed per turn of the follower's thread before waiting queries get a turn.
 constexpr std::size_t batch_items = 4096;
+// The longest run of changes applied under one exclusive hold of the index (see drain()).
+constexpr auto change_slice = std::chrono::milliseconds(2);
 // Values of a snapshot handed to the index at once when it is rebuilt (put_many's batches).
 constexpr std::size_t rebuild_batch_pairs = 1024;
 // The index builds the n-grams of a batch on a helper thread (index_options::build_threads).
@@ -170,17 +172,33 @@ void follower::drain() {
     }
   }
   if (stopping_) return;
+  // Changes are applied in runs under one exclusive hold of index_mu_, each run ending once it
+  // has taken change_slice: queries waiting for the lock, or for what the run applied, get a
+  // turn between runs. (Taking the
+  // lock per entry would let back-to-back queries, each holding it shared, admit one entry per
+  // query: the index would fall behind a stream of small writes.)
+  std::unique_lock<rw_lock> lock(index_mu_, std::defer_lock);
+  auto run_started = std::chrono::steady_clock::now();
   for (auto& it : batch) {
     // Saving takes about a second per million documents: answer the queries waiting for what
     // is indexed so far first.
     if (auto* p = std::get_if<save_point>(&it)) {
+      if (lock.owns_lock()) lock.unlock();
       publish();
       process(*p);  // save() only reads: queries go on meanwhile
       continue;
     }
-    std::unique_lock lock(index_mu_);
+    if (lock.owns_lock() && std::chrono::steady_clock::now() - run_started >= change_slice) {
+      lock.unlock();
+      publish();  // the queries waiting for what this run applied need not wait for the batch
+    }
+    if (!lock.owns_lock()) {
+      lock.lock();
+      run_started = std::chrono::steady_clock::now();
+    }
     std::visit([this](auto& i) { process(i); }, it);
   }
+  if (lock.owns_lock()) lock.unlock();
   publish();
   if (more) {
     asio::post(ctx_, [this] { drain(); });
