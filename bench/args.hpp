@@ -9,7 +9,7 @@
 //
 // Any problem ends the program with a one-line usage error on standard error (status 2).
 
-#include "core/version.hpp"
+#include "core/base/version.hpp"
 
 #include <fmt/format.h>
 

@@ -6,7 +6,7 @@
 //
 // The coroutines run on the caller's executor and own their arguments (taken by value).
 
-#include "io/client.hpp"
+#include "io/client/client.hpp"
 
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>

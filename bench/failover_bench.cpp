@@ -25,7 +25,7 @@
 #include "bench/args.hpp"
 #include "bench/cluster_process.hpp"
 #include "bench/cluster_status.hpp"
-#include "io/client.hpp"
+#include "io/client/client.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>

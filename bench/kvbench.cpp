@@ -28,9 +28,9 @@
 #include "bench/cluster_status.hpp"
 #include "bench/latency.hpp"
 #include "bench/node_process.hpp"
-#include "core/address.hpp"
-#include "io/client.hpp"
-#include "io/protocol.hpp"
+#include "core/base/address.hpp"
+#include "io/client/client.hpp"
+#include "io/protocol/protocol.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>

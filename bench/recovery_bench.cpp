@@ -8,7 +8,7 @@
 #include "bench/args.hpp"
 #include "bench/concurrently.hpp"
 #include "bench/node_process.hpp"
-#include "io/client.hpp"
+#include "io/client/client.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>

@@ -8,8 +8,8 @@
 #include "bench/cluster_status.hpp"
 #include "bench/concurrently.hpp"
 #include "bench/search_run.hpp"
-#include "index/query.hpp"
-#include "io/client.hpp"
+#include "core/model/query.hpp"
+#include "io/client/client.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>

@@ -8,7 +8,7 @@
 
 #include "bench/args.hpp"
 #include "bench/latency.hpp"
-#include "core/store.hpp"
+#include "raft/replica/store.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>

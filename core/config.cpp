@@ -1,6 +1,6 @@
 #include "core/config.hpp"
 
-#include "core/units.hpp"
+#include "core/base/units.hpp"
 
 #include <fmt/format.h>
 #include <toml++/toml.h>

@@ -3,7 +3,7 @@
 //
 // Every default lives here. Durations and sizes carry their unit in the type or the name.
 
-#include "core/address.hpp"
+#include "core/base/address.hpp"
 
 #include <array>
 #include <chrono>

@@ -27,9 +27,9 @@
 //
 // Threading: none; one thread calls everything.
 
-#include "core/error.hpp"
+#include "core/base/error.hpp"
 #include "index/posting_list.hpp"
-#include "index/query.hpp"
+#include "core/model/query.hpp"
 #include "index/text_ids.hpp"
 #include "index/tokenizer.hpp"
 

@@ -1,7 +1,7 @@
 #include "index/persist.hpp"
 
-#include "core/bytes.hpp"
-#include "core/crc32c.hpp"
+#include "core/base/bytes.hpp"
+#include "core/base/crc32c.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -23,9 +23,9 @@
 // thread builds the full-text half; the result (contents, answers, digest) is the same as with
 // one thread, and the helper is idle whenever a call returns.
 
-#include "core/command.hpp"
-#include "core/error.hpp"
-#include "index/query.hpp"
+#include "core/model/command.hpp"
+#include "core/base/error.hpp"
+#include "core/model/query.hpp"
 
 #include <cstddef>
 #include <cstdint>

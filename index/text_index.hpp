@@ -32,9 +32,9 @@
 //
 // Threading: none; one thread calls everything (search() is const but not meant for concurrent use).
 
-#include "core/error.hpp"
+#include "core/base/error.hpp"
 #include "index/posting_list.hpp"
-#include "index/query.hpp"
+#include "core/model/query.hpp"
 #include "index/text_ids.hpp"
 #include "index/tokenizer.hpp"
 

@@ -4,7 +4,7 @@
 // node that holds the same documents answers with the same hits in the same order.
 
 #include "index/doc_table.hpp"
-#include "index/query.hpp"
+#include "core/model/query.hpp"
 
 #include <algorithm>
 #include <cstdint>

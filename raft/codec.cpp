@@ -1,6 +1,6 @@
 #include "raft/codec.hpp"
 
-#include "core/bytes.hpp"
+#include "core/base/bytes.hpp"
 
 namespace kv::raft {
 

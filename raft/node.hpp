@@ -32,7 +32,7 @@
 //
 // Threading: none; the owner serializes every call.
 
-#include "core/error.hpp"
+#include "core/base/error.hpp"
 #include "raft/log.hpp"
 #include "raft/message.hpp"
 

@@ -4,8 +4,8 @@
 //   build/bin/client_example [host:port]      (default 127.0.0.1:7379)
 //   build/bin/client_example --help | --version
 
-#include "core/version.hpp"
-#include "io/client.hpp"
+#include "core/base/version.hpp"
+#include "io/client/client.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>

@@ -9,9 +9,9 @@
 // Exit status: 0 ok, 1 not found, 2 usage error (nothing was sent), 3 server or network error.
 // Errors go to standard error as one line.
 
-#include "core/units.hpp"
-#include "core/version.hpp"
-#include "io/client.hpp"
+#include "core/base/units.hpp"
+#include "core/base/version.hpp"
+#include "io/client/client.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>

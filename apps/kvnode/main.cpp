@@ -3,13 +3,13 @@
 
 #include "apps/kvnode/logging.hpp"
 #include "core/config.hpp"
-#include "core/error.hpp"
-#include "core/spawn.hpp"
-#include "core/store.hpp"
-#include "core/version.hpp"
-#include "index/follower.hpp"
-#include "io/peer_transport.hpp"
-#include "io/server.hpp"
+#include "core/base/error.hpp"
+#include "core/base/spawn.hpp"
+#include "raft/replica/store.hpp"
+#include "core/base/version.hpp"
+#include "index/node/follower.hpp"
+#include "raft/net/peer_transport.hpp"
+#include "io/server/server.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>

@@ -1,7 +1,7 @@
 #include "core/wal/record.hpp"
 
-#include "core/bytes.hpp"
-#include "core/crc32c.hpp"
+#include "core/base/bytes.hpp"
+#include "core/base/crc32c.hpp"
 
 namespace kv::wal {
 

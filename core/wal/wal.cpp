@@ -1,10 +1,10 @@
 #include "core/wal/wal.hpp"
 
-#include "core/bytes.hpp"
-#include "core/error.hpp"
-#include "core/fail_stop.hpp"
-#include "core/spawn.hpp"
-#include "core/units.hpp"
+#include "core/base/bytes.hpp"
+#include "core/base/error.hpp"
+#include "core/base/fail_stop.hpp"
+#include "core/base/spawn.hpp"
+#include "core/base/units.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <fmt/format.h>

@@ -36,9 +36,9 @@
 
 #include "core/wal/record.hpp"
 #include "raft/message.hpp"
-#include "io/event.hpp"
-#include "io/file.hpp"
-#include "io/uring.hpp"
+#include "io/sys/event.hpp"
+#include "io/sys/file.hpp"
+#include "io/sys/uring.hpp"
 
 #include <asio/awaitable.hpp>
 

@@ -1,5 +1,5 @@
 #include "core/config.hpp"
-#include "core/units.hpp"
+#include "core/base/units.hpp"
 
 #include <boost/test/unit_test.hpp>
 

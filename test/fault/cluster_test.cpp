@@ -2,7 +2,7 @@
 // acknowledged writes survive on every node, a paused leader never serves a stale read, and a
 // cluster without a majority fails requests promptly instead of hanging.
 
-#include "core/bytes.hpp"
+#include "core/base/bytes.hpp"
 #include "support/client_util.hpp"
 #include "support/cluster.hpp"
 

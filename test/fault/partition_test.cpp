@@ -10,7 +10,7 @@
 #include "support/cluster.hpp"
 #include "support/linearizability.hpp"
 
-#include "io/event.hpp"
+#include "io/sys/event.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>

@@ -6,7 +6,7 @@
 //
 // KV_CRASH_ITERATIONS sets the number of kills (default 40); KV_CRASH_SEED replays a run.
 
-#include "core/store.hpp"
+#include "raft/replica/store.hpp"
 #include "support/async.hpp"
 #include "support/temp_dir.hpp"
 

@@ -1,4 +1,4 @@
-#include "core/command.hpp"
+#include "core/model/command.hpp"
 #include "index/search_index.hpp"
 
 #include <boost/test/unit_test.hpp>

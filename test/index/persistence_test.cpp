@@ -1,6 +1,6 @@
 // search_index::save / load: round trips keep every answer, damaged files are refused.
-#include "core/bytes.hpp"
-#include "core/crc32c.hpp"
+#include "core/base/bytes.hpp"
+#include "core/base/crc32c.hpp"
 #include "index/persist.hpp"
 #include "index/search_index.hpp"
 #include "support/temp_dir.hpp"

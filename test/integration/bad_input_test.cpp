@@ -1,8 +1,8 @@
 // Hostile and broken clients on raw sockets: each gets a clear error or a closed connection,
 // while a well-behaved client keeps being served and nothing stored is lost.
 
-#include "core/bytes.hpp"
-#include "io/protocol.hpp"
+#include "core/base/bytes.hpp"
+#include "io/protocol/protocol.hpp"
 #include "support/client_util.hpp"
 #include "support/process.hpp"
 

@@ -1,7 +1,7 @@
 // Every program answers --help (usage and its options, exit 0) and --version ("NAME VERSION"
-// from core/version.hpp, exit 0).
+// from core/base/version.hpp, exit 0).
 
-#include "core/version.hpp"
+#include "core/base/version.hpp"
 #include "support/process.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -1,7 +1,7 @@
 #pragma once
 // Running coroutines to completion inside a test.
 
-#include "core/store.hpp"
+#include "raft/replica/store.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>

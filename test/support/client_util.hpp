@@ -1,7 +1,7 @@
 #pragma once
 // Running test bodies against a node through the C++ client library.
 
-#include "io/client.hpp"
+#include "io/client/client.hpp"
 #include "support/async.hpp"
 
 #include <functional>

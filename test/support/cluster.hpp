@@ -11,7 +11,7 @@
 // Coroutine helpers at the end (member_status, wait_for_leader, wait_converged) ask members
 // for their status through the client library.
 
-#include "io/client.hpp"
+#include "io/client/client.hpp"
 #include "support/process.hpp"
 
 #include <asio/steady_timer.hpp>

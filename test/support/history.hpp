@@ -12,7 +12,7 @@
 //
 // Threading: a history_recorder is used from one thread (the test's io_context).
 
-#include "core/error.hpp"
+#include "core/base/error.hpp"
 
 #include <fmt/format.h>
 

@@ -2,8 +2,8 @@
 // Helpers for tests that write and read WAL directories directly.
 
 #include "core/wal/wal.hpp"
-#include "io/event.hpp"
-#include "io/uring.hpp"
+#include "io/sys/event.hpp"
+#include "io/sys/uring.hpp"
 #include "support/async.hpp"
 
 #include <asio/co_spawn.hpp>

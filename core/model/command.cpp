@@ -1,0 +1,116 @@
+#include "core/model/command.hpp"
+
+#include "core/base/bytes.hpp"
+
+namespace kv {
+
+void append_pair(std::string& out, std::string_view key, std::string_view value) {
+  append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(key.size()));
+  append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(value.size()));
+  out.append(key);
+  out.append(value);
+}
+
+bool valid_pairs(std::string_view bytes, std::uint32_t count) noexcept {
+  byte_reader in(bytes);
+  for (std::uint32_t i = 0; i < count && in.ok(); ++i) {
+    auto klen = in.fixed<std::uint32_t>();
+    auto vlen = in.fixed<std::uint32_t>();
+    in.bytes(static_cast<std::size_t>(klen) + vlen);
+  }
+  return in.ok() && in.remaining() == 0;
+}
+
+std::string encode_noop() { return std::string(1, static_cast<char>(command_type::noop)); }
+
+std::string encode_set(std::string_view key, std::string_view value) {
+  std::string out;
+  out.reserve(1 + 4 + key.size() + value.size());
+  out.push_back(static_cast<char>(command_type::set));
+  append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(key.size()));
+  out.append(key);
+  out.append(value);
+  return out;
+}
+
+std::string encode_del(std::string_view key) {
+  std::string out;
+  out.reserve(1 + key.size());
+  out.push_back(static_cast<char>(command_type::del));
+  out.append(key);
+  return out;
+}
+
+std::string encode_bulk_set(std::span<const kv_pair> pairs) {
+  std::size_t size = 1 + 4;
+  for (const auto& p : pairs) size += 8 + p.key.size() + p.value.size();
+  std::string out;
+  out.reserve(size);
+  out.push_back(static_cast<char>(command_type::bulk_set));
+  append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(pairs.size()));
+  for (const auto& p : pairs) append_pair(out, p.key, p.value);
+  return out;
+}
+
+std::string encode_open_session() { return std::string(1, static_cast<char>(command_type::open_session)); }
+
+std::string encode_in_session(const session_ref& ref, std::string_view command) {
+  std::string out;
+  out.reserve(1 + 24 + command.size());
+  out.push_back(static_cast<char>(command_type::in_session));
+  append_fixed(out, ref.session);
+  append_fixed(out, ref.seq);
+  append_fixed(out, ref.first_unacked);
+  out.append(command);
+  return out;
+}
+
+result<command_view> decode_command(std::string_view bytes) {
+  byte_reader in(bytes);
+  command_view c;
+  c.type = static_cast<command_type>(in.fixed<std::uint8_t>());
+  if (c.type == command_type::in_session) {
+    session_ref ref;
+    ref.session = in.fixed<std::uint64_t>();
+    ref.seq = in.fixed<std::uint64_t>();
+    ref.first_unacked = in.fixed<std::uint64_t>();
+    if (!in.ok() || ref.session == 0) return errc::corruption;
+    auto inner = decode_command(in.rest());
+    if (!inner) return inner;
+    if (inner->type != command_type::set && inner->type != command_type::del &&
+        inner->type != command_type::bulk_set) {
+      return errc::corruption;
+    }
+    inner->session = ref;
+    return inner;
+  }
+  switch (c.type) {
+    case command_type::noop:
+    case command_type::open_session:
+      break;
+    case command_type::set: {
+      auto klen = in.fixed<std::uint32_t>();
+      c.key = in.bytes(klen);
+      c.value = in.rest();
+      break;
+    }
+    case command_type::del:
+      c.key = in.rest();
+      break;
+    case command_type::bulk_set: {
+      c.count = in.fixed<std::uint32_t>();
+      c.pairs = in.rest();
+      if (!valid_pairs(c.pairs, c.count)) return errc::corruption;
+      break;
+    }
+    default:
+      return errc::corruption;
+  }
+  if (!in.ok() || bytes.empty()) return errc::corruption;
+  if ((c.type == command_type::noop || c.type == command_type::open_session) && in.remaining() != 0) {
+    return errc::corruption;
+  }
+  return c;
+}
+
+}  // namespace kv

@@ -1,0 +1,91 @@
+#pragma once
+// The commands a log entry carries and their binary encoding. Encoding is deterministic, and
+// decoding validates every length, so a command that passes its record's CRC but is malformed
+// (a bug, not a disk error) is reported, never applied half-way.
+//
+// Layout (little-endian):
+//   noop:      u8 type
+//   set:       u8 type | u32 key_len | key | value (the rest)
+//   del:       u8 type | key (the rest)
+//   bulk_set:  u8 type | u32 count | count x (u32 key_len | u32 value_len | key | value)
+//   open_session: u8 type (the session id is the entry's log index)
+//   in_session:   u8 type | u64 session | u64 seq | u64 first_unacked | a set, del or bulk_set
+
+#include "core/base/error.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace kv {
+
+enum class command_type : std::uint8_t { noop = 0, set = 1, del = 2, bulk_set = 3, open_session = 4, in_session = 5 };
+
+// A write's place in its client's session (core/state/sessions.hpp); session 0: none.
+struct session_ref {
+  std::uint64_t session = 0;
+  std::uint64_t seq = 0;
+  std::uint64_t first_unacked = 0;  // the lowest seq the client still waits for
+};
+
+struct kv_pair {
+  std::string key;
+  std::string value;
+};
+
+// A list of key/value pairs, as bulk_set and snapshot chunks store them:
+//   count x (u32 key_len | u32 value_len | key | value)
+void append_pair(std::string& out, std::string_view key, std::string_view value);
+// True if `bytes` holds exactly `count` well-formed pairs.
+bool valid_pairs(std::string_view bytes, std::uint32_t count) noexcept;
+// Calls f(key, value) for each of the `count` pairs in `bytes`, which must be valid_pairs().
+template <typename F>
+void for_each_pair(std::string_view bytes, std::uint32_t count, F&& f);
+
+std::string encode_noop();
+std::string encode_set(std::string_view key, std::string_view value);
+std::string encode_del(std::string_view key);
+std::string encode_bulk_set(std::span<const kv_pair> pairs);
+std::string encode_open_session();
+// Wraps an encoded set, del or bulk_set in its session.
+std::string encode_in_session(const session_ref& ref, std::string_view command);
+
+// A decoded command; views point into the encoded bytes, which must outlive it.
+struct command_view {
+  command_type type = command_type::noop;  // never in_session: that is `session` below
+  session_ref session;      // in_session: where the write belongs
+  std::string_view key;    // set, del
+  std::string_view value;  // set
+  std::uint32_t count = 0;  // bulk_set: number of pairs
+  std::string_view pairs;   // bulk_set: the encoded pairs
+
+  // Calls f(key, value) for each pair of a bulk_set, in order.
+  template <typename F>
+  void for_each_pair(F&& f) const;
+};
+
+// Returns the command or errc::corruption if the bytes are not a well-formed command.
+result<command_view> decode_command(std::string_view bytes);
+
+template <typename F>
+void for_each_pair(std::string_view bytes, std::uint32_t count, F&& f) {
+  const char* p = bytes.data();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint32_t klen;
+    std::uint32_t vlen;
+    std::memcpy(&klen, p, 4);
+    std::memcpy(&vlen, p + 4, 4);
+    f(std::string_view(p + 8, klen), std::string_view(p + 8 + klen, vlen));
+    p += 8 + static_cast<std::size_t>(klen) + vlen;
+  }
+}
+
+template <typename F>
+void command_view::for_each_pair(F&& f) const {
+  kv::for_each_pair(pairs, count, std::forward<F>(f));
+}
+
+}  // namespace kv

@@ -1,0 +1,154 @@
+#include "core/snapshot/snapshot.hpp"
+
+#include "core/base/bytes.hpp"
+#include "core/base/crc32c.hpp"
+#include "core/base/error.hpp"
+#include "io/sys/file.hpp"
+
+#include <fmt/format.h>
+
+namespace kv::snapshot {
+
+namespace {
+
+constexpr std::string_view magic = "KVSNAP01";
+constexpr std::uint32_t version = 2;         // 2: may hold a sessions section
+constexpr std::uint32_t oldest_version = 1;  // still read
+constexpr std::uint32_t footer_marker = 0xFFFFFFFF;
+constexpr std::uint32_t sessions_marker = 0xFFFFFFFE;
+constexpr std::size_t chunk_header_bytes = 4 + 4 + 8;
+
+std::string frame(std::uint32_t count, std::string_view body) {
+  std::string out(chunk_header_bytes, '\0');
+  put_fixed<std::uint32_t>(out.data() + 4, count);
+  put_fixed<std::uint64_t>(out.data() + 8, body.size());
+  out.append(body);
+  put_fixed<std::uint32_t>(out.data(), crc32c(std::string_view(out).substr(4)));
+  return out;
+}
+
+}  // namespace
+
+std::string file_name(std::uint64_t index) { return fmt::format("snap-{:020}.snap", index); }
+
+std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t pairs) {
+  std::string out(magic);
+  append_fixed<std::uint32_t>(out, version);
+  append_fixed<std::uint64_t>(out, index);
+  append_fixed<std::uint64_t>(out, term);
+  append_fixed<std::uint64_t>(out, pairs);
+  append_fixed<std::uint32_t>(out, crc32c(out));
+  return out;
+}
+
+std::string encode_chunk(const state_machine::chunk& c) { return frame(c.count, c.pairs); }
+
+std::string encode_sessions(std::string_view table) { return frame(sessions_marker, table); }
+
+std::string encode_footer(std::uint64_t total_pairs, std::uint64_t chunk_count) {
+  std::string body;
+  append_fixed<std::uint64_t>(body, total_pairs);
+  append_fixed<std::uint64_t>(body, chunk_count);
+  return frame(footer_marker, body);
+}
+
+std::filesystem::path incoming_path(const std::filesystem::path& dir, std::uint64_t from) {
+  return dir / fmt::format("snap-incoming-{}.tmp", from);
+}
+
+std::optional<std::filesystem::path> newest(const std::filesystem::path& dir) {
+  auto names = io::list_files(dir, "snap-", ".snap");
+  if (names.empty()) return std::nullopt;
+  return dir / names.back();
+}
+
+namespace {
+
+[[noreturn]] void fail(std::string_view name, std::uint64_t offset, std::string_view what) {
+  throw corruption_error(fmt::format("corrupt snapshot {} at offset {}: {}. Refusing to start; restore this node "
+                                     "from a backup or a peer",
+                                     name, offset, what));
+}
+
+// Checks the header; returns index, term and the declared pair count (in meta.pairs).
+meta decode_header(std::string_view data, std::string_view name) {
+  if (data.size() < header_bytes || data.substr(0, magic.size()) != magic) fail(name, 0, "not a kvnode snapshot");
+  if (crc32c(data.substr(0, header_bytes - 4)) != get_fixed<std::uint32_t>(data.data() + header_bytes - 4)) {
+    fail(name, 0, "header checksum mismatch");
+  }
+  auto v = get_fixed<std::uint32_t>(data.data() + 8);
+  if (v < oldest_version || v > version) fail(name, 8, fmt::format("unsupported snapshot version {}", v));
+  meta m;
+  m.index = get_fixed<std::uint64_t>(data.data() + 12);
+  m.term = get_fixed<std::uint64_t>(data.data() + 20);
+  m.pairs = get_fixed<std::uint64_t>(data.data() + 28);
+  return m;
+}
+
+}  // namespace
+
+meta read_header(const std::filesystem::path& path) {
+  io::mapped_file file(path);
+  return decode_header(std::string_view(file.data().data(), std::min(file.size(), header_bytes)), path.string());
+}
+
+meta decode_pairs(std::string_view data, std::string_view name, const pair_sink& pair,
+                  const std::function<void(std::uint64_t)>& reserve) {
+  auto fail = [&](std::uint64_t offset, std::string_view what) { snapshot::fail(name, offset, what); };
+  meta m = decode_header(data, name);
+  const auto declared_pairs = std::exchange(m.pairs, 0);
+  m.file_bytes = data.size();
+  // Room for the log replayed after the snapshot to add keys without rehashing. Every pair takes
+  // at least 8 bytes, which bounds what a damaged header could make us reserve.
+  if (reserve) reserve(std::min<std::uint64_t>(declared_pairs, data.size() / 8));
+
+  std::uint64_t off = header_bytes;
+  std::uint64_t chunks = 0;
+  for (;;) {
+    if (data.size() - off < chunk_header_bytes) fail(off, "file ends before the footer (incomplete snapshot)");
+    const char* h = data.data() + off;
+    auto count = get_fixed<std::uint32_t>(h + 4);
+    auto length = get_fixed<std::uint64_t>(h + 8);
+    if (length > data.size() - off - chunk_header_bytes) fail(off, "chunk runs past the end of the file");
+    auto body = data.substr(off + chunk_header_bytes, length);
+    if (crc32c(data.substr(off + 4, chunk_header_bytes - 4 + length)) != get_fixed<std::uint32_t>(h)) {
+      fail(off, "chunk checksum mismatch");
+    }
+    if (count == footer_marker) {
+      byte_reader in(body);
+      auto total = in.fixed<std::uint64_t>();
+      auto chunk_count = in.fixed<std::uint64_t>();
+      if (!in.ok() || total != m.pairs || chunk_count != chunks || total != declared_pairs) {
+        fail(off, "footer does not match the chunks read");
+      }
+      if (off + chunk_header_bytes + length != data.size()) fail(off, "bytes after the footer");
+      break;
+    }
+    if (count == sessions_marker) {
+      m.sessions.assign(body);
+      off += chunk_header_bytes + length;
+      continue;
+    }
+    if (!valid_pairs(body, count)) fail(off, "malformed pairs in chunk");
+    for_each_pair(body, count, pair);
+    m.pairs += count;
+    ++chunks;
+    off += chunk_header_bytes + length;
+  }
+  return m;
+}
+
+meta decode(std::string_view data, std::string_view name, state_machine& sm) {
+  auto m = decode_pairs(
+      data, name, [&](std::string_view k, std::string_view v) { sm.restore_pair(k, v); },
+      [&](std::uint64_t pairs) { sm.reserve(pairs + pairs / 4); });
+  sm.restore_index(m.index);
+  return m;
+}
+
+meta load(const std::filesystem::path& path, state_machine& sm) {
+  io::mapped_file file(path);
+  return decode(std::string_view(file.data().data(), file.size()), path.string(), sm);
+}
+
+}  // namespace kv::snapshot

@@ -1,0 +1,159 @@
+#pragma once
+// kvnode's asynchronous C++ client.
+//
+//   asio::io_context ctx;
+//   kv::client c(ctx.get_executor(), {.endpoints = {"127.0.0.1:7379"}});
+//   asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+//     auto idx = co_await c.set("k", "v");    // result<uint64_t>: the write's log index
+//     auto v = co_await c.get("k");           // result<std::string>; v.is(kv::errc::not_found)
+//   }, asio::detached);
+//   ctx.run();
+//
+// Every operation returns a kv::result: the value, or an error code (kv::errc) with the server's
+// message. Expected outcomes such as not-found are results, never exceptions.
+//
+// - Pipelining: any number of requests may be in flight at once over the one connection; start
+//   them from several coroutines.
+// - Timeouts: a request not answered within request_timeout fails with errc::timed_out.
+// - Reconnects: if the connection drops, reads in flight are sent again; writes are too, under
+//   exactly-once sessions (the default, see options::exactly_once), else they fail with
+//   errc::unavailable (and may or may not have been applied). The next request connects again,
+//   trying each endpoint in turn.
+// - Leaders: a request a node refuses because it is not the leader (errc::not_leader: it was
+//   not applied) is sent again to the leader that node names, or, while no leader is known
+//   (an election, a dead leader), to the next endpoint after a short backoff, for up to
+//   leader_wait. After that it fails with errc::unavailable.
+// - Reads (get, search, similar, status, ping) are idempotent: one whose connection was lost, or
+//   that a node answered unavailable (no leader confirmed its read index, say right after the
+//   leader died), is sent again, to the next endpoint after a short backoff, for up to
+//   leader_wait, as a write in a session is. A read not answered within request_timeout fails
+//   (a write in a session is sent again).
+// - A response that does not follow the protocol (the endpoint is not a kvnode node) fails the
+//   request with std::errc::protocol_error and a message naming the endpoint.
+//
+// Thread safety: a client belongs to the executor it was created with. Call it only from that
+// executor's thread (or strand); use one client per thread.
+
+#include "core/base/error.hpp"
+#include "io/protocol/protocol.hpp"
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kv {
+
+namespace io {
+class event;
+}
+
+// What `status` returns: the node's self-description as named fields (see docs/protocol.md).
+struct node_status {
+  std::vector<protocol::status_field> fields;
+  // The numeric field `name`, or 0 if absent.
+  std::uint64_t number(std::string_view name) const;
+  // The text field `name`, or "" if absent.
+  std::string text(std::string_view name) const;
+};
+
+enum class read_mode : std::uint8_t {
+  linearizable,  // the default: reflects every write acknowledged before the read began
+  stale,         // served from the contacted node's local state; may miss recent writes
+};
+
+class client {
+ public:
+  struct options {
+    std::vector<std::string> endpoints{"127.0.0.1:7379"};  // host:port, tried in order
+    std::chrono::milliseconds request_timeout{5000};
+    std::chrono::milliseconds connect_timeout{2000};
+    int max_redirects = 3;  // redirects followed at once; later ones wait a backoff first
+    // How long a request keeps looking for a leader (during an election, after a leader died)
+    // before it fails with errc::unavailable.
+    std::chrono::milliseconds leader_wait{3000};
+    std::uint32_t max_frame_bytes = 64u << 20;  // largest response accepted
+    // Exactly-once writes: the client opens a session on its first write and numbers its
+    // writes, so a write whose outcome was lost (timeout, dropped connection, failover) is sent
+    // again, within leader_wait, and applied once. Off: such a write fails with
+    // errc::unavailable or errc::timed_out, and may or may not have been applied.
+    bool exactly_once = true;
+  };
+
+  client(asio::any_io_executor executor, options opts);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  asio::awaitable<result<std::uint64_t>> set(std::string key, std::string value);
+  asio::awaitable<result<std::string>> get(std::string key, read_mode mode = read_mode::linearizable);
+  // errc::not_found if the key did not exist.
+  asio::awaitable<result<std::uint64_t>> del(std::string key);
+  // Atomic: every pair is written, or (on error) none.
+  asio::awaitable<result<std::uint64_t>> bulk_set(std::vector<std::pair<std::string, std::string>> pairs);
+  // The round-trip time.
+  asio::awaitable<result<std::chrono::microseconds>> ping();
+  asio::awaitable<result<node_status>> status();
+
+  // Full-text search (AND / OR / phrase, prefix terms, BM25-ranked) and n-gram similarity
+  // (Jaccard, top k above a threshold) over values; see core/model/query.hpp. The node answers once
+  // its index has applied `min_index` (pass the index a write returned to find what you just
+  // wrote, on any node), and, in the linearizable mode, every write acknowledged before the
+  // request. answer.applied_index says which log index the index reflected.
+  asio::awaitable<result<search::search_answer>> search(search::text_query q, std::uint64_t min_index = 0,
+                                                        read_mode mode = read_mode::linearizable);
+  asio::awaitable<result<search::search_answer>> similar(search::similar_query q, std::uint64_t min_index = 0,
+                                                         read_mode mode = read_mode::linearizable);
+
+  // The endpoint requests currently go to.
+  const std::string& endpoint() const;
+  // Closes the connection; requests in flight fail with errc::unavailable.
+  void close();
+
+ private:
+  struct response {
+    protocol::status status = protocol::status::ok;
+    std::string body;
+  };
+  class connection;
+
+  // How call() may resend a request whose outcome is unknown (lost connection, timeout, or a
+  // node answering unavailable: no read index confirmed, or a write that may or may not be
+  // applied).
+  enum class resend : std::uint8_t {
+    never,           // a write outside a session
+    read,            // after a lost connection or an unavailable answer, until leader_wait is used up
+    until_answered,  // a write in a session: as a read, and also after a timeout
+  };
+  // Sends one request built by `encode(out, id)`, following redirects and waiting out elections.
+  template <typename Encode>
+  asio::awaitable<result<response>> call(Encode encode, resend policy);
+  // A write: in this client's session when exactly_once, with its outcome as an index.
+  template <typename Encode>
+  asio::awaitable<result<std::uint64_t>> write(Encode encode);
+  asio::awaitable<result<std::uint64_t>> session();
+  template <typename Encode>
+  asio::awaitable<result<search::search_answer>> query(Encode encode);
+  asio::awaitable<result<std::shared_ptr<connection>>> connected();
+  asio::awaitable<result<std::shared_ptr<connection>>> connect_any();
+  static error_info failure(const response& r);
+
+  asio::any_io_executor executor_;
+  options opts_;
+  std::size_t current_ = 0;  // index into opts_.endpoints
+  std::shared_ptr<connection> conn_;
+  std::uint64_t session_ = 0;  // 0: none opened yet (or it expired)
+  std::uint64_t next_seq_ = 0;
+  std::set<std::uint64_t> unanswered_;  // seqs of writes in flight
+  bool opening_session_ = false;
+  bool connecting_ = false;
+  std::unique_ptr<io::event> connect_done_;  // notified when a connection attempt ends
+};
+
+}  // namespace kv

@@ -1,0 +1,182 @@
+#pragma once
+// kvnode's wire protocol: length-prefixed binary frames over TCP (see docs/protocol.md).
+//
+//   frame:  u32 length (of what follows) | u8 version | u8 code | u16 flags | u64 id | body
+//
+// In a request `code` is the operation; in a response it is the status, and `id` echoes the
+// request's id so that a client may pipeline many requests on one connection. All integers are
+// little-endian.
+//
+// Everything here is pure: it parses and builds bytes, and never touches a socket.
+
+#include "core/model/command.hpp"
+#include "core/base/error.hpp"
+#include "core/model/query.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace kv::protocol {
+
+inline constexpr std::uint8_t version = 1;
+inline constexpr std::size_t length_bytes = 4;
+inline constexpr std::size_t header_bytes = 12;  // version, code, flags, id
+inline constexpr std::size_t min_frame_length = header_bytes;
+
+enum class op : std::uint8_t {
+  ping = 1,
+  get = 2,
+  set = 3,
+  del = 4,
+  bulk_set = 5,
+  status = 6,
+  open_session = 7,  // starts a client session for exactly-once writes; answers its id
+  search = 16,       // full-text query over values (core/model/query.hpp)
+  similar = 17,      // n-gram similarity query over values
+  // 16..31 are reserved for search, 32..63 for cluster operations.
+};
+
+enum class status : std::uint8_t {
+  ok = 0,
+  not_found = 1,
+  bad_request = 2,
+  too_large = 3,
+  not_leader = 4,
+  unavailable = 5,
+  internal = 6,
+  timed_out = 7,
+  session_expired = 8,
+  no_space = 9,  // the node's disk is full: the write was refused and not applied
+};
+
+// Request flags.
+inline constexpr std::uint16_t flag_stale_read = 1;  // reads: serve from local state, maybe stale
+// Writes: the body starts with u64 session | u64 seq | u64 first_unacked (see session_prefix).
+inline constexpr std::uint16_t flag_session = 2;
+inline constexpr std::size_t session_prefix_bytes = 24;
+
+const char* to_string(op o) noexcept;
+bool is_known(op o) noexcept;
+status to_status(std::error_code ec) noexcept;
+errc to_errc(status s) noexcept;
+
+struct frame {
+  std::uint8_t version = 0;
+  std::uint8_t code = 0;
+  std::uint16_t flags = 0;
+  std::uint64_t id = 0;
+  std::string_view body;
+  std::size_t size = 0;  // bytes of the whole frame, length prefix included
+};
+
+enum class parse_status : std::uint8_t {
+  ok,          // a whole frame is at the front of the buffer
+  incomplete,  // more bytes are needed (`needed` says how many the frame has in all, once known)
+  too_large,   // the length prefix exceeds the limit: refuse before buffering the body
+  malformed,   // the length prefix is below the header size
+};
+
+struct parse_result {
+  parse_status status = parse_status::incomplete;
+  frame f;
+  std::uint64_t declared = 0;  // the length prefix, once 4 bytes are there
+};
+
+// Parses the frame at the front of `buf`. `max_frame` bounds the length prefix.
+parse_result parse_frame(std::string_view buf, std::uint32_t max_frame) noexcept;
+
+// ---- building frames --------------------------------------------------------------------
+
+// Appends a frame header to `out` and returns where the frame starts; append the body, then
+// call finish_frame() with that position to fill in the length.
+std::size_t begin_frame(std::string& out, std::uint8_t code, std::uint16_t flags, std::uint64_t id);
+void finish_frame(std::string& out, std::size_t start);
+
+void append_u32(std::string& out, std::uint32_t v);
+void append_u64(std::string& out, std::uint64_t v);
+void append_str16(std::string& out, std::string_view s);  // u16 length + bytes (truncated at 65535)
+
+// Requests.
+void request_ping(std::string& out, std::uint64_t id);
+void request_get(std::string& out, std::uint64_t id, std::string_view key, std::uint16_t flags = 0);
+// Writes carry `session` (exactly-once) when it is given.
+void request_set(std::string& out, std::uint64_t id, std::string_view key, std::string_view value,
+                 const session_ref* session = nullptr);
+void request_del(std::string& out, std::uint64_t id, std::string_view key, const session_ref* session = nullptr);
+void request_bulk_set(std::string& out, std::uint64_t id, std::span<const std::pair<std::string, std::string>> pairs,
+                      const session_ref* session = nullptr);
+void request_open_session(std::string& out, std::uint64_t id);
+void request_status(std::string& out, std::uint64_t id);
+// Search and similar take flag_stale_read like get; `min_index` 0: no wait.
+void request_search(std::string& out, std::uint64_t id, const search::text_query& q, std::uint64_t min_index,
+                    std::uint16_t flags = 0);
+void request_similar(std::string& out, std::uint64_t id, const search::similar_query& q, std::uint64_t min_index,
+                     std::uint16_t flags = 0);
+
+// Responses.
+void respond_ok(std::string& out, std::uint64_t id);
+void respond_index(std::string& out, std::uint64_t id, std::uint64_t index);  // set, del, bulk_set
+void respond_value(std::string& out, std::uint64_t id, std::string_view value);
+// search, similar: u64 applied_index | u64 total | u32 count | count x (f64 score | u32 key_len | key).
+void respond_search(std::string& out, std::uint64_t id, const search::search_answer& a);
+// Any status but ok: u16 message | u16 leader address.
+void respond_error(std::string& out, std::uint64_t id, status s, std::string_view message,
+                   std::string_view leader = {});
+
+// ---- request bodies ---------------------------------------------------------------------
+
+// A write with flag_session: takes the session prefix off the front of `body`. nullopt if the
+// prefix is missing or names session or seq 0.
+std::optional<session_ref> take_session_prefix(std::string_view& body) noexcept;
+
+struct set_request {
+  std::string_view key;
+  std::string_view value;
+};
+// set: u32 key_len | key | value.
+std::optional<set_request> parse_set(std::string_view body) noexcept;
+
+// bulk_set: u32 count | count x (u32 key_len | u32 value_len | key | value). Returns the count
+// if the body is well formed.
+std::optional<std::uint32_t> parse_bulk_set(std::string_view body) noexcept;
+
+// search: u8 mode | u32 limit | u32 offset | u64 min_index | u16 prefix_len | key prefix |
+//         u16 term_count | term_count x (u16 len | term).
+// similar: u32 k | f64 threshold | u64 min_index | text (the rest).
+// nullopt if the body is malformed (including an unknown mode); values are checked by the index.
+struct search_request {
+  search::text_query query;
+  std::uint64_t min_index = 0;
+};
+std::optional<search_request> parse_search(std::string_view body);
+struct similar_request {
+  search::similar_query query;
+  std::uint64_t min_index = 0;
+};
+std::optional<similar_request> parse_similar(std::string_view body);
+
+// ---- response bodies --------------------------------------------------------------------
+
+std::optional<std::uint64_t> parse_index(std::string_view body) noexcept;
+struct error_body {
+  std::string message;
+  std::string leader;
+};
+error_body parse_error(std::string_view body);
+std::optional<search::search_answer> parse_search_answer(std::string_view body);
+
+// Status: u16 field count | fields, each u8 name_len | name | u8 type | value, where type 0 is a
+// u64 and type 1 a string (u16 length | bytes). New fields may appear in any version.
+struct status_field {
+  std::string name;
+  std::variant<std::uint64_t, std::string> value;
+};
+void append_status_fields(std::string& out, const std::vector<status_field>& fields);
+std::optional<std::vector<status_field>> parse_status_fields(std::string_view body);
+
+}  // namespace kv::protocol

@@ -1,0 +1,85 @@
+#pragma once
+// The client-facing TCP server: an acceptor coroutine and one reader coroutine per connection,
+// all on the node's event-loop thread.
+//
+// A connection reads as much as the socket has, handles every complete frame in it, and sends
+// all responses that are ready in one write. Reads are answered at once; writes go to the store
+// and are answered when they are durable and applied, so the writes of a pipelining client join
+// the same group commits as everyone else's. Responses may overtake each other (match them by id),
+// but a read waits until the writes sent before it on the same connection are applied.
+//
+// Limits: a length prefix above max_frame_bytes is refused before its body is read; a
+// connection stops being read while max_pipeline of its requests are in flight or its unsent
+// responses exceed the output limit; idle connections are closed. A malformed frame gets an
+// error response and closes only its own connection.
+//
+// Threading: every member runs on the executor given to the constructor.
+
+#include "core/config.hpp"
+#include "raft/replica/store.hpp"
+#include "core/base/units.hpp"
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <unordered_set>
+
+namespace kv {
+
+class connection;
+namespace search {
+class follower;
+}
+
+class server {
+ public:
+  struct stats {
+    std::uint64_t accepted = 0;
+    std::uint64_t refused = 0;       // over max-connections
+    std::uint64_t bad_frames = 0;    // connections closed for a malformed frame
+    std::uint64_t idle_closed = 0;
+    std::uint64_t requests = 0;
+  };
+
+  // `index`: the node's search index, or nullptr when search is disabled. Both it and `st` must
+  // outlive the server.
+  server(asio::any_io_executor executor, store& st, const config& cfg, search::follower* index = nullptr);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds and listens on the configured address. Throws std::system_error (address in use...).
+  void start();
+  asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+
+  // Graceful stop: no new connections, no new requests; waits up to shutdown-timeout for
+  // in-flight requests to be answered, then closes every connection.
+  asio::awaitable<void> stop();
+
+  std::size_t connection_count() const noexcept { return connections_.size(); }
+  const stats& statistics() const noexcept { return stats_; }
+
+ private:
+  friend class connection;
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> idle_sweep();
+  void refuse(asio::ip::tcp::socket socket);
+
+  asio::any_io_executor executor_;
+  store& store_;
+  const config& cfg_;
+  search::follower* index_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer sweep_timer_;
+  std::unordered_set<connection*> connections_;
+  std::chrono::steady_clock::time_point started_;
+  bool stopping_ = false;
+  stats stats_;
+};
+
+}  // namespace kv

@@ -1,0 +1,84 @@
+#pragma once
+// io_uring for file I/O, driven from an Asio event loop.
+//
+// The ring signals completions through an eventfd that Asio waits on, so every operation is an
+// awaitable that never blocks the event-loop thread: the kernel runs blocking work (fdatasync,
+// unlink) on its own io-wq workers.
+//
+// Threading: a uring belongs to one executor (one thread). All member functions must be called
+// from that thread; completions resume their callers there.
+
+#include "io/sys/completion.hpp"
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+
+#include <liburing.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace kv::io {
+
+// The kinds of operation a test can make fail (see uring::inject_failure).
+enum class op_kind : std::uint8_t { write, fdatasync, fsync, any };
+
+class uring {
+ public:
+  // queue_depth: submission queue entries. Any number of operations may be in flight: the
+  // submission queue is flushed when full, and completions that overflow the completion queue
+  // are collected from the kernel.
+  explicit uring(asio::any_io_executor executor, unsigned queue_depth = 64);
+  ~uring();
+  uring(const uring&) = delete;
+  uring& operator=(const uring&) = delete;
+
+  asio::any_io_executor executor() noexcept { return event_stream_.get_executor(); }
+
+  // Each call returns what the system call would: bytes or 0 on success, -errno on failure.
+  // A write shorter than requested is returned as is; callers treat it as an error.
+
+  // Writes `bufs` at `offset` of `fd`.
+  asio::awaitable<int> write(int fd, std::span<const iovec> bufs, std::uint64_t offset);
+  // Writes `bufs` at `offset`, then fdatasync(fd), as one linked submission. Returns the
+  // fdatasync result, or the write's (short count or -errno) if the write did not complete.
+  asio::awaitable<int> write_and_datasync(int fd, std::span<const iovec> bufs, std::uint64_t offset);
+  asio::awaitable<int> fdatasync(int fd);
+  asio::awaitable<int> fsync(int fd);
+  // Starts writeback of [offset, offset + length) without waiting for it (SYNC_FILE_RANGE_WRITE):
+  // spreads the flushing of a large file over its writing. Not a durability barrier.
+  asio::awaitable<int> start_writeback(int fd, std::uint64_t offset, std::uint64_t length);
+  asio::awaitable<int> openat(int dir_fd, std::string path, int flags, unsigned mode);
+  asio::awaitable<int> unlinkat(int dir_fd, std::string path);
+  asio::awaitable<int> renameat(int dir_fd, std::string from, std::string to);
+
+  // Test hook: the next operation of `kind` fails with -error instead of running.
+  void inject_failure(op_kind kind, int error) noexcept {
+    injected_kind_ = kind;
+    injected_error_ = error;
+  }
+
+  // Cancels the completion reaper. Call only once no operation is in flight.
+  void close();
+
+ private:
+  static constexpr unsigned completion_queue_entries = 4096;
+  struct op;
+  asio::awaitable<int> submit(int sqe_count, auto&& prepare, op_kind kind);
+  asio::awaitable<void> reap_loop();
+  void reap();
+  bool consume_injected(op_kind kind) noexcept;
+
+  io_uring ring_{};
+  int event_fd_ = -1;
+  asio::posix::stream_descriptor event_stream_;
+  unsigned in_flight_ = 0;
+  bool closed_ = false;
+  op_kind injected_kind_ = op_kind::any;
+  int injected_error_ = 0;
+};
+
+}  // namespace kv::io

@@ -1,0 +1,311 @@
+#pragma once
+// A node's replicated storage engine: the Raft core (raft/node.hpp), the WAL that is its durable
+// log, the state machine that committed entries feed, and the snapshots that bound the log. A
+// single node is a cluster of one: the same path, with a majority of one.
+//
+// The path of a write: propose to the Raft core (leader only) -> the raft coroutine hands new
+// entries to the WAL's group commit and, in parallel, messages to the peers' replicators ->
+// the entry commits once a majority (the leader counting itself only after its own fsync) has
+// it -> the apply coroutine applies it to the state machine -> the writer is answered.
+// Reads: read_barrier() runs ReadIndex (thesis §6.4) and answers once this node has applied
+// far enough that its state reflects every write acknowledged before the read began.
+//
+// Guarantees:
+//  - set/del/bulk_set complete only after their entry is committed (on a majority's disks) and
+//    applied here; a read issued after that sees the write, on any node.
+//  - bulk_set is one log entry: after any crash all of its pairs are present or none.
+//  - While a snapshot is written, writes continue (see state_machine's point-in-time capture).
+//
+// Threading: every member runs on the executor passed to the constructor (one thread).
+
+#include "core/state/apply_observer.hpp"
+#include "core/base/callback.hpp"
+#include "core/model/command.hpp"
+#include "core/config.hpp"
+#include "core/base/error.hpp"
+#include "core/state/sessions.hpp"
+#include "core/state/state_machine.hpp"
+#include "core/wal/wal.hpp"
+#include "io/sys/completion.hpp"
+#include "io/sys/event.hpp"
+#include "io/sys/file.hpp"
+#include "io/sys/uring.hpp"
+#include "raft/node.hpp"
+#include "raft/transport.hpp"
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kv {
+
+// How this node takes part in its cluster.
+struct replication_options {
+  raft::node_id id = 1;
+  std::vector<raft::node_id> voters;  // every voter, this node included; empty: this node alone
+  std::chrono::milliseconds tick{50};  // the Raft clock; the leader heartbeats every tick
+  int election_ticks = 6;
+  std::size_t max_append_bytes = 1u << 20;
+  std::uint64_t max_entries_in_flight = 4096;
+  std::uint64_t snapshot_catch_up_entries = 10'000;  // kept in the Raft log behind a snapshot
+  std::size_t max_sessions = 100'000;  // client sessions kept (the same on every node)
+  std::map<raft::node_id, std::string> client_addresses;  // where not-leader answers send clients
+  std::uint64_t seed = 0;  // election-timeout randomness; 0: from the clock
+};
+
+// The replication options a node's configuration describes.
+replication_options replication_of(const config& c);
+
+class store {
+ public:
+  // What opening the data directory found.
+  struct recovery_info {
+    std::uint64_t snapshot_index = 0;  // 0: no snapshot
+    std::uint64_t snapshot_pairs = 0;
+    std::uint64_t replayed_entries = 0;  // log entries applied after the snapshot
+    std::uint64_t torn_bytes = 0;        // discarded from a torn WAL tail
+    std::size_t segments = 0;
+    std::chrono::microseconds duration{0};           // all of recovery
+    std::chrono::microseconds snapshot_duration{0};  // loading the snapshot
+    std::chrono::microseconds log_read_duration{0};  // reading and checking the WAL (in parallel)
+    std::chrono::microseconds replay_duration{0};    // applying the log entries after the snapshot
+    std::chrono::microseconds index_duration{0};     // handing the snapshot to the search index
+    std::chrono::microseconds open_duration{0};      // opening the WAL for appending, starting Raft
+  };
+
+  struct stats {
+    std::uint64_t snapshots = 0;
+    std::uint64_t last_snapshot_index = 0;
+    std::uint64_t last_snapshot_bytes = 0;
+    std::chrono::microseconds last_snapshot_duration{0};
+  };
+
+  // Opens `dir` (creating it if needed): takes its lock, loads the newest snapshot, replays the
+  // WAL and applies it. Throws corruption_error for damaged data, std::runtime_error if another
+  // process holds the directory, std::system_error for I/O errors. `observer`, if given, sees
+  // the recovered state and every entry applied after it; it must outlive the store.
+  store(asio::any_io_executor executor, std::filesystem::path dir, storage_config cfg,
+        replication_options repl = {}, apply_observer* observer = nullptr);
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  // Where messages to peers go (a cluster of one needs none). Set before run().
+  void attach(raft::transport& t) { transport_ = &t; }
+  // A message from a peer.
+  void receive(const raft::message& m);
+  // The transport lost its connection to `peer`.
+  void peer_unreachable(raft::node_id peer);
+  // The transport finished streaming a snapshot to `peer` (ok), or gave up.
+  void snapshot_sent(raft::node_id peer, bool ok);
+
+  // Runs the Raft clock, the raft coroutine, the WAL writer and the apply coroutine; returns
+  // after stop() once every accepted write is durable and any snapshot in progress is finished.
+  asio::awaitable<void> run();
+  // Stops accepting writes (they fail with errc::unavailable) and lets run() drain and return.
+  // Writes not yet committed fail with errc::unavailable.
+  void stop();
+  // For a graceful shutdown, before stop(): if this node leads a cluster of several, hands
+  // leadership to the most up-to-date follower (thesis §3.10) and waits until it has taken
+  // over, or an election timeout has passed. Returns whether another node now leads.
+  asio::awaitable<bool> hand_over_leadership();
+
+  // Writes. Each yields the log index of the write once it is committed and applied, or
+  // errc::bad_request / errc::too_large for invalid input, errc::not_leader (with the leader's
+  // client address when known) on a follower, errc::unavailable when stopping, when no leader is
+  // known, or when leadership was lost before the write committed (it may or may not apply).
+  // del yields errc::not_found (once the delete is committed) if the key did not exist.
+
+  // Callback form: `done` runs on the store's executor once the write is applied, or before
+  // submit_* returns if the write is refused. It must not call back into the store.
+  using write_done = callback<void(result<std::uint64_t>)>;
+  // `session`: the write's place in its client's session (exactly-once); session 0: none. A
+  // write applied before in its session yields the outcome it had then, without applying again;
+  // an unknown session yields errc::session_expired.
+  void submit_set(std::string_view key, std::string_view value, write_done done, const session_ref& session = {});
+  void submit_del(std::string_view key, write_done done, const session_ref& session = {});
+  // `pairs`: `count` pairs in the append_pair() encoding (as the wire protocol carries them).
+  void submit_bulk_set(std::string_view pairs, std::uint32_t count, write_done done, const session_ref& session = {});
+  // Opens a client session; yields its id.
+  void submit_open_session(write_done done);
+
+  // Coroutine form.
+  asio::awaitable<result<std::uint64_t>> set(std::string key, std::string value);
+  asio::awaitable<result<std::uint64_t>> del(std::string key);
+  asio::awaitable<result<std::uint64_t>> bulk_set(std::vector<kv_pair> pairs);
+
+  // Linearizable reads: `done` runs once this node's applied state includes every write
+  // acknowledged (by any node) before the call, with the read index; or with errc::not_leader /
+  // errc::unavailable if no leader confirmed one within an election timeout.
+  using read_done = callback<void(result<std::uint64_t>)>;
+  void read_barrier(read_done done);
+  asio::awaitable<result<std::uint64_t>> read_barrier();
+  // Whether reads of the applied state are linearizable right now without a barrier: this node
+  // is the leader of a cluster of one.
+  bool reads_are_local() const noexcept;
+
+  // The value of `key` in the applied state, or errc::not_found.
+  result<std::string> get(std::string_view key) const;
+  // The same without a copy: valid until the next write is applied.
+  std::optional<std::string_view> find(std::string_view key) const { return sm_.get(key); }
+  // errc::ok if `key` is acceptable for a read or a write (non-empty, within max-key-size).
+  errc check_key_for_read(std::string_view key) const { return check_key(key); }
+  bool stopping() const noexcept { return stopping_; }
+  // The NOSPACE alarm: the disk is full and the log cannot grow; writes fail with errc::no_space.
+  bool out_of_space() const noexcept { return wal_->out_of_space(); }
+  // Why the log could not prepare space the last time it tried; empty if it could.
+  const std::string& space_problem() const noexcept { return wal_->space_problem(); }
+
+  // Takes a snapshot now unless one is running, and waits for the one in progress to finish.
+  asio::awaitable<void> snapshot_now();
+
+  const state_machine& state() const noexcept { return sm_; }
+  const session_table& sessions() const noexcept { return sessions_; }
+  const recovery_info& recovery() const noexcept { return recovery_; }
+  const stats& statistics() const noexcept { return stats_; }
+  const wal::log& log() const noexcept { return *wal_; }
+  std::uint64_t applied_index() const noexcept { return sm_.applied_index(); }
+  std::uint64_t commit_index() const noexcept { return node_->log().committed(); }
+  std::uint64_t last_index() const noexcept { return node_->log().last_index(); }
+  std::uint64_t term() const noexcept { return node_->term(); }
+  raft::role role() const noexcept { return node_->current_role(); }
+  raft::node_id leader() const noexcept { return node_->leader(); }
+  const raft::node& consensus() const noexcept { return *node_; }
+  const replication_options& replication() const noexcept { return repl_; }
+  std::uint64_t snapshot_index() const noexcept { return snapshot_index_; }
+  bool snapshot_running() const noexcept { return snapshot_running_; }
+
+ private:
+  struct waiter {
+    std::uint64_t index;
+    std::uint64_t term;
+    write_done done;
+  };
+  // Messages that may leave only once the WAL holds everything queued before them.
+  struct after_sync {
+    std::uint64_t records;  // wal queued_records() when they were produced
+    std::vector<raft::message> messages;
+  };
+  // The last entry of a ready's entries, durable once the WAL's durable_records() reaches `records`.
+  struct persist_mark {
+    std::uint64_t records;
+    raft::index_t index;
+    raft::term_t term;
+  };
+  struct read_round {
+    std::uint64_t started_tick;
+    std::vector<read_done> readers;
+  };
+
+  errc check_key(std::string_view key) const;
+  errc check_pair(std::string_view key, std::string_view value) const;
+  void propose(std::string command, write_done done, const session_ref& session = {});
+  asio::awaitable<result<std::uint64_t>> await_write(auto submit);
+  error_info not_leader_error() const;
+  void on_durable();
+  asio::awaitable<void> tick_loop();
+  asio::awaitable<void> raft_loop();
+  void handle_ready(raft::ready rd);
+  void send_all(std::vector<raft::message>& messages);
+  void handle_reads(std::vector<raft::read_state>& reads);
+  void release_reads();
+  void expire_reads();
+  void note_role_change();
+  // On every tick: follows the WAL's out-of-space state (the NOSPACE alarm): refuses to lead
+  // while it lasts, and hands leadership over if it leads a cluster of several.
+  void watch_space();
+  // A snapshot streamed from the leader has arrived: load and check it before the core hears of
+  // it. False: unusable (or not now); the leader will send it again.
+  bool accept_snapshot(const raft::message& m);
+  void install_snapshot(const raft::snapshot_meta& meta);
+  void fail_waiters(const error_info& why);
+  asio::awaitable<void> apply_loop();
+  void apply_committed();
+  // Applies one committed entry (a no-op, or a command) and answers its writer, if any. Throws
+  // corruption_error for an entry that does not decode.
+  void apply_entry(std::uint64_t index, std::uint64_t term, std::string_view data, write_done* done = nullptr);
+
+  void maybe_start_snapshot();
+  // The log written since the newest snapshot after which the next one is due (besides
+  // snapshot_entries): snapshot_log_bytes, or snapshot_log_percent of that snapshot's size.
+  std::uint64_t snapshot_log_bound() const noexcept;
+  asio::awaitable<void> take_snapshot();
+  void remove_stale_files();
+  void recover();
+
+  asio::any_io_executor executor_;
+  std::filesystem::path dir_;
+  storage_config cfg_;
+  replication_options repl_;
+  apply_observer* observer_;
+  io::directory_lock lock_;
+  io::uring ring_;
+  state_machine sm_;
+  session_table sessions_;
+  std::unique_ptr<wal::log> wal_;
+  recovery_info recovery_;
+  stats stats_;
+
+  struct pending_entry {
+    std::uint64_t index;
+    std::uint64_t term;
+    std::string command;
+  };
+  void apply_one(const pending_entry& e, write_done* done);
+
+  io::unique_fd dir_fd_;
+  std::unique_ptr<raft::node> node_;
+  raft::transport* transport_ = nullptr;
+  io::event raft_wake_;
+  io::event role_changed_;  // notified whenever role, leader or term change
+  std::deque<after_sync> after_sync_;
+  std::deque<persist_mark> persist_marks_;
+  std::unique_ptr<state_machine> incoming_;  // a leader's snapshot, loaded, not yet installed
+  std::filesystem::path incoming_path_;
+  session_table incoming_sessions_;
+  raft::hard_state saved_state_;    // the newest hard state queued to the WAL
+  raft::hard_state current_state_;  // the core's, which may be ahead in its commit index only
+  std::uint64_t ticks_ = 0;
+  raft::role last_role_ = raft::role::follower;
+  raft::node_id last_leader_ = 0;
+  raft::term_t last_term_ = 0;
+
+  // Reads: waiting for the next ReadIndex round, in a round (by context), and confirmed but
+  // waiting for the apply coroutine to reach their index.
+  std::vector<read_done> reads_to_start_;
+  std::map<std::uint64_t, read_round> read_rounds_;
+  std::uint64_t next_read_context_ = 1;
+  std::multimap<std::uint64_t, read_done> reads_waiting_apply_;
+
+  bool raft_stopped_ = false;
+  std::uint64_t applied_term_ = 0;
+  std::uint64_t applied_term_at_snapshot_ = 0;  // term of the snapshot recovery started from
+  std::uint64_t commit_index_ = 0;  // highest index handed to the apply coroutine
+  // Entries appended but not yet applied, in index order, for the apply loop.
+  std::deque<pending_entry> unapplied_;
+  std::deque<waiter> waiters_;  // in index order
+  io::event apply_wake_;
+  bool stopping_ = false;
+  bool no_space_ = false;                 // the alarm as watch_space() last saw it
+  std::uint64_t next_handover_tick_ = 0;  // out of space, leading: when to try the next follower
+  std::size_t handover_cursor_ = 0;
+
+  bool snapshot_running_ = false;
+  std::chrono::steady_clock::time_point snapshot_retry_at_{};  // no snapshot before it (no space)
+  io::event snapshot_done_;
+  std::uint64_t snapshot_index_ = 0;       // index of the newest snapshot on disk
+  std::uint64_t log_bytes_ = 0;            // bytes of entry records appended (or replayed) since start
+  std::uint64_t log_bytes_at_snapshot_ = 0;  // log_bytes_ when the newest snapshot was taken
+  std::uint64_t snapshot_bytes_ = 0;         // the size of the newest snapshot's file
+};
+
+}  // namespace kv

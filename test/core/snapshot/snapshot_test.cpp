@@ -1,0 +1,100 @@
+#include "core/base/error.hpp"
+#include "core/snapshot/snapshot.hpp"
+#include "support/temp_dir.hpp"
+#include "support/wal_util.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace kv;
+
+namespace {
+
+std::string snapshot_of(state_machine& sm, std::uint64_t term) {
+  std::string out = snapshot::encode_header(sm.applied_index(), term, sm.key_count());
+  std::uint64_t pairs = 0;
+  std::uint64_t chunks = 0;
+  sm.begin_capture([&](state_machine::chunk c) {
+    pairs += c.count;
+    ++chunks;
+    out += snapshot::encode_chunk(c);
+  });
+  while (sm.capture_step()) {
+  }
+  out += snapshot::encode_footer(pairs, chunks);
+  return out;
+}
+
+state_machine filled(int keys) {
+  state_machine sm;
+  for (int i = 0; i < keys; ++i) {
+    auto bytes = encode_set("key" + std::to_string(i), std::string(50, static_cast<char>('a' + i % 26)));
+    sm.apply(sm.applied_index() + 1, *decode_command(bytes));
+  }
+  return sm;
+}
+
+std::string decode_error(const std::string& data) {
+  state_machine sm;
+  try {
+    snapshot::decode(data, "snap", sm);
+  } catch (const corruption_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(snapshot_file)
+
+BOOST_AUTO_TEST_CASE(round_trip) {
+  auto sm = filled(5000);
+  auto bytes = snapshot_of(sm, 3);
+  state_machine restored;
+  auto m = snapshot::decode(bytes, "snap", restored);
+  BOOST_TEST(m.index == 5000u);
+  BOOST_TEST(m.term == 3u);
+  BOOST_TEST(m.pairs == 5000u);
+  BOOST_TEST(restored.applied_index() == 5000u);
+  BOOST_TEST(restored.key_count() == 5000u);
+  BOOST_TEST(restored.data_bytes() == sm.data_bytes());
+  for (int i = 0; i < 5000; i += 97) BOOST_TEST(*restored.get("key" + std::to_string(i)) == *sm.get("key" + std::to_string(i)));
+}
+
+BOOST_AUTO_TEST_CASE(empty_state_round_trip) {
+  state_machine sm;
+  auto bytes = snapshot_of(sm, 0);
+  state_machine restored;
+  BOOST_TEST(snapshot::decode(bytes, "snap", restored).pairs == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(every_truncation_is_detected) {
+  auto sm = filled(40);
+  auto bytes = snapshot_of(sm, 1);
+  for (std::size_t cut = 0; cut < bytes.size(); cut += 7) {
+    auto e = decode_error(bytes.substr(0, cut));
+    BOOST_TEST(!e.empty(), "cut at " << cut);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(flipped_bytes_are_detected_and_named) {
+  auto sm = filled(40);
+  auto bytes = snapshot_of(sm, 1);
+  for (std::size_t at = 0; at < bytes.size(); at += 5) {
+    auto bad = bytes;
+    bad[at] = static_cast<char>(bad[at] ^ 0x04);
+    auto e = decode_error(bad);
+    BOOST_TEST(e.find("corrupt snapshot snap at offset") != std::string::npos, "flip at " << at << ": " << e);
+  }
+  BOOST_TEST(!decode_error(bytes + "trailing").empty());
+}
+
+BOOST_AUTO_TEST_CASE(newest_picks_the_highest_index) {
+  test::temp_dir dir;
+  test::write_file(dir / snapshot::file_name(9), "x");
+  test::write_file(dir / snapshot::file_name(120), "x");
+  test::write_file(dir / snapshot::file_name(13), "x");
+  BOOST_TEST(snapshot::newest(dir.path())->filename().string() == snapshot::file_name(120));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

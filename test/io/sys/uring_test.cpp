@@ -1,0 +1,125 @@
+#include "io/sys/event.hpp"
+#include "io/sys/file.hpp"
+#include "io/sys/uring.hpp"
+#include "support/async.hpp"
+#include "support/temp_dir.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+
+#include <fstream>
+#include <iterator>
+
+using namespace kv;
+
+BOOST_AUTO_TEST_SUITE(io_uring_ops)
+
+BOOST_AUTO_TEST_CASE(write_sync_and_read_back) {
+  test::temp_dir dir;
+  test::run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    io::uring ring(ctx.get_executor());
+    auto dfd = io::open_directory(dir.path());
+    int fd = co_await ring.openat(dfd.get(), "f", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    BOOST_REQUIRE(fd >= 0);
+    io::unique_fd file(fd);
+    std::string zeros(4096, '\0');
+    iovec fill{zeros.data(), zeros.size()};
+    BOOST_TEST(co_await ring.write(fd, {&fill, 1}, 0) == 4096);
+    std::string a = "hello ";
+    std::string b = "world";
+    iovec iov[2] = {{a.data(), a.size()}, {b.data(), b.size()}};
+    BOOST_TEST(co_await ring.write_and_datasync(fd, iov, 10) == 0);
+    iovec more{b.data(), b.size()};
+    BOOST_TEST(co_await ring.write(fd, {&more, 1}, 0) == 5);
+    BOOST_TEST(co_await ring.fsync(fd) == 0);
+    BOOST_TEST(co_await ring.renameat(dfd.get(), "f", "g") == 0);
+    BOOST_TEST(co_await ring.fdatasync(fd) == 0);
+  });
+  std::ifstream in(dir / "g", std::ios::binary);
+  std::string data{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  BOOST_TEST(data.size() == 4096u);
+  BOOST_TEST(data.substr(0, 5) == "world");
+  BOOST_TEST(data.substr(10, 11) == "hello world");
+}
+
+BOOST_AUTO_TEST_CASE(errors_come_back_as_negative_errno) {
+  test::temp_dir dir;
+  test::run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    io::uring ring(ctx.get_executor());
+    auto dfd = io::open_directory(dir.path());
+    BOOST_TEST(co_await ring.openat(dfd.get(), "missing", O_RDONLY, 0) == -ENOENT);
+    BOOST_TEST(co_await ring.unlinkat(dfd.get(), "missing") == -ENOENT);
+    std::string a = "x";
+    iovec iov{a.data(), a.size()};
+    BOOST_TEST(co_await ring.write(-1, {&iov, 1}, 0) == -EBADF);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(many_operations_in_flight) {
+  test::temp_dir dir;
+  test::run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    io::uring ring(ctx.get_executor(), 8);  // fewer entries than operations
+    auto file = io::open_file(dir / "f", O_RDWR | O_CREAT);
+    int done = 0;
+    io::event all_done(ctx.get_executor());
+    std::vector<std::string> blocks;
+    for (int i = 0; i < 100; ++i) blocks.push_back(std::string(100, static_cast<char>('a' + i % 26)));
+    for (int i = 0; i < 100; ++i) {
+      asio::co_spawn(
+          ctx,
+          [&, i]() -> asio::awaitable<void> {
+            iovec iov{blocks[i].data(), blocks[i].size()};
+            BOOST_TEST(co_await ring.write_and_datasync(file.get(), {&iov, 1}, i * 100) == 0);
+            if (++done == 100) all_done.notify();
+          },
+          asio::detached);
+    }
+    while (done < 100) co_await all_done.wait();
+  });
+  std::ifstream in(dir / "f", std::ios::binary);
+  std::string data{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  BOOST_REQUIRE(data.size() == 10000u);
+  for (int i = 0; i < 100; ++i) BOOST_TEST(data[i * 100 + 50] == static_cast<char>('a' + i % 26));
+}
+
+// More completions than the completion queue holds: the overflow must still be delivered.
+BOOST_AUTO_TEST_CASE(completions_beyond_the_completion_queue) {
+  test::temp_dir dir;
+  constexpr int ops = 6000;  // > the 4096-entry completion queue
+  test::run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    io::uring ring(ctx.get_executor(), 8);
+    auto file = io::open_file(dir / "f", O_RDWR | O_CREAT);
+    int done = 0;
+    io::event all_done(ctx.get_executor());
+    std::string block(16, 'z');
+    for (int i = 0; i < ops; ++i) {
+      asio::co_spawn(
+          ctx,
+          [&, i]() -> asio::awaitable<void> {
+            iovec iov{block.data(), block.size()};
+            BOOST_TEST(co_await ring.write(file.get(), {&iov, 1}, std::uint64_t(i) * 16) == 16);
+            if (++done == ops) all_done.notify();
+          },
+          asio::detached);
+    }
+    while (done < ops) co_await all_done.wait();
+  });
+  BOOST_TEST(std::filesystem::file_size(dir / "f") == std::uintmax_t(ops) * 16);
+}
+
+BOOST_AUTO_TEST_CASE(injected_failure_hits_only_the_next_matching_operation) {
+  test::temp_dir dir;
+  test::run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    io::uring ring(ctx.get_executor());
+    auto file = io::open_file(dir / "f", O_RDWR | O_CREAT);
+    ring.inject_failure(io::op_kind::fdatasync, EIO);
+    BOOST_TEST(co_await ring.fsync(file.get()) == 0);  // a different kind
+    BOOST_TEST(co_await ring.fdatasync(file.get()) == -EIO);
+    BOOST_TEST(co_await ring.fdatasync(file.get()) == 0);
+  });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
