@@ -25,7 +25,10 @@
 // exactly the documents that share a gram with the text. Cost: the lists and records read, all
 // counted against max_postings_scanned (besides O(documents) to clear a counter per document id).
 //
-// Threading: none; one thread calls everything.
+// Threading: none of its own (search_index may run its changes on its helper thread, one call
+// at a time). Const members (similar, save, memory_bytes) may run on several threads at once,
+// with the same doc_table; a non-const member must run alone, with no other call in progress
+// (the node's index holds its reader-writer lock exclusively for changes, shared for queries).
 
 #include "core/base/error.hpp"
 #include "index/posting_list.hpp"

@@ -95,7 +95,7 @@ class search_index {
   // skipped_non_utf8) to `path` in a versioned, checksummed format: written to path + ".tmp",
   // fdatasynced, renamed over `path`, and the directory fsynced, so `path` holds either the old
   // file or the whole new one. Throws std::system_error naming the file on I/O failure (the .tmp
-  // file is removed). O(size of the index); the file is about 0.8 bytes per byte of stats().memory_bytes.
+  // file is removed). O(size of the index), in time and in the file's bytes.
   void save(const std::filesystem::path& path) const;
   // Replaces this index with the one saved at `path` and returns its applied index. The file
   // must have been saved with the same ngram_size, stop words (as a set, after folding),

@@ -30,7 +30,10 @@
 // ones included; an upper bound for AND and phrase) and every forward entry decoded count against
 // the query's max_postings_scanned.
 //
-// Threading: none; one thread calls everything (search() is const but not meant for concurrent use).
+// Threading: none of its own. Const members (search, score, save, memory_bytes) may run on
+// several threads at once, with the same doc_table; a non-const member must run alone, with no
+// other call in progress. search_index passes this on; the node's index keeps it with a
+// reader-writer lock (index/node/follower.hpp): queries and saves shared, changes exclusive.
 
 #include "core/base/error.hpp"
 #include "index/posting_list.hpp"

@@ -28,7 +28,7 @@
 
 // jemalloc's defaults for this process (MALLOC_CONF in the environment still overrides them):
 // back the heap with transparent huge pages. Recovery of a million keys takes a million small
-// allocations, and with 4 KiB pages the page faults alone cost seconds on a VM.
+// allocations, and with 4 KiB pages their page faults dominate recovery (docs/benchmarks.md).
 extern "C" {
 extern const char* malloc_conf;
 const char* malloc_conf = "thp:always,metadata_thp:always";

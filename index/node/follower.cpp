@@ -88,9 +88,8 @@ void reply_to_caller(Handler handler, result<search_answer> r) {
 }  // namespace
 
 // One per core, at least two, in each pool. More threads than cores let the queries of a pool
-// share the CPU, but that cost more in switches and caches than the waits it saved: 1M
-// documents, 8 clients, 2 cores, phrase p50 0.93 ms with two per pool against 3.4-4.3 with
-// eight threads in one pool, and 11-12 with two in one pool.
+// share the CPU, but that costs more in switches and caches than the waits it saves
+// (docs/benchmarks.md, "Figures behind design rules").
 unsigned follower::automatic_query_threads() { return std::clamp(std::thread::hardware_concurrency(), 2u, 16u); }
 
 void follower::query_pool::start(unsigned count, int nice, const char* what) {
@@ -180,8 +179,8 @@ void follower::drain() {
   std::unique_lock<rw_lock> lock(index_mu_, std::defer_lock);
   auto run_started = std::chrono::steady_clock::now();
   for (auto& it : batch) {
-    // Saving takes about a second per million documents: answer the queries waiting for what
-    // is indexed so far first.
+    // Saving takes time in proportion to the documents: answer the queries waiting for what is
+    // indexed so far first.
     if (auto* p = std::get_if<save_point>(&it)) {
       if (lock.owns_lock()) lock.unlock();
       publish();
@@ -268,7 +267,7 @@ void follower::process(save_point& p) {
   {
     // A restart needs an index saved at or past the newest snapshot: while the index trails the
     // store (a bulk load), a save for a snapshot that a newer one already replaced is wasted
-    // work (about 1 s per million documents, with the index paused).
+    // work (in proportion to the documents, with the index paused).
     std::lock_guard lock(mu_);
     if (newest_save_point_ > p.index) {
       spdlog::info("search index: not saved for the snapshot at {}: the snapshot at {} replaces it", p.index,

@@ -26,9 +26,8 @@
 // thread. search() and similar() may be awaited from any executor. A query is first tried on
 // the caller's thread, if the index is not being changed at that moment, has
 // applied min_index and the query reads at most `routing.here_postings` postings: that skips two
-// thread hand-offs (tens of microseconds each on a small VM) for the common cheap query, and
-// bounds what the caller's thread (a node's server and Raft thread) can spend on it to a fraction
-// of a millisecond. Otherwise (or when the attempt exceeds the budget) the query runs on a query
+// thread hand-offs (each a thread wake-up) for the common cheap query, and bounds by a posting
+// count what the caller's thread (a node's server and Raft thread) can spend on it. Otherwise (or when the attempt exceeds the budget) the query runs on a query
 // thread (a short or a long one, by cost), with the configured limits, once the index has applied
 // min_index (the follower's thread keeps the waiting list), and resumes the caller on its own
 // executor. Short and long queries run in pools of their own, so a short one does not queue
@@ -73,10 +72,11 @@ index_options options_of(const index_config& c);
 
 // Where a follower answers the queries, by the posting entries they read (see Threading).
 struct query_routing {
-  // At most this many: on the caller's thread, if the index is free (about 0.1-0.2 ms of work;
-  // [index] server-thread-postings; 0: never).
+  // At most this many: on the caller's thread, if the index is free (a budget small enough that
+  // Raft and writes on that thread do not notice it; [index] server-thread-postings; 0: never).
   std::uint64_t here_postings = 20'000;
-  // At most this many: on a short-query thread (about 2-5 ms); more: on a long-query thread.
+  // At most this many: on a short-query thread; more: on a long-query thread. The two budgets'
+  // times on the project's machine are in docs/benchmarks.md.
   std::uint64_t short_postings = 500'000;
   // Threads in each of the two pools (0: one per core, at least two; [index] query-threads).
   unsigned threads = 0;

@@ -3,7 +3,7 @@
 //
 // Asio 1.22's async_read_some always tries a recv() before waiting for readiness, and on a
 // request/response connection that recv() usually fails with EAGAIN: a wasted system call per
-// request, which on this VM costs as much as the useful one. read_some() waits for readiness
+// request, as dear as the useful one where system calls are (a VM). read_some() waits for readiness
 // first when the caller knows the socket was just drained, and reads at once otherwise.
 //
 // The contract that keeps this from missing data: pass `drained = true` only if the previous

@@ -663,8 +663,8 @@ void store::note_role_change() {
   // write is answered as soon as it is durable. A follower's batches are the leader's, already
   // gathered, and its wait would hold back the acknowledgement the leader needs to commit. A
   // leader of several nodes answers its writers only after a follower's sync too, so they come
-  // back well after its own sync ended, and its wait only adds latency (measured: 50 clients on 3
-  // nodes wrote 12 % more without it, 1000 clients the same).
+  // back well after its own sync ended, and its wait only adds latency (docs/benchmarks.md has
+  // the A/B runs).
   const bool sole_leader = r == raft::role::leader && repl_.voters.size() <= 1;
   if (wal_) wal_->set_group_commit_delay(sole_leader ? cfg_.group_commit_delay : std::chrono::microseconds(0));
   last_role_ = r;
