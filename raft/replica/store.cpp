@@ -90,6 +90,7 @@ store::store(asio::any_io_executor executor, std::filesystem::path dir, storage_
       sessions_(repl_.max_sessions),
       raft_wake_(executor),
       role_changed_(executor),
+      tick_timer_(executor),
       apply_wake_(executor),
       snapshot_done_(executor) {
   if (repl_.voters.empty()) repl_.voters.push_back(repl_.id);
@@ -186,7 +187,7 @@ void store::recover() {
   rc.max_entries_in_flight = repl_.max_entries_in_flight;
   rc.seed = repl_.seed != 0 ? repl_.seed
                             : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  saved_state_ = current_state_ = rec.state;
+  saved_state_ = current_state_ = durable_state_ = rec.state;
   node_ = std::make_unique<raft::node>(
       rc, rec.state, raft::log(snapshot_index_, applied_term_at_snapshot_, std::move(rec.entries), sm_.applied_index()));
   recovery_.open_duration += since(raft_start);  // the Raft core, from the replayed log
@@ -385,12 +386,22 @@ void store::on_durable() {
     last = persist_marks_.front();
     persist_marks_.pop_front();
   }
+  while (!state_marks_.empty() && state_marks_.front().records <= durable) {
+    durable_state_ = state_marks_.front().state;
+    state_marks_.pop_front();
+  }
   if (last) node_->persisted(last->index, last->term);
   while (!after_sync_.empty() && after_sync_.front().records <= durable) {
     send_all(after_sync_.front().messages);
     after_sync_.pop_front();
   }
   raft_wake_.notify();
+}
+
+void store::save_hard_state(const raft::hard_state& hs) {
+  wal_->save_hard_state(hs);
+  saved_state_ = hs;
+  state_marks_.push_back(state_mark{wal_->queued_records(), hs});
 }
 
 void store::send_all(std::vector<raft::message>& messages) {
@@ -487,6 +498,7 @@ asio::awaitable<void> store::run() {
 void store::stop() {
   if (stopping_) return;
   stopping_ = true;
+  tick_timer_.cancel();
   raft_wake_.notify();
   apply_wake_.notify();
 }
@@ -521,22 +533,25 @@ asio::awaitable<bool> store::hand_over_leadership() {
 }
 
 asio::awaitable<void> store::tick_loop() {
-  asio::steady_timer timer(executor_);
   auto next = std::chrono::steady_clock::now();
   while (!stopping_) {
     // After a stall (a long snapshot install, the process paused) tick once, not once per tick
     // missed: a burst of ticks would look like an election timeout that never happened.
     next = std::max(next + repl_.tick, std::chrono::steady_clock::now());
-    timer.expires_at(next);
+    tick_timer_.expires_at(next);
     std::error_code ignored;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    co_await tick_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     if (stopping_) break;
-    ++ticks_;
-    node_->tick();
-    watch_space();
-    expire_reads();
-    raft_wake_.notify();
+    tick();
   }
+}
+
+void store::tick() {
+  ++ticks_;
+  node_->tick();
+  watch_space();
+  expire_reads();
+  raft_wake_.notify();
 }
 
 asio::awaitable<void> store::raft_loop() {
@@ -556,8 +571,8 @@ asio::awaitable<void> store::raft_loop() {
   // Stopping: what the core handed out so far is queued; record the final commit index so a
   // restart replays everything committed, then let the WAL drain.
   if (node_->has_ready()) handle_ready(node_->take_ready());
-  saved_state_ = current_state_ = raft::hard_state{node_->term(), node_->vote(), node_->log().committed()};
-  wal_->save_hard_state(saved_state_);
+  current_state_ = raft::hard_state{node_->term(), node_->vote(), node_->log().committed()};
+  save_hard_state(current_state_);
   fail_waiters(error_info{make_error_code(errc::unavailable),
                           "the node is shutting down; the write may or may not be applied", {}});
   for (auto& d : reads_to_start_) d(errc::unavailable);
@@ -577,10 +592,7 @@ void store::handle_ready(raft::ready rd) {
   // commit does not cost a sync of its own.
   if (rd.state) current_state_ = *rd.state;
   const bool vote_changed = current_state_.term != saved_state_.term || current_state_.vote != saved_state_.vote;
-  if (current_state_ != saved_state_ && (vote_changed || !rd.entries.empty())) {
-    wal_->save_hard_state(current_state_);
-    saved_state_ = current_state_;
-  }
+  if (current_state_ != saved_state_ && (vote_changed || !rd.entries.empty())) save_hard_state(current_state_);
   for (const auto& e : rd.entries) wal_->append(e.term, e.index, e.data);
   if (!rd.entries.empty()) {
     persist_marks_.push_back(persist_mark{wal_->queued_records(), rd.entries.back().index, rd.entries.back().term});

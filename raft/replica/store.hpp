@@ -35,6 +35,7 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -114,6 +115,11 @@ class store {
   // Stops accepting writes (they fail with errc::unavailable) and lets run() drain and return.
   // Writes not yet committed fail with errc::unavailable.
   void stop();
+  // Advances the Raft clock by one tick now: what run() does every replication_options::tick
+  // (the core's election and heartbeat timers, expiry of read rounds, the NOSPACE watch). For
+  // an owner that keeps time itself (a test driving replicas tick by tick): it sets that
+  // interval longer than it runs, so that only its own calls move the clock.
+  void tick();
   // For a graceful shutdown, before stop(): if this node leads a cluster of several, hands
   // leadership to the most up-to-date follower (thesis §3.10) and waits until it has taken
   // over, or an election timeout has passed. Returns whether another node now leads.
@@ -173,6 +179,11 @@ class store {
   const recovery_info& recovery() const noexcept { return recovery_; }
   const stats& statistics() const noexcept { return stats_; }
   const wal::log& log() const noexcept { return *wal_; }
+  // The newest hard state (term, vote, commit) the WAL has made durable. The Ready loop's rule:
+  // a vote, a vote request or an append response leaves only once the term and vote it speaks
+  // for are here (and an accepted append response only once log().durable_index() reaches its
+  // match). Updated before the messages waiting for it are sent.
+  const raft::hard_state& durable_state() const noexcept { return durable_state_; }
   std::uint64_t applied_index() const noexcept { return sm_.applied_index(); }
   std::uint64_t commit_index() const noexcept { return node_->log().committed(); }
   std::uint64_t last_index() const noexcept { return node_->log().last_index(); }
@@ -201,6 +212,11 @@ class store {
     raft::index_t index;
     raft::term_t term;
   };
+  // A hard state queued to the WAL, durable once durable_records() reaches `records`.
+  struct state_mark {
+    std::uint64_t records;
+    raft::hard_state state;
+  };
   struct read_round {
     std::uint64_t started_tick;
     std::vector<read_done> readers;
@@ -212,6 +228,7 @@ class store {
   asio::awaitable<result<std::uint64_t>> await_write(auto submit);
   error_info not_leader_error() const;
   void on_durable();
+  void save_hard_state(const raft::hard_state& hs);
   asio::awaitable<void> tick_loop();
   asio::awaitable<void> raft_loop();
   void handle_ready(raft::ready rd);
@@ -269,11 +286,14 @@ class store {
   io::event role_changed_;  // notified whenever role, leader or term change
   std::deque<after_sync> after_sync_;
   std::deque<persist_mark> persist_marks_;
+  std::deque<state_mark> state_marks_;  // queued, not yet durable, in queue order
+  raft::hard_state durable_state_;      // see durable_state()
   std::unique_ptr<state_machine> incoming_;  // a leader's snapshot, loaded, not yet installed
   std::filesystem::path incoming_path_;
   session_table incoming_sessions_;
   raft::hard_state saved_state_;    // the newest hard state queued to the WAL
   raft::hard_state current_state_;  // the core's, which may be ahead in its commit index only
+  asio::steady_timer tick_timer_;  // cancelled by stop(), so a long tick does not delay it
   std::uint64_t ticks_ = 0;
   raft::role last_role_ = raft::role::follower;
   raft::node_id last_leader_ = 0;
