@@ -1,7 +1,7 @@
 #pragma once
 // How kvnode writes one log message: the text or JSON line of [log] format.
 
-#include "core/config.hpp"
+#include "apps/kvnode/config.hpp"
 
 #include <spdlog/formatter.h>
 

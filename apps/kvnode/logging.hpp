@@ -2,7 +2,7 @@
 // kvnode's log: where it goes, in which format, and its reopening on SIGHUP.
 
 #include "apps/kvnode/log_file_sink.hpp"
-#include "core/config.hpp"
+#include "apps/kvnode/config.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -1,8 +1,8 @@
 // kvnode: one server process. Reads its configuration, opens (and recovers) its data directory,
 // serves until SIGINT/SIGTERM, then shuts down cleanly. SIGHUP reopens the log file.
 
+#include "apps/kvnode/config.hpp"
 #include "apps/kvnode/logging.hpp"
-#include "core/config.hpp"
 #include "core/base/error.hpp"
 #include "core/base/spawn.hpp"
 #include "raft/replica/store.hpp"
@@ -130,9 +130,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<kv::peer_transport> peers;
   if (!cfg.cluster.members.empty()) {
     peers = std::make_unique<kv::peer_transport>(
-        ctx.get_executor(), cfg, [&](kv::raft::message m) { store->receive(m); },
+        ctx.get_executor(), kv::peers_of(cfg), [&](kv::raft::message m) { store->receive(m); },
         [&](kv::raft::node_id peer) { store->peer_unreachable(peer); },
-        [&](kv::raft::node_id peer, bool ok) { store->snapshot_sent(peer, ok); });
+        [&](kv::raft::node_id peer, bool ok) { store->snapshot_sent(peer, ok); },
+        [&](kv::raft::node_id from) { return store->incoming_snapshot_path(from); });
     store->attach(*peers);
     try {
       peers->start();
@@ -141,7 +142,7 @@ int main(int argc, char** argv) {
       return exit_cannot_start;
     }
   }
-  kv::server server(ctx.get_executor(), *store, cfg, index.get());
+  kv::server server(ctx.get_executor(), *store, cfg.server, index.get());
   try {
     server.start();
   } catch (const std::exception& e) {

@@ -40,10 +40,10 @@
 
 #include "core/state/apply_observer.hpp"
 #include "core/base/callback.hpp"
-#include "core/config.hpp"
 #include "core/base/error.hpp"
 #include "core/model/query.hpp"
 #include "index/node/rw_lock.hpp"
+#include "index/node/settings.hpp"
 #include "index/search_index.hpp"
 
 #include <asio/awaitable.hpp>
@@ -67,7 +67,8 @@
 
 namespace kv::search {
 
-// The index options the [index] section of a node's configuration describes.
+// The search_index options among `c`; the rest of `c` is the follower's (its constructor's
+// arguments) or the node's (`enabled`).
 index_options options_of(const index_config& c);
 
 // Where a follower answers the queries, by the posting entries they read (see Threading).

@@ -1,5 +1,6 @@
 #include "io/server/server.hpp"
 
+#include "core/base/address.hpp"
 #include "core/base/spawn.hpp"
 #include "core/base/version.hpp"
 #include "io/sys/accept.hpp"
@@ -131,11 +132,11 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // Too much in flight or unsent: take no new requests until some drain.
   bool over_limits() const {
-    return inflight_ >= srv_.cfg_.server.max_pipeline || out_.size() + sending_.size() >= output_limit;
+    return inflight_ >= srv_.cfg_.max_pipeline || out_.size() + sending_.size() >= output_limit;
   }
 
   void handle_frames() {
-    const auto max_frame = static_cast<std::uint32_t>(srv_.cfg_.server.max_frame_bytes);
+    const auto max_frame = static_cast<std::uint32_t>(srv_.cfg_.max_frame_bytes);
     frame_needed_ = 0;
     frames_waiting_ = false;
     while (reading_ && in_begin_ < in_end_) {
@@ -332,7 +333,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void refuse_key(std::uint64_t id, errc e, std::size_t key_size) {
-    const auto& s = srv_.cfg_.storage;
+    const auto& s = srv_.store_.storage();
     auto message = e == errc::bad_request ? std::string("the key is empty")
                                           : fmt::format("key of {} bytes exceeds max-key-size ({} bytes)", key_size,
                                                         s.max_key_bytes);
@@ -369,7 +370,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::string error_message(const result<std::uint64_t>& r, protocol::op o, std::size_t key_size,
                             std::size_t value_size) const {
     const bool bulk = o == protocol::op::bulk_set;
-    const auto& s = srv_.cfg_.storage;
+    const auto& s = srv_.store_.storage();
     if (r.is(errc::not_found)) return {};
     if (r.is(errc::too_large)) {
       if (key_size > s.max_key_bytes) {
@@ -399,7 +400,7 @@ class connection : public std::enable_shared_from_this<connection> {
     const auto& addresses = st.replication().client_addresses;
     auto leader_address = addresses.find(st.leader());
     std::vector<protocol::status_field> fields{
-        {"node_id", srv_.cfg_.node.id},
+        {"node_id", st.replication().id},
         {"role", std::string(raft::to_string(st.role()))},
         {"term", st.term()},
         {"leader_id", st.leader()},
@@ -417,10 +418,10 @@ class connection : public std::enable_shared_from_this<connection> {
         {"connections", static_cast<std::uint64_t>(srv_.connections_.size())},
         {"version", std::string(kv::version)},
         {"pid", static_cast<std::uint64_t>(::getpid())},
-        {"max_key_size", static_cast<std::uint64_t>(srv_.cfg_.storage.max_key_bytes)},
-        {"max_value_size", static_cast<std::uint64_t>(srv_.cfg_.storage.max_value_bytes)},
-        {"max_batch_size", static_cast<std::uint64_t>(srv_.cfg_.storage.max_batch_bytes)},
-        {"max_frame_size", static_cast<std::uint64_t>(srv_.cfg_.server.max_frame_bytes)},
+        {"max_key_size", static_cast<std::uint64_t>(st.storage().max_key_bytes)},
+        {"max_value_size", static_cast<std::uint64_t>(st.storage().max_value_bytes)},
+        {"max_batch_size", static_cast<std::uint64_t>(st.storage().max_batch_bytes)},
+        {"max_frame_size", static_cast<std::uint64_t>(srv_.cfg_.max_frame_bytes)},
         {"alarm", std::string(st.out_of_space() ? "no_space" : "none")},
     };
     if (!st.space_problem().empty()) fields.push_back({"space_problem", st.space_problem()});
@@ -506,10 +507,10 @@ class connection : public std::enable_shared_from_this<connection> {
   std::chrono::steady_clock::time_point last_activity_;
 };
 
-server::server(asio::any_io_executor executor, store& st, const config& cfg, search::follower* index)
+server::server(asio::any_io_executor executor, store& st, server_config cfg, search::follower* index)
     : executor_(executor),
       store_(st),
-      cfg_(cfg),
+      cfg_(std::move(cfg)),
       index_(index),
       acceptor_(executor),
       sweep_timer_(executor),
@@ -518,8 +519,8 @@ server::server(asio::any_io_executor executor, store& st, const config& cfg, sea
 server::~server() = default;
 
 void server::start() {
-  auto hp = parse_host_port(cfg_.server.listen);
-  if (!hp) throw std::runtime_error("invalid listen address " + cfg_.server.listen);
+  auto hp = parse_host_port(cfg_.listen);
+  if (!hp) throw std::runtime_error("invalid listen address " + cfg_.listen);
   asio::ip::tcp::resolver resolver(executor_);
   auto results = resolver.resolve(hp->host, std::to_string(hp->port));
   asio::ip::tcp::endpoint ep = *results.begin();
@@ -535,7 +536,7 @@ asio::awaitable<void> server::accept_loop() {
   while (!stopping_) {
     auto socket = co_await io::accept_next(acceptor_, "client listener");
     if (!socket || stopping_) co_return;
-    if (connections_.size() >= cfg_.server.max_connections) {
+    if (connections_.size() >= cfg_.max_connections) {
       refuse(std::move(*socket));
       continue;
     }
@@ -550,11 +551,11 @@ asio::awaitable<void> server::accept_loop() {
 void server::refuse(asio::ip::tcp::socket socket) {
   ++stats_.refused;
   spdlog::warn("refusing a connection from {}: max-connections ({}) reached", endpoint_text(socket),
-               cfg_.server.max_connections);
+               cfg_.max_connections);
   auto s = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
   auto frame = std::make_shared<std::string>();
   protocol::respond_error(*frame, 0, protocol::status::unavailable,
-                          fmt::format("too many connections (max-connections is {})", cfg_.server.max_connections));
+                          fmt::format("too many connections (max-connections is {})", cfg_.max_connections));
   asio::async_write(*s, asio::buffer(*frame), [s, frame](std::error_code, std::size_t) {
     std::error_code ignored;
     s->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
@@ -563,7 +564,7 @@ void server::refuse(asio::ip::tcp::socket socket) {
 }
 
 asio::awaitable<void> server::idle_sweep() {
-  const auto timeout = cfg_.server.idle_timeout;
+  const auto timeout = cfg_.idle_timeout;
   const auto every = std::max<std::chrono::milliseconds>(timeout / 4, std::chrono::milliseconds(50));
   while (!stopping_) {
     std::error_code ec;
@@ -589,12 +590,12 @@ asio::awaitable<void> server::stop() {
   sweep_timer_.cancel();
   std::vector<connection*> all(connections_.begin(), connections_.end());
   for (auto* c : all) c->drain();
-  auto deadline = std::chrono::steady_clock::now() + cfg_.server.shutdown_timeout;
+  auto deadline = std::chrono::steady_clock::now() + cfg_.shutdown_timeout;
   asio::steady_timer tick(executor_);
   while (!connections_.empty()) {
     if (std::chrono::steady_clock::now() >= deadline) {
       spdlog::warn("shutdown: closing {} connection(s) with requests still in flight after {}",
-                   connections_.size(), format_duration(cfg_.server.shutdown_timeout));
+                   connections_.size(), format_duration(cfg_.shutdown_timeout));
       std::vector<connection*> rest(connections_.begin(), connections_.end());
       for (auto* c : rest) c->close();
       deadline = std::chrono::steady_clock::time_point::max();

@@ -15,9 +15,9 @@
 //
 // Threading: every member runs on the executor given to the constructor.
 
-#include "core/config.hpp"
-#include "raft/replica/store.hpp"
 #include "core/base/units.hpp"
+#include "io/server/settings.hpp"
+#include "raft/replica/store.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -47,8 +47,9 @@ class server {
   };
 
   // `index`: the node's search index, or nullptr when search is disabled. Both it and `st` must
-  // outlive the server.
-  server(asio::any_io_executor executor, store& st, const config& cfg, search::follower* index = nullptr);
+  // outlive the server. The status report names the node and its limits as `st` has them
+  // (store::replication(), store::storage()).
+  server(asio::any_io_executor executor, store& st, server_config cfg, search::follower* index = nullptr);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -72,7 +73,7 @@ class server {
 
   asio::any_io_executor executor_;
   store& store_;
-  const config& cfg_;
+  server_config cfg_;
   search::follower* index_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer sweep_timer_;

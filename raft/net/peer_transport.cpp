@@ -2,7 +2,6 @@
 
 #include "core/base/address.hpp"
 #include "core/base/bytes.hpp"
-#include "core/snapshot/snapshot.hpp"
 #include "core/base/spawn.hpp"
 #include "core/base/units.hpp"
 #include "io/sys/accept.hpp"
@@ -62,7 +61,7 @@ constexpr std::size_t snapshot_chunk_bytes = 1u << 20;
 // heals, stays silent until the next retransmission (seconds, up to TCP's two minutes); with
 // it, the connection fails, and a fresh one is made within connect_timeout + max_backoff.
 using tcp_user_timeout = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_USER_TIMEOUT>;
-tcp_user_timeout user_timeout(const cluster_config& c) {
+tcp_user_timeout user_timeout(const peer_config& c) {
   auto ms = std::max(2 * c.election_timeout, std::chrono::milliseconds(1000));
   return tcp_user_timeout(static_cast<int>(ms.count()));
 }
@@ -158,26 +157,26 @@ struct peer_transport::link {
   std::optional<outgoing_snapshot> snapshot;
 };
 
-peer_transport::peer_transport(asio::any_io_executor executor, const config& cfg, message_handler on_message,
-                               unreachable_handler on_unreachable, snapshot_handler on_snapshot_sent)
+peer_transport::peer_transport(asio::any_io_executor executor, peer_config cfg, message_handler on_message,
+                               unreachable_handler on_unreachable, snapshot_handler on_snapshot_sent,
+                               snapshot_path_of incoming_snapshot_path)
     : executor_(executor),
-      cfg_(cfg),
+      cfg_(std::move(cfg)),
       on_message_(std::move(on_message)),
       on_unreachable_(std::move(on_unreachable)),
       on_snapshot_sent_(std::move(on_snapshot_sent)),
+      incoming_snapshot_path_(std::move(incoming_snapshot_path)),
       acceptor_(executor) {
-  for (const auto& m : cfg_.cluster.members) {
-    if (m.id != cfg_.node.id) links_[m.id] = std::make_shared<link>(executor_, m.id, m.peer);
+  for (const auto& [id, address] : cfg_.peers) {
+    if (id != cfg_.id) links_[id] = std::make_shared<link>(executor_, id, address);
   }
 }
 
 peer_transport::~peer_transport() = default;
 
 void peer_transport::start() {
-  const auto* self = cfg_.cluster.self(cfg_.node.id);
-  if (self == nullptr) throw std::invalid_argument("cluster.members does not list this node");
-  auto hp = parse_host_port(self->peer);
-  if (!hp) throw std::invalid_argument("invalid peer address " + self->peer);
+  auto hp = parse_host_port(cfg_.listen);
+  if (!hp) throw std::invalid_argument("invalid peer address " + cfg_.listen);
   asio::ip::tcp::resolver resolver(executor_);
   asio::ip::tcp::endpoint ep = *resolver.resolve(hp->host, std::to_string(hp->port)).begin();
   acceptor_.open(ep.protocol());
@@ -212,7 +211,7 @@ void peer_transport::send(raft::message m) {
   if (it == links_.end() || stopping_) return;
   auto& l = *it->second;
   auto size = raft::encoded_size(m);
-  if (!l.stats.connected || l.queued_bytes + size > cfg_.cluster.max_peer_queue_bytes) {
+  if (!l.stats.connected || l.queued_bytes + size > cfg_.max_queue_bytes) {
     ++l.stats.messages_dropped;
     auto now = std::chrono::steady_clock::now();
     if (l.stats.connected && now - l.last_drop_log > std::chrono::seconds(1)) {
@@ -269,7 +268,7 @@ asio::awaitable<void> peer_transport::replicate(std::shared_ptr<link> l) {
       l->socket = asio::ip::tcp::socket(executor_);
       l->socket.open(target.protocol(), ec);
       if (!ec && local_address_) l->socket.bind(asio::ip::tcp::endpoint(*local_address_, 0), ec);
-      if (!ec) l->socket.set_option(user_timeout(cfg_.cluster), ec);
+      if (!ec) l->socket.set_option(user_timeout(cfg_), ec);
       asio::steady_timer timer(executor_, connect_timeout);
       if (!ec) {
         auto outcome = co_await (l->socket.async_connect(target, asio::redirect_error(asio::use_awaitable, ec)) ||
@@ -299,7 +298,7 @@ asio::awaitable<void> peer_transport::replicate(std::shared_ptr<link> l) {
     auto start = begin_frame(out, frame_kind::hello);
     append_fixed(out, hello_magic);
     append_fixed(out, peer_version);
-    append_fixed<std::uint64_t>(out, cfg_.node.id);
+    append_fixed<std::uint64_t>(out, cfg_.id);
     append_fixed<std::uint64_t>(out, l->id);
     finish_frame(out, start);
     while (!stopping_ && !ec) {
@@ -373,7 +372,7 @@ bool peer_transport::receive_snapshot_frame(raft::node_id from, bool first, std:
       in.emplace();
       in->m = std::move(*m);
       in->size = size;
-      in->path = snapshot::incoming_path(cfg_.node.data_dir, from);
+      in->path = incoming_snapshot_path_(from);
       in->fd = io::open_file(in->path, O_WRONLY | O_CREAT | O_TRUNC);
       spdlog::info("peer {}: receiving a snapshot for index {} ({})", from, in->m.snapshot_index, format_size(size));
       return true;
@@ -425,7 +424,7 @@ asio::awaitable<void> peer_transport::inbound(asio::ip::tcp::socket socket) {
   auto remote = socket.remote_endpoint(ec);
   auto from_text = ec ? std::string("?") : fmt::format("{}:{}", remote.address().to_string(), remote.port());
   // A frame can hold the largest append the leader may send, merged, plus slack.
-  const std::size_t max_frame = max_merged_bytes + cfg_.cluster.max_append_bytes + (1u << 20);
+  const std::size_t max_frame = max_merged_bytes + cfg_.max_append_bytes + (1u << 20);
   std::vector<char> buf(read_chunk);
   std::size_t begin = 0;
   std::size_t end = 0;
@@ -463,10 +462,10 @@ asio::awaitable<void> peer_transport::inbound(asio::ip::tcp::socket socket) {
                         from_text, version, peer_version);
           co_return;
         }
-        if (target != cfg_.node.id || !links_.contains(sender)) {
+        if (target != cfg_.id || !links_.contains(sender)) {
           spdlog::error("peer connection from {} says it is node {} calling node {}; this is node {} and its members "
                         "are set in cluster.members: check the configurations",
-                        from_text, sender, target, cfg_.node.id);
+                        from_text, sender, target, cfg_.id);
           co_return;
         }
         from = sender;

@@ -13,13 +13,13 @@
 //
 // Snapshots (InstallSnapshot) go over the same connection in 1 MiB chunks, one chunk per write
 // between the queued messages, so heartbeats keep flowing during a long transfer. The receiver
-// writes them to snapshot::incoming_path() in the data directory, fdatasyncs it, and only then hands the
+// writes them to the file `incoming_snapshot_path` names, fdatasyncs it, and only then hands the
 // snapshot message to `on_message`. The sender reports how the transfer ended through
 // `on_snapshot_sent`.
 //
 // Threading: every member runs on the executor given to the constructor (the node's one thread).
 
-#include "core/config.hpp"
+#include "raft/net/settings.hpp"
 #include "raft/transport.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -51,10 +51,13 @@ class peer_transport final : public raft::transport {
   using message_handler = std::function<void(raft::message)>;
   using unreachable_handler = std::function<void(raft::node_id)>;
   using snapshot_handler = std::function<void(raft::node_id, bool ok)>;
+  // Where a snapshot streamed from `from` is written (the store's to name).
+  using snapshot_path_of = std::function<std::filesystem::path(raft::node_id from)>;
 
-  // `cfg.cluster.members` must list this node (cfg.node.id).
-  peer_transport(asio::any_io_executor executor, const config& cfg, message_handler on_message,
-                 unreachable_handler on_unreachable, snapshot_handler on_snapshot_sent);
+  // One replicator per member of `cfg.peers`; start() listens on `cfg.listen`.
+  peer_transport(asio::any_io_executor executor, peer_config cfg, message_handler on_message,
+                 unreachable_handler on_unreachable, snapshot_handler on_snapshot_sent,
+                 snapshot_path_of incoming_snapshot_path);
   ~peer_transport() override;
   peer_transport(const peer_transport&) = delete;
   peer_transport& operator=(const peer_transport&) = delete;
@@ -80,10 +83,11 @@ class peer_transport final : public raft::transport {
                               std::optional<incoming_snapshot>& in);
 
   asio::any_io_executor executor_;
-  const config& cfg_;
+  peer_config cfg_;
   message_handler on_message_;
   unreachable_handler on_unreachable_;
   snapshot_handler on_snapshot_sent_;
+  snapshot_path_of incoming_snapshot_path_;
   asio::ip::tcp::acceptor acceptor_;
   std::optional<asio::ip::address> local_address_;  // outbound connections start from here
   std::map<raft::node_id, std::shared_ptr<link>> links_;

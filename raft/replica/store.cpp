@@ -61,23 +61,6 @@ std::chrono::microseconds since(typename Clock::time_point start) {
 
 }  // namespace
 
-replication_options replication_of(const config& c) {
-  replication_options r;
-  r.id = c.node.id;
-  for (const auto& m : c.cluster.members) {
-    r.voters.push_back(m.id);
-    r.client_addresses[m.id] = m.client;
-  }
-  if (r.voters.empty()) r.client_addresses[r.id] = c.server.listen;
-  r.tick = c.cluster.heartbeat_interval;
-  r.election_ticks = static_cast<int>(c.cluster.election_timeout / c.cluster.heartbeat_interval);
-  r.max_append_bytes = c.cluster.max_append_bytes;
-  r.max_entries_in_flight = c.cluster.max_entries_in_flight;
-  r.snapshot_catch_up_entries = c.cluster.snapshot_catch_up_entries;
-  r.max_sessions = c.cluster.max_sessions;
-  return r;
-}
-
 store::store(asio::any_io_executor executor, std::filesystem::path dir, storage_config cfg, replication_options repl,
              apply_observer* observer)
     : executor_(executor),
@@ -430,8 +413,12 @@ void store::snapshot_sent(raft::node_id peer, bool ok) {
   raft_wake_.notify();
 }
 
+std::filesystem::path store::incoming_snapshot_path(raft::node_id from) const {
+  return snapshot::incoming_path(dir_, from);
+}
+
 bool store::accept_snapshot(const raft::message& m) {
-  auto path = snapshot::incoming_path(dir_, m.from);
+  auto path = incoming_snapshot_path(m.from);
   if (snapshot_running_) {
     // Replacing the state machine under a capture is not possible; the leader sends it again.
     spdlog::warn("node {}: dropping the snapshot from node {} while taking one of its own", repl_.id, m.from);

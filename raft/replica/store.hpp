@@ -21,7 +21,6 @@
 #include "core/state/apply_observer.hpp"
 #include "core/base/callback.hpp"
 #include "core/model/command.hpp"
-#include "core/config.hpp"
 #include "core/base/error.hpp"
 #include "core/state/sessions.hpp"
 #include "core/state/state_machine.hpp"
@@ -31,6 +30,7 @@
 #include "io/sys/file.hpp"
 #include "io/sys/uring.hpp"
 #include "raft/node.hpp"
+#include "raft/replica/settings.hpp"
 #include "raft/transport.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -48,23 +48,6 @@
 #include <vector>
 
 namespace kv {
-
-// How this node takes part in its cluster.
-struct replication_options {
-  raft::node_id id = 1;
-  std::vector<raft::node_id> voters;  // every voter, this node included; empty: this node alone
-  std::chrono::milliseconds tick{50};  // the Raft clock; the leader heartbeats every tick
-  int election_ticks = 6;
-  std::size_t max_append_bytes = 1u << 20;
-  std::uint64_t max_entries_in_flight = 4096;
-  std::uint64_t snapshot_catch_up_entries = 10'000;  // kept in the Raft log behind a snapshot
-  std::size_t max_sessions = 100'000;  // client sessions kept (the same on every node)
-  std::map<raft::node_id, std::string> client_addresses;  // where not-leader answers send clients
-  std::uint64_t seed = 0;  // election-timeout randomness; 0: from the clock
-};
-
-// The replication options a node's configuration describes.
-replication_options replication_of(const config& c);
 
 class store {
  public:
@@ -108,6 +91,9 @@ class store {
   void peer_unreachable(raft::node_id peer);
   // The transport finished streaming a snapshot to `peer` (ok), or gave up.
   void snapshot_sent(raft::node_id peer, bool ok);
+  // Where the transport writes a snapshot streamed from `from`, fdatasynced, before it hands the
+  // snapshot's message to receive().
+  std::filesystem::path incoming_snapshot_path(raft::node_id from) const;
 
   // Runs the Raft clock, the raft coroutine, the WAL writer and the apply coroutine; returns
   // after stop() once every accepted write is durable and any snapshot in progress is finished.
@@ -192,6 +178,7 @@ class store {
   raft::node_id leader() const noexcept { return node_->leader(); }
   const raft::node& consensus() const noexcept { return *node_; }
   const replication_options& replication() const noexcept { return repl_; }
+  const storage_config& storage() const noexcept { return cfg_; }
   std::uint64_t snapshot_index() const noexcept { return snapshot_index_; }
   bool snapshot_running() const noexcept { return snapshot_running_; }
 

@@ -1,6 +1,7 @@
 // kvnode's log as an operator meets it: rotation by SIGHUP, SIGPIPE ignored, and the text and
 // JSON line formats, from a real process.
 
+#include "apps/kvnode/config.hpp"
 #include "support/client_util.hpp"
 #include "support/json_object.hpp"
 #include "support/process.hpp"

@@ -1,12 +1,14 @@
-#include "core/config.hpp"
+#include "apps/kvnode/config.hpp"
 #include "core/base/units.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -379,6 +381,51 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
   BOOST_TEST(contains(lines[3], "election-timeout=300ms"));
   BOOST_TEST(contains(lines[4], "[index] enabled=true ngram-size=3 stop-words=(default English)"));
   BOOST_TEST(lines[5] == "[log] level=info format=text file=(stderr)");
+}
+
+// The file maps onto the settings of the replica and of the peer transport: this node's entry in
+// cluster.members gives the transport its own address, the others its peers.
+BOOST_AUTO_TEST_CASE(a_cluster_maps_onto_the_replica_and_the_transport) {
+  auto c = kv::parse_config(R"(
+[node]
+id = 2
+[cluster]
+members = [
+  { id = 1, peer = "127.0.0.1:7382", client = "127.0.0.1:7381" },
+  { id = 2, peer = "127.0.0.1:7392", client = "127.0.0.1:7391" },
+  { id = 3, peer = "127.0.0.1:7402", client = "127.0.0.1:7401" },
+]
+heartbeat-interval = "20ms"
+election-timeout = "100ms"
+max-append-size = "2MiB"
+max-peer-queue-size = "8MiB"
+max-sessions = 7
+)",
+                            "test.toml");
+  auto r = kv::replication_of(c);
+  BOOST_TEST(r.id == 2u);
+  BOOST_TEST((r.voters == std::vector<kv::raft::node_id>{1, 2, 3}));
+  BOOST_TEST(r.client_addresses.at(3) == "127.0.0.1:7401");
+  BOOST_TEST(r.tick.count() == 20);
+  BOOST_TEST(r.election_ticks == 5);
+  BOOST_TEST(r.max_append_bytes == 2u << 20);
+  BOOST_TEST(r.max_sessions == 7u);
+  auto p = kv::peers_of(c);
+  BOOST_TEST(p.id == 2u);
+  BOOST_TEST(p.listen == "127.0.0.1:7392");
+  BOOST_TEST((p.peers == std::map<kv::raft::node_id, std::string>{{1, "127.0.0.1:7382"}, {3, "127.0.0.1:7402"}}));
+  BOOST_TEST(p.election_timeout.count() == 100);
+  BOOST_TEST(p.max_append_bytes == 2u << 20);
+  BOOST_TEST(p.max_queue_bytes == 8u << 20);
+}
+
+// A node alone is a cluster of one whose redirects name its own client address.
+BOOST_AUTO_TEST_CASE(a_node_alone_maps_onto_a_cluster_of_one) {
+  auto c = kv::parse_config("[server]\nlisten = \"127.0.0.1:9000\"\n", "test.toml");
+  auto r = kv::replication_of(c);
+  BOOST_TEST(r.voters.empty());
+  BOOST_TEST(r.client_addresses.at(1) == "127.0.0.1:9000");
+  BOOST_TEST(r.election_ticks == 6);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

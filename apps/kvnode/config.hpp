@@ -1,9 +1,16 @@
 #pragma once
-// kvnode's configuration: the TOML file, its defaults, and the command-line flags that override it.
+// kvnode's configuration: the TOML file, the command-line flags that override it, and the mapping
+// of both onto the settings of each layer (declared with the layer: raft/replica/settings.hpp,
+// raft/net/settings.hpp, io/server/settings.hpp, index/node/settings.hpp).
 //
-// Every default lives here. Durations and sizes carry their unit in the type or the name.
+// The sections [storage], [server] and [index] are the settings of their layers as they are;
+// [node], [cluster] and [log] are kvnode's own and map onto several layers (replication_of,
+// peers_of). Durations and sizes carry their unit in the type or the name.
 
-#include "core/base/address.hpp"
+#include "index/node/settings.hpp"
+#include "io/server/settings.hpp"
+#include "raft/net/settings.hpp"
+#include "raft/replica/settings.hpp"
 
 #include <array>
 #include <chrono>
@@ -23,51 +30,9 @@ class config_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class fsync_policy : std::uint8_t {
-  always,  // every acknowledged write is on disk (fdatasync); the only durable mode
-  never,   // writes are acknowledged once handed to the kernel; loses data on power failure
-};
-
 struct node_config {
   std::uint64_t id = 1;
   std::filesystem::path data_dir = "./data";
-};
-
-struct server_config {
-  std::string listen = "127.0.0.1:7379";
-  std::uint64_t max_connections = 4096;
-  // Largest request frame; a larger length prefix is refused before the body is read.
-  std::uint64_t max_frame_bytes = 16ull << 20;
-  // Requests one connection may have in flight before the node stops reading from it.
-  std::uint64_t max_pipeline = 1024;
-  // A connection with nothing in flight that sends nothing for this long is closed.
-  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
-  // How long a graceful shutdown waits for in-flight requests before closing connections.
-  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(10)};
-};
-
-struct storage_config {
-  fsync_policy fsync = fsync_policy::always;
-  // Size each WAL segment file is preallocated to; a new segment starts when it is full.
-  std::uint64_t segment_bytes = 64ull << 20;
-  // A group-commit batch stops growing at this size; the next batch takes the rest.
-  std::uint64_t max_batch_bytes = 8ull << 20;
-  // Batches written and being fdatasynced at once (1: each sync waits for the previous one).
-  std::uint64_t syncs_in_flight = 1;
-  // When the disk is free but fewer writes are queued than recent batches held, wait up to this
-  // long for the rest before syncing (0: sync at once).
-  std::chrono::microseconds group_commit_delay{300};
-  // A snapshot is taken once the log written since the last one exceeds either bound. The byte
-  // bound grows with the state: it is the larger of snapshot_log_bytes and snapshot_log_percent
-  // of the last snapshot's size (0: snapshot_log_bytes alone), so the snapshots of a growing
-  // store write O(n) bytes in all rather than O(n^2), and a replay at recovery stays within a
-  // fixed multiple of the snapshot's load (Redis's auto-aof-rewrite-percentage, in effect).
-  std::uint64_t snapshot_log_bytes = 64ull << 20;
-  std::uint64_t snapshot_log_percent = 100;
-  std::uint64_t snapshot_entries = 500'000;
-  // Largest key and value the store accepts.
-  std::uint64_t max_key_bytes = 4ull << 10;
-  std::uint64_t max_value_bytes = 1ull << 20;
 };
 
 // One voter of the Raft cluster, as every member's configuration lists it.
@@ -118,35 +83,6 @@ struct log_config {
   std::string file;  // empty: standard error
 };
 
-// The search index (index/): full-text and n-gram similarity over values.
-struct index_config {
-  bool enabled = true;
-  std::uint32_t ngram_size = 3;  // n of the character n-grams for similarity (1..8)
-  // Words left out of the full-text index; nullopt: a short English list
-  // (search::default_stop_words()); an empty list: none.
-  std::optional<std::vector<std::string>> stop_words;
-  std::string stemming;  // a Snowball language ("english", ...), or "" for none
-  bool remove_diacritics = true;  // "naive" finds "naïve" (Latin letters only)
-  // Per query: hits returned (limit + offset, or k), terms after tokenizing, and posting
-  // entries read; a query over a limit fails with too_large.
-  std::uint32_t max_results = 1000;
-  std::uint32_t max_query_terms = 64;
-  std::uint64_t max_postings_scanned = 200'000'000;
-  // A query that reads at most this many posting entries is answered on the server's thread when
-  // the index is free (skipping two thread hand-offs); 0: every query on a query thread.
-  std::uint64_t server_thread_postings = 20'000;
-  // Threads in each of the two pools (short and long queries) that run the other queries at a
-  // lower priority (0: automatic, see search::follower).
-  std::uint32_t query_threads = 0;
-  // How long a search waits for the index to reach its min_index (or read index) before it
-  // fails with timed_out.
-  std::chrono::milliseconds wait_timeout{5000};
-  // Once this much log has been applied since the index was last saved and the index has caught
-  // up, it is saved (besides at every snapshot), so a restart loads it and re-indexes only the
-  // log after it.
-  std::uint64_t save_interval_bytes = 64ull << 20;
-};
-
 struct config {
   node_config node;
   server_config server;
@@ -191,5 +127,12 @@ std::vector<std::string> describe(const config& c);
 
 // Whether `level` is one of log_level_names.
 bool is_log_level(std::string_view level);
+
+// The replica's part in its cluster, as [node], [cluster] and (for a cluster of one, whose
+// redirects name this node) [server] listen describe it.
+replication_options replication_of(const config& c);
+
+// The peer transport's settings. `c.cluster.members` must list this node (validate() checks it).
+peer_config peers_of(const config& c);
 
 }  // namespace kv

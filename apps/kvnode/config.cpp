@@ -1,5 +1,6 @@
-#include "core/config.hpp"
+#include "apps/kvnode/config.hpp"
 
+#include "core/base/address.hpp"
 #include "core/base/units.hpp"
 
 #include <fmt/format.h>
@@ -553,6 +554,39 @@ std::vector<std::string> describe(const config& c) {
       fmt::format("[log] level={} format={} file={}", c.log.level,
                   c.log.format == log_format::json ? "json" : "text", c.log.file.empty() ? "(stderr)" : c.log.file),
   };
+}
+
+replication_options replication_of(const config& c) {
+  replication_options r;
+  r.id = c.node.id;
+  for (const auto& m : c.cluster.members) {
+    r.voters.push_back(m.id);
+    r.client_addresses[m.id] = m.client;
+  }
+  if (r.voters.empty()) r.client_addresses[r.id] = c.server.listen;
+  r.tick = c.cluster.heartbeat_interval;
+  r.election_ticks = static_cast<int>(c.cluster.election_timeout / c.cluster.heartbeat_interval);
+  r.max_append_bytes = c.cluster.max_append_bytes;
+  r.max_entries_in_flight = c.cluster.max_entries_in_flight;
+  r.snapshot_catch_up_entries = c.cluster.snapshot_catch_up_entries;
+  r.max_sessions = c.cluster.max_sessions;
+  return r;
+}
+
+peer_config peers_of(const config& c) {
+  peer_config p;
+  p.id = c.node.id;
+  for (const auto& m : c.cluster.members) {
+    if (m.id == c.node.id) {
+      p.listen = m.peer;
+    } else {
+      p.peers[m.id] = m.peer;
+    }
+  }
+  p.election_timeout = c.cluster.election_timeout;
+  p.max_append_bytes = c.cluster.max_append_bytes;
+  p.max_queue_bytes = c.cluster.max_peer_queue_bytes;
+  return p;
 }
 
 }  // namespace kv

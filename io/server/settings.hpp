@@ -1,0 +1,24 @@
+#pragma once
+// The client-facing server's settings. Durations and sizes carry their unit in the type or the
+// name; the defaults here are kvnode's defaults.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace kv {
+
+struct server_config {
+  std::string listen = "127.0.0.1:7379";
+  std::uint64_t max_connections = 4096;
+  // Largest request frame; a larger length prefix is refused before the body is read.
+  std::uint64_t max_frame_bytes = 16ull << 20;
+  // Requests one connection may have in flight before the node stops reading from it.
+  std::uint64_t max_pipeline = 1024;
+  // A connection with nothing in flight that sends nothing for this long is closed.
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  // How long a graceful shutdown waits for in-flight requests before closing connections.
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(10)};
+};
+
+}  // namespace kv

@@ -1,0 +1,59 @@
+#pragma once
+// The replica's settings: how it stores its log and snapshots (storage_config) and how it takes
+// part in its cluster (replication_options). Durations and sizes carry their unit in the type or
+// the name; the defaults here are kvnode's defaults.
+
+#include "raft/message.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace kv {
+
+enum class fsync_policy : std::uint8_t {
+  always,  // every acknowledged write is on disk (fdatasync); the only durable mode
+  never,   // writes are acknowledged once handed to the kernel; loses data on power failure
+};
+
+struct storage_config {
+  fsync_policy fsync = fsync_policy::always;
+  // Size each WAL segment file is preallocated to; a new segment starts when it is full.
+  std::uint64_t segment_bytes = 64ull << 20;
+  // A group-commit batch stops growing at this size; the next batch takes the rest.
+  std::uint64_t max_batch_bytes = 8ull << 20;
+  // Batches written and being fdatasynced at once (1: each sync waits for the previous one).
+  std::uint64_t syncs_in_flight = 1;
+  // When the disk is free but fewer writes are queued than recent batches held, wait up to this
+  // long for the rest before syncing (0: sync at once).
+  std::chrono::microseconds group_commit_delay{300};
+  // A snapshot is taken once the log written since the last one exceeds either bound. The byte
+  // bound grows with the state: it is the larger of snapshot_log_bytes and snapshot_log_percent
+  // of the last snapshot's size (0: snapshot_log_bytes alone), so the snapshots of a growing
+  // store write O(n) bytes in all rather than O(n^2), and a replay at recovery stays within a
+  // fixed multiple of the snapshot's load (Redis's auto-aof-rewrite-percentage, in effect).
+  std::uint64_t snapshot_log_bytes = 64ull << 20;
+  std::uint64_t snapshot_log_percent = 100;
+  std::uint64_t snapshot_entries = 500'000;
+  // Largest key and value the store accepts.
+  std::uint64_t max_key_bytes = 4ull << 10;
+  std::uint64_t max_value_bytes = 1ull << 20;
+};
+
+// How this node takes part in its cluster.
+struct replication_options {
+  raft::node_id id = 1;
+  std::vector<raft::node_id> voters;  // every voter, this node included; empty: this node alone
+  std::chrono::milliseconds tick{50};  // the Raft clock; the leader heartbeats every tick
+  int election_ticks = 6;
+  std::size_t max_append_bytes = 1u << 20;
+  std::uint64_t max_entries_in_flight = 4096;
+  std::uint64_t snapshot_catch_up_entries = 10'000;  // kept in the Raft log behind a snapshot
+  std::size_t max_sessions = 100'000;  // client sessions kept (the same on every node)
+  std::map<raft::node_id, std::string> client_addresses;  // where not-leader answers send clients
+  std::uint64_t seed = 0;  // election-timeout randomness; 0: from the clock
+};
+
+}  // namespace kv
