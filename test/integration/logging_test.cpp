@@ -1,9 +1,10 @@
 // kvnode's log as an operator meets it: rotation by SIGHUP, SIGPIPE ignored, and the text and
 // JSON line formats, from a real process.
 
+#include "harness/node_process.hpp"
+#include "harness/temp_dir.hpp"
 #include "support/client_util.hpp"
 #include "support/json_object.hpp"
-#include "support/process.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -12,6 +13,7 @@
 #include <ctime>
 #include <regex>
 
+using namespace kv::harness;
 using namespace kv::test;
 
 namespace {
