@@ -4,7 +4,7 @@
 //   failover_bench [--rounds 20] [--writers 16] [--nodes 3] [--load-before 1] [--value-size 100]
 //                  [--cluster-keys 'election-timeout = "300ms"']
 //
-// A fresh cluster (bench/cluster_process.hpp) runs with its default timeouts unless
+// A fresh cluster (test/harness/cluster.hpp) runs with its default timeouts unless
 // --cluster-keys adds lines to its [cluster] section. `writers` coroutines each write unique keys
 // through a kv::client of their own that knows every endpoint (it follows redirects and waits out
 // elections, as an application would). Each round:
@@ -23,8 +23,8 @@
 // is the largest). Exit status 1 if an acknowledged write is missing or a round had no failover.
 
 #include "bench/args.hpp"
-#include "bench/cluster_process.hpp"
-#include "bench/cluster_status.hpp"
+#include "harness/cluster.hpp"
+#include "harness/cluster_status.hpp"
 #include "io/client/client.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -128,56 +128,56 @@ asio::awaitable<std::uint64_t> await_new_leader(std::vector<std::string> survivo
                                                 clock_point deadline) {
   while (steady_clock::now() < deadline) {
     for (const auto& ep : survivors) {
-      auto s = co_await kv::bench::status_of(ep);
+      auto s = co_await kv::harness::status_of(ep);
       if (s && s->text("role") == "leader" && s->number("term") > old_term) co_return s->number("node_id");
     }
-    co_await kv::bench::sleep_for(milliseconds(5));
+    co_await kv::harness::sleep_for(milliseconds(5));
   }
   co_return 0;
 }
 
 // Waits until node `id` serves and has applied what the leader had committed when it came back.
-asio::awaitable<bool> await_caught_up(kv::bench::cluster_process& cl, std::uint64_t id, clock_point deadline) {
+asio::awaitable<bool> await_caught_up(kv::harness::cluster& cl, std::uint64_t id, clock_point deadline) {
   std::uint64_t target = 0;
   while (steady_clock::now() < deadline) {
     if (target == 0) {
-      auto l = co_await kv::bench::agreed_leader(cl.endpoints());
+      auto l = co_await kv::harness::agreed_leader(cl.endpoints());
       if (l) {
-        auto s = co_await kv::bench::status_of(l->address);
+        auto s = co_await kv::harness::status_of(l->address);
         if (s && s->text("role") == "leader") target = s->number("commit_index");
       }
     } else {
-      auto s = co_await kv::bench::status_of(cl.endpoint(id));
+      auto s = co_await kv::harness::status_of(cl.member(id).endpoint());
       if (s && s->number("applied_index") >= target) co_return true;
     }
-    co_await kv::bench::sleep_for(milliseconds(10));
+    co_await kv::harness::sleep_for(milliseconds(10));
   }
   co_return false;
 }
 
-asio::awaitable<round_result> run_round(kv::bench::cluster_process& cl, std::shared_ptr<load_state> st, options o) {
+asio::awaitable<round_result> run_round(kv::harness::cluster& cl, std::shared_ptr<load_state> st, options o) {
   round_result r;
-  auto leader = co_await kv::bench::await_leader(cl.endpoints(), milliseconds(30000));
+  auto leader = co_await kv::harness::await_leader(cl.endpoints(), milliseconds(30000));
   if (!leader) throw std::runtime_error("no agreed leader within 30 s");
-  co_await kv::bench::sleep_for(duration_cast<steady_clock::duration>(duration<double>(o.load_before_s)));
+  co_await kv::harness::sleep_for(duration_cast<steady_clock::duration>(duration<double>(o.load_before_s)));
   r.killed = leader->id;
   std::vector<std::string> survivors;
   for (std::uint64_t id = 1; id <= cl.size(); ++id) {
-    if (id != leader->id) survivors.push_back(cl.endpoint(id));
+    if (id != leader->id) survivors.push_back(cl.member(id).endpoint());
   }
   st->first_ack.reset();
   auto killed_at = steady_clock::now();
-  cl.send_kill(leader->id);
-  st->killed_endpoint = cl.endpoint(leader->id);
+  cl.member(leader->id).send_kill();
+  st->killed_endpoint = cl.member(leader->id).endpoint();
   auto limit = killed_at + seconds(30);
   r.new_leader = co_await await_new_leader(survivors, leader->term, limit);
   if (r.new_leader != 0) r.elected_ms = duration<double, std::milli>(steady_clock::now() - killed_at).count();
-  while (!st->first_ack && steady_clock::now() < limit) co_await kv::bench::sleep_for(milliseconds(1));
+  while (!st->first_ack && steady_clock::now() < limit) co_await kv::harness::sleep_for(milliseconds(1));
   if (st->first_ack) r.failover_ms = duration<double, std::milli>(*st->first_ack - killed_at).count();
   st->killed_endpoint.clear();
-  cl.reap(leader->id);
+  cl.member(leader->id).reap();
   auto restarted_at = steady_clock::now();
-  cl.start(leader->id);
+  cl.member(leader->id).launch();
   if (!co_await await_caught_up(cl, leader->id, restarted_at + seconds(60))) {
     throw std::runtime_error(fmt::format("node {} did not catch up within 60 s of its restart", leader->id));
   }
@@ -234,7 +234,7 @@ asio::awaitable<check_result> read_back(std::shared_ptr<load_state> st, std::vec
         },
         asio::detached);
   }
-  while (running > 0) co_await kv::bench::sleep_for(milliseconds(5));
+  while (running > 0) co_await kv::harness::sleep_for(milliseconds(5));
   c.close();
   co_return out;
 }
@@ -252,14 +252,15 @@ std::string summary(const char* what, const std::vector<double>& v) {
 }
 
 asio::awaitable<int> run(options o) {
-  kv::bench::cluster_process::options co;
+  kv::harness::cluster_options co;
   co.size = o.nodes;
   co.cluster_keys = o.cluster_keys;
   co.log_level = "info";
-  kv::bench::cluster_process cl(co);
+  co.log = kv::harness::log_sink::file;
+  kv::harness::cluster cl(co);
   auto st = std::make_shared<load_state>();
   st->acked.resize(static_cast<std::size_t>(o.writers));
-  if (!co_await kv::bench::await_leader(cl.endpoints(), milliseconds(30000))) {
+  if (!co_await kv::harness::await_leader(cl.endpoints(), milliseconds(30000))) {
     throw std::runtime_error("the cluster elected no leader within 30 s");
   }
   auto started = steady_clock::now();
@@ -284,7 +285,7 @@ asio::awaitable<int> run(options o) {
     catch_up.push_back(r.catch_up_ms);
   }
   st->stop = true;
-  while (st->running > 0) co_await kv::bench::sleep_for(milliseconds(5));
+  while (st->running > 0) co_await kv::harness::sleep_for(milliseconds(5));
   double load_s = duration<double>(steady_clock::now() - started).count();
 
   std::uint64_t acked = 0;
@@ -301,7 +302,7 @@ asio::awaitable<int> run(options o) {
   fmt::print("writes acknowledged: {} ({:.0f}/s over {:.1f} s, kills included); failed (outcome unknown): {}{}\n",
              acked, static_cast<double>(acked) / load_s, load_s, failed, failures);
 
-  if (!co_await kv::bench::await_converged(cl.endpoints(), milliseconds(60000))) {
+  if (!co_await kv::harness::await_converged(cl.endpoints(), milliseconds(60000))) {
     throw std::runtime_error("the nodes did not converge within 60 s after the load");
   }
   bool lost = false;
@@ -310,7 +311,7 @@ asio::awaitable<int> run(options o) {
              linear.missing, linear.missing ? ", e.g. " + linear.example : std::string());
   lost |= linear.missing > 0 || linear.checked != acked;
   for (std::uint64_t id = 1; id <= cl.size(); ++id) {
-    auto only = std::vector<std::string>(1, cl.endpoint(id));
+    auto only = std::vector<std::string>(1, cl.member(id).endpoint());
     auto local = co_await read_back(st, only, kv::read_mode::stale, o.value_size);
     fmt::print("read back (local state of node {}): {} checked, {} missing or wrong{}\n", id, local.checked,
                local.missing, local.missing ? ", e.g. " + local.example : std::string());

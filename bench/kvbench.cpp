@@ -10,7 +10,7 @@
 // (the rest are SETs) over `--keys` random keys; `--prefill` first writes every key so that
 // reads hit. Latency is measured from sending a request to receiving its acknowledgement.
 // `--start-node` runs build/bin/kvnode on a fresh data directory and a free port for the run;
-// `--start-cluster N` runs N of them as one Raft cluster (bench/cluster_process.hpp). `--fsync` and
+// `--start-cluster N` runs N of them as one Raft cluster (test/harness/cluster.hpp). `--fsync` and
 // `--index` set the started nodes' [storage] fsync and [index] enabled (kvnode's defaults:
 // always, on: every node then also indexes every value it applies for search); `--node-storage`
 // adds [storage] settings ("syncs-in-flight = 2; group-commit-delay = \"0us\"", ';' between
@@ -24,11 +24,11 @@
 // counted by status, and any error makes the exit status 3.
 
 #include "bench/args.hpp"
-#include "bench/cluster_process.hpp"
-#include "bench/cluster_status.hpp"
 #include "bench/latency.hpp"
-#include "bench/node_process.hpp"
 #include "core/base/address.hpp"
+#include "harness/cluster.hpp"
+#include "harness/cluster_status.hpp"
+#include "harness/node_process.hpp"
 #include "io/client/client.hpp"
 #include "io/protocol/protocol.hpp"
 
@@ -334,7 +334,7 @@ load_plan plan_load(const options& o, const std::string& leader) {
 // node has applied them.
 asio::awaitable<std::string> prepare(options o) {
   for (const auto& ep : o.endpoints) co_await wait_for_node(ep);
-  auto leader = co_await kv::bench::await_leader(o.endpoints, milliseconds(30000));
+  auto leader = co_await kv::harness::await_leader(o.endpoints, milliseconds(30000));
   if (!leader) throw std::runtime_error("the nodes did not agree on a leader within 30 s");
   if (o.prefill) {
     kv::client::options co;
@@ -344,7 +344,7 @@ asio::awaitable<std::string> prepare(options o) {
     kv::client c(co_await asio::this_coro::executor, co);
     co_await prefill(c, o);
     c.close();
-    if (o.endpoints.size() > 1 && !co_await kv::bench::await_converged(o.endpoints, milliseconds(60000))) {
+    if (o.endpoints.size() > 1 && !co_await kv::harness::await_converged(o.endpoints, milliseconds(60000))) {
       throw std::runtime_error("the nodes did not all apply the prefill within 60 s");
     }
   }
@@ -395,19 +395,24 @@ void report(const options& o, const load_plan& plan, totals& t, double elapsed) 
 
 int main(int argc, char** argv) {
   auto o = parse(argc, argv);
-  std::unique_ptr<kv::bench::node_process> node;
-  std::unique_ptr<kv::bench::cluster_process> cluster;
+  std::unique_ptr<kv::harness::node_process> node;
+  std::unique_ptr<kv::harness::cluster> cluster;
   auto storage_toml =
       fmt::format("[storage]\nfsync = \"{}\"\n{}\n[index]\nenabled = {}\n", o.fsync, o.node_storage, o.index);
   if (o.start_node) {
-    node = std::make_unique<kv::bench::node_process>(storage_toml);
+    kv::harness::node_options no;
+    no.extra_toml = storage_toml;
+    no.log_keys = "level = \"info\"\n";
+    no.log = kv::harness::log_sink::file;
+    node = std::make_unique<kv::harness::node_process>(no);
     o.endpoints.assign(1, node->endpoint());
   } else if (o.start_cluster > 0) {
-    kv::bench::cluster_process::options co;
+    kv::harness::cluster_options co;
     co.size = o.start_cluster;
     co.extra_toml = storage_toml;
     co.log_level = "warn";
-    cluster = std::make_unique<kv::bench::cluster_process>(co);
+    co.log = kv::harness::log_sink::file;
+    cluster = std::make_unique<kv::harness::cluster>(co);
     o.endpoints = cluster->endpoints();
   }
 

@@ -7,7 +7,7 @@
 
 #include "bench/args.hpp"
 #include "bench/concurrently.hpp"
-#include "bench/node_process.hpp"
+#include "harness/node_process.hpp"
 #include "io/client/client.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -75,8 +75,10 @@ void with_client(const std::string& endpoint, std::function<asio::awaitable<void
 std::string key_name(std::uint64_t k) { return fmt::format("key:{:012}", k); }
 
 void run(const options& o, std::uint64_t keys, std::mt19937_64& rng) {
-  kv::bench::node_process node;
-  while (!node.listening()) std::this_thread::sleep_for(milliseconds(10));
+  kv::harness::node_options no;
+  no.log_keys = "level = \"info\"\n";
+  no.log = kv::harness::log_sink::file;
+  kv::harness::node_process node(no);
 
   // Fill: bulk sets of 1000 pairs from 8 lanes.
   auto fill_start = steady_clock::now();
@@ -136,7 +138,7 @@ void run(const options& o, std::uint64_t keys, std::mt19937_64& rng) {
 
   // Restart and time until it serves again.
   auto restart = steady_clock::now();
-  node.start();
+  node.launch();
   double serve_ms = -1;
   with_client(node.endpoint(), [&](kv::client& c) -> asio::awaitable<void> {
     for (;;) {

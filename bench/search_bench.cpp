@@ -27,7 +27,6 @@
 // Exit status: 0, or 3 if any query failed or a system did not load every document.
 
 #include "bench/args.hpp"
-#include "bench/node_process.hpp"
 #include "bench/pg_instance.hpp"
 #include "bench/search_compare.hpp"
 #include "bench/search_corpus.hpp"
@@ -36,6 +35,7 @@
 #include "bench/search_run.hpp"
 #include "bench/sqlite_fts.hpp"
 #include "bench/trigram.hpp"
+#include "harness/node_process.hpp"
 #include "index/search_index.hpp"
 
 #include <fmt/format.h>
@@ -208,7 +208,11 @@ void run_kvnode(const options& o, const std::vector<kb::document>& docs, const k
   auto toml = fmt::format("[storage]\nfsync = \"{}\"\n{}\n[index]\nenabled = true\n", o.fsync, o.node_storage);
   if (o.max_postings > 0) toml += fmt::format("max-postings-scanned = {}\n", o.max_postings);
   toml += o.node_index + "\n";
-  kb::node_process node(toml);
+  kv::harness::node_options no;
+  no.extra_toml = toml;
+  no.log_keys = "level = \"info\"\n";
+  no.log = kv::harness::log_sink::file;
+  kv::harness::node_process node(no);
   kb::wait_serving(node.endpoint(), milliseconds(30000));
   auto load = kb::load_kvnode(node.endpoint(), docs, o.clients, o.batch);
   rep.load = load;

@@ -5,9 +5,9 @@
 // Each function runs its own io_context on the calling thread and returns when done; the
 // coroutines inside own their arguments or borrow from the caller's frame, which outlives them.
 
-#include "bench/cluster_status.hpp"
 #include "bench/concurrently.hpp"
 #include "bench/search_run.hpp"
+#include "harness/cluster_status.hpp"
 #include "core/model/query.hpp"
 #include "io/client/client.hpp"
 
@@ -72,7 +72,7 @@ inline void wait_serving(const std::string& endpoint, std::chrono::milliseconds 
       if (co_await c.ping()) co_return;
       c.close();
       if (std::chrono::steady_clock::now() > until) throw std::runtime_error("kvnode did not answer at " + endpoint);
-      co_await sleep_for(std::chrono::milliseconds(10));
+      co_await harness::sleep_for(std::chrono::milliseconds(10));
     }
   });
 }
@@ -86,7 +86,7 @@ inline asio::awaitable<void> await_index(client& c, std::uint64_t min_index, std
       throw std::runtime_error("kvnode's index did not reach " + std::to_string(min_index) +
                                (r ? "" : ": " + r.message()));
     }
-    co_await sleep_for(std::chrono::milliseconds(10));
+    co_await harness::sleep_for(std::chrono::milliseconds(10));
   }
 }
 
@@ -252,7 +252,7 @@ kvnode_restart restart_kvnode(Node& node, const std::string& key, std::uint64_t 
   kvnode_restart out;
   node.kill9();
   auto start = steady_clock::now();
-  node.start();
+  node.launch();
   run_on_context([&]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto until = start + seconds(3600);
@@ -264,7 +264,7 @@ kvnode_restart restart_kvnode(Node& node, const std::string& key, std::uint64_t 
       c.close();
       if (r) break;
       if (steady_clock::now() > until) throw std::runtime_error("kvnode did not serve a GET after restart: " + r.message());
-      co_await sleep_for(milliseconds(2));
+      co_await harness::sleep_for(milliseconds(2));
     }
     out.get_ms = duration<double, std::milli>(steady_clock::now() - start).count();
     client c(ex, search_client_options(node.endpoint(), seconds(600)));

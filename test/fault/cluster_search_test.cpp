@@ -2,8 +2,9 @@
 // search carries the write's index, and after a failover (kill -9 of the leader under write
 // load, then its return) every node's index holds exactly the same documents (same digest).
 
+#include "harness/cluster.hpp"
+#include "harness/cluster_status.hpp"
 #include "support/client_util.hpp"
-#include "support/cluster.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -12,6 +13,7 @@
 #include <set>
 
 using namespace kv;
+using namespace kv::harness;
 using namespace kv::test;
 using namespace std::chrono_literals;
 
@@ -66,7 +68,7 @@ asio::awaitable<std::map<std::uint64_t, std::uint64_t>> index_digests(cluster& c
       digests[id] = s->number("index_digest");
     }
     if (settled && applied.size() == 1) co_return digests;
-    co_await wait_a_while(50ms);
+    co_await sleep_for(50ms);
   }
   throw std::runtime_error("the indexes did not settle on one applied index:\n" + cl.logs());
 }
@@ -137,11 +139,11 @@ BOOST_AUTO_TEST_CASE(every_index_is_identical_after_a_failover) {
           },
           asio::detached);
     }
-    co_await wait_a_while(500ms);
+    co_await sleep_for(500ms);
     cl.member(leader).kill9();
-    co_await wait_a_while(1500ms);
+    co_await sleep_for(1500ms);
     cl.member(leader).start();
-    co_await wait_a_while(500ms);
+    co_await sleep_for(500ms);
     stop = true;
     while (running > 0) co_await done.wait();
     for (auto& c : clients) c->close();

@@ -3,8 +3,9 @@
 // cluster without a majority fails requests promptly instead of hanging.
 
 #include "core/base/bytes.hpp"
+#include "harness/cluster.hpp"
+#include "harness/cluster_status.hpp"
 #include "support/client_util.hpp"
-#include "support/cluster.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -20,6 +21,7 @@
 #include <sys/time.h>
 
 using namespace kv;
+using namespace kv::harness;
 using namespace kv::test;
 using namespace std::chrono_literals;
 
@@ -133,10 +135,10 @@ BOOST_AUTO_TEST_CASE(kill9_of_the_leader_under_load_loses_no_acknowledged_write)
             },
             asio::detached);
       }
-      co_await wait_a_while(400ms);
+      co_await sleep_for(400ms);
       cl.member(leader).kill9();
       killed_at = std::chrono::steady_clock::now();
-      co_await wait_a_while(1500ms);
+      co_await sleep_for(1500ms);
       stop = true;
       while (running > 0) co_await done.wait();
       for (auto& c : clients) c->close();
@@ -164,7 +166,7 @@ BOOST_AUTO_TEST_CASE(a_paused_leader_steps_down_and_serves_no_stale_read) {
     // The other two elect a new leader and take a write the paused node has not seen.
     std::uint64_t new_leader = 0;
     for (int i = 0; i < 200 && new_leader == 0; ++i) {
-      co_await wait_a_while(20ms);
+      co_await sleep_for(20ms);
       for (std::uint64_t id = 1; id <= 3; ++id) {
         if (id == old_leader) continue;
         auto s = co_await member_status(cl.member(id));
@@ -207,7 +209,7 @@ BOOST_AUTO_TEST_CASE(a_gracefully_stopped_leader_hands_over_without_an_election_
     auto start = std::chrono::steady_clock::now();
     BOOST_TEST(cl.member(leader).stop() == 0);
     // stop() blocked this thread; let the client see its connection to the old leader close.
-    co_await wait_a_while(5ms);
+    co_await sleep_for(5ms);
     auto w = co_await c.set("k", "2");  // served by the new leader
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     BOOST_TEST(w.ok(), w.message());

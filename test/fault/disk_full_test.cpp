@@ -4,10 +4,12 @@
 // 77, which ctest reports as skipped).
 
 #include "core/wal/wal.hpp"
+#include "harness/cluster.hpp"
+#include "harness/cluster_status.hpp"
+#include "harness/node_process.hpp"
+#include "harness/temp_dir.hpp"
 #include "support/client_util.hpp"
-#include "support/cluster.hpp"
-#include "support/process.hpp"
-#include "support/temp_dir.hpp"
+#include "support/skip.hpp"
 #include "support/wal_util.hpp"
 
 #include <asio/steady_timer.hpp>
@@ -23,11 +25,10 @@
 #include <optional>
 
 using namespace kv;
+using namespace kv::harness;
 using namespace kv::test;
 
 namespace {
-
-constexpr int skip_exit_code = 77;
 
 // A tmpfs of `bytes` mounted on `dir` while it lives (detached at the end, even if busy).
 class tmpfs_mount {
@@ -53,9 +54,7 @@ struct require_mount {
     try {
       tmpfs_mount m(probe.path(), 1 << 20);
     } catch (const std::exception& e) {
-      std::printf("SKIPPED: the disk-full tests need to mount a tmpfs (root): %s\n", e.what());
-      std::fflush(stdout);
-      std::_Exit(skip_exit_code);
+      skip_executable(std::string("the disk-full tests need to mount a tmpfs (root): ") + e.what());
     }
   }
 };
@@ -158,11 +157,14 @@ BOOST_AUTO_TEST_CASE(the_log_waits_for_space_and_goes_on_once_it_is_freed) {
 BOOST_AUTO_TEST_CASE(a_full_disk_refuses_writes_serves_reads_and_recovers_by_itself) {
   std::optional<tmpfs_mount> mounted;
   std::filesystem::path data;
-  node_process node("[storage]\nsegment-size = \"1MiB\"\nmax-batch-size = \"256KiB\"\n",
-                    [&](const std::filesystem::path& dir) {
-                      mounted.emplace(dir, 16 << 20);
-                      data = dir;
-                    });
+  node_options o;
+  o.extra_toml = "[storage]\nsegment-size = \"1MiB\"\nmax-batch-size = \"256KiB\"\n";
+  o.log_keys = "";  // kvnode's default level
+  o.prepare = [&](const std::filesystem::path& dir) {
+    mounted.emplace(dir, 16 << 20);
+    data = dir;
+  };
+  node_process node(o);
   auto weight = ballast(data, 3 << 20);
   const std::string value(2000, 'v');
   std::map<std::string, std::string> acknowledged;

@@ -1,8 +1,9 @@
 // kvctl against a 3-node cluster whose leader is killed with kill -9: reads sent at once, through
 // every endpoint, wait out the election as writes do; `kvctl status` shows which process to kill.
 
+#include "harness/cluster.hpp"
+#include "harness/cluster_status.hpp"
 #include "support/async.hpp"
-#include "support/cluster.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -11,6 +12,7 @@
 #include <thread>
 
 using namespace kv;
+using namespace kv::harness;
 using namespace kv::test;
 using namespace std::chrono_literals;
 

@@ -1,8 +1,8 @@
 // kill -9 of a kvnode process while many clients write: after a restart every acknowledged
 // write is there, and no BulkSet is half applied.
 
+#include "harness/node_process.hpp"
 #include "support/client_util.hpp"
-#include "support/process.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -13,6 +13,7 @@
 #include <random>
 
 using namespace kv;
+using namespace kv::harness;
 using namespace kv::test;
 
 BOOST_AUTO_TEST_SUITE(node_crash)

@@ -2,31 +2,51 @@
 // while a well-behaved client keeps being served and nothing stored is lost.
 
 #include "core/base/bytes.hpp"
+#include "harness/node_process.hpp"
 #include "io/protocol/protocol.hpp"
 #include "support/client_util.hpp"
-#include "support/process.hpp"
 
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 #include <boost/test/unit_test.hpp>
+#include <fmt/format.h>
 
+#include <chrono>
+#include <optional>
 #include <random>
 #include <set>
+#include <stdexcept>
+#include <system_error>
 
 using namespace kv;
+using namespace kv::harness;
 using namespace kv::test;
 using asio::ip::tcp;
 
 namespace {
 
+// A client on a raw socket. Every wait on the node (connecting, a reply, the close) ends by a
+// deadline, `within` (30 s) after the connection was opened: a node that hangs then fails the
+// test with the connection's name and what it waited for in the message, instead of stalling
+// it until ctest's timeout.
 struct raw_connection {
   asio::io_context ctx;
   tcp::socket socket{ctx};
+  std::string label;
+  std::chrono::seconds limit;
+  std::chrono::steady_clock::time_point deadline;
 
-  explicit raw_connection(const std::string& endpoint) {
+  explicit raw_connection(const std::string& endpoint, std::string name = {},
+                          std::chrono::seconds within = std::chrono::seconds(30))
+      : label(name.empty() ? "a raw connection to " + endpoint : std::move(name)),
+        limit(within),
+        deadline(std::chrono::steady_clock::now() + within) {
     auto colon = endpoint.rfind(':');
-    socket.connect(tcp::endpoint(asio::ip::make_address(endpoint.substr(0, colon)),
-                                 static_cast<unsigned short>(std::stoi(endpoint.substr(colon + 1)))));
+    tcp::endpoint to(asio::ip::make_address(endpoint.substr(0, colon)),
+                     static_cast<unsigned short>(std::stoi(endpoint.substr(colon + 1))));
+    auto ec = wait_for("accept",
+                       [&](auto done) { socket.async_connect(to, std::move(done)); });
+    if (ec) throw std::system_error(ec, label + ": connect");
   }
 
   void send(const std::string& bytes) { asio::write(socket, asio::buffer(bytes)); }
@@ -40,13 +60,10 @@ struct raw_connection {
   // Reads one response frame; nullopt if the server closed the connection first.
   std::optional<reply> receive() {
     std::string buf(4, '\0');
-    std::error_code ec;
-    asio::read(socket, asio::buffer(buf), ec);
-    if (ec) return std::nullopt;
+    if (read_exactly(buf.data(), 4, "reply and no close")) return std::nullopt;
     auto len = get_fixed<std::uint32_t>(buf.data());
     buf.resize(4 + len);
-    asio::read(socket, asio::buffer(buf.data() + 4, len), ec);
-    if (ec) return std::nullopt;
+    if (read_exactly(buf.data() + 4, len, "rest of a reply")) return std::nullopt;
     auto r = protocol::parse_frame(buf, 1u << 30);
     BOOST_REQUIRE((r.status == protocol::parse_status::ok));
     return reply{r.f.code, r.f.id, std::string(r.f.body)};
@@ -55,9 +72,33 @@ struct raw_connection {
   // True once the server has closed the connection (reads hit end of stream).
   bool closed_by_server() {
     char c;
-    std::error_code ec;
-    socket.read_some(asio::buffer(&c, 1), ec);
+    auto ec = wait_for("close", [&](auto done) { socket.async_read_some(asio::buffer(&c, 1), std::move(done)); });
     return ec == asio::error::eof || ec == asio::error::connection_reset;
+  }
+
+ private:
+  // Reads `n` bytes into `at`; true if the connection ended first.
+  bool read_exactly(char* at, std::size_t n, const char* waiting_for) {
+    return static_cast<bool>(
+        wait_for(waiting_for, [&](auto done) { asio::async_read(socket, asio::buffer(at, n), std::move(done)); }));
+  }
+
+  // Starts an operation with `start(handler)` and runs it to completion; its error code. Throws,
+  // naming `label` and `waiting_for`, if the deadline passes first.
+  template <typename Start>
+  std::error_code wait_for(const char* waiting_for, Start start) {
+    std::optional<std::error_code> result;
+    start([&](std::error_code ec, auto&&...) { result = ec; });
+    ctx.restart();
+    while (!result && ctx.run_one_until(deadline) > 0) {
+    }
+    if (result) return *result;
+    std::error_code ignored;
+    socket.close(ignored);  // the operation completes (aborted) before `result` goes away
+    ctx.restart();
+    ctx.run();
+    throw std::runtime_error(fmt::format("{}: no {} from the node within {} s of connecting (does it hang?)", label,
+                                         waiting_for, limit.count()));
   }
 };
 
@@ -94,9 +135,10 @@ BOOST_AUTO_TEST_CASE(random_garbage) {
   store_precious(node.endpoint());
   std::mt19937 rng(42);
   for (int i = 0; i < 50; ++i) {
-    raw_connection raw(node.endpoint());
     std::string junk(1 + rng() % 300, '\0');
     for (auto& ch : junk) ch = static_cast<char>(rng());
+    raw_connection raw(node.endpoint(), fmt::format("random_garbage, connection {} of 50 ({} junk bytes)", i + 1,
+                                                    junk.size()));
     raw.send(junk);
     raw.socket.shutdown(tcp::socket::shutdown_send);
     while (raw.receive()) {
@@ -239,7 +281,7 @@ BOOST_AUTO_TEST_CASE(connections_beyond_the_limit_get_a_clear_error) {
   node_process node("max-connections = 10\n");
   std::vector<std::unique_ptr<raw_connection>> held;
   for (int i = 0; i < 10; ++i) {
-    held.push_back(std::make_unique<raw_connection>(node.endpoint()));
+    held.push_back(std::make_unique<raw_connection>(node.endpoint(), fmt::format("held connection {} of 10", i + 1)));
     held.back()->send(frame(1, 1, ""));
     BOOST_REQUIRE(held.back()->receive().has_value());  // accepted and served
   }
@@ -273,7 +315,7 @@ std::uint64_t peak_rss_kib(pid_t pid) {
 // deadlock, as the node works through its requests a window at a time.
 BOOST_AUTO_TEST_CASE(pipeline_beyond_the_limit_is_served_in_windows) {
   node_process node("max-pipeline = 4\n");
-  raw_connection raw(node.endpoint());
+  raw_connection raw(node.endpoint(), "the connection pipelining 300 sets");
   std::string burst;
   for (int i = 0; i < 300; ++i) {
     auto key = "w" + std::to_string(i);

@@ -1,13 +1,15 @@
 // examples/cluster/start.sh against real nodes: a copy of the script beside the example's node
 // files, moved to free ports, run in a scratch directory (its ./data is the test's).
 
-#include "support/process.hpp"
+#include "harness/process.hpp"
+#include "harness/temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <fmt/format.h>
 
 #include <array>
 
-using namespace kv::test;
+using namespace kv::harness;
 
 namespace {
 

@@ -2,13 +2,13 @@
 // from core/base/version.hpp, exit 0).
 
 #include "core/base/version.hpp"
-#include "support/process.hpp"
+#include "harness/process.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <cctype>
 
-using namespace kv::test;
+using namespace kv::harness;
 
 namespace {
 

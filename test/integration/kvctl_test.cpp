@@ -1,6 +1,6 @@
 // kvctl against a real node: every command, its output, and its exit status.
 
-#include "support/process.hpp"
+#include "harness/node_process.hpp"
 
 #include <asio/write.hpp>
 #include <boost/test/unit_test.hpp>
@@ -9,7 +9,7 @@
 #include <sstream>
 #include <thread>
 
-using namespace kv::test;
+using namespace kv::harness;
 
 namespace {
 

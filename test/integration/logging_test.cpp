@@ -2,9 +2,10 @@
 // JSON line formats, from a real process.
 
 #include "apps/kvnode/config.hpp"
+#include "harness/node_process.hpp"
+#include "harness/temp_dir.hpp"
 #include "support/client_util.hpp"
 #include "support/json_object.hpp"
-#include "support/process.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -13,6 +14,7 @@
 #include <ctime>
 #include <regex>
 
+using namespace kv::harness;
 using namespace kv::test;
 
 namespace {

@@ -2,42 +2,24 @@
 // write with min_index, stays exact under overwrite and delete, comes back after a restart,
 // and refuses bad queries with clear errors.
 
+#include "harness/node_process.hpp"
+#include "harness/temp_dir.hpp"
+#include "integration/search_util.hpp"
 #include "support/client_util.hpp"
-#include "support/process.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <fstream>
 #include <set>
 
 using namespace kv;
+using namespace kv::harness;
 using namespace kv::test;
 
 namespace {
-
-// (g++ 12 cannot keep braced initializer lists in coroutine frames: these build queries and
-// key sets from plain arguments.)
-template <typename... S>
-search::text_query query_of(search::match_mode mode, S... terms) {
-  search::text_query q;
-  (q.terms.emplace_back(terms), ...);
-  q.mode = mode;
-  q.limit = 100;
-  return q;
-}
-template <typename... S>
-search::text_query all_of(S... terms) {
-  return query_of(search::match_mode::all, terms...);
-}
-template <typename... S>
-search::text_query any_of(S... terms) {
-  return query_of(search::match_mode::any, terms...);
-}
-search::text_query word(std::string term) { return all_of(term); }
 
 search::similar_query like(std::string text, std::uint32_t k = 10, double threshold = 0.3) {
   search::similar_query q;
@@ -58,48 +40,6 @@ std::set<std::string> keys(S... k) {
   std::set<std::string> out;
   (out.emplace(k), ...);
   return out;
-}
-
-std::string topic(int i) {
-  switch (i % 5) {
-    case 0: return "storage engine";
-    case 1: return "consensus protocol";
-    case 2: return "search index";
-    case 3: return "network stack";
-    default: return "disk format";
-  }
-}
-
-// Waits until the node's index has applied everything the store has; returns its status.
-asio::awaitable<node_status> index_caught_up(client& c) {
-  for (int i = 0; i < 500; ++i) {
-    auto s = co_await c.status();
-    BOOST_REQUIRE(s.ok());
-    if (s->number("index_applied") == s->number("applied_index")) co_return *s;
-    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
-    co_await t.async_wait(asio::use_awaitable);
-  }
-  BOOST_FAIL("the index did not catch up with the store within 10 s");
-  co_return node_status{};
-}
-
-// A corpus with overwrites and deletes, the same every run.
-asio::awaitable<std::uint64_t> write_corpus(client& c, int docs) {
-  std::uint64_t last = 0;
-  for (int i = 0; i < docs; i += 50) {
-    std::vector<std::pair<std::string, std::string>> batch;
-    for (int j = i; j < std::min(docs, i + 50); ++j) {
-      batch.emplace_back(fmt::format("doc{:05}", j),
-                         fmt::format("document {} about the {} with words w{} and w{}", j, topic(j), j % 7, j % 11));
-    }
-    last = *(co_await c.bulk_set(std::move(batch)));
-  }
-  for (int i = 0; i < docs; i += 3) last = *(co_await c.set(fmt::format("doc{:05}", i), fmt::format("rewritten {} zebra", i)));
-  for (int i = 1; i < docs; i += 10) {
-    auto r = co_await c.del(fmt::format("doc{:05}", i));
-    if (r) last = *r;
-  }
-  co_return last;
 }
 
 }  // namespace
@@ -317,66 +257,6 @@ BOOST_AUTO_TEST_CASE(a_caught_up_index_saves_itself_between_snapshots) {
   BOOST_TEST(node.log().find("caught up;") != std::string::npos);
 }
 
-// A save that fails (the data directory refuses new files: `chattr +i`, which binds root too)
-// is logged and costs nothing else: the node serves reads, writes and searches, keeps its
-// older saved index, and a restart from that one indexes the log after it.
-BOOST_AUTO_TEST_CASE(a_failed_index_save_is_logged_and_loses_nothing) {
-  node_process node("[storage]\nsnapshot-entries = 1000000\n[index]\nsave-interval = \"4KiB\"\n");
-  const std::string dir = node.data_dir().string();
-  auto wait_saves = [](client& c, std::uint64_t at_least) -> asio::awaitable<node_status> {
-    node_status st;
-    for (int i = 0; i < 250; ++i) {
-      st = co_await index_caught_up(c);
-      if (st.number("index_saves") >= at_least) break;
-      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
-      co_await t.async_wait(asio::use_awaitable);
-    }
-    co_return st;
-  };
-  std::uint64_t saves = 0;
-  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
-    co_await write_corpus(c, 300);
-    saves = (co_await wait_saves(c, 1)).number("index_saves");
-  });
-  BOOST_REQUIRE(saves > 0u);
-  if (std::system(("chattr +i " + dir).c_str()) != 0) {
-    BOOST_TEST_MESSAGE("skipped: chattr +i does not work on " << dir);
-    return;
-  }
-  struct unlock {
-    std::string dir;
-    ~unlock() { (void)std::system(("chattr -i " + dir).c_str()); }
-  } guard{dir};
-  std::uint64_t digest = 0;
-  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
-    for (int i = 0; i < 100; ++i) {  // ~8 KiB of log: past the save interval
-      BOOST_REQUIRE((co_await c.set(fmt::format("after{}", i), "written after the lock zebra")).ok());
-    }
-    for (int i = 0; i < 250 && node.log().find("cannot save it") == std::string::npos; ++i) {
-      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
-      co_await t.async_wait(asio::use_awaitable);
-    }
-    BOOST_TEST(node.log().find("search index: cannot save it to") != std::string::npos);
-    auto st = co_await index_caught_up(c);
-    BOOST_TEST(st.number("index_saves") == saves);
-    digest = st.number("index_digest");
-    auto found = co_await c.search(word("lock"));
-    BOOST_REQUIRE(found.ok());
-    BOOST_TEST(found->total == 100u);
-    BOOST_TEST((co_await c.get("after7")).value() == "written after the lock zebra");
-  });
-  (void)std::system(("chattr -i " + dir).c_str());
-  node.kill9();
-  node.start();
-  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
-    auto st = co_await index_caught_up(c);
-    BOOST_TEST(st.number("index_loads") == 1u);  // the older saved index
-    BOOST_TEST(st.number("index_digest") == digest);
-    auto found = co_await c.search(word("lock"));
-    BOOST_REQUIRE(found.ok());
-    BOOST_TEST(found->total == 100u);
-  });
-}
 
 BOOST_AUTO_TEST_CASE(kvctl_search_and_similar) {
   node_process node;

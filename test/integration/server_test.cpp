@@ -1,7 +1,7 @@
 // A real kvnode process, driven through the C++ client library.
 
+#include "harness/node_process.hpp"
 #include "support/client_util.hpp"
-#include "support/process.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -10,6 +10,7 @@
 #include <map>
 
 using namespace kv;
+using namespace kv::harness;
 using namespace kv::test;
 
 namespace {
@@ -221,7 +222,7 @@ BOOST_AUTO_TEST_CASE(graceful_shutdown_finishes_in_flight_writes) {
     });
     c.close();
   });
-  BOOST_TEST(node.wait_exit() == 0);
+  BOOST_TEST(node.reap() == 0);
   BOOST_TEST(refused > 0);
   BOOST_TEST(node.log().find("stopped cleanly") != std::string::npos);
   // The process is gone; a fresh one on the same directory has every acknowledged write.

@@ -1,8 +1,8 @@
 #include "apps/kvnode/log_file_sink.hpp"
 
 #include "apps/kvnode/log_formatter.hpp"
-#include "support/process.hpp"
-#include "support/temp_dir.hpp"
+#include "harness/process.hpp"
+#include "harness/temp_dir.hpp"
 
 #include <spdlog/logger.h>
 
@@ -27,7 +27,7 @@ struct file_logger {
 BOOST_AUTO_TEST_SUITE(log_file_sink)
 
 BOOST_AUTO_TEST_CASE(creates_the_directory_and_appends) {
-  kv::test::temp_dir dir;
+  kv::harness::temp_dir dir;
   auto path = dir / "logs/sub/kv.log";
   {
     file_logger log(path);
@@ -35,13 +35,13 @@ BOOST_AUTO_TEST_CASE(creates_the_directory_and_appends) {
   }
   file_logger log(path);
   log.logger.info("second");
-  auto text = kv::test::slurp(path);
+  auto text = kv::harness::slurp(path);
   BOOST_TEST(has(text, "info  first\n"));
   BOOST_TEST(has(text, "info  second\n"));
 }
 
 BOOST_AUTO_TEST_CASE(reopen_writes_to_a_new_file_at_the_path) {
-  kv::test::temp_dir dir;
+  kv::harness::temp_dir dir;
   auto path = dir / "kv.log";
   file_logger log(path);
   log.logger.info("before rotation");
@@ -49,8 +49,8 @@ BOOST_AUTO_TEST_CASE(reopen_writes_to_a_new_file_at_the_path) {
   log.logger.info("after rename");  // still the open file, now kv.log.1
   BOOST_TEST(!log.sink->reopen());
   log.logger.info("after reopen");
-  auto rotated = kv::test::slurp(dir / "kv.log.1");
-  auto fresh = kv::test::slurp(path);
+  auto rotated = kv::harness::slurp(dir / "kv.log.1");
+  auto fresh = kv::harness::slurp(path);
   BOOST_TEST(has(rotated, "before rotation"));
   BOOST_TEST(has(rotated, "after rename"));
   BOOST_TEST(!has(rotated, "after reopen"));
@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(reopen_writes_to_a_new_file_at_the_path) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_reopen_keeps_the_open_file) {
-  kv::test::temp_dir dir;
+  kv::harness::temp_dir dir;
   auto path = dir / "logs/kv.log";
   file_logger log(path);
   std::filesystem::rename(dir / "logs", dir / "old-logs");
@@ -67,11 +67,11 @@ BOOST_AUTO_TEST_CASE(a_failed_reopen_keeps_the_open_file) {
   auto ec = log.sink->reopen();
   BOOST_TEST(static_cast<bool>(ec));
   log.logger.info("still logged");
-  BOOST_TEST(has(kv::test::slurp(dir / "old-logs/kv.log"), "info  still logged\n"));
+  BOOST_TEST(has(kv::harness::slurp(dir / "old-logs/kv.log"), "info  still logged\n"));
 }
 
 BOOST_AUTO_TEST_CASE(an_unopenable_path_is_an_error) {
-  kv::test::temp_dir dir;
+  kv::harness::temp_dir dir;
   std::ofstream(dir / "file") << "x";
   BOOST_CHECK_THROW(kv::logging::log_file_sink(dir / "file/kv.log"), std::system_error);
 }

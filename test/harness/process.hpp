@@ -1,12 +1,13 @@
 #pragma once
-// Child processes for multi-process tests: kvnode servers on free ports, and command runs with
-// captured output.
+// Child processes for tests and benchmarks: the programs built next to the running one, free
+// ports, commands run with captured output, and waiting for a child to listen.
+//
+// Ownership: the thread that spawns a child reaps it; nothing here installs a SIGCHLD handler.
 
-#include "support/temp_dir.hpp"
+#include "harness/temp_dir.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
-#include <fmt/format.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -17,21 +18,25 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iterator>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
-namespace kv::test {
+namespace kv::harness {
 
-inline std::filesystem::path binary(const std::string& name) { return std::filesystem::path(KV_BIN_DIR) / name; }
+// The program `name` built next to the running executable (CMake writes every executable of
+// the project into one bin/ directory).
+inline std::filesystem::path binary(const std::string& name) {
+  static const auto dir = std::filesystem::canonical("/proc/self/exe").parent_path();
+  return dir / name;
+}
 
 // A port nothing listens on, for a kvnode to bind. Taken below the kernel's ephemeral range
 // (32768 and up on Linux), where every outgoing connection gets its local port: a port from
 // bind(0) could be taken by some client's connection before the kvnode binds it. A start
-// derived from the pid and a counter keep calls, and concurrent test processes, apart.
+// derived from the pid and a counter keep calls, and concurrent processes, apart.
 inline unsigned short free_port() {
   constexpr unsigned first = 20000;
   constexpr unsigned count = 12000;
@@ -48,9 +53,10 @@ inline unsigned short free_port() {
   throw std::runtime_error("no free port between 20000 and 32000");
 }
 
-// Starts `argv` with stdout and stderr redirected to files and `stdin_data` on its standard
-// input; returns the pid. A child may exit without reading its input: the test process ignores
-// SIGPIPE, so that writing it fails instead of killing the test (children get the default back).
+// Starts `argv` with stdout and stderr appended to files and `stdin_data` on its standard
+// input; returns the pid. A child may exit without reading its input: the calling process
+// ignores SIGPIPE, so that writing it fails instead of killing the caller (children get the
+// default back).
 inline pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& out,
                    const std::filesystem::path& err, const std::string& stdin_data = {}) {
   static const bool sigpipe_ignored = ::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
@@ -90,18 +96,19 @@ inline bool process_running(pid_t pid) {
   return false;
 }
 
+// The whole content of file `p` ("" if it cannot be read).
 inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 struct command_result {
-  int exit_code = -1;
+  int exit_code = -1;  // 128 + the signal if a signal ended it
   std::string out;
   std::string err;
 };
 
-// Runs a command to completion (killing it after `limit`) and captures its output.
+// Runs a command to completion and captures its output; kills it and throws after `limit`.
 inline command_result run_command(const std::vector<std::string>& argv, const std::string& stdin_data = {},
                                   std::chrono::seconds limit = std::chrono::seconds(30)) {
   temp_dir dir;
@@ -119,8 +126,8 @@ inline command_result run_command(const std::vector<std::string>& argv, const st
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(dir / "out"), slurp(dir / "err")};
 }
 
-// Waits until `host`:`port` accepts connections; throws if process `pid` exits first (with
-// `log()` in the message) or after 30 s.
+// Waits until `host`:`port` accepts connections; throws if process `pid` exits first (then
+// reaped, and `pid` set to -1; `log()` in the message) or after 30 s. Blocks the calling thread.
 template <typename Log>
 void wait_listening(const std::string& host, unsigned short port, pid_t& pid, Log log) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -140,87 +147,4 @@ void wait_listening(const std::string& host, unsigned short port, pid_t& pid, Lo
   throw std::runtime_error("kvnode did not start listening within 30 s: " + log());
 }
 
-// A kvnode server process with its own data directory and port. Extra TOML can be passed to
-// the constructor (it is appended to [server] / other sections as written), and the keys of its
-// [log] section (by default debug to standard error, which log() reads).
-class node_process {
- public:
-  explicit node_process(std::string extra_toml = {}, std::string log_toml = "level = \"debug\"\n")
-      : port_(free_port()), extra_(std::move(extra_toml)), log_(std::move(log_toml)) {
-    write_config();
-    start();
-  }
-  // `prepare` runs on the (empty) data directory before the node first starts: to mount a
-  // small file system there, for example.
-  node_process(std::string extra_toml, const std::function<void(const std::filesystem::path&)>& prepare)
-      : port_(free_port()), extra_(std::move(extra_toml)) {
-    write_config();
-    std::filesystem::create_directories(data_dir());
-    prepare(data_dir());
-    start();
-  }
-  ~node_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  node_process(const node_process&) = delete;
-  node_process& operator=(const node_process&) = delete;
-
-  std::string endpoint() const { return fmt::format("127.0.0.1:{}", port_); }
-  std::filesystem::path data_dir() const { return dir_ / "data"; }
-  std::filesystem::path config_path() const { return dir_ / "kv.toml"; }
-  std::string log() const { return slurp(dir_ / "stderr"); }
-  pid_t pid() const { return pid_; }
-
-  void start() {
-    pid_ = spawn({binary("kvnode").string(), "--config", config_path().string()}, dir_ / "stdout", dir_ / "stderr");
-    wait_ready();
-  }
-
-  // SIGTERM and wait; returns the exit status.
-  int stop() {
-    ::kill(pid_, SIGTERM);
-    return reap();
-  }
-
-  // Waits for the process to exit on its own; returns the exit status.
-  int wait_exit() { return reap(); }
-
-  void kill9() {
-    ::kill(pid_, SIGKILL);
-    reap();
-  }
-
-  void restart() {
-    if (pid_ > 0) stop();
-    start();
-  }
-
- private:
-  void write_config() {
-    std::ofstream(config_path()) << fmt::format(
-        "[node]\nid = 1\ndata-dir = \"{}\"\n[server]\nlisten = \"{}\"\n{}\n[log]\n{}", data_dir().string(), endpoint(),
-        extra_, log_);
-  }
-
-  int reap() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  void wait_ready() {
-    wait_listening("127.0.0.1", port_, pid_, [this] { return log(); });
-  }
-
-  temp_dir dir_;
-  unsigned short port_;
-  std::string extra_;
-  std::string log_;
-  pid_t pid_ = -1;
-};
-
-}  // namespace kv::test
+}  // namespace kv::harness
