@@ -42,10 +42,17 @@ connection::connection(server& srv, asio::ip::tcp::socket socket)
 connection::~connection() { srv_.forget(this); }
 
 void connection::start() {
+  // If either side fails, the other must not wait for it: the connection closes.
+  auto close_on_failure = [this](std::string what) {
+    return [self = shared_from_this(), log = log_failure(std::move(what))](std::exception_ptr e) {
+      log(e);
+      if (e) self->close();
+    };
+  };
   asio::co_spawn(srv_.executor_, [self = shared_from_this()] { return self->read_loop(); },
-                 log_failure("connection " + peer_));
+                 close_on_failure("connection " + peer_));
   asio::co_spawn(srv_.executor_, [self = shared_from_this()] { return self->write_loop(); },
-                 log_failure("connection " + peer_ + " (writer)"));
+                 close_on_failure("connection " + peer_ + " (writer)"));
 }
 
 void connection::drain() {
