@@ -73,24 +73,29 @@ parse_result parse_frame(std::string_view buf, std::uint32_t max_frame) noexcept
   }
   if (buf.size() < length_bytes + r.declared) return r;
   const char* h = buf.data() + length_bytes;
-  r.f.version = static_cast<std::uint8_t>(h[0]);
-  r.f.code = static_cast<std::uint8_t>(h[1]);
-  r.f.flags = get_fixed<std::uint16_t>(h + 2);
-  r.f.id = get_fixed<std::uint64_t>(h + 4);
+  r.f.version = static_cast<std::uint8_t>(h[version_at]);
+  r.f.code = static_cast<std::uint8_t>(h[code_at]);
+  r.f.flags = get_fixed<std::uint16_t>(h + flags_at);
+  r.f.id = get_fixed<std::uint64_t>(h + id_at);
   r.f.body = buf.substr(length_bytes + header_bytes, r.declared - header_bytes);
   r.f.size = length_bytes + r.declared;
   r.status = parse_status::ok;
   return r;
 }
 
+std::optional<std::uint64_t> peek_id(std::string_view buf) noexcept {
+  if (buf.size() < length_bytes + header_bytes) return std::nullopt;
+  return get_fixed<std::uint64_t>(buf.data() + length_bytes + id_at);
+}
+
 std::size_t begin_frame(std::string& out, std::uint8_t code, std::uint16_t flags, std::uint64_t id) {
   auto start = out.size();
   out.resize(start + length_bytes + header_bytes);
-  char* h = out.data() + start;
-  h[4] = static_cast<char>(version);
-  h[5] = static_cast<char>(code);
-  put_fixed<std::uint16_t>(h + 6, flags);
-  put_fixed<std::uint64_t>(h + 8, id);
+  char* h = out.data() + start + length_bytes;
+  h[version_at] = static_cast<char>(version);
+  h[code_at] = static_cast<char>(code);
+  put_fixed<std::uint16_t>(h + flags_at, flags);
+  put_fixed<std::uint64_t>(h + id_at, id);
   return start;
 }
 
@@ -183,6 +188,12 @@ void respond_ok(std::string& out, std::uint64_t id) {
   finish_frame(out, begin_frame(out, static_cast<std::uint8_t>(status::ok), 0, id));
 }
 
+void respond_status(std::string& out, std::uint64_t id, const std::vector<status_field>& fields) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(status::ok), 0, id);
+  append_status_fields(out, fields);
+  finish_frame(out, start);
+}
+
 void respond_index(std::string& out, std::uint64_t id, std::uint64_t index) {
   auto start = begin_frame(out, static_cast<std::uint8_t>(status::ok), 0, id);
   append_u64(out, index);
@@ -210,11 +221,12 @@ std::optional<set_request> parse_set(std::string_view body) noexcept {
   return set_request{key, in.rest()};
 }
 
-std::optional<std::uint32_t> parse_bulk_set(std::string_view body) noexcept {
+std::optional<bulk_set_request> parse_bulk_set(std::string_view body) noexcept {
   byte_reader in(body);
   auto count = in.fixed<std::uint32_t>();
-  if (!in.ok() || !valid_pairs(in.rest(), count)) return std::nullopt;
-  return count;
+  auto pairs = in.rest();
+  if (!in.ok() || !valid_pairs(pairs, count)) return std::nullopt;
+  return bulk_set_request{count, pairs};
 }
 
 void request_search(std::string& out, std::uint64_t id, const search::text_query& q, std::uint64_t min_index,

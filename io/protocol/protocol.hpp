@@ -27,6 +27,11 @@ inline constexpr std::uint8_t version = 1;
 inline constexpr std::size_t length_bytes = 4;
 inline constexpr std::size_t header_bytes = 12;  // version, code, flags, id
 inline constexpr std::size_t min_frame_length = header_bytes;
+// Where each header field starts, counted from the end of the length prefix.
+inline constexpr std::size_t version_at = 0;
+inline constexpr std::size_t code_at = 1;
+inline constexpr std::size_t flags_at = 2;
+inline constexpr std::size_t id_at = 4;
 
 enum class op : std::uint8_t {
   ping = 1,
@@ -90,6 +95,10 @@ struct parse_result {
 // Parses the frame at the front of `buf`. `max_frame` bounds the length prefix.
 parse_result parse_frame(std::string_view buf, std::uint32_t max_frame) noexcept;
 
+// The id of the frame at the front of `buf` once its header is there, whatever its length prefix
+// says (to answer a frame refused before its body is read); nullopt before that.
+std::optional<std::uint64_t> peek_id(std::string_view buf) noexcept;
+
 // ---- building frames --------------------------------------------------------------------
 
 // Appends a frame header to `out` and returns where the frame starts; append the body, then
@@ -141,9 +150,13 @@ struct set_request {
 // set: u32 key_len | key | value.
 std::optional<set_request> parse_set(std::string_view body) noexcept;
 
-// bulk_set: u32 count | count x (u32 key_len | u32 value_len | key | value). Returns the count
-// if the body is well formed.
-std::optional<std::uint32_t> parse_bulk_set(std::string_view body) noexcept;
+// bulk_set: u32 count | count x (u32 key_len | u32 value_len | key | value). nullopt unless the
+// body is well formed.
+struct bulk_set_request {
+  std::uint32_t count = 0;
+  std::string_view pairs;  // the body after the count
+};
+std::optional<bulk_set_request> parse_bulk_set(std::string_view body) noexcept;
 
 // search: u8 mode | u32 limit | u32 offset | u64 min_index | u16 prefix_len | key prefix |
 //         u16 term_count | term_count x (u16 len | term).
@@ -177,6 +190,7 @@ struct status_field {
   std::variant<std::uint64_t, std::string> value;
 };
 void append_status_fields(std::string& out, const std::vector<status_field>& fields);
+void respond_status(std::string& out, std::uint64_t id, const std::vector<status_field>& fields);
 std::optional<std::vector<status_field>> parse_status_fields(std::string_view body);
 
 }  // namespace kv::protocol

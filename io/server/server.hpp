@@ -1,6 +1,6 @@
 #pragma once
-// The client-facing TCP server: an acceptor coroutine and one reader coroutine per connection,
-// all on the node's event-loop thread.
+// The client-facing TCP server: an acceptor coroutine, an idle-connection sweep, and a reader
+// and a writer coroutine per connection (connection.hpp), all on the node's event-loop thread.
 //
 // A connection reads as much as the socket has, handles every complete frame in it, and sends
 // all responses that are ready in one write. Reads are answered at once; writes go to the store
@@ -17,6 +17,7 @@
 
 #include "core/base/units.hpp"
 #include "io/server/settings.hpp"
+#include "io/sys/event.hpp"
 #include "raft/replica/store.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -70,6 +71,8 @@ class server {
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> idle_sweep();
   void refuse(asio::ip::tcp::socket socket);
+  // Called by a connection's destructor.
+  void forget(connection* c);
 
   asio::any_io_executor executor_;
   store& store_;
@@ -78,6 +81,7 @@ class server {
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer sweep_timer_;
   std::unordered_set<connection*> connections_;
+  io::event last_connection_gone_;  // notified when connections_ becomes empty
   std::chrono::steady_clock::time_point started_;
   bool stopping_ = false;
   stats stats_;

@@ -83,9 +83,19 @@ BOOST_AUTO_TEST_CASE(bulk_set_body) {
   request_bulk_set(buf, 7, pairs);
   auto r = parse_frame(buf, 1024);
   BOOST_REQUIRE((r.status == parse_status::ok));
-  BOOST_TEST(*parse_bulk_set(r.f.body) == 2u);
+  auto bulk = parse_bulk_set(r.f.body);
+  BOOST_REQUIRE(bulk.has_value());
+  BOOST_TEST(bulk->count == 2u);
+  BOOST_TEST(bulk->pairs == r.f.body.substr(sizeof(std::uint32_t)));
   BOOST_TEST(!parse_bulk_set(r.f.body.substr(0, r.f.body.size() - 1)).has_value());
   BOOST_TEST(!parse_bulk_set("").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(peek_id_reads_the_header_only) {
+  std::string buf;
+  request_get(buf, 42, "key");
+  BOOST_TEST(*peek_id(std::string_view(buf).substr(0, length_bytes + header_bytes)) == 42u);
+  BOOST_TEST(!peek_id(std::string_view(buf).substr(0, length_bytes + header_bytes - 1)).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(responses) {

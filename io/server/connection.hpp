@@ -1,0 +1,129 @@
+#pragma once
+// One client connection: a reader coroutine and a writer coroutine over one socket, and the
+// requests in flight between them.
+//
+// - Reader (connection.cpp): reads as much as the socket has and hands every complete frame to
+//   handle(). It stops reading while max_pipeline requests are in flight or the unsent responses
+//   exceed output_limit (backpressure), and goes on when an answer or a finished write wakes it.
+// - Requests (dispatch.cpp): handle() decodes a frame and calls the store or the index. Reads
+//   are answered at once; writes and linearizable reads through store callbacks, queries through
+//   a coroutine each. Every answer is appended to out_ and wakes the writer.
+// - Writer (connection.cpp): sends all of out_ in one write, so that every response produced in
+//   one round of the event loop leaves together. Once reading has stopped and every request read
+//   has been answered and sent, it closes the socket.
+//
+// Ordering: responses may overtake each other (clients match them by id), but a get waits until
+// the writes this connection sent before it are applied (deferred_).
+//
+// Ownership: shared_ptrs. The reader, the writer, each pending store callback and each running
+// query hold one, so the connection lives until the last of them is done; the server keeps a raw
+// pointer that the destructor removes.
+//
+// Threading: every member runs on the server's executor.
+
+#include "core/base/error.hpp"
+#include "io/protocol/protocol.hpp"
+#include "io/sys/event.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kv {
+
+class server;
+
+// The peer's address as host:port, or "?" once the socket no longer knows it.
+std::string peer_text(const asio::ip::tcp::socket& socket);
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  // Registers itself with `srv`, which must outlive it.
+  connection(server& srv, asio::ip::tcp::socket socket);
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  // Starts the reader and the writer.
+  void start();
+
+  // Stops reading; closes once every request already read is answered and sent.
+  void drain();
+
+  // Closes now; answers still to come are dropped.
+  void close();
+
+  // Nothing in flight and nothing received since `t`.
+  bool idle_since(std::chrono::steady_clock::time_point t) const;
+
+ private:
+  struct deferred_read {
+    std::uint64_t id;
+    std::string key;
+  };
+
+  // ---- reader and backpressure (connection.cpp) ----
+  asio::awaitable<void> read_loop();
+  void make_room();
+  bool over_limits() const;
+  void handle_frames();
+  // Answers with an error and stops reading: the connection closes once the answer is sent.
+  void reject(std::uint64_t id, protocol::status s, std::string_view message);
+
+  // ---- writer (connection.cpp) ----
+  asio::awaitable<void> write_loop();
+  // Lets the writer send what out_ holds once the current round of work is done, or close.
+  void wake_writer();
+  // Reading has stopped and every request read has been answered and handed to the writer.
+  bool finished() const;
+  // A request in flight has its answer in out_.
+  void answered();
+
+  // ---- requests (dispatch.cpp) ----
+  void handle(const protocol::frame& f);
+  void submit(std::uint64_t id, protocol::op o, auto&& submit_to_store, std::size_t key_size, std::size_t value_size);
+  void on_write_done(std::uint64_t id, protocol::op o, result<std::uint64_t> r, std::size_t key_size,
+                     std::size_t value_size);
+  void get(std::uint64_t id, std::string_view key, std::uint16_t flags);
+  void read_after_barrier(std::uint64_t id, std::string_view key);
+  void on_read_ready(std::uint64_t id, std::string key, result<std::uint64_t> r);
+  void serve_deferred_gets();
+  void serve_get(std::uint64_t id, std::string_view key);
+  void start_query(std::uint64_t id, std::uint16_t flags, std::uint64_t min_index, auto query);
+  static asio::awaitable<void> run_query(std::shared_ptr<connection> self, std::uint64_t id, bool stale,
+                                         std::uint64_t min_index, auto query);
+  void respond_status(std::uint64_t id);
+  void respond_bad_body(std::uint64_t id, std::string_view what);
+
+  server& srv_;
+  asio::ip::tcp::socket socket_;
+  std::string peer_;
+
+  std::vector<char> in_;
+  std::size_t in_begin_ = 0;
+  std::size_t in_end_ = 0;
+  std::size_t frame_needed_ = 0;  // bytes the frame at in_begin_ has in all, once known
+  bool frames_waiting_ = false;   // buffered requests left unhandled because of the limits
+  bool reading_ = true;
+  io::event wake_reader_;
+  std::chrono::steady_clock::time_point last_activity_;
+
+  std::string out_;      // responses not yet handed to the socket
+  std::string sending_;  // responses being written
+  bool writer_waiting_ = false;
+  io::event wake_writer_;
+
+  std::size_t inflight_ = 0;            // requests handed to the store or index and not yet answered
+  std::uint64_t last_write_index_ = 0;  // log index of this connection's latest write
+  std::deque<deferred_read> deferred_;  // gets waiting for this connection's earlier writes
+};
+
+}  // namespace kv

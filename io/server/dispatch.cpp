@@ -1,0 +1,220 @@
+// The request side of a connection: decodes each frame into a request, hands it to the store or
+// the index, and appends the answer to the connection's output. See connection.hpp.
+
+#include "core/base/spawn.hpp"
+#include "index/node/follower.hpp"
+#include "io/server/connection.hpp"
+#include "io/server/error_text.hpp"
+#include "io/server/server.hpp"
+#include "io/server/status_report.hpp"
+
+#include <asio/co_spawn.hpp>
+
+#include <algorithm>
+
+namespace kv {
+
+void connection::handle(const protocol::frame& f) {
+  ++srv_.stats_.requests;
+  if (f.version != protocol::version) {
+    return reject(f.id, protocol::status::bad_request, error_text::unsupported_version(f.version));
+  }
+  auto& st = srv_.store_;
+  // A write in a client session (exactly-once) carries its place in the session first.
+  std::string_view body = f.body;
+  session_ref session;
+  if ((f.flags & protocol::flag_session) != 0) {
+    auto ref = protocol::take_session_prefix(body);
+    if (!ref) return respond_bad_body(f.id, "session prefix of a");
+    session = *ref;
+  }
+  switch (static_cast<protocol::op>(f.code)) {
+    case protocol::op::ping:
+      return protocol::respond_ok(out_, f.id);
+    case protocol::op::get:
+      return get(f.id, f.body, f.flags);
+    case protocol::op::set: {
+      auto req = protocol::parse_set(body);
+      if (!req) return respond_bad_body(f.id, "set");
+      return submit(f.id, protocol::op::set,
+                    [&](store::write_done done) { st.submit_set(req->key, req->value, std::move(done), session); },
+                    req->key.size(), req->value.size());
+    }
+    case protocol::op::del:
+      return submit(
+          f.id, protocol::op::del, [&](store::write_done done) { st.submit_del(body, std::move(done), session); },
+          body.size(), 0);
+    case protocol::op::bulk_set: {
+      auto req = protocol::parse_bulk_set(body);
+      if (!req) return respond_bad_body(f.id, "bulk_set");
+      return submit(
+          f.id, protocol::op::bulk_set,
+          [&](store::write_done done) { st.submit_bulk_set(req->pairs, req->count, std::move(done), session); }, 0,
+          body.size());
+    }
+    case protocol::op::open_session:
+      return submit(
+          f.id, protocol::op::open_session, [&](store::write_done done) { st.submit_open_session(std::move(done)); },
+          0, 0);
+    case protocol::op::status:
+      return respond_status(f.id);
+    case protocol::op::search: {
+      auto req = protocol::parse_search(body);
+      if (!req) return respond_bad_body(f.id, "search");
+      return start_query(f.id, f.flags, req->min_index,
+                         [q = std::move(req->query)](search::follower& index, std::uint64_t min_index) {
+                           return index.search(q, min_index);
+                         });
+    }
+    case protocol::op::similar: {
+      auto req = protocol::parse_similar(body);
+      if (!req) return respond_bad_body(f.id, "similar");
+      return start_query(f.id, f.flags, req->min_index,
+                         [q = std::move(req->query)](search::follower& index, std::uint64_t min_index) {
+                           return index.similar(q, min_index);
+                         });
+    }
+  }
+  protocol::respond_error(out_, f.id, protocol::status::bad_request, error_text::unknown_operation(f.code));
+}
+
+void connection::respond_bad_body(std::uint64_t id, std::string_view what) {
+  protocol::respond_error(out_, id, protocol::status::bad_request, error_text::malformed_body(what));
+}
+
+// ---- writes -----------------------------------------------------------------------------
+
+// Hands a write to the store; its callback answers it. `o`, `key_size` and `value_size` only
+// shape error messages. The callback fits store::write_done's inline storage: no allocation.
+void connection::submit(std::uint64_t id, protocol::op o, auto&& submit_to_store, std::size_t key_size,
+                        std::size_t value_size) {
+  ++inflight_;
+  auto& st = srv_.store_;
+  auto before = st.last_index();
+  submit_to_store([self = shared_from_this(), id, o, key_size, value_size](result<std::uint64_t> r) {
+    self->on_write_done(id, o, std::move(r), key_size, value_size);
+  });
+  if (st.last_index() != before) last_write_index_ = st.last_index();
+}
+
+void connection::on_write_done(std::uint64_t id, protocol::op o, result<std::uint64_t> r, std::size_t key_size,
+                               std::size_t value_size) {
+  --inflight_;
+  if (r) {
+    protocol::respond_index(out_, id, *r);
+  } else {
+    protocol::respond_error(out_, id, protocol::to_status(r.error()),
+                            error_text::write_failed(r, o, key_size, value_size, srv_.store_.storage()),
+                            r.failure().leader);
+  }
+  serve_deferred_gets();
+  answered();
+}
+
+// ---- reads ------------------------------------------------------------------------------
+
+void connection::get(std::uint64_t id, std::string_view key, std::uint16_t flags) {
+  auto& st = srv_.store_;
+  if (auto e = st.check_key_for_read(key); e != errc::ok) {
+    return protocol::respond_error(out_, id, protocol::to_status(e),
+                                   error_text::key_refused(e, key.size(), st.storage()));
+  }
+  if ((flags & protocol::flag_stale_read) == 0 && !st.reads_are_local()) return read_after_barrier(id, key);
+  if (st.applied_index() < last_write_index_) {
+    deferred_.push_back({id, std::string(key)});  // after this connection's earlier writes
+    return;
+  }
+  serve_get(id, key);
+}
+
+// A linearizable read on a cluster: served once ReadIndex confirms this node's state is current.
+void connection::read_after_barrier(std::uint64_t id, std::string_view key) {
+  ++inflight_;
+  srv_.store_.read_barrier([self = shared_from_this(), id, key = std::string(key)](result<std::uint64_t> r) mutable {
+    self->on_read_ready(id, std::move(key), std::move(r));
+  });
+}
+
+void connection::on_read_ready(std::uint64_t id, std::string key, result<std::uint64_t> r) {
+  --inflight_;
+  if (!r) {
+    protocol::respond_error(out_, id, protocol::to_status(r.error()), r.message(), r.failure().leader);
+  } else if (srv_.store_.applied_index() < last_write_index_) {
+    deferred_.push_back({id, std::move(key)});
+  } else {
+    serve_get(id, key);
+  }
+  answered();
+}
+
+// Serves the gets that were waiting for this connection's writes, once those are applied.
+void connection::serve_deferred_gets() {
+  while (!deferred_.empty() && srv_.store_.applied_index() >= last_write_index_) {
+    serve_get(deferred_.front().id, deferred_.front().key);
+    deferred_.pop_front();
+  }
+}
+
+void connection::serve_get(std::uint64_t id, std::string_view key) {
+  if (auto v = srv_.store_.find(key)) {
+    protocol::respond_value(out_, id, *v);
+  } else {
+    protocol::respond_error(out_, id, protocol::status::not_found, {});
+  }
+}
+
+// ---- queries ----------------------------------------------------------------------------
+
+// A search or similar query: answered by the index once it reflects `min_index`, this
+// connection's earlier writes and, unless the request asks for a stale read, every write
+// acknowledged before it arrived (the read index, as for get).
+void connection::start_query(std::uint64_t id, std::uint16_t flags, std::uint64_t min_index, auto query) {
+  if (srv_.index_ == nullptr) {
+    return protocol::respond_error(out_, id, protocol::status::bad_request, error_text::search_disabled());
+  }
+  ++inflight_;
+  const bool stale = (flags & protocol::flag_stale_read) != 0;
+  asio::co_spawn(srv_.executor_,
+                 run_query(shared_from_this(), id, stale, std::max(min_index, last_write_index_), std::move(query)),
+                 log_failure("a search on connection " + peer_));
+}
+
+asio::awaitable<void> connection::run_query(std::shared_ptr<connection> self, std::uint64_t id, bool stale,
+                                            std::uint64_t min_index, auto query) {
+  auto& st = self->srv_.store_;
+  auto& index = *self->srv_.index_;
+  result<search::search_answer> answer = errc::internal;
+  if (stale) {
+    answer = co_await query(index, min_index);
+  } else if (st.reads_are_local()) {
+    answer = co_await query(index, std::max(min_index, st.applied_index()));
+  } else {
+    auto read_index = co_await st.read_barrier();
+    if (read_index) {
+      answer = co_await query(index, std::max(min_index, *read_index));
+    } else {
+      answer = read_index.failure();
+    }
+  }
+  --self->inflight_;
+  if (answer) {
+    protocol::respond_search(self->out_, id, *answer);
+  } else {
+    protocol::respond_error(self->out_, id, protocol::to_status(answer.error()), answer.message(),
+                            answer.failure().leader);
+  }
+  self->answered();
+}
+
+// ---- status -----------------------------------------------------------------------------
+
+void connection::respond_status(std::uint64_t id) {
+  server_facts facts;
+  facts.uptime =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - srv_.started_);
+  facts.connections = srv_.connections_.size();
+  facts.max_frame_bytes = srv_.cfg_.max_frame_bytes;
+  protocol::respond_status(out_, id, status_report(srv_.store_, srv_.index_, facts));
+}
+
+}  // namespace kv
