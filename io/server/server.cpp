@@ -7,7 +7,7 @@
 #include "io/sys/event.hpp"
 #include "io/protocol/protocol.hpp"
 #include "io/sys/socket_read.hpp"
-#include "index/node/follower.hpp"
+#include "index/node/node_index.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
@@ -239,7 +239,7 @@ class connection : public std::enable_shared_from_this<connection> {
       case protocol::op::search: {
         auto req = protocol::parse_search(body);
         if (!req) return bad_body(f.id, "search");
-        return start_query(f.id, f.flags, req->min_index, [q = std::move(req->query)](search::follower& index,
+        return start_query(f.id, f.flags, req->min_index, [q = std::move(req->query)](search::node_index& index,
                                                                                   std::uint64_t min_index) {
           return index.search(q, min_index);
         });
@@ -247,7 +247,7 @@ class connection : public std::enable_shared_from_this<connection> {
       case protocol::op::similar: {
         auto req = protocol::parse_similar(body);
         if (!req) return bad_body(f.id, "similar");
-        return start_query(f.id, f.flags, req->min_index, [q = std::move(req->query)](search::follower& index,
+        return start_query(f.id, f.flags, req->min_index, [q = std::move(req->query)](search::node_index& index,
                                                                                   std::uint64_t min_index) {
           return index.similar(q, min_index);
         });
@@ -507,7 +507,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::chrono::steady_clock::time_point last_activity_;
 };
 
-server::server(asio::any_io_executor executor, store& st, server_config cfg, search::follower* index)
+server::server(asio::any_io_executor executor, store& st, server_config cfg, search::node_index* index)
     : executor_(executor),
       store_(st),
       cfg_(std::move(cfg)),

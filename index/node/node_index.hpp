@@ -1,18 +1,18 @@
 #pragma once
-// The index coroutine's side of a node: keeps a search_index in step with the applied log and
+// The node's index: keeps a search_index in step with the applied log and
 // answers queries once the index has applied far enough.
 //
 // The store hands it every applied entry (as an apply_observer) and it queues a copy; the
-// index is updated on the follower's own thread, so indexing never holds up the write path.
+// index is updated on a thread of its own (the index thread), so indexing never holds up the write path.
 // The queue is unbounded: a burst of writes makes the index lag (status: index_lag), never the
 // writes wait. A bulk_set is one entry and is indexed as a whole between two queries.
 //
-// Persistence: the follower saves the index as it is at log index I to <data-dir>/index-<I>.idx
+// Persistence: a node_index saves the index as it is at log index I to <data-dir>/index-<I>.idx
 // (on its thread) and then removes older ones. It saves when the store takes a snapshot at S,
 // once it has applied S (unless a newer snapshot is already queued, or a save at or past S
 // exists), and when it has caught up with the store after applying save_interval_bytes of log
 // since its last save. On restart (and when a leader's snapshot is installed) the store
-// reports the snapshot at S it loaded (if any) and where its log ends: the follower loads the
+// reports the snapshot at S it loaded (if any) and where its log ends: the node_index loads the
 // newest sound index-<I>.idx with S <= I <= the log's end, skipping the entries up to I, or
 // else rebuilds the index from the snapshot file
 // itself, on its thread, while the store goes on replaying and serving; the entries after that
@@ -29,11 +29,11 @@
 // thread hand-offs (each a thread wake-up) for the common cheap query, and bounds by a posting
 // count what the caller's thread (a node's server and Raft thread) can spend on it. Otherwise (or when the attempt exceeds the budget) the query runs on a query
 // thread (a short or a long one, by cost), with the configured limits, once the index has applied
-// min_index (the follower's thread keeps the waiting list), and resumes the caller on its own
+// min_index (the index thread keeps the waiting list), and resumes the caller on its own
 // executor. Short and long queries run in pools of their own, so a short one does not queue
 // behind a long one.
 // index_mu_ (a reader-writer lock that prefers writers) keeps changes apart from queries: the
-// follower's thread holds it exclusively while it changes the index (queued entries are applied
+// index thread holds it exclusively while it changes the index (queued entries are applied
 // in runs of about two milliseconds, a query turn between runs) and shared while it saves
 // it; queries hold it shared; the caller's thread only try_locks it shared, which fails while a
 // change waits, so queries cannot keep the index from changing.
@@ -67,11 +67,11 @@
 
 namespace kv::search {
 
-// The search_index options among `c`; the rest of `c` is the follower's (its constructor's
+// The search_index options among `c`; the rest of `c` is node_index's (its constructor's
 // arguments) or the node's (`enabled`).
 index_options options_of(const index_config& c);
 
-// Where a follower answers the queries, by the posting entries they read (see Threading).
+// Where a node_index answers the queries, by the posting entries they read (see Threading).
 struct query_routing {
   // At most this many: on the caller's thread, if the index is free (a budget small enough that
   // Raft and writes on that thread do not notice it; [index] server-thread-postings; 0: never).
@@ -83,18 +83,18 @@ struct query_routing {
   unsigned threads = 0;
 };
 
-class follower final : public apply_observer {
+class node_index final : public apply_observer {
  public:
   // `wait_timeout`: how long a query waits for its min_index before errc::timed_out. `dir`:
   // where saved indexes go (the node's data directory; empty: never saved).
   // Throws std::invalid_argument for bad options (see search_index).
   // `save_interval_bytes`: log applied since the last save after which a caught-up index saves
   // itself (0: only at snapshots).
-  follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir = {},
+  node_index(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir = {},
            std::uint64_t save_interval_bytes = 0, query_routing routing = {});
-  ~follower() override;
-  follower(const follower&) = delete;
-  follower& operator=(const follower&) = delete;
+  ~node_index() override;
+  node_index(const node_index&) = delete;
+  node_index& operator=(const node_index&) = delete;
 
   void restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index, std::uint64_t log_end) override;
   void applied(std::uint64_t index, std::string_view command) override;
@@ -142,7 +142,7 @@ class follower final : public apply_observer {
   using item = std::variant<restart, entry, save_point>;
 
   void enqueue(item it);
-  void drain();  // on the follower's thread: one batch of the queue
+  void drain();  // on the index thread: one batch of the queue
   void process(restart& r);
   void process(entry& e);
   void process(save_point& p);
@@ -182,16 +182,16 @@ class follower final : public apply_observer {
   std::uint64_t save_interval_bytes_;
   query_routing routing_;
   std::uint64_t last_saved_ = 0;        // the applied index of the newest saved file (0: none)
-  std::uint64_t applied_since_save_ = 0;  // command bytes applied since then (the follower's thread)
+  std::uint64_t applied_since_save_ = 0;  // command bytes applied since then (the index thread)
   asio::io_context ctx_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  // Changed only on the follower's thread, holding index_mu_ exclusively; queried and saved
-  // holding it shared. The follower's thread may read its counters (applied index, documents,
+  // Changed only on the index thread, holding index_mu_ exclusively; queried and saved
+  // holding it shared. The index thread may read its counters (applied index, documents,
   // digest) without it.
   search_index index_;
   rw_lock index_mu_;  // also guards broken_
   // Threads that run queries at a lower priority (nice + `nice`) than the server's thread and
-  // the follower's.
+  // the index thread.
   struct query_pool {
     asio::io_context ctx;
     asio::executor_work_guard<asio::io_context::executor_type> work{ctx.get_executor()};
@@ -210,7 +210,7 @@ class follower final : public apply_observer {
   query_pool short_queries_;
   query_pool long_queries_;
 
-  // Queries waiting for the index to reach their min_index, by id (the follower's thread only).
+  // Queries waiting for the index to reach their min_index, by id (the index thread only).
   std::map<std::uint64_t, waiter> waiting_;
   std::uint64_t next_waiter_ = 1;
   std::string broken_;  // why the last rebuild failed; queries fail while it is set

@@ -1,4 +1,4 @@
-#include "index/node/follower.hpp"
+#include "index/node/node_index.hpp"
 
 #include "core/model/command.hpp"
 #include "core/snapshot/snapshot.hpp"
@@ -24,7 +24,7 @@
 namespace kv::search {
 
 namespace {
-// Queue items indexed per turn of the follower's thread before waiting queries get a turn.
+// Queue items indexed per turn of the index thread before waiting queries get a turn.
 constexpr std::size_t batch_items = 4096;
 // The longest run of changes applied under one exclusive hold of the index (see drain()).
 constexpr auto change_slice = std::chrono::milliseconds(2);
@@ -90,9 +90,9 @@ void reply_to_caller(Handler handler, result<search_answer> r) {
 // One per core, at least two, in each pool. More threads than cores let the queries of a pool
 // share the CPU, but that costs more in switches and caches than the waits it saves
 // (docs/benchmarks.md, "Figures behind design rules").
-unsigned follower::automatic_query_threads() { return std::clamp(std::thread::hardware_concurrency(), 2u, 16u); }
+unsigned node_index::automatic_query_threads() { return std::clamp(std::thread::hardware_concurrency(), 2u, 16u); }
 
-void follower::query_pool::start(unsigned count, int nice, const char* what) {
+void node_index::query_pool::start(unsigned count, int nice, const char* what) {
   for (unsigned i = 0; i < count; ++i) {
     threads.emplace_back([this, nice, what] {
       lower_this_threads_priority(nice);
@@ -101,13 +101,13 @@ void follower::query_pool::start(unsigned count, int nice, const char* what) {
   }
 }
 
-void follower::query_pool::stop() {
+void node_index::query_pool::stop() {
   work.reset();
   for (auto& t : threads) t.join();
   threads.clear();
 }
 
-follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir,
+node_index::node_index(index_options opts, std::chrono::milliseconds wait_timeout, std::filesystem::path dir,
                    std::uint64_t save_interval_bytes, query_routing routing)
     : wait_timeout_(wait_timeout),
       dir_(std::move(dir)),
@@ -121,9 +121,9 @@ follower::follower(index_options opts, std::chrono::milliseconds wait_timeout, s
   thread_ = std::thread([this] { run_or_terminate(ctx_, "the search index thread"); });
 }
 
-follower::~follower() { stop(); }
+node_index::~node_index() { stop(); }
 
-void follower::stop() {
+void node_index::stop() {
   if (!thread_.joinable()) return;
   stopping_ = true;
   asio::post(ctx_, [this] {
@@ -136,17 +136,17 @@ void follower::stop() {
   long_queries_.stop();
 }
 
-void follower::restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index, std::uint64_t log_end) {
+void node_index::restart_from(std::shared_ptr<const io::mapped_file> file, std::uint64_t index, std::uint64_t log_end) {
   enqueue(restart{std::move(file), index, log_end});
 }
 
-void follower::applied(std::uint64_t index, std::string_view command) { enqueue(entry{index, std::string(command)}); }
+void node_index::applied(std::uint64_t index, std::string_view command) { enqueue(entry{index, std::string(command)}); }
 
-void follower::checkpoint(std::uint64_t index) {
+void node_index::checkpoint(std::uint64_t index) {
   if (!dir_.empty()) enqueue(save_point{index});
 }
 
-void follower::enqueue(item it) {
+void node_index::enqueue(item it) {
   std::lock_guard lock(mu_);
   if (const auto* p = std::get_if<save_point>(&it)) newest_save_point_ = std::max(newest_save_point_, p->index);
   queue_.push_back(std::move(it));
@@ -156,7 +156,7 @@ void follower::enqueue(item it) {
   }
 }
 
-void follower::drain() {
+void node_index::drain() {
   std::vector<item> batch;
   bool more = false;
   {
@@ -215,11 +215,11 @@ void follower::drain() {
   }
 }
 
-std::filesystem::path follower::saved_path(std::uint64_t index) const {
+std::filesystem::path node_index::saved_path(std::uint64_t index) const {
   return dir_ / fmt::format("index-{:020}.idx", index);
 }
 
-bool follower::load_saved(std::uint64_t index, std::uint64_t log_end) {
+bool node_index::load_saved(std::uint64_t index, std::uint64_t log_end) {
   if (dir_.empty()) return false;
   // Saved indexes at or past the snapshot, newest first.
   std::vector<std::uint64_t> saved;
@@ -257,7 +257,7 @@ bool follower::load_saved(std::uint64_t index, std::uint64_t log_end) {
   return false;
 }
 
-void follower::process(save_point& p) {
+void node_index::process(save_point& p) {
   if (index_.applied_index() != p.index || !broken_.empty()) {
     // Cannot happen: every entry up to the snapshot's index was queued before its save point.
     spdlog::warn("search index: not saved for the snapshot at {}: the index is at {}", p.index, index_.applied_index());
@@ -278,7 +278,7 @@ void follower::process(save_point& p) {
   save(fmt::format("the snapshot at {}", p.index).c_str());
 }
 
-void follower::save(const char* why) {
+void node_index::save(const char* why) {
   const auto start = std::chrono::steady_clock::now();
   const std::uint64_t at = index_.applied_index();
   const auto path = saved_path(at);
@@ -305,7 +305,7 @@ void follower::save(const char* why) {
                index_.documents(), mib(std::filesystem::file_size(path, ec)));
 }
 
-void follower::process(restart& r) {
+void node_index::process(restart& r) {
   const auto start = std::chrono::steady_clock::now();
   index_.clear();
   broken_.clear();
@@ -348,7 +348,7 @@ void follower::process(restart& r) {
                s.terms, s.ngrams, mib(s.memory_bytes));
 }
 
-void follower::process(entry& e) {
+void node_index::process(entry& e) {
   if (e.index <= index_.applied_index()) return;  // covered by the snapshot or saved index it started from
   applied_since_save_ += e.command.size();
   if (e.command.empty()) {
@@ -365,7 +365,7 @@ void follower::process(entry& e) {
   index_.apply(e.index, *cmd);
 }
 
-void follower::publish() {
+void node_index::publish() {
   applied_index_.store(index_.applied_index(), std::memory_order_release);
   documents_.store(index_.documents(), std::memory_order_relaxed);
   skipped_.store(index_.skipped_non_utf8(), std::memory_order_relaxed);
@@ -378,7 +378,7 @@ void follower::publish() {
   for (auto id : ready) finish_waiter(id, errc::ok);
 }
 
-follower::progress_t follower::progress() const {
+node_index::progress_t node_index::progress() const {
   progress_t p;
   p.applied_index = applied_index_.load(std::memory_order_relaxed);
   p.documents = documents_.load(std::memory_order_relaxed);
@@ -392,7 +392,7 @@ follower::progress_t follower::progress() const {
   return p;
 }
 
-void follower::finish_waiter(std::uint64_t id, errc why) {
+void node_index::finish_waiter(std::uint64_t id, errc why) {
   auto it = waiting_.find(id);
   if (it == waiting_.end()) return;  // finished already (its deadline and the index raced)
   auto finish = std::move(it->second.finish);
@@ -401,13 +401,13 @@ void follower::finish_waiter(std::uint64_t id, errc why) {
 }
 
 // The caller's coroutine suspends in async_initiate; the query is answered there (cheap, see
-// try_answer_here) or posted to a query thread (through the follower's thread if it must wait
+// try_answer_here) or posted to a query thread (through the index thread if it must wait
 // for min_index), and its answer posted back to the caller's executor. (Not co_spawn onto the
-// follower's executor: asio 1.22 may start such a coroutine on the calling thread.) None of
+// index thread's executor: asio 1.22 may start such a coroutine on the calling thread.) None of
 // these functions is a coroutine: g++ 12 may destroy a coroutine parameter moved into a lambda
 // twice.
 template <typename Answer>
-asio::awaitable<result<search_answer>> follower::when_applied(std::uint64_t min_index, Answer answer) {
+asio::awaitable<result<search_answer>> node_index::when_applied(std::uint64_t min_index, Answer answer) {
   auto initiate = [this, min_index](auto handler, Answer answer) {
     if (auto r = try_answer_here(min_index, answer)) return reply_to_caller(std::move(handler), std::move(*r));
     auto run = [this, min_index, answer = std::move(answer), handler = std::move(handler)](errc why) mutable {
@@ -415,7 +415,7 @@ asio::awaitable<result<search_answer>> follower::when_applied(std::uint64_t min_
     };
     // The index has published that far: no need to wait.
     if (applied_index_.load(std::memory_order_acquire) >= min_index) return run(errc::ok);
-    // The follower's thread keeps the waiting list, and runs the query once the index is far
+    // The index thread keeps the waiting list, and runs the query once the index is far
     // enough (or fails it on the deadline, or at stop).
     asio::post(ctx_, [this, min_index, run = std::move(run)]() mutable {
       if (stopping_ || index_.applied_index() >= min_index) return run(errc::ok);
@@ -432,7 +432,7 @@ asio::awaitable<result<search_answer>> follower::when_applied(std::uint64_t min_
 }
 
 template <typename Answer>
-std::optional<result<search_answer>> follower::try_answer_here(std::uint64_t min_index, Answer& answer) {
+std::optional<result<search_answer>> node_index::try_answer_here(std::uint64_t min_index, Answer& answer) {
   if (stopping_ || routing_.here_postings == 0) return std::nullopt;
   std::shared_lock lock(index_mu_, std::try_to_lock);
   if (!lock.owns_lock() || index_.applied_index() < min_index || !broken_.empty()) return std::nullopt;
@@ -443,7 +443,7 @@ std::optional<result<search_answer>> follower::try_answer_here(std::uint64_t min
 }
 
 template <typename Answer, typename Handler>
-void follower::answer_on_query_thread(errc why, std::uint64_t min_index, Answer answer, Handler handler) {
+void node_index::answer_on_query_thread(errc why, std::uint64_t min_index, Answer answer, Handler handler) {
   asio::post(short_queries_.ctx, [this, why, min_index, answer = std::move(answer),
                                   handler = std::move(handler)]() mutable {
     auto r = answer_now(why, min_index, answer, routing_.short_postings);
@@ -458,7 +458,7 @@ void follower::answer_on_query_thread(errc why, std::uint64_t min_index, Answer 
 }
 
 template <typename Answer>
-result<search_answer> follower::answer_now(errc why, std::uint64_t min_index, Answer& answer, std::uint64_t budget) {
+result<search_answer> node_index::answer_now(errc why, std::uint64_t min_index, Answer& answer, std::uint64_t budget) {
   if (why == errc::unavailable || stopping_) return failure(errc::unavailable, "the node is shutting down");
   std::shared_lock lock(index_mu_);
   if (why == errc::timed_out) {
@@ -469,11 +469,11 @@ result<search_answer> follower::answer_now(errc why, std::uint64_t min_index, An
   return answer(budget);
 }
 
-asio::awaitable<result<search_answer>> follower::search(text_query q, std::uint64_t min_index) {
+asio::awaitable<result<search_answer>> node_index::search(text_query q, std::uint64_t min_index) {
   return when_applied(min_index, [this, q = std::move(q)](std::uint64_t budget) { return index_.search(q, budget); });
 }
 
-asio::awaitable<result<search_answer>> follower::similar(similar_query q, std::uint64_t min_index) {
+asio::awaitable<result<search_answer>> node_index::similar(similar_query q, std::uint64_t min_index) {
   return when_applied(min_index, [this, q = std::move(q)](std::uint64_t budget) { return index_.similar(q, budget); });
 }
 
