@@ -39,12 +39,12 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 $(TSAN_BUILD)/build.ninja: | deps
 	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKV_TSAN=ON -DKV_WERROR=ON
 
-# The code that runs on several threads at once: the index follower's queries beside its changes
-# (follower_queries) and the index's two build threads (maintenance). About 2 minutes to build,
+# The code that runs on several threads at once: the node index's queries beside its changes
+# (node_index_queries) and the index's two build threads (maintenance). About 2 minutes to build,
 # under a minute to run.
 test-tsan: deps $(TSAN_BUILD)/build.ninja
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target index_tests
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$(TSAN_BUILD)/bin/index_tests --run_test=follower_queries,maintenance
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$(TSAN_BUILD)/bin/index_tests --run_test=node_index_queries,maintenance
 
 bench: build
 	./$(BUILD)/bin/storage_bench

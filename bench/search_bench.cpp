@@ -244,7 +244,7 @@ void run_kvnode(const options& o, const std::vector<kb::document>& docs, const k
 }
 
 // kvnode's index alone, in this process like SQLite's build: the options the node gives it
-// (index/node/follower.cpp: default stop words, no stemming, two build threads) and put_many in
+// (index/node/node_index.cpp: default stop words, no stemming, two build threads) and put_many in
 // batches of --batch, as the node applies each bulk_set. Returns the seconds it took; `built`
 // holds the index.
 double build_index_in_process(const options& o, const std::vector<kb::document>& docs, size_report& rep,

@@ -14,7 +14,7 @@
 // the only members that do I/O.
 //
 // Threading: const members (queries, digest, stats, save) may run on several threads at once;
-// nothing may run alongside a non-const member (the node's index follower keeps this with a
+// nothing may run alongside a non-const member (the node's index, search::node_index, keeps this with a
 // reader-writer lock). Queries tokenize with a tokenizer of their own, under a mutex held for
 // the tokenizing only.
 // With index_options::build_threads = 2 the index owns a helper thread (build_worker.hpp): a
@@ -114,7 +114,7 @@ class search_index {
   // more terms than max_query_terms, limit + offset above max_results, or more postings to read
   // than max_postings_scanned (the message names the limit). answer.applied_index = applied_index().
   // `postings_budget`, if lower, replaces max_postings_scanned for this query (an attempt that
-  // may give up early, see follower.hpp); exceeding it is the same too_large error.
+  // may give up early, see node/node_index.hpp); exceeding it is the same too_large error.
   result<search_answer> search(const text_query& q, std::uint64_t postings_budget = UINT64_MAX) const;
   // A similarity query. errc::bad_request: empty or invalid text, text without n-grams,
   // k == 0, threshold not in [0, 1]; errc::too_large: k above max_results, or more postings to

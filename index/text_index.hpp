@@ -33,7 +33,7 @@
 // Threading: none of its own. Const members (search, score, save, memory_bytes) may run on
 // several threads at once, with the same doc_table; a non-const member must run alone, with no
 // other call in progress. search_index passes this on; the node's index keeps it with a
-// reader-writer lock (index/node/follower.hpp): queries and saves shared, changes exclusive.
+// reader-writer lock (index/node/node_index.hpp): queries and saves shared, changes exclusive.
 
 #include "core/base/error.hpp"
 #include "index/posting_list.hpp"

@@ -7,7 +7,7 @@
 #include "core/base/spawn.hpp"
 #include "raft/replica/store.hpp"
 #include "core/base/version.hpp"
-#include "index/node/follower.hpp"
+#include "index/node/node_index.hpp"
 #include "raft/net/peer_transport.hpp"
 #include "io/server/server.hpp"
 
@@ -107,13 +107,13 @@ int main(int argc, char** argv) {
 
   raise_file_limit();
   // The search index follows the store from its recovery on, so it is made first.
-  std::unique_ptr<kv::search::follower> index;
+  std::unique_ptr<kv::search::node_index> index;
   if (cfg.index.enabled) {
     try {
-      index = std::make_unique<kv::search::follower>(kv::search::options_of(cfg.index), cfg.index.wait_timeout,
-                                                     cfg.node.data_dir, cfg.index.save_interval_bytes,
-                                                     kv::search::query_routing{.here_postings = cfg.index.server_thread_postings,
-                                                                               .threads = cfg.index.query_threads});
+      index = std::make_unique<kv::search::node_index>(kv::search::options_of(cfg.index), cfg.index.wait_timeout,
+                                                       cfg.node.data_dir, cfg.index.save_interval_bytes,
+                                                       kv::search::query_routing{.here_postings = cfg.index.server_thread_postings,
+                                                                                 .threads = cfg.index.query_threads});
     } catch (const std::invalid_argument& e) {
       fmt::print(stderr, "kvnode: configuration error: [index] {}\n", e.what());
       return exit_bad_config;

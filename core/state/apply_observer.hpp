@@ -1,6 +1,6 @@
 #pragma once
 // Something that follows the state machine as the store applies the log, such as the search
-// index (index/node/follower.hpp). It sees the same sequence every node applies, so it ends in the
+// index (index/node/node_index.hpp). It sees the same sequence every node applies, so it ends in the
 // same state on every node.
 //
 // The store calls it on the store's thread, in log order, during recovery as well as while

@@ -28,7 +28,7 @@ struct index_config {
   // the index is free (skipping two thread hand-offs); 0: every query on a query thread.
   std::uint64_t server_thread_postings = 20'000;
   // Threads in each of the two pools (short and long queries) that run the other queries at a
-  // lower priority (0: automatic, see search::follower).
+  // lower priority (0: automatic, see search::node_index).
   std::uint32_t query_threads = 0;
   // How long a search waits for the index to reach its min_index (or read index) before it
   // fails with timed_out.

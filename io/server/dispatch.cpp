@@ -2,7 +2,7 @@
 // the index, and appends the answer to the connection's output. See connection.hpp.
 
 #include "core/base/spawn.hpp"
-#include "index/node/follower.hpp"
+#include "index/node/node_index.hpp"
 #include "io/server/connection.hpp"
 #include "io/server/error_text.hpp"
 #include "io/server/server.hpp"
@@ -62,7 +62,7 @@ void connection::handle(const protocol::frame& f) {
       auto req = protocol::parse_search(body);
       if (!req) return respond_bad_body(f.id, "search");
       return start_query(f.id, f.flags, req->min_index,
-                         [q = std::move(req->query)](search::follower& index, std::uint64_t min_index) {
+                         [q = std::move(req->query)](search::node_index& index, std::uint64_t min_index) {
                            return index.search(q, min_index);
                          });
     }
@@ -70,7 +70,7 @@ void connection::handle(const protocol::frame& f) {
       auto req = protocol::parse_similar(body);
       if (!req) return respond_bad_body(f.id, "similar");
       return start_query(f.id, f.flags, req->min_index,
-                         [q = std::move(req->query)](search::follower& index, std::uint64_t min_index) {
+                         [q = std::move(req->query)](search::node_index& index, std::uint64_t min_index) {
                            return index.similar(q, min_index);
                          });
     }

@@ -18,7 +18,7 @@
 
 namespace kv {
 
-server::server(asio::any_io_executor executor, store& st, server_config cfg, search::follower* index)
+server::server(asio::any_io_executor executor, store& st, server_config cfg, search::node_index* index)
     : executor_(executor),
       store_(st),
       cfg_(std::move(cfg)),

@@ -34,7 +34,7 @@ namespace kv {
 
 class connection;
 namespace search {
-class follower;
+class node_index;
 }
 
 class server {
@@ -50,7 +50,7 @@ class server {
   // `index`: the node's search index, or nullptr when search is disabled. Both it and `st` must
   // outlive the server. The status report names the node and its limits as `st` has them
   // (store::replication(), store::storage()).
-  server(asio::any_io_executor executor, store& st, server_config cfg, search::follower* index = nullptr);
+  server(asio::any_io_executor executor, store& st, server_config cfg, search::node_index* index = nullptr);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -77,7 +77,7 @@ class server {
   asio::any_io_executor executor_;
   store& store_;
   server_config cfg_;
-  search::follower* index_;
+  search::node_index* index_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer sweep_timer_;
   std::unordered_set<connection*> connections_;

@@ -1,7 +1,7 @@
 #include "io/server/status_report.hpp"
 
 #include "core/base/version.hpp"
-#include "index/node/follower.hpp"
+#include "index/node/node_index.hpp"
 #include "raft/replica/store.hpp"
 
 #include <fmt/format.h>
@@ -13,7 +13,7 @@
 
 namespace kv {
 
-std::vector<protocol::status_field> status_report(const store& st, const search::follower* index,
+std::vector<protocol::status_field> status_report(const store& st, const search::node_index* index,
                                                   const server_facts& server) {
   const auto& addresses = st.replication().client_addresses;
   auto leader_address = addresses.find(st.leader());

@@ -13,7 +13,7 @@ namespace kv {
 
 class store;
 namespace search {
-class follower;
+class node_index;
 }
 
 // What only the server knows.
@@ -24,7 +24,7 @@ struct server_facts {
 };
 
 // `index` is nullptr when search is disabled. Call on the store's thread.
-std::vector<protocol::status_field> status_report(const store& st, const search::follower* index,
+std::vector<protocol::status_field> status_report(const store& st, const search::node_index* index,
                                                   const server_facts& server);
 
 }  // namespace kv

@@ -1,9 +1,9 @@
-// The follower (the node's index coroutine) answering queries: a cheap query on the caller's
+// The node's index (search::node_index) answering queries: a cheap query on the caller's
 // thread when the index is free and far enough, anything else on a query thread with the
 // configured limits, and the same answers either way while the index keeps changing.
 
 #include "core/model/command.hpp"
-#include "index/node/follower.hpp"
+#include "index/node/node_index.hpp"
 #include "support/async.hpp"
 #include "support/temp_dir.hpp"
 
@@ -50,8 +50,8 @@ text_query either(std::string a, std::string b) {
   return q;
 }
 
-// Waits (polling) until the follower has applied `index`: its thread is then idle.
-void wait_applied(const follower& f, std::uint64_t index) {
+// Waits (polling) until the index has applied `index`: its thread is then idle.
+void wait_applied(const node_index& f, std::uint64_t index) {
   for (int i = 0; i < 60'000 && f.progress().applied_index < index; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -59,14 +59,14 @@ void wait_applied(const follower& f, std::uint64_t index) {
 }
 
 // Runs one search on a fresh io_context (the "caller's thread") and returns its answer.
-result<search_answer> search_on_this_thread(follower& f, const text_query& q, std::uint64_t min_index) {
+result<search_answer> search_on_this_thread(node_index& f, const text_query& q, std::uint64_t min_index) {
   result<search_answer> out = errc::internal;
   test::run_async([&](asio::io_context&) -> asio::awaitable<void> { out = co_await f.search(q, min_index); });
   return out;
 }
 
 // The match count of a one-word search that must succeed.
-std::uint64_t matches(follower& f, std::string w, std::uint64_t min_index) {
+std::uint64_t matches(node_index& f, std::string w, std::uint64_t min_index) {
   auto r = search_on_this_thread(f, word(std::move(w)), min_index);
   BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
   return r->total;
@@ -81,10 +81,10 @@ std::string bulk_of_common(int n) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(follower_queries)
+BOOST_AUTO_TEST_SUITE(node_index_queries)
 
 BOOST_AUTO_TEST_CASE(a_cheap_query_is_answered_on_the_callers_thread) {
-  follower f(options(), std::chrono::seconds(5));
+  node_index f(options(), std::chrono::seconds(5));
   f.restart_from(nullptr, 0, 0);
   f.applied(1, encode_set("a", "apple pie"));
   f.applied(2, encode_set("b", "banana split"));
@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_CASE(a_cheap_query_is_answered_on_the_callers_thread) {
   BOOST_TEST(f.progress().answered_here == 1u);
 
   // Turned off ([index] server-thread-postings = 0): the same answer, from a query thread.
-  follower off(options(), std::chrono::seconds(5), {}, 0, query_routing{.here_postings = 0});
+  node_index off(options(), std::chrono::seconds(5), {}, 0, query_routing{.here_postings = 0});
   off.restart_from(nullptr, 0, 0);
   off.applied(1, encode_set("a", "apple pie"));
   wait_applied(off, 1);
@@ -111,7 +111,7 @@ BOOST_AUTO_TEST_CASE(a_cheap_query_is_answered_on_the_callers_thread) {
 BOOST_AUTO_TEST_CASE(a_query_over_the_budget_runs_on_a_query_thread) {
   const int n = static_cast<int>(query_routing{}.here_postings) + 100;
   // One thread per pool (the node's [index] query-threads = 1).
-  follower f(options(), std::chrono::seconds(5), {}, 0, query_routing{.threads = 1});
+  node_index f(options(), std::chrono::seconds(5), {}, 0, query_routing{.threads = 1});
   f.restart_from(nullptr, 0, 0);
   f.applied(1, bulk_of_common(n));
   wait_applied(f, 1);
@@ -130,7 +130,7 @@ BOOST_AUTO_TEST_CASE(a_query_over_the_budget_runs_on_a_query_thread) {
 // Three tiers by cost: the caller's thread, a short-query thread, a long-query thread, each
 // answering in full.
 BOOST_AUTO_TEST_CASE(queries_go_to_the_tier_of_their_cost) {
-  follower f(options(), std::chrono::seconds(5), {}, 0,
+  node_index f(options(), std::chrono::seconds(5), {}, 0,
              query_routing{.here_postings = 10, .short_postings = 100, .threads = 1});
   f.restart_from(nullptr, 0, 0);
   std::vector<kv_pair> pairs;
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(queries_go_to_the_tier_of_their_cost) {
 // The configured limit, lower than the budget, still holds: the caller's thread and the
 // short-query thread give up, the long-query thread refuses with the limit's message.
 BOOST_AUTO_TEST_CASE(the_configured_postings_limit_still_refuses) {
-  follower f(options(50), std::chrono::seconds(5));
+  node_index f(options(50), std::chrono::seconds(5));
   f.restart_from(nullptr, 0, 0);
   f.applied(1, bulk_of_common(60));
   wait_applied(f, 1);
@@ -166,9 +166,9 @@ BOOST_AUTO_TEST_CASE(the_configured_postings_limit_still_refuses) {
   BOOST_TEST(search_on_this_thread(f, word("word3"), 1).ok());
 }
 
-// A query for an index the follower has not reached waits for it (on the follower's thread's list).
+// A query for a log index the index has not reached waits for it (on the index thread's list).
 BOOST_AUTO_TEST_CASE(a_query_ahead_of_the_index_waits_for_it) {
-  follower f(options(), std::chrono::seconds(5));
+  node_index f(options(), std::chrono::seconds(5));
   f.restart_from(nullptr, 0, 0);
   f.applied(1, encode_set("a", "apple pie"));
   wait_applied(f, 1);
@@ -185,7 +185,7 @@ BOOST_AUTO_TEST_CASE(a_query_ahead_of_the_index_waits_for_it) {
   BOOST_TEST(f.progress().answered_here == 0u);
 }
 
-// Queries from this thread, back to back, while the follower's thread indexes a stream of
+// Queries from this thread, back to back, while the index thread indexes a stream of
 // writes: cheap ones ("alpha": entry i > 1 adds the (i - 1)-th document holding it) and, side
 // by side, expensive ones ("common", in every document of entry 1, more than the caller's-thread
 // budget) that run on query threads. Every answer is of one consistent state, at or past
@@ -200,7 +200,7 @@ BOOST_AUTO_TEST_CASE(answers_stay_consistent_while_the_index_changes) {
   query_routing routing;
   routing.here_postings = 2'000;
   const auto common = routing.here_postings + 100;
-  follower f(options(200'000'000, "english"), std::chrono::seconds(5), {}, 0, routing);
+  node_index f(options(200'000'000, "english"), std::chrono::seconds(5), {}, 0, routing);
   f.restart_from(nullptr, 0, 0);
   f.applied(1, bulk_of_common(static_cast<int>(common)));
   std::atomic<std::uint64_t> cheap{0};
@@ -260,18 +260,18 @@ BOOST_AUTO_TEST_CASE(answers_stay_consistent_while_the_index_changes) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// Changes beside queries that never pause: the follower applies queued entries in runs, so
+// Changes beside queries that never pause: the node_index applies queued entries in runs, so
 // that two streams of back-to-back queries (one of them always holding the index shared) take
 // turns with runs of many entries, not with one entry each. (Not in the ThreadSanitizer run: the
 // count it checks depends on how much a run can do in its time slice.)
-BOOST_AUTO_TEST_SUITE(follower_changes)
+BOOST_AUTO_TEST_SUITE(node_index_changes)
 
 BOOST_AUTO_TEST_CASE(back_to_back_queries_do_not_hold_the_index_back) {
   constexpr std::uint64_t entries = 2000;
   query_routing routing;
   routing.here_postings = 0;  // every query on a query thread, where it holds the index shared
   const std::uint64_t common = 2'000;
-  follower f(options(), std::chrono::seconds(5), {}, 0, routing);
+  node_index f(options(), std::chrono::seconds(5), {}, 0, routing);
   f.restart_from(nullptr, 0, 0);
   f.applied(1, bulk_of_common(static_cast<int>(common)));
   wait_applied(f, 1);
@@ -316,13 +316,13 @@ BOOST_AUTO_TEST_SUITE_END()
 // Saved indexes: one is loaded on restart only if it lies between the snapshot and the end of
 // the log. A file past the end of the log (the log lost entries the index had seen: say, a data
 // directory put back from an older copy) would answer with documents the store does not hold.
-BOOST_AUTO_TEST_SUITE(follower_saved_index)
+BOOST_AUTO_TEST_SUITE(node_index_saved_index)
 
 BOOST_AUTO_TEST_CASE(a_saved_index_past_the_end_of_the_log_is_not_used) {
   test::temp_dir dir;
   auto put = [](int i) { return encode_set(fmt::format("doc{}", i), fmt::format("common word{}", i)); };
   {
-    follower f(options(), std::chrono::seconds(5), dir.path());
+    node_index f(options(), std::chrono::seconds(5), dir.path());
     f.restart_from(nullptr, 0, 0);
     for (int i = 1; i <= 3; ++i) f.applied(i, put(i));
     f.checkpoint(3);  // a snapshot at 3: the index saves itself once it has applied 3
@@ -331,7 +331,7 @@ BOOST_AUTO_TEST_CASE(a_saved_index_past_the_end_of_the_log_is_not_used) {
   }
   {
     // The log ends at 3: the saved index is loaded, nothing is indexed again.
-    follower f(options(), std::chrono::seconds(5), dir.path());
+    node_index f(options(), std::chrono::seconds(5), dir.path());
     f.restart_from(nullptr, 0, 3);
     wait_applied(f, 3);
     BOOST_TEST(f.progress().loads == 1u);
@@ -339,7 +339,7 @@ BOOST_AUTO_TEST_CASE(a_saved_index_past_the_end_of_the_log_is_not_used) {
     BOOST_TEST(matches(f, "word3", 3) == 1u);
   }
   // The log ends at 2: the file at 3 is not used; the index is built from the log (no snapshot).
-  follower f(options(), std::chrono::seconds(5), dir.path());
+  node_index f(options(), std::chrono::seconds(5), dir.path());
   f.restart_from(nullptr, 0, 2);
   for (int i = 1; i <= 2; ++i) f.applied(i, put(i));
   wait_applied(f, 2);
