@@ -19,7 +19,7 @@ bool store::reads_are_local() const noexcept {
 void store::read_barrier(read_done done) {
   if (stopping_) return done(errc::unavailable);
   if (reads_are_local()) return done(sm_.applied_index());
-  reads_to_start_.push_back(std::move(done));
+  reads_.add(std::move(done));
   raft_wake_.notify();
 }
 
@@ -34,58 +34,27 @@ result<std::string> store::get(std::string_view key) const {
 }
 
 void store::start_read_round() {
-  if (reads_to_start_.empty()) return;
-  auto context = next_read_context_++;
-  read_rounds_[context] = read_round{ticks_, std::move(reads_to_start_)};
-  reads_to_start_.clear();
-  node_->read_index(context);
+  if (auto context = reads_.start_round(ticks_); context != 0) node_->read_index(context);
 }
 
 void store::handle_reads(std::vector<raft::read_state>& reads) {
   for (const auto& r : reads) {
-    auto it = read_rounds_.find(r.context);
-    if (it == read_rounds_.end()) continue;  // expired
-    auto readers = std::move(it->second.readers);
-    read_rounds_.erase(it);
-    if (!r.ok) {
-      auto why = not_leader_error();
-      for (auto& d : readers) d(why);
-      continue;
-    }
-    for (auto& d : readers) reads_waiting_apply_.emplace(r.index, std::move(d));
+    auto refused = reads_.answer(r);
+    if (refused.empty()) continue;
+    auto why = not_leader_error();
+    for (auto& d : refused) d(why);
   }
   release_reads();
 }
 
-void store::release_reads() {
-  while (!reads_waiting_apply_.empty() && reads_waiting_apply_.begin()->first <= sm_.applied_index()) {
-    auto node = reads_waiting_apply_.extract(reads_waiting_apply_.begin());
-    node.mapped()(node.key());
-  }
-}
+void store::release_reads() { reads_.release(sm_.applied_index()); }
 
 void store::expire_reads() {
   // A read index request or its answer may be lost; after two election timeouts give up.
   const auto limit = static_cast<std::uint64_t>(2 * repl_.election_ticks);
-  for (auto it = read_rounds_.begin(); it != read_rounds_.end();) {
-    if (ticks_ - it->second.started_tick < limit) {
-      ++it;
-      continue;
-    }
-    for (auto& d : it->second.readers) {
-      d(error_info{make_error_code(errc::unavailable),
-                   "no leader confirmed a read index within two election timeouts; retry", {}});
-    }
-    it = read_rounds_.erase(it);
-  }
-}
-
-void store::fail_reads(errc why) {
-  for (auto& d : reads_to_start_) d(why);
-  reads_to_start_.clear();
-  for (auto& [ctx, round] : read_rounds_)
-    for (auto& d : round.readers) d(why);
-  read_rounds_.clear();
+  reads_.expire(ticks_, limit,
+                error_info{make_error_code(errc::unavailable),
+                           "no leader confirmed a read index within two election timeouts; retry", {}});
 }
 
 }  // namespace kv

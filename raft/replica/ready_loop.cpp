@@ -65,7 +65,7 @@ asio::awaitable<void> store::raft_loop() {
   save_hard_state(current_state_);
   fail_waiters(error_info{make_error_code(errc::unavailable),
                           "the node is shutting down; the write may or may not be applied", {}});
-  fail_reads(errc::unavailable);
+  reads_.fail_unconfirmed(errc::unavailable);
   wal_->stop();
   raft_stopped_ = true;
   apply_wake_.notify();

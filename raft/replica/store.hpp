@@ -30,6 +30,7 @@
 #include "io/sys/file.hpp"
 #include "io/sys/uring.hpp"
 #include "raft/node.hpp"
+#include "raft/replica/read_queue.hpp"
 #include "raft/replica/settings.hpp"
 #include "raft/transport.hpp"
 
@@ -138,7 +139,7 @@ class store {
   // Linearizable reads: `done` runs once this node's applied state includes every write
   // acknowledged (by any node) before the call, with the read index; or with errc::not_leader /
   // errc::unavailable if no leader confirmed one within an election timeout.
-  using read_done = callback<void(result<std::uint64_t>)>;
+  using read_done = read_queue::read_done;
   void read_barrier(read_done done);
   asio::awaitable<result<std::uint64_t>> read_barrier();
   // Whether reads of the applied state are linearizable right now without a barrier: this node
@@ -260,25 +261,14 @@ class store {
   std::uint64_t next_handover_tick_ = 0;  // out of space, leading: when to try the next follower
   std::size_t handover_cursor_ = 0;
 
-  // --- ReadIndex reads (reads.cpp).
-  struct read_round {
-    std::uint64_t started_tick;
-    std::vector<read_done> readers;
-  };
+  // --- ReadIndex reads (reads.cpp), kept in a read_queue.
   // Starts a round for the reads waiting for one, if any (from the Ready loop).
   void start_read_round();
   void handle_reads(std::vector<raft::read_state>& reads);
   void release_reads();
   void expire_reads();
-  // Fails the reads waiting for a round or in one (not those waiting for the apply coroutine).
-  void fail_reads(errc why);
 
-  // Reads: waiting for the next ReadIndex round, in a round (by context), and confirmed but
-  // waiting for the apply coroutine to reach their index.
-  std::vector<read_done> reads_to_start_;
-  std::map<std::uint64_t, read_round> read_rounds_;
-  std::uint64_t next_read_context_ = 1;
-  std::multimap<std::uint64_t, read_done> reads_waiting_apply_;
+  read_queue reads_;
 
   // --- Apply and sessions (apply.cpp): committed entries to the state machine, writers answered.
   struct waiter {
