@@ -30,6 +30,7 @@
 #include "io/sys/file.hpp"
 #include "io/sys/uring.hpp"
 #include "raft/node.hpp"
+#include "raft/replica/read_queue.hpp"
 #include "raft/replica/settings.hpp"
 #include "raft/transport.hpp"
 
@@ -138,7 +139,7 @@ class store {
   // Linearizable reads: `done` runs once this node's applied state includes every write
   // acknowledged (by any node) before the call, with the read index; or with errc::not_leader /
   // errc::unavailable if no leader confirmed one within an election timeout.
-  using read_done = callback<void(result<std::uint64_t>)>;
+  using read_done = read_queue::read_done;
   void read_barrier(read_done done);
   asio::awaitable<result<std::uint64_t>> read_barrier();
   // Whether reads of the applied state are linearizable right now without a barrier: this node
@@ -183,11 +184,38 @@ class store {
   bool snapshot_running() const noexcept { return snapshot_running_; }
 
  private:
-  struct waiter {
-    std::uint64_t index;
-    std::uint64_t term;
-    write_done done;
-  };
+  // Each group below is one job of the store, with the file that does it. Every job runs on the
+  // store's executor; the members of the first group are shared by all of them.
+
+  // --- Shared: the directory, the settings, the Raft core, the WAL and the applied state.
+  asio::any_io_executor executor_;
+  std::filesystem::path dir_;
+  storage_config cfg_;
+  replication_options repl_;
+  apply_observer* observer_;
+  io::directory_lock lock_;
+  io::uring ring_;
+  state_machine sm_;
+  session_table sessions_;
+  std::unique_ptr<wal::log> wal_;
+  io::unique_fd dir_fd_;
+  std::unique_ptr<raft::node> node_;
+  raft::transport* transport_ = nullptr;
+  bool stopping_ = false;
+
+  // --- Recovery (recovery.cpp): run once, by the constructor.
+  void remove_stale_files();
+  void recover();
+
+  recovery_info recovery_;
+
+  // --- Write admission (admission.cpp): limits, refusals, proposing to the core.
+  errc check_key(std::string_view key) const;
+  errc check_pair(std::string_view key, std::string_view value) const;
+  void propose(std::string command, write_done done, const session_ref& session = {});
+  error_info not_leader_error() const;
+
+  // --- The Ready loop (ready_loop.cpp): ticks, readies, durability, role changes, NOSPACE.
   // Messages that may leave only once the WAL holds everything queued before them.
   struct after_sync {
     std::uint64_t records;  // wal queued_records() when they were produced
@@ -204,113 +232,93 @@ class store {
     std::uint64_t records;
     raft::hard_state state;
   };
-  struct read_round {
-    std::uint64_t started_tick;
-    std::vector<read_done> readers;
-  };
-
-  errc check_key(std::string_view key) const;
-  errc check_pair(std::string_view key, std::string_view value) const;
-  void propose(std::string command, write_done done, const session_ref& session = {});
-  asio::awaitable<result<std::uint64_t>> await_write(auto submit);
-  error_info not_leader_error() const;
-  void on_durable();
-  void save_hard_state(const raft::hard_state& hs);
   asio::awaitable<void> tick_loop();
   asio::awaitable<void> raft_loop();
   void handle_ready(raft::ready rd);
+  void on_durable();
+  void save_hard_state(const raft::hard_state& hs);
   void send_all(std::vector<raft::message>& messages);
-  void handle_reads(std::vector<raft::read_state>& reads);
-  void release_reads();
-  void expire_reads();
   void note_role_change();
   // On every tick: follows the WAL's out-of-space state (the NOSPACE alarm): refuses to lead
   // while it lasts, and hands leadership over if it leads a cluster of several.
   void watch_space();
-  // A snapshot streamed from the leader has arrived: load and check it before the core hears of
-  // it. False: unusable (or not now); the leader will send it again.
-  bool accept_snapshot(const raft::message& m);
-  void install_snapshot(const raft::snapshot_meta& meta);
-  void fail_waiters(const error_info& why);
-  asio::awaitable<void> apply_loop();
-  void apply_committed();
-  // Applies one committed entry (a no-op, or a command) and answers its writer, if any. Throws
-  // corruption_error for an entry that does not decode.
-  void apply_entry(std::uint64_t index, std::uint64_t term, std::string_view data, write_done* done = nullptr);
 
-  void maybe_start_snapshot();
-  // The log written since the newest snapshot after which the next one is due (besides
-  // snapshot_entries): snapshot_log_bytes, or snapshot_log_percent of that snapshot's size.
-  std::uint64_t snapshot_log_bound() const noexcept;
-  asio::awaitable<void> take_snapshot();
-  void remove_stale_files();
-  void recover();
-
-  asio::any_io_executor executor_;
-  std::filesystem::path dir_;
-  storage_config cfg_;
-  replication_options repl_;
-  apply_observer* observer_;
-  io::directory_lock lock_;
-  io::uring ring_;
-  state_machine sm_;
-  session_table sessions_;
-  std::unique_ptr<wal::log> wal_;
-  recovery_info recovery_;
-  stats stats_;
-
-  struct pending_entry {
-    std::uint64_t index;
-    std::uint64_t term;
-    std::string command;
-  };
-  void apply_one(const pending_entry& e, write_done* done);
-
-  io::unique_fd dir_fd_;
-  std::unique_ptr<raft::node> node_;
-  raft::transport* transport_ = nullptr;
   io::event raft_wake_;
   io::event role_changed_;  // notified whenever role, leader or term change
   std::deque<after_sync> after_sync_;
   std::deque<persist_mark> persist_marks_;
   std::deque<state_mark> state_marks_;  // queued, not yet durable, in queue order
   raft::hard_state durable_state_;      // see durable_state()
-  std::unique_ptr<state_machine> incoming_;  // a leader's snapshot, loaded, not yet installed
-  std::filesystem::path incoming_path_;
-  session_table incoming_sessions_;
-  raft::hard_state saved_state_;    // the newest hard state queued to the WAL
-  raft::hard_state current_state_;  // the core's, which may be ahead in its commit index only
-  asio::steady_timer tick_timer_;  // cancelled by stop(), so a long tick does not delay it
+  raft::hard_state saved_state_;        // the newest hard state queued to the WAL
+  raft::hard_state current_state_;      // the core's, which may be ahead in its commit index only
+  asio::steady_timer tick_timer_;       // cancelled by stop(), so a long tick does not delay it
   std::uint64_t ticks_ = 0;
   raft::role last_role_ = raft::role::follower;
   raft::node_id last_leader_ = 0;
   raft::term_t last_term_ = 0;
-
-  // Reads: waiting for the next ReadIndex round, in a round (by context), and confirmed but
-  // waiting for the apply coroutine to reach their index.
-  std::vector<read_done> reads_to_start_;
-  std::map<std::uint64_t, read_round> read_rounds_;
-  std::uint64_t next_read_context_ = 1;
-  std::multimap<std::uint64_t, read_done> reads_waiting_apply_;
-
   bool raft_stopped_ = false;
-  std::uint64_t applied_term_ = 0;
-  std::uint64_t applied_term_at_snapshot_ = 0;  // term of the snapshot recovery started from
-  std::uint64_t commit_index_ = 0;  // highest index handed to the apply coroutine
-  // Entries appended but not yet applied, in index order, for the apply loop.
-  std::deque<pending_entry> unapplied_;
-  std::deque<waiter> waiters_;  // in index order
-  io::event apply_wake_;
-  bool stopping_ = false;
   bool no_space_ = false;                 // the alarm as watch_space() last saw it
   std::uint64_t next_handover_tick_ = 0;  // out of space, leading: when to try the next follower
   std::size_t handover_cursor_ = 0;
 
+  // --- ReadIndex reads (reads.cpp), kept in a read_queue.
+  // Starts a round for the reads waiting for one, if any (from the Ready loop).
+  void start_read_round();
+  void handle_reads(std::vector<raft::read_state>& reads);
+  void release_reads();
+  void expire_reads();
+
+  read_queue reads_;
+
+  // --- Apply and sessions (apply.cpp): committed entries to the state machine, writers answered.
+  struct waiter {
+    std::uint64_t index;
+    std::uint64_t term;
+    write_done done;
+  };
+  struct pending_entry {
+    std::uint64_t index;
+    std::uint64_t term;
+    std::string command;
+  };
+  asio::awaitable<void> apply_loop();
+  void apply_committed();
+  void apply_one(const pending_entry& e, write_done* done);
+  // Applies one committed entry (a no-op, or a command) and answers its writer, if any. Throws
+  // corruption_error for an entry that does not decode.
+  void apply_entry(std::uint64_t index, std::uint64_t term, std::string_view data, write_done* done = nullptr);
+  void fail_waiters(const error_info& why);
+
+  std::uint64_t applied_term_ = 0;
+  std::uint64_t applied_term_at_snapshot_ = 0;  // term of the snapshot recovery started from
+  std::uint64_t commit_index_ = 0;              // highest index handed to the apply coroutine
+  // Entries appended but not yet applied, in index order, for the apply loop.
+  std::deque<pending_entry> unapplied_;
+  std::deque<waiter> waiters_;  // in index order
+  io::event apply_wake_;
+
+  // --- Snapshots (snapshots.cpp): taking, sending and installing them.
+  void maybe_start_snapshot();
+  // The log written since the newest snapshot after which the next one is due (besides
+  // snapshot_entries): snapshot_log_bytes, or snapshot_log_percent of that snapshot's size.
+  std::uint64_t snapshot_log_bound() const noexcept;
+  asio::awaitable<void> take_snapshot();
+  // Streams the newest snapshot to the follower `m` is for (a message of type snapshot).
+  void send_snapshot(raft::message m);
+  // A snapshot streamed from the leader has arrived: load and check it before the core hears of
+  // it. False: unusable (or not now); the leader will send it again.
+  bool accept_snapshot(const raft::message& m);
+  void install_snapshot(const raft::snapshot_meta& meta);
+
+  stats stats_;
+  std::unique_ptr<state_machine> incoming_;  // a leader's snapshot, loaded, not yet installed
+  std::filesystem::path incoming_path_;
+  session_table incoming_sessions_;
   bool snapshot_running_ = false;
   std::chrono::steady_clock::time_point snapshot_retry_at_{};  // no snapshot before it (no space)
   io::event snapshot_done_;
-  std::uint64_t snapshot_index_ = 0;       // index of the newest snapshot on disk
-  std::uint64_t log_bytes_ = 0;            // bytes of entry records appended (or replayed) since start
+  std::uint64_t snapshot_index_ = 0;         // index of the newest snapshot on disk
+  std::uint64_t log_bytes_ = 0;              // bytes of entry records appended (or replayed) since start
   std::uint64_t log_bytes_at_snapshot_ = 0;  // log_bytes_ when the newest snapshot was taken
   std::uint64_t snapshot_bytes_ = 0;         // the size of the newest snapshot's file
 };

@@ -1,0 +1,127 @@
+// Apply: the apply coroutine applies committed entries in index order to the state machine,
+// through the client sessions (exactly-once), answers their writers, and releases the reads
+// waiting for the applied index.
+
+#include "raft/replica/store.hpp"
+
+#include "core/base/fail_stop.hpp"
+
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+namespace kv {
+
+namespace {
+
+// Apply at most this many entries before letting other coroutines run.
+constexpr std::size_t apply_round_entries = 64;
+
+}  // namespace
+
+asio::awaitable<void> store::apply_loop() {
+  for (;;) {
+    if (sm_.applied_index() < commit_index_) {
+      apply_committed();
+      release_reads();
+      maybe_start_snapshot();
+      co_await asio::post(executor_, asio::use_awaitable);
+      continue;
+    }
+    if (stopping_ && raft_stopped_) {
+      while (snapshot_running_) co_await snapshot_done_.wait();
+      co_return;
+    }
+    co_await apply_wake_.wait();
+  }
+}
+
+void store::apply_committed() {
+  for (std::size_t n = 0; n < apply_round_entries && sm_.applied_index() < commit_index_; ++n) {
+    auto& e = unapplied_.front();
+    while (!waiters_.empty() && waiters_.front().index < e.index) {
+      // Cannot happen: a waiter's entry is either applied or overwritten at its own index.
+      auto w = std::move(waiters_.front());
+      waiters_.pop_front();
+      w.done(errc::internal);
+    }
+    if (!waiters_.empty() && waiters_.front().index == e.index) {
+      auto w = std::move(waiters_.front());
+      waiters_.pop_front();
+      if (w.term == e.term) {
+        apply_one(e, &w.done);
+      } else {
+        apply_one(e, nullptr);
+        w.done(error_info{make_error_code(errc::unavailable),
+                          "leadership changed before the write committed; it was not applied", {}});
+      }
+    } else {
+      apply_one(e, nullptr);
+    }
+    unapplied_.pop_front();
+  }
+}
+
+void store::apply_one(const pending_entry& e, write_done* done) {
+  try {
+    apply_entry(e.index, e.term, e.command, done);
+  } catch (const corruption_error& ex) {
+    fail_stop(ex.what());
+  }
+}
+
+void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_view data, write_done* done) {
+  applied_term_ = term;
+  if (data.empty()) {  // a leader's no-op
+    sm_.restore_index(index);
+    if (observer_) observer_->applied(index, {});
+    if (done) (*done)(index);
+    return;
+  }
+  auto cmd = decode_command(data);
+  if (!cmd) {
+    throw corruption_error(fmt::format("{}: log entry {} holds a malformed command", dir_.string(), index));
+  }
+  // Runs after the state machine has (or has not) changed: `changed` tells the observer which.
+  auto answer = [&](session_table::outcome o, bool changed = false) {
+    if (observer_) observer_->applied(index, changed ? data : std::string_view{});
+    if (!done) return;
+    if (o.code == errc::ok) {
+      (*done)(o.index);
+    } else {
+      (*done)(o.code);
+    }
+  };
+  if (cmd->type == command_type::open_session) {
+    sessions_.open(index);
+    sm_.restore_index(index);
+    return answer({index, errc::ok});
+  }
+  const auto& ref = cmd->session;
+  if (ref.session == 0) return answer({index, sm_.apply(index, *cmd)}, true);
+  session_table::outcome previous;
+  switch (sessions_.check(ref.session, ref.seq, ref.first_unacked, index, previous)) {
+    case session_table::verdict::apply: {
+      session_table::outcome o{index, sm_.apply(index, *cmd)};
+      sessions_.record(ref.session, ref.seq, o);
+      return answer(o, true);
+    }
+    case session_table::verdict::duplicate:
+      sm_.restore_index(index);
+      return answer(previous);
+    case session_table::verdict::expired:
+      sm_.restore_index(index);
+      return answer({index, errc::session_expired});
+    case session_table::verdict::stale:
+      sm_.restore_index(index);
+      return answer({index, errc::bad_request});
+  }
+}
+
+void store::fail_waiters(const error_info& why) {
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiters) w.done(why);
+}
+
+}  // namespace kv
