@@ -3,13 +3,10 @@
 
 #include "apps/kvnode/config.hpp"
 #include "apps/kvnode/logging.hpp"
-#include "core/base/error.hpp"
+#include "apps/kvnode/node.hpp"
 #include "core/base/spawn.hpp"
-#include "raft/replica/store.hpp"
 #include "core/base/version.hpp"
-#include "index/node/node_index.hpp"
-#include "raft/net/peer_transport.hpp"
-#include "io/server/server.hpp"
+#include "raft/replica/store.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -106,62 +103,18 @@ int main(int argc, char** argv) {
   }
 
   raise_file_limit();
-  // The search index follows the store from its recovery on, so it is made first.
-  std::unique_ptr<kv::search::node_index> index;
-  if (cfg.index.enabled) {
-    try {
-      index = std::make_unique<kv::search::node_index>(kv::search::options_of(cfg.index), cfg.index.wait_timeout,
-                                                       cfg.node.data_dir, cfg.index.save_interval_bytes,
-                                                       kv::search::query_routing{.here_postings = cfg.index.server_thread_postings,
-                                                                                 .threads = cfg.index.query_threads});
-    } catch (const std::invalid_argument& e) {
-      fmt::print(stderr, "kvnode: configuration error: [index] {}\n", e.what());
+  std::unique_ptr<kv::node> node;
+  try {
+    node = std::make_unique<kv::node>(ctx, cfg);
+  } catch (const kv::node_start_error& e) {
+    if (e.why() == kv::node_start_error::kind::bad_configuration) {
+      fmt::print(stderr, "kvnode: configuration error: {}\n", e.what());
       return exit_bad_config;
     }
-  }
-  std::unique_ptr<kv::store> store;
-  try {
-    store = std::make_unique<kv::store>(ctx.get_executor(), cfg.node.data_dir, cfg.storage, kv::replication_of(cfg),
-                                        index.get());
-  } catch (const std::exception& e) {
-    spdlog::critical("cannot open data directory {}: {}", cfg.node.data_dir.string(), e.what());
+    spdlog::critical("{}", e.what());
     return exit_cannot_start;
   }
-  std::unique_ptr<kv::peer_transport> peers;
-  if (!cfg.cluster.members.empty()) {
-    peers = std::make_unique<kv::peer_transport>(
-        ctx.get_executor(), kv::peers_of(cfg), [&](kv::raft::message m) { store->receive(m); },
-        [&](kv::raft::node_id peer) { store->peer_unreachable(peer); },
-        [&](kv::raft::node_id peer, bool ok) { store->snapshot_sent(peer, ok); },
-        [&](kv::raft::node_id from) { return store->incoming_snapshot_path(from); });
-    store->attach(*peers);
-    try {
-      peers->start();
-    } catch (const std::exception& e) {
-      spdlog::critical("cannot listen for peers on {}: {}", cfg.cluster.self(cfg.node.id)->peer, e.what());
-      return exit_cannot_start;
-    }
-  }
-  kv::server server(ctx.get_executor(), *store, cfg.server, index.get());
-  try {
-    server.start();
-  } catch (const std::exception& e) {
-    spdlog::critical("cannot listen on {}: {}", cfg.server.listen, e.what());
-    return exit_cannot_start;
-  }
-  const auto& r = store->recovery();
-  auto ep = server.local_endpoint();
-  spdlog::info("kvnode {} serving on {}:{} ({}): data-dir={} keys={} applied-index={}; recovered snapshot-index={} + {} "
-               "log entries from {} segment(s) in {:.1f} ms (snapshot {:.1f} ms, log read {:.1f} ms in parallel, "
-               "index {:.1f} ms, replay {:.1f} ms, log and Raft opened {:.1f} ms){}",
-               cfg.node.id, ep.address().to_string(), ep.port(),
-               cfg.cluster.members.empty() ? std::string("a cluster of one")
-                                           : fmt::format("one of {} voters", cfg.cluster.members.size()),
-               cfg.node.data_dir.string(),
-               store->state().key_count(), store->applied_index(), r.snapshot_index, r.replayed_entries, r.segments,
-               r.duration.count() / 1000.0, r.snapshot_duration.count() / 1000.0, r.log_read_duration.count() / 1000.0,
-               r.index_duration.count() / 1000.0, r.replay_duration.count() / 1000.0, r.open_duration.count() / 1000.0,
-               r.torn_bytes ? fmt::format(" (discarded a torn tail of {} bytes)", r.torn_bytes) : "");
+  spdlog::info("{}", node->describe_start());
 
   asio::signal_set signals(ctx, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code ec, int signo) {
@@ -169,16 +122,11 @@ int main(int argc, char** argv) {
     spdlog::info("received signal {}: shutting down (finishing in-flight requests)", signo);
     asio::co_spawn(
         ctx,
-        [&]() -> asio::awaitable<void> {
-          co_await server.stop();
-          co_await store->hand_over_leadership();
-          store->stop();
-          if (peers) peers->stop();
-        },
+        [&]() -> asio::awaitable<void> { co_await node->shutdown(); },
         kv::stop_on_failure("the shutdown"));
   });
   int status = 0;
-  asio::co_spawn(ctx, store->run(), [&](std::exception_ptr e) {
+  node->start([&](std::exception_ptr e) {
     signals.cancel();
     hangups.cancel();
     if (!e) return;
@@ -190,6 +138,6 @@ int main(int argc, char** argv) {
     }
   });
   ctx.run();
-  spdlog::info("kvnode {} stopped cleanly at applied index {}", cfg.node.id, store->applied_index());
+  spdlog::info("kvnode {} stopped cleanly at applied index {}", cfg.node.id, node->store().applied_index());
   return status;
 }

@@ -220,7 +220,11 @@ asio::awaitable<bool> store::hand_over_leadership() {
   }
   bool handed = role() != raft::role::leader;
   if (handed) {
-    spdlog::info("node {}: node {} took over leadership in term {}", repl_.id, node_->leader(), term());
+    if (node_->leader() != 0) {
+      spdlog::info("node {}: node {} took over leadership in term {}", repl_.id, node_->leader(), term());
+    } else {
+      spdlog::info("node {}: stepped down; node {} is taking over leadership in term {}", repl_.id, target, term());
+    }
   } else {
     spdlog::warn("node {}: node {} did not take over leadership within an election timeout; stopping anyway",
                  repl_.id, target);
