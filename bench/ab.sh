@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # A/B two builds side by side: kvbench and kvnode of OLD and NEW (two build/bin directories),
-# alternating old and new run by run, RUNS runs of SECS seconds per shape, then the median of
-# each side. Build the old commit in a worktree first, e.g.
+# RUNS runs of SECS seconds per shape in the order old-new, new-old, old-new, ..., then the
+# median of each side. The order alternates because the second run of a pair is slower on this
+# VM even when both sides are the same build (docs/benchmarks.md, "A/B"); SETTLE seconds of
+# pause before each run let the previous cluster's teardown finish. Build the old commit in a worktree first, e.g.
 #   git worktree add /tmp/old <commit> && cmake -S /tmp/old -B /tmp/old/build -G Ninja \
 #     -DCMAKE_BUILD_TYPE=Release && ninja -C /tmp/old/build kvnode kvbench
 #   OLD=/tmp/old/build/bin NEW=build/bin bench/ab.sh
 # SHAPES picks shapes by name (default: all four).
 set -u
-OLD=${OLD:?set OLD to the old build/bin}; NEW=${NEW:-build/bin}; RUNS=${RUNS:-4}; SECS=${SECS:-6}
+OLD=${OLD:?set OLD to the old build/bin}; NEW=${NEW:-build/bin}; RUNS=${RUNS:-4}; SECS=${SECS:-6}; SETTLE=${SETTLE:-2}
 SHAPES=${SHAPES:-node-set50 node-get50 cluster-set50 cluster-get50}
 declare -A args=(
   [node-set50]="--start-node --connections 50 --index off"
@@ -18,8 +20,10 @@ declare -A args=(
 out=$(mktemp)
 for name in $SHAPES; do
   for r in $(seq 1 "$RUNS"); do
-    for side in old new; do
+    order="old new"; (( r % 2 == 0 )) && order="new old"
+    for side in $order; do
       bin=$OLD; [ $side = new ] && bin=$NEW
+      sleep "$SETTLE"
       # shellcheck disable=SC2086
       line=$("$bin/kvbench" ${args[$name]} --seconds "$SECS" --warmup 1 --json 2>/dev/null | tail -1)
       echo "$line" | python3 -c 'import json,sys

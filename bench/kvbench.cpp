@@ -124,21 +124,6 @@ options parse(int argc, char** argv) {
 
 std::string key_name(std::uint64_t k) { return fmt::format("key:{:012}", k); }
 
-const char* status_name(kv::protocol::status s) {
-  using kv::protocol::status;
-  switch (s) {
-    case status::ok: return "ok";
-    case status::not_found: return "not_found";
-    case status::bad_request: return "bad_request";
-    case status::too_large: return "too_large";
-    case status::not_leader: return "not_leader";
-    case status::unavailable: return "unavailable";
-    case status::internal: return "internal";
-    case status::timed_out: return "timed_out";
-    default: return "other_status";
-  }
-}
-
 struct totals {
   std::uint64_t ops = 0;
   std::uint64_t reads = 0;
@@ -267,7 +252,7 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
       auto st = static_cast<kv::protocol::status>(r.f.code);
       if (st != kv::protocol::status::ok && !(was_read && st == kv::protocol::status::not_found)) {
         auto e = kv::protocol::parse_error(r.f.body);
-        t_.error(status_name(st), fmt::format("{}: {}{}", status_name(st), e.message,
+        t_.error(kv::protocol::status_name(st), fmt::format("{}: {}{}", kv::protocol::status_name(st), e.message,
                                               e.leader.empty() ? std::string() : " (leader " + e.leader + ")"));
       } else if (sent >= measure_from_) {
         ++t_.ops;

@@ -20,6 +20,8 @@ class category final : public std::error_category {
       case errc::timed_out: return "timed out";
       case errc::session_expired: return "session expired";
       case errc::no_space: return "no space";
+      case errc::compacted: return "revision compacted";
+      case errc::future_revision: return "future revision";
     }
     return "unknown kvnode error " + std::to_string(code);
   }

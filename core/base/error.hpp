@@ -25,6 +25,8 @@ enum class errc : std::uint8_t {
   timed_out = 8,      // the request did not complete in time
   session_expired = 9,  // the client's session is unknown (expired): open a new one
   no_space = 10,      // the node's disk is full: writes are refused until space is freed (reads still work)
+  compacted = 11,     // the revision asked for was compacted: its history is gone
+  future_revision = 12,  // the revision asked for is beyond the current one
 };
 
 const std::error_category& error_category() noexcept;

@@ -37,6 +37,8 @@ status to_status(std::error_code ec) noexcept {
     case errc::timed_out: return status::timed_out;
     case errc::session_expired: return status::session_expired;
     case errc::no_space: return status::no_space;
+    case errc::compacted: return status::compacted;
+    case errc::future_revision: return status::future_revision;
     case errc::internal:
     case errc::corruption: return status::internal;
   }
@@ -55,8 +57,28 @@ errc to_errc(status s) noexcept {
     case status::timed_out: return errc::timed_out;
     case status::session_expired: return errc::session_expired;
     case status::no_space: return errc::no_space;
+    case status::compacted: return errc::compacted;
+    case status::future_revision: return errc::future_revision;
   }
   return errc::internal;
+}
+
+std::string status_name(status s) {
+  switch (s) {
+    case status::ok: return "ok";
+    case status::not_found: return "not_found";
+    case status::bad_request: return "bad_request";
+    case status::too_large: return "too_large";
+    case status::not_leader: return "not_leader";
+    case status::unavailable: return "unavailable";
+    case status::internal: return "internal";
+    case status::timed_out: return "timed_out";
+    case status::session_expired: return "session_expired";
+    case status::no_space: return "no_space";
+    case status::compacted: return "compacted";
+    case status::future_revision: return "future_revision";
+  }
+  return "status_" + std::to_string(static_cast<int>(s));
 }
 
 parse_result parse_frame(std::string_view buf, std::uint32_t max_frame) noexcept {

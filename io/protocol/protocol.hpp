@@ -57,6 +57,8 @@ enum class status : std::uint8_t {
   timed_out = 7,
   session_expired = 8,
   no_space = 9,  // the node's disk is full: the write was refused and not applied
+  compacted = 10,        // the revision asked for was compacted; the message names the oldest readable one
+  future_revision = 11,  // the revision asked for is beyond the current one
 };
 
 // Request flags.
@@ -69,6 +71,8 @@ const char* to_string(op o) noexcept;
 bool is_known(op o) noexcept;
 status to_status(std::error_code ec) noexcept;
 errc to_errc(status s) noexcept;
+// The status's name as the docs spell it ("not_leader"), or "status_N" for one this build does not know.
+std::string status_name(status s);
 
 struct frame {
   std::uint8_t version = 0;

@@ -19,7 +19,6 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include <memory>
 #include <utility>
 #include <vector>
 
@@ -35,17 +34,19 @@ class event {
   // Wakes every coroutine currently in wait() or wait_until().
   void notify() {
     if (!waiters_.empty()) {
-      auto waiters = std::move(waiters_);
-      waiters_.clear();
-      for (auto& w : waiters) w->post(executor_);
+      resuming_.swap(waiters_);
+      for (auto& h : resuming_) {
+        auto ex = asio::get_associated_executor(h, executor_);
+        asio::post(ex, std::move(h));
+      }
+      resuming_.clear();  // keeps its capacity: a wakeup allocates nothing of its own
     }
     if (timed_waiters_ > 0) timer_.cancel();
   }
 
   asio::awaitable<void> wait() {
     co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [this](auto handler) { waiters_.push_back(std::make_unique<waiter_of<decltype(handler)>>(std::move(handler))); },
-        asio::use_awaitable);
+        [this](handler h) { waiters_.push_back(std::move(h)); }, asio::use_awaitable);
   }
 
   // Like wait(), but returns at `deadline` at the latest.
@@ -58,23 +59,13 @@ class event {
   }
 
  private:
-  struct waiter {
-    virtual ~waiter() = default;
-    // Queues the waiter's completion on its own executor (or `fallback`) and gives it up.
-    virtual void post(const asio::any_io_executor& fallback) = 0;
-  };
-  template <typename Handler>
-  struct waiter_of final : waiter {
-    explicit waiter_of(Handler h) : handler(std::move(h)) {}
-    void post(const asio::any_io_executor& fallback) override {
-      auto ex = asio::get_associated_executor(handler, fallback);
-      asio::post(ex, std::move(handler));
-    }
-    Handler handler;
-  };
+  // What use_awaitable makes of a void() completion: the suspended coroutine. Stored as is (no
+  // type erasure), so a wait allocates nothing once the vectors have grown.
+  using handler = asio::detail::awaitable_handler<asio::any_io_executor>;
 
   asio::any_io_executor executor_;
-  std::vector<std::unique_ptr<waiter>> waiters_;
+  std::vector<handler> waiters_;
+  std::vector<handler> resuming_;
   asio::steady_timer timer_;
   int timed_waiters_ = 0;
 };

@@ -1,0 +1,400 @@
+#include "core/state/keyspace.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace kv {
+
+std::string prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    if (static_cast<unsigned char>(end.back()) < 0xff) {
+      end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+      return end;
+    }
+    end.pop_back();  // 0xff cannot be incremented: the prefix's end is the next shorter one's
+  }
+  return std::string(1, '\0');  // every key (an empty prefix, or all 0xff bytes)
+}
+
+// ---- version blocks -------------------------------------------------------------------------
+
+keyspace::version_block* keyspace::version_block::make(std::string_view key, std::string_view value,
+                                                       std::uint64_t create, std::uint64_t mod,
+                                                       std::uint64_t version, version_block* older) {
+  void* p = std::malloc(sizeof(version_block) + key.size() + value.size());
+  if (p == nullptr) throw std::bad_alloc();
+  auto* b = static_cast<version_block*>(p);
+  b->create_revision = create;
+  b->mod_revision = mod;
+  b->version = version;
+  b->older = older;
+  b->key_len = static_cast<std::uint32_t>(key.size());
+  b->value_len = static_cast<std::uint32_t>(value.size());
+  auto* bytes = reinterpret_cast<char*>(b + 1);
+  std::memcpy(bytes, key.data(), key.size());
+  if (!value.empty()) std::memcpy(bytes + key.size(), value.data(), value.size());
+  return b;
+}
+
+void keyspace::version_block::destroy(version_block* b) noexcept { std::free(b); }
+
+void keyspace::version_block::destroy_chain(version_block* b) noexcept {
+  while (b != nullptr) {
+    auto* older = b->older;
+    destroy(b);
+    b = older;
+  }
+}
+
+// ---- lifetime -------------------------------------------------------------------------------
+
+keyspace::~keyspace() { clear(); }
+
+void keyspace::clear() noexcept {
+  for (auto* b : keys_) version_block::destroy_chain(b);
+  keys_.clear();
+  for (auto* b : retired_) version_block::destroy(b);
+  retired_.clear();
+}
+
+keyspace::keyspace(keyspace&& other) noexcept { *this = std::move(other); }
+
+keyspace& keyspace::operator=(keyspace&& other) noexcept {
+  if (this == &other) return *this;
+  clear();
+  keys_.swap(other.keys_);
+  retired_.swap(other.retired_);
+  history_queue_.swap(other.history_queue_);
+  sink_ = std::exchange(other.sink_, nullptr);
+  capture_cursor_ = std::exchange(other.capture_cursor_, {});
+  revision_ = std::exchange(other.revision_, 1);
+  compacted_ = std::exchange(other.compacted_, 1);
+  live_keys_ = std::exchange(other.live_keys_, 0);
+  live_bytes_ = std::exchange(other.live_bytes_, 0);
+  blocks_ = std::exchange(other.blocks_, 0);
+  writing_ = std::exchange(other.writing_, false);
+  changed_ = std::exchange(other.changed_, false);
+  capture_revision_ = std::exchange(other.capture_revision_, 0);
+  capture_compacted_ = std::exchange(other.capture_compacted_, 0);
+  capture_started_ = std::exchange(other.capture_started_, false);
+  max_restored_revision_ = std::exchange(other.max_restored_revision_, 0);
+  return *this;
+}
+
+// ---- writes ---------------------------------------------------------------------------------
+
+void keyspace::begin_write() {
+  assert(!writing_);
+  writing_ = true;
+  changed_ = false;
+}
+
+std::uint64_t keyspace::end_write() {
+  assert(writing_);
+  writing_ = false;
+  for (auto* b : retired_) {
+    version_block::destroy(b);
+    --blocks_;
+  }
+  retired_.clear();
+  if (changed_) ++revision_;
+  changed_ = false;
+  return revision_;
+}
+
+keyspace::version_block* keyspace::make_block(std::string_view key, std::string_view value, std::uint64_t create,
+                                              std::uint64_t mod, std::uint64_t version, version_block* older) {
+  auto* b = version_block::make(key, value, create, mod, version, older);
+  ++blocks_;
+  return b;
+}
+
+void keyspace::replace_head(tree::const_iterator it, version_block* b) {
+  // The new head has the same key, so the tree's order is unchanged.
+  const_cast<version_block*&>(*it) = b;
+}
+
+std::optional<key_value> keyspace::put(std::string_view key, std::string_view value) {
+  assert(writing_);
+  const auto w = write_revision();
+  changed_ = true;
+  auto it = keys_.find(key);
+  if (it == keys_.end()) {
+    keys_.insert(make_block(key, value, w, w, 1, nullptr));
+    ++live_keys_;
+    live_bytes_ += key.size() + value.size();
+    return std::nullopt;
+  }
+  version_block* head = *it;
+  std::optional<key_value> previous;
+  if (!head->tombstone()) {
+    previous = view_of(head);
+    live_bytes_ -= head->value_len;
+  } else {
+    ++live_keys_;
+    live_bytes_ += key.size();
+  }
+  live_bytes_ += value.size();
+  const std::uint64_t create = head->tombstone() ? w : head->create_revision;
+  const std::uint64_t version = head->tombstone() ? 1 : head->version + 1;
+  if (head->mod_revision == w) {
+    // Changed twice in one write: the later change replaces the earlier, which no revision
+    // ever showed. Its answer stays valid until end_write().
+    replace_head(it, make_block(key, value, create, w, version, head->older));
+    retired_.push_back(head);
+  } else {
+    replace_head(it, make_block(key, value, create, w, version, head));
+    history_queue_.emplace_back(w, std::string(key));
+  }
+  return previous;
+}
+
+std::uint64_t keyspace::delete_range(const key_range& r, const std::function<void(const key_value&)>& deleted) {
+  assert(writing_);
+  const auto w = write_revision();
+  std::uint64_t n = 0;
+  auto [it, last] = bounds(r);
+  // Erasing from a B-tree invalidates its iterators: note the keys to erase, erase them after.
+  std::vector<std::string> gone;
+  for (; it != last; ++it) {
+    version_block* head = *it;
+    if (head->tombstone()) continue;
+    if (deleted) deleted(view_of(head));
+    ++n;
+    --live_keys_;
+    live_bytes_ -= head->key_len + head->value_len;
+    changed_ = true;
+    if (head->mod_revision == w) {
+      retired_.push_back(head);
+      if (head->older == nullptr) {
+        gone.emplace_back(head->key());  // created in this same write: no revision ever showed it
+      } else {
+        replace_head(it, make_block(head->key(), {}, 0, w, 0, head->older));
+      }
+    } else {
+      replace_head(it, make_block(head->key(), {}, 0, w, 0, head));
+      history_queue_.emplace_back(w, std::string(head->key()));
+    }
+  }
+  for (const auto& k : gone) keys_.erase(k);
+  return n;
+}
+
+// ---- reads ----------------------------------------------------------------------------------
+
+key_value keyspace::view_of(const version_block* b, bool keys_only) noexcept {
+  return key_value{b->key(), keys_only ? std::string_view() : b->value(), b->create_revision, b->mod_revision,
+                   b->version};
+}
+
+const keyspace::version_block* keyspace::at_revision(const version_block* head, std::uint64_t revision) noexcept {
+  const auto* b = head;
+  while (b != nullptr && b->mod_revision > revision) b = b->older;
+  return b == nullptr || b->tombstone() ? nullptr : b;
+}
+
+std::pair<keyspace::tree::const_iterator, keyspace::tree::const_iterator> keyspace::bounds(
+    const key_range& r) const {
+  const bool to_the_end = r.end.size() == 1 && r.end[0] == '\0';
+  if (to_the_end) {
+    if (r.key.size() == 1 && r.key[0] == '\0') return {keys_.begin(), keys_.end()};
+    return {keys_.lower_bound(r.key), keys_.end()};
+  }
+  if (r.end.empty()) return {keys_.lower_bound(r.key), keys_.upper_bound(r.key)};
+  if (r.end <= r.key) return {keys_.end(), keys_.end()};
+  return {keys_.lower_bound(r.key), keys_.lower_bound(r.end)};
+}
+
+error_info keyspace::check_revision(std::uint64_t revision) const {
+  if (revision != 0 && revision < compacted_) {
+    return {make_error_code(errc::compacted),
+            fmt::format("revision {} has been compacted; the oldest readable revision is {}", revision, compacted_),
+            {}};
+  }
+  if (revision > revision_) {
+    return {make_error_code(errc::future_revision),
+            fmt::format("revision {} is in the future; the current revision is {}", revision, revision_), {}};
+  }
+  return {};
+}
+
+std::optional<key_value> keyspace::get(std::string_view key, std::uint64_t revision) const {
+  auto it = keys_.find(key);
+  if (it == keys_.end()) return std::nullopt;
+  const auto* b = at_revision(*it, revision == 0 ? revision_ : revision);
+  if (b == nullptr) return std::nullopt;
+  return view_of(b);
+}
+
+result<range_answer> keyspace::range(const key_range& r, const range_options& o) const {
+  if (auto e = check_revision(o.revision); e.code) return e;
+  range_answer a;
+  a.revision = o.revision == 0 ? revision_ : o.revision;
+  auto [first, last] = bounds(r);
+  auto visit = [&](const version_block* head) {
+    const auto* b = at_revision(head, a.revision);
+    if (b == nullptr) return;
+    ++a.count;
+    if (o.count_only || (o.limit != 0 && a.kvs.size() >= o.limit)) return;
+    a.kvs.push_back(view_of(b, o.keys_only));
+  };
+  if (o.descending) {
+    for (auto it = last; it != first;) visit(*--it);
+  } else {
+    for (auto it = first; it != last; ++it) visit(*it);
+  }
+  a.more = !o.count_only && a.count > a.kvs.size();
+  return a;
+}
+
+// ---- compaction -----------------------------------------------------------------------------
+
+error_info keyspace::check_compact(std::uint64_t revision) const {
+  if (revision <= compacted_) {
+    return {make_error_code(errc::compacted),
+            fmt::format("revision {} is already compacted; the oldest readable revision is {}", revision, compacted_),
+            {}};
+  }
+  if (revision > revision_) {
+    return {make_error_code(errc::future_revision),
+            fmt::format("cannot compact to revision {}: the current revision is {}", revision, revision_), {}};
+  }
+  return {};
+}
+
+void keyspace::compact(std::uint64_t revision) {
+  assert(!check_compact(revision).code);
+  compacted_ = revision;
+  trim_history();
+}
+
+void keyspace::trim_history() {
+  // A running capture still reads every revision from its own compacted revision on.
+  const auto limit = capturing() ? std::min(compacted_, capture_compacted_) : compacted_;
+  while (!history_queue_.empty() && history_queue_.front().first <= limit) {
+    trim_key(history_queue_.front().second, limit);
+    history_queue_.pop_front();
+  }
+}
+
+void keyspace::trim_key(std::string_view key, std::uint64_t limit) {
+  auto it = keys_.find(key);
+  if (it == keys_.end()) return;
+  // `keep` is the version a read at `limit` sees; nothing older is readable any more.
+  version_block* newer = nullptr;
+  version_block* keep = *it;
+  while (keep != nullptr && keep->mod_revision > limit) {
+    newer = keep;
+    keep = keep->older;
+  }
+  if (keep == nullptr) return;
+  for (auto* b = keep->older; b != nullptr;) {
+    auto* older = b->older;
+    version_block::destroy(b);
+    --blocks_;
+    b = older;
+  }
+  keep->older = nullptr;
+  if (!keep->tombstone()) return;
+  // A tombstone says "absent" to reads from its revision on, as no version at all would.
+  version_block::destroy(keep);
+  --blocks_;
+  if (newer != nullptr) {
+    newer->older = nullptr;
+  } else {
+    keys_.erase(it);
+  }
+}
+
+// ---- capture and restore --------------------------------------------------------------------
+
+void keyspace::begin_capture(capture_sink sink) {
+  assert(!capturing() && !writing_);
+  sink_ = std::move(sink);
+  capture_revision_ = revision_;
+  capture_compacted_ = compacted_;
+  capture_cursor_.clear();
+  capture_started_ = false;
+}
+
+bool keyspace::capture_step(std::size_t max_keys) {
+  assert(capturing());
+  auto it = capture_started_ ? keys_.upper_bound(std::string_view(capture_cursor_)) : keys_.begin();
+  capture_started_ = true;
+  std::vector<captured_key> batch;
+  std::vector<const version_block*> chain;
+  std::size_t visited = 0;
+  for (; it != keys_.end() && visited < max_keys; ++it, ++visited) {
+    chain.clear();
+    for (const auto* b = *it; b != nullptr; b = b->older) {
+      if (b->mod_revision > capture_revision_) continue;  // written after the capture began
+      chain.push_back(b);
+      if (b->mod_revision <= capture_compacted_) break;  // what a read at the compacted revision sees
+    }
+    // The oldest version, if a tombstone, says only "absent" to the oldest readable revisions.
+    if (!chain.empty() && chain.back()->tombstone()) chain.pop_back();
+    if (chain.empty()) continue;
+    captured_key k;
+    k.key = (*it)->key();
+    for (auto c = chain.rbegin(); c != chain.rend(); ++c) {
+      k.versions.push_back({(*c)->create_revision, (*c)->mod_revision, (*c)->version, (*c)->value()});
+    }
+    batch.push_back(std::move(k));
+  }
+  if (visited > 0) {
+    --it;
+    capture_cursor_.assign((*it)->key());
+    ++it;
+  }
+  const bool done = it == keys_.end();
+  auto sink = sink_;
+  if (done) sink_ = nullptr;
+  if (!batch.empty()) sink(std::move(batch));
+  if (done) trim_history();  // what the capture held back
+  return !done;
+}
+
+void keyspace::restore_key(const captured_key& k) {
+  if (k.versions.empty()) throw corruption_error(fmt::format("snapshot: key '{}' has no versions", k.key));
+  version_block* head = nullptr;
+  std::uint64_t previous = 0;
+  for (const auto& v : k.versions) {
+    if (v.mod_revision <= previous || (v.version != 0 && v.create_revision > v.mod_revision)) {
+      version_block::destroy_chain(head);
+      throw corruption_error(fmt::format("snapshot: key '{}' has versions out of order", k.key));
+    }
+    if (head != nullptr) history_queue_.emplace_back(v.mod_revision, std::string(k.key));
+    head = make_block(k.key, v.value, v.create_revision, v.mod_revision, v.version, head);
+    previous = v.mod_revision;
+  }
+  if (!keys_.insert(head).second) {
+    version_block::destroy_chain(head);
+    throw corruption_error(fmt::format("snapshot: key '{}' appears twice", k.key));
+  }
+  max_restored_revision_ = std::max(max_restored_revision_, previous);
+  if (!head->tombstone()) {
+    ++live_keys_;
+    live_bytes_ += head->key_len + head->value_len;
+  }
+}
+
+void keyspace::restore_revisions(std::uint64_t revision, std::uint64_t compacted) {
+  if (revision == 0 || compacted == 0 || compacted > revision || max_restored_revision_ > revision) {
+    throw corruption_error(fmt::format(
+        "snapshot: revision {} and compacted revision {} do not fit versions up to revision {}", revision,
+        compacted, max_restored_revision_));
+  }
+  revision_ = revision;
+  compacted_ = compacted;
+  // restore_key() queued history in key order; trimming pops it in revision order.
+  std::stable_sort(history_queue_.begin(), history_queue_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+}  // namespace kv

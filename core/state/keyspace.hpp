@@ -1,0 +1,229 @@
+#pragma once
+// The ordered, multi-version keyspace: every key's current value and, until compaction, its
+// earlier versions, in byte order of the keys. The data model is etcd v3's (its mvcc package):
+//
+// - The keyspace has a revision, 1 when empty. A write (one put, one delete-range, or a whole
+//   transaction: everything between begin_write() and end_write()) that changes anything takes
+//   the next revision; one that changes nothing (a delete of absent keys) takes none. Every key
+//   the write changes gets that revision as its mod_revision.
+// - Each key carries create_revision (the revision that created it, since its last delete),
+//   mod_revision and version (puts since creation: 1 for a new key; a delete ends the key, and
+//   a later put starts again at version 1).
+// - A delete leaves a tombstone (version 0) at its revision, so that reads at earlier revisions
+//   still see the key.
+// - compact(rev) makes every revision below `rev` unreadable: reads at a revision < compacted()
+//   fail (`compacted`), and the versions only such reads could see are freed. Reads at
+//   revisions in [compacted(), revision()] see exactly the keyspace as it was then.
+//
+// Structure: a B-tree (Abseil's btree_set) of pointers to each key's newest version; a version
+// is one heap block (header, key, value), and older versions hang off it, newest first. Why a
+// B-tree: ordered walks for ranges, and about 8 bytes of tree per key (nodes of 256 bytes hold
+// many pointers and are mostly full), against 40-plus per key for a red-black tree's node; a
+// point lookup compares about log2(n) keys, each behind its pointer. Why the key inside the
+// version block: one allocation per key, and a comparison touches the block it will read anyway.
+//
+// Freeing compacted history costs no walk of the keyspace: every write that leaves an older
+// version behind (an overwrite, a delete) queues (revision, key), in revision order, and
+// compaction pops that queue up to its revision and trims only those keys.
+//
+// Point-in-time capture (snapshots while writes go on): begin_capture() fixes the revision R and
+// the compacted revision C, and capture_step() walks the keys in order, a batch at a time,
+// emitting each key's versions readable at some revision in [C, R]. While a capture runs,
+// compaction still moves compacted() but frees nothing a read in [C, R] needs, so the batches
+// together are the keyspace's readable history at R, however writes and compactions interleave.
+//
+// Threading: not thread-safe; owned by the node's event-loop thread. Views returned by reads stay
+// valid until the next write or compaction.
+
+#include "core/base/error.hpp"
+
+#include <absl/container/btree_set.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kv {
+
+// One version of one key, as reads return it. `value` is empty for keys_only reads.
+struct key_value {
+  std::string_view key;
+  std::string_view value;
+  std::uint64_t create_revision = 0;
+  std::uint64_t mod_revision = 0;
+  std::uint64_t version = 0;
+};
+
+// The range [key, end) in etcd's conventions: an empty `end` is the single key `key`; an `end`
+// of "\0" (one zero byte) is every key >= key; and a `key` of "\0" with an `end` of "\0" is every
+// key. prefix_end(p) is the end that makes [p, end) every key starting with p.
+struct key_range {
+  std::string_view key;
+  std::string_view end;
+};
+std::string prefix_end(std::string_view prefix);
+
+struct range_options {
+  std::uint64_t revision = 0;  // 0: the current revision
+  std::uint64_t limit = 0;     // 0: no limit
+  bool keys_only = false;
+  bool count_only = false;
+  bool descending = false;  // from the end of the range backwards
+};
+
+struct range_answer {
+  std::vector<key_value> kvs;    // in key order (reversed when descending), at most `limit`
+  std::uint64_t count = 0;       // keys in the range at that revision, regardless of limit
+  bool more = false;             // more keys in the range than returned
+  std::uint64_t revision = 0;    // the revision the answer reflects
+};
+
+// What a capture emits for one key: its versions readable in [C, R], oldest first.
+struct captured_key {
+  std::string_view key;
+  struct version {
+    std::uint64_t create_revision;
+    std::uint64_t mod_revision;
+    std::uint64_t version;  // 0: a tombstone
+    std::string_view value;
+  };
+  std::vector<version> versions;
+};
+
+class keyspace {
+ public:
+  keyspace() = default;
+  ~keyspace();
+  keyspace(const keyspace&) = delete;
+  keyspace& operator=(const keyspace&) = delete;
+  keyspace(keyspace&& other) noexcept;
+  keyspace& operator=(keyspace&& other) noexcept;
+
+  std::uint64_t revision() const noexcept { return revision_; }
+  // The oldest readable revision (1 until the first compaction).
+  std::uint64_t compacted() const noexcept { return compacted_; }
+  // Live keys (not deleted) at the current revision, and the bytes of their keys and values.
+  std::uint64_t key_count() const noexcept { return live_keys_; }
+  std::uint64_t data_bytes() const noexcept { return live_bytes_; }
+  // Versions kept for reads at past revisions (not counting each live key's current version).
+  std::uint64_t history_versions() const noexcept { return blocks_ - keys_.size(); }
+
+  // ---- writes: one write is begin_write(), then puts and delete-ranges, then end_write() ------
+  void begin_write();
+  // Sets `key` to `value`; returns the version it replaces (nullopt: the key did not exist).
+  // The view is valid until end_write().
+  std::optional<key_value> put(std::string_view key, std::string_view value);
+  // Deletes every live key in `r`; calls `deleted` (if set) with each one's last version, in key
+  // order, before it goes. Returns how many were deleted.
+  std::uint64_t delete_range(const key_range& r, const std::function<void(const key_value&)>& deleted = {});
+  // Ends the write; returns the revision it took (revision() if it changed nothing).
+  std::uint64_t end_write();
+  // The revision the current write takes if it changes anything.
+  std::uint64_t write_revision() const noexcept { return revision_ + 1; }
+
+  // ---- reads -----------------------------------------------------------------------------------
+  // The version of `key` at `revision` (0: current); nullopt if it did not exist then. The
+  // revision must be readable (see check_revision).
+  std::optional<key_value> get(std::string_view key, std::uint64_t revision = 0) const;
+  result<range_answer> range(const key_range& r, const range_options& o) const;
+  // errc::ok, or why reads at `revision` (0: current) are refused: below compacted() (the
+  // message names the oldest readable revision) or above revision().
+  error_info check_revision(std::uint64_t revision) const;
+
+  // ---- compaction ----------------------------------------------------------------------------
+  // Makes revisions below `revision` unreadable and frees what only they needed. `revision` must
+  // be in (compacted(), revision()]; check with check_compact().
+  void compact(std::uint64_t revision);
+  error_info check_compact(std::uint64_t revision) const;
+
+  // ---- capture and restore (snapshots) --------------------------------------------------------
+  using capture_sink = std::function<void(std::vector<captured_key>)>;
+  // Fixes the capture at the current revision. The sink receives the keys in order, in batches.
+  void begin_capture(capture_sink sink);
+  // Captures up to `max_keys` more keys. Returns false once every key is captured, which ends
+  // the capture (the sink has had every batch).
+  bool capture_step(std::size_t max_keys = 1024);
+  bool capturing() const noexcept { return static_cast<bool>(sink_); }
+  std::uint64_t capture_revision() const noexcept { return capture_revision_; }
+  std::uint64_t capture_compacted() const noexcept { return capture_compacted_; }
+
+  // Rebuilding from a capture: restore_key() for each captured key, in any order, then
+  // restore_revisions() with the capture's revision and compacted revision. Throws
+  // corruption_error for versions that are out of order or beyond the revision.
+  void restore_key(const captured_key& k);
+  void restore_revisions(std::uint64_t revision, std::uint64_t compacted);
+
+ private:
+  // One version of a key: a heap block of header | key | value. `older` is the next older
+  // version of the same key (nullptr: none kept).
+  struct version_block {
+    std::uint64_t create_revision;
+    std::uint64_t mod_revision;
+    std::uint64_t version;  // 0: a tombstone
+    version_block* older;
+    std::uint32_t key_len;
+    std::uint32_t value_len;
+    static version_block* make(std::string_view key, std::string_view value, std::uint64_t create,
+                               std::uint64_t mod, std::uint64_t version, version_block* older);
+    static void destroy(version_block* b) noexcept;
+    static void destroy_chain(version_block* b) noexcept;
+    std::string_view key() const noexcept { return {reinterpret_cast<const char*>(this + 1), key_len}; }
+    std::string_view value() const noexcept {
+      return {reinterpret_cast<const char*>(this + 1) + key_len, value_len};
+    }
+    bool tombstone() const noexcept { return version == 0; }
+  };
+  struct by_key {
+    using is_transparent = void;
+    static std::string_view key(const version_block* b) noexcept { return b->key(); }
+    static std::string_view key(std::string_view k) noexcept { return k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return key(a) < key(b);
+    }
+  };
+  using tree = absl::btree_set<version_block*, by_key>;
+
+  static key_value view_of(const version_block* b, bool keys_only = false) noexcept;
+  // The version of the chain starting at `head` that is visible at `revision`, or nullptr.
+  static const version_block* at_revision(const version_block* head, std::uint64_t revision) noexcept;
+  // Bounds of the range in the tree.
+  std::pair<tree::const_iterator, tree::const_iterator> bounds(const key_range& r) const;
+  version_block* make_block(std::string_view key, std::string_view value, std::uint64_t create, std::uint64_t mod,
+                            std::uint64_t version, version_block* older);
+  // Makes `b` (same key, b->older already set) the newest version of the key at `it`.
+  static void replace_head(tree::const_iterator it, version_block* b);
+  // Frees what reads at revisions >= limit do not need of the key `key`.
+  void trim_key(std::string_view key, std::uint64_t limit);
+  // Trims the queued keys up to the compacted revision (or the capture's, while one runs).
+  void trim_history();
+  void clear() noexcept;
+
+  tree keys_;
+  std::uint64_t revision_ = 1;
+  std::uint64_t compacted_ = 1;
+  std::uint64_t live_keys_ = 0;
+  std::uint64_t live_bytes_ = 0;
+  std::uint64_t blocks_ = 0;  // version blocks allocated
+  bool writing_ = false;
+  bool changed_ = false;
+  // A version the current write replaced, kept until end_write() so put()'s answer stays valid:
+  // only when the replaced version is freed at once (a second put to the key in the same write).
+  std::vector<version_block*> retired_;
+  // (revision, key): at `revision` the key left an older version behind.
+  std::deque<std::pair<std::uint64_t, std::string>> history_queue_;
+  std::uint64_t max_restored_revision_ = 0;
+
+  capture_sink sink_;
+  std::uint64_t capture_revision_ = 0;
+  std::uint64_t capture_compacted_ = 0;
+  std::string capture_cursor_;  // the last key captured
+  bool capture_started_ = false;
+};
+
+}  // namespace kv

@@ -1,0 +1,396 @@
+// The multi-version keyspace against a plain reference model (every version of every key in a
+// std::map, never freed), over thousands of random writes, compactions, reads at past revisions
+// and snapshot captures interleaved with writes and restored into a fresh keyspace.
+// KV_KEYSPACE_SEED=N replays one seed; KV_KEYSPACE_SEEDS=N runs seeds 1..N (default 200).
+
+#include "core/state/keyspace.hpp"
+
+#include <boost/test/results_collector.hpp>
+#include <boost/test/unit_test.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using kv::key_range;
+using kv::keyspace;
+
+struct ref_version {
+  std::uint64_t create = 0, mod = 0, version = 0;  // version 0: tombstone
+  std::string value;
+};
+
+// The reference: every version of every key, oldest first; reads pick the newest version at or
+// below the revision. Ranges are decided key by key, independently of keyspace::bounds.
+struct model {
+  std::map<std::string, std::vector<ref_version>> keys;
+  std::uint64_t revision = 1;
+  std::uint64_t compacted = 1;
+  std::uint64_t write = 0;  // the revision of the write under way
+  bool changed = false;
+
+  static bool in_range(const std::string& k, const key_range& r) {
+    const bool to_end = r.end == std::string_view("\0", 1);
+    if (to_end && r.key == std::string_view("\0", 1)) return true;
+    if (to_end) return k >= r.key;
+    if (r.end.empty()) return k == r.key;
+    return k >= r.key && k < r.end;
+  }
+  const ref_version* at(const std::string& k, std::uint64_t rev) const {
+    auto it = keys.find(k);
+    if (it == keys.end()) return nullptr;
+    const ref_version* found = nullptr;
+    for (const auto& v : it->second)
+      if (v.mod <= rev) found = &v;
+    return found == nullptr || found->version == 0 ? nullptr : found;
+  }
+  void begin() {
+    write = revision + 1;
+    changed = false;
+  }
+  std::optional<ref_version> put(const std::string& k, const std::string& v) {
+    changed = true;
+    auto& vs = keys[k];
+    std::optional<ref_version> prev;
+    ref_version n{write, write, 1, v};
+    if (!vs.empty() && vs.back().version != 0) {
+      prev = vs.back();
+      n.create = vs.back().create;
+      n.version = vs.back().version + 1;
+    }
+    if (!vs.empty() && vs.back().mod == write) {
+      vs.back() = n;
+    } else {
+      vs.push_back(n);
+    }
+    return prev;
+  }
+  std::vector<std::pair<std::string, ref_version>> del(const key_range& r) {
+    std::vector<std::pair<std::string, ref_version>> out;
+    for (auto it = keys.begin(); it != keys.end();) {
+      auto& vs = it->second;
+      if (!in_range(it->first, r) || vs.back().version == 0) {
+        ++it;
+        continue;
+      }
+      changed = true;
+      out.emplace_back(it->first, vs.back());
+      if (vs.back().mod == write) {
+        if (vs.size() == 1) {
+          it = keys.erase(it);
+          continue;
+        }
+        vs.back() = ref_version{0, write, 0, {}};
+      } else {
+        vs.push_back(ref_version{0, write, 0, {}});
+      }
+      ++it;
+    }
+    return out;
+  }
+  void end() {
+    if (changed) ++revision;
+  }
+  std::uint64_t live_keys() const {
+    std::uint64_t n = 0;
+    for (const auto& [k, vs] : keys) n += vs.back().version != 0;
+    return n;
+  }
+};
+
+struct owned_key {
+  std::string key;
+  std::vector<ref_version> versions;
+};
+
+class runner {
+ public:
+  explicit runner(std::uint64_t seed) : rng_(seed), seed_(seed) {}
+
+  void run(int steps) {
+    for (int step = 0; step < steps; ++step) {
+      step_ = step;
+      auto dice = pick(100);
+      if (dice < 45) {
+        one_write();
+      } else if (dice < 52) {
+        compact();
+      } else if (dice < 57) {
+        capture_and_restore();
+      } else {
+        check_reads(ks_, model_.compacted, model_.revision);
+      }
+      if (step % 50 == 0) check_everything(ks_, model_.compacted, model_.revision);
+    }
+    check_everything(ks_, model_.compacted, model_.revision);
+    // Compacting everything frees every old version and every tombstone.
+    if (model_.compacted < model_.revision) {
+      ks_.compact(model_.revision);
+      model_.compacted = model_.revision;
+    }
+    BOOST_TEST(ks_.history_versions() == 0u, where());
+    check_everything(ks_, model_.compacted, model_.revision);
+  }
+
+ private:
+  std::uint64_t pick(std::uint64_t n) { return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng_); }
+  std::string where() const { return fmt::format("seed {} step {} (replay: KV_KEYSPACE_SEED={})", seed_, step_, seed_); }
+
+  std::string random_key() {
+    static const char alphabet[] = {'a', 'b', '\0', '\xff'};
+    std::string k;
+    auto len = 1 + pick(3);
+    for (std::uint64_t i = 0; i < len; ++i) k.push_back(alphabet[pick(4)]);
+    return k;
+  }
+  // A range in any of etcd's forms, sometimes empty or reversed.
+  key_range random_range(std::string& a, std::string& b) {
+    static const std::string zero(1, '\0');
+    a = random_key();
+    switch (pick(5)) {
+      case 0: b.clear(); break;          // one key
+      case 1: b = zero; break;           // from a to the end
+      case 2: b = kv::prefix_end(a); break;  // the prefix a
+      case 3: a = zero; b = zero; break;  // everything
+      default: b = random_key(); break;  // [a, b), maybe empty
+    }
+    return key_range{a, b};
+  }
+
+  void one_write() {
+    ks_.begin_write();
+    model_.begin();
+    auto ops = 1 + pick(4);
+    for (std::uint64_t i = 0; i < ops; ++i) {
+      if (pick(3) != 0) {
+        auto k = random_key();
+        auto v = fmt::format("v{}", pick(1000));
+        auto prev = ks_.put(k, v);
+        auto want = model_.put(k, v);
+        BOOST_REQUIRE_MESSAGE(prev.has_value() == want.has_value(), where() << ": put's previous version");
+        if (prev) {
+          BOOST_TEST(prev->value == want->value, where());
+          BOOST_TEST(prev->mod_revision == want->mod, where());
+          BOOST_TEST(prev->version == want->version, where());
+        }
+      } else {
+        std::string a, b;
+        auto r = random_range(a, b);
+        std::vector<std::string> deleted;
+        auto n = ks_.delete_range(r, [&](const kv::key_value& kv) { deleted.emplace_back(kv.key); });
+        auto want = model_.del(r);
+        BOOST_REQUIRE_MESSAGE(n == want.size(), where() << ": delete_range count " << n << " != " << want.size());
+        for (std::size_t j = 0; j < want.size(); ++j) BOOST_TEST(deleted[j] == want[j].first, where());
+      }
+    }
+    auto rev = ks_.end_write();
+    model_.end();
+    BOOST_REQUIRE_MESSAGE(rev == model_.revision, where() << ": revision " << rev << " != " << model_.revision);
+    if (ks_.capturing() && pick(2) == 0) ks_.capture_step(1 + pick(8));
+  }
+
+  void compact() {
+    if (model_.compacted >= model_.revision) {
+      BOOST_TEST(ks_.check_compact(model_.revision).code == kv::errc::compacted, where());
+      return;
+    }
+    BOOST_TEST(ks_.check_compact(model_.revision + 1).code == kv::errc::future_revision, where());
+    BOOST_TEST(ks_.check_compact(model_.compacted).code == kv::errc::compacted, where());
+    auto rev = model_.compacted + 1 + pick(model_.revision - model_.compacted);
+    BOOST_REQUIRE(!ks_.check_compact(rev).code);
+    ks_.compact(rev);
+    model_.compacted = rev;
+  }
+
+  // Captures while writes and compactions go on, restores the capture into a new keyspace and
+  // checks it against the model at the capture's revisions. Sometimes the restored keyspace
+  // replaces the live one (a restart from a snapshot).
+  void capture_and_restore() {
+    if (ks_.capturing()) return;
+    std::vector<owned_key> captured;
+    ks_.begin_capture([&](std::vector<kv::captured_key> batch) {
+      for (const auto& k : batch) {
+        owned_key o{std::string(k.key), {}};
+        for (const auto& v : k.versions) o.versions.push_back({v.create_revision, v.mod_revision, v.version, std::string(v.value)});
+        captured.push_back(std::move(o));
+      }
+    });
+    const auto rev = ks_.capture_revision();
+    const auto compacted = ks_.capture_compacted();
+    const bool quiet = pick(3) == 0;  // no writes during the capture
+    while (ks_.capturing()) {
+      if (!quiet) {
+        if (pick(3) == 0) one_write();
+        if (pick(8) == 0) compact();
+      }
+      if (ks_.capturing()) ks_.capture_step(1 + pick(6));
+    }
+    keyspace restored;
+    // Restore in a shuffled order: restore_key() must not depend on key order.
+    std::shuffle(captured.begin(), captured.end(), rng_);
+    for (const auto& o : captured) {
+      kv::captured_key k;
+      k.key = o.key;
+      for (const auto& v : o.versions) k.versions.push_back({v.create, v.mod, v.version, v.value});
+      restored.restore_key(k);
+    }
+    restored.restore_revisions(rev, compacted);
+    BOOST_TEST(restored.revision() == rev, where());
+    BOOST_TEST(restored.compacted() == compacted, where());
+    check_everything(restored, compacted, rev);  // the model keeps every version: check them all
+    if (quiet) ks_ = std::move(restored);
+  }
+
+  // Reads at a few random revisions in [lo, hi] and refusals outside it.
+  void check_reads(const keyspace& ks, std::uint64_t lo, std::uint64_t hi) {
+    if (lo > 1) BOOST_TEST(ks.check_revision(lo - 1).code == kv::errc::compacted, where());
+    BOOST_TEST(ks.check_revision(hi + 1).code == kv::errc::future_revision, where());
+    for (int i = 0; i < 3; ++i) check_range_at(ks, lo + pick(hi - lo + 1));
+  }
+
+  void check_range_at(const keyspace& ks, std::uint64_t rev) {
+    std::string a, b;
+    auto r = random_range(a, b);
+    kv::range_options o;
+    o.revision = pick(4) == 0 && rev == ks.revision() ? 0 : rev;
+    o.limit = pick(3) == 0 ? 1 + pick(5) : 0;
+    o.keys_only = pick(4) == 0;
+    o.count_only = pick(6) == 0;
+    o.descending = pick(3) == 0;
+    auto got = ks.range(r, o);
+    BOOST_REQUIRE_MESSAGE(got.ok(), where() << ": range at " << rev << ": " << got.message());
+    std::vector<std::pair<std::string, const ref_version*>> want;
+    for (const auto& [k, vs] : model_.keys) {
+      if (!model::in_range(k, r)) continue;
+      if (const auto* v = model_.at(k, rev)) want.emplace_back(k, v);
+    }
+    if (o.descending) std::reverse(want.begin(), want.end());
+    BOOST_REQUIRE_MESSAGE(got->count == want.size(), where() << ": count at " << rev);
+    BOOST_TEST(got->revision == rev, where());
+    std::size_t expect_n = o.count_only ? 0 : (o.limit ? std::min<std::size_t>(o.limit, want.size()) : want.size());
+    BOOST_REQUIRE_MESSAGE(got->kvs.size() == expect_n, where() << ": returned " << got->kvs.size() << " of " << expect_n);
+    BOOST_TEST(got->more == (!o.count_only && expect_n < want.size()), where());
+    for (std::size_t i = 0; i < expect_n; ++i) {
+      const auto& g = got->kvs[i];
+      const auto& [k, v] = want[i];
+      BOOST_REQUIRE_MESSAGE(g.key == k, where() << ": key " << i << " at revision " << rev);
+      BOOST_TEST(g.value == (o.keys_only ? std::string() : v->value), where());
+      BOOST_TEST(g.create_revision == v->create, where());
+      BOOST_TEST(g.mod_revision == v->mod, where());
+      BOOST_TEST(g.version == v->version, where());
+    }
+  }
+
+  // Every key at every readable revision, and the live counts.
+  void check_everything(const keyspace& ks, std::uint64_t lo, std::uint64_t hi) {
+    for (auto rev = lo; rev <= hi; ++rev) {
+      std::size_t visible = 0;
+      for (const auto& [k, vs] : model_.keys) {
+        const auto* want = model_.at(k, rev);
+        auto got = ks.get(k, rev);
+        BOOST_REQUIRE_MESSAGE(got.has_value() == (want != nullptr),
+                              where() << ": key '" << k << "' at revision " << rev << (want ? " missing" : " present"));
+        if (!want) continue;
+        ++visible;
+        BOOST_REQUIRE_MESSAGE(got->value == want->value && got->mod_revision == want->mod &&
+                                  got->create_revision == want->create && got->version == want->version,
+                              where() << ": key '" << k << "' at revision " << rev);
+      }
+      static const std::string zero(1, '\0');
+      kv::range_options o;
+      o.revision = rev;
+      o.count_only = true;
+      auto all = ks.range(key_range{zero, zero}, o);
+      BOOST_REQUIRE(all.ok());
+      BOOST_REQUIRE_MESSAGE(all->count == visible, where() << ": keys at revision " << rev);
+    }
+    if (hi == model_.revision) BOOST_TEST(ks.key_count() == model_.live_keys(), where());
+  }
+
+  std::mt19937_64 rng_;
+  std::uint64_t seed_;
+  int step_ = 0;
+  keyspace ks_;
+  model model_;
+};
+
+std::uint64_t env_number(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(keyspace_model)
+
+BOOST_AUTO_TEST_CASE(random_histories_match_the_reference) {
+  if (auto one = env_number("KV_KEYSPACE_SEED", 0); one != 0) {
+    runner(one).run(600);
+    return;
+  }
+  const auto seeds = env_number("KV_KEYSPACE_SEEDS", 200);
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    runner(seed).run(600);
+    const auto id = boost::unit_test::framework::current_test_case().p_id;
+    if (!boost::unit_test::results_collector.results(id).passed()) return;  // the messages name the seed
+  }
+}
+
+BOOST_AUTO_TEST_CASE(prefix_end_follows_etcd) {
+  BOOST_TEST(kv::prefix_end("abc") == "abd");
+  BOOST_TEST(kv::prefix_end("a\xff") == "b");
+  BOOST_TEST(kv::prefix_end("\xff\xff") == std::string(1, '\0'));
+  BOOST_TEST(kv::prefix_end("") == std::string(1, '\0'));
+}
+
+BOOST_AUTO_TEST_CASE(revisions_versions_and_compaction_errors) {
+  keyspace ks;
+  BOOST_TEST(ks.revision() == 1u);
+  ks.begin_write();
+  BOOST_TEST(!ks.put("k", "a").has_value());
+  BOOST_TEST(ks.end_write() == 2u);
+  ks.begin_write();
+  auto prev = ks.put("k", "b");
+  BOOST_REQUIRE(prev.has_value());
+  BOOST_TEST(prev->value == "a");
+  BOOST_TEST(ks.end_write() == 3u);
+  auto now = ks.get("k");
+  BOOST_REQUIRE(now.has_value());
+  BOOST_TEST(now->create_revision == 2u);
+  BOOST_TEST(now->mod_revision == 3u);
+  BOOST_TEST(now->version == 2u);
+  // A delete of nothing takes no revision.
+  ks.begin_write();
+  BOOST_TEST(ks.delete_range(key_range{"x", {}}) == 0u);
+  BOOST_TEST(ks.end_write() == 3u);
+  ks.begin_write();
+  BOOST_TEST(ks.delete_range(key_range{"k", {}}) == 1u);
+  BOOST_TEST(ks.end_write() == 4u);
+  BOOST_TEST(!ks.get("k").has_value());
+  BOOST_TEST(ks.get("k", 3)->value == "b");
+  ks.begin_write();
+  ks.put("k", "c");
+  ks.end_write();
+  BOOST_TEST(ks.get("k")->version == 1u);  // a delete ends the key; it starts again
+  BOOST_TEST(ks.get("k")->create_revision == 5u);
+  ks.compact(4);
+  auto e = ks.check_revision(3);
+  BOOST_TEST((e.code == kv::errc::compacted));
+  BOOST_TEST(e.message == "revision 3 has been compacted; the oldest readable revision is 4");
+  BOOST_TEST(ks.check_revision(6).message == "revision 6 is in the future; the current revision is 5");
+  BOOST_TEST(!ks.range(key_range{"k", {}}, kv::range_options{.revision = 3}).ok());
+  // Reads at 4 and later need neither the old values nor the tombstone: "absent" is what no
+  // version says too.
+  BOOST_TEST(ks.history_versions() == 0u);
+  BOOST_TEST(!ks.get("k", 4).has_value());
+  BOOST_TEST(ks.get("k", 5)->value == "c");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
