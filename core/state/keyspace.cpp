@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <new>
 
 namespace kv {
@@ -59,6 +60,7 @@ keyspace::~keyspace() { clear(); }
 void keyspace::clear() noexcept {
   for (auto* b : keys_) version_block::destroy_chain(b);
   keys_.clear();
+  index_.clear();
   for (auto* b : retired_) version_block::destroy(b);
   retired_.clear();
 }
@@ -69,6 +71,7 @@ keyspace& keyspace::operator=(keyspace&& other) noexcept {
   if (this == &other) return *this;
   clear();
   keys_.swap(other.keys_);
+  index_.swap(other.index_);
   retired_.swap(other.retired_);
   history_queue_.swap(other.history_queue_);
   sink_ = std::exchange(other.sink_, nullptr);
@@ -115,43 +118,83 @@ keyspace::version_block* keyspace::make_block(std::string_view key, std::string_
   return b;
 }
 
-void keyspace::replace_head(tree::const_iterator it, version_block* b) {
-  // The new head has the same key, so the tree's order is unchanged.
-  const_cast<version_block*&>(*it) = b;
+keyspace::version_block* keyspace::find_head(std::string_view key) const {
+  auto it = index_.find(key);
+  return it == index_.end() ? nullptr : *it;
+}
+
+void keyspace::insert_head(version_block* b) {
+  keys_.insert(b);
+  index_.insert(b);
+}
+
+void keyspace::erase_head(std::string_view key) {
+  keys_.erase(key);
+  index_.erase(key);
+}
+
+keyspace::version_block* keyspace::move_head(version_block* head, version_block* b) {
+  // Same key: neither index's order or hash changes, so the slots are rewritten in place.
+  const_cast<version_block*&>(*keys_.find(head->key())) = b;
+  const_cast<version_block*&>(*index_.find(head->key())) = b;
+  version_block::destroy(head);
+  --blocks_;
+  return b;
+}
+
+bool keyspace::fits(const version_block* b, std::string_view value) noexcept {
+  return ::malloc_usable_size(const_cast<version_block*>(b)) >= sizeof(version_block) + b->key_len + value.size();
+}
+
+void keyspace::push_history(version_block* head) {
+  head->older = make_block(head->key(), head->value(), head->create_revision, head->mod_revision, head->version,
+                           head->older);
+  history_queue_.emplace_back(write_revision(), std::string(head->key()));
 }
 
 std::optional<key_value> keyspace::put(std::string_view key, std::string_view value) {
   assert(writing_);
   const auto w = write_revision();
   changed_ = true;
-  auto it = keys_.find(key);
-  if (it == keys_.end()) {
-    keys_.insert(make_block(key, value, w, w, 1, nullptr));
+  version_block* head = find_head(key);
+  if (head == nullptr) {
+    insert_head(make_block(key, value, w, w, 1, nullptr));
     ++live_keys_;
     live_bytes_ += key.size() + value.size();
     return std::nullopt;
   }
-  version_block* head = *it;
-  std::optional<key_value> previous;
-  if (!head->tombstone()) {
-    previous = view_of(head);
+  const bool was_live = !head->tombstone();
+  const std::uint64_t create = was_live ? head->create_revision : w;
+  const std::uint64_t version = was_live ? head->version + 1 : 1;
+  if (was_live) {
     live_bytes_ -= head->value_len;
   } else {
     ++live_keys_;
     live_bytes_ += key.size();
   }
   live_bytes_ += value.size();
-  const std::uint64_t create = head->tombstone() ? w : head->create_revision;
-  const std::uint64_t version = head->tombstone() ? 1 : head->version + 1;
+  std::optional<key_value> previous;
   if (head->mod_revision == w) {
-    // Changed twice in one write: the later change replaces the earlier, which no revision
-    // ever showed. Its answer stays valid until end_write().
-    replace_head(it, make_block(key, value, create, w, version, head->older));
-    retired_.push_back(head);
+    // Changed twice in one write: the later change replaces the earlier, which no revision ever
+    // showed. A copy of the earlier one answers this call until end_write().
+    if (was_live) {
+      auto* copy = make_block(key, head->value(), head->create_revision, head->mod_revision, head->version, nullptr);
+      retired_.push_back(copy);
+      previous = view_of(copy);
+    }
   } else {
-    replace_head(it, make_block(key, value, create, w, version, head));
-    history_queue_.emplace_back(w, std::string(key));
+    push_history(head);
+    if (was_live) previous = view_of(head->older);
   }
+  if (!fits(head, value)) {
+    move_head(head, make_block(key, value, create, w, version, head->older));
+    return previous;
+  }
+  head->create_revision = create;
+  head->mod_revision = w;
+  head->version = version;
+  head->value_len = static_cast<std::uint32_t>(value.size());
+  if (!value.empty()) std::memcpy(reinterpret_cast<char*>(head + 1) + head->key_len, value.data(), value.size());
   return previous;
 }
 
@@ -171,18 +214,23 @@ std::uint64_t keyspace::delete_range(const key_range& r, const std::function<voi
     live_bytes_ -= head->key_len + head->value_len;
     changed_ = true;
     if (head->mod_revision == w) {
-      retired_.push_back(head);
-      if (head->older == nullptr) {
-        gone.emplace_back(head->key());  // created in this same write: no revision ever showed it
-      } else {
-        replace_head(it, make_block(head->key(), {}, 0, w, 0, head->older));
+      if (head->older == nullptr) {  // created in this same write: no revision ever showed it
+        gone.emplace_back(head->key());
+        continue;
       }
+      // Changed earlier in this write: that change is dropped; the tombstone takes its place.
     } else {
-      replace_head(it, make_block(head->key(), {}, 0, w, 0, head));
-      history_queue_.emplace_back(w, std::string(head->key()));
+      push_history(head);
     }
+    head->create_revision = 0;
+    head->mod_revision = w;
+    head->version = 0;
+    head->value_len = 0;
   }
-  for (const auto& k : gone) keys_.erase(k);
+  for (const auto& k : gone) {
+    retired_.push_back(find_head(k));
+    erase_head(k);
+  }
   return n;
 }
 
@@ -225,9 +273,9 @@ error_info keyspace::check_revision(std::uint64_t revision) const {
 }
 
 std::optional<key_value> keyspace::get(std::string_view key, std::uint64_t revision) const {
-  auto it = keys_.find(key);
-  if (it == keys_.end()) return std::nullopt;
-  const auto* b = at_revision(*it, revision == 0 ? revision_ : revision);
+  const auto* head = find_head(key);
+  if (head == nullptr) return std::nullopt;
+  const auto* b = at_revision(head, revision == 0 ? revision_ : revision);
   if (b == nullptr) return std::nullopt;
   return view_of(b);
 }
@@ -284,11 +332,11 @@ void keyspace::trim_history() {
 }
 
 void keyspace::trim_key(std::string_view key, std::uint64_t limit) {
-  auto it = keys_.find(key);
-  if (it == keys_.end()) return;
+  version_block* head = find_head(key);
+  if (head == nullptr) return;
   // `keep` is the version a read at `limit` sees; nothing older is readable any more.
   version_block* newer = nullptr;
-  version_block* keep = *it;
+  version_block* keep = head;
   while (keep != nullptr && keep->mod_revision > limit) {
     newer = keep;
     keep = keep->older;
@@ -303,13 +351,13 @@ void keyspace::trim_key(std::string_view key, std::uint64_t limit) {
   keep->older = nullptr;
   if (!keep->tombstone()) return;
   // A tombstone says "absent" to reads from its revision on, as no version at all would.
-  version_block::destroy(keep);
-  --blocks_;
   if (newer != nullptr) {
     newer->older = nullptr;
   } else {
-    keys_.erase(it);
+    erase_head(key);
   }
+  version_block::destroy(keep);
+  --blocks_;
 }
 
 // ---- capture and restore --------------------------------------------------------------------
@@ -373,10 +421,11 @@ void keyspace::restore_key(const captured_key& k) {
     head = make_block(k.key, v.value, v.create_revision, v.mod_revision, v.version, head);
     previous = v.mod_revision;
   }
-  if (!keys_.insert(head).second) {
+  if (find_head(k.key) != nullptr) {
     version_block::destroy_chain(head);
     throw corruption_error(fmt::format("snapshot: key '{}' appears twice", k.key));
   }
+  insert_head(head);
   max_restored_revision_ = std::max(max_restored_revision_, previous);
   if (!head->tombstone()) {
     ++live_keys_;

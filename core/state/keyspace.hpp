@@ -15,12 +15,18 @@
 //   fail (`compacted`), and the versions only such reads could see are freed. Reads at
 //   revisions in [compacted(), revision()] see exactly the keyspace as it was then.
 //
-// Structure: a B-tree (Abseil's btree_set) of pointers to each key's newest version; a version
-// is one heap block (header, key, value), and older versions hang off it, newest first. Why a
-// B-tree: ordered walks for ranges, and about 8 bytes of tree per key (nodes of 256 bytes hold
-// many pointers and are mostly full), against 40-plus per key for a red-black tree's node; a
-// point lookup compares about log2(n) keys, each behind its pointer. Why the key inside the
-// version block: one allocation per key, and a comparison touches the block it will read anyway.
+// Structure: each key's newest version is one heap block (header, key, value), and older
+// versions hang off it, newest first. Two indexes point at the newest blocks: a B-tree (Abseil's
+// btree_set) in key order, for ranges, and a hash set (Abseil's flat_hash_set), for point reads
+// and writes. Why both: a B-tree lookup compares about log2(n) keys, each behind its pointer, so
+// at a million keys a point read costs several times a hash lookup (docs/benchmarks.md,
+// keyspace_bench); each index costs about 8-16 bytes per key. Why a B-tree for order: nodes of
+// 256 bytes hold many pointers and stay mostly full, against 40-plus bytes per key for a
+// red-black tree's node. Why the key inside the version block: one allocation per key.
+//
+// The newest block of a key keeps its address while the key lives, so neither index changes on
+// an overwrite: the block's old contents move to a new block behind it (the history), and the
+// new value is written in place; only a value too large for the block's allocation moves it.
 //
 // Freeing compacted history costs no walk of the keyspace: every write that leaves an older
 // version behind (an overwrite, a delete) queues (revision, key), in revision order, and
@@ -38,6 +44,8 @@
 #include "core/base/error.hpp"
 
 #include <absl/container/btree_set.h>
+#include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
 
 #include <cstdint>
 #include <deque>
@@ -119,7 +127,7 @@ class keyspace {
   // The view is valid until end_write().
   std::optional<key_value> put(std::string_view key, std::string_view value);
   // Deletes every live key in `r`; calls `deleted` (if set) with each one's last version, in key
-  // order, before it goes. Returns how many were deleted.
+  // order, before it goes (the view is valid during the call only). Returns how many were deleted.
   std::uint64_t delete_range(const key_range& r, const std::function<void(const key_value&)>& deleted = {});
   // Ends the write; returns the revision it took (revision() if it changed nothing).
   std::uint64_t end_write();
@@ -188,6 +196,21 @@ class keyspace {
     }
   };
   using tree = absl::btree_set<version_block*, by_key>;
+  struct key_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const noexcept {
+      return absl::Hash<absl::string_view>{}(absl::string_view(k.data(), k.size()));
+    }
+    std::size_t operator()(const version_block* b) const noexcept { return (*this)(b->key()); }
+  };
+  struct key_eq {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return by_key::key(a) == by_key::key(b);
+    }
+  };
+  using hash_index = absl::flat_hash_set<version_block*, key_hash, key_eq>;
 
   static key_value view_of(const version_block* b, bool keys_only = false) noexcept;
   // The version of the chain starting at `head` that is visible at `revision`, or nullptr.
@@ -196,8 +219,16 @@ class keyspace {
   std::pair<tree::const_iterator, tree::const_iterator> bounds(const key_range& r) const;
   version_block* make_block(std::string_view key, std::string_view value, std::uint64_t create, std::uint64_t mod,
                             std::uint64_t version, version_block* older);
-  // Makes `b` (same key, b->older already set) the newest version of the key at `it`.
-  static void replace_head(tree::const_iterator it, version_block* b);
+  // The newest block of `key`, or nullptr.
+  version_block* find_head(std::string_view key) const;
+  void insert_head(version_block* b);
+  void erase_head(std::string_view key);
+  // Moves the newest version of `head`'s key to the new block `b` in both indexes; returns b.
+  version_block* move_head(version_block* head, version_block* b);
+  // Whether `value` fits in `b`'s allocation in place of its value.
+  static bool fits(const version_block* b, std::string_view value) noexcept;
+  // Keeps `head`'s present contents as a new older block behind it (the history).
+  void push_history(version_block* head);
   // Frees what reads at revisions >= limit do not need of the key `key`.
   void trim_key(std::string_view key, std::uint64_t limit);
   // Trims the queued keys up to the compacted revision (or the capture's, while one runs).
@@ -205,6 +236,7 @@ class keyspace {
   void clear() noexcept;
 
   tree keys_;
+  hash_index index_;
   std::uint64_t revision_ = 1;
   std::uint64_t compacted_ = 1;
   std::uint64_t live_keys_ = 0;

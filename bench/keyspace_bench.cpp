@@ -1,0 +1,132 @@
+// keyspace_bench: the in-memory structures that hold the keys, in process: today's hash-sharded
+// state machine against the ordered, multi-version keyspace (core/state/keyspace.hpp). Loads
+// `--keys` keys of `--value-size` bytes, then times random point reads and overwrites, and
+// reports the resident memory the load added. One structure per process run (--structure), so
+// that each RSS figure is its own; the same allocator as kvnode (jemalloc).
+//
+//   keyspace_bench --structure hash --keys 1000000
+//   keyspace_bench --structure keyspace --keys 1000000 --history 0
+//
+// `--history N`: the keyspace keeps the last N revisions of history (compacting as it goes);
+// 0 keeps none, as the hash map does.
+
+#include "bench/args.hpp"
+#include "core/state/keyspace.hpp"
+#include "core/state/state_machine.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+std::uint64_t resident_bytes() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<std::uint64_t>(resident) * 4096;
+}
+
+std::string key_name(std::uint64_t k) { return fmt::format("key:{:012}", k); }
+
+struct options {
+  std::string structure = "keyspace";
+  std::uint64_t keys = 1'000'000;
+  std::uint64_t value_size = 100;
+  std::uint64_t ops = 1'000'000;
+  std::uint64_t history = 0;
+  bool json = false;
+};
+
+// The hash-sharded state machine, driven through commands as the node drives it.
+struct hash_side {
+  kv::state_machine sm;
+  std::uint64_t index = 0;
+  void put(const std::string& k, const std::string& v) {
+    auto bytes = kv::encode_set(k, v);
+    (void)sm.apply(++index, *kv::decode_command(bytes));
+  }
+  bool get(const std::string& k) const { return sm.get(k).has_value(); }
+};
+
+struct keyspace_side {
+  kv::keyspace ks;
+  std::uint64_t history = 0;
+  void put(const std::string& k, const std::string& v) {
+    ks.begin_write();
+    ks.put(k, v);
+    auto rev = ks.end_write();
+    if (rev > history + ks.compacted()) ks.compact(rev - history);
+  }
+  bool get(const std::string& k) const { return ks.get(k).has_value(); }
+};
+
+template <typename Side>
+void run(Side& side, const options& o) {
+  const std::string value(o.value_size, 'v');
+  const auto rss_before = resident_bytes();
+  auto t0 = clock_type::now();
+  for (std::uint64_t i = 0; i < o.keys; ++i) side.put(key_name(i), value);
+  auto load_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+  const auto rss_loaded = resident_bytes();
+
+  std::mt19937_64 rng(42);
+  std::vector<std::string> keys;
+  keys.reserve(o.ops);
+  for (std::uint64_t i = 0; i < o.ops; ++i) keys.push_back(key_name(rng() % o.keys));
+  t0 = clock_type::now();
+  std::uint64_t found = 0;
+  for (const auto& k : keys) found += side.get(k);
+  auto get_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+  t0 = clock_type::now();
+  for (const auto& k : keys) side.put(k, value);
+  auto put_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+  const auto rss_after = resident_bytes();
+
+  const double per_key = static_cast<double>(rss_loaded - rss_before) / static_cast<double>(o.keys);
+  if (o.json) {
+    fmt::print("{{\"structure\":\"{}\",\"keys\":{},\"value_size\":{},\"history\":{},\"load_ns_per_key\":{:.0f},"
+               "\"get_ns\":{:.0f},\"overwrite_ns\":{:.0f},\"rss_bytes_per_key\":{:.1f},\"rss_after_overwrites_mib\":{:.1f}}}\n",
+               o.structure, o.keys, o.value_size, o.history, load_s * 1e9 / o.keys, get_s * 1e9 / o.ops,
+               put_s * 1e9 / o.ops, per_key, (rss_after - rss_before) / 1048576.0);
+  } else {
+    fmt::print("{}: {} keys of {} B: load {:.0f} ns/key, get {:.0f} ns, overwrite {:.0f} ns; RSS {:.1f} B/key "
+               "after the load, {:.1f} MiB after {} overwrites (found {})\n",
+               o.structure, o.keys, o.value_size, load_s * 1e9 / o.keys, get_s * 1e9 / o.ops, put_s * 1e9 / o.ops,
+               per_key, (rss_after - rss_before) / 1048576.0, o.ops, found);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  kv::bench::flag_table flags("keyspace_bench", "in-process timing and memory of the key structures");
+  flags.add("--structure", "hash|keyspace", "which structure to load", o.structure);
+  flags.add("--keys", "N", "keys loaded", o.keys);
+  flags.add("--value-size", "B", "bytes per value", o.value_size);
+  flags.add("--ops", "N", "random gets, then as many random overwrites", o.ops);
+  flags.add("--history", "N", "keyspace: revisions of history kept (0: none)", o.history);
+  flags.add_switch("--json", "print one JSON object", o.json);
+  flags.parse(argc, argv);
+  if (o.structure == "hash") {
+    hash_side s;
+    run(s, o);
+  } else if (o.structure == "keyspace") {
+    keyspace_side s;
+    s.history = o.history;
+    run(s, o);
+  } else {
+    std::fprintf(stderr, "keyspace_bench: --structure must be hash or keyspace\n");
+    return 2;
+  }
+  return 0;
+}
