@@ -179,8 +179,8 @@ asio::awaitable<int> cluster_status(const kv::client::options& opts) {
     if (s) newest_commit = std::max(newest_commit, s->number("commit_index"));
     rows.push_back(row{endpoint, std::move(s)});
   }
-  fmt::print("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8} {}\n", "ENDPOINT", "ID", "PID", "ROLE", "TERM",
-             "LEADER", "COMMIT", "APPLIED", "LAG", "ALARM");
+  fmt::print("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8} {:<6} {:>12}\n", "ENDPOINT", "ID", "PID", "ROLE",
+             "TERM", "LEADER", "COMMIT", "APPLIED", "LAG", "ALARM", "REVISION");
   int failed = 0;
   for (const auto& r : rows) {
     if (!r.status) {
@@ -190,10 +190,11 @@ asio::awaitable<int> cluster_status(const kv::client::options& opts) {
     }
     const auto& s = *r.status;
     const auto alarm = s.text("alarm");
-    fmt::print("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8} {}\n", r.endpoint, s.number("node_id"),
-               s.number("pid"), s.text("role"), s.number("term"), s.number("leader_id"), s.number("commit_index"),
-               s.number("applied_index"), newest_commit - std::min(newest_commit, s.number("applied_index")),
-               alarm.empty() ? "none" : alarm);
+    fmt::print("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8} {:<6} {:>12}\n", r.endpoint,
+               s.number("node_id"), s.number("pid"), s.text("role"), s.number("term"), s.number("leader_id"),
+               s.number("commit_index"), s.number("applied_index"),
+               newest_commit - std::min(newest_commit, s.number("applied_index")), alarm.empty() ? "none" : alarm,
+               s.number("revision"));
   }
   co_return failed == 0 ? exit_ok : exit_failed;
 }

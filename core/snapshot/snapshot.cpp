@@ -12,10 +12,12 @@ namespace kv::snapshot {
 namespace {
 
 constexpr std::string_view magic = "KVSNAP01";
-constexpr std::uint32_t version = 2;         // 2: may hold a sessions section
+constexpr std::uint32_t version = 3;         // 2: may hold a sessions section; 3: revisions, key records
 constexpr std::uint32_t oldest_version = 1;  // still read
 constexpr std::uint32_t footer_marker = 0xFFFFFFFF;
 constexpr std::uint32_t sessions_marker = 0xFFFFFFFE;
+constexpr std::uint32_t revisions_marker = 0xFFFFFFFD;
+constexpr std::uint32_t first_keyed_version = 3;  // chunks hold key records from here on
 constexpr std::size_t chunk_header_bytes = 4 + 4 + 8;
 
 std::string frame(std::uint32_t count, std::string_view body) {
@@ -41,7 +43,14 @@ std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t
   return out;
 }
 
-std::string encode_chunk(const state_machine::chunk& c) { return frame(c.count, c.pairs); }
+std::string encode_chunk(const state_machine::chunk& c) { return frame(c.count, c.keys); }
+
+std::string encode_revisions(std::uint64_t revision, std::uint64_t compacted) {
+  std::string body;
+  append_fixed<std::uint64_t>(body, revision);
+  append_fixed<std::uint64_t>(body, compacted);
+  return frame(revisions_marker, body);
+}
 
 std::string encode_sessions(std::string_view table) { return frame(sessions_marker, table); }
 
@@ -79,6 +88,7 @@ meta decode_header(std::string_view data, std::string_view name) {
   auto v = get_fixed<std::uint32_t>(data.data() + 8);
   if (v < oldest_version || v > version) fail(name, 8, fmt::format("unsupported snapshot version {}", v));
   meta m;
+  m.file_version = v;
   m.index = get_fixed<std::uint64_t>(data.data() + 12);
   m.term = get_fixed<std::uint64_t>(data.data() + 20);
   m.pairs = get_fixed<std::uint64_t>(data.data() + 28);
@@ -92,15 +102,24 @@ meta read_header(const std::filesystem::path& path) {
   return decode_header(std::string_view(file.data().data(), std::min(file.size(), header_bytes)), path.string());
 }
 
-meta decode_pairs(std::string_view data, std::string_view name, const pair_sink& pair,
-                  const std::function<void(std::uint64_t)>& reserve) {
+namespace {
+
+// What a chunk holds, in the file's version: key records or pairs.
+struct chunk_consumer {
+  std::function<void(const captured_key&)> key;                          // version 3 on
+  std::function<void(std::string_view, std::string_view)> pair;          // versions 1 and 2
+};
+
+meta walk(std::string_view data, std::string_view name, const chunk_consumer& consume,
+          const std::function<void(std::uint64_t)>& reserve) {
   auto fail = [&](std::uint64_t offset, std::string_view what) { snapshot::fail(name, offset, what); };
   meta m = decode_header(data, name);
-  const auto declared_pairs = std::exchange(m.pairs, 0);
+  const auto declared = std::exchange(m.pairs, 0);
+  const bool keyed = m.file_version >= first_keyed_version;
   m.file_bytes = data.size();
-  // Room for the log replayed after the snapshot to add keys without rehashing. Every pair takes
-  // at least 8 bytes, which bounds what a damaged header could make us reserve.
-  if (reserve) reserve(std::min<std::uint64_t>(declared_pairs, data.size() / 8));
+  // Room for the log replayed after the snapshot to add keys without rehashing. Every record
+  // takes at least 8 bytes, which bounds what a damaged header could make us reserve.
+  if (reserve) reserve(std::min<std::uint64_t>(declared, data.size() / 8));
 
   std::uint64_t off = header_bytes;
   std::uint64_t chunks = 0;
@@ -118,7 +137,8 @@ meta decode_pairs(std::string_view data, std::string_view name, const pair_sink&
       byte_reader in(body);
       auto total = in.fixed<std::uint64_t>();
       auto chunk_count = in.fixed<std::uint64_t>();
-      if (!in.ok() || total != m.pairs || chunk_count != chunks || total != declared_pairs) {
+      // Before version 3 the header counted the pairs exactly; since, it counts live keys only.
+      if (!in.ok() || total != m.pairs || chunk_count != chunks || (!keyed && total != declared)) {
         fail(off, "footer does not match the chunks read");
       }
       if (off + chunk_header_bytes + length != data.size()) fail(off, "bytes after the footer");
@@ -129,8 +149,23 @@ meta decode_pairs(std::string_view data, std::string_view name, const pair_sink&
       off += chunk_header_bytes + length;
       continue;
     }
-    if (!valid_pairs(body, count)) fail(off, "malformed pairs in chunk");
-    for_each_pair(body, count, pair);
+    if (count == revisions_marker && keyed) {
+      byte_reader in(body);
+      m.revision = in.fixed<std::uint64_t>();
+      m.compacted = in.fixed<std::uint64_t>();
+      if (!in.ok() || m.revision == 0 || m.compacted == 0 || m.compacted > m.revision) {
+        fail(off, "malformed revisions section");
+      }
+      off += chunk_header_bytes + length;
+      continue;
+    }
+    if (keyed) {
+      if (!valid_key_records(body, count)) fail(off, "malformed key records in chunk");
+      for_each_key_record(body, count, consume.key);
+    } else {
+      if (!valid_pairs(body, count)) fail(off, "malformed pairs in chunk");
+      for_each_pair(body, count, consume.pair);
+    }
     m.pairs += count;
     ++chunks;
     off += chunk_header_bytes + length;
@@ -138,10 +173,25 @@ meta decode_pairs(std::string_view data, std::string_view name, const pair_sink&
   return m;
 }
 
+}  // namespace
+
+meta decode_pairs(std::string_view data, std::string_view name, const pair_sink& pair,
+                  const std::function<void(std::uint64_t)>& reserve) {
+  chunk_consumer c;
+  c.pair = pair;
+  c.key = [&](const captured_key& k) {
+    const auto& newest = k.versions.back();
+    if (newest.version != 0) pair(k.key, newest.value);
+  };
+  return walk(data, name, c, reserve);
+}
+
 meta decode(std::string_view data, std::string_view name, state_machine& sm) {
-  auto m = decode_pairs(
-      data, name, [&](std::string_view k, std::string_view v) { sm.restore_pair(k, v); },
-      [&](std::uint64_t pairs) { sm.reserve(pairs + pairs / 4); });
+  chunk_consumer c;
+  c.pair = [&](std::string_view k, std::string_view v) { sm.restore_pair(k, v); };
+  c.key = [&](const captured_key& k) { sm.restore_key(k); };
+  auto m = walk(data, name, c, [&](std::uint64_t keys) { sm.reserve(keys + keys / 4); });
+  sm.restore_revisions(m.revision, m.compacted);
   sm.restore_index(m.index);
   return m;
 }

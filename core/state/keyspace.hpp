@@ -121,6 +121,9 @@ class keyspace {
   // Versions kept for reads at past revisions (not counting each live key's current version).
   std::uint64_t history_versions() const noexcept { return blocks_ - keys_.size(); }
 
+  // Sizes the point index for about `keys` keys, so that loading them does not rehash.
+  void reserve(std::uint64_t keys) { index_.reserve(keys); }
+
   // ---- writes: one write is begin_write(), then puts and delete-ranges, then end_write() ------
   void begin_write();
   // Sets `key` to `value`; returns the version it replaces (nullopt: the key did not exist).

@@ -1,46 +1,83 @@
 #include "core/state/state_machine.hpp"
 
+#include "core/base/bytes.hpp"
+
 #include <cassert>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 
 namespace kv {
 
 namespace {
-// Debian's Abseil is built with its own string_view type.
-absl::string_view as_absl(std::string_view s) noexcept { return {s.data(), s.size()}; }
+constexpr std::size_t keys_per_capture_step = 1024;
+constexpr std::size_t version_header_bytes = 8 + 8 + 8 + 4;
 }  // namespace
 
-state_machine::entry* state_machine::entry::make(std::string_view key, std::string_view value) {
-  void* p = std::malloc(sizeof(entry) + key.size() + value.size());
-  if (p == nullptr) throw std::bad_alloc();
-  auto* e = static_cast<entry*>(p);
-  e->key_len = static_cast<std::uint32_t>(key.size());
-  e->value_len = static_cast<std::uint32_t>(value.size());
-  auto* bytes = reinterpret_cast<char*>(e + 1);
-  std::memcpy(bytes, key.data(), key.size());
-  std::memcpy(bytes + key.size(), value.data(), value.size());
-  return e;
+void append_key_record(std::string& out, const captured_key& k) {
+  append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(k.key.size()));
+  append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(k.versions.size()));
+  out.append(k.key);
+  for (const auto& v : k.versions) {
+    append_fixed<std::uint64_t>(out, v.create_revision);
+    append_fixed<std::uint64_t>(out, v.mod_revision);
+    append_fixed<std::uint64_t>(out, v.version);
+    append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(v.value.size()));
+    out.append(v.value);
+  }
 }
 
-void state_machine::entry::destroy(entry* e) noexcept { std::free(e); }
+namespace {
 
-state_machine::shard::~shard() {
-  for (const auto& s : entries) entry::destroy(s.e);
+// Reads one record at `p` (with `left` bytes after it); returns its size, or 0 if malformed.
+std::size_t read_key_record(const char* p, std::size_t left, captured_key* out) {
+  if (left < 8) return 0;
+  auto klen = get_fixed<std::uint32_t>(p);
+  auto n = get_fixed<std::uint32_t>(p + 4);
+  std::size_t at = 8;
+  if (n == 0 || left - at < klen) return 0;
+  if (out != nullptr) {
+    out->key = std::string_view(p + at, klen);
+    out->versions.clear();
+  }
+  at += klen;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (left - at < version_header_bytes) return 0;
+    captured_key::version v{get_fixed<std::uint64_t>(p + at), get_fixed<std::uint64_t>(p + at + 8),
+                            get_fixed<std::uint64_t>(p + at + 16), {}};
+    auto vlen = get_fixed<std::uint32_t>(p + at + 24);
+    at += version_header_bytes;
+    if (left - at < vlen) return 0;
+    v.value = std::string_view(p + at, vlen);
+    at += vlen;
+    if (out != nullptr) out->versions.push_back(v);
+  }
+  return at;
 }
 
-state_machine::state_machine() : shards_(shard_count) {}
+}  // namespace
 
-std::size_t state_machine::shard_of(std::string_view key) const noexcept {
-  // The maps use the low bits of the same hash; the shard takes the high ones.
-  return absl::Hash<absl::string_view>{}(as_absl(key)) >> (64 - 10);
+bool valid_key_records(std::string_view bytes, std::uint32_t count) noexcept {
+  std::size_t at = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto n = read_key_record(bytes.data() + at, bytes.size() - at, nullptr);
+    if (n == 0) return false;
+    at += n;
+  }
+  return at == bytes.size();
 }
-static_assert(state_machine::shard_count == 1u << 10);
+
+void for_each_key_record(std::string_view bytes, std::uint32_t count,
+                         const std::function<void(const captured_key&)>& f) {
+  captured_key k;
+  std::size_t at = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    at += read_key_record(bytes.data() + at, bytes.size() - at, &k);
+    f(k);
+  }
+}
 
 errc state_machine::apply(std::uint64_t index, const command_view& cmd) {
   assert(index == applied_index_ + 1);
   applied_index_ = index;
+  errc outcome = errc::ok;
   switch (cmd.type) {
     case command_type::noop:
     case command_type::open_session:  // sessions are the store's (core/state/sessions.hpp)
@@ -48,118 +85,58 @@ errc state_machine::apply(std::uint64_t index, const command_view& cmd) {
     case command_type::in_session:  // decode_command() unwraps it
       return errc::internal;
     case command_type::set:
-      put(cmd.key, cmd.value);
-      return errc::ok;
+      ks_.begin_write();
+      ks_.put(cmd.key, cmd.value);
+      ks_.end_write();
+      break;
     case command_type::del:
-      return erase(cmd.key) ? errc::ok : errc::not_found;
+      ks_.begin_write();
+      if (ks_.delete_range(key_range{cmd.key, {}}) == 0) outcome = errc::not_found;
+      ks_.end_write();
+      break;
     case command_type::bulk_set:
-      cmd.for_each_pair([this](std::string_view k, std::string_view v) { put(k, v); });
-      return errc::ok;
+      ks_.begin_write();
+      cmd.for_each_pair([this](std::string_view k, std::string_view v) { ks_.put(k, v); });
+      ks_.end_write();
+      break;
   }
-  return errc::internal;
+  compact_history();
+  return outcome;
+}
+
+void state_machine::compact_history() {
+  const auto rev = ks_.revision();
+  if (rev > ks_.compacted() + history_revisions_) ks_.compact(rev - history_revisions_);
 }
 
 std::optional<std::string_view> state_machine::get(std::string_view key) const {
-  const auto& m = shards_[shard_of(key)].entries;
-  auto it = m.find(key);
-  if (it == m.end()) return std::nullopt;
-  return it->e->value();
+  auto v = ks_.get(key);
+  if (!v) return std::nullopt;
+  return v->value;
 }
 
-void state_machine::put(std::string_view key, std::string_view value) {
-  auto s = shard_of(key);
-  before_mutation(s, key);
-  auto& sh = shards_[s];
-  auto it = sh.entries.find(key);
-  if (it == sh.entries.end()) {
-    sh.entries.insert(slot{entry::make(key, value)});
-    ++key_count_;
-    sh.bytes += key.size() + value.size();
-    data_bytes_ += key.size() + value.size();
-    return;
-  }
-  auto* old = it->e;
-  sh.bytes = sh.bytes - old->value_len + value.size();
-  data_bytes_ = data_bytes_ - old->value_len + value.size();
-  if (old->value_len == value.size()) {
-    std::memcpy(const_cast<char*>(old->value().data()), value.data(), value.size());  // same size: in place
-  } else {
-    it->e = entry::make(key, value);  // same key, so the slot's hash is unchanged
-    entry::destroy(old);
-  }
+void state_machine::restore_pair(std::string_view key, std::string_view value) {
+  captured_key k;
+  k.key = key;
+  k.versions.push_back({1, 1, 1, value});
+  ks_.restore_key(k);
 }
-
-bool state_machine::erase(std::string_view key) {
-  auto s = shard_of(key);
-  auto& sh = shards_[s];
-  auto it = sh.entries.find(key);
-  if (it == sh.entries.end()) return false;
-  before_mutation(s, key);  // only reads the shard: `it` stays valid
-  auto* e = it->e;
-  sh.bytes -= e->key_len + e->value_len;
-  data_bytes_ -= e->key_len + e->value_len;
-  --key_count_;
-  sh.entries.erase(it);
-  entry::destroy(e);
-  return true;
-}
-
-void state_machine::reserve(std::uint64_t keys) {
-  auto per_shard = keys / shard_count + keys / shard_count / 8 + 16;
-  for (auto& sh : shards_) sh.entries.reserve(per_shard);
-}
-
-void state_machine::restore_pair(std::string_view key, std::string_view value) { put(key, value); }
 
 void state_machine::begin_capture(chunk_sink sink) {
   assert(!capturing());
   sink_ = std::move(sink);
-  captured_.assign(shard_count, false);
-  capture_cursor_ = 0;
+  ks_.begin_capture([this](std::vector<captured_key> batch) {
+    chunk c;
+    for (const auto& k : batch) append_key_record(c.keys, k);
+    c.count = static_cast<std::uint32_t>(batch.size());
+    sink_(std::move(c));
+  });
 }
 
 bool state_machine::capture_step() {
-  while (capture_cursor_ < shard_count && captured_[capture_cursor_]) ++capture_cursor_;
-  if (capture_cursor_ == shard_count) {
-    sink_ = nullptr;
-    return false;
-  }
-  capture_shard(capture_cursor_++);
-  return true;
-}
-
-void state_machine::before_mutation(std::size_t s, std::string_view key) {
-  if (!capturing() || captured_[s]) return;
-  auto& sh = shards_[s];
-  auto [saved, inserted] = sh.before.try_emplace(as_absl(key));
-  if (!inserted) return;  // the first write since the capture began saved it already
-  auto it = sh.entries.find(key);
-  if (it != sh.entries.end()) saved->second = std::string(it->e->value());
-}
-
-void state_machine::capture_shard(std::size_t s) {
-  captured_[s] = true;
-  auto& sh = shards_[s];
-  chunk c;
-  c.pairs.reserve(sh.bytes + 8 * sh.entries.size());
-  auto emit = [&c](std::string_view k, std::string_view v) {
-    append_pair(c.pairs, k, v);
-    ++c.count;
-  };
-  for (const auto& s : sh.entries) {
-    auto k = s.e->key();
-    auto saved = sh.before.empty() ? sh.before.end() : sh.before.find(as_absl(k));
-    if (saved == sh.before.end()) {
-      emit(k, s.e->value());
-    } else if (saved->second) {
-      emit(k, *saved->second);  // overwritten since the capture began
-    }  // else: created since the capture began
-  }
-  for (const auto& [k, v] : sh.before) {
-    if (v && !sh.entries.contains(std::string_view(k))) emit(k, *v);  // deleted since the capture began
-  }
-  sh.before = {};
-  if (c.count > 0) sink_(std::move(c));
+  bool more = ks_.capture_step(keys_per_capture_step);
+  if (!more) sink_ = nullptr;
+  return more;
 }
 
 }  // namespace kv

@@ -1,39 +1,43 @@
 #pragma once
-// The key-value state machine: what committed log entries are applied to.
+// The key-value state machine: what committed log entries are applied to. The keys live in a
+// multi-version keyspace (core/state/keyspace.hpp): every write that changes something takes the
+// next revision, etcd v3's data model.
 //
-// Keys are spread over `shard_count` hash maps. Sharding bounds the work of any one step:
-// a rehash touches one shard, and a snapshot captures one shard at a time.
+// History: until reads at past revisions and compaction requests exist on the wire, the state
+// machine keeps `history_revisions` revisions of history (0 by default: none) and compacts as it
+// applies, which every member does at the same entries.
 //
 // Point-in-time capture (for snapshots while writes continue): begin_capture() fixes the image
-// at the current applied index, and capture_step() serializes one shard at a time. A write to a
-// shard not captured yet first saves the value its key had when the capture began (copy on
-// write, per key), and the shard's capture reads those saved values. So the captured chunks
-// together are exactly the state at the capture's index, and a write during a capture costs one
-// extra copy of one value, never the serialization of a shard.
+// at the current applied index and revision, and capture_step() serializes the next keys, in key
+// order, with their versions (the encoding of append_key_record()). The keyspace keeps what the
+// capture needs however writes and compactions interleave with it.
 //
 // Threading: not thread-safe; owned by the node's event-loop thread.
 
-#include "core/model/command.hpp"
 #include "core/base/error.hpp"
-
-#include <absl/container/flat_hash_map.h>
-#include <absl/container/flat_hash_set.h>
-#include <absl/hash/hash.h>
+#include "core/model/command.hpp"
+#include "core/state/keyspace.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace kv {
 
+// A key and its versions, as snapshot chunks store them:
+//   u32 key_len | u32 versions | key | versions x (u64 create | u64 mod | u64 version | u32 value_len | value)
+// oldest version first; version 0 is a tombstone.
+void append_key_record(std::string& out, const captured_key& k);
+// True if `bytes` holds exactly `count` well-formed key records.
+bool valid_key_records(std::string_view bytes, std::uint32_t count) noexcept;
+// Calls f(captured_key) for each of the `count` records in `bytes`, which must be valid.
+void for_each_key_record(std::string_view bytes, std::uint32_t count, const std::function<void(const captured_key&)>& f);
+
 class state_machine {
  public:
-  static constexpr std::size_t shard_count = 1024;
-
-  state_machine();
+  state_machine() = default;
   state_machine(const state_machine&) = delete;
   state_machine& operator=(const state_machine&) = delete;
   state_machine(state_machine&&) = default;
@@ -45,94 +49,53 @@ class state_machine {
 
   // The value of `key`, valid until the next mutation.
   std::optional<std::string_view> get(std::string_view key) const;
+  const keyspace& keys() const noexcept { return ks_; }
 
   std::uint64_t applied_index() const noexcept { return applied_index_; }
-  std::uint64_t key_count() const noexcept { return key_count_; }
-  // Sum of the sizes of all keys and values.
-  std::uint64_t data_bytes() const noexcept { return data_bytes_; }
+  std::uint64_t revision() const noexcept { return ks_.revision(); }
+  std::uint64_t compacted_revision() const noexcept { return ks_.compacted(); }
+  std::uint64_t key_count() const noexcept { return ks_.key_count(); }
+  // Sum of the sizes of all live keys and values.
+  std::uint64_t data_bytes() const noexcept { return ks_.data_bytes(); }
 
-  // Sizes the shards for about `keys` keys in all, so that loading them does not rehash.
-  void reserve(std::uint64_t keys);
+  // Revisions of history kept (see the top of this file); the same on every member.
+  void set_history_revisions(std::uint64_t n) noexcept { history_revisions_ = n; }
 
-  // Restoring from a snapshot: insert pairs, then declare the index the image was taken at.
+  // Sizes the point index for about `keys` keys in all, so that loading them does not rehash.
+  void reserve(std::uint64_t keys) { ks_.reserve(keys); }
+
+  // Restoring from a snapshot: the keys (restore_key, or restore_pair for snapshots written
+  // before revisions: each pair becomes a key created at revision 1), then the revisions (with
+  // none given, 1 and 1), then the index the image was taken at. Throws corruption_error.
+  void restore_key(const captured_key& k) { ks_.restore_key(k); }
   void restore_pair(std::string_view key, std::string_view value);
+  void restore_revisions(std::uint64_t revision, std::uint64_t compacted) { ks_.restore_revisions(revision, compacted); }
   void restore_index(std::uint64_t index) noexcept { applied_index_ = index; }
 
-  // A serialized shard: `count` pairs in the encoding of append_pair().
+  // A serialized batch of keys: `count` key records in the encoding of append_key_record().
   struct chunk {
     std::uint32_t count = 0;
-    std::string pairs;
+    std::string keys;
   };
   using chunk_sink = std::function<void(chunk)>;
 
-  // Starts a capture at applied_index(); `sink` receives every non-empty shard once.
+  // Starts a capture at applied_index() and revision(); `sink` receives every non-empty chunk.
   void begin_capture(chunk_sink sink);
-  // Captures the next shard not yet captured. Returns false once every shard is captured,
-  // which also ends the capture.
+  // Captures the next keys. Returns false once every key is captured, which also ends the
+  // capture.
   bool capture_step();
-  bool capturing() const noexcept { return static_cast<bool>(sink_); }
+  bool capturing() const noexcept { return ks_.capturing(); }
+  // The revision and compacted revision of the capture under way.
+  std::uint64_t capture_revision() const noexcept { return ks_.capture_revision(); }
+  std::uint64_t capture_compacted() const noexcept { return ks_.capture_compacted(); }
 
  private:
-  // A key and its value in one heap block, so that a lookup touches one allocation:
-  // u32 key_len | u32 value_len | key | value.
-  struct entry {
-    std::uint32_t key_len;
-    std::uint32_t value_len;
-    static entry* make(std::string_view key, std::string_view value);
-    static void destroy(entry* e) noexcept;
-    std::string_view key() const noexcept { return {reinterpret_cast<const char*>(this + 1), key_len}; }
-    std::string_view value() const noexcept {
-      return {reinterpret_cast<const char*>(this + 1) + key_len, value_len};
-    }
-  };
-  // A set slot: the entry may be replaced by one with the same key (an overwrite) in place.
-  struct slot {
-    mutable entry* e;
-  };
-  // Hashing and equality on the key, for slots and for plain keys alike.
-  struct slot_hash {
-    using is_transparent = void;
-    std::size_t operator()(const slot& s) const noexcept { return (*this)(s.e->key()); }
-    std::size_t operator()(std::string_view k) const noexcept {
-      return absl::Hash<absl::string_view>{}(absl::string_view(k.data(), k.size()));
-    }
-  };
-  struct slot_eq {
-    using is_transparent = void;
-    static std::string_view key(const slot& s) noexcept { return s.e->key(); }
-    static std::string_view key(std::string_view k) noexcept { return k; }
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const noexcept {
-      return key(a) == key(b);
-    }
-  };
-  using map = absl::flat_hash_set<slot, slot_hash, slot_eq>;
-  struct shard {
-    shard() = default;
-    shard(shard&&) = default;
-    ~shard();
-    map entries;
-    std::uint64_t bytes = 0;
-    // While a capture runs and this shard is not captured yet: the value each key written since
-    // the capture began had at its start (nullopt: the key did not exist).
-    absl::flat_hash_map<std::string, std::optional<std::string>> before;
-  };
+  void compact_history();
 
-  std::size_t shard_of(std::string_view key) const noexcept;
-  // Saves the current value of `key` in shard `s` if a capture still needs it.
-  void before_mutation(std::size_t s, std::string_view key);
-  void capture_shard(std::size_t s);
-  void put(std::string_view key, std::string_view value);
-  bool erase(std::string_view key);
-
-  std::vector<shard> shards_;
+  keyspace ks_;
   std::uint64_t applied_index_ = 0;
-  std::uint64_t key_count_ = 0;
-  std::uint64_t data_bytes_ = 0;
-
+  std::uint64_t history_revisions_ = 0;
   chunk_sink sink_;
-  std::vector<bool> captured_;
-  std::size_t capture_cursor_ = 0;
 };
 
 }  // namespace kv

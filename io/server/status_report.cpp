@@ -30,6 +30,8 @@ std::vector<protocol::status_field> status_report(const store& st, const search:
       {"snapshot_index", st.snapshot_index()},
       {"wal_batches", st.log().written().batches},
       {"wal_records", st.log().written().records},
+      {"revision", st.state().revision()},
+      {"compacted_revision", st.state().compacted_revision()},
       {"keys", st.state().key_count()},
       {"data_bytes", st.state().data_bytes()},
       {"uptime_ms", static_cast<std::uint64_t>(server.uptime.count())},

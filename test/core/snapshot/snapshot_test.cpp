@@ -1,3 +1,5 @@
+#include "core/base/bytes.hpp"
+#include "core/base/crc32c.hpp"
 #include "core/base/error.hpp"
 #include "core/snapshot/snapshot.hpp"
 #include "support/temp_dir.hpp"
@@ -18,6 +20,7 @@ std::string snapshot_of(state_machine& sm, std::uint64_t term) {
     ++chunks;
     out += snapshot::encode_chunk(c);
   });
+  out += snapshot::encode_revisions(sm.capture_revision(), sm.capture_compacted());
   while (sm.capture_step()) {
   }
   out += snapshot::encode_footer(pairs, chunks);
@@ -59,6 +62,75 @@ BOOST_AUTO_TEST_CASE(round_trip) {
   BOOST_TEST(restored.key_count() == 5000u);
   BOOST_TEST(restored.data_bytes() == sm.data_bytes());
   for (int i = 0; i < 5000; i += 97) BOOST_TEST(*restored.get("key" + std::to_string(i)) == *sm.get("key" + std::to_string(i)));
+}
+
+// Revisions, versions and the history not compacted survive a snapshot.
+BOOST_AUTO_TEST_CASE(round_trip_keeps_revisions_and_history) {
+  state_machine sm;
+  sm.set_history_revisions(100);
+  for (int i = 0; i < 30; ++i) {
+    auto bytes = encode_set("k" + std::to_string(i % 7), "v" + std::to_string(i));
+    sm.apply(sm.applied_index() + 1, *decode_command(bytes));
+  }
+  auto del = encode_del("k3");
+  sm.apply(sm.applied_index() + 1, *decode_command(del));
+  auto bytes = snapshot_of(sm, 2);
+  state_machine restored;
+  auto m = snapshot::decode(bytes, "snap", restored);
+  BOOST_TEST(m.revision == sm.revision());
+  BOOST_TEST(restored.revision() == sm.revision());
+  BOOST_TEST(restored.compacted_revision() == sm.compacted_revision());
+  BOOST_TEST(restored.key_count() == sm.key_count());
+  for (auto rev = sm.compacted_revision(); rev <= sm.revision(); ++rev) {
+    for (int k = 0; k < 7; ++k) {
+      auto key = "k" + std::to_string(k);
+      auto a = sm.keys().get(key, rev);
+      auto b = restored.keys().get(key, rev);
+      BOOST_REQUIRE(a.has_value() == b.has_value());
+      if (!a) continue;
+      BOOST_TEST(a->value == b->value);
+      BOOST_TEST(a->create_revision == b->create_revision);
+      BOOST_TEST(a->mod_revision == b->mod_revision);
+      BOOST_TEST(a->version == b->version);
+    }
+  }
+}
+
+// A snapshot written before revisions (version 2: pairs) still loads: each key at revision 1.
+BOOST_AUTO_TEST_CASE(version_2_snapshots_still_load) {
+  auto frame = [](std::uint32_t count, const std::string& body) {
+    std::string out(16, '\0');
+    put_fixed<std::uint32_t>(out.data() + 4, count);
+    put_fixed<std::uint64_t>(out.data() + 8, body.size());
+    out += body;
+    put_fixed<std::uint32_t>(out.data(), crc32c(std::string_view(out).substr(4)));
+    return out;
+  };
+  std::string bytes = "KVSNAP01";
+  append_fixed<std::uint32_t>(bytes, 2);
+  append_fixed<std::uint64_t>(bytes, 9);  // index
+  append_fixed<std::uint64_t>(bytes, 1);  // term
+  append_fixed<std::uint64_t>(bytes, 2);  // pairs
+  append_fixed<std::uint32_t>(bytes, crc32c(bytes));
+  std::string pairs;
+  append_pair(pairs, "x", "1");
+  append_pair(pairs, "y", "22");
+  bytes += frame(2, pairs);
+  std::string footer;
+  append_fixed<std::uint64_t>(footer, 2);
+  append_fixed<std::uint64_t>(footer, 1);
+  bytes += frame(0xFFFFFFFF, footer);
+  state_machine sm;
+  auto m = snapshot::decode(bytes, "old-snap", sm);
+  BOOST_TEST(m.index == 9u);
+  BOOST_TEST(sm.key_count() == 2u);
+  BOOST_TEST(*sm.get("y") == "22");
+  BOOST_TEST(sm.revision() == 1u);
+  BOOST_TEST(sm.keys().get("x")->create_revision == 1u);
+  auto next = encode_set("x", "2");
+  sm.apply(sm.applied_index() + 1, *decode_command(next));
+  BOOST_TEST(sm.revision() == 2u);
+  BOOST_TEST(sm.keys().get("x")->version == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(empty_state_round_trip) {

@@ -22,9 +22,11 @@ errc apply_del(state_machine& sm, std::string_view k) {
 std::map<std::string, std::string> contents_of(const std::vector<state_machine::chunk>& chunks) {
   std::map<std::string, std::string> out;
   for (const auto& c : chunks) {
-    BOOST_REQUIRE(valid_pairs(c.pairs, c.count));
-    for_each_pair(c.pairs, c.count, [&](std::string_view k, std::string_view v) {
-      BOOST_REQUIRE_MESSAGE(out.emplace(k, v).second, "key captured twice: " << k);
+    BOOST_REQUIRE(valid_key_records(c.keys, c.count));
+    for_each_key_record(c.keys, c.count, [&](const captured_key& k) {
+      const auto& newest = k.versions.back();
+      if (newest.version == 0) return;  // deleted: kept for reads at earlier revisions
+      BOOST_REQUIRE_MESSAGE(out.emplace(k.key, newest.value).second, "key captured twice: " << k.key);
     });
   }
   return out;
@@ -92,6 +94,34 @@ BOOST_AUTO_TEST_CASE(capture_is_point_in_time_under_concurrent_writes) {
     BOOST_TEST(!sm.capturing());
     BOOST_TEST((contents_of(chunks) == expected), "seed " << seed);
   }
+}
+
+// Every write that changes something takes the next revision; noops and deletes of absent keys
+// take none; history is kept for as many revisions as asked and compacted as entries apply.
+BOOST_AUTO_TEST_CASE(revisions_follow_the_writes_and_history_is_bounded) {
+  state_machine sm;
+  sm.set_history_revisions(2);
+  BOOST_TEST(sm.revision() == 1u);
+  apply_set(sm, "a", "1");
+  apply_set(sm, "a", "2");
+  BOOST_TEST(sm.revision() == 3u);
+  BOOST_TEST((apply_del(sm, "zz") == errc::not_found));
+  BOOST_TEST(sm.revision() == 3u);
+  auto noop = encode_noop();
+  BOOST_TEST((sm.apply(sm.applied_index() + 1, *decode_command(noop)) == errc::ok));
+  BOOST_TEST(sm.revision() == 3u);
+  std::vector<kv_pair> pairs{{"b", "1"}, {"c", "1"}};
+  auto bulk = encode_bulk_set(pairs);
+  BOOST_TEST((sm.apply(sm.applied_index() + 1, *decode_command(bulk)) == errc::ok));
+  BOOST_TEST(sm.revision() == 4u);  // one revision for the whole batch
+  BOOST_TEST(sm.keys().get("b")->mod_revision == 4u);
+  BOOST_TEST(sm.keys().get("c")->mod_revision == 4u);
+  apply_set(sm, "a", "3");
+  BOOST_TEST(sm.revision() == 5u);
+  BOOST_TEST(sm.compacted_revision() == 3u);  // two revisions of history: 3 and 4 readable
+  BOOST_TEST(sm.keys().get("a", 3)->value == "2");
+  BOOST_TEST(sm.keys().get("a")->version == 3u);
+  BOOST_TEST(sm.applied_index() == 6u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
