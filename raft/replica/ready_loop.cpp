@@ -9,6 +9,8 @@
 #include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 namespace kv {
 
 void store::receive(const raft::message& m) {
@@ -201,15 +203,21 @@ void store::watch_space() {
 
 asio::awaitable<bool> store::hand_over_leadership() {
   if (role() != raft::role::leader || repl_.voters.size() == 1 || stopping_) co_return false;
+  // The follower heard from most recently with the longest log: one that has not answered since
+  // the last check-quorum round may be down (and just after an election every match is 0).
   raft::node_id target = 0;
   raft::index_t best = 0;
+  bool best_active = false;
   for (auto peer : repl_.voters) {
     const auto* pr = node_->progress_of(peer);
-    if (pr != nullptr && (target == 0 || pr->match > best)) {
+    if (peer == repl_.id || pr == nullptr) continue;
+    if (target == 0 || std::pair(pr->recent_active, pr->match) > std::pair(best_active, best)) {
       target = peer;
       best = pr->match;
+      best_active = pr->recent_active;
     }
   }
+  if (target == 0) co_return false;
   if (node_->transfer_leadership(target) != errc::ok) co_return false;
   spdlog::info("node {}: handing leadership to node {} (its log matches through index {} of {})", repl_.id, target,
                best, last_index());

@@ -32,6 +32,8 @@
 #include "support/temp_dir.hpp"
 
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -646,6 +648,41 @@ BOOST_AUTO_TEST_CASE(follower_read_waits_until_applied) {
 
       co_await c.heal();
       BOOST_TEST(answered);
+      c.require_agreement();
+    });
+  }
+}
+
+// A leader handing over (a graceful stop) picks a follower that answers: node 2 stops hearing
+// anything while its log is as long as node 3's, and the leadership goes to node 3.
+BOOST_AUTO_TEST_CASE(leadership_is_handed_to_a_follower_that_answers) {
+  for (auto seed : seeds(1)) {
+    with_cluster(seed, [](cluster& c) -> asio::awaitable<void> {
+      co_await c.elect(1);
+      c.write(1, "k", "v");
+      co_await c.commit_everywhere();
+      c.set_rule([](const raft::message& m) { return m.to == 2 || m.from == 2 ? fate::drop : fate::deliver; });
+      // Past a check-quorum round: the leader knows who has answered since.
+      for (int i = 0; i < 2 * election_ticks; ++i) {
+        co_await c.tick(1);
+        co_await c.settle();
+      }
+      BOOST_REQUIRE(c.leader() == 1u);
+      bool done = false;
+      bool handed = false;
+      asio::co_spawn(
+          co_await asio::this_coro::executor,
+          [&]() -> asio::awaitable<void> {
+            handed = co_await c.at(1).hand_over_leadership();
+            done = true;
+          },
+          asio::detached);
+      for (int i = 0; i < 50 && !done; ++i) co_await c.settle();
+      // A hand-over that did not finish waits out a wall-clock timeout this test never reaches.
+      BOOST_REQUIRE_MESSAGE(done, "the hand-over did not finish");
+      BOOST_TEST(handed);
+      BOOST_TEST((c.at(3).role() == raft::role::leader));
+      co_await c.heal();
       c.require_agreement();
     });
   }
