@@ -8,7 +8,6 @@ namespace kv {
 
 namespace {
 constexpr std::size_t keys_per_capture_step = 1024;
-constexpr std::size_t version_header_bytes = 8 + 8 + 8 + 4;
 }  // namespace
 
 void append_key_record(std::string& out, const captured_key& k) {
@@ -26,50 +25,44 @@ void append_key_record(std::string& out, const captured_key& k) {
 
 namespace {
 
-// Reads one record at `p` (with `left` bytes after it); returns its size, or 0 if malformed.
-std::size_t read_key_record(const char* p, std::size_t left, captured_key* out) {
-  if (left < 8) return 0;
-  auto klen = get_fixed<std::uint32_t>(p);
-  auto n = get_fixed<std::uint32_t>(p + 4);
-  std::size_t at = 8;
-  if (n == 0 || left - at < klen) return 0;
+// Reads one record from `in` into `out` (when given); false if it is malformed.
+bool read_key_record(byte_reader& in, captured_key* out) {
+  auto klen = in.fixed<std::uint32_t>();
+  auto versions = in.fixed<std::uint32_t>();
+  auto key = in.bytes(klen);
+  if (!in.ok() || versions == 0) return false;
   if (out != nullptr) {
-    out->key = std::string_view(p + at, klen);
+    out->key = key;
     out->versions.clear();
   }
-  at += klen;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    if (left - at < version_header_bytes) return 0;
-    captured_key::version v{get_fixed<std::uint64_t>(p + at), get_fixed<std::uint64_t>(p + at + 8),
-                            get_fixed<std::uint64_t>(p + at + 16), {}};
-    auto vlen = get_fixed<std::uint32_t>(p + at + 24);
-    at += version_header_bytes;
-    if (left - at < vlen) return 0;
-    v.value = std::string_view(p + at, vlen);
-    at += vlen;
+  for (std::uint32_t i = 0; i < versions; ++i) {
+    captured_key::version v{};
+    v.create_revision = in.fixed<std::uint64_t>();
+    v.mod_revision = in.fixed<std::uint64_t>();
+    v.version = in.fixed<std::uint64_t>();
+    v.value = in.bytes(in.fixed<std::uint32_t>());
+    if (!in.ok()) return false;
     if (out != nullptr) out->versions.push_back(v);
   }
-  return at;
+  return true;
 }
 
 }  // namespace
 
 bool valid_key_records(std::string_view bytes, std::uint32_t count) noexcept {
-  std::size_t at = 0;
+  byte_reader in(bytes);
   for (std::uint32_t i = 0; i < count; ++i) {
-    auto n = read_key_record(bytes.data() + at, bytes.size() - at, nullptr);
-    if (n == 0) return false;
-    at += n;
+    if (!read_key_record(in, nullptr)) return false;
   }
-  return at == bytes.size();
+  return in.remaining() == 0;
 }
 
 void for_each_key_record(std::string_view bytes, std::uint32_t count,
                          const std::function<void(const captured_key&)>& f) {
+  byte_reader in(bytes);
   captured_key k;
-  std::size_t at = 0;
   for (std::uint32_t i = 0; i < count; ++i) {
-    at += read_key_record(bytes.data() + at, bytes.size() - at, &k);
+    read_key_record(in, &k);
     f(k);
   }
 }
@@ -124,19 +117,14 @@ void state_machine::restore_pair(std::string_view key, std::string_view value) {
 
 void state_machine::begin_capture(chunk_sink sink) {
   assert(!capturing());
-  sink_ = std::move(sink);
-  ks_.begin_capture([this](std::vector<captured_key> batch) {
+  ks_.begin_capture([sink = std::move(sink)](std::vector<captured_key> batch) {
     chunk c;
     for (const auto& k : batch) append_key_record(c.keys, k);
     c.count = static_cast<std::uint32_t>(batch.size());
-    sink_(std::move(c));
+    sink(std::move(c));
   });
 }
 
-bool state_machine::capture_step() {
-  bool more = ks_.capture_step(keys_per_capture_step);
-  if (!more) sink_ = nullptr;
-  return more;
-}
+bool state_machine::capture_step() { return ks_.capture_step(keys_per_capture_step); }
 
 }  // namespace kv

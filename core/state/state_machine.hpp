@@ -95,7 +95,6 @@ class state_machine {
   keyspace ks_;
   std::uint64_t applied_index_ = 0;
   std::uint64_t history_revisions_ = 0;
-  chunk_sink sink_;
 };
 
 }  // namespace kv
