@@ -159,12 +159,18 @@ meta walk(std::string_view data, std::string_view name, const chunk_consumer& co
       off += chunk_header_bytes + length;
       continue;
     }
-    if (keyed) {
-      if (!valid_key_records(body, count)) fail(off, "malformed key records in chunk");
-      for_each_key_record(body, count, consume.key);
-    } else {
-      if (!valid_pairs(body, count)) fail(off, "malformed pairs in chunk");
-      for_each_pair(body, count, consume.pair);
+    if (keyed && !valid_key_records(body, count)) fail(off, "malformed key records in chunk");
+    if (!keyed && !valid_pairs(body, count)) fail(off, "malformed pairs in chunk");
+    // Well-formed records that do not fit together (a key twice, versions out of order) are
+    // found by the consumer; its error is reported at this chunk.
+    try {
+      if (keyed) {
+        for_each_key_record(body, count, consume.key);
+      } else {
+        for_each_pair(body, count, consume.pair);
+      }
+    } catch (const corruption_error& e) {
+      fail(off, e.what());
     }
     m.pairs += count;
     ++chunks;
@@ -191,7 +197,11 @@ meta decode(std::string_view data, std::string_view name, state_machine& sm) {
   c.pair = [&](std::string_view k, std::string_view v) { sm.restore_pair(k, v); };
   c.key = [&](const captured_key& k) { sm.restore_key(k); };
   auto m = walk(data, name, c, [&](std::uint64_t keys) { sm.reserve(keys + keys / 4); });
-  sm.restore_revisions(m.revision, m.compacted);
+  try {
+    sm.restore_revisions(m.revision, m.compacted);
+  } catch (const corruption_error& e) {
+    fail(name, header_bytes, e.what());  // the revisions section follows the header
+  }
   sm.restore_index(m.index);
   return m;
 }

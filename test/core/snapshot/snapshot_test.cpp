@@ -161,6 +161,30 @@ BOOST_AUTO_TEST_CASE(flipped_bytes_are_detected_and_named) {
   BOOST_TEST(!decode_error(bytes + "trailing").empty());
 }
 
+// Records that pass their checksums but do not fit together are refused, naming file and chunk.
+BOOST_AUTO_TEST_CASE(inconsistent_key_records_are_refused) {
+  auto with_chunk = [](const captured_key& k, std::uint64_t revision) {
+    state_machine::chunk c;
+    append_key_record(c.keys, k);
+    c.count = 1;
+    return snapshot::encode_header(1, 1, 1) + snapshot::encode_revisions(revision, 1) + snapshot::encode_chunk(c) +
+           snapshot::encode_footer(1, 1);
+  };
+  captured_key backwards;
+  backwards.key = "k";
+  backwards.versions.push_back({2, 3, 1, "new"});
+  backwards.versions.push_back({2, 2, 2, "old"});
+  auto e = decode_error(with_chunk(backwards, 5));
+  BOOST_TEST(e.find("corrupt snapshot snap at offset") != std::string::npos, e);
+  BOOST_TEST(e.find("out of order") != std::string::npos, e);
+  captured_key ahead;
+  ahead.key = "k";
+  ahead.versions.push_back({9, 9, 1, "v"});
+  e = decode_error(with_chunk(ahead, 5));  // a version newer than the snapshot's revision
+  BOOST_TEST(e.find("corrupt snapshot snap at offset") != std::string::npos, e);
+  BOOST_TEST(e.find("do not fit versions up to revision 9") != std::string::npos, e);
+}
+
 BOOST_AUTO_TEST_CASE(newest_picks_the_highest_index) {
   test::temp_dir dir;
   test::write_file(dir / snapshot::file_name(9), "x");
