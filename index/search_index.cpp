@@ -314,6 +314,15 @@ void search_index::apply(std::uint64_t index, const command_view& cmd) {
       put_many(pairs);
       break;
     }
+    case command_type::changes:
+      cmd.for_each_change([&](bool deleted, std::string_view key, std::string_view value) {
+        if (deleted) {
+          erase(key);
+        } else {
+          put(key, value);
+        }
+      });
+      break;
     default:
       break;
   }

@@ -54,6 +54,57 @@ std::string encode_bulk_set(std::span<const kv_pair> pairs) {
 
 std::string encode_open_session() { return std::string(1, static_cast<char>(command_type::open_session)); }
 
+std::string encode_txn_command(std::string_view txn) {
+  std::string out;
+  out.reserve(1 + txn.size());
+  out.push_back(static_cast<char>(command_type::txn));
+  out.append(txn);
+  return out;
+}
+
+std::string encode_compact(std::uint64_t revision) {
+  std::string out(1, static_cast<char>(command_type::compact));
+  append_fixed(out, revision);
+  return out;
+}
+
+void change_list::add(bool deleted, std::string_view key, std::string_view value) {
+  if (bytes_.empty()) {
+    bytes_.push_back(static_cast<char>(command_type::changes));
+    append_fixed<std::uint32_t>(bytes_, 0);
+  }
+  bytes_.push_back(deleted ? 1 : 0);
+  append_fixed<std::uint32_t>(bytes_, static_cast<std::uint32_t>(key.size()));
+  append_fixed<std::uint32_t>(bytes_, static_cast<std::uint32_t>(value.size()));
+  bytes_.append(key);
+  bytes_.append(value);
+  ++count_;
+  put_fixed<std::uint32_t>(bytes_.data() + 1, count_);
+}
+
+void change_list::put(std::string_view key, std::string_view value) { add(false, key, value); }
+void change_list::erase(std::string_view key) { add(true, key, {}); }
+
+void change_list::clear() {
+  bytes_.clear();
+  count_ = 0;
+}
+
+namespace {
+
+bool valid_changes(std::string_view bytes, std::uint32_t count) noexcept {
+  byte_reader in(bytes);
+  for (std::uint32_t i = 0; i < count && in.ok(); ++i) {
+    in.fixed<std::uint8_t>();
+    auto klen = in.fixed<std::uint32_t>();
+    auto vlen = in.fixed<std::uint32_t>();
+    in.bytes(static_cast<std::size_t>(klen) + vlen);
+  }
+  return in.ok() && in.remaining() == 0;
+}
+
+}  // namespace
+
 std::string encode_in_session(const session_ref& ref, std::string_view command) {
   std::string out;
   out.reserve(1 + 24 + command.size());
@@ -78,7 +129,7 @@ result<command_view> decode_command(std::string_view bytes) {
     auto inner = decode_command(in.rest());
     if (!inner) return inner;
     if (inner->type != command_type::set && inner->type != command_type::del &&
-        inner->type != command_type::bulk_set) {
+        inner->type != command_type::bulk_set && inner->type != command_type::txn) {
       return errc::corruption;
     }
     inner->session = ref;
@@ -103,11 +154,23 @@ result<command_view> decode_command(std::string_view bytes) {
       if (!valid_pairs(c.pairs, c.count)) return errc::corruption;
       break;
     }
+    case command_type::txn:
+      c.txn = in.rest();
+      break;
+    case command_type::compact:
+      c.revision = in.fixed<std::uint64_t>();
+      break;
+    case command_type::changes:
+      c.count = in.fixed<std::uint32_t>();
+      c.pairs = in.rest();
+      if (!valid_changes(c.pairs, c.count)) return errc::corruption;
+      break;
     default:
       return errc::corruption;
   }
   if (!in.ok() || bytes.empty()) return errc::corruption;
-  if ((c.type == command_type::noop || c.type == command_type::open_session) && in.remaining() != 0) {
+  if ((c.type == command_type::noop || c.type == command_type::open_session || c.type == command_type::compact) &&
+      in.remaining() != 0) {
     return errc::corruption;
   }
   return c;

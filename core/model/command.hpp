@@ -9,7 +9,12 @@
 //   del:       u8 type | key (the rest)
 //   bulk_set:  u8 type | u32 count | count x (u32 key_len | u32 value_len | key | value)
 //   open_session: u8 type (the session id is the entry's log index)
-//   in_session:   u8 type | u64 session | u64 seq | u64 first_unacked | a set, del or bulk_set
+//   in_session:   u8 type | u64 session | u64 seq | u64 first_unacked | a set, del, bulk_set or txn
+//   txn:       u8 type | a transaction (core/model/txn.hpp)
+//   compact:   u8 type | u64 revision
+//   changes:   u8 type | u32 count | count x (u8 deleted | u32 key_len | u32 value_len | key | value)
+//              never in the log: what a transaction changed, as the store hands it to apply
+//              observers (core/state/apply_observer.hpp), in the order it changed them
 
 #include "core/base/error.hpp"
 
@@ -22,7 +27,17 @@
 
 namespace kv {
 
-enum class command_type : std::uint8_t { noop = 0, set = 1, del = 2, bulk_set = 3, open_session = 4, in_session = 5 };
+enum class command_type : std::uint8_t {
+  noop = 0,
+  set = 1,
+  del = 2,
+  bulk_set = 3,
+  open_session = 4,
+  in_session = 5,
+  txn = 6,
+  compact = 7,
+  changes = 8,
+};
 
 // A write's place in its client's session (core/state/sessions.hpp); session 0: none.
 struct session_ref {
@@ -50,6 +65,26 @@ std::string encode_set(std::string_view key, std::string_view value);
 std::string encode_del(std::string_view key);
 std::string encode_bulk_set(std::span<const kv_pair> pairs);
 std::string encode_open_session();
+// `txn`: an encoded transaction (core/model/txn.hpp), checked by the caller.
+std::string encode_txn_command(std::string_view txn);
+std::string encode_compact(std::uint64_t revision);
+
+// A list of changes (see `changes` above), built one change at a time.
+class change_list {
+ public:
+  void put(std::string_view key, std::string_view value);
+  void erase(std::string_view key);
+  void clear();
+  bool empty() const noexcept { return count_ == 0; }
+  // The encoded `changes` command.
+  std::string_view command() const noexcept { return bytes_; }
+
+ private:
+  void add(bool deleted, std::string_view key, std::string_view value);
+  std::string bytes_;
+  std::uint32_t count_ = 0;
+};
+
 // Wraps an encoded set, del or bulk_set in its session.
 std::string encode_in_session(const session_ref& ref, std::string_view command);
 
@@ -59,12 +94,17 @@ struct command_view {
   session_ref session;      // in_session: where the write belongs
   std::string_view key;    // set, del
   std::string_view value;  // set
-  std::uint32_t count = 0;  // bulk_set: number of pairs
-  std::string_view pairs;   // bulk_set: the encoded pairs
+  std::uint32_t count = 0;  // bulk_set, changes: number of pairs or changes
+  std::string_view pairs;   // bulk_set: the encoded pairs; changes: the encoded changes
+  std::string_view txn;     // txn: the encoded transaction (not yet checked)
+  std::uint64_t revision = 0;  // compact
 
   // Calls f(key, value) for each pair of a bulk_set, in order.
   template <typename F>
   void for_each_pair(F&& f) const;
+  // Calls f(deleted, key, value) for each change of a `changes`, in order.
+  template <typename F>
+  void for_each_change(F&& f) const;
 };
 
 // Returns the command or errc::corruption if the bytes are not a well-formed command.
@@ -86,6 +126,19 @@ void for_each_pair(std::string_view bytes, std::uint32_t count, F&& f) {
 template <typename F>
 void command_view::for_each_pair(F&& f) const {
   kv::for_each_pair(pairs, count, std::forward<F>(f));
+}
+
+template <typename F>
+void command_view::for_each_change(F&& f) const {
+  const char* p = pairs.data();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint32_t klen;
+    std::uint32_t vlen;
+    std::memcpy(&klen, p + 1, 4);
+    std::memcpy(&vlen, p + 5, 4);
+    f(p[0] != 0, std::string_view(p + 9, klen), std::string_view(p + 9 + klen, vlen));
+    p += 9 + static_cast<std::size_t>(klen) + vlen;
+  }
 }
 
 }  // namespace kv

@@ -275,7 +275,7 @@ error_info keyspace::check_revision(std::uint64_t revision) const {
 std::optional<key_value> keyspace::get(std::string_view key, std::uint64_t revision) const {
   const auto* head = find_head(key);
   if (head == nullptr) return std::nullopt;
-  const auto* b = at_revision(head, revision == 0 ? revision_ : revision);
+  const auto* b = at_revision(head, revision == 0 ? read_revision() : revision);
   if (b == nullptr) return std::nullopt;
   return view_of(b);
 }
@@ -283,7 +283,7 @@ std::optional<key_value> keyspace::get(std::string_view key, std::uint64_t revis
 result<range_answer> keyspace::range(const key_range& r, const range_options& o) const {
   if (auto e = check_revision(o.revision); e.code) return e;
   range_answer a;
-  a.revision = o.revision == 0 ? revision_ : o.revision;
+  a.revision = o.revision == 0 ? read_revision() : o.revision;
   auto [first, last] = bounds(r);
   auto visit = [&](const version_block* head) {
     const auto* b = at_revision(head, a.revision);

@@ -138,6 +138,9 @@ class keyspace {
   std::uint64_t write_revision() const noexcept { return revision_ + 1; }
 
   // ---- reads -----------------------------------------------------------------------------------
+  // Reads at revision 0 see the current revision; during a write, that includes what the write
+  // changed so far (read_revision()), as etcd's transactions read their own writes.
+  std::uint64_t read_revision() const noexcept { return writing_ && changed_ ? revision_ + 1 : revision_; }
   // The version of `key` at `revision` (0: current); nullopt if it did not exist then. The
   // revision must be readable (see check_revision).
   std::optional<key_value> get(std::string_view key, std::uint64_t revision = 0) const;

@@ -44,7 +44,7 @@ void session_table::record(std::uint64_t id, std::uint64_t seq, outcome o) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   auto& outcomes = it->second.outcomes;
-  outcomes[seq] = o;
+  outcomes[seq] = std::move(o);
   // A client that never acknowledges would make this grow without bound: forget the oldest.
   while (outcomes.size() > max_outcomes) {
     it->second.floor = outcomes.begin()->first + 1;
@@ -52,9 +52,17 @@ void session_table::record(std::uint64_t id, std::uint64_t seq, outcome o) {
   }
 }
 
-// u64 count | count x (u64 id | u64 last_used | u64 floor | u32 n | n x (u64 seq | u64 index | u8 code))
+namespace {
+// Leads the encoding that carries replies; a count never takes this value.
+constexpr std::uint64_t with_replies = ~std::uint64_t{0};
+}  // namespace
+
+// u64 with_replies | u64 count |
+//   count x (u64 id | u64 last_used | u64 floor | u32 n | n x (u64 seq | u64 index | u8 code | u32 len | reply))
+// Before replies: the same without with_replies and without u32 len | reply.
 std::string session_table::encode() const {
   std::string out;
+  append_fixed<std::uint64_t>(out, with_replies);
   append_fixed<std::uint64_t>(out, sessions_.size());
   for (const auto& [id, s] : sessions_) {
     append_fixed(out, id);
@@ -65,6 +73,8 @@ std::string session_table::encode() const {
       append_fixed(out, seq);
       append_fixed(out, o.index);
       out.push_back(static_cast<char>(o.code));
+      append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(o.reply.size()));
+      out.append(o.reply);
     }
   }
   return out;
@@ -75,6 +85,8 @@ bool session_table::decode(std::string_view bytes) {
   std::map<std::uint64_t, session> sessions;
   std::set<std::pair<std::uint64_t, std::uint64_t>> by_use;
   auto count = in.fixed<std::uint64_t>();
+  const bool replies = count == with_replies;
+  if (replies) count = in.fixed<std::uint64_t>();
   for (std::uint64_t i = 0; i < count && in.ok(); ++i) {
     auto id = in.fixed<std::uint64_t>();
     session s;
@@ -87,7 +99,8 @@ bool session_table::decode(std::string_view bytes) {
       outcome o;
       o.index = in.fixed<std::uint64_t>();
       o.code = static_cast<errc>(in.fixed<std::uint8_t>());
-      s.outcomes[seq] = o;
+      if (replies) o.reply = in.bytes(in.fixed<std::uint32_t>());
+      s.outcomes[seq] = std::move(o);
     }
     by_use.emplace(s.last_used, id);
     sessions[id] = std::move(s);

@@ -25,7 +25,8 @@ class session_table {
   // The outcome of an applied write, as its client was (or will be) answered.
   struct outcome {
     std::uint64_t index = 0;  // the write's log index
-    errc code = errc::ok;     // ok, or not_found for a delete of a missing key
+    errc code = errc::ok;     // ok, not_found for a delete of a missing key, or why it was refused
+    std::string reply;        // a transaction's answer, or a refusal's message
     friend bool operator==(const outcome&, const outcome&) = default;
   };
 
@@ -50,7 +51,8 @@ class session_table {
   std::size_t size() const noexcept { return sessions_.size(); }
   std::size_t max_sessions() const noexcept { return max_sessions_; }
 
-  // The table as bytes (for snapshots), and back. decode returns false for malformed bytes.
+  // The table as bytes (for snapshots), and back. decode returns false for malformed bytes; it
+  // reads the encoding of earlier versions too (without replies).
   std::string encode() const;
   bool decode(std::string_view bytes);
 

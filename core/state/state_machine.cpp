@@ -2,6 +2,8 @@
 
 #include "core/base/bytes.hpp"
 
+#include <fmt/format.h>
+
 #include <cassert>
 
 namespace kv {
@@ -67,7 +69,7 @@ void for_each_key_record(std::string_view bytes, std::uint32_t count,
   }
 }
 
-errc state_machine::apply(std::uint64_t index, const command_view& cmd) {
+errc state_machine::apply(std::uint64_t index, const command_view& cmd, std::string* reply, change_list* changes) {
   assert(index == applied_index_ + 1);
   applied_index_ = index;
   errc outcome = errc::ok;
@@ -76,6 +78,7 @@ errc state_machine::apply(std::uint64_t index, const command_view& cmd) {
     case command_type::open_session:  // sessions are the store's (core/state/sessions.hpp)
       return errc::ok;
     case command_type::in_session:  // decode_command() unwraps it
+    case command_type::changes:     // never in the log
       return errc::internal;
     case command_type::set:
       ks_.begin_write();
@@ -92,14 +95,190 @@ errc state_machine::apply(std::uint64_t index, const command_view& cmd) {
       cmd.for_each_pair([this](std::string_view k, std::string_view v) { ks_.put(k, v); });
       ks_.end_write();
       break;
+    case command_type::txn:
+      return apply_txn(cmd.txn, reply, changes);
+    case command_type::compact:
+      return apply_compact(cmd.revision, reply);
   }
-  compact_history();
   return outcome;
 }
 
-void state_machine::compact_history() {
-  const auto rev = ks_.revision();
-  if (rev > ks_.compacted() + history_revisions_) ks_.compact(rev - history_revisions_);
+namespace {
+
+void set_message(std::string* reply, std::string_view message) {
+  if (reply != nullptr) reply->assign(message);
+}
+
+template <typename T>
+bool compare_numbers(T a, compare_op op, T b) {
+  switch (op) {
+    case compare_op::equal: return a == b;
+    case compare_op::not_equal: return a != b;
+    case compare_op::less: return a < b;
+    case compare_op::greater: return a > b;
+  }
+  return false;
+}
+
+bool compare_kv(const compare_view& c, const key_value& kv) {
+  switch (c.target) {
+    case compare_target::value: return compare_numbers(kv.value.compare(c.value), c.op, 0);
+    case compare_target::version: return compare_numbers(kv.version, c.op, c.number);
+    case compare_target::create_revision: return compare_numbers(kv.create_revision, c.op, c.number);
+    case compare_target::mod_revision: return compare_numbers(kv.mod_revision, c.op, c.number);
+  }
+  return false;
+}
+
+// The stored value of an incr's key as an integer, or why it is not one.
+result<std::int64_t> counter_value(const keyspace& ks, std::string_view key) {
+  auto v = ks.get(key);
+  if (!v) return std::int64_t{0};
+  auto n = parse_int64(v->value);
+  if (!n) {
+    return error_info{make_error_code(errc::bad_request),
+                      fmt::format("incr: the value of the key is not a decimal 64-bit integer ({} bytes)",
+                                  v->value.size()),
+                      {}};
+  }
+  return *n;
+}
+
+}  // namespace
+
+bool state_machine::holds(const compare_view& c) const {
+  if (c.end.empty()) {
+    auto kv = ks_.get(c.key);
+    if (!kv) return c.target != compare_target::value && compare_kv(c, key_value{});
+    return compare_kv(c, *kv);
+  }
+  range_options o;
+  o.keys_only = c.target != compare_target::value;
+  auto a = ks_.range(key_range{c.key, c.end}, o);
+  if (!a || a->kvs.empty()) return c.target != compare_target::value && compare_kv(c, key_value{});
+  for (const auto& kv : a->kvs) {
+    if (!compare_kv(c, kv)) return false;
+  }
+  return true;
+}
+
+errc state_machine::check_ops(const std::vector<txn_op_view>& ops, std::string* reply) const {
+  for (const auto& op : ops) {
+    if (op.type == txn_op_type::range) {
+      if (auto e = ks_.check_revision(op.revision); e.code) {
+        set_message(reply, e.message);
+        return static_cast<errc>(e.code.value());
+      }
+    } else if (op.type == txn_op_type::incr) {
+      auto n = counter_value(ks_, op.key);
+      std::int64_t sum = 0;
+      if (!n) {
+        set_message(reply, n.message());
+        return errc::bad_request;
+      }
+      if (__builtin_add_overflow(*n, op.delta, &sum)) {
+        set_message(reply, fmt::format("incr: {} plus {} overflows a 64-bit integer", *n, op.delta));
+        return errc::bad_request;
+      }
+    }
+  }
+  return errc::ok;
+}
+
+void state_machine::append_range(std::string& out, const txn_op_view& op) const {
+  range_options o;
+  o.revision = op.revision;
+  o.limit = op.limit;
+  o.keys_only = (op.flags & op_keys_only) != 0;
+  o.count_only = (op.flags & op_count_only) != 0;
+  o.descending = (op.flags & op_descending) != 0;
+  auto a = ks_.range(key_range{op.key, op.end}, o);  // its revision was checked
+  out.push_back(static_cast<char>(txn_op_type::range));
+  append_fixed<std::uint64_t>(out, a ? a->count : 0);
+  out.push_back(a && a->more ? 1 : 0);
+  append_fixed<std::uint32_t>(out, a ? static_cast<std::uint32_t>(a->kvs.size()) : 0);
+  if (!a) return;
+  for (const auto& kv : a->kvs) {
+    append_kv(out, kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version);
+  }
+}
+
+errc state_machine::read(const txn_view& t, std::string& reply) const {
+  reply.clear();
+  bool succeeded = true;
+  for (const auto& c : t.compares) succeeded = succeeded && holds(c);
+  const auto& ops = succeeded ? t.then_ops : t.else_ops;
+  if (auto e = check_ops(ops, &reply); e != errc::ok) return e;
+  append_reply_header(reply, ks_.revision(), succeeded, static_cast<std::uint16_t>(ops.size()));
+  for (const auto& op : ops) append_range(reply, op);
+  return errc::ok;
+}
+
+errc state_machine::apply_txn(std::string_view bytes, std::string* reply, change_list* changes) {
+  auto t = decode_txn(bytes);
+  if (!t) {
+    set_message(reply, "the transaction is malformed");
+    return errc::bad_request;
+  }
+  bool succeeded = true;
+  for (const auto& c : t->compares) succeeded = succeeded && holds(c);
+  const auto& ops = succeeded ? t->then_ops : t->else_ops;
+  if (auto e = check_ops(ops, reply); e != errc::ok) return e;
+  std::string local;
+  std::string& out = reply != nullptr ? *reply : local;
+  out.clear();
+  append_reply_header(out, 0, succeeded, static_cast<std::uint16_t>(ops.size()));
+  ks_.begin_write();
+  for (const auto& op : ops) {
+    switch (op.type) {
+      case txn_op_type::put: {
+        auto prev = ks_.put(op.key, op.value);
+        out.push_back(static_cast<char>(txn_op_type::put));
+        const bool with_prev = prev && (op.flags & op_prev_kv) != 0;
+        out.push_back(with_prev ? 1 : 0);
+        if (with_prev) append_kv(out, prev->key, prev->value, prev->create_revision, prev->mod_revision, prev->version);
+        if (changes != nullptr) changes->put(op.key, op.value);
+        break;
+      }
+      case txn_op_type::range:
+        append_range(out, op);
+        break;
+      case txn_op_type::delete_range: {
+        out.push_back(static_cast<char>(txn_op_type::delete_range));
+        const auto count_at = out.size();
+        append_fixed<std::uint64_t>(out, 0);
+        append_fixed<std::uint32_t>(out, 0);
+        const bool with_prev = (op.flags & op_prev_kv) != 0;
+        auto n = ks_.delete_range(key_range{op.key, op.end}, [&](const key_value& kv) {
+          if (with_prev) append_kv(out, kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version);
+          if (changes != nullptr) changes->erase(kv.key);
+        });
+        put_fixed<std::uint64_t>(out.data() + count_at, n);
+        put_fixed<std::uint32_t>(out.data() + count_at + 8, with_prev ? static_cast<std::uint32_t>(n) : 0);
+        break;
+      }
+      case txn_op_type::incr: {
+        auto sum = *counter_value(ks_, op.key) + op.delta;  // checked above
+        auto text = std::to_string(sum);
+        ks_.put(op.key, text);
+        out.push_back(static_cast<char>(txn_op_type::incr));
+        append_fixed<std::int64_t>(out, sum);
+        if (changes != nullptr) changes->put(op.key, text);
+        break;
+      }
+    }
+  }
+  put_fixed<std::uint64_t>(out.data(), ks_.end_write());
+  return errc::ok;
+}
+
+errc state_machine::apply_compact(std::uint64_t revision, std::string* reply) {
+  if (auto e = ks_.check_compact(revision); e.code) {
+    set_message(reply, e.message);
+    return static_cast<errc>(e.code.value());
+  }
+  ks_.compact(revision);
+  return errc::ok;
 }
 
 std::optional<std::string_view> state_machine::get(std::string_view key) const {

@@ -3,9 +3,12 @@
 // multi-version keyspace (core/state/keyspace.hpp): every write that changes something takes the
 // next revision, etcd v3's data model.
 //
-// History: until reads at past revisions and compaction requests exist on the wire, the state
-// machine keeps `history_revisions` revisions of history (0 by default: none) and compacts as it
-// applies, which every member does at the same entries.
+// History: every version stays readable until a compact command (a log entry, so that every
+// member compacts at the same point) drops the revisions below it.
+//
+// Transactions (core/model/txn.hpp) run in two steps: everything that could refuse one (a
+// revision compacted or in the future, an incr of a non-integer or past int64) is checked
+// first, and only then does the keyspace change, so a refused transaction changes nothing.
 //
 // Point-in-time capture (for snapshots while writes continue): begin_capture() fixes the image
 // at the current applied index and revision, and capture_step() serializes the next keys, in key
@@ -16,6 +19,7 @@
 
 #include "core/base/error.hpp"
 #include "core/model/command.hpp"
+#include "core/model/txn.hpp"
 #include "core/state/keyspace.hpp"
 
 #include <cstdint>
@@ -44,8 +48,16 @@ class state_machine {
   state_machine& operator=(state_machine&&) = default;
 
   // Applies `cmd`, the command of log entry `index` (which must be applied_index() + 1).
-  // Returns errc::ok, or errc::not_found for a delete of a missing key.
-  errc apply(std::uint64_t index, const command_view& cmd);
+  // Returns errc::ok, errc::not_found for a del of a missing key, or why a txn or compact was
+  // refused (bad_request, compacted, future_revision), having changed nothing. `reply`, if
+  // given, receives a txn's answer (core/model/txn.hpp) or a refusal's message; `changes`, if
+  // given, what a txn changed, for apply observers.
+  errc apply(std::uint64_t index, const command_view& cmd, std::string* reply = nullptr,
+             change_list* changes = nullptr);
+
+  // Answers a transaction that does not write (read_only()) from the current state: its reply
+  // in `reply`, or the refusal's message with the error (compacted, future_revision).
+  errc read(const txn_view& t, std::string& reply) const;
 
   // The value of `key`, valid until the next mutation.
   std::optional<std::string_view> get(std::string_view key) const;
@@ -57,9 +69,6 @@ class state_machine {
   std::uint64_t key_count() const noexcept { return ks_.key_count(); }
   // Sum of the sizes of all live keys and values.
   std::uint64_t data_bytes() const noexcept { return ks_.data_bytes(); }
-
-  // Revisions of history kept (see the top of this file); the same on every member.
-  void set_history_revisions(std::uint64_t n) noexcept { history_revisions_ = n; }
 
   // Sizes the point index for about `keys` keys in all, so that loading them does not rehash.
   void reserve(std::uint64_t keys) { ks_.reserve(keys); }
@@ -90,11 +99,15 @@ class state_machine {
   std::uint64_t capture_compacted() const noexcept { return ks_.capture_compacted(); }
 
  private:
-  void compact_history();
+  errc apply_txn(std::string_view bytes, std::string* reply, change_list* changes);
+  errc apply_compact(std::uint64_t revision, std::string* reply);
+  bool holds(const compare_view& c) const;
+  // Checks what could refuse `ops` against the current state; the message goes to `reply`.
+  errc check_ops(const std::vector<txn_op_view>& ops, std::string* reply) const;
+  void append_range(std::string& out, const txn_op_view& op) const;
 
   keyspace ks_;
   std::uint64_t applied_index_ = 0;
-  std::uint64_t history_revisions_ = 0;
 };
 
 }  // namespace kv

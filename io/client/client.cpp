@@ -16,7 +16,10 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include <cstring>
 #include <deque>
@@ -400,7 +403,7 @@ asio::awaitable<result<std::uint64_t>> client::session() {
 }
 
 template <typename Encode>
-asio::awaitable<result<std::uint64_t>> client::write(Encode encode) {
+asio::awaitable<result<client::response>> client::send_write(Encode encode) {
   result<response> r = errc::internal;
   if (!opts_.exactly_once) {
     r = co_await call([&](std::string& out, std::uint64_t id) { encode(out, id, nullptr); }, resend::never);
@@ -418,8 +421,15 @@ asio::awaitable<result<std::uint64_t>> client::write(Encode encode) {
   }
   if (!r) co_return r.failure();
   if (r->status != protocol::status::ok) co_return failure(*r);
+  co_return std::move(*r);
+}
+
+template <typename Encode>
+asio::awaitable<result<std::uint64_t>> client::write(Encode encode) {
+  auto r = co_await send_write(std::move(encode));
+  if (!r) co_return r.failure();
   if (auto index = protocol::parse_index(r->body)) co_return *index;
-  co_return errc::internal;
+  co_return error_info{make_error_code(errc::internal), "malformed write response", {}};
 }
 
 asio::awaitable<result<std::uint64_t>> client::set(std::string key, std::string value) {
@@ -446,6 +456,104 @@ asio::awaitable<result<std::uint64_t>> client::bulk_set(std::vector<std::pair<st
   co_return co_await write([&](std::string& out, std::uint64_t id, const session_ref* s) {
     protocol::request_bulk_set(out, id, pairs, s);
   });
+}
+
+namespace {
+
+bool only_reads(const kv::txn& t) {
+  auto reads = [](const std::vector<txn_op>& ops) {
+    return std::all_of(ops.begin(), ops.end(), [](const txn_op& o) { return o.type == txn_op_type::range; });
+  };
+  return reads(t.then_ops) && reads(t.else_ops);
+}
+
+result<txn_reply> reply_of(const std::string& body) {
+  auto reply = decode_reply(body);
+  if (!reply) return error_info{make_error_code(errc::internal), "malformed txn response", {}};
+  return std::move(*reply);
+}
+
+}  // namespace
+
+asio::awaitable<result<txn_reply>> client::txn(kv::txn t, read_mode mode) {
+  auto encoded = encode_txn(t);
+  if (only_reads(t)) {
+    const std::uint16_t flags = read_flags(mode);
+    auto r = co_await call(
+        [&](std::string& out, std::uint64_t id) { protocol::request_txn(out, id, encoded, nullptr, flags); },
+        resend::read);
+    if (!r) co_return r.failure();
+    if (r->status != protocol::status::ok) co_return failure(*r);
+    co_return reply_of(r->body);
+  }
+  auto r = co_await send_write([&](std::string& out, std::uint64_t id, const session_ref* s) {
+    protocol::request_txn(out, id, encoded, s);
+  });
+  if (!r) co_return r.failure();
+  co_return reply_of(r->body);
+}
+
+asio::awaitable<result<client::range_reply>> client::range(txn_op op, read_mode mode) {
+  kv::txn t;
+  t.then_ops.push_back(std::move(op));
+  auto r = co_await txn(std::move(t), mode);
+  if (!r) co_return r.failure();
+  if (r->results.size() != 1 || r->results[0].type != txn_op_type::range) {
+    co_return error_info{make_error_code(errc::bad_request), "range needs a range op", {}};
+  }
+  range_reply out;
+  out.revision = r->revision;
+  out.kvs = std::move(r->results[0].kvs);
+  out.count = r->results[0].count;
+  out.more = r->results[0].more;
+  co_return out;
+}
+
+asio::awaitable<result<client::delete_reply>> client::delete_range(std::string key, std::string end, bool prev_kv) {
+  kv::txn t;
+  t.then_ops.push_back(make_delete_range(std::move(key), std::move(end), prev_kv));
+  auto r = co_await txn(std::move(t));
+  if (!r) co_return r.failure();
+  delete_reply out;
+  out.revision = r->revision;
+  out.deleted = r->results.at(0).count;
+  out.prev = std::move(r->results.at(0).kvs);
+  co_return out;
+}
+
+asio::awaitable<result<client::delete_reply>> client::delete_keys(std::vector<std::string> keys) {
+  kv::txn t;
+  for (auto& k : keys) t.then_ops.push_back(make_delete_range(std::move(k)));
+  auto r = co_await txn(std::move(t));
+  if (!r) co_return r.failure();
+  delete_reply d;
+  d.revision = r->revision;
+  for (const auto& o : r->results) d.deleted += o.count;
+  co_return d;
+}
+
+asio::awaitable<result<std::int64_t>> client::incr(std::string key, std::int64_t delta) {
+  kv::txn t;
+  t.then_ops.push_back(make_incr(std::move(key), delta));
+  auto r = co_await txn(std::move(t));
+  if (!r) co_return r.failure();
+  co_return r->results.at(0).value;
+}
+
+asio::awaitable<result<txn_reply>> client::mget(std::vector<std::string> keys, read_mode mode) {
+  kv::txn t;
+  for (auto& k : keys) t.then_ops.push_back(make_range(std::move(k)));
+  co_return co_await txn(std::move(t), mode);
+}
+
+asio::awaitable<result<std::uint64_t>> client::compact(std::uint64_t revision) {
+  // Compaction is idempotent in effect (a repeat is refused as compacted), so it needs no session.
+  auto r = co_await call([&](std::string& out, std::uint64_t id) { protocol::request_compact(out, id, revision); },
+                         resend::never);
+  if (!r) co_return r.failure();
+  if (r->status != protocol::status::ok) co_return failure(*r);
+  if (auto index = protocol::parse_index(r->body)) co_return *index;
+  co_return error_info{make_error_code(errc::internal), "malformed compact response", {}};
 }
 
 asio::awaitable<result<std::chrono::microseconds>> client::ping() {

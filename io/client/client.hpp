@@ -35,6 +35,7 @@
 // executor's thread (or strand); use one client per thread.
 
 #include "core/base/error.hpp"
+#include "core/model/txn.hpp"
 #include "io/protocol/protocol.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -97,6 +98,37 @@ class client {
   asio::awaitable<result<std::uint64_t>> del(std::string key);
   // Atomic: every pair is written, or (on error) none.
   asio::awaitable<result<std::uint64_t>> bulk_set(std::vector<std::pair<std::string, std::string>> pairs);
+  // ---- the ordered, multi-version keyspace (etcd v3's data model; core/model/txn.hpp) ------
+  // A transaction, atomic: the compares decide the branch; the reply carries each op's result
+  // and the revision. One that only reads (ranges) is served as a read, in `mode`; one that
+  // writes goes through the log, in this client's session (exactly-once).
+  asio::awaitable<result<txn_reply>> txn(kv::txn t, read_mode mode = read_mode::linearizable);
+  // The keys of `op` (a range op: make_range(), with flags such as op_keys_only), and the
+  // revision the answer reflects.
+  struct range_reply {
+    std::uint64_t revision = 0;
+    std::vector<kv_version> kvs;
+    std::uint64_t count = 0;  // keys in the range, regardless of the limit
+    bool more = false;
+  };
+  asio::awaitable<result<range_reply>> range(txn_op op, read_mode mode = read_mode::linearizable);
+  // Deletes every key in [key, end) (end empty: the one key); the deleted versions when prev_kv.
+  struct delete_reply {
+    std::uint64_t revision = 0;
+    std::uint64_t deleted = 0;
+    std::vector<kv_version> prev;
+  };
+  asio::awaitable<result<delete_reply>> delete_range(std::string key, std::string end = {}, bool prev_kv = false);
+  // Deletes each of `keys` in one transaction.
+  asio::awaitable<result<delete_reply>> delete_keys(std::vector<std::string> keys);
+  // Adds `delta` to the decimal integer `key` holds (absent: 0); yields the new value, or
+  // errc::bad_request if the value is not an integer or the sum overflows (nothing changes).
+  asio::awaitable<result<std::int64_t>> incr(std::string key, std::int64_t delta = 1);
+  // The values of `keys` at one revision: one range result per key, in order.
+  asio::awaitable<result<txn_reply>> mget(std::vector<std::string> keys, read_mode mode = read_mode::linearizable);
+  // Drops the history below `revision` on every node; yields the compaction's log index.
+  asio::awaitable<result<std::uint64_t>> compact(std::uint64_t revision);
+
   // The round-trip time.
   asio::awaitable<result<std::chrono::microseconds>> ping();
   asio::awaitable<result<node_status>> status();
@@ -134,7 +166,10 @@ class client {
   // Sends one request built by `encode(out, id)`, following redirects and waiting out elections.
   template <typename Encode>
   asio::awaitable<result<response>> call(Encode encode, resend policy);
-  // A write: in this client's session when exactly_once, with its outcome as an index.
+  // A write: in this client's session when exactly_once; its answer if the status is ok.
+  template <typename Encode>
+  asio::awaitable<result<response>> send_write(Encode encode);
+  // A write whose answer is its log index.
   template <typename Encode>
   asio::awaitable<result<std::uint64_t>> write(Encode encode);
   asio::awaitable<result<std::uint64_t>> session();

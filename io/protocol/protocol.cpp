@@ -16,13 +16,15 @@ const char* to_string(op o) noexcept {
     case op::bulk_set: return "bulk_set";
     case op::status: return "status";
     case op::open_session: return "open_session";
+    case op::txn: return "txn";
+    case op::compact: return "compact";
     case op::search: return "search";
     case op::similar: return "similar";
   }
   return "unknown";
 }
 
-bool is_known(op o) noexcept { return (o >= op::ping && o <= op::open_session) || o == op::search || o == op::similar; }
+bool is_known(op o) noexcept { return (o >= op::ping && o <= op::compact) || o == op::search || o == op::similar; }
 
 status to_status(std::error_code ec) noexcept {
   if (!ec) return status::ok;
@@ -152,8 +154,9 @@ void request_get(std::string& out, std::uint64_t id, std::string_view key, std::
 
 namespace {
 // Starts a write request's frame, with its session prefix if it has one.
-std::size_t begin_write(std::string& out, op o, std::uint64_t id, const session_ref* session) {
-  auto start = begin_frame(out, static_cast<std::uint8_t>(o), session ? flag_session : 0, id);
+std::size_t begin_write(std::string& out, op o, std::uint64_t id, const session_ref* session,
+                        std::uint16_t flags = 0) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(o), flags | (session ? flag_session : 0), id);
   if (session) {
     append_u64(out, session->session);
     append_u64(out, session->seq);
@@ -200,6 +203,24 @@ void request_bulk_set(std::string& out, std::uint64_t id, std::span<const std::p
   append_u32(out, static_cast<std::uint32_t>(pairs.size()));
   for (const auto& [k, v] : pairs) append_pair(out, k, v);
   finish_frame(out, start);
+}
+
+void request_txn(std::string& out, std::uint64_t id, std::string_view txn, const session_ref* session,
+                 std::uint16_t flags) {
+  auto start = begin_write(out, op::txn, id, session, flags);
+  out.append(txn);
+  finish_frame(out, start);
+}
+
+void request_compact(std::string& out, std::uint64_t id, std::uint64_t revision) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(op::compact), 0, id);
+  append_u64(out, revision);
+  finish_frame(out, start);
+}
+
+std::optional<std::uint64_t> parse_compact(std::string_view body) noexcept {
+  if (body.size() != 8) return std::nullopt;
+  return get_fixed<std::uint64_t>(body.data());
 }
 
 void request_status(std::string& out, std::uint64_t id) {

@@ -41,6 +41,8 @@ enum class op : std::uint8_t {
   bulk_set = 5,
   status = 6,
   open_session = 7,  // starts a client session for exactly-once writes; answers its id
+  txn = 8,           // a transaction (core/model/txn.hpp): range reads, writes, compare-and-set
+  compact = 9,       // drops the history below a revision; answers the log index
   search = 16,       // full-text query over values (core/model/query.hpp)
   similar = 17,      // n-gram similarity query over values
   // 16..31 are reserved for search, 32..63 for cluster operations.
@@ -125,6 +127,11 @@ void request_bulk_set(std::string& out, std::uint64_t id, std::span<const std::p
                       const session_ref* session = nullptr);
 void request_open_session(std::string& out, std::uint64_t id);
 void request_status(std::string& out, std::uint64_t id);
+// `txn`: an encoded transaction. One that writes may carry a session; one that only reads may
+// carry flag_stale_read.
+void request_txn(std::string& out, std::uint64_t id, std::string_view txn, const session_ref* session = nullptr,
+                 std::uint16_t flags = 0);
+void request_compact(std::string& out, std::uint64_t id, std::uint64_t revision);
 // Search and similar take flag_stale_read like get; `min_index` 0: no wait.
 void request_search(std::string& out, std::uint64_t id, const search::text_query& q, std::uint64_t min_index,
                     std::uint16_t flags = 0);
@@ -176,6 +183,9 @@ struct similar_request {
   std::uint64_t min_index = 0;
 };
 std::optional<similar_request> parse_similar(std::string_view body);
+
+// compact: u64 revision. nullopt unless the body is exactly that.
+std::optional<std::uint64_t> parse_compact(std::string_view body) noexcept;
 
 // ---- response bodies --------------------------------------------------------------------
 

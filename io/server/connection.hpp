@@ -12,7 +12,7 @@
 //   one round of the event loop leaves together. Once reading has stopped and every request read
 //   has been answered and sent, it closes the socket.
 //
-// Ordering: responses may overtake each other (clients match them by id), but a get waits until
+// Ordering: responses may overtake each other (clients match them by id), but a read waits until
 // the writes this connection sent before it are applied (deferred_).
 //
 // Ownership: shared_ptrs. The reader, the writer, each pending store callback and each running
@@ -65,9 +65,12 @@ class connection : public std::enable_shared_from_this<connection> {
   bool idle_since(std::chrono::steady_clock::time_point t) const;
 
  private:
+  // A read waiting for this connection's earlier writes: a get (body: the key) or a read-only
+  // txn (body: the transaction).
   struct deferred_read {
     std::uint64_t id;
-    std::string key;
+    protocol::op op;
+    std::string body;
   };
 
   // ---- reader and backpressure (connection.cpp) ----
@@ -92,11 +95,16 @@ class connection : public std::enable_shared_from_this<connection> {
   void submit(std::uint64_t id, protocol::op o, auto&& submit_to_store, std::size_t key_size, std::size_t value_size);
   void on_write_done(std::uint64_t id, protocol::op o, result<std::uint64_t> r, std::size_t key_size,
                      std::size_t value_size);
-  void get(std::uint64_t id, std::string_view key, std::uint16_t flags);
-  void read_after_barrier(std::uint64_t id, std::string_view key);
-  void on_read_ready(std::uint64_t id, std::string key, result<std::uint64_t> r);
-  void serve_deferred_gets();
+  void txn(std::uint64_t id, std::string_view body, std::uint16_t flags, const session_ref& session);
+  // A get or a read-only txn, checked already: served now, after a read barrier, or once this
+  // connection's earlier writes are applied.
+  void read(std::uint64_t id, protocol::op o, std::string_view body, std::uint16_t flags);
+  void read_after_barrier(std::uint64_t id, protocol::op o, std::string_view body);
+  void on_read_ready(std::uint64_t id, protocol::op o, std::string body, result<std::uint64_t> r);
+  void serve_deferred_reads();
+  void serve_read(std::uint64_t id, protocol::op o, std::string_view body);
   void serve_get(std::uint64_t id, std::string_view key);
+  void serve_txn(std::uint64_t id, std::string_view body);
   void start_query(std::uint64_t id, std::uint16_t flags, std::uint64_t min_index, auto query);
   static asio::awaitable<void> run_query(std::shared_ptr<connection> self, std::uint64_t id, bool stale,
                                          std::uint64_t min_index, auto query);
@@ -123,7 +131,8 @@ class connection : public std::enable_shared_from_this<connection> {
 
   std::size_t inflight_ = 0;            // requests handed to the store or index and not yet answered
   std::uint64_t last_write_index_ = 0;  // log index of this connection's latest write
-  std::deque<deferred_read> deferred_;  // gets waiting for this connection's earlier writes
+  std::deque<deferred_read> deferred_;  // reads waiting for this connection's earlier writes
+  std::string reply_;                   // a read-only txn's answer, reused
 };
 
 }  // namespace kv

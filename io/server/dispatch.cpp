@@ -2,6 +2,7 @@
 // the index, and appends the answer to the connection's output. See connection.hpp.
 
 #include "core/base/spawn.hpp"
+#include "core/model/txn.hpp"
 #include "index/node/node_index.hpp"
 #include "io/server/connection.hpp"
 #include "io/server/error_text.hpp"
@@ -31,8 +32,22 @@ void connection::handle(const protocol::frame& f) {
   switch (static_cast<protocol::op>(f.code)) {
     case protocol::op::ping:
       return protocol::respond_ok(out_, f.id);
-    case protocol::op::get:
-      return get(f.id, f.body, f.flags);
+    case protocol::op::get: {
+      if (auto e = st.check_key_for_read(f.body); e != errc::ok) {
+        return protocol::respond_error(out_, f.id, protocol::to_status(e),
+                                       error_text::key_refused(e, f.body.size(), st.storage()));
+      }
+      return read(f.id, protocol::op::get, f.body, f.flags);
+    }
+    case protocol::op::txn:
+      return txn(f.id, body, f.flags, session);
+    case protocol::op::compact: {
+      auto rev = protocol::parse_compact(body);
+      if (!rev) return respond_bad_body(f.id, "compact");
+      return submit(
+          f.id, protocol::op::compact, [&](store::write_done done) { st.submit_compact(*rev, std::move(done)); }, 0,
+          0);
+    }
     case protocol::op::set: {
       auto req = protocol::parse_set(body);
       if (!req) return respond_bad_body(f.id, "set");
@@ -100,59 +115,78 @@ void connection::submit(std::uint64_t id, protocol::op o, auto&& submit_to_store
 void connection::on_write_done(std::uint64_t id, protocol::op o, result<std::uint64_t> r, std::size_t key_size,
                                std::size_t value_size) {
   --inflight_;
-  if (r) {
+  if (r && o == protocol::op::txn) {
+    protocol::respond_value(out_, id, srv_.store_.reply());
+  } else if (r) {
     protocol::respond_index(out_, id, *r);
   } else {
     protocol::respond_error(out_, id, protocol::to_status(r.error()),
                             error_text::write_failed(r, o, key_size, value_size, srv_.store_.storage()),
                             r.failure().leader);
   }
-  serve_deferred_gets();
+  serve_deferred_reads();
   answered();
 }
 
 // ---- reads ------------------------------------------------------------------------------
 
-void connection::get(std::uint64_t id, std::string_view key, std::uint16_t flags) {
+// A transaction: a write goes through the log; one that only reads is served as a get is.
+void connection::txn(std::uint64_t id, std::string_view body, std::uint16_t flags, const session_ref& session) {
   auto& st = srv_.store_;
-  if (auto e = st.check_key_for_read(key); e != errc::ok) {
-    return protocol::respond_error(out_, id, protocol::to_status(e),
-                                   error_text::key_refused(e, key.size(), st.storage()));
+  auto t = decode_txn(body);
+  if (!t) return respond_bad_body(id, "txn");
+  if (auto e = check_txn(*t, st.limits()); e.code) {
+    return protocol::respond_error(out_, id, protocol::to_status(e.code), e.message);
   }
-  if ((flags & protocol::flag_stale_read) == 0 && !st.reads_are_local()) return read_after_barrier(id, key);
+  if (read_only(*t)) return read(id, protocol::op::txn, body, flags);
+  submit(
+      id, protocol::op::txn, [&](store::write_done done) { st.submit_txn(body, std::move(done), session); }, 0,
+      body.size());
+}
+
+void connection::read(std::uint64_t id, protocol::op o, std::string_view body, std::uint16_t flags) {
+  auto& st = srv_.store_;
+  if ((flags & protocol::flag_stale_read) == 0 && !st.reads_are_local()) return read_after_barrier(id, o, body);
   if (st.applied_index() < last_write_index_) {
-    deferred_.push_back({id, std::string(key)});  // after this connection's earlier writes
+    deferred_.push_back({id, o, std::string(body)});  // after this connection's earlier writes
     return;
   }
-  serve_get(id, key);
+  serve_read(id, o, body);
 }
 
 // A linearizable read on a cluster: served once ReadIndex confirms this node's state is current.
-void connection::read_after_barrier(std::uint64_t id, std::string_view key) {
+void connection::read_after_barrier(std::uint64_t id, protocol::op o, std::string_view body) {
   ++inflight_;
-  srv_.store_.read_barrier([self = shared_from_this(), id, key = std::string(key)](result<std::uint64_t> r) mutable {
-    self->on_read_ready(id, std::move(key), std::move(r));
-  });
+  srv_.store_.read_barrier(
+      [self = shared_from_this(), id, o, body = std::string(body)](result<std::uint64_t> r) mutable {
+        self->on_read_ready(id, o, std::move(body), std::move(r));
+      });
 }
 
-void connection::on_read_ready(std::uint64_t id, std::string key, result<std::uint64_t> r) {
+void connection::on_read_ready(std::uint64_t id, protocol::op o, std::string body, result<std::uint64_t> r) {
   --inflight_;
   if (!r) {
     protocol::respond_error(out_, id, protocol::to_status(r.error()), r.message(), r.failure().leader);
   } else if (srv_.store_.applied_index() < last_write_index_) {
-    deferred_.push_back({id, std::move(key)});
+    deferred_.push_back({id, o, std::move(body)});
   } else {
-    serve_get(id, key);
+    serve_read(id, o, body);
   }
   answered();
 }
 
-// Serves the gets that were waiting for this connection's writes, once those are applied.
-void connection::serve_deferred_gets() {
+// Serves the reads that were waiting for this connection's writes, once those are applied.
+void connection::serve_deferred_reads() {
   while (!deferred_.empty() && srv_.store_.applied_index() >= last_write_index_) {
-    serve_get(deferred_.front().id, deferred_.front().key);
+    const auto& d = deferred_.front();
+    serve_read(d.id, d.op, d.body);
     deferred_.pop_front();
   }
+}
+
+void connection::serve_read(std::uint64_t id, protocol::op o, std::string_view body) {
+  if (o == protocol::op::txn) return serve_txn(id, body);
+  serve_get(id, body);
 }
 
 void connection::serve_get(std::uint64_t id, std::string_view key) {
@@ -161,6 +195,15 @@ void connection::serve_get(std::uint64_t id, std::string_view key) {
   } else {
     protocol::respond_error(out_, id, protocol::status::not_found, {});
   }
+}
+
+void connection::serve_txn(std::uint64_t id, std::string_view body) {
+  auto t = decode_txn(body);  // checked when it arrived
+  if (!t) return respond_bad_body(id, "txn");
+  if (auto e = srv_.store_.state().read(*t, reply_); e != errc::ok) {
+    return protocol::respond_error(out_, id, protocol::to_status(make_error_code(e)), reply_);
+  }
+  protocol::respond_value(out_, id, reply_);
 }
 
 // ---- queries ----------------------------------------------------------------------------

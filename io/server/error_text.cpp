@@ -43,6 +43,8 @@ std::string write_failed(const result<std::uint64_t>& r, protocol::op o, std::si
                          const storage_config& limits) {
   const bool bulk = o == protocol::op::bulk_set;
   if (r.is(errc::not_found)) return {};
+  // The store explains refusals of transactions and compactions itself.
+  if ((o == protocol::op::txn || o == protocol::op::compact) && !r.failure().message.empty()) return r.message();
   if (r.is(errc::too_large)) {
     if (key_size > limits.max_key_bytes) return key_too_long(key_size, limits);
     if (value_size > limits.max_value_bytes && !bulk) {

@@ -52,6 +52,28 @@ void store::submit_bulk_set(std::string_view pairs, std::uint32_t count, write_d
   propose(std::move(command), std::move(done), session);
 }
 
+txn_limits store::limits() const noexcept {
+  txn_limits l;
+  l.max_ops = cfg_.max_txn_ops;
+  l.max_key_bytes = cfg_.max_key_bytes;
+  l.max_value_bytes = cfg_.max_value_bytes;
+  return l;
+}
+
+void store::submit_txn(std::string_view txn, write_done done, const session_ref& session) {
+  auto t = decode_txn(txn);
+  if (!t) return done(error_info{make_error_code(errc::bad_request), "the transaction is malformed", {}});
+  if (auto e = check_txn(*t, limits()); e.code) return done(std::move(e));
+  propose(encode_txn_command(txn), std::move(done), session);
+}
+
+void store::submit_compact(std::uint64_t revision, write_done done) {
+  if (auto e = sm_.keys().check_compact(revision); e.code && e.code != make_error_code(errc::future_revision)) {
+    return done(std::move(e));  // a future revision may exist by the time the entry applies
+  }
+  propose(encode_compact(revision), std::move(done));
+}
+
 asio::awaitable<result<std::uint64_t>> store::set(std::string key, std::string value) {
   co_return co_await await_callback([&](write_done done) { submit_set(key, value, std::move(done)); });
 }

@@ -79,42 +79,55 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
     return;
   }
   auto cmd = decode_command(data);
-  if (!cmd) {
+  if (!cmd || cmd->type == command_type::changes) {
     throw corruption_error(fmt::format("{}: log entry {} holds a malformed command", dir_.string(), index));
   }
+  const bool txn = cmd->type == command_type::txn;
+  change_list* changes = observer_ != nullptr && txn ? &changes_ : nullptr;
+  changes_.clear();
+  reply_.clear();
   // Runs after the state machine has (or has not) changed: `changed` tells the observer which.
-  auto answer = [&](session_table::outcome o, bool changed = false) {
-    if (observer_) observer_->applied(index, changed ? data : std::string_view{});
+  auto answer = [&](const session_table::outcome& o, bool changed = false) {
+    if (observer_) {
+      std::string_view seen = changed ? (txn ? changes_.command() : data) : std::string_view{};
+      observer_->applied(index, seen);
+    }
     if (!done) return;
     if (o.code == errc::ok) {
       (*done)(o.index);
     } else {
-      (*done)(o.code);
+      (*done)(error_info{make_error_code(o.code), o.reply, {}});
     }
   };
   if (cmd->type == command_type::open_session) {
     sessions_.open(index);
     sm_.restore_index(index);
-    return answer({index, errc::ok});
+    return answer({index, errc::ok, {}});
   }
   const auto& ref = cmd->session;
-  if (ref.session == 0) return answer({index, sm_.apply(index, *cmd)}, true);
+  if (ref.session == 0) {
+    auto code = sm_.apply(index, *cmd, &reply_, changes);
+    return answer({index, code, code == errc::ok ? std::string() : reply_}, code == errc::ok);
+  }
   session_table::outcome previous;
   switch (sessions_.check(ref.session, ref.seq, ref.first_unacked, index, previous)) {
     case session_table::verdict::apply: {
-      session_table::outcome o{index, sm_.apply(index, *cmd)};
-      sessions_.record(ref.session, ref.seq, o);
-      return answer(o, true);
+      session_table::outcome o{index, sm_.apply(index, *cmd, &reply_, changes), {}};
+      o.reply = reply_;
+      answer(o, o.code == errc::ok);
+      sessions_.record(ref.session, ref.seq, std::move(o));
+      return;
     }
     case session_table::verdict::duplicate:
       sm_.restore_index(index);
+      reply_ = previous.reply;
       return answer(previous);
     case session_table::verdict::expired:
       sm_.restore_index(index);
-      return answer({index, errc::session_expired});
+      return answer({index, errc::session_expired, {}});
     case session_table::verdict::stale:
       sm_.restore_index(index);
-      return answer({index, errc::bad_request});
+      return answer({index, errc::bad_request, {}});
   }
 }
 

@@ -40,6 +40,18 @@ struct storage_config {
   // Largest key and value the store accepts.
   std::uint64_t max_key_bytes = 4ull << 10;
   std::uint64_t max_value_bytes = 1ull << 20;
+  // Compares, and ops in each branch, of one transaction (etcd's --max-txn-ops).
+  std::uint64_t max_txn_ops = 128;
+};
+
+// Automatic compaction of the keyspace's history (etcd's --auto-compaction-mode): the leader
+// proposes a compaction that keeps the last `retention_revisions` revisions readable, or every
+// revision of the last `retention_period`.
+enum class compaction_mode : std::uint8_t { off, revision, periodic };
+struct compaction_options {
+  compaction_mode mode = compaction_mode::revision;
+  std::uint64_t retention_revisions = 10'000;
+  std::chrono::milliseconds retention_period{std::chrono::hours(1)};
 };
 
 // How this node takes part in its cluster.

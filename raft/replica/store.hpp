@@ -21,6 +21,7 @@
 #include "core/state/apply_observer.hpp"
 #include "core/base/callback.hpp"
 #include "core/model/command.hpp"
+#include "core/model/txn.hpp"
 #include "core/base/error.hpp"
 #include "core/state/sessions.hpp"
 #include "core/state/state_machine.hpp"
@@ -130,6 +131,16 @@ class store {
   void submit_bulk_set(std::string_view pairs, std::uint32_t count, write_done done, const session_ref& session = {});
   // Opens a client session; yields its id.
   void submit_open_session(write_done done);
+  // A transaction (core/model/txn.hpp) that writes; errc::bad_request / too_large if check_txn()
+  // refuses it. Once applied, `done` yields its index and, during the call, reply() holds its
+  // answer; or the error the state machine refused it with (nothing applied).
+  void submit_txn(std::string_view txn, write_done done, const session_ref& session = {});
+  // Compacts the history below `revision` on every member (through the log).
+  void submit_compact(std::uint64_t revision, write_done done);
+  // During a write_done callback of submit_txn: the transaction's answer.
+  std::string_view reply() const noexcept { return reply_; }
+  // The limits check_txn() applies, from the storage configuration.
+  txn_limits limits() const noexcept;
 
   // Coroutine form.
   asio::awaitable<result<std::uint64_t>> set(std::string key, std::string value);
@@ -296,6 +307,8 @@ class store {
   std::deque<pending_entry> unapplied_;
   std::deque<waiter> waiters_;  // in index order
   io::event apply_wake_;
+  std::string reply_;      // see reply()
+  change_list changes_;    // what the entry being applied changed, for the observer
 
   // --- Snapshots (snapshots.cpp): taking, sending and installing them.
   void maybe_start_snapshot();

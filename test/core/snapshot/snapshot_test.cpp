@@ -67,11 +67,13 @@ BOOST_AUTO_TEST_CASE(round_trip) {
 // Revisions, versions and the history not compacted survive a snapshot.
 BOOST_AUTO_TEST_CASE(round_trip_keeps_revisions_and_history) {
   state_machine sm;
-  sm.set_history_revisions(100);
   for (int i = 0; i < 30; ++i) {
     auto bytes = encode_set("k" + std::to_string(i % 7), "v" + std::to_string(i));
     sm.apply(sm.applied_index() + 1, *decode_command(bytes));
   }
+  auto compact = encode_compact(12);
+  BOOST_TEST((sm.apply(sm.applied_index() + 1, *decode_command(compact)) == errc::ok));
+  BOOST_TEST(sm.compacted_revision() == 12u);
   auto del = encode_del("k3");
   sm.apply(sm.applied_index() + 1, *decode_command(del));
   auto bytes = snapshot_of(sm, 2);

@@ -97,10 +97,9 @@ BOOST_AUTO_TEST_CASE(capture_is_point_in_time_under_concurrent_writes) {
 }
 
 // Every write that changes something takes the next revision; noops and deletes of absent keys
-// take none; history is kept for as many revisions as asked and compacted as entries apply.
+// take none; history is kept until a compact command drops it.
 BOOST_AUTO_TEST_CASE(revisions_follow_the_writes_and_history_is_bounded) {
   state_machine sm;
-  sm.set_history_revisions(2);
   BOOST_TEST(sm.revision() == 1u);
   apply_set(sm, "a", "1");
   apply_set(sm, "a", "2");
@@ -118,10 +117,20 @@ BOOST_AUTO_TEST_CASE(revisions_follow_the_writes_and_history_is_bounded) {
   BOOST_TEST(sm.keys().get("c")->mod_revision == 4u);
   apply_set(sm, "a", "3");
   BOOST_TEST(sm.revision() == 5u);
-  BOOST_TEST(sm.compacted_revision() == 3u);  // two revisions of history: 3 and 4 readable
+  BOOST_TEST(sm.keys().get("a", 2)->value == "1");
+  auto compact = encode_compact(3);
+  std::string message;
+  BOOST_TEST((sm.apply(sm.applied_index() + 1, *decode_command(compact), &message) == errc::ok));
+  BOOST_TEST(sm.compacted_revision() == 3u);  // revisions 3 to 5 readable
   BOOST_TEST(sm.keys().get("a", 3)->value == "2");
   BOOST_TEST(sm.keys().get("a")->version == 3u);
-  BOOST_TEST(sm.applied_index() == 6u);
+  BOOST_TEST(sm.applied_index() == 7u);
+  // Compacting again at or below the compacted revision, or past the current one, is refused.
+  BOOST_TEST((sm.apply(sm.applied_index() + 1, *decode_command(compact), &message) == errc::compacted));
+  BOOST_TEST(message.find("oldest readable revision is 3") != std::string::npos);
+  auto future = encode_compact(9);
+  BOOST_TEST((sm.apply(sm.applied_index() + 1, *decode_command(future), &message) == errc::future_revision));
+  BOOST_TEST(sm.compacted_revision() == 3u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

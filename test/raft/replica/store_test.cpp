@@ -250,7 +250,7 @@ BOOST_AUTO_TEST_CASE(the_least_recently_used_session_expires) {
   t.open(20);
   session_table::outcome prev;
   BOOST_TEST((t.check(10, 1, 1, 30, prev) == session_table::verdict::apply));  // 10 is now the most recent
-  t.record(10, 1, {30, errc::ok});
+  t.record(10, 1, {30, errc::ok, {}});
   t.open(40);  // a third session: 20 goes
   BOOST_TEST((t.check(20, 1, 1, 41, prev) == session_table::verdict::expired));
   BOOST_TEST((t.check(10, 1, 1, 42, prev) == session_table::verdict::duplicate));
