@@ -189,6 +189,36 @@ const std::vector<section_spec>& schema() {
             [](config& c, const toml::node& n, const location& at) { c.storage.max_key_bytes = as_size(n, at); }},
            {"max-value-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.max_value_bytes = as_size(n, at); }},
+           {"max-txn-ops",
+            [](config& c, const toml::node& n, const location& at) {
+              c.storage.max_txn_ops = as_integer_in(n, at, 1, 10'000);
+            }},
+           {"auto-compaction-mode",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (text == "revision") {
+                c.storage.compaction.mode = compaction_mode::revision;
+              } else if (text == "periodic") {
+                c.storage.compaction.mode = compaction_mode::periodic;
+              } else if (text == "off") {
+                c.storage.compaction.mode = compaction_mode::off;
+              } else {
+                fail(at, fmt::format("expected \"revision\", \"periodic\" or \"off\", got \"{}\"", text));
+              }
+            }},
+           {"auto-compaction-retention",
+            [](config& c, const toml::node& n, const location& at) {
+              // A number of revisions (an integer) or a duration (a string with a unit), as the
+              // mode takes; which one the mode needs is checked once the whole file is read.
+              if (n.is_integer()) {
+                c.storage.compaction.retention_revisions = as_positive_integer(n, at);
+                c.compaction_retention = config::retention_form::revisions;
+              } else {
+                c.storage.compaction.retention_period = as_duration(n, at);
+                if (c.storage.compaction.retention_period.count() <= 0) fail(at, "must be above 0");
+                c.compaction_retention = config::retention_form::duration;
+              }
+            }},
        }},
       {"cluster",
        {
@@ -363,6 +393,15 @@ config load_config(const std::filesystem::path& path) {
 void validate(const config& c) {
   const auto& s = c.storage;
   const auto& srv = c.server;
+  using form = config::retention_form;
+  if (s.compaction.mode == compaction_mode::revision && c.compaction_retention == form::duration) {
+    throw config_error("storage.auto-compaction-retention: the \"revision\" mode keeps a number of revisions "
+                       "(an integer such as 10000), not a duration");
+  }
+  if (s.compaction.mode == compaction_mode::periodic && c.compaction_retention == form::revisions) {
+    throw config_error("storage.auto-compaction-retention: the \"periodic\" mode keeps a duration of history "
+                       "(a string such as \"1h\"), not a number of revisions");
+  }
   if (srv.max_frame_bytes > (1ull << 30)) {
     throw config_error(fmt::format("server.max-frame-size: {} is above the maximum of 1GiB", format_size(srv.max_frame_bytes)));
   }
@@ -536,11 +575,18 @@ std::vector<std::string> describe(const config& c) {
                   c.server.max_pipeline, format_duration(c.server.idle_timeout),
                   format_duration(c.server.shutdown_timeout)),
       fmt::format("[storage] fsync={} segment-size={} max-batch-size={} syncs-in-flight={} group-commit-delay={} "
-                  "snapshot-log-size={} snapshot-log-percent={} snapshot-entries={} max-key-size={} max-value-size={}",
+                  "snapshot-log-size={} snapshot-log-percent={} snapshot-entries={} max-key-size={} max-value-size={} "
+                  "max-txn-ops={} auto-compaction={}",
                   s.fsync == fsync_policy::always ? "always" : "never", format_size(s.segment_bytes),
                   format_size(s.max_batch_bytes), s.syncs_in_flight, format_duration(s.group_commit_delay),
                   format_size(s.snapshot_log_bytes), s.snapshot_log_percent, s.snapshot_entries,
-                  format_size(s.max_key_bytes), format_size(s.max_value_bytes)),
+                  format_size(s.max_key_bytes), format_size(s.max_value_bytes), s.max_txn_ops,
+                  s.compaction.mode == compaction_mode::off        ? std::string("off")
+                  : s.compaction.mode == compaction_mode::revision ? fmt::format("revision, keep {} revisions",
+                                                                                 s.compaction.retention_revisions)
+                                                                   : fmt::format("periodic, keep {}",
+                                                                                 format_duration(
+                                                                                     s.compaction.retention_period))),
       describe_cluster(c),
       fmt::format("[index] enabled={} ngram-size={} stop-words={} stemming={} remove-diacritics={} max-results={} max-query-terms={} "
                   "max-postings-scanned={} server-thread-postings={} query-threads={} wait-timeout={} save-interval={}",

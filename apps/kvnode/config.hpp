@@ -87,6 +87,9 @@ struct config {
   node_config node;
   server_config server;
   storage_config storage;
+  // How storage.auto-compaction-retention was written, for validate(): unset, or as a number of
+  // revisions or a duration.
+  enum class retention_form : std::uint8_t { unset, revisions, duration } compaction_retention = retention_form::unset;
   cluster_config cluster;
   index_config index;
   log_config log;

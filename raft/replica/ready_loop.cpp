@@ -48,6 +48,7 @@ void store::tick() {
   node_->tick();
   watch_space();
   expire_reads();
+  auto_compact();
   raft_wake_.notify();
 }
 

@@ -18,6 +18,16 @@ enum class fsync_policy : std::uint8_t {
   never,   // writes are acknowledged once handed to the kernel; loses data on power failure
 };
 
+// Automatic compaction of the keyspace's history (etcd's --auto-compaction-mode): the leader
+// proposes a compaction that keeps the last `retention_revisions` revisions readable, or every
+// revision of the last `retention_period`.
+enum class compaction_mode : std::uint8_t { off, revision, periodic };
+struct compaction_options {
+  compaction_mode mode = compaction_mode::revision;
+  std::uint64_t retention_revisions = 10'000;
+  std::chrono::milliseconds retention_period{std::chrono::hours(1)};
+};
+
 struct storage_config {
   fsync_policy fsync = fsync_policy::always;
   // Size each WAL segment file is preallocated to; a new segment starts when it is full.
@@ -42,16 +52,7 @@ struct storage_config {
   std::uint64_t max_value_bytes = 1ull << 20;
   // Compares, and ops in each branch, of one transaction (etcd's --max-txn-ops).
   std::uint64_t max_txn_ops = 128;
-};
-
-// Automatic compaction of the keyspace's history (etcd's --auto-compaction-mode): the leader
-// proposes a compaction that keeps the last `retention_revisions` revisions readable, or every
-// revision of the last `retention_period`.
-enum class compaction_mode : std::uint8_t { off, revision, periodic };
-struct compaction_options {
-  compaction_mode mode = compaction_mode::revision;
-  std::uint64_t retention_revisions = 10'000;
-  std::chrono::milliseconds retention_period{std::chrono::hours(1)};
+  compaction_options compaction;
 };
 
 // How this node takes part in its cluster.

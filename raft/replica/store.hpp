@@ -272,6 +272,12 @@ class store {
   std::uint64_t next_handover_tick_ = 0;  // out of space, leading: when to try the next follower
   std::size_t handover_cursor_ = 0;
 
+  // --- Automatic compaction (compaction.cpp), on every tick.
+  void auto_compact();
+
+  bool compaction_in_flight_ = false;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> revision_samples_;  // periodic
+
   // --- ReadIndex reads (reads.cpp), kept in a read_queue.
   // Starts a round for the reads waiting for one, if any (from the Ready loop).
   void start_read_round();
