@@ -585,15 +585,15 @@ asio::awaitable<result<search::search_answer>> client::query(Encode encode) {
 }
 
 asio::awaitable<result<search::search_answer>> client::search(search::text_query q, std::uint64_t min_index,
-                                                              read_mode mode) {
-  const std::uint16_t flags = read_flags(mode);
+                                                              read_mode mode, min_point point) {
+  const std::uint16_t flags = read_flags(mode) | (point == min_point::revision ? protocol::flag_min_revision : 0);
   co_return co_await query(
       [&](std::string& out, std::uint64_t id) { protocol::request_search(out, id, q, min_index, flags); });
 }
 
 asio::awaitable<result<search::search_answer>> client::similar(search::similar_query q, std::uint64_t min_index,
-                                                               read_mode mode) {
-  const std::uint16_t flags = read_flags(mode);
+                                                               read_mode mode, min_point point) {
+  const std::uint16_t flags = read_flags(mode) | (point == min_point::revision ? protocol::flag_min_revision : 0);
   co_return co_await query(
       [&](std::string& out, std::uint64_t id) { protocol::request_similar(out, id, q, min_index, flags); });
 }

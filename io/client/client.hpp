@@ -64,6 +64,10 @@ struct node_status {
   std::string text(std::string_view name) const;
 };
 
+// What a search's minimum names: a log index (as set, del and bulk_set answer) or a revision
+// (as transactions answer).
+enum class min_point : std::uint8_t { index, revision };
+
 enum class read_mode : std::uint8_t {
   linearizable,  // the default: reflects every write acknowledged before the read began
   stale,         // served from the contacted node's local state; may miss recent writes
@@ -138,10 +142,15 @@ class client {
   // its index has applied `min_index` (pass the index a write returned to find what you just
   // wrote, on any node), and, in the linearizable mode, every write acknowledged before the
   // request. answer.applied_index says which log index the index reflected.
+  // With min_point::revision, `min_index` is a revision: the node waits until its index has
+  // applied the entry that made it (errc::future_revision if this node has not reached it after
+  // the read barrier, or at once for a stale search).
   asio::awaitable<result<search::search_answer>> search(search::text_query q, std::uint64_t min_index = 0,
-                                                        read_mode mode = read_mode::linearizable);
+                                                        read_mode mode = read_mode::linearizable,
+                                                        min_point point = min_point::index);
   asio::awaitable<result<search::search_answer>> similar(search::similar_query q, std::uint64_t min_index = 0,
-                                                         read_mode mode = read_mode::linearizable);
+                                                         read_mode mode = read_mode::linearizable,
+                                                         min_point point = min_point::index);
 
   // The endpoint requests currently go to.
   const std::string& endpoint() const;

@@ -67,6 +67,8 @@ enum class status : std::uint8_t {
 inline constexpr std::uint16_t flag_stale_read = 1;  // reads: serve from local state, maybe stale
 // Writes: the body starts with u64 session | u64 seq | u64 first_unacked (see session_prefix).
 inline constexpr std::uint16_t flag_session = 2;
+// search, similar: their min_index field is a revision (as transactions answer), not a log index.
+inline constexpr std::uint16_t flag_min_revision = 4;
 inline constexpr std::size_t session_prefix_bytes = 24;
 
 const char* to_string(op o) noexcept;

@@ -105,9 +105,9 @@ class connection : public std::enable_shared_from_this<connection> {
   void serve_read(std::uint64_t id, protocol::op o, std::string_view body);
   void serve_get(std::uint64_t id, std::string_view key);
   void serve_txn(std::uint64_t id, std::string_view body);
-  void start_query(std::uint64_t id, std::uint16_t flags, std::uint64_t min_index, auto query);
+  void start_query(std::uint64_t id, std::uint16_t flags, std::uint64_t min, auto query);
   static asio::awaitable<void> run_query(std::shared_ptr<connection> self, std::uint64_t id, bool stale,
-                                         std::uint64_t min_index, auto query);
+                                         std::uint64_t min_index, std::uint64_t min_revision, auto query);
   void respond_status(std::uint64_t id);
   void respond_bad_body(std::uint64_t id, std::string_view what);
 

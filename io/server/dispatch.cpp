@@ -10,6 +10,7 @@
 #include "io/server/status_report.hpp"
 
 #include <asio/co_spawn.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -208,36 +209,52 @@ void connection::serve_txn(std::uint64_t id, std::string_view body) {
 
 // ---- queries ----------------------------------------------------------------------------
 
-// A search or similar query: answered by the index once it reflects `min_index`, this
-// connection's earlier writes and, unless the request asks for a stale read, every write
-// acknowledged before it arrived (the read index, as for get).
-void connection::start_query(std::uint64_t id, std::uint16_t flags, std::uint64_t min_index, auto query) {
+// A search or similar query: answered by the index once it reflects `min` (a log index, or with
+// flag_min_revision a revision), this connection's earlier writes and, unless the request asks
+// for a stale read, every write acknowledged before it arrived (the read index, as for get).
+void connection::start_query(std::uint64_t id, std::uint16_t flags, std::uint64_t min, auto query) {
   if (srv_.index_ == nullptr) {
     return protocol::respond_error(out_, id, protocol::status::bad_request, error_text::search_disabled());
   }
   ++inflight_;
   const bool stale = (flags & protocol::flag_stale_read) != 0;
+  const bool by_revision = (flags & protocol::flag_min_revision) != 0;
+  const auto min_index = std::max(by_revision ? 0 : min, last_write_index_);
   asio::co_spawn(srv_.executor_,
-                 run_query(shared_from_this(), id, stale, std::max(min_index, last_write_index_), std::move(query)),
+                 run_query(shared_from_this(), id, stale, min_index, by_revision ? min : 0, std::move(query)),
                  log_failure("a search on connection " + peer_));
 }
 
 asio::awaitable<void> connection::run_query(std::shared_ptr<connection> self, std::uint64_t id, bool stale,
-                                            std::uint64_t min_index, auto query) {
+                                            std::uint64_t min_index, std::uint64_t min_revision, auto query) {
   auto& st = self->srv_.store_;
   auto& index = *self->srv_.index_;
   result<search::search_answer> answer = errc::internal;
+  // A revision is waited for as the log index that made it, once this node has applied it: after
+  // the read barrier every acknowledged revision is here; a stale search does not wait for one.
+  auto wait_point = [&](std::uint64_t floor) -> result<std::uint64_t> {
+    if (min_revision > st.state().revision()) {
+      return error_info{make_error_code(errc::future_revision),
+                        fmt::format("revision {} is beyond this node's revision {}{}", min_revision,
+                                    st.state().revision(), stale ? " (a stale search does not wait for it)" : ""),
+                        {}};
+    }
+    return std::max({min_index, floor, st.index_of_revision(min_revision)});
+  };
+  // (No co_await inside a conditional expression: g++ 12 miscompiles it.)
+  result<std::uint64_t> at = errc::internal;
   if (stale) {
-    answer = co_await query(index, min_index);
+    at = wait_point(0);
   } else if (st.reads_are_local()) {
-    answer = co_await query(index, std::max(min_index, st.applied_index()));
+    at = wait_point(st.applied_index());
   } else {
     auto read_index = co_await st.read_barrier();
-    if (read_index) {
-      answer = co_await query(index, std::max(min_index, *read_index));
-    } else {
-      answer = read_index.failure();
-    }
+    at = read_index ? wait_point(*read_index) : read_index;
+  }
+  if (at) {
+    answer = co_await query(index, *at);
+  } else {
+    answer = at.failure();
   }
   --self->inflight_;
   if (answer) {

@@ -10,12 +10,16 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace kv {
 
 namespace {
 
 // Apply at most this many entries before letting other coroutines run.
 constexpr std::size_t apply_round_entries = 64;
+// Entries that took a revision remembered for index_of_revision().
+constexpr std::size_t revision_marks = 4096;
 
 }  // namespace
 
@@ -63,11 +67,23 @@ void store::apply_committed() {
 }
 
 void store::apply_one(const pending_entry& e, write_done* done) {
+  const auto revision = sm_.revision();
   try {
     apply_entry(e.index, e.term, e.command, done);
   } catch (const corruption_error& ex) {
     fail_stop(ex.what());
   }
+  if (sm_.revision() != revision) {
+    revision_marks_.emplace_back(sm_.revision(), e.index);
+    if (revision_marks_.size() > revision_marks) revision_marks_.pop_front();
+  }
+}
+
+std::uint64_t store::index_of_revision(std::uint64_t revision) const noexcept {
+  if (revision == 0) return 0;
+  auto it = std::lower_bound(revision_marks_.begin(), revision_marks_.end(), revision,
+                             [](const auto& mark, std::uint64_t r) { return mark.first < r; });
+  return it == revision_marks_.end() ? sm_.applied_index() : it->second;
 }
 
 void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_view data, write_done* done) {

@@ -139,6 +139,10 @@ class store {
   void submit_compact(std::uint64_t revision, write_done done);
   // During a write_done callback of submit_txn: the transaction's answer.
   std::string_view reply() const noexcept { return reply_; }
+  // A log index at which this node's state had reached `revision` (which must be at most the
+  // current revision): exact for recent revisions, a later applied index for older ones (or
+  // after a restart), so waiting for it never misses the revision. 0 for revision 0.
+  std::uint64_t index_of_revision(std::uint64_t revision) const noexcept;
   // The limits check_txn() applies, from the storage configuration.
   txn_limits limits() const noexcept;
 
@@ -314,6 +318,8 @@ class store {
   std::deque<waiter> waiters_;  // in index order
   io::event apply_wake_;
   std::string reply_;      // see reply()
+  // (revision, log index) of the latest entries that took a revision, oldest first, bounded.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> revision_marks_;
   change_list changes_;    // what the entry being applied changed, for the observer
 
   // --- Snapshots (snapshots.cpp): taking, sending and installing them.

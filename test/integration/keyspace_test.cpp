@@ -269,4 +269,34 @@ BOOST_AUTO_TEST_CASE(automatic_compaction_keeps_the_last_revisions) {
   });
 }
 
+// Search follows transactions and delete-ranges, and waits for a revision a transaction answered.
+BOOST_AUTO_TEST_CASE(search_follows_transactions_and_waits_for_a_revision) {
+  node_process node;
+  with_client(node.endpoint(), [](client& c) -> asio::awaitable<void> {
+    kv::txn t;
+    t.then_ops.push_back(make_put("doc/1", "the quick brown fox"));
+    t.then_ops.push_back(make_put("doc/2", "a quick red fox"));
+    t.then_ops.push_back(make_put("note", "slow brown dog"));
+    auto w = co_await c.txn(t);
+    BOOST_REQUIRE(w.ok());
+    search::text_query q;
+    q.terms.push_back("quick");
+    auto found = co_await c.search(q, w->revision, read_mode::stale, min_point::revision);
+    BOOST_REQUIRE_MESSAGE(found.ok(), found.message());
+    BOOST_TEST(found->total == 2u);
+
+    auto d = co_await c.delete_range("doc/", prefix_end("doc/"));
+    BOOST_REQUIRE(d.ok());
+    found = co_await c.search(q, d->revision, read_mode::stale, min_point::revision);
+    BOOST_REQUIRE_MESSAGE(found.ok(), found.message());
+    BOOST_TEST(found->total == 0u);
+    auto n = co_await c.incr("counter", 5);  // a value that is not text to index well, still followed
+    BOOST_REQUIRE(n.ok());
+
+    auto ahead = co_await c.search(q, d->revision + 100, read_mode::stale, min_point::revision);
+    BOOST_TEST(ahead.is(errc::future_revision));
+    BOOST_TEST(ahead.message().find("beyond this node's revision") != std::string::npos, ahead.message());
+  });
+}
+
 BOOST_AUTO_TEST_SUITE_END()
