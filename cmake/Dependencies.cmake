@@ -4,6 +4,7 @@ find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(absl REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)  # kvctl -w json
 find_package(Boost 1.74 REQUIRED COMPONENTS unit_test_framework)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(liburing REQUIRED IMPORTED_TARGET liburing)

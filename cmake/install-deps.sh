@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libasio-dev liburing-dev libspdlog-dev libfmt-dev libboost-test-dev
-  libtomlplusplus-dev libabsl-dev libjemalloc-dev
+  libtomlplusplus-dev libabsl-dev libjemalloc-dev nlohmann-json3-dev
   libicu-dev libstemmer-dev
   nftables
   libsqlite3-dev libpq-dev postgresql postgresql-contrib

@@ -4,7 +4,7 @@
 // or another, so one encoding carries them all, on the wire and in the log.
 //
 // - A compare tests one key, or every key of a range ([key, end) in etcd's conventions, see
-//   core/state/keyspace.hpp), on its value, version, create_revision or mod_revision with
+//   core/model/key_range.hpp), on its value, version, create_revision or mod_revision with
 //   = != < >. As in etcd, a key that does not exist has version and revisions 0, and a compare
 //   on the value of a key (or range) with no live key fails.
 // - Ops: put (optionally answering the version it replaced), range, delete-range (optionally

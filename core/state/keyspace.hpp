@@ -42,6 +42,7 @@
 // valid until the next write or compaction.
 
 #include "core/base/error.hpp"
+#include "core/model/key_range.hpp"
 
 #include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_set.h>
@@ -66,15 +67,6 @@ struct key_value {
   std::uint64_t mod_revision = 0;
   std::uint64_t version = 0;
 };
-
-// The range [key, end) in etcd's conventions: an empty `end` is the single key `key`; an `end`
-// of "\0" (one zero byte) is every key >= key; and a `key` of "\0" with an `end` of "\0" is every
-// key. prefix_end(p) is the end that makes [p, end) every key starting with p.
-struct key_range {
-  std::string_view key;
-  std::string_view end;
-};
-std::string prefix_end(std::string_view prefix);
 
 struct range_options {
   std::uint64_t revision = 0;  // 0: the current revision

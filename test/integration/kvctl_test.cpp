@@ -4,6 +4,7 @@
 
 #include <asio/write.hpp>
 #include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 
 #include <random>
 #include <sstream>
@@ -22,6 +23,17 @@ command_result kvctl(const node_process& node, std::vector<std::string> args, co
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+// kvctl -w json's answer: one object on one line.
+nlohmann::json json_of(const command_result& r) {
+  BOOST_TEST(lines(r.out) == 1u, r.out);
+  return nlohmann::json::parse(r.out);
+}
+
+// The node's keyspace revision, from `kvctl status`.
+std::uint64_t revision_of(const node_process& node) {
+  return json_of(kvctl(node, {"-w", "json", "status"}))["revision"].get<std::uint64_t>();
+}
 
 std::string random_bytes(std::size_t n) {
   std::mt19937_64 rng(n);
@@ -136,6 +148,31 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2_with_one_line_and_send_nothing) {
       {"--hex", "get", "zz"},
       {"--hex", "set", "6b", "7"},
       {"--hex", "search", "--prefix", "x", "word"},
+      {"get", "--limit", "x", "k"},
+      {"get", "--prefix", "a", "b"},
+      {"get", "--prefix", "--from-key", "a"},
+      {"get", "--order", "sideways", "k"},
+      {"get", "--raw", "a", "b"},
+      {"del", "--prefix", "a", "b"},
+      {"del", "--bogus", "k"},
+      {"txn"},
+      {"txn", "extra"},
+      {"cas", "k", "v"},
+      {"cas", "--absent", "k", "old", "new"},
+      {"cas", "--absent", "--mod-rev", "3", "k", "v"},
+      {"cas", "--mod-rev", "x", "k", "v"},
+      {"incr"},
+      {"incr", "k", "x"},
+      {"incr", "k", "1.5"},
+      {"mget"},
+      {"mget", ""},
+      {"compact"},
+      {"compact", "x"},
+      {"compact", "0"},
+      {"-w", "yaml", "ping"},
+      {"-w"},
+      {"--write-out=xml", "ping"},
+      {"-w", "json", "get", "--raw", "k"},
   };
   // Against a port nothing listens on: anything sent would fail with exit status 3.
   const auto nowhere = "127.0.0.1:" + std::to_string(free_port());
@@ -261,6 +298,305 @@ BOOST_AUTO_TEST_CASE(an_endpoint_that_is_not_kvnode_is_named) {
     BOOST_TEST(has(r.err, "HTTP/1.0 400"), r.err);
     BOOST_TEST(lines(r.err) == 1u, r.err);
   }
+}
+
+BOOST_AUTO_TEST_CASE(range_gets_follow_etcdctl) {
+  node_process node;
+  BOOST_TEST_REQUIRE(kvctl(node, {"bulk-set", "p/a", "1", "p/b", "2", "p/c", "3", "q", "4"}).exit_code == 0);
+
+  auto r = kvctl(node, {"get", "--prefix", "p/"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out == "p/a\n1\np/b\n2\np/c\n3\n");
+  BOOST_TEST(kvctl(node, {"get", "p/a", "p/c"}).out == "p/a\n1\np/b\n2\n");  // [KEY, END)
+  BOOST_TEST(kvctl(node, {"get", "p/b", "--from-key"}).out == "p/b\n2\np/c\n3\nq\n4\n");
+  BOOST_TEST(kvctl(node, {"get", "--prefix", "p/", "--keys-only"}).out == "p/a\np/b\np/c\n");
+  BOOST_TEST(kvctl(node, {"get", "--prefix", "p/", "--print-value-only"}).out == "1\n2\n3\n");
+  BOOST_TEST(kvctl(node, {"get", "--prefix", "p/", "--count-only"}).out == "3\n");
+  BOOST_TEST(kvctl(node, {"get", "--prefix", "", "--count-only"}).out == "4\n");  // every key
+  BOOST_TEST(kvctl(node, {"get", "--prefix", "p/", "--order=DESCEND", "--limit=1"}).out == "p/c\n3\n");
+  BOOST_TEST(kvctl(node, {"get", "--stale", "--prefix", "p/", "--limit", "1"}).out == "p/a\n1\n");
+
+  // --limit: the first keys, with count and more saying what was left out.
+  r = kvctl(node, {"-w", "json", "get", "--prefix", "p/", "--limit", "2"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  auto j = json_of(r);
+  BOOST_TEST(j["count"].get<std::uint64_t>() == 3u);
+  BOOST_TEST(j["more"].get<bool>());
+  BOOST_TEST_REQUIRE(j["kvs"].size() == 2u);
+  BOOST_TEST(j["kvs"][0]["key"].get<std::string>() == "cC9h");  // base64 of "p/a"
+  BOOST_TEST(j["kvs"][1]["value"].get<std::string>() == "Mg==");  // "2"
+  BOOST_TEST(j["header"]["revision"].get<std::uint64_t>() == revision_of(node));
+  j = json_of(kvctl(node, {"-w", "json", "get", "--prefix", "p/", "--limit", "3"}));
+  BOOST_TEST(!j["more"].get<bool>());
+
+  // A range that finds nothing prints nothing and exits 0, as etcdctl's; one KEY exits 1.
+  r = kvctl(node, {"get", "--prefix", "nothing/"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.empty());
+  r = kvctl(node, {"get", "nothing"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.out.empty());
+  BOOST_TEST(r.err == "kvctl: not found\n");
+
+  // --hex: keys and values printed in hexadecimal.
+  BOOST_TEST(kvctl(node, {"--hex", "get", "--prefix", "71"}).out == "71\n34\n");
+}
+
+BOOST_AUTO_TEST_CASE(rev_reads_an_overwritten_value_until_compacted) {
+  node_process node;
+  BOOST_TEST_REQUIRE(kvctl(node, {"set", "k", "first"}).exit_code == 0);
+  auto first = json_of(kvctl(node, {"-w", "json", "get", "k"}));
+  const auto first_rev = first["kvs"][0]["mod_revision"].get<std::uint64_t>();
+  BOOST_TEST(first["kvs"][0]["version"].get<std::uint64_t>() == 1u);
+  BOOST_TEST(kvctl(node, {"set", "k", "second"}).exit_code == 0);
+
+  auto r = kvctl(node, {"get", "--rev", std::to_string(first_rev), "k"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out == "first\n");
+  BOOST_TEST(kvctl(node, {"get", "k"}).out == "second\n");
+  BOOST_TEST(kvctl(node, {"get", "--rev", std::to_string(first_rev - 1), "k"}).exit_code == 1);  // not yet written
+
+  const auto now = revision_of(node);
+  r = kvctl(node, {"compact", std::to_string(now)});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.starts_with(fmt::format("compacted revision {} (index ", now)), r.out);
+  r = kvctl(node, {"get", "--rev", std::to_string(first_rev), "k"});
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(r.out.empty());
+  BOOST_TEST(r.err.starts_with("kvctl: revision compacted: "), r.err);
+  BOOST_TEST(has(r.err, "compacted"), r.err);
+  BOOST_TEST(lines(r.err) == 1u, r.err);
+  BOOST_TEST(kvctl(node, {"get", "--rev", std::to_string(now), "k"}).out == "second\n");
+  BOOST_TEST(kvctl(node, {"compact", std::to_string(now)}).exit_code == 3);  // already compacted
+  r = kvctl(node, {"get", "--rev", std::to_string(now + 100), "k"});
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(has(r.err, "future revision"), r.err);
+  BOOST_TEST(has(kvctl(node, {"status"}).out, fmt::format("compacted_revision: {}\n", now)));
+}
+
+BOOST_AUTO_TEST_CASE(del_prints_the_count_like_etcdctl) {
+  node_process node;
+  BOOST_TEST_REQUIRE(kvctl(node, {"bulk-set", "p/a", "1", "p/b", "2", "p/c", "3", "q", "4", "r", "5"}).exit_code == 0);
+  auto r = kvctl(node, {"del", "--prefix", "p/"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out == "3\n");
+  BOOST_TEST(kvctl(node, {"get", "--prefix", "p/", "--count-only"}).out == "0\n");
+  r = kvctl(node, {"del", "--prefix", "p/"});  // a range deleting nothing: exit 0
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out == "0\n");
+
+  r = kvctl(node, {"del", "--prev-kv", "q"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out == "1\nq\n4\n");
+  r = kvctl(node, {"del", "q"});  // one KEY that does not exist: exit 1
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.out == "0\n");
+  BOOST_TEST(r.err == "kvctl: not found\n");
+
+  r = kvctl(node, {"-w", "json", "del", "--from-key", "a", "--prev-kv"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  auto j = json_of(r);
+  BOOST_TEST(j["deleted"].get<std::uint64_t>() == 1u);
+  BOOST_TEST(j["prev_kvs"][0]["key"].get<std::string>() == "cg==");  // "r"
+  BOOST_TEST(j["header"]["revision"].get<std::uint64_t>() == revision_of(node));
+  BOOST_TEST(has(kvctl(node, {"status"}).out, "keys: 0\n"));
+}
+
+BOOST_AUTO_TEST_CASE(txn_reads_etcdctl_syntax_from_standard_input) {
+  node_process node;
+  BOOST_TEST_REQUIRE(kvctl(node, {"set", "k", "v"}).exit_code == 0);
+  BOOST_TEST_REQUIRE(kvctl(node, {"set", "p/1", "one"}).exit_code == 0);
+
+  const std::string script =
+      "value(\"k\") = \"v\"\n"
+      "version(\"k\") > \"0\"\n"
+      "create(\"absent\") = \"0\"\n"
+      "\n"
+      "put k \"new value\"\n"
+      "get --prefix p/\n"
+      "del p/1\n"
+      "incr n 5\n"
+      "\n"
+      "put k failed\n"
+      "get k\n";
+  auto r = kvctl(node, {"txn"}, script);
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out == "SUCCESS\n\nOK\n\np/1\none\n\n1\n\n5\n");
+  BOOST_TEST(kvctl(node, {"get", "k"}).out == "new value\n");
+
+  // The compares fail now (k is "new value"): the else branch runs, and the exit status is 0.
+  r = kvctl(node, {"txn"}, script);
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out == "FAILURE\n\nOK\n\nk\nfailed\n");
+  BOOST_TEST(kvctl(node, {"get", "k"}).out == "failed\n");
+  BOOST_TEST(kvctl(node, {"get", "n"}).out == "5\n");
+
+  auto j = json_of(kvctl(node, {"-w", "json", "txn"}, "mod(\"k\") > \"0\"\n\nincr n\nget n\n"));
+  BOOST_TEST(j["succeeded"].get<bool>());
+  BOOST_TEST(j["header"]["revision"].get<std::uint64_t>() == revision_of(node));
+  BOOST_TEST(j["responses"][0]["response_incr"]["value"].get<std::int64_t>() == 6);
+  BOOST_TEST(j["responses"][1]["response_range"]["kvs"][0]["value"].get<std::string>() == "Ng==");  // "6"
+
+  // Bad syntax: exit 2, the line named, nothing applied (the first lines were fine).
+  const auto before = revision_of(node);
+  r = kvctl(node, {"txn"}, "value(\"k\") = \"failed\"\n\nput k changed\nput k\n");
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err == "kvctl: txn: line 4: put takes KEY VALUE (see kvctl --help)\n");
+  BOOST_TEST(r.out.empty());
+  r = kvctl(node, {"txn"}, "value(\"k\") == \"failed\"\n\nput k changed\n");
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.starts_with("kvctl: txn: line 1: "), r.err);
+  BOOST_TEST(revision_of(node) == before);
+  BOOST_TEST(kvctl(node, {"get", "k"}).out == "failed\n");
+
+  // What the node refuses (a key written twice in a branch) is exit status 3, nothing applied.
+  r = kvctl(node, {"txn"}, "\nput k a\nput k b\n");
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(lines(r.err) == 1u, r.err);
+  BOOST_TEST(revision_of(node) == before);
+}
+
+BOOST_AUTO_TEST_CASE(cas_swaps_only_when_the_compare_holds) {
+  node_process node;
+  // --absent: only if the key does not exist.
+  auto r = kvctl(node, {"cas", "--absent", "lock", "me"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out == fmt::format("OK (revision {})\n", revision_of(node)));
+  r = kvctl(node, {"cas", "--absent", "lock", "you"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.out == "me\n");  // what it holds
+  BOOST_TEST(r.err.starts_with("kvctl: compare failed: the key is at mod revision "), r.err);
+
+  // KEY EXPECTED NEW
+  r = kvctl(node, {"cas", "lock", "you", "them"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.out == "me\n");
+  BOOST_TEST(kvctl(node, {"get", "lock"}).out == "me\n");
+  r = kvctl(node, {"cas", "lock", "me", "them"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(kvctl(node, {"get", "lock"}).out == "them\n");
+  r = kvctl(node, {"cas", "missing", "x", "y"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.out.empty());
+  BOOST_TEST(r.err == "kvctl: compare failed: the key does not exist\n");
+  BOOST_TEST(kvctl(node, {"get", "missing"}).exit_code == 1);
+
+  // --mod-rev R: only if the key's last write was at revision R.
+  auto j = json_of(kvctl(node, {"-w", "json", "get", "lock"}));
+  const auto mod = j["kvs"][0]["mod_revision"].get<std::uint64_t>();
+  r = kvctl(node, {"cas", "--mod-rev", std::to_string(mod - 1), "lock", "stale"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(has(r.err, fmt::format("mod revision {} (version 2)", mod)), r.err);
+  r = kvctl(node, {"-w", "json", "cas", "--mod-rev", std::to_string(mod), "lock", "fresh"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  j = json_of(r);
+  BOOST_TEST(j["succeeded"].get<bool>());
+  BOOST_TEST(j["header"]["revision"].get<std::uint64_t>() == mod + 1);
+  r = kvctl(node, {"-w", "json", "cas", "--mod-rev", std::to_string(mod), "lock", "again"});
+  BOOST_TEST(r.exit_code == 1);
+  j = json_of(r);
+  BOOST_TEST(!j["succeeded"].get<bool>());
+  BOOST_TEST(j["kvs"][0]["value"].get<std::string>() == "ZnJlc2g=");  // "fresh"
+  BOOST_TEST(j["kvs"][0]["mod_revision"].get<std::uint64_t>() == mod + 1);
+}
+
+BOOST_AUTO_TEST_CASE(incr_and_mget) {
+  node_process node;
+  auto r = kvctl(node, {"incr", "n"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out == "1\n");
+  BOOST_TEST(kvctl(node, {"incr", "n", "41"}).out == "42\n");
+  BOOST_TEST(kvctl(node, {"incr", "n", "-50"}).out == "-8\n");
+  auto j = json_of(kvctl(node, {"-w", "json", "incr", "n", "10"}));
+  BOOST_TEST(j["value"].get<std::int64_t>() == 2);
+  BOOST_TEST(j["header"]["revision"].get<std::uint64_t>() == revision_of(node));
+
+  kvctl(node, {"set", "text", "hello"});
+  r = kvctl(node, {"incr", "text"});
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(r.err.starts_with("kvctl: bad request: "), r.err);
+  BOOST_TEST(has(r.err, "integer"), r.err);
+  BOOST_TEST(lines(r.err) == 1u, r.err);
+  kvctl(node, {"set", "big", "9223372036854775807"});
+  r = kvctl(node, {"incr", "big"});
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(has(r.err, "overflow"), r.err);
+  BOOST_TEST(kvctl(node, {"get", "big"}).out == "9223372036854775807\n");  // unchanged
+
+  kvctl(node, {"set", "empty", "-"}, "");
+  r = kvctl(node, {"mget", "n", "absent", "text", "empty"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out == "2\n\nhello\n\n");
+  r = kvctl(node, {"-w", "json", "mget", "n", "absent", "empty", "--stale"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  j = json_of(r);
+  BOOST_TEST(j["header"]["revision"].get<std::uint64_t>() == revision_of(node));
+  BOOST_TEST_REQUIRE(j["kvs"].size() == 3u);
+  BOOST_TEST(j["kvs"][0]["value"].get<std::string>() == "Mg==");
+  BOOST_TEST(j["kvs"][1].is_null());  // absent ...
+  BOOST_TEST(j["kvs"][2]["value"].get<std::string>().empty());  // ... unlike an empty value
+  BOOST_TEST(kvctl(node, {"--hex", "mget", "6e", "74657874"}).out == "32\n68656c6c6f\n");
+}
+
+BOOST_AUTO_TEST_CASE(json_output_for_the_older_commands) {
+  node_process node;
+  auto r = kvctl(node, {"-w", "json", "set", "k", "v"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  auto j = json_of(r);
+  BOOST_TEST(j["header"]["index"].get<std::uint64_t>() > 0u);
+  r = kvctl(node, {"--write-out=json", "bulk-set", "a", "the quick brown fox", "b", "2"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  j = json_of(r);
+  BOOST_TEST(j["pairs"].get<std::uint64_t>() == 2u);
+  const auto index = j["header"]["index"].get<std::uint64_t>();
+
+  // get KEY: the whole key, in etcd's shape; still exit 1 (with the answer) when absent.
+  r = kvctl(node, {"--write-out", "json", "get", "k"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  j = json_of(r);
+  BOOST_TEST(j["count"].get<std::uint64_t>() == 1u);
+  BOOST_TEST(j["kvs"][0]["key"].get<std::string>() == "aw==");
+  BOOST_TEST(j["kvs"][0]["value"].get<std::string>() == "dg==");
+  BOOST_TEST(j["kvs"][0]["create_revision"].get<std::uint64_t>() == j["kvs"][0]["mod_revision"].get<std::uint64_t>());
+  r = kvctl(node, {"-w", "json", "get", "absent"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(json_of(r)["count"].get<std::uint64_t>() == 0u);
+  BOOST_TEST(r.err == "kvctl: not found\n");
+
+  j = json_of(kvctl(node, {"-w", "json", "ping"}));
+  BOOST_TEST(j["endpoint"].get<std::string>() == node.endpoint());
+  BOOST_TEST(j["took_us"].get<std::int64_t>() >= 0);
+
+  j = json_of(kvctl(node, {"-w", "json", "status"}));
+  BOOST_TEST(j["role"].get<std::string>() == "leader");
+  BOOST_TEST(j["node_id"].get<std::uint64_t>() == 1u);
+  BOOST_TEST(j["keys"].get<std::uint64_t>() == 3u);
+
+  j = json_of(kvctl(node, {"-w", "json", "--endpoints", node.endpoint() + "," + node.endpoint(), "status"}));
+  BOOST_TEST_REQUIRE(j["nodes"].size() == 2u);
+  BOOST_TEST(j["nodes"][1]["endpoint"].get<std::string>() == node.endpoint());
+  BOOST_TEST(j["nodes"][1]["role"].get<std::string>() == "leader");
+
+  r = kvctl(node, {"-w", "json", "search", "--min-index", std::to_string(index), "quick", "brown"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.err.empty(), r.err);
+  j = json_of(r);
+  BOOST_TEST(j["total"].get<std::uint64_t>() == 1u);
+  BOOST_TEST(j["hits"][0]["key"].get<std::string>() == "YQ==");
+  BOOST_TEST(j["hits"][0]["score"].get<double>() > 0);
+  j = json_of(kvctl(node, {"-w", "json", "similar", "--min-index", std::to_string(index), "the quick brown fax"}));
+  BOOST_TEST(j["hits"][0]["key"].get<std::string>() == "YQ==");
+  BOOST_TEST(j["applied_index"].get<std::uint64_t>() >= index);
+
+  j = json_of(kvctl(node, {"-w", "json", "compact", std::to_string(revision_of(node))}));
+  BOOST_TEST(j["compacted_revision"].get<std::uint64_t>() == revision_of(node));
+  BOOST_TEST(j["header"]["index"].get<std::uint64_t>() > index);
+
+  // Errors stay on standard error, one line; nothing on standard output.
+  r = kvctl(node, {"-w", "json", "get", "--rev", "1", "k"});
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(r.out.empty());
+  BOOST_TEST(has(r.err, "compacted"), r.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,449 @@
+#include "apps/kvctl/commands.hpp"
+
+#include "apps/kvctl/op_args.hpp"
+#include "apps/kvctl/txn_script.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace kv::kvctl {
+
+void usage_error(const std::string& message) {
+  fmt::print(stderr, "kvctl: {} (see kvctl --help)\n", message);
+  std::exit(exit_usage);
+}
+
+namespace {
+
+// What every command works with. The references outlive the command's coroutine (main owns them).
+struct context {
+  kv::client& client;
+  const invocation& inv;
+  std::shared_ptr<const printer> out;
+};
+
+template <typename T>
+T or_usage_error(result<T> r) {
+  if (!r) usage_error(r.message());
+  return std::move(*r);
+}
+
+// Prints a failed result and returns the exit status for it.
+template <typename T>
+int report(const kv::result<T>& r) {
+  if (r.is(kv::errc::not_found)) {
+    fmt::print(stderr, "kvctl: not found\n");
+    return exit_not_found;
+  }
+  const auto& f = r.failure();
+  if (f.code.category() != kv::error_category() && !f.message.empty()) {  // a client-side failure, said in full
+    fmt::print(stderr, "kvctl: {}\n", f.message);
+    return exit_failed;
+  }
+  auto leader = f.leader.empty() ? std::string() : fmt::format(" (leader: {})", f.leader);
+  auto detail = f.message.empty() ? std::string() : ": " + f.message;
+  fmt::print(stderr, "kvctl: {}{}{}\n", f.code.message(), detail, leader);
+  return exit_failed;
+}
+
+// Writes `bytes` to standard output exactly; exit_ok, or exit_failed after saying why not.
+int emit(std::string_view bytes) {
+  if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) == bytes.size() && std::fflush(stdout) == 0) return exit_ok;
+  fmt::print(stderr, "kvctl: cannot write to standard output: {}\n", std::strerror(errno));
+  return exit_failed;
+}
+
+// Writes the answer, then says "not found" (exit status 1) if `found` is false.
+int emit_found(std::string_view bytes, bool found) {
+  if (auto status = emit(bytes); status != exit_ok) return status;
+  if (found) return exit_ok;
+  fmt::print(stderr, "kvctl: not found\n");
+  return exit_not_found;
+}
+
+void need(const std::string& command, const std::vector<std::string>& args, std::size_t n, const char* shape) {
+  if (args.size() != n) usage_error(fmt::format("{} takes {}", command, shape));
+}
+
+// The outcome of reading standard input.
+enum class input_status : std::uint8_t {
+  whole,      // the input ended within the limit
+  too_large,  // there is more than the limit: reading stopped there
+  failed,     // read error (errno says which)
+};
+
+// Reads standard input into `out` until it ends or holds more than `limit` bytes (0: no limit);
+// reads at most one chunk past the limit.
+input_status read_input(std::uint64_t limit, std::string& out) {
+  std::vector<char> chunk(64u << 10);
+  for (;;) {
+    std::size_t want = chunk.size();
+    if (limit != 0) want = static_cast<std::size_t>(std::min<std::uint64_t>(want, limit + 1 - out.size()));
+    auto n = std::fread(chunk.data(), 1, want, stdin);
+    out.append(chunk.data(), n);
+    if (limit != 0 && out.size() > limit) return input_status::too_large;
+    if (n < want) return std::ferror(stdin) ? input_status::failed : input_status::whole;
+  }
+}
+
+// `set KEY -`: the value from standard input, after asking the node for its max-value-size so
+// that input over it is refused before it is read whole. nullopt after printing why not (a
+// failure of exit status exit_failed).
+asio::awaitable<std::optional<std::string>> value_from_input(kv::client& c) {
+  auto status = co_await c.status();
+  if (!status) {
+    report(status);
+    co_return std::nullopt;
+  }
+  const auto limit = status->number("max_value_size");  // 0: a node that does not say
+  std::string value;
+  switch (read_input(limit, value)) {
+    case input_status::whole:
+      co_return value;
+    case input_status::too_large:
+      fmt::print(stderr, "kvctl: value exceeds the node's max-value-size ({} bytes)\n", limit);
+      break;
+    case input_status::failed:
+      fmt::print(stderr, "kvctl: cannot read the value from standard input: {}\n", std::strerror(errno));
+      break;
+  }
+  co_return std::nullopt;
+}
+
+kv::read_mode read_mode_of(bool stale) { return stale ? kv::read_mode::stale : kv::read_mode::linearizable; }
+
+// ---- the keyspace -----------------------------------------------------------------------------
+
+asio::awaitable<int> set(context ctx, std::vector<std::string> args) {
+  need("set", args, 2, "KEY VALUE");
+  auto key = or_usage_error(parse_key("set", ctx.inv.notation, args[0]));
+  std::string value;
+  if (args[1] == "-") {
+    auto input = co_await value_from_input(ctx.client);
+    if (!input) co_return exit_failed;
+    value = std::move(*input);
+  } else {
+    value = or_usage_error(parse_value(ctx.inv.notation, args[1]));
+  }
+  auto r = co_await ctx.client.set(std::move(key), std::move(value));
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->written(*r));
+}
+
+asio::awaitable<int> get(context ctx, std::vector<std::string> args) {
+  auto g = or_usage_error(parse_get(args, ctx.inv.notation, op_source::command_line));
+  if (g.raw && ctx.inv.format == output_format::json) usage_error("get: --raw cannot be combined with -w json");
+  auto r = co_await ctx.client.range(g.op, read_mode_of(g.stale));
+  if (!r) co_return report(r);
+  co_return emit_found(ctx.out->range(g, *r), !g.one_key || r->count != 0);
+}
+
+asio::awaitable<int> del(context ctx, std::vector<std::string> args) {
+  auto d = or_usage_error(parse_del(args, ctx.inv.notation));
+  auto r = co_await ctx.client.delete_range(std::move(d.op.key), std::move(d.op.end), (d.op.flags & op_prev_kv) != 0);
+  if (!r) co_return report(r);
+  co_return emit_found(ctx.out->deleted(*r), !d.one_key || r->deleted != 0);
+}
+
+asio::awaitable<int> bulk_set(context ctx, std::vector<std::string> args) {
+  if (args.empty() || args.size() % 2 != 0) usage_error("bulk-set takes KEY VALUE pairs");
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (std::size_t i = 0; i < args.size(); i += 2) {
+    pairs.emplace_back(or_usage_error(parse_key("bulk-set", ctx.inv.notation, args[i])),
+                       or_usage_error(parse_value(ctx.inv.notation, args[i + 1])));
+  }
+  const auto count = pairs.size();
+  auto r = co_await ctx.client.bulk_set(std::move(pairs));
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->bulk_written(*r, count));
+}
+
+asio::awaitable<int> txn(context ctx, std::vector<std::string> args) {
+  need("txn", args, 0, "no arguments: it reads the transaction from standard input");
+  const auto limit = ctx.inv.client.max_frame_bytes;
+  std::string input;
+  switch (read_input(limit, input)) {
+    case input_status::whole:
+      break;
+    case input_status::too_large:
+      usage_error(fmt::format("txn: the input exceeds {} bytes", limit));
+    case input_status::failed:
+      fmt::print(stderr, "kvctl: cannot read the transaction from standard input: {}\n", std::strerror(errno));
+      co_return exit_failed;
+  }
+  auto t = or_usage_error(parse_txn_script(input, ctx.inv.notation));
+  auto r = co_await ctx.client.txn(t);
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->txn(t, *r));
+}
+
+// cas: if the compare holds, put KEY NEW; else read KEY, to show what it holds.
+kv::txn cas_txn(kv::compare c, std::string new_value) {
+  kv::txn t;
+  t.then_ops.push_back(make_put(c.key, std::move(new_value)));
+  t.else_ops.push_back(make_range(c.key));
+  t.compares.push_back(std::move(c));
+  return t;
+}
+
+// cas [--absent | --mod-rev R] KEY [EXPECTED] NEW
+kv::txn parse_cas(const std::vector<std::string>& args, byte_notation notation) {
+  static constexpr std::array<option_spec, 2> specs{{{"--absent"}, {"--mod-rev", true}}};
+  auto w = or_usage_error(split_words("cas", args, specs));
+  kv::compare c;
+  c.op = compare_op::equal;
+  c.target = compare_target::value;
+  for (const auto& [name, value] : w.options) {
+    if (c.target != compare_target::value) usage_error("cas: give one of --absent and --mod-rev");
+    if (name == "--absent") {
+      c.target = compare_target::create_revision;  // 0: the key does not exist
+    } else {
+      c.target = compare_target::mod_revision;
+      c.number = or_usage_error(parse_count("cas", name, value));
+    }
+  }
+  const bool expects_value = c.target == compare_target::value;
+  if (w.operands.size() != (expects_value ? 3u : 2u)) {
+    usage_error(expects_value ? "cas takes KEY EXPECTED NEW" : fmt::format("cas {} takes KEY NEW", w.options[0].first));
+  }
+  c.key = or_usage_error(parse_key("cas", notation, w.operands[0]));
+  if (expects_value) c.value = or_usage_error(parse_value(notation, w.operands[1]));
+  return cas_txn(std::move(c), or_usage_error(parse_value(notation, w.operands.back())));
+}
+
+asio::awaitable<int> cas(context ctx, std::vector<std::string> args) {
+  auto t = parse_cas(args, ctx.inv.notation);
+  auto r = co_await ctx.client.txn(std::move(t));
+  if (!r) co_return report(r);
+  if (auto status = emit(ctx.out->cas(*r)); status != exit_ok) co_return status;
+  if (r->succeeded) co_return exit_ok;
+  const auto& current = r->results.at(0).kvs;
+  if (current.empty()) {
+    fmt::print(stderr, "kvctl: compare failed: the key does not exist\n");
+  } else {
+    fmt::print(stderr, "kvctl: compare failed: the key is at mod revision {} (version {})\n",
+               current.front().mod_revision, current.front().version);
+  }
+  co_return exit_not_found;
+}
+
+asio::awaitable<int> incr(context ctx, std::vector<std::string> args) {
+  kv::txn t;
+  t.then_ops.push_back(or_usage_error(parse_incr(args, ctx.inv.notation)));
+  auto r = co_await ctx.client.txn(std::move(t));
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->incr(*r));
+}
+
+constexpr std::array<option_spec, 1> mget_options{{{"--stale"}}};
+
+asio::awaitable<int> mget(context ctx, std::vector<std::string> args) {
+  auto w = or_usage_error(split_words("mget", args, mget_options));
+  if (w.operands.empty()) usage_error("mget takes KEY [KEY...]");
+  std::vector<std::string> keys;
+  for (const auto& k : w.operands) keys.push_back(or_usage_error(parse_key("mget", ctx.inv.notation, k)));
+  auto r = co_await ctx.client.mget(std::move(keys), read_mode_of(!w.options.empty()));
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->mget(*r));
+}
+
+asio::awaitable<int> compact(context ctx, std::vector<std::string> args) {
+  need("compact", args, 1, "REVISION");
+  const auto revision = or_usage_error(parse_count("compact", "REVISION", args[0]));
+  if (revision == 0) usage_error("compact: REVISION must be at least 1");
+  auto r = co_await ctx.client.compact(revision);
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->compacted(revision, *r));
+}
+
+// ---- the node ---------------------------------------------------------------------------------
+
+asio::awaitable<int> ping(context ctx, std::vector<std::string> args) {
+  need("ping", args, 0, "no arguments");
+  auto r = co_await ctx.client.ping();
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->pong(ctx.client.endpoint(), *r));
+}
+
+endpoint_status status_row(std::string endpoint, result<node_status> s) { return {std::move(endpoint), std::move(s)}; }
+
+// `status` with several endpoints: asks each node itself (no redirects).
+asio::awaitable<int> cluster_status(context ctx) {
+  std::vector<endpoint_status> nodes;
+  bool failed = false;
+  for (const auto& endpoint : ctx.inv.client.endpoints) {
+    auto one = ctx.inv.client;
+    one.endpoints.assign(1, endpoint);
+    one.leader_wait = std::chrono::milliseconds(0);
+    kv::client c(co_await asio::this_coro::executor, one);
+    auto s = co_await c.status();
+    c.close();
+    failed = failed || !s;
+    nodes.push_back(status_row(endpoint, std::move(s)));
+  }
+  auto status = emit(ctx.out->cluster_status(nodes));
+  co_return failed ? exit_failed : status;
+}
+
+asio::awaitable<int> status(context ctx, std::vector<std::string> args) {
+  need("status", args, 0, "no arguments");
+  if (ctx.inv.client.endpoints.size() > 1) co_return co_await cluster_status(ctx);
+  auto r = co_await ctx.client.status();
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->status(*r));
+}
+
+// ---- search -----------------------------------------------------------------------------------
+
+// The options of search and similar, taken out of `args` wherever they are; the words remain.
+struct query_options {
+  kv::search::match_mode mode = kv::search::match_mode::all;
+  std::uint32_t limit = 10;
+  std::uint32_t offset = 0;
+  std::string prefix;
+  double threshold = 0.3;
+  std::uint64_t min_index = 0;
+  kv::read_mode read = kv::read_mode::linearizable;
+};
+
+std::uint32_t count_of(const std::string& command, const std::string& option, const std::string& text) {
+  auto v = or_usage_error(parse_count(command, option, text));
+  if (v > std::numeric_limits<std::uint32_t>::max()) usage_error(fmt::format("{}: {} is too large", command, option));
+  return static_cast<std::uint32_t>(v);
+}
+
+constexpr std::array<option_spec, 7> search_options{{
+    {"--or"},
+    {"--phrase"},
+    {"--limit", true},
+    {"--offset", true},
+    {"--prefix", true},
+    {"--min-index", true},
+    {"--stale"},
+}};
+constexpr std::array<option_spec, 4> similar_options{
+    {{"--top", true}, {"--threshold", true}, {"--min-index", true}, {"--stale"}}};
+
+// The options of search or similar, taken out of `args`; the words remain.
+query_options take_query_options(const std::string& cmd, std::vector<std::string>& args, byte_notation notation) {
+  query_options q;
+  auto w = or_usage_error(split_words(
+      cmd, args,
+      cmd == "search" ? std::span<const option_spec>(search_options) : std::span<const option_spec>(similar_options)));
+  for (const auto& [name, value] : w.options) {
+    if (name == "--or") {
+      q.mode = kv::search::match_mode::any;
+    } else if (name == "--phrase") {
+      q.mode = kv::search::match_mode::phrase;
+    } else if (name == "--limit" || name == "--top") {
+      q.limit = count_of(cmd, name, value);
+    } else if (name == "--offset") {
+      q.offset = count_of(cmd, name, value);
+    } else if (name == "--prefix") {
+      auto prefix = bytes_in(notation, value);
+      if (!prefix)
+        usage_error(fmt::format("--hex: --prefix \"{}\" is not hexadecimal: two digits, 0-9 or a-f, a byte", value));
+      q.prefix = std::move(*prefix);
+    } else if (name == "--threshold") {
+      char* end = nullptr;
+      q.threshold = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || !(q.threshold >= 0 && q.threshold <= 1)) {
+        usage_error("--threshold takes a number from 0 to 1, got \"" + value + "\"");
+      }
+    } else if (name == "--min-index") {
+      q.min_index = or_usage_error(parse_count(cmd, name, value));
+    } else if (name == "--stale") {
+      q.read = kv::read_mode::stale;
+    }
+  }
+  args = std::move(w.operands);
+  return q;
+}
+
+int print_hits(context ctx, const kv::search::search_answer& a) {
+  auto status = emit(ctx.out->hits(a));
+  if (ctx.inv.format == output_format::simple) {
+    fmt::print(stderr, "{} of {} match{} (index at log index {})\n", a.hits.size(), a.total, a.total == 1 ? "" : "es",
+               a.applied_index);
+  }
+  return status;
+}
+
+asio::awaitable<int> search(context ctx, std::vector<std::string> args) {
+  auto o = take_query_options("search", args, ctx.inv.notation);
+  if (args.empty()) usage_error("search takes at least one word");
+  kv::search::text_query q;
+  q.mode = o.mode;
+  q.terms = std::move(args);
+  q.limit = o.limit;
+  q.offset = o.offset;
+  q.key_prefix = o.prefix;
+  auto r = co_await ctx.client.search(std::move(q), o.min_index, o.read);
+  if (!r) co_return report(r);
+  co_return print_hits(ctx, *r);
+}
+
+asio::awaitable<int> similar(context ctx, std::vector<std::string> args) {
+  auto o = take_query_options("similar", args, ctx.inv.notation);
+  if (args.size() != 1) usage_error("similar takes one TEXT (quote it if it has spaces)");
+  kv::search::similar_query q;
+  q.text = args[0];
+  q.k = o.limit;
+  q.threshold = o.threshold;
+  auto r = co_await ctx.client.similar(std::move(q), o.min_index, o.read);
+  if (!r) co_return report(r);
+  co_return print_hits(ctx, *r);
+}
+
+using command_fn = asio::awaitable<int> (*)(context, std::vector<std::string>);
+
+struct command_entry {
+  std::string_view name;
+  command_fn run;
+};
+
+constexpr std::array<command_entry, 13> commands{{
+    {"set", set},
+    {"get", get},
+    {"del", del},
+    {"bulk-set", bulk_set},
+    {"txn", txn},
+    {"cas", cas},
+    {"incr", incr},
+    {"mget", mget},
+    {"compact", compact},
+    {"ping", ping},
+    {"status", status},
+    {"search", search},
+    {"similar", similar},
+}};
+
+}  // namespace
+
+asio::awaitable<int> run_command(kv::client& c, const invocation& inv, std::vector<std::string> args) {
+  const std::string name = args.front();
+  args.erase(args.begin());
+  const auto* entry =
+      std::find_if(commands.begin(), commands.end(), [&](const command_entry& e) { return e.name == name; });
+  if (entry == commands.end()) usage_error("unknown command \"" + name + "\"");
+  std::shared_ptr<const printer> out;
+  if (inv.format == output_format::json) {
+    out = make_json_printer();
+  } else {
+    out = make_simple_printer(inv.notation);
+  }
+  return entry->run(context{c, inv, std::move(out)}, std::move(args));
+}
+
+}  // namespace kv::kvctl

@@ -1,0 +1,65 @@
+#pragma once
+// How kvctl prints each command's answer, as etcdctl's printers do: `simple` (the default: lines
+// for people and shell scripts) or `json` (-w json: one JSON object a line). A printer formats;
+// it does no I/O and decides no exit status: each call returns the text for standard output.
+//
+// JSON, after etcdctl's: keys and values are base64 (standard, padded), so that any bytes
+// survive; an answer with a revision carries it as {"header":{"revision":R}}; a write kvnode
+// answers with its log index carries {"header":{"index":N}}; a key's version is
+// {"key","create_revision","mod_revision","version","value"}. Unlike etcdctl, "count" and "more"
+// are always there, and empty lists are [] rather than left out.
+
+#include "apps/kvctl/notation.hpp"
+#include "apps/kvctl/op_args.hpp"
+#include "io/client/client.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kv::kvctl {
+
+enum class output_format : std::uint8_t {
+  simple,  // -w simple, the default
+  json,    // -w json
+};
+
+// One node's answer to `status` with several endpoints.
+struct endpoint_status {
+  std::string endpoint;
+  result<node_status> status;
+};
+
+class printer {
+ public:
+  virtual ~printer() = default;
+
+  // set: the write's log index.
+  virtual std::string written(std::uint64_t index) const = 0;
+  virtual std::string bulk_written(std::uint64_t index, std::size_t pairs) const = 0;
+  // get: `g` says how (one key or a range, keys or values only...).
+  virtual std::string range(const get_args& g, const client::range_reply& r) const = 0;
+  virtual std::string deleted(const client::delete_reply& d) const = 0;
+  // txn: `t` is the transaction sent (its ops say how to print their results).
+  virtual std::string txn(const kv::txn& t, const txn_reply& r) const = 0;
+  // cas: a transaction whose then branch is one put and whose else branch reads the key.
+  virtual std::string cas(const txn_reply& r) const = 0;
+  // incr: a transaction of one incr op.
+  virtual std::string incr(const txn_reply& r) const = 0;
+  // mget: one range result (of one key) per key asked.
+  virtual std::string mget(const txn_reply& r) const = 0;
+  virtual std::string compacted(std::uint64_t revision, std::uint64_t index) const = 0;
+  virtual std::string pong(std::string_view endpoint, std::chrono::microseconds took) const = 0;
+  virtual std::string status(const node_status& s) const = 0;
+  virtual std::string cluster_status(const std::vector<endpoint_status>& nodes) const = 0;
+  // search and similar.
+  virtual std::string hits(const search::search_answer& a) const = 0;
+};
+
+std::unique_ptr<printer> make_simple_printer(byte_notation notation);
+std::unique_ptr<printer> make_json_printer();
+
+}  // namespace kv::kvctl

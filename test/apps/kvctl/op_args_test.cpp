@@ -1,0 +1,109 @@
+// kvctl's get, del, put and incr arguments: etcdctl's options, anywhere among the operands.
+
+#include "apps/kvctl/op_args.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace kv::kvctl;
+
+namespace {
+
+get_args get_of(std::vector<std::string> args, byte_notation notation = byte_notation::text) {
+  auto g = parse_get(args, notation, op_source::command_line);
+  BOOST_REQUIRE_MESSAGE(g.ok(), g.message());
+  return *g;
+}
+
+std::string get_error(std::vector<std::string> args, op_source source = op_source::command_line) {
+  auto g = parse_get(args, byte_notation::text, source);
+  BOOST_REQUIRE(!g.ok());
+  return g.message();
+}
+
+const std::string every(1, '\0');
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(kvctl_op_args)
+
+BOOST_AUTO_TEST_CASE(get_of_one_key_and_of_ranges) {
+  auto one = get_of({"k"});
+  BOOST_TEST(one.one_key);
+  BOOST_TEST(one.op.key == "k");
+  BOOST_TEST(one.op.end.empty());
+  BOOST_TEST(one.op.flags == 0);
+
+  auto range = get_of({"a", "c"});
+  BOOST_TEST(!range.one_key);
+  BOOST_TEST(range.op.end == "c");
+
+  auto prefix = get_of({"--prefix", "ab"});
+  BOOST_TEST(!prefix.one_key);
+  BOOST_TEST(prefix.op.key == "ab");
+  BOOST_TEST(prefix.op.end == "ac");
+
+  auto from = get_of({"b", "--from-key"});
+  BOOST_TEST(from.op.key == "b");
+  BOOST_TEST(from.op.end == every);
+
+  auto all = get_of({"--prefix", ""});  // etcdctl's get --prefix "": every key
+  BOOST_TEST(all.op.key == every);
+  BOOST_TEST(all.op.end == every);
+}
+
+BOOST_AUTO_TEST_CASE(get_options_in_both_spellings_anywhere) {
+  auto g = get_of({"--limit=2", "a", "--rev", "7", "--order", "DESCEND", "--keys-only", "z", "--count-only"});
+  BOOST_TEST(g.op.limit == 2u);
+  BOOST_TEST(g.op.revision == 7u);
+  BOOST_TEST(g.op.flags == (kv::op_descending | kv::op_keys_only | kv::op_count_only));
+  BOOST_TEST(g.op.end == "z");
+  auto dashes = get_of({"--", "--odd-key"});
+  BOOST_TEST(dashes.op.key == "--odd-key");
+  auto hex = get_of({"6b00", "6b01"}, byte_notation::hex);
+  BOOST_TEST(hex.op.key == std::string("k\0", 2));
+  BOOST_TEST(hex.op.end == "k\x01");
+}
+
+BOOST_AUTO_TEST_CASE(get_usage_errors) {
+  BOOST_TEST(get_error({}) == "get takes KEY [END]");
+  BOOST_TEST(get_error({"a", "b", "c"}) == "get takes KEY [END]");
+  BOOST_TEST(get_error({"--prefix", "--from-key", "a"}) == "get: --prefix and --from-key cannot be combined");
+  BOOST_TEST(get_error({"--prefix", "a", "b"}) == "get: END cannot be combined with --prefix");
+  BOOST_TEST(get_error({"--limit", "x", "a"}) == "get: --limit takes a non-negative integer, got \"x\"");
+  BOOST_TEST(get_error({"--limit", "-1", "a"}) == "get: --limit takes a non-negative integer, got \"-1\"");
+  BOOST_TEST(get_error({"a", "--rev"}) == "get: --rev needs a value");
+  BOOST_TEST(get_error({"--order", "up", "a"}) == "get: --order takes ascend or descend, got \"up\"");
+  BOOST_TEST(get_error({"--keys-only=yes", "a"}) == "get: --keys-only takes no value");
+  BOOST_TEST(get_error({"--raw", "a", "b"}).starts_with("get: --raw prints one value"));
+  BOOST_TEST(get_error({""}) == "get: a KEY cannot be empty");
+  BOOST_TEST(get_error({"--raw", "a"}, op_source::txn_input) == "get: unknown option \"--raw\"");
+}
+
+BOOST_AUTO_TEST_CASE(del_put_and_incr) {
+  auto d = parse_del({"--prefix", "p", "--prev-kv"}, byte_notation::text);
+  BOOST_REQUIRE(d.ok());
+  BOOST_TEST(!d->one_key);
+  BOOST_TEST(d->op.end == "q");
+  BOOST_TEST(d->op.flags == kv::op_prev_kv);
+  auto one = parse_del({"k"}, byte_notation::text);
+  BOOST_REQUIRE(one.ok());
+  BOOST_TEST(one->one_key);
+  BOOST_TEST(parse_del({"--from-key", "a", "b"}, byte_notation::text).message() ==
+             "del: END cannot be combined with --from-key");
+
+  auto put = parse_put({"k", "v", "--prev-kv"}, byte_notation::text);
+  BOOST_REQUIRE(put.ok());
+  BOOST_TEST(put->flags == kv::op_prev_kv);
+
+  auto incr = parse_incr({"n", "-9223372036854775808"}, byte_notation::text);
+  BOOST_REQUIRE(incr.ok());
+  BOOST_TEST(incr->delta == std::numeric_limits<std::int64_t>::min());
+  BOOST_TEST(parse_incr({"n"}, byte_notation::text)->delta == 1);
+  BOOST_TEST(!parse_incr({"n", "9223372036854775808"}, byte_notation::text).ok());
+  BOOST_TEST(!parse_incr({"n", "1", "2"}, byte_notation::text).ok());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,133 @@
+// kvctl's printers: etcdctl's simple lines, and JSON with base64 keys and values.
+
+#include "apps/kvctl/printer.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+using namespace kv::kvctl;
+
+namespace {
+
+kv::kv_version version_of(std::string key, std::string value, std::uint64_t mod) {
+  kv::kv_version v;
+  v.key = std::move(key);
+  v.value = std::move(value);
+  v.create_revision = 2;
+  v.mod_revision = mod;
+  v.version = 1;
+  return v;
+}
+
+kv::client::range_reply two_keys() {
+  kv::client::range_reply r;
+  r.revision = 9;
+  r.kvs = {version_of("a", "1", 3), version_of("b", std::string("\0\xff", 2), 4)};
+  r.count = 3;
+  r.more = true;
+  return r;
+}
+
+get_args get_with(bool one_key, std::uint8_t flags) {
+  get_args g;
+  g.one_key = one_key;
+  g.op.flags = flags;
+  return g;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(kvctl_printer)
+
+BOOST_AUTO_TEST_CASE(simple_range_as_etcdctl) {
+  auto p = make_simple_printer(byte_notation::text);
+  const auto r = two_keys();
+  BOOST_TEST(p->range(get_with(false, 0), r) == std::string("a\n1\nb\n\0\xff\n", 9));
+  BOOST_TEST(p->range(get_with(false, kv::op_keys_only), r) == "a\nb\n");
+  BOOST_TEST(p->range(get_with(false, kv::op_count_only), r) == "3\n");
+  auto values = get_with(false, 0);
+  values.value_only = true;
+  BOOST_TEST(p->range(values, r) == std::string("1\n\0\xff\n", 5));
+  auto hex = make_simple_printer(byte_notation::hex);
+  BOOST_TEST(hex->range(get_with(false, 0), r) == "61\n31\n62\n00ff\n");
+
+  kv::client::range_reply one;
+  one.kvs = {version_of("k", "v", 3)};
+  one.count = 1;
+  BOOST_TEST(p->range(get_with(true, 0), one) == "v\n");  // kvctl's get KEY: the value alone
+  auto raw = get_with(true, 0);
+  raw.raw = true;
+  BOOST_TEST(p->range(raw, one) == "v");
+  BOOST_TEST(p->range(get_with(true, 0), kv::client::range_reply{}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(simple_txn_as_etcdctl) {
+  kv::txn t;
+  t.then_ops = {kv::make_put("k", "v"), kv::make_range("a", "c"), kv::make_delete_range("a", "c", true),
+                kv::make_incr("n", 2)};
+  t.then_ops[1].flags = kv::op_keys_only;
+  kv::txn_reply r;
+  r.succeeded = true;
+  kv::op_result put;
+  put.type = kv::txn_op_type::put;
+  kv::op_result range;
+  range.type = kv::txn_op_type::range;
+  range.kvs = {version_of("a", "1", 3)};
+  range.count = 1;
+  kv::op_result del;
+  del.type = kv::txn_op_type::delete_range;
+  del.count = 1;
+  del.kvs = {version_of("a", "1", 3)};
+  kv::op_result incr;
+  incr.type = kv::txn_op_type::incr;
+  incr.value = 7;
+  r.results = {put, range, del, incr};
+  auto p = make_simple_printer(byte_notation::text);
+  BOOST_TEST(p->txn(t, r) == "SUCCESS\n\nOK\n\na\n\n1\na\n1\n\n7\n");
+  r.succeeded = false;
+  r.results.clear();
+  BOOST_TEST(p->txn(t, r) == "FAILURE\n");
+}
+
+BOOST_AUTO_TEST_CASE(json_is_etcd_shaped_with_base64_bytes) {
+  auto p = make_json_printer();
+  const auto text = p->range(get_with(false, 0), two_keys());
+  BOOST_TEST(text.ends_with("}\n"));
+  BOOST_TEST(std::count(text.begin(), text.end(), '\n') == 1);
+  auto j = nlohmann::json::parse(text);
+  BOOST_TEST(j["header"]["revision"].get<std::uint64_t>() == 9u);
+  BOOST_TEST(j["count"].get<std::uint64_t>() == 3u);
+  BOOST_TEST(j["more"].get<bool>());
+  BOOST_TEST_REQUIRE(j["kvs"].size() == 2u);
+  BOOST_TEST(j["kvs"][0]["key"].get<std::string>() == "YQ==");
+  BOOST_TEST(j["kvs"][0]["value"].get<std::string>() == "MQ==");
+  BOOST_TEST(j["kvs"][1]["value"].get<std::string>() == "AP8=");
+  BOOST_TEST(j["kvs"][1]["mod_revision"].get<std::uint64_t>() == 4u);
+  BOOST_TEST(j["kvs"][1]["create_revision"].get<std::uint64_t>() == 2u);
+  BOOST_TEST(j["kvs"][1]["version"].get<std::uint64_t>() == 1u);
+
+  auto written = nlohmann::json::parse(p->written(12));
+  BOOST_TEST(written["header"]["index"].get<std::uint64_t>() == 12u);
+
+  kv::txn_reply mget;
+  mget.revision = 5;
+  kv::op_result found;
+  found.kvs = {version_of("k", "", 3)};
+  mget.results = {found, kv::op_result{}};
+  auto m = nlohmann::json::parse(p->mget(mget));
+  BOOST_TEST(m["kvs"][0]["value"].get<std::string>().empty());
+  BOOST_TEST(m["kvs"][1].is_null());
+}
+
+BOOST_AUTO_TEST_CASE(base64_as_rfc_4648) {
+  BOOST_TEST(to_base64("").empty());
+  BOOST_TEST(to_base64("f") == "Zg==");
+  BOOST_TEST(to_base64("fo") == "Zm8=");
+  BOOST_TEST(to_base64("foo") == "Zm9v");
+  BOOST_TEST(to_base64("foobar") == "Zm9vYmFy");
+  BOOST_TEST(to_base64("\xff\xfe\xfd") == "//79");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
