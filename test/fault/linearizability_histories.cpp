@@ -1,4 +1,5 @@
 #include "fault/linearizability_histories.hpp"
+#include "fault/linearizability_workloads.hpp"
 
 #include "harness/cluster.hpp"
 #include "harness/cluster_status.hpp"
@@ -32,16 +33,8 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-struct workload {
-  int clients = 6;
-  int keys = 3;
-  std::chrono::milliseconds duration{20000};  // KV_LIN_DURATION_S overrides it (for longer soaks)
-  std::chrono::milliseconds request_timeout{1000};
-  std::chrono::milliseconds leader_wait{1000};
-};
-
-workload workload_from_env() {
-  workload w;
+workload_settings settings_from_env() {
+  workload_settings w;
   if (const char* s = std::getenv("KV_LIN_DURATION_S")) w.duration = std::chrono::seconds(std::atoi(s));
   return w;
 }
@@ -49,22 +42,6 @@ workload workload_from_env() {
 std::uint64_t seed_from_env() {
   if (const char* s = std::getenv("KV_LIN_SEED")) return std::strtoull(s, nullptr, 10);
   return std::random_device{}();
-}
-
-// `endpoints` rotated so that the one of member `first` (1-based) comes first.
-std::vector<std::string> rotated(std::vector<std::string> endpoints, std::size_t first) {
-  std::rotate(endpoints.begin(), endpoints.begin() + static_cast<long>((first - 1) % endpoints.size()),
-              endpoints.end());
-  return endpoints;
-}
-
-client::options options_for(std::vector<std::string> endpoints, const workload& w) {
-  client::options o;
-  o.endpoints = std::move(endpoints);
-  o.request_timeout = w.request_timeout;
-  o.connect_timeout = 300ms;
-  o.leader_wait = w.leader_wait;
-  return o;
 }
 
 // What the nemesis did, with times since the start, for failure messages.
@@ -238,56 +215,46 @@ class nemesis_thread {
   std::thread thread_;
 };
 
-struct client_stats {
-  int ok = 0;
-  int failed = 0;
-  int unknown = 0;
-  std::map<std::string, int> reads_by_endpoint;  // answered linearizable reads, by the node asked
-};
+// The client that id `id` of `clients` runs: for transactions, the first half compare-and-set,
+// the others transfer.
+using client_loop = asio::awaitable<void> (*)(client_context);
+client_loop client_for(workload_kind workload, int id, int clients) {
+  if (workload == workload_kind::registers) return run_register_client;
+  return id < clients / 2 ? run_cas_client : run_transfer_client;
+}
 
-// One client of the workload: random set / get / del on a few keys, unique values, until
-// `stop`. Writes go through a client of every node, with exactly-once sessions for even ids
-// (resent after a lost answer) and without for odd ones (an unknown outcome then); reads go
-// through another client that prefers node `home`, made anew every 50 reads so that reads keep
-// landing on followers.
-asio::awaitable<void> run_client(int id, std::size_t home, std::vector<std::string> endpoints, workload w,
-                                 std::uint64_t seed, const bool& stop, history_recorder& h, client_stats& stats) {
-  auto ex = co_await asio::this_coro::executor;
-  std::mt19937_64 rng(seed);
-  auto writer_options = options_for(rotated(endpoints, home), w);
-  writer_options.exactly_once = id % 2 == 0;
-  client writer(ex, writer_options);
-  std::optional<client> reader;
-  int reads = 0;
-  auto count = [&](std::size_t op) {
-    auto o = h.ops()[op].outcome;
-    ++(o == op_outcome::ok ? stats.ok : o == op_outcome::failed ? stats.failed : stats.unknown);
-  };
-  for (int n = 0; !stop; ++n) {
-    auto key = fmt::format("k{}", std::uniform_int_distribution<int>(0, w.keys - 1)(rng));
-    const int dice = std::uniform_int_distribution<int>(0, 99)(rng);
-    if (dice < 45) {
-      auto value = fmt::format("c{}-{}", id, n);
-      auto op = h.invoke(id, op_kind::set, key, value);
-      auto r = co_await writer.set(key, value);
-      h.complete_write(op, r);
-      count(op);
-    } else if (dice < 50) {
-      auto op = h.invoke(id, op_kind::del, key);
-      auto r = co_await writer.del(key);
-      h.complete_write(op, r);
-      count(op);
-    } else {
-      if (!reader || ++reads % 50 == 0) reader.emplace(ex, options_for(rotated(endpoints, home), w));
-      auto op = h.invoke(id, op_kind::get, key);
-      auto r = co_await reader->get(key);
-      h.complete_get(op, r);
-      count(op);
-      if (r || r.is(errc::not_found)) ++stats.reads_by_endpoint[reader->endpoint()];
-    }
+// Reads `key` on `c` until it answers (a value or not-found) or `deadline` passes.
+asio::awaitable<void> read_until_answered(client& c, std::uint64_t node, std::string key, history_recorder& h,
+                                          steady::time_point deadline) {
+  std::string last_error;
+  bool answered = false;
+  while (!answered && steady::now() < deadline) {
+    auto op = h.invoke(100 + static_cast<int>(node), op_kind::get, key);
+    auto r = co_await c.get(key);
+    h.complete_get(op, r);
+    answered = r || r.is(errc::not_found);
+    if (!answered) last_error = r.message();
   }
-  writer.close();
-  if (reader) reader->close();
+  BOOST_TEST(answered, "no linearizable read of " << key << " on node " << node << " by the deadline: " << last_error);
+}
+
+// Reads every key the workload writes on node `node`, through `c`: the registers or
+// compare-and-set keys one by one, the accounts in one mget (audited).
+asio::awaitable<void> final_reads(client& c, std::uint64_t node, workload_kind workload, workload_settings w,
+                                  history_recorder& h, transfer_audit& audit, steady::time_point deadline) {
+  for (int k = 0; k < w.keys; ++k) {
+    auto key = workload == workload_kind::registers ? register_key(k) : cas_key(k);
+    co_await read_until_answered(c, node, key, h, deadline);
+  }
+  if (workload != workload_kind::transactions) co_return;
+  std::string last_error;
+  bool answered = false;
+  while (!answered && steady::now() < deadline) {
+    auto r = co_await read_accounts(c, w, 100 + static_cast<int>(node), h, audit);
+    answered = r.ok();
+    if (!answered) last_error = r.message();
+  }
+  BOOST_TEST(answered, "no linearizable read of the accounts on node " << node << " by the deadline: " << last_error);
 }
 
 long peak_rss_mib() {
@@ -308,31 +275,49 @@ std::string save(const history& h, std::uint64_t seed) {
 
 }  // namespace
 
-void check_histories_under_faults(network_faults network) {
+void check_histories_under_faults(network_faults network, workload_kind workload) {
   const auto seed = seed_from_env();
   BOOST_TEST_MESSAGE("KV_LIN_SEED=" << seed);
   const bool partitioned = network == network_faults::partitions;
   cluster cl(3, {}, {}, partitioned ? member_addresses::distinct : member_addresses::shared);
   std::optional<partitions> net;
   if (partitioned) net.emplace(cl);
-  const auto w = workload_from_env();
+  const auto w = settings_from_env();
   history_recorder h;
   std::vector<client_stats> stats(static_cast<std::size_t>(w.clients));
+  transfer_audit audit(w.opening_balance * w.keys);
   fault_log faults(steady::now());
   std::optional<nemesis_thread> nemesis_running;
 
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
     co_await wait_for_leader(cl);
+    if (workload == workload_kind::transactions) {
+      client::options opener_options;
+      opener_options.endpoints = cl.endpoints();
+      client opener(ctx.get_executor(), opener_options);
+      auto opened = co_await open_accounts(opener, w, h);
+      opener.close();
+      BOOST_REQUIRE_MESSAGE(opened && opened->succeeded, "opening the accounts: " << opened.message());
+    }
     nemesis_running.emplace(cl, net ? &*net : nullptr, seed, faults);
     bool stop = false;
     int running = w.clients;
     io::event done(ctx.get_executor());
     for (int c = 0; c < w.clients; ++c) {
+      client_context context;
+      context.id = c;
+      context.home = static_cast<std::size_t>(c % 3 + 1);
+      context.endpoints = cl.endpoints();
+      context.settings = w;
+      context.seed = seed * 1000 + static_cast<std::uint64_t>(c);
+      context.stop = &stop;
+      context.history = &h;
+      context.stats = &stats[static_cast<std::size_t>(c)];
+      context.audit = &audit;
       asio::co_spawn(
           ctx,
-          [&, c]() -> asio::awaitable<void> {
-            co_await run_client(c, static_cast<std::size_t>(c % 3 + 1), cl.endpoints(), w, seed * 1000 + c, stop, h,
-                                stats[static_cast<std::size_t>(c)]);
+          [&, context]() -> asio::awaitable<void> {
+            co_await client_for(workload, context.id, w.clients)(context);
             if (--running == 0) done.notify();
           },
           asio::detached);
@@ -358,43 +343,44 @@ void check_histories_under_faults(network_faults network) {
     const auto start = steady::now();
     for (auto id : cl.ids()) {
       client c(ctx.get_executor(), direct_options(cl.member(id).endpoint()));
-      for (int k = 0; k < w.keys; ++k) {
-        auto key = fmt::format("k{}", k);
-        std::string last_error;
-        bool answered = false;
-        while (!answered && steady::now() - start < 20s) {
-          auto op = h.invoke(100 + static_cast<int>(id), op_kind::get, key);
-          auto r = co_await c.get(key);
-          h.complete_get(op, r);
-          answered = r || r.is(errc::not_found);
-          if (!answered) last_error = r.message();
-        }
-        BOOST_TEST(answered, "no linearizable read of " << key << " on node " << id << " within 20 s: " << last_error);
-      }
+      co_await final_reads(c, id, workload, w, h, audit, start + 20s);
       c.close();
     }
     final_reads_ms = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start).count();
   });
 
   client_stats total;
-  for (const auto& s : stats) {
-    total.ok += s.ok;
-    total.failed += s.failed;
-    total.unknown += s.unknown;
-    for (const auto& [endpoint, n] : s.reads_by_endpoint) total.reads_by_endpoint[endpoint] += n;
+  client_stats cas;        // transactions: the first half of the clients
+  client_stats transfers;  // ... the others
+  for (int c = 0; c < w.clients; ++c) {
+    const auto& s = stats[static_cast<std::size_t>(c)];
+    total.add(s);
+    (c < w.clients / 2 ? cas : transfers).add(s);
   }
   std::string reads;
   for (auto id : cl.ids()) {
     reads += fmt::format("{}node {}: {}", reads.empty() ? "" : ", ", id,
                          total.reads_by_endpoint[cl.member(id).endpoint()]);
   }
+  std::string transactions;
+  if (workload == workload_kind::transactions) {
+    transactions = fmt::format("; compare-and-sets {} succeeded, {} failed; transfers {} succeeded, {} failed; {} audits",
+                               cas.succeeded, cas.guards_failed, transfers.succeeded, transfers.guards_failed,
+                               audit.audits());
+    BOOST_TEST(cas.succeeded > 50, "too few compare-and-sets succeeded: " << cas.succeeded);
+    BOOST_TEST(transfers.succeeded > 50, "too few transfers succeeded: " << transfers.succeeded);
+    BOOST_TEST(audit.problems().empty(), "KV_LIN_SEED=" << seed << ": the transfers' answers disagree:\n"
+                                                        << audit.problems() << "nemesis:\n" << faults.text()
+                                                        << "full history: " << save(h.ops(), seed));
+  }
   auto result = check_linearizable(h.ops());
   BOOST_TEST_MESSAGE("KV_LIN_SEED=" << seed << ": " << h.ops().size() << " operations (" << total.ok << " ok, "
-                                    << total.failed << " failed, " << total.unknown << " unknown), "
-                                    << faults.count() << " nemesis events; checked " << result.operations
-                                    << " operations on " << result.keys << " keys (" << result.dropped
-                                    << " without effect, " << result.configurations
-                                    << " configurations) in " << result.took.count() / 1000.0
+                                    << total.failed << " failed, " << total.unknown << " unknown)" << transactions
+                                    << ", " << faults.count() << " nemesis events; checked " << result.operations
+                                    << " operations on " << result.keys << " keys in " << result.components
+                                    << " components (" << result.dropped << " without effect, "
+                                    << result.configurations << " configurations) in "
+                                    << result.took.count() / 1000.0
                                     << " ms; answered reads by the node asked: " << reads
                                     << "; final reads on every node took " << final_reads_ms
                                     << " ms; this process's peak RSS " << peak_rss_mib() << " MiB\nnemesis:\n"

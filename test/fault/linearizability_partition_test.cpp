@@ -17,4 +17,8 @@ BOOST_AUTO_TEST_CASE(histories_under_kills_pauses_and_partitions_are_linearizabl
   check_histories_under_faults(network_faults::partitions);
 }
 
+BOOST_AUTO_TEST_CASE(transaction_histories_under_kills_pauses_and_partitions_are_linearizable) {
+  check_histories_under_faults(network_faults::partitions, workload_kind::transactions);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,23 +1,24 @@
 #pragma once
-// A linearizability checker for client histories of a key-value store (support/history.hpp).
+// A linearizability checker for client histories of a key-value store (support/history.hpp):
+// set, get, del, and transactions (compare-and-set, multi-key reads and writes).
 //
-// A map of registers is linearizable iff each register is (linearizability is local), so the
-// history is split by key and each key checked on its own, with the search of Wing & Gong as
-// improved by Lowe ("Testing for linearizability", 2017) and used by Knossos and Porcupine:
-// a depth-first search over the order in which operations take effect, pruned by remembering
-// every (set of operations already in effect, register value) pair visited.
+// The model is a map of registers that all start absent (support/linearizability_search.hpp).
+// Linearizability is local, so the history is split into components: keys that no operation
+// touches together are checked apart, each as one register; keys tied by transactions (a
+// transfer between two accounts, an mget) are checked together, the state being the tuple of
+// their values. A compare-and-set touches one key, so a key under compare-and-set stays a
+// component of its own.
 //
-// The model: a register that starts absent. set(v) makes it v; del makes it absent and
-// reports whether it was present; get reports its value or not-found.
-//
-// Before searching, operations without an effect are dropped: failed ones, gets without an
-// answer, sets with an unknown outcome whose value no get returned, and dels with an unknown
-// outcome begun after the last not-found was reported. Such a write can be taken as never
-// applied, except that a del reporting a deletion might have seen a dropped set: on a key where
-// a set was dropped, dels are not checked for having found the key (only for leaving it
-// absent). A set with an unknown outcome that a get saw must take effect before the first such
-// get completes; a kept del with an unknown outcome may take effect at any point after its
-// invocation.
+// Before searching, operations without an effect are dropped: failed ones, reads without an
+// answer, and writes with an unknown outcome that nothing observed: none of the values they
+// write was read (by a get, a transaction's reads, or a guard that held), no not-found was
+// reported after they began on a key they delete, and no transaction that failed without
+// reading a key they write (whose failure they might explain) was answered. Such a write can be
+// taken as never applied, except that a del reporting a deletion might have seen it: on a key
+// where such a write was dropped, dels are not checked for having found the key (only for
+// leaving it absent). A write with an unknown outcome that is the only writer of a value
+// observed must take effect before the first observation completes; a kept del with an unknown
+// outcome may take effect at any point after its invocation.
 //
 // Cost: about linear in the number of operations when few are concurrent (100,000 on three
 // keys check in about half a second and tens of MiB). It grows exponentially with the number
@@ -25,6 +26,7 @@
 // the violation must be tried, is the expensive case.
 
 #include "support/history.hpp"
+#include "support/linearizability_search.hpp"
 
 #include <fmt/format.h>
 
@@ -33,55 +35,24 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 namespace kv::test {
 
 struct linearizability_result {
   bool linearizable = true;
-  std::string explanation;  // why not, for people: the key and the operations involved
+  std::string explanation;  // why not, for people: the keys and the operations involved
   std::size_t keys = 0;
+  std::size_t components = 0;  // groups of keys checked together
   std::size_t operations = 0;  // operations searched (after dropping those without effect)
   std::size_t dropped = 0;     // operations without an effect
-  std::size_t configurations = 0;  // (operations in effect, value) pairs the search visited
+  std::size_t configurations = 0;  // (operations in effect, state) pairs the search visited
   std::chrono::microseconds took{0};
 };
 
 namespace lin_detail {
-
-using time_point = history_clock::time_point;
-
-// One operation on one register, with values replaced by small integers.
-struct reg_op {
-  op_kind kind;
-  int value;           // set: the value written; get: the value read (absent: not found)
-  bool known = true;   // del: whether its found / not-found is known
-  bool found = false;  // del: found
-  time_point invoked;
-  time_point completed;  // max: unknown outcome
-  std::size_t origin;    // index in the history
-};
-
-constexpr int absent = -1;
-
-// The register: the state after `o` when it can take effect in `state`.
-inline std::optional<int> step(int state, const reg_op& o) {
-  switch (o.kind) {
-    case op_kind::set:
-      return o.value;
-    case op_kind::get:
-      if (state != o.value) return std::nullopt;
-      return state;
-    case op_kind::del:
-      if (o.known && o.found != (state != absent)) return std::nullopt;
-      return absent;
-  }
-  return std::nullopt;
-}
 
 // Relative times for messages: milliseconds since the first invocation.
 struct clock_text {
@@ -96,328 +67,316 @@ struct clock_text {
   }
 };
 
-// Why the search stopped at its deepest point.
-struct dead_end {
-  std::size_t depth = 0;
-  std::vector<std::size_t> prefix;  // reg_op indexes in the order they took effect
-  int state = absent;
-  std::size_t blocking = 0;  // the op that had to take effect next
-  std::vector<std::pair<std::size_t, bool>> candidates;  // op, whether the register allowed it
-};
+// What the answered operations of a component observed, per key: the values read (by gets,
+// transactions' reads and guards that held), when not-found was last reported, and whether a
+// transaction failed without reading it (a failure any write to it may explain).
+struct observations {
+  std::vector<std::set<std::string>> values;
+  std::vector<time_point> last_absent;
+  std::vector<bool> blind;
 
-// Wing & Gong / Lowe search over one register's operations (in the order of their
-// invocations). run() returns nullopt if they are linearizable, else the deepest dead end found.
-class register_search {
- public:
-  explicit register_search(const std::vector<reg_op>& ops) : ops_(ops) {
-    std::mt19937_64 rng(0x6c696e);
-    for (std::size_t i = 0; i < ops.size(); ++i) zobrist_.push_back(rng());
-    for (std::size_t i = 0; i < ops.size(); ++i) {
-      if (is_pending_del(i)) pending_dels_.push_back(i);
-    }
-    std::stable_sort(pending_dels_.begin(), pending_dels_.end(),
-                     [&](std::size_t a, std::size_t b) { return ops[a].invoked < ops[b].invoked; });
-    build_list();
-  }
-
-  // The candidates for the next operation to take effect are the calls before the first
-  // return in the list, tried in the order of their invocations. Dels with an unknown outcome
-  // stay candidates to the end and are interchangeable (same effect, nothing to check, the
-  // earlier invoked is available whenever a later one is), so they take effect only in the
-  // order of their invocations: k of them cost k + 1 choices instead of 2^k.
-  std::optional<dead_end> run() {
-    // The operations in effect: a bit per operation, except for the pending dels, which
-    // `dels_used` tells (their bits stay clear, and do not hold `prefix` back).
-    const std::size_t words = (ops_.size() + 63) / 64;
-    std::vector<std::uint64_t> linearized(words, 0);
-    std::uint64_t hash = 0;  // of the operations in effect
-    int state = absent;
-    struct frame {
-      std::size_t entry;
-      int state;  // before the operation took effect
-    };
-    std::vector<frame> calls;
-    std::optional<dead_end> deepest;
-    std::size_t prefix = 0;     // the first operation not in effect, pending dels aside
-    std::size_t dels_used = 0;  // pending_dels_ in effect: always a prefix
-    auto bit_set = [&](std::size_t op) { return ((linearized[op / 64] >> (op % 64)) & 1) != 0; };
-    auto flip = [&](std::size_t op) { linearized[op / 64] ^= 1ull << (op % 64); };
-    std::size_t e = next_[head_];
-    while (next_[head_] != head_) {
-      const std::size_t op = op_of(e);
-      if (is_call(e)) {
-        const bool pending_del = is_pending_del(op);
-        if (pending_del && pending_dels_[dels_used] != op) {
-          e = next_[e];
-          continue;
-        }
-        if (auto after = step(state, ops_[op])) {
-          std::uint64_t h = hash ^ zobrist_[op] ^ (static_cast<std::uint64_t>(*after + 2) * 0x9e3779b97f4a7c15ull);
-          if (!pending_del) flip(op);
-          std::size_t first_out = prefix;
-          while (first_out < ops_.size() && (bit_set(first_out) || is_pending_del(first_out))) ++first_out;
-          auto used = dels_used + (pending_del ? 1 : 0);
-          if (seen_.insert(make_config(linearized, first_out, used, *after, h)).second) {
-            prefix = first_out;
-            dels_used = used;
-            calls.push_back({e, state});
-            hash ^= zobrist_[op];
-            state = *after;
-            lift(e);
-            e = next_[head_];
-            continue;
-          }
-          if (!pending_del) flip(op);
-        }
-        e = next_[e];
-        continue;
-      }
-      // A return: the operation it ends must have taken effect by now; none could. Back up.
-      if (!deepest || calls.size() > deepest->depth) deepest = describe_dead_end(calls, state, e);
-      if (calls.empty()) return deepest;
-      auto top = calls.back();
-      calls.pop_back();
-      const std::size_t undone = op_of(top.entry);
-      if (is_pending_del(undone)) {
-        --dels_used;
+  observations(const history& h, const std::vector<std::size_t>& indexes, const std::map<std::string, std::uint32_t>& key_of)
+      : values(key_of.size()), last_absent(key_of.size(), time_point::min()), blind(key_of.size(), false) {
+    auto seen = [&](const std::string& key, const std::optional<std::string>& value, time_point when) {
+      auto k = key_of.at(key);
+      if (value) {
+        values[k].insert(*value);
       } else {
-        flip(undone);
-        prefix = std::min(prefix, undone);
+        last_absent[k] = std::max(last_absent[k], when);
       }
-      hash ^= zobrist_[undone];
-      state = top.state;
-      unlift(top.entry);
-      e = next_[top.entry];
-    }
-    return std::nullopt;
-  }
-
-  std::size_t configurations() const { return seen_.size(); }
-
- private:
-  // A visited configuration: the operations in effect (every one before `prefix`, those set in
-  // `rest`, a bitset from word prefix / 64 to its last non-zero word, and the first `dels_used`
-  // pending dels) and the register's value. Compact because operations mostly take effect in
-  // the order of their invocations.
-  struct config {
-    std::uint32_t prefix;
-    std::uint32_t dels_used;
-    std::vector<std::uint64_t> rest;
-    int state;
-    std::uint64_t hash;
-    bool operator==(const config& o) const {
-      return state == o.state && prefix == o.prefix && dels_used == o.dels_used && rest == o.rest;
-    }
-  };
-  static config make_config(const std::vector<std::uint64_t>& bits, std::size_t prefix, std::size_t dels_used,
-                            int state, std::uint64_t hash) {
-    std::size_t end = bits.size();
-    while (end > prefix / 64 && bits[end - 1] == 0) --end;
-    config c{static_cast<std::uint32_t>(prefix), static_cast<std::uint32_t>(dels_used), {}, state, hash};
-    if (end > prefix / 64) {
-      c.rest.assign(bits.begin() + static_cast<std::ptrdiff_t>(prefix / 64), bits.begin() + static_cast<std::ptrdiff_t>(end));
-      c.rest.front() &= ~((1ull << (prefix % 64)) - 1);
-    }
-    return c;
-  }
-  struct config_hash {
-    std::size_t operator()(const config& c) const { return static_cast<std::size_t>(c.hash); }
-  };
-
-  // Entries 0 .. 2n-1: op i's call is 2i, its return 2i+1; head_ = 2n. A doubly linked list
-  // in time order (calls before returns at equal times: such operations overlap).
-  void build_list() {
-    const std::size_t n = ops_.size();
-    head_ = 2 * n;
-    next_.assign(2 * n + 1, head_);
-    prev_.assign(2 * n + 1, head_);
-    std::vector<std::size_t> order(2 * n);
-    for (std::size_t i = 0; i < 2 * n; ++i) order[i] = i;
-    auto time_of = [&](std::size_t entry) {
-      return is_call(entry) ? ops_[entry / 2].invoked : ops_[entry / 2].completed;
     };
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      if (time_of(a) != time_of(b)) return time_of(a) < time_of(b);
-      return is_call(a) && !is_call(b);
-    });
-    std::size_t last = head_;
-    for (auto entry : order) {
-      next_[last] = entry;
-      prev_[entry] = last;
-      last = entry;
-    }
-    next_[last] = head_;
-    prev_[head_] = last;
-  }
-
-  static bool is_call(std::size_t entry) { return entry % 2 == 0; }
-  // A del with an unknown outcome, kept: pending to the end, interchangeable with the others.
-  bool is_pending_del(std::size_t op) const {
-    return ops_[op].kind == op_kind::del && !ops_[op].known && ops_[op].completed == time_point::max();
-  }
-  static std::size_t op_of(std::size_t entry) { return entry / 2; }
-
-  // Removes a call and its return from the list; unlift() undoes the latest lift().
-  void lift(std::size_t call) {
-    for (auto x : {call, call + 1}) {
-      next_[prev_[x]] = next_[x];
-      prev_[next_[x]] = prev_[x];
-    }
-  }
-  void unlift(std::size_t call) {
-    for (auto x : {call + 1, call}) {
-      next_[prev_[x]] = x;
-      prev_[next_[x]] = x;
-    }
-  }
-
-  template <typename Frames>
-  dead_end describe_dead_end(const Frames& calls, int state, std::size_t blocking_return) const {
-    dead_end d;
-    d.depth = calls.size();
-    for (const auto& f : calls) d.prefix.push_back(op_of(f.entry));
-    d.state = state;
-    d.blocking = op_of(blocking_return);
-    for (auto e = next_[head_]; e != blocking_return; e = next_[e]) {
-      if (is_call(e)) d.candidates.emplace_back(op_of(e), step(state, ops_[op_of(e)]).has_value());
-    }
-    return d;
-  }
-
-  const std::vector<reg_op>& ops_;
-  std::vector<std::size_t> pending_dels_;  // dels with an unknown outcome, by invocation
-  std::vector<std::uint64_t> zobrist_;
-  std::vector<std::size_t> next_;
-  std::vector<std::size_t> prev_;
-  std::size_t head_ = 0;
-  std::unordered_set<config, config_hash> seen_;
-};
-
-// One key's operations, ready for the search: values numbered, effect-free operations dropped.
-struct register_history {
-  std::vector<reg_op> ops;
-  std::vector<std::string> values;  // value number -> value
-  std::size_t dropped = 0;
-  bool found_checked = true;  // whether dels that reported a deletion are checked for it
-  std::string impossible;     // a read no write can explain, if any
-
-  register_history(const history& h, const std::vector<std::size_t>& indexes, const clock_text& clock) {
-    std::map<std::string, int> numbers;
-    auto number = [&](const std::string& v) {
-      auto [it, added] = numbers.emplace(v, static_cast<int>(values.size()));
-      if (added) values.push_back(v);
-      return it->second;
-    };
-    // What was observed: the values gets returned, and the latest time a get or del that
-    // reported not-found completed.
-    std::set<std::string> read_values;
-    auto last_absent = time_point::min();
     for (auto i : indexes) {
       const auto& o = h[i];
       if (o.outcome != op_outcome::ok) continue;
-      if (o.kind == op_kind::get && o.found) read_values.insert(o.value);
-      if (o.kind != op_kind::set && !o.found) last_absent = std::max(last_absent, o.completed);
-    }
-    // A set with an unknown outcome whose value no get returned is dropped (never applied). A
-    // del that reported a deletion could have seen it, so on such a key those reports are not
-    // checked (`found_checked`): only that the del left the key absent.
-    found_checked = true;
-    for (auto i : indexes) {
-      const auto& o = h[i];
-      if (o.kind == op_kind::set && o.outcome == op_outcome::unknown && !read_values.contains(o.value)) {
-        found_checked = false;
+      switch (o.kind) {
+        case op_kind::set:
+          break;
+        case op_kind::get:
+          seen(o.key, o.found ? std::optional<std::string>(o.value) : std::nullopt, o.completed);
+          break;
+        case op_kind::del:
+          if (!o.found) seen(o.key, std::nullopt, o.completed);
+          break;
+        case op_kind::txn:
+          for (const auto& r : o.reads) seen(r.key, r.value, o.completed);
+          for (const auto& g : o.guards) {
+            if (o.succeeded) {
+              seen(g.key, g.value, o.completed);
+            } else if (std::none_of(o.reads.begin(), o.reads.end(), [&](const key_state& r) { return r.key == g.key; })) {
+              blind[key_of.at(g.key)] = true;
+            }
+          }
+          break;
       }
     }
-    for (auto i : indexes) {
-      const auto& o = h[i];
-      bool effect = o.outcome == op_outcome::ok;
-      if (o.outcome == op_outcome::unknown && o.kind == op_kind::set) effect = read_values.contains(o.value);
-      // A del with an unknown outcome matters only to a not-found reported after it began.
-      if (o.outcome == op_outcome::unknown && o.kind == op_kind::del) effect = last_absent > o.invoked;
-      if (!effect) {
-        ++dropped;
-        continue;
-      }
-      reg_op r{o.kind, absent, true, o.found, o.invoked, o.completed, i};
-      if (o.kind == op_kind::set) r.value = number(o.value);
-      if (o.kind == op_kind::del) r.known = o.outcome == op_outcome::ok && (found_checked || !o.found);
-      ops.push_back(r);
-    }
-    // Reads of a value no kept set wrote cannot be explained by any order: say so plainly.
-    for (auto& r : ops) {
-      if (r.kind != op_kind::get) continue;
-      const auto& o = h[r.origin];
-      if (!o.found) continue;
-      auto it = numbers.find(o.value);
-      if (it != numbers.end()) {
-        r.value = it->second;
-        continue;
-      }
-      if (!impossible.empty()) continue;
-      impossible = fmt::format("{} read a value that no applied set wrote", clock.line(h, r.origin));
-      for (auto i : indexes) {
-        if (h[i].kind == op_kind::set && h[i].value == o.value) {
-          impossible += fmt::format("; it was written only by {}, which failed (not applied)", clock.line(h, i));
-        }
-      }
-    }
-    bound_unknown_sets();
   }
 
-  std::string value_text(int v) const { return v == absent ? "absent" : fmt::format("\"{}\"", values[v]); }
-
-  // A set with an unknown outcome whose value no other set wrote must take effect before the
-  // first read of that value completes: that read is its completion. (Exact, and it spares the
-  // search from trying such a set at every later point.)
-  void bound_unknown_sets() {
-    std::vector<int> writers(values.size(), 0);
-    std::vector<time_point> first_read(values.size(), time_point::max());
-    for (const auto& r : ops) {
-      if (r.kind == op_kind::set) ++writers[static_cast<std::size_t>(r.value)];
-    }
-    for (const auto& r : ops) {
-      if (r.kind != op_kind::get || r.value == absent) continue;
-      auto& t = first_read[static_cast<std::size_t>(r.value)];
-      t = std::min(t, r.completed);
-    }
-    for (auto& r : ops) {
-      if (r.kind == op_kind::set && r.completed == time_point::max() && writers[static_cast<std::size_t>(r.value)] == 1) {
-        r.completed = std::max(r.invoked, first_read[static_cast<std::size_t>(r.value)]);
-      }
-    }
+  // Whether a write of `value` to key `k`, begun at `invoked`, with an unknown outcome, could
+  // have been observed.
+  bool observable(std::uint32_t k, const std::optional<std::string>& value, time_point invoked) const {
+    if (blind[k]) return true;
+    return value ? values[k].contains(*value) : last_absent[k] > invoked;
   }
 };
 
-inline std::string explain(const std::string& key, const history& h, const register_history& reg, const dead_end& d,
-                           const clock_text& clock) {
-  const auto& ops = reg.ops;
-  std::string out = fmt::format(
-      "key {}: not linearizable ({} operations with an effect). The longest order found in which the first "
-      "operations can take effect has {}; after it the register is {}",
-      key, ops.size(), d.depth, reg.value_text(d.state));
-  for (auto it = d.prefix.rbegin(); it != d.prefix.rend(); ++it) {
-    if (ops[*it].kind == op_kind::get) continue;
-    out += fmt::format(" (last write: {})", clock.line(h, ops[*it].origin));
-    break;
+// The writes of a set, del or transaction, as key_states.
+inline std::vector<key_state> writes_of(const operation& o) {
+  switch (o.kind) {
+    case op_kind::set: return {{o.key, o.value}};
+    case op_kind::del: return {{o.key, std::nullopt}};
+    case op_kind::get: return {};
+    case op_kind::txn: return o.writes;
   }
+  return {};
+}
+
+// One component's operations, ready for the search: keys and values numbered, operations
+// without an effect dropped.
+struct component_history {
+  std::vector<std::string> keys;  // key number -> key
+  std::vector<model_op> ops;
+  std::vector<std::string> values;  // value number -> value
+  std::size_t dropped = 0;
+  std::string impossible;  // an observation no write can explain, if any
+
+  component_history(const history& h, const std::vector<std::size_t>& indexes, std::vector<std::string> component_keys,
+                    const clock_text& clock)
+      : keys(std::move(component_keys)) {
+    for (std::uint32_t k = 0; k < keys.size(); ++k) key_of_.emplace(keys[k], k);
+    std::vector<bool> found_checked(keys.size(), true);
+    for (auto i : with_effect(h, indexes, found_checked)) ops.push_back(model(h[i], i, found_checked));
+    find_impossible(h, clock);
+    bound_unknown_writes();
+  }
+
+  state initial() const { return state(keys.size(), absent); }
+
+  std::string value_text(int v) const {
+    if (v == absent) return "absent";
+    if (v == present) return "present";
+    return fmt::format("\"{}\"", values[static_cast<std::size_t>(v)]);
+  }
+  // "the register is "a"" (one key), "k1 is "a"" (several).
+  std::string held_text(std::uint32_t k, int v) const {
+    if (keys.size() == 1) return "the register is " + value_text(v);
+    return fmt::format("{} is {}", keys[k], value_text(v));
+  }
+  // ""a"" (one key), "k1="a"" (several).
+  std::string ref_text(key_value_ref r) const {
+    if (keys.size() == 1) return value_text(r.value);
+    return fmt::format("{}={}", keys[r.key], value_text(r.value));
+  }
+  std::string state_text(const state& s) const {
+    if (keys.size() == 1) return "the register is " + value_text(s[0]);
+    std::string out = "the keys hold";
+    for (std::uint32_t k = 0; k < keys.size(); ++k) out += fmt::format(" {}={}", keys[k], value_text(s[k]));
+    return out;
+  }
+  std::string name() const {
+    if (keys.size() == 1) return "key " + keys[0];
+    std::string out = "keys ";
+    for (const auto& k : keys) out += (&k == &keys.front() ? "" : ", ") + k;
+    return out;
+  }
+
+ private:
+  // The operations of `indexes` with an effect (counting the others in `dropped`); clears
+  // `found_checked` for the keys where a write of a value was dropped.
+  std::vector<std::size_t> with_effect(const history& h, const std::vector<std::size_t>& indexes,
+                                       std::vector<bool>& found_checked) {
+    const observations seen(h, indexes, key_of_);
+    std::vector<std::size_t> kept;
+    for (auto i : indexes) {
+      const auto& o = h[i];
+      bool effect = o.outcome == op_outcome::ok;
+      if (o.outcome == op_outcome::unknown) {
+        auto writes = writes_of(o);
+        effect = std::any_of(writes.begin(), writes.end(),
+                             [&](const key_state& w) { return seen.observable(key_of_.at(w.key), w.value, o.invoked); });
+        for (const auto& w : writes) {
+          if (!effect && w.value) found_checked[key_of_.at(w.key)] = false;
+        }
+      }
+      if (effect) {
+        kept.push_back(i);
+      } else {
+        ++dropped;
+      }
+    }
+    return kept;
+  }
+
+  int number(const std::string& v) {
+    auto [it, added] = numbers_.emplace(v, static_cast<int>(values.size()));
+    if (added) values.push_back(v);
+    return it->second;
+  }
+  key_value_refs refs(const std::vector<key_state>& parts) {
+    key_value_refs out;
+    for (const auto& p : parts) out.push_back({key_of_.at(p.key), p.value ? number(*p.value) : absent});
+    return out;
+  }
+
+  // Operation `o` (index `i` of the history) in the model's terms.
+  model_op model(const operation& o, std::size_t i, const std::vector<bool>& found_checked) {
+    model_op m;
+    m.known = o.outcome == op_outcome::ok;
+    m.invoked = o.invoked;
+    m.completed = o.completed;
+    m.origin = i;
+    m.writes = refs(writes_of(o));
+    switch (o.kind) {
+      case op_kind::set:
+        break;
+      case op_kind::get:
+        m.reads.push_back({key_of_.at(o.key), o.found ? number(o.value) : absent});
+        break;
+      case op_kind::del:
+        if (m.known && (found_checked[key_of_.at(o.key)] || !o.found)) {
+          m.reads.push_back({key_of_.at(o.key), o.found ? present : absent});
+        }
+        break;
+      case op_kind::txn:
+        m.guards = refs(o.guards);
+        if (m.known) m.reads = refs(o.reads);
+        m.succeeded = o.succeeded;
+        break;
+    }
+    m.interchangeable = keys.size() == 1 && o.kind == op_kind::del && o.outcome == op_outcome::unknown;
+    return m;
+  }
+
+  // Observations of a value no kept write wrote cannot be explained by any order: say so
+  // plainly.
+  void find_impossible(const history& h, const clock_text& clock) {
+    std::set<std::pair<std::uint32_t, int>> written;
+    for (const auto& m : ops) {
+      if (!may_write(m)) continue;
+      for (auto w : m.writes) written.emplace(w.key, w.value);
+    }
+    for (const auto& m : ops) {
+      for (const auto* part : {&m.reads, &m.guards}) {
+        if (part == &m.guards && !(m.known && m.succeeded)) continue;
+        for (auto r : *part) {
+          if (r.value < 0 || written.contains({r.key, r.value})) continue;
+          impossible = fmt::format("{} {} a value that no applied write wrote", clock.line(h, m.origin),
+                                   part == &m.reads ? "read" : "found by compare");
+          for (std::size_t i = 0; i < h.size(); ++i) {
+            auto writes = writes_of(h[i]);
+            bool wrote = std::any_of(writes.begin(), writes.end(), [&](const key_state& w) {
+              return w.key == keys[r.key] && w.value == values[static_cast<std::size_t>(r.value)];
+            });
+            if (wrote && h[i].outcome == op_outcome::failed) {
+              impossible += fmt::format("; it was written only by {}, which failed (not applied)", clock.line(h, i));
+            }
+          }
+          return;
+        }
+      }
+    }
+  }
+
+  // A write with an unknown outcome that is the only writer of a value must take effect before
+  // the first observation of that value completes: that observation is its completion. (Exact,
+  // and it spares the search from trying such a write at every later point.)
+  void bound_unknown_writes() {
+    std::map<std::pair<std::uint32_t, int>, int> writers;
+    std::map<std::pair<std::uint32_t, int>, time_point> first_seen;
+    for (const auto& m : ops) {
+      if (!may_write(m)) continue;
+      for (auto w : m.writes) ++writers[{w.key, w.value}];
+    }
+    auto observe = [&](key_value_ref r, time_point when) {
+      auto [it, added] = first_seen.emplace(std::make_pair(r.key, r.value), when);
+      if (!added) it->second = std::min(it->second, when);
+    };
+    for (const auto& m : ops) {
+      if (!m.known) continue;
+      for (auto r : m.reads) observe(r, m.completed);
+      if (m.succeeded) {
+        for (auto g : m.guards) observe(g, m.completed);
+      }
+    }
+    for (auto& m : ops) {
+      if (m.completed != time_point::max()) continue;
+      for (auto w : m.writes) {
+        if (w.value < 0 || writers[{w.key, w.value}] != 1) continue;
+        auto it = first_seen.find({w.key, w.value});
+        if (it != first_seen.end()) m.completed = std::min(m.completed, std::max(m.invoked, it->second));
+      }
+    }
+  }
+
+  std::map<std::string, std::uint32_t> key_of_;
+  std::map<std::string, int> numbers_;  // value -> its number
+};
+
+// Why `o` cannot take effect in `s`.
+inline std::string why_not(const component_history& c, const history& h, const model_op& o, const state& s) {
+  const auto kind = h[o.origin].kind;
+  if (guards_hold(s, o) != o.succeeded) {
+    if (o.succeeded) {
+      for (auto g : o.guards) {
+        if (s[g.key] != g.value) {
+          return fmt::format("it found {} but {}", c.ref_text(g), c.held_text(g.key, s[g.key]));
+        }
+      }
+    }
+    std::string held;
+    for (auto g : o.guards) held += (held.empty() ? "" : ", ") + c.held_text(g.key, s[g.key]);
+    return fmt::format("it failed but its compares hold: {}", held);
+  }
+  for (auto r : o.reads) {
+    if (read_matches(s[r.key], r.value)) continue;
+    if (kind == op_kind::del) {
+      return fmt::format("it reported {} but {}", r.value == present ? "a deletion" : "not found",
+                         c.held_text(r.key, s[r.key]));
+    }
+    return fmt::format("it read {} but {}", c.ref_text(r), c.held_text(r.key, s[r.key]));
+  }
+  return "possible";
+}
+
+// The value `o` found that `s` does not hold (a read, or a guard of an op that succeeded).
+inline std::optional<key_value_ref> mismatch(const model_op& o, const state& s) {
+  if (o.succeeded && o.known) {
+    for (auto g : o.guards) {
+      if (s[g.key] != g.value) return g;
+    }
+  }
+  for (auto r : o.reads) {
+    if (!read_matches(s[r.key], r.value)) return r;
+  }
+  return std::nullopt;
+}
+
+inline std::string explain(const history& h, const component_history& c, const dead_end& d, const clock_text& clock) {
+  const auto& ops = c.ops;
+  std::string out = fmt::format(
+      "{}: not linearizable ({} operations with an effect). The longest order found in which the first "
+      "operations can take effect has {}; after it {}",
+      c.name(), ops.size(), d.depth, c.state_text(d.at));
+  // The last operation of that order whose writes took effect.
+  std::optional<std::size_t> last_write;
+  state s = c.initial();
+  for (auto i : d.prefix) {
+    if (guards_hold(s, ops[i]) && !ops[i].writes.empty()) last_write = i;
+    s = after(s, ops[i]);
+  }
+  if (last_write) out += fmt::format(" (last write: {})", clock.line(h, ops[*last_write].origin));
   out += fmt::format(".\nThen {} must take effect before it completes, but no operation can come next:\n",
                      clock.line(h, ops[d.blocking].origin));
   for (auto [op, allowed] : d.candidates) {
     const auto& o = ops[op];
-    std::string why;
-    if (allowed) {
-      why = "possible, but every order continuing with it was already tried";
-    } else if (o.kind == op_kind::get) {
-      why = fmt::format("it read {} but the register is {}", reg.value_text(o.value), reg.value_text(d.state));
-    } else {
-      why = fmt::format("it reported {} but the register is {}", o.found ? "a deletion" : "not found",
-                        reg.value_text(d.state));
-    }
+    const auto why = allowed ? std::string("possible, but every order continuing with it was already tried")
+                             : why_not(c, h, o, d.at);
     out += fmt::format("  {}: {}\n", clock.line(h, o.origin), why);
-    if (!allowed && o.kind == op_kind::get && o.value != absent) {
-      for (const auto& w : ops) {
-        if (w.kind == op_kind::set && w.value == o.value) out += fmt::format("      written by {}\n", clock.line(h, w.origin));
-      }
+    auto wrong = allowed ? std::nullopt : mismatch(o, d.at);
+    if (!wrong || wrong->value < 0) continue;
+    for (const auto& w : ops) {
+      bool wrote = may_write(w) && std::any_of(w.writes.begin(), w.writes.end(),
+                               [&](key_value_ref x) { return x.key == wrong->key && x.value == wrong->value; });
+      if (wrote) out += fmt::format("      written by {}\n", clock.line(h, w.origin));
     }
   }
   const std::size_t shown = std::min<std::size_t>(d.prefix.size(), 8);
@@ -428,39 +387,68 @@ inline std::string explain(const std::string& key, const history& h, const regis
   return out;
 }
 
+// The components of `h`: keys tied by the operations that touch them together, each with the
+// indexes of its operations (by invocation).
+inline std::map<std::vector<std::string>, std::vector<std::size_t>> components(const history& h) {
+  std::map<std::string, std::size_t> id;
+  std::vector<std::size_t> parent;
+  auto find = [&](std::size_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  std::vector<std::vector<std::string>> keys(h.size());
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    keys[i] = h[i].keys();
+    for (const auto& k : keys[i]) {
+      if (id.emplace(k, parent.size()).second) parent.push_back(parent.size());
+      parent[find(id[k])] = find(id[keys[i].front()]);
+    }
+  }
+  std::map<std::size_t, std::vector<std::string>> keys_of_root;
+  for (const auto& [k, x] : id) keys_of_root[find(x)].push_back(k);
+  std::map<std::vector<std::string>, std::vector<std::size_t>> out;
+  std::map<std::size_t, std::vector<std::size_t>> ops_of_root;
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    if (!keys[i].empty()) ops_of_root[find(id[keys[i].front()])].push_back(i);
+  }
+  for (auto& [root, ks] : keys_of_root) out.emplace(std::move(ks), std::move(ops_of_root[root]));
+  for (auto& [ks, indexes] : out) {
+    // By invocation: the search's configurations are compact when operations take effect
+    // roughly in the order of their indexes.
+    std::stable_sort(indexes.begin(), indexes.end(), [&](auto a, auto b) { return h[a].invoked < h[b].invoked; });
+  }
+  return out;
+}
+
 }  // namespace lin_detail
 
 // Checks that `h` is linearizable for a map of registers that all start absent. On failure the
-// explanation names the first key found not linearizable and the operations involved.
+// explanation names the first component (key, or keys) found not linearizable and the
+// operations involved.
 inline linearizability_result check_linearizable(const history& h) {
   using namespace lin_detail;
   const auto start = std::chrono::steady_clock::now();
   linearizability_result out;
   clock_text clock{time_point::max()};
-  std::map<std::string, std::vector<std::size_t>> by_key;
-  for (std::size_t i = 0; i < h.size(); ++i) {
-    by_key[h[i].key].push_back(i);
-    clock.t0 = std::min(clock.t0, h[i].invoked);
-  }
-  out.keys = by_key.size();
-  for (auto& [key, indexes] : by_key) {
-    // By invocation: the search's configurations are compact when operations take effect
-    // roughly in the order of their indexes.
-    std::stable_sort(indexes.begin(), indexes.end(), [&](auto a, auto b) { return h[a].invoked < h[b].invoked; });
-    register_history reg(h, indexes, clock);
-    out.operations += reg.ops.size();
-    out.dropped += reg.dropped;
-    if (!reg.impossible.empty()) {
+  for (const auto& o : h) clock.t0 = std::min(clock.t0, o.invoked);
+  for (const auto& o : h) out.dropped += o.keys().empty() ? 1 : 0;
+  for (auto& [keys, indexes] : components(h)) {
+    component_history c(h, indexes, keys, clock);
+    out.keys += keys.size();
+    ++out.components;
+    out.operations += c.ops.size();
+    out.dropped += c.dropped;
+    if (!c.impossible.empty()) {
       out.linearizable = false;
-      out.explanation = fmt::format("key {}: not linearizable: {}", key, reg.impossible);
+      out.explanation = fmt::format("{}: not linearizable: {}", c.name(), c.impossible);
       break;
     }
-    register_search search(reg.ops);
+    register_search search(c.ops, c.initial());
     auto dead = search.run();
     out.configurations += search.configurations();
     if (dead) {
       out.linearizable = false;
-      out.explanation = explain(key, h, reg, *dead, clock);
+      out.explanation = explain(h, c, *dead, clock);
       break;
     }
   }

@@ -1,11 +1,16 @@
 // The linearizability checker (test/support/linearizability.hpp) on hand-made histories, and on
-// generated ones large enough to show its speed.
+// generated ones large enough to show its speed: of set / get / del, and of transactions
+// (compare-and-set on single keys, transfers between accounts and multi-key reads).
 
 #include "support/linearizability.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <map>
+#include <optional>
+#include <queue>
 #include <random>
+#include <tuple>
 
 using namespace kv::test;
 using namespace std::chrono_literals;
@@ -123,6 +128,187 @@ history generated(std::uint64_t seed, int clients, int ops_per_client, int keys,
   return h;
 }
 
+// ---- transactions -------------------------------------------------------------------------
+
+key_state holds(std::string key, std::string value) { return {std::move(key), std::move(value)}; }
+key_state absent_key(std::string key) { return {std::move(key), std::nullopt}; }
+
+// A transaction: `guards` then `writes`; answered (ok) with `succeeded` and `reads`, unless
+// `end` < 0 (unknown outcome).
+operation txn(int client, std::vector<key_state> guards, std::vector<key_state> writes, bool succeeded,
+              std::vector<key_state> reads, int begin, int end) {
+  operation o = op(client, op_kind::txn, "", "", false, end < 0 ? op_outcome::unknown : op_outcome::ok, begin, end);
+  o.guards = std::move(guards);
+  o.writes = std::move(writes);
+  o.reads = std::move(reads);
+  o.succeeded = end >= 0 && succeeded;
+  o.key = o.keys().front();
+  return o;
+}
+// cas(key, expected -> value) that succeeded; `expected` nullopt: the key was absent.
+operation cas(int client, std::string key, std::optional<std::string> expected, std::string value, int begin, int end) {
+  return txn(client, {{key, std::move(expected)}}, {holds(key, std::move(value))}, true, {}, begin, end);
+}
+// A cas that failed and read `saw` instead.
+operation cas_failed(int client, std::string key, std::optional<std::string> expected, std::string value,
+                     std::optional<std::string> saw, int begin, int end) {
+  return txn(client, {{key, std::move(expected)}}, {holds(key, std::move(value))}, false, {{key, std::move(saw)}},
+             begin, end);
+}
+operation cas_unknown(int client, std::string key, std::optional<std::string> expected, std::string value, int begin) {
+  return txn(client, {{key, std::move(expected)}}, {holds(key, std::move(value))}, false, {}, begin, -1);
+}
+operation mget(int client, std::vector<key_state> reads, int begin, int end) {
+  return txn(client, {}, {}, true, std::move(reads), begin, end);
+}
+
+// What a simulated client does (see simulated()).
+enum class sim_workload {
+  cas,        // get, set, cas (expecting what it saw last) and del on a few keys
+  transfers,  // mget of every account, and transfers between two: guarded by what it saw last
+};
+
+// A history of `clients` clients doing `ops_per_client` operations each, one after another,
+// on a real map of registers: each takes effect at a random point of its interval, in the
+// order of those points (so the history is linearizable). A client's guards are what it saw
+// last, so that concurrent writes make them fail. Writes time out at rate `unknown_rate`; half
+// of those never apply, the others apply at a random point, possibly long after the client gave
+// up.
+history simulated(std::uint64_t seed, int clients, int ops_per_client, int keys, sim_workload workload,
+                  double unknown_rate) {
+  std::mt19937_64 rng(seed);
+  auto uniform = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng); };
+  auto chance = [&](double p) { return std::bernoulli_distribution(p)(rng); };
+  auto key_name = [&](std::int64_t k) { return fmt::format("{}{}", workload == sim_workload::cas ? "k" : "a", k); };
+  std::map<std::string, std::string> store;
+  auto value_of = [&](const std::string& k) -> std::optional<std::string> {
+    auto it = store.find(k);
+    if (it == store.end()) return std::nullopt;
+    return it->second;
+  };
+  std::vector<std::map<std::string, std::optional<std::string>>> seen(static_cast<std::size_t>(clients));
+  std::vector<int> done(static_cast<std::size_t>(clients), 0);
+  history h;
+  // Events by time: 0 an operation takes effect, 1 it completes, 2 a client invokes its next.
+  using event = std::tuple<std::int64_t, int, std::size_t>;
+  std::priority_queue<event, std::vector<event>, std::greater<>> events;
+  for (int c = 0; c < clients; ++c) events.emplace(uniform(0, 100), 2, static_cast<std::size_t>(c));
+  std::vector<std::int64_t> ends;
+  while (!events.empty()) {
+    auto [t, what, id] = events.top();
+    events.pop();
+    if (what == 2) {
+      const int c = static_cast<int>(id);
+      auto& last = seen[id];
+      const int n = done[id]++;
+      operation o;
+      o.client = c;
+      o.invoked = t0 + std::chrono::microseconds(t);
+      o.outcome = op_outcome::ok;
+      const std::string fresh = fmt::format("c{}-{}", c, n);
+      const int dice = static_cast<int>(uniform(0, 99));
+      if (workload == sim_workload::cas) {
+        o.key = key_name(uniform(0, keys - 1));
+        if (dice < 35) {
+          o.kind = op_kind::get;
+        } else if (dice < 80) {
+          o = txn(c, {{o.key, last[o.key]}}, {holds(o.key, fresh)}, false, {}, 0, 0);
+        } else if (dice < 95) {
+          o.kind = op_kind::set;
+          o.value = fresh;
+        } else {
+          o.kind = op_kind::del;
+        }
+      } else {
+        std::vector<key_state> all;
+        for (int k = 0; k < keys; ++k) all.push_back(absent_key(key_name(k)));
+        if (dice < 30) {
+          o = mget(c, all, 0, 0);
+        } else {
+          auto from = uniform(0, keys - 1);
+          auto to = (from + uniform(1, keys - 1)) % keys;
+          std::vector<key_state> guards{{key_name(from), last[key_name(from)]}, {key_name(to), last[key_name(to)]}};
+          o = txn(c, guards, {holds(key_name(from), fresh + "-from"), holds(key_name(to), fresh + "-to")}, false, {}, 0, 0);
+        }
+      }
+      o.client = c;
+      o.invoked = t0 + std::chrono::microseconds(t);
+      const std::int64_t end = t + uniform(50, 3000);
+      std::int64_t effect = uniform(t, end);
+      o.completed = t0 + std::chrono::microseconds(end);
+      o.outcome = op_outcome::ok;
+      if (o.is_write() && chance(unknown_rate)) {
+        o.outcome = op_outcome::unknown;
+        o.completed = history_clock::time_point::max();
+        o.note = "timed out";
+        effect = chance(0.5) ? -1 : effect + uniform(0, 20000);
+      }
+      h.push_back(std::move(o));
+      if (effect >= 0) events.emplace(effect, 0, h.size() - 1);
+      events.emplace(end, 1, h.size() - 1);
+      continue;
+    }
+    auto& o = h[id];
+    if (what == 0) {
+      switch (o.kind) {
+        case op_kind::get:
+          o.found = store.contains(o.key);
+          o.value = o.found ? store[o.key] : std::string();
+          break;
+        case op_kind::set:
+          store[o.key] = o.value;
+          break;
+        case op_kind::del:
+          o.found = store.erase(o.key) > 0;
+          break;
+        case op_kind::txn: {
+          o.succeeded = std::all_of(o.guards.begin(), o.guards.end(),
+                                    [&](const key_state& g) { return value_of(g.key) == g.value; });
+          const bool writes = !o.writes.empty();
+          if (o.succeeded && writes) {
+            for (const auto& w : o.writes) store[w.key] = *w.value;
+          }
+          const auto keys_read = o.keys();
+          o.reads.clear();
+          if (!writes || !o.succeeded) {
+            for (const auto& k : keys_read) o.reads.push_back({k, value_of(k)});
+          }
+          if (o.outcome == op_outcome::unknown) {
+            o.succeeded = false;
+            o.reads.clear();
+          }
+          break;
+        }
+      }
+      continue;
+    }
+    // Completed: the client learns what it can, and invokes its next operation.
+    auto& last = seen[static_cast<std::size_t>(o.client)];
+    if (o.outcome == op_outcome::ok) {
+      if (o.kind == op_kind::get) last[o.key] = o.found ? std::optional<std::string>(o.value) : std::nullopt;
+      if (o.kind == op_kind::set) last[o.key] = o.value;
+      if (o.kind == op_kind::del) last[o.key] = std::nullopt;
+      for (const auto& r : o.reads) last[r.key] = r.value;
+      if (o.kind == op_kind::txn && o.succeeded) {
+        for (const auto& w : o.writes) last[w.key] = w.value;
+      }
+    }
+    if (done[static_cast<std::size_t>(o.client)] < ops_per_client) {
+      events.emplace(t + uniform(0, 200), 2, static_cast<std::size_t>(o.client));
+    }
+  }
+  return h;
+}
+
+// The first answered op of `h` invoked `after` its start that `pick` accepts.
+template <typename Pick>
+std::optional<std::size_t> late_op(const history& h, std::chrono::milliseconds after, Pick pick) {
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    if (h[i].invoked > t0 + after && h[i].outcome == op_outcome::ok && pick(h[i])) return i;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(linearizability_checker)
@@ -179,7 +365,7 @@ BOOST_AUTO_TEST_CASE(a_read_of_a_value_never_written_fails) {
   auto r = check_linearizable(h);
   BOOST_TEST(!r.linearizable);
   BOOST_TEST(contains(r.explanation, "get(x) -> \"ghost\""), r.explanation);
-  BOOST_TEST(contains(r.explanation, "no applied set wrote"), r.explanation);
+  BOOST_TEST(contains(r.explanation, "no applied write wrote"), r.explanation);
 }
 
 BOOST_AUTO_TEST_CASE(a_read_of_a_deleted_key_after_the_delete_fails) {
@@ -306,6 +492,260 @@ BOOST_AUTO_TEST_CASE(one_stale_read_among_thousands_is_found) {
     BOOST_TEST(r.took < quick, "seed " << seed << ": " << r.took.count() << " us");
     BOOST_TEST(contains(r.explanation, fmt::format("#{} ", *read)), r.explanation);
     BOOST_TEST_MESSAGE("seed " << seed << ": the stale read #" << *read << " found in " << r.took.count() / 1000.0
+                               << " ms");
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Compare-and-set registers and multi-key transactions: the same model, with guards.
+BOOST_AUTO_TEST_SUITE(linearizability_checker_transactions)
+
+BOOST_AUTO_TEST_CASE(a_valid_compare_and_set_history_passes) {
+  history h;
+  h.push_back(cas(0, "x", std::nullopt, "a", 0, 1));              // created: version == 0
+  h.push_back(cas(1, "x", "a", "b", 2, 10));                       // concurrent with the next two
+  h.push_back(cas_failed(2, "x", "a", "c", std::string("b"), 3, 12));  // lost the race to b
+  h.push_back(get(3, "x", "a", 4, 5));                             // b not in effect yet
+  h.push_back(cas_failed(0, "x", std::nullopt, "d", std::string("b"), 13, 14));  // exists
+  h.push_back(set(1, "x", "e", 15, 16));
+  h.push_back(cas(2, "x", "e", "f", 17, 18));
+  h.push_back(del(3, "x", true, 19, 20));
+  h.push_back(cas_failed(0, "x", "f", "g", std::nullopt, 21, 22));  // deleted
+  auto r = check_linearizable(h);
+  BOOST_TEST(r.linearizable, r.explanation);
+  BOOST_TEST(r.components == 1u);
+  BOOST_TEST(r.operations == h.size());
+}
+
+BOOST_AUTO_TEST_CASE(two_compare_and_sets_from_one_value_cannot_both_succeed) {
+  history h;
+  h.push_back(set(0, "x", "a", 0, 1));
+  h.push_back(cas(1, "x", "a", "b", 2, 10));
+  h.push_back(cas(2, "x", "a", "c", 3, 11));  // a lost update
+  auto r = check_linearizable(h);
+  BOOST_TEST(!r.linearizable);
+  BOOST_TEST_MESSAGE(r.explanation);
+  BOOST_TEST(contains(r.explanation, "key x: not linearizable"), r.explanation);
+  BOOST_TEST(contains(r.explanation, "cas(x, \"a\" -> \"c\") -> ok"), r.explanation);
+  BOOST_TEST(contains(r.explanation, "it found \"a\" but the register is"), r.explanation);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_compare_and_set_must_have_found_another_value) {
+  history failed_on_its_value;
+  failed_on_its_value.push_back(set(0, "x", "a", 0, 1));
+  failed_on_its_value.push_back(cas_failed(1, "x", "a", "b", std::string("a"), 2, 3));
+  auto r = check_linearizable(failed_on_its_value);
+  BOOST_TEST(!r.linearizable);
+  BOOST_TEST(contains(r.explanation, "it failed but its compares hold: the register is \"a\""), r.explanation);
+
+  history failed_blind;  // without reading: the failure alone contradicts the register
+  failed_blind.push_back(set(0, "x", "a", 0, 1));
+  failed_blind.push_back(txn(1, {holds("x", "a")}, {holds("x", "b")}, false, {}, 2, 3));
+  BOOST_TEST(!check_linearizable(failed_blind).linearizable);
+
+  history absent_but_failed;
+  absent_but_failed.push_back(cas_failed(1, "x", std::nullopt, "b", std::nullopt, 0, 1));
+  BOOST_TEST(!check_linearizable(absent_but_failed).linearizable);
+}
+
+BOOST_AUTO_TEST_CASE(a_compare_and_set_on_an_absent_key_succeeds_only_while_it_is_absent) {
+  history h;
+  h.push_back(set(0, "x", "a", 0, 1));
+  h.push_back(cas(1, "x", std::nullopt, "b", 2, 3));
+  BOOST_TEST(!check_linearizable(h).linearizable);
+  h.push_back(del(0, "x", true, 0, 4));  // a del overlapping both makes it possible
+  h.back().invoked = t0 + 1ms;
+  auto r = check_linearizable(h);
+  BOOST_TEST(r.linearizable, r.explanation);
+}
+
+BOOST_AUTO_TEST_CASE(a_compare_and_set_reporting_its_own_value_as_a_failure_fails) {
+  // What a write applied twice reports (a session that did not deduplicate a resent cas): the
+  // second application fails on the value the first one wrote.
+  history h;
+  h.push_back(set(0, "x", "a", 0, 1));
+  h.push_back(cas_failed(1, "x", "a", "b", std::string("b"), 2, 30));
+  auto r = check_linearizable(h);
+  BOOST_TEST(!r.linearizable);
+  BOOST_TEST(contains(r.explanation, "read a value that no applied write wrote"), r.explanation);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_compare_and_set_takes_effect_only_where_its_guard_holds) {
+  history seen_late;
+  seen_late.push_back(set(0, "x", "a", 0, 1));
+  seen_late.push_back(cas_unknown(1, "x", "a", "b", 2));
+  seen_late.push_back(get(2, "x", "a", 10, 11));
+  seen_late.push_back(get(2, "x", "b", 500, 501));
+  auto r = check_linearizable(seen_late);
+  BOOST_TEST(r.linearizable, r.explanation);
+
+  history never_seen;
+  never_seen.push_back(set(0, "x", "a", 0, 1));
+  never_seen.push_back(cas_unknown(1, "x", "a", "b", 2));
+  never_seen.push_back(get(2, "x", "a", 500, 501));
+  r = check_linearizable(never_seen);
+  BOOST_TEST(r.linearizable, r.explanation);
+  BOOST_TEST(r.dropped == 1u);
+
+  history guard_never_held;
+  guard_never_held.push_back(set(0, "x", "a", 0, 1));
+  guard_never_held.push_back(cas_unknown(1, "x", "z", "b", 2));  // x never held "z"
+  guard_never_held.push_back(get(2, "x", "b", 500, 501));
+  BOOST_TEST(!check_linearizable(guard_never_held).linearizable);
+
+  history guard_gone;
+  guard_gone.push_back(set(0, "x", "a", 0, 1));
+  guard_gone.push_back(set(0, "x", "c", 2, 3));
+  guard_gone.push_back(cas_unknown(1, "x", "a", "b", 4));  // begun after "a" was replaced
+  guard_gone.push_back(get(2, "x", "b", 500, 501));
+  BOOST_TEST(!check_linearizable(guard_gone).linearizable);
+}
+
+BOOST_AUTO_TEST_CASE(a_failure_without_a_read_keeps_unknown_writes_that_may_explain_it) {
+  // The cas failed without saying what it found: only the unknown set, applied before it, can
+  // explain that. It must not be dropped as unobserved.
+  history h;
+  h.push_back(set(0, "x", "a", 0, 1));
+  h.push_back(set_unknown(1, "x", "b", 2));
+  h.push_back(txn(2, {holds("x", "a")}, {holds("x", "c")}, false, {}, 5, 6));
+  auto r = check_linearizable(h);
+  BOOST_TEST(r.linearizable, r.explanation);
+  BOOST_TEST(r.dropped == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_valid_transfer_history_passes) {
+  history h;
+  h.push_back(txn(0, {absent_key("a"), absent_key("b")}, {holds("a", "a0"), holds("b", "b0")}, true, {}, 0, 1));
+  h.push_back(mget(1, {holds("a", "a0"), holds("b", "b0")}, 2, 3));
+  h.push_back(txn(0, {holds("a", "a0"), holds("b", "b0")}, {holds("a", "a1"), holds("b", "b1")}, true, {}, 4, 10));
+  h.push_back(txn(1, {holds("a", "a0"), holds("b", "b0")}, {holds("a", "a2"), holds("b", "b2")}, false,
+                  {holds("a", "a1"), holds("b", "b1")}, 5, 12));  // lost the race
+  h.push_back(mget(2, {holds("a", "a0"), holds("b", "b0")}, 5, 6));  // before the transfer
+  h.push_back(mget(3, {holds("a", "a1"), holds("b", "b1")}, 6, 7));  // after it
+  h.push_back(get(2, "a", "a1", 13, 14));
+  h.push_back(set(4, "c", "alone", 0, 1));  // another component
+  auto r = check_linearizable(h);
+  BOOST_TEST(r.linearizable, r.explanation);
+  BOOST_TEST(r.components == 2u);
+  BOOST_TEST(r.keys == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_read_of_half_a_transaction_fails) {
+  history h;
+  h.push_back(txn(0, {}, {holds("a", "a0"), holds("b", "b0")}, true, {}, 0, 1));
+  h.push_back(txn(0, {holds("a", "a0"), holds("b", "b0")}, {holds("a", "a1"), holds("b", "b1")}, true, {}, 2, 10));
+  h.push_back(mget(1, {holds("a", "a1"), holds("b", "b0")}, 3, 9));  // torn: one key before, one after
+  auto r = check_linearizable(h);
+  BOOST_TEST(!r.linearizable);
+  BOOST_TEST_MESSAGE(r.explanation);
+  BOOST_TEST(contains(r.explanation, "keys a, b: not linearizable"), r.explanation);
+  BOOST_TEST(contains(r.explanation, "mget(a, b) -> a=\"a1\" b=\"b0\""), r.explanation);
+  BOOST_TEST(contains(r.explanation, "the keys hold a=\"a"), r.explanation);
+}
+
+BOOST_AUTO_TEST_CASE(two_transfers_from_one_state_cannot_both_succeed) {
+  history h;
+  h.push_back(txn(0, {}, {holds("a", "a0"), holds("b", "b0"), holds("c", "c0")}, true, {}, 0, 1));
+  h.push_back(txn(1, {holds("a", "a0"), holds("b", "b0")}, {holds("a", "a1"), holds("b", "b1")}, true, {}, 2, 10));
+  h.push_back(txn(2, {holds("b", "b0"), holds("c", "c0")}, {holds("b", "b2"), holds("c", "c2")}, true, {}, 3, 11));
+  auto r = check_linearizable(h);
+  BOOST_TEST(!r.linearizable);
+  BOOST_TEST(contains(r.explanation, "keys a, b, c"), r.explanation);
+  BOOST_TEST(contains(r.explanation, "it found b=\"b0\" but b is"), r.explanation);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_transfer_applies_all_or_nothing) {
+  history whole;
+  whole.push_back(txn(0, {}, {holds("a", "a0"), holds("b", "b0")}, true, {}, 0, 1));
+  whole.push_back(txn(1, {holds("a", "a0"), holds("b", "b0")}, {holds("a", "a1"), holds("b", "b1")}, false, {}, 2, -1));
+  whole.push_back(get(2, "a", "a1", 100, 101));
+  whole.push_back(get(2, "b", "b1", 102, 103));
+  auto r = check_linearizable(whole);
+  BOOST_TEST(r.linearizable, r.explanation);
+
+  auto half = whole;
+  half[3].value = "b0";  // a took the transfer, b did not
+  BOOST_TEST(!check_linearizable(half).linearizable);
+
+  auto never = whole;
+  never.resize(2);
+  never.push_back(mget(2, {holds("a", "a0"), holds("b", "b0")}, 100, 101));
+  r = check_linearizable(never);
+  BOOST_TEST(r.linearizable, r.explanation);
+  BOOST_TEST(r.dropped == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(generated_compare_and_set_histories_check_quickly_and_a_lost_update_is_found) {
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    auto h = simulated(seed, 8, 1000, 3, sim_workload::cas, 0.05);
+    auto r = check_linearizable(h);
+    BOOST_TEST(r.linearizable, "seed " << seed << ": " << r.explanation);
+    BOOST_TEST(r.took < quick, "seed " << seed << ": " << r.took.count() << " us");
+    std::size_t succeeded = 0;
+    std::size_t failed = 0;
+    for (const auto& o : h) {
+      if (o.is_cas() && o.outcome == op_outcome::ok) ++(o.succeeded ? succeeded : failed);
+    }
+    BOOST_TEST_MESSAGE("seed " << seed << ": " << r.operations << " operations (" << r.dropped << " dropped; "
+                               << succeeded << " cas succeeded, " << failed << " failed) checked in "
+                               << r.took.count() / 1000.0 << " ms");
+    BOOST_TEST(succeeded > 500u);
+    BOOST_TEST(failed > 500u);
+    // A late cas that succeeded now expects a value its key held long before it began: a lost
+    // update.
+    auto late = late_op(h, 1s, [](const operation& o) { return o.is_cas() && o.succeeded && o.guards[0].value; });
+    BOOST_REQUIRE(late);
+    std::optional<std::size_t> old;
+    for (std::size_t i = 0; i < h.size() && !old; ++i) {
+      if (h[i].kind == op_kind::set && h[i].key == h[*late].key && h[i].outcome == op_outcome::ok &&
+          h[i].completed + 100ms < h[*late].invoked && h[i].value != *h[*late].guards[0].value) {
+        old = i;
+      }
+    }
+    BOOST_REQUIRE(old);
+    h[*late].guards[0].value = h[*old].value;
+    r = check_linearizable(h);
+    BOOST_TEST(!r.linearizable, "seed " << seed);
+    BOOST_TEST(r.took < quick, "seed " << seed << ": " << r.took.count() << " us");
+    BOOST_TEST(contains(r.explanation, fmt::format("#{} ", *late)), r.explanation);
+    BOOST_TEST_MESSAGE("seed " << seed << ": the lost update #" << *late << " found in " << r.took.count() / 1000.0
+                               << " ms");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(generated_transfer_histories_check_quickly_and_a_torn_read_is_found) {
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    auto h = simulated(seed, 6, 1000, 3, sim_workload::transfers, 0.05);
+    auto r = check_linearizable(h);
+    BOOST_TEST(r.linearizable, "seed " << seed << ": " << r.explanation);
+    BOOST_TEST(r.took < quick, "seed " << seed << ": " << r.took.count() << " us");
+    BOOST_TEST(r.components == 1u);
+    std::size_t succeeded = 0;
+    for (const auto& o : h) succeeded += o.kind == op_kind::txn && !o.writes.empty() && o.succeeded ? 1 : 0;
+    BOOST_TEST_MESSAGE("seed " << seed << ": " << r.operations << " operations (" << r.dropped << " dropped; "
+                               << succeeded << " transfers succeeded) checked in " << r.took.count() / 1000.0
+                               << " ms, " << r.configurations << " configurations");
+    BOOST_TEST(succeeded > 500u);
+    // A late mget now reports one account as it was long before.
+    auto late = late_op(h, 1s, [](const operation& o) { return o.kind == op_kind::txn && o.writes.empty(); });
+    BOOST_REQUIRE(late);
+    std::optional<std::size_t> old;
+    for (std::size_t i = 0; i < h.size() && !old; ++i) {
+      const auto& o = h[i];
+      if (o.kind == op_kind::txn && o.succeeded && !o.writes.empty() && o.outcome == op_outcome::ok &&
+          o.completed + 100ms < h[*late].invoked && o.writes[0].key == h[*late].reads[0].key &&
+          o.writes[0].value != h[*late].reads[0].value) {
+        old = i;
+      }
+    }
+    BOOST_REQUIRE(old);
+    h[*late].reads[0].value = h[*old].writes[0].value;
+    r = check_linearizable(h);
+    BOOST_TEST(!r.linearizable, "seed " << seed);
+    BOOST_TEST(r.took < quick, "seed " << seed << ": " << r.took.count() << " us");
+    BOOST_TEST(contains(r.explanation, fmt::format("#{} ", *late)), r.explanation);
+    BOOST_TEST_MESSAGE("seed " << seed << ": the torn read #" << *late << " found in " << r.took.count() / 1000.0
                                << " ms");
   }
 }
