@@ -34,6 +34,7 @@
 #
 #   bench/etcd_compare.sh
 #   SHAPES="range cas" CLIENTS="50" DURATION=5 bench/etcd_compare.sh
+#   bench/etcd_compare.sh --summarize A.tsv B.tsv    # the table of earlier runs' raw results (OUT=)
 #
 # Env: SHAPES [range range-stale txn-put cas put get], CLIENTS [1 50 1000/100], DURATION seconds
 #      per run [10], WARMUP (kvbench) [1], PAIRS ABBA rounds per shape [1: two runs per side],
@@ -109,7 +110,9 @@ for e in json.load(sys.stdin):
   [[ -n "$leader" ]] || { echo "etcd has no leader" >&2; exit 1; }
   LEADER_FIRST="$leader$(tr ',' '\n' <<<"$ALL_EPS" | grep -vx "$leader" | sed 's/^/,/' | tr -d '\n')"
 }
-fill_etcd() {  # the keys kvbench --op range reads, in transactions of 5,000 puts, and one key for get
+fill_etcd() {  # the keys kvbench --op range reads (if a range shape runs), in transactions of 5,000 puts, and one key for get
+  etcdctl --endpoints "$LEADER_FIRST" put benchkey "$(head -c "$VALUE" /dev/zero | tr '\0' v)" >/dev/null
+  [[ " $SHAPES " == *" range"* ]] || return 0
   python3 - "$PREFIXES" "$RANGE_KEYS" "$VALUE" "$WORK/fill" <<'PY'
 import os, sys
 prefixes, per, value, d = int(sys.argv[1]), int(sys.argv[2]), "p" * int(sys.argv[3]), sys.argv[4]
@@ -120,7 +123,6 @@ for b in range(0, len(keys), 5000):
         f.write("\n" + "".join(f"put {k} {value}\n" for k in keys[b:b + 5000]) + "\n\n")
 PY
   for f in "$WORK"/fill/*; do etcdctl --endpoints "$LEADER_FIRST" --command-timeout 60s txn <"$f" >/dev/null; done
-  etcdctl --endpoints "$LEADER_FIRST" put benchkey "$(head -c "$VALUE" /dev/zero | tr '\0' v)" >/dev/null
   local got
   got=$(etcdctl --endpoints "$LEADER_FIRST" get "r:" "r;" --limit 1 -w json | python3 -c 'import json, sys; print(json.load(sys.stdin)["count"])')
   [[ "$got" == $((PREFIXES * RANGE_KEYS)) ]] || { echo "etcd holds $got range keys, not $((PREFIXES * RANGE_KEYS))" >&2; exit 1; }
@@ -173,37 +175,13 @@ etcd_run() {  # shape clients conns: a short probe sizes --total to about DURATI
   etcd_once "$1" "$2" "$3" "$total"
 }
 
-start_etcd
-echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); kvnode $REV; $(etcd --version | head -1);" \
-  "3 nodes each on loopback; ${VALUE}-byte values; ${DURATION}s per run; prefixes=$PREFIXES x $RANGE_KEYS; hot keys=$HOT_KEYS"
-t0=$SECONDS; fill_etcd; echo "# etcd filled with $((PREFIXES * RANGE_KEYS)) range keys in $((SECONDS - t0)) s; leader first: $LEADER_FIRST"
-
-printf 'shape\tclients\tconns\tside\tops_per_sec\tp50_ms\tp99_ms\tnotes\tother/steal_cpu\n' >"$OUT"
-for shape in $SHAPES; do
-  for c in $CLIENTS; do
-    clients=${c%/*}; conns=${c#*/}
-    (( clients % conns == 0 )) || { echo "CLIENTS: $c: the clients must share the connections evenly" >&2; exit 2; }
-    for _ in $(seq "$PAIRS"); do
-      for side in kvnode etcd etcd kvnode; do
-        quiet
-        if [[ $side == kvnode ]]; then
-          noise_begin; res=$(kvnode_run "$shape" "$clients" "$conns"); noise_end
-        else
-          noise_begin "${ETCD_PIDS[@]}"; res=$(etcd_run "$shape" "$clients" "$conns"); noise_end "${ETCD_PIDS[@]}"
-        fi
-        read -r ops p50 p99 notes <<<"$res"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$shape" "$clients" "$conns" "$side" "$ops" "$p50" "$p99" "$notes" "$NOISE" |
-          tee -a "$OUT" >&2
-      done
-    done
-  done
-done
-
-python3 - "$OUT" <<'PY'
+# The table: each side's mean ops/s over its runs, their ratio, mean p50/p99. summarize FILE...
+summarize() {
+  python3 - "$@" <<'PY'
 import collections, sys
 runs = collections.defaultdict(list)
 order = []
-for line in list(open(sys.argv[1]))[1:]:
+for line in (l for f in sys.argv[1:] for l in list(open(f))[1:]):
     shape, clients, conns, side, ops, p50, p99, notes, noise = line.rstrip("\n").split("\t")
     key = (shape, int(clients), int(conns))
     if key not in order: order.append(key)
@@ -227,3 +205,34 @@ for key in order:
         for x in v:
             if x[3] and x[3] != "errors=0": print(f"{'':<12} {side}: {x[3]}")
 PY
+}
+
+if [[ "${1:-}" == --summarize ]]; then shift; summarize "$@"; exit 0; fi
+
+start_etcd
+echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); kvnode $REV; $(etcd --version | head -1);" \
+  "3 nodes each on loopback; ${VALUE}-byte values; ${DURATION}s per run; prefixes=$PREFIXES x $RANGE_KEYS; hot keys=$HOT_KEYS"
+t0=$SECONDS; fill_etcd; echo "# etcd filled in $((SECONDS - t0)) s; leader first: $LEADER_FIRST"
+
+printf 'shape\tclients\tconns\tside\tops_per_sec\tp50_ms\tp99_ms\tnotes\tother/steal_cpu\n' >"$OUT"
+for shape in $SHAPES; do
+  for c in $CLIENTS; do
+    clients=${c%/*}; conns=${c#*/}
+    (( clients % conns == 0 )) || { echo "CLIENTS: $c: the clients must share the connections evenly" >&2; exit 2; }
+    for _ in $(seq "$PAIRS"); do
+      for side in kvnode etcd etcd kvnode; do
+        quiet
+        if [[ $side == kvnode ]]; then
+          noise_begin; res=$(kvnode_run "$shape" "$clients" "$conns"); noise_end
+        else
+          noise_begin "${ETCD_PIDS[@]}"; res=$(etcd_run "$shape" "$clients" "$conns"); noise_end "${ETCD_PIDS[@]}"
+        fi
+        read -r ops p50 p99 notes <<<"$res"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$shape" "$clients" "$conns" "$side" "$ops" "$p50" "$p99" "$notes" "$NOISE" |
+          tee -a "$OUT" >&2
+      done
+    done
+  done
+done
+
+summarize "$OUT"
