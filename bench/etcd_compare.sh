@@ -29,7 +29,7 @@
 # the leader (kvbench finds it; etcd's tool with --target-leader). kvnode runs with the search
 # index off (etcd keeps none), on a fresh cluster per run (`kvbench --start-cluster 3`, which
 # fills the range keyspace in bulk writes first, about 6 s). etcd runs as one cluster for the
-# whole script, filled once with the range keyspace by etcdctl transactions of 5,000 puts
+# whole script, filled once (if a range shape runs) by etcdctl transactions of 5,000 puts
 # (hence --max-txn-ops and --max-request-bytes above the defaults; both are limits only).
 #
 #   bench/etcd_compare.sh
