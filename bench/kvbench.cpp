@@ -2,6 +2,7 @@
 //
 //   kvbench [--endpoints H:P[,H:P...]] [--connections 50] [--pipeline 1] [--seconds 10] [--warmup 1]
 //           [--value-size 100] [--keys 1000000] [--reads 0.0] [--prefill] [--json]
+//           [--op point|range|txn-put|cas] [--stale] [--prefixes 10000] [--range-keys 100] [--hot-keys 100]
 //           [--start-node | --start-cluster N] [--fsync always|never] [--index on|off] [--read-from all|leader]
 //           [--node-storage 'KEY = VALUE; ...']
 //
@@ -9,6 +10,11 @@
 // its slot is answered (on the raw protocol, so the load generator stays cheap). `--reads` is the fraction of GETs
 // (the rest are SETs) over `--keys` random keys; `--prefill` first writes every key so that
 // reads hit. Latency is measured from sending a request to receiving its acknowledgement.
+// `--op` picks another shape (bench/load_shape.hpp): `range` reads the `--range-keys` keys under
+// a random one of `--prefixes` prefixes (always prefilled, in bulk), `txn-put` sends transactions
+// of one put, `cas` runs read-then-compare-and-set loops on `--hot-keys` keys (an operation is
+// one successful CAS, timed from its first read; failed compares are reported as conflicts).
+// `--stale` sends the reads with the stale flag (served from the node's local state).
 // `--start-node` runs build/bin/kvnode on a fresh data directory and a free port for the run;
 // `--start-cluster N` runs N of them as one Raft cluster (test/harness/cluster.hpp). `--fsync` and
 // `--index` set the started nodes' [storage] fsync and [index] enabled (kvnode's defaults:
@@ -17,13 +23,15 @@
 // them) to the started nodes' configuration, to compare settings side by side.
 //
 // Clusters: kvbench first asks the endpoints (status) which node leads. Connections that write go
-// to the leader. With `--reads 1` (linearizable GETs, no stale flag) and `--read-from all`, the
+// to the leader. When every request is a read (`--reads 1`, or `--op range`) and `--read-from all`, the
 // connections are spread round-robin over every endpoint instead, the leader first; the report
 // counts the operations each node answered. After `--prefill` on several nodes, the load waits
 // until every node has applied the fill. Every refused request (not_leader, unavailable, ...) is
-// counted by status, and any error makes the exit status 3.
+// counted by status, and so is every answer that is not what was asked for (a range without its
+// keys: "bad_answer"); any error makes the exit status 3.
 
 #include "bench/args.hpp"
+#include "bench/load_shape.hpp"
 #include "bench/latency.hpp"
 #include "core/base/address.hpp"
 #include "harness/cluster.hpp"
@@ -56,6 +64,7 @@
 
 using namespace std::chrono;
 using kv::bench::latency_recorder;
+using kv::bench::load_op;
 
 namespace {
 
@@ -68,6 +77,7 @@ struct options {
   std::size_t value_size = 100;
   std::uint64_t keys = 1'000'000;
   double reads = 0;
+  kv::bench::shape_options shape;  // --op and its settings; keys, value size and reads are copied in
   bool prefill = false;
   bool json = false;
   bool start_node = false;
@@ -92,6 +102,24 @@ options parse(int argc, char** argv) {
   flags.add("--keys", "N", "random keys the load picks from", o.keys);
   flags.add("--reads", "F", "fraction of GETs, 0 to 1; the rest are SETs", o.reads);
   flags.add_switch("--prefill", "write every key before the load, so that reads hit", o.prefill);
+  flags.add_parsed("--op", "point|range|txn-put|cas", "the shape of the load (bench/load_shape.hpp)", "point",
+                   [&](const std::string& name, const std::string& v) {
+                     if (v == "point") {
+                       o.shape.op = load_op::point;
+                     } else if (v == "range") {
+                       o.shape.op = load_op::range;
+                     } else if (v == "txn-put") {
+                       o.shape.op = load_op::txn_put;
+                     } else if (v == "cas") {
+                       o.shape.op = load_op::cas;
+                     } else {
+                       flags.usage_error(name + " takes point, range, txn-put or cas");
+                     }
+                   });
+  flags.add_switch("--stale", "send reads with the stale flag: served from the node's local state", o.shape.stale);
+  flags.add("--prefixes", "N", "--op range: prefixes in the keyspace", o.shape.prefixes);
+  flags.add("--range-keys", "N", "--op range: keys under each prefix, all read by each range", o.shape.range_keys);
+  flags.add("--hot-keys", "N", "--op cas: keys the compare-and-set loops share", o.shape.hot_keys);
   flags.add_switch("--json", "print the report as one JSON object", o.json);
   flags.add_switch("--start-node", "run a kvnode on a fresh data directory and a free port", o.start_node);
   flags.add("--start-cluster", "N", "run N kvnodes as one Raft cluster; 0: none", o.start_cluster);
@@ -117,18 +145,24 @@ options parse(int argc, char** argv) {
   if (o.connections < 1 || o.pipeline < 1 || o.keys < 1 || o.reads > 1) {
     flags.usage_error("--connections, --pipeline and --keys must be at least 1, and --reads at most 1");
   }
+  if (o.shape.prefixes < 1 || o.shape.range_keys < 1 || o.shape.range_keys > 99'999 || o.shape.hot_keys < 1) {
+    flags.usage_error("--prefixes and --hot-keys must be at least 1, and --range-keys 1 to 99999");
+  }
+  if (o.reads > 0 && o.shape.op != load_op::point) flags.usage_error("--reads goes with --op point only");
+  o.shape.keys = o.keys;
+  o.shape.value_size = o.value_size;
+  o.shape.reads = o.reads;
   if (o.endpoints.empty()) flags.usage_error("--endpoints needs at least one host:port");
   if (o.start_node && o.start_cluster > 0) flags.usage_error("--start-node and --start-cluster exclude each other");
   return o;
 }
-
-std::string key_name(std::uint64_t k) { return fmt::format("key:{:012}", k); }
 
 struct totals {
   std::uint64_t ops = 0;
   std::uint64_t reads = 0;
   std::uint64_t errors = 0;
   std::uint64_t not_found = 0;
+  std::uint64_t conflicts = 0;  // cas: compares that failed (the operation then retried)
   std::string first_error;
   std::map<std::string, std::uint64_t> errors_by_kind;  // a status name, or "connection" (lost, refused)
   std::vector<std::uint64_t> ops_by_target;             // indexed like the distinct targets
@@ -160,12 +194,20 @@ asio::awaitable<void> wait_for_node(std::string endpoint) {
   }
 }
 
+// Writes the keys the load reads: the point keys, or for ranges prefixes x range_keys keys, in
+// bulk writes of `per_bulk` pairs.
 asio::awaitable<void> prefill(kv::client& c, const options& o) {
   const std::uint64_t per_bulk = 500;
   std::string value(o.value_size, 'p');
-  for (std::uint64_t k = 0; k < o.keys; k += per_bulk) {
+  bool ranges = o.shape.op == load_op::range;
+  std::uint64_t total = ranges ? o.shape.prefixes * o.shape.range_keys : o.keys;
+  auto key = [&](std::uint64_t j) {
+    if (!ranges) return kv::bench::point_key(j);
+    return kv::bench::range_key(j / o.shape.range_keys, static_cast<std::uint32_t>(j % o.shape.range_keys));
+  };
+  for (std::uint64_t k = 0; k < total; k += per_bulk) {
     std::vector<std::pair<std::string, std::string>> pairs;
-    for (auto j = k; j < std::min(k + per_bulk, o.keys); ++j) pairs.emplace_back(key_name(j), value);
+    for (auto j = k; j < std::min(k + per_bulk, total); ++j) pairs.emplace_back(key(j), value);
     auto r = co_await c.bulk_set(std::move(pairs));
     if (!r) throw std::runtime_error("prefill failed: " + r.message());
   }
@@ -184,30 +226,28 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
         rng_(seed),
         t_(t),
         target_(target),
-        value_(o.value_size, 'v'),
-        sent_at_(static_cast<std::size_t>(o.pipeline)) {}
+        shape_(o.shape),
+        slots_(static_cast<std::size_t>(o.pipeline)) {}
 
   void start(const asio::ip::tcp::endpoint& ep, steady_clock::time_point measure_from, steady_clock::time_point until) {
     measure_from_ = measure_from;
     until_ = until;
     socket_.connect(ep);
     socket_.set_option(asio::ip::tcp::no_delay(true));
-    for (int i = 0; i < o_.pipeline; ++i) send_one(static_cast<std::uint64_t>(i));
+    for (int i = 0; i < o_.pipeline; ++i) send_one(static_cast<std::uint64_t>(i), true);
     flush();
     read();
   }
 
  private:
-  void send_one(std::uint64_t slot) {
+  // Sends the slot's next request: the first of a new operation, or the next of the one under way.
+  void send_one(std::uint64_t slot, bool new_operation) {
     auto id = next_id_++ * static_cast<std::uint64_t>(o_.pipeline) + slot;  // id % pipeline == slot
-    auto key = key_name(rng_() % o_.keys);
-    bool read = o_.reads > 0 && coin_(rng_) < o_.reads;
-    if (read) {
-      kv::protocol::request_get(out_, id, key);
+    if (new_operation) {
+      shape_.begin(slots_[slot], out_, id, rng_, steady_clock::now());
     } else {
-      kv::protocol::request_set(out_, id, key, value_);
+      shape_.follow(slots_[slot], out_, id);
     }
-    sent_at_[slot] = {steady_clock::now(), read};
     ++outstanding_;
   }
 
@@ -247,21 +287,32 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
       if (r.status != kv::protocol::parse_status::ok) break;
       begin_ += r.f.size;
       auto slot = r.f.id % static_cast<std::uint64_t>(o_.pipeline);
-      auto [sent, was_read] = sent_at_[slot];
+      auto& s = slots_[slot];
       --outstanding_;
-      auto st = static_cast<kv::protocol::status>(r.f.code);
-      if (st != kv::protocol::status::ok && !(was_read && st == kv::protocol::status::not_found)) {
-        auto e = kv::protocol::parse_error(r.f.body);
-        t_.error(kv::protocol::status_name(st), fmt::format("{}: {}{}", kv::protocol::status_name(st), e.message,
-                                              e.leader.empty() ? std::string() : " (leader " + e.leader + ")"));
-      } else if (sent >= measure_from_) {
-        ++t_.ops;
-        ++t_.ops_by_target[target_];
-        t_.reads += was_read;
-        t_.not_found += st == kv::protocol::status::not_found;
-        t_.latency.add(now - sent);
+      auto a = shape_.on_answer(s, static_cast<kv::protocol::status>(r.f.code), r.f.body);
+      bool measured = s.started >= measure_from_;
+      switch (a.outcome) {
+        case kv::bench::answer_outcome::failed:
+          t_.error(a.kind, a.message);
+          break;
+        case kv::bench::answer_outcome::next:
+          if (more) send_one(slot, false);
+          continue;
+        case kv::bench::answer_outcome::conflict:
+          t_.conflicts += measured;
+          if (more) send_one(slot, false);
+          continue;
+        case kv::bench::answer_outcome::done:
+        case kv::bench::answer_outcome::not_found:
+          if (!measured) break;
+          ++t_.ops;
+          ++t_.ops_by_target[target_];
+          t_.reads += s.read;
+          t_.not_found += a.outcome == kv::bench::answer_outcome::not_found;
+          t_.latency.add(now - s.started);
+          break;
       }
-      if (more) send_one(slot);
+      if (more) send_one(slot, true);
     }
     if (begin_ == end_) begin_ = end_ = 0;
     flush();
@@ -279,11 +330,10 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
   asio::ip::tcp::socket socket_;
   const options& o_;
   std::mt19937_64 rng_;
-  std::uniform_real_distribution<double> coin_{0, 1};
   totals& t_;
   std::size_t target_;
-  std::string value_;
-  std::vector<std::pair<steady_clock::time_point, bool>> sent_at_;  // per slot: when, and whether a read
+  kv::bench::load_shape shape_;
+  std::vector<kv::bench::slot> slots_;
   std::uint64_t next_id_ = 1;
   int outstanding_ = 0;
   std::string out_;
@@ -304,7 +354,7 @@ struct load_plan {
 
 load_plan plan_load(const options& o, const std::string& leader) {
   load_plan p;
-  bool spread = o.reads == 1 && o.reads_from_all;
+  bool spread = kv::bench::load_shape(o.shape).read_only() && o.reads_from_all;
   p.targets.assign(1, leader);
   if (spread) {  // the leader first, so that one connection reads from the leader
     for (const auto& ep : o.endpoints) {
@@ -321,7 +371,7 @@ asio::awaitable<std::string> prepare(options o) {
   for (const auto& ep : o.endpoints) co_await wait_for_node(ep);
   auto leader = co_await kv::harness::await_leader(o.endpoints, milliseconds(30000));
   if (!leader) throw std::runtime_error("the nodes did not agree on a leader within 30 s");
-  if (o.prefill) {
+  if (o.prefill || o.shape.op == load_op::range) {
     kv::client::options co;
     co.endpoints.assign(1, leader->address);
     co.endpoints.insert(co.endpoints.end(), o.endpoints.begin(), o.endpoints.end());
@@ -344,7 +394,7 @@ std::string describe_errors(const totals& t) {
 
 void report(const options& o, const load_plan& plan, totals& t, double elapsed) {
   double rate = static_cast<double>(t.ops) / elapsed;
-  const char* shape = o.reads == 0 ? "set" : o.reads == 1 ? "get" : "mixed";
+  auto shape = kv::bench::load_shape(o.shape).name();
   if (o.json) {
     std::string by_kind;
     for (const auto& [kind, n] : t.errors_by_kind) {
@@ -356,16 +406,18 @@ void report(const options& o, const load_plan& plan, totals& t, double elapsed) 
     }
     fmt::print("{{\"bench\":\"{}\",\"nodes\":{},\"connections\":{},\"pipeline\":{},\"value_size\":{},\"keys\":{},"
                "\"reads\":{},\"seconds\":{:.2f},\"ops\":{},\"ops_per_sec\":{:.0f},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},"
-               "\"p999_ms\":{:.3f},\"errors\":{},\"errors_by_kind\":{{{}}},\"not_found\":{},\"ops_by_node\":{{{}}}}}\n",
+               "\"p999_ms\":{:.3f},\"errors\":{},\"errors_by_kind\":{{{}}},\"not_found\":{},\"conflicts\":{},"
+               "\"ops_by_node\":{{{}}}}}\n",
                shape, o.endpoints.size(), o.connections, o.pipeline, o.value_size, o.keys, o.reads, elapsed, t.ops,
                rate, t.latency.percentile_us(0.5) / 1000, t.latency.percentile_us(0.99) / 1000,
-               t.latency.percentile_us(0.999) / 1000, t.errors, by_kind, t.not_found, by_target);
+               t.latency.percentile_us(0.999) / 1000, t.errors, by_kind, t.not_found, t.conflicts, by_target);
     return;
   }
   fmt::print("{:<6} c={:<4} P={:<3} {:>10.0f} ops/s  p50 {:.3f} ms  p99 {:.3f} ms  p99.9 {:.3f} ms  ({} ops in "
-             "{:.1f} s, {} errors{})\n",
+             "{:.1f} s, {}{} errors{})\n",
              shape, o.connections, o.pipeline, rate, t.latency.percentile_us(0.5) / 1000,
-             t.latency.percentile_us(0.99) / 1000, t.latency.percentile_us(0.999) / 1000, t.ops, elapsed, t.errors,
+             t.latency.percentile_us(0.99) / 1000, t.latency.percentile_us(0.999) / 1000, t.ops, elapsed,
+             o.shape.op == load_op::cas ? fmt::format("{} conflicts, ", t.conflicts) : std::string(), t.errors,
              t.errors ? ": " + describe_errors(t) + "; first: " + t.first_error : std::string());
   if (o.endpoints.size() > 1 || plan.targets != o.endpoints) {
     std::string spread;
