@@ -313,7 +313,8 @@ struct query_options {
   std::uint32_t offset = 0;
   std::string prefix;
   double threshold = 0.3;
-  std::uint64_t min_index = 0;
+  std::uint64_t min_index = 0;  // a log index, or a revision with --min-revision
+  kv::min_point point = kv::min_point::index;
   kv::read_mode read = kv::read_mode::linearizable;
 };
 
@@ -323,17 +324,18 @@ std::uint32_t count_of(const std::string& command, const std::string& option, co
   return static_cast<std::uint32_t>(v);
 }
 
-constexpr std::array<option_spec, 7> search_options{{
+constexpr std::array<option_spec, 8> search_options{{
     {"--or"},
     {"--phrase"},
     {"--limit", true},
     {"--offset", true},
     {"--prefix", true},
     {"--min-index", true},
+    {"--min-revision", true},
     {"--stale"},
 }};
-constexpr std::array<option_spec, 4> similar_options{
-    {{"--top", true}, {"--threshold", true}, {"--min-index", true}, {"--stale"}}};
+constexpr std::array<option_spec, 5> similar_options{
+    {{"--top", true}, {"--threshold", true}, {"--min-index", true}, {"--min-revision", true}, {"--stale"}}};
 
 // The options of search or similar, taken out of `args`; the words remain.
 query_options take_query_options(const std::string& cmd, std::vector<std::string>& args, byte_notation notation) {
@@ -361,8 +363,10 @@ query_options take_query_options(const std::string& cmd, std::vector<std::string
       if (value.empty() || *end != '\0' || !(q.threshold >= 0 && q.threshold <= 1)) {
         usage_error("--threshold takes a number from 0 to 1, got \"" + value + "\"");
       }
-    } else if (name == "--min-index") {
+    } else if (name == "--min-index" || name == "--min-revision") {
+      if (q.min_index != 0) usage_error(cmd + ": give --min-index or --min-revision, not both");
       q.min_index = or_usage_error(parse_count(cmd, name, value));
+      q.point = name == "--min-index" ? kv::min_point::index : kv::min_point::revision;
     } else if (name == "--stale") {
       q.read = kv::read_mode::stale;
     }
@@ -389,7 +393,7 @@ asio::awaitable<int> search(context ctx, std::vector<std::string> args) {
   q.limit = o.limit;
   q.offset = o.offset;
   q.key_prefix = o.prefix;
-  auto r = co_await ctx.client.search(std::move(q), o.min_index, o.read);
+  auto r = co_await ctx.client.search(std::move(q), o.min_index, o.read, o.point);
   if (!r) co_return report(r);
   co_return print_hits(ctx, *r);
 }
@@ -401,7 +405,7 @@ asio::awaitable<int> similar(context ctx, std::vector<std::string> args) {
   q.text = args[0];
   q.k = o.limit;
   q.threshold = o.threshold;
-  auto r = co_await ctx.client.similar(std::move(q), o.min_index, o.read);
+  auto r = co_await ctx.client.similar(std::move(q), o.min_index, o.read, o.point);
   if (!r) co_return report(r);
   co_return print_hits(ctx, *r);
 }

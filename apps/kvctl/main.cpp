@@ -85,7 +85,8 @@ commands:
       --top K          hits to print (default 10)
       --threshold T    lowest similarity, 0 to 1 (default 0.3)
   search and similar also take --stale (the node's index as it is, no leader round trip) and
-  --min-index I (wait until the node's index has applied log index I, as a write printed)
+  --min-index I (wait until the node's index has applied log index I, as set printed) or
+  --min-revision R (until it has applied revision R, as put, del, txn and -w json print)
 
 The options of get, del, cas, mget, search and similar may come before or after their
 arguments, as --name VALUE or --name=VALUE; "--" ends them (for a KEY that starts with "--").
