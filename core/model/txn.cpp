@@ -287,12 +287,20 @@ error_info check_txn(const txn_view& t, const txn_limits& limits) {
   return check_ops(t.else_ops, limits, "else");
 }
 
-bool read_only(const txn_view& t) noexcept {
-  auto reads = [](const std::vector<txn_op_view>& ops) {
-    return std::all_of(ops.begin(), ops.end(), [](const txn_op_view& o) { return o.type == txn_op_type::range; });
+namespace {
+
+template <typename S>
+bool only_ranges(const basic_txn<S>& t) noexcept {
+  auto reads = [](const std::vector<basic_txn_op<S>>& ops) {
+    return std::all_of(ops.begin(), ops.end(), [](const auto& o) { return o.type == txn_op_type::range; });
   };
   return reads(t.then_ops) && reads(t.else_ops);
 }
+
+}  // namespace
+
+bool read_only(const txn_view& t) noexcept { return only_ranges(t); }
+bool read_only(const txn& t) noexcept { return only_ranges(t); }
 
 // ---- answers -----------------------------------------------------------------------------
 

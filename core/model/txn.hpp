@@ -115,6 +115,7 @@ error_info check_txn(const txn_view& t, const txn_limits& limits);
 
 // True if neither branch writes: the transaction may be served as a read.
 bool read_only(const txn_view& t) noexcept;
+bool read_only(const txn& t) noexcept;
 
 // ---- answers -----------------------------------------------------------------------------
 

@@ -460,13 +460,6 @@ asio::awaitable<result<std::uint64_t>> client::bulk_set(std::vector<std::pair<st
 
 namespace {
 
-bool only_reads(const kv::txn& t) {
-  auto reads = [](const std::vector<txn_op>& ops) {
-    return std::all_of(ops.begin(), ops.end(), [](const txn_op& o) { return o.type == txn_op_type::range; });
-  };
-  return reads(t.then_ops) && reads(t.else_ops);
-}
-
 result<txn_reply> reply_of(const std::string& body) {
   auto reply = decode_reply(body);
   if (!reply) return error_info{make_error_code(errc::internal), "malformed txn response", {}};
@@ -477,7 +470,7 @@ result<txn_reply> reply_of(const std::string& body) {
 
 asio::awaitable<result<txn_reply>> client::txn(kv::txn t, read_mode mode) {
   auto encoded = encode_txn(t);
-  if (only_reads(t)) {
+  if (read_only(t)) {
     const std::uint16_t flags = read_flags(mode);
     auto r = co_await call(
         [&](std::string& out, std::uint64_t id) { protocol::request_txn(out, id, encoded, nullptr, flags); },

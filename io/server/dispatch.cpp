@@ -136,13 +136,15 @@ void connection::txn(std::uint64_t id, std::string_view body, std::uint16_t flag
   auto& st = srv_.store_;
   auto t = decode_txn(body);
   if (!t) return respond_bad_body(id, "txn");
+  if (!read_only(*t)) {  // the store checks it
+    return submit(
+        id, protocol::op::txn, [&](store::write_done done) { st.submit_txn(body, *t, std::move(done), session); },
+        0, body.size());
+  }
   if (auto e = check_txn(*t, st.limits()); e.code) {
     return protocol::respond_error(out_, id, protocol::to_status(e.code), e.message);
   }
-  if (read_only(*t)) return read(id, protocol::op::txn, body, flags);
-  submit(
-      id, protocol::op::txn, [&](store::write_done done) { st.submit_txn(body, std::move(done), session); }, 0,
-      body.size());
+  read(id, protocol::op::txn, body, flags);
 }
 
 void connection::read(std::uint64_t id, protocol::op o, std::string_view body, std::uint16_t flags) {

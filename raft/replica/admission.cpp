@@ -63,7 +63,11 @@ txn_limits store::limits() const noexcept {
 void store::submit_txn(std::string_view txn, write_done done, const session_ref& session) {
   auto t = decode_txn(txn);
   if (!t) return done(error_info{make_error_code(errc::bad_request), "the transaction is malformed", {}});
-  if (auto e = check_txn(*t, limits()); e.code) return done(std::move(e));
+  submit_txn(txn, *t, std::move(done), session);
+}
+
+void store::submit_txn(std::string_view txn, const txn_view& decoded, write_done done, const session_ref& session) {
+  if (auto e = check_txn(decoded, limits()); e.code) return done(std::move(e));
   propose(encode_txn_command(txn), std::move(done), session);
 }
 

@@ -135,6 +135,8 @@ class store {
   // refuses it. Once applied, `done` yields its index and, during the call, reply() holds its
   // answer; or the error the state machine refused it with (nothing applied).
   void submit_txn(std::string_view txn, write_done done, const session_ref& session = {});
+  // The same for a transaction the caller decoded already (`decoded` views `txn`).
+  void submit_txn(std::string_view txn, const txn_view& decoded, write_done done, const session_ref& session = {});
   // Compacts the history below `revision` on every member (through the log).
   void submit_compact(std::uint64_t revision, write_done done);
   // During a write_done callback of submit_txn: the transaction's answer.
