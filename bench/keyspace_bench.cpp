@@ -1,23 +1,32 @@
-// keyspace_bench: the in-memory structures that hold the keys, in process: today's hash-sharded
-// state machine against the ordered, multi-version keyspace (core/state/keyspace.hpp). Loads
-// `--keys` keys of `--value-size` bytes, then times random point reads and overwrites, and
-// reports the resident memory the load added. One structure per process run (--structure), so
-// that each RSS figure is its own; the same allocator as kvnode (jemalloc).
+// keyspace_bench: the in-memory structures that hold the keys, in process: the ordered,
+// multi-version keyspace (core/state/keyspace.hpp) against a plain hash set of one block per key,
+// the structure kvnode kept before the keyspace (unordered, no history). Loads `--keys` keys of
+// `--value-size` bytes, then times random point reads and overwrites, and reports the resident
+// memory the load added. One structure per process run (--structure), so that each RSS figure is
+// its own; the same allocator as kvnode (jemalloc).
 //
 //   keyspace_bench --structure hash --keys 1000000
-//   keyspace_bench --structure keyspace --keys 1000000 --history 0
+//   keyspace_bench --structure keyspace --keys 1000000 --history 0 --order random
 //
 // `--history N`: the keyspace keeps the last N revisions of history (compacting as it goes);
-// 0 keeps none, as the hash map does.
+// 0 keeps none, as the hash set does. `--order random` loads the keys in a random order, as
+// clients writing new keys do; `sequential` (the default) in key order, where an ordered index
+// inserts at its end.
 
 #include "bench/args.hpp"
 #include "core/state/keyspace.hpp"
-#include "core/state/state_machine.hpp"
+
+#include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -39,6 +48,7 @@ std::string key_name(std::uint64_t k) { return fmt::format("key:{:012}", k); }
 
 struct options {
   std::string structure = "keyspace";
+  std::string order = "sequential";
   std::uint64_t keys = 1'000'000;
   std::uint64_t value_size = 100;
   std::uint64_t ops = 1'000'000;
@@ -46,15 +56,47 @@ struct options {
   bool json = false;
 };
 
-// The hash-sharded state machine, driven through commands as the node drives it.
+// One heap block per key (key and value), in a hash set that looks blocks up by key.
 struct hash_side {
-  kv::state_machine sm;
-  std::uint64_t index = 0;
-  void put(const std::string& k, const std::string& v) {
-    auto bytes = kv::encode_set(k, v);
-    (void)sm.apply(++index, *kv::decode_command(bytes));
+  struct block {
+    std::uint32_t key_len;
+    std::uint32_t value_len;
+    std::string_view key() const noexcept { return {reinterpret_cast<const char*>(this + 1), key_len}; }
+  };
+  struct by_key {
+    using is_transparent = void;
+    static std::string_view key(const block* b) noexcept { return b->key(); }
+    static std::string_view key(std::string_view k) noexcept { return k; }
+    std::size_t operator()(const auto& a) const noexcept { return absl::Hash<std::string_view>{}(key(a)); }
+    bool operator()(const auto& a, const auto& b) const noexcept { return key(a) == key(b); }
+  };
+  absl::flat_hash_set<block*, by_key, by_key> blocks;
+  hash_side() = default;
+  hash_side(const hash_side&) = delete;
+  hash_side& operator=(const hash_side&) = delete;
+  ~hash_side() {
+    for (auto* b : blocks) std::free(b);
   }
-  bool get(const std::string& k) const { return sm.get(k).has_value(); }
+  static block* make(std::string_view k, std::string_view v) {
+    auto* b = static_cast<block*>(std::malloc(sizeof(block) + k.size() + v.size()));
+    if (b == nullptr) throw std::bad_alloc();
+    b->key_len = static_cast<std::uint32_t>(k.size());
+    b->value_len = static_cast<std::uint32_t>(v.size());
+    std::memcpy(b + 1, k.data(), k.size());
+    std::memcpy(reinterpret_cast<char*>(b + 1) + k.size(), v.data(), v.size());
+    return b;
+  }
+  void put(const std::string& k, const std::string& v) {
+    auto it = blocks.find(std::string_view(k));
+    if (it == blocks.end()) {
+      blocks.insert(make(k, v));
+      return;
+    }
+    auto* fresh = make(k, v);  // the same size here; a real store would reuse the block
+    std::free(*it);
+    const_cast<block*&>(*it) = fresh;
+  }
+  bool get(const std::string& k) const { return blocks.contains(std::string_view(k)); }
 };
 
 struct keyspace_side {
@@ -73,8 +115,11 @@ template <typename Side>
 void run(Side& side, const options& o) {
   const std::string value(o.value_size, 'v');
   const auto rss_before = resident_bytes();
+  std::vector<std::uint64_t> load_order(o.keys);
+  for (std::uint64_t i = 0; i < o.keys; ++i) load_order[i] = i;
+  if (o.order == "random") std::shuffle(load_order.begin(), load_order.end(), std::mt19937_64(7));
   auto t0 = clock_type::now();
-  for (std::uint64_t i = 0; i < o.keys; ++i) side.put(key_name(i), value);
+  for (auto i : load_order) side.put(key_name(i), value);
   auto load_s = std::chrono::duration<double>(clock_type::now() - t0).count();
   const auto rss_loaded = resident_bytes();
 
@@ -93,14 +138,14 @@ void run(Side& side, const options& o) {
 
   const double per_key = static_cast<double>(rss_loaded - rss_before) / static_cast<double>(o.keys);
   if (o.json) {
-    fmt::print("{{\"structure\":\"{}\",\"keys\":{},\"value_size\":{},\"history\":{},\"load_ns_per_key\":{:.0f},"
+    fmt::print("{{\"structure\":\"{}\",\"order\":\"{}\",\"keys\":{},\"value_size\":{},\"history\":{},\"load_ns_per_key\":{:.0f},"
                "\"get_ns\":{:.0f},\"overwrite_ns\":{:.0f},\"rss_bytes_per_key\":{:.1f},\"rss_after_overwrites_mib\":{:.1f}}}\n",
-               o.structure, o.keys, o.value_size, o.history, load_s * 1e9 / o.keys, get_s * 1e9 / o.ops,
+               o.structure, o.order, o.keys, o.value_size, o.history, load_s * 1e9 / o.keys, get_s * 1e9 / o.ops,
                put_s * 1e9 / o.ops, per_key, (rss_after - rss_before) / 1048576.0);
   } else {
-    fmt::print("{}: {} keys of {} B: load {:.0f} ns/key, get {:.0f} ns, overwrite {:.0f} ns; RSS {:.1f} B/key "
+    fmt::print("{}: {} keys of {} B loaded in {} order: {:.0f} ns/key, get {:.0f} ns, overwrite {:.0f} ns; RSS {:.1f} B/key "
                "after the load, {:.1f} MiB after {} overwrites (found {})\n",
-               o.structure, o.keys, o.value_size, load_s * 1e9 / o.keys, get_s * 1e9 / o.ops, put_s * 1e9 / o.ops,
+               o.structure, o.keys, o.value_size, o.order, load_s * 1e9 / o.keys, get_s * 1e9 / o.ops, put_s * 1e9 / o.ops,
                per_key, (rss_after - rss_before) / 1048576.0, o.ops, found);
   }
 }
@@ -115,8 +160,13 @@ int main(int argc, char** argv) {
   flags.add("--value-size", "B", "bytes per value", o.value_size);
   flags.add("--ops", "N", "random gets, then as many random overwrites", o.ops);
   flags.add("--history", "N", "keyspace: revisions of history kept (0: none)", o.history);
+  flags.add("--order", "sequential|random", "the order the keys are loaded in", o.order);
   flags.add_switch("--json", "print one JSON object", o.json);
   flags.parse(argc, argv);
+  if (o.order != "sequential" && o.order != "random") {
+    std::fprintf(stderr, "keyspace_bench: --order must be sequential or random\n");
+    return 2;
+  }
   if (o.structure == "hash") {
     hash_side s;
     run(s, o);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstdlib>
 #include <cstring>
@@ -41,16 +42,39 @@ void keyspace::version_block::destroy_chain(version_block* b) noexcept {
   }
 }
 
+// ---- the B-tree's key heads ------------------------------------------------------------------
+
+namespace {
+
+// Bytes [at, at + 8) of `key` as a big-endian number, zero-padded past the key's end: numbers
+// compare as the bytes do.
+std::uint64_t head_at(std::string_view key, std::size_t at) noexcept {
+  unsigned char bytes[8] = {};
+  if (key.size() > at) std::memcpy(bytes, key.data() + at, std::min<std::size_t>(8, key.size() - at));
+  std::uint64_t v;
+  std::memcpy(&v, bytes, 8);
+  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+  return v;
+}
+
+}  // namespace
+
+keyspace::tree_entry::tree_entry(version_block* b) noexcept
+    : head0(head_at(b->key(), 0)), head1(head_at(b->key(), 8)), block(b) {}
+
+keyspace::tree_probe::tree_probe(std::string_view k) noexcept : head0(head_at(k, 0)), head1(head_at(k, 8)), key(k) {}
+
 // ---- lifetime -------------------------------------------------------------------------------
 
 keyspace::~keyspace() { clear(); }
 
 void keyspace::clear() noexcept {
-  for (auto* b : keys_) version_block::destroy_chain(b);
+  for (const auto& e : keys_) version_block::destroy_chain(e.block);
   keys_.clear();
   index_.clear();
   for (auto* b : retired_) version_block::destroy(b);
   retired_.clear();
+  history_queue_.clear();
 }
 
 keyspace::keyspace(keyspace&& other) noexcept { *this = std::move(other); }
@@ -112,18 +136,18 @@ keyspace::version_block* keyspace::find_head(std::string_view key) const {
 }
 
 void keyspace::insert_head(version_block* b) {
-  keys_.insert(b);
+  keys_.insert(tree_entry(b));
   index_.insert(b);
 }
 
 void keyspace::erase_head(std::string_view key) {
-  keys_.erase(key);
+  keys_.erase(tree_probe(key));
   index_.erase(key);
 }
 
 keyspace::version_block* keyspace::move_head(version_block* head, version_block* b) {
   // Same key: neither index's order or hash changes, so the slots are rewritten in place.
-  const_cast<version_block*&>(*keys_.find(head->key())) = b;
+  const_cast<tree_entry&>(*keys_.find(tree_probe(head->key()))).block = b;
   const_cast<version_block*&>(*index_.find(head->key())) = b;
   version_block::destroy(head);
   --blocks_;
@@ -137,7 +161,7 @@ bool keyspace::fits(const version_block* b, std::string_view value) noexcept {
 void keyspace::push_history(version_block* head) {
   head->older = make_block(head->key(), head->value(), head->create_revision, head->mod_revision, head->version,
                            head->older);
-  history_queue_.emplace_back(write_revision(), std::string(head->key()));
+  history_queue_.emplace_back(write_revision(), head->older);
 }
 
 std::optional<key_value> keyspace::put(std::string_view key, std::string_view value) {
@@ -194,7 +218,7 @@ std::uint64_t keyspace::delete_range(const key_range& r, const std::function<voi
   // Erasing from a B-tree invalidates its iterators: note the keys to erase, erase them after.
   std::vector<std::string> gone;
   for (; it != last; ++it) {
-    version_block* head = *it;
+    version_block* head = it->block;
     if (head->tombstone()) continue;
     if (deleted) deleted(view_of(head));
     ++n;
@@ -240,11 +264,15 @@ std::pair<keyspace::tree::const_iterator, keyspace::tree::const_iterator> keyspa
   const bool to_the_end = r.end.size() == 1 && r.end[0] == '\0';
   if (to_the_end) {
     if (r.key.size() == 1 && r.key[0] == '\0') return {keys_.begin(), keys_.end()};
-    return {keys_.lower_bound(r.key), keys_.end()};
+    return {keys_.lower_bound(tree_probe(r.key)), keys_.end()};
   }
-  if (r.end.empty()) return {keys_.lower_bound(r.key), keys_.upper_bound(r.key)};
+  if (r.end.empty()) {
+    auto first = keys_.lower_bound(tree_probe(r.key));
+    auto last = first != keys_.end() && first->block->key() == r.key ? std::next(first) : first;
+    return {first, last};
+  }
   if (r.end <= r.key) return {keys_.end(), keys_.end()};
-  return {keys_.lower_bound(r.key), keys_.lower_bound(r.end)};
+  return {keys_.lower_bound(tree_probe(r.key)), keys_.lower_bound(tree_probe(r.end))};
 }
 
 error_info keyspace::check_revision(std::uint64_t revision) const {
@@ -281,9 +309,9 @@ result<range_answer> keyspace::range(const key_range& r, const range_options& o)
     a.kvs.push_back(view_of(b, o.keys_only));
   };
   if (o.descending) {
-    for (auto it = last; it != first;) visit(*--it);
+    for (auto it = last; it != first;) visit((--it)->block);
   } else {
-    for (auto it = first; it != last; ++it) visit(*it);
+    for (auto it = first; it != last; ++it) visit(it->block);
   }
   a.more = !o.count_only && a.count > a.kvs.size();
   return a;
@@ -314,38 +342,27 @@ void keyspace::trim_history() {
   // A running capture still reads every revision from its own compacted revision on.
   const auto limit = capturing() ? std::min(compacted_, capture_compacted_) : compacted_;
   while (!history_queue_.empty() && history_queue_.front().first <= limit) {
-    trim_key(history_queue_.front().second, limit);
+    trim_version(history_queue_.front().second, limit);
     history_queue_.pop_front();
   }
 }
 
-void keyspace::trim_key(std::string_view key, std::uint64_t limit) {
-  version_block* head = find_head(key);
-  if (head == nullptr) return;
-  // `keep` is the version a read at `limit` sees; nothing older is readable any more.
-  version_block* newer = nullptr;
-  version_block* keep = head;
-  while (keep != nullptr && keep->mod_revision > limit) {
-    newer = keep;
-    keep = keep->older;
-  }
-  if (keep == nullptr) return;
-  for (auto* b = keep->older; b != nullptr;) {
-    auto* older = b->older;
-    version_block::destroy(b);
-    --blocks_;
-    b = older;
-  }
-  keep->older = nullptr;
-  if (!keep->tombstone()) return;
-  // A tombstone says "absent" to reads from its revision on, as no version at all would.
-  if (newer != nullptr) {
-    newer->older = nullptr;
-  } else {
-    erase_head(key);
-  }
-  version_block::destroy(keep);
+void keyspace::trim_version(version_block* old, std::uint64_t limit) {
+  // Versions leave in the order they were replaced, so `old` is the oldest of its key's chain.
+  version_block* head = find_head(old->key());
+  assert(head != nullptr && head != old);
+  version_block* newer = head;
+  while (newer->older != old) newer = newer->older;
+  newer->older = old->older;
+  version_block::destroy(old);
   --blocks_;
+  // A deleted key whose tombstone is all that is left says "absent" to every readable revision,
+  // as no entry would. Only the newest block can go here: older ones are queued themselves.
+  if (newer == head && head->tombstone() && head->older == nullptr && head->mod_revision <= limit) {
+    erase_head(head->key());
+    version_block::destroy(head);
+    --blocks_;
+  }
 }
 
 // ---- capture and restore --------------------------------------------------------------------
@@ -361,14 +378,14 @@ void keyspace::begin_capture(capture_sink sink) {
 
 bool keyspace::capture_step(std::size_t max_keys) {
   assert(capturing());
-  auto it = capture_started_ ? keys_.upper_bound(std::string_view(capture_cursor_)) : keys_.begin();
+  auto it = capture_started_ ? keys_.upper_bound(tree_probe(capture_cursor_)) : keys_.begin();
   capture_started_ = true;
   std::vector<captured_key> batch;
   std::vector<const version_block*> chain;
   std::size_t visited = 0;
   for (; it != keys_.end() && visited < max_keys; ++it, ++visited) {
     chain.clear();
-    for (const auto* b = *it; b != nullptr; b = b->older) {
+    for (const auto* b = it->block; b != nullptr; b = b->older) {
       if (b->mod_revision > capture_revision_) continue;  // written after the capture began
       chain.push_back(b);
       if (b->mod_revision <= capture_compacted_) break;  // what a read at the compacted revision sees
@@ -377,7 +394,7 @@ bool keyspace::capture_step(std::size_t max_keys) {
     if (!chain.empty() && chain.back()->tombstone()) chain.pop_back();
     if (chain.empty()) continue;
     captured_key k;
-    k.key = (*it)->key();
+    k.key = it->block->key();
     for (auto c = chain.rbegin(); c != chain.rend(); ++c) {
       k.versions.push_back({(*c)->create_revision, (*c)->mod_revision, (*c)->version, (*c)->value()});
     }
@@ -385,7 +402,7 @@ bool keyspace::capture_step(std::size_t max_keys) {
   }
   if (visited > 0) {
     --it;
-    capture_cursor_.assign((*it)->key());
+    capture_cursor_.assign(it->block->key());
     ++it;
   }
   const bool done = it == keys_.end();
@@ -405,8 +422,9 @@ void keyspace::restore_key(const captured_key& k) {
       version_block::destroy_chain(head);
       throw corruption_error(fmt::format("snapshot: key '{}' has versions out of order", k.key));
     }
-    if (head != nullptr) history_queue_.emplace_back(v.mod_revision, std::string(k.key));
-    head = make_block(k.key, v.value, v.create_revision, v.mod_revision, v.version, head);
+    auto* older = head;
+    head = make_block(k.key, v.value, v.create_revision, v.mod_revision, v.version, older);
+    if (older != nullptr) history_queue_.emplace_back(v.mod_revision, older);
     previous = v.mod_revision;
   }
   if (find_head(k.key) != nullptr) {

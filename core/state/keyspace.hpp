@@ -18,19 +18,22 @@
 // Structure: each key's newest version is one heap block (header, key, value), and older
 // versions hang off it, newest first. Two indexes point at the newest blocks: a B-tree (Abseil's
 // btree_set) in key order, for ranges, and a hash set (Abseil's flat_hash_set), for point reads
-// and writes. Why both: a B-tree lookup compares about log2(n) keys, each behind its pointer, so
-// at a million keys a point read costs several times a hash lookup (docs/benchmarks.md,
-// keyspace_bench); each index costs about 8-16 bytes per key. Why a B-tree for order: nodes of
-// 256 bytes hold many pointers and stay mostly full, against 40-plus bytes per key for a
-// red-black tree's node. Why the key inside the version block: one allocation per key.
+// and writes. Why both: a B-tree lookup compares about log2(n) keys, so at a million keys a point
+// read costs several times a hash lookup (docs/benchmarks.md, keyspace_bench). Why a B-tree for
+// order: nodes of 256 bytes stay mostly full, against 40-plus bytes per key for a red-black
+// tree's node. Each B-tree entry carries the first 16 bytes of its key beside the block pointer:
+// a comparison that loaded the key behind the pointer was a cache miss, about 20 of them per new
+// key at a million keys, which made inserting a new key in a random place several times dearer
+// than a hash insert; with the heads, keys that differ in their first 16 bytes are ordered
+// without leaving the node. Why the key inside the version block: one allocation per key.
 //
 // The newest block of a key keeps its address while the key lives, so neither index changes on
 // an overwrite: the block's old contents move to a new block behind it (the history), and the
 // new value is written in place; only a value too large for the block's allocation moves it.
 //
 // Freeing compacted history costs no walk of the keyspace: every write that leaves an older
-// version behind (an overwrite, a delete) queues (revision, key), in revision order, and
-// compaction pops that queue up to its revision and trims only those keys.
+// version behind (an overwrite, a delete) queues (revision, that version's block), in revision
+// order, and compaction pops that queue up to its revision and frees only those blocks.
 //
 // Point-in-time capture (snapshots while writes go on): begin_capture() fixes the revision R and
 // the compacted revision C, and capture_step() walks the keys in order, a batch at a time,
@@ -184,16 +187,33 @@ class keyspace {
     }
     bool tombstone() const noexcept { return version == 0; }
   };
-  struct by_key {
+  // A B-tree entry: the block, and the first 16 bytes of its key as two big-endian numbers
+  // (zero-padded), so that comparisons between keys that differ there are decided inside the node.
+  struct tree_entry {
+    std::uint64_t head0;
+    std::uint64_t head1;
+    version_block* block;
+    explicit tree_entry(version_block* b) noexcept;
+  };
+  // A key looked up in the tree, with its head computed once.
+  struct tree_probe {
+    std::uint64_t head0;
+    std::uint64_t head1;
+    std::string_view key;
+    explicit tree_probe(std::string_view k) noexcept;
+  };
+  struct tree_order {
     using is_transparent = void;
-    static std::string_view key(const version_block* b) noexcept { return b->key(); }
-    static std::string_view key(std::string_view k) noexcept { return k; }
+    static std::string_view key(const tree_entry& e) noexcept { return e.block->key(); }
+    static std::string_view key(const tree_probe& p) noexcept { return p.key; }
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const noexcept {
-      return key(a) < key(b);
+      if (a.head0 != b.head0) return a.head0 < b.head0;
+      if (a.head1 != b.head1) return a.head1 < b.head1;
+      return key(a) < key(b);  // the heads tie (a shared 16-byte prefix, or zero padding)
     }
   };
-  using tree = absl::btree_set<version_block*, by_key>;
+  using tree = absl::btree_set<tree_entry, tree_order>;
   struct key_hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view k) const noexcept {
@@ -201,11 +221,13 @@ class keyspace {
     }
     std::size_t operator()(const version_block* b) const noexcept { return (*this)(b->key()); }
   };
+  static std::string_view key_of(const version_block* b) noexcept { return b->key(); }
+  static std::string_view key_of(std::string_view k) noexcept { return k; }
   struct key_eq {
     using is_transparent = void;
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const noexcept {
-      return by_key::key(a) == by_key::key(b);
+      return key_of(a) == key_of(b);
     }
   };
   using hash_index = absl::flat_hash_set<version_block*, key_hash, key_eq>;
@@ -227,8 +249,9 @@ class keyspace {
   static bool fits(const version_block* b, std::string_view value) noexcept;
   // Keeps `head`'s present contents as a new older block behind it (the history).
   void push_history(version_block* head);
-  // Frees what reads at revisions >= limit do not need of the key `key`.
-  void trim_key(std::string_view key, std::uint64_t limit);
+  // Frees `old`, a version replaced at a revision <= limit (no read at limit or later sees it),
+  // and its key's tombstone if nothing else of the key is left.
+  void trim_version(version_block* old, std::uint64_t limit);
   // Trims the queued keys up to the compacted revision (or the capture's, while one runs).
   void trim_history();
   void clear() noexcept;
@@ -245,8 +268,9 @@ class keyspace {
   // A version the current write replaced, kept until end_write() so put()'s answer stays valid:
   // only when the replaced version is freed at once (a second put to the key in the same write).
   std::vector<version_block*> retired_;
-  // (revision, key): at `revision` the key left an older version behind.
-  std::deque<std::pair<std::uint64_t, std::string>> history_queue_;
+  // (revision, block): at `revision` a write replaced the version in `block` (an older block, never
+  // a key's newest), in revision order. Holding the block rather than the key costs no allocation.
+  std::deque<std::pair<std::uint64_t, version_block*>> history_queue_;
   std::uint64_t max_restored_revision_ = 0;
 
   capture_sink sink_;

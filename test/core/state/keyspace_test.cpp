@@ -386,11 +386,26 @@ BOOST_AUTO_TEST_CASE(revisions_versions_and_compaction_errors) {
   BOOST_TEST(e.message == "revision 3 has been compacted; the oldest readable revision is 4");
   BOOST_TEST(ks.check_revision(6).message == "revision 6 is in the future; the current revision is 5");
   BOOST_TEST(!ks.range(key_range{"k", {}}, kv::range_options{.revision = 3}).ok());
-  // Reads at 4 and later need neither the old values nor the tombstone: "absent" is what no
-  // version says too.
-  BOOST_TEST(ks.history_versions() == 0u);
+  // Reads at 4 and later no longer need the old values; the tombstone, which the put at 5
+  // replaced, goes with the compaction past 5.
+  BOOST_TEST(ks.history_versions() == 1u);
   BOOST_TEST(!ks.get("k", 4).has_value());
   BOOST_TEST(ks.get("k", 5)->value == "c");
+  ks.begin_write();
+  ks.put("other", "x");
+  ks.end_write();
+  ks.compact(6);
+  BOOST_TEST(ks.history_versions() == 0u);
+  BOOST_TEST(ks.get("k")->value == "c");
+  // A deleted key whose history is compacted away leaves nothing behind.
+  ks.begin_write();
+  ks.delete_range(key_range{"k", {}});
+  ks.end_write();
+  BOOST_TEST(ks.history_versions() == 1u);
+  ks.compact(7);
+  BOOST_TEST(ks.history_versions() == 0u);
+  BOOST_TEST(ks.key_count() == 1u);
+  BOOST_TEST(ks.range(key_range{std::string(1, '\0'), std::string(1, '\0')}, {})->kvs.size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
