@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_writes_serves_reads_and_recovers_by_its
   const std::string value(2000, 'v');
   std::map<std::string, std::string> acknowledged;
   with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
-    result<std::uint64_t> last = errc::internal;
+    result<write_ack> last = errc::internal;
     for (int i = 0; i < 5000; ++i) {
       auto key = fmt::format("key{:05}", i);
       auto v = fmt::format("word{} {}", i, value);
@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_writes_serves_reads_and_recovers_by_its
     BOOST_TEST(found->total == 1u);
 
     std::filesystem::remove(weight);
-    result<std::uint64_t> again = errc::internal;
+    result<write_ack> again = errc::internal;
     for (int i = 0; i < 200; ++i) {
       again = co_await c.set("after", "space");
       if (again) break;
