@@ -108,7 +108,7 @@ inline kvnode_load load_kvnode(const std::string& endpoint, const std::vector<do
         for (auto i = b; i < std::min(b + batch, docs.size()); ++i) pairs.emplace_back(docs[i].key, docs[i].value);
         auto r = co_await c.bulk_set(std::move(pairs));
         if (!r) throw std::runtime_error("bulk_set failed: " + r.message());
-        out.last_index = std::max(out.last_index, *r);
+        out.last_index = std::max(out.last_index, r->index);
       }
     });
     auto written = steady_clock::now();

@@ -27,13 +27,13 @@ options:
 }  // namespace
 
 asio::awaitable<int> demo(kv::client& db) {
-  // Writes return the log index they were applied at.
+  // Writes return the revision they took (and the log index they were applied at).
   auto written = co_await db.set("greeting", "hello");
   if (!written) {
     fmt::print(stderr, "set failed: {}\n", written.message());
     co_return 1;
   }
-  fmt::print("set greeting at index {}\n", *written);
+  fmt::print("set greeting at revision {} (log index {})\n", written->revision, written->index);
 
   // BulkSet is atomic: all pairs or none. (g++ 12 cannot keep a braced initializer list in a
   // coroutine frame, so the pairs are added one by one.)

@@ -1,6 +1,7 @@
 #include "apps/kvctl/commands.hpp"
 
 #include "apps/kvctl/op_args.hpp"
+#include "apps/kvctl/query_args.hpp"
 #include "apps/kvctl/txn_script.hpp"
 
 #include <fmt/format.h>
@@ -12,9 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
 #include <optional>
-#include <span>
 #include <string_view>
 
 namespace kv::kvctl {
@@ -306,75 +305,6 @@ asio::awaitable<int> status(context ctx, std::vector<std::string> args) {
 
 // ---- search -----------------------------------------------------------------------------------
 
-// The options of search and similar, taken out of `args` wherever they are; the words remain.
-struct query_options {
-  kv::search::match_mode mode = kv::search::match_mode::all;
-  std::uint32_t limit = 10;
-  std::uint32_t offset = 0;
-  std::string prefix;
-  double threshold = 0.3;
-  std::uint64_t min_index = 0;  // a log index, or a revision with --min-revision
-  kv::min_point point = kv::min_point::index;
-  kv::read_mode read = kv::read_mode::linearizable;
-};
-
-std::uint32_t count_of(const std::string& command, const std::string& option, const std::string& text) {
-  auto v = or_usage_error(parse_count(command, option, text));
-  if (v > std::numeric_limits<std::uint32_t>::max()) usage_error(fmt::format("{}: {} is too large", command, option));
-  return static_cast<std::uint32_t>(v);
-}
-
-constexpr std::array<option_spec, 8> search_options{{
-    {"--or"},
-    {"--phrase"},
-    {"--limit", true},
-    {"--offset", true},
-    {"--prefix", true},
-    {"--min-index", true},
-    {"--min-revision", true},
-    {"--stale"},
-}};
-constexpr std::array<option_spec, 5> similar_options{
-    {{"--top", true}, {"--threshold", true}, {"--min-index", true}, {"--min-revision", true}, {"--stale"}}};
-
-// The options of search or similar, taken out of `args`; the words remain.
-query_options take_query_options(const std::string& cmd, std::vector<std::string>& args, byte_notation notation) {
-  query_options q;
-  auto w = or_usage_error(split_words(
-      cmd, args,
-      cmd == "search" ? std::span<const option_spec>(search_options) : std::span<const option_spec>(similar_options)));
-  for (const auto& [name, value] : w.options) {
-    if (name == "--or") {
-      q.mode = kv::search::match_mode::any;
-    } else if (name == "--phrase") {
-      q.mode = kv::search::match_mode::phrase;
-    } else if (name == "--limit" || name == "--top") {
-      q.limit = count_of(cmd, name, value);
-    } else if (name == "--offset") {
-      q.offset = count_of(cmd, name, value);
-    } else if (name == "--prefix") {
-      auto prefix = bytes_in(notation, value);
-      if (!prefix)
-        usage_error(fmt::format("--hex: --prefix \"{}\" is not hexadecimal: two digits, 0-9 or a-f, a byte", value));
-      q.prefix = std::move(*prefix);
-    } else if (name == "--threshold") {
-      char* end = nullptr;
-      q.threshold = std::strtod(value.c_str(), &end);
-      if (value.empty() || *end != '\0' || !(q.threshold >= 0 && q.threshold <= 1)) {
-        usage_error("--threshold takes a number from 0 to 1, got \"" + value + "\"");
-      }
-    } else if (name == "--min-index" || name == "--min-revision") {
-      if (q.min_index != 0) usage_error(cmd + ": give --min-index or --min-revision, not both");
-      q.min_index = or_usage_error(parse_count(cmd, name, value));
-      q.point = name == "--min-index" ? kv::min_point::index : kv::min_point::revision;
-    } else if (name == "--stale") {
-      q.read = kv::read_mode::stale;
-    }
-  }
-  args = std::move(w.operands);
-  return q;
-}
-
 int print_hits(context ctx, const kv::search::search_answer& a) {
   auto status = emit(ctx.out->hits(a));
   if (ctx.inv.format == output_format::simple) {
@@ -385,27 +315,17 @@ int print_hits(context ctx, const kv::search::search_answer& a) {
 }
 
 asio::awaitable<int> search(context ctx, std::vector<std::string> args) {
-  auto o = take_query_options("search", args, ctx.inv.notation);
-  if (args.empty()) usage_error("search takes at least one word");
-  kv::search::text_query q;
-  q.mode = o.mode;
-  q.terms = std::move(args);
-  q.limit = o.limit;
-  q.offset = o.offset;
-  q.key_prefix = o.prefix;
-  auto r = co_await ctx.client.search(std::move(q), o.min_index, o.read, o.point);
+  auto s = or_usage_error(parse_search(args, ctx.inv.notation));
+  auto r = co_await ctx.client.search(std::move(s.query), s.min_revision, read_mode_of(s.stale),
+                                      kv::min_point::revision);
   if (!r) co_return report(r);
   co_return print_hits(ctx, *r);
 }
 
 asio::awaitable<int> similar(context ctx, std::vector<std::string> args) {
-  auto o = take_query_options("similar", args, ctx.inv.notation);
-  if (args.size() != 1) usage_error("similar takes one TEXT (quote it if it has spaces)");
-  kv::search::similar_query q;
-  q.text = args[0];
-  q.k = o.limit;
-  q.threshold = o.threshold;
-  auto r = co_await ctx.client.similar(std::move(q), o.min_index, o.read, o.point);
+  auto s = or_usage_error(parse_similar(args));
+  auto r = co_await ctx.client.similar(std::move(s.query), s.min_revision, read_mode_of(s.stale),
+                                       kv::min_point::revision);
   if (!r) co_return report(r);
   co_return print_hits(ctx, *r);
 }

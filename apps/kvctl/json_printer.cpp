@@ -13,6 +13,7 @@ using json = nlohmann::ordered_json;
 
 json header_revision(std::uint64_t revision) { return json{{"revision", revision}}; }
 json header_index(std::uint64_t index) { return json{{"index", index}}; }
+json header_write(const write_ack& ack) { return json{{"revision", ack.revision}, {"index", ack.index}}; }
 
 json kv_json(const kv_version& kv) {
   return json{{"key", to_base64(kv.key)},
@@ -62,10 +63,10 @@ std::string line(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 class json_printer final : public printer {
  public:
-  std::string written(std::uint64_t index) const override { return line(json{{"header", header_index(index)}}); }
+  std::string written(const write_ack& ack) const override { return line(json{{"header", header_write(ack)}}); }
 
-  std::string bulk_written(std::uint64_t index, std::size_t pairs) const override {
-    return line(json{{"header", header_index(index)}, {"pairs", pairs}});
+  std::string bulk_written(const write_ack& ack, std::size_t pairs) const override {
+    return line(json{{"header", header_write(ack)}, {"pairs", pairs}});
   }
 
   std::string range(const get_args&, const client::range_reply& r) const override {

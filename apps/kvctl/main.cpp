@@ -27,7 +27,8 @@ except where said.
 commands:
   set KEY VALUE        store VALUE under KEY; VALUE "-" reads the value's bytes from standard
                        input, up to the node's max-value-size (longer input is refused before
-                       it is read whole, exit status 3); prints the write's log index
+                       it is read whole, exit status 3); prints OK and the revision the
+                       write took (for get --rev, cas --mod-rev, search --min-index)
   get KEY [END]        one KEY: print its value and a newline (exit status 1 if it does not
                        exist); with END, --prefix or --from-key: every key in [KEY, END), a
                        KEY line then a VALUE line per key (exit status 0 if there is none)
@@ -47,7 +48,8 @@ commands:
       --prefix, --from-key
                        as get's
       --prev-kv        print each deleted key and value after the count
-  bulk-set K V [K V]…  store every pair atomically: all of them or none
+  bulk-set K V [K V]…  store every pair atomically: all of them or none; prints OK, the
+                       revision the write took and the number of pairs
   txn                  read a transaction from standard input, etcdctl txn's way: compares one
                        a line, a blank line, the ops to run if every compare holds, a blank
                        line, the ops to run otherwise. A compare is TARGET("KEY") OP "OPERAND":
@@ -74,7 +76,8 @@ commands:
   ping                 check that the node answers, and how fast
   status               print the node's status fields, one "name: value" a line; with several
                        endpoints, one line per node: endpoint, id, pid, role, term, leader,
-                       commit and applied index, and how far it lags
+                       commit and applied index, how far it lags, alarm, revision and
+                       compacted revision (the oldest still readable)
   search WORDS...      full-text search over values: keys with every word (BM25-ranked), one
                        "KEY<tab>SCORE" line per hit; a word ending in * matches as a prefix
       --or             any of the words instead of all
@@ -85,8 +88,8 @@ commands:
       --top K          hits to print (default 10)
       --threshold T    lowest similarity, 0 to 1 (default 0.3)
   search and similar also take --stale (the node's index as it is, no leader round trip) and
-  --min-index I (wait until the node's index has applied log index I, as set printed) or
-  --min-revision R (until it has applied revision R, as put, del, txn and -w json print)
+  --min-index R (wait until the node's index has applied revision R, as set, bulk-set, put,
+  del, txn and -w json print; --min-revision R is the same)
 
 The options of get, del, cas, mget, search and similar may come before or after their
 arguments, as --name VALUE or --name=VALUE; "--" ends them (for a KEY that starts with "--").
@@ -103,8 +106,9 @@ options (before the command):
   -w, --write-out FORMAT
                        simple (the default) or json: one JSON object, on one line, shaped
                        after etcdctl's: keys and values in base64, "header" holding the
-                       "revision" of the answer (or the "index" of a set, bulk-set or
-                       compact), create_revision, mod_revision, version, count, more
+                       "revision" of the answer (set and bulk-set: also the write's log
+                       "index"; compact: its log "index" only), create_revision,
+                       mod_revision, version, count, more
   -h, --help           print this help
   --version            print kvctl's version
 

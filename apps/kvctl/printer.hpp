@@ -4,8 +4,9 @@
 // it does no I/O and decides no exit status: each call returns the text for standard output.
 //
 // JSON, after etcdctl's: keys and values are base64 (standard, padded), so that any bytes
-// survive; an answer with a revision carries it as {"header":{"revision":R}}; a write kvnode
-// answers with its log index carries {"header":{"index":N}}; a key's version is
+// survive; an answer carries the revision it reflects as {"header":{"revision":R}} (set and
+// bulk-set also the write's log index, {"header":{"revision":R,"index":N}}; compact its log
+// index alone, {"header":{"index":N}}); a key's version is
 // {"key","create_revision","mod_revision","version","value"}. Unlike etcdctl, "count" and "more"
 // are always there, and empty lists are [] rather than left out.
 
@@ -37,9 +38,9 @@ class printer {
  public:
   virtual ~printer() = default;
 
-  // set: the write's log index.
-  virtual std::string written(std::uint64_t index) const = 0;
-  virtual std::string bulk_written(std::uint64_t index, std::size_t pairs) const = 0;
+  // set: the write's revision (and log index).
+  virtual std::string written(const write_ack& ack) const = 0;
+  virtual std::string bulk_written(const write_ack& ack, std::size_t pairs) const = 0;
   // get: `g` says how (one key or a range, keys or values only...).
   virtual std::string range(const get_args& g, const client::range_reply& r) const = 0;
   virtual std::string deleted(const client::delete_reply& d) const = 0;
@@ -54,6 +55,7 @@ class printer {
   virtual std::string compacted(std::uint64_t revision, std::uint64_t index) const = 0;
   virtual std::string pong(std::string_view endpoint, std::chrono::microseconds took) const = 0;
   virtual std::string status(const node_status& s) const = 0;
+  // status with several endpoints: a row per node (simple), or the nodes' fields (json).
   virtual std::string cluster_status(const std::vector<endpoint_status>& nodes) const = 0;
   // search and similar.
   virtual std::string hits(const search::search_answer& a) const = 0;

@@ -20,10 +20,10 @@ class simple_printer final : public printer {
  public:
   explicit simple_printer(byte_notation notation) : notation_(notation) {}
 
-  std::string written(std::uint64_t index) const override { return fmt::format("OK (index {})\n", index); }
+  std::string written(const write_ack& ack) const override { return fmt::format("OK (revision {})\n", ack.revision); }
 
-  std::string bulk_written(std::uint64_t index, std::size_t pairs) const override {
-    return fmt::format("OK (index {}, {} pairs)\n", index, pairs);
+  std::string bulk_written(const write_ack& ack, std::size_t pairs) const override {
+    return fmt::format("OK (revision {}, {} pairs)\n", ack.revision, pairs);
   }
 
   std::string range(const get_args& g, const client::range_reply& r) const override {
@@ -100,8 +100,9 @@ class simple_printer final : public printer {
     std::uint64_t newest_commit = 0;
     for (const auto& n : nodes)
       if (n.status) newest_commit = std::max(newest_commit, n.status->number("commit_index"));
-    auto out = fmt::format("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8} {:<6} {:>12}\n", "ENDPOINT", "ID",
-                           "PID", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAG", "ALARM", "REVISION");
+    auto out = fmt::format("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8} {:<6} {:>12} {:>12}\n",
+                           "ENDPOINT", "ID", "PID", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAG", "ALARM",
+                           "REVISION", "COMPACTED");
     for (const auto& n : nodes) {
       if (!n.status) {
         out += fmt::format("{:<22} unreachable: {}\n", n.endpoint, n.status.message());
@@ -109,11 +110,11 @@ class simple_printer final : public printer {
       }
       const auto& s = *n.status;
       const auto alarm = s.text("alarm");
-      out += fmt::format("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8} {:<6} {:>12}\n", n.endpoint,
-                         s.number("node_id"), s.number("pid"), s.text("role"), s.number("term"), s.number("leader_id"),
-                         s.number("commit_index"), s.number("applied_index"),
+      out += fmt::format("{:<22} {:>4} {:>8} {:<13} {:>6} {:>6} {:>12} {:>12} {:>8} {:<6} {:>12} {:>12}\n",
+                         n.endpoint, s.number("node_id"), s.number("pid"), s.text("role"), s.number("term"),
+                         s.number("leader_id"), s.number("commit_index"), s.number("applied_index"),
                          newest_commit - std::min(newest_commit, s.number("applied_index")),
-                         alarm.empty() ? "none" : alarm, s.number("revision"));
+                         alarm.empty() ? "none" : alarm, s.number("revision"), s.number("compacted_revision"));
     }
     return out;
   }

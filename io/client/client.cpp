@@ -425,14 +425,18 @@ asio::awaitable<result<client::response>> client::send_write(Encode encode) {
 }
 
 template <typename Encode>
-asio::awaitable<result<std::uint64_t>> client::write(Encode encode) {
+asio::awaitable<result<write_ack>> client::write(Encode encode) {
   auto r = co_await send_write(std::move(encode));
   if (!r) co_return r.failure();
-  if (auto index = protocol::parse_index(r->body)) co_return *index;
-  co_return error_info{make_error_code(errc::internal), "malformed write response", {}};
+  auto reply = protocol::parse_write_reply(r->body);
+  if (!reply) co_return error_info{make_error_code(errc::internal), "malformed write response", {}};
+  write_ack ack;
+  ack.index = reply->index;
+  ack.revision = reply->revision;
+  co_return ack;
 }
 
-asio::awaitable<result<std::uint64_t>> client::set(std::string key, std::string value) {
+asio::awaitable<result<write_ack>> client::set(std::string key, std::string value) {
   co_return co_await write([&](std::string& out, std::uint64_t id, const session_ref* s) {
     protocol::request_set(out, id, key, value, s);
   });
@@ -447,12 +451,12 @@ asio::awaitable<result<std::string>> client::get(std::string key, read_mode mode
   co_return std::move(r->body);
 }
 
-asio::awaitable<result<std::uint64_t>> client::del(std::string key) {
+asio::awaitable<result<write_ack>> client::del(std::string key) {
   co_return co_await write(
       [&](std::string& out, std::uint64_t id, const session_ref* s) { protocol::request_del(out, id, key, s); });
 }
 
-asio::awaitable<result<std::uint64_t>> client::bulk_set(std::vector<std::pair<std::string, std::string>> pairs) {
+asio::awaitable<result<write_ack>> client::bulk_set(std::vector<std::pair<std::string, std::string>> pairs) {
   co_return co_await write([&](std::string& out, std::uint64_t id, const session_ref* s) {
     protocol::request_bulk_set(out, id, pairs, s);
   });

@@ -4,7 +4,7 @@
 //   asio::io_context ctx;
 //   kv::client c(ctx.get_executor(), {.endpoints = {"127.0.0.1:7379"}});
 //   asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
-//     auto idx = co_await c.set("k", "v");    // result<uint64_t>: the write's log index
+//     auto ack = co_await c.set("k", "v");    // result<write_ack>: ack->revision, ack->index
 //     auto v = co_await c.get("k");           // result<std::string>; v.is(kv::errc::not_found)
 //   }, asio::detached);
 //   ctx.run();
@@ -64,8 +64,19 @@ struct node_status {
   std::string text(std::string_view name) const;
 };
 
-// What a search's minimum names: a log index (as set, del and bulk_set answer) or a revision
-// (as transactions answer).
+// What set, del and bulk_set yield once the write is applied.
+struct write_ack {
+  // The log index the write was applied at (increases with every write, on every node alike).
+  std::uint64_t index = 0;
+  // The keyspace's revision when the node answered: the revision the write took (as a
+  // transaction's reply carries it, and get --rev / min_point::revision take it). A write sent
+  // again in its session and answered as a duplicate gets the node's revision at that moment,
+  // at least the one the write took.
+  std::uint64_t revision = 0;
+};
+
+// What a search's minimum names: a log index (write_ack::index) or a revision (write_ack::revision,
+// or a transaction's reply's).
 enum class min_point : std::uint8_t { index, revision };
 
 enum class read_mode : std::uint8_t {
@@ -96,12 +107,12 @@ class client {
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  asio::awaitable<result<std::uint64_t>> set(std::string key, std::string value);
+  asio::awaitable<result<write_ack>> set(std::string key, std::string value);
   asio::awaitable<result<std::string>> get(std::string key, read_mode mode = read_mode::linearizable);
   // errc::not_found if the key did not exist.
-  asio::awaitable<result<std::uint64_t>> del(std::string key);
-  // Atomic: every pair is written, or (on error) none.
-  asio::awaitable<result<std::uint64_t>> bulk_set(std::vector<std::pair<std::string, std::string>> pairs);
+  asio::awaitable<result<write_ack>> del(std::string key);
+  // Atomic, one revision: every pair is written, or (on error) none.
+  asio::awaitable<result<write_ack>> bulk_set(std::vector<std::pair<std::string, std::string>> pairs);
   // ---- the ordered, multi-version keyspace (etcd v3's data model; core/model/txn.hpp) ------
   // A transaction, atomic: the compares decide the branch; the reply carries each op's result
   // and the revision. One that only reads (ranges) is served as a read, in `mode`; one that
@@ -139,12 +150,12 @@ class client {
 
   // Full-text search (AND / OR / phrase, prefix terms, BM25-ranked) and n-gram similarity
   // (Jaccard, top k above a threshold) over values; see core/model/query.hpp. The node answers once
-  // its index has applied `min_index` (pass the index a write returned to find what you just
-  // wrote, on any node), and, in the linearizable mode, every write acknowledged before the
-  // request. answer.applied_index says which log index the index reflected.
-  // With min_point::revision, `min_index` is a revision: the node waits until its index has
-  // applied the entry that made it (errc::future_revision if this node has not reached it after
-  // the read barrier, or at once for a stale search).
+  // its index has applied `min_index` (pass the write_ack::index a write returned to find what
+  // you just wrote, on any node), and, in the linearizable mode, every write acknowledged before
+  // the request. answer.applied_index says which log index the index reflected.
+  // With min_point::revision, `min_index` is a revision (write_ack::revision, a txn's): the node
+  // waits until its index has applied the entry that made it (errc::future_revision if this node
+  // has not reached it after the read barrier, or at once for a stale search).
   asio::awaitable<result<search::search_answer>> search(search::text_query q, std::uint64_t min_index = 0,
                                                         read_mode mode = read_mode::linearizable,
                                                         min_point point = min_point::index);
@@ -178,9 +189,9 @@ class client {
   // A write: in this client's session when exactly_once; its answer if the status is ok.
   template <typename Encode>
   asio::awaitable<result<response>> send_write(Encode encode);
-  // A write whose answer is its log index.
+  // A write whose answer is a write_ack (set, del, bulk_set).
   template <typename Encode>
-  asio::awaitable<result<std::uint64_t>> write(Encode encode);
+  asio::awaitable<result<write_ack>> write(Encode encode);
   asio::awaitable<result<std::uint64_t>> session();
   template <typename Encode>
   asio::awaitable<result<search::search_answer>> query(Encode encode);

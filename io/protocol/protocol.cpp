@@ -243,6 +243,13 @@ void respond_index(std::string& out, std::uint64_t id, std::uint64_t index) {
   finish_frame(out, start);
 }
 
+void respond_write(std::string& out, std::uint64_t id, const write_reply& r) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(status::ok), 0, id);
+  append_u64(out, r.index);
+  append_u64(out, r.revision);
+  finish_frame(out, start);
+}
+
 void respond_value(std::string& out, std::uint64_t id, std::string_view value) {
   auto start = begin_frame(out, static_cast<std::uint8_t>(status::ok), 0, id);
   out.append(value);
@@ -360,8 +367,13 @@ std::optional<search::search_answer> parse_search_answer(std::string_view body) 
 }
 
 std::optional<std::uint64_t> parse_index(std::string_view body) noexcept {
-  if (body.size() != 8) return std::nullopt;
+  if (body.size() != 8 && body.size() != 16) return std::nullopt;
   return get_fixed<std::uint64_t>(body.data());
+}
+
+std::optional<write_reply> parse_write_reply(std::string_view body) noexcept {
+  if (body.size() != 16) return std::nullopt;
+  return write_reply{get_fixed<std::uint64_t>(body.data()), get_fixed<std::uint64_t>(body.data() + 8)};
 }
 
 error_body parse_error(std::string_view body) {

@@ -142,7 +142,14 @@ void request_similar(std::string& out, std::uint64_t id, const search::similar_q
 
 // Responses.
 void respond_ok(std::string& out, std::uint64_t id);
-void respond_index(std::string& out, std::uint64_t id, std::uint64_t index);  // set, del, bulk_set
+// compact (its log index), open_session (the session's id): one u64.
+void respond_index(std::string& out, std::uint64_t id, std::uint64_t index);
+// What set, del and bulk_set answer: u64 index | u64 revision.
+struct write_reply {
+  std::uint64_t index = 0;     // the log index the write was applied at
+  std::uint64_t revision = 0;  // the keyspace's revision when the node answered (see docs/protocol.md)
+};
+void respond_write(std::string& out, std::uint64_t id, const write_reply& r);
 void respond_value(std::string& out, std::uint64_t id, std::string_view value);
 // search, similar: u64 applied_index | u64 total | u32 count | count x (f64 score | u32 key_len | key).
 void respond_search(std::string& out, std::uint64_t id, const search::search_answer& a);
@@ -191,7 +198,11 @@ std::optional<std::uint64_t> parse_compact(std::string_view body) noexcept;
 
 // ---- response bodies --------------------------------------------------------------------
 
+// The leading u64 of a one-u64 answer (compact, open_session) or of a write_reply (its index);
+// nullopt for any other size.
 std::optional<std::uint64_t> parse_index(std::string_view body) noexcept;
+// set, del, bulk_set: nullopt unless the body is exactly a write_reply.
+std::optional<write_reply> parse_write_reply(std::string_view body) noexcept;
 struct error_body {
   std::string message;
   std::string leader;

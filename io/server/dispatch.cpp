@@ -118,6 +118,10 @@ void connection::on_write_done(std::uint64_t id, protocol::op o, result<std::uin
   --inflight_;
   if (r && o == protocol::op::txn) {
     protocol::respond_value(out_, id, srv_.store_.reply());
+  } else if (r && (o == protocol::op::set || o == protocol::op::del || o == protocol::op::bulk_set)) {
+    // This runs right after the entry applied, so the keyspace's revision is the one the write
+    // took; for a duplicate in a session it is the current one, at least the write's.
+    protocol::respond_write(out_, id, {*r, srv_.store_.state().revision()});
   } else if (r) {
     protocol::respond_index(out_, id, *r);
   } else {

@@ -1,8 +1,9 @@
-// A full disk, on a small tmpfs: the log waits for space instead of stopping the node, writes are
-// refused with no_space while reads go on, and everything resumes once space is freed, with no
-// acknowledged write lost. Needs root (mount); without it the whole executable is skipped (exit
+// A full disk, on a small tmpfs: the log waits for space instead of stopping the node, writes
+// (a transaction as a whole) are refused with no_space while reads go on, and everything resumes
+// once space is freed, with no acknowledged write lost. Needs root (mount); without it the whole executable is skipped (exit
 // 77, which ctest reports as skipped).
 
+#include "core/model/key_range.hpp"
 #include "core/wal/wal.hpp"
 #include "harness/cluster.hpp"
 #include "harness/cluster_status.hpp"
@@ -85,6 +86,49 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   co_await t.async_wait(asio::use_awaitable);
 }
 
+// A node whose data directory is a 16 MiB tmpfs (kept in `mounted`, its path in `data`), with
+// log segments small enough to fill it.
+node_options on_small_tmpfs(std::optional<tmpfs_mount>& mounted, std::filesystem::path& data) {
+  node_options o;
+  o.extra_toml = "[storage]\nsegment-size = \"1MiB\"\nmax-batch-size = \"256KiB\"\n";
+  o.log_keys = "";  // kvnode's default level
+  o.prepare = [&](const std::filesystem::path& dir) {
+    mounted.emplace(dir, 16 << 20);
+    data = dir;
+  };
+  return o;
+}
+
+// Sets key00000, key00001... to "wordN" and 2000 bytes until the node refuses a write, which it
+// returns; `acknowledged` (which outlives the call) gets the writes it took.
+asio::awaitable<result<write_ack>> fill_until_refused(client& c, std::map<std::string, std::string>& acknowledged) {
+  const std::string value(2000, 'v');
+  result<write_ack> last = errc::internal;
+  for (int i = 0; i < 5000; ++i) {
+    auto key = fmt::format("key{:05}", i);
+    auto v = fmt::format("word{} {}", i, value);
+    last = co_await c.set(key, v);
+    if (!last) break;
+    acknowledged[key] = v;
+  }
+  co_return last;
+}
+
+// If acct/a holds 10: put acct/a 9 and acct/c 1, and delete every old/ key.
+kv::txn move_one_and_drop_old() {
+  compare c;
+  c.key = "acct/a";
+  c.target = compare_target::value;
+  c.op = compare_op::equal;
+  c.value = "10";
+  kv::txn t;
+  t.compares.push_back(std::move(c));
+  t.then_ops.push_back(make_put("acct/a", "9"));
+  t.then_ops.push_back(make_put("acct/c", "1"));
+  t.then_ops.push_back(make_delete_range("old/", prefix_end("old/")));
+  return t;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(disk_full)
@@ -157,26 +201,11 @@ BOOST_AUTO_TEST_CASE(the_log_waits_for_space_and_goes_on_once_it_is_freed) {
 BOOST_AUTO_TEST_CASE(a_full_disk_refuses_writes_serves_reads_and_recovers_by_itself) {
   std::optional<tmpfs_mount> mounted;
   std::filesystem::path data;
-  node_options o;
-  o.extra_toml = "[storage]\nsegment-size = \"1MiB\"\nmax-batch-size = \"256KiB\"\n";
-  o.log_keys = "";  // kvnode's default level
-  o.prepare = [&](const std::filesystem::path& dir) {
-    mounted.emplace(dir, 16 << 20);
-    data = dir;
-  };
-  node_process node(o);
+  node_process node(on_small_tmpfs(mounted, data));
   auto weight = ballast(data, 3 << 20);
-  const std::string value(2000, 'v');
   std::map<std::string, std::string> acknowledged;
   with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
-    result<std::uint64_t> last = errc::internal;
-    for (int i = 0; i < 5000; ++i) {
-      auto key = fmt::format("key{:05}", i);
-      auto v = fmt::format("word{} {}", i, value);
-      last = co_await c.set(key, v);
-      if (!last) break;
-      acknowledged[key] = v;
-    }
+    auto last = co_await fill_until_refused(c, acknowledged);
     BOOST_REQUIRE_MESSAGE(last.is(errc::no_space), last.message());
     BOOST_TEST(last.message().find("No space left on device") != std::string::npos, last.message());
     BOOST_TEST(last.message().find(data.string()) != std::string::npos, last.message());
@@ -203,7 +232,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_writes_serves_reads_and_recovers_by_its
     BOOST_TEST(found->total == 1u);
 
     std::filesystem::remove(weight);
-    result<std::uint64_t> again = errc::internal;
+    result<write_ack> again = errc::internal;
     for (int i = 0; i < 200; ++i) {
       again = co_await c.set("after", "space");
       if (again) break;
@@ -229,6 +258,79 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_writes_serves_reads_and_recovers_by_its
     for (const auto& [k, v] : acknowledged) BOOST_TEST(*(co_await c.get(k)) == v);
     BOOST_TEST(*(co_await c.get("after")) == "space");
   });
+}
+
+// A write transaction (a compare, two puts and a delete-range) refused for lack of space changes
+// nothing, not one of its ops; reads go on, and the same transaction succeeds once space is freed.
+BOOST_AUTO_TEST_CASE(a_transaction_refused_for_space_changes_nothing_and_succeeds_later) {
+  std::optional<tmpfs_mount> mounted;
+  std::filesystem::path data;
+  node_process node(on_small_tmpfs(mounted, data));
+  std::map<std::string, std::string> acknowledged;
+  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
+    BOOST_REQUIRE((co_await c.bulk_set(pairs_of("acct/a", "10", "acct/b", "5", "old/1", "x", "old/2", "y"))).ok());
+    auto weight = ballast(data, 3 << 20);
+    auto filled = co_await fill_until_refused(c, acknowledged);
+    BOOST_REQUIRE_MESSAGE(filled.is(errc::no_space), filled.message());
+    auto before = co_await c.range(make_range("acct/", prefix_end("acct/")));
+    BOOST_REQUIRE(before.ok());
+
+    auto refused = co_await c.txn(move_one_and_drop_old());
+    BOOST_REQUIRE_MESSAGE(refused.is(errc::no_space), refused.message());
+    BOOST_TEST(refused.message().find("the write was not applied") != std::string::npos, refused.message());
+    // Neither put nor the delete is visible, and the keyspace took no revision. Reads, ranges
+    // (read-only transactions) and searches are served all along.
+    auto accounts = co_await c.range(make_range("acct/", prefix_end("acct/")));
+    BOOST_REQUIRE_MESSAGE(accounts.ok(), accounts.message());
+    BOOST_TEST(accounts->revision == before->revision);
+    BOOST_TEST((accounts->kvs == before->kvs));
+    BOOST_TEST(accounts->count == 2u);  // acct/a and acct/b: no acct/c
+    BOOST_TEST(*(co_await c.get("acct/a")) == "10");
+    BOOST_TEST((co_await c.get("acct/c")).is(errc::not_found));
+    auto old = co_await c.range(make_range("old/", prefix_end("old/")));
+    BOOST_REQUIRE(old.ok());
+    BOOST_TEST(old->count == 2u);
+    BOOST_TEST(*(co_await c.get("key00000")) == acknowledged["key00000"]);
+    search::text_query q;
+    q.terms.push_back("word3");
+    auto found = co_await c.search(q);
+    BOOST_REQUIRE_MESSAGE(found.ok(), found.message());
+    BOOST_TEST(found->total == 1u);
+    auto st = co_await c.status();
+    BOOST_REQUIRE(st.ok());
+    BOOST_TEST(st->text("alarm") == "no_space");
+    BOOST_TEST(st->number("revision") == before->revision);
+
+    // Space is freed: the same transaction, sent again, is taken and applies whole, once.
+    std::filesystem::remove(weight);
+    result<txn_reply> again = errc::internal;
+    for (int i = 0; i < 200; ++i) {
+      again = co_await c.txn(move_one_and_drop_old());
+      if (again) break;
+      BOOST_TEST(again.is(errc::no_space), again.message());
+      co_await sleep_for(std::chrono::milliseconds(50));
+    }
+    BOOST_REQUIRE_MESSAGE(again.ok(), again.message());
+    BOOST_TEST(again->succeeded);  // the compare held: acct/a was still 10
+    BOOST_TEST(again->revision == before->revision + 1);
+    BOOST_REQUIRE(again->results.size() == 3u);
+    BOOST_TEST(again->results[2].count == 2u);  // old/1 and old/2 deleted
+    BOOST_TEST(*(co_await c.get("acct/a")) == "9");
+    BOOST_TEST(*(co_await c.get("acct/c")) == "1");
+    BOOST_TEST(*(co_await c.get("acct/b")) == "5");
+    old = co_await c.range(make_range("old/", prefix_end("old/")));
+    BOOST_REQUIRE(old.ok());
+    BOOST_TEST(old->count == 0u);
+    st = co_await c.status();
+    BOOST_TEST(st->text("alarm") == "none");
+    for (const auto& [k, v] : acknowledged) {
+      auto got = co_await c.get(k);
+      BOOST_REQUIRE_MESSAGE(got.ok(), k << ": " << got.message());
+      BOOST_TEST(*got == v);
+    }
+  });
+  BOOST_TEST(::kill(node.pid(), 0) == 0);  // the same process all along
+  BOOST_TEST(node.log().find("fatal") == std::string::npos);
 }
 
 // In a cluster, a member out of space hands leadership over, takes no entries (keeping its room

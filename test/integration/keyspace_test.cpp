@@ -299,4 +299,56 @@ BOOST_AUTO_TEST_CASE(search_follows_transactions_and_waits_for_a_revision) {
   });
 }
 
+// set, del and bulk_set answer the revision they took (one for a whole bulk_set), the revision
+// reads and transactions name, and a search on another connection waits for it.
+BOOST_AUTO_TEST_CASE(writes_answer_the_revision_they_took_and_search_waits_for_it) {
+  node_process node;
+  with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
+    auto before = co_await c.status();
+    BOOST_REQUIRE(before.ok());
+    const auto start = before->number("revision");
+
+    auto set = co_await c.set("doc/1", "the quick brown fox");
+    BOOST_REQUIRE_MESSAGE(set.ok(), set.message());
+    BOOST_TEST(set->revision == start + 1);
+    BOOST_TEST(set->index > 0u);
+    auto one = co_await c.range(make_range("doc/1"));
+    BOOST_REQUIRE(one.ok());
+    BOOST_TEST(one->kvs.at(0).mod_revision == set->revision);
+
+    auto bulk = co_await c.bulk_set(pairs_of("doc/2", "a quick red fox", "doc/3", "quick thinking"));
+    BOOST_REQUIRE_MESSAGE(bulk.ok(), bulk.message());
+    BOOST_TEST(bulk->revision == set->revision + 1);  // one revision for every pair
+    BOOST_TEST(bulk->index > set->index);
+    auto two = co_await c.range(prefix("doc/"));
+    BOOST_REQUIRE(two.ok());
+    BOOST_TEST(two->kvs.at(1).mod_revision == bulk->revision);
+    BOOST_TEST(two->kvs.at(2).mod_revision == bulk->revision);
+
+    // Another connection, so that only the revision makes a stale search wait for the writes.
+    client other(co_await asio::this_coro::executor, client_options(node.endpoint()));
+    search::text_query q;
+    q.terms.push_back("quick");
+    auto found = co_await other.search(q, bulk->revision, read_mode::stale, min_point::revision);
+    BOOST_REQUIRE_MESSAGE(found.ok(), found.message());
+    BOOST_TEST(found->total == 3u);
+    BOOST_TEST(found->applied_index >= bulk->index);
+
+    auto del = co_await c.del("doc/3");
+    BOOST_REQUIRE_MESSAGE(del.ok(), del.message());
+    BOOST_TEST(del->revision == bulk->revision + 1);
+    auto now = co_await c.range(prefix("doc/"));
+    BOOST_TEST(now->revision == del->revision);  // a read names the same revision
+    BOOST_TEST(now->kvs.size() == 2u);
+    found = co_await other.search(q, del->revision, read_mode::stale, min_point::revision);
+    BOOST_REQUIRE_MESSAGE(found.ok(), found.message());
+    BOOST_TEST(found->total == 2u);
+    BOOST_TEST(found->applied_index >= del->index);
+    // The revision del answered is the node's current one: the next is not there yet.
+    auto ahead = co_await other.search(q, del->revision + 1, read_mode::stale, min_point::revision);
+    BOOST_TEST(ahead.is(errc::future_revision), ahead.message());
+    other.close();
+  });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(commands_and_exit_codes) {
   node_process node;
   auto r = kvctl(node, {"set", "name", "kvnode"});
   BOOST_TEST(r.exit_code == 0);
-  BOOST_TEST(has(r.out, "OK (index"), r.out);
+  BOOST_TEST(r.out == fmt::format("OK (revision {})\n", revision_of(node)));
 
   r = kvctl(node, {"get", "name"});
   BOOST_TEST(r.exit_code == 0);
@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(commands_and_exit_codes) {
 
   r = kvctl(node, {"bulk-set", "a", "1", "b", "2"});
   BOOST_TEST(r.exit_code == 0);
-  BOOST_TEST(has(r.out, "2 pairs"), r.out);
+  BOOST_TEST(r.out == fmt::format("OK (revision {}, 2 pairs)\n", revision_of(node)));
   BOOST_TEST(kvctl(node, {"get", "b"}).out == "2\n");
 
   r = kvctl(node, {"ping"});
@@ -372,6 +372,17 @@ BOOST_AUTO_TEST_CASE(rev_reads_an_overwritten_value_until_compacted) {
   BOOST_TEST(r.exit_code == 3);
   BOOST_TEST(has(r.err, "future revision"), r.err);
   BOOST_TEST(has(kvctl(node, {"status"}).out, fmt::format("compacted_revision: {}\n", now)));
+  BOOST_TEST(json_of(kvctl(node, {"-w", "json", "status"}))["compacted_revision"].get<std::uint64_t>() == now);
+  // The table of several endpoints: REVISION, then COMPACTED, last.
+  r = kvctl(node, {"--endpoints", node.endpoint() + "," + node.endpoint(), "status"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  std::istringstream table(r.out);
+  std::string header;
+  std::string row;
+  std::getline(table, header);
+  std::getline(table, row);
+  BOOST_TEST(header.ends_with(" REVISION    COMPACTED"), header);
+  BOOST_TEST(row.ends_with(fmt::format(" {:>12} {:>12}", now, now)), row);
 }
 
 BOOST_AUTO_TEST_CASE(del_prints_the_count_like_etcdctl) {
@@ -543,12 +554,16 @@ BOOST_AUTO_TEST_CASE(json_output_for_the_older_commands) {
   auto r = kvctl(node, {"-w", "json", "set", "k", "v"});
   BOOST_TEST(r.exit_code == 0, r.err);
   auto j = json_of(r);
+  BOOST_TEST(j["header"]["revision"].get<std::uint64_t>() == revision_of(node));
   BOOST_TEST(j["header"]["index"].get<std::uint64_t>() > 0u);
   r = kvctl(node, {"--write-out=json", "bulk-set", "a", "the quick brown fox", "b", "2"});
   BOOST_TEST(r.exit_code == 0, r.err);
   j = json_of(r);
   BOOST_TEST(j["pairs"].get<std::uint64_t>() == 2u);
   const auto index = j["header"]["index"].get<std::uint64_t>();
+  const auto revision = j["header"]["revision"].get<std::uint64_t>();
+  BOOST_TEST(revision == revision_of(node));
+  BOOST_TEST(index > revision);  // the log also holds the leader's no-op and kvctl's sessions
 
   // get KEY: the whole key, in etcd's shape; still exit 1 (with the answer) when absent.
   r = kvctl(node, {"--write-out", "json", "get", "k"});
@@ -577,16 +592,27 @@ BOOST_AUTO_TEST_CASE(json_output_for_the_older_commands) {
   BOOST_TEST(j["nodes"][1]["endpoint"].get<std::string>() == node.endpoint());
   BOOST_TEST(j["nodes"][1]["role"].get<std::string>() == "leader");
 
-  r = kvctl(node, {"-w", "json", "search", "--min-index", std::to_string(index), "quick", "brown"});
+  // --min-index takes the revision a write printed (--min-revision is the same): that one is
+  // there, the next is not yet, and neither is one as large as the write's log index.
+  r = kvctl(node, {"-w", "json", "search", "--stale", "--min-index", std::to_string(revision), "quick", "brown"});
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST(r.err.empty(), r.err);
   j = json_of(r);
   BOOST_TEST(j["total"].get<std::uint64_t>() == 1u);
   BOOST_TEST(j["hits"][0]["key"].get<std::string>() == "YQ==");
   BOOST_TEST(j["hits"][0]["score"].get<double>() > 0);
-  j = json_of(kvctl(node, {"-w", "json", "similar", "--min-index", std::to_string(index), "the quick brown fax"}));
+  j = json_of(kvctl(node, {"-w", "json", "similar", "--stale", "--min-revision", std::to_string(revision),
+                           "the quick brown fax"}));
   BOOST_TEST(j["hits"][0]["key"].get<std::string>() == "YQ==");
   BOOST_TEST(j["applied_index"].get<std::uint64_t>() >= index);
+  for (auto ahead : {revision + 1, index}) {
+    r = kvctl(node, {"search", "--stale", "--min-index", std::to_string(ahead), "quick"});
+    BOOST_TEST(r.exit_code == 3, r.out);
+    BOOST_TEST(has(r.err, fmt::format("revision {} is beyond this node's revision {}", ahead, revision)), r.err);
+    r = kvctl(node, {"similar", "--stale", "--min-revision", std::to_string(ahead), "quick"});
+    BOOST_TEST(r.exit_code == 3, r.out);
+    BOOST_TEST(has(r.err, "beyond this node's revision"), r.err);
+  }
 
   j = json_of(kvctl(node, {"-w", "json", "compact", std::to_string(revision_of(node))}));
   BOOST_TEST(j["compacted_revision"].get<std::uint64_t>() == revision_of(node));

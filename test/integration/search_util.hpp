@@ -70,12 +70,14 @@ inline asio::awaitable<std::uint64_t> write_corpus(client& c, int docs) {
       batch.emplace_back(fmt::format("doc{:05}", j),
                          fmt::format("document {} about the {} with words w{} and w{}", j, topic(j), j % 7, j % 11));
     }
-    last = *(co_await c.bulk_set(std::move(batch)));
+    last = (co_await c.bulk_set(std::move(batch)))->index;
   }
-  for (int i = 0; i < docs; i += 3) last = *(co_await c.set(fmt::format("doc{:05}", i), fmt::format("rewritten {} zebra", i)));
+  for (int i = 0; i < docs; i += 3) {
+    last = (co_await c.set(fmt::format("doc{:05}", i), fmt::format("rewritten {} zebra", i)))->index;
+  }
   for (int i = 1; i < docs; i += 10) {
     auto r = co_await c.del(fmt::format("doc{:05}", i));
-    if (r) last = *r;
+    if (r) last = r->index;
   }
   co_return last;
 }

@@ -5,7 +5,9 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sstream>
 #include <string>
+#include <vector>
 
 using namespace kv::kvctl;
 
@@ -108,8 +110,16 @@ BOOST_AUTO_TEST_CASE(json_is_etcd_shaped_with_base64_bytes) {
   BOOST_TEST(j["kvs"][1]["create_revision"].get<std::uint64_t>() == 2u);
   BOOST_TEST(j["kvs"][1]["version"].get<std::uint64_t>() == 1u);
 
-  auto written = nlohmann::json::parse(p->written(12));
+  kv::write_ack ack;
+  ack.index = 12;
+  ack.revision = 7;
+  auto written = nlohmann::json::parse(p->written(ack));
+  BOOST_TEST(written["header"]["revision"].get<std::uint64_t>() == 7u);
   BOOST_TEST(written["header"]["index"].get<std::uint64_t>() == 12u);
+  auto bulk = nlohmann::json::parse(p->bulk_written(ack, 3));
+  BOOST_TEST(bulk["header"]["revision"].get<std::uint64_t>() == 7u);
+  BOOST_TEST(bulk["header"]["index"].get<std::uint64_t>() == 12u);
+  BOOST_TEST(bulk["pairs"].get<std::uint64_t>() == 3u);
 
   kv::txn_reply mget;
   mget.revision = 5;
@@ -119,6 +129,49 @@ BOOST_AUTO_TEST_CASE(json_is_etcd_shaped_with_base64_bytes) {
   auto m = nlohmann::json::parse(p->mget(mget));
   BOOST_TEST(m["kvs"][0]["value"].get<std::string>().empty());
   BOOST_TEST(m["kvs"][1].is_null());
+}
+
+BOOST_AUTO_TEST_CASE(simple_writes_name_their_revision) {
+  auto p = make_simple_printer(byte_notation::text);
+  kv::write_ack ack;
+  ack.index = 12;
+  ack.revision = 7;
+  BOOST_TEST(p->written(ack) == "OK (revision 7)\n");
+  BOOST_TEST(p->bulk_written(ack, 3) == "OK (revision 7, 3 pairs)\n");
+}
+
+BOOST_AUTO_TEST_CASE(cluster_status_shows_the_revision_and_the_compacted_revision) {
+  kv::node_status s;
+  s.fields = {{"node_id", std::uint64_t{2}},     {"role", std::string("leader")},
+              {"commit_index", std::uint64_t{40}}, {"applied_index", std::uint64_t{40}},
+              {"revision", std::uint64_t{31}},     {"compacted_revision", std::uint64_t{17}}};
+  std::vector<endpoint_status> nodes;
+  nodes.push_back({"127.0.0.1:7379", s});
+
+  const auto table = make_simple_printer(byte_notation::text)->cluster_status(nodes);
+  std::istringstream lines(table);
+  std::string header;
+  std::string row;
+  std::getline(lines, header);
+  std::getline(lines, row);
+  auto words = [](const std::string& line) {
+    std::istringstream in(line);
+    std::vector<std::string> out;
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+  };
+  const auto names = words(header);
+  const auto values = words(row);
+  BOOST_REQUIRE(names.size() == values.size());
+  BOOST_REQUIRE(names.size() >= 2u);
+  BOOST_TEST(names[names.size() - 2] == "REVISION");
+  BOOST_TEST(names.back() == "COMPACTED");
+  BOOST_TEST(values[values.size() - 2] == "31");
+  BOOST_TEST(values.back() == "17");
+
+  auto j = nlohmann::json::parse(make_json_printer()->cluster_status(nodes));
+  BOOST_TEST(j["nodes"][0]["revision"].get<std::uint64_t>() == 31u);
+  BOOST_TEST(j["nodes"][0]["compacted_revision"].get<std::uint64_t>() == 17u);
 }
 
 BOOST_AUTO_TEST_CASE(base64_as_rfc_4648) {

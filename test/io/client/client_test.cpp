@@ -75,9 +75,10 @@ class scripted_server {
   std::vector<std::shared_ptr<tcp::socket>> sockets_;
 };
 
-std::string ok_index(const protocol::frame& f, std::uint64_t index) {
+// A write's answer: its log index and revision (open_session reads the first as its id).
+std::string ok_write(const protocol::frame& f, std::uint64_t index, std::uint64_t revision = 1) {
   std::string out;
-  protocol::respond_index(out, f.id, index);
+  protocol::respond_write(out, f.id, {index, revision});
   return out;
 }
 
@@ -87,7 +88,7 @@ BOOST_AUTO_TEST_SUITE(client_library)
 
 BOOST_AUTO_TEST_CASE(follows_not_leader_to_the_leader) {
   test::run_async([](asio::io_context& ctx) -> asio::awaitable<void> {
-    scripted_server leader(ctx, [](const protocol::frame& f) { return ok_index(f, 7); });
+    scripted_server leader(ctx, [](const protocol::frame& f) { return ok_write(f, 7, 5); });
     auto leader_address = leader.endpoint();
     scripted_server follower(ctx, [&](const protocol::frame& f) {
       std::string out;
@@ -99,7 +100,8 @@ BOOST_AUTO_TEST_CASE(follows_not_leader_to_the_leader) {
     client c(ctx.get_executor(), o);
     auto r = co_await c.set("k", "v");
     BOOST_REQUIRE(r.ok());
-    BOOST_TEST(*r == 7u);
+    BOOST_TEST(r->index == 7u);
+    BOOST_TEST(r->revision == 5u);
     BOOST_TEST(c.endpoint() == leader_address);  // later requests go straight there
     BOOST_TEST(follower.requests == 1);
     BOOST_TEST((co_await c.set("k2", "v")).ok());
@@ -107,6 +109,43 @@ BOOST_AUTO_TEST_CASE(follows_not_leader_to_the_leader) {
     c.close();
     leader.stop();
     follower.stop();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(writes_yield_their_index_and_revision_and_need_both) {
+  test::run_async([](asio::io_context& ctx) -> asio::awaitable<void> {
+    bool with_revision = true;
+    scripted_server node(ctx, [&](const protocol::frame& f) {
+      if (with_revision) return ok_write(f, 20 + f.code, 30 + f.code);
+      std::string out;
+      protocol::respond_index(out, f.id, 20 + f.code);  // an index alone, as compact answers
+      return out;
+    });
+    client::options o;
+    o.endpoints = {node.endpoint()};
+    o.exactly_once = false;
+    client c(ctx.get_executor(), o);
+    auto set = co_await c.set("k", "v");
+    BOOST_REQUIRE_MESSAGE(set.ok(), set.message());
+    BOOST_TEST(set->index == 23u);
+    BOOST_TEST(set->revision == 33u);
+    auto del = co_await c.del("k");
+    BOOST_REQUIRE_MESSAGE(del.ok(), del.message());
+    BOOST_TEST(del->index == 24u);
+    BOOST_TEST(del->revision == 34u);
+    std::vector<std::pair<std::string, std::string>> pairs;
+    pairs.emplace_back("a", "1");
+    auto bulk = co_await c.bulk_set(std::move(pairs));
+    BOOST_REQUIRE_MESSAGE(bulk.ok(), bulk.message());
+    BOOST_TEST(bulk->index == 25u);
+    BOOST_TEST(bulk->revision == 35u);
+
+    with_revision = false;
+    auto short_answer = co_await c.set("k", "v");
+    BOOST_TEST(short_answer.is(errc::internal));
+    BOOST_TEST(short_answer.message() == "malformed write response");
+    c.close();
+    node.stop();
   });
 }
 
@@ -154,7 +193,7 @@ BOOST_AUTO_TEST_CASE(waits_out_an_election) {
         protocol::respond_error(out, f.id, protocol::status::not_leader, "no leader", "");
         return out;
       }
-      return ok_index(f, 9);
+      return ok_write(f, 9, 4);
     });
     client::options o;
     o.endpoints = {node.endpoint()};
@@ -162,7 +201,8 @@ BOOST_AUTO_TEST_CASE(waits_out_an_election) {
     client c(ctx.get_executor(), o);
     auto r = co_await c.set("k", "v");
     BOOST_REQUIRE(r.ok());
-    BOOST_TEST(*r == 9u);
+    BOOST_TEST(r->index == 9u);
+    BOOST_TEST(r->revision == 4u);
     BOOST_TEST(node.requests == 4);
     c.close();
     node.stop();
@@ -174,7 +214,11 @@ BOOST_AUTO_TEST_CASE(a_write_whose_answer_is_lost_is_sent_again_in_its_session) 
     std::vector<session_ref> writes;
     scripted_server* self = nullptr;
     scripted_server node(ctx, [&](const protocol::frame& f) {
-      if (static_cast<protocol::op>(f.code) == protocol::op::open_session) return ok_index(f, 42);
+      if (static_cast<protocol::op>(f.code) == protocol::op::open_session) {
+        std::string out;
+        protocol::respond_index(out, f.id, 42);
+        return out;
+      }
       auto body = f.body;
       auto ref = (f.flags & protocol::flag_session) ? protocol::take_session_prefix(body) : std::nullopt;
       writes.push_back(ref.value_or(session_ref{}));
@@ -182,7 +226,7 @@ BOOST_AUTO_TEST_CASE(a_write_whose_answer_is_lost_is_sent_again_in_its_session) 
         self->drop_all();  // the write is applied, but its answer is lost with the connection
         return std::string();
       }
-      return ok_index(f, 100 + writes.size());
+      return ok_write(f, 100 + writes.size());
     });
     self = &node;
     client::options o;
@@ -270,7 +314,7 @@ BOOST_AUTO_TEST_CASE(lost_connection_fails_writes_and_reconnects) {
         self->drop_all();  // vanish with the request in flight
         return std::string();
       }
-      return ok_index(f, 1);
+      return ok_write(f, 1);
     });
     self = &server;
     client::options o;

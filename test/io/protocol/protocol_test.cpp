@@ -98,6 +98,25 @@ BOOST_AUTO_TEST_CASE(peek_id_reads_the_header_only) {
   BOOST_TEST(!peek_id(std::string_view(buf).substr(0, length_bytes + header_bytes - 1)).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(a_write_answers_its_index_then_its_revision) {
+  std::string buf;
+  respond_write(buf, 3, {99, 41});
+  auto a = parse_frame(buf, 1024);
+  BOOST_REQUIRE((a.status == parse_status::ok));
+  BOOST_TEST(a.f.id == 3u);
+  BOOST_TEST(a.f.code == static_cast<std::uint8_t>(status::ok));
+  BOOST_TEST(a.f.body.size() == 16u);
+  auto reply = parse_write_reply(a.f.body);
+  BOOST_REQUIRE(reply.has_value());
+  BOOST_TEST(reply->index == 99u);
+  BOOST_TEST(reply->revision == 41u);
+  BOOST_TEST(*parse_index(a.f.body) == 99u);  // the index still leads
+  // Exactly 16 bytes: neither a lone index nor a longer body is a write's answer.
+  BOOST_TEST(!parse_write_reply(a.f.body.substr(0, 8)).has_value());
+  BOOST_TEST(!parse_write_reply(std::string(a.f.body) + "x").has_value());
+  BOOST_TEST(!parse_index(a.f.body.substr(0, 12)).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(responses) {
   std::string buf;
   respond_index(buf, 1, 99);
