@@ -7,7 +7,8 @@
 #   git worktree add /tmp/old <commit> && cmake -S /tmp/old -B /tmp/old/build -G Ninja \
 #     -DCMAKE_BUILD_TYPE=Release && ninja -C /tmp/old/build kvnode kvbench
 #   OLD=/tmp/old/build/bin NEW=build/bin bench/ab.sh
-# SHAPES picks shapes by name (default: all four).
+# SHAPES picks shapes by name (default: the four above node-set50-nosync). node-set50-nosync
+# writes without fsync: the disk's swings drop out and what is left is the code's CPU.
 set -u
 OLD=${OLD:?set OLD to the old build/bin}; NEW=${NEW:-build/bin}; RUNS=${RUNS:-4}; SECS=${SECS:-6}; SETTLE=${SETTLE:-2}
 SHAPES=${SHAPES:-node-set50 node-get50 cluster-set50 cluster-get50}
@@ -16,6 +17,7 @@ declare -A args=(
   [node-get50]="--start-node --connections 50 --reads 1 --prefill --keys 100000 --index off"
   [cluster-set50]="--start-cluster 3 --connections 50 --index off"
   [cluster-get50]="--start-cluster 3 --connections 50 --reads 1 --prefill --keys 100000 --index off"
+  [node-set50-nosync]="--start-node --connections 50 --index off --fsync never"
 )
 out=$(mktemp)
 for name in $SHAPES; do
