@@ -75,6 +75,7 @@ void keyspace::clear() noexcept {
   for (auto* b : retired_) version_block::destroy(b);
   retired_.clear();
   history_queue_.clear();
+  tombstone_queue_.clear();
 }
 
 keyspace::keyspace(keyspace&& other) noexcept { *this = std::move(other); }
@@ -86,6 +87,7 @@ keyspace& keyspace::operator=(keyspace&& other) noexcept {
   index_.swap(other.index_);
   retired_.swap(other.retired_);
   history_queue_.swap(other.history_queue_);
+  tombstone_queue_.swap(other.tombstone_queue_);
   sink_ = std::exchange(other.sink_, nullptr);
   capture_cursor_ = std::exchange(other.capture_cursor_, {});
   revision_ = std::exchange(other.revision_, 1);
@@ -317,6 +319,41 @@ result<range_answer> keyspace::range(const key_range& r, const range_options& o)
   return a;
 }
 
+// ---- changes ----------------------------------------------------------------------------------
+
+result<std::vector<key_event>> keyspace::changes(const key_range& r, std::uint64_t from, std::uint64_t to) const {
+  assert(!writing_);
+  if (from < compacted_) {
+    return error_info{make_error_code(errc::compacted),
+                      fmt::format("the changes at revision {} have been compacted; the oldest revision whose "
+                                  "changes are kept is {}",
+                                  from, compacted_),
+                      {}};
+  }
+  if (to > revision_) {
+    return error_info{make_error_code(errc::future_revision),
+                      fmt::format("revision {} is in the future; the current revision is {}", to, revision_), {}};
+  }
+  std::vector<key_event> out;
+  if (from > to) return out;
+  auto [first, last] = bounds(r);
+  for (auto it = first; it != last; ++it) {
+    // Newest first; each version in [from, to] is one change, and the one below it what it replaced.
+    for (const version_block* b = it->block; b != nullptr && b->mod_revision >= from; b = b->older) {
+      if (b->mod_revision > to) continue;
+      key_event e;
+      e.deleted = b->tombstone();
+      e.kv = e.deleted ? key_value{b->key(), {}, 0, b->mod_revision, 0} : view_of(b);
+      if (b->older != nullptr && !b->older->tombstone()) e.prev = view_of(b->older);
+      out.push_back(e);
+    }
+  }
+  // Keys came in order, so a stable sort by revision keeps them in order within a revision.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const key_event& a, const key_event& b) { return a.kv.mod_revision < b.kv.mod_revision; });
+  return out;
+}
+
 // ---- compaction -----------------------------------------------------------------------------
 
 error_info keyspace::check_compact(std::uint64_t revision) const {
@@ -345,6 +382,14 @@ void keyspace::trim_history() {
     trim_version(history_queue_.front().second, limit);
     history_queue_.pop_front();
   }
+  while (!tombstone_queue_.empty() && tombstone_queue_.front().first < limit) {
+    // The key may have been written since: then its tombstone is history, queued as such.
+    auto* head = find_head(tombstone_queue_.front().second);
+    if (head != nullptr && head->tombstone() && head->older == nullptr && head->mod_revision < limit) {
+      erase_tombstone(head);
+    }
+    tombstone_queue_.pop_front();
+  }
 }
 
 void keyspace::trim_version(version_block* old, std::uint64_t limit) {
@@ -356,13 +401,22 @@ void keyspace::trim_version(version_block* old, std::uint64_t limit) {
   newer->older = old->older;
   version_block::destroy(old);
   --blocks_;
-  // A deleted key whose tombstone is all that is left says "absent" to every readable revision,
-  // as no entry would. Only the newest block can go here: older ones are queued themselves.
-  if (newer == head && head->tombstone() && head->older == nullptr && head->mod_revision <= limit) {
-    erase_head(head->key());
-    version_block::destroy(head);
-    --blocks_;
+  // A deleted key whose tombstone is all that is left: the tombstone goes once the revision of
+  // the delete is below the compacted one (reads say "absent" without it, and changes() no longer
+  // reaches its revision). At the compacted revision itself it stays, queued to go later.
+  if (newer == head && head->tombstone() && head->older == nullptr) {
+    if (head->mod_revision < limit) {
+      erase_tombstone(head);
+    } else {
+      tombstone_queue_.emplace_back(head->mod_revision, std::string(head->key()));
+    }
   }
+}
+
+void keyspace::erase_tombstone(version_block* head) {
+  erase_head(head->key());
+  version_block::destroy(head);
+  --blocks_;
 }
 
 // ---- capture and restore --------------------------------------------------------------------
@@ -390,8 +444,11 @@ bool keyspace::capture_step(std::size_t max_keys) {
       chain.push_back(b);
       if (b->mod_revision <= capture_compacted_) break;  // what a read at the compacted revision sees
     }
-    // The oldest version, if a tombstone, says only "absent" to the oldest readable revisions.
-    if (!chain.empty() && chain.back()->tombstone()) chain.pop_back();
+    // The oldest version, if a tombstone from before the compacted revision, says only "absent"
+    // to the readable revisions. One at the compacted revision is a change changes() reports.
+    if (!chain.empty() && chain.back()->tombstone() && chain.back()->mod_revision < capture_compacted_) {
+      chain.pop_back();
+    }
     if (chain.empty()) continue;
     captured_key k;
     k.key = it->block->key();
@@ -436,6 +493,8 @@ void keyspace::restore_key(const captured_key& k) {
   if (!head->tombstone()) {
     ++live_keys_;
     live_bytes_ += head->key_len + head->value_len;
+  } else if (head->older == nullptr) {  // a delete at the capture's compacted revision
+    tombstone_queue_.emplace_back(head->mod_revision, std::string(k.key));
   }
 }
 
@@ -449,6 +508,8 @@ void keyspace::restore_revisions(std::uint64_t revision, std::uint64_t compacted
   compacted_ = compacted;
   // restore_key() queued history in key order; trimming pops it in revision order.
   std::stable_sort(history_queue_.begin(), history_queue_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(tombstone_queue_.begin(), tombstone_queue_.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 

@@ -86,6 +86,15 @@ struct range_answer {
   std::uint64_t revision = 0;    // the revision the answer reflects
 };
 
+// One change to one key, as a watch reports it (etcd's mvccpb.Event).
+struct key_event {
+  bool deleted = false;  // a delete: `kv` holds the key and the delete's revision (mod_revision)
+  key_value kv;          // a put: the version it wrote
+  // The version the change replaced, if the key was live before it. Absent too for a change at
+  // the compacted revision whose replaced version compaction freed.
+  std::optional<key_value> prev;
+};
+
 // What a capture emits for one key: its versions readable in [C, R], oldest first.
 struct captured_key {
   std::string_view key;
@@ -115,6 +124,8 @@ class keyspace {
   std::uint64_t data_bytes() const noexcept { return live_bytes_; }
   // Versions kept for reads at past revisions (not counting each live key's current version).
   std::uint64_t history_versions() const noexcept { return blocks_ - keys_.size(); }
+  // Deleted keys whose tombstone is their newest version, kept until compaction passes it.
+  std::uint64_t tombstones() const noexcept { return keys_.size() - live_keys_; }
 
   // Sizes the point index for about `keys` keys, so that loading them does not rehash.
   void reserve(std::uint64_t keys) { index_.reserve(keys); }
@@ -143,6 +154,14 @@ class keyspace {
   // errc::ok, or why reads at `revision` (0: current) are refused: below compacted() (the
   // message names the oldest readable revision) or above revision().
   error_info check_revision(std::uint64_t revision) const;
+
+  // ---- changes (watches) ---------------------------------------------------------------------
+  // Every change to the keys in `r` at revisions [from, to], in revision order and, within one
+  // revision (one write), in key order: a put or a delete per key the write changed. `from` must
+  // be at least compacted() (every change from the compacted revision on is kept, deletes too)
+  // and `to` at most revision(); errc::compacted or errc::future_revision otherwise. Not during a
+  // write. Views stay valid until the next write or compaction.
+  result<std::vector<key_event>> changes(const key_range& r, std::uint64_t from, std::uint64_t to) const;
 
   // ---- compaction ----------------------------------------------------------------------------
   // Makes revisions below `revision` unreadable and frees what only they needed. `revision` must
@@ -252,6 +271,8 @@ class keyspace {
   // Frees `old`, a version replaced at a revision <= limit (no read at limit or later sees it),
   // and its key's tombstone if nothing else of the key is left.
   void trim_version(version_block* old, std::uint64_t limit);
+  // Removes the key whose newest block `head` is a tombstone with nothing older.
+  void erase_tombstone(version_block* head);
   // Trims the queued keys up to the compacted revision (or the capture's, while one runs).
   void trim_history();
   void clear() noexcept;
@@ -271,6 +292,10 @@ class keyspace {
   // (revision, block): at `revision` a write replaced the version in `block` (an older block, never
   // a key's newest), in revision order. Holding the block rather than the key costs no allocation.
   std::deque<std::pair<std::uint64_t, version_block*>> history_queue_;
+  // (revision, key): a deleted key whose tombstone, at `revision`, is all that is left of it, to
+  // remove once `revision` is below the compacted revision. Rare: only a delete at the revision a
+  // compaction (or a snapshot's capture) stopped at.
+  std::deque<std::pair<std::uint64_t, std::string>> tombstone_queue_;
   std::uint64_t max_restored_revision_ = 0;
 
   capture_sink sink_;

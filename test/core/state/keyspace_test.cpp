@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -124,8 +125,10 @@ class runner {
         compact();
       } else if (dice < 57) {
         capture_and_restore();
-      } else {
+      } else if (dice < 80) {
         check_reads(ks_, model_.compacted, model_.revision);
+      } else {
+        check_changes(ks_, model_.compacted, model_.revision);
       }
       if (step % 50 == 0) check_everything(ks_, model_.compacted, model_.revision);
     }
@@ -136,6 +139,21 @@ class runner {
       model_.compacted = model_.revision;
     }
     BOOST_TEST(ks_.history_versions() == 0u, where());
+    check_everything(ks_, model_.compacted, model_.revision);
+    // Tombstones at the compacted revision stay (their deletes are changes from it); the next
+    // compaction past them frees them.
+    ks_.begin_write();
+    model_.begin();
+    ks_.put("after", "x");
+    model_.put("after", "x");
+    ks_.end_write();
+    model_.end();
+    if (!ks_.capturing()) {
+      ks_.compact(model_.revision);
+      model_.compacted = model_.revision;
+      BOOST_TEST(ks_.tombstones() == 0u, where());
+      BOOST_TEST(ks_.history_versions() == 0u, where());
+    }
     check_everything(ks_, model_.compacted, model_.revision);
   }
 
@@ -168,9 +186,11 @@ class runner {
     ks_.begin_write();
     model_.begin();
     auto ops = 1 + pick(4);
+    std::vector<std::string> put_keys;
     for (std::uint64_t i = 0; i < ops; ++i) {
       if (pick(3) != 0) {
         auto k = random_key();
+        put_keys.push_back(k);
         auto v = fmt::format("v{}", pick(1000));
         auto prev = ks_.put(k, v);
         auto want = model_.put(k, v);
@@ -187,6 +207,8 @@ class runner {
         auto n = ks_.delete_range(r, [&](const kv::key_value& kv) { deleted.emplace_back(kv.key); });
         auto want = model_.del(r);
         BOOST_REQUIRE_MESSAGE(n == want.size(), where() << ": delete_range count " << n << " != " << want.size());
+        for (const auto& k : put_keys)
+          if (model::in_range(k, r)) murky_.emplace(model_.write, k);
         for (std::size_t j = 0; j < want.size(); ++j) BOOST_TEST(deleted[j] == want[j].first, where());
       }
     }
@@ -245,6 +267,7 @@ class runner {
     BOOST_TEST(restored.revision() == rev, where());
     BOOST_TEST(restored.compacted() == compacted, where());
     check_everything(restored, compacted, rev);  // the model keeps every version: check them all
+    check_changes(restored, compacted, rev);
     if (quiet) ks_ = std::move(restored);
   }
 
@@ -288,6 +311,69 @@ class runner {
     }
   }
 
+  // The changes to a random range over random revisions in [lo, hi], against the model's
+  // versions: each version in the window is one change; the version before it, if live, is what
+  // it replaced. Also the refusals just outside [lo, hi].
+  void check_changes(const keyspace& ks, std::uint64_t lo, std::uint64_t hi) {
+    if (lo > 1) BOOST_TEST(ks.changes(key_range{"a", {}}, lo - 1, hi).is(kv::errc::compacted), where());
+    BOOST_TEST(ks.changes(key_range{"a", {}}, lo, hi + 1).is(kv::errc::future_revision), where());
+    std::string a, b;
+    auto r = random_range(a, b);
+    const auto from = lo + pick(hi - lo + 1);
+    const auto to = pick(4) == 0 ? hi : from + pick(hi - from + 1);
+    auto got = ks.changes(r, from, to);
+    BOOST_REQUIRE_MESSAGE(got.ok(), where() << ": changes " << from << ".." << to << ": " << got.message());
+    struct want_event {
+      std::string key;
+      const ref_version* v;
+      const ref_version* prev;
+    };
+    std::vector<want_event> want;
+    for (const auto& [k, vs] : model_.keys) {
+      if (!model::in_range(k, r)) continue;
+      for (std::size_t i = 0; i < vs.size(); ++i) {
+        if (vs[i].mod < from || vs[i].mod > to) continue;
+        const ref_version* prev = i > 0 && vs[i - 1].version != 0 ? &vs[i - 1] : nullptr;
+        want.push_back({k, &vs[i], prev});
+      }
+    }
+    std::stable_sort(want.begin(), want.end(), [](const want_event& x, const want_event& y) { return x.v->mod < y.v->mod; });
+    // A key put and then deleted in one write (no command does that: transactions refuse it) was
+    // absent before and after; whether it shows as a delete depends on compaction's progress.
+    std::erase_if(want, [&](const want_event& w) { return murky_.contains({w.v->mod, w.key}); });
+    std::erase_if(*got, [&](const kv::key_event& e) {
+      return murky_.contains({e.kv.mod_revision, std::string(e.kv.key)});
+    });
+    if (got->size() != want.size()) {
+      for (const auto& g : *got) fmt::print(stderr, "got {:?} {} {}\n", g.kv.key, g.kv.mod_revision, g.deleted);
+      for (const auto& w : want) fmt::print(stderr, "want {:?} {} {}\n", w.key, w.v->mod, w.v->version);
+      fmt::print(stderr, "compacted {} capturing {}\n", ks.compacted(), ks.capturing());
+    }
+    BOOST_REQUIRE_MESSAGE(got->size() == want.size(),
+                          where() << ": " << got->size() << " changes " << from << ".." << to << ", want " << want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      const auto& g = (*got)[i];
+      const auto& w = want[i];
+      BOOST_REQUIRE_MESSAGE(g.kv.key == w.key && g.kv.mod_revision == w.v->mod,
+                            where() << ": change " << i << " of " << from << ".." << to);
+      BOOST_TEST(g.deleted == (w.v->version == 0), where());
+      if (!g.deleted) {
+        BOOST_TEST(g.kv.value == w.v->value, where());
+        BOOST_TEST(g.kv.create_revision == w.v->create, where());
+        BOOST_TEST(g.kv.version == w.v->version, where());
+      }
+      // The version a change at the compacted revision replaced may have been freed.
+      if (w.prev == nullptr || w.v->mod > ks.compacted()) {
+        BOOST_REQUIRE_MESSAGE(g.prev.has_value() == (w.prev != nullptr), where() << ": change " << i << "'s prev");
+      }
+      if (g.prev && w.prev) {
+        BOOST_TEST(g.prev->value == w.prev->value, where());
+        BOOST_TEST(g.prev->mod_revision == w.prev->mod, where());
+        BOOST_TEST(g.prev->version == w.prev->version, where());
+      }
+    }
+  }
+
   // Every key at every readable revision, and the live counts.
   void check_everything(const keyspace& ks, std::uint64_t lo, std::uint64_t hi) {
     for (auto rev = lo; rev <= hi; ++rev) {
@@ -319,6 +405,7 @@ class runner {
   int step_ = 0;
   keyspace ks_;
   model model_;
+  std::set<std::pair<std::uint64_t, std::string>> murky_;  // (revision, key): put, then deleted, in one write
 };
 
 std::uint64_t env_number(const char* name, std::uint64_t fallback) {
@@ -406,6 +493,40 @@ BOOST_AUTO_TEST_CASE(revisions_versions_and_compaction_errors) {
   BOOST_TEST(ks.history_versions() == 0u);
   BOOST_TEST(ks.key_count() == 1u);
   BOOST_TEST(ks.range(key_range{std::string(1, '\0'), std::string(1, '\0')}, {})->kvs.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(changes_name_each_put_and_delete_with_what_it_replaced) {
+  keyspace ks;
+  auto write = [&](auto&& f) {
+    ks.begin_write();
+    f();
+    return ks.end_write();
+  };
+  write([&] { ks.put("k", "1"); });                             // 2
+  write([&] { ks.put("k", "2"); ks.put("other", "o"); });       // 3
+  write([&] { ks.delete_range(key_range{"k", {}}); });         // 4
+  write([&] { ks.put("k", "3"); });                             // 5
+  auto all = ks.changes(key_range{std::string(1, '\0'), std::string(1, '\0')}, 1, 5);
+  BOOST_REQUIRE(all.ok());
+  BOOST_REQUIRE(all->size() == 5u);
+  const auto& c = *all;
+  BOOST_TEST((c[0].kv.key == "k" && c[0].kv.mod_revision == 2u && !c[0].deleted && !c[0].prev));
+  BOOST_TEST((c[1].kv.key == "k" && c[1].kv.mod_revision == 3u && c[1].kv.version == 2u && c[1].prev->value == "1"));
+  BOOST_TEST((c[2].kv.key == "other" && c[2].kv.mod_revision == 3u));  // one write: key order
+  BOOST_TEST((c[3].kv.key == "k" && c[3].deleted && c[3].kv.mod_revision == 4u && c[3].prev->value == "2"));
+  BOOST_TEST((c[4].kv.key == "k" && c[4].kv.version == 1u && c[4].kv.create_revision == 5u && !c[4].prev));
+  BOOST_TEST(ks.changes(key_range{"k", {}}, 4, 4)->size() == 1u);
+  // Compacting at the delete keeps the delete: a watch may start at the compacted revision.
+  ks.compact(4);
+  auto from4 = ks.changes(key_range{"k", {}}, 4, 5);
+  BOOST_REQUIRE(from4.ok());
+  BOOST_REQUIRE(from4->size() == 2u);
+  BOOST_TEST((*from4)[0].deleted);
+  auto before = ks.changes(key_range{"k", {}}, 3, 5);
+  BOOST_TEST(before.is(kv::errc::compacted));
+  BOOST_TEST(before.message() ==
+             "the changes at revision 3 have been compacted; the oldest revision whose changes are kept is 4");
+  BOOST_TEST(ks.changes(key_range{"k", {}}, 4, 6).message() == "revision 6 is in the future; the current revision is 5");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
