@@ -14,4 +14,10 @@ std::string prefix_end(std::string_view prefix) {
   return std::string(1, '\0');  // every key (an empty prefix, or all 0xff bytes)
 }
 
+bool contains(const key_range& r, std::string_view key) noexcept {
+  if (r.end.empty()) return key == r.key;
+  if (r.end == std::string_view("\0", 1)) return key >= r.key;
+  return key >= r.key && key < r.end;
+}
+
 }  // namespace kv

@@ -20,4 +20,7 @@ struct key_range {
 // prefix or one of 0xff bytes only.
 std::string prefix_end(std::string_view prefix);
 
+// Whether `key` is in `r`.
+bool contains(const key_range& r, std::string_view key) noexcept;
+
 }  // namespace kv

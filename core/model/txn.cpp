@@ -1,6 +1,7 @@
 #include "core/model/txn.hpp"
 
 #include "core/base/bytes.hpp"
+#include "core/model/key_range.hpp"
 
 #include <fmt/format.h>
 
@@ -211,12 +212,6 @@ error_info check_range(std::string_view key, std::string_view end, const txn_lim
   return {};
 }
 
-bool in_range(std::string_view key, std::string_view start, std::string_view end) {
-  if (end.empty()) return key == start;
-  if (end == std::string_view("\0", 1)) return key >= start;
-  return key >= start && key < end;
-}
-
 error_info check_ops(const std::vector<txn_op_view>& ops, const txn_limits& limits, const char* branch) {
   if (ops.size() > limits.max_ops) {
     return refuse(errc::too_large,
@@ -256,7 +251,7 @@ error_info check_ops(const std::vector<txn_op_view>& ops, const txn_limits& limi
   for (const auto& d : ops) {
     if (d.type != txn_op_type::delete_range) continue;
     for (auto k : written) {
-      if (in_range(k, d.key, d.end)) {
+      if (contains(key_range{d.key, d.end}, k)) {
         return refuse(errc::bad_request,
                       fmt::format("the {} branch both writes key \"{}\" and deletes it (a delete-range covers it)",
                                   branch, shown(k)));
