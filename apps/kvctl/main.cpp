@@ -38,7 +38,7 @@ commands:
       --rev R          as the keyspace was at revision R (exit status 3 if R is compacted)
       --order ORDER    ascend (the default) or descend, by key
       --keys-only      print keys only, one a line
-      --count-only     print the number of keys only
+      --count-only     print the number of keys only (or --count)
       --print-value-only
                        print values only, one a line
       --raw            one KEY: the value's bytes and nothing else

@@ -119,7 +119,7 @@ result<std::string> parse_value(byte_notation notation, std::string_view text) {
 
 result<get_args> parse_get(const std::vector<std::string>& args, byte_notation notation, op_source source) {
   // The last three only on the command line.
-  static constexpr std::array<option_spec, 10> all{{
+  static constexpr std::array<option_spec, 11> all{{
       {"--prefix"},
       {"--from-key"},
       {"--limit", true},
@@ -127,6 +127,7 @@ result<get_args> parse_get(const std::vector<std::string>& args, byte_notation n
       {"--order", true},
       {"--keys-only"},
       {"--count-only"},
+      {"--count"},  // the same as --count-only
       {"--print-value-only"},
       {"--raw"},
       {"--stale"},
@@ -157,7 +158,7 @@ result<get_args> parse_get(const std::vector<std::string>& args, byte_notation n
       if (order == "descend") g.op.flags |= op_descending;
     } else if (name == "--keys-only") {
       g.op.flags |= op_keys_only;
-    } else if (name == "--count-only") {
+    } else if (name == "--count-only" || name == "--count") {
       g.op.flags |= op_count_only;
     } else if (name == "--print-value-only") {
       g.value_only = true;

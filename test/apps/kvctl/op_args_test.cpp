@@ -60,6 +60,7 @@ BOOST_AUTO_TEST_CASE(get_options_in_both_spellings_anywhere) {
   BOOST_TEST(g.op.revision == 7u);
   BOOST_TEST(g.op.flags == (kv::op_descending | kv::op_keys_only | kv::op_count_only));
   BOOST_TEST(g.op.end == "z");
+  BOOST_TEST(get_of({"a", "--count"}).op.flags == kv::op_count_only);  // the spelling
   auto dashes = get_of({"--", "--odd-key"});
   BOOST_TEST(dashes.op.key == "--odd-key");
   auto hex = get_of({"6b00", "6b01"}, byte_notation::hex);

@@ -4,7 +4,7 @@
 // state machine that replays the commands after the snapshot (as recovery does). Every answer
 // (branch, revision, each op's result, or the refusal's code) must match the model's, and the
 // changes a transaction reports (what the search index follows) must rebuild the live keys.
-// KV_TXN_SEED=N replays one seed; KV_TXN_SEEDS=N runs seeds 1..N (default 300).
+// KV_TXN_SEED=N replays one seed; KV_TXN_SEEDS=N runs seeds 1..N (default 2000).
 
 #include "core/model/command.hpp"
 #include "core/model/txn.hpp"
@@ -486,7 +486,7 @@ BOOST_AUTO_TEST_CASE(random_transactions_match_the_model) {
     return;
   }
   const char* n = std::getenv("KV_TXN_SEEDS");
-  const std::uint64_t seeds = n != nullptr ? std::strtoull(n, nullptr, 10) : 300;
+  const std::uint64_t seeds = n != nullptr ? std::strtoull(n, nullptr, 10) : 2000;
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) run_seed(seed, 600);
 }
 
