@@ -1,10 +1,37 @@
 #include "core/watch/watch_hub.hpp"
 
+#include "core/model/txn.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 
 namespace kv {
+
+void written_ranges(const command_view& cmd, std::vector<key_range>& out) {
+  switch (cmd.type) {
+    case command_type::set:
+    case command_type::del:
+      out.push_back(key_range{cmd.key, {}});
+      return;
+    case command_type::bulk_set:
+      cmd.for_each_pair([&](std::string_view k, std::string_view) { out.push_back(key_range{k, {}}); });
+      return;
+    case command_type::txn: {
+      auto t = decode_txn(cmd.txn);
+      if (!t) return;  // refused at apply: it changed nothing
+      for (const auto* ops : {&t->then_ops, &t->else_ops}) {
+        for (const auto& op : *ops) {
+          if (op.type == txn_op_type::delete_range) out.push_back(key_range{op.key, op.end});
+          if (op.type == txn_op_type::put || op.type == txn_op_type::incr) out.push_back(key_range{op.key, {}});
+        }
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
 
 result<std::uint64_t> watch_hub::watch(watch_options o, watch_sink sink) {
   watcher w;

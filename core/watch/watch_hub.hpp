@@ -21,6 +21,7 @@
 // Threading: not thread-safe; on the node's event-loop thread, like the keyspace it reads.
 
 #include "core/base/error.hpp"
+#include "core/model/command.hpp"
 #include "core/model/key_range.hpp"
 #include "core/state/keyspace.hpp"
 
@@ -49,6 +50,12 @@ struct watch_sink {
   // The watch is over; `why` says why (errc::compacted: its next revision was compacted).
   std::function<void(const error_info& why)> ended;
 };
+
+// The ranges a write command (core/model/command.hpp) may change, for watch_hub::applied():
+// a set's or del's key, each key of a bulk_set, and every write op's key or range in either
+// branch of a transaction (a superset: only one branch ran). Appended to `out`; views into
+// `cmd`'s bytes. Nothing for commands that change no key (compact, open_session, noop).
+void written_ranges(const command_view& cmd, std::vector<key_range>& out);
 
 class watch_hub {
  public:

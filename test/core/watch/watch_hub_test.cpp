@@ -8,6 +8,9 @@
 
 #include "core/watch/watch_hub.hpp"
 
+#include "core/model/command.hpp"
+#include "core/model/txn.hpp"
+
 #include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
@@ -381,6 +384,33 @@ BOOST_AUTO_TEST_CASE(every_watcher_sees_its_ranges_history_once_and_in_order) {
     const auto id = boost::unit_test::framework::current_test_case().p_id;
     if (!boost::unit_test::results_collector.results(id).passed()) return;  // the messages name the seed
   }
+}
+
+BOOST_AUTO_TEST_CASE(written_ranges_name_what_each_command_may_change) {
+  auto ranges_of = [](const std::string& bytes) {
+    auto cmd = kv::decode_command(bytes);
+    BOOST_REQUIRE(cmd.ok());
+    std::vector<key_range> out;
+    kv::written_ranges(*cmd, out);
+    std::vector<std::pair<std::string, std::string>> owned;
+    for (const auto& r : out) owned.emplace_back(r.key, r.end);
+    return owned;
+  };
+  using ranges = std::vector<std::pair<std::string, std::string>>;
+  BOOST_TEST((ranges_of(kv::encode_set("k", "v")) == ranges{{"k", ""}}));
+  BOOST_TEST((ranges_of(kv::encode_del("k")) == ranges{{"k", ""}}));
+  std::vector<kv::kv_pair> pairs{{"a", "1"}, {"b", "2"}};
+  BOOST_TEST((ranges_of(kv::encode_bulk_set(pairs)) == ranges{{"a", ""}, {"b", ""}}));
+  kv::txn t;
+  t.then_ops.push_back({kv::txn_op_type::put, 0, "p", {}, "v", 0, 0, 0});
+  t.then_ops.push_back({kv::txn_op_type::range, 0, "r", "s", {}, 0, 0, 0});  // reads change nothing
+  t.else_ops.push_back({kv::txn_op_type::delete_range, 0, "d", "e", {}, 0, 0, 0});
+  t.else_ops.push_back({kv::txn_op_type::incr, 0, "n", {}, {}, 0, 0, 1});
+  BOOST_TEST((ranges_of(kv::encode_txn_command(kv::encode_txn(t))) == ranges{{"p", ""}, {"d", "e"}, {"n", ""}}));
+  BOOST_TEST(ranges_of(kv::encode_compact(5)).empty());
+  BOOST_TEST(ranges_of(kv::encode_open_session()).empty());
+  // A session's write names the ranges of the write it wraps.
+  BOOST_TEST((ranges_of(kv::encode_in_session({7, 1, 1}, kv::encode_set("k", "v"))) == ranges{{"k", ""}}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
