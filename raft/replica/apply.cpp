@@ -64,6 +64,7 @@ void store::apply_committed() {
     }
     unapplied_.pop_front();
   }
+  if (watches_.catching_up()) watches_.step();
 }
 
 void store::apply_one(const pending_entry& e, write_done* done) {
@@ -76,7 +77,16 @@ void store::apply_one(const pending_entry& e, write_done* done) {
   if (sm_.revision() != revision) {
     revision_marks_.emplace_back(sm_.revision(), e.index);
     if (revision_marks_.size() > revision_marks) revision_marks_.pop_front();
+    if (watches_.watchers() != 0) notify_watches(e.command);
   }
+}
+
+void store::notify_watches(std::string_view command) {
+  auto cmd = decode_command(command);
+  if (!cmd) return;  // apply_entry() refused it already
+  watch_ranges_.clear();
+  written_ranges(*cmd, watch_ranges_);
+  watches_.applied(sm_.revision(), watch_ranges_);
 }
 
 std::uint64_t store::index_of_revision(std::uint64_t revision) const noexcept {

@@ -49,6 +49,7 @@ void store::tick() {
   watch_space();
   expire_reads();
   auto_compact();
+  if (watches_.catching_up()) watches_.step();
   raft_wake_.notify();
 }
 

@@ -266,6 +266,7 @@ void store::install_snapshot(const raft::snapshot_meta& meta) {
   }
   sm_ = std::move(*incoming_);
   incoming_.reset();
+  watches_.restarted();
   if (observer_) observer_->restart_from(std::make_shared<io::mapped_file>(final_path), meta.index, meta.index);
   sessions_ = std::move(incoming_sessions_);
   wal_->reset(meta.index);

@@ -26,6 +26,7 @@
 #include "core/state/sessions.hpp"
 #include "core/state/state_machine.hpp"
 #include "core/wal/wal.hpp"
+#include "core/watch/watch_hub.hpp"
 #include "io/sys/completion.hpp"
 #include "io/sys/event.hpp"
 #include "io/sys/file.hpp"
@@ -179,6 +180,10 @@ class store {
   asio::awaitable<void> snapshot_now();
 
   const state_machine& state() const noexcept { return sm_; }
+  // The watchers of this member's keyspace (core/watch/watch_hub.hpp): fed each write as it is
+  // applied here (so only committed ones), replayed from history after a snapshot is installed,
+  // and stepped through their catch-up as entries apply and on each tick.
+  watch_hub& watches() noexcept { return watches_; }
   const session_table& sessions() const noexcept { return sessions_; }
   const recovery_info& recovery() const noexcept { return recovery_; }
   const stats& statistics() const noexcept { return stats_; }
@@ -213,6 +218,7 @@ class store {
   io::directory_lock lock_;
   io::uring ring_;
   state_machine sm_;
+  watch_hub watches_{sm_.keys()};  // reads sm_'s keyspace, which keeps its address
   session_table sessions_;
   std::unique_ptr<wal::log> wal_;
   io::unique_fd dir_fd_;
@@ -307,6 +313,8 @@ class store {
   asio::awaitable<void> apply_loop();
   void apply_committed();
   void apply_one(const pending_entry& e, write_done* done);
+  // Hands the watch hub the write `command` that just took the keyspace's newest revision.
+  void notify_watches(std::string_view command);
   // Applies one committed entry (a no-op, or a command) and answers its writer, if any. Throws
   // corruption_error for an entry that does not decode.
   void apply_entry(std::uint64_t index, std::uint64_t term, std::string_view data, write_done* done = nullptr);
@@ -323,6 +331,7 @@ class store {
   // (revision, log index) of the latest entries that took a revision, oldest first, bounded.
   std::deque<std::pair<std::uint64_t, std::uint64_t>> revision_marks_;
   change_list changes_;    // what the entry being applied changed, for the observer
+  std::vector<key_range> watch_ranges_;  // notify_watches()'s scratch
 
   // --- Snapshots (snapshots.cpp): taking, sending and installing them.
   void maybe_start_snapshot();

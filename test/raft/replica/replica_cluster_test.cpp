@@ -48,6 +48,8 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -574,10 +576,59 @@ BOOST_AUTO_TEST_CASE(votes_and_appends_wait_for_the_wal) {
 // Random schedules: writes, deliveries in random order, lost and duplicated messages, a node
 // cut off now and then, ticks (so elections and leader changes); every rule is checked after
 // each step. Ends by healing the network and checking that the replicas agree.
+// What a watcher of every key on one replica received: (revision, key, value) per change, and
+// whether a revision's changes ever came in two calls.
+struct watched {
+  std::vector<std::tuple<std::uint64_t, std::string, std::string>> changes;
+  std::set<std::uint64_t> revisions;
+  bool split = false;
+};
+
+void watch_everything(store& s, watched& w) {
+  watch_options o;
+  o.key = o.end = std::string(1, '\0');
+  o.start_revision = 1;
+  watch_sink sink;
+  sink.events = [&w](std::span<const key_event> events) {
+    std::set<std::uint64_t> here;
+    for (const auto& e : events) {
+      w.changes.emplace_back(e.kv.mod_revision, std::string(e.kv.key), std::string(e.kv.value));
+      here.insert(e.kv.mod_revision);
+    }
+    for (auto r : here) w.split = w.split || w.revisions.contains(r);
+    w.revisions.insert(here.begin(), here.end());
+    return true;
+  };
+  BOOST_REQUIRE(s.watches().watch(std::move(o), std::move(sink)).ok());
+}
+
+// Every replica's watcher saw exactly its keyspace's history, which is the same on all of them.
+void require_watchers_saw_the_history(cluster& c, std::map<raft::node_id, watched>& seen) {
+  const watched* first = nullptr;
+  for (auto& [id, w] : seen) {
+    auto& s = c.at(id);
+    while (s.watches().step(1000)) {
+    }
+    const auto& ks = s.state().keys();
+    auto history = ks.changes(key_range{std::string_view("\0", 1), std::string_view("\0", 1)}, 1, ks.revision());
+    BOOST_REQUIRE(history.ok());
+    std::vector<std::tuple<std::uint64_t, std::string, std::string>> want;
+    for (const auto& e : *history) want.emplace_back(e.kv.mod_revision, std::string(e.kv.key), std::string(e.kv.value));
+    BOOST_TEST(!w.split, "node " << id << ": a revision's changes came in two calls");
+    BOOST_REQUIRE_MESSAGE(w.changes == want, "node " << id << "'s watcher saw " << w.changes.size()
+                                                       << " changes of the " << want.size() << " in its history");
+    if (first != nullptr) BOOST_REQUIRE_MESSAGE(w.changes == first->changes, "node " << id << "'s watcher differs");
+    first = &w;
+  }
+}
+
 BOOST_AUTO_TEST_CASE(random_schedules_keep_every_rule) {
   for (auto seed : seeds(10)) {
     with_cluster(seed, [](cluster& c) -> asio::awaitable<void> {
       co_await c.elect_any();
+      // A watcher of every key on each replica, fed as that replica applies.
+      std::map<raft::node_id, watched> seen;
+      for (auto id : node_ids) watch_everything(c.at(id), seen[id]);
       int writes = 0;
       for (int step = 0; step < 600; ++step) {
         auto dice = c.rng()() % 1000;
@@ -604,6 +655,7 @@ BOOST_AUTO_TEST_CASE(random_schedules_keep_every_rule) {
       }
       co_await c.heal();
       c.require_agreement();
+      require_watchers_saw_the_history(c, seen);
       BOOST_TEST_MESSAGE(writes << " writes, " << c.acked().size() << " acknowledged, " << c.terms_led()
                                 << " terms with a leader");
       BOOST_TEST(!c.acked().empty());
