@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <pthread.h>
 #include <cstdio>
 #include <exception>
 #include <optional>
@@ -74,6 +75,14 @@ int main(int argc, char** argv) {
   // A write to a closed pipe or socket (a log reader that went away, a client gone mid-reply)
   // fails with EPIPE instead of killing the node.
   std::signal(SIGPIPE, SIG_IGN);
+  // SIGINT and SIGTERM wait (blocked, in every thread started from here on) until the handler
+  // below is installed, so that one sent while the node starts shuts it down cleanly once it
+  // runs instead of killing it.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   kv::config cfg;
   try {
     bool exit_now = false;
@@ -104,6 +113,18 @@ int main(int argc, char** argv) {
 
   raise_file_limit();
   std::unique_ptr<kv::node> node;
+  // A SIGINT or SIGTERM from the start on (during recovery too) shuts the node down cleanly once
+  // the loop runs, which is after the node exists.
+  asio::signal_set signals(ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code ec, int signo) {
+    if (ec) return;
+    spdlog::info("received signal {}: shutting down (finishing in-flight requests)", signo);
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> { co_await node->shutdown(); },
+        kv::stop_on_failure("the shutdown"));
+  });
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);  // a pending one goes to the handler now
   try {
     node = std::make_unique<kv::node>(ctx, cfg);
   } catch (const kv::node_start_error& e) {
@@ -115,16 +136,6 @@ int main(int argc, char** argv) {
     return exit_cannot_start;
   }
   spdlog::info("{}", node->describe_start());
-
-  asio::signal_set signals(ctx, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code ec, int signo) {
-    if (ec) return;
-    spdlog::info("received signal {}: shutting down (finishing in-flight requests)", signo);
-    asio::co_spawn(
-        ctx,
-        [&]() -> asio::awaitable<void> { co_await node->shutdown(); },
-        kv::stop_on_failure("the shutdown"));
-  });
   int status = 0;
   node->start([&](std::exception_ptr e) {
     signals.cancel();

@@ -7,7 +7,10 @@
 #include <asio/detached.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <map>
+#include <string_view>
+#include <thread>
 
 using namespace kv;
 using namespace kv::harness;
@@ -207,6 +210,27 @@ BOOST_AUTO_TEST_CASE(read_follows_earlier_write_on_the_same_connection) {
       while (!set_done) co_await asio::post(ex, asio::use_awaitable);
     }
   });
+}
+
+// A SIGTERM while the node is still starting (its configuration read, recovery under way) is
+// held until the node runs, then shuts it down cleanly: it never kills a starting node.
+BOOST_AUTO_TEST_CASE(sigterm_during_start_shuts_down_cleanly) {
+  node_process node;
+  BOOST_REQUIRE(node.stop() == 0);
+  auto count = [&](std::string_view what) {
+    const auto log = node.log();
+    std::size_t n = 0;
+    for (auto at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+    return n;
+  };
+  for (int round = 0; round < 5; ++round) {
+    const auto starts = count("config [storage]");
+    node.launch();
+    // SIGTERM as soon as the new process has logged its configuration, long before it serves.
+    while (count("config [storage]") == starts) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    BOOST_TEST(node.stop() == 0, "round " << round);
+  }
+  BOOST_TEST(count("stopped cleanly") == 6u);
 }
 
 // SIGTERM: stop accepting, finish what is in flight, sync, exit 0.
