@@ -114,6 +114,18 @@ asio::awaitable<result<write_ack>> fill_until_refused(client& c, std::map<std::s
   co_return last;
 }
 
+// The alarm is over and every write the node acknowledged reads back.
+asio::awaitable<void> require_recovered(client& c, const std::map<std::string, std::string>& acknowledged) {
+  auto st = co_await c.status();
+  BOOST_REQUIRE_MESSAGE(st.ok(), st.message());
+  BOOST_TEST(st->text("alarm") == "none");
+  for (const auto& [k, v] : acknowledged) {
+    auto got = co_await c.get(k);
+    BOOST_REQUIRE_MESSAGE(got.ok(), k << ": " << got.message());
+    BOOST_TEST(*got == v);
+  }
+}
+
 // If acct/a holds 10: put acct/a 9 and acct/c 1, and delete every old/ key.
 kv::txn move_one_and_drop_old() {
   compare c;
@@ -240,13 +252,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_writes_serves_reads_and_recovers_by_its
       co_await sleep_for(std::chrono::milliseconds(50));
     }
     BOOST_REQUIRE_MESSAGE(again.ok(), again.message());
-    st = co_await c.status();
-    BOOST_TEST(st->text("alarm") == "none");
-    for (const auto& [k, v] : acknowledged) {
-      auto got = co_await c.get(k);
-      BOOST_REQUIRE_MESSAGE(got.ok(), k << ": " << got.message());
-      BOOST_TEST(*got == v);
-    }
+    co_await require_recovered(c, acknowledged);
   });
   BOOST_TEST(::kill(node.pid(), 0) == 0);  // the same process all along
   auto log = node.log();
@@ -321,13 +327,7 @@ BOOST_AUTO_TEST_CASE(a_transaction_refused_for_space_changes_nothing_and_succeed
     old = co_await c.range(make_range("old/", prefix_end("old/")));
     BOOST_REQUIRE(old.ok());
     BOOST_TEST(old->count == 0u);
-    st = co_await c.status();
-    BOOST_TEST(st->text("alarm") == "none");
-    for (const auto& [k, v] : acknowledged) {
-      auto got = co_await c.get(k);
-      BOOST_REQUIRE_MESSAGE(got.ok(), k << ": " << got.message());
-      BOOST_TEST(*got == v);
-    }
+    co_await require_recovered(c, acknowledged);
   });
   BOOST_TEST(::kill(node.pid(), 0) == 0);  // the same process all along
   BOOST_TEST(node.log().find("fatal") == std::string::npos);

@@ -4,13 +4,12 @@
 // KV_KEYSPACE_SEED=N replays one seed; KV_KEYSPACE_SEEDS=N runs seeds 1..N (default 200).
 
 #include "core/state/keyspace.hpp"
+#include "support/seeds.hpp"
 
-#include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <optional>
 #include <random>
@@ -408,26 +407,12 @@ class runner {
   std::set<std::pair<std::uint64_t, std::string>> murky_;  // (revision, key): put, then deleted, in one write
 };
 
-std::uint64_t env_number(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(keyspace_model)
 
 BOOST_AUTO_TEST_CASE(random_histories_match_the_reference) {
-  if (auto one = env_number("KV_KEYSPACE_SEED", 0); one != 0) {
-    runner(one).run(600);
-    return;
-  }
-  const auto seeds = env_number("KV_KEYSPACE_SEEDS", 200);
-  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    runner(seed).run(600);
-    const auto id = boost::unit_test::framework::current_test_case().p_id;
-    if (!boost::unit_test::results_collector.results(id).passed()) return;  // the messages name the seed
-  }
+  kv::test::for_each_seed("KV_KEYSPACE_SEED", "KV_KEYSPACE_SEEDS", 200, [](std::uint64_t seed) { runner(seed).run(600); });
 }
 
 BOOST_AUTO_TEST_CASE(prefix_end_follows_etcd) {

@@ -10,6 +10,7 @@
 #include "core/model/txn.hpp"
 #include "core/snapshot/snapshot.hpp"
 #include "core/state/state_machine.hpp"
+#include "support/seeds.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
@@ -481,13 +482,7 @@ void run_seed(std::uint64_t seed, int steps) {
 BOOST_AUTO_TEST_SUITE(txn_model)
 
 BOOST_AUTO_TEST_CASE(random_transactions_match_the_model) {
-  if (const char* one = std::getenv("KV_TXN_SEED")) {
-    run_seed(std::strtoull(one, nullptr, 10), 600);
-    return;
-  }
-  const char* n = std::getenv("KV_TXN_SEEDS");
-  const std::uint64_t seeds = n != nullptr ? std::strtoull(n, nullptr, 10) : 2000;
-  for (std::uint64_t seed = 1; seed <= seeds; ++seed) run_seed(seed, 600);
+  kv::test::for_each_seed("KV_TXN_SEED", "KV_TXN_SEEDS", 2000, [](std::uint64_t seed) { run_seed(seed, 600); });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,12 +10,11 @@
 
 #include "core/model/command.hpp"
 #include "core/model/txn.hpp"
+#include "support/seeds.hpp"
 
-#include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -364,26 +363,12 @@ class runner {
   std::vector<watcher_record> watchers_;
 };
 
-std::uint64_t env_number(const char* name, std::uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(watch_model)
 
 BOOST_AUTO_TEST_CASE(every_watcher_sees_its_ranges_history_once_and_in_order) {
-  if (auto one = env_number("KV_WATCH_SEED", 0); one != 0) {
-    runner(one).run(500);
-    return;
-  }
-  const auto seeds = env_number("KV_WATCH_SEEDS", 200);
-  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    runner(seed).run(500);
-    const auto id = boost::unit_test::framework::current_test_case().p_id;
-    if (!boost::unit_test::results_collector.results(id).passed()) return;  // the messages name the seed
-  }
+  kv::test::for_each_seed("KV_WATCH_SEED", "KV_WATCH_SEEDS", 200, [](std::uint64_t seed) { runner(seed).run(500); });
 }
 
 BOOST_AUTO_TEST_CASE(written_ranges_name_what_each_command_may_change) {
