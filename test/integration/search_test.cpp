@@ -225,9 +225,13 @@ BOOST_AUTO_TEST_CASE(a_caught_up_index_saves_itself_between_snapshots) {
   with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
     co_await write_corpus(c, 1000);  // ~70 KiB of log
     node_status st;
-    for (int i = 0; i < 250 && saves == 0; ++i) {  // the save follows the catching up
+    // The saves follow the catching up, and the corpus may be worth more than one: wait until
+    // there is one and the count has held for ten polls (200 ms).
+    for (int i = 0, steady = 0; i < 250 && steady < 10; ++i) {
       st = co_await index_caught_up(c);
-      saves = st.number("index_saves");
+      const auto now = st.number("index_saves");
+      steady = now > 0 && now == saves ? steady + 1 : 0;
+      saves = now;
       asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
       co_await t.async_wait(asio::use_awaitable);
     }
