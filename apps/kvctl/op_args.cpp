@@ -11,9 +11,9 @@
 
 namespace kv::kvctl {
 
-namespace {
-
 error_info usage(std::string message) { return {make_error_code(errc::bad_request), std::move(message), {}}; }
+
+namespace {
 
 const option_spec* find_spec(std::span<const option_spec> specs, std::string_view name) {
   auto it = std::find_if(specs.begin(), specs.end(), [&](const option_spec& s) { return s.name == name; });

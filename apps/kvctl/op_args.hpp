@@ -36,6 +36,10 @@ struct words {
 result<words> split_words(std::string_view command, const std::vector<std::string>& args,
                           std::span<const option_spec> specs);
 
+// The refusal kvctl's parsers return for a command line or an input it cannot take
+// (errc::bad_request with `message`).
+error_info usage(std::string message);
+
 // A non-negative integer option or operand; `what` names it in the error.
 result<std::uint64_t> parse_count(std::string_view command, std::string_view what, std::string_view text);
 

@@ -13,8 +13,6 @@ namespace kv::kvctl {
 
 namespace {
 
-error_info usage(std::string message) { return {make_error_code(errc::bad_request), std::move(message), {}}; }
-
 result<std::uint32_t> count32(std::string_view command, std::string_view option, std::string_view text) {
   auto v = parse_count(command, option, text);
   if (!v) return v.failure();

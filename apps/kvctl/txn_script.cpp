@@ -11,8 +11,6 @@ namespace kv::kvctl {
 
 namespace {
 
-error_info usage(std::string message) { return {make_error_code(errc::bad_request), std::move(message), {}}; }
-
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 void skip_spaces(std::string_view text, std::size_t& pos) {

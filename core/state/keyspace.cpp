@@ -385,7 +385,7 @@ void keyspace::trim_history() {
   while (!tombstone_queue_.empty() && tombstone_queue_.front().first < limit) {
     // The key may have been written since: then its tombstone is history, queued as such.
     auto* head = find_head(tombstone_queue_.front().second);
-    if (head != nullptr && head->tombstone() && head->older == nullptr && head->mod_revision < limit) {
+    if (head != nullptr && head->lone_tombstone() && head->mod_revision < limit) {
       erase_tombstone(head);
     }
     tombstone_queue_.pop_front();
@@ -404,7 +404,7 @@ void keyspace::trim_version(version_block* old, std::uint64_t limit) {
   // A deleted key whose tombstone is all that is left: the tombstone goes once the revision of
   // the delete is below the compacted one (reads say "absent" without it, and changes() no longer
   // reaches its revision). At the compacted revision itself it stays, queued to go later.
-  if (newer == head && head->tombstone() && head->older == nullptr) {
+  if (newer == head && head->lone_tombstone()) {
     if (head->mod_revision < limit) {
       erase_tombstone(head);
     } else {
@@ -493,7 +493,7 @@ void keyspace::restore_key(const captured_key& k) {
   if (!head->tombstone()) {
     ++live_keys_;
     live_bytes_ += head->key_len + head->value_len;
-  } else if (head->older == nullptr) {  // a delete at the capture's compacted revision
+  } else if (head->lone_tombstone()) {  // a delete at the capture's compacted revision
     tombstone_queue_.emplace_back(head->mod_revision, std::string(k.key));
   }
 }

@@ -205,6 +205,8 @@ class keyspace {
       return {reinterpret_cast<const char*>(this + 1) + key_len, value_len};
     }
     bool tombstone() const noexcept { return version == 0; }
+    // A deleted key's tombstone with nothing older: all that is left of the key.
+    bool lone_tombstone() const noexcept { return tombstone() && older == nullptr; }
   };
   // A B-tree entry: the block, and the first 16 bytes of its key as two big-endian numbers
   // (zero-padded), so that comparisons between keys that differ there are decided inside the node.

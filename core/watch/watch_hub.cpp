@@ -68,12 +68,6 @@ bool watch_hub::catching_up() const noexcept {
                      [](const auto& entry) { return !entry.second.synced && !entry.second.paused; });
 }
 
-std::uint64_t watch_hub::progress(std::uint64_t id) const {
-  auto it = watchers_.find(id);
-  if (it == watchers_.end()) return 0;
-  return it->second.synced ? ks_.revision() : it->second.next - 1;
-}
-
 void watch_hub::applied(std::uint64_t revision, std::span<const key_range> written) {
   if (watchers_.empty()) return;
   scratch_.clear();

@@ -83,8 +83,6 @@ class watch_hub {
 
   std::size_t watchers() const noexcept { return watchers_.size(); }
   bool catching_up() const noexcept;
-  // The revision a watcher has every change up to (for progress notifications).
-  std::uint64_t progress(std::uint64_t id) const;
 
  private:
   struct watcher {

@@ -430,10 +430,7 @@ asio::awaitable<result<write_ack>> client::write(Encode encode) {
   if (!r) co_return r.failure();
   auto reply = protocol::parse_write_reply(r->body);
   if (!reply) co_return error_info{make_error_code(errc::internal), "malformed write response", {}};
-  write_ack ack;
-  ack.index = reply->index;
-  ack.revision = reply->revision;
-  co_return ack;
+  co_return *reply;
 }
 
 asio::awaitable<result<write_ack>> client::set(std::string key, std::string value) {

@@ -64,16 +64,13 @@ struct node_status {
   std::string text(std::string_view name) const;
 };
 
-// What set, del and bulk_set yield once the write is applied.
-struct write_ack {
-  // The log index the write was applied at (increases with every write, on every node alike).
-  std::uint64_t index = 0;
-  // The keyspace's revision when the node answered: the revision the write took (as a
-  // transaction's reply carries it, and get --rev / min_point::revision take it). A write sent
-  // again in its session and answered as a duplicate gets the node's revision at that moment,
-  // at least the one the write took.
-  std::uint64_t revision = 0;
-};
+// What set, del and bulk_set yield once the write is applied: the answer's `index` (the log
+// index the write was applied at, increasing with every write, on every node alike) and
+// `revision` (the keyspace's revision when the node answered: the revision the write took, as a
+// transaction's reply carries it and get --rev / min_point::revision take it; a write sent again
+// in its session and answered as a duplicate gets the node's revision at that moment, at least
+// the one the write took).
+using write_ack = protocol::write_reply;
 
 // What a search's minimum names: a log index (write_ack::index) or a revision (write_ack::revision,
 // or a transaction's reply's).
