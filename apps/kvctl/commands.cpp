@@ -3,6 +3,9 @@
 #include "apps/kvctl/op_args.hpp"
 #include "apps/kvctl/query_args.hpp"
 #include "apps/kvctl/txn_script.hpp"
+#include "io/client/watch_stream.hpp"
+
+#include <asio/signal_set.hpp>
 
 #include <fmt/format.h>
 
@@ -266,6 +269,35 @@ asio::awaitable<int> compact(context ctx, std::vector<std::string> args) {
   co_return emit(ctx.out->compacted(revision, *r));
 }
 
+// ---- watch ------------------------------------------------------------------------------------
+
+// Prints each batch as it comes, until SIGINT or SIGTERM (exit 0) or the watch fails (exit 3;
+// compacted: the message names the revision to list from). Reconnects by itself in between.
+asio::awaitable<int> watch(context ctx, std::vector<std::string> args) {
+  auto spec = or_usage_error(parse_watch(args, ctx.inv.notation));
+  auto w = co_await ctx.client.watch(std::move(spec));
+  if (!w) co_return report(w);
+  auto& stream = **w;
+  asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+  signals.async_wait([&stream](std::error_code ec, int) {
+    if (!ec) stream.cancel();
+  });
+  int status = exit_ok;
+  for (;;) {
+    auto b = co_await stream.next();
+    if (b.error() == std::make_error_code(std::errc::operation_canceled)) break;
+    if (!b) {
+      status = report(b);
+      break;
+    }
+    if (auto printed = ctx.out->watched(*b); !printed.empty()) {
+      if (status = emit(printed); status != exit_ok) break;
+    }
+  }
+  signals.cancel();
+  co_return status;
+}
+
 // ---- the node ---------------------------------------------------------------------------------
 
 asio::awaitable<int> ping(context ctx, std::vector<std::string> args) {
@@ -337,7 +369,7 @@ struct command_entry {
   command_fn run;
 };
 
-constexpr std::array<command_entry, 13> commands{{
+constexpr std::array<command_entry, 14> commands{{
     {"set", set},
     {"get", get},
     {"del", del},
@@ -347,6 +379,7 @@ constexpr std::array<command_entry, 13> commands{{
     {"incr", incr},
     {"mget", mget},
     {"compact", compact},
+    {"watch", watch},
     {"ping", ping},
     {"status", status},
     {"search", search},

@@ -127,6 +127,18 @@ class json_printer final : public printer {
     return line(json{{"nodes", out}});
   }
 
+  std::string watched(const watch_batch& b) const override {
+    auto events = json::array();
+    for (const auto& e : b.events) {
+      json event{{"type", e.deleted ? "DELETE" : "PUT"}, {"kv", kv_json(e.kv)}};
+      if (e.prev) event["prev_kv"] = kv_json(*e.prev);
+      events.push_back(std::move(event));
+    }
+    json out{{"header", header_revision(b.revision)}, {"events", events}};
+    if (b.events.empty()) out["progress_notify"] = true;
+    return line(out);
+  }
+
   std::string hits(const search::search_answer& a) const override {
     auto hits = json::array();
     for (const auto& h : a.hits) hits.push_back(json{{"key", to_base64(h.key)}, {"score", h.score}});

@@ -73,6 +73,21 @@ commands:
                        line for a key that does not exist (-w json tells it from an empty
                        value: null); --stale as get's
   compact REV          forget the history below revision REV: reads at older revisions fail
+  watch KEY [END]      print each change to KEY, or to every key in [KEY, END), as it is
+                       made, until Ctrl-C (exit status 0): etcdctl's lines, PUT or DELETE,
+                       then the key and its value (empty for a delete); -w json: a line per
+                       batch of events. Follows lost connections and failovers by itself,
+                       with no event missed or repeated
+      --prefix, --from-key
+                       as get's
+      --rev R          from revision R (the history since R first); exit status 3 if R is
+                       compacted, naming the oldest revision to list from
+      --prev-kv        print each change's previous key and value before it
+      --no-put, --no-delete
+                       only deletes, or only puts
+      --progress-notify
+                       with -w json, print the revision the watch has caught up to whenever
+                       it has been idle for the node's watch-progress-interval
   ping                 check that the node answers, and how fast
   status               print the node's status fields, one "name: value" a line; with several
                        endpoints, one line per node: endpoint, id, pid, role, term, leader,
@@ -91,7 +106,7 @@ commands:
   --min-index R (wait until the node's index has applied revision R, as set, bulk-set, put,
   del, txn and -w json print; --min-revision R is the same)
 
-The options of get, del, cas, mget, search and similar may come before or after their
+The options of get, del, cas, mget, watch, search and similar may come before or after their
 arguments, as --name VALUE or --name=VALUE; "--" ends them (for a KEY that starts with "--").
 
 options (before the command):

@@ -180,6 +180,39 @@ result<get_args> parse_get(const std::vector<std::string>& args, byte_notation n
   return g;
 }
 
+result<watch_spec> parse_watch(const std::vector<std::string>& args, byte_notation notation) {
+  static constexpr std::array<option_spec, 7> specs{{{"--prefix"},
+                                                     {"--from-key"},
+                                                     {"--rev", true},
+                                                     {"--prev-kv"},
+                                                     {"--no-put"},
+                                                     {"--no-delete"},
+                                                     {"--progress-notify"}}};
+  auto w = split_words("watch", args, specs);
+  if (!w) return w.failure();
+  range_words r;
+  watch_spec spec;
+  for (const auto& [name, value] : w->options) {
+    if (name == "--prefix") r.prefix = true;
+    if (name == "--from-key") r.from_key = true;
+    if (name == "--prev-kv") spec.prev_kv = true;
+    if (name == "--no-put") spec.no_put = true;
+    if (name == "--no-delete") spec.no_delete = true;
+    if (name == "--progress-notify") spec.progress_notify = true;
+    if (name == "--rev") {
+      auto n = parse_count("watch", name, value);
+      if (!n) return n.failure();
+      spec.start_revision = *n;
+    }
+  }
+  if (spec.no_put && spec.no_delete) return usage("watch: --no-put and --no-delete together would report nothing");
+  auto range = range_of("watch", w->operands, r, notation);
+  if (!range) return range.failure();
+  spec.key = std::move(range->first);
+  spec.end = std::move(range->second);
+  return spec;
+}
+
 result<del_args> parse_del(const std::vector<std::string>& args, byte_notation notation) {
   static constexpr std::array<option_spec, 3> specs{{{"--prefix"}, {"--from-key"}, {"--prev-kv"}}};
   auto w = split_words("del", args, specs);

@@ -11,6 +11,7 @@
 #include "apps/kvctl/notation.hpp"
 #include "core/base/error.hpp"
 #include "core/model/txn.hpp"
+#include "io/client/client.hpp"
 
 #include <span>
 #include <string>
@@ -66,6 +67,10 @@ struct del_args {
   bool one_key = true;
 };
 result<del_args> parse_del(const std::vector<std::string>& args, byte_notation notation);
+
+// watch KEY [END] [--prefix|--from-key] [--rev R] [--prev-kv] [--no-put|--no-delete]
+//       [--progress-notify]
+result<watch_spec> parse_watch(const std::vector<std::string>& args, byte_notation notation);
 
 // put KEY VALUE [--prev-kv] (txn's input only: the command line's is `set`)
 result<kv::txn_op> parse_put(const std::vector<std::string>& args, byte_notation notation);

@@ -8,7 +8,9 @@
 // bulk-set also the write's log index, {"header":{"revision":R,"index":N}}; compact its log
 // index alone, {"header":{"index":N}}); a key's version is
 // {"key","create_revision","mod_revision","version","value"}. Unlike etcdctl, "count" and "more"
-// are always there, and empty lists are [] rather than left out.
+// are always there, and empty lists are [] rather than left out. A watch prints a line per batch,
+// {"header":{"revision":R},"events":[{"type":"PUT"|"DELETE","kv":{...},"prev_kv":{...}}]},
+// with "progress_notify":true on a progress notification (no events).
 
 #include "apps/kvctl/notation.hpp"
 #include "apps/kvctl/op_args.hpp"
@@ -59,6 +61,8 @@ class printer {
   virtual std::string cluster_status(const std::vector<endpoint_status>& nodes) const = 0;
   // search and similar.
   virtual std::string hits(const search::search_answer& a) const = 0;
+  // watch: one batch of events, or a progress notification (no events; printed by JSON only).
+  virtual std::string watched(const watch_batch& b) const = 0;
 };
 
 std::unique_ptr<printer> make_simple_printer(byte_notation notation);

@@ -149,6 +149,18 @@ class simple_printer final : public printer {
     return fmt::format("{}\n", count) + pairs(prev);
   }
 
+  // etcdctl's watch lines: the event's type, then the version it replaced (--prev-kv), then the
+  // key and its value (empty for a delete).
+  std::string watched(const watch_batch& b) const override {
+    std::string out;
+    for (const auto& e : b.events) {
+      out += e.deleted ? "DELETE\n" : "PUT\n";
+      if (e.prev) out += line(e.prev->key) + line(e.prev->value);
+      out += line(e.kv.key) + line(e.kv.value);
+    }
+    return out;
+  }
+
   byte_notation notation_;
 };
 

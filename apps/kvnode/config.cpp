@@ -146,6 +146,13 @@ const std::vector<section_spec>& schema() {
             [](config& c, const toml::node& n, const location& at) { c.server.idle_timeout = as_duration(n, at); }},
            {"shutdown-timeout",
             [](config& c, const toml::node& n, const location& at) { c.server.shutdown_timeout = as_duration(n, at); }},
+           {"max-watches",
+            [](config& c, const toml::node& n, const location& at) { c.server.max_watches = as_positive_integer(n, at); }},
+           {"watch-progress-interval",
+            [](config& c, const toml::node& n, const location& at) {
+              c.server.watch_progress_interval = as_duration(n, at);
+              if (c.server.watch_progress_interval < std::chrono::milliseconds(10)) fail(at, "must be at least 10ms");
+            }},
        }},
       {"storage",
        {
@@ -570,10 +577,11 @@ std::vector<std::string> describe(const config& c) {
   return {
       fmt::format("[node] id={} data-dir={}", c.node.id, c.node.data_dir.string()),
       fmt::format("[server] listen={} max-connections={} max-frame-size={} max-pipeline={} idle-timeout={} "
-                  "shutdown-timeout={}",
+                  "shutdown-timeout={} max-watches={} watch-progress-interval={}",
                   c.server.listen, c.server.max_connections, format_size(c.server.max_frame_bytes),
                   c.server.max_pipeline, format_duration(c.server.idle_timeout),
-                  format_duration(c.server.shutdown_timeout)),
+                  format_duration(c.server.shutdown_timeout), c.server.max_watches,
+                  format_duration(c.server.watch_progress_interval)),
       fmt::format("[storage] fsync={} segment-size={} max-batch-size={} syncs-in-flight={} group-commit-delay={} "
                   "snapshot-log-size={} snapshot-log-percent={} snapshot-entries={} max-key-size={} max-value-size={} "
                   "max-txn-ops={} auto-compaction={}",

@@ -63,6 +63,12 @@ void watch_hub::restarted() {
   for (auto& [id, w] : watchers_) w.synced = false;
 }
 
+std::uint64_t watch_hub::caught_up(std::uint64_t id) const noexcept {
+  auto it = watchers_.find(id);
+  if (it == watchers_.end()) return 0;
+  return std::min(it->second.next - 1, ks_.revision());
+}
+
 bool watch_hub::catching_up() const noexcept {
   return std::any_of(watchers_.begin(), watchers_.end(),
                      [](const auto& entry) { return !entry.second.synced && !entry.second.paused; });

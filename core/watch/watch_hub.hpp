@@ -81,6 +81,9 @@ class watch_hub {
   // Returns whether any watcher still catches up.
   bool step(std::size_t max_watchers = 64);
 
+  // The revision through which watcher `id` has been handed every change of its range (capped at
+  // the keyspace's revision); 0 if there is no such watcher. A progress notification reports it.
+  std::uint64_t caught_up(std::uint64_t id) const noexcept;
   std::size_t watchers() const noexcept { return watchers_.size(); }
   bool catching_up() const noexcept;
 

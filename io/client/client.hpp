@@ -76,6 +76,33 @@ using write_ack = protocol::write_reply;
 // or a transaction's reply's).
 enum class min_point : std::uint8_t { index, revision };
 
+// What to watch (etcd v3's watch): the keys in [key, end) (end empty: the one key; see
+// core/model/key_range.hpp for prefixes and "everything from key"), from `start_revision`
+// (0: the changes after the node's current revision).
+struct watch_spec {
+  std::string key;
+  std::string end;
+  std::uint64_t start_revision = 0;
+  bool no_put = false;     // report no puts
+  bool no_delete = false;  // report no deletes
+  bool prev_kv = false;    // each event carries the version it replaced
+  // The node tells an idle watch its revision every watch-progress-interval (etcd's progress
+  // notify), as an empty batch.
+  bool progress_notify = false;
+};
+
+// What watch_stream::next() yields.
+struct watch_batch {
+  // Every change of the watched range up to this revision has been delivered, this batch's
+  // included.
+  std::uint64_t revision = 0;
+  // The changes of one or more whole revisions, in revision order (a transaction's together);
+  // empty: a progress notification.
+  std::vector<protocol::watch_event> events;
+};
+
+class watch_stream;
+
 enum class read_mode : std::uint8_t {
   linearizable,  // the default: reflects every write acknowledged before the read began
   stale,         // served from the contacted node's local state; may miss recent writes
@@ -160,6 +187,13 @@ class client {
                                                          read_mode mode = read_mode::linearizable,
                                                          min_point point = min_point::index);
 
+  // Starts a watch (io/client/watch_stream.hpp): once a node has taken it, a stream of the
+  // range's changes that survives lost connections and failovers by itself. Fails with
+  // errc::bad_request or too_large for an invalid request, errc::unavailable if no node took it
+  // within leader_wait. A start revision that was compacted is reported by the stream's first
+  // next() (errc::compacted, with compact_revision()). The client must outlive the stream.
+  asio::awaitable<result<std::unique_ptr<watch_stream>>> watch(watch_spec spec);
+
   // The endpoint requests currently go to.
   const std::string& endpoint() const;
   // Closes the connection; requests in flight fail with errc::unavailable.
@@ -171,6 +205,7 @@ class client {
     std::string body;
   };
   class connection;
+  friend class watch_stream;
 
   // How call() may resend a request whose outcome is unknown (lost connection, timeout, or a
   // node answering unavailable: no read index confirmed, or a write that may or may not be

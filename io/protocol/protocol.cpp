@@ -18,13 +18,16 @@ const char* to_string(op o) noexcept {
     case op::open_session: return "open_session";
     case op::txn: return "txn";
     case op::compact: return "compact";
+    case op::watch: return "watch";
+    case op::watch_cancel: return "watch_cancel";
+    case op::watch_progress: return "watch_progress";
     case op::search: return "search";
     case op::similar: return "similar";
   }
   return "unknown";
 }
 
-bool is_known(op o) noexcept { return (o >= op::ping && o <= op::compact) || o == op::search || o == op::similar; }
+bool is_known(op o) noexcept { return (o >= op::ping && o <= op::watch_progress) || o == op::search || o == op::similar; }
 
 status to_status(std::error_code ec) noexcept {
   if (!ec) return status::ok;
@@ -61,6 +64,7 @@ errc to_errc(status s) noexcept {
     case status::no_space: return errc::no_space;
     case status::compacted: return errc::compacted;
     case status::future_revision: return errc::future_revision;
+    case status::events: return errc::internal;  // not an error: never asked
   }
   return errc::internal;
 }
@@ -79,6 +83,7 @@ std::string status_name(status s) {
     case status::no_space: return "no_space";
     case status::compacted: return "compacted";
     case status::future_revision: return "future_revision";
+    case status::events: return "events";
   }
   return "status_" + std::to_string(static_cast<int>(s));
 }
@@ -221,6 +226,117 @@ void request_compact(std::string& out, std::uint64_t id, std::uint64_t revision)
 std::optional<std::uint64_t> parse_compact(std::string_view body) noexcept {
   if (body.size() != 8) return std::nullopt;
   return get_fixed<std::uint64_t>(body.data());
+}
+
+namespace {
+constexpr std::uint8_t filter_no_put = 1;
+constexpr std::uint8_t filter_no_delete = 2;
+constexpr std::uint8_t filter_prev_kv = 4;
+constexpr std::uint8_t filter_progress = 8;
+constexpr std::uint8_t known_filters = 15;
+}  // namespace
+
+void request_watch(std::string& out, std::uint64_t id, const watch_request& w) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(op::watch), 0, id);
+  std::uint8_t filters = (w.no_put ? filter_no_put : 0) | (w.no_delete ? filter_no_delete : 0) |
+                         (w.prev_kv ? filter_prev_kv : 0) | (w.progress_notify ? filter_progress : 0);
+  out.push_back(static_cast<char>(filters));
+  append_u64(out, w.start_revision);
+  append_u32(out, static_cast<std::uint32_t>(w.key.size()));
+  out.append(w.key);
+  out.append(w.end);
+  finish_frame(out, start);
+}
+
+std::optional<watch_request> parse_watch(std::string_view body) noexcept {
+  byte_reader in(body);
+  auto filters = in.fixed<std::uint8_t>();
+  watch_request w;
+  w.start_revision = in.fixed<std::uint64_t>();
+  w.key = in.bytes(in.fixed<std::uint32_t>());
+  if (!in.ok() || (filters & ~known_filters) != 0) return std::nullopt;
+  w.end = in.rest();
+  w.no_put = (filters & filter_no_put) != 0;
+  w.no_delete = (filters & filter_no_delete) != 0;
+  w.prev_kv = (filters & filter_prev_kv) != 0;
+  w.progress_notify = (filters & filter_progress) != 0;
+  return w;
+}
+
+void request_watch_cancel(std::string& out, std::uint64_t id, std::uint64_t watch_id) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(op::watch_cancel), 0, id);
+  append_u64(out, watch_id);
+  finish_frame(out, start);
+}
+
+std::optional<std::uint64_t> parse_watch_cancel(std::string_view body) noexcept { return parse_compact(body); }
+
+void request_watch_progress(std::string& out, std::uint64_t id) {
+  finish_frame(out, begin_frame(out, static_cast<std::uint8_t>(op::watch_progress), 0, id));
+}
+
+std::size_t begin_events(std::string& out, std::uint64_t watch_id) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(status::events), 0, watch_id);
+  out.resize(out.size() + 12);  // revision and count, filled in by finish_events
+  return start;
+}
+
+void append_event(std::string& out, bool deleted, const kv_fields& kv, const kv_fields* prev) {
+  out.push_back(deleted ? 1 : 0);
+  out.push_back(prev != nullptr ? 1 : 0);
+  append_kv(out, kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version);
+  if (prev) append_kv(out, prev->key, prev->value, prev->create_revision, prev->mod_revision, prev->version);
+}
+
+void finish_events(std::string& out, std::size_t start, std::uint64_t revision, std::uint32_t count, bool continued) {
+  char* h = out.data() + start + length_bytes;
+  put_fixed<std::uint16_t>(h + flags_at, continued ? flag_continued : 0);
+  put_fixed<std::uint64_t>(h + header_bytes, revision);
+  put_fixed<std::uint32_t>(h + header_bytes + 8, count);
+  finish_frame(out, start);
+}
+
+void respond_watch_end(std::string& out, std::uint64_t watch_id, status s, std::string_view message,
+                       std::uint64_t compact_revision) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(s), 0, watch_id);
+  append_str16(out, message);
+  append_str16(out, {});
+  append_u64(out, compact_revision);
+  finish_frame(out, start);
+}
+
+namespace {
+bool read_event_kv(byte_reader& in, kv_version& v) {
+  v.key = std::string(in.bytes(in.fixed<std::uint32_t>()));
+  v.value = std::string(in.bytes(in.fixed<std::uint32_t>()));
+  v.create_revision = in.fixed<std::uint64_t>();
+  v.mod_revision = in.fixed<std::uint64_t>();
+  v.version = in.fixed<std::uint64_t>();
+  return in.ok();
+}
+}  // namespace
+
+std::optional<events_body> parse_events(std::string_view body) {
+  byte_reader in(body);
+  events_body b;
+  b.revision = in.fixed<std::uint64_t>();
+  auto count = in.fixed<std::uint32_t>();
+  if (!in.ok() || count > in.remaining() / 34) return std::nullopt;  // an event takes 34 bytes at least
+  b.events.reserve(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    watch_event e;
+    auto type = in.fixed<std::uint8_t>();
+    auto has_prev = in.fixed<std::uint8_t>();
+    if (!in.ok() || type > 1 || has_prev > 1 || !read_event_kv(in, e.kv)) return std::nullopt;
+    e.deleted = type == 1;
+    if (has_prev) {
+      e.prev.emplace();
+      if (!read_event_kv(in, *e.prev)) return std::nullopt;
+    }
+    b.events.push_back(std::move(e));
+  }
+  if (in.remaining() != 0) return std::nullopt;
+  return b;
 }
 
 void request_status(std::string& out, std::uint64_t id) {
@@ -381,6 +497,7 @@ error_body parse_error(std::string_view body) {
   error_body e;
   e.message = std::string(in.bytes(in.fixed<std::uint16_t>()));
   if (in.remaining() > 0) e.leader = std::string(in.bytes(in.fixed<std::uint16_t>()));
+  if (in.remaining() >= 8) e.compact_revision = in.fixed<std::uint64_t>();
   return e;
 }
 

@@ -12,6 +12,7 @@
 #include "core/model/command.hpp"
 #include "core/base/error.hpp"
 #include "core/model/query.hpp"
+#include "core/model/txn.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -43,6 +44,9 @@ enum class op : std::uint8_t {
   open_session = 7,  // starts a client session for exactly-once writes; answers its id
   txn = 8,           // a transaction (core/model/txn.hpp): range reads, writes, compare-and-set
   compact = 9,       // drops the history below a revision; answers the log index
+  watch = 10,           // starts a watch: a stream of events frames carrying this request's id
+  watch_cancel = 11,    // ends a watch of this connection
+  watch_progress = 12,  // every watch of this connection reports the revision it is caught up to
   search = 16,       // full-text query over values (core/model/query.hpp)
   similar = 17,      // n-gram similarity query over values
   // 16..31 are reserved for search, 32..63 for cluster operations.
@@ -61,6 +65,7 @@ enum class status : std::uint8_t {
   no_space = 9,  // the node's disk is full: the write was refused and not applied
   compacted = 10,        // the revision asked for was compacted; the message names the oldest readable one
   future_revision = 11,  // the revision asked for is beyond the current one
+  events = 12,           // a watch's events, or its progress (no events): see watch below
 };
 
 // Request flags.
@@ -70,6 +75,9 @@ inline constexpr std::uint16_t flag_session = 2;
 // search, similar: their min_index field is a revision (as transactions answer), not a log index.
 inline constexpr std::uint16_t flag_min_revision = 4;
 inline constexpr std::size_t session_prefix_bytes = 24;
+// Response flag of an events frame: the next events frame of the same watch continues this one's
+// last revision (a revision too large for one frame); a client joins them.
+inline constexpr std::uint16_t flag_continued = 1;
 
 const char* to_string(op o) noexcept;
 bool is_known(op o) noexcept;
@@ -140,6 +148,22 @@ void request_search(std::string& out, std::uint64_t id, const search::text_query
 void request_similar(std::string& out, std::uint64_t id, const search::similar_query& q, std::uint64_t min_index,
                      std::uint16_t flags = 0);
 
+// A watch of the keys in [key, end) (etcd's range conventions, core/model/key_range.hpp) from
+// `start_revision` (0: the next write's). Its id is the request's frame id, unique among the
+// connection's watches.
+struct watch_request {
+  std::string_view key;
+  std::string_view end;
+  std::uint64_t start_revision = 0;
+  bool no_put = false;     // filters: report no puts / no deletes
+  bool no_delete = false;
+  bool prev_kv = false;          // each event carries the version it replaced
+  bool progress_notify = false;  // an idle watch is told its revision periodically
+};
+void request_watch(std::string& out, std::uint64_t id, const watch_request& w);
+void request_watch_cancel(std::string& out, std::uint64_t id, std::uint64_t watch_id);
+void request_watch_progress(std::string& out, std::uint64_t id);
+
 // Responses.
 void respond_ok(std::string& out, std::uint64_t id);
 // compact (its log index), open_session (the session's id): one u64.
@@ -156,6 +180,24 @@ void respond_search(std::string& out, std::uint64_t id, const search::search_ans
 // Any status but ok: u16 message | u16 leader address.
 void respond_error(std::string& out, std::uint64_t id, status s, std::string_view message,
                    std::string_view leader = {});
+
+// A watch's events frame: begin_events(), then append_event() for each event, then
+// finish_events(). `revision`: the watch has been sent every change of its range up to it (the
+// last event's revision; with no events, a progress notification).
+struct kv_fields {
+  std::string_view key;
+  std::string_view value;
+  std::uint64_t create_revision = 0;
+  std::uint64_t mod_revision = 0;
+  std::uint64_t version = 0;
+};
+std::size_t begin_events(std::string& out, std::uint64_t watch_id);
+void append_event(std::string& out, bool deleted, const kv_fields& kv, const kv_fields* prev);
+void finish_events(std::string& out, std::size_t start, std::uint64_t revision, std::uint32_t count, bool continued);
+// The last frame of a watch the node ended: an error (compacted: `compact_revision` is the oldest
+// revision the watch could restart from; 0 for other errors).
+void respond_watch_end(std::string& out, std::uint64_t watch_id, status s, std::string_view message,
+                       std::uint64_t compact_revision);
 
 // ---- request bodies ---------------------------------------------------------------------
 
@@ -196,6 +238,12 @@ std::optional<similar_request> parse_similar(std::string_view body);
 // compact: u64 revision. nullopt unless the body is exactly that.
 std::optional<std::uint64_t> parse_compact(std::string_view body) noexcept;
 
+// watch: u8 filters (1 no_put, 2 no_delete, 4 prev_kv, 8 progress_notify) | u64 start_revision |
+// u32 key_len | key | end (the rest). nullopt if malformed or an unknown filter bit is set.
+std::optional<watch_request> parse_watch(std::string_view body) noexcept;
+// watch_cancel: u64 watch_id. nullopt unless the body is exactly that.
+std::optional<std::uint64_t> parse_watch_cancel(std::string_view body) noexcept;
+
 // ---- response bodies --------------------------------------------------------------------
 
 // The leading u64 of a one-u64 answer (compact, open_session) or of a write_reply (its index);
@@ -206,9 +254,24 @@ std::optional<write_reply> parse_write_reply(std::string_view body) noexcept;
 struct error_body {
   std::string message;
   std::string leader;
+  std::uint64_t compact_revision = 0;  // a watch's end frame (respond_watch_end)
 };
 error_body parse_error(std::string_view body);
 std::optional<search::search_answer> parse_search_answer(std::string_view body);
+
+// An events frame's body: u64 revision | u32 count | count x (u8 type (0 put, 1 delete) |
+// u8 has_prev | kv | prev kv if has_prev), each kv as a transaction's reply encodes it.
+struct watch_event {
+  bool deleted = false;
+  kv_version kv;  // a delete: the key, empty value, mod_revision = the delete's revision
+  std::optional<kv_version> prev;
+  friend bool operator==(const watch_event&, const watch_event&) = default;
+};
+struct events_body {
+  std::uint64_t revision = 0;
+  std::vector<watch_event> events;
+};
+std::optional<events_body> parse_events(std::string_view body);
 
 // Status: u16 field count | fields, each u8 name_len | name | u8 type | value, where type 0 is a
 // u64 and type 1 a string (u16 length | bytes). New fields may appear in any version.

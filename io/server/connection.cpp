@@ -18,9 +18,8 @@
 namespace kv {
 
 namespace {
-constexpr std::size_t read_chunk = 64u << 10;   // a read asks for at least this much
-constexpr std::size_t output_limit = 4u << 20;  // unsent responses above this pause reading
-constexpr std::size_t idle_buffer = 1u << 20;   // larger idle buffers are given back
+constexpr std::size_t read_chunk = 64u << 10;  // a read asks for at least this much
+constexpr std::size_t idle_buffer = 1u << 20;  // larger idle buffers are given back
 }  // namespace
 
 std::string peer_text(const asio::ip::tcp::socket& socket) {
@@ -39,7 +38,10 @@ connection::connection(server& srv, asio::ip::tcp::socket socket)
   srv_.connections_.insert(this);
 }
 
-connection::~connection() { srv_.forget(this); }
+connection::~connection() {
+  cancel_watches();
+  srv_.forget(this);
+}
 
 void connection::start() {
   // If either side fails, the other must not wait for it: the connection closes.
@@ -65,6 +67,7 @@ void connection::drain() {
 
 void connection::close() {
   reading_ = false;
+  cancel_watches();
   std::error_code ignored;
   socket_.close(ignored);
   wake_reader_.notify();
@@ -72,7 +75,7 @@ void connection::close() {
 }
 
 bool connection::idle_since(std::chrono::steady_clock::time_point t) const {
-  return inflight_ == 0 && deferred_.empty() && last_activity_ < t;
+  return inflight_ == 0 && deferred_.empty() && watches_.empty() && last_activity_ < t;
 }
 
 // ---- reader and backpressure ------------------------------------------------------------
@@ -105,6 +108,7 @@ asio::awaitable<void> connection::read_loop() {
     spdlog::debug("connection {}: read failed: {}", peer_, ec.message());
   }
   reading_ = false;
+  cancel_watches();
   wake_writer();
 }
 
@@ -126,7 +130,7 @@ void connection::make_room() {
 
 // Too much in flight or unsent: take no new requests until some drain.
 bool connection::over_limits() const {
-  return inflight_ >= srv_.cfg_.max_pipeline || out_.size() + sending_.size() >= output_limit;
+  return inflight_ >= srv_.cfg_.max_pipeline || out_.size() + sending_.size() >= connection_output_limit;
 }
 
 void connection::handle_frames() {
@@ -185,6 +189,7 @@ asio::awaitable<void> connection::write_loop() {
       spdlog::debug("connection {}: write failed: {}", peer_, ec.message());
       close();
     }
+    resume_watches();
     wake_reader_.notify();
   }
   std::error_code ignored;

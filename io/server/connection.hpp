@@ -4,7 +4,7 @@
 //
 // - Reader (connection.cpp): reads as much as the socket has and hands every complete frame to
 //   handle(). It stops reading while max_pipeline requests are in flight or the unsent responses
-//   exceed output_limit (backpressure), and goes on when an answer or a finished write wakes it.
+//   exceed connection_output_limit (backpressure), and goes on when an answer or a finished write wakes it.
 // - Requests (dispatch.cpp): handle() decodes a frame and calls the store or the index. Reads
 //   are answered at once; writes and linearizable reads through store callbacks, queries through
 //   a coroutine each. Every answer is appended to out_ and wakes the writer.
@@ -12,16 +12,26 @@
 //   one round of the event loop leaves together. Once reading has stopped and every request read
 //   has been answered and sent, it closes the socket.
 //
+// - Watches (watches.cpp): each watch is a watcher of the store's watch hub whose sink appends
+//   events frames to out_, tagged with the watch request's id. A sink finding out_ over the
+//   output limit pauses its watcher; once the writer has sent enough, the watchers resume and
+//   catch up from the keyspace's history, so a client that does not read costs the node about
+//   one output buffer, however many events it misses.
+//
 // Ordering: responses may overtake each other (clients match them by id), but a read waits until
-// the writes this connection sent before it are applied (deferred_).
+// the writes this connection sent before it are applied (deferred_). A watch's frames leave in
+// the order they were made: its created answer, its events in revision order, then its end or
+// the answer to its cancel.
 //
 // Ownership: shared_ptrs. The reader, the writer, each pending store callback and each running
 // query hold one, so the connection lives until the last of them is done; the server keeps a raw
-// pointer that the destructor removes.
+// pointer that the destructor removes. The watch hub's sinks hold a raw pointer: the connection
+// cancels its watches when it stops reading, and at the latest in its destructor.
 //
 // Threading: every member runs on the server's executor.
 
 #include "core/base/error.hpp"
+#include "core/state/keyspace.hpp"
 #include "io/protocol/protocol.hpp"
 #include "io/sys/event.hpp"
 
@@ -33,13 +43,20 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace kv {
 
 class server;
+
+// Unsent responses above this pause reading from the connection, and its watches.
+inline constexpr std::size_t connection_output_limit = 4u << 20;
+// A watch's events frame is closed once it holds this much (a larger single event still fits).
+inline constexpr std::size_t events_frame_budget = 1u << 20;
 
 // The peer's address as host:port, or "?" once the socket no longer knows it.
 std::string peer_text(const asio::ip::tcp::socket& socket);
@@ -61,8 +78,12 @@ class connection : public std::enable_shared_from_this<connection> {
   // Closes now; answers still to come are dropped.
   void close();
 
-  // Nothing in flight and nothing received since `t`.
+  // Nothing in flight, no watch, and nothing received since `t`.
   bool idle_since(std::chrono::steady_clock::time_point t) const;
+
+  // Sends a progress notification to each watch that asked for them and has been sent nothing
+  // since `t`.
+  void notify_idle_watches(std::chrono::steady_clock::time_point t);
 
  private:
   // A read waiting for this connection's earlier writes: a get (body: the key) or a read-only
@@ -89,6 +110,24 @@ class connection : public std::enable_shared_from_this<connection> {
   bool finished() const;
   // A request in flight has its answer in out_.
   void answered();
+
+  // ---- watches (watches.cpp) ----
+  struct watch_stream {
+    std::uint64_t hub_id = 0;
+    bool progress_notify = false;
+    bool paused = false;  // its sink refused events: the output buffer was full
+    std::chrono::steady_clock::time_point last_sent;
+  };
+  void start_watch(std::uint64_t id, std::string_view body);
+  void cancel_watch(std::uint64_t id, std::string_view body);
+  void report_progress(std::uint64_t id);
+  void send_progress(std::uint64_t watch_id, watch_stream& w);
+  // The hub's sink: appends `events` as frames; false once the output buffer is full.
+  bool send_events(std::uint64_t watch_id, std::span<const key_event> events);
+  void on_watch_ended(std::uint64_t watch_id, const error_info& why);
+  // Resumes paused watches once the output buffer has room again.
+  void resume_watches();
+  void cancel_watches();
 
   // ---- requests (dispatch.cpp) ----
   void handle(const protocol::frame& f);
@@ -133,6 +172,9 @@ class connection : public std::enable_shared_from_this<connection> {
   std::uint64_t last_write_index_ = 0;  // log index of this connection's latest write
   std::deque<deferred_read> deferred_;  // reads waiting for this connection's earlier writes
   std::string reply_;                   // a read-only txn's answer, reused
+
+  std::unordered_map<std::uint64_t, watch_stream> watches_;  // by the watch request's id
+  std::size_t paused_watches_ = 0;
 };
 
 }  // namespace kv

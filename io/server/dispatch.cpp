@@ -74,6 +74,12 @@ void connection::handle(const protocol::frame& f) {
           0, 0);
     case protocol::op::status:
       return respond_status(f.id);
+    case protocol::op::watch:
+      return start_watch(f.id, body);
+    case protocol::op::watch_cancel:
+      return cancel_watch(f.id, body);
+    case protocol::op::watch_progress:
+      return report_progress(f.id);
     case protocol::op::search: {
       auto req = protocol::parse_search(body);
       if (!req) return respond_bad_body(f.id, "search");
@@ -280,6 +286,7 @@ void connection::respond_status(std::uint64_t id) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - srv_.started_);
   facts.connections = srv_.connections_.size();
   facts.max_frame_bytes = srv_.cfg_.max_frame_bytes;
+  facts.watch_events = srv_.stats_.watch_events;
   protocol::respond_status(out_, id, status_report(srv_.store_, srv_.index_, facts));
 }
 

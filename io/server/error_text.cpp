@@ -29,6 +29,20 @@ std::string too_many_connections(std::uint64_t max_connections) {
   return fmt::format("too many connections (max-connections is {})", max_connections);
 }
 
+std::string watch_id_in_use(std::uint64_t id) {
+  return fmt::format("watch {} is already open on this connection; a watch takes its request's id, which must be "
+                     "unique among the connection's watches",
+                     id);
+}
+
+std::string too_many_watches(std::uint64_t max_watches) {
+  return fmt::format("this node serves {} watches, its max-watches; cancel some, or watch on another node", max_watches);
+}
+
+std::string no_such_watch(std::uint64_t id) {
+  return fmt::format("no watch {} on this connection (it ended, was cancelled, or never started)", id);
+}
+
 namespace {
 std::string key_too_long(std::size_t key_size, const storage_config& limits) {
   return fmt::format("key of {} bytes exceeds max-key-size ({} bytes)", key_size, limits.max_key_bytes);

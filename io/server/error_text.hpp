@@ -26,6 +26,12 @@ std::string unknown_operation(std::uint8_t code);
 std::string search_disabled();
 std::string too_many_connections(std::uint64_t max_connections);
 
+// ---- watches ------------------------------------------------------------------------------
+
+std::string watch_id_in_use(std::uint64_t id);
+std::string too_many_watches(std::uint64_t max_watches);
+std::string no_such_watch(std::uint64_t id);
+
 // ---- the store's answers ------------------------------------------------------------------
 
 // A key the store refused to read (check_key_for_read): empty (bad_request) or too long.

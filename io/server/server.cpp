@@ -25,6 +25,7 @@ server::server(asio::any_io_executor executor, store& st, server_config cfg, sea
       index_(index),
       acceptor_(executor),
       sweep_timer_(executor),
+      progress_timer_(executor),
       last_connection_gone_(executor),
       started_(std::chrono::steady_clock::now()) {}
 
@@ -42,6 +43,7 @@ void server::start() {
   acceptor_.listen(asio::socket_base::max_listen_connections);
   asio::co_spawn(executor_, accept_loop(), stop_on_failure("the acceptor"));
   asio::co_spawn(executor_, idle_sweep(), log_failure("the idle-connection sweep"));
+  asio::co_spawn(executor_, progress_notify(), log_failure("the watch progress notifier"));
 }
 
 asio::awaitable<void> server::accept_loop() {
@@ -100,11 +102,27 @@ asio::awaitable<void> server::idle_sweep() {
   }
 }
 
+// A watch is told its progress once it has been sent nothing for an interval, so checking every
+// quarter interval sends it within 1.25 intervals of its last frame.
+asio::awaitable<void> server::progress_notify() {
+  const auto interval = cfg_.watch_progress_interval;
+  while (!stopping_) {
+    std::error_code ec;
+    progress_timer_.expires_after(interval / 4);
+    co_await progress_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_) co_return;
+    if (store_.watches().watchers() == 0) continue;
+    auto cutoff = std::chrono::steady_clock::now() - interval;
+    for (auto* c : connections_) c->notify_idle_watches(cutoff);
+  }
+}
+
 asio::awaitable<void> server::stop() {
   stopping_ = true;
   std::error_code ignored;
   acceptor_.close(ignored);
   sweep_timer_.cancel();
+  progress_timer_.cancel();
   std::vector<connection*> all(connections_.begin(), connections_.end());
   for (auto* c : all) c->drain();
   const auto deadline = std::chrono::steady_clock::now() + cfg_.shutdown_timeout;

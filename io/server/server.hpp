@@ -45,6 +45,8 @@ class server {
     std::uint64_t bad_frames = 0;    // connections closed for a malformed frame
     std::uint64_t idle_closed = 0;
     std::uint64_t requests = 0;
+    std::uint64_t watches_started = 0;
+    std::uint64_t watch_events = 0;  // events sent to watches
   };
 
   // `index`: the node's search index, or nullptr when search is disabled. Both it and `st` must
@@ -70,6 +72,8 @@ class server {
   friend class connection;
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> idle_sweep();
+  // Progress notifications for idle watches that asked for them.
+  asio::awaitable<void> progress_notify();
   void refuse(asio::ip::tcp::socket socket);
   // Called by a connection's destructor.
   void forget(connection* c);
@@ -80,6 +84,7 @@ class server {
   search::node_index* index_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer sweep_timer_;
+  asio::steady_timer progress_timer_;
   std::unordered_set<connection*> connections_;
   io::event last_connection_gone_;  // notified when connections_ becomes empty
   std::chrono::steady_clock::time_point started_;

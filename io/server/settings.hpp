@@ -17,6 +17,11 @@ struct server_config {
   std::uint64_t max_pipeline = 1024;
   // A connection with nothing in flight that sends nothing for this long is closed.
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  // Watches this node serves at most, over all connections; a watch past it is refused.
+  std::uint64_t max_watches = 1'000'000;
+  // A watch that asked for progress notifications and has been sent nothing for this long is
+  // told the revision it is caught up to (etcd's progress notify; its default interval too).
+  std::chrono::milliseconds watch_progress_interval{std::chrono::minutes(10)};
   // How long a graceful shutdown waits for in-flight requests before closing connections.
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(10)};
 };

@@ -36,6 +36,8 @@ std::vector<protocol::status_field> status_report(const store& st, const search:
       {"data_bytes", st.state().data_bytes()},
       {"uptime_ms", static_cast<std::uint64_t>(server.uptime.count())},
       {"connections", server.connections},
+      {"watches", static_cast<std::uint64_t>(st.watches().watchers())},
+      {"watch_events", server.watch_events},
       {"version", std::string(kv::version)},
       {"pid", static_cast<std::uint64_t>(::getpid())},
       {"max_key_size", static_cast<std::uint64_t>(st.storage().max_key_bytes)},

@@ -21,6 +21,7 @@ struct server_facts {
   std::chrono::milliseconds uptime{0};
   std::uint64_t connections = 0;
   std::uint64_t max_frame_bytes = 0;
+  std::uint64_t watch_events = 0;  // events sent to watches since the node started
 };
 
 // `index` is nullptr when search is disabled. Call on the store's thread.

@@ -184,6 +184,7 @@ class store {
   // applied here (so only committed ones), replayed from history after a snapshot is installed,
   // and stepped through their catch-up as entries apply and on each tick.
   watch_hub& watches() noexcept { return watches_; }
+  const watch_hub& watches() const noexcept { return watches_; }
   const session_table& sessions() const noexcept { return sessions_; }
   const recovery_info& recovery() const noexcept { return recovery_; }
   const stats& statistics() const noexcept { return stats_; }

@@ -625,4 +625,57 @@ BOOST_AUTO_TEST_CASE(json_output_for_the_older_commands) {
   BOOST_TEST(has(r.err, "compacted"), r.err);
 }
 
+// kvctl watch as a user runs it: in the background while writes happen elsewhere, ended with
+// Ctrl-C (SIGINT, exit status 0, every event printed); and from a compacted revision (exit 3).
+BOOST_AUTO_TEST_CASE(watch_prints_changes_until_interrupted) {
+  node_process node("[storage]\nauto-compaction-mode = \"off\"\n");
+  temp_dir dir;
+  auto start_watch = [&](std::vector<std::string> args, const std::string& name) {
+    std::vector<std::string> argv{binary("kvctl").string(), "--endpoints", node.endpoint()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return spawn(argv, dir / (name + ".out"), dir / (name + ".err"));
+  };
+  auto simple = start_watch({"watch", "--prefix", "w/", "--prev-kv"}, "simple");
+  auto json = start_watch({"-w", "json", "watch", "w/a"}, "json");
+  // Both watches exist once the node counts them.
+  for (int i = 0; i < 500; ++i) {
+    if (json_of(kvctl(node, {"-w", "json", "status"}))["watches"].get<std::uint64_t>() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  BOOST_REQUIRE(kvctl(node, {"set", "w/a", "1"}).exit_code == 0);
+  BOOST_REQUIRE(kvctl(node, {"set", "w/a", "2"}).exit_code == 0);
+  BOOST_REQUIRE(kvctl(node, {"set", "other", "x"}).exit_code == 0);
+  BOOST_REQUIRE(kvctl(node, {"del", "w/a"}).exit_code == 0);
+  const std::string expected = "PUT\nw/a\n1\nPUT\nw/a\n1\nw/a\n2\nDELETE\nw/a\n2\nw/a\n\n";
+  for (int i = 0; i < 500 && slurp(dir / "simple.out") != expected; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto pid : {simple, json}) {
+    ::kill(pid, SIGINT);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0);
+  }
+  BOOST_TEST(slurp(dir / "simple.out") == expected);
+  BOOST_TEST(slurp(dir / "simple.err") == "");
+  std::istringstream json_lines(slurp(dir / "json.out"));
+  std::vector<std::string> types;
+  for (std::string line; std::getline(json_lines, line);) {
+    auto j = nlohmann::json::parse(line);
+    for (const auto& e : j["events"]) {
+      types.push_back(e["type"].get<std::string>() + "@" + std::to_string(e["kv"]["mod_revision"].get<int>()));
+    }
+    BOOST_TEST(j["header"]["revision"].get<int>() == j["events"].back()["kv"]["mod_revision"].get<int>());
+  }
+  BOOST_TEST(types == (std::vector<std::string>{"PUT@2", "PUT@3", "DELETE@5"}));
+
+  BOOST_REQUIRE(kvctl(node, {"compact", "4"}).exit_code == 0);
+  auto r = kvctl(node, {"watch", "--rev", "2", "w/a"});
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(has(r.err, "revision 2 has been compacted; the oldest revision a watch can start at is 4"), r.err);
+  r = kvctl(node, {"watch", "--no-put", "--no-delete", "w/a"});
+  BOOST_TEST(r.exit_code == 2);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -220,4 +220,72 @@ BOOST_AUTO_TEST_CASE(search_answers_round_trip) {
   for (std::size_t n = 0; n < body.size(); ++n) BOOST_TEST(!parse_search_answer(body.substr(0, n)).has_value(), n);
 }
 
+BOOST_AUTO_TEST_CASE(watch_requests_round_trip) {
+  std::string buf;
+  watch_request w;
+  w.key = "a/";
+  w.end = "a0";
+  w.start_revision = 17;
+  w.no_delete = true;
+  w.prev_kv = true;
+  request_watch(buf, 5, w);
+  auto r = parse_frame(buf, 1024);
+  BOOST_REQUIRE((r.status == parse_status::ok));
+  BOOST_TEST(r.f.code == static_cast<std::uint8_t>(op::watch));
+  auto back = parse_watch(r.f.body);
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->key == "a/");
+  BOOST_TEST(back->end == "a0");
+  BOOST_TEST(back->start_revision == 17u);
+  BOOST_TEST((!back->no_put && back->no_delete && back->prev_kv && !back->progress_notify));
+  // An unknown filter bit, or a key length past the body, is refused.
+  std::string body(r.f.body);
+  body[0] = static_cast<char>(0x10);
+  BOOST_TEST(!parse_watch(body).has_value());
+  BOOST_TEST(!parse_watch(std::string_view(r.f.body).substr(0, 14)).has_value());
+
+  buf.clear();
+  request_watch_cancel(buf, 6, 5);
+  r = parse_frame(buf, 1024);
+  BOOST_TEST(parse_watch_cancel(r.f.body).value_or(0) == 5u);
+  BOOST_TEST(!parse_watch_cancel("1234567").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(events_frames_round_trip) {
+  std::string buf;
+  auto start = begin_events(buf, 9);
+  kv_fields put{"k", "v2", 3, 8, 2};
+  kv_fields prev{"k", "v1", 3, 3, 1};
+  append_event(buf, false, put, &prev);
+  kv_fields del{"j", "", 0, 8, 0};
+  append_event(buf, true, del, nullptr);
+  finish_events(buf, start, 8, 2, true);
+  auto r = parse_frame(buf, 1024);
+  BOOST_REQUIRE((r.status == parse_status::ok));
+  BOOST_TEST(r.f.id == 9u);
+  BOOST_TEST(r.f.code == static_cast<std::uint8_t>(status::events));
+  BOOST_TEST(r.f.flags == flag_continued);
+  auto body = parse_events(r.f.body);
+  BOOST_REQUIRE(body.has_value());
+  BOOST_TEST(body->revision == 8u);
+  BOOST_REQUIRE(body->events.size() == 2u);
+  BOOST_TEST(!body->events[0].deleted);
+  BOOST_TEST(body->events[0].kv.value == "v2");
+  BOOST_TEST(body->events[0].kv.version == 2u);
+  BOOST_REQUIRE(body->events[0].prev.has_value());
+  BOOST_TEST(body->events[0].prev->value == "v1");
+  BOOST_TEST(body->events[1].deleted);
+  BOOST_TEST(body->events[1].kv.key == "j");
+  BOOST_TEST(!body->events[1].prev.has_value());
+  // Every truncation of the body is refused, never read past.
+  for (std::size_t n = 0; n < r.f.body.size(); ++n) BOOST_TEST(!parse_events(r.f.body.substr(0, n)).has_value());
+
+  buf.clear();
+  respond_watch_end(buf, 9, status::compacted, "revision 3 has been compacted", 5);
+  r = parse_frame(buf, 1024);
+  auto e = parse_error(r.f.body);
+  BOOST_TEST(e.message == "revision 3 has been compacted");
+  BOOST_TEST(e.compact_revision == 5u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
