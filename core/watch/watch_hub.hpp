@@ -12,11 +12,18 @@
 //   (keyspace::changes), a window of revisions at a time, until it is synced again. A watcher
 //   whose next revision was compacted away ends with errc::compacted, naming the compacted
 //   revision (it can list the range there and watch again from the next revision).
+// A watcher that starts at a future revision waits until the keyspace gets there.
 //
 // A sink gets the changes of one or more whole revisions per call, in revision order; it returns
 // false when it wants no more for now (its connection's buffer is full): the watcher then waits
 // for resume() and catches up from history, so a slow reader costs the node its own bounded
 // buffer, never an unbounded queue.
+//
+// Cost (etcd's synced and unsynced watcher groups): synced watchers are indexed by the keys
+// they watch (core/watch/watch_index.hpp), and a synced watcher's next revision is the hub's, so
+// applied() reads the written ranges' changes and then costs about O(log n) per changed key
+// plus the watchers that match, touching no other watcher. step() and catching_up() look only
+// at the watchers catching up. A delivery allocates nothing per watcher.
 //
 // Threading: not thread-safe; on the node's event-loop thread, like the keyspace it reads.
 
@@ -24,12 +31,17 @@
 #include "core/model/command.hpp"
 #include "core/model/key_range.hpp"
 #include "core/state/keyspace.hpp"
+#include "core/watch/watch_index.hpp"
 
+#include <absl/container/btree_set.h>
+#include <absl/container/node_hash_map.h>
+
+#include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kv {
@@ -45,9 +57,10 @@ struct watch_options {
 
 struct watch_sink {
   // Changes of whole revisions, in revision order. Views are valid during the call. Returns
-  // false to be sent nothing more until watch_hub::resume().
+  // false to be sent nothing more until watch_hub::resume(). It must not call the hub.
   std::function<bool(std::span<const key_event>)> events;
-  // The watch is over; `why` says why (errc::compacted: its next revision was compacted).
+  // The watch is over; `why` says why (errc::compacted: its next revision was compacted). The
+  // hub has forgotten the watcher by then, and may be called.
   std::function<void(const error_info& why)> ended;
 };
 
@@ -62,7 +75,9 @@ class watch_hub {
   // Revisions of history one step() replays for one watcher at most.
   static constexpr std::uint64_t catch_up_window = 1000;
 
-  explicit watch_hub(const keyspace& ks) : ks_(ks) {}
+  explicit watch_hub(const keyspace& ks) : ks_(ks), told_(ks.revision()) {}
+  watch_hub(const watch_hub&) = delete;
+  watch_hub& operator=(const watch_hub&) = delete;
 
   // Starts a watch; its id. A start revision below the keyspace's compacted revision is refused
   // (errc::compacted, naming it); one in the past is replayed by step(); one in the future waits.
@@ -73,37 +88,94 @@ class watch_hub {
   void resume(std::uint64_t id);
 
   // The write at `revision` was applied, changing keys only inside `written` (a superset is
-  // fine: only the changes at `revision` are reported). Call after every applied write.
+  // fine: only the changes at `revision` are reported). Call after every applied write. If the
+  // hub was not told of some write (as when it had no watchers), the watchers synced then
+  // replay the writes they missed from history: applied() of a later revision, watch() and
+  // step() find the gap, and catching_up() reports it.
   void applied(std::uint64_t revision, std::span<const key_range> written);
   // The keyspace was replaced (a snapshot installed, a restart): every watcher catches up.
   void restarted();
-  // Replays history to watchers catching up, at most `max_watchers` of them, one window each.
-  // Returns whether any watcher still catches up.
+  // Replays history to watchers catching up, at most `max_watchers` of them, one window each,
+  // in turns (a call starts after the watcher the last one stopped at, so none waits for all
+  // the others to finish). Returns whether any watcher still catches up.
   bool step(std::size_t max_watchers = 64);
 
-  // The revision through which watcher `id` has been handed every change of its range (capped at
-  // the keyspace's revision); 0 if there is no such watcher. A progress notification reports it.
-  std::uint64_t caught_up(std::uint64_t id) const noexcept;
   std::size_t watchers() const noexcept { return watchers_.size(); }
+  // Whether step() has work: a watcher catches up (its sink not full), or the hub was not told
+  // of a write. O(1).
   bool catching_up() const noexcept;
 
+  // The revision through which watcher `id` has been handed every change of its range (that its
+  // filters let through), as etcd's progress notifications report it: for a synced watcher, the
+  // keyspace's revision as far as the hub has been told (the last applied()); for one catching
+  // up or whose sink is full, the revision before the next one it will be handed; for one
+  // waiting for a future start revision, the last revision the hub was told of. It does not go
+  // back while the watcher lasts (as the keyspace's revision does not), nor beyond the last
+  // revision the hub was told of. 0 if there is no such watcher (revision 1, the empty
+  // keyspace, has no changes to hand).
+  std::uint64_t caught_up(std::uint64_t id) const noexcept;
+
+  // The bytes of the hub's record of one watcher. Each watcher costs this, its strings' and
+  // sink's heap blocks if they outgrow their inline buffers, and a few index slots.
+  static constexpr std::size_t watcher_bytes() noexcept { return sizeof(watcher); }
+
  private:
+  // Which group a watcher is in, and so which structure holds it.
+  enum class phase : std::uint8_t {
+    synced,       // in index_; its next revision is told_ + 1
+    waiting,      // in waiting_: it starts beyond told_ + 1
+    catching_up,  // in catching_: step() replays its history
+    paused,       // in none: its sink is full; resume() makes it catch up
+  };
   struct watcher {
     watch_options options;
     watch_sink sink;
-    std::uint64_t next = 0;  // the next revision to report
-    bool synced = false;
-    bool paused = false;  // the sink is full
+    watch_index::entry entry;  // its id and views of options.key and options.end
+    std::uint64_t next = 0;    // the next revision to report; told_ + 1 while synced
+    phase at = phase::catching_up;
     key_range range() const noexcept { return key_range{options.key, options.end}; }
   };
-  // Hands `w` the events among `all` its filters let through; false if its sink is full.
-  bool deliver(watcher& w, std::span<const key_event> all);
-  void end(std::uint64_t id, const error_info& why);
+  using watcher_map = absl::node_hash_map<std::uint64_t, watcher>;  // nodes keep their address
+
+  watcher* find(std::uint64_t id) noexcept;
+  // Moves `w` to phase `to`, out of its present phase's structure and into the new one's.
+  void move(watcher& w, phase to);
+  void leave(watcher& w);
+  void enter(watcher& w, phase to);
+  // The phase of a watcher with nothing of history left to replay (next > the keyspace's revision).
+  phase settled(const watcher& w) const noexcept;
+  // Every synced watcher catches up: the hub missed writes they needed.
+  void lose_sync();
+  // Waiting watchers whose start revision came: synced at told_ + 1, catching up if before it.
+  void wake();
+  // Moves told_ to the keyspace's revision if the hub was not told of every write (the synced
+  // watchers lose sync: they missed those writes).
+  void follow_keyspace();
+  // Hands `w` the changes of its range from w.next on from history, one window of revisions,
+  // and settles it once it has them all.
+  void replay(watcher& w);
+  // Adds `e`, a change of `w`'s range, to out_ if `w`'s filters let it through.
+  void offer(const watcher& w, const key_event& e);
+  // Hands out_ to `w`'s sink (nothing if it is empty); false if the sink is full.
+  bool hand(watcher& w);
+  void end(watcher& w, const error_info& why);
 
   const keyspace& ks_;
-  std::map<std::uint64_t, watcher> watchers_;
+  watcher_map watchers_;
   std::uint64_t next_id_ = 1;
-  std::vector<key_event> scratch_;
+  // The keyspace's revision as far as the hub knows (the last applied(), or the keyspace's own
+  // where the hub found it was not told of a write): synced watchers have every change through it.
+  std::uint64_t told_;
+  watch_index index_;                                           // the synced watchers
+  absl::btree_set<std::pair<std::uint64_t, std::uint64_t>> waiting_;  // (start revision, id)
+  absl::btree_set<std::uint64_t> catching_;                     // ids, stepped round-robin
+  std::uint64_t last_stepped_ = 0;                              // the id step() stopped after
+  // Scratch, kept for its capacity: applied()'s changes and (watcher id, change) matches, the
+  // events handed to one sink, and the ids step() visits.
+  std::vector<key_event> changes_;
+  std::vector<std::pair<std::uint64_t, std::size_t>> matches_;
+  std::vector<key_event> out_;
+  std::vector<std::uint64_t> stepping_;
 };
 
 }  // namespace kv

@@ -1,9 +1,13 @@
 // Watches against a reference history: random writes (puts, puts twice in one write, delete-
-// ranges), compactions, keyspace replacements from a snapshot's capture, and watchers that
-// start at random revisions (past, now, future) on random ranges with random filters, whose
-// sinks fill up at random and resume later. Every watcher must receive exactly the reference's
-// changes of its range from its start revision, in order, each revision in one call; one that
-// falls behind a compaction must end with errc::compacted after a prefix of them.
+// ranges), some of which the hub is not told of, compactions, keyspace replacements from a
+// snapshot's capture, and watchers that start at random revisions (past, now, future) on random
+// ranges with random filters, whose sinks fill up at random and resume later; now and then a
+// crowd of watchers on one key and the prefixes around it, so that watchers share the hub's
+// index entries. Every watcher must receive exactly the reference's changes of its range from
+// its start revision, in order, each revision in one call; one that falls behind a compaction
+// must end with errc::compacted after a prefix of them. After every step, each watcher's
+// caught_up() must be the revision through which it has every change: no less than its last
+// change's, no more than the revision before its first missing one, and never going back.
 // KV_WATCH_SEED=N replays one seed; KV_WATCH_SEEDS=N runs seeds 1..N (default 200).
 
 #include "core/watch/watch_hub.hpp"
@@ -113,9 +117,21 @@ struct watcher_record {
   std::set<std::uint64_t> revisions_seen;  // in earlier calls
   bool split = false;                      // a revision's changes came in two calls
   bool full = false;                       // its sink said "no more" and waits for resume
+  std::uint64_t fill_odds = 5;             // its sink is full after one call in fill_odds
   std::optional<kv::error_info> ended;  // by the hub
   bool cancelled = false;               // by the test
+  // Progress: the last caught_up(), and how many of the changes it must have (in the first
+  // `history_seen` of the reference's history) by then.
+  std::uint64_t caught_up = 0;
+  std::size_t history_seen = 0;
+  std::size_t owed = 0;
 };
+
+// Whether `w` must receive `e`.
+bool wanted(const watcher_record& w, const ref_event& e) {
+  if (e.revision < w.start || !kv::contains(key_range{w.options.key, w.options.end}, e.key)) return false;
+  return !(e.deleted ? w.options.no_delete : w.options.no_put);
+}
 
 class runner {
  public:
@@ -126,8 +142,10 @@ class runner {
       auto dice = pick(100);
       if (dice < 45) {
         one_write();
-      } else if (dice < 55) {
+      } else if (dice < 53) {
         add_watcher();
+      } else if (dice < 55) {
+        add_crowd();
       } else if (dice < 62) {
         compact();
       } else if (dice < 65) {
@@ -141,6 +159,7 @@ class runner {
       } else {
         one_write();
       }
+      check_progress();
     }
     // Let every watcher catch up, then compare.
     for (auto& w : watchers_) {
@@ -151,7 +170,13 @@ class runner {
     }
     while (hub_.step(1000)) {
     }
-    for (const auto& w : watchers_) check(w);
+    check_progress();
+    for (const auto& w : watchers_) {
+      check(w);
+      if (!w.ended && !w.cancelled) {
+        BOOST_TEST(hub_.caught_up(w.id) == ks_->revision(), where() << ": watcher " << w.id << " caught up");
+      }
+    }
   }
 
  private:
@@ -208,6 +233,7 @@ class runner {
     ref_.end();
     BOOST_REQUIRE_MESSAGE(rev == ref_.revision, where() << ": revision " << rev << " != " << ref_.revision);
     if (rev == before) return;  // nothing changed: no revision, nothing to tell
+    if (pick(20) == 0) return;  // not told (the node tells the hub nothing while it has no watchers)
     std::vector<key_range> written;
     if (pick(6) == 0) {
       written.push_back(key_range{everything_, everything_});  // a superset is fine
@@ -218,25 +244,55 @@ class runner {
     hub_.applied(rev, written);
   }
 
+  std::uint64_t past_revision() { return ks_->compacted() + pick(ks_->revision() - ks_->compacted() + 1); }
+
   void add_watcher() {
-    watchers_.emplace_back();
-    auto& w = watchers_.back();
-    random_range(w.options.key, w.options.end);
+    kv::watch_options o;
+    random_range(o.key, o.end);
     switch (pick(4)) {
-      case 0: w.options.start_revision = 0; break;
-      case 1: w.options.start_revision = ks_->revision() + 1 + pick(3); break;  // the future
-      default: w.options.start_revision = ks_->compacted() + pick(ks_->revision() - ks_->compacted() + 1); break;
+      case 0: o.start_revision = 0; break;
+      case 1: o.start_revision = ks_->revision() + 1 + pick(3); break;  // the future
+      default: o.start_revision = past_revision(); break;
     }
-    w.options.no_put = pick(6) == 0;
-    w.options.no_delete = !w.options.no_put && pick(6) == 0;
-    w.options.prev_kv = pick(2) == 0;
-    w.start = w.options.start_revision == 0 ? ks_->revision() + 1 : w.options.start_revision;
+    o.no_put = pick(6) == 0;
+    o.no_delete = !o.no_put && pick(6) == 0;
+    o.prev_kv = pick(2) == 0;
     if (pick(10) == 0 && ks_->compacted() > 1) {  // below the compacted revision: refused
-      auto o = w.options;
-      o.start_revision = ks_->compacted() - 1;
-      auto refused = hub_.watch(o, {});
+      auto refused_options = o;
+      refused_options.start_revision = ks_->compacted() - 1;
+      auto refused = hub_.watch(refused_options, {});
       BOOST_TEST(refused.is(kv::errc::compacted), where());
     }
+    start_watch(std::move(o), 5);
+  }
+
+  // Watchers of one key, of prefixes of it and of random ranges, most from the next write on
+  // and with sinks that seldom fill: many synced watchers share the key in the hub's index.
+  void add_crowd() {
+    const auto key = random_key();
+    const auto n = 5 + pick(20);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      kv::watch_options o;
+      switch (pick(5)) {
+        case 0:
+          o.key = key.substr(0, 1 + pick(key.size()));
+          o.end = kv::prefix_end(o.key);
+          break;
+        case 1: random_range(o.key, o.end); break;
+        default: o.key = key; break;
+      }
+      o.start_revision = pick(4) == 0 ? past_revision() : 0;
+      o.prev_kv = pick(2) == 0;
+      start_watch(std::move(o), 50);
+    }
+  }
+
+  void start_watch(kv::watch_options o, std::uint64_t fill_odds) {
+    watchers_.emplace_back();
+    auto& w = watchers_.back();
+    w.options = std::move(o);
+    w.fill_odds = fill_odds;
+    w.start = w.options.start_revision == 0 ? ks_->revision() + 1 : w.options.start_revision;
     const auto index = watchers_.size() - 1;
     kv::watch_sink sink;
     sink.events = [this, index](std::span<const kv::key_event> events) {
@@ -256,7 +312,7 @@ class runner {
       }
       for (auto rev : here) me.split = me.split || me.revisions_seen.contains(rev);
       me.revisions_seen.insert(here.begin(), here.end());
-      me.full = pick(5) == 0;
+      me.full = pick(me.fill_odds) == 0;
       return !me.full;
     };
     sink.ended = [this, index](const kv::error_info& why) { watchers_[index].ended = why; };
@@ -318,14 +374,42 @@ class runner {
     w.cancelled = true;
   }
 
+  // Fails only when it must: the checks run for every watcher at every step.
+  void check_progress() {
+    std::size_t live = 0;
+    for (auto& w : watchers_) {
+      const auto c = hub_.caught_up(w.id);
+      auto who = [&] { return fmt::format("{}: watcher {} caught up to {}", where(), w.id, c); };
+      if (w.ended || w.cancelled) {
+        if (c != 0) BOOST_FAIL(who() << " after its end");
+        continue;
+      }
+      ++live;
+      if (c < w.caught_up) BOOST_FAIL(who() << ", back from " << w.caught_up);
+      if (c > ks_->revision()) BOOST_FAIL(who() << ", beyond the keyspace's " << ks_->revision());
+      if (!w.got.empty() && c < w.got.back().revision) {
+        BOOST_FAIL(who() << ", before its last change's " << w.got.back().revision);
+      }
+      for (; w.history_seen < ref_.history.size() && ref_.history[w.history_seen].revision <= c; ++w.history_seen) {
+        if (wanted(w, ref_.history[w.history_seen])) ++w.owed;
+      }
+      if (w.got.size() != w.owed) {
+        BOOST_FAIL(who() << " with " << w.got.size() << " changes, of the " << w.owed << " through it");
+      }
+      w.caught_up = c;
+    }
+    if (hub_.watchers() != live) {
+      BOOST_FAIL(where() << ": the hub has " << hub_.watchers() << " watchers, not " << live);
+    }
+  }
+
   void check(const watcher_record& w) {
     const auto who = fmt::format("{}: watcher {} on [{:?}, {:?}) from {}", where(), w.id, w.options.key,
                                  w.options.end, w.start);
     BOOST_TEST(!w.split, who << ": a revision's changes came in two calls");
     std::vector<ref_event> want;
     for (const auto& e : ref_.history) {
-      if (e.revision < w.start || !kv::contains(key_range{w.options.key, w.options.end}, e.key)) continue;
-      if (e.deleted ? w.options.no_delete : w.options.no_put) continue;
+      if (!wanted(w, e)) continue;
       want.push_back(e);
       if (!w.options.prev_kv) want.back().prev.reset();
     }
