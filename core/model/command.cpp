@@ -68,6 +68,29 @@ std::string encode_compact(std::uint64_t revision) {
   return out;
 }
 
+std::string encode_lease_grant(std::uint64_t id, std::int64_t ttl_seconds) {
+  std::string out(1, static_cast<char>(command_type::lease_grant));
+  append_fixed(out, id);
+  append_fixed(out, ttl_seconds);
+  return out;
+}
+
+std::string encode_lease_revoke(std::uint64_t id) {
+  std::string out(1, static_cast<char>(command_type::lease_revoke));
+  append_fixed(out, id);
+  return out;
+}
+
+std::string encode_lease_checkpoint(std::span<const lease_remaining> checkpoints) {
+  std::string out(1, static_cast<char>(command_type::lease_checkpoint));
+  append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(checkpoints.size()));
+  for (const auto& c : checkpoints) {
+    append_fixed(out, c.id);
+    append_fixed(out, c.remaining_ms);
+  }
+  return out;
+}
+
 void change_list::add(bool deleted, std::string_view key, std::string_view value) {
   if (bytes_.empty()) {
     bytes_.push_back(static_cast<char>(command_type::changes));
@@ -129,7 +152,8 @@ result<command_view> decode_command(std::string_view bytes) {
     auto inner = decode_command(in.rest());
     if (!inner) return inner;
     if (inner->type != command_type::set && inner->type != command_type::del &&
-        inner->type != command_type::bulk_set && inner->type != command_type::txn) {
+        inner->type != command_type::bulk_set && inner->type != command_type::txn &&
+        inner->type != command_type::lease_grant && inner->type != command_type::lease_revoke) {
       return errc::corruption;
     }
     inner->session = ref;
@@ -165,12 +189,26 @@ result<command_view> decode_command(std::string_view bytes) {
       c.pairs = in.rest();
       if (!valid_changes(c.pairs, c.count)) return errc::corruption;
       break;
+    case command_type::lease_grant:
+      c.lease = in.fixed<std::uint64_t>();
+      c.ttl = in.fixed<std::int64_t>();
+      break;
+    case command_type::lease_revoke:
+      c.lease = in.fixed<std::uint64_t>();
+      break;
+    case command_type::lease_checkpoint:
+      c.count = in.fixed<std::uint32_t>();
+      c.pairs = in.rest();
+      if (c.pairs.size() != static_cast<std::size_t>(c.count) * 16) return errc::corruption;
+      break;
     default:
       return errc::corruption;
   }
   if (!in.ok() || bytes.empty()) return errc::corruption;
-  if ((c.type == command_type::noop || c.type == command_type::open_session || c.type == command_type::compact) &&
-      in.remaining() != 0) {
+  const bool fixed_size = c.type == command_type::noop || c.type == command_type::open_session ||
+                          c.type == command_type::compact || c.type == command_type::lease_grant ||
+                          c.type == command_type::lease_revoke;
+  if (fixed_size && in.remaining() != 0) {
     return errc::corruption;
   }
   return c;

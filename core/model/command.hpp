@@ -12,6 +12,9 @@
 //   in_session:   u8 type | u64 session | u64 seq | u64 first_unacked | a set, del, bulk_set or txn
 //   txn:       u8 type | a transaction (core/model/txn.hpp)
 //   compact:   u8 type | u64 revision
+//   lease_grant:      u8 type | u64 id (0: the next free one) | i64 ttl_seconds
+//   lease_revoke:     u8 type | u64 id
+//   lease_checkpoint: u8 type | u32 count | count x (u64 id | i64 remaining_ms)
 //   changes:   u8 type | u32 count | count x (u8 deleted | u32 key_len | u32 value_len | key | value)
 //              never in the log: what a transaction changed, as the store hands it to apply
 //              observers (core/state/apply_observer.hpp), in the order it changed them
@@ -37,6 +40,9 @@ enum class command_type : std::uint8_t {
   txn = 6,
   compact = 7,
   changes = 8,
+  lease_grant = 9,
+  lease_revoke = 10,
+  lease_checkpoint = 11,
 };
 
 // A write's place in its client's session (core/state/sessions.hpp); session 0: none.
@@ -68,6 +74,13 @@ std::string encode_open_session();
 // `txn`: an encoded transaction (core/model/txn.hpp), checked by the caller.
 std::string encode_txn_command(std::string_view txn);
 std::string encode_compact(std::uint64_t revision);
+std::string encode_lease_grant(std::uint64_t id, std::int64_t ttl_seconds);
+std::string encode_lease_revoke(std::uint64_t id);
+struct lease_remaining {
+  std::uint64_t id = 0;
+  std::int64_t remaining_ms = 0;
+};
+std::string encode_lease_checkpoint(std::span<const lease_remaining> checkpoints);
 
 // A list of changes (see `changes` above), built one change at a time.
 class change_list {
@@ -85,7 +98,7 @@ class change_list {
   std::uint32_t count_ = 0;
 };
 
-// Wraps an encoded set, del or bulk_set in its session.
+// Wraps an encoded set, del, bulk_set, txn, lease_grant or lease_revoke in its session.
 std::string encode_in_session(const session_ref& ref, std::string_view command);
 
 // A decoded command; views point into the encoded bytes, which must outlive it.
@@ -98,6 +111,13 @@ struct command_view {
   std::string_view pairs;   // bulk_set: the encoded pairs; changes: the encoded changes
   std::string_view txn;     // txn: the encoded transaction (not yet checked)
   std::uint64_t revision = 0;  // compact
+  std::uint64_t lease = 0;     // lease_grant, lease_revoke: the lease's id
+  std::int64_t ttl = 0;        // lease_grant: seconds
+  // lease_checkpoint: `count` x (u64 id | i64 remaining_ms) in `pairs`
+
+  // Calls f(id, remaining_ms) for each checkpoint of a lease_checkpoint, in order.
+  template <typename F>
+  void for_each_checkpoint(F&& f) const;
 
   // Calls f(key, value) for each pair of a bulk_set, in order.
   template <typename F>
@@ -126,6 +146,18 @@ void for_each_pair(std::string_view bytes, std::uint32_t count, F&& f) {
 template <typename F>
 void command_view::for_each_pair(F&& f) const {
   kv::for_each_pair(pairs, count, std::forward<F>(f));
+}
+
+template <typename F>
+void command_view::for_each_checkpoint(F&& f) const {
+  const char* p = pairs.data();
+  for (std::uint32_t i = 0; i < count; ++i, p += 16) {
+    std::uint64_t id;
+    std::int64_t remaining;
+    std::memcpy(&id, p, 8);
+    std::memcpy(&remaining, p + 8, 8);
+    f(id, remaining);
+  }
 }
 
 template <typename F>

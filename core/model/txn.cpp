@@ -12,10 +12,11 @@
 
 namespace kv {
 
-txn_op make_put(std::string key, std::string value, bool prev_kv) {
+txn_op make_put(std::string key, std::string value, bool prev_kv, std::uint64_t lease) {
   txn_op o;
   o.type = txn_op_type::put;
-  o.flags = prev_kv ? op_prev_kv : 0;
+  o.flags = static_cast<std::uint8_t>((prev_kv ? op_prev_kv : 0) | (lease != 0 ? op_lease : 0));
+  o.lease = lease;
   o.key = std::move(key);
   o.value = std::move(value);
   return o;
@@ -77,6 +78,7 @@ void append_op(std::string& out, const basic_txn_op<S>& o) {
   switch (o.type) {
     case txn_op_type::put:
       append_bytes32(out, o.value);
+      if ((o.flags & op_lease) != 0) append_fixed<std::uint64_t>(out, o.lease);
       break;
     case txn_op_type::range:
       append_fixed<std::uint64_t>(out, o.revision);
@@ -118,6 +120,7 @@ bool read_ops(byte_reader& in, std::vector<txn_op_view>& ops) {
     switch (o.type) {
       case txn_op_type::put:
         o.value = bytes32(in);
+        if ((o.flags & op_lease) != 0) o.lease = in.fixed<std::uint64_t>();
         break;
       case txn_op_type::range:
         o.revision = in.fixed<std::uint64_t>();
@@ -225,7 +228,10 @@ error_info check_ops(const std::vector<txn_op_view>& ops, const txn_limits& limi
     std::uint8_t allowed = 0;
     switch (o.type) {
       case txn_op_type::put:
-        allowed = op_prev_kv;
+        allowed = op_prev_kv | op_lease;
+        if ((o.flags & op_lease) != 0 && o.lease == 0) {
+          return refuse(errc::bad_request, what + ": lease 0 is no lease (leave the lease out)");
+        }
         if (o.value.size() > limits.max_value_bytes) {
           return refuse(errc::too_large, fmt::format("{}: the value is {} bytes; max-value-size is {}", what,
                                                      o.value.size(), limits.max_value_bytes));

@@ -18,7 +18,8 @@
 //   compare: u8 target | u8 op | u32 key_len | key | u32 end_len | end | operand
 //            operand: value: u32 len | bytes; otherwise u64
 //   op:      u8 type | u8 flags | u32 key_len | key | u32 end_len | end | arguments
-//            put: u32 value_len | value; range: u64 revision | u64 limit; delete_range: none;
+//            put: u32 value_len | value [| u64 lease, with op_lease]; range: u64 revision |
+//            u64 limit; delete_range: none;
 //            incr: i64 delta
 // and the answer to a transaction:
 //   reply:   u64 revision | u8 succeeded | u16 results | results x (u8 type | result)
@@ -46,7 +47,8 @@ inline constexpr std::uint8_t op_prev_kv = 1;     // put, delete_range: answer t
 inline constexpr std::uint8_t op_keys_only = 2;   // range
 inline constexpr std::uint8_t op_count_only = 4;  // range
 inline constexpr std::uint8_t op_descending = 8;  // range
-inline constexpr std::uint8_t op_known_flags = 15;
+inline constexpr std::uint8_t op_lease = 16;      // put: attaches the key to `lease` (set by make_put)
+inline constexpr std::uint8_t op_known_flags = 31;
 
 // `S` is std::string for a transaction a client builds, std::string_view for one decoded from
 // bytes (which must outlive it).
@@ -70,6 +72,7 @@ struct basic_txn_op {
   std::uint64_t revision = 0;  // range: 0 is the current revision
   std::uint64_t limit = 0;     // range: 0 is no limit
   std::int64_t delta = 0;      // incr
+  std::uint64_t lease = 0;     // put with op_lease: the lease the key is attached to
 };
 
 template <typename S>
@@ -87,7 +90,8 @@ using txn_op_view = basic_txn_op<std::string_view>;
 using txn_view = basic_txn<std::string_view>;
 
 // Builders for the ops clients use most.
-txn_op make_put(std::string key, std::string value, bool prev_kv = false);
+// A put attached to `lease` (0: none, which also detaches the key from any lease, as in etcd).
+txn_op make_put(std::string key, std::string value, bool prev_kv = false, std::uint64_t lease = 0);
 txn_op make_range(std::string key, std::string end = {}, std::uint64_t limit = 0, std::uint64_t revision = 0);
 txn_op make_delete_range(std::string key, std::string end = {}, bool prev_kv = false);
 txn_op make_incr(std::string key, std::int64_t delta);

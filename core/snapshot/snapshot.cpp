@@ -17,6 +17,7 @@ constexpr std::uint32_t oldest_version = 1;  // still read
 constexpr std::uint32_t footer_marker = 0xFFFFFFFF;
 constexpr std::uint32_t sessions_marker = 0xFFFFFFFE;
 constexpr std::uint32_t revisions_marker = 0xFFFFFFFD;
+constexpr std::uint32_t leases_marker = 0xFFFFFFFC;
 constexpr std::uint32_t first_keyed_version = 3;  // chunks hold key records from here on
 constexpr std::size_t chunk_header_bytes = 4 + 4 + 8;
 
@@ -53,6 +54,7 @@ std::string encode_revisions(std::uint64_t revision, std::uint64_t compacted) {
 }
 
 std::string encode_sessions(std::string_view table) { return frame(sessions_marker, table); }
+std::string encode_leases(std::string_view table) { return frame(leases_marker, table); }
 
 std::string encode_footer(std::uint64_t total_pairs, std::uint64_t chunk_count) {
   std::string body;
@@ -149,6 +151,11 @@ meta walk(std::string_view data, std::string_view name, const chunk_consumer& co
       off += chunk_header_bytes + length;
       continue;
     }
+    if (count == leases_marker && keyed) {
+      m.leases.assign(body);
+      off += chunk_header_bytes + length;
+      continue;
+    }
     if (count == revisions_marker && keyed) {
       byte_reader in(body);
       m.revision = in.fixed<std::uint64_t>();
@@ -202,6 +209,7 @@ meta decode(std::string_view data, std::string_view name, state_machine& sm) {
   } catch (const corruption_error& e) {
     fail(name, header_bytes, e.what());  // the revisions section follows the header
   }
+  if (!m.leases.empty() && !sm.restore_leases(m.leases)) fail(name, header_bytes, "malformed lease table");
   sm.restore_index(m.index);
   return m;
 }

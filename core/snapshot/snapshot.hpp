@@ -13,6 +13,8 @@
 //            versions 1 and 2, read as keys created at revision 1)
 //   sessions: u32 crc32c of the rest | u32 0xFFFFFFFE | u64 length | session_table::encode()
 //            (version 2 on; at most one, before the footer)
+//   leases:  u32 crc32c of the rest | u32 0xFFFFFFFC | u64 length | lease_table::encode()
+//            (at most one, before the footer; none when no lease exists)
 //   footer:  u32 crc32c of the rest | u32 0xFFFFFFFF | u64 16 | u64 total_records | u64 chunk_count
 //
 // The footer proves the file is whole; every chunk's checksum proves its bytes. The header's key
@@ -40,6 +42,7 @@ struct meta {
   std::uint64_t file_bytes = 0;
   std::uint32_t file_version = 0;
   std::string sessions;  // the client session table at `index` (core/state/sessions.hpp), if any
+  std::string leases;    // the lease table at `index` (core/state/leases.hpp), if any
 };
 
 std::string file_name(std::uint64_t index);
@@ -48,6 +51,7 @@ std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t
 std::string encode_chunk(const state_machine::chunk& c);
 std::string encode_revisions(std::uint64_t revision, std::uint64_t compacted);
 std::string encode_sessions(std::string_view table);
+std::string encode_leases(std::string_view table);
 std::string encode_footer(std::uint64_t total_pairs, std::uint64_t chunk_count);
 
 // Where a snapshot streamed from node `from` is received (a .tmp file, removed at startup).

@@ -84,21 +84,33 @@ errc state_machine::apply(std::uint64_t index, const command_view& cmd, std::str
       ks_.begin_write();
       ks_.put(cmd.key, cmd.value);
       ks_.end_write();
+      leases_.detach(cmd.key);
       break;
     case command_type::del:
       ks_.begin_write();
       if (ks_.delete_range(key_range{cmd.key, {}}) == 0) outcome = errc::not_found;
       ks_.end_write();
+      leases_.detach(cmd.key);
       break;
     case command_type::bulk_set:
       ks_.begin_write();
-      cmd.for_each_pair([this](std::string_view k, std::string_view v) { ks_.put(k, v); });
+      cmd.for_each_pair([this](std::string_view k, std::string_view v) {
+        ks_.put(k, v);
+        leases_.detach(k);
+      });
       ks_.end_write();
       break;
     case command_type::txn:
       return apply_txn(cmd.txn, reply, changes);
     case command_type::compact:
       return apply_compact(cmd.revision, reply);
+    case command_type::lease_grant:
+      return apply_lease_grant(cmd, reply);
+    case command_type::lease_revoke:
+      return apply_lease_revoke(cmd.lease, reply, changes);
+    case command_type::lease_checkpoint:
+      cmd.for_each_checkpoint([this](std::uint64_t id, std::int64_t remaining) { leases_.checkpoint(id, remaining); });
+      return errc::ok;
   }
   return outcome;
 }
@@ -164,6 +176,10 @@ bool state_machine::holds(const compare_view& c) const {
 
 errc state_machine::check_ops(const std::vector<txn_op_view>& ops, std::string* reply) const {
   for (const auto& op : ops) {
+    if (op.type == txn_op_type::put && op.lease != 0 && leases_.find(op.lease) == nullptr) {
+      set_message(reply, fmt::format("lease {} not found (it expired, was revoked, or never existed)", op.lease));
+      return errc::not_found;
+    }
     if (op.type == txn_op_type::range) {
       if (auto e = ks_.check_revision(op.revision); e.code) {
         set_message(reply, e.message);
@@ -238,6 +254,7 @@ errc state_machine::apply_txn(std::string_view bytes, std::string* reply, change
         out.push_back(with_prev ? 1 : 0);
         if (with_prev) append_kv(out, prev->key, prev->value, prev->create_revision, prev->mod_revision, prev->version);
         if (changes != nullptr) changes->put(op.key, op.value);
+        leases_.attach(op.key, op.lease);  // 0: detaches it
         break;
       }
       case txn_op_type::range:
@@ -255,6 +272,7 @@ errc state_machine::apply_txn(std::string_view bytes, std::string* reply, change
         });
         put_fixed<std::uint64_t>(out.data() + count_at, n);
         put_fixed<std::uint32_t>(out.data() + count_at + 8, with_prev ? static_cast<std::uint32_t>(n) : 0);
+        leases_.detach(key_range{op.key, op.end});
         break;
       }
       case txn_op_type::incr: {
@@ -264,6 +282,7 @@ errc state_machine::apply_txn(std::string_view bytes, std::string* reply, change
         out.push_back(static_cast<char>(txn_op_type::incr));
         append_fixed<std::int64_t>(out, sum);
         if (changes != nullptr) changes->put(op.key, text);
+        leases_.detach(op.key);
         break;
       }
     }
@@ -278,6 +297,41 @@ errc state_machine::apply_compact(std::uint64_t revision, std::string* reply) {
     return static_cast<errc>(e.code.value());
   }
   ks_.compact(revision);
+  return errc::ok;
+}
+
+errc state_machine::apply_lease_grant(const command_view& cmd, std::string* reply) {
+  auto id = leases_.grant(cmd.lease, cmd.ttl);
+  if (!id) {
+    set_message(reply, id.message());
+    return errc::bad_request;
+  }
+  if (reply != nullptr) {
+    reply->clear();
+    append_fixed<std::uint64_t>(*reply, *id);
+    append_fixed<std::int64_t>(*reply, cmd.ttl);
+  }
+  return errc::ok;
+}
+
+errc state_machine::apply_lease_revoke(std::uint64_t id, std::string* reply, change_list* changes) {
+  auto keys = leases_.revoke(id);
+  if (!keys) {
+    set_message(reply, fmt::format("lease {} not found (it expired, was revoked, or never existed)", id));
+    return errc::not_found;
+  }
+  // Every key in one write: one revision, on every member alike.
+  ks_.begin_write();
+  for (const auto& k : *keys) {
+    ks_.delete_range(key_range{k, {}}, [&](const key_value& kv) {
+      if (changes != nullptr) changes->erase(kv.key);
+    });
+  }
+  const auto revision = ks_.end_write();
+  if (reply != nullptr) {
+    reply->clear();
+    append_fixed<std::uint64_t>(*reply, revision);
+  }
   return errc::ok;
 }
 

@@ -10,6 +10,10 @@
 // revision compacted or in the future, an incr of a non-integer or past int64) is checked
 // first, and only then does the keyspace change, so a refused transaction changes nothing.
 //
+// Leases (core/state/leases.hpp) are part of the state: lease_grant, lease_revoke and
+// lease_checkpoint commands change them, a put with a lease attaches its key, and a revoke
+// deletes the lease's keys in one write (one revision), as a transaction's delete would.
+//
 // Point-in-time capture (for snapshots while writes continue): begin_capture() fixes the image
 // at the current applied index and revision, and capture_step() serializes the next keys, in key
 // order, with their versions (the encoding of append_key_record()). The keyspace keeps what the
@@ -21,6 +25,7 @@
 #include "core/model/command.hpp"
 #include "core/model/txn.hpp"
 #include "core/state/keyspace.hpp"
+#include "core/state/leases.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -48,10 +53,12 @@ class state_machine {
   state_machine& operator=(state_machine&&) = default;
 
   // Applies `cmd`, the command of log entry `index` (which must be applied_index() + 1).
-  // Returns errc::ok, errc::not_found for a del of a missing key, or why a txn or compact was
-  // refused (bad_request, compacted, future_revision), having changed nothing. `reply`, if
-  // given, receives a txn's answer (core/model/txn.hpp) or a refusal's message; `changes`, if
-  // given, what a txn changed, for apply observers.
+  // Returns errc::ok, errc::not_found for a del of a missing key or a lease that does not exist
+  // (a revoke, a put attached to it), or why a txn, compact or lease_grant was refused
+  // (bad_request, compacted, future_revision), having changed nothing. `reply`, if given,
+  // receives a txn's answer (core/model/txn.hpp), a lease_grant's (u64 id | i64 ttl_seconds), a
+  // lease_revoke's (u64 revision), or a refusal's message; `changes`, if given, what a txn or a
+  // lease_revoke changed, for apply observers and watches.
   errc apply(std::uint64_t index, const command_view& cmd, std::string* reply = nullptr,
              change_list* changes = nullptr);
 
@@ -62,6 +69,7 @@ class state_machine {
   // The value of `key`, valid until the next mutation.
   std::optional<std::string_view> get(std::string_view key) const;
   const keyspace& keys() const noexcept { return ks_; }
+  const lease_table& leases() const noexcept { return leases_; }
 
   std::uint64_t applied_index() const noexcept { return applied_index_; }
   std::uint64_t revision() const noexcept { return ks_.revision(); }
@@ -80,6 +88,8 @@ class state_machine {
   void restore_pair(std::string_view key, std::string_view value);
   void restore_revisions(std::uint64_t revision, std::uint64_t compacted) { ks_.restore_revisions(revision, compacted); }
   void restore_index(std::uint64_t index) noexcept { applied_index_ = index; }
+  // The lease table (lease_table::encode()); false if malformed.
+  bool restore_leases(std::string_view bytes) { return leases_.decode(bytes); }
 
   // A serialized batch of keys: `count` key records in the encoding of append_key_record().
   struct chunk {
@@ -101,12 +111,15 @@ class state_machine {
  private:
   errc apply_txn(std::string_view bytes, std::string* reply, change_list* changes);
   errc apply_compact(std::uint64_t revision, std::string* reply);
+  errc apply_lease_grant(const command_view& cmd, std::string* reply);
+  errc apply_lease_revoke(std::uint64_t id, std::string* reply, change_list* changes);
   bool holds(const compare_view& c) const;
   // Checks what could refuse `ops` against the current state; the message goes to `reply`.
   errc check_ops(const std::vector<txn_op_view>& ops, std::string* reply) const;
   void append_range(std::string& out, const txn_op_view& op) const;
 
   keyspace ks_;
+  lease_table leases_;
   std::uint64_t applied_index_ = 0;
 };
 

@@ -18,6 +18,9 @@ void written_ranges(const command_view& cmd, std::vector<key_range>& out) {
     case command_type::bulk_set:
       cmd.for_each_pair([&](std::string_view k, std::string_view) { out.push_back(key_range{k, {}}); });
       return;
+    case command_type::changes:  // what a lease_revoke deleted, as the store hands it
+      cmd.for_each_change([&](bool, std::string_view k, std::string_view) { out.push_back(key_range{k, {}}); });
+      return;
     case command_type::txn: {
       auto t = decode_txn(cmd.txn);
       if (!t) return;  // refused at apply: it changed nothing

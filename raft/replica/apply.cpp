@@ -84,6 +84,8 @@ void store::apply_one(const pending_entry& e, write_done* done) {
 void store::notify_watches(std::string_view command) {
   auto cmd = decode_command(command);
   if (!cmd) return;  // apply_entry() refused it already
+  if (cmd->type == command_type::lease_revoke) cmd = decode_command(changes_.command());  // apply_entry() filled it
+  if (!cmd) return;
   watch_ranges_.clear();
   written_ranges(*cmd, watch_ranges_);
   watches_.applied(sm_.revision(), watch_ranges_);
@@ -108,14 +110,17 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
   if (!cmd || cmd->type == command_type::changes) {
     throw corruption_error(fmt::format("{}: log entry {} holds a malformed command", dir_.string(), index));
   }
+  // A txn's changes go to the observer in place of its command; a revoke's also to the watches
+  // (its command names only the lease).
   const bool txn = cmd->type == command_type::txn;
-  change_list* changes = observer_ != nullptr && txn ? &changes_ : nullptr;
+  const bool revoke = cmd->type == command_type::lease_revoke;
+  change_list* changes = (observer_ != nullptr && txn) || revoke ? &changes_ : nullptr;
   changes_.clear();
   reply_.clear();
   // Runs after the state machine has (or has not) changed: `changed` tells the observer which.
   auto answer = [&](const session_table::outcome& o, bool changed = false) {
     if (observer_) {
-      std::string_view seen = changed ? (txn ? changes_.command() : data) : std::string_view{};
+      std::string_view seen = changed ? (txn || revoke ? changes_.command() : data) : std::string_view{};
       observer_->applied(index, seen);
     }
     if (!done) return;

@@ -95,8 +95,9 @@ asio::awaitable<void> store::take_snapshot() {
   std::uint64_t chunks = 0;
   queued.push_back(snapshot::encode_header(index, term, sm_.key_count()));
   queued_bytes += queued.back().size();
-  // The session table as of the same index as the capture beginning now.
+  // The session and lease tables as of the same index as the capture beginning now.
   auto sessions = snapshot::encode_sessions(sessions_.encode());
+  auto leases = sm_.leases().empty() ? std::string() : snapshot::encode_leases(sm_.leases().encode());
   sm_.begin_capture([&](state_machine::chunk c) {
     pairs += c.count;
     ++chunks;
@@ -155,6 +156,7 @@ asio::awaitable<void> store::take_snapshot() {
     }
   }
   queued.push_back(std::move(sessions));
+  if (!leases.empty()) queued.push_back(std::move(leases));
   queued.push_back(snapshot::encode_footer(pairs, chunks));
   co_await write_queued();
   if (cfg_.fsync == fsync_policy::always && space_error == 0) {

@@ -1,4 +1,5 @@
 #include "core/model/command.hpp"
+#include "core/model/txn.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -56,6 +57,62 @@ BOOST_AUTO_TEST_CASE(malformed_commands_are_rejected) {
   }
   BOOST_TEST(kv::decode_command(bulk + "x").is(kv::errc::corruption));  // trailing bytes
   BOOST_TEST(kv::decode_command(kv::encode_noop() + "x").is(kv::errc::corruption));
+}
+
+BOOST_AUTO_TEST_CASE(lease_commands_round_trip) {
+  auto grant = kv::decode_command(kv::encode_lease_grant(7, 30));
+  BOOST_REQUIRE(grant.ok());
+  BOOST_TEST((grant->type == kv::command_type::lease_grant));
+  BOOST_TEST(grant->lease == 7u);
+  BOOST_TEST(grant->ttl == 30);
+  auto revoke = kv::decode_command(kv::encode_lease_revoke(9));
+  BOOST_REQUIRE(revoke.ok());
+  BOOST_TEST(revoke->lease == 9u);
+  std::vector<kv::lease_remaining> cps(2);
+  cps[0].id = 1;
+  cps[0].remaining_ms = 1500;
+  cps[1].id = 4;
+  const auto checkpoint = kv::encode_lease_checkpoint(cps);
+  auto cp = kv::decode_command(checkpoint);
+  BOOST_REQUIRE(cp.ok());
+  std::vector<std::pair<std::uint64_t, std::int64_t>> seen;
+  cp->for_each_checkpoint([&](std::uint64_t id, std::int64_t left) { seen.emplace_back(id, left); });
+  BOOST_TEST(seen.size() == 2u);
+  BOOST_TEST(seen[0].first == 1u);
+  BOOST_TEST(seen[0].second == 1500);
+  BOOST_TEST(seen[1].first == 4u);
+  // Short, long, or a count that does not match the bytes.
+  BOOST_TEST(kv::decode_command(kv::encode_lease_grant(7, 30) + "x").is(kv::errc::corruption));
+  BOOST_TEST(kv::decode_command(kv::encode_lease_revoke(9).substr(0, 5)).is(kv::errc::corruption));
+  BOOST_TEST(kv::decode_command(checkpoint.substr(0, checkpoint.size() - 1)).is(kv::errc::corruption));
+  // In a session, as a client's grant and revoke are sent.
+  kv::session_ref ref;
+  ref.session = 3;
+  ref.seq = 1;
+  auto in_session = kv::decode_command(kv::encode_in_session(ref, kv::encode_lease_grant(0, 5)));
+  BOOST_REQUIRE(in_session.ok());
+  BOOST_TEST(in_session->session.session == 3u);
+  BOOST_TEST(kv::decode_command(kv::encode_in_session(ref, checkpoint)).is(kv::errc::corruption));
+}
+
+BOOST_AUTO_TEST_CASE(a_put_carries_its_lease_through_the_txn_encoding) {
+  kv::txn t;
+  t.then_ops.push_back(kv::make_put("k", "v", true, 42));
+  t.then_ops.push_back(kv::make_put("j", "w"));
+  auto bytes = kv::encode_txn(t);
+  auto back = kv::decode_txn(bytes);
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->then_ops[0].lease == 42u);
+  BOOST_TEST((back->then_ops[0].flags & kv::op_lease) != 0);
+  BOOST_TEST((back->then_ops[0].flags & kv::op_prev_kv) != 0);
+  BOOST_TEST(back->then_ops[1].lease == 0u);
+  BOOST_TEST(kv::check_txn(*back, kv::txn_limits{}).code.value() == 0);
+  // op_lease with lease 0 is refused before the log.
+  auto zero = t;
+  zero.then_ops[0].lease = 0;
+  auto z = kv::decode_txn(kv::encode_txn(zero));
+  BOOST_REQUIRE(z.has_value());
+  BOOST_TEST(kv::check_txn(*z, kv::txn_limits{}).message.find("lease 0 is no lease") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
