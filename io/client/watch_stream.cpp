@@ -85,6 +85,9 @@ asio::awaitable<std::optional<error_info>> watch_stream::resume() {
 
 asio::awaitable<std::optional<error_info>> watch_stream::start() {
   auto c = co_await client_.connected();
+  // cancel() came while connecting or between attempts (resume()'s backoff): the watch stays
+  // ended rather than open again on this connection.
+  if (state_ == state::ended) co_return std::nullopt;
   if (!c) co_return c.failure();
   protocol::watch_request w;
   w.key = spec_.key;

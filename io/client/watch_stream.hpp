@@ -61,7 +61,7 @@ class watch_stream {
  private:
   friend class client;
   // Sends the watch from resume_from_ and waits for the node to take it or refuse it; why it
-  // failed, if it did (a final refusal ends the stream and counts as done).
+  // failed, if it did (a final refusal, or cancel() meanwhile, ends the stream and counts as done).
   asio::awaitable<std::optional<error_info>> start();
   // start(), tried on each endpoint in turn within leader_wait.
   asio::awaitable<std::optional<error_info>> resume();
