@@ -142,6 +142,7 @@ void watch_stream::on_frame(const protocol::frame& f) {
   if (status == protocol::status::ok && state_ == state::starting) {
     auto from = protocol::parse_index(f.body);
     if (!from) return end(error_info{make_error_code(errc::internal), "malformed watch answer", {}});
+    if (!created_) created_ = *from;
     resume_from_ = std::max(resume_from_, *from + 1);
     state_ = state::running;
     wake_.notify();

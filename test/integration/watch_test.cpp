@@ -1,8 +1,8 @@
 // Watches through a real kvnode process: the C++ client's watch_stream (events, filters, prev_kv,
-// transactions in one batch, starts in the past, compaction, progress, cancel, also while it
-// reconnects, many watches on one connection, resuming across a restart), a raw socket that does
-// not read (the node's memory stays bounded and every event still arrives, in order), and the
-// errors bad watch requests get.
+// transactions in one batch, starts in the past, where a watch started, compaction, progress,
+// cancel, also while it reconnects, many watches on one connection, resuming across a restart), a
+// raw socket that does not read (the node's memory stays bounded and every event still arrives,
+// in order), and the errors bad watch requests get.
 
 #include "harness/node_process.hpp"
 #include "io/client/watch_stream.hpp"
@@ -87,6 +87,7 @@ BOOST_AUTO_TEST_CASE(events_filters_and_transactions) {
     auto w = co_await c.watch(prefix_watch("app/"));
     BOOST_REQUIRE_MESSAGE(w.ok(), w.message());
     BOOST_TEST((*w)->revision() == 1u);  // created on an empty keyspace: changes after revision 1
+    BOOST_TEST((*w)->created_revision() == 1u);
     auto spec = prefix_watch("app/");
     spec.no_put = true;
     spec.prev_kv = true;
@@ -104,6 +105,7 @@ BOOST_AUTO_TEST_CASE(events_filters_and_transactions) {
     BOOST_TEST(co_await next_text(**w) == "del app/a@5");
     BOOST_TEST(co_await next_text(**w) == "del app/b@6 del app/c@6");
     BOOST_TEST((*w)->revision() == 6u);
+    BOOST_TEST((*w)->created_revision() == 1u);  // where it started, however far it got
     BOOST_TEST(co_await next_text(**deletes) == "del app/a@5(was 1)");
     BOOST_TEST(co_await next_text(**deletes) == "del app/b@6(was 1) del app/c@6(was 2)");
 
@@ -111,6 +113,7 @@ BOOST_AUTO_TEST_CASE(events_filters_and_transactions) {
     // live changes follow.
     auto past = co_await c.watch(prefix_watch("app/", 4));
     BOOST_REQUIRE(past.ok());
+    BOOST_TEST((*past)->created_revision() == 3u);
     BOOST_TEST(co_await next_text(**past) == "put app/b=1@4 put app/c=2@4 del app/a@5 del app/b@6 del app/c@6");
     BOOST_REQUIRE((co_await c.set("app/z", "9")).ok());
     BOOST_TEST(co_await next_text(**past) == "put app/z=9@7");
