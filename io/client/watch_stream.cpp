@@ -85,6 +85,9 @@ asio::awaitable<std::optional<error_info>> watch_stream::resume() {
 
 asio::awaitable<std::optional<error_info>> watch_stream::start() {
   auto c = co_await client_.connected();
+  // cancel() came while connecting or between attempts (resume()'s backoff): the watch stays
+  // ended rather than open again on this connection.
+  if (state_ == state::ended) co_return std::nullopt;
   if (!c) co_return c.failure();
   protocol::watch_request w;
   w.key = spec_.key;
@@ -139,6 +142,7 @@ void watch_stream::on_frame(const protocol::frame& f) {
   if (status == protocol::status::ok && state_ == state::starting) {
     auto from = protocol::parse_index(f.body);
     if (!from) return end(error_info{make_error_code(errc::internal), "malformed watch answer", {}});
+    if (!created_) created_ = *from;
     resume_from_ = std::max(resume_from_, *from + 1);
     state_ = state::running;
     wake_.notify();

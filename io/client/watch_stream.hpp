@@ -55,13 +55,18 @@ class watch_stream {
 
   // The revision through which every change has been delivered (or queued for next()).
   std::uint64_t revision() const noexcept { return resume_from_ == 0 ? 0 : resume_from_ - 1; }
+  // The revision the watch reports every change after, as the node that first took it said: the
+  // start revision - 1, or for a watch from now that node's revision then. Unlike revision(), it
+  // does not count the events that came with that answer, so a cache listed at it and fed from
+  // next() sees each change once. 0 until a node has taken the watch.
+  std::uint64_t created_revision() const noexcept { return created_.value_or(0); }
   // After errc::compacted: the oldest revision the range can be listed at.
   std::uint64_t compact_revision() const noexcept { return compact_revision_; }
 
  private:
   friend class client;
   // Sends the watch from resume_from_ and waits for the node to take it or refuse it; why it
-  // failed, if it did (a final refusal ends the stream and counts as done).
+  // failed, if it did (a final refusal, or cancel() meanwhile, ends the stream and counts as done).
   asio::awaitable<std::optional<error_info>> start();
   // start(), tried on each endpoint in turn within leader_wait.
   asio::awaitable<std::optional<error_info>> resume();
@@ -78,6 +83,7 @@ class watch_stream {
   watch_spec spec_;
   std::uint64_t resume_from_ = 0;  // the next revision to deliver; 0: the watch has not started
   std::uint64_t compact_revision_ = 0;
+  std::optional<std::uint64_t> created_;  // the first answer's revision
   state state_ = state::idle;
   std::shared_ptr<client::connection> conn_;
   std::uint64_t id_ = 0;  // the watch's id on conn_

@@ -1,16 +1,20 @@
 // Watches through a real kvnode process: the C++ client's watch_stream (events, filters, prev_kv,
-// transactions in one batch, starts in the past, compaction, progress, cancel, many watches on one
-// connection, resuming across a restart), a raw socket that does not read (the node's memory stays
-// bounded and every event still arrives, in order), and the errors bad watch requests get.
+// transactions in one batch, starts in the past, where a watch started, compaction, progress,
+// cancel, also while it reconnects, many watches on one connection, resuming across a restart), a
+// raw socket that does not read (the node's memory stays bounded and every event still arrives,
+// in order), and the errors bad watch requests get.
 
 #include "harness/node_process.hpp"
 #include "io/client/watch_stream.hpp"
 #include "io/protocol/protocol.hpp"
 #include "support/client_util.hpp"
 
+#include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
+#include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
@@ -83,6 +87,7 @@ BOOST_AUTO_TEST_CASE(events_filters_and_transactions) {
     auto w = co_await c.watch(prefix_watch("app/"));
     BOOST_REQUIRE_MESSAGE(w.ok(), w.message());
     BOOST_TEST((*w)->revision() == 1u);  // created on an empty keyspace: changes after revision 1
+    BOOST_TEST((*w)->created_revision() == 1u);
     auto spec = prefix_watch("app/");
     spec.no_put = true;
     spec.prev_kv = true;
@@ -100,6 +105,7 @@ BOOST_AUTO_TEST_CASE(events_filters_and_transactions) {
     BOOST_TEST(co_await next_text(**w) == "del app/a@5");
     BOOST_TEST(co_await next_text(**w) == "del app/b@6 del app/c@6");
     BOOST_TEST((*w)->revision() == 6u);
+    BOOST_TEST((*w)->created_revision() == 1u);  // where it started, however far it got
     BOOST_TEST(co_await next_text(**deletes) == "del app/a@5(was 1)");
     BOOST_TEST(co_await next_text(**deletes) == "del app/b@6(was 1) del app/c@6(was 2)");
 
@@ -107,6 +113,7 @@ BOOST_AUTO_TEST_CASE(events_filters_and_transactions) {
     // live changes follow.
     auto past = co_await c.watch(prefix_watch("app/", 4));
     BOOST_REQUIRE(past.ok());
+    BOOST_TEST((*past)->created_revision() == 3u);
     BOOST_TEST(co_await next_text(**past) == "put app/b=1@4 put app/c=2@4 del app/a@5 del app/b@6 del app/c@6");
     BOOST_REQUIRE((co_await c.set("app/z", "9")).ok());
     BOOST_TEST(co_await next_text(**past) == "put app/z=9@7");
@@ -214,6 +221,45 @@ BOOST_AUTO_TEST_CASE(resumes_across_a_restart_without_gaps_or_duplicates) {
     while (seen.find("r/4") == std::string::npos) seen += co_await next_text(**w) + " ";
     BOOST_TEST(seen == "put r/1=a@3 put r/2=a@4 put r/3=b@5 put r/4=b@6 ");
     c.close();
+  });
+}
+
+// cancel() while the stream reconnects to a node that is down: when the node is back, the watch
+// does not come back with it, and the next() in progress says it was cancelled.
+BOOST_AUTO_TEST_CASE(a_watch_cancelled_while_it_reconnects_stays_cancelled) {
+  node_process node;
+  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    auto o = client_options(node.endpoint());
+    o.request_timeout = std::chrono::milliseconds(1000);
+    o.leader_wait = std::chrono::seconds(20);
+    client c(ctx.get_executor(), o);
+    auto w = co_await c.watch(prefix_watch("r/"));
+    BOOST_REQUIRE(w.ok());
+    std::optional<result<watch_batch>> got;
+    asio::co_spawn(
+        ctx, [&]() -> asio::awaitable<void> { got = co_await (*w)->next(); }, asio::detached);
+    node.kill9();
+    asio::steady_timer t(ctx, std::chrono::milliseconds(300));  // next() retries, between attempts
+    co_await t.async_wait(asio::use_awaitable);
+    (*w)->cancel();
+    node.start();
+    client writer(ctx.get_executor(), client_options(node.endpoint()));
+    BOOST_REQUIRE((co_await writer.set("r/1", "x")).ok());
+    writer.close();
+    for (int i = 0; i < 100 && !got; ++i) {
+      t.expires_after(std::chrono::milliseconds(20));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    const auto answered = got;  // what next() said within 2 s
+    (*w)->cancel();             // if the watch came back, this lets a next() still waiting return
+    while (!got) {
+      t.expires_after(std::chrono::milliseconds(20));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    c.close();
+    BOOST_REQUIRE_MESSAGE(answered, "next() did not return within 2 s of the cancel");
+    BOOST_TEST(answered->error() == std::make_error_code(std::errc::operation_canceled),
+               (answered->ok() ? "next() returned a batch after cancel()" : answered->message()));
   });
 }
 
