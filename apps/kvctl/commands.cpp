@@ -5,7 +5,10 @@
 #include "apps/kvctl/txn_script.hpp"
 #include "io/client/watch_stream.hpp"
 
+#include <asio/redirect_error.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
 
@@ -44,8 +47,8 @@ T or_usage_error(result<T> r) {
 // Prints a failed result and returns the exit status for it.
 template <typename T>
 int report(const kv::result<T>& r) {
-  if (r.is(kv::errc::not_found)) {
-    fmt::print(stderr, "kvctl: not found\n");
+  if (r.is(kv::errc::not_found)) {  // a key has no message; a lease names itself
+    fmt::print(stderr, "kvctl: {}\n", r.failure().message.empty() ? "not found" : r.failure().message);
     return exit_not_found;
   }
   const auto& f = r.failure();
@@ -127,20 +130,35 @@ kv::read_mode read_mode_of(bool stale) { return stale ? kv::read_mode::stale : k
 
 // ---- the keyspace -----------------------------------------------------------------------------
 
+constexpr std::array<option_spec, 1> set_options{{{"--lease", true}}};
+
 asio::awaitable<int> set(context ctx, std::vector<std::string> args) {
-  need("set", args, 2, "KEY VALUE");
-  auto key = or_usage_error(parse_key("set", ctx.inv.notation, args[0]));
+  auto w = or_usage_error(split_words("set", args, set_options));
+  if (w.operands.size() != 2) usage_error("set takes KEY VALUE");
+  std::uint64_t lease = 0;
+  for (const auto& [name, text] : w.options) lease = or_usage_error(parse_lease_id("set", text));
+  auto key = or_usage_error(parse_key("set", ctx.inv.notation, w.operands[0]));
   std::string value;
-  if (args[1] == "-") {
+  if (w.operands[1] == "-") {
     auto input = co_await value_from_input(ctx.client);
     if (!input) co_return exit_failed;
     value = std::move(*input);
   } else {
-    value = or_usage_error(parse_value(ctx.inv.notation, args[1]));
+    value = or_usage_error(parse_value(ctx.inv.notation, w.operands[1]));
   }
-  auto r = co_await ctx.client.set(std::move(key), std::move(value));
+  if (lease == 0) {
+    auto r = co_await ctx.client.set(std::move(key), std::move(value));
+    if (!r) co_return report(r);
+    co_return emit(ctx.out->written(*r));
+  }
+  // A put attached to a lease is a transaction of one put (etcd's put --lease).
+  kv::txn t;
+  t.then_ops.push_back(make_put(std::move(key), std::move(value), false, lease));
+  auto r = co_await ctx.client.txn(std::move(t));
   if (!r) co_return report(r);
-  co_return emit(ctx.out->written(*r));
+  write_ack ack;
+  ack.revision = r->revision;
+  co_return emit(ctx.out->written(ack));
 }
 
 asio::awaitable<int> get(context ctx, std::vector<std::string> args) {
@@ -269,6 +287,79 @@ asio::awaitable<int> compact(context ctx, std::vector<std::string> args) {
   co_return emit(ctx.out->compacted(revision, *r));
 }
 
+// ---- leases -----------------------------------------------------------------------------------
+
+// Renews lease `id` every third of its TTL and prints each renewal, until SIGINT or SIGTERM (exit
+// 0), or once with --once; exit 3 once the lease is gone.
+asio::awaitable<int> keep_alive(context ctx, std::uint64_t id, bool once) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  bool interrupted = false;
+  asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code ec, int) {
+    if (ec) return;
+    interrupted = true;
+    timer.cancel();
+  });
+  int status = exit_ok;
+  while (!interrupted) {
+    auto r = co_await ctx.client.keep_alive(id);
+    if (!r) {
+      status = report(r);
+      break;
+    }
+    if (status = emit(ctx.out->lease_kept_alive(id, *r)); status != exit_ok || once) break;
+    timer.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(*r * 1000 / 3, 100)));
+    std::error_code ignored;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  signals.cancel();
+  co_return status;
+}
+
+constexpr std::array<option_spec, 3> lease_options{{{"--id", true}, {"--keys"}, {"--once"}}};
+
+asio::awaitable<int> lease(context ctx, std::vector<std::string> args) {
+  auto w = or_usage_error(split_words("lease", args, lease_options));
+  if (w.operands.empty()) usage_error("lease takes grant TTL, revoke ID, keep-alive ID, timetolive ID or list");
+  const auto sub = w.operands.front();
+  std::vector<std::string> rest(w.operands.begin() + 1, w.operands.end());
+  std::uint64_t named = 0;
+  bool keys = false;
+  bool once = false;
+  for (const auto& [name, text] : w.options) {
+    if (name == "--id") named = or_usage_error(parse_lease_id("lease grant", text));
+    if (name == "--keys") keys = true;
+    if (name == "--once") once = true;
+  }
+  if (sub == "grant") {
+    need("lease grant", rest, 1, "TTL (seconds)");
+    const auto ttl = or_usage_error(parse_count("lease grant", "TTL", rest[0]));
+    auto r = co_await ctx.client.grant_lease(static_cast<std::int64_t>(std::min<std::uint64_t>(ttl, INT64_MAX)), named);
+    if (!r) co_return report(r);
+    co_return emit(ctx.out->lease_granted(*r));
+  }
+  if (sub == "list") {
+    need("lease list", rest, 0, "no arguments");
+    auto r = co_await ctx.client.leases();
+    if (!r) co_return report(r);
+    co_return emit(ctx.out->lease_list(*r));
+  }
+  if (sub != "revoke" && sub != "keep-alive" && sub != "timetolive") {
+    usage_error("lease: unknown subcommand \"" + sub + "\" (grant, revoke, keep-alive, timetolive, list)");
+  }
+  need("lease " + sub, rest, 1, "ID");
+  const auto id = or_usage_error(parse_lease_id("lease " + sub, rest[0]));
+  if (sub == "revoke") {
+    auto r = co_await ctx.client.revoke_lease(id);
+    if (!r) co_return report(r);
+    co_return emit(ctx.out->lease_revoked(id, *r));
+  }
+  if (sub == "keep-alive") co_return co_await keep_alive(ctx, id, once);
+  auto r = co_await ctx.client.time_to_live(id, keys);
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->lease_time_to_live(id, *r, keys));
+}
+
 // ---- watch ------------------------------------------------------------------------------------
 
 // Prints each batch as it comes, until SIGINT or SIGTERM (exit 0) or the watch fails (exit 3;
@@ -369,7 +460,7 @@ struct command_entry {
   command_fn run;
 };
 
-constexpr std::array<command_entry, 14> commands{{
+constexpr std::array<command_entry, 15> commands{{
     {"set", set},
     {"get", get},
     {"del", del},
@@ -380,6 +471,7 @@ constexpr std::array<command_entry, 14> commands{{
     {"mget", mget},
     {"compact", compact},
     {"watch", watch},
+    {"lease", lease},
     {"ping", ping},
     {"status", status},
     {"search", search},

@@ -127,6 +127,31 @@ class json_printer final : public printer {
     return line(json{{"nodes", out}});
   }
 
+  std::string lease_granted(const protocol::lease_granted& g) const override {
+    return line(json{{"ID", g.lease}, {"TTL", g.ttl_seconds}});
+  }
+  std::string lease_revoked(std::uint64_t id, const write_ack& ack) const override {
+    return line(json{{"header", header_write(ack)}, {"ID", id}});
+  }
+  std::string lease_kept_alive(std::uint64_t id, std::int64_t ttl) const override {
+    return line(json{{"ID", id}, {"TTL", ttl}});
+  }
+  std::string lease_time_to_live(std::uint64_t id, const protocol::lease_time_left& t, bool keys) const override {
+    json out{{"ID", id}, {"TTL", (t.remaining_ms + 999) / 1000}, {"grantedTTL", t.ttl_seconds},
+             {"remaining_ms", t.remaining_ms}};
+    if (keys) {
+      auto list = json::array();
+      for (const auto& k : t.keys) list.push_back(to_base64(k));
+      out["keys"] = list;
+    }
+    return line(out);
+  }
+  std::string lease_list(const std::vector<std::uint64_t>& ids) const override {
+    auto leases = json::array();
+    for (auto id : ids) leases.push_back(json{{"ID", id}});
+    return line(json{{"leases", leases}});
+  }
+
   std::string watched(const watch_batch& b) const override {
     auto events = json::array();
     for (const auto& e : b.events) {

@@ -28,7 +28,8 @@ commands:
   set KEY VALUE        store VALUE under KEY; VALUE "-" reads the value's bytes from standard
                        input, up to the node's max-value-size (longer input is refused before
                        it is read whole, exit status 3); prints OK and the revision the
-                       write took (for get --rev, cas --mod-rev, search --min-index)
+                       write took (for get --rev, cas --mod-rev, search --min-index);
+                       --lease ID attaches KEY to the lease (deleted when the lease ends)
   get KEY [END]        one KEY: print its value and a newline (exit status 1 if it does not
                        exist); with END, --prefix or --from-key: every key in [KEY, END), a
                        KEY line then a VALUE line per key (exit status 0 if there is none)
@@ -73,6 +74,14 @@ commands:
                        line for a key that does not exist (-w json tells it from an empty
                        value: null); --stale as get's
   compact REV          forget the history below revision REV: reads at older revisions fail
+  lease grant TTL      create a lease of TTL seconds; prints its ID, in hexadecimal as etcdctl
+                       does (--id ID names it)
+  lease revoke ID      end the lease and delete its keys (at one revision)
+  lease keep-alive ID  renew the lease every third of its TTL, printing each renewal, until
+                       Ctrl-C (exit status 0); --once renews it once. Exit status 3 once the
+                       lease is gone
+  lease timetolive ID  print the lease's TTL and what it has left; --keys: its keys too
+  lease list           print every lease's ID
   watch KEY [END]      print each change to KEY, or to every key in [KEY, END), as it is
                        made, until Ctrl-C (exit status 0): etcdctl's lines, PUT or DELETE,
                        then the key and its value (empty for a delete); -w json: a line per

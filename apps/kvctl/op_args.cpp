@@ -104,6 +104,16 @@ result<std::uint64_t> parse_count(std::string_view command, std::string_view wha
   return v;
 }
 
+result<std::uint64_t> parse_lease_id(std::string_view command, std::string_view text) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 16);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v == 0) {
+    return usage(fmt::format("{}: a lease ID is a hexadecimal number above 0 (as lease grant prints it), got \"{}\"",
+                             command, text));
+  }
+  return v;
+}
+
 result<std::string> parse_key(std::string_view command, byte_notation notation, std::string_view text) {
   auto key = bytes_in(notation, text);
   if (!key) return usage(fmt::format("--hex: KEY \"{}\" is not hexadecimal: two digits, 0-9 or a-f, a byte", text));

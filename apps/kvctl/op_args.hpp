@@ -78,6 +78,9 @@ result<kv::txn_op> parse_put(const std::vector<std::string>& args, byte_notation
 // incr KEY [BY]: BY a decimal 64-bit integer (default 1), possibly negative.
 result<kv::txn_op> parse_incr(const std::vector<std::string>& args, byte_notation notation);
 
+// A lease id as etcdctl writes them: hexadecimal, at least 1.
+result<std::uint64_t> parse_lease_id(std::string_view command, std::string_view text);
+
 // Helpers for the other commands' operands. A key: at least one byte.
 result<std::string> parse_key(std::string_view command, byte_notation notation, std::string_view text);
 result<std::string> parse_value(byte_notation notation, std::string_view text);

@@ -61,6 +61,12 @@ class printer {
   virtual std::string cluster_status(const std::vector<endpoint_status>& nodes) const = 0;
   // search and similar.
   virtual std::string hits(const search::search_answer& a) const = 0;
+  // leases: ids in hexadecimal as etcdctl prints them (JSON: decimal "ID", as etcd's).
+  virtual std::string lease_granted(const protocol::lease_granted& g) const = 0;
+  virtual std::string lease_revoked(std::uint64_t id, const write_ack& ack) const = 0;
+  virtual std::string lease_kept_alive(std::uint64_t id, std::int64_t ttl) const = 0;
+  virtual std::string lease_time_to_live(std::uint64_t id, const protocol::lease_time_left& t, bool keys) const = 0;
+  virtual std::string lease_list(const std::vector<std::uint64_t>& ids) const = 0;
   // watch: one batch of events, or a progress notification (no events; printed by JSON only).
   virtual std::string watched(const watch_batch& b) const = 0;
 };

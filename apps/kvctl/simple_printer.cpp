@@ -149,6 +149,31 @@ class simple_printer final : public printer {
     return fmt::format("{}\n", count) + pairs(prev);
   }
 
+  std::string lease_granted(const protocol::lease_granted& g) const override {
+    return fmt::format("lease {:016x} granted with TTL({}s)\n", g.lease, g.ttl_seconds);
+  }
+  std::string lease_revoked(std::uint64_t id, const write_ack&) const override {
+    return fmt::format("lease {:016x} revoked\n", id);
+  }
+  std::string lease_kept_alive(std::uint64_t id, std::int64_t ttl) const override {
+    return fmt::format("lease {:016x} keepalived with TTL({})\n", id, ttl);
+  }
+  std::string lease_time_to_live(std::uint64_t id, const protocol::lease_time_left& t, bool keys) const override {
+    auto out = fmt::format("lease {:016x} granted with TTL({}s), remaining({}s)", id, t.ttl_seconds,
+                           (t.remaining_ms + 999) / 1000);
+    if (keys) {
+      std::string list;
+      for (const auto& k : t.keys) list += (list.empty() ? "" : " ") + printed(notation_, k);
+      out += ", attached keys([" + list + "])";
+    }
+    return out + "\n";
+  }
+  std::string lease_list(const std::vector<std::uint64_t>& ids) const override {
+    auto out = fmt::format("found {} leases\n", ids.size());
+    for (auto id : ids) out += fmt::format("{:016x}\n", id);
+    return out;
+  }
+
   // etcdctl's watch lines: the event's type, then the version it replaced (--prev-kv), then the
   // key and its value (empty for a delete).
   std::string watched(const watch_batch& b) const override {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace kv {
 
@@ -315,6 +316,52 @@ asio::awaitable<result<std::uint64_t>> client::compact(std::uint64_t revision) {
   if (r->status != protocol::status::ok) co_return failure(*r);
   if (auto index = protocol::parse_index(r->body)) co_return *index;
   co_return error_info{make_error_code(errc::internal), "malformed compact response", {}};
+}
+
+asio::awaitable<result<protocol::lease_granted>> client::grant_lease(std::int64_t ttl_seconds, std::uint64_t id) {
+  auto r = co_await send_write([&](std::string& out, std::uint64_t rid, const session_ref* s) {
+    protocol::request_lease_grant(out, rid, ttl_seconds, id, s);
+  });
+  if (!r) co_return r.failure();
+  if (auto g = protocol::parse_lease_granted(r->body)) co_return *g;
+  co_return error_info{make_error_code(errc::internal), "malformed lease grant response", {}};
+}
+
+asio::awaitable<result<write_ack>> client::revoke_lease(std::uint64_t id) {
+  co_return co_await write([&](std::string& out, std::uint64_t rid, const session_ref* s) {
+    protocol::request_lease_revoke(out, rid, id, s);
+  });
+}
+
+asio::awaitable<result<std::int64_t>> client::keep_alive(std::uint64_t id) {
+  // Idempotent: renewing twice promises no more than renewing once.
+  auto r = co_await call([&](std::string& out, std::uint64_t rid) { protocol::request_lease_keepalive(out, rid, id); },
+                         resend::read);
+  if (!r) co_return r.failure();
+  if (r->status != protocol::status::ok) co_return failure(*r);
+  if (r->body.size() != 8) co_return error_info{make_error_code(errc::internal), "malformed keepalive response", {}};
+  std::int64_t ttl = 0;
+  std::memcpy(&ttl, r->body.data(), 8);
+  co_return ttl;
+}
+
+asio::awaitable<result<protocol::lease_time_left>> client::time_to_live(std::uint64_t id, bool keys) {
+  auto r = co_await call(
+      [&](std::string& out, std::uint64_t rid) { protocol::request_lease_time_to_live(out, rid, id, keys); },
+      resend::read);
+  if (!r) co_return r.failure();
+  if (r->status != protocol::status::ok) co_return failure(*r);
+  if (auto t = protocol::parse_lease_time_left(r->body)) co_return std::move(*t);
+  co_return error_info{make_error_code(errc::internal), "malformed time-to-live response", {}};
+}
+
+asio::awaitable<result<std::vector<std::uint64_t>>> client::leases() {
+  auto r = co_await call([](std::string& out, std::uint64_t rid) { protocol::request_lease_list(out, rid); },
+                         resend::read);
+  if (!r) co_return r.failure();
+  if (r->status != protocol::status::ok) co_return failure(*r);
+  if (auto l = protocol::parse_lease_list(r->body)) co_return std::move(*l);
+  co_return error_info{make_error_code(errc::internal), "malformed lease list response", {}};
 }
 
 asio::awaitable<result<std::chrono::microseconds>> client::ping() {

@@ -168,6 +168,22 @@ class client {
   // Drops the history below `revision` on every node; yields the compaction's log index.
   asio::awaitable<result<std::uint64_t>> compact(std::uint64_t revision);
 
+  // ---- leases (etcd v3's; docs/protocol.md) -----------------------------------------------
+  // A lease of `ttl_seconds` (1 to 9e9), named `id` or (0) numbered by the cluster. A put in a
+  // transaction attaches a key to it (make_put(key, value, prev_kv, lease)); when the lease
+  // expires or is revoked, its keys are deleted at one revision. In this client's session.
+  asio::awaitable<result<protocol::lease_granted>> grant_lease(std::int64_t ttl_seconds, std::uint64_t id = 0);
+  // Ends lease `id` and deletes its keys (errc::not_found if there is no such lease).
+  asio::awaitable<result<write_ack>> revoke_lease(std::uint64_t id);
+  // Renews lease `id` for a full TTL, counted at the latest from when this call was sent; yields
+  // the TTL. errc::not_found once the lease expired or was revoked. Keep a lease alive by calling
+  // this about every TTL/3.
+  asio::awaitable<result<std::int64_t>> keep_alive(std::uint64_t id);
+  // The lease's granted TTL, what it has left (on the leader's clock) and, with `keys`, its keys.
+  asio::awaitable<result<protocol::lease_time_left>> time_to_live(std::uint64_t id, bool keys = false);
+  // Every lease's id, from the contacted node's applied state.
+  asio::awaitable<result<std::vector<std::uint64_t>>> leases();
+
   // The round-trip time.
   asio::awaitable<result<std::chrono::microseconds>> ping();
   asio::awaitable<result<node_status>> status();

@@ -23,11 +23,19 @@ const char* to_string(op o) noexcept {
     case op::watch_progress: return "watch_progress";
     case op::search: return "search";
     case op::similar: return "similar";
+    case op::lease_grant: return "lease_grant";
+    case op::lease_revoke: return "lease_revoke";
+    case op::lease_keepalive: return "lease_keepalive";
+    case op::lease_time_to_live: return "lease_time_to_live";
+    case op::lease_list: return "lease_list";
   }
   return "unknown";
 }
 
-bool is_known(op o) noexcept { return (o >= op::ping && o <= op::watch_progress) || o == op::search || o == op::similar; }
+bool is_known(op o) noexcept {
+  return (o >= op::ping && o <= op::watch_progress) || o == op::search || o == op::similar ||
+         (o >= op::lease_grant && o <= op::lease_list);
+}
 
 status to_status(std::error_code ec) noexcept {
   if (!ec) return status::ok;
@@ -337,6 +345,105 @@ std::optional<events_body> parse_events(std::string_view body) {
   }
   if (in.remaining() != 0) return std::nullopt;
   return b;
+}
+
+void request_lease_grant(std::string& out, std::uint64_t id, std::int64_t ttl_seconds, std::uint64_t lease,
+                         const session_ref* session) {
+  auto start = begin_write(out, op::lease_grant, id, session);
+  append_fixed<std::int64_t>(out, ttl_seconds);
+  append_u64(out, lease);
+  finish_frame(out, start);
+}
+
+void request_lease_revoke(std::string& out, std::uint64_t id, std::uint64_t lease, const session_ref* session) {
+  auto start = begin_write(out, op::lease_revoke, id, session);
+  append_u64(out, lease);
+  finish_frame(out, start);
+}
+
+void request_lease_keepalive(std::string& out, std::uint64_t id, std::uint64_t lease) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(op::lease_keepalive), 0, id);
+  append_u64(out, lease);
+  finish_frame(out, start);
+}
+
+void request_lease_time_to_live(std::string& out, std::uint64_t id, std::uint64_t lease, bool keys) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(op::lease_time_to_live), 0, id);
+  append_u64(out, lease);
+  out.push_back(keys ? 1 : 0);
+  finish_frame(out, start);
+}
+
+void request_lease_list(std::string& out, std::uint64_t id) {
+  finish_frame(out, begin_frame(out, static_cast<std::uint8_t>(op::lease_list), 0, id));
+}
+
+std::optional<lease_grant_request> parse_lease_grant(std::string_view body) noexcept {
+  if (body.size() != 16) return std::nullopt;
+  lease_grant_request r;
+  r.ttl_seconds = get_fixed<std::int64_t>(body.data());
+  r.lease = get_fixed<std::uint64_t>(body.data() + 8);
+  return r;
+}
+
+std::optional<lease_time_to_live_request> parse_lease_time_to_live(std::string_view body) noexcept {
+  if (body.size() != 9 || static_cast<std::uint8_t>(body[8]) > 1) return std::nullopt;
+  lease_time_to_live_request r;
+  r.lease = get_fixed<std::uint64_t>(body.data());
+  r.keys = body[8] != 0;
+  return r;
+}
+
+std::optional<lease_granted> parse_lease_granted(std::string_view body) noexcept {
+  if (body.size() != 16) return std::nullopt;
+  lease_granted g;
+  g.lease = get_fixed<std::uint64_t>(body.data());
+  g.ttl_seconds = get_fixed<std::int64_t>(body.data() + 8);
+  return g;
+}
+
+void respond_lease_time_to_live(std::string& out, std::uint64_t id, const lease_time_left& t) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(status::ok), 0, id);
+  append_fixed<std::int64_t>(out, t.ttl_seconds);
+  append_fixed<std::int64_t>(out, t.remaining_ms);
+  append_u32(out, static_cast<std::uint32_t>(t.keys.size()));
+  for (const auto& k : t.keys) {
+    append_u32(out, static_cast<std::uint32_t>(k.size()));
+    out.append(k);
+  }
+  finish_frame(out, start);
+}
+
+std::optional<lease_time_left> parse_lease_time_left(std::string_view body) {
+  byte_reader in(body);
+  lease_time_left t;
+  t.ttl_seconds = in.fixed<std::int64_t>();
+  t.remaining_ms = in.fixed<std::int64_t>();
+  auto n = in.fixed<std::uint32_t>();
+  if (!in.ok() || n > in.remaining() / 4) return std::nullopt;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    auto k = in.bytes(in.fixed<std::uint32_t>());
+    if (!in.ok()) return std::nullopt;
+    t.keys.emplace_back(k);
+  }
+  if (in.remaining() != 0) return std::nullopt;
+  return t;
+}
+
+void respond_lease_list(std::string& out, std::uint64_t id, const std::vector<std::uint64_t>& leases) {
+  auto start = begin_frame(out, static_cast<std::uint8_t>(status::ok), 0, id);
+  append_u32(out, static_cast<std::uint32_t>(leases.size()));
+  for (auto l : leases) append_u64(out, l);
+  finish_frame(out, start);
+}
+
+std::optional<std::vector<std::uint64_t>> parse_lease_list(std::string_view body) {
+  byte_reader in(body);
+  auto n = in.fixed<std::uint32_t>();
+  if (!in.ok() || in.remaining() != static_cast<std::size_t>(n) * 8) return std::nullopt;
+  std::vector<std::uint64_t> out(n);
+  for (auto& l : out) l = in.fixed<std::uint64_t>();
+  return out;
 }
 
 void request_status(std::string& out, std::uint64_t id) {

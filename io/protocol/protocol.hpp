@@ -49,7 +49,12 @@ enum class op : std::uint8_t {
   watch_progress = 12,  // every watch of this connection reports the revision it is caught up to
   search = 16,       // full-text query over values (core/model/query.hpp)
   similar = 17,      // n-gram similarity query over values
-  // 16..31 are reserved for search, 32..63 for cluster operations.
+  lease_grant = 64,        // creates a lease (core/state/leases.hpp)
+  lease_revoke = 65,       // ends a lease and deletes its keys
+  lease_keepalive = 66,    // renews a lease for a full TTL (leader only)
+  lease_time_to_live = 67,  // what a lease has left, and its keys (leader only)
+  lease_list = 68,          // the ids of every lease
+  // 16..31 are reserved for search, 32..63 for cluster operations, 64..79 for leases.
 };
 
 enum class status : std::uint8_t {
@@ -164,6 +169,14 @@ void request_watch(std::string& out, std::uint64_t id, const watch_request& w);
 void request_watch_cancel(std::string& out, std::uint64_t id, std::uint64_t watch_id);
 void request_watch_progress(std::string& out, std::uint64_t id);
 
+// Leases. A grant or revoke may carry a session like any write.
+void request_lease_grant(std::string& out, std::uint64_t id, std::int64_t ttl_seconds, std::uint64_t lease,
+                         const session_ref* session = nullptr);
+void request_lease_revoke(std::string& out, std::uint64_t id, std::uint64_t lease, const session_ref* session = nullptr);
+void request_lease_keepalive(std::string& out, std::uint64_t id, std::uint64_t lease);
+void request_lease_time_to_live(std::string& out, std::uint64_t id, std::uint64_t lease, bool keys);
+void request_lease_list(std::string& out, std::uint64_t id);
+
 // Responses.
 void respond_ok(std::string& out, std::uint64_t id);
 // compact (its log index), open_session (the session's id): one u64.
@@ -244,6 +257,20 @@ std::optional<watch_request> parse_watch(std::string_view body) noexcept;
 // watch_cancel: u64 watch_id. nullopt unless the body is exactly that.
 std::optional<std::uint64_t> parse_watch_cancel(std::string_view body) noexcept;
 
+// lease_grant: i64 ttl_seconds | u64 lease (0: the node picks). nullopt unless exactly that.
+struct lease_grant_request {
+  std::int64_t ttl_seconds = 0;
+  std::uint64_t lease = 0;
+};
+std::optional<lease_grant_request> parse_lease_grant(std::string_view body) noexcept;
+// lease_time_to_live: u64 lease | u8 keys (0 or 1).
+struct lease_time_to_live_request {
+  std::uint64_t lease = 0;
+  bool keys = false;
+};
+std::optional<lease_time_to_live_request> parse_lease_time_to_live(std::string_view body) noexcept;
+// lease_revoke, lease_keepalive: u64 lease — parse_compact() reads it.
+
 // ---- response bodies --------------------------------------------------------------------
 
 // The leading u64 of a one-u64 answer (compact, open_session) or of a write_reply (its index);
@@ -272,6 +299,24 @@ struct events_body {
   std::vector<watch_event> events;
 };
 std::optional<events_body> parse_events(std::string_view body);
+
+// Lease answers. grant: u64 lease | i64 ttl_seconds. keepalive: i64 ttl_seconds.
+// time_to_live: i64 ttl_seconds | i64 remaining_ms | u32 n | n x (u32 len | key).
+// list: u32 n | n x u64 lease.
+struct lease_granted {
+  std::uint64_t lease = 0;
+  std::int64_t ttl_seconds = 0;
+};
+std::optional<lease_granted> parse_lease_granted(std::string_view body) noexcept;
+struct lease_time_left {
+  std::int64_t ttl_seconds = 0;
+  std::int64_t remaining_ms = 0;
+  std::vector<std::string> keys;
+};
+void respond_lease_time_to_live(std::string& out, std::uint64_t id, const lease_time_left& t);
+std::optional<lease_time_left> parse_lease_time_left(std::string_view body);
+void respond_lease_list(std::string& out, std::uint64_t id, const std::vector<std::uint64_t>& leases);
+std::optional<std::vector<std::uint64_t>> parse_lease_list(std::string_view body);
 
 // Status: u16 field count | fields, each u8 name_len | name | u8 type | value, where type 0 is a
 // u64 and type 1 a string (u16 length | bytes). New fields may appear in any version.

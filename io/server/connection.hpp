@@ -135,6 +135,7 @@ class connection : public std::enable_shared_from_this<connection> {
   void on_write_done(std::uint64_t id, protocol::op o, result<std::uint64_t> r, std::size_t key_size,
                      std::size_t value_size);
   void txn(std::uint64_t id, std::string_view body, std::uint16_t flags, const session_ref& session);
+  void keep_lease_alive(std::uint64_t id, std::uint64_t lease);
   // A get or a read-only txn, checked already: served now, after a read barrier, or once this
   // connection's earlier writes are applied.
   void read(std::uint64_t id, protocol::op o, std::string_view body, std::uint16_t flags);

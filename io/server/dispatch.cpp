@@ -1,6 +1,7 @@
 // The request side of a connection: decodes each frame into a request, hands it to the store or
 // the index, and appends the answer to the connection's output. See connection.hpp.
 
+#include "core/base/bytes.hpp"
 #include "core/base/spawn.hpp"
 #include "core/model/txn.hpp"
 #include "index/node/node_index.hpp"
@@ -74,6 +75,42 @@ void connection::handle(const protocol::frame& f) {
           0, 0);
     case protocol::op::status:
       return respond_status(f.id);
+    case protocol::op::lease_grant: {
+      auto req = protocol::parse_lease_grant(body);
+      if (!req) return respond_bad_body(f.id, "lease_grant");
+      return submit(
+          f.id, protocol::op::lease_grant,
+          [&](store::write_done done) { st.submit_lease_grant(req->ttl_seconds, req->lease, std::move(done), session); },
+          0, 0);
+    }
+    case protocol::op::lease_revoke: {
+      auto lease = protocol::parse_compact(body);
+      if (!lease) return respond_bad_body(f.id, "lease_revoke");
+      return submit(
+          f.id, protocol::op::lease_revoke,
+          [&](store::write_done done) { st.submit_lease_revoke(*lease, std::move(done), session); }, 0, 0);
+    }
+    case protocol::op::lease_keepalive: {
+      auto lease = protocol::parse_compact(body);
+      if (!lease) return respond_bad_body(f.id, "lease_keepalive");
+      return keep_lease_alive(f.id, *lease);
+    }
+    case protocol::op::lease_time_to_live: {
+      auto req = protocol::parse_lease_time_to_live(body);
+      if (!req) return respond_bad_body(f.id, "lease_time_to_live");
+      auto s = st.lease_time_to_live(req->lease);
+      if (!s) return protocol::respond_error(out_, f.id, protocol::to_status(s.error()), s.message(), s.failure().leader);
+      protocol::lease_time_left t;
+      t.ttl_seconds = s->ttl_seconds;
+      t.remaining_ms = s->remaining_ms;
+      if (req->keys) t.keys = std::move(s->keys);
+      return protocol::respond_lease_time_to_live(out_, f.id, t);
+    }
+    case protocol::op::lease_list: {
+      std::vector<std::uint64_t> ids;
+      for (const auto& [id, lease] : st.state().leases().leases()) ids.push_back(id);
+      return protocol::respond_lease_list(out_, f.id, ids);
+    }
     case protocol::op::watch:
       return start_watch(f.id, body);
     case protocol::op::watch_cancel:
@@ -122,8 +159,13 @@ void connection::submit(std::uint64_t id, protocol::op o, auto&& submit_to_store
 void connection::on_write_done(std::uint64_t id, protocol::op o, result<std::uint64_t> r, std::size_t key_size,
                                std::size_t value_size) {
   --inflight_;
-  if (r && o == protocol::op::txn) {
+  if (r && (o == protocol::op::txn || o == protocol::op::lease_grant)) {
     protocol::respond_value(out_, id, srv_.store_.reply());
+  } else if (r && o == protocol::op::lease_revoke) {
+    // The reply holds the revision the revoke's deletes took (the current one if it had no key).
+    const auto reply = srv_.store_.reply();
+    const auto revision = reply.size() == 8 ? get_fixed<std::uint64_t>(reply.data()) : srv_.store_.state().revision();
+    protocol::respond_write(out_, id, {*r, revision});
   } else if (r && (o == protocol::op::set || o == protocol::op::del || o == protocol::op::bulk_set)) {
     // This runs right after the entry applied, so the keyspace's revision is the one the write
     // took; for a duplicate in a session it is the current one, at least the write's.
@@ -137,6 +179,23 @@ void connection::on_write_done(std::uint64_t id, protocol::op o, result<std::uin
   }
   serve_deferred_reads();
   answered();
+}
+
+// ---- leases ----------------------------------------------------------------------------
+
+void connection::keep_lease_alive(std::uint64_t id, std::uint64_t lease) {
+  ++inflight_;
+  srv_.store_.renew_lease(lease, [self = shared_from_this(), id](result<std::int64_t> r) {
+    --self->inflight_;
+    if (r) {
+      std::string ttl;
+      append_fixed<std::int64_t>(ttl, *r);
+      protocol::respond_value(self->out_, id, ttl);
+    } else {
+      protocol::respond_error(self->out_, id, protocol::to_status(r.error()), r.message(), r.failure().leader);
+    }
+    self->answered();
+  });
 }
 
 // ---- reads ------------------------------------------------------------------------------

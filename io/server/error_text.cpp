@@ -56,9 +56,11 @@ std::string key_refused(errc e, std::size_t key_size, const storage_config& limi
 std::string write_failed(const result<std::uint64_t>& r, protocol::op o, std::size_t key_size, std::size_t value_size,
                          const storage_config& limits) {
   const bool bulk = o == protocol::op::bulk_set;
+  // The store explains refusals of transactions, compactions and lease operations itself.
+  const bool explained = o == protocol::op::txn || o == protocol::op::compact || o == protocol::op::lease_grant ||
+                         o == protocol::op::lease_revoke;
+  if (explained && !r.failure().message.empty()) return r.message();
   if (r.is(errc::not_found)) return {};
-  // The store explains refusals of transactions and compactions itself.
-  if ((o == protocol::op::txn || o == protocol::op::compact) && !r.failure().message.empty()) return r.message();
   if (r.is(errc::too_large)) {
     if (key_size > limits.max_key_bytes) return key_too_long(key_size, limits);
     if (value_size > limits.max_value_bytes && !bulk) {

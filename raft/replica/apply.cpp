@@ -138,12 +138,14 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
   const auto& ref = cmd->session;
   if (ref.session == 0) {
     auto code = sm_.apply(index, *cmd, &reply_, changes);
+    lease_applied(*cmd, code);
     return answer({index, code, code == errc::ok ? std::string() : reply_}, code == errc::ok);
   }
   session_table::outcome previous;
   switch (sessions_.check(ref.session, ref.seq, ref.first_unacked, index, previous)) {
     case session_table::verdict::apply: {
       session_table::outcome o{index, sm_.apply(index, *cmd, &reply_, changes), {}};
+      lease_applied(*cmd, o.code);
       o.reply = reply_;
       answer(o, o.code == errc::ok);
       sessions_.record(ref.session, ref.seq, std::move(o));

@@ -49,6 +49,7 @@ void store::tick() {
   watch_space();
   expire_reads();
   auto_compact();
+  tick_leases();
   if (watches_.catching_up()) watches_.step();
   raft_wake_.notify();
 }
@@ -169,6 +170,7 @@ void store::note_role_change() {
   last_role_ = r;
   last_leader_ = leader;
   last_term_ = term;
+  follow_leadership_for_leases();
   role_changed_.notify();
 }
 

@@ -65,6 +65,11 @@ struct replication_options {
   std::uint64_t max_entries_in_flight = 4096;
   std::uint64_t snapshot_catch_up_entries = 10'000;  // kept in the Raft log behind a snapshot
   std::size_t max_sessions = 100'000;  // client sessions kept (the same on every node)
+  // How often the leader records, through the log, what each lease with a longer TTL has left,
+  // so that a new leader does not grant it a full TTL again (etcd's lease checkpointing).
+  std::chrono::milliseconds lease_checkpoint_interval{std::chrono::minutes(5)};
+  // Expired leases the leader revokes per tick at most (each a log entry).
+  std::size_t lease_revokes_per_tick = 64;
   std::map<raft::node_id, std::string> client_addresses;  // where not-leader answers send clients
   std::uint64_t seed = 0;  // election-timeout randomness; 0: from the clock
 };

@@ -32,6 +32,7 @@
 #include "io/sys/file.hpp"
 #include "io/sys/uring.hpp"
 #include "raft/node.hpp"
+#include "raft/replica/lessor.hpp"
 #include "raft/replica/read_queue.hpp"
 #include "raft/replica/settings.hpp"
 #include "raft/transport.hpp"
@@ -140,6 +141,23 @@ class store {
   void submit_txn(std::string_view txn, const txn_view& decoded, write_done done, const session_ref& session = {});
   // Compacts the history below `revision` on every member (through the log).
   void submit_compact(std::uint64_t revision, write_done done);
+  // Leases (etcd v3's; core/state/leases.hpp, raft/replica/lessor.hpp). A grant yields its
+  // index, with reply() holding u64 id | i64 ttl_seconds during the callback; a revoke its
+  // index (errc::not_found for no such lease), the lease's keys deleted at one revision.
+  void submit_lease_grant(std::int64_t ttl_seconds, std::uint64_t id, write_done done, const session_ref& session = {});
+  void submit_lease_revoke(std::uint64_t id, write_done done, const session_ref& session = {});
+  // A keepalive (leader only): once a read barrier confirmed leadership, the lease expires a full
+  // TTL from when the call was made; yields the TTL in seconds. errc::not_found if the lease does
+  // not exist or already expired (its revoke is due), not_leader on a follower.
+  using renew_done = callback<void(result<std::int64_t>)>;
+  void renew_lease(std::uint64_t id, renew_done done);
+  // What a lease has left (leader only: the deadlines are the leader's).
+  struct lease_status {
+    std::int64_t ttl_seconds = 0;     // as granted
+    std::int64_t remaining_ms = 0;    // until it expires, on the leader's clock
+    std::vector<std::string> keys;    // in key order
+  };
+  result<lease_status> lease_time_to_live(std::uint64_t id) const;
   // During a write_done callback of submit_txn: the transaction's answer.
   std::string_view reply() const noexcept { return reply_; }
   // A log index at which this node's state had reached `revision` (which must be at most the
@@ -284,6 +302,18 @@ class store {
   bool no_space_ = false;                 // the alarm as watch_space() last saw it
   std::uint64_t next_handover_tick_ = 0;  // out of space, leading: when to try the next follower
   std::size_t handover_cursor_ = 0;
+
+  // --- The leader's leases (leases.cpp): deadlines, expiry and checkpoints on every tick.
+  void tick_leases();
+  // Promotes or demotes the lessor as this member's role changed (on each role change and tick).
+  void follow_leadership_for_leases();
+  // A lease command was applied with `code` (reply_ holds its answer); keeps the lessor in step.
+  void lease_applied(const command_view& cmd, errc code);
+  // Renewal once leadership is confirmed by a read barrier that began at `from`.
+  void finish_renewal(std::uint64_t id, std::chrono::steady_clock::time_point from, renew_done done);
+
+  lessor lessor_;
+  std::chrono::steady_clock::time_point next_lease_checkpoint_{};
 
   // --- Automatic compaction (compaction.cpp), on every tick.
   void auto_compact();

@@ -678,4 +678,50 @@ BOOST_AUTO_TEST_CASE(watch_prints_changes_until_interrupted) {
   BOOST_TEST(r.exit_code == 2);
 }
 
+// kvctl lease as etcdctl's: grant, set --lease, timetolive --keys, keep-alive --once, list,
+// revoke (the keys go), and the errors.
+BOOST_AUTO_TEST_CASE(lease_commands_follow_etcdctl) {
+  node_process node;
+  auto r = kvctl(node, {"lease", "grant", "60"});
+  BOOST_TEST(r.exit_code == 0);
+  BOOST_TEST(r.out == "lease 0000000000000001 granted with TTL(60s)\n");
+  BOOST_TEST(kvctl(node, {"set", "--lease", "1", "a", "x"}).exit_code == 0);
+  BOOST_TEST(kvctl(node, {"set", "b", "y", "--lease=1"}).exit_code == 0);
+  r = kvctl(node, {"lease", "timetolive", "1", "--keys"});
+  BOOST_TEST(r.out == "lease 0000000000000001 granted with TTL(60s), remaining(60s), attached keys([a b])\n", r.out);
+  r = kvctl(node, {"-w", "json", "lease", "timetolive", "1", "--keys"});
+  auto j = json_of(r);
+  BOOST_TEST(j["grantedTTL"].get<int>() == 60);
+  BOOST_TEST(j["keys"].size() == 2u);
+  r = kvctl(node, {"lease", "keep-alive", "--once", "1"});
+  BOOST_TEST(r.exit_code == 0);
+  BOOST_TEST(r.out == "lease 0000000000000001 keepalived with TTL(60)\n");
+  r = kvctl(node, {"lease", "list"});
+  BOOST_TEST(r.out == "found 1 leases\n0000000000000001\n");
+  r = kvctl(node, {"lease", "revoke", "1"});
+  BOOST_TEST(r.out == "lease 0000000000000001 revoked\n");
+  BOOST_TEST(kvctl(node, {"get", "a"}).exit_code == 1);
+  r = kvctl(node, {"lease", "revoke", "1"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(has(r.err, "lease 1 not found"), r.err);
+  r = kvctl(node, {"set", "--lease", "a0", "k", "v"});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(has(r.err, "lease 160 not found"), r.err);
+  BOOST_TEST(kvctl(node, {"lease", "grant", "0"}).exit_code == 3);
+  BOOST_TEST(kvctl(node, {"lease", "revoke", "zz"}).exit_code == 2);
+  BOOST_TEST(kvctl(node, {"lease", "frobnicate"}).exit_code == 2);
+  // keep-alive until interrupted: at least one renewal printed, exit 0.
+  kvctl(node, {"lease", "grant", "--id", "ff", "3"});
+  temp_dir dir;
+  std::vector<std::string> argv{binary("kvctl").string(), "--endpoints", node.endpoint(), "lease", "keep-alive", "ff"};
+  auto pid = spawn(argv, dir / "out", dir / "err");
+  for (int i = 0; i < 300 && slurp(dir / "out").empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+  BOOST_TEST(has(slurp(dir / "out"), "lease 00000000000000ff keepalived with TTL(3)"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
