@@ -116,7 +116,7 @@ class connection : public std::enable_shared_from_this<connection> {
     std::uint64_t hub_id = 0;
     bool progress_notify = false;
     bool paused = false;  // its sink refused events: the output buffer was full
-    std::chrono::steady_clock::time_point last_sent;
+    std::chrono::steady_clock::time_point last_sent;  // kept for progress_notify watches only
   };
   void start_watch(std::uint64_t id, std::string_view body);
   void cancel_watch(std::uint64_t id, std::string_view body);

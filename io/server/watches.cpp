@@ -66,7 +66,11 @@ void connection::start_watch(std::uint64_t id, std::string_view body) {
   ++srv_.stats_.watches_started;
   // Every change after this revision will be reported (a start in the past replays from there).
   protocol::respond_index(out_, id, req->start_revision != 0 ? req->start_revision - 1 : st.state().revision());
-  if (hub.catching_up()) hub.step();
+  const bool replays = req->start_revision != 0 && req->start_revision <= st.state().revision();
+  // Only a watch from the past has history to replay now. Asking the hub whether any watcher
+  // catches up for every watch created would cost a walk over all watchers each time (the store
+  // steps the others after each apply round and tick).
+  if (replays) hub.step();
 }
 
 void connection::cancel_watch(std::uint64_t id, std::string_view body) {
@@ -126,7 +130,9 @@ bool connection::send_events(std::uint64_t watch_id, std::span<const key_event> 
   protocol::finish_events(out_, start, events.back().kv.mod_revision, count, false);
   srv_.stats_.watch_events += events.size();
   auto& w = it->second;
-  w.last_sent = std::chrono::steady_clock::now();
+  // Only a watch with progress notifications reads last_sent, and a clock read for every frame
+  // is a large share of what fanning one write out to many watches costs.
+  if (w.progress_notify) w.last_sent = std::chrono::steady_clock::now();
   wake_writer();
   if (out_.size() + sending_.size() < connection_output_limit) return true;
   w.paused = true;
