@@ -67,9 +67,8 @@ void connection::start_watch(std::uint64_t id, std::string_view body) {
   // Every change after this revision will be reported (a start in the past replays from there).
   protocol::respond_index(out_, id, req->start_revision != 0 ? req->start_revision - 1 : st.state().revision());
   const bool replays = req->start_revision != 0 && req->start_revision <= st.state().revision();
-  // Only a watch from the past has history to replay now. Asking the hub whether any watcher
-  // catches up for every watch created would cost a walk over all watchers each time (the store
-  // steps the others after each apply round and tick).
+  // Only a watch from the past has history to replay now; the store steps any other watcher
+  // catching up after each apply round and tick.
   if (replays) hub.step();
 }
 
