@@ -14,6 +14,7 @@
 // inserts at its end.
 
 #include "bench/args.hpp"
+#include "bench/process_stats.hpp"
 #include "core/state/keyspace.hpp"
 
 #include <absl/container/flat_hash_set.h>
@@ -34,15 +35,6 @@
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-std::uint64_t resident_bytes() {
-  long pages = 0, resident = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<std::uint64_t>(resident) * 4096;
-}
 
 std::string key_name(std::uint64_t k) { return fmt::format("key:{:012}", k); }
 
@@ -114,14 +106,14 @@ struct keyspace_side {
 template <typename Side>
 void run(Side& side, const options& o) {
   const std::string value(o.value_size, 'v');
-  const auto rss_before = resident_bytes();
+  const auto rss_before = kv::bench::own_resident_bytes();
   std::vector<std::uint64_t> load_order(o.keys);
   for (std::uint64_t i = 0; i < o.keys; ++i) load_order[i] = i;
   if (o.order == "random") std::shuffle(load_order.begin(), load_order.end(), std::mt19937_64(7));
   auto t0 = clock_type::now();
   for (auto i : load_order) side.put(key_name(i), value);
   auto load_s = std::chrono::duration<double>(clock_type::now() - t0).count();
-  const auto rss_loaded = resident_bytes();
+  const auto rss_loaded = kv::bench::own_resident_bytes();
 
   std::mt19937_64 rng(42);
   std::vector<std::string> keys;
@@ -134,7 +126,7 @@ void run(Side& side, const options& o) {
   t0 = clock_type::now();
   for (const auto& k : keys) side.put(k, value);
   auto put_s = std::chrono::duration<double>(clock_type::now() - t0).count();
-  const auto rss_after = resident_bytes();
+  const auto rss_after = kv::bench::own_resident_bytes();
 
   const double per_key = static_cast<double>(rss_loaded - rss_before) / static_cast<double>(o.keys);
   if (o.json) {

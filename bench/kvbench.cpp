@@ -31,6 +31,7 @@
 // keys: "bad_answer"); any error makes the exit status 3.
 
 #include "bench/args.hpp"
+#include "bench/started_nodes.hpp"
 #include "bench/load_shape.hpp"
 #include "bench/latency.hpp"
 #include "core/base/address.hpp"
@@ -432,26 +433,9 @@ void report(const options& o, const load_plan& plan, totals& t, double elapsed) 
 
 int main(int argc, char** argv) {
   auto o = parse(argc, argv);
-  std::unique_ptr<kv::harness::node_process> node;
-  std::unique_ptr<kv::harness::cluster> cluster;
   auto storage_toml =
       fmt::format("[storage]\nfsync = \"{}\"\n{}\n[index]\nenabled = {}\n", o.fsync, o.node_storage, o.index);
-  if (o.start_node) {
-    kv::harness::node_options no;
-    no.extra_toml = storage_toml;
-    no.log_keys = "level = \"info\"\n";
-    no.log = kv::harness::log_sink::file;
-    node = std::make_unique<kv::harness::node_process>(no);
-    o.endpoints.assign(1, node->endpoint());
-  } else if (o.start_cluster > 0) {
-    kv::harness::cluster_options co;
-    co.size = o.start_cluster;
-    co.extra_toml = storage_toml;
-    co.log_level = "warn";
-    co.log = kv::harness::log_sink::file;
-    cluster = std::make_unique<kv::harness::cluster>(co);
-    o.endpoints = cluster->endpoints();
-  }
+  auto started = kv::bench::start_nodes(o.start_node, o.start_cluster, storage_toml, o.endpoints);
 
   // Wait for the nodes, find the leader and fill through the client library; then load on raw
   // connections.

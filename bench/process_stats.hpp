@@ -32,6 +32,15 @@ inline double cpu_seconds(pid_t pid) {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// This process's resident memory in bytes; 0 if it cannot be read.
+inline std::uint64_t own_resident_bytes() {
+  std::ifstream f("/proc/self/statm");
+  std::uint64_t pages = 0;
+  std::uint64_t resident = 0;
+  if (!(f >> pages >> resident)) return 0;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
 inline double own_cpu_seconds() {
   rusage u{};
   ::getrusage(RUSAGE_SELF, &u);

@@ -13,6 +13,7 @@
 // kvnode (jemalloc), one run per process, so that each RSS figure is its own.
 
 #include "bench/args.hpp"
+#include "bench/process_stats.hpp"
 #include "core/model/key_range.hpp"
 #include "core/state/keyspace.hpp"
 #include "core/watch/watch_hub.hpp"
@@ -29,15 +30,6 @@
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-std::uint64_t resident_bytes() {
-  long pages = 0, resident = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<std::uint64_t>(resident) * 4096;
-}
 
 std::string key_name(std::uint64_t k) { return fmt::format("key:{:012}", k); }
 
@@ -66,7 +58,7 @@ int run(const options& o) {
   // How many watchers hold each key, for the events the writes must deliver.
   std::vector<std::uint64_t> holders(o.keys);
 
-  const auto rss_before = resident_bytes();
+  const auto rss_before = kv::bench::own_resident_bytes();
   auto t0 = clock_type::now();
   for (std::uint64_t i = 0; i < o.watchers; ++i) {
     const auto k = i % o.keys;
@@ -87,7 +79,7 @@ int run(const options& o) {
     if (!hub.watch(std::move(w), std::move(sink)).ok()) return 1;
   }
   const auto watch_s = std::chrono::duration<double>(clock_type::now() - t0).count();
-  const auto rss_watched = resident_bytes();
+  const auto rss_watched = kv::bench::own_resident_bytes();
 
   std::mt19937_64 rng(42);
   std::vector<kv::key_range> written(1);

@@ -37,6 +37,7 @@
 // status 3.
 
 #include "bench/args.hpp"
+#include "bench/started_nodes.hpp"
 #include "bench/latency.hpp"
 #include "bench/process_stats.hpp"
 #include "bench/watch_connections.hpp"
@@ -790,25 +791,8 @@ void print(const options& o, const nodes& n, const report& r, const kv::bench::e
 
 int main(int argc, char** argv) {
   auto o = parse(argc, argv);
-  std::unique_ptr<kv::harness::node_process> node;
-  std::unique_ptr<kv::harness::cluster> cluster;
   auto sections_toml = fmt::format("[storage]\nfsync = \"{}\"\n[index]\nenabled = {}\n", o.fsync, o.index);
-  if (o.start_node) {
-    kv::harness::node_options no;
-    no.extra_toml = sections_toml;
-    no.log_keys = "level = \"info\"\n";
-    no.log = kv::harness::log_sink::file;
-    node = std::make_unique<kv::harness::node_process>(no);
-    o.endpoints.assign(1, node->endpoint());
-  } else if (o.start_cluster > 0) {
-    kv::harness::cluster_options co;
-    co.size = o.start_cluster;
-    co.extra_toml = sections_toml;
-    co.log_level = "warn";
-    co.log = kv::harness::log_sink::file;
-    cluster = std::make_unique<kv::harness::cluster>(co);
-    o.endpoints = cluster->endpoints();
-  }
+  auto started = kv::bench::start_nodes(o.start_node, o.start_cluster, sections_toml, o.endpoints);
 
   auto rc = std::make_shared<run_context>(o);
   report r;

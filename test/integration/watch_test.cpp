@@ -68,6 +68,14 @@ txn two_puts(std::string a, std::string b) {
   return t;
 }
 
+// A client that notices a dead node within a second and waits up to 20 s for it to come back.
+client::options restart_tolerant_options(const std::string& endpoint) {
+  auto o = client_options(endpoint);
+  o.request_timeout = std::chrono::milliseconds(1000);
+  o.leader_wait = std::chrono::seconds(20);
+  return o;
+}
+
 std::uint64_t rss_kib(int pid) {
   std::ifstream in(fmt::format("/proc/{}/status", pid));
   std::string line;
@@ -206,10 +214,7 @@ BOOST_AUTO_TEST_CASE(many_watches_share_a_connection) {
 BOOST_AUTO_TEST_CASE(resumes_across_a_restart_without_gaps_or_duplicates) {
   node_process node;
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-    auto o = client_options(node.endpoint());
-    o.request_timeout = std::chrono::milliseconds(1000);
-    o.leader_wait = std::chrono::seconds(20);
-    client c(ctx.get_executor(), o);
+    client c(ctx.get_executor(), restart_tolerant_options(node.endpoint()));
     auto w = co_await c.watch(prefix_watch("r/"));
     BOOST_REQUIRE(w.ok());
     for (int i = 0; i < 3; ++i) BOOST_REQUIRE((co_await c.set(fmt::format("r/{}", i), "a")).ok());
@@ -229,10 +234,7 @@ BOOST_AUTO_TEST_CASE(resumes_across_a_restart_without_gaps_or_duplicates) {
 BOOST_AUTO_TEST_CASE(a_watch_cancelled_while_it_reconnects_stays_cancelled) {
   node_process node;
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-    auto o = client_options(node.endpoint());
-    o.request_timeout = std::chrono::milliseconds(1000);
-    o.leader_wait = std::chrono::seconds(20);
-    client c(ctx.get_executor(), o);
+    client c(ctx.get_executor(), restart_tolerant_options(node.endpoint()));
     auto w = co_await c.watch(prefix_watch("r/"));
     BOOST_REQUIRE(w.ok());
     std::optional<result<watch_batch>> got;
