@@ -20,6 +20,10 @@
 #            delay from the put's answer to each watcher's event (what etcd's watch-latency
 #            measures), p50/p99/max; watch_load also reports it from the put's send (not
 #            comparable: etcd's tool does not measure it).
+#   KEEPALIVE "clients/conns ...": lease keepalives, one request at a time per client (etcd:
+#            `benchmark lease-keepalive`, each client renewing its own lease with KeepAliveOnce;
+#            kvnode: `kvbench --op lease-keepalive`, `conns` connections of clients/conns requests in
+#            flight, over as many leases as clients). Reported: keepalives a second, p50/p99.
 #
 # Everything goes to the leader (etcd's tool with --target-leader; watch_load does so itself).
 # kvnode runs with the search index off (etcd keeps none), on a fresh cluster per run
@@ -33,6 +37,7 @@
 #   WATCH="10:100:1:1/1" LATENCY="" DURATION=5 bench/etcd_watch_compare.sh
 #
 # Env: WATCH ["10:100:1:1/1 10:100:1:50/10 10:100:100:50/10"], LATENCY ["1/1 100/10"],
+#      KEEPALIVE ["1/1 50/10"],
 #      PUT_RATE [100], DURATION seconds per run [10], PAIRS ABBA rounds [1: two runs per side],
 #      BUILD [build], BASE_PORT etcd's first client port [23379], ETCD_BENCH
 #      [/tmp/etcd-benchmark], QUIET wait up to N s for a mostly idle machine before each run [20],
@@ -44,6 +49,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 WATCH=${WATCH-"10:100:1:1/1 10:100:1:50/10 10:100:100:50/10"}
 LATENCY=${LATENCY-"1/1 100/10"}
+KEEPALIVE=${KEEPALIVE-"1/1 50/10"}
 PUT_RATE=${PUT_RATE:-100}
 DURATION=${DURATION:-10}
 PAIRS=${PAIRS:-1}
@@ -54,7 +60,8 @@ KEY_SIZE=32
 REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "?")
 export ETCDCTL_API=3
 
-[[ -x "$BUILD/bin/watch_load" && -x "$BUILD/bin/kvnode" ]] || { echo "build watch_load and kvnode first (or set BUILD=)" >&2; exit 1; }
+[[ -x "$BUILD/bin/watch_load" && -x "$BUILD/bin/kvbench" && -x "$BUILD/bin/kvnode" ]] ||
+  { echo "build watch_load, kvbench and kvnode first (or set BUILD=)" >&2; exit 1; }
 command -v etcd >/dev/null && command -v etcdctl >/dev/null && [[ -x "$ETCD_BENCH" ]] ||
   { echo "etcd, etcdctl or $ETCD_BENCH missing" >&2; exit 1; }
 
@@ -145,6 +152,17 @@ kvnode_latency() {  # watchers conns puts
     --put-total "$3" --put-rate "$PUT_RATE" --key-size "$KEY_SIZE" --val-size 32 --json >"$WORK/kv.json" 2>"$WORK/kv.err" || true
   kv_result '{puts_per_sec:.1f} {event_after_ack_p50_ms:.3f} {event_after_ack_p99_ms:.3f} {event_after_ack_max_ms:.3f} from_send_p50/p99={event_after_send_p50_ms:.3f}/{event_after_send_p99_ms:.3f}'
 }
+etcd_keepalive() {  # clients conns total
+  timeout -k 5 $((DURATION * 10 + 60)) "$ETCD_BENCH" --precise --endpoints "$EPS" --target-leader --clients "$1" \
+    --conns "$2" lease-keepalive --total "$3" 2>&1 | awk '
+    /Requests\/sec:/ {rps=$2} /50% in/ {p50=$3*1000} /99% in/ {p99=$3*1000} /Slowest:/ {max=$2*1000}
+    END {if (rps == "") print "0 - - - etcd-failed"; else printf "%.0f %.3f %.3f %.3f -\n", rps, p50, p99, max}'
+}
+kvnode_keepalive() {  # clients conns
+  "$BUILD/bin/kvbench" --start-cluster 3 --index off --op lease-keepalive --leases "$1" --connections "$2" \
+    --pipeline $(( ($1 + $2 - 1) / $2 )) --seconds "$DURATION" --json >"$WORK/kv.json" 2>"$WORK/kv.err" || true
+  kv_result '{ops_per_sec:.0f} {p50_ms:.3f} {p99_ms:.3f} {p999_ms:.3f} p99.9_in_max_column'
+}
 kv_result() {  # a Python format string over the fields of watch_load's JSON report
   [[ -s "$WORK/kv.json" ]] || { echo "0 - - - watch_load-failed:$(head -c 200 "$WORK/kv.err" | tr ' \n' '_')"; return; }
   python3 - "$WORK/kv.json" "$1" <<'PY'
@@ -201,6 +219,15 @@ for key in (k for k in order if k[0] == "latency"):
     print(f"{key[1]:<12} {fmt3(k):>24} {fmt3(e):>24} {lat(k, 2) / lat(e, 2) if lat(e, 2) else float('inf'):>9.2f}   "
           f"({' '.join(x[5] for x in k)} | {' '.join(x[5] for x in e)})")
     print(f"{'':<12} kvnode: {'; '.join(x[4] for x in k)}")
+print()
+print("lease-keepalive: keepalives a second; target kvnode >= 5x etcd")
+print(f"{'config N/C':<12} {'kvnode/s':>10} {'etcd/s':>10} {'ratio':>6} {'kvnode p50/p99':>16} {'etcd p50/p99':>16}   (other/irq/steal CPU)")
+for key in (k for k in order if k[0] == "keepalive"):
+    k, e = runs[key + ("kvnode",)], runs[key + ("etcd",)]
+    km, em = mean([x[0] for x in k]), mean([x[0] for x in e])
+    print(f"{key[1]:<12} {km:>10.0f} {em:>10.0f} {km / em if em else float('inf'):>6.2f} "
+          f"{lat(k, 1):>7.3f}/{lat(k, 2):<8.3f} {lat(e, 1):>7.3f}/{lat(e, 2):<8.3f}   "
+          f"({' '.join(x[5] for x in k)} | {' '.join(x[5] for x in e)})")
 PY
 }
 
@@ -238,6 +265,16 @@ for c in $LATENCY; do
   for _ in $(seq "$PAIRS"); do
     for side in kvnode etcd etcd kvnode; do
       run latency "$c" "$side" "${side}_latency" "$watchers" "$conns" "$puts"
+    done
+  done
+done
+for c in $KEEPALIVE; do
+  clients=${c%/*}; conns=${c#*/}
+  total=$(( 2000 * DURATION ))
+  for _ in $(seq "$PAIRS"); do
+    for side in kvnode etcd etcd kvnode; do
+      if [[ $side == kvnode ]]; then run keepalive "$c" kvnode kvnode_keepalive "$clients" "$conns"
+      else run keepalive "$c" etcd etcd_keepalive "$clients" "$conns" "$total"; fi
     done
   done
 done

@@ -14,6 +14,7 @@
 // a random one of `--prefixes` prefixes (always prefilled, in bulk), `txn-put` sends transactions
 // of one put, `cas` runs read-then-compare-and-set loops on `--hot-keys` keys (an operation is
 // one successful CAS, timed from its first read; failed compares are reported as conflicts).
+// `lease-keepalive` renews `--leases` leases, granted first (etcd's `benchmark lease-keepalive`).
 // `--stale` sends the reads with the stale flag (served from the node's local state).
 // `--start-node` runs build/bin/kvnode on a fresh data directory and a free port for the run;
 // `--start-cluster N` runs N of them as one Raft cluster (test/harness/cluster.hpp). `--fsync` and
@@ -103,7 +104,7 @@ options parse(int argc, char** argv) {
   flags.add("--keys", "N", "random keys the load picks from", o.keys);
   flags.add("--reads", "F", "fraction of GETs, 0 to 1; the rest are SETs", o.reads);
   flags.add_switch("--prefill", "write every key before the load, so that reads hit", o.prefill);
-  flags.add_parsed("--op", "point|range|txn-put|cas", "the shape of the load (bench/load_shape.hpp)", "point",
+  flags.add_parsed("--op", "point|range|txn-put|cas|lease-keepalive", "the shape of the load (bench/load_shape.hpp)", "point",
                    [&](const std::string& name, const std::string& v) {
                      if (v == "point") {
                        o.shape.op = load_op::point;
@@ -113,14 +114,17 @@ options parse(int argc, char** argv) {
                        o.shape.op = load_op::txn_put;
                      } else if (v == "cas") {
                        o.shape.op = load_op::cas;
+                     } else if (v == "lease-keepalive") {
+                       o.shape.op = load_op::lease_keepalive;
                      } else {
-                       flags.usage_error(name + " takes point, range, txn-put or cas");
+                       flags.usage_error(name + " takes point, range, txn-put, cas or lease-keepalive");
                      }
                    });
   flags.add_switch("--stale", "send reads with the stale flag: served from the node's local state", o.shape.stale);
   flags.add("--prefixes", "N", "--op range: prefixes in the keyspace", o.shape.prefixes);
   flags.add("--range-keys", "N", "--op range: keys under each prefix, all read by each range", o.shape.range_keys);
   flags.add("--hot-keys", "N", "--op cas: keys the compare-and-set loops share", o.shape.hot_keys);
+  flags.add("--leases", "N", "--op lease-keepalive: leases granted before the load and renewed", o.shape.leases);
   flags.add_switch("--json", "print the report as one JSON object", o.json);
   flags.add_switch("--start-node", "run a kvnode on a fresh data directory and a free port", o.start_node);
   flags.add("--start-cluster", "N", "run N kvnodes as one Raft cluster; 0: none", o.start_cluster);
@@ -372,13 +376,21 @@ asio::awaitable<std::string> prepare(options o) {
   for (const auto& ep : o.endpoints) co_await wait_for_node(ep);
   auto leader = co_await kv::harness::await_leader(o.endpoints, milliseconds(30000));
   if (!leader) throw std::runtime_error("the nodes did not agree on a leader within 30 s");
-  if (o.prefill || o.shape.op == load_op::range) {
+  const bool leases = o.shape.op == load_op::lease_keepalive;
+  if (o.prefill || o.shape.op == load_op::range || leases) {
     kv::client::options co;
     co.endpoints.assign(1, leader->address);
     co.endpoints.insert(co.endpoints.end(), o.endpoints.begin(), o.endpoints.end());
     co.request_timeout = seconds(60);
     kv::client c(co_await asio::this_coro::executor, co);
-    co_await prefill(c, o);
+    if (leases) {
+      for (std::uint64_t id = 1; id <= o.shape.leases; ++id) {
+        auto g = co_await c.grant_lease(3600, id);
+        if (!g) throw std::runtime_error("granting the leases failed: " + g.message());
+      }
+    } else {
+      co_await prefill(c, o);
+    }
     c.close();
     if (o.endpoints.size() > 1 && !co_await kv::harness::await_converged(o.endpoints, milliseconds(60000))) {
       throw std::runtime_error("the nodes did not all apply the prefill within 60 s");

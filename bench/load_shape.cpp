@@ -123,6 +123,9 @@ void load_shape::begin(slot& s, std::string& out, std::uint64_t id, std::mt19937
       s.target = rng() % o_.hot_keys;
       s.at = slot::step::cas_read;
       return protocol::request_txn(out, id, cas_reads_[s.target], nullptr, read_flags_);
+    case load_op::lease_keepalive:
+      s.target = 1 + rng() % o_.leases;
+      return protocol::request_lease_keepalive(out, id, s.target);
   }
 }
 
@@ -151,6 +154,9 @@ answer_result load_shape::on_answer(slot& s, protocol::status st, std::string_vi
       }
       return plain(answer_outcome::done);
     }
+    case load_op::lease_keepalive:
+      if (body.size() != 8) return bad("lease-keepalive: the answer is not a TTL");
+      return plain(answer_outcome::done);
     case load_op::cas:
       break;
   }
@@ -220,6 +226,7 @@ std::string load_shape::name() const {
     case load_op::range: n = "range"; break;
     case load_op::txn_put: n = "txn-put"; break;
     case load_op::cas: n = "cas"; break;
+    case load_op::lease_keepalive: n = "lease-keepalive"; break;
   }
   bool reads = o_.op == load_op::range || o_.op == load_op::cas || (o_.op == load_op::point && o_.reads > 0);
   return o_.stale && reads ? n + "-stale" : n;

@@ -14,6 +14,8 @@
 //            `if mod_revision(k) == r then put(k, v)`; when the compare fails (another client
 //            wrote k in between) read again and retry. One operation is one successful CAS,
 //            timed from its first read; each failed compare is counted as a conflict.
+// - lease_keepalive: a keepalive of a random one of `leases` leases (ids 1..leases, granted with
+//            a long TTL before the load), as etcd's `benchmark lease-keepalive` renews leases.
 // Reads (GET, range, the CAS read) carry flag_stale_read when `stale`.
 //
 // A shape keeps scratch buffers and pre-encoded requests, and belongs to one connection (one
@@ -31,7 +33,7 @@
 
 namespace kv::bench {
 
-enum class load_op : std::uint8_t { point, range, txn_put, cas };
+enum class load_op : std::uint8_t { point, range, txn_put, cas, lease_keepalive };
 
 struct shape_options {
   load_op op = load_op::point;
@@ -42,6 +44,7 @@ struct shape_options {
   std::uint64_t prefixes = 10'000;  // range
   std::uint32_t range_keys = 100;   // range: keys under each prefix
   std::uint64_t hot_keys = 100;     // cas
+  std::uint64_t leases = 100;       // lease_keepalive
 };
 
 // The keys each shape works on. Range keys sort by prefix, then by their number.
@@ -86,7 +89,7 @@ class load_shape {
   // Judges the answer to the request last sent on `s`; updates `s` for follow().
   answer_result on_answer(slot& s, protocol::status st, std::string_view body) const;
 
-  // The shape's name in reports: set, get, mixed, range, txn-put, cas ("-stale" appended to
+  // The shape's name in reports: set, get, mixed, range, txn-put, cas, lease-keepalive ("-stale" appended to
   // stale reads).
   std::string name() const;
   // Whether every request is a read (such load may go to any node).
