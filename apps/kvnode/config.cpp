@@ -257,6 +257,15 @@ const std::vector<section_spec>& schema() {
             }},
            {"max-sessions",
             [](config& c, const toml::node& n, const location& at) { c.cluster.max_sessions = as_positive_integer(n, at); }},
+           {"lease-checkpoint-interval",
+            [](config& c, const toml::node& n, const location& at) {
+              c.cluster.lease_checkpoint_interval = as_duration(n, at);
+              if (c.cluster.lease_checkpoint_interval < std::chrono::seconds(1)) fail(at, "must be at least 1s");
+            }},
+           {"lease-revokes-per-tick",
+            [](config& c, const toml::node& n, const location& at) {
+              c.cluster.lease_revokes_per_tick = as_positive_integer(n, at);
+            }},
            {"max-peer-queue-size",
             [](config& c, const toml::node& n, const location& at) {
               c.cluster.max_peer_queue_bytes = as_size(n, at);
@@ -564,10 +573,12 @@ std::string describe_cluster(const config& c) {
     members += fmt::format("{}{{id={} peer={} client={}}}", members.empty() ? "" : ",", m.id, m.peer, m.client);
   }
   return fmt::format("[cluster] members=[{}] heartbeat-interval={} election-timeout={} max-append-size={} "
-                     "max-entries-in-flight={} snapshot-catch-up-entries={} max-sessions={} max-peer-queue-size={}",
+                     "max-entries-in-flight={} snapshot-catch-up-entries={} max-sessions={} max-peer-queue-size={} "
+                     "lease-checkpoint-interval={} lease-revokes-per-tick={}",
                      members.empty() ? "(this node alone)" : members, format_duration(cl.heartbeat_interval),
                      format_duration(cl.election_timeout), format_size(cl.max_append_bytes), cl.max_entries_in_flight,
-                     cl.snapshot_catch_up_entries, cl.max_sessions, format_size(cl.max_peer_queue_bytes));
+                     cl.snapshot_catch_up_entries, cl.max_sessions, format_size(cl.max_peer_queue_bytes),
+                     format_duration(cl.lease_checkpoint_interval), cl.lease_revokes_per_tick);
 }
 
 }  // namespace
@@ -624,6 +635,8 @@ replication_options replication_of(const config& c) {
   r.max_entries_in_flight = c.cluster.max_entries_in_flight;
   r.snapshot_catch_up_entries = c.cluster.snapshot_catch_up_entries;
   r.max_sessions = c.cluster.max_sessions;
+  r.lease_checkpoint_interval = c.cluster.lease_checkpoint_interval;
+  r.lease_revokes_per_tick = c.cluster.lease_revokes_per_tick;
   return r;
 }
 

@@ -60,6 +60,8 @@ struct cluster_config {
   // Client sessions (exactly-once writes) the cluster remembers; opening one more drops the
   // least recently used. Part of the replicated state: keep it the same on every member.
   std::uint64_t max_sessions = 100'000;
+  std::chrono::milliseconds lease_checkpoint_interval{std::chrono::minutes(5)};
+  std::uint64_t lease_revokes_per_tick = 64;
   // Messages queued for a peer beyond this size are dropped (Raft retries them).
   std::uint64_t max_peer_queue_bytes = 64ull << 20;
 
