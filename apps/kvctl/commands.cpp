@@ -3,12 +3,10 @@
 #include "apps/kvctl/op_args.hpp"
 #include "apps/kvctl/query_args.hpp"
 #include "apps/kvctl/txn_script.hpp"
+#include "io/client/lease_keeper.hpp"
 #include "io/client/watch_stream.hpp"
 
-#include <asio/redirect_error.hpp>
 #include <asio/signal_set.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
 
@@ -289,28 +287,26 @@ asio::awaitable<int> compact(context ctx, std::vector<std::string> args) {
 
 // ---- leases -----------------------------------------------------------------------------------
 
-// Renews lease `id` every third of its TTL and prints each renewal, until SIGINT or SIGTERM (exit
-// 0), or once with --once; exit 3 once the lease is gone.
+// Renews lease `id` now and then every third of its TTL (lease_keeper), printing each renewal,
+// until SIGINT or SIGTERM (exit 0), or once with --once; exit 3 once the lease is gone.
 asio::awaitable<int> keep_alive(context ctx, std::uint64_t id, bool once) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  bool interrupted = false;
+  auto first = co_await ctx.client.keep_alive(id);
+  if (!first) co_return report(first);
+  if (auto status = emit(ctx.out->lease_kept_alive(id, *first)); status != exit_ok || once) co_return status;
+  kv::lease_keeper keeper(ctx.client, id, *first);
   asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code ec, int) {
-    if (ec) return;
-    interrupted = true;
-    timer.cancel();
+  signals.async_wait([&keeper](std::error_code ec, int) {
+    if (!ec) keeper.stop();
   });
   int status = exit_ok;
-  while (!interrupted) {
-    auto r = co_await ctx.client.keep_alive(id);
+  for (;;) {
+    auto r = co_await keeper.next();
+    if (r.error() == std::make_error_code(std::errc::operation_canceled)) break;
     if (!r) {
       status = report(r);
       break;
     }
-    if (status = emit(ctx.out->lease_kept_alive(id, *r)); status != exit_ok || once) break;
-    timer.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(*r * 1000 / 3, 100)));
-    std::error_code ignored;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    if (status = emit(ctx.out->lease_kept_alive(id, *r)); status != exit_ok) break;
   }
   signals.cancel();
   co_return status;

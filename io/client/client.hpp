@@ -177,7 +177,7 @@ class client {
   asio::awaitable<result<write_ack>> revoke_lease(std::uint64_t id);
   // Renews lease `id` for a full TTL, counted at the latest from when this call was sent; yields
   // the TTL. errc::not_found once the lease expired or was revoked. Keep a lease alive by calling
-  // this about every TTL/3.
+  // this about every TTL/3, or let a lease_keeper do it (io/client/lease_keeper.hpp).
   asio::awaitable<result<std::int64_t>> keep_alive(std::uint64_t id);
   // The lease's granted TTL, what it has left (on the leader's clock) and, with `keys`, its keys.
   asio::awaitable<result<protocol::lease_time_left>> time_to_live(std::uint64_t id, bool keys = false);
@@ -222,6 +222,7 @@ class client {
   };
   class connection;
   friend class watch_stream;
+  friend class lease_keeper;
 
   // How call() may resend a request whose outcome is unknown (lost connection, timeout, or a
   // node answering unavailable: no read index confirmed, or a write that may or may not be

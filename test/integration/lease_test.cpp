@@ -4,6 +4,7 @@
 // the errors bad lease requests get.
 
 #include "harness/node_process.hpp"
+#include "io/client/lease_keeper.hpp"
 #include "io/client/watch_stream.hpp"
 #include "support/client_util.hpp"
 
@@ -160,6 +161,32 @@ BOOST_AUTO_TEST_CASE(bad_lease_requests_get_precise_errors) {
     BOOST_TEST((co_await c.keep_alive(12345)).is(errc::not_found));
     BOOST_TEST((co_await c.revoke_lease(12345)).is(errc::not_found));
     BOOST_TEST((co_await c.set("still", "serving")).ok());
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_lease_keeper_keeps_a_lease_until_it_is_revoked) {
+  node_process node;
+  with_client(node.endpoint(), [](client& c) -> asio::awaitable<void> {
+    auto g = co_await c.grant_lease(1);
+    BOOST_REQUIRE(g.ok());
+    BOOST_REQUIRE((co_await c.txn(puts_with_lease(g->lease, two_keys()))).ok());
+    lease_keeper keeper(c, g->lease, g->ttl_seconds);
+    const auto start = std::chrono::steady_clock::now();
+    int renewals = 0;
+    while (std::chrono::steady_clock::now() - start < 3s) {  // three TTLs
+      const auto before = keeper.guaranteed_until();
+      auto r = co_await keeper.next();
+      BOOST_REQUIRE_MESSAGE(r.ok(), r.message());
+      BOOST_TEST((keeper.guaranteed_until() > before));
+      ++renewals;
+    }
+    BOOST_TEST(renewals >= 6);  // every third of the TTL
+    BOOST_TEST((co_await c.get("l/a")).ok());
+    BOOST_REQUIRE((co_await c.revoke_lease(g->lease)).ok());
+    auto gone = co_await keeper.next();
+    BOOST_TEST(gone.is(errc::not_found));
+    keeper.stop();
+    BOOST_TEST(((co_await keeper.next()).error() == std::make_error_code(std::errc::operation_canceled)));
   });
 }
 
