@@ -4,6 +4,7 @@
 // the errors bad lease requests get.
 
 #include "harness/node_process.hpp"
+#include "integration/search_util.hpp"
 #include "io/client/lease_keeper.hpp"
 #include "io/client/watch_stream.hpp"
 #include "support/client_util.hpp"
@@ -187,6 +188,26 @@ BOOST_AUTO_TEST_CASE(a_lease_keeper_keeps_a_lease_until_it_is_revoked) {
     BOOST_TEST(gone.is(errc::not_found));
     keeper.stop();
     BOOST_TEST(((co_await keeper.next()).error() == std::make_error_code(std::errc::operation_canceled)));
+  });
+}
+
+// The search index follows a lease's end: its keys' values are no longer found.
+BOOST_AUTO_TEST_CASE(the_search_index_forgets_a_revoked_leases_keys) {
+  node_process node;
+  with_client(node.endpoint(), [](client& c) -> asio::awaitable<void> {
+    auto g = co_await c.grant_lease(60);
+    BOOST_REQUIRE(g.ok());
+    txn t;
+    t.then_ops.push_back(make_put("doc/1", "the wombat sleeps", false, g->lease));
+    BOOST_REQUIRE((co_await c.txn(t)).ok());
+    auto found = co_await c.search(word("wombat"));
+    BOOST_REQUIRE(found.ok());
+    BOOST_TEST(found->hits.size() == 1u);
+    auto r = co_await c.revoke_lease(g->lease);
+    BOOST_REQUIRE(r.ok());
+    auto after = co_await c.search(word("wombat"), r->index);  // once the index applied the revoke
+    BOOST_REQUIRE(after.ok());
+    BOOST_TEST(after->hits.empty());
   });
 }
 
