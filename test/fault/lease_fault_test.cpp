@@ -20,6 +20,7 @@
 // a run only roughly); KV_LEASE_FAULT_DURATION_S sets how long the faults last (14 s).
 
 #include "core/model/key_range.hpp"
+#include "fault/nemesis.hpp"
 #include "harness/cluster.hpp"
 #include "harness/cluster_status.hpp"
 #include "io/client/watch_stream.hpp"
@@ -32,13 +33,10 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <atomic>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
-#include <thread>
 
 using namespace kv;
 using namespace kv::harness;
@@ -60,145 +58,16 @@ constexpr auto expiry_bound = 10s;
 
 long long ms(steady::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
-// What happened when, in ms since the start, for failure messages. Written by the nemesis
-// thread and the test's thread.
-class fault_log {
- public:
-  explicit fault_log(steady::time_point t0) : t0_(t0) {}
-  long long at(steady::time_point t) const { return ms(t - t0_); }
-  void add(const std::string& what) {
-    auto line = fmt::format("  +{} ms: {}\n", at(steady::now()), what);
-    std::lock_guard lock(mutex_);
-    lines_ += line;
-  }
-  void fault(const std::string& what) {
-    add(what);
-    std::lock_guard lock(mutex_);
-    starts_.push_back(steady::now());
-  }
-  // When the last fault before `t` began (t0 if none did).
-  steady::time_point last_fault_before(steady::time_point t) const {
-    std::lock_guard lock(mutex_);
-    auto it = std::lower_bound(starts_.begin(), starts_.end(), t);
-    return it == starts_.begin() ? t0_ : *std::prev(it);
-  }
-  std::string text() const {
-    std::lock_guard lock(mutex_);
-    return lines_;
-  }
-  int faults() const {
-    std::lock_guard lock(mutex_);
-    return static_cast<int>(starts_.size());
-  }
-
- private:
-  steady::time_point t0_;
-  mutable std::mutex mutex_;
-  std::string lines_;
-  std::vector<steady::time_point> starts_;
-};
-
-// ---- the nemesis ----------------------------------------------------------------------------
-
-// One process fault at a time, undone before the next (a killed node started again, a paused
-// one resumed), from a thread of its own because starting a node blocks. Runs from construction
-// until stop(); done() once the fault in progress is undone.
-class nemesis {
- public:
-  nemesis(cluster& cl, std::uint64_t seed, fault_log& log)
-      : cl_(cl), rng_(seed), log_(log), thread_([this] { run(); }) {}
-  ~nemesis() {
-    stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  nemesis(const nemesis&) = delete;
-  nemesis& operator=(const nemesis&) = delete;
-
-  void stop() { stop_ = true; }
-  bool done() const { return done_; }
-  // After done(): rethrows what the nemesis failed with.
-  void finish() {
-    if (thread_.joinable()) thread_.join();
-    if (failure_) std::rethrow_exception(failure_);
-  }
-
- private:
-  enum class fault : std::uint8_t { kill_leader, kill_any, pause_leader, pause_follower };
-
-  void run() {
-    try {
-      run_async(
-          [this](asio::io_context&) -> asio::awaitable<void> {
-            while (!stop_) {
-              co_await sleep_for(between(300, 800));
-              if (!stop_) co_await one_fault();
-            }
-          },
-          std::chrono::seconds(600));
-    } catch (...) {
-      failure_ = std::current_exception();
-    }
-    done_ = true;
-  }
-
-  std::chrono::milliseconds between(int lo, int hi) {
-    return std::chrono::milliseconds(std::uniform_int_distribution<int>(lo, hi)(rng_));
-  }
-
-  // Failovers (the leader killed or paused) twice as often as the others.
-  fault pick() {
-    std::vector<fault> kinds{fault::kill_leader, fault::kill_leader, fault::pause_leader, fault::pause_leader,
-                             fault::kill_any,    fault::pause_follower};
-    return kinds[std::uniform_int_distribution<std::size_t>(0, kinds.size() - 1)(rng_)];
-  }
-
-  // The leader, or 0 if no member says it leads.
-  asio::awaitable<std::uint64_t> find_leader() {
-    for (auto id : cl_.ids()) {
-      auto s = co_await member_status(cl_.member(id));
-      if (s && s->text("role") == "leader") co_return id;
-    }
-    co_return 0;
-  }
-
-  asio::awaitable<void> one_fault() {
-    // Every random draw first, so that a seed gives the same schedule whatever the cluster does.
-    const auto kind = pick();
-    const auto any = std::uniform_int_distribution<std::uint64_t>(1, cl_.size())(rng_);
-    const auto other = std::uniform_int_distribution<std::uint64_t>(1, cl_.size() - 1)(rng_);
-    const auto down_for = between(300, 1500);
-    const auto paused_for = between(1000, 3000);  // up to longer than the shortest TTL
-    const auto leader = co_await find_leader();
-    const auto leader_or_any = leader != 0 ? leader : any;
-    const auto follower = leader == 0 ? any : (leader + other - 1) % cl_.size() + 1;
-    const auto who = [&](std::uint64_t id) {
-      return fmt::format("node {}{}", id, id == leader ? " (the leader)" : leader == 0 ? " (no leader found)" : "");
-    };
-    if (kind == fault::kill_leader || kind == fault::kill_any) {
-      const auto target = kind == fault::kill_leader ? leader_or_any : any;
-      log_.fault("kill -9 " + who(target));
-      cl_.member(target).kill9();
-      co_await sleep_for(down_for);
-      log_.add(fmt::format("restart node {}", target));
-      cl_.member(target).start();
-      co_return;
-    }
-    const auto target = kind == fault::pause_leader ? leader_or_any : follower;
-    log_.fault(fmt::format("SIGSTOP {} for {} ms", who(target), paused_for.count()));
-    cl_.member(target).pause();
-    co_await sleep_for(paused_for);
-    log_.add(fmt::format("SIGCONT node {}", target));
-    cl_.member(target).resume();
-  }
-
-  cluster& cl_;
-  std::mt19937_64 rng_;
-  fault_log& log_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> done_{false};
-  std::exception_ptr failure_;
-  std::thread thread_;  // last: it starts once the rest is set
-};
+// One process fault at a time: the leader or any node killed -9 and started again, the leader
+// or a follower paused (SIGSTOP) for up to longer than the shortest TTL. Failovers (the leader
+// killed or paused) twice as often as the others.
+nemesis_options lease_nemesis() {
+  nemesis_options o;
+  o.draws = {fault_kind::kill_leader, fault_kind::kill_leader, fault_kind::pause_leader, fault_kind::pause_leader,
+             fault_kind::kill_any,    fault_kind::pause_follower};
+  o.paused_for = ms_range{1000, 3000};
+  return o;
+}
 
 // ---- leases, keepers, watchers and pollers --------------------------------------------------
 
@@ -498,7 +367,7 @@ void run_workload(cluster& cl, std::uint64_t seed, std::chrono::seconds duration
                             fmt::format("the watcher on node {}", id));
           }
           const auto t0 = steady::now();
-          faults.emplace(cl, seed, log);
+          faults.emplace(cl, lease_nemesis(), seed, log);
           for (auto& l : out.ls) {
             working.spawn(keep(keeper, l.get(), t0, stop, log), l->name() + "'s keeper");
             working.spawn(poll(poller, l.get(), stop), l->name() + "'s poller");

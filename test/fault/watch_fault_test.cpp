@@ -13,6 +13,7 @@
 // KV_WATCH_FAULT_SEED=N picks the schedules (process timing is not reproducible: a seed replays
 // a run only roughly); KV_WATCH_FAULT_DURATION_S sets how long the writers write (15 s).
 
+#include "fault/nemesis.hpp"
 #include "fault/watch_history.hpp"
 #include "fault/watch_workload.hpp"
 #include "harness/cluster.hpp"
@@ -29,11 +30,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
 #include <optional>
 #include <random>
-#include <thread>
 
 using namespace kv;
 using namespace kv::harness;
@@ -54,189 +52,27 @@ constexpr auto catch_up_limit = 30s;
 
 enum class network_faults : std::uint8_t { none, partitions };
 
-// What happened when, in ms since the workload started, for failure messages. Written by the
-// nemesis thread and the workload's thread.
-class fault_log {
- public:
-  explicit fault_log(steady::time_point t0) : t0_(t0) {}
-  long long now_ms() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0_).count();
+// One fault at a time: the leader, any node or every node killed -9 and started again, the
+// leader or a follower paused (SIGSTOP) for longer than request_timeout and, given `net`, the
+// leader or a follower isolated. Each kind once first, in a seeded order; then failovers (the
+// leader killed or cut off) and watchers moved off a paused node twice as often as the others.
+nemesis_options watch_nemesis(partitions* net) {
+  nemesis_options o;
+  o.draws = {fault_kind::kill_leader, fault_kind::kill_any, fault_kind::kill_all, fault_kind::pause_leader,
+             fault_kind::pause_follower};
+  if (net) {
+    o.draws.push_back(fault_kind::isolate_leader);
+    o.draws.push_back(fault_kind::isolate_follower);
   }
-  void add(const std::string& what) {
-    auto line = fmt::format("  +{} ms: {}\n", now_ms(), what);
-    std::lock_guard lock(mutex_);
-    lines_ += line;
-  }
-  // A fault the nemesis injects (counted).
-  void fault(const std::string& what) {
-    add(what);
-    std::lock_guard lock(mutex_);
-    ++faults_;
-  }
-  std::string text() const {
-    std::lock_guard lock(mutex_);
-    return lines_;
-  }
-  int faults() const {
-    std::lock_guard lock(mutex_);
-    return faults_;
-  }
-
- private:
-  steady::time_point t0_;
-  mutable std::mutex mutex_;
-  std::string lines_;
-  int faults_ = 0;
-};
-
-// ---- the nemesis: process and network faults ---------------------------------------------
-
-// Injects one fault at a time into the cluster and undoes it (a killed node is started again, a
-// paused one resumed, the network healed), from a thread of its own because restarting a node
-// blocks. The first faults are each kind once, in a seeded order, then kinds drawn by weight.
-// Runs from construction until stop(); done() once the fault in progress is undone.
-class nemesis {
- public:
-  nemesis(cluster& cl, partitions* net, std::uint64_t seed, fault_log& log)
-      : cl_(cl), net_(net), rng_(seed), log_(log), thread_([this] { run(); }) {}
-  ~nemesis() {
-    stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  nemesis(const nemesis&) = delete;
-  nemesis& operator=(const nemesis&) = delete;
-
-  void stop() { stop_ = true; }
-  bool done() const { return done_; }
-  // After done(): rethrows what the nemesis failed with.
-  void finish() {
-    if (thread_.joinable()) thread_.join();
-    if (failure_) std::rethrow_exception(failure_);
-  }
-
- private:
-  enum class fault { kill_leader, kill_any, kill_all, pause_leader, pause_follower, isolate_leader, isolate_follower };
-
-  void run() {
-    try {
-      run_async(
-          [this](asio::io_context&) -> asio::awaitable<void> {
-            while (!stop_) {
-              co_await sleep_for(between(300, 800));
-              if (!stop_) co_await one_fault();
-            }
-          },
-          std::chrono::seconds(600));
-    } catch (...) {
-      failure_ = std::current_exception();
-    }
-    done_ = true;
-  }
-
-  std::chrono::milliseconds between(int lo, int hi) {
-    return std::chrono::milliseconds(std::uniform_int_distribution<int>(lo, hi)(rng_));
-  }
-
-  fault pick() {
-    std::vector<fault> kinds{fault::kill_leader, fault::kill_any, fault::kill_all, fault::pause_leader,
-                             fault::pause_follower};
-    if (net_) {
-      kinds.push_back(fault::isolate_leader);
-      kinds.push_back(fault::isolate_follower);
-    }
-    if (!first_round_done_) {
-      first_round_ = kinds;
-      std::shuffle(first_round_.begin(), first_round_.end(), rng_);
-      first_round_done_ = true;
-    }
-    if (!first_round_.empty()) {
-      auto f = first_round_.back();
-      first_round_.pop_back();
-      return f;
-    }
-    // Failovers (the leader killed or cut off) and watchers moved off a paused node twice as
-    // often as the others.
-    kinds.push_back(fault::kill_leader);
-    kinds.push_back(fault::pause_follower);
-    if (net_) kinds.push_back(fault::isolate_leader);
-    return kinds[std::uniform_int_distribution<std::size_t>(0, kinds.size() - 1)(rng_)];
-  }
-
-  // The leader, or 0 if no member says it leads.
-  asio::awaitable<std::uint64_t> find_leader() {
-    for (auto id : cl_.ids()) {
-      auto s = co_await member_status(cl_.member(id));
-      if (s && s->text("role") == "leader") co_return id;
-    }
-    co_return 0;
-  }
-
-  asio::awaitable<void> one_fault() {
-    // Every random draw first, so that a seed gives the same schedule whatever the cluster does.
-    const auto kind = pick();
-    const auto any = std::uniform_int_distribution<std::uint64_t>(1, cl_.size())(rng_);
-    const auto other = std::uniform_int_distribution<std::uint64_t>(1, cl_.size() - 1)(rng_);
-    const auto down_for = between(300, 1500);
-    const auto paused_for = between(1200, 2500);  // longer than request_timeout
-    const auto cut_for = between(1000, 3000);
-    const auto leader = co_await find_leader();
-    const auto leader_or_any = leader != 0 ? leader : any;
-    const auto follower = leader == 0 ? any : (leader + other - 1) % cl_.size() + 1;
-    const auto who = [&](std::uint64_t id) {
-      return fmt::format("node {}{}", id, id == leader ? " (the leader)" : leader == 0 ? " (no leader found)" : "");
-    };
-    switch (kind) {
-      case fault::kill_leader:
-      case fault::kill_any: {
-        const auto target = kind == fault::kill_leader ? leader_or_any : any;
-        log_.fault("kill -9 " + who(target));
-        cl_.member(target).kill9();
-        co_await sleep_for(down_for);
-        log_.add(fmt::format("restart node {}", target));
-        cl_.member(target).start();
-        co_return;
-      }
-      case fault::kill_all:
-        log_.fault("kill -9 every node");
-        for (auto id : cl_.ids()) cl_.member(id).kill9();
-        co_await sleep_for(down_for);
-        log_.add("restart every node");
-        for (auto id : cl_.ids()) cl_.member(id).start();
-        co_return;
-      case fault::pause_leader:
-      case fault::pause_follower: {
-        const auto target = kind == fault::pause_leader ? leader_or_any : follower;
-        log_.fault(fmt::format("SIGSTOP {} for {} ms", who(target), paused_for.count()));
-        cl_.member(target).pause();
-        co_await sleep_for(paused_for);
-        log_.add(fmt::format("SIGCONT node {}", target));
-        cl_.member(target).resume();
-        co_return;
-      }
-      case fault::isolate_leader:
-      case fault::isolate_follower: {
-        const auto target = kind == fault::isolate_leader ? leader_or_any : follower;
-        log_.fault(fmt::format("isolate {} for {} ms", who(target), cut_for.count()));
-        net_->isolate(target);
-        co_await sleep_for(cut_for);
-        log_.add("heal the network");
-        net_->heal();
-        co_return;
-      }
-    }
-  }
-
-  cluster& cl_;
-  partitions* net_;
-  std::mt19937_64 rng_;
-  fault_log& log_;
-  std::vector<fault> first_round_;
-  bool first_round_done_ = false;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> done_{false};
-  std::exception_ptr failure_;
-  std::thread thread_;  // last: it starts once the rest is set
-};
+  o.draws.push_back(fault_kind::kill_leader);
+  o.draws.push_back(fault_kind::pause_follower);
+  if (net) o.draws.push_back(fault_kind::isolate_leader);
+  o.opening = first_round::each_kind_once;
+  o.paused_for = ms_range{1200, 2500};
+  o.isolated_for = ms_range{1000, 3000};
+  o.net = net;
+  return o;
+}
 
 // ---- the run -----------------------------------------------------------------------------------
 
@@ -430,7 +266,7 @@ void run_workload(cluster& cl, partitions* net, std::chrono::seconds duration, r
           auto through_home = [&cl](const watcher& w) { return endpoints_from(cl, w.home); };
           out.watched = first_watchers(cl.ids());
           co_await open_all(out.watched, through_home, following, log);
-          running_faults.emplace(cl, net, out.seed, log);
+          running_faults.emplace(cl, watch_nemesis(net), out.seed, log);
           std::uint64_t highest = 0;  // the highest revision a write was acknowledged at
           for (int i = 0; i < 3; ++i) {
             writer_clients.push_back(std::make_unique<client>(
