@@ -25,6 +25,7 @@
 #include "harness/cluster_status.hpp"
 #include "io/client/watch_stream.hpp"
 #include "support/async.hpp"
+#include "support/client_util.hpp"
 #include "support/seeds.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -142,22 +143,9 @@ leases plan(std::uint64_t seed, std::chrono::seconds duration) {
 }
 
 client::options options_for(std::vector<std::string> endpoints) {
-  client::options o;
-  o.endpoints = std::move(endpoints);
-  o.request_timeout = request_timeout;
-  o.connect_timeout = 500ms;
-  o.leader_wait = leader_wait;
-  return o;
+  return fault_client_options(std::move(endpoints), request_timeout, leader_wait);
 }
 
-// The cluster's endpoints with member `first`'s first.
-std::vector<std::string> endpoints_from(const cluster& cl, std::uint64_t first) {
-  std::vector<std::string> out{cl.member(first).endpoint()};
-  for (auto id : cl.ids()) {
-    if (id != first) out.push_back(cl.member(id).endpoint());
-  }
-  return out;
-}
 
 // The lease a key of ours belongs to ("lease/<index>/<k>").
 int lease_of(const std::string& key) { return std::stoi(key.substr(prefix.size())); }
@@ -361,7 +349,7 @@ void run_workload(cluster& cl, std::uint64_t seed, std::chrono::seconds duration
           out.watched.resize(cl.size());
           out.watcher_failures.resize(cl.size());
           for (auto id : cl.ids()) {
-            auto& c = make_client(endpoints_from(cl, id));
+            auto& c = make_client(cl.endpoints_from(id));
             streams.push_back(co_await open_watch(c));
             following.spawn(follow(streams.back().get(), &out.ls, &out.watched[id - 1], &out.watcher_failures[id - 1]),
                             fmt::format("the watcher on node {}", id));

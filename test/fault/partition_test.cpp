@@ -30,16 +30,6 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-client::options options_for(std::vector<std::string> endpoints, std::chrono::milliseconds request_timeout,
-                            std::chrono::milliseconds leader_wait) {
-  client::options o;
-  o.endpoints = std::move(endpoints);
-  o.request_timeout = request_timeout;
-  o.connect_timeout = 500ms;
-  o.leader_wait = leader_wait;
-  return o;
-}
-
 std::vector<std::uint64_t> all_but(const cluster& cl, std::uint64_t id) {
   std::vector<std::uint64_t> out;
   for (auto m : cl.ids())
@@ -110,7 +100,7 @@ BOOST_AUTO_TEST_CASE(an_isolated_leader_steps_down_serves_no_stale_read_and_rejo
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
     const auto old_leader = co_await wait_for_leader(cl);
     const auto majority = all_but(cl, old_leader);
-    client writer(ctx.get_executor(), options_for(endpoints_of(cl, majority), 2s, 5s));
+    client writer(ctx.get_executor(), fault_client_options(endpoints_of(cl, majority), 2s, 5s));
     auto first = co_await set_until_acknowledged(writer, h, 0, "k", "before", 5s);
     BOOST_REQUIRE(first);
 
@@ -224,7 +214,7 @@ BOOST_AUTO_TEST_CASE(one_way_partitions_around_the_leader_do_not_stop_writes) {
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
     const auto leader = co_await wait_for_leader(cl);
     const auto follower = all_but(cl, leader).front();
-    client c(ctx.get_executor(), options_for(cl.endpoints(), 2s, 5s));
+    client c(ctx.get_executor(), fault_client_options(cl.endpoints(), 2s, 5s));
     for (int variant = 0; variant < 2; ++variant) {
       auto [role_before, term_before] = co_await role_and_term(cl.member(leader));
       BOOST_REQUIRE(role_before == "leader");
@@ -278,7 +268,7 @@ BOOST_AUTO_TEST_CASE(a_minority_node_cut_off_for_a_while_does_not_disrupt_the_cl
     const auto cut_off = all_but(cl, leader).back();
     auto [role, term] = co_await role_and_term(cl.member(leader));
     BOOST_REQUIRE(role == "leader");
-    client c(ctx.get_executor(), options_for(endpoints_of(cl, all_but(cl, cut_off)), 2s, 5s));
+    client c(ctx.get_executor(), fault_client_options(endpoints_of(cl, all_but(cl, cut_off)), 2s, 5s));
 
     net.isolate(cut_off);
     const auto cut_at = steady::now();
@@ -339,7 +329,7 @@ BOOST_AUTO_TEST_CASE(reads_on_a_follower_resume_soon_after_a_one_way_loss_heals)
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
     const auto leader = co_await wait_for_leader(cl);
     const auto follower = all_but(cl, leader).front();
-    client c(ctx.get_executor(), options_for(endpoints_of(cl, all_but(cl, follower)), 2s, 5s));
+    client c(ctx.get_executor(), fault_client_options(endpoints_of(cl, all_but(cl, follower)), 2s, 5s));
     net.drop_packets(leader, follower);
     const auto cut_at = steady::now();
     for (int i = 0; ms_since(cut_at) < 8000; ++i) {

@@ -77,12 +77,7 @@ nemesis_options watch_nemesis(partitions* net) {
 // ---- the run -----------------------------------------------------------------------------------
 
 client::options options_for(std::vector<std::string> endpoints) {
-  client::options o;
-  o.endpoints = std::move(endpoints);
-  o.request_timeout = request_timeout;
-  o.connect_timeout = 500ms;
-  o.leader_wait = leader_wait;
-  return o;
+  return fault_client_options(std::move(endpoints), request_timeout, leader_wait);
 }
 
 // Member `id`'s endpoint alone.
@@ -90,14 +85,6 @@ std::vector<std::string> only(const cluster& cl, std::uint64_t id) {
   return {cl.member(id).endpoint()};
 }
 
-// The cluster's endpoints with member `first`'s first.
-std::vector<std::string> endpoints_from(const cluster& cl, std::uint64_t first) {
-  std::vector<std::string> out{cl.member(first).endpoint()};
-  for (auto id : cl.ids()) {
-    if (id != first) out.push_back(cl.member(id).endpoint());
-  }
-  return out;
-}
 
 // Follows `w` until its stream is cancelled, keeping every batch.
 asio::awaitable<void> follow(watcher& w, const fault_log& log) {
@@ -263,14 +250,14 @@ void run_workload(cluster& cl, partitions* net, std::chrono::seconds duration, r
         std::exception_ptr failure;
         try {
           co_await wait_for_leader(cl);
-          auto through_home = [&cl](const watcher& w) { return endpoints_from(cl, w.home); };
+          auto through_home = [&cl](const watcher& w) { return cl.endpoints_from(w.home); };
           out.watched = first_watchers(cl.ids());
           co_await open_all(out.watched, through_home, following, log);
           running_faults.emplace(cl, watch_nemesis(net), out.seed, log);
           std::uint64_t highest = 0;  // the highest revision a write was acknowledged at
           for (int i = 0; i < 3; ++i) {
             writer_clients.push_back(std::make_unique<client>(
-                ctx.get_executor(), options_for(endpoints_from(cl, static_cast<std::uint64_t>(i + 1)))));
+                ctx.get_executor(), options_for(cl.endpoints_from(static_cast<std::uint64_t>(i + 1)))));
             background.spawn(write_until(*writer_clients.back(), i, out.seed * 100 + static_cast<std::uint64_t>(i),
                                          stop, out.writes, highest),
                              [i](std::exception_ptr e) {

@@ -99,6 +99,14 @@ class cluster {
     for (const auto& m : members_) out.push_back(m->endpoint());
     return out;
   }
+  // The client addresses of every member, member `first`'s first (a client that prefers it).
+  std::vector<std::string> endpoints_from(std::uint64_t first) const {
+    std::vector<std::string> out{member(first).endpoint()};
+    for (const auto& m : members_) {
+      if (m->id() != first) out.push_back(m->endpoint());
+    }
+    return out;
+  }
   // The ids of every member, 1 .. size().
   std::vector<std::uint64_t> ids() const {
     std::vector<std::uint64_t> out;

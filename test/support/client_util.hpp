@@ -18,6 +18,19 @@ inline client::options client_options(const std::string& endpoint) {
   return o;
 }
 
+// A client of a cluster under faults: `request_timeout` short enough to leave a paused node,
+// 500 ms to connect, `leader_wait` to find the next leader.
+inline client::options fault_client_options(std::vector<std::string> endpoints,
+                                            std::chrono::milliseconds request_timeout,
+                                            std::chrono::milliseconds leader_wait) {
+  client::options o;
+  o.endpoints = std::move(endpoints);
+  o.request_timeout = request_timeout;
+  o.connect_timeout = std::chrono::milliseconds(500);
+  o.leader_wait = leader_wait;
+  return o;
+}
+
 // Runs `body` with a client connected to `endpoint`.
 inline void with_client(const std::string& endpoint, std::function<asio::awaitable<void>(client&)> body) {
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
