@@ -43,6 +43,10 @@ json response_json(const op_result& r) {
       return json{{"response_delete_range", json{{"deleted", r.count}, {"prev_kvs", kvs_json(r.kvs)}}}};
     case txn_op_type::incr:
       return json{{"response_incr", json{{"value", r.value}}}};
+    case txn_op_type::expire:
+      return json{{"response_expire", json{{"changed", r.value != 0}}}};
+    case txn_op_type::ttl:
+      return json{{"response_ttl", json{{"ttl_ms", r.value}}}};
   }
   return json::object();
 }

@@ -59,6 +59,8 @@ class simple_printer final : public printer {
           out += deleted(result.count, result.kvs);
           break;
         case txn_op_type::incr:
+        case txn_op_type::expire:
+        case txn_op_type::ttl:
           out += fmt::format("{}\n", result.value);
           break;
       }

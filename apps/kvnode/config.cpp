@@ -266,6 +266,18 @@ const std::vector<section_spec>& schema() {
             [](config& c, const toml::node& n, const location& at) {
               c.cluster.lease_revokes_per_tick = as_positive_integer(n, at);
             }},
+           {"expiry-batch",
+            [](config& c, const toml::node& n, const location& at) {
+              c.cluster.expiry_batch = as_positive_integer(n, at);
+              if (c.cluster.expiry_batch > 100'000) fail(at, "must be at most 100000 (keys per log entry)");
+            }},
+           {"clock-checkpoint-interval",
+            [](config& c, const toml::node& n, const location& at) {
+              c.cluster.clock_checkpoint_interval = as_duration(n, at);
+              if (c.cluster.clock_checkpoint_interval < std::chrono::milliseconds(100)) {
+                fail(at, "must be at least 100ms");
+              }
+            }},
            {"max-peer-queue-size",
             [](config& c, const toml::node& n, const location& at) {
               c.cluster.max_peer_queue_bytes = as_size(n, at);
@@ -574,11 +586,13 @@ std::string describe_cluster(const config& c) {
   }
   return fmt::format("[cluster] members=[{}] heartbeat-interval={} election-timeout={} max-append-size={} "
                      "max-entries-in-flight={} snapshot-catch-up-entries={} max-sessions={} max-peer-queue-size={} "
-                     "lease-checkpoint-interval={} lease-revokes-per-tick={}",
+                     "lease-checkpoint-interval={} lease-revokes-per-tick={} expiry-batch={} "
+                     "clock-checkpoint-interval={}",
                      members.empty() ? "(this node alone)" : members, format_duration(cl.heartbeat_interval),
                      format_duration(cl.election_timeout), format_size(cl.max_append_bytes), cl.max_entries_in_flight,
                      cl.snapshot_catch_up_entries, cl.max_sessions, format_size(cl.max_peer_queue_bytes),
-                     format_duration(cl.lease_checkpoint_interval), cl.lease_revokes_per_tick);
+                     format_duration(cl.lease_checkpoint_interval), cl.lease_revokes_per_tick, cl.expiry_batch,
+                     format_duration(cl.clock_checkpoint_interval));
 }
 
 }  // namespace
@@ -637,6 +651,8 @@ replication_options replication_of(const config& c) {
   r.max_sessions = c.cluster.max_sessions;
   r.lease_checkpoint_interval = c.cluster.lease_checkpoint_interval;
   r.lease_revokes_per_tick = c.cluster.lease_revokes_per_tick;
+  r.expiry_batch = c.cluster.expiry_batch;
+  r.clock_checkpoint_interval = c.cluster.clock_checkpoint_interval;
   return r;
 }
 

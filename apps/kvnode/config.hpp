@@ -62,6 +62,10 @@ struct cluster_config {
   std::uint64_t max_sessions = 100'000;
   std::chrono::milliseconds lease_checkpoint_interval{std::chrono::minutes(5)};
   std::uint64_t lease_revokes_per_tick = 64;
+  // Per-key TTLs: keys deleted per log entry at most, and how often the leader records the
+  // cluster clock through the log while keys with a TTL exist.
+  std::uint64_t expiry_batch = 1000;
+  std::chrono::milliseconds clock_checkpoint_interval{std::chrono::seconds(1)};
   // Messages queued for a peer beyond this size are dropped (Raft retries them).
   std::uint64_t max_peer_queue_bytes = 64ull << 20;
 

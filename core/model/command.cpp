@@ -54,11 +54,23 @@ std::string encode_bulk_set(std::span<const kv_pair> pairs) {
 
 std::string encode_open_session() { return std::string(1, static_cast<char>(command_type::open_session)); }
 
-std::string encode_txn_command(std::string_view txn) {
+std::string encode_txn_command(std::string_view txn, std::uint64_t now) {
   std::string out;
-  out.reserve(1 + txn.size());
-  out.push_back(static_cast<char>(command_type::txn));
+  out.reserve(1 + 8 + txn.size());
+  out.push_back(static_cast<char>(now == 0 ? command_type::txn : command_type::txn_at));
+  if (now != 0) append_fixed(out, now);
   out.append(txn);
+  return out;
+}
+
+std::string encode_expire(std::uint64_t now, std::span<const std::string_view> keys) {
+  std::string out(1, static_cast<char>(command_type::expire));
+  append_fixed(out, now);
+  append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(keys.size()));
+  for (auto k : keys) {
+    append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(k.size()));
+    out.append(k);
+  }
   return out;
 }
 
@@ -114,6 +126,16 @@ void change_list::clear() {
 }
 
 namespace {
+
+bool valid_keys(std::string_view bytes, std::uint32_t count) noexcept {
+  byte_reader in(bytes);
+  for (std::uint32_t i = 0; i < count && in.ok(); ++i) {
+    auto klen = in.fixed<std::uint32_t>();
+    if (klen == 0) return false;
+    in.bytes(klen);
+  }
+  return in.ok() && in.remaining() == 0;
+}
 
 bool valid_changes(std::string_view bytes, std::uint32_t count) noexcept {
   byte_reader in(bytes);
@@ -180,6 +202,18 @@ result<command_view> decode_command(std::string_view bytes) {
     }
     case command_type::txn:
       c.txn = in.rest();
+      break;
+    case command_type::txn_at:
+      c.type = command_type::txn;
+      c.now = in.fixed<std::uint64_t>();
+      c.txn = in.rest();
+      if (c.now == 0) return errc::corruption;
+      break;
+    case command_type::expire:
+      c.now = in.fixed<std::uint64_t>();
+      c.count = in.fixed<std::uint32_t>();
+      c.pairs = in.rest();
+      if (!in.ok() || !valid_keys(c.pairs, c.count)) return errc::corruption;
       break;
     case command_type::compact:
       c.revision = in.fixed<std::uint64_t>();

@@ -11,6 +11,11 @@
 //   open_session: u8 type (the session id is the entry's log index)
 //   in_session:   u8 type | u64 session | u64 seq | u64 first_unacked | a set, del, bulk_set or txn
 //   txn:       u8 type | a transaction (core/model/txn.hpp)
+//   txn_at:    u8 type | u64 now | a transaction: a txn the leader stamped with the cluster clock
+//              (core/state/state_machine.hpp), for its TTLs; decoded as a txn with `now` set
+//   expire:    u8 type | u64 now | u32 count | count x (u32 key_len | key): the leader's clock
+//              reading, and keys whose expiry it found due; each is deleted if it still expires
+//              at or before `now` (a later write may have moved it). Count 0: a clock checkpoint.
 //   compact:   u8 type | u64 revision
 //   lease_grant:      u8 type | u64 id (0: the next free one) | i64 ttl_seconds
 //   lease_revoke:     u8 type | u64 id
@@ -43,6 +48,8 @@ enum class command_type : std::uint8_t {
   lease_grant = 9,
   lease_revoke = 10,
   lease_checkpoint = 11,
+  txn_at = 12,
+  expire = 13,
 };
 
 // A write's place in its client's session (core/state/sessions.hpp); session 0: none.
@@ -72,7 +79,10 @@ std::string encode_del(std::string_view key);
 std::string encode_bulk_set(std::span<const kv_pair> pairs);
 std::string encode_open_session();
 // `txn`: an encoded transaction (core/model/txn.hpp), checked by the caller.
-std::string encode_txn_command(std::string_view txn);
+// `now`: the cluster clock reading the leader stamps it with; 0: none (a txn without TTLs).
+std::string encode_txn_command(std::string_view txn, std::uint64_t now = 0);
+// `keys` may be empty (a clock checkpoint).
+std::string encode_expire(std::uint64_t now, std::span<const std::string_view> keys);
 std::string encode_compact(std::uint64_t revision);
 std::string encode_lease_grant(std::uint64_t id, std::int64_t ttl_seconds);
 std::string encode_lease_revoke(std::uint64_t id);
@@ -98,7 +108,7 @@ class change_list {
   std::uint32_t count_ = 0;
 };
 
-// Wraps an encoded set, del, bulk_set, txn, lease_grant or lease_revoke in its session.
+// Wraps an encoded set, del, bulk_set, txn (or txn_at), lease_grant or lease_revoke in its session.
 std::string encode_in_session(const session_ref& ref, std::string_view command);
 
 // A decoded command; views point into the encoded bytes, which must outlive it.
@@ -110,6 +120,7 @@ struct command_view {
   std::uint32_t count = 0;  // bulk_set, changes: number of pairs or changes
   std::string_view pairs;   // bulk_set: the encoded pairs; changes: the encoded changes
   std::string_view txn;     // txn: the encoded transaction (not yet checked)
+  std::uint64_t now = 0;    // txn (from a txn_at), expire: the cluster clock reading; 0: none
   std::uint64_t revision = 0;  // compact
   std::uint64_t lease = 0;     // lease_grant, lease_revoke: the lease's id
   std::int64_t ttl = 0;        // lease_grant: seconds
@@ -118,6 +129,10 @@ struct command_view {
   // Calls f(id, remaining_ms) for each checkpoint of a lease_checkpoint, in order.
   template <typename F>
   void for_each_checkpoint(F&& f) const;
+
+  // Calls f(key) for each key of an expire, in order.
+  template <typename F>
+  void for_each_key(F&& f) const;
 
   // Calls f(key, value) for each pair of a bulk_set, in order.
   template <typename F>
@@ -157,6 +172,17 @@ void command_view::for_each_checkpoint(F&& f) const {
     std::memcpy(&id, p, 8);
     std::memcpy(&remaining, p + 8, 8);
     f(id, remaining);
+  }
+}
+
+template <typename F>
+void command_view::for_each_key(F&& f) const {
+  const char* p = pairs.data();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint32_t klen;
+    std::memcpy(&klen, p, 4);
+    f(std::string_view(p + 4, klen));
+    p += 4 + static_cast<std::size_t>(klen);
   }
 }
 

@@ -49,6 +49,28 @@ txn_op make_incr(std::string key, std::int64_t delta) {
   return o;
 }
 
+txn_op make_put_ttl(std::string key, std::string value, std::int64_t ttl_ms, bool prev_kv) {
+  txn_op o = make_put(std::move(key), std::move(value), prev_kv);
+  o.flags = static_cast<std::uint8_t>(o.flags | (ttl_ms != 0 ? op_ttl : op_keep_ttl));
+  o.ttl_ms = ttl_ms;
+  return o;
+}
+
+txn_op make_expire(std::string key, std::int64_t ttl_ms) {
+  txn_op o;
+  o.type = txn_op_type::expire;
+  o.key = std::move(key);
+  o.ttl_ms = ttl_ms;
+  return o;
+}
+
+txn_op make_ttl(std::string key) {
+  txn_op o;
+  o.type = txn_op_type::ttl;
+  o.key = std::move(key);
+  return o;
+}
+
 namespace {
 
 void append_bytes32(std::string& out, std::string_view s) {
@@ -79,6 +101,7 @@ void append_op(std::string& out, const basic_txn_op<S>& o) {
     case txn_op_type::put:
       append_bytes32(out, o.value);
       if ((o.flags & op_lease) != 0) append_fixed<std::uint64_t>(out, o.lease);
+      if ((o.flags & op_ttl) != 0) append_fixed<std::int64_t>(out, o.ttl_ms);
       break;
     case txn_op_type::range:
       append_fixed<std::uint64_t>(out, o.revision);
@@ -88,6 +111,11 @@ void append_op(std::string& out, const basic_txn_op<S>& o) {
       break;
     case txn_op_type::incr:
       append_fixed<std::int64_t>(out, o.delta);
+      break;
+    case txn_op_type::expire:
+      append_fixed<std::int64_t>(out, o.ttl_ms);
+      break;
+    case txn_op_type::ttl:
       break;
   }
 }
@@ -111,7 +139,7 @@ bool read_ops(byte_reader& in, std::vector<txn_op_view>& ops) {
   for (std::uint16_t i = 0; i < n; ++i) {
     txn_op_view o;
     auto type = in.fixed<std::uint8_t>();
-    if (type < 1 || type > 4) return false;
+    if (type < 1 || type > 6) return false;
     o.type = static_cast<txn_op_type>(type);
     o.flags = in.fixed<std::uint8_t>();
     if ((o.flags & ~op_known_flags) != 0) return false;
@@ -121,6 +149,7 @@ bool read_ops(byte_reader& in, std::vector<txn_op_view>& ops) {
       case txn_op_type::put:
         o.value = bytes32(in);
         if ((o.flags & op_lease) != 0) o.lease = in.fixed<std::uint64_t>();
+        if ((o.flags & op_ttl) != 0) o.ttl_ms = in.fixed<std::int64_t>();
         break;
       case txn_op_type::range:
         o.revision = in.fixed<std::uint64_t>();
@@ -130,6 +159,11 @@ bool read_ops(byte_reader& in, std::vector<txn_op_view>& ops) {
         break;
       case txn_op_type::incr:
         o.delta = in.fixed<std::int64_t>();
+        break;
+      case txn_op_type::expire:
+        o.ttl_ms = in.fixed<std::int64_t>();
+        break;
+      case txn_op_type::ttl:
         break;
     }
     if (!in.ok()) return false;
@@ -228,9 +262,16 @@ error_info check_ops(const std::vector<txn_op_view>& ops, const txn_limits& limi
     std::uint8_t allowed = 0;
     switch (o.type) {
       case txn_op_type::put:
-        allowed = op_prev_kv | op_lease;
+        allowed = op_prev_kv | op_lease | op_ttl | op_keep_ttl;
         if ((o.flags & op_lease) != 0 && o.lease == 0) {
           return refuse(errc::bad_request, what + ": lease 0 is no lease (leave the lease out)");
+        }
+        if ((o.flags & op_ttl) != 0 && (o.flags & op_keep_ttl) != 0) {
+          return refuse(errc::bad_request, what + ": a put either sets a TTL or keeps the key's, not both");
+        }
+        if ((o.flags & op_ttl) != 0 && (o.ttl_ms < 1 || o.ttl_ms > max_ttl_ms)) {
+          return refuse(errc::bad_request,
+                        fmt::format("{}: a TTL is 1 to {} milliseconds, not {}", what, max_ttl_ms, o.ttl_ms));
         }
         if (o.value.size() > limits.max_value_bytes) {
           return refuse(errc::too_large, fmt::format("{}: the value is {} bytes; max-value-size is {}", what,
@@ -244,10 +285,20 @@ error_info check_ops(const std::vector<txn_op_view>& ops, const txn_limits& limi
         allowed = op_prev_kv;
         break;
       case txn_op_type::incr:
+      case txn_op_type::ttl:
+        break;
+      case txn_op_type::expire:
+        if (o.ttl_ms < 0 || o.ttl_ms > max_ttl_ms) {
+          return refuse(errc::bad_request, fmt::format("{}: a TTL is 1 to {} milliseconds (0 removes it), not {}",
+                                                       what, max_ttl_ms, o.ttl_ms));
+        }
         break;
     }
     if ((o.flags & ~allowed) != 0) return refuse(errc::bad_request, what + ": a flag this op does not take is set");
-    if (o.type != txn_op_type::put && o.type != txn_op_type::incr) continue;
+    if (o.type == txn_op_type::ttl && !o.end.empty()) {
+      return refuse(errc::bad_request, what + ": reads one key and takes no range end");
+    }
+    if (o.type != txn_op_type::put && o.type != txn_op_type::incr && o.type != txn_op_type::expire) continue;
     if (!o.end.empty()) return refuse(errc::bad_request, what + ": writes one key and takes no range end");
     if (!written.insert(o.key).second) {
       return refuse(errc::bad_request,
@@ -293,7 +344,8 @@ namespace {
 template <typename S>
 bool only_ranges(const basic_txn<S>& t) noexcept {
   auto reads = [](const std::vector<basic_txn_op<S>>& ops) {
-    return std::all_of(ops.begin(), ops.end(), [](const auto& o) { return o.type == txn_op_type::range; });
+    return std::all_of(ops.begin(), ops.end(),
+                       [](const auto& o) { return o.type == txn_op_type::range || o.type == txn_op_type::ttl; });
   };
   return reads(t.then_ops) && reads(t.else_ops);
 }
@@ -302,6 +354,16 @@ bool only_ranges(const basic_txn<S>& t) noexcept {
 
 bool read_only(const txn_view& t) noexcept { return only_ranges(t); }
 bool read_only(const txn& t) noexcept { return only_ranges(t); }
+
+bool uses_clock(const txn_view& t) noexcept {
+  auto timed = [](const std::vector<txn_op_view>& ops) {
+    return std::any_of(ops.begin(), ops.end(), [](const txn_op_view& o) {
+      return o.type == txn_op_type::expire || o.type == txn_op_type::ttl ||
+             (o.type == txn_op_type::put && (o.flags & op_ttl) != 0);
+    });
+  };
+  return timed(t.then_ops) || timed(t.else_ops);
+}
 
 // ---- answers -----------------------------------------------------------------------------
 
@@ -349,7 +411,7 @@ std::optional<txn_reply> decode_reply(std::string_view bytes) {
   for (std::uint16_t i = 0; i < n && in.ok(); ++i) {
     op_result o;
     auto type = in.fixed<std::uint8_t>();
-    if (type < 1 || type > 4) return std::nullopt;
+    if (type < 1 || type > 6) return std::nullopt;
     o.type = static_cast<txn_op_type>(type);
     switch (o.type) {
       case txn_op_type::put:
@@ -365,6 +427,8 @@ std::optional<txn_reply> decode_reply(std::string_view bytes) {
         if (!read_kvs(in, in.fixed<std::uint32_t>(), o.kvs)) return std::nullopt;
         break;
       case txn_op_type::incr:
+      case txn_op_type::expire:
+      case txn_op_type::ttl:
         o.value = in.fixed<std::int64_t>();
         break;
     }
@@ -411,6 +475,8 @@ const char* to_string(txn_op_type t) noexcept {
     case txn_op_type::range: return "range";
     case txn_op_type::delete_range: return "delete_range";
     case txn_op_type::incr: return "incr";
+    case txn_op_type::expire: return "expire";
+    case txn_op_type::ttl: return "ttl";
   }
   return "?";
 }

@@ -12,13 +12,15 @@ namespace kv::snapshot {
 namespace {
 
 constexpr std::string_view magic = "KVSNAP01";
-constexpr std::uint32_t version = 3;         // 2: may hold a sessions section; 3: revisions, key records
+// 2: may hold a sessions section; 3: revisions, key records; 4: expiry in key records, the clock
+constexpr std::uint32_t version = 4;
 constexpr std::uint32_t oldest_version = 1;  // still read
 constexpr std::uint32_t footer_marker = 0xFFFFFFFF;
 constexpr std::uint32_t sessions_marker = 0xFFFFFFFE;
 constexpr std::uint32_t revisions_marker = 0xFFFFFFFD;
 constexpr std::uint32_t leases_marker = 0xFFFFFFFC;
 constexpr std::uint32_t first_keyed_version = 3;  // chunks hold key records from here on
+constexpr std::uint32_t first_expiry_version = 4;  // key records carry expiry; revisions the clock
 constexpr std::size_t chunk_header_bytes = 4 + 4 + 8;
 
 std::string frame(std::uint32_t count, std::string_view body) {
@@ -46,10 +48,11 @@ std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t
 
 std::string encode_chunk(const state_machine::chunk& c) { return frame(c.count, c.keys); }
 
-std::string encode_revisions(std::uint64_t revision, std::uint64_t compacted) {
+std::string encode_revisions(std::uint64_t revision, std::uint64_t compacted, std::uint64_t clock) {
   std::string body;
   append_fixed<std::uint64_t>(body, revision);
   append_fixed<std::uint64_t>(body, compacted);
+  append_fixed<std::uint64_t>(body, clock);
   return frame(revisions_marker, body);
 }
 
@@ -118,6 +121,7 @@ meta walk(std::string_view data, std::string_view name, const chunk_consumer& co
   meta m = decode_header(data, name);
   const auto declared = std::exchange(m.pairs, 0);
   const bool keyed = m.file_version >= first_keyed_version;
+  const bool without_expiry = m.file_version < first_expiry_version;
   m.file_bytes = data.size();
   // Room for the log replayed after the snapshot to add keys without rehashing. Every record
   // takes at least 8 bytes, which bounds what a damaged header could make us reserve.
@@ -160,19 +164,20 @@ meta walk(std::string_view data, std::string_view name, const chunk_consumer& co
       byte_reader in(body);
       m.revision = in.fixed<std::uint64_t>();
       m.compacted = in.fixed<std::uint64_t>();
-      if (!in.ok() || m.revision == 0 || m.compacted == 0 || m.compacted > m.revision) {
+      if (!without_expiry) m.clock = in.fixed<std::uint64_t>();
+      if (!in.ok() || in.remaining() != 0 || m.revision == 0 || m.compacted == 0 || m.compacted > m.revision) {
         fail(off, "malformed revisions section");
       }
       off += chunk_header_bytes + length;
       continue;
     }
-    if (keyed && !valid_key_records(body, count)) fail(off, "malformed key records in chunk");
+    if (keyed && !valid_key_records(body, count, without_expiry)) fail(off, "malformed key records in chunk");
     if (!keyed && !valid_pairs(body, count)) fail(off, "malformed pairs in chunk");
     // Well-formed records that do not fit together (a key twice, versions out of order) are
     // found by the consumer; its error is reported at this chunk.
     try {
       if (keyed) {
-        for_each_key_record(body, count, consume.key);
+        for_each_key_record(body, count, consume.key, without_expiry);
       } else {
         for_each_pair(body, count, consume.pair);
       }
@@ -210,6 +215,7 @@ meta decode(std::string_view data, std::string_view name, state_machine& sm) {
     fail(name, header_bytes, e.what());  // the revisions section follows the header
   }
   if (!m.leases.empty() && !sm.restore_leases(m.leases)) fail(name, header_bytes, "malformed lease table");
+  sm.restore_clock(m.clock);
   sm.restore_index(m.index);
   return m;
 }

@@ -6,11 +6,11 @@
 // place, and the directory fsynced, so a snapshot file either is complete or does not exist.
 //
 //   header:  "KVSNAP01" | u32 version | u64 index | u64 term | u64 keys | u32 crc32c of the preceding bytes
-//   revisions: u32 crc32c of the rest | u32 0xFFFFFFFD | u64 16 | u64 revision | u64 compacted revision
-//            (version 3; at most one, before the chunks)
+//   revisions: u32 crc32c of the rest | u32 0xFFFFFFFD | u64 24 | u64 revision | u64 compacted revision
+//            | u64 cluster clock (version 3 on, the clock from version 4; at most one, before the chunks)
 //   chunk*:  u32 crc32c of the rest | u32 count | u64 length | `count` records: key records
-//            (append_key_record: a key with its versions; version 3) or pairs (append_pair;
-//            versions 1 and 2, read as keys created at revision 1)
+//            (append_key_record: a key with its versions; version 3 on, with expiry from 4) or
+//            pairs (append_pair; versions 1 and 2, read as keys created at revision 1)
 //   sessions: u32 crc32c of the rest | u32 0xFFFFFFFE | u64 length | session_table::encode()
 //            (version 2 on; at most one, before the footer)
 //   leases:  u32 crc32c of the rest | u32 0xFFFFFFFC | u64 length | lease_table::encode()
@@ -39,6 +39,7 @@ struct meta {
   std::uint64_t pairs = 0;  // records (keys with their versions, or pairs) in the chunks
   std::uint64_t revision = 1;
   std::uint64_t compacted = 1;
+  std::uint64_t clock = 0;  // the cluster clock (core/state/state_machine.hpp) at `index`
   std::uint64_t file_bytes = 0;
   std::uint32_t file_version = 0;
   std::string sessions;  // the client session table at `index` (core/state/sessions.hpp), if any
@@ -49,7 +50,7 @@ std::string file_name(std::uint64_t index);
 // `pairs`: how many pairs the chunks will hold (the loader sizes the state machine with it).
 std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t pairs);
 std::string encode_chunk(const state_machine::chunk& c);
-std::string encode_revisions(std::uint64_t revision, std::uint64_t compacted);
+std::string encode_revisions(std::uint64_t revision, std::uint64_t compacted, std::uint64_t clock);
 std::string encode_sessions(std::string_view table);
 std::string encode_leases(std::string_view table);
 std::string encode_footer(std::uint64_t total_pairs, std::uint64_t chunk_count);

@@ -16,13 +16,15 @@ namespace kv {
 
 keyspace::version_block* keyspace::version_block::make(std::string_view key, std::string_view value,
                                                        std::uint64_t create, std::uint64_t mod,
-                                                       std::uint64_t version, version_block* older) {
+                                                       std::uint64_t version, std::uint64_t expires,
+                                                       version_block* older) {
   void* p = std::malloc(sizeof(version_block) + key.size() + value.size());
   if (p == nullptr) throw std::bad_alloc();
   auto* b = static_cast<version_block*>(p);
   b->create_revision = create;
   b->mod_revision = mod;
   b->version = version;
+  b->expires = expires;
   b->older = older;
   b->key_len = static_cast<std::uint32_t>(key.size());
   b->value_len = static_cast<std::uint32_t>(value.size());
@@ -76,6 +78,7 @@ void keyspace::clear() noexcept {
   retired_.clear();
   history_queue_.clear();
   tombstone_queue_.clear();
+  expiry_.clear();
 }
 
 keyspace::keyspace(keyspace&& other) noexcept { *this = std::move(other); }
@@ -88,6 +91,7 @@ keyspace& keyspace::operator=(keyspace&& other) noexcept {
   retired_.swap(other.retired_);
   history_queue_.swap(other.history_queue_);
   tombstone_queue_.swap(other.tombstone_queue_);
+  expiry_.swap(other.expiry_);
   sink_ = std::exchange(other.sink_, nullptr);
   capture_cursor_ = std::exchange(other.capture_cursor_, {});
   revision_ = std::exchange(other.revision_, 1);
@@ -126,8 +130,9 @@ std::uint64_t keyspace::end_write() {
 }
 
 keyspace::version_block* keyspace::make_block(std::string_view key, std::string_view value, std::uint64_t create,
-                                              std::uint64_t mod, std::uint64_t version, version_block* older) {
-  auto* b = version_block::make(key, value, create, mod, version, older);
+                                              std::uint64_t mod, std::uint64_t version, std::uint64_t expires,
+                                              version_block* older) {
+  auto* b = version_block::make(key, value, create, mod, version, expires, older);
   ++blocks_;
   return b;
 }
@@ -147,8 +152,18 @@ void keyspace::erase_head(std::string_view key) {
   index_.erase(key);
 }
 
+void keyspace::forget_expiry(const version_block* head) {
+  if (head->expires != 0 && !head->tombstone()) expiry_.erase({head->expires, const_cast<version_block*>(head)});
+}
+
+void keyspace::note_expiry(version_block* head) {
+  if (head->expires != 0 && !head->tombstone()) expiry_.insert({head->expires, head});
+}
+
 keyspace::version_block* keyspace::move_head(version_block* head, version_block* b) {
   // Same key: neither index's order or hash changes, so the slots are rewritten in place.
+  forget_expiry(head);
+  note_expiry(b);
   const_cast<tree_entry&>(*keys_.find(tree_probe(head->key()))).block = b;
   const_cast<version_block*&>(*index_.find(head->key())) = b;
   version_block::destroy(head);
@@ -162,17 +177,19 @@ bool keyspace::fits(const version_block* b, std::string_view value) noexcept {
 
 void keyspace::push_history(version_block* head) {
   head->older = make_block(head->key(), head->value(), head->create_revision, head->mod_revision, head->version,
-                           head->older);
+                           head->expires, head->older);
   history_queue_.emplace_back(write_revision(), head->older);
 }
 
-std::optional<key_value> keyspace::put(std::string_view key, std::string_view value) {
+std::optional<key_value> keyspace::put(std::string_view key, std::string_view value, std::uint64_t expires) {
   assert(writing_);
   const auto w = write_revision();
   changed_ = true;
   version_block* head = find_head(key);
   if (head == nullptr) {
-    insert_head(make_block(key, value, w, w, 1, nullptr));
+    auto* b = make_block(key, value, w, w, 1, expires, nullptr);
+    insert_head(b);
+    note_expiry(b);
     ++live_keys_;
     live_bytes_ += key.size() + value.size();
     return std::nullopt;
@@ -192,7 +209,8 @@ std::optional<key_value> keyspace::put(std::string_view key, std::string_view va
     // Changed twice in one write: the later change replaces the earlier, which no revision ever
     // showed. A copy of the earlier one answers this call until end_write().
     if (was_live) {
-      auto* copy = make_block(key, head->value(), head->create_revision, head->mod_revision, head->version, nullptr);
+      auto* copy = make_block(key, head->value(), head->create_revision, head->mod_revision, head->version,
+                              head->expires, nullptr);
       retired_.push_back(copy);
       previous = view_of(copy);
     }
@@ -200,13 +218,18 @@ std::optional<key_value> keyspace::put(std::string_view key, std::string_view va
     push_history(head);
     if (was_live) previous = view_of(head->older);
   }
+  forget_expiry(head);
   if (!fits(head, value)) {
-    move_head(head, make_block(key, value, create, w, version, head->older));
+    auto* b = make_block(key, value, create, w, version, expires, head->older);
+    head->expires = 0;  // forgotten above
+    move_head(head, b);
     return previous;
   }
   head->create_revision = create;
   head->mod_revision = w;
   head->version = version;
+  head->expires = expires;
+  note_expiry(head);
   head->value_len = static_cast<std::uint32_t>(value.size());
   if (!value.empty()) std::memcpy(reinterpret_cast<char*>(head + 1) + head->key_len, value.data(), value.size());
   return previous;
@@ -223,6 +246,7 @@ std::uint64_t keyspace::delete_range(const key_range& r, const std::function<voi
     version_block* head = it->block;
     if (head->tombstone()) continue;
     if (deleted) deleted(view_of(head));
+    forget_expiry(head);
     ++n;
     --live_keys_;
     live_bytes_ -= head->key_len + head->value_len;
@@ -239,6 +263,7 @@ std::uint64_t keyspace::delete_range(const key_range& r, const std::function<voi
     head->create_revision = 0;
     head->mod_revision = w;
     head->version = 0;
+    head->expires = 0;
     head->value_len = 0;
   }
   for (const auto& k : gone) {
@@ -252,7 +277,7 @@ std::uint64_t keyspace::delete_range(const key_range& r, const std::function<voi
 
 key_value keyspace::view_of(const version_block* b, bool keys_only) noexcept {
   return key_value{b->key(), keys_only ? std::string_view() : b->value(), b->create_revision, b->mod_revision,
-                   b->version};
+                   b->version, b->expires};
 }
 
 const keyspace::version_block* keyspace::at_revision(const version_block* head, std::uint64_t revision) noexcept {
@@ -343,7 +368,7 @@ result<std::vector<key_event>> keyspace::changes(const key_range& r, std::uint64
       if (b->mod_revision > to) continue;
       key_event e;
       e.deleted = b->tombstone();
-      e.kv = e.deleted ? key_value{b->key(), {}, 0, b->mod_revision, 0} : view_of(b);
+      e.kv = e.deleted ? key_value{b->key(), {}, 0, b->mod_revision, 0, 0} : view_of(b);
       if (b->older != nullptr && !b->older->tombstone()) e.prev = view_of(b->older);
       out.push_back(e);
     }
@@ -351,6 +376,16 @@ result<std::vector<key_event>> keyspace::changes(const key_range& r, std::uint64
   // Keys came in order, so a stable sort by revision keeps them in order within a revision.
   std::stable_sort(out.begin(), out.end(),
                    [](const key_event& a, const key_event& b) { return a.kv.mod_revision < b.kv.mod_revision; });
+  return out;
+}
+
+// ---- expiry ---------------------------------------------------------------------------------
+
+std::vector<std::string_view> keyspace::due(std::uint64_t now, std::size_t max) const {
+  std::vector<std::string_view> out;
+  for (auto it = expiry_.begin(); it != expiry_.end() && it->first <= now && out.size() < max; ++it) {
+    out.push_back(it->second->key());
+  }
   return out;
 }
 
@@ -453,7 +488,7 @@ bool keyspace::capture_step(std::size_t max_keys) {
     captured_key k;
     k.key = it->block->key();
     for (auto c = chain.rbegin(); c != chain.rend(); ++c) {
-      k.versions.push_back({(*c)->create_revision, (*c)->mod_revision, (*c)->version, (*c)->value()});
+      k.versions.push_back({(*c)->create_revision, (*c)->mod_revision, (*c)->version, (*c)->value(), (*c)->expires});
     }
     batch.push_back(std::move(k));
   }
@@ -480,7 +515,8 @@ void keyspace::restore_key(const captured_key& k) {
       throw corruption_error(fmt::format("snapshot: key '{}' has versions out of order", k.key));
     }
     auto* older = head;
-    head = make_block(k.key, v.value, v.create_revision, v.mod_revision, v.version, older);
+    head = make_block(k.key, v.value, v.create_revision, v.mod_revision, v.version, v.version == 0 ? 0 : v.expires,
+                      older);
     if (older != nullptr) history_queue_.emplace_back(v.mod_revision, older);
     previous = v.mod_revision;
   }
@@ -489,6 +525,7 @@ void keyspace::restore_key(const captured_key& k) {
     throw corruption_error(fmt::format("snapshot: key '{}' appears twice", k.key));
   }
   insert_head(head);
+  note_expiry(head);
   max_restored_revision_ = std::max(max_restored_revision_, previous);
   if (!head->tombstone()) {
     ++live_keys_;

@@ -69,6 +69,8 @@ struct key_value {
   std::uint64_t create_revision = 0;
   std::uint64_t mod_revision = 0;
   std::uint64_t version = 0;
+  // When the key expires, on the cluster clock (core/state/state_machine.hpp); 0: never.
+  std::uint64_t expires = 0;
 };
 
 struct range_options {
@@ -103,6 +105,7 @@ struct captured_key {
     std::uint64_t mod_revision;
     std::uint64_t version;  // 0: a tombstone
     std::string_view value;
+    std::uint64_t expires = 0;  // see key_value::expires
   };
   std::vector<version> versions;
 };
@@ -132,9 +135,10 @@ class keyspace {
 
   // ---- writes: one write is begin_write(), then puts and delete-ranges, then end_write() ------
   void begin_write();
-  // Sets `key` to `value`; returns the version it replaces (nullopt: the key did not exist).
-  // The view is valid until end_write().
-  std::optional<key_value> put(std::string_view key, std::string_view value);
+  // Sets `key` to `value`, expiring at `expires` (0: never); returns the version it replaces
+  // (nullopt: the key did not exist). The view is valid until end_write(). `value` must not
+  // point into the keyspace.
+  std::optional<key_value> put(std::string_view key, std::string_view value, std::uint64_t expires = 0);
   // Deletes every live key in `r`; calls `deleted` (if set) with each one's last version, in key
   // order, before it goes (the view is valid during the call only). Returns how many were deleted.
   std::uint64_t delete_range(const key_range& r, const std::function<void(const key_value&)>& deleted = {});
@@ -162,6 +166,17 @@ class keyspace {
   // and `to` at most revision(); errc::compacted or errc::future_revision otherwise. Not during a
   // write. Views stay valid until the next write or compaction.
   result<std::vector<key_event>> changes(const key_range& r, std::uint64_t from, std::uint64_t to) const;
+
+  // ---- expiry ----------------------------------------------------------------------------------
+  // Keys carry an expiry time (put's `expires`); the keyspace keeps the live ones in expiry order
+  // but never deletes a key by itself: the caller decides when, on its clock, and deletes it.
+  // Live keys with an expiry.
+  std::size_t expiring_keys() const noexcept { return expiry_.size(); }
+  // The earliest expiry of a live key; 0 if none.
+  std::uint64_t next_expiry() const noexcept { return expiry_.empty() ? 0 : expiry_.begin()->first; }
+  // Up to `max` live keys that expire at or before `now`, earliest first. Views valid until the
+  // next write.
+  std::vector<std::string_view> due(std::uint64_t now, std::size_t max) const;
 
   // ---- compaction ----------------------------------------------------------------------------
   // Makes revisions below `revision` unreadable and frees what only they needed. `revision` must
@@ -193,11 +208,13 @@ class keyspace {
     std::uint64_t create_revision;
     std::uint64_t mod_revision;
     std::uint64_t version;  // 0: a tombstone
+    std::uint64_t expires;  // 0: never
     version_block* older;
     std::uint32_t key_len;
     std::uint32_t value_len;
     static version_block* make(std::string_view key, std::string_view value, std::uint64_t create,
-                               std::uint64_t mod, std::uint64_t version, version_block* older);
+                               std::uint64_t mod, std::uint64_t version, std::uint64_t expires,
+                               version_block* older);
     static void destroy(version_block* b) noexcept;
     static void destroy_chain(version_block* b) noexcept;
     std::string_view key() const noexcept { return {reinterpret_cast<const char*>(this + 1), key_len}; }
@@ -259,7 +276,10 @@ class keyspace {
   // Bounds of the range in the tree.
   std::pair<tree::const_iterator, tree::const_iterator> bounds(const key_range& r) const;
   version_block* make_block(std::string_view key, std::string_view value, std::uint64_t create, std::uint64_t mod,
-                            std::uint64_t version, version_block* older);
+                            std::uint64_t version, std::uint64_t expires, version_block* older);
+  // Keeps the expiry index in step with a key's newest block.
+  void forget_expiry(const version_block* head);
+  void note_expiry(version_block* head);
   // The newest block of `key`, or nullptr.
   version_block* find_head(std::string_view key) const;
   void insert_head(version_block* b);
@@ -299,6 +319,8 @@ class keyspace {
   // compaction (or a snapshot's capture) stopped at.
   std::deque<std::pair<std::uint64_t, std::string>> tombstone_queue_;
   std::uint64_t max_restored_revision_ = 0;
+  // (expires, newest block) of every live key with an expiry: about 24 bytes per such key.
+  absl::btree_set<std::pair<std::uint64_t, version_block*>> expiry_;
 
   capture_sink sink_;
   std::uint64_t capture_revision_ = 0;

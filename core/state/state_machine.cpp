@@ -20,6 +20,7 @@ void append_key_record(std::string& out, const captured_key& k) {
     append_fixed<std::uint64_t>(out, v.create_revision);
     append_fixed<std::uint64_t>(out, v.mod_revision);
     append_fixed<std::uint64_t>(out, v.version);
+    append_fixed<std::uint64_t>(out, v.expires);
     append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(v.value.size()));
     out.append(v.value);
   }
@@ -28,7 +29,7 @@ void append_key_record(std::string& out, const captured_key& k) {
 namespace {
 
 // Reads one record from `in` into `out` (when given); false if it is malformed.
-bool read_key_record(byte_reader& in, captured_key* out) {
+bool read_key_record(byte_reader& in, captured_key* out, bool without_expiry) {
   auto klen = in.fixed<std::uint32_t>();
   auto versions = in.fixed<std::uint32_t>();
   auto key = in.bytes(klen);
@@ -42,6 +43,7 @@ bool read_key_record(byte_reader& in, captured_key* out) {
     v.create_revision = in.fixed<std::uint64_t>();
     v.mod_revision = in.fixed<std::uint64_t>();
     v.version = in.fixed<std::uint64_t>();
+    if (!without_expiry) v.expires = in.fixed<std::uint64_t>();
     v.value = in.bytes(in.fixed<std::uint32_t>());
     if (!in.ok()) return false;
     if (out != nullptr) out->versions.push_back(v);
@@ -51,20 +53,20 @@ bool read_key_record(byte_reader& in, captured_key* out) {
 
 }  // namespace
 
-bool valid_key_records(std::string_view bytes, std::uint32_t count) noexcept {
+bool valid_key_records(std::string_view bytes, std::uint32_t count, bool without_expiry) noexcept {
   byte_reader in(bytes);
   for (std::uint32_t i = 0; i < count; ++i) {
-    if (!read_key_record(in, nullptr)) return false;
+    if (!read_key_record(in, nullptr, without_expiry)) return false;
   }
   return in.remaining() == 0;
 }
 
 void for_each_key_record(std::string_view bytes, std::uint32_t count,
-                         const std::function<void(const captured_key&)>& f) {
+                         const std::function<void(const captured_key&)>& f, bool without_expiry) {
   byte_reader in(bytes);
   captured_key k;
   for (std::uint32_t i = 0; i < count; ++i) {
-    read_key_record(in, &k);
+    read_key_record(in, &k, without_expiry);
     f(k);
   }
 }
@@ -101,7 +103,11 @@ errc state_machine::apply(std::uint64_t index, const command_view& cmd, std::str
       ks_.end_write();
       break;
     case command_type::txn:
-      return apply_txn(cmd.txn, reply, changes);
+      return apply_txn(cmd.txn, cmd.now, reply, changes);
+    case command_type::txn_at:  // decode_command() makes it a txn
+      return errc::internal;
+    case command_type::expire:
+      return apply_expire(cmd, reply, changes);
     case command_type::compact:
       return apply_compact(cmd.revision, reply);
     case command_type::lease_grant:
@@ -174,8 +180,13 @@ bool state_machine::holds(const compare_view& c) const {
   return true;
 }
 
-errc state_machine::check_ops(const std::vector<txn_op_view>& ops, std::string* reply) const {
+errc state_machine::check_ops(const std::vector<txn_op_view>& ops, std::uint64_t now, std::string* reply) const {
   for (const auto& op : ops) {
+    if (now == 0 && (op.type == txn_op_type::expire || (op.type == txn_op_type::put && (op.flags & op_ttl) != 0))) {
+      // The leader stamps every transaction that sets a TTL; one without a stamp is a bug.
+      set_message(reply, "a TTL needs the leader's clock, and this transaction carries none");
+      return errc::bad_request;
+    }
     if (op.type == txn_op_type::put && op.lease != 0 && leases_.find(op.lease) == nullptr) {
       set_message(reply, fmt::format("lease {} not found (it expired, was revoked, or never existed)", op.lease));
       return errc::not_found;
@@ -201,6 +212,14 @@ errc state_machine::check_ops(const std::vector<txn_op_view>& ops, std::string* 
   return errc::ok;
 }
 
+void state_machine::append_ttl(std::string& out, std::string_view key, std::uint64_t now) const {
+  out.push_back(static_cast<char>(txn_op_type::ttl));
+  auto kv = ks_.get(key);
+  std::int64_t left = -2;
+  if (kv) left = kv->expires == 0 ? -1 : static_cast<std::int64_t>(kv->expires > now ? kv->expires - now : 0);
+  append_fixed<std::int64_t>(out, left);
+}
+
 void state_machine::append_range(std::string& out, const txn_op_view& op) const {
   range_options o;
   o.revision = op.revision;
@@ -219,27 +238,36 @@ void state_machine::append_range(std::string& out, const txn_op_view& op) const 
   }
 }
 
-errc state_machine::read(const txn_view& t, std::string& reply) const {
+errc state_machine::read(const txn_view& t, std::string& reply, std::uint64_t now) const {
   reply.clear();
+  if (now == 0) now = clock_;
   bool succeeded = true;
   for (const auto& c : t.compares) succeeded = succeeded && holds(c);
   const auto& ops = succeeded ? t.then_ops : t.else_ops;
-  if (auto e = check_ops(ops, &reply); e != errc::ok) return e;
+  if (auto e = check_ops(ops, now, &reply); e != errc::ok) return e;
   append_reply_header(reply, ks_.revision(), succeeded, static_cast<std::uint16_t>(ops.size()));
-  for (const auto& op : ops) append_range(reply, op);
+  for (const auto& op : ops) {
+    if (op.type == txn_op_type::ttl) {
+      append_ttl(reply, op.key, now);
+    } else {
+      append_range(reply, op);
+    }
+  }
   return errc::ok;
 }
 
-errc state_machine::apply_txn(std::string_view bytes, std::string* reply, change_list* changes) {
+errc state_machine::apply_txn(std::string_view bytes, std::uint64_t now, std::string* reply, change_list* changes) {
   auto t = decode_txn(bytes);
   if (!t) {
     set_message(reply, "the transaction is malformed");
     return errc::bad_request;
   }
+  advance_clock(now);  // a stamp moves the clock even for a transaction refused below
   bool succeeded = true;
   for (const auto& c : t->compares) succeeded = succeeded && holds(c);
   const auto& ops = succeeded ? t->then_ops : t->else_ops;
-  if (auto e = check_ops(ops, reply); e != errc::ok) return e;
+  if (auto e = check_ops(ops, now, reply); e != errc::ok) return e;
+  if (now == 0) now = clock_;  // for ttl ops of an unstamped transaction
   std::string local;
   std::string& out = reply != nullptr ? *reply : local;
   out.clear();
@@ -248,7 +276,14 @@ errc state_machine::apply_txn(std::string_view bytes, std::string* reply, change
   for (const auto& op : ops) {
     switch (op.type) {
       case txn_op_type::put: {
-        auto prev = ks_.put(op.key, op.value);
+        std::uint64_t expires = 0;
+        if ((op.flags & op_ttl) != 0) {
+          expires = now + static_cast<std::uint64_t>(op.ttl_ms);
+        } else if ((op.flags & op_keep_ttl) != 0) {
+          auto kv = ks_.get(op.key);
+          expires = kv ? kv->expires : 0;
+        }
+        auto prev = ks_.put(op.key, op.value, expires);
         out.push_back(static_cast<char>(txn_op_type::put));
         const bool with_prev = prev && (op.flags & op_prev_kv) != 0;
         out.push_back(with_prev ? 1 : 0);
@@ -278,16 +313,57 @@ errc state_machine::apply_txn(std::string_view bytes, std::string* reply, change
       case txn_op_type::incr: {
         auto sum = *counter_value(ks_, op.key) + op.delta;  // checked above
         auto text = std::to_string(sum);
-        ks_.put(op.key, text);
+        auto kv = ks_.get(op.key);
+        ks_.put(op.key, text, kv ? kv->expires : 0);  // an incr keeps the TTL, as Redis's INCR
         out.push_back(static_cast<char>(txn_op_type::incr));
         append_fixed<std::int64_t>(out, sum);
         if (changes != nullptr) changes->put(op.key, text);
         leases_.detach(op.key);
         break;
       }
+      case txn_op_type::expire: {
+        auto kv = ks_.get(op.key);
+        const std::uint64_t expires = op.ttl_ms == 0 ? 0 : now + static_cast<std::uint64_t>(op.ttl_ms);
+        const bool change = kv && (op.ttl_ms != 0 || kv->expires != 0);
+        if (change) {
+          // The value is rewritten from a copy: put() may not read from the keyspace it changes.
+          std::string value(kv->value);
+          ks_.put(op.key, value, expires);
+          if (changes != nullptr) changes->put(op.key, value);
+        }
+        out.push_back(static_cast<char>(txn_op_type::expire));
+        append_fixed<std::int64_t>(out, change ? 1 : 0);
+        break;
+      }
+      case txn_op_type::ttl:
+        append_ttl(out, op.key, now);
+        break;
     }
   }
   put_fixed<std::uint64_t>(out.data(), ks_.end_write());
+  return errc::ok;
+}
+
+errc state_machine::apply_expire(const command_view& cmd, std::string* reply, change_list* changes) {
+  advance_clock(cmd.now);
+  std::uint64_t deleted = 0;
+  ks_.begin_write();
+  cmd.for_each_key([&](std::string_view key) {
+    auto kv = ks_.get(key);
+    // A write since the leader found the key due may have given it a later expiry, or none.
+    if (!kv || kv->expires == 0 || kv->expires > cmd.now) return;
+    ks_.delete_range(key_range{key, {}}, [&](const key_value& gone) {
+      if (changes != nullptr) changes->erase(gone.key);
+    });
+    leases_.detach(key);
+    ++deleted;
+  });
+  const auto revision = ks_.end_write();
+  if (reply != nullptr) {
+    reply->clear();
+    append_fixed<std::uint64_t>(*reply, revision);
+    append_fixed<std::uint64_t>(*reply, deleted);
+  }
   return errc::ok;
 }
 
@@ -344,12 +420,13 @@ std::optional<std::string_view> state_machine::get(std::string_view key) const {
 void state_machine::restore_pair(std::string_view key, std::string_view value) {
   captured_key k;
   k.key = key;
-  k.versions.push_back({1, 1, 1, value});
+  k.versions.push_back({1, 1, 1, value, 0});
   ks_.restore_key(k);
 }
 
 void state_machine::begin_capture(chunk_sink sink) {
   assert(!capturing());
+  capture_clock_ = clock_;
   ks_.begin_capture([sink = std::move(sink)](std::vector<captured_key> batch) {
     chunk c;
     for (const auto& k : batch) append_key_record(c.keys, k);

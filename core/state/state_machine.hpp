@@ -14,6 +14,16 @@
 // lease_checkpoint commands change them, a put with a lease attaches its key, and a revoke
 // deletes the lease's keys in one write (one revision), as a transaction's delete would.
 //
+// The cluster clock and per-key expiry: apply never reads a clock. The leader stamps each
+// transaction that gives a key a TTL (a txn_at command) with its reading of the cluster clock, a
+// count of milliseconds that every member holds as the largest stamp applied, and which a leader
+// advances only by its own monotonic clock from the value it applied last. A key with a TTL
+// expires at stamp + TTL on that clock; the leader deletes due keys by proposing expire commands
+// (raft/replica/expiry.cpp). Because the clock never runs faster than real time and a new leader
+// resumes it from the last applied stamp (the time a failover takes is not counted), a key never
+// expires before its TTL has passed since its write; the leader's periodic checkpoints (an
+// expire command with no keys) bound how much a failover adds (docs/storage.md).
+//
 // Point-in-time capture (for snapshots while writes continue): begin_capture() fixes the image
 // at the current applied index and revision, and capture_step() serializes the next keys, in key
 // order, with their versions (the encoding of append_key_record()). The keyspace keeps what the
@@ -27,6 +37,7 @@
 #include "core/state/keyspace.hpp"
 #include "core/state/leases.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -36,13 +47,16 @@
 namespace kv {
 
 // A key and its versions, as snapshot chunks store them:
-//   u32 key_len | u32 versions | key | versions x (u64 create | u64 mod | u64 version | u32 value_len | value)
-// oldest version first; version 0 is a tombstone.
+//   u32 key_len | u32 versions | key | versions x (u64 create | u64 mod | u64 version |
+//   u64 expires | u32 value_len | value)
+// oldest version first; version 0 is a tombstone. Records `without_expiry` (snapshot files
+// before version 4) lack the expires field.
 void append_key_record(std::string& out, const captured_key& k);
 // True if `bytes` holds exactly `count` well-formed key records.
-bool valid_key_records(std::string_view bytes, std::uint32_t count) noexcept;
+bool valid_key_records(std::string_view bytes, std::uint32_t count, bool without_expiry = false) noexcept;
 // Calls f(captured_key) for each of the `count` records in `bytes`, which must be valid.
-void for_each_key_record(std::string_view bytes, std::uint32_t count, const std::function<void(const captured_key&)>& f);
+void for_each_key_record(std::string_view bytes, std::uint32_t count, const std::function<void(const captured_key&)>& f,
+                         bool without_expiry = false);
 
 class state_machine {
  public:
@@ -63,8 +77,12 @@ class state_machine {
              change_list* changes = nullptr);
 
   // Answers a transaction that does not write (read_only()) from the current state: its reply
-  // in `reply`, or the refusal's message with the error (compacted, future_revision).
-  errc read(const txn_view& t, std::string& reply) const;
+  // in `reply`, or the refusal's message with the error (compacted, future_revision). Its ttl
+  // ops count from `now` on the cluster clock (0: clock()).
+  errc read(const txn_view& t, std::string& reply, std::uint64_t now = 0) const;
+
+  // The cluster clock: the largest stamp applied, in milliseconds; 0 before any.
+  std::uint64_t clock() const noexcept { return clock_; }
 
   // The value of `key`, valid until the next mutation.
   std::optional<std::string_view> get(std::string_view key) const;
@@ -88,6 +106,7 @@ class state_machine {
   void restore_pair(std::string_view key, std::string_view value);
   void restore_revisions(std::uint64_t revision, std::uint64_t compacted) { ks_.restore_revisions(revision, compacted); }
   void restore_index(std::uint64_t index) noexcept { applied_index_ = index; }
+  void restore_clock(std::uint64_t clock) noexcept { clock_ = clock; }
   // The lease table (lease_table::encode()); false if malformed.
   bool restore_leases(std::string_view bytes) { return leases_.decode(bytes); }
 
@@ -107,20 +126,28 @@ class state_machine {
   // The revision and compacted revision of the capture under way.
   std::uint64_t capture_revision() const noexcept { return ks_.capture_revision(); }
   std::uint64_t capture_compacted() const noexcept { return ks_.capture_compacted(); }
+  std::uint64_t capture_clock() const noexcept { return capture_clock_; }
 
  private:
-  errc apply_txn(std::string_view bytes, std::string* reply, change_list* changes);
+  errc apply_txn(std::string_view bytes, std::uint64_t now, std::string* reply, change_list* changes);
+  errc apply_expire(const command_view& cmd, std::string* reply, change_list* changes);
+  // Moves the clock to `now` if that is later.
+  void advance_clock(std::uint64_t now) noexcept { clock_ = std::max(clock_, now); }
   errc apply_compact(std::uint64_t revision, std::string* reply);
   errc apply_lease_grant(const command_view& cmd, std::string* reply);
   errc apply_lease_revoke(std::uint64_t id, std::string* reply, change_list* changes);
   bool holds(const compare_view& c) const;
   // Checks what could refuse `ops` against the current state; the message goes to `reply`.
-  errc check_ops(const std::vector<txn_op_view>& ops, std::string* reply) const;
+  errc check_ops(const std::vector<txn_op_view>& ops, std::uint64_t now, std::string* reply) const;
   void append_range(std::string& out, const txn_op_view& op) const;
+  // A ttl op's answer at `now`.
+  void append_ttl(std::string& out, std::string_view key, std::uint64_t now) const;
 
   keyspace ks_;
   lease_table leases_;
   std::uint64_t applied_index_ = 0;
+  std::uint64_t clock_ = 0;
+  std::uint64_t capture_clock_ = 0;
 };
 
 }  // namespace kv

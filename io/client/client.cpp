@@ -302,6 +302,41 @@ asio::awaitable<result<std::int64_t>> client::incr(std::string key, std::int64_t
   co_return r->results.at(0).value;
 }
 
+asio::awaitable<result<std::uint64_t>> client::put_with_ttl(std::string key, std::string value,
+                                                           std::chrono::milliseconds ttl) {
+  if (ttl.count() < 1) co_return error_info{make_error_code(errc::bad_request), "a TTL is at least 1 ms", {}};
+  kv::txn t;
+  t.then_ops.push_back(make_put_ttl(std::move(key), std::move(value), ttl.count()));
+  auto r = co_await txn(std::move(t));
+  if (!r) co_return r.failure();
+  co_return r->revision;
+}
+
+asio::awaitable<result<bool>> client::expire(std::string key, std::chrono::milliseconds ttl) {
+  if (ttl.count() < 1) co_return error_info{make_error_code(errc::bad_request), "a TTL is at least 1 ms", {}};
+  kv::txn t;
+  t.then_ops.push_back(make_expire(std::move(key), ttl.count()));
+  auto r = co_await txn(std::move(t));
+  if (!r) co_return r.failure();
+  co_return r->results.at(0).value != 0;
+}
+
+asio::awaitable<result<bool>> client::persist(std::string key) {
+  kv::txn t;
+  t.then_ops.push_back(make_expire(std::move(key), 0));
+  auto r = co_await txn(std::move(t));
+  if (!r) co_return r.failure();
+  co_return r->results.at(0).value != 0;
+}
+
+asio::awaitable<result<std::int64_t>> client::ttl(std::string key, read_mode mode) {
+  kv::txn t;
+  t.then_ops.push_back(make_ttl(std::move(key)));
+  auto r = co_await txn(std::move(t), mode);
+  if (!r) co_return r.failure();
+  co_return r->results.at(0).value;
+}
+
 asio::awaitable<result<txn_reply>> client::mget(std::vector<std::string> keys, read_mode mode) {
   kv::txn t;
   for (auto& k : keys) t.then_ops.push_back(make_range(std::move(k)));

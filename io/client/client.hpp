@@ -163,6 +163,17 @@ class client {
   // Adds `delta` to the decimal integer `key` holds (absent: 0); yields the new value, or
   // errc::bad_request if the value is not an integer or the sum overflows (nothing changes).
   asio::awaitable<result<std::int64_t>> incr(std::string key, std::int64_t delta = 1);
+  // ---- per-key TTLs (Redis's EXPIRE family; core/model/txn.hpp) -----------------------------
+  // Sets `key` to `value`, expiring `ttl` after the write (at least 1 ms); yields the revision.
+  asio::awaitable<result<std::uint64_t>> put_with_ttl(std::string key, std::string value, std::chrono::milliseconds ttl);
+  // Gives the live `key` a TTL of `ttl` from now (a new version of the key); false if there is
+  // no such key.
+  asio::awaitable<result<bool>> expire(std::string key, std::chrono::milliseconds ttl);
+  // Removes `key`'s TTL; false if there is no such key or it has none (Redis's PERSIST).
+  asio::awaitable<result<bool>> persist(std::string key);
+  // What `key` has left, in milliseconds: -1 for a key without a TTL, -2 for no such key (Redis's
+  // PTTL). Read on the node the client is connected to, against its reading of the cluster clock.
+  asio::awaitable<result<std::int64_t>> ttl(std::string key, read_mode mode = read_mode::linearizable);
   // The values of `keys` at one revision: one range result per key, in order.
   asio::awaitable<result<txn_reply>> mget(std::vector<std::string> keys, read_mode mode = read_mode::linearizable);
   // Drops the history below `revision` on every node; yields the compaction's log index.

@@ -272,7 +272,7 @@ void connection::serve_get(std::uint64_t id, std::string_view key) {
 void connection::serve_txn(std::uint64_t id, std::string_view body) {
   auto t = decode_txn(body);  // checked when it arrived
   if (!t) return respond_bad_body(id, "txn");
-  if (auto e = srv_.store_.state().read(*t, reply_); e != errc::ok) {
+  if (auto e = srv_.store_.read(*t, reply_); e != errc::ok) {
     return protocol::respond_error(out_, id, protocol::to_status(make_error_code(e)), reply_);
   }
   protocol::respond_value(out_, id, reply_);

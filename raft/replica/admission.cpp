@@ -68,7 +68,20 @@ void store::submit_txn(std::string_view txn, write_done done, const session_ref&
 
 void store::submit_txn(std::string_view txn, const txn_view& decoded, write_done done, const session_ref& session) {
   if (auto e = check_txn(decoded, limits()); e.code) return done(std::move(e));
-  propose(encode_txn_command(txn), std::move(done), session);
+  std::uint64_t now = 0;
+  if (uses_clock(decoded)) {
+    if (role() != raft::role::leader) return done(not_leader_error());
+    auto reading = leader_clock();
+    if (!reading) {
+      return done(error_info{make_error_code(errc::unavailable),
+                             fmt::format("node {} has just become the leader and has no cluster clock until it "
+                                         "applies its first entry; retry",
+                                         repl_.id),
+                             {}});
+    }
+    now = *reading;
+  }
+  propose(encode_txn_command(txn, now), std::move(done), session);
 }
 
 void store::submit_compact(std::uint64_t revision, write_done done) {

@@ -64,6 +64,7 @@ void store::apply_committed() {
     }
     unapplied_.pop_front();
   }
+  expiry_applied();
   if (watches_.catching_up()) watches_.step();
 }
 
@@ -84,7 +85,9 @@ void store::apply_one(const pending_entry& e, write_done* done) {
 void store::notify_watches(std::string_view command) {
   auto cmd = decode_command(command);
   if (!cmd) return;  // apply_entry() refused it already
-  if (cmd->type == command_type::lease_revoke) cmd = decode_command(changes_.command());  // apply_entry() filled it
+  if (cmd->type == command_type::lease_revoke || cmd->type == command_type::expire) {
+    cmd = decode_command(changes_.command());  // apply_entry() filled it
+  }
   if (!cmd) return;
   watch_ranges_.clear();
   written_ranges(*cmd, watch_ranges_);
@@ -110,10 +113,10 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
   if (!cmd || cmd->type == command_type::changes) {
     throw corruption_error(fmt::format("{}: log entry {} holds a malformed command", dir_.string(), index));
   }
-  // A txn's changes go to the observer in place of its command; a revoke's also to the watches
-  // (its command names only the lease).
+  // A txn's changes go to the observer in place of its command; a revoke's and an expire's also to
+  // the watches (their commands name a lease, or keys that may not all go).
   const bool txn = cmd->type == command_type::txn;
-  const bool revoke = cmd->type == command_type::lease_revoke;
+  const bool revoke = cmd->type == command_type::lease_revoke || cmd->type == command_type::expire;
   change_list* changes = (observer_ != nullptr && txn) || revoke ? &changes_ : nullptr;
   changes_.clear();
   reply_.clear();

@@ -171,6 +171,7 @@ void store::note_role_change() {
   last_leader_ = leader;
   last_term_ = term;
   follow_leadership_for_leases();
+  follow_clock();
   role_changed_.notify();
 }
 

@@ -70,6 +70,11 @@ struct replication_options {
   std::chrono::milliseconds lease_checkpoint_interval{std::chrono::minutes(5)};
   // Expired leases the leader revokes per tick at most (each a log entry).
   std::size_t lease_revokes_per_tick = 64;
+  // Per-key TTLs (raft/replica/expiry.cpp): keys the leader deletes per log entry at most, and
+  // how often, while keys with a TTL exist, it records the cluster clock through the log (what a
+  // failover can add to a TTL is bounded by this plus the election).
+  std::size_t expiry_batch = 1000;
+  std::chrono::milliseconds clock_checkpoint_interval{std::chrono::seconds(1)};
   std::map<raft::node_id, std::string> client_addresses;  // where not-leader answers send clients
   std::uint64_t seed = 0;  // election-timeout randomness; 0: from the clock
 };

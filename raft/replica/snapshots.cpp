@@ -104,7 +104,7 @@ asio::awaitable<void> store::take_snapshot() {
     queued.push_back(snapshot::encode_chunk(c));
     queued_bytes += queued.back().size();
   });
-  queued.push_back(snapshot::encode_revisions(sm_.capture_revision(), sm_.capture_compacted()));
+  queued.push_back(snapshot::encode_revisions(sm_.capture_revision(), sm_.capture_compacted(), sm_.capture_clock()));
   queued_bytes += queued.back().size();
   if (observer_) observer_->checkpoint(index);
   auto write_queued = [&]() -> asio::awaitable<void> {

@@ -1,6 +1,6 @@
 // The store's assembly: construction (which recovers the data directory) and its lifecycle, the
 // coroutines run() joins and stop() ends. Each job lives in its own file: recovery.cpp,
-// admission.cpp, ready_loop.cpp, reads.cpp, apply.cpp, snapshots.cpp.
+// admission.cpp, ready_loop.cpp, reads.cpp, apply.cpp, snapshots.cpp, leases.cpp, expiry.cpp.
 
 #include "raft/replica/store.hpp"
 
@@ -30,6 +30,7 @@ store::store(asio::any_io_executor executor, std::filesystem::path dir, storage_
       raft_wake_(executor),
       role_changed_(executor),
       tick_timer_(executor),
+      expiry_wake_(executor),
       apply_wake_(executor),
       snapshot_done_(executor) {
   if (repl_.voters.empty()) repl_.voters.push_back(repl_.id);
@@ -42,7 +43,8 @@ store::~store() = default;
 asio::awaitable<void> store::run() {
   using namespace asio::experimental::awaitable_operators;
   note_role_change();
-  co_await (wal_->run([this](std::uint64_t) { on_durable(); }) && apply_loop() && raft_loop() && tick_loop());
+  co_await (wal_->run([this](std::uint64_t) { on_durable(); }) && apply_loop() && raft_loop() && tick_loop() &&
+            expiry_loop());
 }
 
 void store::stop() {
@@ -51,6 +53,7 @@ void store::stop() {
   tick_timer_.cancel();
   raft_wake_.notify();
   apply_wake_.notify();
+  expiry_wake_.notify();
 }
 
 }  // namespace kv

@@ -158,6 +158,13 @@ class store {
     std::vector<std::string> keys;    // in key order
   };
   result<lease_status> lease_time_to_live(std::uint64_t id) const;
+  // The cluster clock (core/state/state_machine.hpp) now, in milliseconds: on a leader that has
+  // applied its term's first entry, the reading it stamps writes with; elsewhere an estimate
+  // from the last stamp applied here, for answering ttl reads.
+  std::uint64_t cluster_time() const noexcept;
+  // Answers a read-only transaction from this node's applied state (its ttl ops against
+  // cluster_time()); see state_machine::read.
+  errc read(const txn_view& t, std::string& reply) const { return sm_.read(t, reply, cluster_time()); }
   // During a write_done callback of submit_txn: the transaction's answer.
   std::string_view reply() const noexcept { return reply_; }
   // A log index at which this node's state had reached `revision` (which must be at most the
@@ -314,6 +321,28 @@ class store {
 
   lessor lessor_;
   std::chrono::steady_clock::time_point next_lease_checkpoint_{};
+
+  // --- Per-key expiry (expiry.cpp): the leader's cluster clock, and deletes of due keys.
+  // The leader's clock reading, once it has applied its term's first entry; nullopt before.
+  std::optional<std::uint64_t> leader_clock() const noexcept;
+  // Follows role changes and applied stamps (after each applied entry and role change).
+  void follow_clock();
+  // Proposes the next batch of due keys, or a clock checkpoint, if one is due and none in flight.
+  void expire_due();
+  asio::awaitable<void> expiry_loop();
+  // After entries were applied: follows the clock, and wakes the loop for an earlier expiry.
+  void expiry_applied();
+
+  raft::term_t clock_term_ = 0;  // the term whose clock base is set; 0: none
+  std::uint64_t clock_base_ = 0;
+  std::chrono::steady_clock::time_point clock_base_at_{};
+  std::uint64_t seen_clock_ = 0;  // sm_.clock() as last seen, and when it moved
+  std::chrono::steady_clock::time_point seen_clock_at_{};
+  bool expiry_in_flight_ = false;
+  std::chrono::steady_clock::time_point expiry_retry_at_{};  // after a failed batch
+  std::uint64_t expiry_wake_at_ = 0;  // the clock reading the loop sleeps until; 0: not planned
+  std::chrono::steady_clock::time_point next_clock_checkpoint_{};
+  io::event expiry_wake_;
 
   // --- Automatic compaction (compaction.cpp), on every tick.
   void auto_compact();

@@ -20,7 +20,7 @@ std::string snapshot_of(state_machine& sm, std::uint64_t term) {
     ++chunks;
     out += snapshot::encode_chunk(c);
   });
-  out += snapshot::encode_revisions(sm.capture_revision(), sm.capture_compacted());
+  out += snapshot::encode_revisions(sm.capture_revision(), sm.capture_compacted(), sm.capture_clock());
   while (sm.capture_step()) {
   }
   out += snapshot::encode_footer(pairs, chunks);
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(inconsistent_key_records_are_refused) {
     state_machine::chunk c;
     append_key_record(c.keys, k);
     c.count = 1;
-    return snapshot::encode_header(1, 1, 1) + snapshot::encode_revisions(revision, 1) + snapshot::encode_chunk(c) +
+    return snapshot::encode_header(1, 1, 1) + snapshot::encode_revisions(revision, 1, 0) + snapshot::encode_chunk(c) +
            snapshot::encode_footer(1, 1);
   };
   captured_key backwards;

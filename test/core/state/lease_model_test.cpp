@@ -89,7 +89,7 @@ void check_snapshot_round_trip(state_machine& sm, const reference& ref) {
     ++chunks;
     body += snapshot::encode_chunk(c);
   });
-  out += snapshot::encode_revisions(sm.capture_revision(), sm.capture_compacted());
+  out += snapshot::encode_revisions(sm.capture_revision(), sm.capture_compacted(), sm.capture_clock());
   while (sm.capture_step()) {
   }
   out += body;

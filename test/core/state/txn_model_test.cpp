@@ -1,11 +1,14 @@
 // The state machine's transactions against a plain reference model: random sequences of puts,
-// deletes, delete-ranges, transactions (compares, ranges at past revisions, incr), compactions
-// and read-only transactions, with snapshots taken while writes go on and restored into a fresh
-// state machine that replays the commands after the snapshot (as recovery does). Every answer
-// (branch, revision, each op's result, or the refusal's code) must match the model's, and the
-// changes a transaction reports (what the search index follows) must rebuild the live keys.
+// deletes, delete-ranges, transactions (compares, ranges at past revisions, incr, TTLs set, kept,
+// changed and read), expire commands on a moving cluster clock, compactions and read-only
+// transactions, with snapshots taken while writes go on and restored into a fresh state machine
+// that replays the commands after the snapshot (as recovery does). Every answer (branch,
+// revision, each op's result, or the refusal's code) must match the model's, every key's expiry
+// and the clock too, and the changes a transaction reports (what the search index follows) must
+// rebuild the live keys.
 // KV_TXN_SEED=N replays one seed; KV_TXN_SEEDS=N runs seeds 1..N (default 2000).
 
+#include "core/base/bytes.hpp"
 #include "core/model/command.hpp"
 #include "core/model/txn.hpp"
 #include "core/snapshot/snapshot.hpp"
@@ -30,6 +33,7 @@ namespace {
 struct ref_version {
   std::uint64_t create = 0, mod = 0, version = 0;  // version 0: tombstone
   std::string value;
+  std::uint64_t expires = 0;
 };
 
 bool in_range(const std::string& k, std::string_view key, std::string_view end) {
@@ -43,6 +47,7 @@ struct model {
   std::map<std::string, std::vector<ref_version>> keys;
   std::uint64_t revision = 1;
   std::uint64_t compacted = 1;
+  std::uint64_t clock = 0;  // the largest stamp applied
   bool writing = false;
   bool changed = false;
 
@@ -59,14 +64,14 @@ struct model {
   }
   const ref_version* current(const std::string& k) const { return at(k, read_revision()); }
 
-  std::optional<ref_version> put(const std::string& k, const std::string& v) {
+  std::optional<ref_version> put(const std::string& k, const std::string& v, std::uint64_t expires = 0) {
     auto prev = current(k);
     std::optional<ref_version> old;
     if (prev != nullptr) old = *prev;
     auto& vs = keys[k];
     const auto rev = revision + 1;
     if (!vs.empty() && vs.back().mod == rev) vs.pop_back();  // written twice in one write
-    ref_version n{old ? old->create : rev, rev, old ? old->version + 1 : 1, v};
+    ref_version n{old ? old->create : rev, rev, old ? old->version + 1 : 1, v, expires};
     vs.push_back(n);
     changed = true;
     return old;
@@ -156,8 +161,11 @@ op_result model_range(const model& m, const txn_op_view& op) {
   return r;
 }
 
-expected model_txn(model& m, const txn_view& t, bool write) {
+// `now`: the transaction's stamp (a write) or the reader's clock (a read); 0: none.
+expected model_txn(model& m, const txn_view& t, bool write, std::uint64_t now) {
   expected e;
+  if (write) m.clock = std::max(m.clock, now);
+  if (now == 0) now = m.clock;
   bool ok = true;
   for (const auto& c : t.compares) ok = ok && compare_holds(m, c);
   const auto& ops = ok ? t.then_ops : t.else_ops;
@@ -185,7 +193,13 @@ expected model_txn(model& m, const txn_view& t, bool write) {
     r.type = op.type;
     switch (op.type) {
       case txn_op_type::put: {
-        auto prev = m.put(std::string(op.key), std::string(op.value));
+        std::uint64_t expires = 0;
+        if ((op.flags & op_ttl) != 0) expires = now + static_cast<std::uint64_t>(op.ttl_ms);
+        if ((op.flags & op_keep_ttl) != 0) {
+          auto cur = m.current(std::string(op.key));
+          expires = cur != nullptr ? cur->expires : 0;
+        }
+        auto prev = m.put(std::string(op.key), std::string(op.value), expires);
         if (prev && (op.flags & op_prev_kv) != 0) r.kvs.push_back(version_of(std::string(op.key), *prev));
         break;
       }
@@ -203,7 +217,23 @@ expected model_txn(model& m, const txn_view& t, bool write) {
       case txn_op_type::incr: {
         auto cur = m.current(std::string(op.key));
         r.value = (cur != nullptr ? *parse_int64(cur->value) : 0) + op.delta;
-        m.put(std::string(op.key), std::to_string(r.value));
+        m.put(std::string(op.key), std::to_string(r.value), cur != nullptr ? cur->expires : 0);
+        break;
+      }
+      case txn_op_type::expire: {
+        auto cur = m.current(std::string(op.key));
+        if (cur != nullptr && (op.ttl_ms != 0 || cur->expires != 0)) {
+          auto value = cur->value;
+          m.put(std::string(op.key), value, op.ttl_ms == 0 ? 0 : now + static_cast<std::uint64_t>(op.ttl_ms));
+          r.value = 1;
+        }
+        break;
+      }
+      case txn_op_type::ttl: {
+        auto cur = m.current(std::string(op.key));
+        r.value = cur == nullptr ? -2
+                  : cur->expires == 0 ? -1
+                                      : static_cast<std::int64_t>(cur->expires > now ? cur->expires - now : 0);
         break;
       }
     }
@@ -249,6 +279,14 @@ struct generator {
   }
   txn_op op(bool writes) {
     auto k = key();
+    if (writes && chance(25)) {
+      switch (pick(3)) {
+        case 0: return make_put_ttl(k, value(), static_cast<std::int64_t>(pick(3)) * 40, chance(50));  // 0: keep
+        case 1: return make_expire(k, chance(25) ? 0 : 1 + static_cast<std::int64_t>(pick(200)));
+        default: return make_ttl(k);
+      }
+    }
+    if (!writes && chance(20)) return make_ttl(k);
     switch (writes ? pick(4) : 1) {
       case 0: return make_put(k, value(), chance(50));
       case 1: {
@@ -313,25 +351,25 @@ bool same(const txn_reply& a, const txn_reply& b) {
 
 // Every version readable at every readable revision, as the state machine and the model see it.
 std::string dump(const state_machine& sm) {
-  std::string s = fmt::format("rev {} compacted {}\n", sm.revision(), sm.compacted_revision());
+  std::string s = fmt::format("rev {} compacted {} clock {}\n", sm.revision(), sm.compacted_revision(), sm.clock());
   for (auto rev = sm.compacted_revision(); rev <= sm.revision(); ++rev) {
     range_options o;
     o.revision = rev;
     auto a = sm.keys().range(key_range{std::string_view("\0", 1), std::string_view("\0", 1)}, o);
     if (!a) return s + "error " + a.message();
     for (const auto& kv : a->kvs) {
-      s += fmt::format("{}: {}={}@{}/{}/{}\n", rev, kv.key, kv.value, kv.create_revision, kv.mod_revision,
-                       kv.version);
+      s += fmt::format("{}: {}={}@{}/{}/{} expires {}\n", rev, kv.key, kv.value, kv.create_revision, kv.mod_revision,
+                       kv.version, kv.expires);
     }
   }
   return s;
 }
 
 std::string dump(const model& m) {
-  std::string s = fmt::format("rev {} compacted {}\n", m.revision, m.compacted);
+  std::string s = fmt::format("rev {} compacted {} clock {}\n", m.revision, m.compacted, m.clock);
   for (auto rev = m.compacted; rev <= m.revision; ++rev) {
     for (const auto& [k, v] : m.live(std::string_view("\0", 1), std::string_view("\0", 1), rev)) {
-      s += fmt::format("{}: {}={}@{}/{}/{}\n", rev, k, v.value, v.create, v.mod, v.version);
+      s += fmt::format("{}: {}={}@{}/{}/{} expires {}\n", rev, k, v.value, v.create, v.mod, v.version, v.expires);
     }
   }
   return s;
@@ -349,12 +387,20 @@ std::string snapshot_of(state_machine& sm, const std::function<void()>& during) 
     ++chunks;
     body += snapshot::encode_chunk(c);
   });
-  out += snapshot::encode_revisions(sm.capture_revision(), sm.capture_compacted());
+  out += snapshot::encode_revisions(sm.capture_revision(), sm.capture_compacted(), sm.capture_clock());
   while (sm.capture_step()) during();
   out += body;
   out += snapshot::encode_footer(pairs, chunks);
   return out;
 }
+
+// What the runs exercised, so that a generator that stopped producing TTLs fails the test.
+struct coverage {
+  std::uint64_t expired = 0;     // keys an expire command deleted
+  std::uint64_t ttl_left = 0;    // ttl answers with time left
+  std::uint64_t restored_expiry = 0;  // snapshots restored holding a key with a TTL
+};
+coverage covered;
 
 void run_seed(std::uint64_t seed, int steps) {
   model m;
@@ -388,10 +434,47 @@ void run_seed(std::uint64_t seed, int steps) {
     }
   };
 
+  std::uint64_t now = 1;  // the leader's clock: stamps never go backwards
   auto step = [&](int i) {
     const auto what = gen.pick(100);
     auto context = [&] { return fmt::format("seed {} step {}", seed, i); };
-    if (what < 10) {  // a plain set
+    now += gen.pick(30);
+    if (what < 6) {  // the leader deletes keys it found due, some of them rewritten since
+      std::vector<std::string> names;
+      const auto& ks = sm.keys();
+      for (auto k : ks.due(now, 1 + gen.pick(4))) names.emplace_back(k);
+      if (gen.chance(30)) names.push_back(gen.key());  // not due, or absent: must stay
+      std::vector<std::string_view> views(names.begin(), names.end());
+      // due() is every live key expiring by `now`, earliest first: check it against the model.
+      std::vector<std::pair<std::uint64_t, std::string>> want_due;
+      for (const auto& [k, v] : m.live(std::string_view("\0", 1), std::string_view("\0", 1), m.revision)) {
+        if (v.expires != 0 && v.expires <= now) want_due.emplace_back(v.expires, k);
+      }
+      BOOST_REQUIRE_MESSAGE(ks.due(now, 1000).size() == want_due.size(), context() << ": due keys differ");
+      BOOST_REQUIRE_MESSAGE(ks.expiring_keys() == [&] {
+        std::size_t n = 0;
+        for (const auto& [k, v] : m.live(std::string_view("\0", 1), std::string_view("\0", 1), m.revision)) n += v.expires != 0;
+        return n;
+      }(), context() << ": expiring key count differs");
+      BOOST_REQUIRE_MESSAGE(apply(encode_expire(now, views)) == errc::ok, context());
+      m.clock = std::max(m.clock, now);
+      m.writing = true;
+      m.changed = false;
+      std::uint64_t deleted = 0;
+      for (const auto& k : names) {
+        auto cur = m.current(k);
+        if (cur == nullptr || cur->expires == 0 || cur->expires > now) continue;
+        m.erase(k, {});
+        ++deleted;
+      }
+      if (m.changed) ++m.revision;
+      m.writing = false;
+      covered.expired += deleted;
+      BOOST_REQUIRE_MESSAGE(reply.size() == 16 && get_fixed<std::uint64_t>(reply.data()) == m.revision &&
+                                get_fixed<std::uint64_t>(reply.data() + 8) == deleted,
+                            context() << ": expire's answer");
+      if (!changes.empty()) follow(*decode_command(changes.command()));
+    } else if (what < 10) {  // a plain set
       auto k = gen.key();
       auto v = gen.value();
       BOOST_REQUIRE_MESSAGE(apply(encode_set(k, v)) == errc::ok, context());
@@ -429,12 +512,14 @@ void run_seed(std::uint64_t seed, int steps) {
         return;
       }
       errc code;
+      // The leader stamps what needs its clock; a reader passes its own estimate.
+      const std::uint64_t stamp = uses_clock(*view) || gen.chance(20) ? now : 0;
       if (writes) {
-        code = apply(encode_txn_command(bytes));
+        code = apply(encode_txn_command(bytes, stamp));
       } else {
-        code = sm.read(*view, reply);
+        code = sm.read(*view, reply, stamp);
       }
-      auto want = model_txn(m, *view, writes);
+      auto want = model_txn(m, *view, writes, stamp);
       BOOST_REQUIRE_MESSAGE((code == want.code), context() << ": code " << static_cast<int>(code) << " want "
                                                             << static_cast<int>(want.code) << " (" << reply << ")");
       if (code != errc::ok) return;
@@ -443,6 +528,7 @@ void run_seed(std::uint64_t seed, int steps) {
       BOOST_REQUIRE_MESSAGE(same(*got, want.reply),
                             context() << "\n got  " << describe(*got) << "\n want " << describe(want.reply));
       if (writes && !changes.empty()) follow(*decode_command(changes.command()));
+      for (const auto& r : got->results) covered.ttl_left += r.type == txn_op_type::ttl && r.value > 0;
     }
   };
 
@@ -461,6 +547,7 @@ void run_seed(std::uint64_t seed, int steps) {
         restored.apply(restored.applied_index() + 1, *cmd);
       }
       BOOST_REQUIRE_MESSAGE(dump(restored) == dump(sm), "seed " << seed << ": restored state differs");
+      covered.restored_expiry += restored.keys().expiring_keys() != 0;
       sm = std::move(restored);
       i = during_step;
       continue;
@@ -483,6 +570,11 @@ BOOST_AUTO_TEST_SUITE(txn_model)
 
 BOOST_AUTO_TEST_CASE(random_transactions_match_the_model) {
   kv::test::for_each_seed("KV_TXN_SEED", "KV_TXN_SEEDS", 2000, [](std::uint64_t seed) { run_seed(seed, 600); });
+  BOOST_TEST_MESSAGE("expired " << covered.expired << ", ttl answers with time left " << covered.ttl_left
+                                << ", snapshots restored with TTLs " << covered.restored_expiry);
+  BOOST_TEST(covered.expired > 0);
+  BOOST_TEST(covered.ttl_left > 0);
+  BOOST_TEST(covered.restored_expiry > 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
