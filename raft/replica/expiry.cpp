@@ -67,6 +67,12 @@ void store::expire_due() {
   const bool checkpoint = keys.expiring_keys() != 0 && clock::now() >= next_clock_checkpoint_;
   if (!due && !checkpoint) return;
   auto batch = due ? keys.due(*now, repl_.expiry_batch) : std::vector<std::string_view>{};
+  if (batch.size() == repl_.expiry_batch && clock::now() >= next_expiry_log_) {
+    // A backlog: many keys ran out together. Said once in a while, not per batch.
+    next_expiry_log_ = clock::now() + std::chrono::seconds(10);
+    spdlog::info("node {}: many keys' TTLs ran out together; deleting them {} per log entry ({} keys with a TTL left)",
+                 repl_.id, repl_.expiry_batch, keys.expiring_keys());
+  }
   next_clock_checkpoint_ = clock::now() + repl_.clock_checkpoint_interval;
   expiry_in_flight_ = true;
   propose(encode_expire(*now, batch), [this](result<std::uint64_t> r) {

@@ -340,7 +340,8 @@ class store {
   std::chrono::steady_clock::time_point seen_clock_at_{};
   bool expiry_in_flight_ = false;
   std::chrono::steady_clock::time_point expiry_retry_at_{};  // after a failed batch
-  std::uint64_t expiry_wake_at_ = 0;  // the clock reading the loop sleeps until; 0: not planned
+  std::uint64_t expiry_wake_at_ = 0;
+  std::chrono::steady_clock::time_point next_expiry_log_{};  // the backlog's log line, rate-limited  // the clock reading the loop sleeps until; 0: not planned
   std::chrono::steady_clock::time_point next_clock_checkpoint_{};
   io::event expiry_wake_;
 
