@@ -128,30 +128,21 @@ kv::read_mode read_mode_of(bool stale) { return stale ? kv::read_mode::stale : k
 
 // ---- the keyspace -----------------------------------------------------------------------------
 
-constexpr std::array<option_spec, 1> set_options{{{"--lease", true}}};
-
 asio::awaitable<int> set(context ctx, std::vector<std::string> args) {
-  auto w = or_usage_error(split_words("set", args, set_options));
-  if (w.operands.size() != 2) usage_error("set takes KEY VALUE");
-  std::uint64_t lease = 0;
-  for (const auto& [name, text] : w.options) lease = or_usage_error(parse_lease_id("set", text));
-  auto key = or_usage_error(parse_key("set", ctx.inv.notation, w.operands[0]));
-  std::string value;
-  if (w.operands[1] == "-") {
+  auto s = or_usage_error(parse_set(args, ctx.inv.notation));
+  if (s.from_input) {
     auto input = co_await value_from_input(ctx.client);
     if (!input) co_return exit_failed;
-    value = std::move(*input);
-  } else {
-    value = or_usage_error(parse_value(ctx.inv.notation, w.operands[1]));
+    s.op.value = std::move(*input);
   }
-  if (lease == 0) {
-    auto r = co_await ctx.client.set(std::move(key), std::move(value));
+  if (s.op.flags == 0) {  // no lease and no TTL option: the plain set request
+    auto r = co_await ctx.client.set(std::move(s.op.key), std::move(s.op.value));
     if (!r) co_return report(r);
     co_return emit(ctx.out->written(*r));
   }
-  // A put attached to a lease is a transaction of one put (etcd's put --lease).
+  // A put with a lease or a TTL option is a transaction of one put (etcd's put --lease).
   kv::txn t;
-  t.then_ops.push_back(make_put(std::move(key), std::move(value), false, lease));
+  t.then_ops.push_back(std::move(s.op));
   auto r = co_await ctx.client.txn(std::move(t));
   if (!r) co_return report(r);
   write_ack ack;
@@ -262,6 +253,37 @@ asio::awaitable<int> incr(context ctx, std::vector<std::string> args) {
   auto r = co_await ctx.client.txn(std::move(t));
   if (!r) co_return report(r);
   co_return emit(ctx.out->incr(*r));
+}
+
+// ---- per-key TTLs (Redis's EXPIRE family) -------------------------------------------------------
+
+// A transaction of the one op `op`.
+kv::txn one_op(kv::txn_op op) {
+  kv::txn t;
+  t.then_ops.push_back(std::move(op));
+  return t;
+}
+
+// expire KEY DURATION and persist KEY: 1 if the key changed, 0 if it does not exist (or, for
+// persist, has no TTL), as Redis's EXPIRE and PERSIST.
+asio::awaitable<int> expire(context ctx, std::vector<std::string> args) {
+  auto r = co_await ctx.client.txn(one_op(or_usage_error(parse_expire(args, ctx.inv.notation))));
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->expired(*r));
+}
+
+asio::awaitable<int> persist(context ctx, std::vector<std::string> args) {
+  auto r = co_await ctx.client.txn(one_op(or_usage_error(parse_persist(args, ctx.inv.notation))));
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->expired(*r));
+}
+
+// ttl KEY [--ms]: Redis's TTL (or PTTL); -2 for no such key is an answer, not "not found".
+asio::awaitable<int> ttl(context ctx, std::vector<std::string> args) {
+  auto a = or_usage_error(parse_ttl(args, ctx.inv.notation, op_source::command_line));
+  auto r = co_await ctx.client.txn(one_op(std::move(a.op)));
+  if (!r) co_return report(r);
+  co_return emit(ctx.out->ttl_left(*r, a.unit));
 }
 
 constexpr std::array<option_spec, 1> mget_options{{{"--stale"}}};
@@ -456,7 +478,7 @@ struct command_entry {
   command_fn run;
 };
 
-constexpr std::array<command_entry, 15> commands{{
+constexpr std::array<command_entry, 18> commands{{
     {"set", set},
     {"get", get},
     {"del", del},
@@ -464,6 +486,9 @@ constexpr std::array<command_entry, 15> commands{{
     {"txn", txn},
     {"cas", cas},
     {"incr", incr},
+    {"expire", expire},
+    {"persist", persist},
+    {"ttl", ttl},
     {"mget", mget},
     {"compact", compact},
     {"watch", watch},

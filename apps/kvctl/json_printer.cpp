@@ -100,6 +100,15 @@ class json_printer final : public printer {
     return line(json{{"header", header_revision(r.revision)}, {"value", r.results.at(0).value}});
   }
 
+  std::string expired(const txn_reply& r) const override {
+    return line(json{{"header", header_revision(r.revision)}, {"changed", r.results.at(0).value != 0}});
+  }
+
+  std::string ttl_left(const txn_reply& r, ttl_unit) const override {
+    const auto ms = r.results.at(0).value;
+    return line(json{{"header", header_revision(r.revision)}, {"ttl", ttl_seconds(ms)}, {"ttl_ms", ms}});
+  }
+
   std::string mget(const txn_reply& r) const override {
     auto kvs = json::array();
     for (const auto& result : r.results)

@@ -30,6 +30,10 @@ commands:
                        it is read whole, exit status 3); prints OK and the revision the
                        write took (for get --rev, cas --mod-rev, search --min-index);
                        --lease ID attaches KEY to the lease (deleted when the lease ends)
+      --ttl DURATION   KEY expires DURATION after the write (e.g. 30s, 1500ms, 2m; whole
+                       milliseconds, at least 1ms); may be combined with --lease
+      --keep-ttl       KEY keeps the TTL it has (Redis's KEEPTTL); without --ttl or
+                       --keep-ttl, a set removes KEY's TTL, as Redis's SET does
   get KEY [END]        one KEY: print its value and a newline (exit status 1 if it does not
                        exist); with END, --prefix or --from-key: every key in [KEY, END), a
                        KEY line then a VALUE line per key (exit status 0 if there is none)
@@ -56,12 +60,14 @@ commands:
                        line, the ops to run otherwise. A compare is TARGET("KEY") OP "OPERAND":
                        TARGET value, version, create or mod (the create and mod revisions),
                        OP = != < >, KEY and OPERAND double-quoted with backslash escapes
-                       (version("k") > "3"). An op is put KEY VALUE [--prev-kv], get KEY [END]
-                       [get's options], del KEY [END] [del's options] or incr KEY [BY]; quote
-                       a word "like this" or 'like this'. Prints SUCCESS or FAILURE, then each
-                       op's result after a blank line (put: OK; get: as get with END; del: the
-                       count; incr: the new value). Exit status 0 either way; 2 for bad input,
-                       naming the line (nothing is sent).
+                       (version("k") > "3"). An op is put KEY VALUE [--prev-kv] [--ttl D |
+                       --keep-ttl], get KEY [END] [get's options], del KEY [END] [del's
+                       options], incr KEY [BY], expire KEY DURATION, persist KEY or ttl KEY;
+                       quote a word "like this" or 'like this'. Prints SUCCESS or FAILURE,
+                       then each op's result after a blank line (put: OK; get: as get with
+                       END; del: the count; incr: the new value; expire, persist: 1 or 0;
+                       ttl: milliseconds left, as ttl --ms). Exit status 0 either way; 2 for
+                       bad input, naming the line (nothing is sent).
   cas KEY EXPECTED NEW set KEY to NEW if its value is EXPECTED: prints OK and the revision of
                        the write; else prints the key's value (nothing if it does not exist),
                        says why on standard error and exits with status 1
@@ -70,6 +76,14 @@ commands:
   incr KEY [BY]        add BY (default 1; may be negative) to the decimal 64-bit integer KEY
                        holds (absent: 0) and print the result; a value that is not an integer,
                        or a sum that overflows, is refused (exit status 3)
+  expire KEY DURATION  KEY expires DURATION from now (a new version of KEY, as a put); prints
+                       1, or 0 if KEY does not exist (Redis's EXPIRE)
+  persist KEY          remove KEY's TTL (a new version of KEY); prints 1, or 0, changing
+                       nothing, if KEY does not exist or has no TTL (Redis's PERSIST)
+  ttl KEY              print the seconds KEY has left, rounded to the nearest (Redis's TTL):
+                       -1 if KEY has no TTL, -2 if it does not exist (exit status 0 both);
+                       -w json gives "ttl" (seconds) and "ttl_ms"
+      --ms             in milliseconds (Redis's PTTL)
   mget KEY...          print the keys' values, one line per key, at one revision; an empty
                        line for a key that does not exist (-w json tells it from an empty
                        value: null); --stale as get's
@@ -115,7 +129,7 @@ commands:
   --min-index R (wait until the node's index has applied revision R, as set, bulk-set, put,
   del, txn and -w json print; --min-revision R is the same)
 
-The options of get, del, cas, mget, watch, search and similar may come before or after their
+The options of set, get, del, cas, mget, ttl, watch, search and similar may come before or after their
 arguments, as --name VALUE or --name=VALUE; "--" ends them (for a KEY that starts with "--").
 
 options (before the command):

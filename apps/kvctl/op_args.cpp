@@ -1,5 +1,6 @@
 #include "apps/kvctl/op_args.hpp"
 
+#include "core/base/units.hpp"
 #include "core/model/key_range.hpp"
 
 #include <fmt/format.h>
@@ -59,6 +60,40 @@ result<std::pair<std::string, std::string>> range_of(std::string_view command, c
     end = std::move(*e);
   }
   return std::pair{std::move(*key), std::move(end)};
+}
+
+// A put's TTL options: --ttl DURATION or --keep-ttl, never both.
+constexpr option_spec ttl_option{"--ttl", true};
+constexpr option_spec keep_ttl_option{"--keep-ttl"};
+
+// Applies the --ttl or --keep-ttl among `options` to `put` (a put op); the last --ttl counts.
+result<kv::txn_op> with_ttl_options(std::string_view command,
+                                    const std::vector<std::pair<std::string, std::string>>& options,
+                                    kv::txn_op put) {
+  std::int64_t ttl_ms = 0;
+  bool keep = false;
+  for (const auto& [name, value] : options) {
+    if (name == keep_ttl_option.name) keep = true;
+    if (name == ttl_option.name) {
+      auto ms = parse_ttl_ms(command, name, value);
+      if (!ms) return ms.failure();
+      ttl_ms = *ms;
+    }
+  }
+  if (keep && ttl_ms != 0) return usage(fmt::format("{}: --ttl and --keep-ttl cannot be combined", command));
+  if (ttl_ms != 0) {
+    put.flags |= op_ttl;
+    put.ttl_ms = ttl_ms;
+  }
+  if (keep) put.flags |= op_keep_ttl;
+  return put;
+}
+
+// KEY, the one operand of persist and ttl.
+result<std::string> one_key(std::string_view command, const std::vector<std::string>& operands,
+                            byte_notation notation) {
+  if (operands.size() != 1) return usage(fmt::format("{} takes KEY", command));
+  return parse_key(command, notation, operands[0]);
 }
 
 }  // namespace
@@ -243,7 +278,7 @@ result<del_args> parse_del(const std::vector<std::string>& args, byte_notation n
 }
 
 result<kv::txn_op> parse_put(const std::vector<std::string>& args, byte_notation notation) {
-  static constexpr std::array<option_spec, 1> specs{{{"--prev-kv"}}};
+  static constexpr std::array<option_spec, 3> specs{{{"--prev-kv"}, ttl_option, keep_ttl_option}};
   auto w = split_words("put", args, specs);
   if (!w) return w.failure();
   if (w->operands.size() != 2) return usage("put takes KEY VALUE");
@@ -251,7 +286,90 @@ result<kv::txn_op> parse_put(const std::vector<std::string>& args, byte_notation
   if (!key) return key.failure();
   auto value = parse_value(notation, w->operands[1]);
   if (!value) return value.failure();
-  return make_put(std::move(*key), std::move(*value), !w->options.empty());
+  const bool prev_kv = std::any_of(w->options.begin(), w->options.end(),
+                                   [](const auto& option) { return option.first == "--prev-kv"; });
+  return with_ttl_options("put", w->options, make_put(std::move(*key), std::move(*value), prev_kv));
+}
+
+result<set_args> parse_set(const std::vector<std::string>& args, byte_notation notation) {
+  static constexpr std::array<option_spec, 3> specs{{{"--lease", true}, ttl_option, keep_ttl_option}};
+  auto w = split_words("set", args, specs);
+  if (!w) return w.failure();
+  if (w->operands.size() != 2) return usage("set takes KEY VALUE");
+  std::uint64_t lease = 0;
+  for (const auto& [name, value] : w->options) {
+    if (name != "--lease") continue;
+    auto id = parse_lease_id("set", value);
+    if (!id) return id.failure();
+    lease = *id;
+  }
+  auto key = parse_key("set", notation, w->operands[0]);
+  if (!key) return key.failure();
+  set_args s;
+  s.from_input = w->operands[1] == "-";
+  std::string value;
+  if (!s.from_input) {
+    auto v = parse_value(notation, w->operands[1]);
+    if (!v) return v.failure();
+    value = std::move(*v);
+  }
+  auto put = with_ttl_options("set", w->options, make_put(std::move(*key), std::move(value), false, lease));
+  if (!put) return put.failure();
+  s.op = std::move(*put);
+  return s;
+}
+
+result<std::int64_t> parse_ttl_ms(std::string_view command, std::string_view what, std::string_view text) {
+  constexpr std::int64_t ns_per_ms = 1'000'000;
+  const auto too_short = [&] {
+    return usage(fmt::format("{}: {} must be at least 1ms, got \"{}\"", command, what, text));
+  };
+  if (text.starts_with('-')) return too_short();
+  auto d = parse_duration(text);
+  if (!d) {
+    return usage(fmt::format("{}: {} takes a duration such as 30s, 1500ms or 2m (a number then {}), got \"{}\"",
+                             command, what, duration_unit_list(), text));
+  }
+  if (d->count() < ns_per_ms) return too_short();
+  if (d->count() % ns_per_ms != 0) {
+    return usage(fmt::format("{}: {} takes whole milliseconds, got \"{}\"", command, what, text));
+  }
+  const auto ms = d->count() / ns_per_ms;
+  if (ms > max_ttl_ms) return usage(fmt::format("{}: {} is at most {}ms, got \"{}\"", command, what, max_ttl_ms, text));
+  return ms;
+}
+
+result<kv::txn_op> parse_expire(const std::vector<std::string>& args, byte_notation notation) {
+  auto w = split_words("expire", args, {});
+  if (!w) return w.failure();
+  if (w->operands.size() != 2) return usage("expire takes KEY DURATION");
+  auto key = parse_key("expire", notation, w->operands[0]);
+  if (!key) return key.failure();
+  auto ms = parse_ttl_ms("expire", "DURATION", w->operands[1]);
+  if (!ms) return ms.failure();
+  return make_expire(std::move(*key), *ms);
+}
+
+result<kv::txn_op> parse_persist(const std::vector<std::string>& args, byte_notation notation) {
+  auto w = split_words("persist", args, {});
+  if (!w) return w.failure();
+  auto key = one_key("persist", w->operands, notation);
+  if (!key) return key.failure();
+  return make_expire(std::move(*key), 0);
+}
+
+result<ttl_args> parse_ttl(const std::vector<std::string>& args, byte_notation notation, op_source source) {
+  static constexpr std::array<option_spec, 1> command_line_specs{{{"--ms"}}};
+  auto w = split_words("ttl", args,
+                       source == op_source::command_line ? std::span<const option_spec>(command_line_specs)
+                                                         : std::span<const option_spec>());
+  if (!w) return w.failure();
+  auto key = one_key("ttl", w->operands, notation);
+  if (!key) return key.failure();
+  ttl_args t;
+  t.op = make_ttl(std::move(*key));
+  if (!w->options.empty()) t.unit = ttl_unit::milliseconds;
+  return t;
 }
 
 result<kv::txn_op> parse_incr(const std::vector<std::string>& args, byte_notation notation) {

@@ -1,8 +1,8 @@
 #pragma once
-// The arguments of kvctl's get, del, put and incr, as the command line gives them and as txn's
-// input gives its ops: parsed into the transaction op they ask for, and how to print it. Pure
-// functions: words in, an op or a usage error out (errc::bad_request, with a message that starts
-// with the command's name).
+// The arguments of kvctl's get, del, put, set, incr, expire, persist and ttl, as the command line
+// gives them and as txn's input gives its ops: parsed into the transaction op they ask for, and
+// how to print it. Pure functions: words in, an op or a usage error out (errc::bad_request, with a
+// message that starts with the command's name).
 //
 // Options follow etcdctl's names and may come before, between or after the operands:
 // "--name VALUE", "--name=VALUE", or "--name" for a flag; "--" ends the options. A word starting
@@ -72,8 +72,39 @@ result<del_args> parse_del(const std::vector<std::string>& args, byte_notation n
 //       [--progress-notify]
 result<watch_spec> parse_watch(const std::vector<std::string>& args, byte_notation notation);
 
-// put KEY VALUE [--prev-kv] (txn's input only: the command line's is `set`)
+// put KEY VALUE [--prev-kv] [--ttl DURATION | --keep-ttl] (txn's input only: the command line's
+// is `set`). Without --ttl or --keep-ttl a put clears the key's TTL, as Redis's SET does.
 result<kv::txn_op> parse_put(const std::vector<std::string>& args, byte_notation notation);
+
+// set KEY VALUE [--lease ID] [--ttl DURATION | --keep-ttl]
+struct set_args {
+  kv::txn_op op;            // a put op; its value is empty when from_input
+  bool from_input = false;  // VALUE "-": the value is standard input, which the command reads
+};
+result<set_args> parse_set(const std::vector<std::string>& args, byte_notation notation);
+
+// A TTL as a duration ("30s", "1500ms", "2m"): whole milliseconds, from 1 ms to kv::max_ttl_ms.
+// `what` names the option or operand in the error ("--ttl", "DURATION").
+result<std::int64_t> parse_ttl_ms(std::string_view command, std::string_view what, std::string_view text);
+
+// expire KEY DURATION: an expire op giving KEY a TTL of DURATION (Redis's EXPIRE / PEXPIRE).
+result<kv::txn_op> parse_expire(const std::vector<std::string>& args, byte_notation notation);
+
+// persist KEY: an expire op removing KEY's TTL (Redis's PERSIST).
+result<kv::txn_op> parse_persist(const std::vector<std::string>& args, byte_notation notation);
+
+// How `ttl` prints what a key has left.
+enum class ttl_unit : std::uint8_t {
+  seconds,       // rounded to the nearest second, as Redis's TTL
+  milliseconds,  // --ms, as Redis's PTTL
+};
+
+// ttl KEY and, on the command line, [--ms]
+struct ttl_args {
+  kv::txn_op op;  // a ttl op
+  ttl_unit unit = ttl_unit::seconds;
+};
+result<ttl_args> parse_ttl(const std::vector<std::string>& args, byte_notation notation, op_source source);
 
 // incr KEY [BY]: BY a decimal 64-bit integer (default 1), possibly negative.
 result<kv::txn_op> parse_incr(const std::vector<std::string>& args, byte_notation notation);

@@ -36,6 +36,10 @@ struct endpoint_status {
   result<node_status> status;
 };
 
+// A ttl op's answer (milliseconds) in seconds as Redis's TTL gives it: rounded to the nearest
+// second; -1 (no TTL) and -2 (no such key) as they are.
+constexpr std::int64_t ttl_seconds(std::int64_t ms) { return ms < 0 ? ms : (ms + 500) / 1000; }
+
 class printer {
  public:
   virtual ~printer() = default;
@@ -52,6 +56,12 @@ class printer {
   virtual std::string cas(const txn_reply& r) const = 0;
   // incr: a transaction of one incr op.
   virtual std::string incr(const txn_reply& r) const = 0;
+  // expire, persist: a transaction of one expire op; 1 if it changed the key, else 0, as Redis's
+  // EXPIRE prints (JSON: "changed", as txn's response_expire).
+  virtual std::string expired(const txn_reply& r) const = 0;
+  // ttl: a transaction of one ttl op; what the key has left in `unit`, -1 for a key without a TTL,
+  // -2 for no such key, as Redis's TTL and PTTL (JSON: "ttl" in seconds and "ttl_ms", both always).
+  virtual std::string ttl_left(const txn_reply& r, ttl_unit unit) const = 0;
   // mget: one range result (of one key) per key asked.
   virtual std::string mget(const txn_reply& r) const = 0;
   virtual std::string compacted(std::uint64_t revision, std::uint64_t index) const = 0;

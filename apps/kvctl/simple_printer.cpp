@@ -78,6 +78,13 @@ class simple_printer final : public printer {
 
   std::string incr(const txn_reply& r) const override { return fmt::format("{}\n", r.results.at(0).value); }
 
+  std::string expired(const txn_reply& r) const override { return fmt::format("{}\n", r.results.at(0).value); }
+
+  std::string ttl_left(const txn_reply& r, ttl_unit unit) const override {
+    const auto ms = r.results.at(0).value;
+    return fmt::format("{}\n", unit == ttl_unit::milliseconds ? ms : ttl_seconds(ms));
+  }
+
   std::string mget(const txn_reply& r) const override {
     std::string out;
     for (const auto& result : r.results) out += result.kvs.empty() ? "\n" : line(result.kvs.front().value);

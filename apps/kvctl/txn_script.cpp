@@ -160,6 +160,13 @@ result<txn_op> parse_op(std::string_view line, byte_notation notation) {
   words->erase(words->begin());
   if (name == "put") return parse_put(*words, notation);
   if (name == "incr") return parse_incr(*words, notation);
+  if (name == "expire") return parse_expire(*words, notation);
+  if (name == "persist") return parse_persist(*words, notation);
+  if (name == "ttl") {
+    auto t = parse_ttl(*words, notation, op_source::txn_input);
+    if (!t) return t.failure();
+    return std::move(t->op);
+  }
   if (name == "get") {
     auto g = parse_get(*words, notation, op_source::txn_input);
     if (!g) return g.failure();
@@ -170,7 +177,7 @@ result<txn_op> parse_op(std::string_view line, byte_notation notation) {
     if (!d) return d.failure();
     return std::move(d->op);
   }
-  return usage(fmt::format("unknown op \"{}\": put, get, del or incr", name));
+  return usage(fmt::format("unknown op \"{}\": put, get, del, incr, expire, persist or ttl", name));
 }
 
 }  // namespace

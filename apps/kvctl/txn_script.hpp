@@ -13,10 +13,12 @@
 //   create_revision and mod its mod_revision, as etcdctl spells them. OP is = != < or >. The
 //   OPERAND of version, create and mod is a non-negative integer, in quotes as etcdctl wants it.
 //   KEY and OPERAND are double-quoted, with Go's backslash escapes (\" \\ \n \t \xff \u00e9 ...).
-// - An op is `put KEY VALUE [--prev-kv]`, `get KEY [END] [options]` (get's range options:
-//   --prefix --from-key --limit --rev --order --keys-only --count-only), `del KEY [END]
-//   [--prefix|--from-key] [--prev-kv]` or kvnode's `incr KEY [BY]`. Its words are separated by
-//   spaces; a word may be "double-quoted" (with the escapes) or 'single-quoted' (as it is).
+// - An op is `put KEY VALUE [--prev-kv] [--ttl DURATION | --keep-ttl]`, `get KEY [END] [options]`
+//   (get's range options: --prefix --from-key --limit --rev --order --keys-only --count-only),
+//   `del KEY [END] [--prefix|--from-key] [--prev-kv]`, or kvnode's `incr KEY [BY]`,
+//   `expire KEY DURATION`, `persist KEY` and `ttl KEY` (its answer in milliseconds, as PTTL).
+//   Its words are separated by spaces; a word may be "double-quoted" (with the escapes) or
+//   'single-quoted' (as it is).
 // - A line of spaces only is blank. The input may end in place of a blank line; after the third
 //   section's blank line, only blank lines may follow.
 // - With --hex (byte_notation::hex) keys, ends, values and value operands are hexadecimal once

@@ -35,6 +35,13 @@ std::uint64_t revision_of(const node_process& node) {
   return json_of(kvctl(node, {"-w", "json", "status"}))["revision"].get<std::uint64_t>();
 }
 
+// The number on the one line of a successful ttl (or expire, persist).
+std::int64_t number_of(const command_result& r) {
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(lines(r.out) == 1u, r.out);
+  return std::stoll(r.out);
+}
+
 std::string random_bytes(std::size_t n) {
   std::mt19937_64 rng(n);
   std::string out(n, '\0');
@@ -173,6 +180,14 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2_with_one_line_and_send_nothing) {
       {"-w"},
       {"--write-out=xml", "ping"},
       {"-w", "json", "get", "--raw", "k"},
+      {"set", "k", "v", "--ttl", "10"},
+      {"set", "k", "v", "--ttl", "0s"},
+      {"set", "k", "v", "--ttl", "5s", "--keep-ttl"},
+      {"set", "k", "-", "--ttl", "-1s"},
+      {"expire", "k"},
+      {"expire", "k", "0ms"},
+      {"persist"},
+      {"ttl", "k", "--bogus"},
   };
   // Against a port nothing listens on: anything sent would fail with exit status 3.
   const auto nowhere = "127.0.0.1:" + std::to_string(free_port());
@@ -722,6 +737,111 @@ BOOST_AUTO_TEST_CASE(lease_commands_follow_etcdctl) {
   BOOST_TEST(WIFEXITED(status));
   BOOST_TEST(WEXITSTATUS(status) == 0);
   BOOST_TEST(has(slurp(dir / "out"), "lease 00000000000000ff keepalived with TTL(3)"));
+}
+
+// Redis's TTL commands: set --ttl / --keep-ttl, expire, persist, ttl.
+
+BOOST_AUTO_TEST_CASE(per_key_ttls_as_redis) {
+  node_process node;
+  auto r = kvctl(node, {"set", "s", "v", "--ttl", "30s"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out == fmt::format("OK (revision {})\n", revision_of(node)));
+  const auto seconds = number_of(kvctl(node, {"ttl", "s"}));
+  BOOST_TEST((seconds > 20 && seconds <= 30), seconds);
+  const auto ms = number_of(kvctl(node, {"ttl", "--ms", "s"}));
+  BOOST_TEST((ms > 20'000 && ms <= 30'000), ms);
+  auto j = json_of(kvctl(node, {"-w", "json", "ttl", "s"}));
+  BOOST_TEST(j["header"]["revision"].get<std::uint64_t>() == revision_of(node));
+  BOOST_TEST((j["ttl_ms"].get<std::int64_t>() > 20'000 && j["ttl_ms"].get<std::int64_t>() <= 30'000), j.dump());
+  BOOST_TEST((j["ttl"].get<std::int64_t>() > 20 && j["ttl"].get<std::int64_t>() <= 30), j.dump());
+
+  // -1: no TTL; -2: no such key (an answer, exit status 0, not "not found").
+  kvctl(node, {"set", "p", "v"});
+  BOOST_TEST(number_of(kvctl(node, {"ttl", "p"})) == -1);
+  BOOST_TEST(number_of(kvctl(node, {"ttl", "--ms", "nothing"})) == -2);
+  j = json_of(kvctl(node, {"-w", "json", "ttl", "nothing"}));
+  BOOST_TEST(j["ttl"].get<std::int64_t>() == -2);
+  BOOST_TEST(j["ttl_ms"].get<std::int64_t>() == -2);
+
+  // expire and persist print 1 when they changed the key, else 0.
+  BOOST_TEST(kvctl(node, {"expire", "p", "10s"}).out == "1\n");
+  const auto after_expire = number_of(kvctl(node, {"ttl", "p"}));
+  BOOST_TEST((after_expire > 5 && after_expire <= 10), after_expire);
+  BOOST_TEST(kvctl(node, {"persist", "p"}).out == "1\n");
+  BOOST_TEST(kvctl(node, {"persist", "p"}).out == "0\n");  // it has no TTL now
+  BOOST_TEST(number_of(kvctl(node, {"ttl", "p"})) == -1);
+  BOOST_TEST(kvctl(node, {"expire", "nothing", "5s"}).out == "0\n");
+  BOOST_TEST(kvctl(node, {"persist", "nothing"}).out == "0\n");
+  j = json_of(kvctl(node, {"-w", "json", "expire", "p", "1m"}));
+  BOOST_TEST(j["changed"].get<bool>());
+  BOOST_TEST(j["header"]["revision"].get<std::uint64_t>() == revision_of(node));  // a write: a new version
+
+  // --keep-ttl keeps it; a plain set removes it, as Redis's SET.
+  BOOST_TEST(kvctl(node, {"set", "p", "w", "--keep-ttl"}).exit_code == 0);
+  const auto kept = number_of(kvctl(node, {"ttl", "p"}));
+  BOOST_TEST((kept > 50 && kept <= 60), kept);
+  BOOST_TEST(kvctl(node, {"set", "p", "x"}).exit_code == 0);
+  BOOST_TEST(number_of(kvctl(node, {"ttl", "p"})) == -1);
+
+  // --ttl with --lease: revoking the lease still deletes the key.
+  kvctl(node, {"lease", "grant", "60"});
+  r = kvctl(node, {"set", "l", "v", "--lease", "1", "--ttl", "1m"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  const auto leased = number_of(kvctl(node, {"ttl", "l"}));
+  BOOST_TEST((leased > 50 && leased <= 60), leased);
+  kvctl(node, {"lease", "revoke", "1"});
+  BOOST_TEST(kvctl(node, {"get", "l"}).exit_code == 1);
+
+  // txn's TTL ops; ttl answers in milliseconds there.
+  r = kvctl(node, {"txn"}, "\nput t v --ttl 5s\nexpire p 9s\nttl s\npersist nothing\n");
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.starts_with("SUCCESS\n\nOK\n\n1\n\n"), r.out);
+  BOOST_TEST(r.out.ends_with("\n\n0\n"), r.out);
+  const auto txn_t = number_of(kvctl(node, {"ttl", "t"}));
+  BOOST_TEST((txn_t > 0 && txn_t <= 5), txn_t);
+}
+
+BOOST_AUTO_TEST_CASE(a_key_with_a_short_ttl_disappears_after_it) {
+  node_process node;
+  const auto start = std::chrono::steady_clock::now();
+  auto r = kvctl(node, {"set", "short", "v", "--ttl", "1s"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  int status = 0;
+  for (int i = 0; i < 100 && status == 0; ++i) {
+    status = kvctl(node, {"get", "short"}).exit_code;
+    if (status == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  BOOST_TEST(status == 1);  // not found
+  BOOST_TEST(waited.count() >= 1000);  // never before its TTL
+  BOOST_TEST(number_of(kvctl(node, {"ttl", "short"})) == -2);
+}
+
+BOOST_AUTO_TEST_CASE(ttl_usage_errors_say_what_is_wrong) {
+  node_process node;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"set", "k", "v", "--ttl", "ten"},
+       "set: --ttl takes a duration such as 30s, 1500ms or 2m (a number then ns, us, ms, s, m or h), got \"ten\""},
+      {{"set", "k", "v", "--ttl", "0s"}, "set: --ttl must be at least 1ms, got \"0s\""},
+      {{"set", "k", "v", "--ttl", "-5s"}, "set: --ttl must be at least 1ms, got \"-5s\""},
+      {{"set", "k", "v", "--ttl", "1500us"}, "set: --ttl takes whole milliseconds, got \"1500us\""},
+      {{"set", "k", "v", "--ttl", "5s", "--keep-ttl"}, "set: --ttl and --keep-ttl cannot be combined"},
+      {{"expire", "k", "0s"}, "expire: DURATION must be at least 1ms, got \"0s\""},
+      {{"expire", "k", "-1m"}, "expire: DURATION must be at least 1ms, got \"-1m\""},
+      {{"expire", "k", "5"},
+       "expire: DURATION takes a duration such as 30s, 1500ms or 2m (a number then ns, us, ms, s, m or h), "
+       "got \"5\""},
+      {{"expire", "k"}, "expire takes KEY DURATION"},
+      {{"persist", "a", "b"}, "persist takes KEY"},
+      {{"ttl"}, "ttl takes KEY"},
+  };
+  for (const auto& [args, message] : cases) {
+    auto r = kvctl(node, args);
+    BOOST_TEST(r.exit_code == 2, message << ": " << r.err);
+    BOOST_TEST(r.err == "kvctl: " + message + " (see kvctl --help)\n");
+    BOOST_TEST(r.out.empty(), r.out);
+  }
+  BOOST_TEST(has(kvctl(node, {"status"}).out, "keys: 0\n"));  // nothing was written
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,4 +1,5 @@
-// kvctl's get, del, put and incr arguments: etcdctl's options, anywhere among the operands.
+// kvctl's get, del, put, set, incr and TTL arguments: etcdctl's options, anywhere among the
+// operands; Redis's TTL commands with durations.
 
 #include "apps/kvctl/op_args.hpp"
 
@@ -105,6 +106,81 @@ BOOST_AUTO_TEST_CASE(del_put_and_incr) {
   BOOST_TEST(parse_incr({"n"}, byte_notation::text)->delta == 1);
   BOOST_TEST(!parse_incr({"n", "9223372036854775808"}, byte_notation::text).ok());
   BOOST_TEST(!parse_incr({"n", "1", "2"}, byte_notation::text).ok());
+}
+
+BOOST_AUTO_TEST_CASE(set_with_a_lease_a_ttl_or_keep_ttl) {
+  auto plain = parse_set({"k", "v"}, byte_notation::text);
+  BOOST_REQUIRE_MESSAGE(plain.ok(), plain.message());
+  BOOST_TEST(plain->op.flags == 0);  // a plain set request, no transaction
+  BOOST_TEST(!plain->from_input);
+
+  auto ttl = parse_set({"--ttl", "1.5s", "k", "v", "--lease=a"}, byte_notation::text);
+  BOOST_REQUIRE_MESSAGE(ttl.ok(), ttl.message());
+  BOOST_TEST(ttl->op.flags == (kv::op_ttl | kv::op_lease));
+  BOOST_TEST(ttl->op.ttl_ms == 1500);
+  BOOST_TEST(ttl->op.lease == 10u);
+  BOOST_TEST(ttl->op.value == "v");
+
+  auto keep = parse_set({"k", "-", "--keep-ttl"}, byte_notation::text);
+  BOOST_REQUIRE_MESSAGE(keep.ok(), keep.message());
+  BOOST_TEST(keep->op.flags == kv::op_keep_ttl);
+  BOOST_TEST(keep->op.ttl_ms == 0);
+  BOOST_TEST(keep->from_input);
+
+  BOOST_TEST(parse_set({"k", "v", "--ttl", "5s", "--keep-ttl"}, byte_notation::text).message() ==
+             "set: --ttl and --keep-ttl cannot be combined");
+  BOOST_TEST(parse_set({"k", "v", "--ttl"}, byte_notation::text).message() == "set: --ttl needs a value");
+  BOOST_TEST(parse_set({"k"}, byte_notation::text).message() == "set takes KEY VALUE");
+
+  auto put = parse_put({"k", "v", "--ttl=2m", "--prev-kv"}, byte_notation::text);
+  BOOST_REQUIRE_MESSAGE(put.ok(), put.message());
+  BOOST_TEST(put->flags == (kv::op_ttl | kv::op_prev_kv));
+  BOOST_TEST(put->ttl_ms == 120'000);
+  BOOST_TEST(parse_put({"k", "v", "--keep-ttl"}, byte_notation::text)->flags == kv::op_keep_ttl);
+}
+
+BOOST_AUTO_TEST_CASE(ttl_durations_are_whole_milliseconds_from_1ms) {
+  BOOST_TEST(*parse_ttl_ms("set", "--ttl", "30s") == 30'000);
+  BOOST_TEST(*parse_ttl_ms("set", "--ttl", "1500ms") == 1500);
+  BOOST_TEST(*parse_ttl_ms("set", "--ttl", "1ms") == 1);
+  BOOST_TEST(*parse_ttl_ms("set", "--ttl", "2000us") == 2);
+  BOOST_TEST(*parse_ttl_ms("set", "--ttl", "1h") == 3'600'000);
+  BOOST_TEST(parse_ttl_ms("set", "--ttl", "30").message() ==
+             "set: --ttl takes a duration such as 30s, 1500ms or 2m (a number then ns, us, ms, s, m or h), "
+             "got \"30\"");
+  BOOST_TEST(parse_ttl_ms("expire", "DURATION", "soon").message().starts_with("expire: DURATION takes a duration"));
+  BOOST_TEST(parse_ttl_ms("set", "--ttl", "0s").message() == "set: --ttl must be at least 1ms, got \"0s\"");
+  BOOST_TEST(parse_ttl_ms("set", "--ttl", "-5s").message() == "set: --ttl must be at least 1ms, got \"-5s\"");
+  BOOST_TEST(parse_ttl_ms("set", "--ttl", "999us").message() == "set: --ttl must be at least 1ms, got \"999us\"");
+  BOOST_TEST(parse_ttl_ms("set", "--ttl", "1500us").message() == "set: --ttl takes whole milliseconds, got \"1500us\"");
+}
+
+BOOST_AUTO_TEST_CASE(expire_persist_and_ttl) {
+  auto expire = parse_expire({"k", "10s"}, byte_notation::text);
+  BOOST_REQUIRE_MESSAGE(expire.ok(), expire.message());
+  BOOST_TEST((expire->type == kv::txn_op_type::expire));
+  BOOST_TEST(expire->key == "k");
+  BOOST_TEST(expire->ttl_ms == 10'000);
+  BOOST_TEST(parse_expire({"k"}, byte_notation::text).message() == "expire takes KEY DURATION");
+  BOOST_TEST(parse_expire({"k", "0ms"}, byte_notation::text).message() ==
+             "expire: DURATION must be at least 1ms, got \"0ms\"");
+
+  auto persist = parse_persist({"6b"}, byte_notation::hex);
+  BOOST_REQUIRE_MESSAGE(persist.ok(), persist.message());
+  BOOST_TEST((persist->type == kv::txn_op_type::expire));
+  BOOST_TEST(persist->key == "k");
+  BOOST_TEST(persist->ttl_ms == 0);  // 0: remove the TTL
+  BOOST_TEST(parse_persist({"a", "b"}, byte_notation::text).message() == "persist takes KEY");
+
+  auto ttl = parse_ttl({"k"}, byte_notation::text, op_source::command_line);
+  BOOST_REQUIRE_MESSAGE(ttl.ok(), ttl.message());
+  BOOST_TEST((ttl->op.type == kv::txn_op_type::ttl));
+  BOOST_TEST((ttl->unit == ttl_unit::seconds));
+  BOOST_TEST((parse_ttl({"--ms", "k"}, byte_notation::text, op_source::command_line)->unit == ttl_unit::milliseconds));
+  BOOST_TEST(parse_ttl({"k", "--ms"}, byte_notation::text, op_source::txn_input).message() ==
+             "ttl: unknown option \"--ms\"");
+  BOOST_TEST(parse_ttl({}, byte_notation::text, op_source::command_line).message() == "ttl takes KEY");
+  BOOST_TEST(parse_ttl({""}, byte_notation::text, op_source::command_line).message() == "ttl: a KEY cannot be empty");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

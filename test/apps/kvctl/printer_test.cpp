@@ -39,6 +39,18 @@ get_args get_with(bool one_key, std::uint8_t flags) {
   return g;
 }
 
+// A reply to a transaction of one expire or ttl op answering `value`.
+kv::txn_reply one_value(kv::txn_op_type type, std::int64_t value) {
+  kv::op_result result;
+  result.type = type;
+  result.value = value;
+  kv::txn_reply r;
+  r.succeeded = true;
+  r.revision = 6;
+  r.results = {result};
+  return r;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(kvctl_printer)
@@ -129,6 +141,32 @@ BOOST_AUTO_TEST_CASE(json_is_etcd_shaped_with_base64_bytes) {
   auto m = nlohmann::json::parse(p->mget(mget));
   BOOST_TEST(m["kvs"][0]["value"].get<std::string>().empty());
   BOOST_TEST(m["kvs"][1].is_null());
+}
+
+BOOST_AUTO_TEST_CASE(ttls_as_redis_prints_them) {
+  auto simple = make_simple_printer(byte_notation::text);
+  BOOST_TEST(simple->expired(one_value(kv::txn_op_type::expire, 1)) == "1\n");
+  BOOST_TEST(simple->expired(one_value(kv::txn_op_type::expire, 0)) == "0\n");
+  const auto left = one_value(kv::txn_op_type::ttl, 29'500);
+  BOOST_TEST(simple->ttl_left(left, ttl_unit::seconds) == "30\n");  // rounded to the nearest, as Redis
+  BOOST_TEST(simple->ttl_left(one_value(kv::txn_op_type::ttl, 29'499), ttl_unit::seconds) == "29\n");
+  BOOST_TEST(simple->ttl_left(left, ttl_unit::milliseconds) == "29500\n");
+  BOOST_TEST(simple->ttl_left(one_value(kv::txn_op_type::ttl, -1), ttl_unit::seconds) == "-1\n");
+  BOOST_TEST(simple->ttl_left(one_value(kv::txn_op_type::ttl, -2), ttl_unit::seconds) == "-2\n");
+  BOOST_TEST(simple->ttl_left(one_value(kv::txn_op_type::ttl, -2), ttl_unit::milliseconds) == "-2\n");
+
+  auto json = make_json_printer();
+  auto changed = nlohmann::json::parse(json->expired(one_value(kv::txn_op_type::expire, 1)));
+  BOOST_TEST(changed["header"]["revision"].get<std::uint64_t>() == 6u);
+  BOOST_TEST(changed["changed"].get<bool>());
+  BOOST_TEST(!nlohmann::json::parse(json->expired(one_value(kv::txn_op_type::expire, 0)))["changed"].get<bool>());
+  auto ttl = nlohmann::json::parse(json->ttl_left(left, ttl_unit::seconds));
+  BOOST_TEST(ttl["header"]["revision"].get<std::uint64_t>() == 6u);
+  BOOST_TEST(ttl["ttl"].get<std::int64_t>() == 30);
+  BOOST_TEST(ttl["ttl_ms"].get<std::int64_t>() == 29'500);
+  auto none = nlohmann::json::parse(json->ttl_left(one_value(kv::txn_op_type::ttl, -2), ttl_unit::milliseconds));
+  BOOST_TEST(none["ttl"].get<std::int64_t>() == -2);
+  BOOST_TEST(none["ttl_ms"].get<std::int64_t>() == -2);
 }
 
 BOOST_AUTO_TEST_CASE(simple_writes_name_their_revision) {

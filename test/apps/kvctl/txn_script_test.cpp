@@ -109,6 +109,21 @@ BOOST_AUTO_TEST_CASE(hex_keys_and_values) {
   BOOST_TEST(t.then_ops[1].end == "l");
 }
 
+BOOST_AUTO_TEST_CASE(ttl_ops) {
+  auto t = parsed("\nput k v --ttl 30s\nexpire e 2m\npersist p\nttl q\n\nput k v --keep-ttl\n");
+  BOOST_TEST_REQUIRE(t.then_ops.size() == 4u);
+  BOOST_TEST(t.then_ops[0].flags == kv::op_ttl);
+  BOOST_TEST(t.then_ops[0].ttl_ms == 30'000);
+  BOOST_TEST((t.then_ops[1].type == kv::txn_op_type::expire));
+  BOOST_TEST(t.then_ops[1].ttl_ms == 120'000);
+  BOOST_TEST((t.then_ops[2].type == kv::txn_op_type::expire));
+  BOOST_TEST(t.then_ops[2].ttl_ms == 0);
+  BOOST_TEST((t.then_ops[3].type == kv::txn_op_type::ttl));
+  BOOST_TEST(t.then_ops[3].key == "q");
+  BOOST_TEST_REQUIRE(t.else_ops.size() == 1u);
+  BOOST_TEST(t.else_ops[0].flags == kv::op_keep_ttl);
+}
+
 BOOST_AUTO_TEST_CASE(errors_name_the_line) {
   BOOST_TEST(error_of("put k v\n").starts_with("txn: line 1: not a compare"));
   BOOST_TEST(error_of("value(\"k\") = \"v\"\nlease(\"k\") = \"1\"\n")
@@ -122,7 +137,12 @@ BOOST_AUTO_TEST_CASE(errors_name_the_line) {
   BOOST_TEST(error_of("value(\"k) = \"v\"\n").starts_with("txn: line 1: "));
   BOOST_TEST(error_of("value(\"\\q\") = \"v\"\n") == "txn: line 1: unknown escape \\q");
   BOOST_TEST(error_of("\nput k\n") == "txn: line 2: put takes KEY VALUE");
-  BOOST_TEST(error_of("\nput k v\nfrob k\n") == "txn: line 3: unknown op \"frob\": put, get, del or incr");
+  BOOST_TEST(error_of("\nput k v\nfrob k\n") ==
+             "txn: line 3: unknown op \"frob\": put, get, del, incr, expire, persist or ttl");
+  BOOST_TEST(error_of("\nput k v --keep-ttl --ttl 5s\n") ==
+             "txn: line 2: put: --ttl and --keep-ttl cannot be combined");
+  BOOST_TEST(error_of("\nexpire k 0s\n") == "txn: line 2: expire: DURATION must be at least 1ms, got \"0s\"");
+  BOOST_TEST(error_of("\nttl k --ms\n") == "txn: line 2: ttl: unknown option \"--ms\"");
   BOOST_TEST(error_of("\n\nget k --stale\n") == "txn: line 3: get: unknown option \"--stale\"");
   BOOST_TEST(error_of("\nincr k x\n") == "txn: line 2: incr: BY must be a decimal 64-bit integer, got \"x\"");
   BOOST_TEST(error_of("\nput \"k v\n") == "txn: line 2: a double-quoted string does not end");
