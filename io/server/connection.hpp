@@ -124,6 +124,12 @@ class connection : public std::enable_shared_from_this<connection> {
   void send_progress(std::uint64_t watch_id, watch_stream& w);
   // The hub's sink: appends `events` as frames; false once the output buffer is full.
   bool send_events(std::uint64_t watch_id, std::span<const key_event> events);
+  // One event as one frame, from the server's last one-event frame when it is the same change;
+  // true if it was.
+  bool append_single_event(std::uint64_t watch_id, const key_event& e);
+  // After a watch's frames were appended: counts them, wakes the writer; false (and pauses the
+  // watch) once the output buffer is full.
+  bool sent_events(watch_stream& w, std::size_t events);
   void on_watch_ended(std::uint64_t watch_id, const error_info& why);
   // Resumes paused watches once the output buffer has room again.
   void resume_watches();

@@ -90,6 +90,16 @@ class server {
   std::chrono::steady_clock::time_point started_;
   bool stopping_ = false;
   stats stats_;
+  // The last one-event frame a watch was sent (connection::send_events): a write to a key many
+  // watch fans out to all of them as the same bytes but the watch id, so they are encoded once.
+  struct event_frame {
+    std::string key;
+    std::uint64_t revision = 0;  // the event's mod_revision: with the key, it names the change
+    bool deleted = false;
+    bool with_prev = false;
+    std::string frame;  // the whole frame, its id to be replaced
+  };
+  event_frame last_event_frame_;
 };
 
 }  // namespace kv

@@ -1,6 +1,7 @@
 // The watch side of a connection: watch, watch_cancel and watch_progress requests, and the sinks
 // that turn the watch hub's events into frames. See connection.hpp and docs/protocol.md.
 
+#include "core/base/bytes.hpp"
 #include "core/watch/watch_hub.hpp"
 #include "io/server/connection.hpp"
 #include "io/server/error_text.hpp"
@@ -103,9 +104,41 @@ void connection::notify_idle_watches(std::chrono::steady_clock::time_point t) {
   }
 }
 
+bool connection::append_single_event(std::uint64_t watch_id, const key_event& e) {
+  auto& cached = srv_.last_event_frame_;
+  const bool with_prev = e.prev.has_value();
+  if (cached.revision == e.kv.mod_revision && cached.deleted == e.deleted && cached.with_prev == with_prev &&
+      cached.key == e.kv.key && !cached.frame.empty()) {
+    const auto start = out_.size();
+    out_.append(cached.frame);
+    put_fixed<std::uint64_t>(out_.data() + start + protocol::length_bytes + protocol::id_at, watch_id);
+    return true;
+  }
+  const auto start = protocol::begin_events(out_, watch_id);
+  const auto now = fields_of(e.kv);
+  if (e.prev) {
+    const auto prev = fields_of(*e.prev);
+    protocol::append_event(out_, e.deleted, now, &prev);
+  } else {
+    protocol::append_event(out_, e.deleted, now, nullptr);
+  }
+  protocol::finish_events(out_, start, e.kv.mod_revision, 1, false);
+  // A change is named by its key and revision; its bytes are the same for every watch but the id.
+  cached.key.assign(e.kv.key);
+  cached.revision = e.kv.mod_revision;
+  cached.deleted = e.deleted;
+  cached.with_prev = with_prev;
+  cached.frame.assign(out_, start, out_.size() - start);
+  return false;
+}
+
 bool connection::send_events(std::uint64_t watch_id, std::span<const key_event> events) {
   auto it = watches_.find(watch_id);
   if (it == watches_.end() || events.empty()) return true;
+  if (events.size() == 1) {
+    append_single_event(watch_id, events.front());
+    return sent_events(it->second, 1);
+  }
   // Frames of about events_frame_budget; a frame split inside a revision says it continues.
   auto start = protocol::begin_events(out_, watch_id);
   std::uint32_t count = 0;
@@ -127,8 +160,11 @@ bool connection::send_events(std::uint64_t watch_id, std::span<const key_event> 
     ++count;
   }
   protocol::finish_events(out_, start, events.back().kv.mod_revision, count, false);
-  srv_.stats_.watch_events += events.size();
-  auto& w = it->second;
+  return sent_events(it->second, events.size());
+}
+
+bool connection::sent_events(watch_stream& w, std::size_t events) {
+  srv_.stats_.watch_events += events;
   // Only a watch with progress notifications reads last_sent, and a clock read for every frame
   // is a large share of what fanning one write out to many watches costs.
   if (w.progress_notify) w.last_sent = std::chrono::steady_clock::now();
