@@ -4,8 +4,10 @@
 // that their leases expire during the faults, one lease is revoked, the others are kept alive to
 // the end. A watcher on every node and a poller (linearizable gets) note when each lease's keys
 // disappear, while a nemesis kills -9 and restarts the leader or any node and pauses (SIGSTOP)
-// the leader or a follower. Partitions are left to watch_fault_test: the lease rules depend on
-// time, not on which links fail.
+// the leader or a follower. A second case (lease_partition_fault_tests, needing root and nft)
+// also cuts the leader or a follower off from the others, both ways: an isolated leader must
+// neither acknowledge a keepalive nor expire a lease, and the majority's new leader must give
+// every lease a full TTL before expiring it, though the old one still runs.
 //
 // The guarantee checked: no key is deleted before its lease's TTL has run out since the last
 // acknowledged keepalive was sent (or the grant, before any). Every time is this process's
@@ -23,10 +25,12 @@
 #include "fault/nemesis.hpp"
 #include "harness/cluster.hpp"
 #include "harness/cluster_status.hpp"
+#include "harness/partitions.hpp"
 #include "io/client/watch_stream.hpp"
 #include "support/async.hpp"
 #include "support/client_util.hpp"
 #include "support/seeds.hpp"
+#include "support/skip.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <boost/test/unit_test.hpp>
@@ -59,14 +63,24 @@ constexpr auto expiry_bound = 10s;
 
 long long ms(steady::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
-// One process fault at a time: the leader or any node killed -9 and started again, the leader
-// or a follower paused (SIGSTOP) for up to longer than the shortest TTL. Failovers (the leader
-// killed or paused) twice as often as the others.
-nemesis_options lease_nemesis() {
+enum class network_faults : std::uint8_t { none, partitions };
+
+// One fault at a time. Without `net`: the leader or any node killed -9 and started again, the
+// leader or a follower paused (SIGSTOP) for up to longer than the shortest TTL; failovers (the
+// leader killed or paused) twice as often as the others. With `net`, mostly isolations for as
+// long (the leader three times as often as a follower), some kills and pauses among them.
+nemesis_options lease_nemesis(partitions* net) {
   nemesis_options o;
-  o.draws = {fault_kind::kill_leader, fault_kind::kill_leader, fault_kind::pause_leader, fault_kind::pause_leader,
-             fault_kind::kill_any,    fault_kind::pause_follower};
+  if (net) {
+    o.draws = {fault_kind::isolate_leader, fault_kind::isolate_leader, fault_kind::isolate_leader,
+               fault_kind::isolate_follower, fault_kind::kill_leader, fault_kind::pause_follower};
+  } else {
+    o.draws = {fault_kind::kill_leader, fault_kind::kill_leader, fault_kind::pause_leader, fault_kind::pause_leader,
+               fault_kind::kill_any,    fault_kind::pause_follower};
+  }
   o.paused_for = ms_range{1000, 3000};
+  o.isolated_for = ms_range{1000, 3000};
+  o.net = net;
   return o;
 }
 
@@ -326,8 +340,8 @@ struct run_results {
 
 // The run on `cl`: grants, watchers, keepers, pollers and the nemesis for `duration`; then,
 // faults over, waits for the abandoned leases to expire and reads every node's end state.
-void run_workload(cluster& cl, std::uint64_t seed, std::chrono::seconds duration, run_results& out,
-                  fault_log& log) {
+void run_workload(cluster& cl, partitions* net, std::uint64_t seed, std::chrono::seconds duration,
+                  run_results& out, fault_log& log) {
   run_async(
       [&](asio::io_context& ctx) -> asio::awaitable<void> {
         tasks following(ctx.get_executor());
@@ -355,7 +369,7 @@ void run_workload(cluster& cl, std::uint64_t seed, std::chrono::seconds duration
                             fmt::format("the watcher on node {}", id));
           }
           const auto t0 = steady::now();
-          faults.emplace(cl, lease_nemesis(), seed, log);
+          faults.emplace(cl, lease_nemesis(net), seed, log);
           for (auto& l : out.ls) {
             working.spawn(keep(keeper, l.get(), t0, stop, log), l->name() + "'s keeper");
             working.spawn(poll(poller, l.get(), stop), l->name() + "'s poller");
@@ -414,23 +428,23 @@ void run_workload(cluster& cl, std::uint64_t seed, std::chrono::seconds duration
       duration + 180s);
 }
 
-}  // namespace
-
-BOOST_AUTO_TEST_SUITE(lease_faults)
-
-BOOST_AUTO_TEST_CASE(no_key_goes_before_its_ttl_and_all_go_together) {
+// The run and its checks, with or without partitions among the faults.
+void check_leases_under_faults(network_faults network) {
   const auto seed = env_number("KV_LEASE_FAULT_SEED", 1);
   const auto duration = std::chrono::seconds(env_number("KV_LEASE_FAULT_DURATION_S", 14));
   BOOST_TEST_MESSAGE("KV_LEASE_FAULT_SEED=" << seed);
   cluster_options o;
   o.extra_toml = "[index]\nenabled = false\n";
   o.log_level = "info";
+  o.addresses = network == network_faults::partitions ? member_addresses::distinct : member_addresses::shared;
   cluster cl(o);
+  std::optional<partitions> net;
+  if (network == network_faults::partitions) net.emplace(cl);
   run_results out;
   out.ls = plan(seed, duration);
   const auto started = steady::now();
   fault_log log(started);
-  run_workload(cl, seed, duration, out, log);
+  run_workload(cl, net ? &*net : nullptr, seed, duration, out, log);
   const auto took = ms(steady::now() - started);
   const auto context = fmt::format("KV_LEASE_FAULT_SEED={}; faults:\n{}", seed, log.text());
 
@@ -510,6 +524,18 @@ BOOST_AUTO_TEST_CASE(no_key_goes_before_its_ttl_and_all_go_together) {
   BOOST_TEST_MESSAGE("KV_LEASE_FAULT_SEED=" << seed << ": " << log.faults() << " faults, up to revision " << out.last
                                             << ", " << took << " ms\n"
                                             << summary << log.text());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(lease_faults)
+
+BOOST_AUTO_TEST_CASE(no_key_goes_before_its_ttl_and_all_go_together) {
+  check_leases_under_faults(network_faults::none);
+}
+
+BOOST_AUTO_TEST_CASE(under_partitions_too, *boost::unit_test::precondition(nft_usable)) {
+  check_leases_under_faults(network_faults::partitions);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
