@@ -9,6 +9,7 @@ packages=(
   libtomlplusplus-dev libabsl-dev libjemalloc-dev nlohmann-json3-dev
   libicu-dev libstemmer-dev
   nftables
+  redis-tools
   libsqlite3-dev libpq-dev postgresql postgresql-contrib
 )
 

@@ -154,6 +154,17 @@ const std::vector<section_spec>& schema() {
               if (c.server.watch_progress_interval < std::chrono::milliseconds(10)) fail(at, "must be at least 10ms");
             }},
        }},
+      {"resp",
+       {
+           {"listen",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (!text.empty() && !parse_host_port(text)) {
+                fail(at, fmt::format("expected \"host:port\", or \"\" for no Redis protocol listener, got \"{}\"", text));
+              }
+              c.server.resp_listen = text;
+            }},
+       }},
       {"storage",
        {
            {"fsync",
@@ -632,6 +643,7 @@ std::vector<std::string> describe(const config& c) {
                   format_size(c.index.save_interval_bytes)),
       fmt::format("[log] level={} format={} file={}", c.log.level,
                   c.log.format == log_format::json ? "json" : "text", c.log.file.empty() ? "(stderr)" : c.log.file),
+      fmt::format("[resp] listen={}", c.server.resp_listen.empty() ? "(none)" : c.server.resp_listen),
   };
 }
 

@@ -4,6 +4,7 @@
 #include "core/base/spawn.hpp"
 #include "io/protocol/protocol.hpp"
 #include "io/server/connection.hpp"
+#include "io/server/resp_connection.hpp"
 #include "io/server/error_text.hpp"
 #include "io/sys/accept.hpp"
 
@@ -26,21 +27,30 @@ server::server(asio::any_io_executor executor, store& st, server_config cfg, sea
       acceptor_(executor),
       sweep_timer_(executor),
       progress_timer_(executor),
+      resp_acceptor_(executor),
       last_connection_gone_(executor),
       started_(std::chrono::steady_clock::now()) {}
 
 server::~server() = default;
 
-void server::start() {
-  auto hp = parse_host_port(cfg_.listen);
-  if (!hp) throw std::runtime_error("invalid listen address " + cfg_.listen);
+void server::listen(asio::ip::tcp::acceptor& acceptor, const std::string& address) {
+  auto hp = parse_host_port(address);
+  if (!hp) throw std::runtime_error("invalid listen address " + address);
   asio::ip::tcp::resolver resolver(executor_);
   auto results = resolver.resolve(hp->host, std::to_string(hp->port));
   asio::ip::tcp::endpoint ep = *results.begin();
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  acceptor_.bind(ep);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
+  acceptor.open(ep.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(ep);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+}
+
+void server::start() {
+  listen(acceptor_, cfg_.listen);
+  if (!cfg_.resp_listen.empty()) {
+    listen(resp_acceptor_, cfg_.resp_listen);
+    asio::co_spawn(executor_, resp_accept_loop(), stop_on_failure("the Redis protocol's acceptor"));
+  }
   asio::co_spawn(executor_, accept_loop(), stop_on_failure("the acceptor"));
   asio::co_spawn(executor_, idle_sweep(), log_failure("the idle-connection sweep"));
   asio::co_spawn(executor_, progress_notify(), log_failure("the watch progress notifier"));
@@ -50,7 +60,7 @@ asio::awaitable<void> server::accept_loop() {
   while (!stopping_) {
     auto socket = co_await io::accept_next(acceptor_, "client listener");
     if (!socket || stopping_) co_return;
-    if (connections_.size() >= cfg_.max_connections) {
+    if (connection_count() >= cfg_.max_connections) {
       refuse(std::move(*socket));
       continue;
     }
@@ -59,6 +69,30 @@ asio::awaitable<void> server::accept_loop() {
     socket->set_option(asio::ip::tcp::no_delay(true), ec);
     socket->non_blocking(true, ec);
     std::make_shared<connection>(*this, std::move(*socket))->start();
+  }
+}
+
+asio::awaitable<void> server::resp_accept_loop() {
+  while (!stopping_) {
+    auto socket = co_await io::accept_next(resp_acceptor_, "Redis protocol listener");
+    if (!socket || stopping_) co_return;
+    if (connection_count() >= cfg_.max_connections) {
+      // As Redis answers a client past maxclients, then closes.
+      ++stats_.refused;
+      spdlog::warn("refusing a Redis protocol connection: max-connections ({}) reached", cfg_.max_connections);
+      auto s = std::make_shared<asio::ip::tcp::socket>(std::move(*socket));
+      auto text = std::make_shared<std::string>("-ERR max number of clients reached\r\n");
+      asio::async_write(*s, asio::buffer(*text), [s, text](std::error_code, std::size_t) {
+        std::error_code ignored;
+        s->close(ignored);
+      });
+      continue;
+    }
+    ++stats_.accepted;
+    std::error_code ec;
+    socket->set_option(asio::ip::tcp::no_delay(true), ec);
+    socket->non_blocking(true, ec);
+    std::make_shared<resp_connection>(*this, std::move(*socket))->start();
   }
 }
 
@@ -79,7 +113,12 @@ void server::refuse(asio::ip::tcp::socket socket) {
 
 void server::forget(connection* c) {
   connections_.erase(c);
-  if (connections_.empty()) last_connection_gone_.notify();
+  if (connection_count() == 0) last_connection_gone_.notify();
+}
+
+void server::forget(resp_connection* c) {
+  resp_connections_.erase(c);
+  if (connection_count() == 0) last_connection_gone_.notify();
 }
 
 asio::awaitable<void> server::idle_sweep() {
@@ -121,21 +160,26 @@ asio::awaitable<void> server::stop() {
   stopping_ = true;
   std::error_code ignored;
   acceptor_.close(ignored);
+  resp_acceptor_.close(ignored);
   sweep_timer_.cancel();
   progress_timer_.cancel();
   std::vector<connection*> all(connections_.begin(), connections_.end());
   for (auto* c : all) c->drain();
+  std::vector<resp_connection*> all_resp(resp_connections_.begin(), resp_connections_.end());
+  for (auto* c : all_resp) c->drain();
   const auto deadline = std::chrono::steady_clock::now() + cfg_.shutdown_timeout;
-  while (!connections_.empty() && std::chrono::steady_clock::now() < deadline) {
+  while (connection_count() != 0 && std::chrono::steady_clock::now() < deadline) {
     co_await last_connection_gone_.wait_until(deadline);
   }
-  if (connections_.empty()) co_return;
-  spdlog::warn("shutdown: closing {} connection(s) with requests still in flight after {}", connections_.size(),
+  if (connection_count() == 0) co_return;
+  spdlog::warn("shutdown: closing {} connection(s) with requests still in flight after {}", connection_count(),
                format_duration(cfg_.shutdown_timeout));
   std::vector<connection*> rest(connections_.begin(), connections_.end());
   for (auto* c : rest) c->close();
+  std::vector<resp_connection*> rest_resp(resp_connections_.begin(), resp_connections_.end());
+  for (auto* c : rest_resp) c->close();
   // A closed connection goes once its last pending callback has run.
-  while (!connections_.empty()) co_await last_connection_gone_.wait();
+  while (connection_count() != 0) co_await last_connection_gone_.wait();
 }
 
 }  // namespace kv

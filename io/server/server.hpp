@@ -33,6 +33,7 @@
 namespace kv {
 
 class connection;
+class resp_connection;
 namespace search {
 class node_index;
 }
@@ -57,26 +58,34 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  // Binds and listens on the configured address. Throws std::system_error (address in use...).
+  // Binds and listens on the configured address, and on the Redis protocol's if one is set.
+  // Throws std::system_error (address in use...).
   void start();
   asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  // The Redis protocol's listener (server_config::resp_listen); unspecified if there is none.
+  asio::ip::tcp::endpoint resp_endpoint() const { return resp_acceptor_.local_endpoint(); }
 
   // Graceful stop: no new connections, no new requests; waits up to shutdown-timeout for
   // in-flight requests to be answered, then closes every connection.
   asio::awaitable<void> stop();
 
-  std::size_t connection_count() const noexcept { return connections_.size(); }
+  kv::store& replica() noexcept { return store_; }
+  std::size_t connection_count() const noexcept { return connections_.size() + resp_connections_.size(); }
   const stats& statistics() const noexcept { return stats_; }
 
  private:
   friend class connection;
+  friend class resp_connection;
   asio::awaitable<void> accept_loop();
+  asio::awaitable<void> resp_accept_loop();
+  void listen(asio::ip::tcp::acceptor& acceptor, const std::string& address);
   asio::awaitable<void> idle_sweep();
   // Progress notifications for idle watches that asked for them.
   asio::awaitable<void> progress_notify();
   void refuse(asio::ip::tcp::socket socket);
   // Called by a connection's destructor.
   void forget(connection* c);
+  void forget(resp_connection* c);
 
   asio::any_io_executor executor_;
   store& store_;
@@ -86,6 +95,9 @@ class server {
   asio::steady_timer sweep_timer_;
   asio::steady_timer progress_timer_;
   std::unordered_set<connection*> connections_;
+  asio::ip::tcp::acceptor resp_acceptor_;
+  std::unordered_set<resp_connection*> resp_connections_;
+  std::uint64_t next_resp_client_id_ = 1;  // CLIENT ID
   io::event last_connection_gone_;  // notified when connections_ becomes empty
   std::chrono::steady_clock::time_point started_;
   bool stopping_ = false;

@@ -373,7 +373,7 @@ BOOST_AUTO_TEST_CASE(bad_flags) {
 
 BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
   auto lines = kv::describe(kv::config{});
-  BOOST_REQUIRE(lines.size() == 6u);
+  BOOST_REQUIRE(lines.size() == 7u);
   BOOST_TEST(contains(lines[1], "idle-timeout=300s"));
   BOOST_TEST(contains(lines[2], "segment-size=64MiB"));
   BOOST_TEST(contains(lines[2], "fsync=always"));
@@ -381,6 +381,7 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
   BOOST_TEST(contains(lines[3], "election-timeout=300ms"));
   BOOST_TEST(contains(lines[4], "[index] enabled=true ngram-size=3 stop-words=(default English)"));
   BOOST_TEST(lines[5] == "[log] level=info format=text file=(stderr)");
+  BOOST_TEST(lines[6] == "[resp] listen=(none)");
 }
 
 // The file maps onto the settings of the replica and of the peer transport: this node's entry in

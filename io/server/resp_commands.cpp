@@ -1,0 +1,593 @@
+// The Redis commands: each parses its arguments as Redis 7 does, builds a kvnode transaction
+// (core/model/txn.hpp) or reads the node's state, and formats the answer as Redis would. Writes
+// go through the log like any other; reads are linearizable (a read index round) unless the
+// connection said READONLY, or this node alone is the cluster.
+
+#include "io/server/resp_commands.hpp"
+
+#include "core/base/version.hpp"
+#include "core/model/txn.hpp"
+#include "io/server/server.hpp"
+#include "raft/replica/store.hpp"
+
+#include <absl/container/flat_hash_map.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <functional>
+#include <limits>
+#include <variant>
+
+namespace kv {
+
+namespace {
+
+using args_t = std::span<const std::string_view>;
+using kind = resp_connection::kind;
+// Formats a transaction's answer.
+using formatter = std::function<void(resp::reply&, const txn_reply&)>;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool is(std::string_view arg, std::string_view word) {
+  return arg.size() == word.size() &&
+         std::equal(arg.begin(), arg.end(), word.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
+// ---- errors, as Redis words them ----------------------------------------------------------
+
+constexpr std::string_view not_integer = "ERR value is not an integer or out of range";
+constexpr std::string_view syntax_error = "ERR syntax error";
+
+void wrong_arity(resp::reply& r, std::string_view name) {
+  r.error(fmt::format("ERR wrong number of arguments for '{}' command", lower(name)));
+}
+
+// A kvnode refusal as a Redis error: the texts Redis gives where the case is the same.
+void refusal(resp::reply& r, const error_info& e) {
+  if (e.message.find("not a decimal 64-bit integer") != std::string::npos) return r.error(not_integer);
+  if (e.message.find("overflows") != std::string::npos) return r.error("ERR increment or decrement would overflow");
+  if (e.message.empty()) return r.error("ERR " + e.code.message());
+  r.error("ERR " + e.message);
+}
+
+// Redis's string2ll for a command's integer argument.
+std::optional<std::int64_t> integer_arg(std::string_view s) { return parse_int64(s); }
+
+// ---- running transactions -------------------------------------------------------------------
+
+std::string make_reply(resp_connection& c, auto&& fill) {
+  std::string out;
+  resp::reply r(out, c.protocol());
+  fill(r);
+  return out;
+}
+
+void write_txn(resp_connection& c, const kv::txn& t, formatter f) {
+  auto& st = c.srv().replica();
+  auto bytes = encode_txn(t);
+  auto view = decode_txn(bytes);
+  auto ticket = c.later(kind::write);
+  st.submit_txn(bytes, *view, [self = c.shared_from_this(), ticket, f = std::move(f), &st](result<std::uint64_t> r) {
+    self->finish(ticket, make_reply(*self, [&](resp::reply& rep) {
+      if (!r) return refusal(rep, r.failure());
+      auto answer = decode_reply(st.reply());
+      if (!answer) return rep.error("ERR internal error: a malformed transaction answer");
+      f(rep, *answer);
+    }));
+  });
+}
+
+void serve_read(resp_connection& c, const kv::txn& t, const formatter& f, resp::reply& rep) {
+  auto bytes = encode_txn(t);
+  auto view = decode_txn(bytes);
+  std::string answer;
+  if (auto e = c.srv().replica().read(*view, answer); e != errc::ok) {
+    return refusal(rep, error_info{make_error_code(e), answer, {}});
+  }
+  auto decoded = decode_reply(answer);
+  if (!decoded) return rep.error("ERR internal error: a malformed read answer");
+  f(rep, *decoded);
+}
+
+void read_txn(resp_connection& c, kv::txn t, formatter f) {
+  auto& st = c.srv().replica();
+  if (c.read_only || st.reads_are_local()) {
+    auto rep = c.reply_now();
+    return serve_read(c, t, f, rep);
+  }
+  auto ticket = c.later(kind::read);
+  st.read_barrier([self = c.shared_from_this(), ticket, t = std::move(t), f = std::move(f)](result<std::uint64_t> r) {
+    self->finish(ticket, make_reply(*self, [&](resp::reply& rep) {
+      if (!r) return refusal(rep, r.failure());
+      serve_read(*self, t, f, rep);
+    }));
+  });
+}
+
+// ---- connection commands ------------------------------------------------------------------
+
+void ping(resp_connection& c, args_t a) {
+  auto r = c.reply_now();
+  if (a.size() > 2) return wrong_arity(r, a[0]);
+  if (a.size() == 2) return r.bulk(a[1]);
+  r.simple("PONG");
+}
+
+void echo(resp_connection& c, args_t a) { c.reply_now().bulk(a[1]); }
+
+void quit(resp_connection& c, args_t) {
+  c.reply_now().simple("OK");
+  c.quit();
+}
+
+void select(resp_connection& c, args_t a) {
+  auto r = c.reply_now();
+  auto n = integer_arg(a[1]);
+  if (!n) return r.error(not_integer);
+  if (*n != 0) return r.error("ERR DB index is out of range");
+  r.simple("OK");
+}
+
+void auth(resp_connection& c, args_t a) {
+  auto r = c.reply_now();
+  if (a.size() == 2) {
+    return r.error(
+        "ERR AUTH <password> called without any password configured for the default user. Are you sure your "
+        "configuration is correct?");
+  }
+  if (a.size() != 3) return r.error(syntax_error);
+  r.simple("OK");  // no users: the default user takes any password, as Redis's nopass user
+}
+
+void hello(resp_connection& c, args_t a) {
+  std::size_t i = 1;
+  if (a.size() >= 2) {
+    auto v = integer_arg(a[1]);
+    if (!v) return c.reply_now().error("ERR Protocol version is not an integer or out of range");
+    if (*v != 2 && *v != 3) return c.reply_now().error("NOPROTO unsupported protocol version");
+    c.set_protocol(*v == 3 ? resp::version::resp3 : resp::version::resp2);
+    i = 2;
+  }
+  for (; i < a.size(); ++i) {
+    if (is(a[i], "auth") && i + 2 < a.size()) {
+      i += 2;
+    } else if (is(a[i], "setname") && i + 1 < a.size()) {
+      c.name = std::string(a[++i]);
+    } else {
+      return c.reply_now().error(fmt::format("ERR Syntax error in HELLO option '{}'", a[i]));
+    }
+  }
+  auto r = c.reply_now();
+  const auto& st = c.srv().replica();
+  r.map(7);
+  r.bulk("server");
+  r.bulk("kvnode");
+  r.bulk("version");
+  r.bulk(kv::version);
+  r.bulk("proto");
+  r.integer(c.protocol() == resp::version::resp3 ? 3 : 2);
+  r.bulk("id");
+  r.integer(static_cast<std::int64_t>(c.id()));
+  r.bulk("mode");
+  r.bulk("standalone");
+  r.bulk("role");
+  r.bulk(st.role() == raft::role::leader ? "master" : "replica");
+  r.bulk("modules");
+  r.array(0);
+}
+
+void client(resp_connection& c, args_t a) {
+  auto r = c.reply_now();
+  if (is(a[1], "id") && a.size() == 2) return r.integer(static_cast<std::int64_t>(c.id()));
+  if (is(a[1], "getname") && a.size() == 2) return c.name.empty() ? r.null() : r.bulk(c.name);
+  if (is(a[1], "setname") && a.size() == 3) {
+    if (std::any_of(a[2].begin(), a[2].end(), [](char ch) { return ch <= ' ' || ch > '~'; })) {
+      return r.error("ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    c.name = std::string(a[2]);
+    return r.simple("OK");
+  }
+  r.error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.", a[1]));
+}
+
+void readonly(resp_connection& c, args_t) {
+  c.read_only = true;
+  c.reply_now().simple("OK");
+}
+
+void readwrite(resp_connection& c, args_t) {
+  c.read_only = false;
+  c.reply_now().simple("OK");
+}
+
+void dbsize(resp_connection& c, args_t) {
+  c.reply_now().integer(static_cast<std::int64_t>(c.srv().replica().state().key_count()));
+}
+
+// ---- strings --------------------------------------------------------------------------------
+
+void get(resp_connection& c, args_t a) {
+  kv::txn t;
+  t.then_ops.push_back(make_range(std::string(a[1])));
+  read_txn(c, std::move(t), [](resp::reply& r, const txn_reply& x) {
+    const auto& kvs = x.results.at(0).kvs;
+    if (kvs.empty()) return r.null();
+    r.bulk(kvs.front().value);
+  });
+}
+
+// SET's expiry options, resolved to one of: none, a TTL, keep the key's, or a time already past.
+struct expiry {
+  enum class mode { none, ttl, keep, past } how = mode::none;
+  std::int64_t ttl_ms = 0;
+};
+
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// EX/PX/EXAT/PXAT's argument as a TTL; an error text if Redis would refuse it.
+std::variant<expiry, std::string_view> parse_expiry(std::string_view option, std::string_view arg, std::string_view command) {
+  auto n = integer_arg(arg);
+  if (!n) return not_integer;
+  (void)command;
+  const bool seconds = is(option, "ex") || is(option, "exat");
+  const bool absolute = is(option, "exat") || is(option, "pxat");
+  if (*n <= 0 || (seconds && *n > std::numeric_limits<std::int64_t>::max() / 1000)) {
+    return std::string_view("invalid expire time");
+  }
+  std::int64_t ms = seconds ? *n * 1000 : *n;
+  if (absolute) ms -= unix_ms_now();
+  expiry e;
+  if (ms <= 0) {
+    e.how = expiry::mode::past;
+  } else {
+    e.how = expiry::mode::ttl;
+    e.ttl_ms = std::min(ms, max_ttl_ms);
+  }
+  return e;
+}
+
+// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL], and the forms built on
+// it. `reply_as`: how to answer.
+enum class set_answer { ok_or_nil, old_value, integer };
+
+void set_with(resp_connection& c, std::string key, std::string value, bool nx, bool xx, bool get_old, expiry e,
+              set_answer answer) {
+  kv::txn t;
+  if (nx || xx) {
+    compare cmp;
+    cmp.key = key;
+    cmp.target = compare_target::version;
+    cmp.op = nx ? compare_op::equal : compare_op::greater;
+    cmp.number = 0;
+    t.compares.push_back(std::move(cmp));
+  }
+  if (e.how == expiry::mode::past) {
+    // A time already past: Redis deletes the key (and still answers as SET does).
+    t.then_ops.push_back(make_delete_range(key, {}, true));
+  } else if (e.how == expiry::mode::ttl) {
+    t.then_ops.push_back(make_put_ttl(key, value, e.ttl_ms, true));
+  } else {
+    auto op = make_put(key, value, true);
+    if (e.how == expiry::mode::keep) op.flags |= op_keep_ttl;
+    t.then_ops.push_back(std::move(op));
+  }
+  if (get_old) t.else_ops.push_back(make_range(key));
+  write_txn(c, t, [get_old, answer](resp::reply& r, const txn_reply& x) {
+    const auto& res = x.results;
+    if (answer == set_answer::integer) return r.integer(x.succeeded ? 1 : 0);
+    if (get_old) {
+      const auto* kvs = res.empty() ? nullptr : &res.front().kvs;
+      if (kvs == nullptr || kvs->empty()) return r.null();
+      return r.bulk(kvs->front().value);
+    }
+    if (!x.succeeded) return r.null();
+    r.simple("OK");
+  });
+}
+
+void set(resp_connection& c, args_t a) {
+  bool nx = false, xx = false, get_old = false;
+  expiry e;
+  bool expiry_given = false;
+  for (std::size_t i = 3; i < a.size(); ++i) {
+    if (is(a[i], "nx") && !xx) {
+      nx = true;
+    } else if (is(a[i], "xx") && !nx) {
+      xx = true;
+    } else if (is(a[i], "get")) {
+      get_old = true;
+    } else if (is(a[i], "keepttl") && !expiry_given) {
+      e.how = expiry::mode::keep;
+      expiry_given = true;
+    } else if ((is(a[i], "ex") || is(a[i], "px") || is(a[i], "exat") || is(a[i], "pxat")) && !expiry_given &&
+               i + 1 < a.size()) {
+      auto parsed = parse_expiry(a[i], a[i + 1], "set");
+      if (auto* text = std::get_if<std::string_view>(&parsed)) {
+        return c.reply_now().error(*text == not_integer ? std::string(not_integer)
+                                                        : "ERR invalid expire time in 'set' command");
+      }
+      e = std::get<expiry>(parsed);
+      expiry_given = true;
+      ++i;
+    } else {
+      return c.reply_now().error(syntax_error);
+    }
+  }
+  set_with(c, std::string(a[1]), std::string(a[2]), nx, xx, get_old, e,
+           get_old ? set_answer::old_value : set_answer::ok_or_nil);
+}
+
+void setnx(resp_connection& c, args_t a) {
+  set_with(c, std::string(a[1]), std::string(a[2]), true, false, false, {}, set_answer::integer);
+}
+
+// SETEX key seconds value, PSETEX key milliseconds value.
+void setex_with(resp_connection& c, args_t a, std::string_view unit, std::string_view command) {
+  auto parsed = parse_expiry(unit, a[2], command);
+  if (auto* text = std::get_if<std::string_view>(&parsed)) {
+    return c.reply_now().error(*text == not_integer ? std::string(not_integer)
+                                                    : fmt::format("ERR invalid expire time in '{}' command", command));
+  }
+  set_with(c, std::string(a[1]), std::string(a[3]), false, false, false, std::get<expiry>(parsed),
+           set_answer::ok_or_nil);
+}
+void setex(resp_connection& c, args_t a) { setex_with(c, a, "ex", "setex"); }
+void psetex(resp_connection& c, args_t a) { setex_with(c, a, "px", "psetex"); }
+
+void getset(resp_connection& c, args_t a) {
+  set_with(c, std::string(a[1]), std::string(a[2]), false, false, true, {}, set_answer::old_value);
+}
+
+void getdel(resp_connection& c, args_t a) {
+  kv::txn t;
+  t.then_ops.push_back(make_delete_range(std::string(a[1]), {}, true));
+  write_txn(c, t, [](resp::reply& r, const txn_reply& x) {
+    const auto& kvs = x.results.at(0).kvs;
+    if (kvs.empty()) return r.null();
+    r.bulk(kvs.front().value);
+  });
+}
+
+// Commands over many keys are one transaction each, so at most max-txn-ops keys.
+bool too_many_keys(resp_connection& c, std::size_t keys) {
+  const auto max = c.srv().replica().storage().max_txn_ops;
+  if (keys <= max) return false;
+  c.reply_now().error(fmt::format("ERR {} keys in one command; kvnode runs it as one transaction of at most "
+                                  "max-txn-ops ({}) keys",
+                                  keys, max));
+  return true;
+}
+
+void mget(resp_connection& c, args_t a) {
+  if (too_many_keys(c, a.size() - 1)) return;
+  kv::txn t;
+  for (std::size_t i = 1; i < a.size(); ++i) t.then_ops.push_back(make_range(std::string(a[i])));
+  read_txn(c, std::move(t), [](resp::reply& r, const txn_reply& x) {
+    r.array(x.results.size());
+    for (const auto& res : x.results) {
+      if (res.kvs.empty()) {
+        r.null();
+      } else {
+        r.bulk(res.kvs.front().value);
+      }
+    }
+  });
+}
+
+void mset(resp_connection& c, args_t a) {
+  if (a.size() % 2 == 0) {
+    auto r = c.reply_now();
+    return wrong_arity(r, a[0]);
+  }
+  // A key given twice takes its last value, as in Redis; a transaction writes each key once.
+  absl::flat_hash_map<std::string_view, std::string_view> last;
+  for (std::size_t i = 1; i + 1 < a.size(); i += 2) last[a[i]] = a[i + 1];
+  if (too_many_keys(c, last.size())) return;
+  kv::txn t;
+  for (std::size_t i = 1; i + 1 < a.size(); i += 2) {
+    auto it = last.find(a[i]);
+    if (it == last.end() || it->second.data() != a[i + 1].data()) continue;
+    t.then_ops.push_back(make_put(std::string(a[i]), std::string(a[i + 1])));
+  }
+  write_txn(c, t, [](resp::reply& r, const txn_reply&) { r.simple("OK"); });
+}
+
+// DEL and UNLINK: one transaction deleting each key; the count of keys that existed.
+void del(resp_connection& c, args_t a) {
+  if (too_many_keys(c, a.size() - 1)) return;
+  kv::txn t;
+  for (std::size_t i = 1; i < a.size(); ++i) t.then_ops.push_back(make_delete_range(std::string(a[i])));
+  write_txn(c, t, [](resp::reply& r, const txn_reply& x) {
+    std::int64_t n = 0;
+    for (const auto& res : x.results) n += static_cast<std::int64_t>(res.count);
+    r.integer(n);
+  });
+}
+
+void exists(resp_connection& c, args_t a) {
+  if (too_many_keys(c, a.size() - 1)) return;
+  kv::txn t;
+  for (std::size_t i = 1; i < a.size(); ++i) {
+    auto op = make_range(std::string(a[i]));
+    op.flags = op_count_only;
+    t.then_ops.push_back(std::move(op));
+  }
+  read_txn(c, std::move(t), [](resp::reply& r, const txn_reply& x) {
+    std::int64_t n = 0;
+    for (const auto& res : x.results) n += static_cast<std::int64_t>(res.count);
+    r.integer(n);  // a key named twice counts twice, as in Redis
+  });
+}
+
+void type(resp_connection& c, args_t a) {
+  kv::txn t;
+  auto op = make_range(std::string(a[1]));
+  op.flags = op_count_only;
+  t.then_ops.push_back(std::move(op));
+  read_txn(c, std::move(t), [](resp::reply& r, const txn_reply& x) {
+    r.simple(x.results.at(0).count != 0 ? "string" : "none");
+  });
+}
+
+void incr_by(resp_connection& c, std::string_view key, std::int64_t delta) {
+  kv::txn t;
+  t.then_ops.push_back(make_incr(std::string(key), delta));
+  write_txn(c, t, [](resp::reply& r, const txn_reply& x) { r.integer(x.results.at(0).value); });
+}
+void incr(resp_connection& c, args_t a) { incr_by(c, a[1], 1); }
+void decr(resp_connection& c, args_t a) { incr_by(c, a[1], -1); }
+void incrby(resp_connection& c, args_t a) {
+  auto n = integer_arg(a[2]);
+  if (!n) return c.reply_now().error(not_integer);
+  incr_by(c, a[1], *n);
+}
+void decrby(resp_connection& c, args_t a) {
+  auto n = integer_arg(a[2]);
+  if (!n) return c.reply_now().error(not_integer);
+  if (*n == std::numeric_limits<std::int64_t>::min()) return c.reply_now().error("ERR decrement would overflow");
+  incr_by(c, a[1], -*n);
+}
+
+// ---- expiry ---------------------------------------------------------------------------------
+
+// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time: 1 if the key exists (and now has that TTL, or
+// is deleted for a time already past, as Redis does), 0 if not.
+void expire_with(resp_connection& c, args_t a, std::string_view unit) {
+  if (a.size() > 3) {
+    // Redis 7's NX | XX | GT | LT need the TTL compared at apply; not yet offered.
+    return c.reply_now().error(fmt::format("ERR Unsupported option {}", a[3]));
+  }
+  auto n = integer_arg(a[2]);
+  if (!n) return c.reply_now().error(not_integer);
+  const bool seconds = unit == "ex" || unit == "exat";
+  if (seconds && (*n > std::numeric_limits<std::int64_t>::max() / 1000 ||
+                  *n < std::numeric_limits<std::int64_t>::min() / 1000)) {
+    return c.reply_now().error(fmt::format("ERR invalid expire time in '{}' command", lower(a[0])));
+  }
+  std::int64_t ms = seconds ? *n * 1000 : *n;
+  if (unit == "exat" || unit == "pxat") ms -= unix_ms_now();
+  kv::txn t;
+  if (ms <= 0) {
+    t.then_ops.push_back(make_delete_range(std::string(a[1])));
+    return write_txn(c, t, [](resp::reply& r, const txn_reply& x) { r.integer(x.results.at(0).count != 0 ? 1 : 0); });
+  }
+  t.then_ops.push_back(make_expire(std::string(a[1]), std::min(ms, max_ttl_ms)));
+  write_txn(c, t, [](resp::reply& r, const txn_reply& x) { r.integer(x.results.at(0).value); });
+}
+void expire(resp_connection& c, args_t a) { expire_with(c, a, "ex"); }
+void pexpire(resp_connection& c, args_t a) { expire_with(c, a, "px"); }
+void expireat(resp_connection& c, args_t a) { expire_with(c, a, "exat"); }
+void pexpireat(resp_connection& c, args_t a) { expire_with(c, a, "pxat"); }
+
+void persist(resp_connection& c, args_t a) {
+  kv::txn t;
+  t.then_ops.push_back(make_expire(std::string(a[1]), 0));
+  write_txn(c, t, [](resp::reply& r, const txn_reply& x) { r.integer(x.results.at(0).value); });
+}
+
+// TTL and PTTL: what the key has left (-1 no TTL, -2 no key); TTL rounds to seconds as Redis.
+void ttl_with(resp_connection& c, args_t a, bool ms) {
+  kv::txn t;
+  t.then_ops.push_back(make_ttl(std::string(a[1])));
+  read_txn(c, std::move(t), [ms](resp::reply& r, const txn_reply& x) {
+    const auto left = x.results.at(0).value;
+    r.integer(left < 0 || ms ? left : (left + 500) / 1000);
+  });
+}
+void ttl(resp_connection& c, args_t a) { ttl_with(c, a, false); }
+void pttl(resp_connection& c, args_t a) { ttl_with(c, a, true); }
+
+// ---- the table ------------------------------------------------------------------------------
+
+struct command_spec {
+  int arity;  // Redis's: n exactly n arguments (the name included), -n at least n
+  kind k;
+  void (*run)(resp_connection&, args_t);
+};
+
+const absl::flat_hash_map<std::string, command_spec>& commands() {
+  static const absl::flat_hash_map<std::string, command_spec> table{
+      {"ping", {-1, kind::other, ping}},
+      {"echo", {2, kind::other, echo}},
+      {"quit", {-1, kind::other, quit}},
+      {"select", {2, kind::other, select}},
+      {"auth", {-2, kind::other, auth}},
+      {"hello", {-1, kind::other, hello}},
+      {"client", {-2, kind::other, client}},
+      {"readonly", {1, kind::other, readonly}},
+      {"readwrite", {1, kind::other, readwrite}},
+      {"dbsize", {1, kind::other, dbsize}},
+      {"get", {2, kind::read, get}},
+      {"mget", {-2, kind::read, mget}},
+      {"exists", {-2, kind::read, exists}},
+      {"type", {2, kind::read, type}},
+      {"ttl", {2, kind::read, ttl}},
+      {"pttl", {2, kind::read, pttl}},
+      {"set", {-3, kind::write, set}},
+      {"setnx", {3, kind::write, setnx}},
+      {"setex", {4, kind::write, setex}},
+      {"psetex", {4, kind::write, psetex}},
+      {"getset", {3, kind::write, getset}},
+      {"getdel", {2, kind::write, getdel}},
+      {"mset", {-3, kind::write, mset}},
+      {"del", {-2, kind::write, del}},
+      {"unlink", {-2, kind::write, del}},
+      {"incr", {2, kind::write, incr}},
+      {"decr", {2, kind::write, decr}},
+      {"incrby", {3, kind::write, incrby}},
+      {"decrby", {3, kind::write, decrby}},
+      {"expire", {-3, kind::write, expire}},
+      {"pexpire", {-3, kind::write, pexpire}},
+      {"expireat", {-3, kind::write, expireat}},
+      {"pexpireat", {-3, kind::write, pexpireat}},
+      {"persist", {2, kind::write, persist}},
+  };
+  return table;
+}
+
+const command_spec* find_command(std::string_view name) {
+  const auto& table = commands();
+  auto it = table.find(lower(name));
+  return it == table.end() ? nullptr : &it->second;
+}
+
+bool arity_ok(const command_spec& s, std::size_t n) {
+  return s.arity >= 0 ? n == static_cast<std::size_t>(s.arity) : n >= static_cast<std::size_t>(-s.arity);
+}
+
+}  // namespace
+
+resp_connection::kind resp_command_kind(std::span<const std::string_view> args) {
+  const auto* s = find_command(args.front());
+  return s == nullptr || !arity_ok(*s, args.size()) ? kind::other : s->k;
+}
+
+void run_resp_command(resp_connection& c, std::span<const std::string_view> args) {
+  const auto* s = find_command(args.front());
+  if (s == nullptr) {
+    // Redis 7: the name, then up to its first arguments, each quoted.
+    std::string shown;
+    for (std::size_t i = 1; i < args.size() && shown.size() < 128; ++i) shown += fmt::format("'{}' ", args[i]);
+    return c.reply_now().error(
+        fmt::format("ERR unknown command '{}', with args beginning with: {}", args.front(), shown));
+  }
+  if (!arity_ok(*s, args.size())) {
+    auto r = c.reply_now();
+    return wrong_arity(r, args.front());
+  }
+  s->run(c, args);
+}
+
+}  // namespace kv

@@ -1,0 +1,226 @@
+#include "io/server/resp_connection.hpp"
+
+#include "core/base/spawn.hpp"
+#include "io/server/connection.hpp"
+#include "io/server/resp_commands.hpp"
+#include "io/server/server.hpp"
+#include "io/sys/socket_read.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+namespace kv {
+
+namespace {
+constexpr std::size_t read_chunk = 64u << 10;  // a read asks for at least this much
+constexpr std::size_t idle_buffer = 1u << 20;  // larger idle buffers are given back
+
+resp::parser_limits limits_of(const server_config& cfg) {
+  resp::parser_limits l;
+  l.max_bulk_bytes = cfg.max_frame_bytes;
+  return l;
+}
+}  // namespace
+
+resp_connection::resp_connection(server& srv, asio::ip::tcp::socket socket)
+    : srv_(srv),
+      socket_(std::move(socket)),
+      peer_(peer_text(socket_)),
+      id_(srv.next_resp_client_id_++),
+      parser_(limits_of(srv.cfg_)),
+      wake_reader_(srv.executor_),
+      last_activity_(std::chrono::steady_clock::now()),
+      wake_writer_(srv.executor_) {
+  srv_.resp_connections_.insert(this);
+}
+
+resp_connection::~resp_connection() { srv_.forget(this); }
+
+void resp_connection::start() {
+  auto close_on_failure = [this](std::string what) {
+    return [self = shared_from_this(), log = log_failure(std::move(what))](std::exception_ptr e) {
+      log(e);
+      if (e) self->close();
+    };
+  };
+  asio::co_spawn(srv_.executor_, [self = shared_from_this()] { return self->read_loop(); },
+                 close_on_failure("redis connection " + peer_));
+  asio::co_spawn(srv_.executor_, [self = shared_from_this()] { return self->write_loop(); },
+                 close_on_failure("redis connection " + peer_ + " (writer)"));
+}
+
+void resp_connection::drain() {
+  reading_ = false;
+  std::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ignored);
+  wake_reader_.notify();
+  wake_writer();
+}
+
+void resp_connection::close() {
+  reading_ = false;
+  std::error_code ignored;
+  socket_.close(ignored);
+  wake_reader_.notify();
+  wake_writer();
+}
+
+bool resp_connection::idle_since(std::chrono::steady_clock::time_point t) const {
+  return replies_.empty() && last_activity_ < t;
+}
+
+// ---- replies, in command order ----------------------------------------------------------
+
+resp::reply resp_connection::reply_now() {
+  ++next_seq_;
+  if (replies_.empty()) {
+    head_seq_ = next_seq_;
+    return resp::reply(out_, version_);
+  }
+  auto& r = replies_.emplace_back();
+  r.done = true;
+  return resp::reply(r.bytes, version_);
+}
+
+resp_connection::ticket resp_connection::later(kind k) {
+  if (replies_.empty()) head_seq_ = next_seq_;
+  replies_.emplace_back();
+  if (k == kind::read) ++reads_in_flight_;
+  if (k == kind::write) ++writes_in_flight_;
+  return ticket{next_seq_++, k};
+}
+
+void resp_connection::finish(ticket t, std::string bytes) {
+  auto& r = replies_.at(t.seq - head_seq_);
+  r.bytes = std::move(bytes);
+  r.done = true;
+  if (t.k == kind::read) --reads_in_flight_;
+  if (t.k == kind::write) --writes_in_flight_;
+  flush_replies();
+  wake_writer();
+  if (!handling_) handle_input();  // commands held back by the order rules may run now
+  wake_reader_.notify();
+}
+
+void resp_connection::flush_replies() {
+  while (!replies_.empty() && replies_.front().done) {
+    out_.append(replies_.front().bytes);
+    replies_.pop_front();
+    ++head_seq_;
+  }
+}
+
+void resp_connection::quit() { closing_ = true; }
+
+// ---- reader -----------------------------------------------------------------------------
+
+bool resp_connection::over_limits() const {
+  return replies_.size() >= srv_.cfg_.max_pipeline || out_.size() + sending_.size() >= connection_output_limit;
+}
+
+asio::awaitable<void> resp_connection::read_loop() {
+  std::error_code ec;
+  bool drained = false;
+  while (reading_ && !closing_) {
+    if (over_limits()) {
+      co_await wake_reader_.wait();
+      drained = false;
+      continue;
+    }
+    if (in_begin_ > 0 && in_begin_ == in_.size()) {
+      in_.clear();
+      in_begin_ = 0;
+      if (in_.capacity() > idle_buffer) std::string().swap(in_);
+    } else if (in_begin_ > read_chunk) {
+      in_.erase(0, in_begin_);
+      in_begin_ = 0;
+    }
+    const auto have = in_.size();
+    const auto want = std::max(read_chunk, parser_.missing());
+    in_.resize(have + want);
+    auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + have, want), drained, ec);
+    in_.resize(have + (ec ? 0 : n));
+    if (ec) break;
+    drained = n < want;
+    last_activity_ = std::chrono::steady_clock::now();
+    handle_input();
+    wake_writer();
+  }
+  if (ec && ec != asio::error::eof && ec != asio::error::operation_aborted) {
+    spdlog::debug("redis connection {}: read failed: {}", peer_, ec.message());
+  }
+  reading_ = false;
+  wake_writer();
+}
+
+void resp_connection::handle_input() {
+  // A command answered within its own run (a refusal) calls finish() from in here.
+  handling_ = true;
+  struct done_handling {
+    bool& flag;
+    ~done_handling() { flag = false; }
+  } guard{handling_};
+  while (!closing_ && in_begin_ < in_.size() && !over_limits()) {
+    auto unread = std::string_view(in_).substr(in_begin_);
+    auto s = parser_.next(unread);
+    if (s == resp::parser::status::need_more) return;
+    if (s == resp::parser::status::error) {
+      spdlog::debug("redis connection {}: {}; closing it", peer_, parser_.error());
+      reply_now().error("ERR " + parser_.error());
+      closing_ = true;
+      in_.clear();
+      in_begin_ = 0;
+      break;
+    }
+    const auto& args = parser_.args();
+    const auto k = resp_command_kind(args);
+    // Held back, its bytes left in the input, until the commands it must follow are answered.
+    if ((k == kind::read && writes_in_flight_ > 0) || (k == kind::write && reads_in_flight_ > 0)) return;
+    ++srv_.stats_.requests;
+    run_resp_command(*this, args);
+    in_begin_ += parser_.consumed();
+  }
+  flush_replies();
+  wake_writer();
+}
+
+// ---- writer -----------------------------------------------------------------------------
+
+asio::awaitable<void> resp_connection::write_loop() {
+  std::error_code ec;
+  while (!finished()) {
+    if (out_.empty()) {
+      writer_waiting_ = true;
+      co_await wake_writer_.wait();
+      writer_waiting_ = false;
+      continue;
+    }
+    sending_.swap(out_);
+    co_await asio::async_write(socket_, asio::buffer(sending_), asio::redirect_error(asio::use_awaitable, ec));
+    sending_.clear();
+    if (sending_.capacity() > idle_buffer) std::string().swap(sending_);
+    if (ec) {
+      spdlog::debug("redis connection {}: write failed: {}", peer_, ec.message());
+      close();
+    }
+    wake_reader_.notify();
+  }
+  std::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+void resp_connection::wake_writer() {
+  if (!writer_waiting_) return;
+  writer_waiting_ = false;
+  wake_writer_.notify();
+}
+
+bool resp_connection::finished() const {
+  return (!reading_ || closing_) && replies_.empty() && out_.empty();
+}
+
+}  // namespace kv

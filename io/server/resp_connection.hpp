@@ -1,0 +1,121 @@
+#pragma once
+// One connection of the Redis protocol (RESP2, RESP3 after HELLO 3): a reader coroutine and a
+// writer coroutine over one socket, like connection.hpp's, with Redis's ordering rules.
+//
+// - Reader: reads what the socket has, parses commands (io/resp/parser.hpp) and runs each
+//   (resp_commands.cpp). A protocol error is answered with Redis's text and closes the
+//   connection once the answer is sent.
+// - Order: Redis answers a pipeline in order, and every command sees the ones before it. Replies
+//   therefore leave in command order: one made at once goes straight to the output while nothing
+//   is pending before it, otherwise it waits in replies_ behind the pending ones. And a read waits
+//   while this connection has writes in flight, a write while it has reads in flight (a read
+//   finished after a later write applied would see that write): the reader stops taking
+//   commands, leaving their bytes in the input, until the blocking ones are answered. Pipelines
+//   of reads only, or of writes only, run in parallel (their writes join one group commit).
+// - Limits: the server's max-pipeline commands in flight and the output limit stop the reader,
+//   as for the binary protocol; a bulk string above the largest frame is refused as it arrives.
+//
+// Ownership and threading as connection.hpp: shared_ptrs held by the coroutines and pending
+// store callbacks; every member runs on the server's executor.
+
+#include "io/resp/parser.hpp"
+#include "io/resp/reply.hpp"
+#include "io/sys/event.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace kv {
+
+class server;
+
+class resp_connection : public std::enable_shared_from_this<resp_connection> {
+ public:
+  // Registers itself with `srv`, which must outlive it.
+  resp_connection(server& srv, asio::ip::tcp::socket socket);
+  ~resp_connection();
+  resp_connection(const resp_connection&) = delete;
+  resp_connection& operator=(const resp_connection&) = delete;
+
+  void start();
+  // Stops reading; closes once every command read is answered and sent.
+  void drain();
+  // Closes now.
+  void close();
+  bool idle_since(std::chrono::steady_clock::time_point t) const;
+
+  // ---- for the commands (resp_commands.cpp) ----
+  // What a command needs of this connection's traffic order.
+  enum class kind : std::uint8_t { other, read, write };
+  // A reply the command gives at once.
+  resp::reply reply_now();
+  // A reply the command gives later: a ticket for finish(), which takes the reply's bytes (made
+  // with a resp::reply over a string of the caller's).
+  struct ticket {
+    std::uint64_t seq;
+    kind k;
+  };
+  ticket later(kind k);
+  void finish(ticket t, std::string bytes);
+  resp::version protocol() const noexcept { return version_; }
+  void set_protocol(resp::version v) noexcept { version_ = v; }
+  // QUIT: close once this command's reply is sent.
+  void quit();
+  server& srv() noexcept { return srv_; }
+  std::uint64_t id() const noexcept { return id_; }
+  const std::string& peer() const noexcept { return peer_; }
+  std::string name;  // CLIENT SETNAME
+  bool read_only = false;  // READONLY: reads from this node's state, as a replica's
+
+ private:
+  struct pending_reply {
+    std::string bytes;
+    bool done = false;
+  };
+
+  asio::awaitable<void> read_loop();
+  asio::awaitable<void> write_loop();
+  // Parses and runs the buffered commands while the order rules and limits let it.
+  void handle_input();
+  bool over_limits() const;
+  // Moves the finished replies at the head of replies_ to the output.
+  void flush_replies();
+  void wake_writer();
+  bool finished() const;
+
+  server& srv_;
+  asio::ip::tcp::socket socket_;
+  std::string peer_;
+  std::uint64_t id_;
+  resp::parser parser_;
+  resp::version version_ = resp::version::resp2;
+
+  std::string in_;
+  std::size_t in_begin_ = 0;
+  bool reading_ = true;
+  bool closing_ = false;  // QUIT or a protocol error: no command after this one runs
+  bool handling_ = false;  // inside handle_input()
+  io::event wake_reader_;
+  std::chrono::steady_clock::time_point last_activity_;
+
+  std::deque<pending_reply> replies_;  // from seq head_seq_ on
+  std::uint64_t head_seq_ = 0;
+  std::uint64_t next_seq_ = 0;
+  std::size_t reads_in_flight_ = 0;
+  std::size_t writes_in_flight_ = 0;
+
+  std::string out_;
+  std::string sending_;
+  bool writer_waiting_ = false;
+  io::event wake_writer_;
+};
+
+}  // namespace kv

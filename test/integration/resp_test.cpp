@@ -1,0 +1,238 @@
+// The Redis protocol front end through a real kvnode process: replies byte for byte as Redis 7
+// gives them (RESP2 and RESP3), pipelines answered in order with each command seeing the ones
+// before it, Redis's errors for bad input (the connection closed after a protocol error, the
+// node serving everyone else), TTLs, and redis-cli and redis-benchmark (Debian's redis-tools)
+// driving it as users do.
+
+#include "harness/node_process.hpp"
+#include "harness/process.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <fmt/format.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+using namespace kv::harness;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A node with the Redis protocol on a free port.
+struct resp_node {
+  unsigned short port = free_port();
+  node_process node{fmt::format("[resp]\nlisten = \"127.0.0.1:{}\"\n", port)};
+};
+
+// A blocking RESP connection that sends raw bytes and reads raw replies.
+class raw_client {
+ public:
+  explicit raw_client(unsigned short port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
+  }
+  ~raw_client() { ::close(fd_); }
+  void send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      auto n = ::write(fd_, bytes.data(), bytes.size());
+      if (n <= 0) throw std::runtime_error("write failed");
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  // Reads until `n` bytes came, the peer closed, or 5 s passed.
+  std::string read(std::size_t n) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[65536];
+      auto got = ::read(fd_, buf, sizeof buf);
+      if (got <= 0) {
+        closed_ = true;
+        break;
+      }
+      out.append(buf, static_cast<std::size_t>(got));
+    }
+    return out;
+  }
+  // Sends `request` and reads exactly the bytes `expected` has.
+  std::string ask(std::string_view request, std::string_view expected) {
+    send(request);
+    return read(expected.size());
+  }
+  bool closed() {
+    if (!closed_) read(1);
+    return closed_;
+  }
+
+ private:
+  int fd_ = -1;
+  bool closed_ = false;
+};
+
+std::string cmd(std::initializer_list<std::string_view> args) {
+  std::string out = fmt::format("*{}\r\n", args.size());
+  for (auto a : args) out += fmt::format("${}\r\n{}\r\n", a.size(), a);
+  return out;
+}
+
+void expect(raw_client& c, std::string_view request, std::string_view reply) {
+  auto got = c.ask(request, reply);
+  BOOST_TEST(got == reply, "request " << request << " got " << got);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(resp_front_end)
+
+BOOST_AUTO_TEST_CASE(string_commands_answer_as_redis) {
+  resp_node n;
+  raw_client c(n.port);
+  expect(c, cmd({"PING"}), "+PONG\r\n");
+  expect(c, cmd({"ping", "hi"}), "$2\r\nhi\r\n");
+  expect(c, cmd({"SET", "k", "v"}), "+OK\r\n");
+  expect(c, cmd({"GET", "k"}), "$1\r\nv\r\n");
+  expect(c, cmd({"GET", "nope"}), "$-1\r\n");
+  expect(c, cmd({"SET", "k", "w", "NX"}), "$-1\r\n");
+  expect(c, cmd({"SET", "k", "w", "XX", "GET"}), "$1\r\nv\r\n");
+  expect(c, cmd({"SET", "new", "x", "XX"}), "$-1\r\n");
+  expect(c, cmd({"SET", "k", "v", "NX", "XX"}), "-ERR syntax error\r\n");
+  expect(c, cmd({"SET", "k", "v", "EX", "0"}), "-ERR invalid expire time in 'set' command\r\n");
+  expect(c, cmd({"SET", "k", "v", "EX", "ten"}), "-ERR value is not an integer or out of range\r\n");
+  expect(c, cmd({"SETNX", "k", "z"}), ":0\r\n");
+  expect(c, cmd({"GETSET", "k", "z"}), "$1\r\nw\r\n");
+  expect(c, cmd({"MSET", "a", "1", "b", "2", "a", "3"}), "+OK\r\n");
+  expect(c, cmd({"MGET", "a", "b", "zz"}), "*3\r\n$1\r\n3\r\n$1\r\n2\r\n$-1\r\n");
+  expect(c, cmd({"INCR", "a"}), ":4\r\n");
+  expect(c, cmd({"INCRBY", "a", "-10"}), ":-6\r\n");
+  expect(c, cmd({"DECRBY", "a", "x"}), "-ERR value is not an integer or out of range\r\n");
+  expect(c, cmd({"INCR", "k"}), "-ERR value is not an integer or out of range\r\n");
+  expect(c, cmd({"SET", "big", "9223372036854775807"}), "+OK\r\n");
+  expect(c, cmd({"INCR", "big"}), "-ERR increment or decrement would overflow\r\n");
+  expect(c, cmd({"EXISTS", "a", "a", "zz"}), ":2\r\n");
+  expect(c, cmd({"TYPE", "a"}), "+string\r\n");
+  expect(c, cmd({"TYPE", "zz"}), "+none\r\n");
+  expect(c, cmd({"DEL", "a", "b", "zz"}), ":2\r\n");
+  expect(c, cmd({"GETDEL", "k"}), "$1\r\nz\r\n");
+  expect(c, cmd({"GETDEL", "k"}), "$-1\r\n");
+  expect(c, cmd({"SELECT", "0"}), "+OK\r\n");
+  expect(c, cmd({"SELECT", "1"}), "-ERR DB index is out of range\r\n");
+  expect(c, cmd({"GET"}), "-ERR wrong number of arguments for 'get' command\r\n");
+  expect(c, cmd({"LPUSH", "l", "x"}), "-ERR unknown command 'LPUSH', with args beginning with: 'l' 'x' \r\n");
+  expect(c, cmd({"AUTH", "pw"}),
+         "-ERR AUTH <password> called without any password configured for the default user. Are you sure your "
+         "configuration is correct?\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(ttls_answer_as_redis) {
+  resp_node n;
+  raw_client c(n.port);
+  expect(c, cmd({"TTL", "k"}), ":-2\r\n");
+  expect(c, cmd({"SET", "k", "v"}), "+OK\r\n");
+  expect(c, cmd({"TTL", "k"}), ":-1\r\n");
+  expect(c, cmd({"EXPIRE", "k", "100"}), ":1\r\n");
+  expect(c, cmd({"TTL", "k"}), ":100\r\n");
+  expect(c, cmd({"PERSIST", "k"}), ":1\r\n");
+  expect(c, cmd({"PERSIST", "k"}), ":0\r\n");
+  expect(c, cmd({"SET", "k", "v", "PX", "300"}), "+OK\r\n");
+  std::this_thread::sleep_for(1s);
+  expect(c, cmd({"GET", "k"}), "$-1\r\n");
+  expect(c, cmd({"SET", "k", "v", "EX", "100"}), "+OK\r\n");
+  expect(c, cmd({"SET", "k", "w", "KEEPTTL"}), "+OK\r\n");
+  expect(c, cmd({"TTL", "k"}), ":100\r\n");
+  expect(c, cmd({"SET", "k", "w"}), "+OK\r\n");
+  expect(c, cmd({"TTL", "k"}), ":-1\r\n");
+  expect(c, cmd({"SETEX", "k", "50", "v"}), "+OK\r\n");
+  expect(c, cmd({"TTL", "k"}), ":50\r\n");
+  expect(c, cmd({"EXPIRE", "k", "0"}), ":1\r\n");  // a time not in the future deletes the key
+  expect(c, cmd({"EXISTS", "k"}), ":0\r\n");
+  expect(c, cmd({"EXPIRE", "k", "10"}), ":0\r\n");
+}
+
+// A pipeline is answered in order, and each command sees the ones before it: a GET right after
+// a SET in the same write sees the SET, and a SET after a GET does not change what the GET saw.
+BOOST_AUTO_TEST_CASE(pipelines_answer_in_order_and_see_their_own_writes) {
+  resp_node n;
+  raw_client c(n.port);
+  std::string request;
+  std::string reply;
+  for (int i = 0; i < 200; ++i) {
+    const auto v = std::to_string(i);
+    request += cmd({"SET", "p", v}) + cmd({"GET", "p"}) + cmd({"INCR", "n"});
+    reply += fmt::format("+OK\r\n${}\r\n{}\r\n:{}\r\n", v.size(), v, i + 1);
+  }
+  expect(c, request, reply);
+  // Inline commands, as a telnet user types them.
+  expect(c, "PING\r\nSET x \"a b\"\r\nGET x\r\n", "+PONG\r\n+OK\r\n$3\r\na b\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(hello_3_switches_to_resp3) {
+  resp_node n;
+  raw_client c(n.port);
+  c.send(cmd({"HELLO", "3"}));
+  auto hello = c.read(16);
+  BOOST_TEST(hello.substr(0, 4) == "%7\r\n");
+  c.read(1 << 16);  // the rest of the map
+  expect(c, cmd({"GET", "nope"}), "_\r\n");
+  expect(c, cmd({"HELLO", "4"}), "-NOPROTO unsupported protocol version\r\n");
+}
+
+// A protocol error is answered with Redis's text and closes that connection only.
+BOOST_AUTO_TEST_CASE(a_protocol_error_closes_only_its_connection) {
+  resp_node n;
+  raw_client bad(n.port);
+  raw_client good(n.port);
+  expect(bad, "*1\r\n+PING\r\n", "-ERR Protocol error: expected '$', got '+'\r\n");
+  BOOST_TEST(bad.closed());
+  raw_client huge(n.port);
+  // A 512 MB bulk header: refused before any of it is read, memory untouched.
+  expect(huge, "*2\r\n$3\r\nSET\r\n$536870912\r\n", "-ERR Protocol error: invalid bulk length\r\n");
+  BOOST_TEST(huge.closed());
+  expect(good, cmd({"PING"}), "+PONG\r\n");
+}
+
+// redis-cli as a user drives it: commands, inline quoting, and its exit status.
+BOOST_AUTO_TEST_CASE(redis_cli_drives_it) {
+  resp_node n;
+  const auto port = std::to_string(n.port);
+  auto run = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"/usr/bin/redis-cli", "-p", port};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+  };
+  BOOST_REQUIRE_MESSAGE(run({"PING"}).out == "PONG\n", "redis-cli (Debian's redis-tools) must be installed");
+  BOOST_TEST(run({"SET", "greeting", "hello world"}).out == "OK\n");
+  BOOST_TEST(run({"GET", "greeting"}).out == "hello world\n");
+  BOOST_TEST(run({"INCRBY", "n", "5"}).out == "5\n");
+  BOOST_TEST(run({"MGET", "greeting", "n", "none"}).out == "hello world\n5\n\n");
+  auto err = run({"INCR", "greeting"});
+  BOOST_TEST(err.out.rfind("ERR value is not an integer or out of range\n", 0) == 0, err.out);
+}
+
+// redis-benchmark's SET, GET and INCR tests, pipelined, to completion.
+BOOST_AUTO_TEST_CASE(redis_benchmark_runs_to_completion) {
+  resp_node n;
+  auto r = run_command({"/usr/bin/redis-benchmark", "-p", std::to_string(n.port), "-t", "set,get,incr", "-n", "5000", "-c",
+                        "10", "-P", "8", "-q"},
+                       {}, std::chrono::seconds(120));
+  BOOST_TEST(r.exit_code == 0, r.err);
+  for (auto test : {"SET: ", "GET: ", "INCR: "}) {
+    BOOST_TEST(r.out.find(test) != std::string::npos, "no " << test << "in " << r.out);
+  }
+  raw_client c(n.port);
+  expect(c, cmd({"GET", "counter:__rand_int__"}), "$4\r\n5000\r\n");  // every INCR of its one key
+}
+
+BOOST_AUTO_TEST_SUITE_END()
