@@ -10,16 +10,19 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
 
 namespace kv::bench {
 
-// CPU seconds (user + system) the process has used; 0 if it cannot be read.
-inline double cpu_seconds(pid_t pid) {
-  std::ifstream f(fmt::format("/proc/{}/stat", pid));
+// CPU seconds (user + system) that the `stat` file of a process or thread counts; 0 if it cannot
+// be read.
+inline double stat_cpu_seconds(const std::string& stat_path) {
+  std::ifstream f(stat_path);
   std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   auto close = text.rfind(')');
   if (close == std::string::npos) return 0;
@@ -30,6 +33,20 @@ inline double cpu_seconds(pid_t pid) {
     if (i >= 14) ticks += std::stod(field);
   }
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds (user + system) the process has used; 0 if it cannot be read.
+inline double cpu_seconds(pid_t pid) { return stat_cpu_seconds(fmt::format("/proc/{}/stat", pid)); }
+
+// CPU seconds each thread of the process has used, by thread id (the main thread's is the pid).
+inline std::map<pid_t, double> thread_cpu_seconds(pid_t pid) {
+  std::map<pid_t, double> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+    const auto tid = static_cast<pid_t>(std::stol(task.path().filename().string()));
+    out[tid] = stat_cpu_seconds((task.path() / "stat").string());
+  }
+  return out;
 }
 
 // This process's resident memory in bytes; 0 if it cannot be read.
@@ -56,6 +73,16 @@ inline std::uint64_t rss_bytes(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
   }
   return 0;
+}
+
+// Seconds the process's thread `tid` has spent runnable but waiting for a core (the run delay of
+// /proc/.../schedstat); 0 if it cannot be read.
+inline double thread_wait_seconds(pid_t pid, pid_t tid) {
+  std::ifstream f(fmt::format("/proc/{}/task/{}/schedstat", pid, tid));
+  std::uint64_t running_ns = 0;
+  std::uint64_t waiting_ns = 0;
+  if (!(f >> running_ns >> waiting_ns)) return 0;
+  return static_cast<double>(waiting_ns) / 1e9;
 }
 
 // CPU used by this process and by one node over an interval, as a share of one core.
