@@ -237,7 +237,6 @@ std::optional<key_value> keyspace::put(std::string_view key, std::string_view va
 
 std::uint64_t keyspace::delete_range(const key_range& r, const std::function<void(const key_value&)>& deleted) {
   assert(writing_);
-  const auto w = write_revision();
   std::uint64_t n = 0;
   auto [it, last] = bounds(r);
   // Erasing from a B-tree invalidates its iterators: note the keys to erase, erase them after.
@@ -245,32 +244,47 @@ std::uint64_t keyspace::delete_range(const key_range& r, const std::function<voi
   for (; it != last; ++it) {
     version_block* head = it->block;
     if (head->tombstone()) continue;
-    if (deleted) deleted(view_of(head));
-    forget_expiry(head);
     ++n;
-    --live_keys_;
-    live_bytes_ -= head->key_len + head->value_len;
-    changed_ = true;
-    if (head->mod_revision == w) {
-      if (head->older == nullptr) {  // created in this same write: no revision ever showed it
-        gone.emplace_back(head->key());
-        continue;
-      }
-      // Changed earlier in this write: that change is dropped; the tombstone takes its place.
-    } else {
-      push_history(head);
-    }
-    head->create_revision = 0;
-    head->mod_revision = w;
-    head->version = 0;
-    head->expires = 0;
-    head->value_len = 0;
+    if (bury(head, deleted)) gone.emplace_back(head->key());
   }
   for (const auto& k : gone) {
     retired_.push_back(find_head(k));
     erase_head(k);
   }
   return n;
+}
+
+bool keyspace::bury(version_block* head, const std::function<void(const key_value&)>& deleted) {
+  const auto w = write_revision();
+  if (deleted) deleted(view_of(head));
+  forget_expiry(head);
+  --live_keys_;
+  live_bytes_ -= head->key_len + head->value_len;
+  changed_ = true;
+  if (head->mod_revision == w) {
+    if (head->older == nullptr) return true;  // created in this same write: no revision ever showed it
+    // Changed earlier in this write: that change is dropped; the tombstone takes its place.
+  } else {
+    push_history(head);
+  }
+  head->create_revision = 0;
+  head->mod_revision = w;
+  head->version = 0;
+  head->expires = 0;
+  head->value_len = 0;
+  return false;
+}
+
+bool keyspace::erase_expired(std::string_view key, std::uint64_t now,
+                             const std::function<void(const key_value&)>& deleted) {
+  assert(writing_);
+  version_block* head = find_head(key);
+  if (head == nullptr || head->tombstone() || head->expires == 0 || head->expires > now) return false;
+  if (bury(head, deleted)) {
+    retired_.push_back(head);
+    erase_head(head->key());  // the block stays allocated (retired) until end_write()
+  }
+  return true;
 }
 
 // ---- reads ----------------------------------------------------------------------------------
@@ -407,17 +421,35 @@ error_info keyspace::check_compact(std::uint64_t revision) const {
 void keyspace::compact(std::uint64_t revision) {
   assert(!check_compact(revision).code);
   compacted_ = revision;
-  trim_history();
+  trim_history(trim_budget);
 }
 
-void keyspace::trim_history() {
+std::uint64_t keyspace::trim_limit() const noexcept {
   // A running capture still reads every revision from its own compacted revision on.
-  const auto limit = capturing() ? std::min(compacted_, capture_compacted_) : compacted_;
-  while (!history_queue_.empty() && history_queue_.front().first <= limit) {
+  return capturing() ? std::min(compacted_, capture_compacted_) : compacted_;
+}
+
+bool keyspace::trim_pending() const noexcept {
+  const auto limit = trim_limit();
+  return (!history_queue_.empty() && history_queue_.front().first <= limit) ||
+         (!tombstone_queue_.empty() && tombstone_queue_.front().first < limit);
+}
+
+void keyspace::trim_step(std::size_t max) {
+  assert(!writing_);
+  trim_history(max);
+}
+
+void keyspace::trim_history(std::size_t max) {
+  const auto limit = trim_limit();
+  std::size_t done = 0;
+  while (!history_queue_.empty() && history_queue_.front().first <= limit && done < max) {
     trim_version(history_queue_.front().second, limit);
     history_queue_.pop_front();
+    ++done;
   }
-  while (!tombstone_queue_.empty() && tombstone_queue_.front().first < limit) {
+  while (!tombstone_queue_.empty() && tombstone_queue_.front().first < limit && done < max) {
+    ++done;
     // The key may have been written since: then its tombstone is history, queued as such.
     auto* head = find_head(tombstone_queue_.front().second);
     if (head != nullptr && head->lone_tombstone() && head->mod_revision < limit) {
@@ -501,7 +533,7 @@ bool keyspace::capture_step(std::size_t max_keys) {
   auto sink = sink_;
   if (done) sink_ = nullptr;
   if (!batch.empty()) sink(std::move(batch));
-  if (done) trim_history();  // what the capture held back
+  if (done) trim_history(trim_budget);  // what the capture held back
   return !done;
 }
 

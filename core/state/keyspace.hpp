@@ -33,7 +33,11 @@
 //
 // Freeing compacted history costs no walk of the keyspace: every write that leaves an older
 // version behind (an overwrite, a delete) queues (revision, that version's block), in revision
-// order, and compaction pops that queue up to its revision and frees only those blocks.
+// order, and compaction pops that queue up to its revision and frees only those blocks. It frees
+// at most trim_budget of them at once; the owner frees the rest with trim_step() between other
+// work, so that compacting past a million deletes does not stop the node for half a second.
+// What is not yet freed is unreadable all the same (reads below compacted() are refused, and
+// neither changes() nor a capture reaches below it).
 //
 // Point-in-time capture (snapshots while writes go on): begin_capture() fixes the revision R and
 // the compacted revision C, and capture_step() walks the keys in order, a batch at a time,
@@ -135,6 +139,10 @@ class keyspace {
 
   // ---- writes: one write is begin_write(), then puts and delete-ranges, then end_write() ------
   void begin_write();
+  // Deletes `key` if it is live and expires at or before `now` (its expiry not 0); calls `deleted`
+  // (if set) with its last version first. One hash lookup, for expiring keys in bulk.
+  bool erase_expired(std::string_view key, std::uint64_t now,
+                     const std::function<void(const key_value&)>& deleted = {});
   // Sets `key` to `value`, expiring at `expires` (0: never); returns the version it replaces
   // (nullopt: the key did not exist). The view is valid until end_write(). `value` must not
   // point into the keyspace.
@@ -183,6 +191,12 @@ class keyspace {
   // be in (compacted(), revision()]; check with check_compact().
   void compact(std::uint64_t revision);
   error_info check_compact(std::uint64_t revision) const;
+  // Versions compaction frees per call of compact() or trim_step(), at most.
+  static constexpr std::size_t trim_budget = 2048;
+  // Whether compacted versions wait to be freed.
+  bool trim_pending() const noexcept;
+  // Frees up to `max` of them.
+  void trim_step(std::size_t max = trim_budget);
 
   // ---- capture and restore (snapshots) --------------------------------------------------------
   using capture_sink = std::function<void(std::vector<captured_key>)>;
@@ -284,6 +298,10 @@ class keyspace {
   version_block* find_head(std::string_view key) const;
   void insert_head(version_block* b);
   void erase_head(std::string_view key);
+  // Turns the live key whose newest block is `head` into a tombstone at the current write's
+  // revision (or drops it, if this write created it: then true, and the caller erases it from
+  // the indexes).
+  bool bury(version_block* head, const std::function<void(const key_value&)>& deleted);
   // Moves the newest version of `head`'s key to the new block `b` in both indexes; returns b.
   version_block* move_head(version_block* head, version_block* b);
   // Whether `value` fits in `b`'s allocation in place of its value.
@@ -295,8 +313,11 @@ class keyspace {
   void trim_version(version_block* old, std::uint64_t limit);
   // Removes the key whose newest block `head` is a tombstone with nothing older.
   void erase_tombstone(version_block* head);
-  // Trims the queued keys up to the compacted revision (or the capture's, while one runs).
-  void trim_history();
+  // Trims the queued versions up to the compacted revision (or the capture's, while one runs),
+  // at most `max` of them.
+  void trim_history(std::size_t max);
+  // The revision below which trim_history() frees.
+  std::uint64_t trim_limit() const noexcept;
   void clear() noexcept;
 
   tree keys_;

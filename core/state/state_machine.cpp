@@ -348,14 +348,13 @@ errc state_machine::apply_expire(const command_view& cmd, std::string* reply, ch
   advance_clock(cmd.now);
   std::uint64_t deleted = 0;
   ks_.begin_write();
+  auto note = [&](const key_value& gone) {
+    if (changes != nullptr) changes->erase(gone.key);
+  };
   cmd.for_each_key([&](std::string_view key) {
-    auto kv = ks_.get(key);
     // A write since the leader found the key due may have given it a later expiry, or none.
-    if (!kv || kv->expires == 0 || kv->expires > cmd.now) return;
-    ks_.delete_range(key_range{key, {}}, [&](const key_value& gone) {
-      if (changes != nullptr) changes->erase(gone.key);
-    });
-    leases_.detach(key);
+    if (!ks_.erase_expired(key, cmd.now, changes != nullptr ? note : std::function<void(const key_value&)>())) return;
+    if (!leases_.empty()) leases_.detach(key);
     ++deleted;
   });
   const auto revision = ks_.end_write();

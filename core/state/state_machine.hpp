@@ -123,6 +123,9 @@ class state_machine {
   // capture.
   bool capture_step();
   bool capturing() const noexcept { return ks_.capturing(); }
+  // Compacted history waiting to be freed, a bounded step at a time (keyspace::trim_step).
+  bool trim_pending() const noexcept { return ks_.trim_pending(); }
+  void trim_step() { ks_.trim_step(); }
   // The revision and compacted revision of the capture under way.
   std::uint64_t capture_revision() const noexcept { return ks_.capture_revision(); }
   std::uint64_t capture_compacted() const noexcept { return ks_.capture_compacted(); }

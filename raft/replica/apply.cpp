@@ -29,6 +29,12 @@ asio::awaitable<void> store::apply_loop() {
       apply_committed();
       release_reads();
       maybe_start_snapshot();
+      if (sm_.trim_pending()) sm_.trim_step();  // compacted history, freed a step per round
+      co_await asio::post(executor_, asio::use_awaitable);
+      continue;
+    }
+    if (sm_.trim_pending()) {
+      sm_.trim_step();
       co_await asio::post(executor_, asio::use_awaitable);
       continue;
     }

@@ -50,6 +50,7 @@ void store::tick() {
   expire_reads();
   auto_compact();
   tick_leases();
+  if (sm_.trim_pending()) apply_wake_.notify();  // history a finished snapshot held back
   if (watches_.catching_up()) watches_.step();
   raft_wake_.notify();
 }

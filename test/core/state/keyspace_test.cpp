@@ -480,6 +480,70 @@ BOOST_AUTO_TEST_CASE(revisions_versions_and_compaction_errors) {
   BOOST_TEST(ks.range(key_range{std::string(1, '\0'), std::string(1, '\0')}, {})->kvs.size() == 1u);
 }
 
+// Compacting past many deletes frees their versions a bounded step at a time; meanwhile reads
+// at the compacted revision and later, and the changes from it, are as they will be after.
+BOOST_AUTO_TEST_CASE(compaction_frees_history_in_bounded_steps) {
+  keyspace ks;
+  const std::size_t keys = 3 * keyspace::trim_budget + 5;
+  ks.begin_write();
+  for (std::size_t i = 0; i < keys; ++i) ks.put(fmt::format("k{:06}", i), "v");
+  ks.end_write();  // 2
+  ks.begin_write();
+  ks.delete_range(key_range{"k", "l"});
+  ks.end_write();  // 3
+  ks.begin_write();
+  ks.put("other", "x");
+  ks.end_write();  // 4
+  BOOST_TEST(ks.history_versions() == keys);
+  ks.compact(4);
+  BOOST_TEST(ks.trim_pending());
+  BOOST_TEST(ks.history_versions() == keys - keyspace::trim_budget);
+  int steps = 0;
+  while (ks.trim_pending()) {
+    BOOST_TEST(ks.range(key_range{"k", "l"}, {})->count == 0u);
+    BOOST_TEST(ks.changes(key_range{std::string(1, '\0'), std::string(1, '\0')}, 4, 4)->size() == 1u);
+    BOOST_TEST(ks.check_revision(3).code == kv::make_error_code(kv::errc::compacted));
+    ks.trim_step();
+    ++steps;
+  }
+  BOOST_TEST(steps >= 3);
+  BOOST_TEST(ks.history_versions() == 0u);
+  BOOST_TEST(ks.tombstones() == 0u);
+  BOOST_TEST(ks.key_count() == 1u);
+}
+
+// erase_expired deletes a key only while its expiry is due, with one lookup.
+BOOST_AUTO_TEST_CASE(erase_expired_deletes_only_due_keys) {
+  keyspace ks;
+  ks.begin_write();
+  ks.put("due", "1", 100);
+  ks.put("later", "2", 300);
+  ks.put("never", "3");
+  ks.end_write();
+  BOOST_TEST(ks.expiring_keys() == 2u);
+  BOOST_TEST(ks.next_expiry() == 100u);
+  ks.begin_write();
+  std::vector<std::string> seen;
+  auto note = [&](const kv::key_value& kv) { seen.emplace_back(kv.key); };
+  BOOST_TEST(ks.erase_expired("due", 200, note));
+  BOOST_TEST(!ks.erase_expired("later", 200, note));
+  BOOST_TEST(!ks.erase_expired("never", 200, note));
+  BOOST_TEST(!ks.erase_expired("absent", 200, note));
+  BOOST_TEST(ks.end_write() == 3u);
+  BOOST_TEST((seen == std::vector<std::string>{"due"}));
+  BOOST_TEST(!ks.get("due").has_value());
+  BOOST_TEST(ks.get("due", 2)->value == "1");
+  BOOST_TEST(ks.expiring_keys() == 1u);
+  BOOST_TEST(ks.next_expiry() == 300u);
+  // A key created and expired in one write leaves nothing.
+  ks.begin_write();
+  ks.put("brief", "x", 50);
+  BOOST_TEST(ks.erase_expired("brief", 60));
+  ks.end_write();
+  BOOST_TEST(!ks.get("brief").has_value());
+  BOOST_TEST(ks.changes(key_range{"brief", {}}, 1, ks.revision())->empty());
+}
+
 BOOST_AUTO_TEST_CASE(changes_name_each_put_and_delete_with_what_it_replaced) {
   keyspace ks;
   auto write = [&](auto&& f) {
