@@ -442,12 +442,18 @@ void keyspace::trim_step(std::size_t max) {
 
 void keyspace::trim_history(std::size_t max) {
   const auto limit = trim_limit();
-  std::size_t done = 0;
-  while (!history_queue_.empty() && history_queue_.front().first <= limit && done < max) {
-    trim_version(history_queue_.front().second, limit);
+  // This step's versions, oldest first. Versions leave in the order they were replaced, so each
+  // key's are the oldest of its chain: one walk per key finds where to cut, however long the
+  // chain (a key written at every revision keeps thousands of versions within the retention).
+  trim_batch_.clear();
+  while (!history_queue_.empty() && history_queue_.front().first <= limit && trim_batch_.size() < max) {
+    trim_batch_.push_back(history_queue_.front().second);
     history_queue_.pop_front();
-    ++done;
   }
+  trim_cuts_.clear();
+  for (auto* old : trim_batch_) trim_cuts_[find_head(old->key())] = old;  // the newest of the key's
+  for (auto [head, newest] : trim_cuts_) cut_history(head, newest, limit);
+  std::size_t done = trim_batch_.size();
   while (!tombstone_queue_.empty() && tombstone_queue_.front().first < limit && done < max) {
     ++done;
     // The key may have been written since: then its tombstone is history, queued as such.
@@ -459,15 +465,17 @@ void keyspace::trim_history(std::size_t max) {
   }
 }
 
-void keyspace::trim_version(version_block* old, std::uint64_t limit) {
-  // Versions leave in the order they were replaced, so `old` is the oldest of its key's chain.
-  version_block* head = find_head(old->key());
-  assert(head != nullptr && head != old);
+void keyspace::cut_history(version_block* head, version_block* newest, std::uint64_t limit) {
+  assert(head != nullptr && head != newest);
   version_block* newer = head;
-  while (newer->older != old) newer = newer->older;
-  newer->older = old->older;
-  version_block::destroy(old);
-  --blocks_;
+  while (newer->older != newest) newer = newer->older;
+  newer->older = nullptr;  // everything older than `newest` was replaced before it: all go
+  for (version_block* b = newest; b != nullptr;) {
+    auto* older = b->older;
+    version_block::destroy(b);
+    --blocks_;
+    b = older;
+  }
   // A deleted key whose tombstone is all that is left: the tombstone goes once the revision of
   // the delete is below the compacted one (reads say "absent" without it, and changes() no longer
   // reaches its revision). At the compacted revision itself it stays, queued to go later.

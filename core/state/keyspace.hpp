@@ -52,6 +52,7 @@
 #include "core/model/key_range.hpp"
 
 #include <absl/container/btree_set.h>
+#include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
 #include <absl/hash/hash.h>
 
@@ -308,9 +309,9 @@ class keyspace {
   static bool fits(const version_block* b, std::string_view value) noexcept;
   // Keeps `head`'s present contents as a new older block behind it (the history).
   void push_history(version_block* head);
-  // Frees `old`, a version replaced at a revision <= limit (no read at limit or later sees it),
-  // and its key's tombstone if nothing else of the key is left.
-  void trim_version(version_block* old, std::uint64_t limit);
+  // Frees `newest` and every older version of `head`'s key, all replaced at revisions <= limit
+  // (no read at limit or later sees them), and the key's tombstone if nothing else is left.
+  void cut_history(version_block* head, version_block* newest, std::uint64_t limit);
   // Removes the key whose newest block `head` is a tombstone with nothing older.
   void erase_tombstone(version_block* head);
   // Trims the queued versions up to the compacted revision (or the capture's, while one runs),
@@ -340,6 +341,10 @@ class keyspace {
   // compaction (or a snapshot's capture) stopped at.
   std::deque<std::pair<std::uint64_t, std::string>> tombstone_queue_;
   std::uint64_t max_restored_revision_ = 0;
+  // trim_history()'s scratch, kept for its capacity: the step's versions, and per key (its
+  // newest block) the newest of them.
+  std::vector<version_block*> trim_batch_;
+  absl::flat_hash_map<version_block*, version_block*> trim_cuts_;
   // (expires, newest block) of every live key with an expiry: about 24 bytes per such key.
   absl::btree_set<std::pair<std::uint64_t, version_block*>> expiry_;
 
