@@ -23,6 +23,7 @@
 
 #include "core/model/key_range.hpp"
 #include "fault/nemesis.hpp"
+#include "fault/run_support.hpp"
 #include "harness/cluster.hpp"
 #include "harness/cluster_status.hpp"
 #include "harness/partitions.hpp"
@@ -248,47 +249,6 @@ asio::awaitable<void> follow(watch_stream* w, leases* ls, deletes* seen, std::st
   }
 }
 
-// A watch of every leased key from revision 1, through `c`, retried while no node takes it.
-asio::awaitable<std::unique_ptr<watch_stream>> open_watch(client& c) {
-  watch_spec spec;
-  spec.key = prefix;
-  spec.end = prefix_end(prefix);
-  spec.start_revision = 1;
-  const auto deadline = steady::now() + 30s;
-  for (;;) {
-    auto s = co_await c.watch(spec);
-    if (s) co_return std::move(*s);
-    BOOST_REQUIRE_MESSAGE(s.is(errc::unavailable) && steady::now() < deadline, s.message());
-  }
-}
-
-// Counts the coroutines a run starts, to wait for them.
-class tasks {
- public:
-  explicit tasks(asio::any_io_executor ex) : ex_(ex) {}
-  void spawn(asio::awaitable<void> task, std::string what) {
-    ++running_;
-    asio::co_spawn(ex_, std::move(task), [this, what = std::move(what)](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& x) {
-          BOOST_ERROR(what << " threw: " << x.what());
-        } catch (...) {
-          BOOST_ERROR(what << " threw");
-        }
-      }
-      --running_;
-    });
-  }
-  asio::awaitable<void> wait_all() {
-    while (running_ > 0) co_await sleep_for(20ms);
-  }
-
- private:
-  asio::any_io_executor ex_;
-  int running_ = 0;
-};
 
 // The end state one node holds alone: its leases, which leased keys it has, and the deletes a
 // replay of the leased keys from revision 1 on it shows.
@@ -312,20 +272,9 @@ asio::awaitable<void> read_node(const cluster& cl, std::uint64_t last, node_view
       else if (!v.is(errc::not_found)) out->failure += k + ": " + v.message() + "; ";
     }
   }
-  auto w = co_await open_watch(c);
-  const auto deadline = steady::now() + 20s;
-  std::uint64_t delivered = 0;
-  while (delivered < last && steady::now() < deadline) {
-    w->request_progress();
-    auto b = co_await w->next();
-    if (!b) continue;
-    delivered = b->revision;
-    for (const auto& e : b->events) {
-      if (e.deleted) out->replayed[e.kv.key] = e.kv.mod_revision;
-    }
-  }
-  if (delivered < last) out->failure += fmt::format("its replay reached only revision {}; ", delivered);
-  w->cancel();
+  out->failure += co_await replay_deletes(c, prefix, last, [out](std::string_view key, std::uint64_t revision) {
+    out->replayed[std::string(key)] = revision;
+  });
   c.close();
 }
 
@@ -344,8 +293,8 @@ void run_workload(cluster& cl, partitions* net, std::uint64_t seed, std::chrono:
                   run_results& out, fault_log& log) {
   run_async(
       [&](asio::io_context& ctx) -> asio::awaitable<void> {
-        tasks following(ctx.get_executor());
-        tasks working(ctx.get_executor());
+        task_group following(ctx.get_executor());
+        task_group working(ctx.get_executor());
         bool stop = false;
         std::vector<std::unique_ptr<client>> clients;
         std::vector<std::unique_ptr<watch_stream>> streams;
@@ -364,7 +313,7 @@ void run_workload(cluster& cl, partitions* net, std::uint64_t seed, std::chrono:
           out.watcher_failures.resize(cl.size());
           for (auto id : cl.ids()) {
             auto& c = make_client(cl.endpoints_from(id));
-            streams.push_back(co_await open_watch(c));
+            streams.push_back(co_await open_replay(c, prefix));
             following.spawn(follow(streams.back().get(), &out.ls, &out.watched[id - 1], &out.watcher_failures[id - 1]),
                             fmt::format("the watcher on node {}", id));
           }

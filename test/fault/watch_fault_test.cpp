@@ -14,6 +14,7 @@
 // a run only roughly); KV_WATCH_FAULT_DURATION_S sets how long the writers write (15 s).
 
 #include "fault/nemesis.hpp"
+#include "fault/run_support.hpp"
 #include "fault/watch_history.hpp"
 #include "fault/watch_workload.hpp"
 #include "harness/cluster.hpp"
@@ -103,38 +104,6 @@ asio::awaitable<void> follow(watcher& w, const fault_log& log) {
   }
 }
 
-// The coroutines a run starts and waits for: writers, watchers and the connection dropper.
-class tasks {
- public:
-  explicit tasks(asio::any_io_executor ex) : ex_(ex), done_(ex) {}
-  // Runs `task`; `on_end` is called when it ends, with what it threw, if anything.
-  void spawn(asio::awaitable<void> task, std::function<void(std::exception_ptr)> on_end) {
-    ++running_;
-    asio::co_spawn(ex_, std::move(task), [this, on_end = std::move(on_end)](std::exception_ptr e) {
-      on_end(e);
-      --running_;
-      done_.notify();
-    });
-  }
-  asio::awaitable<void> wait_all() {
-    while (running_ > 0) co_await done_.wait();
-  }
- private:
-  asio::any_io_executor ex_;
-  io::event done_;
-  int running_ = 0;
-};
-
-std::string what_threw(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "an unknown exception";
-  }
-}
-
 // Creates `w`'s client and stream, trying again while no node takes the watch, for up to 30 s.
 asio::awaitable<void> open(watcher& w, std::vector<std::string> endpoints) {
   w.c = std::make_unique<client>(co_await asio::this_coro::executor, options_for(std::move(endpoints)));
@@ -155,7 +124,7 @@ asio::awaitable<void> open(watcher& w, std::vector<std::string> endpoints) {
 
 // Opens each of `ws` through `endpoints(w)` in turn and starts following it on `t`.
 template <typename Endpoints>
-asio::awaitable<void> open_all(watchers& ws, Endpoints endpoints, tasks& t, const fault_log& log) {
+asio::awaitable<void> open_all(watchers& ws, Endpoints endpoints, task_group& t, const fault_log& log) {
   for (auto& w : ws) {
     co_await open(*w, endpoints(*w));
     t.spawn(follow(*w, log), [w = w.get()](std::exception_ptr e) {
@@ -184,7 +153,7 @@ asio::awaitable<std::string> wait_caught_up(const watchers& ws, std::uint64_t la
 }
 
 // Cancels the watchers' streams, waits for their followers to end, and releases their clients.
-asio::awaitable<void> close_all(watchers& ws, tasks& t) {
+asio::awaitable<void> close_all(watchers& ws, task_group& t) {
   for (auto& w : ws) {
     if (w->stream) w->stream->cancel();
   }
@@ -242,8 +211,8 @@ asio::awaitable<void> read_final_state(const cluster& cl, run_results& out) {
 void run_workload(cluster& cl, partitions* net, std::chrono::seconds duration, run_results& out, fault_log& log) {
   run_async(
       [&](asio::io_context& ctx) -> asio::awaitable<void> {
-        tasks background(ctx.get_executor());
-        tasks following(ctx.get_executor());
+        task_group background(ctx.get_executor());
+        task_group following(ctx.get_executor());
         bool stop = false;
         std::vector<std::unique_ptr<client>> writer_clients;
         std::optional<nemesis> running_faults;
