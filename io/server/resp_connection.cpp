@@ -32,7 +32,6 @@ resp_connection::resp_connection(server& srv, asio::ip::tcp::socket socket)
       id_(srv.next_resp_client_id_++),
       parser_(limits_of(srv.cfg_)),
       wake_reader_(srv.executor_),
-      last_activity_(std::chrono::steady_clock::now()),
       wake_writer_(srv.executor_) {
   srv_.resp_connections_.insert(this);
 }
@@ -66,10 +65,6 @@ void resp_connection::close() {
   socket_.close(ignored);
   wake_reader_.notify();
   wake_writer();
-}
-
-bool resp_connection::idle_since(std::chrono::steady_clock::time_point t) const {
-  return replies_.empty() && last_activity_ < t;
 }
 
 // ---- replies, in command order ----------------------------------------------------------
@@ -117,8 +112,14 @@ void resp_connection::quit() { closing_ = true; }
 
 // ---- reader -----------------------------------------------------------------------------
 
-bool resp_connection::over_limits() const {
+bool resp_connection::over_output_limits() const {
   return replies_.size() >= srv_.cfg_.max_pipeline || out_.size() + sending_.size() >= connection_output_limit;
+}
+
+bool resp_connection::over_limits() const {
+  // Unparsed input is bounded too: commands held back by the order rules wait in it, and the
+  // largest command is one bulk string of at most max-frame-size.
+  return over_output_limits() || in_.size() - in_begin_ >= srv_.cfg_.max_frame_bytes + read_chunk;
 }
 
 asio::awaitable<void> resp_connection::read_loop() {
@@ -145,7 +146,6 @@ asio::awaitable<void> resp_connection::read_loop() {
     in_.resize(have + (ec ? 0 : n));
     if (ec) break;
     drained = n < want;
-    last_activity_ = std::chrono::steady_clock::now();
     handle_input();
     wake_writer();
   }
@@ -163,7 +163,7 @@ void resp_connection::handle_input() {
     bool& flag;
     ~done_handling() { flag = false; }
   } guard{handling_};
-  while (!closing_ && in_begin_ < in_.size() && !over_limits()) {
+  while (!closing_ && in_begin_ < in_.size() && !over_output_limits()) {
     auto unread = std::string_view(in_).substr(in_begin_);
     auto s = parser_.next(unread);
     if (s == resp::parser::status::need_more) return;

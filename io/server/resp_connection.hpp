@@ -48,9 +48,8 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   void start();
   // Stops reading; closes once every command read is answered and sent.
   void drain();
-  // Closes now.
+  // Closes now. (An idle connection is never closed by the node: Redis's `timeout 0`.)
   void close();
-  bool idle_since(std::chrono::steady_clock::time_point t) const;
 
   // ---- for the commands (resp_commands.cpp) ----
   // What a command needs of this connection's traffic order.
@@ -85,6 +84,9 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   asio::awaitable<void> write_loop();
   // Parses and runs the buffered commands while the order rules and limits let it.
   void handle_input();
+  // Too many replies pending or unsent: run no more commands for now.
+  bool over_output_limits() const;
+  // That, or too much unparsed input: read no more for now.
   bool over_limits() const;
   // Moves the finished replies at the head of replies_ to the output.
   void flush_replies();
@@ -104,7 +106,6 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   bool closing_ = false;  // QUIT or a protocol error: no command after this one runs
   bool handling_ = false;  // inside handle_input()
   io::event wake_reader_;
-  std::chrono::steady_clock::time_point last_activity_;
 
   std::deque<pending_reply> replies_;  // from seq head_seq_ on
   std::uint64_t head_seq_ = 0;
