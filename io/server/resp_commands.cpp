@@ -11,6 +11,8 @@
 #include "raft/replica/store.hpp"
 
 #include <absl/container/flat_hash_map.h>
+#include <fnmatch.h>
+#include <unistd.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -213,7 +215,176 @@ void dbsize(resp_connection& c, args_t) {
   c.reply_now().integer(static_cast<std::int64_t>(c.srv().replica().state().key_count()));
 }
 
+void time(resp_connection& c, args_t) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  auto r = c.reply_now();
+  r.array(2);
+  r.bulk(std::to_string(us / 1'000'000));
+  r.bulk(std::to_string(us % 1'000'000));
+}
+
+// WAIT numreplicas timeout: a write is acknowledged only once it is on a majority, so there is
+// nothing to wait for; the answer is the replicas that count towards that majority.
+void wait(resp_connection& c, args_t a) {
+  auto r = c.reply_now();
+  if (!integer_arg(a[1]) || !integer_arg(a[2])) return r.error(not_integer);
+  if (*integer_arg(a[2]) < 0) return r.error("ERR timeout is negative");
+  const auto voters = c.srv().replica().replication().voters.size();
+  r.integer(static_cast<std::int64_t>(voters > 0 ? voters - 1 : 0));
+}
+
+// The settings clients and tools ask for, named as Redis names them.
+std::vector<std::pair<std::string, std::string>> config_values(resp_connection& c) {
+  auto& srv = c.srv();
+  const auto& st = srv.replica();
+  const auto& cfg = srv.config();
+  auto port = std::to_string(srv.resp_endpoint().port());
+  return {
+      {"appendonly", "yes"},
+      {"appendfsync", st.storage().fsync == fsync_policy::always ? "always" : "no"},
+      {"bind", srv.resp_endpoint().address().to_string()},
+      {"databases", "1"},
+      {"maxclients", std::to_string(cfg.max_connections)},
+      {"maxmemory", "0"},
+      {"port", port},
+      {"proto-max-bulk-len", std::to_string(cfg.max_frame_bytes)},
+      {"save", ""},
+      {"timeout", "0"},
+  };
+}
+
+void config(resp_connection& c, args_t a) {
+  auto r = c.reply_now();
+  if (is(a[1], "get") && a.size() >= 3) {
+    std::vector<std::pair<std::string, std::string>> found;
+    for (const auto& [name, value] : config_values(c)) {
+      for (std::size_t i = 2; i < a.size(); ++i) {
+        if (::fnmatch(lower(a[i]).c_str(), name.c_str(), 0) == 0) {
+          found.emplace_back(name, value);
+          break;
+        }
+      }
+    }
+    r.map(found.size());
+    for (const auto& [name, value] : found) {
+      r.bulk(name);
+      r.bulk(value);
+    }
+    return;
+  }
+  if (is(a[1], "set") && a.size() >= 4) {
+    return r.error(fmt::format("ERR Unknown option or number of arguments for CONFIG SET - '{}' (kvnode's settings "
+                               "come from its configuration file)",
+                               a[2]));
+  }
+  if (is(a[1], "resetstat") && a.size() == 2) return r.simple("OK");
+  r.error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.", a[1]));
+}
+
+// INFO [section ...]: Redis's sections that clients and tools read, with the Raft state in
+// replication.
+void info(resp_connection& c, args_t a) {
+  auto& srv = c.srv();
+  const auto& st = srv.replica();
+  auto wanted = [&](std::string_view section) {
+    if (a.size() == 1) return true;
+    for (std::size_t i = 1; i < a.size(); ++i) {
+      if (is(a[i], section) || is(a[i], "all") || is(a[i], "everything") || is(a[i], "default")) return true;
+    }
+    return false;
+  };
+  std::string text;
+  auto add = [&](std::string_view line) {
+    text.append(line);
+    text.append("\r\n");
+  };
+  const auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - srv.started()).count();
+  if (wanted("server")) {
+    add("# Server");
+    add("redis_version:7.0.0");  // the version of Redis whose commands kvnode follows
+    add(fmt::format("kvnode_version:{}", kv::version));
+    add("redis_mode:standalone");
+    add(fmt::format("process_id:{}", ::getpid()));
+    add(fmt::format("tcp_port:{}", srv.resp_endpoint().port()));
+    add(fmt::format("uptime_in_seconds:{}", uptime));
+    add(fmt::format("uptime_in_days:{}", uptime / 86400));
+    add("");
+  }
+  if (wanted("clients")) {
+    add("# Clients");
+    add(fmt::format("connected_clients:{}", srv.connection_count()));
+    add(fmt::format("maxclients:{}", srv.config().max_connections));
+    add("");
+  }
+  if (wanted("replication")) {
+    const bool leading = st.role() == raft::role::leader;
+    add("# Replication");
+    add(fmt::format("role:{}", leading ? "master" : "slave"));
+    add(fmt::format("raft_role:{}", raft::to_string(st.role())));
+    add(fmt::format("raft_term:{}", st.term()));
+    add(fmt::format("raft_leader_id:{}", st.leader()));
+    add(fmt::format("raft_node_id:{}", st.replication().id));
+    add(fmt::format("raft_commit_index:{}", st.commit_index()));
+    add(fmt::format("raft_applied_index:{}", st.applied_index()));
+    std::size_t peer = 0;
+    for (auto id : st.replication().voters) {
+      if (id == st.replication().id) continue;
+      const auto* pr = st.consensus().progress_of(id);
+      add(fmt::format("raft_peer{}:id={},match={}", peer++, id, pr != nullptr ? pr->match : 0));
+    }
+    add(fmt::format("connected_slaves:{}", leading ? peer : 0));
+    add("");
+  }
+  if (wanted("keyspace")) {
+    add("# Keyspace");
+    const auto keys = st.state().key_count();
+    if (keys > 0) add(fmt::format("db0:keys={},expires={},avg_ttl=0", keys, st.state().keys().expiring_keys()));
+    add("");
+  }
+  if (wanted("stats")) {
+    add("# Stats");
+    add(fmt::format("total_connections_received:{}", srv.statistics().accepted));
+    add(fmt::format("total_commands_processed:{}", srv.statistics().requests));
+    add(fmt::format("rejected_connections:{}", srv.statistics().refused));
+    add("");
+  }
+  c.reply_now().bulk(text);
+}
+
 // ---- strings --------------------------------------------------------------------------------
+
+void strlen(resp_connection& c, args_t a) {
+  kv::txn t;
+  t.then_ops.push_back(make_range(std::string(a[1])));
+  read_txn(c, std::move(t), [](resp::reply& r, const txn_reply& x) {
+    const auto& kvs = x.results.at(0).kvs;
+    r.integer(kvs.empty() ? 0 : static_cast<std::int64_t>(kvs.front().value.size()));
+  });
+}
+
+// GETRANGE key start end: Redis's inclusive, negative-from-the-end substring.
+void getrange(resp_connection& c, args_t a) {
+  auto from = integer_arg(a[2]);
+  auto to = integer_arg(a[3]);
+  if (!from || !to) return c.reply_now().error(not_integer);
+  kv::txn t;
+  t.then_ops.push_back(make_range(std::string(a[1])));
+  read_txn(c, std::move(t), [start = *from, end = *to](resp::reply& r, const txn_reply& x) {
+    const auto& kvs = x.results.at(0).kvs;
+    const std::string_view v = kvs.empty() ? std::string_view() : std::string_view(kvs.front().value);
+    const auto n = static_cast<std::int64_t>(v.size());
+    if (start < 0 && end < 0 && start > end) return r.bulk("");
+    std::int64_t s0 = start < 0 ? n + start : start;
+    std::int64_t e0 = end < 0 ? n + end : end;
+    s0 = std::max<std::int64_t>(s0, 0);
+    e0 = std::min(std::max<std::int64_t>(e0, 0), n - 1);
+    if (n == 0 || s0 > e0) return r.bulk("");
+    r.bulk(v.substr(static_cast<std::size_t>(s0), static_cast<std::size_t>(e0 - s0 + 1)));
+  });
+}
 
 void get(resp_connection& c, args_t a) {
   kv::txn t;
@@ -529,6 +700,12 @@ const absl::flat_hash_map<std::string, command_spec>& commands() {
       {"readonly", {1, kind::other, readonly}},
       {"readwrite", {1, kind::other, readwrite}},
       {"dbsize", {1, kind::other, dbsize}},
+      {"time", {1, kind::other, time}},
+      {"wait", {3, kind::other, wait}},
+      {"config", {-2, kind::other, config}},
+      {"info", {-1, kind::other, info}},
+      {"strlen", {2, kind::read, strlen}},
+      {"getrange", {4, kind::read, getrange}},
       {"get", {2, kind::read, get}},
       {"mget", {-2, kind::read, mget}},
       {"exists", {-2, kind::read, exists}},

@@ -70,6 +70,8 @@ class server {
   asio::awaitable<void> stop();
 
   kv::store& replica() noexcept { return store_; }
+  const server_config& config() const noexcept { return cfg_; }
+  std::chrono::steady_clock::time_point started() const noexcept { return started_; }
   std::size_t connection_count() const noexcept { return connections_.size() + resp_connections_.size(); }
   const stats& statistics() const noexcept { return stats_; }
 

@@ -131,6 +131,17 @@ BOOST_AUTO_TEST_CASE(string_commands_answer_as_redis) {
   expect(c, cmd({"SELECT", "1"}), "-ERR DB index is out of range\r\n");
   expect(c, cmd({"GET"}), "-ERR wrong number of arguments for 'get' command\r\n");
   expect(c, cmd({"LPUSH", "l", "x"}), "-ERR unknown command 'LPUSH', with args beginning with: 'l' 'x' \r\n");
+  expect(c, cmd({"SET", "s", "Hello World"}), "+OK\r\n");
+  expect(c, cmd({"STRLEN", "s"}), ":11\r\n");
+  expect(c, cmd({"STRLEN", "zz"}), ":0\r\n");
+  expect(c, cmd({"GETRANGE", "s", "0", "4"}), "$5\r\nHello\r\n");
+  expect(c, cmd({"GETRANGE", "s", "-5", "-1"}), "$5\r\nWorld\r\n");
+  expect(c, cmd({"GETRANGE", "s", "0", "-100"}), "$1\r\nH\r\n");
+  expect(c, cmd({"GETRANGE", "s", "-1", "-5"}), "$0\r\n\r\n");
+  expect(c, cmd({"GETRANGE", "s", "5", "100"}), "$6\r\n World\r\n");
+  expect(c, cmd({"CONFIG", "GET", "appendonly"}), "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n");
+  expect(c, cmd({"CONFIG", "GET", "nonexistent"}), "*0\r\n");
+  expect(c, cmd({"WAIT", "1", "0"}), ":0\r\n");  // a node alone: no replica
   expect(c, cmd({"AUTH", "pw"}),
          "-ERR AUTH <password> called without any password configured for the default user. Are you sure your "
          "configuration is correct?\r\n");
@@ -209,6 +220,19 @@ BOOST_AUTO_TEST_CASE(a_protocol_error_closes_only_its_connection) {
   expect(huge, "*2\r\n$3\r\nSET\r\n$536870912\r\n", "-ERR Protocol error: invalid bulk length\r\n");
   BOOST_TEST(huge.closed());
   expect(good, cmd({"PING"}), "+PONG\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(info_names_the_raft_role_and_the_keyspace) {
+  resp_node n;
+  raw_client c(n.port);
+  expect(c, cmd({"SET", "k", "v", "EX", "100"}), "+OK\r\n");
+  c.send(cmd({"INFO"}));
+  auto text = c.read(200);
+  text += c.read(1 << 16);
+  for (auto field : {"# Server", "redis_version:", "# Replication", "role:master", "raft_role:leader",
+                     "# Keyspace", "db0:keys=1,expires=1", "# Stats", "total_commands_processed:"}) {
+    BOOST_TEST(text.find(field) != std::string::npos, "no " << field << " in " << text);
+  }
 }
 
 // redis-cli as a user drives it: commands, inline quoting, and its exit status.
