@@ -17,6 +17,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <chrono>
 #include <functional>
 #include <limits>
@@ -113,6 +116,79 @@ void read_txn(resp_connection& c, kv::txn t, formatter f) {
       serve_read(*self, t, f, rep);
     }));
   });
+}
+
+// ---- read-modify-write ----------------------------------------------------------------------
+
+// Commands that rewrite a value from the one stored (APPEND, SETRANGE, INCRBYFLOAT) as an
+// optimistic transaction: read the value and its mod_revision once this node's state is current,
+// compute the new value, and put it if the key's mod_revision is still the same (0: absent); if
+// another write came between, read again. The put keeps the key's TTL, as these commands do in
+// Redis.
+struct rewrite : std::enable_shared_from_this<rewrite> {
+  // The new value from the old (nullopt: no such key), or the error to answer.
+  using compute_fn = std::function<std::variant<std::string, std::string>(std::optional<std::string_view>)>;
+  // The answer once the new value is stored.
+  using answer_fn = std::function<void(resp::reply&, const std::string& stored)>;
+
+  std::shared_ptr<resp_connection> conn;
+  resp_connection::ticket ticket;
+  std::string key;
+  compute_fn compute;
+  answer_fn answer;
+  int attempts = 0;
+
+  static constexpr int max_attempts = 100;
+
+  void finish(auto&& fill) { conn->finish(ticket, make_reply(*conn, fill)); }
+
+  void start() {
+    auto& st = conn->srv().replica();
+    if (st.reads_are_local()) return attempt();
+    st.read_barrier([self = shared_from_this()](result<std::uint64_t> r) {
+      if (!r) return self->finish([&](resp::reply& rep) { refusal(rep, r.failure()); });
+      self->attempt();
+    });
+  }
+
+  void attempt() {
+    auto& st = conn->srv().replica();
+    auto current = st.state().keys().get(key);
+    auto next = compute(current ? std::optional<std::string_view>(current->value) : std::nullopt);
+    if (auto* error = std::get_if<1>(&next)) {
+      return finish([&](resp::reply& rep) { rep.error(*error); });
+    }
+    kv::txn t;
+    compare same;
+    same.key = key;
+    same.target = compare_target::mod_revision;
+    same.number = current ? current->mod_revision : 0;
+    t.compares.push_back(std::move(same));
+    auto put = make_put(key, std::get<0>(next));
+    put.flags |= op_keep_ttl;
+    t.then_ops.push_back(std::move(put));
+    auto bytes = encode_txn(t);
+    auto view = decode_txn(bytes);
+    st.submit_txn(bytes, *view, [self = shared_from_this(), stored = std::get<0>(next)](result<std::uint64_t> r) {
+      if (!r) return self->finish([&](resp::reply& rep) { refusal(rep, r.failure()); });
+      auto answer = decode_reply(self->conn->srv().replica().reply());
+      if (answer && !answer->succeeded && ++self->attempts < max_attempts) return self->start();
+      if (!answer || !answer->succeeded) {
+        return self->finish([&](resp::reply& rep) { rep.error("ERR the key kept changing; try again"); });
+      }
+      self->finish([&](resp::reply& rep) { self->answer(rep, stored); });
+    });
+  }
+};
+
+void rewrite_value(resp_connection& c, std::string_view key, rewrite::compute_fn compute, rewrite::answer_fn answer) {
+  auto op = std::make_shared<rewrite>();
+  op->conn = c.shared_from_this();
+  op->ticket = c.later(kind::write);
+  op->key = std::string(key);
+  op->compute = std::move(compute);
+  op->answer = std::move(answer);
+  op->start();
 }
 
 // ---- connection commands ------------------------------------------------------------------
@@ -363,6 +439,82 @@ void strlen(resp_connection& c, args_t a) {
     const auto& kvs = x.results.at(0).kvs;
     r.integer(kvs.empty() ? 0 : static_cast<std::int64_t>(kvs.front().value.size()));
   });
+}
+
+void append(resp_connection& c, args_t a) {
+  const auto max = c.srv().replica().storage().max_value_bytes;
+  rewrite_value(
+      c, a[1],
+      [suffix = std::string(a[2]), max](std::optional<std::string_view> old) -> std::variant<std::string, std::string> {
+        std::string v(old.value_or(""));
+        if (v.size() + suffix.size() > max) {
+          return std::variant<std::string, std::string>(std::in_place_index<1>,
+                                                        "ERR string exceeds maximum allowed size (max-value-size)");
+        }
+        return std::variant<std::string, std::string>(std::in_place_index<0>, v + suffix);
+      },
+      [](resp::reply& r, const std::string& stored) { r.integer(static_cast<std::int64_t>(stored.size())); });
+}
+
+// SETRANGE key offset value: overwrites from `offset`, padding with zero bytes.
+void setrange(resp_connection& c, args_t a) {
+  auto offset = integer_arg(a[2]);
+  if (!offset) return c.reply_now().error(not_integer);
+  if (*offset < 0) return c.reply_now().error("ERR offset is out of range");
+  const auto max = c.srv().replica().storage().max_value_bytes;
+  if (static_cast<std::uint64_t>(*offset) + a[3].size() > max) {
+    return c.reply_now().error("ERR string exceeds maximum allowed size (max-value-size)");
+  }
+  const auto at = static_cast<std::size_t>(*offset);
+  rewrite_value(
+      c, a[1],
+      [at, part = std::string(a[3])](std::optional<std::string_view> old) -> std::variant<std::string, std::string> {
+        std::string v(old.value_or(""));
+        if (part.empty()) return std::variant<std::string, std::string>(std::in_place_index<0>, v);
+        if (v.size() < at + part.size()) v.resize(at + part.size(), '\0');
+        v.replace(at, part.size(), part);
+        return std::variant<std::string, std::string>(std::in_place_index<0>, v);
+      },
+      [](resp::reply& r, const std::string& stored) { r.integer(static_cast<std::int64_t>(stored.size())); });
+}
+
+// INCRBYFLOAT key increment: as Redis, a long double sum printed with 17 significant digits and
+// no trailing zeros.
+void incrbyfloat(resp_connection& c, args_t a) {
+  auto parse = [](std::string_view s) -> std::optional<long double> {
+    if (s.empty() || s.size() > 5000 || std::isspace(static_cast<unsigned char>(s.front()))) return std::nullopt;
+    std::string text(s);
+    char* end = nullptr;
+    errno = 0;
+    long double v = std::strtold(text.c_str(), &end);
+    if (end != text.c_str() + text.size() || errno == ERANGE || std::isnan(v)) return std::nullopt;
+    return v;
+  };
+  auto delta = parse(a[2]);
+  if (!delta) return c.reply_now().error("ERR value is not a valid float");
+  rewrite_value(
+      c, a[1],
+      [delta = *delta, parse](std::optional<std::string_view> old) -> std::variant<std::string, std::string> {
+        long double v = 0;
+        if (old) {
+          auto n = parse(*old);
+          if (!n) return std::variant<std::string, std::string>(std::in_place_index<1>, "ERR value is not a valid float");
+          v = *n;
+        }
+        v += delta;
+        if (std::isnan(v) || std::isinf(v)) {
+          return std::variant<std::string, std::string>(std::in_place_index<1>,
+                                                        "ERR increment would produce NaN or Infinity");
+        }
+        auto text = fmt::format("{:.17Lf}", v);
+        if (text.find('.') != std::string::npos) {
+          while (!text.empty() && text.back() == '0') text.pop_back();
+          if (!text.empty() && text.back() == '.') text.pop_back();
+        }
+        if (text == "-0") text = "0";
+        return std::variant<std::string, std::string>(std::in_place_index<0>, text);
+      },
+      [](resp::reply& r, const std::string& stored) { r.bulk(stored); });
 }
 
 // GETRANGE key start end: Redis's inclusive, negative-from-the-end substring.
@@ -706,6 +858,9 @@ const absl::flat_hash_map<std::string, command_spec>& commands() {
       {"info", {-1, kind::other, info}},
       {"strlen", {2, kind::read, strlen}},
       {"getrange", {4, kind::read, getrange}},
+      {"append", {3, kind::write, append}},
+      {"setrange", {4, kind::write, setrange}},
+      {"incrbyfloat", {3, kind::write, incrbyfloat}},
       {"get", {2, kind::read, get}},
       {"mget", {-2, kind::read, mget}},
       {"exists", {-2, kind::read, exists}},

@@ -73,11 +73,13 @@ void store::submit_txn(std::string_view txn, const txn_view& decoded, write_done
     if (role() != raft::role::leader) return done(not_leader_error());
     auto reading = leader_clock();
     if (!reading) {
-      return done(error_info{make_error_code(errc::unavailable),
-                             fmt::format("node {} has just become the leader and has no cluster clock until it "
-                                         "applies its first entry; retry",
-                                         repl_.id),
-                             {}});
+      // A new leader has no clock until it applies the first entry of its term, about a round
+      // trip away: the write waits for it (follow_clock() submits it again, or fails it if the
+      // leadership is lost meanwhile).
+      clock_waiters_.push_back([this, bytes = std::string(txn), done = std::move(done), session]() mutable {
+        submit_txn(bytes, std::move(done), session);
+      });
+      return;
     }
     now = *reading;
   }

@@ -4,8 +4,8 @@
 //
 // The clock: a leader that has applied the first entry of its term holds every stamp any earlier
 // leader could have committed, so it starts from the largest (sm_.clock()) and advances it by its
-// own steady clock. Before that it has no reading, and writes that need one are refused as
-// unavailable (clients retry, as after any election).
+// own steady clock. Before that it has no reading, and writes that need one wait for it
+// (clock_waiters_).
 
 #include "raft/replica/store.hpp"
 
@@ -41,21 +41,31 @@ void store::follow_clock() {
     seen_clock_ = sm_.clock();
     seen_clock_at_ = now;
   }
-  const bool ready = role() == raft::role::leader && !stopping_ && applied_term_ == term();
+  const bool leading = role() == raft::role::leader && !stopping_;
+  const bool ready = leading && applied_term_ == term();
   if (!ready) {
     clock_term_ = 0;
+    if (!leading) release_clock_waiters();  // they fail as writes to a follower do
     return;
   }
   if (clock_term_ == term()) return;
   clock_term_ = term();
   clock_base_ = sm_.clock();
   clock_base_at_ = now;
+  release_clock_waiters();
   next_clock_checkpoint_ = now + repl_.clock_checkpoint_interval;
   if (sm_.keys().expiring_keys() != 0) {
     spdlog::info("node {}: leading with {} key(s) that have a TTL; the cluster clock resumes at {} ms", repl_.id,
                  sm_.keys().expiring_keys(), clock_base_);
   }
   expiry_wake_.notify();
+}
+
+void store::release_clock_waiters() {
+  if (clock_waiters_.empty()) return;
+  auto waiting = std::move(clock_waiters_);
+  clock_waiters_.clear();
+  for (auto& w : waiting) w();
 }
 
 void store::expire_due() {

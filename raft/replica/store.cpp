@@ -54,6 +54,7 @@ void store::stop() {
   raft_wake_.notify();
   apply_wake_.notify();
   expiry_wake_.notify();
+  release_clock_waiters();  // they fail as unavailable, as every write does now
 }
 
 }  // namespace kv

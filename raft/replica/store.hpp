@@ -327,6 +327,9 @@ class store {
   std::optional<std::uint64_t> leader_clock() const noexcept;
   // Follows role changes and applied stamps (after each applied entry and role change).
   void follow_clock();
+  // Submits again the TTL writes that waited for this leader's clock (or fails them, through
+  // submit_txn, if this node no longer leads).
+  void release_clock_waiters();
   // Proposes the next batch of due keys, or a clock checkpoint, if one is due and none in flight.
   void expire_due();
   asio::awaitable<void> expiry_loop();
@@ -338,6 +341,7 @@ class store {
   std::chrono::steady_clock::time_point clock_base_at_{};
   std::uint64_t seen_clock_ = 0;  // sm_.clock() as last seen, and when it moved
   std::chrono::steady_clock::time_point seen_clock_at_{};
+  std::vector<callback<void()>> clock_waiters_;  // TTL writes waiting for this leader's clock
   bool expiry_in_flight_ = false;
   std::chrono::steady_clock::time_point expiry_retry_at_{};  // after a failed batch
   std::uint64_t expiry_wake_at_ = 0;

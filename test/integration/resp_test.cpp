@@ -139,6 +139,26 @@ BOOST_AUTO_TEST_CASE(string_commands_answer_as_redis) {
   expect(c, cmd({"GETRANGE", "s", "0", "-100"}), "$1\r\nH\r\n");
   expect(c, cmd({"GETRANGE", "s", "-1", "-5"}), "$0\r\n\r\n");
   expect(c, cmd({"GETRANGE", "s", "5", "100"}), "$6\r\n World\r\n");
+  // The examples of Redis's own command pages.
+  expect(c, cmd({"APPEND", "a1", "Hello"}), ":5\r\n");
+  expect(c, cmd({"APPEND", "a1", " World"}), ":11\r\n");
+  expect(c, cmd({"GET", "a1"}), "$11\r\nHello World\r\n");
+  expect(c, cmd({"SET", "key1", "Hello World"}), "+OK\r\n");
+  expect(c, cmd({"SETRANGE", "key1", "6", "Redis"}), ":11\r\n");
+  expect(c, cmd({"GET", "key1"}), "$11\r\nHello Redis\r\n");
+  expect(c, cmd({"SETRANGE", "key2", "6", "Redis"}), ":11\r\n");
+  expect(c, cmd({"GET", "key2"}), std::string("$11\r\n\0\0\0\0\0\0Redis\r\n", 18));
+  expect(c, cmd({"SETRANGE", "key2", "-1", "x"}), "-ERR offset is out of range\r\n");
+  expect(c, cmd({"SET", "f", "10.50"}), "+OK\r\n");
+  expect(c, cmd({"INCRBYFLOAT", "f", "0.1"}), "$4\r\n10.6\r\n");
+  expect(c, cmd({"INCRBYFLOAT", "f", "-5"}), "$3\r\n5.6\r\n");
+  expect(c, cmd({"SET", "f", "5.0e3"}), "+OK\r\n");
+  expect(c, cmd({"INCRBYFLOAT", "f", "2.0e2"}), "$4\r\n5200\r\n");
+  expect(c, cmd({"INCRBYFLOAT", "s", "1"}), "-ERR value is not a valid float\r\n");
+  expect(c, cmd({"INCRBYFLOAT", "f", "x"}), "-ERR value is not a valid float\r\n");
+  expect(c, cmd({"SET", "t", "v", "EX", "100"}), "+OK\r\n");
+  expect(c, cmd({"APPEND", "t", "w"}), ":2\r\n");
+  expect(c, cmd({"TTL", "t"}), ":100\r\n");  // APPEND keeps the TTL, as in Redis
   expect(c, cmd({"CONFIG", "GET", "appendonly"}), "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n");
   expect(c, cmd({"CONFIG", "GET", "nonexistent"}), "*0\r\n");
   expect(c, cmd({"WAIT", "1", "0"}), ":0\r\n");  // a node alone: no replica
