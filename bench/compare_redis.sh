@@ -40,6 +40,8 @@ start_node() {
 data-dir = "$WORK/data"
 [server]
 listen = "127.0.0.1:$PORT"
+[resp]
+listen = ""
 [log]
 level = "warn"
 TOML

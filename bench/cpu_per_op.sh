@@ -34,6 +34,8 @@ if [ "$NODES" = 1 ]; then
 data-dir = "$work/data"
 [server]
 listen = "127.0.0.1:$port"
+[resp]
+listen = ""
 [storage]
 fsync = "$FSYNC"
 [index]

@@ -79,9 +79,9 @@ class cluster {
     for (const auto& m : members_) {
       std::ofstream(m->config_path()) << fmt::format(
           "[node]\nid = {}\ndata-dir = \"{}\"\n[server]\nlisten = \"{}\"\n[cluster]\nmembers = [\n{}]\n{}\n{}\n"
-          "[log]\nlevel = \"{}\"\n{}",
-          m->id(), m->data_dir().string(), m->endpoint(), list, o.cluster_keys, o.extra_toml, o.log_level,
-          m->log_destination_toml());
+          "{}[log]\nlevel = \"{}\"\n{}",
+          m->id(), m->data_dir().string(), m->endpoint(), list, o.cluster_keys, o.extra_toml, m->resp_toml(),
+          o.log_level, m->log_destination_toml());
     }
     for (auto& m : members_) m->start();
   }

@@ -45,6 +45,11 @@ class kvnode_process {
   const std::string& host() const { return host_; }
   // The client address, as the configuration's [server] listen names it.
   std::string endpoint() const { return fmt::format("{}:{}", host_, client_port_); }
+  // Where its Redis protocol listener is ([resp] listen, which every harness config sets).
+  std::string resp_endpoint() const { return fmt::format("{}:{}", host_, resp_port_); }
+  unsigned short resp_port() const { return resp_port_; }
+  // The [resp] section naming resp_endpoint().
+  std::string resp_toml() const { return fmt::format("[resp]\nlisten = \"{}\"\n", resp_endpoint()); }
   std::filesystem::path dir() const { return dir_.path(); }
   std::filesystem::path data_dir() const { return dir_ / "data"; }
   std::filesystem::path config_path() const { return dir_ / "kv.toml"; }
@@ -108,6 +113,7 @@ class kvnode_process {
   std::string host_;
   log_sink sink_;
   unsigned short client_port_ = free_port();
+  unsigned short resp_port_ = free_port();
   pid_t pid_ = -1;
 };
 

@@ -25,10 +25,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A node with the Redis protocol on a free port.
+// A node, with the Redis protocol on the free port the harness gives it.
 struct resp_node {
-  unsigned short port = free_port();
-  node_process node{fmt::format("[resp]\nlisten = \"127.0.0.1:{}\"\n", port)};
+  node_process node;
+  unsigned short port = node.resp_port();
 };
 
 // A blocking RESP connection that sends raw bytes and reads raw replies.

@@ -53,7 +53,9 @@ class running_node {
 };
 
 kv::config single_node_config(const temp_dir& dir, const std::string& extra = {}) {
-  return kv::parse_config(fmt::format("[node]\ndata-dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n{}",
+  // Both listeners on ports the system picks: tests run side by side.
+  return kv::parse_config(fmt::format("[node]\ndata-dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n[resp]\n"
+                                      "listen = \"127.0.0.1:0\"\n{}",
                                       (dir / "data").string(), extra),
                           "node_test.toml");
 }
@@ -110,8 +112,8 @@ BOOST_AUTO_TEST_CASE(three_nodes_in_one_process_replicate) {
   std::vector<std::unique_ptr<running_node>> nodes;
   for (int i = 0; i < 3; ++i) {
     auto cfg = kv::parse_config(
-        fmt::format("[node]\nid = {}\ndata-dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{}\"\n[cluster]\nmembers = "
-                    "[\n{}]\n[index]\nenabled = false\n",
+        fmt::format("[node]\nid = {}\ndata-dir = \"{}\"\n[server]\nlisten = \"127.0.0.1:{}\"\n[resp]\nlisten = "
+                    "\"127.0.0.1:0\"\n[cluster]\nmembers = [\n{}]\n[index]\nenabled = false\n",
                     i + 1, (dir / fmt::format("n{}", i + 1)).string(), client[i], members),
         "node_test.toml");
     nodes.push_back(std::make_unique<running_node>(cfg));
