@@ -6,6 +6,7 @@
 #include "io/server/resp_commands.hpp"
 
 #include "core/base/version.hpp"
+#include "core/model/key_range.hpp"
 #include "core/model/txn.hpp"
 #include "io/server/server.hpp"
 #include "raft/replica/store.hpp"
@@ -783,6 +784,37 @@ void decrby(resp_connection& c, args_t a) {
   incr_by(c, a[1], -*n);
 }
 
+// FLUSHDB and FLUSHALL [ASYNC | SYNC]: one delete-range of every key (one revision, one entry).
+void flushdb(resp_connection& c, args_t a) {
+  if (a.size() == 2 && !is(a[1], "async") && !is(a[1], "sync")) return c.reply_now().error(syntax_error);
+  if (a.size() > 2) return c.reply_now().error(syntax_error);
+  kv::txn t;
+  t.then_ops.push_back(make_delete_range(std::string(1, '\0'), std::string(1, '\0')));
+  write_txn(c, t, [](resp::reply& r, const txn_reply&) { r.simple("OK"); });
+}
+
+// KEYS pattern: every key matching the glob, in key order (Redis's order is unspecified). Like
+// Redis's, it reads the whole keyspace; a pattern with a literal prefix reads only that range.
+void keys(resp_connection& c, args_t a) {
+  std::string pattern(a[1]);
+  const auto literal = pattern.find_first_of("*?[\\");
+  std::string prefix = pattern.substr(0, literal);
+  kv::txn t;
+  auto op = prefix.empty() ? make_range(std::string(1, '\0'), std::string(1, '\0'))
+            : literal == std::string::npos ? make_range(prefix)
+                                           : make_range(prefix, prefix_end(prefix));
+  op.flags = op_keys_only;
+  t.then_ops.push_back(std::move(op));
+  read_txn(c, std::move(t), [pattern](resp::reply& r, const txn_reply& x) {
+    std::vector<const std::string*> matched;
+    for (const auto& kv : x.results.at(0).kvs) {
+      if (::fnmatch(pattern.c_str(), kv.key.c_str(), 0) == 0) matched.push_back(&kv.key);
+    }
+    r.array(matched.size());
+    for (const auto* k : matched) r.bulk(*k);
+  });
+}
+
 // ---- expiry ---------------------------------------------------------------------------------
 
 // EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time: 1 if the key exists (and now has that TTL, or
@@ -885,6 +917,9 @@ const absl::flat_hash_map<std::string, command_spec>& commands() {
       {"expireat", {-3, kind::write, expireat}},
       {"pexpireat", {-3, kind::write, pexpireat}},
       {"persist", {2, kind::write, persist}},
+      {"flushdb", {-1, kind::write, flushdb}},
+      {"flushall", {-1, kind::write, flushdb}},
+      {"keys", {2, kind::read, keys}},
   };
   return table;
 }

@@ -159,6 +159,13 @@ BOOST_AUTO_TEST_CASE(string_commands_answer_as_redis) {
   expect(c, cmd({"SET", "t", "v", "EX", "100"}), "+OK\r\n");
   expect(c, cmd({"APPEND", "t", "w"}), ":2\r\n");
   expect(c, cmd({"TTL", "t"}), ":100\r\n");  // APPEND keeps the TTL, as in Redis
+  expect(c, cmd({"MSET", "user:1", "a", "user:2", "b", "other", "c"}), "+OK\r\n");
+  expect(c, cmd({"KEYS", "user:*"}), "*2\r\n$6\r\nuser:1\r\n$6\r\nuser:2\r\n");
+  expect(c, cmd({"KEYS", "*th?r"}), "*1\r\n$5\r\nother\r\n");
+  expect(c, cmd({"KEYS", "nothing"}), "*0\r\n");
+  expect(c, cmd({"FLUSHDB", "LAZY"}), "-ERR syntax error\r\n");
+  expect(c, cmd({"FLUSHALL"}), "+OK\r\n");
+  expect(c, cmd({"DBSIZE"}), ":0\r\n");
   expect(c, cmd({"CONFIG", "GET", "appendonly"}), "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n");
   expect(c, cmd({"CONFIG", "GET", "nonexistent"}), "*0\r\n");
   expect(c, cmd({"WAIT", "1", "0"}), ":0\r\n");  // a node alone: no replica
