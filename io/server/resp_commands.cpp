@@ -5,6 +5,8 @@
 
 #include "io/server/resp_commands.hpp"
 
+#include "io/server/resp_multi.hpp"
+
 #include "core/base/version.hpp"
 #include "core/model/key_range.hpp"
 #include "core/model/txn.hpp"
@@ -920,6 +922,11 @@ const absl::flat_hash_map<std::string, command_spec>& commands() {
       {"flushdb", {-1, kind::write, flushdb}},
       {"flushall", {-1, kind::write, flushdb}},
       {"keys", {2, kind::read, keys}},
+      {"multi", {1, kind::other, resp_multi}},
+      {"exec", {1, kind::exclusive, resp_exec}},
+      {"discard", {1, kind::other, resp_discard}},
+      {"watch", {-2, kind::read, resp_watch}},
+      {"unwatch", {1, kind::other, resp_unwatch}},
   };
   return table;
 }
@@ -943,6 +950,11 @@ resp_connection::kind resp_command_kind(std::span<const std::string_view> args) 
 
 void run_resp_command(resp_connection& c, std::span<const std::string_view> args) {
   const auto* s = find_command(args.front());
+  // Inside MULTI every command but these is queued, once it is known and well-formed.
+  const bool queue = c.multi.active && !is(args.front(), "exec") && !is(args.front(), "discard") &&
+                     !is(args.front(), "multi") && !is(args.front(), "watch") && !is(args.front(), "quit");
+  if (queue && (s == nullptr || !arity_ok(*s, args.size()))) c.multi.failed = true;
+  if (queue && s != nullptr && arity_ok(*s, args.size())) return resp_queue(c, args);
   if (s == nullptr) {
     // Redis 7: the name, then up to its first arguments, each quoted.
     std::string shown;

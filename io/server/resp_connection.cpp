@@ -178,7 +178,10 @@ void resp_connection::handle_input() {
     const auto& args = parser_.args();
     const auto k = resp_command_kind(args);
     // Held back, its bytes left in the input, until the commands it must follow are answered.
-    if ((k == kind::read && writes_in_flight_ > 0) || (k == kind::write && reads_in_flight_ > 0)) return;
+    if ((k == kind::read && writes_in_flight_ > 0) || (k == kind::write && reads_in_flight_ > 0) ||
+        (k == kind::exclusive && reads_in_flight_ + writes_in_flight_ > 0)) {
+      return;
+    }
     ++srv_.stats_.requests;
     run_resp_command(*this, args);
     in_begin_ += parser_.consumed();

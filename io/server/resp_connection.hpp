@@ -32,6 +32,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace kv {
 
@@ -53,7 +55,8 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
 
   // ---- for the commands (resp_commands.cpp) ----
   // What a command needs of this connection's traffic order.
-  enum class kind : std::uint8_t { other, read, write };
+  // exclusive: waits until nothing of the connection is in flight (EXEC, which may read or write).
+  enum class kind : std::uint8_t { other, read, write, exclusive };
   // A reply the command gives at once.
   resp::reply reply_now();
   // A reply the command gives later: a ticket for finish(), which takes the reply's bytes (made
@@ -72,6 +75,14 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   std::uint64_t id() const noexcept { return id_; }
   const std::string& peer() const noexcept { return peer_; }
   std::string name;  // CLIENT SETNAME
+  // MULTI ... EXEC (resp_multi.cpp): the commands queued, whether one was refused while queued
+  // (EXEC then discards them all), and the keys WATCH noted with their mod_revision (0: absent).
+  struct multi_state {
+    bool active = false;
+    bool failed = false;
+    std::vector<std::vector<std::string>> queued;
+    std::vector<std::pair<std::string, std::uint64_t>> watched;
+  } multi;
   bool read_only = false;  // READONLY: reads from this node's state, as a replica's
 
  private:

@@ -249,6 +249,58 @@ BOOST_AUTO_TEST_CASE(a_protocol_error_closes_only_its_connection) {
   expect(good, cmd({"PING"}), "+PONG\r\n");
 }
 
+// MULTI/EXEC is one kvnode transaction; WATCH makes it conditional on the watched keys.
+BOOST_AUTO_TEST_CASE(multi_exec_and_watch_as_redis) {
+  resp_node n;
+  raw_client c(n.port);
+  raw_client other(n.port);
+  expect(c, cmd({"EXEC"}), "-ERR EXEC without MULTI\r\n");
+  expect(c, cmd({"DISCARD"}), "-ERR DISCARD without MULTI\r\n");
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"MULTI"}), "-ERR MULTI calls can not be nested\r\n");
+  expect(c, cmd({"SET", "a", "1"}), "+QUEUED\r\n");
+  expect(c, cmd({"INCR", "n"}), "+QUEUED\r\n");
+  expect(c, cmd({"GET", "a"}), "+QUEUED\r\n");
+  expect(c, cmd({"MGET", "a", "zz"}), "+QUEUED\r\n");
+  expect(c, cmd({"EXEC"}), "*4\r\n+OK\r\n:1\r\n$1\r\n1\r\n*2\r\n$1\r\n1\r\n$-1\r\n");
+  // One transaction writes a key once (etcd's rule, which kvnode's transactions keep).
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"SET", "a", "5"}), "+QUEUED\r\n");
+  expect(c, cmd({"INCR", "a"}), "+QUEUED\r\n");
+  expect(c, cmd({"EXEC"}), "-ERR then op 2 (incr): key \"a\" is written twice in one branch\r\n");
+  expect(c, cmd({"GET", "a"}), "$1\r\n1\r\n");
+  // A queuing error discards the transaction.
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"SET", "b", "1"}), "+QUEUED\r\n");
+  expect(c, cmd({"NOSUCH"}), "-ERR unknown command 'NOSUCH', with args beginning with: \r\n");
+  expect(c, cmd({"EXEC"}), "-EXECABORT Transaction discarded because of previous errors.\r\n");
+  expect(c, cmd({"EXISTS", "b"}), ":0\r\n");
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"SET", "b", "1"}), "+QUEUED\r\n");
+  expect(c, cmd({"DISCARD"}), "+OK\r\n");
+  expect(c, cmd({"EXISTS", "b"}), ":0\r\n");
+  // WATCH: a change by another client between WATCH and EXEC makes EXEC run nothing.
+  expect(c, cmd({"WATCH", "a"}), "+OK\r\n");
+  expect(other, cmd({"SET", "a", "changed"}), "+OK\r\n");
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"SET", "b", "2"}), "+QUEUED\r\n");
+  expect(c, cmd({"EXEC"}), "*-1\r\n");
+  expect(c, cmd({"EXISTS", "b"}), ":0\r\n");
+  // Unchanged, it runs; WATCH inside MULTI is refused.
+  expect(c, cmd({"WATCH", "a"}), "+OK\r\n");
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"WATCH", "b"}), "-ERR WATCH inside MULTI is not allowed\r\n");
+  expect(c, cmd({"SET", "b", "2"}), "+QUEUED\r\n");
+  expect(c, cmd({"EXEC"}), "*1\r\n+OK\r\n");
+  expect(c, cmd({"GET", "b"}), "$1\r\n2\r\n");
+  // A failure at EXEC fails the whole transaction (kvnode's all or nothing; docs/redis.md).
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"SET", "c", "1"}), "+QUEUED\r\n");
+  expect(c, cmd({"INCR", "a"}), "+QUEUED\r\n");
+  expect(c, cmd({"EXEC"}), "-ERR value is not an integer or out of range\r\n");
+  expect(c, cmd({"EXISTS", "c"}), ":0\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(info_names_the_raft_role_and_the_keyspace) {
   resp_node n;
   raw_client c(n.port);

@@ -1,0 +1,281 @@
+#include "io/server/resp_multi.hpp"
+
+#include "core/model/txn.hpp"
+#include "io/server/server.hpp"
+#include "raft/replica/store.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <limits>
+#include <variant>
+
+namespace kv {
+
+namespace {
+
+using args_t = std::span<const std::string_view>;
+using kind = resp_connection::kind;
+
+bool is(std::string_view arg, std::string_view word) {
+  return arg.size() == word.size() && std::equal(arg.begin(), arg.end(), word.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
+// One queued command as ops of the transaction, and how to answer it from their results.
+struct planned {
+  std::vector<txn_op> ops;
+  std::function<void(resp::reply&, std::span<const op_result>)> answer;
+};
+
+void answer_value(resp::reply& r, const op_result& res) {
+  if (res.kvs.empty()) return r.null();
+  r.bulk(res.kvs.front().value);
+}
+
+std::int64_t sum_counts(std::span<const op_result> results) {
+  std::int64_t n = 0;
+  for (const auto& res : results) n += static_cast<std::int64_t>(res.count);
+  return n;
+}
+
+// The plan of a command, or why it cannot be queued (a Redis error text).
+std::variant<planned, std::string> plan(const std::vector<std::string>& a) {
+  planned p;
+  const auto& name = a[0];
+  auto integer = [](const std::string& s) { return parse_int64(s); };
+  if (is(name, "get") && a.size() == 2) {
+    p.ops.push_back(make_range(a[1]));
+    p.answer = [](resp::reply& r, std::span<const op_result> res) { answer_value(r, res[0]); };
+  } else if (is(name, "set") && (a.size() == 3 || a.size() == 4 || a.size() == 5)) {
+    if (a.size() == 3) {
+      p.ops.push_back(make_put(a[1], a[2]));
+    } else if (a.size() == 4 && is(a[3], "keepttl")) {
+      auto op = make_put(a[1], a[2]);
+      op.flags |= op_keep_ttl;
+      p.ops.push_back(std::move(op));
+    } else if (a.size() == 5 && (is(a[3], "ex") || is(a[3], "px"))) {
+      auto n = integer(a[4]);
+      if (!n) return std::string("ERR value is not an integer or out of range");
+      const auto ms = is(a[3], "ex") ? *n * 1000 : *n;
+      if (*n <= 0 || ms > max_ttl_ms) return std::string("ERR invalid expire time in 'set' command");
+      p.ops.push_back(make_put_ttl(a[1], a[2], ms));
+    } else {
+      return std::string("ERR SET inside MULTI takes only EX, PX or KEEPTTL in kvnode");
+    }
+    p.answer = [](resp::reply& r, std::span<const op_result>) { r.simple("OK"); };
+  } else if ((is(name, "del") || is(name, "unlink")) && a.size() >= 2) {
+    for (std::size_t i = 1; i < a.size(); ++i) p.ops.push_back(make_delete_range(a[i]));
+    p.answer = [](resp::reply& r, std::span<const op_result> res) { r.integer(sum_counts(res)); };
+  } else if ((is(name, "incr") || is(name, "decr")) && a.size() == 2) {
+    p.ops.push_back(make_incr(a[1], is(name, "incr") ? 1 : -1));
+    p.answer = [](resp::reply& r, std::span<const op_result> res) { r.integer(res[0].value); };
+  } else if ((is(name, "incrby") || is(name, "decrby")) && a.size() == 3) {
+    auto n = integer(a[2]);
+    if (!n || (is(name, "decrby") && *n == std::numeric_limits<std::int64_t>::min())) {
+      return std::string("ERR value is not an integer or out of range");
+    }
+    p.ops.push_back(make_incr(a[1], is(name, "incrby") ? *n : -*n));
+    p.answer = [](resp::reply& r, std::span<const op_result> res) { r.integer(res[0].value); };
+  } else if (is(name, "mget") && a.size() >= 2) {
+    for (std::size_t i = 1; i < a.size(); ++i) p.ops.push_back(make_range(a[i]));
+    p.answer = [](resp::reply& r, std::span<const op_result> res) {
+      r.array(res.size());
+      for (const auto& x : res) answer_value(r, x);
+    };
+  } else if (is(name, "mset") && a.size() >= 3 && a.size() % 2 == 1) {
+    for (std::size_t i = 1; i + 1 < a.size(); i += 2) p.ops.push_back(make_put(a[i], a[i + 1]));
+    p.answer = [](resp::reply& r, std::span<const op_result>) { r.simple("OK"); };
+  } else if (is(name, "exists") && a.size() >= 2) {
+    for (std::size_t i = 1; i < a.size(); ++i) {
+      auto op = make_range(a[i]);
+      op.flags = op_count_only;
+      p.ops.push_back(std::move(op));
+    }
+    p.answer = [](resp::reply& r, std::span<const op_result> res) { r.integer(sum_counts(res)); };
+  } else if ((is(name, "expire") || is(name, "pexpire")) && a.size() == 3) {
+    auto n = integer(a[2]);
+    if (!n) return std::string("ERR value is not an integer or out of range");
+    const auto ms = is(name, "expire") ? *n * 1000 : *n;
+    if (*n <= 0 || ms > max_ttl_ms) return fmt::format("ERR {} inside MULTI takes a time in the future in kvnode", name);
+    p.ops.push_back(make_expire(a[1], ms));
+    p.answer = [](resp::reply& r, std::span<const op_result> res) { r.integer(res[0].value); };
+  } else if (is(name, "persist") && a.size() == 2) {
+    p.ops.push_back(make_expire(a[1], 0));
+    p.answer = [](resp::reply& r, std::span<const op_result> res) { r.integer(res[0].value); };
+  } else if ((is(name, "ttl") || is(name, "pttl")) && a.size() == 2) {
+    p.ops.push_back(make_ttl(a[1]));
+    const bool ms = is(name, "pttl");
+    p.answer = [ms](resp::reply& r, std::span<const op_result> res) {
+      const auto left = res[0].value;
+      r.integer(left < 0 || ms ? left : (left + 500) / 1000);
+    };
+  } else if (is(name, "ping") && a.size() <= 2) {
+    std::string message = a.size() == 2 ? a[1] : std::string();
+    p.answer = [message](resp::reply& r, std::span<const op_result>) {
+      if (message.empty()) return r.simple("PONG");
+      r.bulk(message);
+    };
+  } else {
+    return fmt::format("ERR '{}' cannot run inside MULTI on kvnode (docs/redis.md)", name);
+  }
+  return p;
+}
+
+void reset(resp_connection::multi_state& m) {
+  m.active = false;
+  m.failed = false;
+  m.queued.clear();
+  m.watched.clear();  // EXEC and DISCARD unwatch every key, as in Redis
+}
+
+void refusal_text(resp::reply& r, const error_info& e) {
+  if (e.message.find("not a decimal 64-bit integer") != std::string::npos) {
+    return r.error("ERR value is not an integer or out of range");
+  }
+  if (e.message.find("overflows") != std::string::npos) return r.error("ERR increment or decrement would overflow");
+  r.error("ERR " + (e.message.empty() ? e.code.message() : e.message));
+}
+
+}  // namespace
+
+void resp_multi(resp_connection& c, args_t) {
+  if (c.multi.active) return c.reply_now().error("ERR MULTI calls can not be nested");
+  c.multi.active = true;
+  c.reply_now().simple("OK");
+}
+
+void resp_discard(resp_connection& c, args_t) {
+  if (!c.multi.active) return c.reply_now().error("ERR DISCARD without MULTI");
+  reset(c.multi);
+  c.reply_now().simple("OK");
+}
+
+void resp_unwatch(resp_connection& c, args_t) {
+  c.multi.watched.clear();
+  c.reply_now().simple("OK");
+}
+
+void resp_watch(resp_connection& c, args_t a) {
+  if (c.multi.active) return c.reply_now().error("ERR WATCH inside MULTI is not allowed");
+  auto& st = c.srv().replica();
+  std::vector<std::string> keys(a.begin() + 1, a.end());
+  // The keys' revisions once this node is current: what EXEC compares against.
+  auto note = [&st](resp_connection& conn, const std::vector<std::string>& ks) {
+    for (const auto& k : ks) {
+      auto v = st.state().keys().get(k);
+      conn.multi.watched.emplace_back(k, v ? v->mod_revision : 0);
+    }
+  };
+  if (c.read_only || st.reads_are_local()) {
+    note(c, keys);
+    return c.reply_now().simple("OK");
+  }
+  auto ticket = c.later(kind::read);
+  st.read_barrier([self = c.shared_from_this(), ticket, keys = std::move(keys), note](result<std::uint64_t> r) {
+    std::string out;
+    resp::reply rep(out, self->protocol());
+    if (!r) {
+      refusal_text(rep, r.failure());
+    } else {
+      note(*self, keys);
+      rep.simple("OK");
+    }
+    self->finish(ticket, std::move(out));
+  });
+}
+
+void resp_queue(resp_connection& c, args_t a) {
+  std::vector<std::string> command(a.begin(), a.end());
+  auto p = plan(command);
+  if (auto* error = std::get_if<std::string>(&p)) {
+    c.multi.failed = true;
+    return c.reply_now().error(*error);
+  }
+  c.multi.queued.push_back(std::move(command));
+  c.reply_now().simple("QUEUED");
+}
+
+void resp_exec(resp_connection& c, args_t) {
+  if (!c.multi.active) return c.reply_now().error("ERR EXEC without MULTI");
+  if (c.multi.failed) {
+    reset(c.multi);
+    return c.reply_now().error("EXECABORT Transaction discarded because of previous errors.");
+  }
+  kv::txn t;
+  for (const auto& [key, revision] : c.multi.watched) {
+    compare same;
+    same.key = key;
+    same.target = compare_target::mod_revision;
+    same.number = revision;
+    t.compares.push_back(std::move(same));
+  }
+  std::vector<planned> plans;
+  for (const auto& command : c.multi.queued) {
+    plans.push_back(std::get<planned>(plan(command)));
+    for (auto& op : plans.back().ops) t.then_ops.push_back(op);
+  }
+  reset(c.multi);
+  if (t.then_ops.empty() && t.compares.empty()) {
+    // Nothing to run (only PINGs): answered at once.
+    auto r = c.reply_now();
+    r.array(plans.size());
+    for (const auto& p : plans) p.answer(r, {});
+    return;
+  }
+  if (t.then_ops.empty()) t.then_ops.push_back(make_range(t.compares.front().key));  // a txn needs an op
+  auto answer = [plans = std::move(plans)](resp::reply& r, const txn_reply& x) {
+    if (!x.succeeded) return r.null_array();  // a watched key changed: nothing ran, as in Redis
+    r.array(plans.size());
+    std::size_t at = 0;
+    for (const auto& p : plans) {
+      p.answer(r, std::span<const op_result>(x.results).subspan(at, p.ops.size()));
+      at += p.ops.size();
+    }
+  };
+  auto& st = c.srv().replica();
+  auto bytes = encode_txn(t);
+  auto view = decode_txn(bytes);
+  const bool reads_only = read_only(*view);
+  auto ticket = c.later(reads_only ? kind::read : kind::write);
+  // Answers EXEC from the transaction's reply, or with why it was refused (`failure`).
+  auto done = [self = c.shared_from_this(), ticket, answer = std::move(answer)](std::string_view reply,
+                                                                               const error_info* failure) {
+    std::string out;
+    resp::reply rep(out, self->protocol());
+    if (failure != nullptr) {
+      refusal_text(rep, *failure);
+    } else if (auto x = decode_reply(reply)) {
+      answer(rep, *x);
+    } else {
+      rep.error("ERR internal error: a malformed transaction answer");
+    }
+    self->finish(ticket, std::move(out));
+  };
+  if (reads_only) {
+    auto serve = [&st, t, done]() {
+      auto b = encode_txn(t);
+      auto v = decode_txn(b);
+      std::string reply;
+      if (auto code = st.read(*v, reply); code != errc::ok) {
+        const error_info failure{make_error_code(code), reply, {}};
+        return done({}, &failure);
+      }
+      done(reply, nullptr);
+    };
+    if (c.read_only || st.reads_are_local()) return serve();
+    return st.read_barrier([serve, done](result<std::uint64_t> r) {
+      if (!r) return done({}, &r.failure());
+      serve();
+    });
+  }
+  st.submit_txn(bytes, *view, [&st, done](result<std::uint64_t> r) {
+    if (!r) return done({}, &r.failure());
+    done(st.reply(), nullptr);
+  });
+}
+
+}  // namespace kv
