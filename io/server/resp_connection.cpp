@@ -12,6 +12,8 @@
 #include <asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 namespace kv {
 
 namespace {
@@ -119,7 +121,7 @@ bool resp_connection::over_output_limits() const {
 bool resp_connection::over_limits() const {
   // Unparsed input is bounded too: commands held back by the order rules wait in it, and the
   // largest command is one bulk string of at most max-frame-size.
-  return over_output_limits() || in_.size() - in_begin_ >= srv_.cfg_.max_frame_bytes + read_chunk;
+  return over_output_limits() || in_end_ - in_begin_ >= srv_.cfg_.max_frame_bytes + read_chunk;
 }
 
 asio::awaitable<void> resp_connection::read_loop() {
@@ -131,20 +133,21 @@ asio::awaitable<void> resp_connection::read_loop() {
       drained = false;
       continue;
     }
-    if (in_begin_ > 0 && in_begin_ == in_.size()) {
-      in_.clear();
-      in_begin_ = 0;
-      if (in_.capacity() > idle_buffer) std::string().swap(in_);
+    // The bytes received and not yet consumed are in_[in_begin_, in_end_); the rest of in_ is
+    // room for the next read, never parsed (commands may run while this read waits).
+    if (in_begin_ == in_end_) {
+      in_begin_ = in_end_ = 0;
+      if (in_.size() > idle_buffer) std::string(read_chunk, '\0').swap(in_);
     } else if (in_begin_ > read_chunk) {
-      in_.erase(0, in_begin_);
+      std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+      in_end_ -= in_begin_;
       in_begin_ = 0;
     }
-    const auto have = in_.size();
     const auto want = std::max(read_chunk, parser_.missing());
-    in_.resize(have + want);
-    auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + have, want), drained, ec);
-    in_.resize(have + (ec ? 0 : n));
+    if (in_.size() < in_end_ + want) in_.resize(in_end_ + want);
+    auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + in_end_, want), drained, ec);
     if (ec) break;
+    in_end_ += n;
     drained = n < want;
     handle_input();
     wake_writer();
@@ -163,16 +166,15 @@ void resp_connection::handle_input() {
     bool& flag;
     ~done_handling() { flag = false; }
   } guard{handling_};
-  while (!closing_ && in_begin_ < in_.size() && !over_output_limits()) {
-    auto unread = std::string_view(in_).substr(in_begin_);
+  while (!closing_ && in_begin_ < in_end_ && !over_output_limits()) {
+    auto unread = std::string_view(in_.data() + in_begin_, in_end_ - in_begin_);
     auto s = parser_.next(unread);
     if (s == resp::parser::status::need_more) return;
     if (s == resp::parser::status::error) {
       spdlog::debug("redis connection {}: {}; closing it", peer_, parser_.error());
       reply_now().error("ERR " + parser_.error());
       closing_ = true;
-      in_.clear();
-      in_begin_ = 0;
+      in_begin_ = in_end_ = 0;
       break;
     }
     const auto& args = parser_.args();

@@ -113,6 +113,7 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
 
   std::string in_;
   std::size_t in_begin_ = 0;
+  std::size_t in_end_ = 0;
   bool reading_ = true;
   bool closing_ = false;  // QUIT or a protocol error: no command after this one runs
   bool handling_ = false;  // inside handle_input()

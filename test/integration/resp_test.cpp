@@ -220,6 +220,11 @@ BOOST_AUTO_TEST_CASE(pipelines_answer_in_order_and_see_their_own_writes) {
     answers += "$1\r\nx\r\n";
   }
   expect(c, many, answers);
+  // A command cut in two around a write's answer: the node runs it once all of it has arrived, not
+  // from the bytes of a read still under way.
+  c.send(cmd({"SET", "cut", "whole"}) + "*2\r\n$3\r\nGET\r\n$3\r\n");
+  std::this_thread::sleep_for(200ms);  // the SET is answered meanwhile
+  expect(c, "cut\r\n", "+OK\r\n$5\r\nwhole\r\n");
   // Inline commands, as a telnet user types them.
   expect(c, "PING\r\nSET x \"a b\"\r\nGET x\r\n", "+PONG\r\n+OK\r\n$3\r\na b\r\n");
 }
