@@ -22,6 +22,17 @@ protocol::kv_fields fields_of(const key_value& kv) {
   f.version = kv.version;
   return f;
 }
+
+// Appends `e` to the events frame under way in `out`.
+void append_change(std::string& out, const key_event& e) {
+  const auto now = fields_of(e.kv);
+  if (e.prev) {
+    const auto prev = fields_of(*e.prev);
+    protocol::append_event(out, e.deleted, now, &prev);
+  } else {
+    protocol::append_event(out, e.deleted, now, nullptr);
+  }
+}
 }  // namespace
 
 void connection::start_watch(std::uint64_t id, std::string_view body) {
@@ -115,13 +126,7 @@ bool connection::append_single_event(std::uint64_t watch_id, const key_event& e)
     return true;
   }
   const auto start = protocol::begin_events(out_, watch_id);
-  const auto now = fields_of(e.kv);
-  if (e.prev) {
-    const auto prev = fields_of(*e.prev);
-    protocol::append_event(out_, e.deleted, now, &prev);
-  } else {
-    protocol::append_event(out_, e.deleted, now, nullptr);
-  }
+  append_change(out_, e);
   protocol::finish_events(out_, start, e.kv.mod_revision, 1, false);
   // A change is named by its key and revision; its bytes are the same for every watch but the id.
   cached.key.assign(e.kv.key);
@@ -150,13 +155,7 @@ bool connection::send_events(std::uint64_t watch_id, std::span<const key_event> 
       start = protocol::begin_events(out_, watch_id);
       count = 0;
     }
-    const auto now = fields_of(e.kv);
-    if (e.prev) {
-      const auto prev = fields_of(*e.prev);
-      protocol::append_event(out_, e.deleted, now, &prev);
-    } else {
-      protocol::append_event(out_, e.deleted, now, nullptr);
-    }
+    append_change(out_, e);
     ++count;
   }
   protocol::finish_events(out_, start, events.back().kv.mod_revision, count, false);
