@@ -70,6 +70,7 @@ void store::submit_txn(std::string_view txn, const txn_view& decoded, write_done
   if (auto e = check_txn(decoded, limits()); e.code) return done(std::move(e));
   std::uint64_t now = 0;
   if (uses_clock(decoded)) {
+    if (stopping_) return done(errc::unavailable);  // as propose() answers every write then
     if (role() != raft::role::leader) return done(not_leader_error());
     auto reading = leader_clock();
     if (!reading) {
