@@ -30,12 +30,10 @@
 
 namespace kv {
 
-namespace {
+namespace resp_detail {
 
 using args_t = std::span<const std::string_view>;
 using kind = resp_connection::kind;
-// Formats a transaction's answer.
-using formatter = std::function<void(resp::reply&, const txn_reply&)>;
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -65,6 +63,10 @@ void refusal(resp::reply& r, const error_info& e) {
   if (e.message.find("overflows") != std::string::npos) return r.error("ERR increment or decrement would overflow");
   if (e.message.empty()) return r.error("ERR " + e.code.message());
   r.error("ERR " + e.message);
+}
+
+std::int64_t ttl_answer(std::int64_t left_ms, bool in_ms) {
+  return left_ms < 0 || in_ms ? left_ms : (left_ms + 500) / 1000;  // Redis's TTL rounds
 }
 
 // Redis's string2ll for a command's integer argument.
@@ -120,6 +122,12 @@ void read_txn(resp_connection& c, kv::txn t, formatter f) {
     }));
   });
 }
+
+}  // namespace resp_detail
+
+namespace {
+
+using namespace resp_detail;
 
 // ---- read-modify-write ----------------------------------------------------------------------
 
@@ -859,8 +867,7 @@ void ttl_with(resp_connection& c, args_t a, bool ms) {
   kv::txn t;
   t.then_ops.push_back(make_ttl(std::string(a[1])));
   read_txn(c, std::move(t), [ms](resp::reply& r, const txn_reply& x) {
-    const auto left = x.results.at(0).value;
-    r.integer(left < 0 || ms ? left : (left + 500) / 1000);
+    r.integer(ttl_answer(x.results.at(0).value, ms));
   });
 }
 void ttl(resp_connection& c, args_t a) { ttl_with(c, a, false); }

@@ -1,5 +1,7 @@
 #include "io/server/resp_multi.hpp"
 
+#include "io/server/resp_commands.hpp"
+
 #include "core/model/txn.hpp"
 #include "io/server/server.hpp"
 #include "raft/replica/store.hpp"
@@ -16,14 +18,9 @@ namespace kv {
 
 namespace {
 
+using namespace resp_detail;
 using args_t = std::span<const std::string_view>;
 using kind = resp_connection::kind;
-
-bool is(std::string_view arg, std::string_view word) {
-  return arg.size() == word.size() && std::equal(arg.begin(), arg.end(), word.begin(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) == b;
-         });
-}
 
 // One queued command as ops of the transaction, and how to answer it from their results.
 struct planned {
@@ -109,10 +106,7 @@ std::variant<planned, std::string> plan(const std::vector<std::string>& a) {
   } else if ((is(name, "ttl") || is(name, "pttl")) && a.size() == 2) {
     p.ops.push_back(make_ttl(a[1]));
     const bool ms = is(name, "pttl");
-    p.answer = [ms](resp::reply& r, std::span<const op_result> res) {
-      const auto left = res[0].value;
-      r.integer(left < 0 || ms ? left : (left + 500) / 1000);
-    };
+    p.answer = [ms](resp::reply& r, std::span<const op_result> res) { r.integer(ttl_answer(res[0].value, ms)); };
   } else if (is(name, "ping") && a.size() <= 2) {
     std::string message = a.size() == 2 ? a[1] : std::string();
     p.answer = [message](resp::reply& r, std::span<const op_result>) {
@@ -130,14 +124,6 @@ void reset(resp_connection::multi_state& m) {
   m.failed = false;
   m.queued.clear();
   m.watched.clear();  // EXEC and DISCARD unwatch every key, as in Redis
-}
-
-void refusal_text(resp::reply& r, const error_info& e) {
-  if (e.message.find("not a decimal 64-bit integer") != std::string::npos) {
-    return r.error("ERR value is not an integer or out of range");
-  }
-  if (e.message.find("overflows") != std::string::npos) return r.error("ERR increment or decrement would overflow");
-  r.error("ERR " + (e.message.empty() ? e.code.message() : e.message));
 }
 
 }  // namespace
@@ -179,7 +165,7 @@ void resp_watch(resp_connection& c, args_t a) {
     std::string out;
     resp::reply rep(out, self->protocol());
     if (!r) {
-      refusal_text(rep, r.failure());
+      refusal(rep, r.failure());
     } else {
       note(*self, keys);
       rep.simple("OK");
@@ -236,46 +222,8 @@ void resp_exec(resp_connection& c, args_t) {
       at += p.ops.size();
     }
   };
-  auto& st = c.srv().replica();
-  auto bytes = encode_txn(t);
-  auto view = decode_txn(bytes);
-  const bool reads_only = read_only(*view);
-  auto ticket = c.later(reads_only ? kind::read : kind::write);
-  // Answers EXEC from the transaction's reply, or with why it was refused (`failure`).
-  auto done = [self = c.shared_from_this(), ticket, answer = std::move(answer)](std::string_view reply,
-                                                                               const error_info* failure) {
-    std::string out;
-    resp::reply rep(out, self->protocol());
-    if (failure != nullptr) {
-      refusal_text(rep, *failure);
-    } else if (auto x = decode_reply(reply)) {
-      answer(rep, *x);
-    } else {
-      rep.error("ERR internal error: a malformed transaction answer");
-    }
-    self->finish(ticket, std::move(out));
-  };
-  if (reads_only) {
-    auto serve = [&st, t, done]() {
-      auto b = encode_txn(t);
-      auto v = decode_txn(b);
-      std::string reply;
-      if (auto code = st.read(*v, reply); code != errc::ok) {
-        const error_info failure{make_error_code(code), reply, {}};
-        return done({}, &failure);
-      }
-      done(reply, nullptr);
-    };
-    if (c.read_only || st.reads_are_local()) return serve();
-    return st.read_barrier([serve, done](result<std::uint64_t> r) {
-      if (!r) return done({}, &r.failure());
-      serve();
-    });
-  }
-  st.submit_txn(bytes, *view, [&st, done](result<std::uint64_t> r) {
-    if (!r) return done({}, &r.failure());
-    done(st.reply(), nullptr);
-  });
+  if (read_only(t)) return read_txn(c, std::move(t), std::move(answer));
+  write_txn(c, t, std::move(answer));
 }
 
 }  // namespace kv
