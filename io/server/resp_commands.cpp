@@ -32,9 +32,6 @@ namespace kv {
 
 namespace resp_detail {
 
-using args_t = std::span<const std::string_view>;
-using kind = resp_connection::kind;
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -50,14 +47,10 @@ bool is(std::string_view arg, std::string_view word) {
 
 // ---- errors, as Redis words them ----------------------------------------------------------
 
-constexpr std::string_view not_integer = "ERR value is not an integer or out of range";
-constexpr std::string_view syntax_error = "ERR syntax error";
-
 void wrong_arity(resp::reply& r, std::string_view name) {
   r.error(fmt::format("ERR wrong number of arguments for '{}' command", lower(name)));
 }
 
-// A kvnode refusal as a Redis error: the texts Redis gives where the case is the same.
 void refusal(resp::reply& r, const error_info& e) {
   if (e.message.find("not a decimal 64-bit integer") != std::string::npos) return r.error(not_integer);
   if (e.message.find("overflows") != std::string::npos) return r.error("ERR increment or decrement would overflow");
@@ -69,17 +62,9 @@ std::int64_t ttl_answer(std::int64_t left_ms, bool in_ms) {
   return left_ms < 0 || in_ms ? left_ms : (left_ms + 500) / 1000;  // Redis's TTL rounds
 }
 
-// Redis's string2ll for a command's integer argument.
 std::optional<std::int64_t> integer_arg(std::string_view s) { return parse_int64(s); }
 
 // ---- running transactions -------------------------------------------------------------------
-
-std::string make_reply(resp_connection& c, auto&& fill) {
-  std::string out;
-  resp::reply r(out, c.protocol());
-  fill(r);
-  return out;
-}
 
 void write_txn(resp_connection& c, const kv::txn& t, formatter f) {
   auto& st = c.srv().replica();
@@ -94,6 +79,11 @@ void write_txn(resp_connection& c, const kv::txn& t, formatter f) {
       f(rep, *answer);
     }));
   });
+}
+
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void serve_read(resp_connection& c, const kv::txn& t, const formatter& f, resp::reply& rep) {
@@ -565,11 +555,6 @@ struct expiry {
   std::int64_t ttl_ms = 0;
 };
 
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // EX/PX/EXAT/PXAT's argument as a TTL; an error text if Redis would refuse it.
 std::variant<expiry, std::string_view> parse_expiry(std::string_view option, std::string_view arg, std::string_view command) {
   auto n = integer_arg(arg);
@@ -873,71 +858,6 @@ void ttl_with(resp_connection& c, args_t a, bool ms) {
 void ttl(resp_connection& c, args_t a) { ttl_with(c, a, false); }
 void pttl(resp_connection& c, args_t a) { ttl_with(c, a, true); }
 
-// ---- the table ------------------------------------------------------------------------------
-
-struct command_spec {
-  int arity;  // Redis's: n exactly n arguments (the name included), -n at least n
-  kind k;
-  void (*run)(resp_connection&, args_t);
-};
-
-const absl::flat_hash_map<std::string, command_spec>& commands() {
-  static const absl::flat_hash_map<std::string, command_spec> table{
-      {"ping", {-1, kind::other, ping}},
-      {"echo", {2, kind::other, echo}},
-      {"quit", {-1, kind::other, quit}},
-      {"select", {2, kind::other, select}},
-      {"auth", {-2, kind::other, auth}},
-      {"hello", {-1, kind::other, hello}},
-      {"client", {-2, kind::other, client}},
-      {"readonly", {1, kind::other, readonly}},
-      {"readwrite", {1, kind::other, readwrite}},
-      {"dbsize", {1, kind::other, dbsize}},
-      {"time", {1, kind::other, time}},
-      {"wait", {3, kind::other, wait}},
-      {"config", {-2, kind::other, config}},
-      {"info", {-1, kind::other, info}},
-      {"strlen", {2, kind::read, strlen}},
-      {"getrange", {4, kind::read, getrange}},
-      {"append", {3, kind::write, append}},
-      {"setrange", {4, kind::write, setrange}},
-      {"incrbyfloat", {3, kind::write, incrbyfloat}},
-      {"get", {2, kind::read, get}},
-      {"mget", {-2, kind::read, mget}},
-      {"exists", {-2, kind::read, exists}},
-      {"type", {2, kind::read, type}},
-      {"ttl", {2, kind::read, ttl}},
-      {"pttl", {2, kind::read, pttl}},
-      {"set", {-3, kind::write, set}},
-      {"setnx", {3, kind::write, setnx}},
-      {"setex", {4, kind::write, setex}},
-      {"psetex", {4, kind::write, psetex}},
-      {"getset", {3, kind::write, getset}},
-      {"getdel", {2, kind::write, getdel}},
-      {"mset", {-3, kind::write, mset}},
-      {"del", {-2, kind::write, del}},
-      {"unlink", {-2, kind::write, del}},
-      {"incr", {2, kind::write, incr}},
-      {"decr", {2, kind::write, decr}},
-      {"incrby", {3, kind::write, incrby}},
-      {"decrby", {3, kind::write, decrby}},
-      {"expire", {-3, kind::write, expire}},
-      {"pexpire", {-3, kind::write, pexpire}},
-      {"expireat", {-3, kind::write, expireat}},
-      {"pexpireat", {-3, kind::write, pexpireat}},
-      {"persist", {2, kind::write, persist}},
-      {"flushdb", {-1, kind::write, flushdb}},
-      {"flushall", {-1, kind::write, flushdb}},
-      {"keys", {2, kind::read, keys}},
-      {"multi", {1, kind::other, resp_multi}},
-      {"exec", {1, kind::exclusive, resp_exec}},
-      {"discard", {1, kind::other, resp_discard}},
-      {"watch", {-2, kind::read, resp_watch}},
-      {"unwatch", {1, kind::other, resp_unwatch}},
-  };
-  return table;
-}
-
 const command_spec* find_command(std::string_view name) {
   const auto& table = commands();
   auto it = table.find(lower(name));
@@ -949,6 +869,68 @@ bool arity_ok(const command_spec& s, std::size_t n) {
 }
 
 }  // namespace
+
+namespace resp_detail {
+
+// ---- the table ------------------------------------------------------------------------------
+
+const command_table& commands() {
+  static const command_table table = [] {
+    command_table t{
+        {"ping", {-1, kind::other, ping}},
+        {"echo", {2, kind::other, echo}},
+        {"quit", {-1, kind::other, quit}},
+        {"select", {2, kind::other, select}},
+        {"auth", {-2, kind::other, auth}},
+        {"hello", {-1, kind::other, hello}},
+        {"client", {-2, kind::other, client}},
+        {"readonly", {1, kind::other, readonly}},
+        {"readwrite", {1, kind::other, readwrite}},
+        {"dbsize", {1, kind::other, dbsize}},
+        {"time", {1, kind::other, time}},
+        {"wait", {3, kind::other, wait}},
+        {"config", {-2, kind::other, config}},
+        {"info", {-1, kind::other, info}},
+        {"strlen", {2, kind::read, strlen, 1, 1, 1}},
+        {"getrange", {4, kind::read, getrange, 1, 1, 1}},
+        {"append", {3, kind::write, append, 1, 1, 1}},
+        {"setrange", {4, kind::write, setrange, 1, 1, 1}},
+        {"incrbyfloat", {3, kind::write, incrbyfloat, 1, 1, 1}},
+        {"get", {2, kind::read, get, 1, 1, 1}},
+        {"mget", {-2, kind::read, mget, 1, -1, 1}},
+        {"exists", {-2, kind::read, exists, 1, -1, 1}},
+        {"type", {2, kind::read, type, 1, 1, 1}},
+        {"ttl", {2, kind::read, ttl, 1, 1, 1}},
+        {"pttl", {2, kind::read, pttl, 1, 1, 1}},
+        {"set", {-3, kind::write, set, 1, 1, 1}},
+        {"setnx", {3, kind::write, setnx, 1, 1, 1}},
+        {"setex", {4, kind::write, setex, 1, 1, 1}},
+        {"psetex", {4, kind::write, psetex, 1, 1, 1}},
+        {"getset", {3, kind::write, getset, 1, 1, 1}},
+        {"getdel", {2, kind::write, getdel, 1, 1, 1}},
+        {"mset", {-3, kind::write, mset, 1, -1, 2}},
+        {"del", {-2, kind::write, del, 1, -1, 1}},
+        {"unlink", {-2, kind::write, del, 1, -1, 1}},
+        {"incr", {2, kind::write, incr, 1, 1, 1}},
+        {"decr", {2, kind::write, decr, 1, 1, 1}},
+        {"incrby", {3, kind::write, incrby, 1, 1, 1}},
+        {"decrby", {3, kind::write, decrby, 1, 1, 1}},
+        {"expire", {-3, kind::write, expire, 1, 1, 1}},
+        {"pexpire", {-3, kind::write, pexpire, 1, 1, 1}},
+        {"expireat", {-3, kind::write, expireat, 1, 1, 1}},
+        {"pexpireat", {-3, kind::write, pexpireat, 1, 1, 1}},
+        {"persist", {2, kind::write, persist, 1, 1, 1}},
+        {"flushdb", {-1, kind::write, flushdb}},
+        {"flushall", {-1, kind::write, flushdb}},
+        {"keys", {2, kind::read, keys}},
+    };
+    add_multi_commands(t);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace resp_detail
 
 resp_connection::kind resp_command_kind(std::span<const std::string_view> args) {
   const auto* s = find_command(args.front());

@@ -8,22 +8,63 @@
 #include "io/resp/reply.hpp"
 #include "io/server/resp_connection.hpp"
 
+#include <absl/container/flat_hash_map.h>
+
 #include <cstdint>
 #include <functional>
-
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace kv {
 
-// What the commands' files share (resp_commands.cpp, resp_multi.cpp).
+// What the commands' files share (resp_commands.cpp, resp_multi.cpp, ...).
 namespace resp_detail {
+using args_t = std::span<const std::string_view>;
+using kind = resp_connection::kind;
+
+// One command: how it is called and what runs it.
+struct command_spec {
+  int arity;  // Redis's: n exactly n arguments (the name included), -n at least n
+  kind k;
+  void (*run)(resp_connection&, args_t);
+  // Where its keys are, as COMMAND reports them: the first and last key's positions (last -1:
+  // to the end) and the step between keys; 0, 0, 0 when it takes none.
+  int first_key = 0;
+  int last_key = 0;
+  int step = 0;
+};
+// Every command by its lower-case name. Each file of commands adds its own.
+using command_table = absl::flat_hash_map<std::string, command_spec>;
+void add_multi_commands(command_table& t);  // resp_multi.cpp
+// The table.
+const command_table& commands();
+
+constexpr std::string_view not_integer = "ERR value is not an integer or out of range";
+constexpr std::string_view syntax_error = "ERR syntax error";
+
 // Formats a transaction's answer.
 using formatter = std::function<void(resp::reply&, const txn_reply&)>;
+// `s` in lower case.
+std::string lower(std::string_view s);
 // Whether `arg` is `word` (lower case), ignoring case, as Redis matches command words.
 bool is(std::string_view arg, std::string_view word);
+// Redis's error for a command called with the wrong number of arguments.
+void wrong_arity(resp::reply& r, std::string_view name);
 // A kvnode refusal as a Redis error: the texts Redis gives where the case is the same.
 void refusal(resp::reply& r, const error_info& e);
+// Redis's string2ll for a command's integer argument.
+std::optional<std::int64_t> integer_arg(std::string_view s);
+// The wall clock in Unix milliseconds (EXPIREAT's and PXAT's times are on it).
+std::int64_t unix_ms_now();
+// The bytes of a reply `fill` writes, in the connection's protocol (for resp_connection::finish).
+std::string make_reply(resp_connection& c, auto&& fill) {
+  std::string out;
+  resp::reply r(out, c.protocol());
+  fill(r);
+  return out;
+}
 // Runs `t` through the log (a write) and answers with `f` once it is applied.
 void write_txn(resp_connection& c, const kv::txn& t, formatter f);
 // Answers `t`, which only reads, with `f`: linearizable, or from this node's state (READONLY).

@@ -227,3 +227,17 @@ void resp_exec(resp_connection& c, args_t) {
 }
 
 }  // namespace kv
+
+namespace kv::resp_detail {
+
+void add_multi_commands(command_table& t) {
+  t.insert({
+      {"multi", {1, kind::other, resp_multi}},
+      {"exec", {1, kind::exclusive, resp_exec}},
+      {"discard", {1, kind::other, resp_discard}},
+      {"watch", {-2, kind::read, resp_watch, 1, -1, 1}},
+      {"unwatch", {1, kind::other, resp_unwatch}},
+  });
+}
+
+}  // namespace kv::resp_detail
