@@ -9,7 +9,7 @@ packages=(
   libtomlplusplus-dev libabsl-dev libjemalloc-dev nlohmann-json3-dev
   libicu-dev libstemmer-dev
   nftables
-  redis-tools
+  redis-tools redis-server python3-redis
   libsqlite3-dev libpq-dev postgresql postgresql-contrib
 )
 
