@@ -7,13 +7,19 @@
 
 #include "io/server/resp_multi.hpp"
 
+#include "core/base/spawn.hpp"
 #include "core/base/version.hpp"
 #include "core/model/key_range.hpp"
 #include "core/model/txn.hpp"
 #include "io/server/server.hpp"
+#include "io/server/write_forwarder.hpp"
 #include "raft/replica/store.hpp"
 
 #include <absl/container/flat_hash_map.h>
+#include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fnmatch.h>
 #include <unistd.h>
 #include <fmt/format.h>
@@ -66,18 +72,67 @@ std::optional<std::int64_t> integer_arg(std::string_view s) { return parse_int64
 
 // ---- running transactions -------------------------------------------------------------------
 
-void write_txn(resp_connection& c, const kv::txn& t, formatter f) {
-  auto& st = c.srv().replica();
+void submit_write(resp_connection& c, const kv::txn& t, write_answer done) {
+  auto& srv = c.srv();
+  auto& st = srv.replica();
+  if (st.role() != raft::role::leader && srv.forwarder().possible()) return srv.forwarder().forward(t, std::move(done));
   auto bytes = encode_txn(t);
   auto view = decode_txn(bytes);
+  st.submit_txn(bytes, *view, [&srv, t, done = std::move(done)](result<std::uint64_t> r) mutable {
+    if (!r) {
+      // Refused before it was proposed: this node no longer leads (a TTL write waiting for a new
+      // leader's clock, say), so the leader may take it.
+      if (r.is(errc::not_leader) && srv.forwarder().possible()) return srv.forwarder().forward(std::move(t), std::move(done));
+      return done(r.failure());
+    }
+    auto answer = decode_reply(srv.replica().reply());
+    if (!answer) return done(error_info{make_error_code(errc::internal), "a malformed transaction answer", {}});
+    done(std::move(*answer));
+  });
+}
+
+void write_txn(resp_connection& c, const kv::txn& t, formatter f) {
   auto ticket = c.later(kind::write);
-  st.submit_txn(bytes, *view, [self = c.shared_from_this(), ticket, f = std::move(f), &st](result<std::uint64_t> r) {
+  submit_write(c, t, [self = c.shared_from_this(), ticket, f = std::move(f)](result<txn_reply> r) {
     self->finish(ticket, make_reply(*self, [&](resp::reply& rep) {
       if (!r) return refusal(rep, r.failure());
-      auto answer = decode_reply(st.reply());
-      if (!answer) return rep.error("ERR internal error: a malformed transaction answer");
-      f(rep, *answer);
+      f(rep, *r);
     }));
+  });
+}
+
+namespace {
+
+// How long a linearizable read waits for a leader to confirm it (an election after a leader
+// died) before it is refused: as long as a forwarded write waits (the client's leader_wait).
+constexpr auto read_patience = std::chrono::seconds(3);
+constexpr auto read_retry_pause = std::chrono::milliseconds(50);
+
+bool worth_retrying(const result<std::uint64_t>& r, const store& st) {
+  return !r && (r.is(errc::not_leader) || r.is(errc::unavailable)) && !st.stopping();
+}
+
+asio::awaitable<void> patient_barrier(store& st, read_barrier_done done) {
+  const auto deadline = std::chrono::steady_clock::now() + read_patience;
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (;;) {
+    pause.expires_after(read_retry_pause);
+    co_await pause.async_wait(asio::use_awaitable);
+    auto r = co_await st.read_barrier();
+    if (!worth_retrying(r, st) || std::chrono::steady_clock::now() >= deadline) {
+      done(std::move(r));
+      co_return;
+    }
+  }
+}
+
+}  // namespace
+
+void read_barrier(resp_connection& c, read_barrier_done done) {
+  auto& srv = c.srv();
+  srv.replica().read_barrier([&srv, done = std::move(done)](result<std::uint64_t> r) mutable {
+    if (!worth_retrying(r, srv.replica())) return done(std::move(r));
+    asio::co_spawn(srv.executor(), patient_barrier(srv.replica(), std::move(done)), log_failure("a Redis read"));
   });
 }
 
@@ -105,7 +160,7 @@ void read_txn(resp_connection& c, kv::txn t, formatter f) {
     return serve_read(c, t, f, rep);
   }
   auto ticket = c.later(kind::read);
-  st.read_barrier([self = c.shared_from_this(), ticket, t = std::move(t), f = std::move(f)](result<std::uint64_t> r) {
+  read_barrier(c, [self = c.shared_from_this(), ticket, t = std::move(t), f = std::move(f)](result<std::uint64_t> r) {
     self->finish(ticket, make_reply(*self, [&](resp::reply& rep) {
       if (!r) return refusal(rep, r.failure());
       serve_read(*self, t, f, rep);
@@ -146,7 +201,7 @@ struct rewrite : std::enable_shared_from_this<rewrite> {
   void start() {
     auto& st = conn->srv().replica();
     if (st.reads_are_local()) return attempt();
-    st.read_barrier([self = shared_from_this()](result<std::uint64_t> r) {
+    read_barrier(*conn, [self = shared_from_this()](result<std::uint64_t> r) {
       if (!r) return self->finish([&](resp::reply& rep) { refusal(rep, r.failure()); });
       self->attempt();
     });
@@ -168,13 +223,10 @@ struct rewrite : std::enable_shared_from_this<rewrite> {
     auto put = make_put(key, std::get<0>(next));
     put.flags |= op_keep_ttl;
     t.then_ops.push_back(std::move(put));
-    auto bytes = encode_txn(t);
-    auto view = decode_txn(bytes);
-    st.submit_txn(bytes, *view, [self = shared_from_this(), stored = std::get<0>(next)](result<std::uint64_t> r) {
+    submit_write(*conn, t, [self = shared_from_this(), stored = std::get<0>(next)](result<txn_reply> r) {
       if (!r) return self->finish([&](resp::reply& rep) { refusal(rep, r.failure()); });
-      auto answer = decode_reply(self->conn->srv().replica().reply());
-      if (answer && !answer->succeeded && ++self->attempts < max_attempts) return self->start();
-      if (!answer || !answer->succeeded) {
+      if (!r->succeeded && ++self->attempts < max_attempts) return self->start();
+      if (!r->succeeded) {
         return self->finish([&](resp::reply& rep) { rep.error("ERR the key kept changing; try again"); });
       }
       self->finish([&](resp::reply& rep) { self->answer(rep, stored); });

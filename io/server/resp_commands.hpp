@@ -65,7 +65,16 @@ std::string make_reply(resp_connection& c, auto&& fill) {
   fill(r);
   return out;
 }
-// Runs `t` through the log (a write) and answers with `f` once it is applied.
+// Runs `t`, which writes, through the log: proposed here if this node leads, else forwarded to
+// the leader (write_forwarder.hpp); `done` gets the transaction's answer once it is applied.
+using write_answer = std::function<void(result<txn_reply>)>;
+void submit_write(resp_connection& c, const kv::txn& t, write_answer done);
+// A linearizable read's barrier (store::read_barrier), retried while no leader confirms it (an
+// election) for up to a few seconds, so that reads on any node ride out a failover as forwarded
+// writes do.
+using read_barrier_done = std::function<void(result<std::uint64_t>)>;
+void read_barrier(resp_connection& c, read_barrier_done done);
+// Runs `t` through the log (a write, see submit_write) and answers with `f` once it is applied.
 void write_txn(resp_connection& c, const kv::txn& t, formatter f);
 // Answers `t`, which only reads, with `f`: linearizable, or from this node's state (READONLY).
 void read_txn(resp_connection& c, kv::txn t, formatter f);

@@ -161,7 +161,7 @@ void resp_watch(resp_connection& c, args_t a) {
     return c.reply_now().simple("OK");
   }
   auto ticket = c.later(kind::read);
-  st.read_barrier([self = c.shared_from_this(), ticket, keys = std::move(keys), note](result<std::uint64_t> r) {
+  read_barrier(c, [self = c.shared_from_this(), ticket, keys = std::move(keys), note](result<std::uint64_t> r) {
     std::string out;
     resp::reply rep(out, self->protocol());
     if (!r) {

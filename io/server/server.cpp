@@ -6,6 +6,7 @@
 #include "io/server/connection.hpp"
 #include "io/server/resp_connection.hpp"
 #include "io/server/error_text.hpp"
+#include "io/server/write_forwarder.hpp"
 #include "io/sys/accept.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -28,6 +29,7 @@ server::server(asio::any_io_executor executor, store& st, server_config cfg, sea
       sweep_timer_(executor),
       progress_timer_(executor),
       resp_acceptor_(executor),
+      forwarder_(std::make_unique<write_forwarder>(executor, st)),
       last_connection_gone_(executor),
       started_(std::chrono::steady_clock::now()) {}
 
@@ -171,7 +173,10 @@ asio::awaitable<void> server::stop() {
   while (connection_count() != 0 && std::chrono::steady_clock::now() < deadline) {
     co_await last_connection_gone_.wait_until(deadline);
   }
-  if (connection_count() == 0) co_return;
+  if (connection_count() == 0) {
+    forwarder_->stop();
+    co_return;
+  }
   spdlog::warn("shutdown: closing {} connection(s) with requests still in flight after {}", connection_count(),
                format_duration(cfg_.shutdown_timeout));
   std::vector<connection*> rest(connections_.begin(), connections_.end());
@@ -179,6 +184,7 @@ asio::awaitable<void> server::stop() {
   std::vector<resp_connection*> rest_resp(resp_connections_.begin(), resp_connections_.end());
   for (auto* c : rest_resp) c->close();
   // A closed connection goes once its last pending callback has run.
+  forwarder_->stop();  // what it still has in flight fails, so those connections can go
   while (connection_count() != 0) co_await last_connection_gone_.wait();
 }
 

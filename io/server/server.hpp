@@ -34,6 +34,7 @@ namespace kv {
 
 class connection;
 class resp_connection;
+class write_forwarder;
 namespace search {
 class node_index;
 }
@@ -70,6 +71,9 @@ class server {
   asio::awaitable<void> stop();
 
   kv::store& replica() noexcept { return store_; }
+  asio::any_io_executor executor() const noexcept { return executor_; }
+  // Where a Redis-protocol write taken by a follower goes.
+  write_forwarder& forwarder() noexcept { return *forwarder_; }
   const server_config& config() const noexcept { return cfg_; }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
   std::size_t connection_count() const noexcept { return connections_.size() + resp_connections_.size(); }
@@ -100,6 +104,7 @@ class server {
   asio::ip::tcp::acceptor resp_acceptor_;
   std::unordered_set<resp_connection*> resp_connections_;
   std::uint64_t next_resp_client_id_ = 1;  // CLIENT ID
+  std::unique_ptr<write_forwarder> forwarder_;
   io::event last_connection_gone_;  // notified when connections_ becomes empty
   std::chrono::steady_clock::time_point started_;
   bool stopping_ = false;

@@ -54,6 +54,17 @@ class raw_client {
     }
     return out;
   }
+  // Reads one line, "\r\n" included: a simple reply, an error or an integer (as `ask`, for
+  // a request whose answer's length is not known). Empty if none came within 5 s.
+  std::string read_line() {
+    std::string out;
+    while (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0) {
+      auto got = read(1);
+      if (got.empty()) return {};
+      out += got;
+    }
+    return out;
+  }
   // Sends `request` and reads exactly the bytes `expected` has.
   std::string ask(std::string_view request, std::string_view expected) {
     send(request);
