@@ -591,13 +591,24 @@ void getrange(resp_connection& c, args_t a) {
   });
 }
 
+// GET: the key's value read straight from the state (no transaction to encode and decode), once
+// the read barrier passed, as the binary protocol's get.
 void get(resp_connection& c, args_t a) {
-  kv::txn t;
-  t.then_ops.push_back(make_range(std::string(a[1])));
-  read_txn(c, std::move(t), [](resp::reply& r, const txn_reply& x) {
-    const auto& kvs = x.results.at(0).kvs;
-    if (kvs.empty()) return r.null();
-    r.bulk(kvs.front().value);
+  auto& st = c.srv().replica();
+  auto answer = [](resp::reply& r, std::optional<std::string_view> v) {
+    if (!v) return r.null();
+    r.bulk(*v);
+  };
+  if (c.read_only || st.reads_are_local()) {
+    auto r = c.reply_now();
+    return answer(r, st.find(a[1]));
+  }
+  auto ticket = c.later(kind::read);
+  read_barrier(c, [self = c.shared_from_this(), ticket, key = std::string(a[1]), answer](result<std::uint64_t> r) {
+    self->finish(ticket, make_reply(*self, [&](resp::reply& rep) {
+      if (!r) return refusal(rep, r.failure());
+      answer(rep, self->srv().replica().find(key));
+    }));
   });
 }
 
@@ -668,7 +679,27 @@ void set_with(resp_connection& c, std::string key, std::string value, bool nx, b
   });
 }
 
+// SET key value without options, on the leader: the log's plain set command (what the binary
+// protocol's set proposes), which, like a transaction's put, drops the key's TTL and lease.
+// Returns false when the general path must run instead (a follower forwards a transaction; a
+// key or value over the limits gets the transaction's precise refusal).
+bool plain_set(resp_connection& c, std::string_view key, std::string_view value) {
+  auto& st = c.srv().replica();
+  const auto& limits = st.storage();
+  if (st.role() != raft::role::leader || key.empty() || key.size() > limits.max_key_bytes ||
+      value.size() > limits.max_value_bytes) {
+    return false;
+  }
+  auto ticket = c.later(kind::write);
+  st.submit_set(key, value, [self = c.shared_from_this(), ticket](result<std::uint64_t> r) {
+    if (r) return self->finish(ticket, "+OK\r\n");
+    self->finish(ticket, make_reply(*self, [&](resp::reply& rep) { refusal(rep, r.failure()); }));
+  });
+  return true;
+}
+
 void set(resp_connection& c, args_t a) {
+  if (a.size() == 3 && plain_set(c, a[1], a[2])) return;
   bool nx = false, xx = false, get_old = false;
   expiry e;
   bool expiry_given = false;
