@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -941,9 +942,16 @@ void ttl_with(resp_connection& c, args_t a, bool ms) {
 void ttl(resp_connection& c, args_t a) { ttl_with(c, a, false); }
 void pttl(resp_connection& c, args_t a) { ttl_with(c, a, true); }
 
+// Looked up twice per command (its kind, then its run): lower-cased on the stack, as every
+// command name is short; a longer name is no command.
 const command_spec* find_command(std::string_view name) {
+  std::array<char, 32> folded;
+  if (name.size() > folded.size()) return nullptr;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    folded[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  }
   const auto& table = commands();
-  auto it = table.find(lower(name));
+  auto it = table.find(absl::string_view(folded.data(), name.size()));
   return it == table.end() ? nullptr : &it->second;
 }
 
