@@ -64,6 +64,15 @@ std::int64_t ttl_answer(std::int64_t left_ms, bool in_ms) {
 
 std::optional<std::int64_t> integer_arg(std::string_view s) { return parse_int64(s); }
 
+bool too_many_keys(resp_connection& c, std::size_t keys) {
+  const auto max = c.srv().replica().storage().max_txn_ops;
+  if (keys <= max) return false;
+  c.reply_now().error(fmt::format("ERR {} keys in one command; kvnode runs it as one transaction of at most "
+                                  "max-txn-ops ({}) keys",
+                                  keys, max));
+  return true;
+}
+
 // ---- running transactions -------------------------------------------------------------------
 
 void write_txn(resp_connection& c, const kv::txn& t, formatter f) {
@@ -679,16 +688,6 @@ void getdel(resp_connection& c, args_t a) {
   });
 }
 
-// Commands over many keys are one transaction each, so at most max-txn-ops keys.
-bool too_many_keys(resp_connection& c, std::size_t keys) {
-  const auto max = c.srv().replica().storage().max_txn_ops;
-  if (keys <= max) return false;
-  c.reply_now().error(fmt::format("ERR {} keys in one command; kvnode runs it as one transaction of at most "
-                                  "max-txn-ops ({}) keys",
-                                  keys, max));
-  return true;
-}
-
 void mget(resp_connection& c, args_t a) {
   if (too_many_keys(c, a.size() - 1)) return;
   kv::txn t;
@@ -812,35 +811,6 @@ void keys(resp_connection& c, args_t a) {
 
 // ---- expiry ---------------------------------------------------------------------------------
 
-// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time: 1 if the key exists (and now has that TTL, or
-// is deleted for a time already past, as Redis does), 0 if not.
-void expire_with(resp_connection& c, args_t a, std::string_view unit) {
-  if (a.size() > 3) {
-    // Redis 7's NX | XX | GT | LT need the TTL compared at apply; not yet offered.
-    return c.reply_now().error(fmt::format("ERR Unsupported option {}", a[3]));
-  }
-  auto n = integer_arg(a[2]);
-  if (!n) return c.reply_now().error(not_integer);
-  const bool seconds = unit == "ex" || unit == "exat";
-  if (seconds && (*n > std::numeric_limits<std::int64_t>::max() / 1000 ||
-                  *n < std::numeric_limits<std::int64_t>::min() / 1000)) {
-    return c.reply_now().error(fmt::format("ERR invalid expire time in '{}' command", lower(a[0])));
-  }
-  std::int64_t ms = seconds ? *n * 1000 : *n;
-  if (unit == "exat" || unit == "pxat") ms -= unix_ms_now();
-  kv::txn t;
-  if (ms <= 0) {
-    t.then_ops.push_back(make_delete_range(std::string(a[1])));
-    return write_txn(c, t, [](resp::reply& r, const txn_reply& x) { r.integer(x.results.at(0).count != 0 ? 1 : 0); });
-  }
-  t.then_ops.push_back(make_expire(std::string(a[1]), std::min(ms, max_ttl_ms)));
-  write_txn(c, t, [](resp::reply& r, const txn_reply& x) { r.integer(x.results.at(0).value); });
-}
-void expire(resp_connection& c, args_t a) { expire_with(c, a, "ex"); }
-void pexpire(resp_connection& c, args_t a) { expire_with(c, a, "px"); }
-void expireat(resp_connection& c, args_t a) { expire_with(c, a, "exat"); }
-void pexpireat(resp_connection& c, args_t a) { expire_with(c, a, "pxat"); }
-
 void persist(resp_connection& c, args_t a) {
   kv::txn t;
   t.then_ops.push_back(make_expire(std::string(a[1]), 0));
@@ -915,16 +885,13 @@ const command_table& commands() {
         {"decr", {2, kind::write, decr, 1, 1, 1}},
         {"incrby", {3, kind::write, incrby, 1, 1, 1}},
         {"decrby", {3, kind::write, decrby, 1, 1, 1}},
-        {"expire", {-3, kind::write, expire, 1, 1, 1}},
-        {"pexpire", {-3, kind::write, pexpire, 1, 1, 1}},
-        {"expireat", {-3, kind::write, expireat, 1, 1, 1}},
-        {"pexpireat", {-3, kind::write, pexpireat, 1, 1, 1}},
         {"persist", {2, kind::write, persist, 1, 1, 1}},
         {"flushdb", {-1, kind::write, flushdb}},
         {"flushall", {-1, kind::write, flushdb}},
         {"keys", {2, kind::read, keys}},
     };
     add_multi_commands(t);
+    add_key_commands(t);
     return t;
   }();
   return table;

@@ -38,6 +38,7 @@ struct command_spec {
 // Every command by its lower-case name. Each file of commands adds its own.
 using command_table = absl::flat_hash_map<std::string, command_spec>;
 void add_multi_commands(command_table& t);  // resp_multi.cpp
+void add_key_commands(command_table& t);    // resp_keys.cpp
 // The table.
 const command_table& commands();
 
@@ -54,6 +55,9 @@ bool is(std::string_view arg, std::string_view word);
 void wrong_arity(resp::reply& r, std::string_view name);
 // A kvnode refusal as a Redis error: the texts Redis gives where the case is the same.
 void refusal(resp::reply& r, const error_info& e);
+// Commands over many keys are one transaction each, so at most max-txn-ops keys: true (having
+// answered Redis's way of refusing) if `keys` is more.
+bool too_many_keys(resp_connection& c, std::size_t keys);
 // Redis's string2ll for a command's integer argument.
 std::optional<std::int64_t> integer_arg(std::string_view s);
 // The wall clock in Unix milliseconds (EXPIREAT's and PXAT's times are on it).

@@ -1,0 +1,415 @@
+// The Redis commands that move a key, test it, or give it a TTL: RENAME, RENAMENX, COPY, GETEX,
+// MSETNX, EXPIRETIME, PEXPIRETIME, and EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with Redis 7's
+// NX | XX | GT | LT.
+//
+// Each is one kvnode transaction. Those that decide from what a key holds (RENAME, RENAMENX and
+// COPY copy a value and its TTL; EXPIRE's options compare TTLs) are optimistic: once this node's
+// state is current they read the keys, decide, and write with compares on the mod_revisions read,
+// deciding again if another write came between. A TTL read so counts from the read on the cluster
+// clock, and the write's from the leader's stamp: a moved or copied TTL runs long by the time
+// between the two (milliseconds), never short. A key past its TTL whose delete has not committed
+// yet counts as absent to them, as it does to Redis.
+
+#include "io/server/resp_commands.hpp"
+
+#include "core/model/txn.hpp"
+#include "io/server/server.hpp"
+#include "raft/replica/store.hpp"
+
+#include <absl/container/flat_hash_map.h>
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace kv {
+
+namespace {
+
+using namespace resp_detail;
+
+constexpr auto int64_max = std::numeric_limits<std::int64_t>::max();
+constexpr auto int64_min = std::numeric_limits<std::int64_t>::min();
+
+std::string invalid_expire_time(std::string_view command) {
+  return fmt::format("ERR invalid expire time in '{}' command", lower(command));
+}
+
+// ---- optimistic transactions ------------------------------------------------------------------
+
+// A key as Redis would see it in this node's applied state now.
+struct key_state {
+  bool live = false;               // present, and its TTL (if any) not yet run out
+  std::string value;               // when live
+  std::uint64_t mod_revision = 0;  // for a compare: 0 if absent (a key past its TTL keeps its own)
+  std::int64_t left_ms = -1;       // when live: what its TTL has left on the cluster clock; -1 none
+};
+
+key_state look_up(const kv::store& st, std::string_view key) {
+  key_state k;
+  auto stored = st.state().keys().get(key);
+  if (!stored) return k;
+  k.mod_revision = stored->mod_revision;
+  if (stored->expires != 0) {
+    const auto now = st.cluster_time();
+    if (stored->expires <= now) return k;
+    k.left_ms = static_cast<std::int64_t>(stored->expires - now);
+  }
+  k.live = true;
+  k.value = std::string(stored->value);
+  return k;
+}
+
+// A compare that holds while `key` is as read: its mod_revision (0: absent) unchanged.
+compare unchanged(std::string key, std::uint64_t mod_revision) {
+  compare same;
+  same.key = std::move(key);
+  same.target = compare_target::mod_revision;
+  same.number = mod_revision;
+  return same;
+}
+
+// `key` set to `from`'s value and TTL (none: a put clears the TTL `key` had, as Redis's copy does).
+txn_op put_copy(std::string key, const key_state& from) {
+  if (from.left_ms > 0) return make_put_ttl(std::move(key), from.value, from.left_ms);
+  return make_put(std::move(key), from.value);
+}
+
+// What one attempt decided from the keys as read.
+struct decision {
+  std::optional<kv::txn> write;              // nullopt: nothing to write, answer at once
+  std::function<void(resp::reply&)> answer;  // the reply, once `write` applied with its compares holding
+};
+
+// Runs a command that decides from current values as an optimistic transaction: `decide` reads
+// the store once this node's state is current and returns a transaction whose compares are the
+// mod_revisions it read; if they fail (another write came between) it decides again.
+struct optimistic : std::enable_shared_from_this<optimistic> {
+  using decide_fn = std::function<decision(const kv::store&)>;
+
+  std::shared_ptr<resp_connection> conn;
+  resp_connection::ticket ticket;
+  decide_fn decide;
+  int attempts = 0;
+
+  static constexpr int max_attempts = 100;
+
+  void finish(auto&& fill) { conn->finish(ticket, make_reply(*conn, fill)); }
+
+  void start() {
+    auto& st = conn->srv().replica();
+    if (st.reads_are_local()) return attempt();
+    st.read_barrier([self = shared_from_this()](result<std::uint64_t> r) {
+      if (!r) return self->finish([&](resp::reply& rep) { refusal(rep, r.failure()); });
+      self->attempt();
+    });
+  }
+
+  void attempt() {
+    auto& st = conn->srv().replica();
+    auto d = std::make_shared<decision>(decide(st));
+    if (!d->write) return finish(d->answer);
+    auto bytes = encode_txn(*d->write);
+    auto view = decode_txn(bytes);
+    st.submit_txn(bytes, *view, [self = shared_from_this(), d](result<std::uint64_t> r) {
+      if (!r) return self->finish([&](resp::reply& rep) { refusal(rep, r.failure()); });
+      auto answer = decode_reply(self->conn->srv().replica().reply());
+      if (answer && !answer->succeeded && ++self->attempts < max_attempts) return self->start();
+      if (!answer || !answer->succeeded) {
+        return self->finish([&](resp::reply& rep) { rep.error("ERR the key kept changing; try again"); });
+      }
+      self->finish(d->answer);
+    });
+  }
+};
+
+void run_optimistic(resp_connection& c, optimistic::decide_fn decide) {
+  auto op = std::make_shared<optimistic>();
+  op->conn = c.shared_from_this();
+  op->ticket = c.later(kind::write);
+  op->decide = std::move(decide);
+  op->start();
+}
+
+decision answer_only(std::function<void(resp::reply&)> answer) {
+  decision d;
+  d.answer = std::move(answer);
+  return d;
+}
+
+// ---- RENAME, RENAMENX, COPY -----------------------------------------------------------------
+
+// RENAME key newkey (`nx`: RENAMENX): the value and TTL move; newkey's own TTL goes, as in Redis.
+void rename_with(resp_connection& c, args_t a, bool nx) {
+  run_optimistic(c, [src = std::string(a[1]), dst = std::string(a[2]), nx](const kv::store& st) {
+    auto from = look_up(st, src);
+    if (!from.live) return answer_only([](resp::reply& r) { r.error("ERR no such key"); });
+    if (src == dst) return answer_only([nx](resp::reply& r) { nx ? r.integer(0) : r.simple("OK"); });
+    auto to = look_up(st, dst);
+    if (nx && to.live) return answer_only([](resp::reply& r) { r.integer(0); });
+    kv::txn t;
+    t.compares.push_back(unchanged(src, from.mod_revision));
+    if (nx) t.compares.push_back(unchanged(dst, to.mod_revision));
+    t.then_ops.push_back(make_delete_range(src));
+    t.then_ops.push_back(put_copy(dst, from));
+    decision d;
+    d.write = std::move(t);
+    d.answer = [nx](resp::reply& r) { nx ? r.integer(1) : r.simple("OK"); };
+    return d;
+  });
+}
+void rename(resp_connection& c, args_t a) { rename_with(c, a, false); }
+void renamenx(resp_connection& c, args_t a) { rename_with(c, a, true); }
+
+// COPY source destination [DB destination-db] [REPLACE]. kvnode has one database, 0: any other is
+// out of range, as SELECT answers.
+void copy(resp_connection& c, args_t a) {
+  bool replace = false;
+  for (std::size_t i = 3; i < a.size(); ++i) {
+    if (is(a[i], "replace")) {
+      replace = true;
+    } else if (is(a[i], "db") && i + 1 < a.size()) {
+      auto db = integer_arg(a[++i]);
+      if (!db || *db < std::numeric_limits<int>::min() || *db > std::numeric_limits<int>::max()) {
+        return c.reply_now().error(not_integer);
+      }
+      if (*db != 0) return c.reply_now().error("ERR DB index is out of range");
+    } else {
+      return c.reply_now().error(syntax_error);
+    }
+  }
+  if (a[1] == a[2]) return c.reply_now().error("ERR source and destination objects are the same");
+  run_optimistic(c, [src = std::string(a[1]), dst = std::string(a[2]), replace](const kv::store& st) {
+    auto from = look_up(st, src);
+    if (!from.live) return answer_only([](resp::reply& r) { r.integer(0); });
+    auto to = look_up(st, dst);
+    if (!replace && to.live) return answer_only([](resp::reply& r) { r.integer(0); });
+    kv::txn t;
+    t.compares.push_back(unchanged(src, from.mod_revision));
+    if (!replace) t.compares.push_back(unchanged(dst, to.mod_revision));
+    t.then_ops.push_back(put_copy(dst, from));
+    decision d;
+    d.write = std::move(t);
+    d.answer = [](resp::reply& r) { r.integer(1); };
+    return d;
+  });
+}
+
+// ---- GETEX, MSETNX, EXPIRETIME ----------------------------------------------------------------
+
+// GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]: the value, and the key's TTL changed in
+// the same transaction. As in Redis, a bad option is a syntax error whatever the key, but a bad
+// time is an error only for a key that exists (nil otherwise).
+void getex(resp_connection& c, args_t a) {
+  std::string_view unit;  // ex, px, exat, pxat, persist; empty: none
+  std::string_view time;
+  for (std::size_t i = 2; i < a.size(); ++i) {
+    const bool timed = is(a[i], "ex") || is(a[i], "px") || is(a[i], "exat") || is(a[i], "pxat");
+    if (is(a[i], "persist") && (unit.empty() || unit == "persist")) {
+      unit = "persist";
+    } else if (timed && (unit.empty() || is(a[i], unit)) && i + 1 < a.size()) {
+      unit = is(a[i], "ex") ? "ex" : is(a[i], "px") ? "px" : is(a[i], "exat") ? "exat" : "pxat";
+      time = a[++i];
+    } else {
+      return c.reply_now().error(syntax_error);
+    }
+  }
+  kv::txn t;
+  t.then_ops.push_back(make_range(std::string(a[1])));
+  auto value = [](resp::reply& r, const txn_reply& x) {
+    const auto& kvs = x.results.at(0).kvs;
+    if (kvs.empty()) return r.null();
+    r.bulk(kvs.front().value);
+  };
+  if (unit.empty()) return read_txn(c, std::move(t), value);
+  if (unit == "persist") {
+    t.then_ops.push_back(make_expire(std::string(a[1]), 0));
+    return write_txn(c, t, value);
+  }
+  // The time as Redis checks it: a positive integer, within int64 as milliseconds since 1970.
+  const bool seconds = unit == "ex" || unit == "exat";
+  const bool absolute = unit == "exat" || unit == "pxat";
+  const auto now = unix_ms_now();
+  auto n = integer_arg(time);
+  std::string error;
+  if (!n) {
+    error = not_integer;
+  } else if (*n <= 0 || (seconds && *n > int64_max / 1000) ||
+             (!absolute && (seconds ? *n * 1000 : *n) > int64_max - now)) {
+    error = invalid_expire_time("getex");
+  }
+  if (!error.empty()) {
+    return read_txn(c, std::move(t), [error](resp::reply& r, const txn_reply& x) {
+      if (x.results.at(0).kvs.empty()) return r.null();
+      r.error(error);
+    });
+  }
+  std::int64_t ms = seconds ? *n * 1000 : *n;
+  if (absolute) ms -= now;
+  if (ms <= 0) {
+    t.then_ops.push_back(make_delete_range(std::string(a[1])));  // a time already past deletes, as in Redis
+  } else {
+    t.then_ops.push_back(make_expire(std::string(a[1]), std::min(ms, max_ttl_ms)));
+  }
+  write_txn(c, t, value);
+}
+
+// MSETNX key value [key value ...]: every key set, or none if any exists (1 or 0). A key given
+// twice takes its last value, as in Redis.
+void msetnx(resp_connection& c, args_t a) {
+  if (a.size() % 2 == 0) {
+    auto r = c.reply_now();
+    return wrong_arity(r, a[0]);
+  }
+  absl::flat_hash_map<std::string_view, std::string_view> last;
+  for (std::size_t i = 1; i + 1 < a.size(); i += 2) last[a[i]] = a[i + 1];
+  if (too_many_keys(c, last.size())) return;
+  kv::txn t;
+  for (std::size_t i = 1; i + 1 < a.size(); i += 2) {
+    auto it = last.find(a[i]);
+    if (it == last.end() || it->second.data() != a[i + 1].data()) continue;
+    compare absent;
+    absent.key = std::string(a[i]);
+    absent.target = compare_target::version;
+    absent.number = 0;
+    t.compares.push_back(std::move(absent));
+    t.then_ops.push_back(make_put(std::string(a[i]), std::string(a[i + 1])));
+  }
+  write_txn(c, t, [](resp::reply& r, const txn_reply& x) { r.integer(x.succeeded ? 1 : 0); });
+}
+
+// EXPIRETIME and PEXPIRETIME: when the key expires, in Unix seconds (rounded as Redis does) or
+// milliseconds; -1 without a TTL, -2 for no key. kvnode's TTLs run on the cluster clock, so the
+// time is this node's wall clock plus what the TTL has left.
+void expiretime_with(resp_connection& c, args_t a, bool ms) {
+  kv::txn t;
+  t.then_ops.push_back(make_ttl(std::string(a[1])));
+  read_txn(c, std::move(t), [ms](resp::reply& r, const txn_reply& x) {
+    const auto left = x.results.at(0).value;
+    if (left < 0) return r.integer(left);
+    const auto at = unix_ms_now() + left;
+    r.integer(ms ? at : (at + 500) / 1000);
+  });
+}
+void expiretime(resp_connection& c, args_t a) { expiretime_with(c, a, false); }
+void pexpiretime(resp_connection& c, args_t a) { expiretime_with(c, a, true); }
+
+// ---- EXPIRE and its family --------------------------------------------------------------------
+
+// Redis 7's conditions on the TTL a key has.
+struct expire_conditions {
+  bool nx = false;  // only a key without a TTL
+  bool xx = false;  // only a key with one
+  bool gt = false;  // only a later expiry (a key without a TTL never expires: none is later)
+  bool lt = false;  // only an earlier expiry (any is earlier than none)
+  bool any() const { return nx || xx || gt || lt; }
+};
+
+std::variant<expire_conditions, std::string> parse_conditions(args_t a) {
+  expire_conditions f;
+  for (std::size_t i = 3; i < a.size(); ++i) {
+    if (is(a[i], "nx")) {
+      f.nx = true;
+    } else if (is(a[i], "xx")) {
+      f.xx = true;
+    } else if (is(a[i], "gt")) {
+      f.gt = true;
+    } else if (is(a[i], "lt")) {
+      f.lt = true;
+    } else {
+      return fmt::format("ERR Unsupported option {}", a[i]);
+    }
+  }
+  if (f.nx && (f.xx || f.gt || f.lt)) return std::string("ERR NX and XX, GT or LT options at the same time are not compatible");
+  if (f.gt && f.lt) return std::string("ERR GT and LT options at the same time are not compatible");
+  return f;
+}
+
+// Whether a key whose TTL has `left_ms` (-1: none) takes `ttl_ms` (<= 0: already past) under `f`.
+bool conditions_hold(const expire_conditions& f, std::int64_t left_ms, std::int64_t ttl_ms) {
+  if (f.nx && left_ms != -1) return false;
+  if (f.xx && left_ms == -1) return false;
+  if (f.gt && (left_ms == -1 || ttl_ms <= left_ms)) return false;
+  if (f.lt && left_ms != -1 && ttl_ms >= left_ms) return false;
+  return true;
+}
+
+// The TTL's op: a time already past deletes the key, as Redis does.
+txn_op expire_op(std::string key, std::int64_t ttl_ms) {
+  if (ttl_ms <= 0) return make_delete_range(std::move(key));
+  return make_expire(std::move(key), std::min(ttl_ms, max_ttl_ms));
+}
+
+// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time [NX | XX | GT | LT]: 1 if the key exists (and
+// its conditions held) and now has that TTL, or was deleted for a time already past; else 0.
+// Without conditions it is one write; with them, an optimistic transaction on the key's TTL.
+void expire_with(resp_connection& c, args_t a, std::string_view unit) {
+  auto parsed = parse_conditions(a);
+  if (auto* error = std::get_if<std::string>(&parsed)) return c.reply_now().error(*error);
+  const auto conditions = std::get<expire_conditions>(parsed);
+  auto n = integer_arg(a[2]);
+  if (!n) return c.reply_now().error(not_integer);
+  const bool seconds = unit == "ex" || unit == "exat";
+  const bool absolute = unit == "exat" || unit == "pxat";
+  if (seconds && (*n > int64_max / 1000 || *n < int64_min / 1000)) {
+    return c.reply_now().error(invalid_expire_time(a[0]));
+  }
+  const std::int64_t ms = seconds ? *n * 1000 : *n;
+  const auto now = unix_ms_now();
+  if (!absolute && ms > int64_max - now) return c.reply_now().error(invalid_expire_time(a[0]));
+  const std::int64_t ttl_ms = !absolute ? ms : ms <= now ? 0 : ms - now;
+  if (!conditions.any()) {
+    kv::txn t;
+    t.then_ops.push_back(expire_op(std::string(a[1]), ttl_ms));
+    return write_txn(c, t, [deletes = ttl_ms <= 0](resp::reply& r, const txn_reply& x) {
+      const auto& res = x.results.at(0);
+      r.integer(deletes ? (res.count != 0 ? 1 : 0) : res.value);
+    });
+  }
+  run_optimistic(c, [key = std::string(a[1]), conditions, ttl_ms](const kv::store& st) {
+    auto k = look_up(st, key);
+    if (!k.live || !conditions_hold(conditions, k.left_ms, ttl_ms)) {
+      return answer_only([](resp::reply& r) { r.integer(0); });
+    }
+    kv::txn t;
+    t.compares.push_back(unchanged(key, k.mod_revision));
+    t.then_ops.push_back(expire_op(key, ttl_ms));
+    decision d;
+    d.write = std::move(t);
+    d.answer = [](resp::reply& r) { r.integer(1); };
+    return d;
+  });
+}
+void expire(resp_connection& c, args_t a) { expire_with(c, a, "ex"); }
+void pexpire(resp_connection& c, args_t a) { expire_with(c, a, "px"); }
+void expireat(resp_connection& c, args_t a) { expire_with(c, a, "exat"); }
+void pexpireat(resp_connection& c, args_t a) { expire_with(c, a, "pxat"); }
+
+}  // namespace
+
+namespace resp_detail {
+
+void add_key_commands(command_table& t) {
+  t.insert({
+      {"rename", {3, kind::write, rename, 1, 2, 1}},
+      {"renamenx", {3, kind::write, renamenx, 1, 2, 1}},
+      {"copy", {-3, kind::write, copy, 1, 2, 1}},
+      {"getex", {-2, kind::write, getex, 1, 1, 1}},
+      {"msetnx", {-3, kind::write, msetnx, 1, -1, 2}},
+      {"expiretime", {2, kind::read, expiretime, 1, 1, 1}},
+      {"pexpiretime", {2, kind::read, pexpiretime, 1, 1, 1}},
+      {"expire", {-3, kind::write, expire, 1, 1, 1}},
+      {"pexpire", {-3, kind::write, pexpire, 1, 1, 1}},
+      {"expireat", {-3, kind::write, expireat, 1, 1, 1}},
+      {"pexpireat", {-3, kind::write, pexpireat, 1, 1, 1}},
+  });
+}
+
+}  // namespace resp_detail
+
+}  // namespace kv
