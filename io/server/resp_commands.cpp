@@ -901,7 +901,8 @@ const command_table& commands() {
 
 resp_connection::kind resp_command_kind(std::span<const std::string_view> args) {
   const auto* s = find_command(args.front());
-  return s == nullptr || !arity_ok(*s, args.size()) ? kind::other : s->k;
+  if (s == nullptr || !arity_ok(*s, args.size())) return kind::other;
+  return s->kind_of != nullptr ? s->kind_of(args) : s->k;
 }
 
 void run_resp_command(resp_connection& c, std::span<const std::string_view> args) {

@@ -34,6 +34,8 @@ struct command_spec {
   int first_key = 0;
   int last_key = 0;
   int step = 0;
+  // For a command whose kind depends on its arguments: that kind (`k` otherwise).
+  kind (*kind_of)(args_t) = nullptr;
 };
 // Every command by its lower-case name. Each file of commands adds its own.
 using command_table = absl::flat_hash_map<std::string, command_spec>;

@@ -88,7 +88,9 @@ struct decision {
 
 // Runs a command that decides from current values as an optimistic transaction: `decide` reads
 // the store once this node's state is current and returns a transaction whose compares are the
-// mod_revisions it read; if they fail (another write came between) it decides again.
+// mod_revisions it read; if they fail (another write came between) it decides again. Such a
+// command is of kind exclusive: it starts once the connection's earlier commands are answered
+// (so it reads their writes), and later ones wait for it (so none of theirs goes before its own).
 struct optimistic : std::enable_shared_from_this<optimistic> {
   using decide_fn = std::function<decision(const kv::store&)>;
 
@@ -131,7 +133,7 @@ struct optimistic : std::enable_shared_from_this<optimistic> {
 void run_optimistic(resp_connection& c, optimistic::decide_fn decide) {
   auto op = std::make_shared<optimistic>();
   op->conn = c.shared_from_this();
-  op->ticket = c.later(kind::write);
+  op->ticket = c.later(kind::exclusive);  // nothing of the connection runs between the read and the write
   op->decide = std::move(decide);
   op->start();
 }
@@ -325,7 +327,9 @@ std::variant<expire_conditions, std::string> parse_conditions(args_t a) {
       return fmt::format("ERR Unsupported option {}", a[i]);
     }
   }
-  if (f.nx && (f.xx || f.gt || f.lt)) return std::string("ERR NX and XX, GT or LT options at the same time are not compatible");
+  if (f.nx && (f.xx || f.gt || f.lt)) {
+    return std::string("ERR NX and XX, GT or LT options at the same time are not compatible");
+  }
   if (f.gt && f.lt) return std::string("ERR GT and LT options at the same time are not compatible");
   return f;
 }
@@ -385,6 +389,8 @@ void expire_with(resp_connection& c, args_t a, std::string_view unit) {
     return d;
   });
 }
+// Without conditions EXPIRE is a write like any other; with them it reads first (see optimistic).
+kind expire_kind(args_t a) { return a.size() > 3 ? kind::exclusive : kind::write; }
 void expire(resp_connection& c, args_t a) { expire_with(c, a, "ex"); }
 void pexpire(resp_connection& c, args_t a) { expire_with(c, a, "px"); }
 void expireat(resp_connection& c, args_t a) { expire_with(c, a, "exat"); }
@@ -396,17 +402,17 @@ namespace resp_detail {
 
 void add_key_commands(command_table& t) {
   t.insert({
-      {"rename", {3, kind::write, rename, 1, 2, 1}},
-      {"renamenx", {3, kind::write, renamenx, 1, 2, 1}},
-      {"copy", {-3, kind::write, copy, 1, 2, 1}},
+      {"rename", {3, kind::exclusive, rename, 1, 2, 1}},
+      {"renamenx", {3, kind::exclusive, renamenx, 1, 2, 1}},
+      {"copy", {-3, kind::exclusive, copy, 1, 2, 1}},
       {"getex", {-2, kind::write, getex, 1, 1, 1}},
       {"msetnx", {-3, kind::write, msetnx, 1, -1, 2}},
       {"expiretime", {2, kind::read, expiretime, 1, 1, 1}},
       {"pexpiretime", {2, kind::read, pexpiretime, 1, 1, 1}},
-      {"expire", {-3, kind::write, expire, 1, 1, 1}},
-      {"pexpire", {-3, kind::write, pexpire, 1, 1, 1}},
-      {"expireat", {-3, kind::write, expireat, 1, 1, 1}},
-      {"pexpireat", {-3, kind::write, pexpireat, 1, 1, 1}},
+      {"expire", {-3, kind::write, expire, 1, 1, 1, expire_kind}},
+      {"pexpire", {-3, kind::write, pexpire, 1, 1, 1, expire_kind}},
+      {"expireat", {-3, kind::write, expireat, 1, 1, 1, expire_kind}},
+      {"pexpireat", {-3, kind::write, pexpireat, 1, 1, 1, expire_kind}},
   });
 }
 

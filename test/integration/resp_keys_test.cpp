@@ -295,4 +295,18 @@ BOOST_AUTO_TEST_CASE(expire_options_answer_as_redis) {
   expect(c, cmd({"TTL", "k"}), ":-1\r\n");
 }
 
+// Pipelined, a command that reads before it writes sees every command before it and is seen by
+// every command after it, though pipelined writes otherwise run in parallel.
+BOOST_AUTO_TEST_CASE(pipelined_key_commands_keep_their_order) {
+  resp_node n;
+  raw_client c(n.port);
+  for (int round = 0; round < 20; ++round) {
+    expect(c,
+           cmd({"SET", "a", "1"}) + cmd({"RENAME", "a", "b"}) + cmd({"SET", "b", "2"}) + cmd({"COPY", "b", "c"}) +
+               cmd({"SET", "c", "3"}) + cmd({"EXPIRE", "c", "100", "NX"}) + cmd({"SET", "c", "4"}) +
+               cmd({"MGET", "a", "b", "c"}) + cmd({"TTL", "c"}) + cmd({"DEL", "b", "c"}),
+           "+OK\r\n+OK\r\n+OK\r\n:1\r\n+OK\r\n:1\r\n+OK\r\n*3\r\n$-1\r\n$1\r\n2\r\n$1\r\n4\r\n:-1\r\n:2\r\n");
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
