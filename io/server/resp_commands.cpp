@@ -134,7 +134,8 @@ using namespace resp_detail;
 // optimistic transaction: read the value and its mod_revision once this node's state is current,
 // compute the new value, and put it if the key's mod_revision is still the same (0: absent); if
 // another write came between, read again. The put keeps the key's TTL, as these commands do in
-// Redis.
+// Redis. They are of kind exclusive: they start once the connection's earlier commands are
+// answered (so they read their writes) and later ones wait for them.
 struct rewrite : std::enable_shared_from_this<rewrite> {
   // The new value from the old (nullopt: no such key), or the error to answer.
   using compute_fn = std::function<std::variant<std::string, std::string>(std::optional<std::string_view>)>;
@@ -194,7 +195,7 @@ struct rewrite : std::enable_shared_from_this<rewrite> {
 void rewrite_value(resp_connection& c, std::string_view key, rewrite::compute_fn compute, rewrite::answer_fn answer) {
   auto op = std::make_shared<rewrite>();
   op->conn = c.shared_from_this();
-  op->ticket = c.later(kind::write);
+  op->ticket = c.later(kind::exclusive);  // nothing of the connection runs between the read and the write
   op->key = std::string(key);
   op->compute = std::move(compute);
   op->answer = std::move(answer);
@@ -863,9 +864,9 @@ const command_table& commands() {
         {"info", {-1, kind::other, info}},
         {"strlen", {2, kind::read, strlen, 1, 1, 1}},
         {"getrange", {4, kind::read, getrange, 1, 1, 1}},
-        {"append", {3, kind::write, append, 1, 1, 1}},
-        {"setrange", {4, kind::write, setrange, 1, 1, 1}},
-        {"incrbyfloat", {3, kind::write, incrbyfloat, 1, 1, 1}},
+        {"append", {3, kind::exclusive, append, 1, 1, 1}},
+        {"setrange", {4, kind::exclusive, setrange, 1, 1, 1}},
+        {"incrbyfloat", {3, kind::exclusive, incrbyfloat, 1, 1, 1}},
         {"get", {2, kind::read, get, 1, 1, 1}},
         {"mget", {-2, kind::read, mget, 1, -1, 1}},
         {"exists", {-2, kind::read, exists, 1, -1, 1}},

@@ -297,7 +297,7 @@ BOOST_AUTO_TEST_CASE(expire_options_answer_as_redis) {
 
 // Pipelined, a command that reads before it writes sees every command before it and is seen by
 // every command after it, though pipelined writes otherwise run in parallel.
-BOOST_AUTO_TEST_CASE(pipelined_key_commands_keep_their_order) {
+BOOST_AUTO_TEST_CASE(pipelined_read_then_write_commands_keep_their_order) {
   resp_node n;
   raw_client c(n.port);
   for (int round = 0; round < 20; ++round) {
@@ -306,6 +306,11 @@ BOOST_AUTO_TEST_CASE(pipelined_key_commands_keep_their_order) {
                cmd({"SET", "c", "3"}) + cmd({"EXPIRE", "c", "100", "NX"}) + cmd({"SET", "c", "4"}) +
                cmd({"MGET", "a", "b", "c"}) + cmd({"TTL", "c"}) + cmd({"DEL", "b", "c"}),
            "+OK\r\n+OK\r\n+OK\r\n:1\r\n+OK\r\n:1\r\n+OK\r\n*3\r\n$-1\r\n$1\r\n2\r\n$1\r\n4\r\n:-1\r\n:2\r\n");
+    // The string commands that rewrite a value (resp_commands.cpp) the same way.
+    expect(c,
+           cmd({"SET", "s", "x"}) + cmd({"APPEND", "s", "y"}) + cmd({"SET", "s", "1.5"}) +
+               cmd({"INCRBYFLOAT", "s", "1"}) + cmd({"SET", "s", "z"}) + cmd({"GET", "s"}),
+           "+OK\r\n:2\r\n+OK\r\n$3\r\n2.5\r\n+OK\r\n$1\r\nz\r\n");
   }
 }
 
