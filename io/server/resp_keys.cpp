@@ -179,8 +179,9 @@ void copy(resp_connection& c, args_t a) {
       replace = true;
     } else if (is(a[i], "db") && i + 1 < a.size()) {
       auto db = integer_arg(a[++i]);
-      if (!db || *db < std::numeric_limits<int>::min() || *db > std::numeric_limits<int>::max()) {
-        return c.reply_now().error(not_integer);
+      if (!db) return c.reply_now().error(not_integer);
+      if (*db < std::numeric_limits<std::int32_t>::min() || *db > std::numeric_limits<std::int32_t>::max()) {
+        return c.reply_now().error("ERR value is out of range, value must between -2147483648 and 2147483647");
       }
       if (*db != 0) return c.reply_now().error("ERR DB index is out of range");
     } else {

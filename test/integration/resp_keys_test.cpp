@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(rename_moves_the_value_and_its_ttl) {
   expect(c, cmd({"SET", "dst", "old", "EX", "5"}), "+OK\r\n");
   expect(c, cmd({"RENAME", "t", "dst"}), "+OK\r\n");
   const auto left = integer(c, cmd({"PTTL", "dst"}));
-  BOOST_TEST(left > 99'000);
+  BOOST_TEST(left > 95'000);  // the time the commands took: generous for a loaded machine
   BOOST_TEST(left <= 100'000);
   expect(c, cmd({"GET", "dst"}), "$1\r\n3\r\n");
   expect(c, cmd({"EXISTS", "t"}), ":0\r\n");
@@ -117,7 +117,8 @@ BOOST_AUTO_TEST_CASE(copy_copies_the_value_and_its_ttl) {
   expect(c, cmd({"COPY", "a", "x", "DB", "16"}), "-ERR DB index is out of range\r\n");
   expect(c, cmd({"COPY", "a", "x", "DB", "1"}), "-ERR DB index is out of range\r\n");  // Redis: 1 (16 dbs)
   expect(c, cmd({"COPY", "a", "x", "db", "abc"}), "-ERR value is not an integer or out of range\r\n");
-  expect(c, cmd({"COPY", "a", "x", "db", "4294967296"}), "-ERR value is not an integer or out of range\r\n");
+  expect(c, cmd({"COPY", "a", "x", "db", "4294967296"}),
+         "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n");
   expect(c, cmd({"COPY", "a", "x", "db"}), "-ERR syntax error\r\n");
   expect(c, cmd({"COPY", "a", "x", "foo"}), "-ERR syntax error\r\n");
   expect(c, cmd({"COPY", "a"}), "-ERR wrong number of arguments for 'copy' command\r\n");
@@ -134,7 +135,7 @@ BOOST_AUTO_TEST_CASE(copy_copies_the_value_and_its_ttl) {
   expect(c, cmd({"SET", "t", "3", "PX", "100000"}), "+OK\r\n");
   expect(c, cmd({"COPY", "t", "u"}), ":1\r\n");
   const auto left = integer(c, cmd({"PTTL", "u"}));
-  BOOST_TEST(left > 99'000);
+  BOOST_TEST(left > 95'000);  // the time the commands took: generous for a loaded machine
   BOOST_TEST(left <= 100'000);
   expect(c, cmd({"MGET", "t", "u"}), "*2\r\n$1\r\n3\r\n$1\r\n3\r\n");
   expect(c, cmd({"TTL", "t"}), ":100\r\n");
@@ -201,6 +202,12 @@ BOOST_AUTO_TEST_CASE(msetnx_sets_all_or_none) {
   expect(c, cmd({"MGET", "a", "b", "c"}), "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n");
   expect(c, cmd({"MSETNX", "x", "1", "x", "2"}), ":1\r\n");
   expect(c, cmd({"GET", "x"}), "$1\r\n2\r\n");
+  // One transaction: at most max-txn-ops distinct keys.
+  std::string many = "*259\r\n$6\r\nMSETNX\r\n";
+  for (int i = 0; i < 129; ++i) many += cmd({"k" + std::to_string(i), "v"}).substr(4);
+  expect(c, many,
+         "-ERR 129 keys in one command; kvnode runs it as one transaction of at most max-txn-ops (128) keys\r\n");
+  expect(c, cmd({"EXISTS", "k0"}), ":0\r\n");
   expect(c, cmd({"MULTI"}), "+OK\r\n");
   expect(c, cmd({"MSETNX", "y", "1"}), "-ERR 'MSETNX' cannot run inside MULTI on kvnode (docs/redis.md)\r\n");
   expect(c, cmd({"DISCARD"}), "+OK\r\n");
