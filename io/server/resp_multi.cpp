@@ -107,6 +107,31 @@ std::variant<planned, std::string> plan(const std::vector<std::string>& a) {
     p.ops.push_back(make_ttl(a[1]));
     const bool ms = is(name, "pttl");
     p.answer = [ms](resp::reply& r, std::span<const op_result> res) { r.integer(ttl_answer(res[0].value, ms)); };
+  } else if ((is(name, "expiretime") || is(name, "pexpiretime")) && a.size() == 2) {
+    p.ops.push_back(make_ttl(a[1]));
+    const bool ms = is(name, "pexpiretime");
+    p.answer = [ms](resp::reply& r, std::span<const op_result> res) {
+      const auto left = res[0].value;
+      if (left < 0) return r.integer(left);
+      const auto at = unix_ms_now() + left;
+      r.integer(ms ? at : (at + 500) / 1000);
+    };
+  } else if (is(name, "getex") && a.size() >= 2 && a.size() <= 4) {
+    p.ops.push_back(make_range(a[1]));
+    if (a.size() == 3 && is(a[2], "persist")) {
+      p.ops.push_back(make_expire(a[1], 0));
+    } else if (a.size() == 4 && (is(a[2], "ex") || is(a[2], "px"))) {
+      auto n = integer(a[3]);
+      if (!n) return std::string("ERR value is not an integer or out of range");
+      const bool seconds = is(a[2], "ex");
+      if (*n <= 0 || *n > (seconds ? max_ttl_ms / 1000 : max_ttl_ms)) {
+        return std::string("ERR invalid expire time in 'getex' command");
+      }
+      p.ops.push_back(make_expire(a[1], seconds ? *n * 1000 : *n));
+    } else if (a.size() != 2) {
+      return std::string("ERR GETEX inside MULTI takes only EX, PX or PERSIST in kvnode");
+    }
+    p.answer = [](resp::reply& r, std::span<const op_result> res) { answer_value(r, res[0]); };
   } else if (is(name, "ping") && a.size() <= 2) {
     std::string message = a.size() == 2 ? a[1] : std::string();
     p.answer = [message](resp::reply& r, std::span<const op_result>) {
