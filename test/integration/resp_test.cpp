@@ -248,6 +248,17 @@ BOOST_AUTO_TEST_CASE(multi_exec_and_watch_as_redis) {
   expect(c, cmd({"INCR", "a"}), "+QUEUED\r\n");
   expect(c, cmd({"EXEC"}), "-ERR value is not an integer or out of range\r\n");
   expect(c, cmd({"EXISTS", "c"}), ":0\r\n");
+  // Queued TTLs: seconds whose milliseconds overflow are refused, a TTL past the longest is cut
+  // to it, as outside MULTI.
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"SET", "c", "1", "EX", "9223372036854775"}), "+QUEUED\r\n");
+  expect(c, cmd({"EXPIRE", "c", "9223372036854776"}),
+         "-ERR EXPIRE inside MULTI takes a time in the future in kvnode\r\n");
+  expect(c, cmd({"DISCARD"}), "+OK\r\n");
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"SET", "c", "1", "EX", "9223372036854775"}), "+QUEUED\r\n");
+  expect(c, cmd({"PTTL", "c"}), "+QUEUED\r\n");
+  expect(c, cmd({"EXEC"}), "*2\r\n+OK\r\n:9000000000000\r\n");
 }
 
 BOOST_AUTO_TEST_CASE(info_names_the_raft_role_and_the_keyspace) {
