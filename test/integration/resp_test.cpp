@@ -292,16 +292,19 @@ BOOST_AUTO_TEST_CASE(redis_cli_drives_it) {
   BOOST_TEST(err.out.rfind("ERR value is not an integer or out of range\n", 0) == 0, err.out);
 }
 
-// redis-benchmark's SET, GET and INCR tests, pipelined, to completion.
+// Every redis-benchmark test of the commands kvnode has (PING inline and multibulk, SET, GET,
+// INCR, MSET), pipelined, to completion and without an error reply.
 BOOST_AUTO_TEST_CASE(redis_benchmark_runs_to_completion) {
   resp_node n;
-  auto r = run_command({"/usr/bin/redis-benchmark", "-p", std::to_string(n.port), "-t", "set,get,incr", "-n", "5000", "-c",
-                        "10", "-P", "8", "-q"},
+  auto r = run_command({"/usr/bin/redis-benchmark", "-p", std::to_string(n.port), "-t",
+                        "ping_inline,ping_mbulk,set,get,incr,mset", "-n", "5000", "-c", "10", "-P", "8", "-q"},
                        {}, std::chrono::seconds(120));
   BOOST_TEST(r.exit_code == 0, r.err);
-  for (auto test : {"SET: ", "GET: ", "INCR: "}) {
+  for (auto test : {"PING_INLINE: ", "PING_MBULK: ", "SET: ", "GET: ", "INCR: ", "MSET (10 keys): "}) {
     BOOST_TEST(r.out.find(test) != std::string::npos, "no " << test << "in " << r.out);
   }
+  BOOST_TEST(r.out.find("rror") == std::string::npos, r.out);
+  BOOST_TEST(r.err.find("rror") == std::string::npos, r.err);
   raw_client c(n.port);
   expect(c, cmd({"GET", "counter:__rand_int__"}), "$4\r\n5000\r\n");  // every INCR of its one key
 }
