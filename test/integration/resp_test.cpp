@@ -290,6 +290,15 @@ BOOST_AUTO_TEST_CASE(redis_cli_drives_it) {
   BOOST_TEST(run({"MGET", "greeting", "n", "none"}).out == "hello world\n5\n\n");
   auto err = run({"INCR", "greeting"});
   BOOST_TEST(err.out.rfind("ERR value is not an integer or out of range\n", 0) == 0, err.out);
+  // Mass insertion as Redis's documentation shows it: the commands' bytes piped into --pipe.
+  std::string mass;
+  for (int i = 0; i < 20000; ++i) mass += cmd({"SET", fmt::format("mass:{}", i), fmt::format("value {}", i)});
+  std::vector<std::string> pipe{"/usr/bin/redis-cli", "-p", port, "--pipe"};
+  auto piped = run_command(pipe, mass, std::chrono::seconds(60));
+  BOOST_TEST(piped.exit_code == 0, piped.out << piped.err);
+  BOOST_TEST(piped.out.find("errors: 0, replies: 20000") != std::string::npos, piped.out);
+  BOOST_TEST(run({"DBSIZE"}).out == "20002\n");
+  BOOST_TEST(run({"GET", "mass:19999"}).out == "value 19999\n");
 }
 
 // Every redis-benchmark test of the commands kvnode has (PING inline and multibulk, SET, GET,
