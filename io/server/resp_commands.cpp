@@ -925,6 +925,7 @@ const command_table& commands() {
         {"keys", {2, kind::read, keys}},
     };
     add_multi_commands(t);
+    add_search_commands(t);
     return t;
   }();
   return table;
