@@ -69,8 +69,11 @@ std::string_view unsupported_syntax(char c) {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-// Ends a word: what separates tokens, and what starts an unsupported one.
-bool ends_word(char c) { return is_space(c) || c == '|' || c == '"' || !unsupported_syntax(c).empty(); }
+// Ends a word: what separates tokens, and what starts an unsupported one but for '-', '~' and
+// '=', which mean something only at a token's start ("well-known" is two words, as in a value).
+bool ends_word(char c) {
+  return is_space(c) || c == '|' || c == '"' || (c != '-' && c != '~' && c != '=' && !unsupported_syntax(c).empty());
+}
 
 // ASCII punctuation, which the index's tokenizer splits words at (so "a-b" is two words).
 bool is_punctuation(char c) {
