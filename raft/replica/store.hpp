@@ -397,8 +397,8 @@ class store {
   std::deque<waiter> waiters_;  // in index order
   io::event apply_wake_;
   std::string reply_;      // see reply()
-  // (revision, log index) of the latest entries that took a revision (and of the snapshot last
-  // installed), oldest first, bounded.
+  // (revision, log index) of the latest entries that took a revision, oldest first, bounded;
+  // first, until dropped, the state's at recovery or at the snapshot last installed.
   std::deque<std::pair<std::uint64_t, std::uint64_t>> revision_marks_;
   change_list changes_;    // what the entry being applied changed, for the observer
   std::vector<key_range> watch_ranges_;  // notify_watches()'s scratch
