@@ -216,6 +216,10 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_a_precise_error) {
   expect(c, cmd({"FT.SEARCH", "kv", ""}), error("ERR the query is empty"));
   expect(c, cmd({"FT.SEARCH", "kv", "the a"}),
          error("ERR no terms left after tokenizing: the query holds only stop words, punctuation or symbols"));
+  // A search is no transaction op.
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"FT.SEARCH", "kv", "words"}), error("ERR 'FT.SEARCH' cannot run inside MULTI on kvnode (docs/redis.md)"));
+  expect(c, cmd({"DISCARD"}), "+OK\r\n");
   expect(c, cmd({"PING"}), "+PONG\r\n");
   expect(c, cmd({"FT.SEARCH", "kv", "words", "NOCONTENT"}), count(2) + total(1) + bulk("k"));
 }
