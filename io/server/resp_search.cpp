@@ -104,7 +104,9 @@ std::variant<std::vector<token>, std::string> tokenize(std::string_view q) {
       out.push_back(token{token::type::bar, "|", i++});
     } else if (c == '"') {
       const auto close = q.find('"', i + 1);
-      if (close == std::string_view::npos) return fmt::format("ERR Syntax error at offset {}: the '\"' is not closed", i);
+      if (close == std::string_view::npos) {
+        return fmt::format("ERR Syntax error at offset {}: the '\"' is not closed", i);
+      }
       auto text = q.substr(i + 1, close - i - 1);
       if (text.find('*') != std::string_view::npos) {
         return fmt::format("ERR a '*' inside the \"phrase\" at offset {} is not supported: a phrase matches words "
@@ -268,7 +270,8 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> limit_arg(args_t a, std::
   return std::pair(static_cast<std::uint32_t>(*offset), static_cast<std::uint32_t>(*num));
 }
 
-constexpr std::string_view bad_limit = "ERR LIMIT takes an offset and a number of results, integers from 0 to 4294967295";
+constexpr std::string_view bad_limit =
+    "ERR LIMIT takes an offset and a number of results, integers from 0 to 4294967295";
 
 // The options both commands take: NOCONTENT, WITHSCORES, LIMIT; false if a[i] is none of them.
 // `error` is set when a[i] is one but malformed.

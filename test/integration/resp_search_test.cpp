@@ -66,7 +66,8 @@ BOOST_AUTO_TEST_CASE(search_forms_answer_as_redisearch) {
   expect(c, cmd({"FT.SEARCH", "kv", "apple cherry", "NOCONTENT"}), count(1) + total(0));
   // OR: the shorter document ranks first (BM25's length norm), both match one term.
   expect(c, cmd({"ft.search", "kv", "tart | cherry", "nocontent"}), count(3) + total(2) + bulk("k3") + bulk("k2"));
-  expect(c, cmd({"FT.SEARCH", "kv", "tart|cherry|nothing", "NOCONTENT"}), count(3) + total(2) + bulk("k3") + bulk("k2"));
+  expect(c, cmd({"FT.SEARCH", "kv", "tart|cherry|nothing", "NOCONTENT"}),
+         count(3) + total(2) + bulk("k3") + bulk("k2"));
   // A phrase: the words consecutive and in order.
   expect(c, cmd({"FT.SEARCH", "kv", "\"apple pie\""}), count(3) + total(1) + bulk("k1") + fields("red apple pie"));
   expect(c, cmd({"FT.SEARCH", "kv", "\"pie apple\""}), count(1) + total(0));
@@ -74,7 +75,8 @@ BOOST_AUTO_TEST_CASE(search_forms_answer_as_redisearch) {
   expect(c, cmd({"FT.SEARCH", "kv", "app*", "NOCONTENT"}), count(3) + total(2) + bulk("k1") + bulk("k2"));
   expect(c, cmd({"FT.SEARCH", "kv", "app* gre*"}), count(3) + total(1) + bulk("k2") + fields("green apple tart"));
   // LIMIT pages after ranking; LIMIT 0 0 is the count alone, as in RediSearch.
-  expect(c, cmd({"FT.SEARCH", "kv", "app*", "LIMIT", "1", "1"}), count(3) + total(2) + bulk("k2") + fields("green apple tart"));
+  expect(c, cmd({"FT.SEARCH", "kv", "app*", "LIMIT", "1", "1"}),
+         count(3) + total(2) + bulk("k2") + fields("green apple tart"));
   expect(c, cmd({"FT.SEARCH", "kv", "app*", "LIMIT", "0", "0"}), count(1) + total(2));
   expect(c, cmd({"FT.SEARCH", "kv", "app*", "LIMIT", "5", "10"}), count(1) + total(2));
   expect(c, cmd({"FT.SEARCH", "kv", "nothing"}), count(1) + total(0));
@@ -86,7 +88,8 @@ BOOST_AUTO_TEST_CASE(scores_and_similarity) {
   expect(c, cmd({"MSET", "s1", "alpha beta", "s2", "gamma delta"}), "+OK\r\n");
   // Two documents of the same length, the term in one: idf = ln(1 + 1.5 / 1.5) = ln 2.
   const auto ln2 = fmt::format("{:.17g}", bm25_of_one(std::log(2.0)));
-  expect(c, cmd({"FT.SEARCH", "kv", "alpha", "WITHSCORES"}), count(4) + total(1) + bulk("s1") + bulk(ln2) + fields("alpha beta"));
+  expect(c, cmd({"FT.SEARCH", "kv", "alpha", "WITHSCORES"}),
+         count(4) + total(1) + bulk("s1") + bulk(ln2) + fields("alpha beta"));
   expect(c, cmd({"FT.SEARCH", "kv", "alpha", "WITHSCORES", "NOCONTENT"}), count(3) + total(1) + bulk("s1") + bulk(ln2));
   // Similarity: the same text is 1; a near one passes a low threshold, not a high one.
   expect(c, cmd({"FT.SIMILAR", "kv", "alpha beta", "WITHSCORES", "THRESHOLD", "0.9"}),
@@ -218,7 +221,8 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_a_precise_error) {
          error("ERR no terms left after tokenizing: the query holds only stop words, punctuation or symbols"));
   // A search is no transaction op.
   expect(c, cmd({"MULTI"}), "+OK\r\n");
-  expect(c, cmd({"FT.SEARCH", "kv", "words"}), error("ERR 'FT.SEARCH' cannot run inside MULTI on kvnode (docs/redis.md)"));
+  expect(c, cmd({"FT.SEARCH", "kv", "words"}),
+         error("ERR 'FT.SEARCH' cannot run inside MULTI on kvnode (docs/redis.md)"));
   expect(c, cmd({"DISCARD"}), "+OK\r\n");
   expect(c, cmd({"PING"}), "+PONG\r\n");
   expect(c, cmd({"FT.SEARCH", "kv", "words", "NOCONTENT"}), count(2) + total(1) + bulk("k"));

@@ -81,10 +81,12 @@ BOOST_AUTO_TEST_CASE(forms_it_cannot_are_refused_by_name) {
   BOOST_TEST(refusal("| a") == "ERR Syntax error at offset 0: '|' needs a term on each side");
   BOOST_TEST(refusal("a ||b") == "ERR Syntax error at offset 3: '|' needs a term on each side");
   BOOST_TEST(refusal("a |") == "ERR Syntax error at offset 2: '|' needs a term on each side");
-  BOOST_TEST(refusal("a-b | c") == "ERR 'a-b' (at offset 0) is several words: each side of an OR ('|') must be one word");
+  BOOST_TEST(refusal("a-b | c") ==
+             "ERR 'a-b' (at offset 0) is several words: each side of an OR ('|') must be one word");
   BOOST_TEST(refusal("\"a b\" | c") == "ERR a \"phrase\" in an OR ('|', at offset 0) is not supported");
   BOOST_TEST(refusal("x \"a b\"") ==
-             "ERR a \"phrase\" (at offset 2) with other terms is not supported: kvnode's query is one phrase, or words");
+             "ERR a \"phrase\" (at offset 2) with other terms is not supported: kvnode's query is one phrase, "
+             "or words");
   BOOST_TEST(refusal("\"a b*\"") ==
              "ERR a '*' inside the \"phrase\" at offset 0 is not supported: a phrase matches words exactly");
   BOOST_TEST(refusal("\"a b") == "ERR Syntax error at offset 0: the '\"' is not closed");
