@@ -1018,6 +1018,7 @@ const command_table& commands() {
     };
     add_multi_commands(t);
     add_key_commands(t);
+    add_search_commands(t);
     return t;
   }();
   return table;

@@ -4,6 +4,7 @@
 // text; where kvnode differs, docs/redis.md says so.
 
 #include "core/base/error.hpp"
+#include "core/model/query.hpp"
 #include "core/model/txn.hpp"
 #include "io/resp/reply.hpp"
 #include "io/server/resp_connection.hpp"
@@ -16,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace kv {
 
@@ -43,6 +45,7 @@ struct command_spec {
 using command_table = absl::flat_hash_map<std::string, command_spec>;
 void add_multi_commands(command_table& t);  // resp_multi.cpp
 void add_key_commands(command_table& t);    // resp_keys.cpp
+void add_search_commands(command_table& t); // resp_search.cpp
 // The table.
 const command_table& commands();
 
@@ -115,6 +118,10 @@ void run_optimistic(resp_connection& c, decide_fn decide);
 
 // TTL's answer (seconds, rounded as Redis does) or PTTL's (`in_ms`) from the milliseconds left.
 std::int64_t ttl_answer(std::int64_t left_ms, bool in_ms);
+// A RediSearch query (FT.SEARCH's) as kvnode's text query (mode and terms; the rest left at its
+// defaults), or the Redis error to answer when kvnode's query language cannot say it
+// (resp_search.cpp).
+std::variant<search::text_query, std::string> parse_search_query(std::string_view q);
 }  // namespace resp_detail
 
 // What `args` (a command, its name first) needs of the connection's order (see

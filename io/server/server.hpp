@@ -71,9 +71,11 @@ class server {
   asio::awaitable<void> stop();
 
   kv::store& replica() noexcept { return store_; }
-  asio::any_io_executor executor() const noexcept { return executor_; }
+  const asio::any_io_executor& executor() const noexcept { return executor_; }
   // Where a Redis-protocol write taken by a follower goes.
   write_forwarder& forwarder() noexcept { return *forwarder_; }
+  // The node's search index; nullptr when search is disabled.
+  search::node_index* search_index() noexcept { return index_; }
   const server_config& config() const noexcept { return cfg_; }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
   std::size_t connection_count() const noexcept { return connections_.size() + resp_connections_.size(); }

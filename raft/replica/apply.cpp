@@ -107,6 +107,17 @@ std::uint64_t store::index_of_revision(std::uint64_t revision) const noexcept {
   return it == revision_marks_.end() ? sm_.applied_index() : it->second;
 }
 
+std::optional<std::uint64_t> store::revision_at_index(std::uint64_t index) const noexcept {
+  if (index >= sm_.applied_index()) return sm_.revision();
+  // The first mark after `index`: the one before it holds the revision at `index`. The first
+  // mark is the recovered (or installed) state's, or an entry's once the oldest were dropped:
+  // before it, the revision is not known.
+  auto after = std::upper_bound(revision_marks_.begin(), revision_marks_.end(), index,
+                                [](std::uint64_t i, const auto& mark) { return i < mark.second; });
+  if (after == revision_marks_.begin()) return std::nullopt;
+  return std::prev(after)->first;
+}
+
 void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_view data, write_done* done) {
   applied_term_ = term;
   if (data.empty()) {  // a leader's no-op

@@ -101,6 +101,9 @@ void store::recover() {
     ++replayed;
   }
   commit_index_ = sm_.applied_index();
+  // The revision marks start here: revision_at_index() knows no earlier index.
+  revision_marks_.clear();
+  revision_marks_.emplace_back(sm_.revision(), sm_.applied_index());
   recovery_.replay_duration = since(replay_start);
   const auto raft_start = std::chrono::steady_clock::now();
   recovery_.replayed_entries = replayed;

@@ -268,6 +268,10 @@ void store::install_snapshot(const raft::snapshot_meta& meta) {
   }
   sm_ = std::move(*incoming_);
   incoming_.reset();
+  // The marks before the snapshot name entries this state never applied one by one; they start
+  // again at the snapshot's.
+  revision_marks_.clear();
+  revision_marks_.emplace_back(sm_.revision(), meta.index);
   watches_.restarted();
   if (observer_) observer_->restart_from(std::make_shared<io::mapped_file>(final_path), meta.index, meta.index);
   sessions_ = std::move(incoming_sessions_);

@@ -171,6 +171,10 @@ class store {
   // current revision): exact for recent revisions, a later applied index for older ones (or
   // after a restart), so waiting for it never misses the revision. 0 for revision 0.
   std::uint64_t index_of_revision(std::uint64_t revision) const noexcept;
+  // The revision this node's state had once it had applied log index `index`: exact, or nullopt
+  // if the node no longer knows it (before the entries it remembers, or before a snapshot it
+  // installed). The current revision for `index` at or past applied_index().
+  std::optional<std::uint64_t> revision_at_index(std::uint64_t index) const noexcept;
   // The limits check_txn() applies, from the storage configuration.
   txn_limits limits() const noexcept;
 
@@ -393,7 +397,8 @@ class store {
   std::deque<waiter> waiters_;  // in index order
   io::event apply_wake_;
   std::string reply_;      // see reply()
-  // (revision, log index) of the latest entries that took a revision, oldest first, bounded.
+  // (revision, log index) of the latest entries that took a revision, oldest first, bounded;
+  // first, until dropped, the state's at recovery or at the snapshot last installed.
   std::deque<std::pair<std::uint64_t, std::uint64_t>> revision_marks_;
   change_list changes_;    // what the entry being applied changed, for the observer
   std::vector<key_range> watch_ranges_;  // notify_watches()'s scratch

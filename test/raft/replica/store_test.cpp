@@ -96,6 +96,35 @@ BOOST_AUTO_TEST_CASE(writes_survive_restart) {
   });
 }
 
+// What the search front ends read hits' values at: exact from the recovered state on, never a
+// guess before it.
+BOOST_AUTO_TEST_CASE(revision_at_index_is_exact_or_unknown) {
+  temp_dir dir;
+  std::uint64_t first = 0;
+  with_store(dir.path(), small_storage(), [&first](store& s) -> asio::awaitable<void> {
+    auto i1 = co_await s.set("a", "1");
+    const auto r1 = s.state().revision();
+    auto i2 = co_await s.set("b", "2");
+    const auto r2 = s.state().revision();
+    BOOST_REQUIRE(i1.ok());
+    BOOST_REQUIRE(i2.ok());
+    first = *i1;
+    BOOST_TEST(s.revision_at_index(*i1 - 1).value_or(99) == r1 - 1);  // the leader's no-op took none
+    BOOST_TEST(s.revision_at_index(*i1).value_or(99) == r1);
+    BOOST_TEST(s.revision_at_index(*i2).value_or(99) == r2);
+    BOOST_TEST(s.revision_at_index(*i2 + 10).value_or(99) == r2);  // past the applied index: the current one
+  });
+  with_store(dir.path(), small_storage(), [&first](store& s) -> asio::awaitable<void> {
+    // The replayed entries left no marks: before the recovered state, the revision is unknown.
+    BOOST_TEST(!s.revision_at_index(first).has_value());
+    BOOST_TEST(s.revision_at_index(s.applied_index()).value_or(99) == s.state().revision());
+    auto i3 = co_await s.set("c", "3");
+    BOOST_REQUIRE(i3.ok());
+    BOOST_TEST(s.revision_at_index(*i3 - 1).value_or(99) == s.state().revision() - 1);
+    BOOST_TEST(s.revision_at_index(*i3).value_or(99) == s.state().revision());
+  });
+}
+
 BOOST_AUTO_TEST_CASE(recovery_from_snapshot_plus_log) {
   temp_dir dir;
   with_store(dir.path(), small_storage(), [](store& s) -> asio::awaitable<void> {
