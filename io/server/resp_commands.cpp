@@ -10,6 +10,7 @@
 #include "core/base/version.hpp"
 #include "core/model/key_range.hpp"
 #include "core/model/txn.hpp"
+#include "io/resp/glob.hpp"
 #include "io/server/server.hpp"
 #include "raft/replica/store.hpp"
 
@@ -788,8 +789,9 @@ void flushdb(resp_connection& c, args_t a) {
   write_txn(c, t, [](resp::reply& r, const txn_reply&) { r.simple("OK"); });
 }
 
-// KEYS pattern: every key matching the glob, in key order (Redis's order is unspecified). Like
-// Redis's, it reads the whole keyspace; a pattern with a literal prefix reads only that range.
+// KEYS pattern: every key matching the glob (Redis's rules: io/resp/glob.hpp), in key order
+// (Redis's order is unspecified). Like Redis's, it reads the whole keyspace; a pattern with a
+// literal prefix reads only that range.
 void keys(resp_connection& c, args_t a) {
   std::string pattern(a[1]);
   const auto literal = pattern.find_first_of("*?[\\");
@@ -803,7 +805,7 @@ void keys(resp_connection& c, args_t a) {
   read_txn(c, std::move(t), [pattern](resp::reply& r, const txn_reply& x) {
     std::vector<const std::string*> matched;
     for (const auto& kv : x.results.at(0).kvs) {
-      if (::fnmatch(pattern.c_str(), kv.key.c_str(), 0) == 0) matched.push_back(&kv.key);
+      if (resp::glob_match(pattern, kv.key)) matched.push_back(&kv.key);
     }
     r.array(matched.size());
     for (const auto* k : matched) r.bulk(*k);
@@ -925,6 +927,7 @@ const command_table& commands() {
         {"keys", {2, kind::read, keys}},
     };
     add_multi_commands(t);
+    add_scan_commands(t);
     return t;
   }();
   return table;

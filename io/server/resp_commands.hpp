@@ -38,6 +38,7 @@ struct command_spec {
 // Every command by its lower-case name. Each file of commands adds its own.
 using command_table = absl::flat_hash_map<std::string, command_spec>;
 void add_multi_commands(command_table& t);  // resp_multi.cpp
+void add_scan_commands(command_table& t);   // resp_scan.cpp
 // The table.
 const command_table& commands();
 
