@@ -381,4 +381,33 @@ BOOST_AUTO_TEST_CASE(a_cursor_survives_the_leaders_death) {
   BOOST_TEST(seen == std::multiset<std::string>(keys.begin(), keys.end()));
 }
 
+// A key whose deadline has passed but whose delete cannot commit (both followers stopped): SCAN
+// and RANDOMKEY pass over it on the node that holds it, while GET still sees it (docs/redis.md).
+BOOST_AUTO_TEST_CASE(a_due_key_is_passed_over_until_its_delete_commits) {
+  cluster cl(3);
+  std::uint64_t leading = 0;
+  for (int attempt = 0; attempt < 200 && leading == 0; ++attempt) {
+    for (auto id : cl.ids()) {
+      raw_client probe(cl.member(id).resp_port());
+      if (ask(probe, {"INFO", "replication"}).text.find("role:master") != std::string::npos) leading = id;
+    }
+    if (leading == 0) std::this_thread::sleep_for(50ms);
+  }
+  BOOST_REQUIRE(leading != 0);
+  raw_client c(cl.member(leading).resp_port());
+  BOOST_REQUIRE_EQUAL(ask(c, {"SET", "stays", "v"}).text, "OK");
+  BOOST_REQUIRE_EQUAL(ask(c, {"SET", "due", "v", "PX", "300"}).text, "OK");
+  for (auto id : cl.ids()) {
+    if (id != leading) cl.member(id).pause();
+  }
+  std::this_thread::sleep_for(800ms);
+  BOOST_REQUIRE_EQUAL(ask(c, {"READONLY"}).text, "OK");
+  BOOST_TEST(ask(c, {"GET", "due"}).text == "v", "the delete of the due key must not have committed");
+  expect(c, cmd({"SCAN", "0"}), "*2\r\n$1\r\n0\r\n*1\r\n$5\r\nstays\r\n");
+  for (int i = 0; i < 20; ++i) expect(c, cmd({"RANDOMKEY"}), "$5\r\nstays\r\n");
+  for (auto id : cl.ids()) {
+    if (id != leading) cl.member(id).resume();
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
