@@ -1,8 +1,8 @@
 #include "index/ngram_index.hpp"
 
+#include "core/base/stable_hash.hpp"
 #include "index/doc_table.hpp"
 #include "index/persist.hpp"
-#include "index/stable_hash.hpp"
 #include "index/top_hits.hpp"
 
 #include <absl/container/flat_hash_set.h>

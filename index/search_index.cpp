@@ -1,11 +1,11 @@
 #include "index/search_index.hpp"
 
+#include "core/base/stable_hash.hpp"
 #include "index/build_worker.hpp"
 #include "index/doc_table.hpp"
 #include "index/ngram_index.hpp"
 #include "index/persist.hpp"
 #include "index/posting_list.hpp"
-#include "index/stable_hash.hpp"
 #include "index/text_index.hpp"
 #include "index/tokenizer.hpp"
 

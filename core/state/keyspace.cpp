@@ -1,5 +1,7 @@
 #include "core/state/keyspace.hpp"
 
+#include "core/base/stable_hash.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -74,6 +76,7 @@ void keyspace::clear() noexcept {
   for (const auto& e : keys_) version_block::destroy_chain(e.block);
   keys_.clear();
   index_.clear();
+  by_hash_.clear();
   for (auto* b : retired_) version_block::destroy(b);
   retired_.clear();
   history_queue_.clear();
@@ -88,6 +91,7 @@ keyspace& keyspace::operator=(keyspace&& other) noexcept {
   clear();
   keys_.swap(other.keys_);
   index_.swap(other.index_);
+  by_hash_.swap(other.by_hash_);
   retired_.swap(other.retired_);
   history_queue_.swap(other.history_queue_);
   tombstone_queue_.swap(other.tombstone_queue_);
@@ -152,6 +156,14 @@ void keyspace::erase_head(std::string_view key) {
   index_.erase(key);
 }
 
+std::uint64_t keyspace::hash_position(std::string_view key) noexcept { return stable_hash(key) >> 1; }
+
+void keyspace::note_live(version_block* head) { by_hash_.insert(hash_entry{hash_position(head->key()), head}); }
+
+void keyspace::forget_live(const version_block* head) {
+  by_hash_.erase(hash_probe{hash_position(head->key()), head->key()});
+}
+
 void keyspace::forget_expiry(const version_block* head) {
   if (head->expires != 0 && !head->tombstone()) expiry_.erase({head->expires, const_cast<version_block*>(head)});
 }
@@ -166,6 +178,9 @@ keyspace::version_block* keyspace::move_head(version_block* head, version_block*
   note_expiry(b);
   const_cast<tree_entry&>(*keys_.find(tree_probe(head->key()))).block = b;
   const_cast<version_block*&>(*index_.find(head->key())) = b;
+  if (!head->tombstone()) {
+    const_cast<hash_entry&>(*by_hash_.find(hash_probe{hash_position(head->key()), head->key()})).block = b;
+  }
   version_block::destroy(head);
   --blocks_;
   return b;
@@ -190,6 +205,7 @@ std::optional<key_value> keyspace::put(std::string_view key, std::string_view va
     auto* b = make_block(key, value, w, w, 1, expires, nullptr);
     insert_head(b);
     note_expiry(b);
+    note_live(b);
     ++live_keys_;
     live_bytes_ += key.size() + value.size();
     return std::nullopt;
@@ -223,6 +239,7 @@ std::optional<key_value> keyspace::put(std::string_view key, std::string_view va
     auto* b = make_block(key, value, create, w, version, expires, head->older);
     head->expires = 0;  // forgotten above
     move_head(head, b);
+    if (!was_live) note_live(b);
     return previous;
   }
   head->create_revision = create;
@@ -232,6 +249,7 @@ std::optional<key_value> keyspace::put(std::string_view key, std::string_view va
   note_expiry(head);
   head->value_len = static_cast<std::uint32_t>(value.size());
   if (!value.empty()) std::memcpy(reinterpret_cast<char*>(head + 1) + head->key_len, value.data(), value.size());
+  if (!was_live) note_live(head);
   return previous;
 }
 
@@ -258,6 +276,7 @@ bool keyspace::bury(version_block* head, const std::function<void(const key_valu
   const auto w = write_revision();
   if (deleted) deleted(view_of(head));
   forget_expiry(head);
+  forget_live(head);
   --live_keys_;
   live_bytes_ -= head->key_len + head->value_len;
   changed_ = true;
@@ -401,6 +420,20 @@ std::vector<std::string_view> keyspace::due(std::uint64_t now, std::size_t max) 
     out.push_back(it->second->key());
   }
   return out;
+}
+
+// ---- hash order -----------------------------------------------------------------------------
+
+keyspace::hash_page keyspace::scan(std::uint64_t from, std::size_t count) const {
+  hash_page page;
+  auto it = by_hash_.lower_bound(hash_probe{from, {}});
+  for (; it != by_hash_.end(); ++it) {
+    if (page.kvs.size() >= std::max<std::size_t>(count, 1) && it->position != page.next - 1) break;
+    page.kvs.push_back(view_of(it->block, true));
+    page.next = it->position + 1;
+  }
+  if (it == by_hash_.end()) page.next = 0;
+  return page;
 }
 
 // ---- compaction -----------------------------------------------------------------------------
@@ -566,6 +599,7 @@ void keyspace::restore_key(const captured_key& k) {
   }
   insert_head(head);
   note_expiry(head);
+  if (!head->tombstone()) note_live(head);
   max_restored_revision_ = std::max(max_restored_revision_, previous);
   if (!head->tombstone()) {
     ++live_keys_;

@@ -31,6 +31,16 @@
 // an overwrite: the block's old contents move to a new block behind it (the history), and the
 // new value is written in place; only a value too large for the block's allocation moves it.
 //
+// A third index orders the live keys (not the tombstones) by hash_position(), a 63-bit hash of
+// the key that every node and process computes alike, for Redis's SCAN and RANDOMKEY: every
+// replica at the same applied index holds the same live keys, so a position is a cursor that any
+// node understands, across leader changes and however many writes come between two calls. Its
+// entries are (position, newest block) in a B-tree, ties in key order; about 23 bytes per live
+// key (docs/redis.md). Every change of a key between live and not live keeps it exact: put (a
+// new key, or one over a tombstone), bury (delete_range, erase_expired), restore_key; a block
+// that moves (move_head) has its entry rewritten in place. Compaction only frees history and
+// tombstones, which the index never holds.
+//
 // Freeing compacted history costs no walk of the keyspace: every write that leaves an older
 // version behind (an overwrite, a delete) queues (revision, that version's block), in revision
 // order, and compaction pops that queue up to its revision and frees only those blocks. It frees
@@ -187,6 +197,19 @@ class keyspace {
   // next write.
   std::vector<std::string_view> due(std::uint64_t now, std::size_t max) const;
 
+  // ---- hash order (Redis's SCAN and RANDOMKEY) -----------------------------------------------
+  // A key's place in the hash order: a stable hash (core/base/stable_hash.hpp) cut to 63 bits, so
+  // that a position plus one never overflows.
+  static std::uint64_t hash_position(std::string_view key) noexcept;
+  struct hash_page {
+    std::vector<key_value> kvs;  // live keys (keys_only views), in hash order
+    std::uint64_t next = 0;      // where the next page starts: the last key's position + 1; 0: no more
+  };
+  // The live keys at positions >= `from`, in hash order: `count` of them (at least one), and
+  // then any more whose position ties with the last, so that `next` is past every key returned
+  // and every key at positions in [from, next) is returned. Views valid until the next write.
+  hash_page scan(std::uint64_t from, std::size_t count) const;
+
   // ---- compaction ----------------------------------------------------------------------------
   // Makes revisions below `revision` unreadable and frees what only they needed. `revision` must
   // be in (compacted(), revision()]; check with check_compact().
@@ -284,6 +307,26 @@ class keyspace {
     }
   };
   using hash_index = absl::flat_hash_set<version_block*, key_hash, key_eq>;
+  // A hash-order entry: a live key's position and its newest block.
+  struct hash_entry {
+    std::uint64_t position;
+    version_block* block;
+  };
+  struct hash_probe {
+    std::uint64_t position;
+    std::string_view key;
+  };
+  struct hash_order {
+    using is_transparent = void;
+    static std::string_view key(const hash_entry& e) noexcept { return e.block->key(); }
+    static std::string_view key(const hash_probe& p) noexcept { return p.key; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      if (a.position != b.position) return a.position < b.position;
+      return key(a) < key(b);  // a tie of two keys' positions: rare, and decided by the keys
+    }
+  };
+  using hash_tree = absl::btree_set<hash_entry, hash_order>;
 
   static key_value view_of(const version_block* b, bool keys_only = false) noexcept;
   // The version of the chain starting at `head` that is visible at `revision`, or nullptr.
@@ -292,6 +335,9 @@ class keyspace {
   std::pair<tree::const_iterator, tree::const_iterator> bounds(const key_range& r) const;
   version_block* make_block(std::string_view key, std::string_view value, std::uint64_t create, std::uint64_t mod,
                             std::uint64_t version, std::uint64_t expires, version_block* older);
+  // Keep the hash order in step with the live keys: `head` became live, or is about to stop.
+  void note_live(version_block* head);
+  void forget_live(const version_block* head);
   // Keeps the expiry index in step with a key's newest block.
   void forget_expiry(const version_block* head);
   void note_expiry(version_block* head);
@@ -323,6 +369,7 @@ class keyspace {
 
   tree keys_;
   hash_index index_;
+  hash_tree by_hash_;  // the live keys in hash order
   std::uint64_t revision_ = 1;
   std::uint64_t compacted_ = 1;
   std::uint64_t live_keys_ = 0;

@@ -11,6 +11,7 @@
 #include "core/base/version.hpp"
 #include "core/model/key_range.hpp"
 #include "core/model/txn.hpp"
+#include "io/resp/glob.hpp"
 #include "io/server/server.hpp"
 #include "io/server/write_forwarder.hpp"
 #include "raft/replica/store.hpp"
@@ -163,18 +164,11 @@ void serve_read(resp_connection& c, const kv::txn& t, const formatter& f, resp::
   f(rep, *decoded);
 }
 
+bool reads_now(resp_connection& c) { return c.read_only || c.srv().replica().reads_are_local(); }
+
 void read_txn(resp_connection& c, kv::txn t, formatter f) {
-  auto& st = c.srv().replica();
-  if (c.read_only || st.reads_are_local()) {
-    auto rep = c.reply_now();
-    return serve_read(c, t, f, rep);
-  }
-  auto ticket = c.later(kind::read);
-  read_barrier(c, [self = c.shared_from_this(), ticket, t = std::move(t), f = std::move(f)](result<std::uint64_t> r) {
-    self->finish(ticket, make_reply(*self, [&](resp::reply& rep) {
-      if (!r) return refusal(rep, r.failure());
-      serve_read(*self, t, f, rep);
-    }));
+  read_state(c, [t = std::move(t), f = std::move(f)](resp_connection& conn, resp::reply& r) {
+    serve_read(conn, t, f, r);
   });
 }
 
@@ -639,21 +633,10 @@ void getrange(resp_connection& c, args_t a) {
 // GET: the key's value read straight from the state (no transaction to encode and decode), once
 // the read barrier passed, as the binary protocol's get.
 void get(resp_connection& c, args_t a) {
-  auto& st = c.srv().replica();
-  auto answer = [](resp::reply& r, std::optional<std::string_view> v) {
+  read_state(c, [key = std::string(a[1])](resp_connection& conn, resp::reply& r) {
+    auto v = conn.srv().replica().find(key);
     if (!v) return r.null();
     r.bulk(*v);
-  };
-  if (c.read_only || st.reads_are_local()) {
-    auto r = c.reply_now();
-    return answer(r, st.find(a[1]));
-  }
-  auto ticket = c.later(kind::read);
-  read_barrier(c, [self = c.shared_from_this(), ticket, key = std::string(a[1]), answer](result<std::uint64_t> r) {
-    self->finish(ticket, make_reply(*self, [&](resp::reply& rep) {
-      if (!r) return refusal(rep, r.failure());
-      answer(rep, self->srv().replica().find(key));
-    }));
   });
 }
 
@@ -906,8 +889,9 @@ void flushdb(resp_connection& c, args_t a) {
   write_txn(c, t, [](resp::reply& r, const txn_reply&) { r.simple("OK"); });
 }
 
-// KEYS pattern: every key matching the glob, in key order (Redis's order is unspecified). Like
-// Redis's, it reads the whole keyspace; a pattern with a literal prefix reads only that range.
+// KEYS pattern: every key matching the glob (Redis's rules: io/resp/glob.hpp), in key order
+// (Redis's order is unspecified). Like Redis's, it reads the whole keyspace; a pattern with a
+// literal prefix reads only that range.
 void keys(resp_connection& c, args_t a) {
   std::string pattern(a[1]);
   const auto literal = pattern.find_first_of("*?[\\");
@@ -921,7 +905,7 @@ void keys(resp_connection& c, args_t a) {
   read_txn(c, std::move(t), [pattern](resp::reply& r, const txn_reply& x) {
     std::vector<const std::string*> matched;
     for (const auto& kv : x.results.at(0).kvs) {
-      if (::fnmatch(pattern.c_str(), kv.key.c_str(), 0) == 0) matched.push_back(&kv.key);
+      if (resp::glob_match(pattern, kv.key)) matched.push_back(&kv.key);
     }
     r.array(matched.size());
     for (const auto* k : matched) r.bulk(*k);
@@ -1019,6 +1003,7 @@ const command_table& commands() {
     add_multi_commands(t);
     add_key_commands(t);
     add_search_commands(t);
+    add_scan_commands(t);
     return t;
   }();
   return table;

@@ -46,6 +46,7 @@ using command_table = absl::flat_hash_map<std::string, command_spec>;
 void add_multi_commands(command_table& t);  // resp_multi.cpp
 void add_key_commands(command_table& t);    // resp_keys.cpp
 void add_search_commands(command_table& t); // resp_search.cpp
+void add_scan_commands(command_table& t);   // resp_scan.cpp
 // The table.
 const command_table& commands();
 
@@ -85,6 +86,25 @@ void submit_write(resp_connection& c, const kv::txn& t, write_answer done);
 // writes do.
 using read_barrier_done = std::function<void(result<std::uint64_t>)>;
 void read_barrier(resp_connection& c, read_barrier_done done);
+// Whether a read may be served from this node's state at once: the connection said READONLY,
+// or this node alone is the cluster.
+bool reads_now(resp_connection& c);
+// Answers with `serve(connection, reply)` from this node's state once it is current: at once when
+// reads_now(), else after read_barrier().
+template <typename Serve>
+void read_state(resp_connection& c, Serve serve) {
+  if (reads_now(c)) {
+    auto r = c.reply_now();
+    return serve(c, r);
+  }
+  auto ticket = c.later(kind::read);
+  read_barrier(c, [self = c.shared_from_this(), ticket, serve = std::move(serve)](result<std::uint64_t> done) {
+    self->finish(ticket, make_reply(*self, [&](resp::reply& r) {
+      if (!done) return refusal(r, done.failure());
+      serve(*self, r);
+    }));
+  });
+}
 // Runs `t` through the log (a write, see submit_write) and answers with `f` once it is applied.
 void write_txn(resp_connection& c, const kv::txn& t, formatter f);
 // Answers `t`, which only reads, with `f`: linearizable, or from this node's state (READONLY).

@@ -25,6 +25,7 @@ using kv::keyspace;
 struct ref_version {
   std::uint64_t create = 0, mod = 0, version = 0;  // version 0: tombstone
   std::string value;
+  std::uint64_t expires = 0;
 };
 
 // The reference: every version of every key, oldest first; reads pick the newest version at or
@@ -55,11 +56,11 @@ struct model {
     write = revision + 1;
     changed = false;
   }
-  std::optional<ref_version> put(const std::string& k, const std::string& v) {
+  std::optional<ref_version> put(const std::string& k, const std::string& v, std::uint64_t expires = 0) {
     changed = true;
     auto& vs = keys[k];
     std::optional<ref_version> prev;
-    ref_version n{write, write, 1, v};
+    ref_version n{write, write, 1, v, expires};
     if (!vs.empty() && vs.back().version != 0) {
       prev = vs.back();
       n.create = vs.back().create;
@@ -87,13 +88,22 @@ struct model {
           it = keys.erase(it);
           continue;
         }
-        vs.back() = ref_version{0, write, 0, {}};
+        vs.back() = ref_version{0, write, 0, {}, 0};
       } else {
-        vs.push_back(ref_version{0, write, 0, {}});
+        vs.push_back(ref_version{0, write, 0, {}, 0});
       }
       ++it;
     }
     return out;
+  }
+  // Deletes `k` if it is live and expired at `now`.
+  bool erase_expired(const std::string& k, std::uint64_t now) {
+    auto it = keys.find(k);
+    if (it == keys.end() || it->second.back().version == 0) return false;
+    const auto expires = it->second.back().expires;
+    if (expires == 0 || expires > now) return false;
+    del(key_range{k, {}});
+    return true;
   }
   void end() {
     if (changed) ++revision;
@@ -187,12 +197,22 @@ class runner {
     auto ops = 1 + pick(4);
     std::vector<std::string> put_keys;
     for (std::uint64_t i = 0; i < ops; ++i) {
-      if (pick(3) != 0) {
+      const auto dice = pick(6);
+      if (dice == 0) {
+        // Expiry: the keyspace's own erase, one key at a time.
+        auto k = random_key();
+        const auto now = pick(120);
+        const bool erased = ks_.erase_expired(k, now);
+        BOOST_REQUIRE_MESSAGE(erased == model_.erase_expired(k, now), where() << ": erase_expired of '" << k << "'");
+        if (erased && std::find(put_keys.begin(), put_keys.end(), k) != put_keys.end()) murky_.emplace(model_.write, k);
+      } else if (dice < 4) {
         auto k = random_key();
         put_keys.push_back(k);
-        auto v = fmt::format("v{}", pick(1000));
-        auto prev = ks_.put(k, v);
-        auto want = model_.put(k, v);
+        // Sometimes a long value, which moves the key's newest block (it outgrows the allocation).
+        auto v = pick(5) == 0 ? std::string(16 + pick(300), 'x') : fmt::format("v{}", pick(1000));
+        const std::uint64_t expires = pick(3) == 0 ? 1 + pick(100) : 0;
+        auto prev = ks_.put(k, v, expires);
+        auto want = model_.put(k, v, expires);
         BOOST_REQUIRE_MESSAGE(prev.has_value() == want.has_value(), where() << ": put's previous version");
         if (prev) {
           BOOST_TEST(prev->value == want->value, where());
@@ -239,7 +259,9 @@ class runner {
     ks_.begin_capture([&](std::vector<kv::captured_key> batch) {
       for (const auto& k : batch) {
         owned_key o{std::string(k.key), {}};
-        for (const auto& v : k.versions) o.versions.push_back({v.create_revision, v.mod_revision, v.version, std::string(v.value)});
+        for (const auto& v : k.versions) {
+          o.versions.push_back({v.create_revision, v.mod_revision, v.version, std::string(v.value), v.expires});
+        }
         captured.push_back(std::move(o));
       }
     });
@@ -259,7 +281,7 @@ class runner {
     for (const auto& o : captured) {
       kv::captured_key k;
       k.key = o.key;
-      for (const auto& v : o.versions) k.versions.push_back({v.create, v.mod, v.version, v.value});
+      for (const auto& v : o.versions) k.versions.push_back({v.create, v.mod, v.version, v.value, v.expires});
       restored.restore_key(k);
     }
     restored.restore_revisions(rev, compacted);
@@ -397,6 +419,41 @@ class runner {
       BOOST_REQUIRE_MESSAGE(all->count == visible, where() << ": keys at revision " << rev);
     }
     if (hi == model_.revision) BOOST_TEST(ks.key_count() == model_.live_keys(), where());
+    check_hash_order(ks, hi);
+  }
+
+  // The hash order (SCAN's) of `ks`, whose current revision is `rev`, against the model's live
+  // keys then: a walk in pages of random sizes returns each once, in (position, key) order, each
+  // page's cursor past its keys; a page from a random position starts at the first key there.
+  void check_hash_order(const keyspace& ks, std::uint64_t rev) {
+    std::vector<std::pair<std::uint64_t, std::string>> want;
+    for (const auto& [k, vs] : model_.keys) {
+      if (model_.at(k, rev) != nullptr) want.emplace_back(keyspace::hash_position(k), k);
+    }
+    std::sort(want.begin(), want.end());
+    std::vector<std::pair<std::uint64_t, std::string>> got;
+    std::uint64_t cursor = 0;
+    do {
+      const std::size_t count = 1 + pick(6);
+      const auto remaining = want.size() - std::min(want.size(), got.size());
+      auto page = ks.scan(cursor, count);
+      BOOST_REQUIRE_MESSAGE(page.kvs.size() >= std::min(count, remaining), where() << ": a short hash page");
+      for (std::size_t i = 0; i < page.kvs.size(); ++i) {
+        const auto position = keyspace::hash_position(page.kvs[i].key);
+        BOOST_REQUIRE_MESSAGE(position >= cursor && (page.next == 0 || position < page.next),
+                              where() << ": a key outside its page");
+        // Past `count`, only keys whose position ties with the last counted one.
+        if (i >= count) BOOST_REQUIRE(position == keyspace::hash_position(page.kvs[count - 1].key));
+        got.emplace_back(position, std::string(page.kvs[i].key));
+      }
+      cursor = page.next;
+    } while (cursor != 0 && got.size() <= want.size());
+    BOOST_REQUIRE_MESSAGE(got == want, where() << ": the hash order has " << got.size() << " keys, want " << want.size());
+    const std::uint64_t from = rng_() >> 1;
+    auto page = ks.scan(from, 1);
+    auto first = std::lower_bound(want.begin(), want.end(), std::make_pair(from, std::string()));
+    BOOST_REQUIRE(page.kvs.empty() == (first == want.end()));
+    if (!page.kvs.empty()) BOOST_TEST(page.kvs.front().key == first->second, where());
   }
 
   std::mt19937_64 rng_;

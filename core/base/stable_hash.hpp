@@ -1,13 +1,14 @@
 #pragma once
 // A 64-bit hash that is the same in every process and on every node, unlike absl::Hash (seeded
-// per process): for digests that nodes compare. Assumes a little-endian machine, as the rest of
-// kvnode's encodings do.
+// per process): for digests that nodes compare, and for orders every node must share (the
+// keyspace's hash order, core/state/keyspace.hpp). Assumes a little-endian machine, as the rest
+// of kvnode's encodings do. Changing it changes what SCAN cursors mean (docs/redis.md).
 
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 
-namespace kv::search {
+namespace kv {
 
 // A bijective 64-bit mix (the splitmix64 finalizer).
 constexpr std::uint64_t mix64(std::uint64_t x) {
@@ -32,4 +33,4 @@ inline std::uint64_t stable_hash(std::string_view s, std::uint64_t seed = 0) {
   return mix64(h ^ tail);
 }
 
-}  // namespace kv::search
+}  // namespace kv
