@@ -38,6 +38,10 @@ struct command_spec {
 // Every command by its lower-case name. Each file of commands adds its own.
 using command_table = absl::flat_hash_map<std::string, command_spec>;
 void add_multi_commands(command_table& t);  // resp_multi.cpp
+void add_pubsub_commands(command_table& t);  // resp_pubsub.cpp
+// In RESP2 a connection with subscriptions runs only (P)(UN)SUBSCRIBE, PING, QUIT and RESET: for
+// any other command `a`, answers Redis's refusal and returns true (resp_pubsub.cpp).
+bool refused_while_subscribed(resp_connection& c, std::span<const std::string_view> a);
 // The table.
 const command_table& commands();
 

@@ -381,7 +381,7 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
   BOOST_TEST(contains(lines[3], "election-timeout=300ms"));
   BOOST_TEST(contains(lines[4], "[index] enabled=true ngram-size=3 stop-words=(default English)"));
   BOOST_TEST(lines[5] == "[log] level=info format=text file=(stderr)");
-  BOOST_TEST(lines[6] == "[resp] listen=127.0.0.1:6380");
+  BOOST_TEST(lines[6] == "[resp] listen=127.0.0.1:6380 notify-keyspace-events=\"\"");
 }
 
 // The file maps onto the settings of the replica and of the peer transport: this node's entry in
