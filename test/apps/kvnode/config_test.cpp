@@ -384,6 +384,14 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
   BOOST_TEST(lines[6] == "[resp] listen=127.0.0.1:6380 notify-keyspace-events=\"\"");
 }
 
+BOOST_AUTO_TEST_CASE(notify_keyspace_events_takes_redis_flags) {
+  auto c = kv::parse_config("[resp]\nnotify-keyspace-events = \"KEA\"\n", "test.toml");
+  BOOST_TEST(c.server.notify_keyspace_events == "KEA");
+  BOOST_TEST(error_of("[resp]\nnotify-keyspace-events = \"KEX\"\n") ==
+             "test.toml:2: resp.notify-keyspace-events: expected Redis's event classes (characters of "
+             "\"Ag$lshzxeKEtmdn\"), got \"KEX\"");
+}
+
 // The file maps onto the settings of the replica and of the peer transport: this node's entry in
 // cluster.members gives the transport its own address, the others its peers.
 BOOST_AUTO_TEST_CASE(a_cluster_maps_onto_the_replica_and_the_transport) {
