@@ -4,6 +4,7 @@
 // (set, del, expiry by TTL), a slow subscriber closed at the output limit, and redis-cli's
 // subscribe and psubscribe as a user runs them.
 
+#include "harness/cluster.hpp"
 #include "harness/node_process.hpp"
 #include "harness/process.hpp"
 #include "harness/resp_client.hpp"
@@ -15,9 +16,11 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 using namespace kv::harness;
 using namespace std::chrono_literals;
@@ -220,6 +223,40 @@ BOOST_AUTO_TEST_CASE(slow_subscriber_is_closed_at_the_output_limit) {
   }
   BOOST_TEST(slow.closed());
   expect(p, cmd({"pubsub", "numsub", "big"}), "*2\r\n$3\r\nbig\r\n:0\r\n");
+}
+
+// In a cluster of three every node publishes keyspace notifications to its own subscribers as it
+// applies each write, followers too; PUBLISH reaches the subscribers of the node it is sent to.
+BOOST_AUTO_TEST_CASE(every_node_notifies_and_publish_stays_on_its_node) {
+  cluster nodes(3);
+  std::vector<std::unique_ptr<raw_client>> subscribers;
+  const std::string pattern = "__keyspace@0__:*";
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    auto& s = *subscribers.emplace_back(std::make_unique<raw_client>(nodes.member(id).resp_port()));
+    expect(s, cmd({"config", "set", "notify-keyspace-events", "K$"}), "+OK\r\n");
+    expect(s, cmd({"psubscribe", pattern}), "*3\r\n$10\r\npsubscribe\r\n$16\r\n__keyspace@0__:*\r\n:1\r\n");
+  }
+  // Written on the leader, whichever it is (followers refuse writes).
+  std::uint64_t leader = 0;
+  BOOST_TEST(eventually(
+      [&] {
+        for (std::uint64_t id = 1; id <= 3 && leader == 0; ++id) {
+          raw_client w(nodes.member(id).resp_port());
+          if (w.ask(cmd({"set", "k", "v"}), "+OK\r\n") == "+OK\r\n") leader = id;
+        }
+        return leader != 0;
+      },
+      20000ms));
+  for (auto& s : subscribers) expect_pushed(*s, pmessage(pattern, "__keyspace@0__:k", "set"));
+  const auto other = leader % 3 + 1;
+  raw_client p(nodes.member(other).resp_port());
+  expect(p, cmd({"publish", "__keyspace@0__:x", "hi"}), ":1\r\n");
+  expect_pushed(*subscribers[other - 1], pmessage(pattern, "__keyspace@0__:x", "hi"));
+  // The next thing the leader's subscriber gets is the next write's notification: the publish
+  // stayed on its node.
+  raw_client w(nodes.member(leader).resp_port());
+  expect(w, cmd({"set", "k2", "v"}), "+OK\r\n");
+  expect_pushed(*subscribers[leader - 1], pmessage(pattern, "__keyspace@0__:k2", "set"));
 }
 
 // redis-cli subscribe and psubscribe, as a user runs them: they print each message until killed.
