@@ -113,7 +113,9 @@ void pubsub(resp_connection& c, args_t a) {
   }
   const bool numpat = is(a[1], "numpat");
   if (numpat || is(a[1], "help")) {
-    if (a.size() != 2) return r.error(fmt::format("ERR wrong number of arguments for 'pubsub|{}' command", lower(a[1])));
+    if (a.size() != 2) {
+      return r.error(fmt::format("ERR wrong number of arguments for 'pubsub|{}' command", lower(a[1])));
+    }
     if (numpat) return r.integer(static_cast<std::int64_t>(reg.pattern_count()));
     r.array(pubsub_help.size());
     for (const auto* line : pubsub_help) r.simple(line);

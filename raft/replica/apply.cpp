@@ -114,8 +114,9 @@ void store::tell_change_listener(const command_view& cmd) {
     case command_type::del:
       return change_listener_->key_changed(change_cause::write, true, cmd.key);
     case command_type::bulk_set:
-      return cmd.for_each_pair(
-          [&](std::string_view key, std::string_view) { change_listener_->key_changed(change_cause::write, false, key); });
+      return cmd.for_each_pair([&](std::string_view key, std::string_view) {
+        change_listener_->key_changed(change_cause::write, false, key);
+      });
     case command_type::txn:
       return tell_changes(change_cause::write);
     case command_type::expire:
@@ -150,7 +151,8 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
   // the watches (their commands name a lease, or keys that may not all go).
   const bool txn = cmd->type == command_type::txn;
   const bool revoke = cmd->type == command_type::lease_revoke || cmd->type == command_type::expire;
-  change_list* changes = ((observer_ != nullptr || change_listener_ != nullptr) && txn) || revoke ? &changes_ : nullptr;
+  const bool txn_changes_wanted = observer_ != nullptr || change_listener_ != nullptr;
+  change_list* changes = (txn_changes_wanted && txn) || revoke ? &changes_ : nullptr;
   changes_.clear();
   reply_.clear();
   // Runs after the state machine has (or has not) changed: `changed` tells the observer which.

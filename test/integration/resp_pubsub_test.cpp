@@ -164,8 +164,12 @@ BOOST_AUTO_TEST_CASE(resp3_subscribers_get_pushes_and_run_any_command) {
   expect(other, cmd({"publish", "b", "n"}), ":1\r\n");
   expect_pushed(c, ">4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$1\r\nb\r\n$1\r\nn\r\n");
   expect(c, cmd({"punsubscribe"}), ">3\r\n$12\r\npunsubscribe\r\n$1\r\n*\r\n:0\r\n");
+  // The notification of its own write comes before the write's reply, as from Redis.
+  expect(c, cmd({"config", "set", "notify-keyspace-events", "K$"}), "+OK\r\n");
+  expect(c, cmd({"subscribe", "__keyspace@0__:k"}), ">3\r\n$9\r\nsubscribe\r\n$16\r\n__keyspace@0__:k\r\n:1\r\n");
+  expect(c, cmd({"set", "k", "w"}), ">3\r\n$7\r\nmessage\r\n$16\r\n__keyspace@0__:k\r\n$3\r\nset\r\n+OK\r\n");
   expect(c, cmd({"reset"}), "+RESET\r\n");
-  expect(c, cmd({"get", "x"}), "$-1\r\n");  // RESP2 again
+  expect(c, cmd({"get", "x"}), "$-1\r\n");  // RESP2 again, no subscription left
 }
 
 BOOST_AUTO_TEST_CASE(keyspace_notifications_follow_applied_writes) {
