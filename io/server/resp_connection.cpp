@@ -120,6 +120,14 @@ bool resp_connection::subscribed() const noexcept { return srv_.pubsub().subscri
 
 void resp_connection::push_message(const std::string* pattern, std::string_view channel, std::string_view message) {
   if (closed_) return;
+  // Checked before the message is added, so one message larger than the limit (up to
+  // max-frame-size) reaches a subscriber that keeps up; unsent output stays below the limit
+  // plus one message.
+  if (out_.size() + sending_.size() + held_push_bytes_ >= connection_output_limit) {
+    spdlog::warn("closing redis connection {} (id {}): its unsent pub/sub messages passed the output limit ({} bytes)",
+                 peer_, id_, connection_output_limit);
+    return close();
+  }
   // RESP2: behind the replies of the commands already read. RESP3: between whole replies.
   const bool behind = version_ == resp::version::resp2 && !replies_.empty();
   std::string* out = &out_;
@@ -144,11 +152,6 @@ void resp_connection::push_message(const std::string* pattern, std::string_view 
   if (behind) {
     replies_.back().push_bytes = out->size() - before;
     held_push_bytes_ += out->size() - before;
-  }
-  if (out_.size() + sending_.size() + held_push_bytes_ >= connection_output_limit) {
-    spdlog::warn("closing redis connection {} (id {}): its unsent pub/sub messages passed the output limit ({} bytes)",
-                 peer_, id_, connection_output_limit);
-    return close();
   }
   wake_writer();
 }

@@ -17,7 +17,8 @@
 // - Pub/sub messages (push_message) are written as they are published: in RESP3 straight to the
 //   output, between whole replies (a push may come before the replies of commands still in
 //   flight, as RESP3 allows); in RESP2 after the replies of the commands already read, as any
-//   reply. A subscriber whose unsent output passes the output limit is closed, as Redis closes
+//   reply. A subscriber whose unsent output reached the output limit is closed at its next
+//   message (so it holds at most the limit plus one message), as Redis closes
 //   one over its client-output-buffer-limit for pubsub: a slow subscriber costs the node at most
 //   its own bounded buffer.
 //
@@ -92,8 +93,8 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   bool read_only = false;  // READONLY: reads from this node's state, as a replica's
 
   // ---- pub/sub (resp_pubsub.cpp) ----
-  // Appends a `message` (pattern null) or `pmessage` push; closes the connection, with a log
-  // line, once its unsent output passes the output limit. Nothing once the connection is closed.
+  // Appends a `message` (pattern null) or `pmessage` push; or, if its unsent output is at the
+  // output limit already, closes the connection with a log line. Nothing once it is closed.
   void push_message(const std::string* pattern, std::string_view channel, std::string_view message);
   // Whether it has any subscription (Redis's subscribed context, which in RESP2 refuses most
   // commands).

@@ -227,6 +227,12 @@ BOOST_AUTO_TEST_CASE(slow_subscriber_is_closed_at_the_output_limit) {
   }
   BOOST_TEST(slow.closed());
   expect(p, cmd({"pubsub", "numsub", "big"}), "*2\r\n$3\r\nbig\r\n:0\r\n");
+  // One message larger than the limit still reaches a subscriber that keeps up.
+  raw_client reader(n.port);
+  expect(reader, cmd({"subscribe", "huge"}), "*3\r\n$9\r\nsubscribe\r\n$4\r\nhuge\r\n:1\r\n");
+  const std::string huge(6 << 20, 'y');
+  expect(p, cmd({"publish", "huge", huge}), ":1\r\n");
+  expect_pushed(reader, message("huge", huge));
 }
 
 // In a cluster of three every node publishes keyspace notifications to its own subscribers as it
