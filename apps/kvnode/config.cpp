@@ -2,6 +2,7 @@
 
 #include "core/base/address.hpp"
 #include "core/base/units.hpp"
+#include "io/server/pubsub.hpp"
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -163,6 +164,15 @@ const std::vector<section_spec>& schema() {
                 fail(at, fmt::format("expected \"host:port\", or \"\" for no Redis protocol listener, got \"{}\"", text));
               }
               c.server.resp_listen = text;
+            }},
+           {"notify-keyspace-events",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (!keyspace_events::parse(text)) {
+                fail(at, fmt::format("expected Redis's event classes (characters of \"Ag$lshzxeKEtmdn\"), got \"{}\"",
+                                     text));
+              }
+              c.server.notify_keyspace_events = text;
             }},
        }},
       {"storage",
@@ -643,7 +653,8 @@ std::vector<std::string> describe(const config& c) {
                   format_size(c.index.save_interval_bytes)),
       fmt::format("[log] level={} format={} file={}", c.log.level,
                   c.log.format == log_format::json ? "json" : "text", c.log.file.empty() ? "(stderr)" : c.log.file),
-      fmt::format("[resp] listen={}", c.server.resp_listen.empty() ? "(none)" : c.server.resp_listen),
+      fmt::format("[resp] listen={} notify-keyspace-events=\"{}\"",
+                  c.server.resp_listen.empty() ? "(none)" : c.server.resp_listen, c.server.notify_keyspace_events),
   };
 }
 

@@ -288,6 +288,11 @@ void rewrite_value(resp_connection& c, std::string_view key, compute_fn compute,
 void ping(resp_connection& c, args_t a) {
   auto r = c.reply_now();
   if (a.size() > 2) return wrong_arity(r, a[0]);
+  if (c.protocol() == resp::version::resp2 && c.subscribed()) {  // Redis's pong message
+    r.array(2);
+    r.bulk("pong");
+    return r.bulk(a.size() == 2 ? a[1] : std::string_view());
+  }
   if (a.size() == 2) return r.bulk(a[1]);
   r.simple("PONG");
 }
@@ -416,6 +421,7 @@ std::vector<std::pair<std::string, std::string>> config_values(resp_connection& 
       {"databases", "1"},
       {"maxclients", std::to_string(cfg.max_connections)},
       {"maxmemory", "0"},
+      {"notify-keyspace-events", srv.notify_keyspace_events().text()},
       {"port", port},
       {"proto-max-bulk-len", std::to_string(cfg.max_frame_bytes)},
       {"save", ""},
@@ -441,6 +447,16 @@ void config(resp_connection& c, args_t a) {
       r.bulk(value);
     }
     return;
+  }
+  if (is(a[1], "set") && a.size() == 4 && is(a[2], "notify-keyspace-events")) {
+    auto events = keyspace_events::parse(a[3]);
+    if (!events) {
+      return r.error(
+          "ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class "
+          "character. Use 'Ag$lshzxeKEtmdn'.");
+    }
+    c.srv().set_notify_keyspace_events(*events);
+    return r.simple("OK");
   }
   if (is(a[1], "set") && a.size() >= 4) {
     return r.error(fmt::format("ERR Unknown option or number of arguments for CONFIG SET - '{}' (kvnode's settings "
@@ -1004,6 +1020,7 @@ const command_table& commands() {
     add_key_commands(t);
     add_search_commands(t);
     add_scan_commands(t);
+    add_pubsub_commands(t);
     return t;
   }();
   return table;
@@ -1021,7 +1038,8 @@ void run_resp_command(resp_connection& c, std::span<const std::string_view> args
   const auto* s = find_command(args.front());
   // Inside MULTI every command but these is queued, once it is known and well-formed.
   const bool queue = c.multi.active && !is(args.front(), "exec") && !is(args.front(), "discard") &&
-                     !is(args.front(), "multi") && !is(args.front(), "watch") && !is(args.front(), "quit");
+                     !is(args.front(), "multi") && !is(args.front(), "watch") && !is(args.front(), "quit") &&
+                     !is(args.front(), "reset");
   if (queue && (s == nullptr || !arity_ok(*s, args.size()))) c.multi.failed = true;
   if (queue && s != nullptr && arity_ok(*s, args.size())) return resp_queue(c, args);
   if (s == nullptr) {
@@ -1035,6 +1053,7 @@ void run_resp_command(resp_connection& c, std::span<const std::string_view> args
     auto r = c.reply_now();
     return wrong_arity(r, args.front());
   }
+  if (refused_while_subscribed(c, args)) return;
   s->run(c, args);
 }
 

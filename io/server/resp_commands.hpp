@@ -47,6 +47,10 @@ void add_multi_commands(command_table& t);  // resp_multi.cpp
 void add_key_commands(command_table& t);    // resp_keys.cpp
 void add_search_commands(command_table& t); // resp_search.cpp
 void add_scan_commands(command_table& t);   // resp_scan.cpp
+void add_pubsub_commands(command_table& t); // resp_pubsub.cpp
+// In RESP2 a connection with subscriptions runs only (P)(UN)SUBSCRIBE, PING, QUIT and RESET: for
+// any other command `a`, answers Redis's refusal and returns true (resp_pubsub.cpp).
+bool refused_while_subscribed(resp_connection& c, std::span<const std::string_view> a);
 // The table.
 const command_table& commands();
 

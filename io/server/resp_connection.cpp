@@ -62,6 +62,7 @@ void resp_connection::drain() {
 }
 
 void resp_connection::close() {
+  closed_ = true;
   reading_ = false;
   std::error_code ignored;
   socket_.close(ignored);
@@ -105,6 +106,7 @@ void resp_connection::finish(ticket t, std::string bytes) {
 
 void resp_connection::flush_replies() {
   while (!replies_.empty() && replies_.front().done) {
+    held_push_bytes_ -= replies_.front().push_bytes;
     out_.append(replies_.front().bytes);
     replies_.pop_front();
     ++head_seq_;
@@ -112,6 +114,48 @@ void resp_connection::flush_replies() {
 }
 
 void resp_connection::quit() { closing_ = true; }
+
+// ---- pub/sub ------------------------------------------------------------------------------
+
+bool resp_connection::subscribed() const noexcept { return srv_.pubsub().subscriptions(id_) != 0; }
+
+void resp_connection::push_message(const std::string* pattern, std::string_view channel, std::string_view message) {
+  if (closed_) return;
+  // Checked before the message is added, so one message larger than the limit (up to
+  // max-frame-size) reaches a subscriber that keeps up; unsent output stays below the limit
+  // plus one message.
+  if (out_.size() + sending_.size() + held_push_bytes_ >= connection_output_limit) {
+    spdlog::warn("closing redis connection {} (id {}): its unsent pub/sub messages passed the output limit ({} bytes)",
+                 peer_, id_, connection_output_limit);
+    return close();
+  }
+  // RESP2: behind the replies of the commands already read. RESP3: between whole replies.
+  const bool behind = version_ == resp::version::resp2 && !replies_.empty();
+  std::string* out = &out_;
+  if (behind) {
+    ++next_seq_;  // as reply_now(): the message takes a place in the reply order
+    auto& r = replies_.emplace_back();
+    r.done = true;
+    out = &r.bytes;
+  }
+  const auto before = out->size();
+  resp::reply r(*out, version_);
+  if (pattern != nullptr) {
+    r.push(4);
+    r.bulk("pmessage");
+    r.bulk(*pattern);
+  } else {
+    r.push(3);
+    r.bulk("message");
+  }
+  r.bulk(channel);
+  r.bulk(message);
+  if (behind) {
+    replies_.back().push_bytes = out->size() - before;
+    held_push_bytes_ += out->size() - before;
+  }
+  wake_writer();
+}
 
 // ---- reader -----------------------------------------------------------------------------
 

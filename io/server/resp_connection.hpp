@@ -14,6 +14,13 @@
 //   of reads only, or of writes only, run in parallel (their writes join one group commit).
 // - Limits: the server's max-pipeline commands in flight and the output limit stop the reader,
 //   as for the binary protocol; a bulk string above the largest frame is refused as it arrives.
+// - Pub/sub messages (push_message) are written as they are published: in RESP3 straight to the
+//   output, between whole replies (a push may come before the replies of commands still in
+//   flight, as RESP3 allows); in RESP2 after the replies of the commands already read, as any
+//   reply. A subscriber whose unsent output reached the output limit is closed at its next
+//   message (so it holds at most the limit plus one message), as Redis closes
+//   one over its client-output-buffer-limit for pubsub: a slow subscriber costs the node at most
+//   its own bounded buffer.
 //
 // Ownership and threading as connection.hpp: shared_ptrs held by the coroutines and pending
 // store callbacks; every member runs on the server's executor.
@@ -87,10 +94,19 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   } multi;
   bool read_only = false;  // READONLY: reads from this node's state, as a replica's
 
+  // ---- pub/sub (resp_pubsub.cpp) ----
+  // Appends a `message` (pattern null) or `pmessage` push; or, if its unsent output is at the
+  // output limit already, closes the connection with a log line. Nothing once it is closed.
+  void push_message(const std::string* pattern, std::string_view channel, std::string_view message);
+  // Whether it has any subscription (Redis's subscribed context, which in RESP2 refuses most
+  // commands).
+  bool subscribed() const noexcept;
+
  private:
   struct pending_reply {
     std::string bytes;
     bool done = false;
+    std::size_t push_bytes = 0;  // of pub/sub messages appended to it, counted in held_push_bytes_
   };
 
   asio::awaitable<void> read_loop();
@@ -119,6 +135,7 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   bool reading_ = true;
   bool closing_ = false;  // QUIT or a protocol error: no command after this one runs
   bool handling_ = false;  // inside handle_input()
+  bool closed_ = false;    // close() was called
   io::event wake_reader_;
 
   std::deque<pending_reply> replies_;  // from seq head_seq_ on
@@ -126,6 +143,7 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   std::uint64_t next_seq_ = 0;
   std::size_t reads_in_flight_ = 0;
   std::size_t writes_in_flight_ = 0;
+  std::size_t held_push_bytes_ = 0;  // pub/sub messages waiting in replies_ behind pending replies
 
   std::string out_;
   std::string sending_;

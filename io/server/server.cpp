@@ -31,9 +31,13 @@ server::server(asio::any_io_executor executor, store& st, server_config cfg, sea
       resp_acceptor_(executor),
       forwarder_(std::make_unique<write_forwarder>(executor, st)),
       last_connection_gone_(executor),
-      started_(std::chrono::steady_clock::now()) {}
+      started_(std::chrono::steady_clock::now()) {
+  auto events = keyspace_events::parse(cfg_.notify_keyspace_events);
+  if (!events) throw std::invalid_argument("invalid notify-keyspace-events: " + cfg_.notify_keyspace_events);
+  notify_events_ = *events;
+}
 
-server::~server() = default;
+server::~server() { store_.listen_to_changes(nullptr); }
 
 void server::listen(asio::ip::tcp::acceptor& acceptor, const std::string& address) {
   auto hp = parse_host_port(address);
@@ -120,7 +124,84 @@ void server::forget(connection* c) {
 
 void server::forget(resp_connection* c) {
   resp_connections_.erase(c);
+  if (subscribers_.erase(c->id()) != 0) {
+    pubsub_.forget(c->id());
+    follow_subscriptions();
+  }
   if (connection_count() == 0) last_connection_gone_.notify();
+}
+
+// ---- Redis pub/sub ----------------------------------------------------------------------------
+
+std::size_t server::publish(std::string_view channel, std::string_view message) {
+  if (pubsub_.empty()) return 0;
+  // A delivery may close its connection (over the output limit), which leaves the registry as
+  // it is until the connection is gone: nothing here changes while it is walked.
+  return pubsub_.publish(channel, [&](pubsub_registry::subscriber id, const std::string* pattern) {
+    auto it = subscribers_.find(id);
+    if (it != subscribers_.end()) it->second->push_message(pattern, channel, message);
+  });
+}
+
+bool server::subscribe(resp_connection& c, std::string_view channel) {
+  const bool changed = pubsub_.subscribe(c.id(), channel);
+  subscribers_.emplace(c.id(), &c);
+  follow_subscriptions();
+  return changed;
+}
+
+bool server::psubscribe(resp_connection& c, std::string_view pattern) {
+  const bool changed = pubsub_.psubscribe(c.id(), pattern);
+  subscribers_.emplace(c.id(), &c);
+  follow_subscriptions();
+  return changed;
+}
+
+bool server::unsubscribe(resp_connection& c, std::string_view channel) {
+  const bool changed = pubsub_.unsubscribe(c.id(), channel);
+  if (pubsub_.subscriptions(c.id()) == 0) subscribers_.erase(c.id());
+  follow_subscriptions();
+  return changed;
+}
+
+bool server::punsubscribe(resp_connection& c, std::string_view pattern) {
+  const bool changed = pubsub_.punsubscribe(c.id(), pattern);
+  if (pubsub_.subscriptions(c.id()) == 0) subscribers_.erase(c.id());
+  follow_subscriptions();
+  return changed;
+}
+
+void server::set_notify_keyspace_events(keyspace_events e) {
+  notify_events_ = e;
+  follow_subscriptions();
+}
+
+void server::follow_subscriptions() {
+  const bool listen = !pubsub_.empty() && notify_events_.wants(keyspace_events::all);
+  store_.listen_to_changes(listen ? this : nullptr);
+}
+
+// Redis's event names for kvnode's changes: every put is a `set` (string class), a delete by TTL
+// `expired`, any other delete `del` (generic class). docs/redis.md lists what differs.
+void server::key_changed(change_cause cause, bool deleted, std::string_view key) {
+  std::string_view event = "set";
+  auto event_class = keyspace_events::string;
+  if (deleted) {
+    const bool expired = cause == change_cause::expiry;
+    event = expired ? "expired" : "del";
+    event_class = expired ? keyspace_events::expired : keyspace_events::generic;
+  }
+  if (!notify_events_.wants(event_class)) return;
+  if ((notify_events_.flags & keyspace_events::keyspace) != 0) {
+    notify_channel_.assign("__keyspace@0__:");
+    notify_channel_.append(key);
+    publish(notify_channel_, event);
+  }
+  if ((notify_events_.flags & keyspace_events::keyevent) != 0) {
+    notify_channel_.assign("__keyevent@0__:");
+    notify_channel_.append(event);
+    publish(notify_channel_, key);
+  }
 }
 
 asio::awaitable<void> server::idle_sweep() {

@@ -16,6 +16,8 @@
 // Threading: every member runs on the executor given to the constructor.
 
 #include "core/base/units.hpp"
+#include "core/state/change_listener.hpp"
+#include "io/server/pubsub.hpp"
 #include "io/server/settings.hpp"
 #include "io/sys/event.hpp"
 #include "raft/replica/store.hpp"
@@ -24,10 +26,13 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
+#include <absl/container/flat_hash_map.h>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <unordered_set>
 
 namespace kv {
@@ -39,7 +44,9 @@ namespace search {
 class node_index;
 }
 
-class server {
+// The server is also the store's change listener while keyspace notifications are on and some
+// Redis client subscribes to anything: it publishes them to its own Redis clients.
+class server : private change_listener {
  public:
   struct stats {
     std::uint64_t accepted = 0;
@@ -81,6 +88,19 @@ class server {
   std::size_t connection_count() const noexcept { return connections_.size() + resp_connections_.size(); }
   const stats& statistics() const noexcept { return stats_; }
 
+  // ---- Redis pub/sub (io/server/pubsub.hpp), on this node only ----
+  const pubsub_registry& pubsub() const noexcept { return pubsub_; }
+  // Delivers `message` to this node's subscribers of `channel` and of the patterns matching it;
+  // returns how many deliveries were made (PUBLISH's answer).
+  std::size_t publish(std::string_view channel, std::string_view message);
+  // What a Redis client's (P)(UN)SUBSCRIBE changes; each returns whether it changed anything.
+  bool subscribe(resp_connection& c, std::string_view channel);
+  bool unsubscribe(resp_connection& c, std::string_view channel);
+  bool psubscribe(resp_connection& c, std::string_view pattern);
+  bool punsubscribe(resp_connection& c, std::string_view pattern);
+  keyspace_events notify_keyspace_events() const noexcept { return notify_events_; }
+  void set_notify_keyspace_events(keyspace_events e);
+
  private:
   friend class connection;
   friend class resp_connection;
@@ -94,6 +114,9 @@ class server {
   // Called by a connection's destructor.
   void forget(connection* c);
   void forget(resp_connection* c);
+  // Listens to the store's changes exactly while a keyspace notification could reach someone.
+  void follow_subscriptions();
+  void key_changed(change_cause cause, bool deleted, std::string_view key) override;
 
   asio::any_io_executor executor_;
   store& store_;
@@ -107,6 +130,10 @@ class server {
   std::unordered_set<resp_connection*> resp_connections_;
   std::uint64_t next_resp_client_id_ = 1;  // CLIENT ID
   std::unique_ptr<write_forwarder> forwarder_;
+  pubsub_registry pubsub_;
+  absl::flat_hash_map<std::uint64_t, resp_connection*> subscribers_;  // by client id: who has subscriptions
+  keyspace_events notify_events_;
+  std::string notify_channel_;  // key_changed()'s scratch
   io::event last_connection_gone_;  // notified when connections_ becomes empty
   std::chrono::steady_clock::time_point started_;
   bool stopping_ = false;

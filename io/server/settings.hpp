@@ -12,6 +12,9 @@ struct server_config {
   std::string listen = "127.0.0.1:7379";
   // The Redis protocol's listener (docs/redis.md), on the same limits; empty: none.
   std::string resp_listen = "127.0.0.1:6380";
+  // Redis's notify-keyspace-events flags (io/server/pubsub.hpp): which keyspace notifications
+  // this node publishes to its own Redis clients. Empty, Redis's default: none.
+  std::string notify_keyspace_events;
   std::uint64_t max_connections = 4096;
   // Largest request frame; a larger length prefix is refused before the body is read.
   std::uint64_t max_frame_bytes = 16ull << 20;

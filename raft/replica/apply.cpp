@@ -100,6 +100,34 @@ void store::notify_watches(std::string_view command) {
   watches_.applied(sm_.revision(), watch_ranges_);
 }
 
+void store::tell_change_listener(const command_view& cmd) {
+  auto tell_changes = [&](change_cause cause) {
+    auto changes = decode_command(changes_.command());
+    if (!changes) return;
+    changes->for_each_change([&](bool deleted, std::string_view key, std::string_view) {
+      change_listener_->key_changed(cause, deleted, key);
+    });
+  };
+  switch (cmd.type) {
+    case command_type::set:
+      return change_listener_->key_changed(change_cause::write, false, cmd.key);
+    case command_type::del:
+      return change_listener_->key_changed(change_cause::write, true, cmd.key);
+    case command_type::bulk_set:
+      return cmd.for_each_pair([&](std::string_view key, std::string_view) {
+        change_listener_->key_changed(change_cause::write, false, key);
+      });
+    case command_type::txn:
+      return tell_changes(change_cause::write);
+    case command_type::expire:
+      return tell_changes(change_cause::expiry);
+    case command_type::lease_revoke:
+      return tell_changes(change_cause::lease_revoke);
+    default:
+      return;
+  }
+}
+
 std::uint64_t store::index_of_revision(std::uint64_t revision) const noexcept {
   if (revision == 0) return 0;
   auto it = std::lower_bound(revision_marks_.begin(), revision_marks_.end(), revision,
@@ -134,7 +162,8 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
   // the watches (their commands name a lease, or keys that may not all go).
   const bool txn = cmd->type == command_type::txn;
   const bool revoke = cmd->type == command_type::lease_revoke || cmd->type == command_type::expire;
-  change_list* changes = (observer_ != nullptr && txn) || revoke ? &changes_ : nullptr;
+  const bool txn_changes_wanted = observer_ != nullptr || change_listener_ != nullptr;
+  change_list* changes = (txn_changes_wanted && txn) || revoke ? &changes_ : nullptr;
   changes_.clear();
   reply_.clear();
   // Runs after the state machine has (or has not) changed: `changed` tells the observer which.
@@ -143,6 +172,7 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
       std::string_view seen = changed ? (txn || revoke ? changes_.command() : data) : std::string_view{};
       observer_->applied(index, seen);
     }
+    if (changed && change_listener_ != nullptr) tell_change_listener(*cmd);
     if (!done) return;
     if (o.code == errc::ok) {
       (*done)(o.index);

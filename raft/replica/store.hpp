@@ -19,6 +19,7 @@
 // Threading: every member runs on the executor passed to the constructor (one thread).
 
 #include "core/state/apply_observer.hpp"
+#include "core/state/change_listener.hpp"
 #include "core/base/callback.hpp"
 #include "core/model/command.hpp"
 #include "core/model/txn.hpp"
@@ -214,6 +215,9 @@ class store {
   // and stepped through their catch-up as entries apply and on each tick.
   watch_hub& watches() noexcept { return watches_; }
   const watch_hub& watches() const noexcept { return watches_; }
+  // Tells `l` of every key the writes applied from now on change, until called with nullptr
+  // (core/state/change_listener.hpp). While none listens, applying costs nothing more.
+  void listen_to_changes(change_listener* l) noexcept { change_listener_ = l; }
   const session_table& sessions() const noexcept { return sessions_; }
   const recovery_info& recovery() const noexcept { return recovery_; }
   const stats& statistics() const noexcept { return stats_; }
@@ -388,7 +392,11 @@ class store {
   // corruption_error for an entry that does not decode.
   void apply_entry(std::uint64_t index, std::uint64_t term, std::string_view data, write_done* done = nullptr);
   void fail_waiters(const error_info& why);
+  // Tells change_listener_ the keys applied command `cmd` changed (changes_ holds a txn's, an
+  // expire's and a revoke's).
+  void tell_change_listener(const command_view& cmd);
 
+  change_listener* change_listener_ = nullptr;
   std::uint64_t applied_term_ = 0;
   std::uint64_t applied_term_at_snapshot_ = 0;  // term of the snapshot recovery started from
   std::uint64_t commit_index_ = 0;              // highest index handed to the apply coroutine

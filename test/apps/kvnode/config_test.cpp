@@ -381,7 +381,15 @@ BOOST_AUTO_TEST_CASE(describe_lists_every_section) {
   BOOST_TEST(contains(lines[3], "election-timeout=300ms"));
   BOOST_TEST(contains(lines[4], "[index] enabled=true ngram-size=3 stop-words=(default English)"));
   BOOST_TEST(lines[5] == "[log] level=info format=text file=(stderr)");
-  BOOST_TEST(lines[6] == "[resp] listen=127.0.0.1:6380");
+  BOOST_TEST(lines[6] == "[resp] listen=127.0.0.1:6380 notify-keyspace-events=\"\"");
+}
+
+BOOST_AUTO_TEST_CASE(notify_keyspace_events_takes_redis_flags) {
+  auto c = kv::parse_config("[resp]\nnotify-keyspace-events = \"KEA\"\n", "test.toml");
+  BOOST_TEST(c.server.notify_keyspace_events == "KEA");
+  BOOST_TEST(error_of("[resp]\nnotify-keyspace-events = \"KEX\"\n") ==
+             "test.toml:2: resp.notify-keyspace-events: expected Redis's event classes (characters of "
+             "\"Ag$lshzxeKEtmdn\"), got \"KEX\"");
 }
 
 // The file maps onto the settings of the replica and of the peer transport: this node's entry in
