@@ -51,6 +51,13 @@ void wrong_arity(resp::reply& r, std::string_view name) {
   r.error(fmt::format("ERR wrong number of arguments for '{}' command", lower(name)));
 }
 
+std::string unknown_command(args_t a) {
+  // Redis 7: the name, then up to its first arguments, each quoted.
+  std::string shown;
+  for (std::size_t i = 1; i < a.size() && shown.size() < 128; ++i) shown += fmt::format("'{}' ", a[i]);
+  return fmt::format("ERR unknown command '{}', with args beginning with: {}", a.front(), shown);
+}
+
 void refusal(resp::reply& r, const error_info& e) {
   if (e.message.find("not a decimal 64-bit integer") != std::string::npos) return r.error(not_integer);
   if (e.message.find("overflows") != std::string::npos) return r.error("ERR increment or decrement would overflow");
@@ -264,18 +271,110 @@ void hello(resp_connection& c, args_t a) {
   r.array(0);
 }
 
+// Redis 7's error for a container command's subcommand: a known one (of `known`) called with the
+// wrong number of arguments, or an unknown one.
+void subcommand_error(resp::reply& r, args_t a, std::initializer_list<std::string_view> known) {
+  const auto sub = lower(a[1]);
+  if (std::find(known.begin(), known.end(), sub) != known.end()) {
+    return r.error(fmt::format("ERR wrong number of arguments for '{}|{}' command", lower(a[0]), sub));
+  }
+  auto container = std::string(a[0]);
+  for (auto& ch : container) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  r.error(fmt::format("ERR unknown subcommand '{}'. Try {} HELP.", a[1], container));
+}
+
+// CLIENT LIST's line for `c`, in Redis 7's field order (7.2's lib-name and lib-ver last). What
+// kvnode has no such thing for is shown as for an idle default client: db 0, no subscriptions,
+// user default, no redirection.
+std::string client_line(resp_connection& c) {
+  using namespace std::chrono;
+  const auto now = steady_clock::now();
+  std::string flags;
+  if (c.multi.active) flags += 'x';
+  if (c.read_only) flags += 'r';
+  if (c.no_evict) flags += 'e';
+  if (flags.empty()) flags = "N";
+  const auto b = c.buffers();
+  std::size_t multi_mem = 0;
+  for (const auto& q : c.multi.queued) {
+    for (const auto& arg : q) multi_mem += arg.size();
+  }
+  return fmt::format(
+      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} qbuf={} "
+      "qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r{} cmd={} "
+      "user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+      c.id(), c.peer(), c.local(), c.fd(), c.name, duration_cast<seconds>(now - c.connected_at()).count(),
+      duration_cast<seconds>(now - c.last_command_at).count(), flags,
+      c.multi.active ? static_cast<std::int64_t>(c.multi.queued.size()) : -1, b.query, b.query_free, multi_mem,
+      b.query + b.query_free, b.query + b.query_free, b.output, b.output_list, b.output_memory,
+      b.query + b.query_free + b.output_memory + multi_mem, b.output > 0 ? "w" : "", c.last_command,
+      c.protocol() == resp::version::resp3 ? 3 : 2, c.lib_name, c.lib_version);
+}
+
+bool valid_client_name(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char ch) { return ch <= ' ' || ch > '~'; });
+}
+
+// CLIENT LIST [TYPE normal | master | replica | pubsub] [ID id [id ...]].
+void client_list(resp_connection& c, args_t a, resp::reply& r) {
+  std::vector<resp_connection*> all(c.srv().resp_connections().begin(), c.srv().resp_connections().end());
+  std::sort(all.begin(), all.end(), [](auto* x, auto* y) { return x->id() < y->id(); });
+  std::vector<std::uint64_t> ids;
+  bool none = false;  // TYPE master, replica, pubsub: kvnode has no such clients
+  for (std::size_t i = 2; i < a.size(); ++i) {
+    if (is(a[i], "type") && i + 1 < a.size()) {
+      const auto t = lower(a[++i]);
+      if (t != "normal" && t != "master" && t != "replica" && t != "slave" && t != "pubsub") {
+        return r.error(fmt::format("ERR Unknown client type '{}'", a[i]));
+      }
+      none = t != "normal";
+    } else if (is(a[i], "id") && i + 1 < a.size()) {
+      for (++i; i < a.size(); ++i) {
+        auto id = integer_arg(a[i]);
+        if (!id || *id <= 0) return r.error("ERR Invalid client ID");
+        ids.push_back(static_cast<std::uint64_t>(*id));
+      }
+    } else {
+      return r.error(syntax_error);
+    }
+  }
+  std::string text;
+  for (auto* x : all) {
+    if (none || (!ids.empty() && std::find(ids.begin(), ids.end(), x->id()) == ids.end())) continue;
+    text += client_line(*x);
+  }
+  r.verbatim_text(text);
+}
+
 void client(resp_connection& c, args_t a) {
   auto r = c.reply_now();
   if (is(a[1], "id") && a.size() == 2) return r.integer(static_cast<std::int64_t>(c.id()));
   if (is(a[1], "getname") && a.size() == 2) return c.name.empty() ? r.null() : r.bulk(c.name);
   if (is(a[1], "setname") && a.size() == 3) {
-    if (std::any_of(a[2].begin(), a[2].end(), [](char ch) { return ch <= ' ' || ch > '~'; })) {
+    if (!valid_client_name(a[2])) {
       return r.error("ERR Client names cannot contain spaces, newlines or special characters.");
     }
     c.name = std::string(a[2]);
     return r.simple("OK");
   }
-  r.error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.", a[1]));
+  if (is(a[1], "info") && a.size() == 2) return r.verbatim_text(client_line(c));
+  if (is(a[1], "list")) return client_list(c, a, r);
+  if (is(a[1], "no-evict") && a.size() == 3) {
+    if (!is(a[2], "on") && !is(a[2], "off")) return r.error(syntax_error);
+    c.no_evict = is(a[2], "on");
+    return r.simple("OK");
+  }
+  // Redis 7.2's, which client libraries send on connecting.
+  if (is(a[1], "setinfo") && a.size() == 4) {
+    const bool name = is(a[2], "lib-name");
+    if (!name && !is(a[2], "lib-ver")) return r.error(fmt::format("ERR Unrecognized option '{}'", a[2]));
+    if (!valid_client_name(a[3])) {
+      return r.error(fmt::format("ERR {} cannot contain spaces, newlines or special characters.", lower(a[2])));
+    }
+    (name ? c.lib_name : c.lib_version) = std::string(a[3]);
+    return r.simple("OK");
+  }
+  subcommand_error(r, a, {"id", "getname", "setname", "info", "list", "no-evict", "setinfo"});
 }
 
 void readonly(resp_connection& c, args_t) {
@@ -357,7 +456,7 @@ void config(resp_connection& c, args_t a) {
                                a[2]));
   }
   if (is(a[1], "resetstat") && a.size() == 2) return r.simple("OK");
-  r.error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.", a[1]));
+  subcommand_error(r, a, {"get", "set", "resetstat"});
 }
 
 // INFO [section ...]: Redis's sections that clients and tools read, with the Raft state in
@@ -428,7 +527,7 @@ void info(resp_connection& c, args_t a) {
     add(fmt::format("rejected_connections:{}", srv.statistics().refused));
     add("");
   }
-  c.reply_now().bulk(text);
+  c.reply_now().verbatim_text(text);
 }
 
 // ---- strings --------------------------------------------------------------------------------
@@ -925,6 +1024,7 @@ const command_table& commands() {
         {"keys", {2, kind::read, keys}},
     };
     add_multi_commands(t);
+    add_introspection_commands(t);
     return t;
   }();
   return table;
@@ -934,7 +1034,8 @@ const command_table& commands() {
 
 resp_connection::kind resp_command_kind(std::span<const std::string_view> args) {
   const auto* s = find_command(args.front());
-  return s == nullptr || !arity_ok(*s, args.size()) ? kind::other : s->k;
+  if (s == nullptr) return other_type_command_kind(args);
+  return !arity_ok(*s, args.size()) ? kind::other : s->k;
 }
 
 void run_resp_command(resp_connection& c, std::span<const std::string_view> args) {
@@ -945,12 +1046,14 @@ void run_resp_command(resp_connection& c, std::span<const std::string_view> args
   if (queue && (s == nullptr || !arity_ok(*s, args.size()))) c.multi.failed = true;
   if (queue && s != nullptr && arity_ok(*s, args.size())) return resp_queue(c, args);
   if (s == nullptr) {
-    // Redis 7: the name, then up to its first arguments, each quoted.
-    std::string shown;
-    for (std::size_t i = 1; i < args.size() && shown.size() < 128; ++i) shown += fmt::format("'{}' ", args[i]);
-    return c.reply_now().error(
-        fmt::format("ERR unknown command '{}', with args beginning with: {}", args.front(), shown));
+    if (!queue && run_other_type_command(c, args)) return;
+    return c.reply_now().error(unknown_command(args));
   }
+  c.last_command = lower(args.front());
+  if (args.size() > 1 && (is(args.front(), "client") || is(args.front(), "config") || is(args.front(), "command"))) {
+    c.last_command += "|" + lower(args[1]);
+  }
+  c.last_command_at = std::chrono::steady_clock::now();
   if (!arity_ok(*s, args.size())) {
     auto r = c.reply_now();
     return wrong_arity(r, args.front());
