@@ -22,6 +22,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <chrono>
 #include <functional>
@@ -52,10 +53,15 @@ void wrong_arity(resp::reply& r, std::string_view name) {
 }
 
 std::string unknown_command(args_t a) {
-  // Redis 7: the name, then up to its first arguments, each quoted.
+  // Redis 7: the name, then its first arguments, each quoted, at most 128 bytes of them; printed
+  // as C strings, so each ends at its first zero byte.
+  auto c_string = [](std::string_view s) { return s.substr(0, s.find('\0')); };
   std::string shown;
-  for (std::size_t i = 1; i < a.size() && shown.size() < 128; ++i) shown += fmt::format("'{}' ", a[i]);
-  return fmt::format("ERR unknown command '{}', with args beginning with: {}", a.front(), shown);
+  for (std::size_t i = 1; i < a.size() && shown.size() < 128; ++i) {
+    shown += fmt::format("'{}' ", c_string(a[i]).substr(0, 128 - shown.size()));
+  }
+  return fmt::format("ERR unknown command '{}', with args beginning with: {}", c_string(a.front()).substr(0, 128),
+                     shown);
 }
 
 void refusal(resp::reply& r, const error_info& e) {
@@ -134,8 +140,12 @@ using namespace resp_detail;
 // another write came between, read again. The put keeps the key's TTL, as these commands do in
 // Redis.
 struct rewrite : std::enable_shared_from_this<rewrite> {
-  // The new value from the old (nullopt: no such key), or the error to answer.
-  using compute_fn = std::function<std::variant<std::string, std::string>(std::optional<std::string_view>)>;
+  // What compute makes of the old value: the new value, the error to answer, or nothing to write
+  // (answered with the value as it is, "" for no key).
+  struct unchanged {};
+  using outcome = std::variant<std::string, std::string, unchanged>;
+  // The outcome from the old value (nullopt: no such key).
+  using compute_fn = std::function<outcome(std::optional<std::string_view>)>;
   // The answer once the new value is stored.
   using answer_fn = std::function<void(resp::reply&, const std::string& stored)>;
 
@@ -165,6 +175,9 @@ struct rewrite : std::enable_shared_from_this<rewrite> {
     auto next = compute(current ? std::optional<std::string_view>(current->value) : std::nullopt);
     if (auto* error = std::get_if<1>(&next)) {
       return finish([&](resp::reply& rep) { rep.error(*error); });
+    }
+    if (std::holds_alternative<unchanged>(next)) {
+      return finish([&](resp::reply& rep) { answer(rep, current ? std::string(current->value) : std::string()); });
     }
     kv::txn t;
     compare same;
@@ -231,27 +244,34 @@ void auth(resp_connection& c, args_t a) {
         "configuration is correct?");
   }
   if (a.size() != 3) return r.error(syntax_error);
-  r.simple("OK");  // no users: the default user takes any password, as Redis's nopass user
+  // No users but Redis's default one, which takes any password (nopass).
+  if (a[1] != "default") return r.error("WRONGPASS invalid username-password pair or user is disabled.");
+  r.simple("OK");
 }
 
 void hello(resp_connection& c, args_t a) {
   std::size_t i = 1;
+  auto protocol = c.protocol();
   if (a.size() >= 2) {
     auto v = integer_arg(a[1]);
     if (!v) return c.reply_now().error("ERR Protocol version is not an integer or out of range");
     if (*v != 2 && *v != 3) return c.reply_now().error("NOPROTO unsupported protocol version");
-    c.set_protocol(*v == 3 ? resp::version::resp3 : resp::version::resp2);
+    protocol = *v == 3 ? resp::version::resp3 : resp::version::resp2;
     i = 2;
   }
+  // The options are checked before any takes effect: a refused HELLO changes nothing.
+  std::optional<std::string_view> name;
   for (; i < a.size(); ++i) {
     if (is(a[i], "auth") && i + 2 < a.size()) {
       i += 2;
     } else if (is(a[i], "setname") && i + 1 < a.size()) {
-      c.name = std::string(a[++i]);
+      name = a[++i];
     } else {
       return c.reply_now().error(fmt::format("ERR Syntax error in HELLO option '{}'", a[i]));
     }
   }
+  c.set_protocol(protocol);
+  if (name) c.name = std::string(*name);
   auto r = c.reply_now();
   const auto& st = c.srv().replica();
   r.map(7);
@@ -545,13 +565,13 @@ void append(resp_connection& c, args_t a) {
   const auto max = c.srv().replica().storage().max_value_bytes;
   rewrite_value(
       c, a[1],
-      [suffix = std::string(a[2]), max](std::optional<std::string_view> old) -> std::variant<std::string, std::string> {
+      [suffix = std::string(a[2]), max](std::optional<std::string_view> old) -> rewrite::outcome {
         std::string v(old.value_or(""));
         if (v.size() + suffix.size() > max) {
-          return std::variant<std::string, std::string>(std::in_place_index<1>,
+          return rewrite::outcome(std::in_place_index<1>,
                                                         "ERR string exceeds maximum allowed size (max-value-size)");
         }
-        return std::variant<std::string, std::string>(std::in_place_index<0>, v + suffix);
+        return rewrite::outcome(std::in_place_index<0>, v + suffix);
       },
       [](resp::reply& r, const std::string& stored) { r.integer(static_cast<std::int64_t>(stored.size())); });
 }
@@ -568,12 +588,12 @@ void setrange(resp_connection& c, args_t a) {
   const auto at = static_cast<std::size_t>(*offset);
   rewrite_value(
       c, a[1],
-      [at, part = std::string(a[3])](std::optional<std::string_view> old) -> std::variant<std::string, std::string> {
+      [at, part = std::string(a[3])](std::optional<std::string_view> old) -> rewrite::outcome {
+        if (part.empty()) return rewrite::unchanged{};  // as Redis: the length, no key created
         std::string v(old.value_or(""));
-        if (part.empty()) return std::variant<std::string, std::string>(std::in_place_index<0>, v);
         if (v.size() < at + part.size()) v.resize(at + part.size(), '\0');
         v.replace(at, part.size(), part);
-        return std::variant<std::string, std::string>(std::in_place_index<0>, v);
+        return rewrite::outcome(std::in_place_index<0>, v);
       },
       [](resp::reply& r, const std::string& stored) { r.integer(static_cast<std::int64_t>(stored.size())); });
 }
@@ -594,25 +614,27 @@ void incrbyfloat(resp_connection& c, args_t a) {
   if (!delta) return c.reply_now().error("ERR value is not a valid float");
   rewrite_value(
       c, a[1],
-      [delta = *delta, parse](std::optional<std::string_view> old) -> std::variant<std::string, std::string> {
+      [delta = *delta, parse](std::optional<std::string_view> old) -> rewrite::outcome {
         long double v = 0;
         if (old) {
           auto n = parse(*old);
-          if (!n) return std::variant<std::string, std::string>(std::in_place_index<1>, "ERR value is not a valid float");
+          if (!n) return rewrite::outcome(std::in_place_index<1>, "ERR value is not a valid float");
           v = *n;
         }
         v += delta;
         if (std::isnan(v) || std::isinf(v)) {
-          return std::variant<std::string, std::string>(std::in_place_index<1>,
+          return rewrite::outcome(std::in_place_index<1>,
                                                         "ERR increment would produce NaN or Infinity");
         }
-        auto text = fmt::format("{:.17Lf}", v);
+        char buf[5 * 1024];  // Redis's MAX_LONG_DOUBLE_CHARS
+        const int n = std::snprintf(buf, sizeof buf, "%.17Lf", v);
+        std::string text(buf, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
         if (text.find('.') != std::string::npos) {
           while (!text.empty() && text.back() == '0') text.pop_back();
           if (!text.empty() && text.back() == '.') text.pop_back();
         }
         if (text == "-0") text = "0";
-        return std::variant<std::string, std::string>(std::in_place_index<0>, text);
+        return rewrite::outcome(std::in_place_index<0>, text);
       },
       [](resp::reply& r, const std::string& stored) { r.bulk(stored); });
 }

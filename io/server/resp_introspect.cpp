@@ -841,8 +841,8 @@ void write_sub_info(resp::reply& r, const command_doc& d) {
   auto tips = words(d.tips);
   r.set(tips.size());
   for (auto t : tips) r.bulk(t);
-  r.array(0);
-  r.array(0);
+  r.set(0);
+  r.set(0);
 }
 
 void write_info(resp::reply& r, std::string_view name, const command_spec& s) {
@@ -859,16 +859,17 @@ void write_info(resp::reply& r, std::string_view name, const command_spec& s) {
   r.set(tips.size());
   for (auto t : tips) r.bulk(t);
   if (d != nullptr) {
-    r.array(d->keys.size());
+    r.set(d->keys.size());
     for (const auto& k : d->keys) write_key_spec(r, k);
   } else if (s.first_key > 0) {
-    r.array(1);
+    r.set(1);
     const int lastkey = s.last_key < 0 ? s.last_key : s.last_key - s.first_key;
     write_key_spec(r, {s.first_key, lastkey, s.step, 0, s.k == kind::read ? "RO access" : "RW update", ""});
   } else {
-    r.array(0);
+    r.set(0);
   }
   auto subs = subcommands(name);
+  if (subs.empty()) return r.set(0);  // as Redis: an empty set, else an array
   r.array(subs.size());
   for (const auto* sub : subs) write_sub_info(r, *sub);
 }
@@ -1019,7 +1020,7 @@ void command(resp_connection& c, args_t a) {
     return;
   }
   if (sub == "getkeys") {
-    if (a.size() < 3) return arity_error();
+    if (a.size() < 4) return arity_error();
     return getkeys(r, a);
   }
   if (sub == "help") {
