@@ -124,7 +124,8 @@ void resp_connection::quit() { closing_ = true; }
 resp_connection::buffer_use resp_connection::buffers() const noexcept {
   std::size_t pending = 0;
   for (const auto& r : replies_) pending += r.bytes.size();
-  return {in_end_ - in_begin_, in_.size() - in_end_, out_.size(), replies_.size(), out_.size() + sending_.size() + pending};
+  return {in_end_ - in_begin_, in_.size() - in_end_, out_.size(), replies_.size(),
+          out_.size() + sending_.size() + pending};
 }
 
 // ---- reader -----------------------------------------------------------------------------

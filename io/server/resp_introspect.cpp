@@ -923,7 +923,9 @@ void getkeys(resp::reply& r, args_t a) {
   if (s->first_key == 0) return r.error("ERR The command has no key arguments");
   const auto last = s->last_key < 0 ? static_cast<int>(command.size()) + s->last_key : s->last_key;
   std::vector<std::string_view> keys;
-  for (int i = s->first_key; i <= last && i < static_cast<int>(command.size()); i += s->step) keys.push_back(command[i]);
+  for (int i = s->first_key; i <= last && i < static_cast<int>(command.size()); i += s->step) {
+    keys.push_back(command[i]);
+  }
   r.array(keys.size());
   for (auto k : keys) r.bulk(k);
 }

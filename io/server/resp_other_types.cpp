@@ -187,8 +187,9 @@ bool run_other_type_command(resp_connection& c, args_t a) {
     c.reply_now().error(unknown);
     return true;
   }
-  std::string wrong_type = o->group == "hyperloglog" ? "WRONGTYPE Key is not a valid HyperLogLog string value."
-                                                      : "WRONGTYPE Operation against a key holding the wrong kind of value";
+  std::string wrong_type = o->group == "hyperloglog"
+                               ? "WRONGTYPE Key is not a valid HyperLogLog string value."
+                               : "WRONGTYPE Operation against a key holding the wrong kind of value";
   kv::txn t;
   auto op = make_range(std::string(a[static_cast<std::size_t>(o->key)]));
   op.flags = op_count_only;

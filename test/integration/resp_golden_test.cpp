@@ -196,8 +196,8 @@ void compare(const std::vector<step>& steps, bool closes = false) {
   const auto got = run_steps(s.node.resp_port(), steps, closes);
   for (std::size_t i = 0; i < steps.size() + 1; ++i) {
     const auto request = i < steps.size() ? printable(steps[i].request) : std::string("(end)");
-    BOOST_TEST(got[i] == expected[i],
-               "request " << request << "\n  redis:  " << printable(expected[i]) << "\n  kvnode: " << printable(got[i]));
+    BOOST_TEST(got[i] == expected[i], "request " << request << "\n  redis:  " << printable(expected[i])
+                                                 << "\n  kvnode: " << printable(got[i]));
   }
 }
 
@@ -212,17 +212,17 @@ BOOST_AUTO_TEST_CASE(connection_commands) {
            c({"HELLO", "4"}), c({"HELLO", "x"}), c({"CLIENT", "SETNAME", "a b"}), c({"CLIENT", "SETNAME", "conn1"}),
            c({"CLIENT", "GETNAME"}), c({"CLIENT", "NO-EVICT", "on"}), c({"CLIENT", "NO-EVICT", "maybe"}),
            c({"CLIENT", "NO-EVICT"}), c({"CLIENT", "BOGUS"}), c({"CLIENT", "ID", "x"}), c({"CLIENT"}),
-           c({"CLIENT", "LIST", "TYPE", "bogus"}), c({"CLIENT", "LIST", "bogus"}), c({"CLIENT", "LIST", "TYPE", "pubsub"}),
-           c({"CONFIG", "BOGUS"}), c({"CONFIG", "GET"}), c({"READONLY", "x"}), c({"QUIT"})},
-          true);
+           c({"CLIENT", "LIST", "TYPE", "bogus"}), c({"CLIENT", "LIST", "bogus"}),
+           c({"CLIENT", "LIST", "TYPE", "pubsub"}), c({"CONFIG", "BOGUS"}), c({"CONFIG", "GET"}), c({"READONLY", "x"}),
+           c({"QUIT"})}, true);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_commands_and_arity) {
   compare({c({"NOSUCH"}), c({"nosuch", "a", "b"}), c({"FOO", std::string(200, 'x'), "y"}), c({"GET"}),
-           c({"GET", "a", "b"}), c({"SET", "k"}), c({"MGET"}), c({"MSET", "a"}), c({"MSET", "a", "1", "b"}),
-           c({"DEL"}), c({"EXISTS"}), c({"INCR"}), c({"INCRBY", "k"}), c({"GETRANGE", "k", "0"}),
-           c({"SETRANGE", "k", "0"}), c({"APPEND", "k"}), c({"STRLEN"}), c({"TTL"}), c({"EXPIRE", "k"}),
-           c({"KEYS"}), c({"DBSIZE", "x"}), c({"TYPE"}), c({"WATCH"}), c({"MULTI", "x"}), unchecked({"EVAL", "return 1", "0"}),
+           c({"GET", "a", "b"}), c({"SET", "k"}), c({"MGET"}), c({"MSET", "a"}), c({"MSET", "a", "1", "b"}), c({"DEL"}),
+           c({"EXISTS"}), c({"INCR"}), c({"INCRBY", "k"}), c({"GETRANGE", "k", "0"}), c({"SETRANGE", "k", "0"}),
+           c({"APPEND", "k"}), c({"STRLEN"}), c({"TTL"}), c({"EXPIRE", "k"}), c({"KEYS"}), c({"DBSIZE", "x"}),
+           c({"TYPE"}), c({"WATCH"}), c({"MULTI", "x"}), unchecked({"EVAL", "return 1", "0"}),
            unchecked({"CLUSTER", "INFO"}), unchecked({"SETBIT", "k", "1", "1"})});
 }
 
@@ -244,14 +244,15 @@ BOOST_AUTO_TEST_CASE(set_options) {
 
 BOOST_AUTO_TEST_CASE(ttls) {
   compare({c({"SETEX", "k", "0", "v"}), c({"SETEX", "k", "-5", "v"}), c({"SETEX", "k", "x", "v"}),
-           c({"SETEX", "k", "100", "v"}), c({"TTL", "k"}), c({"PSETEX", "k", "0", "v"}), c({"PSETEX", "k", "5000", "v"}),
-           c({"TTL", "k"}), c({"TTL", "none"}), c({"PTTL", "none"}), c({"SET", "p", "v"}), c({"TTL", "p"}),
-           c({"PTTL", "p"}), c({"EXPIRE", "none", "10"}), c({"EXPIRE", "p", "x"}), c({"EXPIRE", "p", "100"}),
-           c({"TTL", "p"}), c({"PERSIST", "p"}), c({"PERSIST", "p"}), c({"PERSIST", "none"}), c({"TTL", "p"}),
-           c({"PEXPIRE", "p", "100000"}), c({"TTL", "p"}), c({"EXPIRE", "p", "9223372036854775807"}),
-           c({"EXPIRE", "p", "-9223372036854775807"}), c({"EXPIREAT", "p", "99999999999"}), unchecked({"TTL", "p"}),
-           c({"EXPIRE", "p", "0"}), c({"EXISTS", "p"}), c({"SET", "q", "v"}), c({"EXPIRE", "q", "-1"}),
-           c({"GET", "q"}), c({"SET", "q", "v"}), c({"PEXPIREAT", "q", "1"}), c({"GET", "q"})});
+           c({"SETEX", "k", "100", "v"}), c({"TTL", "k"}), c({"PSETEX", "k", "0", "v"}),
+           c({"PSETEX", "k", "5000", "v"}), c({"TTL", "k"}), c({"TTL", "none"}), c({"PTTL", "none"}),
+           c({"SET", "p", "v"}), c({"TTL", "p"}), c({"PTTL", "p"}), c({"EXPIRE", "none", "10"}),
+           c({"EXPIRE", "p", "x"}), c({"EXPIRE", "p", "100"}), c({"TTL", "p"}), c({"PERSIST", "p"}),
+           c({"PERSIST", "p"}), c({"PERSIST", "none"}), c({"TTL", "p"}), c({"PEXPIRE", "p", "100000"}), c({"TTL", "p"}),
+           c({"EXPIRE", "p", "9223372036854775807"}), c({"EXPIRE", "p", "-9223372036854775807"}),
+           c({"EXPIREAT", "p", "99999999999"}), unchecked({"TTL", "p"}), c({"EXPIRE", "p", "0"}), c({"EXISTS", "p"}),
+           c({"SET", "q", "v"}), c({"EXPIRE", "q", "-1"}), c({"GET", "q"}), c({"SET", "q", "v"}),
+           c({"PEXPIREAT", "q", "1"}), c({"GET", "q"})});
 }
 
 BOOST_AUTO_TEST_CASE(getrange_and_setrange) {
@@ -284,8 +285,9 @@ BOOST_AUTO_TEST_CASE(incrbyfloat_formatting) {
            c({"INCRBYFLOAT", "i", "1e308"}), c({"INCRBYFLOAT", "i", "1e308"}), c({"INCRBYFLOAT", "j", "x"}),
            c({"INCRBYFLOAT", "j", "inf"}), c({"INCRBYFLOAT", "j", "nan"}), c({"INCRBYFLOAT", "j", " 1"}),
            c({"INCRBYFLOAT", "j", "1 "}), c({"INCRBYFLOAT", "j", ""}), c({"INCRBYFLOAT", "k", "1.23456789012345678"}),
-           c({"INCRBYFLOAT", "l", "-0.0"}), c({"INCRBYFLOAT", "m", "1e-5"}), c({"INCRBYFLOAT", "o", "123456789012345678"}),
-           c({"SET", "s", "abc"}), c({"INCRBYFLOAT", "s", "1"}), c({"INCRBYFLOAT", "f", "0x10"})});
+           c({"INCRBYFLOAT", "l", "-0.0"}), c({"INCRBYFLOAT", "m", "1e-5"}),
+           c({"INCRBYFLOAT", "o", "123456789012345678"}), c({"SET", "s", "abc"}), c({"INCRBYFLOAT", "s", "1"}),
+           c({"INCRBYFLOAT", "f", "0x10"})});
 }
 
 BOOST_AUTO_TEST_CASE(append_mget_mset_exists_type_del) {
@@ -305,8 +307,8 @@ BOOST_AUTO_TEST_CASE(binary_and_empty_keys_and_values) {
   compare({c({binary, binary}), c({"SET", binary, binary}), c({"GET", binary}), c({"SET", latin1, "\xc3\x28"}),
            c({"GET", latin1}), c({"SET", "e", ""}), c({"GET", "e"}), c({"EXISTS", "e"}), c({"STRLEN", "e"}),
            c({"APPEND", binary, binary}), c({"STRLEN", binary}), c({"MGET", binary, latin1, "e", "none"}),
-           c({"DEL", binary, latin1, "e"}), unchecked({"SET", "", "v"}), unchecked({"GET", ""}), c({"SET", "k", std::string(100000, 'v')}), c({"STRLEN", "k"}),
-           c({"GETRANGE", "k", "99998", "-1"})});
+           c({"DEL", binary, latin1, "e"}), unchecked({"SET", "", "v"}), unchecked({"GET", ""}),
+           c({"SET", "k", std::string(100000, 'v')}), c({"STRLEN", "k"}), c({"GETRANGE", "k", "99998", "-1"})});
 }
 
 BOOST_AUTO_TEST_CASE(resp3_after_hello_3) {
@@ -321,17 +323,16 @@ BOOST_AUTO_TEST_CASE(resp3_after_hello_3) {
 BOOST_AUTO_TEST_CASE(inline_commands) {
   compare({raw("PING\r\n"), raw("SET x \"a b\"\r\n"), raw("GET x\r\n"), raw("SET y 'c\\'d'\r\n"), raw("GET y\r\n"),
            raw("SET z \"\\x41\\n\"\n"), raw("GET z\n"), raw("\r\n\r\nPING\r\n"), raw("  echo   spaced  \r\n"),
-           raw("PING\r\nPING\r\nECHO a\r\n", 3), raw("SET q \"unbalanced\r\n")},
-          true);
+           raw("PING\r\nPING\r\nECHO a\r\n", 3), raw("SET q \"unbalanced\r\n")}, true);
 }
 
 BOOST_AUTO_TEST_CASE(transactions) {
   compare({c({"EXEC"}), c({"DISCARD"}), c({"MULTI"}), c({"MULTI"}), c({"SET", "a", "1"}), c({"INCR", "n"}),
            c({"GET", "a"}), c({"MGET", "a", "none"}), c({"EXEC"}), c({"MULTI"}), c({"SET", "b", "1"}), c({"NOSUCH"}),
            c({"EXEC"}), c({"EXISTS", "b"}), c({"MULTI"}), c({"SET", "b"}), c({"EXEC"}), c({"MULTI"}),
-           c({"SET", "b", "1"}), c({"DISCARD"}), c({"EXISTS", "b"}), c({"WATCH", "a"}), c({"MULTI"}),
-           c({"WATCH", "b"}), c({"SET", "b", "2"}), c({"EXEC"}), c({"GET", "b"}), c({"WATCH", "a", "b"}),
-           c({"UNWATCH"}), c({"MULTI"}), c({"PING"}), c({"EXEC"}), c({"MULTI"}), c({"EXEC"}), c({"UNWATCH", "x"})});
+           c({"SET", "b", "1"}), c({"DISCARD"}), c({"EXISTS", "b"}), c({"WATCH", "a"}), c({"MULTI"}), c({"WATCH", "b"}),
+           c({"SET", "b", "2"}), c({"EXEC"}), c({"GET", "b"}), c({"WATCH", "a", "b"}), c({"UNWATCH"}), c({"MULTI"}),
+           c({"PING"}), c({"EXEC"}), c({"MULTI"}), c({"EXEC"}), c({"UNWATCH", "x"})});
 }
 
 BOOST_AUTO_TEST_CASE(other_types_on_string_keys) {
@@ -339,19 +340,20 @@ BOOST_AUTO_TEST_CASE(other_types_on_string_keys) {
            c({"LRANGE", "s", "0", "-1"}), c({"HSET", "s", "f", "v"}), c({"HGET", "s", "f"}), c({"HGETALL", "s"}),
            c({"SADD", "s", "m"}), c({"SMEMBERS", "s"}), c({"ZADD", "s", "1", "m"}), c({"ZRANGE", "s", "0", "-1"}),
            c({"XADD", "s", "*", "f", "v"}), c({"XLEN", "s"}), c({"PFADD", "s", "a"}), c({"PFCOUNT", "s"}),
-           c({"GEOADD", "s", "13.36", "38.11", "p"}), c({"SUNIONSTORE", "d", "s"}), c({"LMOVE", "s", "d", "LEFT", "RIGHT"}),
-           c({"ZUNIONSTORE", "d", "1", "s"}), c({"BLPOP", "s", "0"}), c({"LPUSH", "s"}), c({"HSET", "s"}),
-           c({"GET", "s"})});
+           c({"GEOADD", "s", "13.36", "38.11", "p"}), c({"SUNIONSTORE", "d", "s"}),
+           c({"LMOVE", "s", "d", "LEFT", "RIGHT"}), c({"ZUNIONSTORE", "d", "1", "s"}), c({"BLPOP", "s", "0"}),
+           c({"LPUSH", "s"}), c({"HSET", "s"}), c({"GET", "s"})});
 }
 
 BOOST_AUTO_TEST_CASE(command_introspection) {
   compare({c({"COMMAND", "INFO", "get", "mset", "del", "incr", "ping", "nosuch", "GET"}),
            c({"COMMAND", "INFO", "set", "append", "exists", "expire", "ttl", "mget", "watch", "client|list"}),
            c({"COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"}), c({"COMMAND", "GETKEYS", "get", "k"}),
-           c({"COMMAND", "GETKEYS", "ping"}), c({"COMMAND", "GETKEYS", "nosuch", "a"}), c({"COMMAND", "GETKEYS", "get"}),
-           c({"COMMAND", "GETKEYS"}), c({"COMMAND", "DOCS", "nosuch"}), c({"COMMAND", "BOGUS"}), c({"COMMAND", "COUNT", "x"}),
-           c({"COMMAND", "LIST", "FILTERBY", "bogus", "x"}), c({"COMMAND", "LIST", "FILTERBY", "MODULE", "x"}),
-           c({"COMMAND", "LIST", "x"}), c({"COMMAND", "HELP", "x"})});
+           c({"COMMAND", "GETKEYS", "ping"}), c({"COMMAND", "GETKEYS", "nosuch", "a"}),
+           c({"COMMAND", "GETKEYS", "get"}), c({"COMMAND", "GETKEYS"}), c({"COMMAND", "DOCS", "nosuch"}),
+           c({"COMMAND", "BOGUS"}), c({"COMMAND", "COUNT", "x"}), c({"COMMAND", "LIST", "FILTERBY", "bogus", "x"}),
+           c({"COMMAND", "LIST", "FILTERBY", "MODULE", "x"}), c({"COMMAND", "LIST", "x"}),
+           c({"COMMAND", "HELP", "x"})});
 }
 
 // Redis's own bad-input answers: each closes its connection after the reply.

@@ -418,7 +418,8 @@ BOOST_AUTO_TEST_CASE(other_types_commands_never_answer_wrongly) {
   expect(c, cmd({"MULTI"}), "+OK\r\n");
   expect(c, cmd({"LPUSH", "l", "x"}), "-ERR unknown command 'LPUSH', with args beginning with: 'l' 'x' \r\n");
   expect(c, cmd({"EXEC"}), "-EXECABORT Transaction discarded because of previous errors.\r\n");
-  expect(c, cmd({"EVAL", "return 1", "0"}), "-ERR unknown command 'EVAL', with args beginning with: 'return 1' '0' \r\n");
+  expect(c, cmd({"EVAL", "return 1", "0"}),
+         "-ERR unknown command 'EVAL', with args beginning with: 'return 1' '0' \r\n");
 }
 
 // COMMAND describes the command table; CLIENT INFO and LIST give Redis's line for a connection.
@@ -430,7 +431,9 @@ BOOST_AUTO_TEST_CASE(command_and_client_list_describe_the_node) {
   c.send(cmd({"COMMAND", "LIST"}));
   const auto list = read_until(c, "watch\r\n");  // the last name, in name order
   BOOST_TEST(list.starts_with("*" + count.substr(1)), "COMMAND COUNT " << count << " COMMAND LIST " << list);
-  expect(c, cmd({"CLIENT", "SETNAME", "me"}) + cmd({"CLIENT", "NO-EVICT", "on"}) + cmd({"CLIENT", "SETINFO", "LIB-NAME", "x"}),
+  expect(c,
+         cmd({"CLIENT", "SETNAME", "me"}) + cmd({"CLIENT", "NO-EVICT", "on"}) +
+             cmd({"CLIENT", "SETINFO", "LIB-NAME", "x"}),
          "+OK\r\n+OK\r\n+OK\r\n");
   c.send(cmd({"CLIENT", "INFO"}));
   const auto info = read_until(c, "\n\r\n");
@@ -457,10 +460,11 @@ BOOST_AUTO_TEST_CASE(redis_cli_help_comes_from_command_docs) {
       "'/usr/bin/redis-cli -p {}' /dev/null",
       n.port);
   auto r = run_command({"/bin/sh", "-c", shell});
-  for (auto help : {"SET\x1b[0m \x1b[90mkey value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT "
-                    "unix-time-milliseconds|KEEPTTL]",
-                    "CLIENT LIST\x1b[0m \x1b[90m[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]",
-                    "MSET\x1b[0m \x1b[90mkey value [key value ...]", "summary:\x1b[0m Set the string value of a key"}) {
+  for (auto help :
+       {"SET\x1b[0m \x1b[90mkey value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT "
+        "unix-time-milliseconds|KEEPTTL]",
+        "CLIENT LIST\x1b[0m \x1b[90m[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]",
+        "MSET\x1b[0m \x1b[90mkey value [key value ...]", "summary:\x1b[0m Set the string value of a key"}) {
     BOOST_TEST(r.out.find(help) != std::string::npos, "no " << help << " in " << r.out << r.err);
   }
 }
