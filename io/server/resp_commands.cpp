@@ -249,6 +249,10 @@ void auth(resp_connection& c, args_t a) {
   r.simple("OK");
 }
 
+bool valid_client_name(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char ch) { return ch <= ' ' || ch > '~'; });
+}
+
 void hello(resp_connection& c, args_t a) {
   std::size_t i = 1;
   auto protocol = c.protocol();
@@ -263,9 +267,15 @@ void hello(resp_connection& c, args_t a) {
   std::optional<std::string_view> name;
   for (; i < a.size(); ++i) {
     if (is(a[i], "auth") && i + 2 < a.size()) {
+      if (a[i + 1] != "default") {
+        return c.reply_now().error("WRONGPASS invalid username-password pair or user is disabled.");
+      }
       i += 2;
     } else if (is(a[i], "setname") && i + 1 < a.size()) {
       name = a[++i];
+      if (!valid_client_name(*name)) {
+        return c.reply_now().error("ERR Client names cannot contain spaces, newlines or special characters.");
+      }
     } else {
       return c.reply_now().error(fmt::format("ERR Syntax error in HELLO option '{}'", a[i]));
     }
@@ -329,10 +339,6 @@ std::string client_line(resp_connection& c) {
       b.query + b.query_free, b.query + b.query_free, b.output, b.output_list, b.output_memory,
       b.query + b.query_free + b.output_memory + multi_mem, b.output > 0 ? "w" : "", c.last_command,
       c.protocol() == resp::version::resp3 ? 3 : 2, c.lib_name, c.lib_version);
-}
-
-bool valid_client_name(std::string_view s) {
-  return std::none_of(s.begin(), s.end(), [](char ch) { return ch <= ' ' || ch > '~'; });
 }
 
 // CLIENT LIST [TYPE normal | master | replica | pubsub] [ID id [id ...]].
