@@ -1,5 +1,6 @@
 #include "io/resp/parser.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace kv::resp {
@@ -131,7 +132,8 @@ parser::status parser::multibulk(std::string_view buf) {
     consumed_ = start + at;
     return status::command;  // with no arguments: skipped by next()
   }
-  args_.reserve(static_cast<std::size_t>(count));
+  // Room as the arguments arrive, not for the count a header claims.
+  args_.reserve(std::min<std::size_t>(static_cast<std::size_t>(count), 1024));
   for (long long i = 0; i < count; ++i) {
     if (at >= buf.size()) {
       args_.clear();

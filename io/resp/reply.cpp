@@ -45,6 +45,14 @@ void reply::bulk(std::string_view bytes) {
   out_.append("\r\n");
 }
 
+void reply::verbatim_text(std::string_view text) {
+  if (v_ == version::resp2) return bulk(text);
+  header('=', text.size() + 4);
+  out_.append("txt:");
+  out_.append(text);
+  out_.append("\r\n");
+}
+
 void reply::null() { out_.append(v_ == version::resp3 ? "_\r\n" : "$-1\r\n"); }
 
 void reply::null_array() { out_.append(v_ == version::resp3 ? "_\r\n" : "*-1\r\n"); }

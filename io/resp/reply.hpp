@@ -26,6 +26,8 @@ class reply {
   void error(std::string_view text);
   void integer(std::int64_t n);
   void bulk(std::string_view bytes);
+  // Text for people (INFO, CLIENT LIST): RESP3's verbatim string of format "txt"; RESP2 a bulk.
+  void verbatim_text(std::string_view text);
   void null();        // a missing value: `$-1` / `_`
   void null_array();  // a missing array: `*-1` / `_`
   void array(std::size_t n);  // then n values

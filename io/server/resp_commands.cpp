@@ -30,6 +30,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <chrono>
 #include <functional>
@@ -57,6 +58,18 @@ bool is(std::string_view arg, std::string_view word) {
 
 void wrong_arity(resp::reply& r, std::string_view name) {
   r.error(fmt::format("ERR wrong number of arguments for '{}' command", lower(name)));
+}
+
+std::string unknown_command(args_t a) {
+  // Redis 7: the name, then its first arguments, each quoted, at most 128 bytes of them; printed
+  // as C strings, so each ends at its first zero byte.
+  auto c_string = [](std::string_view s) { return s.substr(0, s.find('\0')); };
+  std::string shown;
+  for (std::size_t i = 1; i < a.size() && shown.size() < 128; ++i) {
+    shown += fmt::format("'{}' ", c_string(a[i]).substr(0, 128 - shown.size()));
+  }
+  return fmt::format("ERR unknown command '{}', with args beginning with: {}", c_string(a.front()).substr(0, 128),
+                     shown);
 }
 
 void refusal(resp::reply& r, const error_info& e) {
@@ -259,18 +272,27 @@ using namespace resp_detail;
 // Commands that rewrite a value from the one stored (APPEND, SETRANGE, INCRBYFLOAT), as optimistic
 // transactions. The put keeps the key's TTL, as these commands do in Redis; a key past its TTL
 // counts as absent (a new key, without one).
-// The new value from the old (nullopt: no such key), or the error to answer.
-using compute_fn = std::function<std::variant<std::string, std::string>(std::optional<std::string_view>)>;
-// The answer once the new value is stored.
-using answer_fn = std::function<void(resp::reply&, const std::string& stored)>;
+struct rewrite {
+  // What compute makes of the old value: the new value, the error to answer, or nothing to write
+  // (answered with the value as it is, "" for no key).
+  struct unchanged {};
+  using outcome = std::variant<std::string, std::string, unchanged>;
+  // The outcome from the old value (nullopt: no such key).
+  using compute_fn = std::function<outcome(std::optional<std::string_view>)>;
+  // The answer once the new value is stored.
+  using answer_fn = std::function<void(resp::reply&, const std::string& stored)>;
+};
 
-void rewrite_value(resp_connection& c, std::string_view key, compute_fn compute, answer_fn answer) {
+void rewrite_value(resp_connection& c, std::string_view key, rewrite::compute_fn compute, rewrite::answer_fn answer) {
   run_optimistic(c, [key = std::string(key), compute = std::move(compute),
                      answer = std::move(answer)](const kv::store& st) {
     auto k = look_up(st, key);
     auto next = compute(k.live ? std::optional<std::string_view>(k.value) : std::nullopt);
     if (auto* error = std::get_if<1>(&next)) {
       return answer_only([error = *error](resp::reply& rep) { rep.error(error); });
+    }
+    if (std::holds_alternative<rewrite::unchanged>(next)) {
+      return answer_only([answer, value = k.live ? k.value : std::string()](resp::reply& rep) { answer(rep, value); });
     }
     decision d;
     d.write.emplace();
@@ -320,27 +342,44 @@ void auth(resp_connection& c, args_t a) {
         "configuration is correct?");
   }
   if (a.size() != 3) return r.error(syntax_error);
-  r.simple("OK");  // no users: the default user takes any password, as Redis's nopass user
+  // No users but Redis's default one, which takes any password (nopass).
+  if (a[1] != "default") return r.error("WRONGPASS invalid username-password pair or user is disabled.");
+  r.simple("OK");
+}
+
+bool valid_client_name(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char ch) { return ch <= ' ' || ch > '~'; });
 }
 
 void hello(resp_connection& c, args_t a) {
   std::size_t i = 1;
+  auto protocol = c.protocol();
   if (a.size() >= 2) {
     auto v = integer_arg(a[1]);
     if (!v) return c.reply_now().error("ERR Protocol version is not an integer or out of range");
     if (*v != 2 && *v != 3) return c.reply_now().error("NOPROTO unsupported protocol version");
-    c.set_protocol(*v == 3 ? resp::version::resp3 : resp::version::resp2);
+    protocol = *v == 3 ? resp::version::resp3 : resp::version::resp2;
     i = 2;
   }
+  // The options are checked before any takes effect: a refused HELLO changes nothing.
+  std::optional<std::string_view> name;
   for (; i < a.size(); ++i) {
     if (is(a[i], "auth") && i + 2 < a.size()) {
+      if (a[i + 1] != "default") {
+        return c.reply_now().error("WRONGPASS invalid username-password pair or user is disabled.");
+      }
       i += 2;
     } else if (is(a[i], "setname") && i + 1 < a.size()) {
-      c.name = std::string(a[++i]);
+      name = a[++i];
+      if (!valid_client_name(*name)) {
+        return c.reply_now().error("ERR Client names cannot contain spaces, newlines or special characters.");
+      }
     } else {
       return c.reply_now().error(fmt::format("ERR Syntax error in HELLO option '{}'", a[i]));
     }
   }
+  c.set_protocol(protocol);
+  if (name) c.name = std::string(*name);
   auto r = c.reply_now();
   const auto& st = c.srv().replica();
   r.map(7);
@@ -360,18 +399,106 @@ void hello(resp_connection& c, args_t a) {
   r.array(0);
 }
 
+// Redis 7's error for a container command's subcommand: a known one (of `known`) called with the
+// wrong number of arguments, or an unknown one.
+void subcommand_error(resp::reply& r, args_t a, std::initializer_list<std::string_view> known) {
+  const auto sub = lower(a[1]);
+  if (std::find(known.begin(), known.end(), sub) != known.end()) {
+    return r.error(fmt::format("ERR wrong number of arguments for '{}|{}' command", lower(a[0]), sub));
+  }
+  auto container = std::string(a[0]);
+  for (auto& ch : container) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  r.error(fmt::format("ERR unknown subcommand '{}'. Try {} HELP.", a[1], container));
+}
+
+// CLIENT LIST's line for `c`, in Redis 7's field order (7.2's lib-name and lib-ver last). What
+// kvnode has no such thing for is shown as for an idle default client: db 0, no subscriptions,
+// user default, no redirection.
+std::string client_line(resp_connection& c) {
+  using namespace std::chrono;
+  const auto now = steady_clock::now();
+  std::string flags;
+  if (c.multi.active) flags += 'x';
+  if (c.read_only) flags += 'r';
+  if (c.no_evict) flags += 'e';
+  if (flags.empty()) flags = "N";
+  const auto b = c.buffers();
+  std::size_t multi_mem = 0;
+  for (const auto& q : c.multi.queued) {
+    for (const auto& arg : q) multi_mem += arg.size();
+  }
+  return fmt::format(
+      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} qbuf={} "
+      "qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r{} cmd={} "
+      "user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+      c.id(), c.peer(), c.local(), c.fd(), c.name, duration_cast<seconds>(now - c.connected_at()).count(),
+      duration_cast<seconds>(now - c.last_command_at).count(), flags,
+      c.multi.active ? static_cast<std::int64_t>(c.multi.queued.size()) : -1, b.query, b.query_free, multi_mem,
+      b.query + b.query_free, b.query + b.query_free, b.output, b.output_list, b.output_memory,
+      b.query + b.query_free + b.output_memory + multi_mem, b.output > 0 ? "w" : "", c.last_command,
+      c.protocol() == resp::version::resp3 ? 3 : 2, c.lib_name, c.lib_version);
+}
+
+// CLIENT LIST [TYPE normal | master | replica | pubsub] [ID id [id ...]].
+void client_list(resp_connection& c, args_t a, resp::reply& r) {
+  std::vector<resp_connection*> all(c.srv().resp_connections().begin(), c.srv().resp_connections().end());
+  std::sort(all.begin(), all.end(), [](auto* x, auto* y) { return x->id() < y->id(); });
+  std::vector<std::uint64_t> ids;
+  bool none = false;  // TYPE master, replica, pubsub: kvnode has no such clients
+  for (std::size_t i = 2; i < a.size(); ++i) {
+    if (is(a[i], "type") && i + 1 < a.size()) {
+      const auto t = lower(a[++i]);
+      if (t != "normal" && t != "master" && t != "replica" && t != "slave" && t != "pubsub") {
+        return r.error(fmt::format("ERR Unknown client type '{}'", a[i]));
+      }
+      none = t != "normal";
+    } else if (is(a[i], "id") && i + 1 < a.size()) {
+      for (++i; i < a.size(); ++i) {
+        auto id = integer_arg(a[i]);
+        if (!id || *id <= 0) return r.error("ERR Invalid client ID");
+        ids.push_back(static_cast<std::uint64_t>(*id));
+      }
+    } else {
+      return r.error(syntax_error);
+    }
+  }
+  std::string text;
+  for (auto* x : all) {
+    if (none || (!ids.empty() && std::find(ids.begin(), ids.end(), x->id()) == ids.end())) continue;
+    text += client_line(*x);
+  }
+  r.verbatim_text(text);
+}
+
 void client(resp_connection& c, args_t a) {
   auto r = c.reply_now();
   if (is(a[1], "id") && a.size() == 2) return r.integer(static_cast<std::int64_t>(c.id()));
   if (is(a[1], "getname") && a.size() == 2) return c.name.empty() ? r.null() : r.bulk(c.name);
   if (is(a[1], "setname") && a.size() == 3) {
-    if (std::any_of(a[2].begin(), a[2].end(), [](char ch) { return ch <= ' ' || ch > '~'; })) {
+    if (!valid_client_name(a[2])) {
       return r.error("ERR Client names cannot contain spaces, newlines or special characters.");
     }
     c.name = std::string(a[2]);
     return r.simple("OK");
   }
-  r.error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.", a[1]));
+  if (is(a[1], "info") && a.size() == 2) return r.verbatim_text(client_line(c));
+  if (is(a[1], "list")) return client_list(c, a, r);
+  if (is(a[1], "no-evict") && a.size() == 3) {
+    if (!is(a[2], "on") && !is(a[2], "off")) return r.error(syntax_error);
+    c.no_evict = is(a[2], "on");
+    return r.simple("OK");
+  }
+  // Redis 7.2's, which client libraries send on connecting.
+  if (is(a[1], "setinfo") && a.size() == 4) {
+    const bool name = is(a[2], "lib-name");
+    if (!name && !is(a[2], "lib-ver")) return r.error(fmt::format("ERR Unrecognized option '{}'", a[2]));
+    if (!valid_client_name(a[3])) {
+      return r.error(fmt::format("ERR {} cannot contain spaces, newlines or special characters.", lower(a[2])));
+    }
+    (name ? c.lib_name : c.lib_version) = std::string(a[3]);
+    return r.simple("OK");
+  }
+  subcommand_error(r, a, {"id", "getname", "setname", "info", "list", "no-evict", "setinfo"});
 }
 
 void readonly(resp_connection& c, args_t) {
@@ -464,7 +591,7 @@ void config(resp_connection& c, args_t a) {
                                a[2]));
   }
   if (is(a[1], "resetstat") && a.size() == 2) return r.simple("OK");
-  r.error(fmt::format("ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.", a[1]));
+  subcommand_error(r, a, {"get", "set", "resetstat"});
 }
 
 // INFO [section ...]: Redis's sections that clients and tools read, with the Raft state in
@@ -535,7 +662,7 @@ void info(resp_connection& c, args_t a) {
     add(fmt::format("rejected_connections:{}", srv.statistics().refused));
     add("");
   }
-  c.reply_now().bulk(text);
+  c.reply_now().verbatim_text(text);
 }
 
 // ---- strings --------------------------------------------------------------------------------
@@ -553,13 +680,13 @@ void append(resp_connection& c, args_t a) {
   const auto max = c.srv().replica().storage().max_value_bytes;
   rewrite_value(
       c, a[1],
-      [suffix = std::string(a[2]), max](std::optional<std::string_view> old) -> std::variant<std::string, std::string> {
+      [suffix = std::string(a[2]), max](std::optional<std::string_view> old) -> rewrite::outcome {
         std::string v(old.value_or(""));
         if (v.size() + suffix.size() > max) {
-          return std::variant<std::string, std::string>(std::in_place_index<1>,
+          return rewrite::outcome(std::in_place_index<1>,
                                                         "ERR string exceeds maximum allowed size (max-value-size)");
         }
-        return std::variant<std::string, std::string>(std::in_place_index<0>, v + suffix);
+        return rewrite::outcome(std::in_place_index<0>, v + suffix);
       },
       [](resp::reply& r, const std::string& stored) { r.integer(static_cast<std::int64_t>(stored.size())); });
 }
@@ -576,12 +703,12 @@ void setrange(resp_connection& c, args_t a) {
   const auto at = static_cast<std::size_t>(*offset);
   rewrite_value(
       c, a[1],
-      [at, part = std::string(a[3])](std::optional<std::string_view> old) -> std::variant<std::string, std::string> {
+      [at, part = std::string(a[3])](std::optional<std::string_view> old) -> rewrite::outcome {
+        if (part.empty()) return rewrite::unchanged{};  // as Redis: the length, no key created
         std::string v(old.value_or(""));
-        if (part.empty()) return std::variant<std::string, std::string>(std::in_place_index<0>, v);
         if (v.size() < at + part.size()) v.resize(at + part.size(), '\0');
         v.replace(at, part.size(), part);
-        return std::variant<std::string, std::string>(std::in_place_index<0>, v);
+        return rewrite::outcome(std::in_place_index<0>, v);
       },
       [](resp::reply& r, const std::string& stored) { r.integer(static_cast<std::int64_t>(stored.size())); });
 }
@@ -602,25 +729,27 @@ void incrbyfloat(resp_connection& c, args_t a) {
   if (!delta) return c.reply_now().error("ERR value is not a valid float");
   rewrite_value(
       c, a[1],
-      [delta = *delta, parse](std::optional<std::string_view> old) -> std::variant<std::string, std::string> {
+      [delta = *delta, parse](std::optional<std::string_view> old) -> rewrite::outcome {
         long double v = 0;
         if (old) {
           auto n = parse(*old);
-          if (!n) return std::variant<std::string, std::string>(std::in_place_index<1>, "ERR value is not a valid float");
+          if (!n) return rewrite::outcome(std::in_place_index<1>, "ERR value is not a valid float");
           v = *n;
         }
         v += delta;
         if (std::isnan(v) || std::isinf(v)) {
-          return std::variant<std::string, std::string>(std::in_place_index<1>,
+          return rewrite::outcome(std::in_place_index<1>,
                                                         "ERR increment would produce NaN or Infinity");
         }
-        auto text = fmt::format("{:.17Lf}", v);
+        char buf[5 * 1024];  // Redis's MAX_LONG_DOUBLE_CHARS
+        const int n = std::snprintf(buf, sizeof buf, "%.17Lf", v);
+        std::string text(buf, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
         if (text.find('.') != std::string::npos) {
           while (!text.empty() && text.back() == '0') text.pop_back();
           if (!text.empty() && text.back() == '.') text.pop_back();
         }
         if (text == "-0") text = "0";
-        return std::variant<std::string, std::string>(std::in_place_index<0>, text);
+        return rewrite::outcome(std::in_place_index<0>, text);
       },
       [](resp::reply& r, const std::string& stored) { r.bulk(stored); });
 }
@@ -1021,6 +1150,7 @@ const command_table& commands() {
     add_search_commands(t);
     add_scan_commands(t);
     add_pubsub_commands(t);
+    add_introspection_commands(t);
     return t;
   }();
   return table;
@@ -1030,7 +1160,8 @@ const command_table& commands() {
 
 resp_connection::kind resp_command_kind(std::span<const std::string_view> args) {
   const auto* s = find_command(args.front());
-  if (s == nullptr || !arity_ok(*s, args.size())) return kind::other;
+  if (s == nullptr) return other_type_command_kind(args);
+  if (!arity_ok(*s, args.size())) return kind::other;
   return s->kind_of != nullptr ? s->kind_of(args) : s->k;
 }
 
@@ -1043,12 +1174,14 @@ void run_resp_command(resp_connection& c, std::span<const std::string_view> args
   if (queue && (s == nullptr || !arity_ok(*s, args.size()))) c.multi.failed = true;
   if (queue && s != nullptr && arity_ok(*s, args.size())) return resp_queue(c, args);
   if (s == nullptr) {
-    // Redis 7: the name, then up to its first arguments, each quoted.
-    std::string shown;
-    for (std::size_t i = 1; i < args.size() && shown.size() < 128; ++i) shown += fmt::format("'{}' ", args[i]);
-    return c.reply_now().error(
-        fmt::format("ERR unknown command '{}', with args beginning with: {}", args.front(), shown));
+    if (!queue && run_other_type_command(c, args)) return;
+    return c.reply_now().error(unknown_command(args));
   }
+  c.last_command = lower(args.front());
+  if (args.size() > 1 && (is(args.front(), "client") || is(args.front(), "config") || is(args.front(), "command"))) {
+    c.last_command += "|" + lower(args[1]);
+  }
+  c.last_command_at = std::chrono::steady_clock::now();
   if (!arity_ok(*s, args.size())) {
     auto r = c.reply_now();
     return wrong_arity(r, args.front());

@@ -43,11 +43,12 @@ struct command_spec {
 };
 // Every command by its lower-case name. Each file of commands adds its own.
 using command_table = absl::flat_hash_map<std::string, command_spec>;
-void add_multi_commands(command_table& t);  // resp_multi.cpp
-void add_key_commands(command_table& t);    // resp_keys.cpp
-void add_search_commands(command_table& t); // resp_search.cpp
-void add_scan_commands(command_table& t);   // resp_scan.cpp
-void add_pubsub_commands(command_table& t); // resp_pubsub.cpp
+void add_multi_commands(command_table& t);          // resp_multi.cpp
+void add_key_commands(command_table& t);            // resp_keys.cpp
+void add_search_commands(command_table& t);         // resp_search.cpp
+void add_scan_commands(command_table& t);           // resp_scan.cpp
+void add_pubsub_commands(command_table& t);         // resp_pubsub.cpp
+void add_introspection_commands(command_table& t);  // resp_introspect.cpp
 // In RESP2 a connection with subscriptions runs only (P)(UN)SUBSCRIBE, PING, QUIT and RESET: for
 // any other command `a`, answers Redis's refusal and returns true (resp_pubsub.cpp).
 bool refused_while_subscribed(resp_connection& c, std::span<const std::string_view> a);
@@ -65,6 +66,16 @@ std::string lower(std::string_view s);
 bool is(std::string_view arg, std::string_view word);
 // Redis's error for a command called with the wrong number of arguments.
 void wrong_arity(resp::reply& r, std::string_view name);
+// Redis's error for a command it does not know (`a`: the command, its name first).
+std::string unknown_command(args_t a);
+// Redis 7.0's commands of the types kvnode does not hold (lists, hashes, sets, sorted sets,
+// streams, HyperLogLogs, geo; resp_other_types.cpp). Such a command called as Redis takes it,
+// on a key that exists (a string: kvnode holds nothing else) is answered with Redis's WRONGTYPE
+// error, as Redis answers it on a string; otherwise (no such key, or not a key Redis reads
+// first) with Redis's unknown-command error. False if `a` is not such a command.
+bool run_other_type_command(resp_connection& c, args_t a);
+// What such a command needs of the connection's order (a read of its key); other if not one.
+kind other_type_command_kind(args_t a);
 // A kvnode refusal as a Redis error: the texts Redis gives where the case is the same.
 void refusal(resp::reply& r, const error_info& e);
 // Commands over many keys are one transaction each, so at most max-txn-ops keys: true (having

@@ -12,6 +12,8 @@
 #include <asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+
 #include <cstring>
 
 namespace kv {
@@ -19,6 +21,12 @@ namespace kv {
 namespace {
 constexpr std::size_t read_chunk = 64u << 10;  // a read asks for at least this much
 constexpr std::size_t idle_buffer = 1u << 20;  // larger idle buffers are given back
+
+std::string local_text(const asio::ip::tcp::socket& socket) {
+  std::error_code ec;
+  auto e = socket.local_endpoint(ec);
+  return ec ? std::string("?:0") : fmt::format("{}:{}", e.address().to_string(), e.port());
+}
 
 resp::parser_limits limits_of(const server_config& cfg) {
   resp::parser_limits l;
@@ -31,6 +39,7 @@ resp_connection::resp_connection(server& srv, asio::ip::tcp::socket socket)
     : srv_(srv),
       socket_(std::move(socket)),
       peer_(peer_text(socket_)),
+      local_(local_text(socket_)),
       id_(srv.next_resp_client_id_++),
       parser_(limits_of(srv.cfg_)),
       wake_reader_(srv.executor_),
@@ -155,6 +164,13 @@ void resp_connection::push_message(const std::string* pattern, std::string_view 
     held_push_bytes_ += out->size() - before;
   }
   wake_writer();
+}
+
+resp_connection::buffer_use resp_connection::buffers() const noexcept {
+  std::size_t pending = 0;
+  for (const auto& r : replies_) pending += r.bytes.size();
+  return {in_end_ - in_begin_, in_.size() - in_end_, out_.size(), replies_.size(),
+          out_.size() + sending_.size() + pending};
 }
 
 // ---- reader -----------------------------------------------------------------------------

@@ -83,7 +83,21 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   server& srv() noexcept { return srv_; }
   std::uint64_t id() const noexcept { return id_; }
   const std::string& peer() const noexcept { return peer_; }
+  const std::string& local() const noexcept { return local_; }
+  int fd() noexcept { return socket_.native_handle(); }
+  std::chrono::steady_clock::time_point connected_at() const noexcept { return connected_at_; }
+  // What CLIENT LIST reports of the buffers, in bytes (output_list: replies not yet sent).
+  struct buffer_use {
+    std::size_t query, query_free, output, output_list, output_memory;
+  };
+  buffer_use buffers() const noexcept;
   std::string name;  // CLIENT SETNAME
+  // CLIENT LIST's cmd and idle: the last command run ("client|list" for a subcommand) and when.
+  std::string last_command = "NULL";
+  std::chrono::steady_clock::time_point last_command_at = std::chrono::steady_clock::now();
+  bool no_evict = false;  // CLIENT NO-EVICT (kvnode evicts no client; reported only)
+  std::string lib_name;   // CLIENT SETINFO LIB-NAME, LIB-VER
+  std::string lib_version;
   // MULTI ... EXEC (resp_multi.cpp): the commands queued, whether one was refused while queued
   // (EXEC then discards them all), and the keys WATCH noted with their mod_revision (0: absent).
   struct multi_state {
@@ -125,6 +139,8 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   server& srv_;
   asio::ip::tcp::socket socket_;
   std::string peer_;
+  std::string local_;
+  std::chrono::steady_clock::time_point connected_at_ = std::chrono::steady_clock::now();
   std::uint64_t id_;
   resp::parser parser_;
   resp::version version_ = resp::version::resp2;

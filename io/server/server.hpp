@@ -85,6 +85,8 @@ class server : private change_listener {
   search::node_index* search_index() noexcept { return index_; }
   const server_config& config() const noexcept { return cfg_; }
   std::chrono::steady_clock::time_point started() const noexcept { return started_; }
+  // The Redis-protocol connections open (CLIENT LIST).
+  const std::unordered_set<resp_connection*>& resp_connections() const noexcept { return resp_connections_; }
   std::size_t connection_count() const noexcept { return connections_.size() + resp_connections_.size(); }
   const stats& statistics() const noexcept { return stats_; }
 

@@ -18,8 +18,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace kv::harness;
 using namespace std::chrono_literals;
@@ -35,6 +38,52 @@ struct resp_node {
 void expect(raw_client& c, std::string_view request, std::string_view reply) {
   auto got = c.ask(request, reply);
   BOOST_TEST(got == reply, "request " << request << " got " << got);
+}
+
+// A /proc/<pid>/status field in kB (VmRSS, VmHWM: the peak).
+long status_kb(pid_t pid, std::string_view field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(field)) return std::stol(line.substr(field.size() + 1));
+  }
+  return -1;
+}
+
+// Reads `n` bytes, or what came within `limit`.
+std::string read_all(raw_client& c, std::size_t n, std::chrono::seconds limit) {
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+    auto more = c.read(n - got.size());
+    if (more.empty() && c.closed()) break;
+    got += more;
+  }
+  return got;
+}
+
+// Reads until what came ends with `end` (or 5 s passed without it).
+std::string read_until(raw_client& c, std::string_view end) {
+  std::string got;
+  while (!got.ends_with(end)) {
+    auto more = c.read(1);
+    if (more.empty()) break;
+    got += more;
+  }
+  return got;
+}
+
+// Sends `request` from a thread while the caller reads `reply_bytes` (a client that wrote the
+// whole pipeline before reading would deadlock once the node stops reading), and whether the
+// replies are `reply` repeated.
+bool pipeline_answered(raw_client& c, const std::string& request, std::string_view reply, std::size_t count) {
+  std::thread sender([&] { c.send(request); });
+  auto got = read_all(c, reply.size() * count, 300s);
+  sender.join();
+  if (got.size() != reply.size() * count) return false;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (std::string_view(got).substr(i * reply.size(), reply.size()) != reply) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -316,6 +365,131 @@ BOOST_AUTO_TEST_CASE(redis_benchmark_runs_to_completion) {
   BOOST_TEST(r.err.find("rror") == std::string::npos, r.err);
   raw_client c(n.port);
   expect(c, cmd({"GET", "counter:__rand_int__"}), "$4\r\n5000\r\n");  // every INCR of its one key
+}
+
+// A million pipelined PINGs, then 200,000 SETs, over one connection: answered in order, while
+// other connections are served, and the node's memory stays bounded (the reader stops reading
+// while max-pipeline replies wait or the output is full, so the pipeline waits in the socket).
+BOOST_AUTO_TEST_CASE(a_million_pipelined_commands_in_bounded_memory) {
+  resp_node n;
+  const auto pid = n.node.pid();
+  const auto peak_before = status_kb(pid, "VmHWM:");
+  raw_client c(n.port);
+  std::string pings;
+  for (int i = 0; i < 1'000'000; ++i) pings += "*1\r\n$4\r\nPING\r\n";
+  std::thread other_client([&] {
+    raw_client other(n.port);
+    for (int i = 0; i < 20; ++i) {
+      expect(other, cmd({"SET", "other", std::to_string(i)}), "+OK\r\n");
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  BOOST_TEST(pipeline_answered(c, pings, "+PONG\r\n", 1'000'000));
+  other_client.join();
+  std::string sets;
+  for (int i = 0; i < 200'000; ++i) sets += cmd({"SET", "k", std::to_string(i)});
+  BOOST_TEST(pipeline_answered(c, sets, "+OK\r\n", 200'000));
+  expect(c, cmd({"GET", "k"}), "$6\r\n199999\r\n");
+  const auto peak_after = status_kb(pid, "VmHWM:");
+  BOOST_TEST_MESSAGE("kvnode peak RSS " << peak_before << " kB before, " << peak_after << " kB after");
+  // The requests alone are 14 MB and 5 MB; their replies 7 MB and 1 MB.
+  BOOST_TEST(peak_after - peak_before < 64 * 1024, "peak RSS grew by " << peak_after - peak_before << " kB");
+}
+
+// Frames cut off by a client that then closes, and frames over the limits: each costs only its
+// own connection, and the node serves the others throughout.
+BOOST_AUTO_TEST_CASE(unterminated_and_oversized_frames) {
+  resp_node n;
+  raw_client good(n.port);
+  for (auto cut : {"*2\r\n$3\r\nSET\r\n$5\r\nab", "*3\r\n$3\r\nSET\r\n", "*2\r\n$3", "PING", "SET k \"unterminated"}) {
+    raw_client c(n.port);
+    c.send(cut);
+    expect(good, cmd({"PING"}), "+PONG\r\n");
+  }  // each closes here, its command never complete
+  // A bulk string one byte over max-frame-size (16 MiB): refused from its header.
+  raw_client big(n.port);
+  expect(big, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$16777217\r\n", "-ERR Protocol error: invalid bulk length\r\n");
+  BOOST_TEST(big.closed());
+  // A multibulk count over 1048576 arguments: refused from its header.
+  raw_client many(n.port);
+  expect(many, "*1048577\r\n", "-ERR Protocol error: invalid multibulk length\r\n");
+  BOOST_TEST(many.closed());
+  // An inline line over 64 KiB without its end.
+  raw_client line(n.port);
+  expect(line, std::string(70'000, 'a'), "-ERR Protocol error: too big inline request\r\n");
+  BOOST_TEST(line.closed());
+  // Non-UTF-8 keys and values round-trip.
+  const std::string key("\xff\xfe\x00k", 4);
+  expect(good, cmd({"SET", key, "\xc3\x28"}), "+OK\r\n");
+  expect(good, cmd({"GET", key}), "$2\r\n\xc3\x28\r\n");
+  expect(good, cmd({"PING"}), "+PONG\r\n");
+}
+
+// Commands of other Redis types: WRONGTYPE on a string key (compared with Redis in
+// resp_golden_test.cpp), Redis's unknown-command error on a missing key or inside MULTI.
+BOOST_AUTO_TEST_CASE(other_types_commands_never_answer_wrongly) {
+  resp_node n;
+  raw_client c(n.port);
+  expect(c, cmd({"LPUSH", "l", "x"}), "-ERR unknown command 'LPUSH', with args beginning with: 'l' 'x' \r\n");
+  expect(c, cmd({"EXISTS", "l"}), ":0\r\n");
+  expect(c, cmd({"HGETALL", "h"}), "-ERR unknown command 'HGETALL', with args beginning with: 'h' \r\n");
+  expect(c, cmd({"XREAD", "STREAMS", "s", "0"}),
+         "-ERR unknown command 'XREAD', with args beginning with: 'STREAMS' 's' '0' \r\n");
+  // Pipelined behind a SET of its key: it sees the SET.
+  expect(c, cmd({"SET", "l", "v"}) + cmd({"LPUSH", "l", "x"}),
+         "+OK\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"LPUSH", "l", "x"}), "-ERR unknown command 'LPUSH', with args beginning with: 'l' 'x' \r\n");
+  expect(c, cmd({"EXEC"}), "-EXECABORT Transaction discarded because of previous errors.\r\n");
+  expect(c, cmd({"EVAL", "return 1", "0"}),
+         "-ERR unknown command 'EVAL', with args beginning with: 'return 1' '0' \r\n");
+}
+
+// COMMAND describes the command table; CLIENT INFO and LIST give Redis's line for a connection.
+BOOST_AUTO_TEST_CASE(command_and_client_list_describe_the_node) {
+  resp_node n;
+  raw_client c(n.port);
+  c.send(cmd({"COMMAND", "COUNT"}));
+  const auto count = read_until(c, "\r\n");
+  c.send(cmd({"COMMAND", "LIST"}));
+  const auto list = read_until(c, "watch\r\n");  // the last name, in name order
+  BOOST_TEST(list.starts_with("*" + count.substr(1)), "COMMAND COUNT " << count << " COMMAND LIST " << list);
+  expect(c,
+         cmd({"CLIENT", "SETNAME", "me"}) + cmd({"CLIENT", "NO-EVICT", "on"}) +
+             cmd({"CLIENT", "SETINFO", "LIB-NAME", "x"}),
+         "+OK\r\n+OK\r\n+OK\r\n");
+  c.send(cmd({"CLIENT", "INFO"}));
+  const auto info = read_until(c, "\n\r\n");
+  const std::vector<std::string> fields{"id=", " addr=127.0.0.1:", fmt::format(" laddr=127.0.0.1:{} ", n.port),
+                                        " fd=", " name=me age=", " flags=e db=0 sub=0 psub=0 ssub=0 multi=-1 ",
+                                        " cmd=client|info user=default ", " resp=2 lib-name=x lib-ver=\n"};
+  for (const auto& field : fields) BOOST_TEST(info.find(field) != std::string::npos, "no " << field << " in " << info);
+  raw_client other(n.port);
+  expect(other, cmd({"MULTI"}), "+OK\r\n");
+  c.send(cmd({"CLIENT", "LIST"}));
+  const auto all = read_until(c, "\n\r\n");
+  BOOST_TEST(all.find("name=me") != std::string::npos, all);
+  BOOST_TEST(all.find("flags=x ") != std::string::npos, all);
+  BOOST_TEST(all.find("cmd=multi ") != std::string::npos, all);
+}
+
+// redis-cli's help, built from COMMAND DOCS, shows each command's arguments as Redis's does.
+// (Interactive redis-cli on a pseudo-terminal from script(1); TERM=dumb spares linenoise's cursor
+// queries.)
+BOOST_AUTO_TEST_CASE(redis_cli_help_comes_from_command_docs) {
+  resp_node n;
+  const auto shell = fmt::format(
+      "(printf 'help set\\nhelp client list\\nhelp mset\\n'; sleep 1) | TERM=dumb /usr/bin/script -qc "
+      "'/usr/bin/redis-cli -p {}' /dev/null",
+      n.port);
+  auto r = run_command({"/bin/sh", "-c", shell});
+  for (auto help :
+       {"SET\x1b[0m \x1b[90mkey value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT "
+        "unix-time-milliseconds|KEEPTTL]",
+        "CLIENT LIST\x1b[0m \x1b[90m[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]",
+        "MSET\x1b[0m \x1b[90mkey value [key value ...]", "summary:\x1b[0m Set the string value of a key"}) {
+    BOOST_TEST(r.out.find(help) != std::string::npos, "no " << help << " in " << r.out << r.err);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -44,6 +44,18 @@ BOOST_AUTO_TEST_CASE(resp3_values) {
   BOOST_TEST(out == "_\r\n_\r\n%2\r\n~3\r\n#f\r\n,-inf\r\n>3\r\n");
 }
 
+// INFO's and CLIENT LIST's text: a verbatim string of format txt in RESP3, a bulk string in RESP2.
+BOOST_AUTO_TEST_CASE(verbatim_text) {
+  std::string out;
+  reply r(out, version::resp3);
+  r.verbatim_text("a:1\r\n");
+  BOOST_TEST(out == "=9\r\ntxt:a:1\r\n\r\n");
+  out.clear();
+  reply r2(out, version::resp2);
+  r2.verbatim_text("a:1\r\n");
+  BOOST_TEST(out == "$5\r\na:1\r\n\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(error_texts_lose_their_line_breaks) {
   std::string out;
   reply r(out);
