@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -69,6 +70,15 @@ std::int64_t ttl_answer(std::int64_t left_ms, bool in_ms) {
 }
 
 std::optional<std::int64_t> integer_arg(std::string_view s) { return parse_int64(s); }
+
+bool too_many_keys(resp_connection& c, std::size_t keys) {
+  const auto max = c.srv().replica().storage().max_txn_ops;
+  if (keys <= max) return false;
+  c.reply_now().error(fmt::format("ERR {} keys in one command; kvnode runs it as one transaction of at most "
+                                  "max-txn-ops ({}) keys",
+                                  keys, max));
+  return true;
+}
 
 // ---- running transactions -------------------------------------------------------------------
 
@@ -168,6 +178,82 @@ void read_txn(resp_connection& c, kv::txn t, formatter f) {
   });
 }
 
+// ---- optimistic transactions ------------------------------------------------------------------
+
+key_state look_up(const kv::store& st, std::string_view key) {
+  key_state k;
+  auto stored = st.state().keys().get(key);
+  if (!stored) return k;
+  k.mod_revision = stored->mod_revision;
+  if (stored->expires != 0) {
+    const auto now = st.cluster_time();
+    if (stored->expires <= now) return k;
+    k.left_ms = static_cast<std::int64_t>(stored->expires - now);
+  }
+  k.live = true;
+  k.value = std::string(stored->value);
+  return k;
+}
+
+compare unchanged(std::string key, std::uint64_t mod_revision) {
+  compare same;
+  same.key = std::move(key);
+  same.target = compare_target::mod_revision;
+  same.number = mod_revision;
+  return same;
+}
+
+decision answer_only(std::function<void(resp::reply&)> answer) {
+  decision d;
+  d.answer = std::move(answer);
+  return d;
+}
+
+namespace {
+
+// One optimistic command in flight: decides, writes, and decides again while its compares fail.
+struct optimistic : std::enable_shared_from_this<optimistic> {
+  std::shared_ptr<resp_connection> conn;
+  resp_connection::ticket ticket;
+  decide_fn decide;
+  int attempts = 0;
+
+  static constexpr int max_attempts = 100;
+
+  void finish(auto&& fill) { conn->finish(ticket, make_reply(*conn, fill)); }
+
+  void start() {
+    if (conn->srv().replica().reads_are_local()) return attempt();
+    read_barrier(*conn, [self = shared_from_this()](result<std::uint64_t> r) {
+      if (!r) return self->finish([&](resp::reply& rep) { refusal(rep, r.failure()); });
+      self->attempt();
+    });
+  }
+
+  void attempt() {
+    auto d = std::make_shared<decision>(decide(conn->srv().replica()));
+    if (!d->write) return finish(d->answer);
+    submit_write(*conn, *d->write, [self = shared_from_this(), d](result<txn_reply> r) {
+      if (!r) return self->finish([&](resp::reply& rep) { refusal(rep, r.failure()); });
+      if (!r->succeeded && ++self->attempts < max_attempts) return self->start();
+      if (!r->succeeded) {
+        return self->finish([&](resp::reply& rep) { rep.error("ERR the key kept changing; try again"); });
+      }
+      self->finish(d->answer);
+    });
+  }
+};
+
+}  // namespace
+
+void run_optimistic(resp_connection& c, decide_fn decide) {
+  auto op = std::make_shared<optimistic>();
+  op->conn = c.shared_from_this();
+  op->ticket = c.later(kind::exclusive);  // nothing of the connection runs between the read and the write
+  op->decide = std::move(decide);
+  op->start();
+}
+
 }  // namespace resp_detail
 
 namespace {
@@ -176,72 +262,31 @@ using namespace resp_detail;
 
 // ---- read-modify-write ----------------------------------------------------------------------
 
-// Commands that rewrite a value from the one stored (APPEND, SETRANGE, INCRBYFLOAT) as an
-// optimistic transaction: read the value and its mod_revision once this node's state is current,
-// compute the new value, and put it if the key's mod_revision is still the same (0: absent); if
-// another write came between, read again. The put keeps the key's TTL, as these commands do in
-// Redis.
-struct rewrite : std::enable_shared_from_this<rewrite> {
-  // The new value from the old (nullopt: no such key), or the error to answer.
-  using compute_fn = std::function<std::variant<std::string, std::string>(std::optional<std::string_view>)>;
-  // The answer once the new value is stored.
-  using answer_fn = std::function<void(resp::reply&, const std::string& stored)>;
+// Commands that rewrite a value from the one stored (APPEND, SETRANGE, INCRBYFLOAT), as optimistic
+// transactions. The put keeps the key's TTL, as these commands do in Redis; a key past its TTL
+// counts as absent (a new key, without one).
+// The new value from the old (nullopt: no such key), or the error to answer.
+using compute_fn = std::function<std::variant<std::string, std::string>(std::optional<std::string_view>)>;
+// The answer once the new value is stored.
+using answer_fn = std::function<void(resp::reply&, const std::string& stored)>;
 
-  std::shared_ptr<resp_connection> conn;
-  resp_connection::ticket ticket;
-  std::string key;
-  compute_fn compute;
-  answer_fn answer;
-  int attempts = 0;
-
-  static constexpr int max_attempts = 100;
-
-  void finish(auto&& fill) { conn->finish(ticket, make_reply(*conn, fill)); }
-
-  void start() {
-    auto& st = conn->srv().replica();
-    if (st.reads_are_local()) return attempt();
-    read_barrier(*conn, [self = shared_from_this()](result<std::uint64_t> r) {
-      if (!r) return self->finish([&](resp::reply& rep) { refusal(rep, r.failure()); });
-      self->attempt();
-    });
-  }
-
-  void attempt() {
-    auto& st = conn->srv().replica();
-    auto current = st.state().keys().get(key);
-    auto next = compute(current ? std::optional<std::string_view>(current->value) : std::nullopt);
+void rewrite_value(resp_connection& c, std::string_view key, compute_fn compute, answer_fn answer) {
+  run_optimistic(c, [key = std::string(key), compute = std::move(compute),
+                     answer = std::move(answer)](const kv::store& st) {
+    auto k = look_up(st, key);
+    auto next = compute(k.live ? std::optional<std::string_view>(k.value) : std::nullopt);
     if (auto* error = std::get_if<1>(&next)) {
-      return finish([&](resp::reply& rep) { rep.error(*error); });
+      return answer_only([error = *error](resp::reply& rep) { rep.error(error); });
     }
-    kv::txn t;
-    compare same;
-    same.key = key;
-    same.target = compare_target::mod_revision;
-    same.number = current ? current->mod_revision : 0;
-    t.compares.push_back(std::move(same));
+    decision d;
+    d.write.emplace();
+    d.write->compares.push_back(unchanged(key, k.mod_revision));
     auto put = make_put(key, std::get<0>(next));
-    put.flags |= op_keep_ttl;
-    t.then_ops.push_back(std::move(put));
-    submit_write(*conn, t, [self = shared_from_this(), stored = std::get<0>(next)](result<txn_reply> r) {
-      if (!r) return self->finish([&](resp::reply& rep) { refusal(rep, r.failure()); });
-      if (!r->succeeded && ++self->attempts < max_attempts) return self->start();
-      if (!r->succeeded) {
-        return self->finish([&](resp::reply& rep) { rep.error("ERR the key kept changing; try again"); });
-      }
-      self->finish([&](resp::reply& rep) { self->answer(rep, stored); });
-    });
-  }
-};
-
-void rewrite_value(resp_connection& c, std::string_view key, rewrite::compute_fn compute, rewrite::answer_fn answer) {
-  auto op = std::make_shared<rewrite>();
-  op->conn = c.shared_from_this();
-  op->ticket = c.later(kind::write);
-  op->key = std::string(key);
-  op->compute = std::move(compute);
-  op->answer = std::move(answer);
-  op->start();
+    if (k.live) put.flags |= op_keep_ttl;
+    d.write->then_ops.push_back(std::move(put));
+    d.answer = [answer, stored = std::get<0>(next)](resp::reply& rep) { answer(rep, stored); };
+    return d;
+  });
 }
 
 // ---- connection commands ------------------------------------------------------------------
@@ -591,13 +636,24 @@ void getrange(resp_connection& c, args_t a) {
   });
 }
 
+// GET: the key's value read straight from the state (no transaction to encode and decode), once
+// the read barrier passed, as the binary protocol's get.
 void get(resp_connection& c, args_t a) {
-  kv::txn t;
-  t.then_ops.push_back(make_range(std::string(a[1])));
-  read_txn(c, std::move(t), [](resp::reply& r, const txn_reply& x) {
-    const auto& kvs = x.results.at(0).kvs;
-    if (kvs.empty()) return r.null();
-    r.bulk(kvs.front().value);
+  auto& st = c.srv().replica();
+  auto answer = [](resp::reply& r, std::optional<std::string_view> v) {
+    if (!v) return r.null();
+    r.bulk(*v);
+  };
+  if (c.read_only || st.reads_are_local()) {
+    auto r = c.reply_now();
+    return answer(r, st.find(a[1]));
+  }
+  auto ticket = c.later(kind::read);
+  read_barrier(c, [self = c.shared_from_this(), ticket, key = std::string(a[1]), answer](result<std::uint64_t> r) {
+    self->finish(ticket, make_reply(*self, [&](resp::reply& rep) {
+      if (!r) return refusal(rep, r.failure());
+      answer(rep, self->srv().replica().find(key));
+    }));
   });
 }
 
@@ -668,7 +724,27 @@ void set_with(resp_connection& c, std::string key, std::string value, bool nx, b
   });
 }
 
+// SET key value without options, on the leader: the log's plain set command (what the binary
+// protocol's set proposes), which, like a transaction's put, drops the key's TTL and lease.
+// Returns false when the general path must run instead (a follower forwards a transaction; a
+// key or value over the limits gets the transaction's precise refusal).
+bool plain_set(resp_connection& c, std::string_view key, std::string_view value) {
+  auto& st = c.srv().replica();
+  const auto& limits = st.storage();
+  if (st.role() != raft::role::leader || key.empty() || key.size() > limits.max_key_bytes ||
+      value.size() > limits.max_value_bytes) {
+    return false;
+  }
+  auto ticket = c.later(kind::write);
+  st.submit_set(key, value, [self = c.shared_from_this(), ticket](result<std::uint64_t> r) {
+    if (r) return self->finish(ticket, "+OK\r\n");
+    self->finish(ticket, make_reply(*self, [&](resp::reply& rep) { refusal(rep, r.failure()); }));
+  });
+  return true;
+}
+
 void set(resp_connection& c, args_t a) {
+  if (a.size() == 3 && plain_set(c, a[1], a[2])) return;
   bool nx = false, xx = false, get_old = false;
   expiry e;
   bool expiry_given = false;
@@ -729,16 +805,6 @@ void getdel(resp_connection& c, args_t a) {
     if (kvs.empty()) return r.null();
     r.bulk(kvs.front().value);
   });
-}
-
-// Commands over many keys are one transaction each, so at most max-txn-ops keys.
-bool too_many_keys(resp_connection& c, std::size_t keys) {
-  const auto max = c.srv().replica().storage().max_txn_ops;
-  if (keys <= max) return false;
-  c.reply_now().error(fmt::format("ERR {} keys in one command; kvnode runs it as one transaction of at most "
-                                  "max-txn-ops ({}) keys",
-                                  keys, max));
-  return true;
 }
 
 void mget(resp_connection& c, args_t a) {
@@ -864,35 +930,6 @@ void keys(resp_connection& c, args_t a) {
 
 // ---- expiry ---------------------------------------------------------------------------------
 
-// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time: 1 if the key exists (and now has that TTL, or
-// is deleted for a time already past, as Redis does), 0 if not.
-void expire_with(resp_connection& c, args_t a, std::string_view unit) {
-  if (a.size() > 3) {
-    // Redis 7's NX | XX | GT | LT need the TTL compared at apply; not yet offered.
-    return c.reply_now().error(fmt::format("ERR Unsupported option {}", a[3]));
-  }
-  auto n = integer_arg(a[2]);
-  if (!n) return c.reply_now().error(not_integer);
-  const bool seconds = unit == "ex" || unit == "exat";
-  if (seconds && (*n > std::numeric_limits<std::int64_t>::max() / 1000 ||
-                  *n < std::numeric_limits<std::int64_t>::min() / 1000)) {
-    return c.reply_now().error(fmt::format("ERR invalid expire time in '{}' command", lower(a[0])));
-  }
-  std::int64_t ms = seconds ? *n * 1000 : *n;
-  if (unit == "exat" || unit == "pxat") ms -= unix_ms_now();
-  kv::txn t;
-  if (ms <= 0) {
-    t.then_ops.push_back(make_delete_range(std::string(a[1])));
-    return write_txn(c, t, [](resp::reply& r, const txn_reply& x) { r.integer(x.results.at(0).count != 0 ? 1 : 0); });
-  }
-  t.then_ops.push_back(make_expire(std::string(a[1]), std::min(ms, max_ttl_ms)));
-  write_txn(c, t, [](resp::reply& r, const txn_reply& x) { r.integer(x.results.at(0).value); });
-}
-void expire(resp_connection& c, args_t a) { expire_with(c, a, "ex"); }
-void pexpire(resp_connection& c, args_t a) { expire_with(c, a, "px"); }
-void expireat(resp_connection& c, args_t a) { expire_with(c, a, "exat"); }
-void pexpireat(resp_connection& c, args_t a) { expire_with(c, a, "pxat"); }
-
 void persist(resp_connection& c, args_t a) {
   kv::txn t;
   t.then_ops.push_back(make_expire(std::string(a[1]), 0));
@@ -910,9 +947,16 @@ void ttl_with(resp_connection& c, args_t a, bool ms) {
 void ttl(resp_connection& c, args_t a) { ttl_with(c, a, false); }
 void pttl(resp_connection& c, args_t a) { ttl_with(c, a, true); }
 
+// Looked up twice per command (its kind, then its run): lower-cased on the stack, as every
+// command name is short; a longer name is no command.
 const command_spec* find_command(std::string_view name) {
+  std::array<char, 32> folded;
+  if (name.size() > folded.size()) return nullptr;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    folded[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  }
   const auto& table = commands();
-  auto it = table.find(lower(name));
+  auto it = table.find(absl::string_view(folded.data(), name.size()));
   return it == table.end() ? nullptr : &it->second;
 }
 
@@ -945,9 +989,9 @@ const command_table& commands() {
         {"info", {-1, kind::other, info}},
         {"strlen", {2, kind::read, strlen, 1, 1, 1}},
         {"getrange", {4, kind::read, getrange, 1, 1, 1}},
-        {"append", {3, kind::write, append, 1, 1, 1}},
-        {"setrange", {4, kind::write, setrange, 1, 1, 1}},
-        {"incrbyfloat", {3, kind::write, incrbyfloat, 1, 1, 1}},
+        {"append", {3, kind::exclusive, append, 1, 1, 1}},
+        {"setrange", {4, kind::exclusive, setrange, 1, 1, 1}},
+        {"incrbyfloat", {3, kind::exclusive, incrbyfloat, 1, 1, 1}},
         {"get", {2, kind::read, get, 1, 1, 1}},
         {"mget", {-2, kind::read, mget, 1, -1, 1}},
         {"exists", {-2, kind::read, exists, 1, -1, 1}},
@@ -967,16 +1011,13 @@ const command_table& commands() {
         {"decr", {2, kind::write, decr, 1, 1, 1}},
         {"incrby", {3, kind::write, incrby, 1, 1, 1}},
         {"decrby", {3, kind::write, decrby, 1, 1, 1}},
-        {"expire", {-3, kind::write, expire, 1, 1, 1}},
-        {"pexpire", {-3, kind::write, pexpire, 1, 1, 1}},
-        {"expireat", {-3, kind::write, expireat, 1, 1, 1}},
-        {"pexpireat", {-3, kind::write, pexpireat, 1, 1, 1}},
         {"persist", {2, kind::write, persist, 1, 1, 1}},
         {"flushdb", {-1, kind::write, flushdb}},
         {"flushall", {-1, kind::write, flushdb}},
         {"keys", {2, kind::read, keys}},
     };
     add_multi_commands(t);
+    add_key_commands(t);
     return t;
   }();
   return table;
@@ -986,7 +1027,8 @@ const command_table& commands() {
 
 resp_connection::kind resp_command_kind(std::span<const std::string_view> args) {
   const auto* s = find_command(args.front());
-  return s == nullptr || !arity_ok(*s, args.size()) ? kind::other : s->k;
+  if (s == nullptr || !arity_ok(*s, args.size())) return kind::other;
+  return s->kind_of != nullptr ? s->kind_of(args) : s->k;
 }
 
 void run_resp_command(resp_connection& c, std::span<const std::string_view> args) {

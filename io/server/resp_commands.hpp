@@ -19,6 +19,8 @@
 
 namespace kv {
 
+class store;
+
 // What the commands' files share (resp_commands.cpp, resp_multi.cpp, ...).
 namespace resp_detail {
 using args_t = std::span<const std::string_view>;
@@ -34,10 +36,13 @@ struct command_spec {
   int first_key = 0;
   int last_key = 0;
   int step = 0;
+  // For a command whose kind depends on its arguments: that kind (`k` otherwise).
+  kind (*kind_of)(args_t) = nullptr;
 };
 // Every command by its lower-case name. Each file of commands adds its own.
 using command_table = absl::flat_hash_map<std::string, command_spec>;
 void add_multi_commands(command_table& t);  // resp_multi.cpp
+void add_key_commands(command_table& t);    // resp_keys.cpp
 // The table.
 const command_table& commands();
 
@@ -54,6 +59,9 @@ bool is(std::string_view arg, std::string_view word);
 void wrong_arity(resp::reply& r, std::string_view name);
 // A kvnode refusal as a Redis error: the texts Redis gives where the case is the same.
 void refusal(resp::reply& r, const error_info& e);
+// Commands over many keys are one transaction each, so at most max-txn-ops keys: true (having
+// answered Redis's way of refusing) if `keys` is more.
+bool too_many_keys(resp_connection& c, std::size_t keys);
 // Redis's string2ll for a command's integer argument.
 std::optional<std::int64_t> integer_arg(std::string_view s);
 // The wall clock in Unix milliseconds (EXPIREAT's and PXAT's times are on it).
@@ -78,6 +86,33 @@ void read_barrier(resp_connection& c, read_barrier_done done);
 void write_txn(resp_connection& c, const kv::txn& t, formatter f);
 // Answers `t`, which only reads, with `f`: linearizable, or from this node's state (READONLY).
 void read_txn(resp_connection& c, kv::txn t, formatter f);
+
+// Commands that decide from what keys hold (APPEND, RENAME, EXPIRE GT, ...) run as optimistic
+// transactions: once this node's state is current `decide` reads the keys and returns a
+// transaction whose compares are the mod_revisions it read (unchanged()); if they fail (another
+// write came between) it decides again, up to 100 times. Such a command is of kind exclusive: it
+// starts once the connection's earlier commands are answered (so it reads their writes), and
+// later ones wait for it (so none of theirs goes before its own).
+// A key as Redis would see it in this node's applied state now.
+struct key_state {
+  bool live = false;               // present, and its TTL (if any) not yet run out
+  std::string value;               // when live
+  std::uint64_t mod_revision = 0;  // for a compare: 0 if absent (a key past its TTL keeps its own)
+  std::int64_t left_ms = -1;       // when live: what its TTL has left on the cluster clock; -1 none
+};
+key_state look_up(const kv::store& st, std::string_view key);
+// A compare that holds while `key` is as read: its mod_revision (0: absent) unchanged.
+compare unchanged(std::string key, std::uint64_t mod_revision);
+// What one attempt decided from the keys as read.
+struct decision {
+  std::optional<kv::txn> write;              // nullopt: nothing to write, answer at once
+  std::function<void(resp::reply&)> answer;  // the reply, once `write` applied with its compares holding
+};
+// A decision to answer at once, writing nothing.
+decision answer_only(std::function<void(resp::reply&)> answer);
+using decide_fn = std::function<decision(const kv::store&)>;
+void run_optimistic(resp_connection& c, decide_fn decide);
+
 // TTL's answer (seconds, rounded as Redis does) or PTTL's (`in_ms`) from the milliseconds left.
 std::int64_t ttl_answer(std::int64_t left_ms, bool in_ms);
 }  // namespace resp_detail

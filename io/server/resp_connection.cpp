@@ -85,8 +85,9 @@ resp::reply resp_connection::reply_now() {
 resp_connection::ticket resp_connection::later(kind k) {
   if (replies_.empty()) head_seq_ = next_seq_;
   replies_.emplace_back();
-  if (k == kind::read) ++reads_in_flight_;
-  if (k == kind::write) ++writes_in_flight_;
+  // An exclusive ticket holds back reads and writes alike until it is finished.
+  if (k == kind::read || k == kind::exclusive) ++reads_in_flight_;
+  if (k == kind::write || k == kind::exclusive) ++writes_in_flight_;
   return ticket{next_seq_++, k};
 }
 
@@ -94,8 +95,8 @@ void resp_connection::finish(ticket t, std::string bytes) {
   auto& r = replies_.at(t.seq - head_seq_);
   r.bytes = std::move(bytes);
   r.done = true;
-  if (t.k == kind::read) --reads_in_flight_;
-  if (t.k == kind::write) --writes_in_flight_;
+  if (t.k == kind::read || t.k == kind::exclusive) --reads_in_flight_;
+  if (t.k == kind::write || t.k == kind::exclusive) --writes_in_flight_;
   flush_replies();
   wake_writer();
   if (!handling_) handle_input();  // commands held back by the order rules may run now

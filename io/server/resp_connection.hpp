@@ -55,7 +55,9 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
 
   // ---- for the commands (resp_commands.cpp) ----
   // What a command needs of this connection's traffic order.
-  // exclusive: waits until nothing of the connection is in flight (EXEC, which may read or write).
+  // exclusive: waits until nothing of the connection is in flight (EXEC, which may read or write);
+  // a ticket of that kind also holds back every later command until it is finished (a command
+  // that reads, then writes what it read: RENAME, APPEND).
   enum class kind : std::uint8_t { other, read, write, exclusive };
   // A reply the command gives at once.
   resp::reply reply_now();

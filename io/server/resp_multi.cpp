@@ -33,6 +33,13 @@ void answer_value(resp::reply& r, const op_result& res) {
   r.bulk(res.kvs.front().value);
 }
 
+// A queued TTL of `n` seconds (`seconds`) or milliseconds, cut to the longest TTL as outside
+// MULTI; nullopt for a time not in the future or one whose milliseconds overflow (Redis's error).
+std::optional<std::int64_t> ttl_ms_of(std::int64_t n, bool seconds) {
+  if (n <= 0 || (seconds && n > std::numeric_limits<std::int64_t>::max() / 1000)) return std::nullopt;
+  return std::min(seconds ? n * 1000 : n, max_ttl_ms);
+}
+
 std::int64_t sum_counts(std::span<const op_result> results) {
   std::int64_t n = 0;
   for (const auto& res : results) n += static_cast<std::int64_t>(res.count);
@@ -57,9 +64,9 @@ std::variant<planned, std::string> plan(const std::vector<std::string>& a) {
     } else if (a.size() == 5 && (is(a[3], "ex") || is(a[3], "px"))) {
       auto n = integer(a[4]);
       if (!n) return std::string("ERR value is not an integer or out of range");
-      const auto ms = is(a[3], "ex") ? *n * 1000 : *n;
-      if (*n <= 0 || ms > max_ttl_ms) return std::string("ERR invalid expire time in 'set' command");
-      p.ops.push_back(make_put_ttl(a[1], a[2], ms));
+      auto ms = ttl_ms_of(*n, is(a[3], "ex"));
+      if (!ms) return std::string("ERR invalid expire time in 'set' command");
+      p.ops.push_back(make_put_ttl(a[1], a[2], *ms));
     } else {
       return std::string("ERR SET inside MULTI takes only EX, PX or KEEPTTL in kvnode");
     }
@@ -96,9 +103,9 @@ std::variant<planned, std::string> plan(const std::vector<std::string>& a) {
   } else if ((is(name, "expire") || is(name, "pexpire")) && a.size() == 3) {
     auto n = integer(a[2]);
     if (!n) return std::string("ERR value is not an integer or out of range");
-    const auto ms = is(name, "expire") ? *n * 1000 : *n;
-    if (*n <= 0 || ms > max_ttl_ms) return fmt::format("ERR {} inside MULTI takes a time in the future in kvnode", name);
-    p.ops.push_back(make_expire(a[1], ms));
+    auto ms = ttl_ms_of(*n, is(name, "expire"));
+    if (!ms) return fmt::format("ERR {} inside MULTI takes a time in the future in kvnode", name);
+    p.ops.push_back(make_expire(a[1], *ms));
     p.answer = [](resp::reply& r, std::span<const op_result> res) { r.integer(res[0].value); };
   } else if (is(name, "persist") && a.size() == 2) {
     p.ops.push_back(make_expire(a[1], 0));
@@ -107,6 +114,31 @@ std::variant<planned, std::string> plan(const std::vector<std::string>& a) {
     p.ops.push_back(make_ttl(a[1]));
     const bool ms = is(name, "pttl");
     p.answer = [ms](resp::reply& r, std::span<const op_result> res) { r.integer(ttl_answer(res[0].value, ms)); };
+  } else if ((is(name, "expiretime") || is(name, "pexpiretime")) && a.size() == 2) {
+    p.ops.push_back(make_ttl(a[1]));
+    const bool ms = is(name, "pexpiretime");
+    p.answer = [ms](resp::reply& r, std::span<const op_result> res) {
+      const auto left = res[0].value;
+      if (left < 0) return r.integer(left);
+      const auto at = unix_ms_now() + left;
+      r.integer(ms ? at : (at + 500) / 1000);
+    };
+  } else if (is(name, "getex") && a.size() >= 2 && a.size() <= 4) {
+    p.ops.push_back(make_range(a[1]));
+    if (a.size() == 3 && is(a[2], "persist")) {
+      p.ops.push_back(make_expire(a[1], 0));
+    } else if (a.size() == 4 && (is(a[2], "ex") || is(a[2], "px"))) {
+      auto n = integer(a[3]);
+      if (!n) return std::string("ERR value is not an integer or out of range");
+      const bool seconds = is(a[2], "ex");
+      if (*n <= 0 || *n > (seconds ? max_ttl_ms / 1000 : max_ttl_ms)) {
+        return std::string("ERR invalid expire time in 'getex' command");
+      }
+      p.ops.push_back(make_expire(a[1], seconds ? *n * 1000 : *n));
+    } else if (a.size() != 2) {
+      return std::string("ERR GETEX inside MULTI takes only EX, PX or PERSIST in kvnode");
+    }
+    p.answer = [](resp::reply& r, std::span<const op_result> res) { answer_value(r, res[0]); };
   } else if (is(name, "ping") && a.size() <= 2) {
     std::string message = a.size() == 2 ? a[1] : std::string();
     p.answer = [message](resp::reply& r, std::span<const op_result>) {

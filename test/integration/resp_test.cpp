@@ -248,6 +248,17 @@ BOOST_AUTO_TEST_CASE(multi_exec_and_watch_as_redis) {
   expect(c, cmd({"INCR", "a"}), "+QUEUED\r\n");
   expect(c, cmd({"EXEC"}), "-ERR value is not an integer or out of range\r\n");
   expect(c, cmd({"EXISTS", "c"}), ":0\r\n");
+  // Queued TTLs: seconds whose milliseconds overflow are refused, a TTL past the longest is cut
+  // to it, as outside MULTI.
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"SET", "c", "1", "EX", "9223372036854775"}), "+QUEUED\r\n");
+  expect(c, cmd({"EXPIRE", "c", "9223372036854776"}),
+         "-ERR EXPIRE inside MULTI takes a time in the future in kvnode\r\n");
+  expect(c, cmd({"DISCARD"}), "+OK\r\n");
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"SET", "c", "1", "EX", "9223372036854775"}), "+QUEUED\r\n");
+  expect(c, cmd({"PTTL", "c"}), "+QUEUED\r\n");
+  expect(c, cmd({"EXEC"}), "*2\r\n+OK\r\n:9000000000000\r\n");
 }
 
 BOOST_AUTO_TEST_CASE(info_names_the_raft_role_and_the_keyspace) {
@@ -279,18 +290,30 @@ BOOST_AUTO_TEST_CASE(redis_cli_drives_it) {
   BOOST_TEST(run({"MGET", "greeting", "n", "none"}).out == "hello world\n5\n\n");
   auto err = run({"INCR", "greeting"});
   BOOST_TEST(err.out.rfind("ERR value is not an integer or out of range\n", 0) == 0, err.out);
+  // Mass insertion as Redis's documentation shows it: the commands' bytes piped into --pipe.
+  std::string mass;
+  for (int i = 0; i < 20000; ++i) mass += cmd({"SET", fmt::format("mass:{}", i), fmt::format("value {}", i)});
+  std::vector<std::string> pipe{"/usr/bin/redis-cli", "-p", port, "--pipe"};
+  auto piped = run_command(pipe, mass, std::chrono::seconds(60));
+  BOOST_TEST(piped.exit_code == 0, piped.out << piped.err);
+  BOOST_TEST(piped.out.find("errors: 0, replies: 20000") != std::string::npos, piped.out);
+  BOOST_TEST(run({"DBSIZE"}).out == "20002\n");
+  BOOST_TEST(run({"GET", "mass:19999"}).out == "value 19999\n");
 }
 
-// redis-benchmark's SET, GET and INCR tests, pipelined, to completion.
+// Every redis-benchmark test of the commands kvnode has (PING inline and multibulk, SET, GET,
+// INCR, MSET), pipelined, to completion and without an error reply.
 BOOST_AUTO_TEST_CASE(redis_benchmark_runs_to_completion) {
   resp_node n;
-  auto r = run_command({"/usr/bin/redis-benchmark", "-p", std::to_string(n.port), "-t", "set,get,incr", "-n", "5000", "-c",
-                        "10", "-P", "8", "-q"},
+  auto r = run_command({"/usr/bin/redis-benchmark", "-p", std::to_string(n.port), "-t",
+                        "ping_inline,ping_mbulk,set,get,incr,mset", "-n", "5000", "-c", "10", "-P", "8", "-q"},
                        {}, std::chrono::seconds(120));
   BOOST_TEST(r.exit_code == 0, r.err);
-  for (auto test : {"SET: ", "GET: ", "INCR: "}) {
+  for (auto test : {"PING_INLINE: ", "PING_MBULK: ", "SET: ", "GET: ", "INCR: ", "MSET (10 keys): "}) {
     BOOST_TEST(r.out.find(test) != std::string::npos, "no " << test << "in " << r.out);
   }
+  BOOST_TEST(r.out.find("rror") == std::string::npos, r.out);
+  BOOST_TEST(r.err.find("rror") == std::string::npos, r.err);
   raw_client c(n.port);
   expect(c, cmd({"GET", "counter:__rand_int__"}), "$4\r\n5000\r\n");  // every INCR of its one key
 }

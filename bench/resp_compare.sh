@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# redis-benchmark against Redis (appendonly yes, appendfsync always: durable per write, like
+# kvnode) and against kvnode's Redis-protocol port, shape by shape back to back in one run, with
+# each server's CPU time per request (user + system from /proc, divided by the requests). Then
+# kvnode's own protocol (kvbench) under the same shapes, for the CPU per request of the two
+# protocols on the same node (the Redis protocol's parser and replies must not be what costs).
+#
+#   bench/resp_compare.sh
+#   TESTS="set get" COMBOS="50:16" bench/resp_compare.sh
+#
+# Env: COMBOS "clients:pipeline ..." [1:1 50:1 50:16], TESTS [set get incr mset],
+#      REQUESTS per run at 1 client [20000] (x10 at 50 clients, x50 pipelined), KEYS [1000000],
+#      VALUE bytes [100], BUILD [build]. Needs redis-server and redis-tools (cmake/install-deps.sh).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+COMBOS=${COMBOS:-"1:1 50:1 50:16"}
+TESTS=${TESTS:-"set get incr mset"}
+REQUESTS=${REQUESTS:-20000}
+KEYS=${KEYS:-1000000}
+VALUE=${VALUE:-100}
+command -v redis-server >/dev/null || { echo "redis-server missing: cmake/install-deps.sh" >&2; exit 1; }
+[[ -x "$BUILD/bin/kvnode" && -x "$BUILD/bin/kvbench" ]] || { echo "build first: make build" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/kv_resp_compare.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; exit 1; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK=$(getconf CLK_TCK)
+
+REDIS_PORT=$(free_port)
+mkdir -p "$WORK/redis"
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK/redis" --logfile "$WORK/redis/log" --save "" \
+  --appendonly yes --appendfsync always --aof-use-rdb-preamble no --auto-aof-rewrite-percentage 0 &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+
+KV_PORT=$(free_port)
+KV_RESP=$(free_port)
+cat >"$WORK/kv.toml" <<TOML
+[node]
+data-dir = "$WORK/kv"
+[server]
+listen = "127.0.0.1:$KV_PORT"
+[resp]
+listen = "127.0.0.1:$KV_RESP"
+[log]
+level = "warn"
+TOML
+"$BUILD/bin/kvnode" --config "$WORK/kv.toml" 2>>"$WORK/kvnode.log" &
+KV_PID=$!
+PIDS+=("$KV_PID")
+wait_port "$REDIS_PORT"
+wait_port "$KV_RESP"
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(redis-server --version | grep -o 'v=[0-9.]*'), kvnode $(git -C "$ROOT" rev-parse --short HEAD)"
+echo "# ${VALUE}-byte values, $KEYS keys; redis-benchmark against both, Redis then kvnode for each shape"
+printf '%-5s %3s %3s %12s %12s %6s %16s %16s %10s %10s\n' test c P "redis req/s" "kvnode req/s" ratio \
+  "redis p50/p99" "kvnode p50/p99" "redis µs" "kvnode µs"
+
+# One redis-benchmark run against port $1 (server pid $2): "rps p50 p99 cpu_us_per_request".
+run() {
+  local port=$1 pid=$2 test=$3 c=$4 P=$5 n=$6 before after line
+  before=$(cpu_ticks "$pid")
+  line=$(redis-benchmark -h 127.0.0.1 -p "$port" -t "$test" -c "$c" -P "$P" -n "$n" -d "$VALUE" -r "$KEYS" --csv \
+    --precision 3 | grep -v '^"test"' | tail -1)
+  after=$(cpu_ticks "$pid")
+  python3 - "$line" "$before" "$after" "$TICK" "$n" <<'PY'
+import sys
+f = [x.strip('"') for x in sys.argv[1].split(",")]
+before, after, tick, n = (float(x) for x in sys.argv[2:])
+# "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+print(f[1], f[4], f[6], f"{(after - before) / tick / n * 1e6:.1f}")
+PY
+}
+
+for combo in $COMBOS; do
+  c=${combo%%:*}; P=${combo##*:}
+  n=$REQUESTS
+  [[ $c -gt 1 ]] && n=$((REQUESTS * 10))
+  [[ $P -gt 1 ]] && n=$((REQUESTS * 50))
+  for test in $TESTS; do
+    read -r r_rps r_p50 r_p99 r_cpu < <(run "$REDIS_PORT" "$REDIS_PID" "$test" "$c" "$P" "$n")
+    read -r k_rps k_p50 k_p99 k_cpu < <(run "$KV_RESP" "$KV_PID" "$test" "$c" "$P" "$n")
+    printf '%-5s %3s %3s %12.0f %12.0f %6.2f %16s %16s %10s %10s\n' "$test" "$c" "$P" "$r_rps" "$k_rps" \
+      "$(python3 -c "print($k_rps / $r_rps)")" "$r_p50/$r_p99" "$k_p50/$k_p99" "$r_cpu" "$k_cpu"
+  done
+done
+
+echo
+echo "# kvnode's CPU per request by protocol, same node, same shapes (set, then get of prefilled keys)"
+printf '%-5s %3s %3s %14s %14s %6s\n' test c P "RESP µs/req" "binary µs/req" ratio
+for combo in $COMBOS; do
+  c=${combo%%:*}; P=${combo##*:}
+  n=$REQUESTS
+  [[ $c -gt 1 ]] && n=$((REQUESTS * 10))
+  [[ $P -gt 1 ]] && n=$((REQUESTS * 50))
+  for test in set get; do
+    read -r _ _ _ resp_cpu < <(run "$KV_RESP" "$KV_PID" "$test" "$c" "$P" "$n")
+    reads=0
+    [[ $test == get ]] && reads=1
+    before=$(cpu_ticks "$KV_PID")
+    ops=$("$BUILD/bin/kvbench" --endpoints "127.0.0.1:$KV_PORT" --keys "$KEYS" --value-size "$VALUE" --warmup 0 \
+      --connections "$c" --pipeline "$P" --reads "$reads" --seconds 5 --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["ops"])')
+    after=$(cpu_ticks "$KV_PID")
+    bin_cpu=$(python3 -c "print(f'{($after - $before) / $TICK / $ops * 1e6:.1f}')")
+    printf '%-5s %3s %3s %14s %14s %6.2f\n' "$test" "$c" "$P" "$resp_cpu" "$bin_cpu" \
+      "$(python3 -c "print($resp_cpu / $bin_cpu)")"
+  done
+done
