@@ -19,7 +19,29 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# Node.js and npm for the ioredis client test: the machine's own if it has them, else Debian's.
+if ! command -v npm >/dev/null; then
+  for p in nodejs npm; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+fi
+
+# ioredis (npm), pinned by test/clients/package-lock.json, for test/fault/redis_clients_test.cpp.
+install_client_libraries() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/test/clients"
+  [[ -d "$dir/node_modules/ioredis" ]] && return 0
+  command -v npm >/dev/null || return 0
+  echo "install-deps: installing ioredis into $dir/node_modules"
+  if ! (cd "$dir" && npm ci --no-audit --no-fund >/dev/null); then
+    echo "install-deps: npm ci failed in $dir: the ioredis test will be skipped" >&2
+  fi
+}
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  install_client_libraries
+  exit 0
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-deps: missing packages: ${missing[*]}" >&2
@@ -33,3 +55,4 @@ if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
   apt-get update
   apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+install_client_libraries
