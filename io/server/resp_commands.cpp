@@ -511,8 +511,12 @@ void readwrite(resp_connection& c, args_t) {
   c.reply_now().simple("OK");
 }
 
+// DBSIZE: the live keys, read as any read is (linearizable: a follower counts the writes it
+// forwarded). Keys past their TTL whose delete has not applied yet count, as in Redis.
 void dbsize(resp_connection& c, args_t) {
-  c.reply_now().integer(static_cast<std::int64_t>(c.srv().replica().state().key_count()));
+  read_state(c, [](resp_connection& conn, resp::reply& r) {
+    r.integer(static_cast<std::int64_t>(conn.srv().replica().state().key_count()));
+  });
 }
 
 void time(resp_connection& c, args_t) {
@@ -1111,7 +1115,7 @@ const command_table& commands() {
         {"client", {-2, kind::other, client}},
         {"readonly", {1, kind::other, readonly}},
         {"readwrite", {1, kind::other, readwrite}},
-        {"dbsize", {1, kind::other, dbsize}},
+        {"dbsize", {1, kind::read, dbsize}},
         {"time", {1, kind::other, time}},
         {"wait", {3, kind::other, wait}},
         {"config", {-2, kind::other, config}},
