@@ -4,7 +4,7 @@
 //           [--value-size 100] [--keys 1000000] [--reads 0.0] [--prefill] [--json]
 //           [--op point|range|txn-put|cas] [--stale] [--prefixes 10000] [--range-keys 100] [--hot-keys 100]
 //           [--start-node | --start-cluster N] [--fsync always|never] [--index on|off] [--read-from all|leader]
-//           [--node-storage 'KEY = VALUE; ...']
+//           [--node-storage 'KEY = VALUE; ...'] [--resp H:P]
 //
 // Each connection keeps `pipeline` requests in flight, each sent as soon as the previous one on
 // its slot is answered (on the raw protocol, so the load generator stays cheap). `--reads` is the fraction of GETs
@@ -30,6 +30,11 @@
 // until every node has applied the fill. Every refused request (not_leader, unavailable, ...) is
 // counted by status, and so is every answer that is not what was asked for (a range without its
 // keys: "bad_answer"); any error makes the exit status 3.
+//
+// `--resp H:P` sends the point load (GET and SET of the same keys and values) over the Redis
+// protocol to that address instead (a node's [resp] listen), so that both of a node's protocols
+// are measured by the same load generator; `--endpoints` still names the node to prepare (wait
+// for, prefill). A Redis connection answers in order, so its requests in flight are a queue.
 
 #include "bench/args.hpp"
 #include "bench/started_nodes.hpp"
@@ -58,6 +63,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -88,6 +94,7 @@ struct options {
   bool index = true;  // [index] enabled of the nodes started
   std::string node_storage;  // more [storage] lines for the nodes started
   bool reads_from_all = true;  // --read-from all: read-only connections spread over every endpoint
+  std::string resp;  // --resp: the Redis protocol's address the load goes to instead
 };
 
 options parse(int argc, char** argv) {
@@ -146,7 +153,11 @@ options parse(int argc, char** argv) {
                    });
   flags.add_parsed("--node-storage", "'KEY = VALUE; ...'", "more [storage] settings for the nodes started", "",
                    [&](const std::string&, const std::string& v) { o.node_storage = kv::bench::settings_lines(v); });
+  flags.add("--resp", "H:P", "send the point load over the Redis protocol to this address", o.resp);
   flags.parse(argc, argv);
+  if (!o.resp.empty() && (o.shape.op != load_op::point || o.shape.stale)) {
+    flags.usage_error("--resp goes with --op point, without --stale");
+  }
   if (o.connections < 1 || o.pipeline < 1 || o.keys < 1 || o.reads > 1) {
     flags.usage_error("--connections, --pipeline and --keys must be at least 1, and --reads at most 1");
   }
@@ -351,6 +362,133 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
   steady_clock::time_point until_;
 };
 
+// One connection of the point load over the Redis protocol: `pipeline` GETs or SETs in flight,
+// answered in the order sent.
+class resp_load_connection : public std::enable_shared_from_this<resp_load_connection> {
+ public:
+  resp_load_connection(asio::io_context& ctx, const options& o, std::uint64_t seed, totals& t)
+      : socket_(ctx), o_(o), rng_(seed), t_(t), value_(o.value_size, 'v') {}
+
+  void start(const asio::ip::tcp::endpoint& ep, steady_clock::time_point measure_from, steady_clock::time_point until) {
+    measure_from_ = measure_from;
+    until_ = until;
+    socket_.connect(ep);
+    socket_.set_option(asio::ip::tcp::no_delay(true));
+    for (int i = 0; i < o_.pipeline; ++i) send_one();
+    flush();
+    read();
+  }
+
+ private:
+  struct request {
+    steady_clock::time_point started;
+    bool read = false;
+  };
+
+  void send_one() {
+    std::uniform_int_distribution<std::uint64_t> pick(0, o_.keys - 1);
+    std::uniform_real_distribution<double> coin(0, 1);
+    const auto key = kv::bench::point_key(pick(rng_));
+    const bool read = o_.reads > 0 && coin(rng_) < o_.reads;
+    if (read) {
+      fmt::format_to(std::back_inserter(out_), "*2\r\n$3\r\nGET\r\n${}\r\n{}\r\n", key.size(), key);
+    } else {
+      fmt::format_to(std::back_inserter(out_), "*3\r\n$3\r\nSET\r\n${}\r\n{}\r\n${}\r\n{}\r\n", key.size(), key,
+                     value_.size(), value_);
+    }
+    in_flight_.push_back(request{steady_clock::now(), read});
+  }
+
+  void flush() {
+    if (writing_ || out_.empty()) return;
+    writing_ = true;
+    sending_.swap(out_);
+    out_.clear();
+    asio::async_write(socket_, asio::buffer(sending_), [self = shared_from_this()](std::error_code ec, std::size_t) {
+      self->writing_ = false;
+      self->sending_.clear();
+      if (ec) return self->fail(ec.message());
+      self->flush();
+    });
+  }
+
+  void read() {
+    if (in_.size() - end_ < 16384) {
+      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+      if (in_.size() - end_ < 16384) in_.resize(std::max<std::size_t>(in_.size() * 2, 65536));
+    }
+    socket_.async_read_some(asio::buffer(in_.data() + end_, in_.size() - end_),
+                            [self = shared_from_this()](std::error_code ec, std::size_t n) {
+                              if (ec) return self->fail(ec.message());
+                              self->end_ += n;
+                              self->on_data();
+                            });
+  }
+
+  // The length of the reply at the start of `in` (a simple string, error, integer or bulk
+  // string, the only ones GET and SET give), 0 if it has not all arrived.
+  static std::size_t reply_length(std::string_view in) {
+    auto line = in.find("\r\n");
+    if (line == std::string_view::npos) return 0;
+    if (in[0] != '$') return line + 2;
+    const auto n = std::strtoll(std::string(in.substr(1, line - 1)).c_str(), nullptr, 10);
+    if (n < 0) return line + 2;
+    const auto whole = line + 2 + static_cast<std::size_t>(n) + 2;
+    return in.size() >= whole ? whole : 0;
+  }
+
+  void on_data() {
+    const auto now = steady_clock::now();
+    const bool more = now < until_;
+    for (;;) {
+      auto in = std::string_view(in_.data() + begin_, end_ - begin_);
+      const auto n = in.empty() ? 0 : reply_length(in);
+      if (n == 0) break;
+      begin_ += n;
+      const auto r = in_flight_.front();
+      in_flight_.pop_front();
+      if (in[0] == '-') {
+        t_.error("resp_error", std::string(in.substr(1, n - 3)));
+      } else if (r.started >= measure_from_) {
+        ++t_.ops;
+        ++t_.ops_by_target[0];
+        t_.reads += r.read;
+        t_.not_found += in.starts_with("$-1");
+        t_.latency.add(now - r.started);
+      }
+      if (more) send_one();
+    }
+    if (begin_ == end_) begin_ = end_ = 0;
+    flush();
+    if (!in_flight_.empty()) return read();
+    std::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  void fail(const std::string& why) {
+    if (!in_flight_.empty()) t_.error("connection", "connection: " + why, in_flight_.size());
+    std::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  asio::ip::tcp::socket socket_;
+  const options& o_;
+  std::mt19937_64 rng_;
+  totals& t_;
+  std::string value_;
+  std::deque<request> in_flight_;
+  std::string out_;
+  std::string sending_;
+  bool writing_ = false;
+  std::vector<char> in_ = std::vector<char>(65536);
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+  steady_clock::time_point measure_from_;
+  steady_clock::time_point until_;
+};
+
 // Where the load goes: the distinct nodes, and for each connection the index of its node.
 struct load_plan {
   std::vector<std::string> targets;
@@ -470,6 +608,10 @@ int main(int argc, char** argv) {
     }
   }
   auto plan = plan_load(o, leader);
+  if (!o.resp.empty()) {  // every connection to the one Redis-protocol address
+    plan.targets.assign(1, o.resp);
+    plan.connection_target.assign(static_cast<std::size_t>(o.connections), 0);
+  }
   std::vector<asio::ip::tcp::endpoint> addresses;
   for (const auto& target : plan.targets) {
     auto hp = kv::parse_host_port(target);
@@ -488,8 +630,12 @@ int main(int argc, char** argv) {
   for (int c = 0; c < o.connections; ++c) {
     auto target = plan.connection_target[static_cast<std::size_t>(c)];
     try {
-      std::make_shared<load_connection>(ctx, o, static_cast<std::uint64_t>(c) * 7919 + 1, t, target)
-          ->start(addresses[target], measure_from, until);
+      const auto seed = static_cast<std::uint64_t>(c) * 7919 + 1;
+      if (!o.resp.empty()) {
+        std::make_shared<resp_load_connection>(ctx, o, seed, t)->start(addresses[target], measure_from, until);
+        continue;
+      }
+      std::make_shared<load_connection>(ctx, o, seed, t, target)->start(addresses[target], measure_from, until);
     } catch (const std::exception& e) {
       fmt::print(stderr, "kvbench: cannot connect to {}: {}\n", plan.targets[target], e.what());
       return 3;

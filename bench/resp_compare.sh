@@ -2,15 +2,19 @@
 # redis-benchmark against Redis (appendonly yes, appendfsync always: durable per write, like
 # kvnode) and against kvnode's Redis-protocol port, shape by shape back to back in one run, with
 # each server's CPU time per request (user + system from /proc, divided by the requests). Then
-# kvnode's own protocol (kvbench) under the same shapes, for the CPU per request of the two
-# protocols on the same node (the Redis protocol's parser and replies must not be what costs).
+# kvnode's two protocols under one load generator (kvbench, and kvbench --resp), alternated, for
+# the CPU per request each costs on the same node (the Redis protocol's parser and replies must
+# not be what costs).
 #
 #   bench/resp_compare.sh
-#   TESTS="set get" COMBOS="50:16" bench/resp_compare.sh
+#   TESTS="set get" COMBOS="50:16" INDEX=false bench/resp_compare.sh
 #
 # Env: COMBOS "clients:pipeline ..." [1:1 50:1 50:16], TESTS [set get incr mset],
-#      REQUESTS per run at 1 client [20000] (x10 at 50 clients, x50 pipelined), KEYS [1000000],
-#      VALUE bytes [100], BUILD [build]. Needs redis-server and redis-tools (cmake/install-deps.sh).
+#      REQUESTS per redis-benchmark run at 1 client [20000] (x10 at 50 clients, x50 pipelined),
+#      KEYS [1000000], VALUE bytes [100], ROUNDS of the protocol comparison [3], SECS per kvbench
+#      run [4], INDEX: kvnode's search index on or off [true] (Redis has none; the protocol
+#      comparison is fairest without one), BUILD [build].
+# Needs redis-server and redis-tools (cmake/install-deps.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
@@ -19,6 +23,7 @@ TESTS=${TESTS:-"set get incr mset"}
 REQUESTS=${REQUESTS:-20000}
 KEYS=${KEYS:-1000000}
 VALUE=${VALUE:-100}
+INDEX=${INDEX:-true}
 command -v redis-server >/dev/null || { echo "redis-server missing: cmake/install-deps.sh" >&2; exit 1; }
 [[ -x "$BUILD/bin/kvnode" && -x "$BUILD/bin/kvbench" ]] || { echo "build first: make build" >&2; exit 1; }
 
@@ -35,6 +40,15 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_port() { for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; exit 1; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICK=$(getconf CLK_TCK)
+# Waits (up to 10 s) until process $1 is idle: work a run left behind (the search index catching up,
+# a snapshot) must not be charged to the next run.
+settle() {
+  local before after
+  for _ in $(seq 20); do
+    before=$(cpu_ticks "$1"); sleep 0.5; after=$(cpu_ticks "$1")
+    [[ $((after - before)) -le 1 ]] && return
+  done
+}
 
 REDIS_PORT=$(free_port)
 mkdir -p "$WORK/redis"
@@ -52,6 +66,8 @@ data-dir = "$WORK/kv"
 listen = "127.0.0.1:$KV_PORT"
 [resp]
 listen = "127.0.0.1:$KV_RESP"
+[index]
+enabled = $INDEX
 [log]
 level = "warn"
 TOML
@@ -62,13 +78,14 @@ wait_port "$REDIS_PORT"
 wait_port "$KV_RESP"
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(redis-server --version | grep -o 'v=[0-9.]*'), kvnode $(git -C "$ROOT" rev-parse --short HEAD)"
-echo "# ${VALUE}-byte values, $KEYS keys; redis-benchmark against both, Redis then kvnode for each shape"
+echo "# ${VALUE}-byte values, $KEYS keys, kvnode's search index enabled=$INDEX; redis-benchmark against both, Redis then kvnode for each shape"
 printf '%-5s %3s %3s %12s %12s %6s %16s %16s %10s %10s\n' test c P "redis req/s" "kvnode req/s" ratio \
   "redis p50/p99" "kvnode p50/p99" "redis µs" "kvnode µs"
 
 # One redis-benchmark run against port $1 (server pid $2): "rps p50 p99 cpu_us_per_request".
 run() {
   local port=$1 pid=$2 test=$3 c=$4 P=$5 n=$6 before after line
+  settle "$pid"
   before=$(cpu_ticks "$pid")
   line=$(redis-benchmark -h 127.0.0.1 -p "$port" -t "$test" -c "$c" -P "$P" -n "$n" -d "$VALUE" -r "$KEYS" --csv \
     --precision 3 | grep -v '^"test"' | tail -1)
@@ -96,23 +113,37 @@ for combo in $COMBOS; do
 done
 
 echo
-echo "# kvnode's CPU per request by protocol, same node, same shapes (set, then get of prefilled keys)"
+echo "# kvnode's CPU per request by protocol: the same load generator (kvbench, --resp for the Redis"
+echo "# protocol) on the same node, alternated ${ROUNDS:=3} times per shape; medians (set, then get of prefilled keys)"
 printf '%-5s %3s %3s %14s %14s %6s\n' test c P "RESP µs/req" "binary µs/req" ratio
+"$BUILD/bin/kvbench" --endpoints "127.0.0.1:$KV_PORT" --keys "$KEYS" --value-size "$VALUE" --prefill --seconds 0.1 \
+  --warmup 0 >/dev/null
+# kvnode's CPU per request for one kvbench run: `protocol` binary or resp, then kvbench's flags.
+kv_cpu() {
+  local protocol=$1 before after ops
+  shift
+  local via=()
+  [[ $protocol == resp ]] && via=(--resp "127.0.0.1:$KV_RESP")
+  settle "$KV_PID"
+  before=$(cpu_ticks "$KV_PID")
+  ops=$("$BUILD/bin/kvbench" --endpoints "127.0.0.1:$KV_PORT" --keys "$KEYS" --value-size "$VALUE" --warmup 0 \
+    --seconds "${SECS:-4}" --json "${via[@]}" "$@" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["ops"])')
+  after=$(cpu_ticks "$KV_PID")
+  python3 -c "print(f'{($after - $before) / $TICK / $ops * 1e6:.2f}')"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for combo in $COMBOS; do
   c=${combo%%:*}; P=${combo##*:}
-  n=$REQUESTS
-  [[ $c -gt 1 ]] && n=$((REQUESTS * 10))
-  [[ $P -gt 1 ]] && n=$((REQUESTS * 50))
   for test in set get; do
-    read -r _ _ _ resp_cpu < <(run "$KV_RESP" "$KV_PID" "$test" "$c" "$P" "$n")
     reads=0
     [[ $test == get ]] && reads=1
-    before=$(cpu_ticks "$KV_PID")
-    ops=$("$BUILD/bin/kvbench" --endpoints "127.0.0.1:$KV_PORT" --keys "$KEYS" --value-size "$VALUE" --warmup 0 \
-      --connections "$c" --pipeline "$P" --reads "$reads" --seconds 5 --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["ops"])')
-    after=$(cpu_ticks "$KV_PID")
-    bin_cpu=$(python3 -c "print(f'{($after - $before) / $TICK / $ops * 1e6:.1f}')")
-    printf '%-5s %3s %3s %14s %14s %6.2f\n' "$test" "$c" "$P" "$resp_cpu" "$bin_cpu" \
-      "$(python3 -c "print($resp_cpu / $bin_cpu)")"
+    resp=(); binary=()
+    for _ in $(seq "$ROUNDS"); do
+      binary+=("$(kv_cpu binary --connections "$c" --pipeline "$P" --reads "$reads")")
+      resp+=("$(kv_cpu resp --connections "$c" --pipeline "$P" --reads "$reads")")
+    done
+    r=$(median "${resp[@]}"); b=$(median "${binary[@]}")
+    printf '%-5s %3s %3s %14s %14s %6.2f   (runs: RESP %s; binary %s)\n' "$test" "$c" "$P" "$r" "$b" \
+      "$(python3 -c "print($r / $b)")" "${resp[*]}" "${binary[*]}"
   done
 done

@@ -154,6 +154,7 @@ std::vector<std::string> pubsub_registry::patterns_of(subscriber s) const {
 }
 
 std::size_t pubsub_registry::subscriptions(subscriber s) const noexcept {
+  if (by_subscriber_.empty()) return 0;  // asked before every command of a connection
   auto it = by_subscriber_.find(s);
   return it == by_subscriber_.end() ? 0 : it->second.channels.size() + it->second.patterns.size();
 }

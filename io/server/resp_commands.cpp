@@ -41,17 +41,18 @@ namespace kv {
 
 namespace resp_detail {
 
+// Command words are ASCII: folded without the locale's tolower, which every command would call.
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : out) c = ascii_lower(c);
   return out;
 }
 
 bool is(std::string_view arg, std::string_view word) {
   return arg.size() == word.size() &&
-         std::equal(arg.begin(), arg.end(), word.begin(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) == b;
-         });
+         std::equal(arg.begin(), arg.end(), word.begin(), [](char a, char b) { return ascii_lower(a) == b; });
 }
 
 // ---- errors, as Redis words them ----------------------------------------------------------
@@ -1085,9 +1086,7 @@ void pttl(resp_connection& c, args_t a) { ttl_with(c, a, true); }
 const command_spec* find_command(std::string_view name) {
   std::array<char, 32> folded;
   if (name.size() > folded.size()) return nullptr;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    folded[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
-  }
+  for (std::size_t i = 0; i < name.size(); ++i) folded[i] = ascii_lower(name[i]);
   const auto& table = commands();
   auto it = table.find(absl::string_view(folded.data(), name.size()));
   return it == table.end() ? nullptr : &it->second;
@@ -1162,15 +1161,15 @@ const command_table& commands() {
 
 }  // namespace resp_detail
 
-resp_connection::kind resp_command_kind(std::span<const std::string_view> args) {
+resp_command_ref look_up_resp_command(std::span<const std::string_view> args) {
   const auto* s = find_command(args.front());
-  if (s == nullptr) return other_type_command_kind(args);
-  if (!arity_ok(*s, args.size())) return kind::other;
-  return s->kind_of != nullptr ? s->kind_of(args) : s->k;
+  if (s == nullptr) return {nullptr, other_type_command_kind(args)};
+  if (!arity_ok(*s, args.size())) return {s, kind::other};
+  return {s, s->kind_of != nullptr ? s->kind_of(args) : s->k};
 }
 
-void run_resp_command(resp_connection& c, std::span<const std::string_view> args) {
-  const auto* s = find_command(args.front());
+void run_resp_command(resp_connection& c, const resp_command_ref& ref, std::span<const std::string_view> args) {
+  const auto* s = ref.spec;
   // Inside MULTI every command but these is queued, once it is known and well-formed.
   const bool queue = c.multi.active && !is(args.front(), "exec") && !is(args.front(), "discard") &&
                      !is(args.front(), "multi") && !is(args.front(), "watch") && !is(args.front(), "quit") &&
@@ -1181,7 +1180,8 @@ void run_resp_command(resp_connection& c, std::span<const std::string_view> args
     if (!queue && run_other_type_command(c, args)) return;
     return c.reply_now().error(unknown_command(args));
   }
-  c.last_command = lower(args.front());
+  c.last_command.assign(args.front());
+  for (auto& ch : c.last_command) ch = ascii_lower(ch);
   if (args.size() > 1 && (is(args.front(), "client") || is(args.front(), "config") || is(args.front(), "command"))) {
     c.last_command += "|" + lower(args[1]);
   }

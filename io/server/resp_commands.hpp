@@ -159,12 +159,17 @@ std::int64_t ttl_answer(std::int64_t left_ms, bool in_ms);
 std::variant<search::text_query, std::string> parse_search_query(std::string_view q);
 }  // namespace resp_detail
 
-// What `args` (a command, its name first) needs of the connection's order (see
-// resp_connection.hpp): its writes, its reads, or neither (answered at once).
-resp_connection::kind resp_command_kind(std::span<const std::string_view> args);
+// The command `args` (its name first) looked up once: what runs it (nullptr: no such command),
+// and what it needs of the connection's order (see resp_connection.hpp): its writes, its reads,
+// or neither (answered at once).
+struct resp_command_ref {
+  const resp_detail::command_spec* spec;
+  resp_connection::kind k;
+};
+resp_command_ref look_up_resp_command(std::span<const std::string_view> args);
 
-// Runs the command `args` on `c`; its reply is given at once (reply_now) or later (a ticket).
-// Arguments are views valid during the call only.
-void run_resp_command(resp_connection& c, std::span<const std::string_view> args);
+// Runs the command `args`, looked up as `ref`, on `c`; its reply is given at once (reply_now) or
+// later (a ticket). Arguments are views valid during the call only.
+void run_resp_command(resp_connection& c, const resp_command_ref& ref, std::span<const std::string_view> args);
 
 }  // namespace kv

@@ -239,14 +239,15 @@ void resp_connection::handle_input() {
       break;
     }
     const auto& args = parser_.args();
-    const auto k = resp_command_kind(args);
+    const auto command = look_up_resp_command(args);
+    const auto k = command.k;
     // Held back, its bytes left in the input, until the commands it must follow are answered.
     if ((k == kind::read && writes_in_flight_ > 0) || (k == kind::write && reads_in_flight_ > 0) ||
         (k == kind::exclusive && reads_in_flight_ + writes_in_flight_ > 0)) {
       return;
     }
     ++srv_.stats_.requests;
-    run_resp_command(*this, args);
+    run_resp_command(*this, command, args);
     in_begin_ += parser_.consumed();
   }
   flush_replies();
