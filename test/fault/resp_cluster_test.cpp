@@ -5,6 +5,7 @@
 #include "harness/cluster.hpp"
 #include "harness/cluster_status.hpp"
 #include "harness/resp_client.hpp"
+#include "support/resp_expect.hpp"
 #include "support/client_util.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -23,11 +24,6 @@ std::uint64_t current_leader(cluster& cl) {
   std::uint64_t leader = 0;
   run_async([&](asio::io_context&) -> asio::awaitable<void> { leader = co_await wait_for_leader(cl); });
   return leader;
-}
-
-void expect(raw_client& c, std::string_view request, std::string_view reply) {
-  auto got = c.ask(request, reply);
-  BOOST_TEST(got == reply, "request " << request << " got " << got);
 }
 
 // The integer of a ":n\r\n" reply; nullopt for anything else.

@@ -5,6 +5,7 @@
 
 #include "harness/node_process.hpp"
 #include "harness/resp_client.hpp"
+#include "support/resp_expect.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
@@ -14,29 +15,14 @@
 #include <string>
 
 using namespace kv::harness;
+using namespace kv::test;
 
 namespace {
-
-struct resp_node {
-  node_process node;
-  unsigned short port = node.resp_port();
-};
-
-void expect(raw_client& c, std::string_view request, std::string_view reply) {
-  auto got = c.ask(request, reply);
-  BOOST_TEST(got == reply, "request " << request << " got " << got);
-}
 
 // A one-line reply (an integer, an error) to `request`.
 std::string line(raw_client& c, std::string_view request) {
   c.send(request);
-  std::string out;
-  while (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0) {
-    auto got = c.read(1);
-    if (got.empty()) break;
-    out += got;
-  }
-  return out;
+  return c.read_line();
 }
 
 // The integer a one-line reply (":n\r\n") carries.

@@ -8,6 +8,7 @@
 #include "harness/node_process.hpp"
 #include "harness/process.hpp"
 #include "harness/resp_client.hpp"
+#include "support/resp_expect.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
@@ -23,19 +24,10 @@
 #include <vector>
 
 using namespace kv::harness;
+using namespace kv::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct resp_node {
-  node_process node;
-  unsigned short port = node.resp_port();
-};
-
-void expect(raw_client& c, std::string_view request, std::string_view reply) {
-  auto got = c.ask(request, reply);
-  BOOST_TEST(got == reply, "request " << request << " got " << got);
-}
 
 // Expects exactly `bytes` to arrive next, with nothing sent.
 void expect_pushed(raw_client& c, std::string_view bytes) {

@@ -5,6 +5,7 @@
 
 #include "harness/node_process.hpp"
 #include "harness/resp_client.hpp"
+#include "support/resp_expect.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
@@ -15,20 +16,10 @@
 #include <thread>
 
 using namespace kv::harness;
+using namespace kv::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct resp_node {
-  node_process node;
-  unsigned short port = node.resp_port();
-  explicit resp_node(std::string toml = {}) : node(std::move(toml)) {}
-};
-
-void expect(raw_client& c, std::string_view request, std::string_view reply) {
-  auto got = c.ask(request, reply);
-  BOOST_TEST(got == reply, "request " << request << " got " << got);
-}
 
 std::string bulk(std::string_view s) { return fmt::format("${}\r\n{}\r\n", s.size(), s); }
 std::string count(std::size_t n) { return fmt::format("*{}\r\n", n); }

@@ -7,6 +7,7 @@
 #include "harness/node_process.hpp"
 #include "harness/process.hpp"
 #include "harness/resp_client.hpp"
+#include "support/resp_expect.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
@@ -25,21 +26,12 @@
 #include <vector>
 
 using namespace kv::harness;
+using namespace kv::test;
 using namespace std::chrono_literals;
 
 namespace {
 
 // A node, with the Redis protocol on the free port the harness gives it.
-struct resp_node {
-  node_process node;
-  unsigned short port = node.resp_port();
-};
-
-void expect(raw_client& c, std::string_view request, std::string_view reply) {
-  auto got = c.ask(request, reply);
-  BOOST_TEST(got == reply, "request " << request << " got " << got);
-}
-
 // A /proc/<pid>/status field in kB (VmRSS, VmHWM: the peak).
 long status_kb(pid_t pid, std::string_view field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
