@@ -86,6 +86,25 @@ std::int64_t ttl_answer(std::int64_t left_ms, bool in_ms) {
 
 std::optional<std::int64_t> integer_arg(std::string_view s) { return parse_int64(s); }
 
+std::optional<std::vector<std::pair<std::string_view, std::string_view>>> distinct_pairs(resp_connection& c,
+                                                                                          args_t a) {
+  if (a.size() % 2 == 0) {
+    auto r = c.reply_now();
+    wrong_arity(r, a[0]);
+    return std::nullopt;
+  }
+  absl::flat_hash_map<std::string_view, std::string_view> last;
+  for (std::size_t i = 1; i + 1 < a.size(); i += 2) last[a[i]] = a[i + 1];
+  if (too_many_keys(c, last.size())) return std::nullopt;
+  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+  pairs.reserve(last.size());
+  for (std::size_t i = 1; i + 1 < a.size(); i += 2) {
+    auto it = last.find(a[i]);
+    if (it != last.end() && it->second.data() == a[i + 1].data()) pairs.emplace_back(a[i], a[i + 1]);
+  }
+  return pairs;
+}
+
 bool too_many_keys(resp_connection& c, std::size_t keys) {
   const auto max = c.srv().replica().storage().max_txn_ops;
   if (keys <= max) return false;
@@ -957,20 +976,10 @@ void mget(resp_connection& c, args_t a) {
 }
 
 void mset(resp_connection& c, args_t a) {
-  if (a.size() % 2 == 0) {
-    auto r = c.reply_now();
-    return wrong_arity(r, a[0]);
-  }
-  // A key given twice takes its last value, as in Redis; a transaction writes each key once.
-  absl::flat_hash_map<std::string_view, std::string_view> last;
-  for (std::size_t i = 1; i + 1 < a.size(); i += 2) last[a[i]] = a[i + 1];
-  if (too_many_keys(c, last.size())) return;
+  auto pairs = distinct_pairs(c, a);
+  if (!pairs) return;
   kv::txn t;
-  for (std::size_t i = 1; i + 1 < a.size(); i += 2) {
-    auto it = last.find(a[i]);
-    if (it == last.end() || it->second.data() != a[i + 1].data()) continue;
-    t.then_ops.push_back(make_put(std::string(a[i]), std::string(a[i + 1])));
-  }
+  for (const auto& [key, value] : *pairs) t.then_ops.push_back(make_put(std::string(key), std::string(value)));
   write_txn(c, t, [](resp::reply& r, const txn_reply&) { r.simple("OK"); });
 }
 

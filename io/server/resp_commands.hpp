@@ -16,6 +16,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 #include <string_view>
 #include <variant>
 
@@ -81,6 +83,11 @@ void refusal(resp::reply& r, const error_info& e);
 // Commands over many keys are one transaction each, so at most max-txn-ops keys: true (having
 // answered Redis's way of refusing) if `keys` is more.
 bool too_many_keys(resp_connection& c, std::size_t keys);
+// MSET's and MSETNX's `key value ...` (after the name) as pairs in order, each key once with the
+// last value given for it (as Redis: a transaction writes each key once); nullopt once the error
+// (arity, too many keys) is answered.
+std::optional<std::vector<std::pair<std::string_view, std::string_view>>> distinct_pairs(resp_connection& c,
+                                                                                          args_t a);
 // Redis's string2ll for a command's integer argument.
 std::optional<std::int64_t> integer_arg(std::string_view s);
 // The wall clock in Unix milliseconds (EXPIREAT's and PXAT's times are on it).

@@ -169,23 +169,16 @@ void getex(resp_connection& c, args_t a) {
 // MSETNX key value [key value ...]: every key set, or none if any exists (1 or 0). A key given
 // twice takes its last value, as in Redis.
 void msetnx(resp_connection& c, args_t a) {
-  if (a.size() % 2 == 0) {
-    auto r = c.reply_now();
-    return wrong_arity(r, a[0]);
-  }
-  absl::flat_hash_map<std::string_view, std::string_view> last;
-  for (std::size_t i = 1; i + 1 < a.size(); i += 2) last[a[i]] = a[i + 1];
-  if (too_many_keys(c, last.size())) return;
+  auto pairs = distinct_pairs(c, a);
+  if (!pairs) return;
   kv::txn t;
-  for (std::size_t i = 1; i + 1 < a.size(); i += 2) {
-    auto it = last.find(a[i]);
-    if (it == last.end() || it->second.data() != a[i + 1].data()) continue;
+  for (const auto& [key, value] : *pairs) {
     compare absent;
-    absent.key = std::string(a[i]);
+    absent.key = std::string(key);
     absent.target = compare_target::version;
     absent.number = 0;
     t.compares.push_back(std::move(absent));
-    t.then_ops.push_back(make_put(std::string(a[i]), std::string(a[i + 1])));
+    t.then_ops.push_back(make_put(std::string(key), std::string(value)));
   }
   write_txn(c, t, [](resp::reply& r, const txn_reply& x) { r.integer(x.succeeded ? 1 : 0); });
 }
