@@ -233,11 +233,69 @@ asio::awaitable<void> prefill(kv::client& c, const options& o) {
 // spends as little CPU per request as it can (the server shares the machine): `pipeline`
 // requests are kept in flight; each answer is timed and replaced by a new request, and all
 // requests made while handling one read go out in one write.
-class load_connection : public std::enable_shared_from_this<load_connection> {
+// What both kinds of load connection share: a socket, the requests queued to send (one write at a
+// time, the next batch gathering meanwhile), and the bytes received and not yet parsed.
+// `Derived` provides on_data() (parse in_[begin_, end_), send more, read() again) and fail().
+template <typename Derived>
+class load_io : public std::enable_shared_from_this<Derived> {
+ protected:
+  explicit load_io(asio::io_context& ctx) : socket_(ctx) {}
+
+  void connect(const asio::ip::tcp::endpoint& ep) {
+    socket_.connect(ep);
+    socket_.set_option(asio::ip::tcp::no_delay(true));
+  }
+
+  void flush() {
+    if (writing_ || out_.empty()) return;
+    writing_ = true;
+    sending_.swap(out_);
+    out_.clear();
+    asio::async_write(socket_, asio::buffer(sending_),
+                      [self = this->shared_from_this()](std::error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        self->sending_.clear();
+                        if (ec) return self->fail(ec.message());
+                        self->flush();
+                      });
+  }
+
+  void read() {
+    if (in_.size() - end_ < 16384) {
+      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+      if (in_.size() - end_ < 16384) in_.resize(std::max<std::size_t>(in_.size() * 2, 65536));
+    }
+    socket_.async_read_some(asio::buffer(in_.data() + end_, in_.size() - end_),
+                            [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
+                              if (ec) return self->fail(ec.message());
+                              self->end_ += n;
+                              self->on_data();
+                            });
+  }
+
+  void close() {
+    std::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  asio::ip::tcp::socket socket_;
+  std::string out_;
+  std::string sending_;
+  bool writing_ = false;
+  std::vector<char> in_ = std::vector<char>(65536);
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+};
+
+class load_connection : public load_io<load_connection> {
+  friend class load_io<load_connection>;
+
  public:
   // `target` indexes totals::ops_by_target: the node this connection talks to.
   load_connection(asio::io_context& ctx, const options& o, std::uint64_t seed, totals& t, std::size_t target)
-      : socket_(ctx),
+      : load_io(ctx),
         o_(o),
         rng_(seed),
         t_(t),
@@ -248,8 +306,7 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
   void start(const asio::ip::tcp::endpoint& ep, steady_clock::time_point measure_from, steady_clock::time_point until) {
     measure_from_ = measure_from;
     until_ = until;
-    socket_.connect(ep);
-    socket_.set_option(asio::ip::tcp::no_delay(true));
+    connect(ep);
     for (int i = 0; i < o_.pipeline; ++i) send_one(static_cast<std::uint64_t>(i), true);
     flush();
     read();
@@ -265,34 +322,6 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
       shape_.follow(slots_[slot], out_, id);
     }
     ++outstanding_;
-  }
-
-  void flush() {
-    if (writing_ || out_.empty()) return;
-    writing_ = true;
-    sending_.swap(out_);
-    out_.clear();
-    asio::async_write(socket_, asio::buffer(sending_), [self = shared_from_this()](std::error_code ec, std::size_t) {
-      self->writing_ = false;
-      self->sending_.clear();
-      if (ec) return self->fail(ec.message());
-      self->flush();
-    });
-  }
-
-  void read() {
-    if (in_.size() - end_ < 16384) {
-      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
-      end_ -= begin_;
-      begin_ = 0;
-      if (in_.size() - end_ < 16384) in_.resize(std::max<std::size_t>(in_.size() * 2, 65536));
-    }
-    socket_.async_read_some(asio::buffer(in_.data() + end_, in_.size() - end_),
-                            [self = shared_from_this()](std::error_code ec, std::size_t n) {
-                              if (ec) return self->fail(ec.message());
-                              self->end_ += n;
-                              self->on_data();
-                            });
   }
 
   void on_data() {
@@ -333,17 +362,14 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
     if (begin_ == end_) begin_ = end_ = 0;
     flush();
     if (outstanding_ > 0) return read();
-    std::error_code ignored;
-    socket_.close(ignored);
+    close();
   }
 
   void fail(const std::string& why) {
     if (outstanding_ > 0) t_.error("connection", "connection: " + why, static_cast<std::uint64_t>(outstanding_));
-    std::error_code ignored;
-    socket_.close(ignored);
+    close();
   }
 
-  asio::ip::tcp::socket socket_;
   const options& o_;
   std::mt19937_64 rng_;
   totals& t_;
@@ -352,28 +378,23 @@ class load_connection : public std::enable_shared_from_this<load_connection> {
   std::vector<kv::bench::slot> slots_;
   std::uint64_t next_id_ = 1;
   int outstanding_ = 0;
-  std::string out_;
-  std::string sending_;
-  bool writing_ = false;
-  std::vector<char> in_ = std::vector<char>(65536);
-  std::size_t begin_ = 0;
-  std::size_t end_ = 0;
   steady_clock::time_point measure_from_;
   steady_clock::time_point until_;
 };
 
 // One connection of the point load over the Redis protocol: `pipeline` GETs or SETs in flight,
 // answered in the order sent.
-class resp_load_connection : public std::enable_shared_from_this<resp_load_connection> {
+class resp_load_connection : public load_io<resp_load_connection> {
+  friend class load_io<resp_load_connection>;
+
  public:
   resp_load_connection(asio::io_context& ctx, const options& o, std::uint64_t seed, totals& t)
-      : socket_(ctx), o_(o), rng_(seed), t_(t), value_(o.value_size, 'v') {}
+      : load_io(ctx), o_(o), rng_(seed), t_(t), value_(o.value_size, 'v') {}
 
   void start(const asio::ip::tcp::endpoint& ep, steady_clock::time_point measure_from, steady_clock::time_point until) {
     measure_from_ = measure_from;
     until_ = until;
-    socket_.connect(ep);
-    socket_.set_option(asio::ip::tcp::no_delay(true));
+    connect(ep);
     for (int i = 0; i < o_.pipeline; ++i) send_one();
     flush();
     read();
@@ -397,34 +418,6 @@ class resp_load_connection : public std::enable_shared_from_this<resp_load_conne
                      value_.size(), value_);
     }
     in_flight_.push_back(request{steady_clock::now(), read});
-  }
-
-  void flush() {
-    if (writing_ || out_.empty()) return;
-    writing_ = true;
-    sending_.swap(out_);
-    out_.clear();
-    asio::async_write(socket_, asio::buffer(sending_), [self = shared_from_this()](std::error_code ec, std::size_t) {
-      self->writing_ = false;
-      self->sending_.clear();
-      if (ec) return self->fail(ec.message());
-      self->flush();
-    });
-  }
-
-  void read() {
-    if (in_.size() - end_ < 16384) {
-      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
-      end_ -= begin_;
-      begin_ = 0;
-      if (in_.size() - end_ < 16384) in_.resize(std::max<std::size_t>(in_.size() * 2, 65536));
-    }
-    socket_.async_read_some(asio::buffer(in_.data() + end_, in_.size() - end_),
-                            [self = shared_from_this()](std::error_code ec, std::size_t n) {
-                              if (ec) return self->fail(ec.message());
-                              self->end_ += n;
-                              self->on_data();
-                            });
   }
 
   // The length of the reply at the start of `in` (a simple string, error, integer or bulk
@@ -463,28 +456,19 @@ class resp_load_connection : public std::enable_shared_from_this<resp_load_conne
     if (begin_ == end_) begin_ = end_ = 0;
     flush();
     if (!in_flight_.empty()) return read();
-    std::error_code ignored;
-    socket_.close(ignored);
+    close();
   }
 
   void fail(const std::string& why) {
     if (!in_flight_.empty()) t_.error("connection", "connection: " + why, in_flight_.size());
-    std::error_code ignored;
-    socket_.close(ignored);
+    close();
   }
 
-  asio::ip::tcp::socket socket_;
   const options& o_;
   std::mt19937_64 rng_;
   totals& t_;
   std::string value_;
   std::deque<request> in_flight_;
-  std::string out_;
-  std::string sending_;
-  bool writing_ = false;
-  std::vector<char> in_ = std::vector<char>(65536);
-  std::size_t begin_ = 0;
-  std::size_t end_ = 0;
   steady_clock::time_point measure_from_;
   steady_clock::time_point until_;
 };

@@ -126,7 +126,9 @@ void submit_write(resp_connection& c, const kv::txn& t, write_answer done) {
     if (!r) {
       // Refused before it was proposed: this node no longer leads (a TTL write waiting for a new
       // leader's clock, say), so the leader may take it.
-      if (r.is(errc::not_leader) && srv.forwarder().possible()) return srv.forwarder().forward(std::move(t), std::move(done));
+      if (r.is(errc::not_leader) && srv.forwarder().possible()) {
+        return srv.forwarder().forward(std::move(t), std::move(done));
+      }
       return done(r.failure());
     }
     auto answer = decode_reply(srv.replica().reply());
