@@ -158,21 +158,29 @@ bool worth_retrying(const result<std::uint64_t>& r, const store& st) {
   return !r && (r.is(errc::not_leader) || r.is(errc::unavailable)) && !st.stopping();
 }
 
-asio::awaitable<void> patient_barrier(store& st, read_barrier_done done) {
+// The retries after a first refusal.
+asio::awaitable<result<std::uint64_t>> retry_barrier(store& st) {
   const auto deadline = std::chrono::steady_clock::now() + read_patience;
   asio::steady_timer pause(co_await asio::this_coro::executor);
   for (;;) {
     pause.expires_after(read_retry_pause);
     co_await pause.async_wait(asio::use_awaitable);
     auto r = co_await st.read_barrier();
-    if (!worth_retrying(r, st) || std::chrono::steady_clock::now() >= deadline) {
-      done(std::move(r));
-      co_return;
-    }
+    if (!worth_retrying(r, st) || std::chrono::steady_clock::now() >= deadline) co_return r;
   }
 }
 
+asio::awaitable<void> patient_barrier(store& st, read_barrier_done done) {
+  done(co_await retry_barrier(st));
+}
+
 }  // namespace
+
+asio::awaitable<result<std::uint64_t>> read_barrier(store& st) {
+  auto r = co_await st.read_barrier();
+  if (!worth_retrying(r, st)) co_return r;
+  co_return co_await retry_barrier(st);
+}
 
 void read_barrier(resp_connection& c, read_barrier_done done) {
   auto& srv = c.srv();

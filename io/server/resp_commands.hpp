@@ -10,6 +10,7 @@
 #include "io/server/resp_connection.hpp"
 
 #include <absl/container/flat_hash_map.h>
+#include <asio/awaitable.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -108,6 +109,8 @@ void submit_write(resp_connection& c, const kv::txn& t, write_answer done);
 // writes do.
 using read_barrier_done = std::function<void(result<std::uint64_t>)>;
 void read_barrier(resp_connection& c, read_barrier_done done);
+// The same, for a coroutine.
+asio::awaitable<result<std::uint64_t>> read_barrier(store& st);
 // Whether a read may be served from this node's state at once: the connection said READONLY,
 // or this node alone is the cluster.
 bool reads_now(resp_connection& c);

@@ -234,7 +234,7 @@ asio::awaitable<void> run_query(std::shared_ptr<resp_connection> self, resp_conn
   auto& st = self->srv().replica();
   const std::uint64_t applied = st.applied_index();
   result<std::uint64_t> at = applied;
-  if (!self->read_only && !st.reads_are_local()) at = co_await st.read_barrier();
+  if (!self->read_only && !st.reads_are_local()) at = co_await read_barrier(st);
   result<search::search_answer> answer = errc::internal;
   if (at) {
     answer = co_await query(*self->srv().search_index(), std::max(applied, *at));
