@@ -17,6 +17,7 @@
 #include <asio/any_io_executor.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,6 +47,7 @@ class write_forwarder {
 
  private:
   asio::any_io_executor executor_;
+  std::uint64_t id_;                     // this node's
   std::vector<std::string> endpoints_;  // the other members' client addresses
   // The kvnode client the writes go through (a type of the .cpp's, so that this header does not
   // bring kv::client into the Redis commands' scope, where `client` is CLIENT's).

@@ -11,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <thread>
 #include <string>
 
 using namespace kv;
@@ -108,6 +109,37 @@ BOOST_AUTO_TEST_CASE(a_client_of_a_follower_rides_out_a_leader_kill) {
   const auto final_value = std::stoll(bulk.substr(bulk.find('\n') + 1));
   BOOST_TEST(final_value >= acked);
   BOOST_TEST(final_value <= acked + refused);
+}
+
+// Without a majority a forwarded write cannot commit: it is answered with an error once the
+// forwarder gives up looking for a leader (seconds, not never), the node keeps serving other
+// commands meanwhile, and it still stops promptly with such a write in flight.
+BOOST_AUTO_TEST_CASE(a_follower_without_a_majority_answers_and_stops) {
+  cluster cl;
+  const auto leader = current_leader(cl);
+  const auto follower = leader % 3 + 1;
+  raw_client f(cl.member(follower).resp_port());
+  expect(f, cmd({"SET", "before", "1"}), "+OK\r\n");
+  cl.member(leader).kill9();
+  cl.member(6 - leader - follower).kill9();
+  const auto sent = std::chrono::steady_clock::now();
+  f.send(cmd({"SET", "k", "v"}));
+  raw_client other(cl.member(follower).resp_port());
+  expect(other, cmd({"PING"}), "+PONG\r\n");  // served while the write waits
+  std::string answer;
+  for (int i = 0; i < 4 && answer.empty(); ++i) answer = f.read_line();  // up to 20 s
+  const auto waited = std::chrono::steady_clock::now() - sent;
+  BOOST_TEST_MESSAGE("without a majority, after " << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()
+                                                   << " ms: " << answer);
+  BOOST_TEST(answer.rfind("-ERR ", 0) == 0u, "answer: " << answer);
+  BOOST_TEST((waited < 15s));
+  // Stopping with a forwarded write in flight: the node exits cleanly, within its shutdown timeout.
+  raw_client last(cl.member(follower).resp_port());
+  last.send(cmd({"SET", "k", "w"}));
+  std::this_thread::sleep_for(200ms);
+  const auto stopping = std::chrono::steady_clock::now();
+  BOOST_TEST(cl.member(follower).stop() == 0);
+  BOOST_TEST((std::chrono::steady_clock::now() - stopping < 15s));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
