@@ -6,11 +6,14 @@
 #include "io/server/server.hpp"
 #include "raft/replica/store.hpp"
 
+#include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <memory>
+#include <map>
 #include <limits>
 #include <variant>
 
@@ -151,6 +154,164 @@ std::variant<planned, std::string> plan(const std::vector<std::string>& a) {
   return p;
 }
 
+// ---- a transaction that writes a key more than once ----------------------------------------
+
+// Whether the ops write some key twice (puts, incrs, deletes and expires all write), which a
+// kvnode transaction refuses (etcd's rule) and Redis's MULTI does all the time (INCR then EXPIRE).
+bool writes_a_key_twice(const std::vector<txn_op>& ops) {
+  absl::flat_hash_map<std::string_view, int> writes;
+  for (const auto& op : ops) {
+    if (op.type != txn_op_type::range && op.type != txn_op_type::ttl && ++writes[op.key] > 1) return true;
+  }
+  return false;
+}
+
+// A key as the queued commands leave it, starting from this node's state.
+struct simulated_key {
+  key_state read;            // as read (look_up): its mod_revision is the transaction's compare
+  bool live = false;
+  std::string value;
+  std::int64_t left_ms = -1;  // its TTL, counted from now; -1 none
+  bool stored_ttl = false;    // the TTL it had when read, unchanged (written back with op_keep_ttl)
+  bool written = false;
+};
+
+// Runs `ops` (one key each, as the queued commands make them) against `keys`, filled from `st` as
+// they are first met, in order, as the transaction would; their results, or Redis's error.
+std::variant<std::vector<op_result>, std::string> simulate(const kv::store& st, const std::vector<txn_op>& ops,
+                                                          std::map<std::string, simulated_key>& keys,
+                                                          std::vector<std::string>& order) {
+  std::vector<op_result> results;
+  for (const auto& op : ops) {
+    auto [it, fresh] = keys.try_emplace(op.key);
+    auto& k = it->second;
+    if (fresh) {
+      order.push_back(op.key);
+      k.read = look_up(st, op.key);
+      k.live = k.read.live;
+      k.value = k.read.value;
+      k.left_ms = k.read.left_ms;
+      k.stored_ttl = k.read.live;
+    }
+    op_result r;
+    r.type = op.type;
+    switch (op.type) {
+      case txn_op_type::range:
+        r.count = k.live ? 1 : 0;
+        if (k.live && (op.flags & op_count_only) == 0) r.kvs.push_back(kv_version{op.key, k.value, 0, 0, 0});
+        break;
+      case txn_op_type::put:
+        k.stored_ttl = k.stored_ttl && k.live && (op.flags & op_keep_ttl) != 0;
+        if ((op.flags & op_ttl) != 0) {
+          k.left_ms = op.ttl_ms;
+        } else if ((op.flags & op_keep_ttl) == 0 || !k.live) {
+          k.left_ms = -1;
+        }
+        k.live = true;
+        k.value = op.value;
+        k.written = true;
+        break;
+      case txn_op_type::delete_range:
+        r.count = k.live ? 1 : 0;
+        k.live = false;
+        k.stored_ttl = false;
+        k.left_ms = -1;
+        k.written = true;
+        break;
+      case txn_op_type::incr: {
+        std::int64_t n = 0;
+        if (k.live) {
+          auto parsed = parse_int64(k.value);
+          if (!parsed) return std::string(not_integer);
+          n = *parsed;
+        }
+        if ((op.delta > 0 && n > std::numeric_limits<std::int64_t>::max() - op.delta) ||
+            (op.delta < 0 && n < std::numeric_limits<std::int64_t>::min() - op.delta)) {
+          return std::string("ERR increment or decrement would overflow");
+        }
+        if (!k.live) k.left_ms = -1;  // a new key; an incr keeps a live key's TTL
+        k.stored_ttl = k.stored_ttl && k.live;
+        k.live = true;
+        k.value = std::to_string(n + op.delta);
+        r.value = n + op.delta;
+        k.written = true;
+        break;
+      }
+      case txn_op_type::expire:
+        if (!k.live) {
+          r.value = 0;
+        } else if (op.ttl_ms == 0) {  // PERSIST: 1 if it took a TTL away
+          r.value = k.left_ms >= 0 ? 1 : 0;
+          if (k.left_ms >= 0) k.written = true;
+          k.left_ms = -1;
+          k.stored_ttl = false;
+        } else {
+          r.value = 1;
+          k.left_ms = op.ttl_ms;
+          k.stored_ttl = false;
+          k.written = true;
+        }
+        break;
+      case txn_op_type::ttl:
+        r.value = !k.live ? -2 : k.left_ms;
+        break;
+    }
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+// EXEC by simulation: the queued commands run against this node's state in order, and one
+// transaction writes each key's final state, if the watched keys and every key read are still as
+// they were (else it is decided again: a watched key that changed then answers the null array).
+// A TTL the commands left alone is kept exactly; one they set counts from the write.
+void exec_by_simulation(resp_connection& c, kv::txn t, std::vector<planned> plans) {
+  auto shared_plans = std::make_shared<std::vector<planned>>(std::move(plans));
+  run_optimistic(c, [t = std::move(t), plans = shared_plans](const kv::store& st) {
+    for (const auto& w : t.compares) {
+      auto now = st.state().keys().get(w.key);
+      if ((now ? now->mod_revision : 0) != w.number) {
+        return answer_only([](resp::reply& r) { r.null_array(); });  // a watched key changed, as in Redis
+      }
+    }
+    std::map<std::string, simulated_key> keys;
+    std::vector<std::string> order;
+    auto outcome = simulate(st, t.then_ops, keys, order);
+    if (auto* error = std::get_if<std::string>(&outcome)) {
+      return answer_only([error = *error](resp::reply& r) { r.error(error); });  // nothing applied
+    }
+    decision d;
+    d.answer = [plans, results = std::get<0>(std::move(outcome))](resp::reply& r) {
+      r.array(plans->size());
+      std::size_t at = 0;
+      for (const auto& p : *plans) {
+        p.answer(r, std::span<const op_result>(results).subspan(at, p.ops.size()));
+        at += p.ops.size();
+      }
+    };
+    kv::txn write;
+    write.compares = t.compares;
+    for (const auto& key : order) {
+      const auto& k = keys.at(key);
+      write.compares.push_back(unchanged(key, k.read.mod_revision));
+      if (!k.written) continue;
+      if (!k.live) {
+        if (k.read.mod_revision != 0) write.then_ops.push_back(make_delete_range(key));
+      } else if (k.stored_ttl) {
+        auto put = make_put(key, k.value);
+        put.flags |= op_keep_ttl;
+        write.then_ops.push_back(std::move(put));
+      } else if (k.left_ms > 0) {
+        write.then_ops.push_back(make_put_ttl(key, k.value, k.left_ms));
+      } else {
+        write.then_ops.push_back(make_put(key, k.value));
+      }
+    }
+    if (!write.then_ops.empty()) d.write = std::move(write);
+    return d;
+  });
+}
+
 void reset(resp_connection::multi_state& m) {
   m.active = false;
   m.failed = false;
@@ -244,6 +405,7 @@ void resp_exec(resp_connection& c, args_t) {
     for (const auto& p : plans) p.answer(r, {});
     return;
   }
+  if (writes_a_key_twice(t.then_ops)) return exec_by_simulation(c, std::move(t), std::move(plans));
   if (t.then_ops.empty()) t.then_ops.push_back(make_range(t.compares.front().key));  // a txn needs an op
   auto answer = [plans = std::move(plans)](resp::reply& r, const txn_reply& x) {
     if (!x.succeeded) return r.null_array();  // a watched key changed: nothing ran, as in Redis

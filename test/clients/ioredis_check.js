@@ -126,6 +126,9 @@ async function transactions(r) {
   await r.flushdb();
   const res = await r.multi().set('t1', 'a').incr('t2').get('t1').exec();
   check(JSON.stringify(res) === JSON.stringify([[null, 'OK'], [null, 1], [null, 'a']]), `MULTI/EXEC ${JSON.stringify(res)}`);
+  const twice = await r.multi().incr('rl').expire('rl', 60).set('x', '1').incr('x').exec();
+  check(JSON.stringify(twice) === JSON.stringify([[null, 1], [null, 1], [null, 'OK'], [null, 2]]) &&
+    (await r.ttl('rl')) === 60, `MULTI/EXEC writing a key twice ${JSON.stringify(twice)}`);
   const other = connect(ARGS.other);
   await r.watch('t2');
   await other.set('t2', '99');

@@ -114,6 +114,9 @@ def transactions(r):
     with r.pipeline(transaction=True) as p:
         p.set("t1", "a").incr("t2").get("t1")
         check(p.execute() == [True, 1, b"a"], "MULTI/EXEC")
+    with r.pipeline() as p:  # a rate limiter's INCR then EXPIRE: one key written twice
+        p.incr("rl").expire("rl", 60).set("x", 1).incr("x")
+        check(p.execute() == [1, True, True, 2] and r.ttl("rl") == 60, "MULTI/EXEC writing a key twice")
 
     def bump(pipe):
         value = int(pipe.get("t2"))

@@ -338,6 +338,21 @@ BOOST_AUTO_TEST_CASE(transactions) {
            c({"PING"}), c({"EXEC"}), c({"MULTI"}), c({"EXEC"}), c({"UNWATCH", "x"})});
 }
 
+// A transaction writing a key more than once (kvnode runs it against its state and writes each
+// key's final state: docs/redis.md).
+BOOST_AUTO_TEST_CASE(transactions_writing_a_key_twice) {
+  compare({c({"MULTI"}), c({"INCR", "rl"}), c({"EXPIRE", "rl", "60"}), c({"INCR", "rl"}), c({"TTL", "rl"}),
+           c({"EXEC"}), c({"GET", "rl"}), c({"TTL", "rl"}), c({"MULTI"}), c({"SET", "a2", "1"}), c({"INCR", "a2"}),
+           c({"GET", "a2"}), c({"DEL", "a2"}), c({"EXISTS", "a2"}), c({"SET", "a2", "x"}), c({"GET", "a2"}),
+           c({"EXEC"}), c({"GET", "a2"}), c({"SET", "k3", "v", "EX", "100"}), c({"MULTI"}),
+           c({"SET", "k3", "w", "KEEPTTL"}), c({"SET", "k3", "z", "KEEPTTL"}), c({"TTL", "k3"}), c({"EXEC"}),
+           c({"TTL", "k3"}), c({"GET", "k3"}), c({"MULTI"}), c({"SET", "p", "1", "EX", "100"}), c({"PERSIST", "p"}),
+           c({"PERSIST", "p"}), c({"TTL", "p"}), c({"EXEC"}), c({"TTL", "p"}), c({"MULTI"}), c({"DEL", "nope"}),
+           c({"INCRBY", "nope", "5"}), c({"DECR", "nope"}), c({"EXPIRE", "nope", "10"}), c({"EXEC"}),
+           c({"TTL", "nope"}), c({"MULTI"}), c({"SET", "g", "1"}), c({"GETEX", "g", "EX", "50"}), c({"SET", "g", "2"}),
+           c({"TTL", "g"}), c({"EXEC"})});
+}
+
 BOOST_AUTO_TEST_CASE(other_types_on_string_keys) {
   compare({c({"SET", "s", "v"}), c({"LPUSH", "s", "x"}), c({"RPUSH", "s", "x", "y"}), c({"LLEN", "s"}),
            c({"LRANGE", "s", "0", "-1"}), c({"HSET", "s", "f", "v"}), c({"HGET", "s", "f"}), c({"HGETALL", "s"}),

@@ -253,12 +253,28 @@ BOOST_AUTO_TEST_CASE(multi_exec_and_watch_as_redis) {
   expect(c, cmd({"GET", "a"}), "+QUEUED\r\n");
   expect(c, cmd({"MGET", "a", "zz"}), "+QUEUED\r\n");
   expect(c, cmd({"EXEC"}), "*4\r\n+OK\r\n:1\r\n$1\r\n1\r\n*2\r\n$1\r\n1\r\n$-1\r\n");
-  // One transaction writes a key once (etcd's rule, which kvnode's transactions keep).
+  // A key written twice (which a kvnode transaction refuses) runs against the node's state, in
+  // order, as in Redis; a command failing at EXEC still fails the whole of it, nothing applied.
   expect(c, cmd({"MULTI"}), "+OK\r\n");
   expect(c, cmd({"SET", "a", "5"}), "+QUEUED\r\n");
   expect(c, cmd({"INCR", "a"}), "+QUEUED\r\n");
-  expect(c, cmd({"EXEC"}), "-ERR then op 2 (incr): key \"a\" is written twice in one branch\r\n");
-  expect(c, cmd({"GET", "a"}), "$1\r\n1\r\n");
+  expect(c, cmd({"EXEC"}), "*2\r\n+OK\r\n:6\r\n");
+  expect(c, cmd({"GET", "a"}), "$1\r\n6\r\n");
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"SET", "a", "x"}), "+QUEUED\r\n");
+  expect(c, cmd({"SET", "b9", "1"}), "+QUEUED\r\n");
+  expect(c, cmd({"INCR", "a"}), "+QUEUED\r\n");
+  expect(c, cmd({"EXEC"}), "-ERR value is not an integer or out of range\r\n");
+  expect(c, cmd({"MGET", "a", "b9"}), "*2\r\n$1\r\n6\r\n$-1\r\n");
+  // ... and a watched key changed by another client makes it answer the null array.
+  expect(c, cmd({"WATCH", "a"}), "+OK\r\n");
+  expect(other, cmd({"SET", "a", "7"}), "+OK\r\n");
+  expect(c, cmd({"MULTI"}), "+OK\r\n");
+  expect(c, cmd({"INCR", "a"}), "+QUEUED\r\n");
+  expect(c, cmd({"INCR", "a"}), "+QUEUED\r\n");
+  expect(c, cmd({"EXEC"}), "*-1\r\n");
+  expect(c, cmd({"GET", "a"}), "$1\r\n7\r\n");
+  expect(c, cmd({"SET", "a", "1"}), "+OK\r\n");
   // A queuing error discards the transaction.
   expect(c, cmd({"MULTI"}), "+OK\r\n");
   expect(c, cmd({"SET", "b", "1"}), "+QUEUED\r\n");
