@@ -78,14 +78,14 @@ void publish(resp_connection& c, args_t a) {
 constexpr std::array pubsub_help = {
     "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CHANNELS [<pattern>]",
-    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "    The channels with subscribers on this node, matching <pattern> (default: all).",
     "NUMPAT",
-    "    Return number of subscriptions to patterns.",
+    "    How many pattern subscriptions this node has.",
     "NUMSUB [<channel> ...]",
-    "    Return the number of subscribers for the specified channels, excluding",
-    "    pattern subscriptions(default: no channels).",
+    "    Each channel with its number of subscribers on this node (pattern",
+    "    subscriptions not counted).",
     "HELP",
-    "    Prints this help.",
+    "    This text.",
 };
 
 // PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT | HELP, with Redis 7's arity checks:

@@ -122,13 +122,13 @@ BOOST_AUTO_TEST_CASE(publish_reaches_channel_and_pattern_subscribers) {
   expect(p, cmd({"pubsub", "numpat"}), ":1\r\n");
   expect(p, cmd({"pubsub", "numpat", "x"}), "-ERR wrong number of arguments for 'pubsub|numpat' command\r\n");
   expect(p, cmd({"PUBSUB", "Foo"}), "-ERR unknown subcommand 'Foo'. Try PUBSUB HELP.\r\n");
-  // Redis's help without its SHARDCHANNELS and SHARDNUMSUB lines (no sharded pub/sub here).
+  // The subcommands (no sharded ones: no sharded pub/sub here), one simple string per line.
   expect(p, cmd({"pubsub", "help"}),
          "*10\r\n+PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CHANNELS [<pattern>]\r\n"
-         "+    Return the currently active channels matching a <pattern> (default: '*').\r\n+NUMPAT\r\n"
-         "+    Return number of subscriptions to patterns.\r\n+NUMSUB [<channel> ...]\r\n"
-         "+    Return the number of subscribers for the specified channels, excluding\r\n"
-         "+    pattern subscriptions(default: no channels).\r\n+HELP\r\n+    Prints this help.\r\n");
+         "+    The channels with subscribers on this node, matching <pattern> (default: all).\r\n+NUMPAT\r\n"
+         "+    How many pattern subscriptions this node has.\r\n+NUMSUB [<channel> ...]\r\n"
+         "+    Each channel with its number of subscribers on this node (pattern\r\n"
+         "+    subscriptions not counted).\r\n+HELP\r\n+    This text.\r\n");
   // A subscriber that goes away is forgotten.
   {
     raw_client gone(n.port);

@@ -495,7 +495,7 @@ BOOST_AUTO_TEST_CASE(redis_cli_help_comes_from_command_docs) {
        {"SET\x1b[0m \x1b[90mkey value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT "
         "unix-time-milliseconds|KEEPTTL]",
         "CLIENT LIST\x1b[0m \x1b[90m[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]",
-        "MSET\x1b[0m \x1b[90mkey value [key value ...]", "summary:\x1b[0m Set the string value of a key"}) {
+        "MSET\x1b[0m \x1b[90mkey value [key value ...]", "summary:\x1b[0m Writes a key's value"}) {
     BOOST_TEST(r.out.find(help) != std::string::npos, "no " << help << " in " << r.out << r.err);
   }
 }
