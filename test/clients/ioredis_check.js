@@ -135,6 +135,10 @@ async function transactions(r) {
   check((await r.multi().set('t2', '0').exec()) === null, 'EXEC after a watched key changed');
   check((await r.get('t2')) === '99', 'a failed EXEC applies nothing');
   other.disconnect();
+  // MULTI sent at once (not ioredis's buffered transaction): the command is queued, then dropped.
+  check((await r.multi({ pipeline: false })) === 'OK' && (await r.set('t3', '1')) === 'QUEUED', 'MULTI');
+  check((await r.discard()) === 'OK' && (await r.exists('t3')) === 0, 'DISCARD');
+  check((await r.unwatch()) === 'OK', 'UNWATCH');
   const p = r.pipeline();
   for (let i = 0; i < 100; ++i) p.incr('pipelined');
   const answers = (await p.exec()).map(([, v]) => v);
@@ -154,6 +158,9 @@ async function server(r) {
   check(Math.abs(Number(seconds) - Date.now() / 1000) < 5, 'TIME');
   check((await r.command('COUNT')) > 50, 'COMMAND COUNT');
   check((await r.select(0)) === 'OK', 'SELECT 0');
+  check((await r.client('INFO')).includes('name=node'), 'CLIENT INFO');
+  check((await r.readonly()) === 'OK' && (await r.get('nope')) === null, 'READONLY');
+  check((await r.readwrite()) === 'OK', 'READWRITE');
   await r.set('s', 'x');
   await expectError(r.lpush('s', 'x'), 'WRONGTYPE');
 }
@@ -166,6 +173,14 @@ async function pubsub() {
   check((await pub.publish('news', 'hello')) >= 1, 'PUBLISH');
   const [channel, message] = await Promise.race([received, sleep(5000).then(() => [null, null])]);
   check(channel === 'news' && message === 'hello', 'message received');
+  check(JSON.stringify(await pub.pubsub('CHANNELS')) === '["news"]', 'PUBSUB CHANNELS');
+  check(JSON.stringify(await pub.pubsub('NUMSUB', 'news')) === '["news",1]', 'PUBSUB NUMSUB');
+  const patterned = new Promise((resolve) => sub.on('pmessage', (pattern, ch, msg) => resolve([pattern, ch, msg])));
+  check((await sub.psubscribe('n*')) === 2, 'PSUBSCRIBE');
+  check((await pub.pubsub('NUMPAT')) === 1, 'PUBSUB NUMPAT');
+  await pub.publish('nba', 'score');
+  const got = await Promise.race([patterned, sleep(5000).then(() => [])]);
+  check(JSON.stringify(got) === '["n*","nba","score"]', `pmessage ${JSON.stringify(got)}`);
   sub.disconnect();
   pub.disconnect();
 }
@@ -176,6 +191,11 @@ async function search(r) {
   await r.set('doc:2', 'a lazy brown dog');
   const reply = await r.call('FT.SEARCH', 'kv', 'brown', 'NOCONTENT');
   check(reply[0] === 2 && reply.slice(1).sort().join() === 'doc:1,doc:2', `FT.SEARCH ${JSON.stringify(reply)}`);
+  const scored = await r.call('FT.SEARCH', 'kv', 'quick', 'WITHSCORES');
+  check(scored[0] === 1 && scored[1] === 'doc:1' && JSON.stringify(scored[3]) === '["value","the quick brown fox"]',
+    `FT.SEARCH WITHSCORES ${JSON.stringify(scored)}`);
+  const similar = await r.call('FT.SIMILAR', 'kv', 'quick brown fax', 'NOCONTENT');
+  check(similar[0] >= 1 && similar[1] === 'doc:1', `FT.SIMILAR ${JSON.stringify(similar)}`);
 }
 
 async function leaderKill(r) {

@@ -135,6 +135,15 @@ def transactions(r):
         except redis.WatchError:
             pass
     check(r.get("t2") == b"99", "a failed EXEC applies nothing")
+    conn = r.connection_pool.get_connection("MULTI")  # one connection for the three commands
+    try:
+        for command, answer in ((("MULTI",), b"OK"), (("SET", "t3", "1"), b"QUEUED"), (("DISCARD",), b"OK")):
+            conn.send_command(*command)
+            check(conn.read_response() == answer, f"{command} answered as Redis")
+    finally:
+        r.connection_pool.release(conn)
+    check(r.exists("t3") == 0, "DISCARD drops what MULTI queued")
+    check(r.execute_command("UNWATCH") is True, "UNWATCH")
     with r.pipeline(transaction=False) as p:  # a plain pipeline
         for i in range(100):
             p.incr("pipelined")
@@ -158,6 +167,9 @@ def server(r):
     check("get" in r.command(), "COMMAND")
     check(r.execute_command("SELECT", 0) is True, "SELECT 0")
     expect_error(lambda: r.execute_command("SELECT", 1), "DB index is out of range")
+    check(r.client_info()["name"] == "py", "CLIENT INFO")
+    check(r.execute_command("READONLY") is True and r.get("nope") is None, "READONLY")
+    check(r.execute_command("READWRITE") is True, "READWRITE")
     r.set("s", "x")
     expect_error(lambda: r.lpush("s", "x"), "WRONGTYPE")  # another type: an error, never a wrong answer
 
@@ -171,8 +183,14 @@ def pubsub(r):
     check(receivers >= 1, f"PUBLISH reached {receivers}")
     m = p.get_message(timeout=5)
     check(m is not None and m["data"] == b"hello", f"message {m!r}")
+    check(publisher.pubsub_channels() == [b"news"] and publisher.pubsub_numsub("news") == [(b"news", 1)],
+          "PUBSUB CHANNELS NUMSUB")
     p.psubscribe("n*")
     check(p.get_message(timeout=5)["type"] == "psubscribe", "PSUBSCRIBE")
+    check(publisher.pubsub_numpat() == 1, "PUBSUB NUMPAT")
+    publisher.publish("nba", "score")
+    m = p.get_message(timeout=5)
+    check(m is not None and m["type"] == "pmessage" and m["data"] == b"score", f"pmessage {m!r}")
     p.close()
 
 
@@ -182,6 +200,11 @@ def search(r):
     r.set("doc:2", "a lazy brown dog")
     reply = r.execute_command("FT.SEARCH", "kv", "brown", "NOCONTENT")
     check(reply[0] == 2 and set(reply[1:]) == {b"doc:1", b"doc:2"}, f"FT.SEARCH {reply!r}")
+    reply = r.execute_command("FT.SEARCH", "kv", "quick", "WITHSCORES")
+    check(reply[0] == 1 and reply[1] == b"doc:1" and reply[3] == [b"value", b"the quick brown fox"],
+          f"FT.SEARCH WITHSCORES {reply!r}")
+    reply = r.execute_command("FT.SIMILAR", "kv", "quick brown fax", "NOCONTENT")
+    check(reply[0] >= 1 and reply[1] == b"doc:1", f"FT.SIMILAR {reply!r}")
 
 
 def leader_kill(r, leader_pid):
