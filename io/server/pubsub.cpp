@@ -9,82 +9,7 @@ namespace {
 // This abseil's maps look up by absl::string_view, which is not std::string_view here.
 absl::string_view view(std::string_view s) noexcept { return {s.data(), s.size()}; }
 
-// Redis 7's stringmatchlen_impl, on views. `skip_longer`: a `*` already failed against every
-// suffix, so a longer match cannot succeed either (bounds the work on patterns like a*a*a*b).
-bool match_from(std::string_view p, std::string_view s, bool& skip_longer) noexcept {
-  while (!p.empty() && !s.empty()) {
-    switch (p.front()) {
-      case '*': {
-        while (p.size() > 1 && p[1] == '*') p.remove_prefix(1);
-        if (p.size() == 1) return true;
-        while (!s.empty()) {
-          if (match_from(p.substr(1), s, skip_longer)) return true;
-          if (skip_longer) return false;
-          s.remove_prefix(1);
-        }
-        skip_longer = true;
-        return false;
-      }
-      case '?':
-        s.remove_prefix(1);
-        break;
-      case '[': {
-        // Redis's loop, which stops at the closing `]` or, without one, on the pattern's last
-        // byte (which the step below consumes).
-        std::size_t j = 1;
-        const bool negated = j < p.size() && p[j] == '^';
-        if (negated) ++j;
-        bool matched = false;
-        for (;;) {
-          if (j < p.size() && p[j] == '\\' && p.size() - j >= 2) {
-            ++j;
-            if (p[j] == s.front()) matched = true;
-          } else if (j < p.size() && p[j] == ']') {
-            break;
-          } else if (j >= p.size()) {
-            --j;
-            break;
-          } else if (p.size() - j >= 3 && p[j + 1] == '-') {
-            int start = p[j];
-            int end = p[j + 2];
-            const int c = s.front();
-            if (start > end) std::swap(start, end);
-            j += 2;
-            if (c >= start && c <= end) matched = true;
-          } else if (p[j] == s.front()) {
-            matched = true;
-          }
-          ++j;
-        }
-        p.remove_prefix(j);
-        if (negated) matched = !matched;
-        if (!matched) return false;
-        s.remove_prefix(1);
-        break;
-      }
-      case '\\':
-        if (p.size() >= 2) p.remove_prefix(1);
-        [[fallthrough]];
-      default:
-        if (p.front() != s.front()) return false;
-        s.remove_prefix(1);
-        break;
-    }
-    p.remove_prefix(1);
-    if (s.empty()) {
-      while (!p.empty() && p.front() == '*') p.remove_prefix(1);
-      break;
-    }
-  }
-  return p.empty() && s.empty();
-}
-
 }  // namespace
-
-bool glob_match(std::string_view pattern, std::string_view text) noexcept {
-  bool skip_longer = false;
-  return match_from(pattern, text, skip_longer);
-}
 
 // ---- the registry -----------------------------------------------------------------------------
 
@@ -162,7 +87,7 @@ std::size_t pubsub_registry::subscriptions(subscriber s) const noexcept {
 std::vector<std::string> pubsub_registry::active_channels(std::optional<std::string_view> pattern) const {
   std::vector<std::string> out;
   for (const auto& [channel, subscribers] : channels_) {
-    if (!pattern || glob_match(*pattern, channel)) out.push_back(channel);
+    if (!pattern || resp::glob_match(*pattern, channel)) out.push_back(channel);
   }
   return out;
 }

@@ -9,6 +9,8 @@
 //
 // Threading: not thread-safe; owned by the server, on its executor.
 
+#include "io/resp/glob.hpp"
+
 #include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_map.h>
 #include <absl/strings/string_view.h>
@@ -22,9 +24,6 @@
 
 namespace kv {
 
-// Redis's glob (stringmatchlen): `*`, `?`, `[abc]`, `[^a-z]`, and `\` quoting the next character;
-// bytes compared exactly (NUL included).
-bool glob_match(std::string_view pattern, std::string_view text) noexcept;
 
 class pubsub_registry {
  public:
@@ -86,7 +85,7 @@ std::size_t pubsub_registry::publish(std::string_view channel, F&& deliver) cons
     }
   }
   for (const auto& [pattern, subscribers] : patterns_) {
-    if (!glob_match(pattern, channel)) continue;
+    if (!resp::glob_match(pattern, channel)) continue;
     for (auto s : subscribers) {
       deliver(s, &pattern);
       ++n;

@@ -14,28 +14,28 @@ using namespace kv;
 BOOST_AUTO_TEST_SUITE(pubsub_test)
 
 BOOST_AUTO_TEST_CASE(glob_matches_as_redis) {
-  BOOST_TEST(!glob_match("*", ""));  // Redis's matcher: nothing matches an empty channel
-  BOOST_TEST(glob_match("*", "anything"));
-  BOOST_TEST(glob_match("news.*", "news.sport"));
-  BOOST_TEST(!glob_match("news.*", "new.sport"));
-  BOOST_TEST(glob_match("h?llo", "hello"));
-  BOOST_TEST(!glob_match("h?llo", "hllo"));
-  BOOST_TEST(glob_match("h[ae]llo", "hallo"));
-  BOOST_TEST(!glob_match("h[ae]llo", "hillo"));
-  BOOST_TEST(glob_match("h[^e]llo", "hallo"));
-  BOOST_TEST(!glob_match("h[^e]llo", "hello"));
-  BOOST_TEST(glob_match("h[a-b]llo", "hbllo"));
-  BOOST_TEST(glob_match("h[b-a]llo", "hallo"));  // a reversed range, as Redis swaps it
-  BOOST_TEST(glob_match("a\\*b", "a*b"));
-  BOOST_TEST(!glob_match("a\\*b", "axb"));
-  BOOST_TEST(glob_match("a*b*c", "aXXbYYc"));
-  BOOST_TEST(!glob_match("a*a*a*a*a*a*b", std::string(60, 'a')));  // cut short, not exponential
-  BOOST_TEST(!glob_match("[", "["));  // an unclosed class matches nothing, as in Redis 7.0
-  BOOST_TEST(!glob_match("[", "x"));
-  BOOST_TEST(glob_match("[^", "x"));  // an unclosed negation matches any one byte, as in Redis
-  BOOST_TEST(glob_match("ab*", "ab"));
-  BOOST_TEST(glob_match(std::string("a\0b", 3), std::string("a\0b", 3)));
-  BOOST_TEST(!glob_match("a", std::string("a\0", 2)));
+  BOOST_TEST(!resp::glob_match("*", ""));  // Redis's matcher: nothing matches an empty channel
+  BOOST_TEST(resp::glob_match("*", "anything"));
+  BOOST_TEST(resp::glob_match("news.*", "news.sport"));
+  BOOST_TEST(!resp::glob_match("news.*", "new.sport"));
+  BOOST_TEST(resp::glob_match("h?llo", "hello"));
+  BOOST_TEST(!resp::glob_match("h?llo", "hllo"));
+  BOOST_TEST(resp::glob_match("h[ae]llo", "hallo"));
+  BOOST_TEST(!resp::glob_match("h[ae]llo", "hillo"));
+  BOOST_TEST(resp::glob_match("h[^e]llo", "hallo"));
+  BOOST_TEST(!resp::glob_match("h[^e]llo", "hello"));
+  BOOST_TEST(resp::glob_match("h[a-b]llo", "hbllo"));
+  BOOST_TEST(resp::glob_match("h[b-a]llo", "hallo"));  // a reversed range, as Redis swaps it
+  BOOST_TEST(resp::glob_match("a\\*b", "a*b"));
+  BOOST_TEST(!resp::glob_match("a\\*b", "axb"));
+  BOOST_TEST(resp::glob_match("a*b*c", "aXXbYYc"));
+  BOOST_TEST(!resp::glob_match("a*a*a*a*a*a*b", std::string(60, 'a')));  // cut short, not exponential
+  BOOST_TEST(!resp::glob_match("[", "["));  // an unclosed class matches nothing, as in Redis 7.0
+  BOOST_TEST(!resp::glob_match("[", "x"));
+  BOOST_TEST(resp::glob_match("[^", "x"));  // an unclosed negation matches any one byte, as in Redis
+  BOOST_TEST(resp::glob_match("ab*", "ab"));
+  BOOST_TEST(resp::glob_match(std::string("a\0b", 3), std::string("a\0b", 3)));
+  BOOST_TEST(!resp::glob_match("a", std::string("a\0", 2)));
 }
 
 BOOST_AUTO_TEST_CASE(channel_and_pattern_subscribers_each_receive) {
