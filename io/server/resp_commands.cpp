@@ -586,7 +586,7 @@ std::vector<std::pair<std::string, std::string>> config_values(resp_connection& 
       {"port", port},
       {"proto-max-bulk-len", std::to_string(cfg.max_frame_bytes)},
       {"save", ""},
-      {"timeout", "0"},
+      {"timeout", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(cfg.idle_timeout).count())},
   };
 }
 

@@ -166,6 +166,11 @@ void resp_connection::push_message(const std::string* pattern, std::string_view 
   wake_writer();
 }
 
+bool resp_connection::idle_since(std::chrono::steady_clock::time_point t) const {
+  return last_command_at < t && connected_at_ < t && replies_.empty() && out_.empty() && sending_.empty() &&
+         !subscribed();
+}
+
 resp_connection::buffer_use resp_connection::buffers() const noexcept {
   std::size_t pending = 0;
   for (const auto& r : replies_) pending += r.bytes.size();

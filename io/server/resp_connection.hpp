@@ -57,8 +57,11 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   void start();
   // Stops reading; closes once every command read is answered and sent.
   void drain();
-  // Closes now. (An idle connection is never closed by the node: Redis's `timeout 0`.)
+  // Closes now.
   void close();
+  // Whether it has been idle since `t`: no command since, nothing of it in flight or unsent, and
+  // no subscriptions (a subscriber waits for messages, as Redis's timeout spares it too).
+  bool idle_since(std::chrono::steady_clock::time_point t) const;
 
   // ---- for the commands (resp_commands.cpp) ----
   // What a command needs of this connection's traffic order.

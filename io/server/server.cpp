@@ -220,7 +220,16 @@ asio::awaitable<void> server::idle_sweep() {
       ++stats_.idle_closed;
       c->close();
     }
-    if (!idle.empty()) spdlog::debug("closed {} idle connection(s)", idle.size());
+    std::vector<resp_connection*> idle_resp;
+    for (auto* c : resp_connections_)
+      if (c->idle_since(cutoff)) idle_resp.push_back(c);
+    for (auto* c : idle_resp) {
+      ++stats_.idle_closed;
+      c->close();
+    }
+    if (!idle.empty() || !idle_resp.empty()) {
+      spdlog::debug("closed {} idle connection(s)", idle.size() + idle_resp.size());
+    }
   }
 }
 

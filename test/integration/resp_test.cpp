@@ -358,6 +358,26 @@ BOOST_AUTO_TEST_CASE(redis_cli_drives_it) {
   BOOST_TEST(run({"GET", "mass:19999"}).out == "value 19999\n");
 }
 
+// The server's idle-timeout closes a silent Redis connection as it does a binary one, but not a
+// subscriber's, which waits for messages (Redis's timeout spares those too).
+BOOST_AUTO_TEST_CASE(idle_connections_close_but_subscribers_stay) {
+  resp_node n("idle-timeout = \"300ms\"\n");
+  raw_client silent(n.port);
+  raw_client busy(n.port);
+  raw_client subscriber(n.port);
+  expect(subscriber, cmd({"SUBSCRIBE", "news"}), "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+  for (int i = 0; i < 8; ++i) {
+    expect(busy, cmd({"PING"}), "+PONG\r\n");
+    std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST(silent.closed());
+  expect(busy, cmd({"PING"}), "+PONG\r\n");
+  raw_client publisher(n.port);
+  expect(publisher, cmd({"PUBLISH", "news", "hi"}), ":1\r\n");
+  const std::string message = "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n";
+  BOOST_TEST(subscriber.read(message.size()) == message);
+}
+
 // Every redis-benchmark test of the commands kvnode has (PING inline and multibulk, SET, GET,
 // INCR, MSET), pipelined, to completion and without an error reply.
 BOOST_AUTO_TEST_CASE(redis_benchmark_runs_to_completion) {
