@@ -26,7 +26,7 @@ asio::awaitable<void> send(std::shared_ptr<Link> l, kv::txn t, write_forwarder::
 }  // namespace
 
 write_forwarder::write_forwarder(asio::any_io_executor executor, const store& st)
-    : executor_(executor), id_(st.replication().id), in_flight_(std::make_shared<std::size_t>(0)) {
+    : executor_(executor), id_(st.replication().id) {
   const auto& repl = st.replication();
   for (const auto& [id, address] : repl.client_addresses) {
     if (id != repl.id && !address.empty()) endpoints_.push_back(address);
@@ -46,11 +46,9 @@ void write_forwarder::forward(kv::txn t, done_fn done) {
     link_ = std::make_shared<link>(executor_, std::move(o));
     spdlog::info("forwarding Redis-protocol writes to the leader through {}", fmt::join(endpoints_, ", "));
   }
-  ++*in_flight_;
   asio::co_spawn(executor_,
                  send(link_, std::move(t),
-                      [count = in_flight_, id = id_, done = std::move(done)](result<txn_reply> r) {
-                        --*count;
+                      [id = id_, done = std::move(done)](result<txn_reply> r) {
                         if (r || !r.is(errc::unavailable)) return done(std::move(r));
                         // Say whose write it was and why it went nowhere (the client's text names
                         // the endpoints it tried).

@@ -40,8 +40,6 @@ class write_forwarder {
   bool possible() const noexcept { return !endpoints_.empty(); }
   // Sends `t`, a transaction that writes, to the leader; `done` gets its reply or the refusal.
   void forward(kv::txn t, done_fn done);
-  // Writes forwarded and not yet answered.
-  std::size_t in_flight() const noexcept { return *in_flight_; }
   // Fails the writes in flight (the node is stopping) and forwards no more.
   void stop();
 
@@ -53,7 +51,6 @@ class write_forwarder {
   // bring kv::client into the Redis commands' scope, where `client` is CLIENT's).
   struct link;
   std::shared_ptr<link> link_;
-  std::shared_ptr<std::size_t> in_flight_;  // shared with the sends, which may outlive this
   bool stopped_ = false;
 };
 
