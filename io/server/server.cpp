@@ -204,6 +204,20 @@ void server::key_changed(change_cause cause, bool deleted, std::string_view key)
   }
 }
 
+namespace {
+
+// Closes the connections of `all` (either protocol's) idle since `cutoff`; how many.
+template <typename Connection>
+std::size_t close_idle(const std::unordered_set<Connection*>& all, std::chrono::steady_clock::time_point cutoff) {
+  std::vector<Connection*> idle;  // collected first: a closed one may leave `all`
+  for (auto* c : all)
+    if (c->idle_since(cutoff)) idle.push_back(c);
+  for (auto* c : idle) c->close();
+  return idle.size();
+}
+
+}  // namespace
+
 asio::awaitable<void> server::idle_sweep() {
   const auto timeout = cfg_.idle_timeout;
   const auto every = std::max<std::chrono::milliseconds>(timeout / 4, std::chrono::milliseconds(50));
@@ -213,23 +227,9 @@ asio::awaitable<void> server::idle_sweep() {
     co_await sweep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) co_return;
     auto cutoff = std::chrono::steady_clock::now() - timeout;
-    std::vector<connection*> idle;
-    for (auto* c : connections_)
-      if (c->idle_since(cutoff)) idle.push_back(c);
-    for (auto* c : idle) {
-      ++stats_.idle_closed;
-      c->close();
-    }
-    std::vector<resp_connection*> idle_resp;
-    for (auto* c : resp_connections_)
-      if (c->idle_since(cutoff)) idle_resp.push_back(c);
-    for (auto* c : idle_resp) {
-      ++stats_.idle_closed;
-      c->close();
-    }
-    if (!idle.empty() || !idle_resp.empty()) {
-      spdlog::debug("closed {} idle connection(s)", idle.size() + idle_resp.size());
-    }
+    const auto closed = close_idle(connections_, cutoff) + close_idle(resp_connections_, cutoff);
+    stats_.idle_closed += closed;
+    if (closed != 0) spdlog::debug("closed {} idle connection(s)", closed);
   }
 }
 
