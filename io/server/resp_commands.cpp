@@ -84,6 +84,12 @@ std::int64_t ttl_answer(std::int64_t left_ms, bool in_ms) {
   return left_ms < 0 || in_ms ? left_ms : (left_ms + 500) / 1000;  // Redis's TTL rounds
 }
 
+std::int64_t expiretime_answer(std::int64_t left_ms, bool in_ms) {
+  if (left_ms < 0) return left_ms;
+  const auto at = unix_ms_now() + left_ms;
+  return in_ms ? at : (at + 500) / 1000;
+}
+
 std::optional<std::int64_t> integer_arg(std::string_view s) { return parse_int64(s); }
 
 std::optional<std::vector<std::pair<std::string_view, std::string_view>>> distinct_pairs(resp_connection& c,

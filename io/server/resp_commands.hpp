@@ -163,6 +163,9 @@ void run_optimistic(resp_connection& c, decide_fn decide);
 
 // TTL's answer (seconds, rounded as Redis does) or PTTL's (`in_ms`) from the milliseconds left.
 std::int64_t ttl_answer(std::int64_t left_ms, bool in_ms);
+// EXPIRETIME's answer (Unix seconds, rounded as Redis does) or PEXPIRETIME's (`in_ms`) from the
+// milliseconds left: this node's wall clock plus them (-1 and -2 as they are).
+std::int64_t expiretime_answer(std::int64_t left_ms, bool in_ms);
 // A RediSearch query (FT.SEARCH's) as kvnode's text query (mode and terms; the rest left at its
 // defaults), or the Redis error to answer when kvnode's query language cannot say it
 // (resp_search.cpp).

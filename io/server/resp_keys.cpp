@@ -190,10 +190,7 @@ void expiretime_with(resp_connection& c, args_t a, bool ms) {
   kv::txn t;
   t.then_ops.push_back(make_ttl(std::string(a[1])));
   read_txn(c, std::move(t), [ms](resp::reply& r, const txn_reply& x) {
-    const auto left = x.results.at(0).value;
-    if (left < 0) return r.integer(left);
-    const auto at = unix_ms_now() + left;
-    r.integer(ms ? at : (at + 500) / 1000);
+    r.integer(expiretime_answer(x.results.at(0).value, ms));
   });
 }
 void expiretime(resp_connection& c, args_t a) { expiretime_with(c, a, false); }

@@ -121,10 +121,7 @@ std::variant<planned, std::string> plan(const std::vector<std::string>& a) {
     p.ops.push_back(make_ttl(a[1]));
     const bool ms = is(name, "pexpiretime");
     p.answer = [ms](resp::reply& r, std::span<const op_result> res) {
-      const auto left = res[0].value;
-      if (left < 0) return r.integer(left);
-      const auto at = unix_ms_now() + left;
-      r.integer(ms ? at : (at + 500) / 1000);
+      r.integer(expiretime_answer(res[0].value, ms));
     };
   } else if (is(name, "getex") && a.size() >= 2 && a.size() <= 4) {
     p.ops.push_back(make_range(a[1]));
