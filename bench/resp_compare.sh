@@ -4,7 +4,7 @@
 # each server's CPU time per request (user + system from /proc, divided by the requests). Then
 # kvnode's two protocols under one load generator (kvbench, and kvbench --resp), alternated, for
 # the CPU per request each costs on the same node (the Redis protocol's parser and replies must
-# not be what costs).
+# not be what costs). A one-client SET is also set against the floor floor_probe measures first.
 #
 #   bench/resp_compare.sh
 #   TESTS="set get" COMBOS="50:16" INDEX=false bench/resp_compare.sh
@@ -12,7 +12,7 @@
 # Env: COMBOS "clients:pipeline ..." [1:1 50:1 50:16], TESTS [set get incr mset],
 #      REQUESTS per redis-benchmark run at 1 client [20000] (x10 at 50 clients, x50 pipelined),
 #      KEYS [1000000], VALUE bytes [100], ROUNDS of the protocol comparison [3], SECS per kvbench
-#      run [4], INDEX: kvnode's search index on or off [true] (Redis has none; the protocol
+#      run [4] (0: skip it), INDEX: kvnode's search index on or off [true] (Redis has none; the protocol
 #      comparison is fairest without one), BUILD [build].
 # Needs redis-server and redis-tools (cmake/install-deps.sh).
 set -euo pipefail
@@ -77,7 +77,12 @@ PIDS+=("$KV_PID")
 wait_port "$REDIS_PORT"
 wait_port "$KV_RESP"
 
+# The floor of a one-client durable SET on this machine now: one loopback round trip plus one
+# write+fdatasync on the data directory's file system (bench/floor_probe.cpp).
+read -r FLOOR_US BEST_US BEST_HOW < <("$BUILD/bin/floor_probe" --dir "$WORK" --samples "${FLOOR_SAMPLES:-1000}" --json |
+  python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["floor_us"], j["best_floor_us"], j["best"].replace(" ", "_"))')
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(redis-server --version | grep -o 'v=[0-9.]*'), kvnode $(git -C "$ROOT" rev-parse --short HEAD)"
+echo "# floor of a one-client durable write now: loopback round trip + write+fdatasync $FLOOR_US µs; with the fastest durable write ($BEST_HOW) $BEST_US µs"
 echo "# ${VALUE}-byte values, $KEYS keys, kvnode's search index enabled=$INDEX; redis-benchmark against both, Redis then kvnode for each shape"
 printf '%-5s %3s %3s %12s %12s %6s %16s %16s %10s %10s\n' test c P "redis req/s" "kvnode req/s" ratio \
   "redis p50/p99" "kvnode p50/p99" "redis µs" "kvnode µs"
@@ -107,11 +112,22 @@ for combo in $COMBOS; do
   for test in $TESTS; do
     read -r r_rps r_p50 r_p99 r_cpu < <(run "$REDIS_PORT" "$REDIS_PID" "$test" "$c" "$P" "$n")
     read -r k_rps k_p50 k_p99 k_cpu < <(run "$KV_RESP" "$KV_PID" "$test" "$c" "$P" "$n")
+    [[ $test == set && $c == 1 && $P == 1 ]] && SET1_P50=("$r_p50" "$k_p50")
     printf '%-5s %3s %3s %12.0f %12.0f %6.2f %16s %16s %10s %10s\n' "$test" "$c" "$P" "$r_rps" "$k_rps" \
       "$(python3 -c "print($k_rps / $r_rps)")" "$r_p50/$r_p99" "$k_p50/$k_p99" "$r_cpu" "$k_cpu"
   done
 done
 
+if [[ -n ${SET1_P50:-} ]]; then
+  python3 - "$FLOOR_US" "$BEST_US" "$BEST_HOW" "${SET1_P50[@]}" <<'PY'
+import sys
+floor, best, how, redis, kv = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], float(sys.argv[4]) * 1e3, float(sys.argv[5]) * 1e3
+print(f"# set 1:1 against the floor (loopback round trip + write+fdatasync = {floor:.0f} µs): "
+      f"redis p50 {redis / floor:.2f}x, kvnode p50 {kv / floor:.2f}x; with the fastest durable write "
+      f"({how}, {best:.0f} µs): redis {redis / best:.2f}x, kvnode {kv / best:.2f}x")
+PY
+fi
+[[ ${ROUNDS:-3} == 0 ]] && exit 0
 echo
 echo "# kvnode's CPU per request by protocol: the same load generator (kvbench, --resp for the Redis"
 echo "# protocol) on the same node, alternated ${ROUNDS:=3} times per shape; medians (set, then get of prefilled keys)"
