@@ -12,9 +12,11 @@
 //   uring+sync     the same as one linked io_uring write + fdatasync (kvnode's WAL until issue 19)
 //   uring direct   one 4 KiB O_DIRECT|O_DSYNC write through io_uring into a zero-filled file
 //   direct         the same with pwrite on the calling thread
-// and prints each method's p50/p99 in microseconds, and the floor the benchmarks compare a
-// one-client SET against: rtt p50 + the p50 of a write+fdatasync (append+sync), and the same with
-// the fastest durable write found.
+//   2 concurrent   two append+syncs on two files at once, from two threads, until both are done
+//                  (a leader's and a follower's WAL on one shared disk)
+// and prints each method's p50/p99 in microseconds, and the floors the benchmarks compare a
+// one-client SET against: rtt p50 + the p50 of a write+fdatasync (append+sync), the same with the
+// fastest durable write found, and for a 3-node cluster on this one disk 2 rtt + 2 concurrent.
 //
 // DIR should be on the file system the node's data directory is on (default: /tmp).
 
@@ -32,6 +34,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -247,6 +252,77 @@ class disk_probe {
   std::uint64_t append_at_ = 0, overwrite_at_ = 0, uring_at_ = 0, direct_at_ = 0, uring_direct_at_ = 0;
 };
 
+// Two append+syncs at once: this thread's and a helper thread's, each on its own file.
+class concurrent_pair {
+ public:
+  explicit concurrent_pair(const std::filesystem::path& dir, std::size_t record_bytes)
+      : mine_(open_append(dir / "pair_a.probe")), theirs_(open_append(dir / "pair_b.probe")),
+        record_(record_bytes, 'p'), helper_([this] { serve(); }) {}
+  ~concurrent_pair() {
+    {
+      std::lock_guard lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    helper_.join();
+    ::close(mine_.fd);
+    ::close(theirs_.fd);
+  }
+  concurrent_pair(const concurrent_pair&) = delete;
+  concurrent_pair& operator=(const concurrent_pair&) = delete;
+
+  double both() {
+    auto start = clock_type::now();
+    {
+      std::lock_guard lock(mu_);
+      ++asked_;
+    }
+    cv_.notify_all();
+    append_sync(mine_);
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return done_ == asked_; });
+    return micros_since(start);
+  }
+
+ private:
+  struct file {
+    int fd = -1;
+    std::uint64_t at = 0;
+  };
+  static file open_append(const std::filesystem::path& path) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) fail("open " + path.string());
+    return file{fd, 0};
+  }
+  void append_sync(file& f) {
+    if (::pwrite(f.fd, record_.data(), record_.size(), static_cast<off_t>(f.at)) != static_cast<ssize_t>(record_.size())) {
+      fail("pwrite");
+    }
+    f.at += record_.size();
+    if (::fdatasync(f.fd) != 0) fail("fdatasync");
+  }
+  void serve() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return quit_ || asked_ > done_; });
+      if (quit_) return;
+      lock.unlock();
+      append_sync(theirs_);
+      lock.lock();
+      ++done_;
+      cv_.notify_all();
+    }
+  }
+
+  file mine_, theirs_;
+  std::string record_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t asked_ = 0, done_ = 0;
+  bool quit_ = false;
+  std::thread helper_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -265,10 +341,12 @@ int main(int argc, char** argv) {
     auto dir = base / fmt::format("floor_probe.{}", ::getpid());
     std::filesystem::create_directories(dir);
     std::vector<method> methods = {{"rtt", {}},          {"append+sync", {}},  {"overwrite+sync", {}},
-                                   {"uring+sync", {}},   {"uring direct", {}}, {"direct", {}}};
+                                   {"uring+sync", {}},   {"uring direct", {}}, {"direct", {}},
+                                   {"2 concurrent", {}}};
     {
       echo_peer peer;
       disk_probe disk(dir, record_bytes);
+      concurrent_pair pair(dir, record_bytes);
       for (std::size_t i = 0; i < samples; ++i) {
         methods[0].samples.push_back(peer.round_trip());
         methods[1].samples.push_back(disk.append_sync());
@@ -276,6 +354,7 @@ int main(int argc, char** argv) {
         methods[3].samples.push_back(disk.uring_sync());
         methods[4].samples.push_back(disk.uring_direct());
         methods[5].samples.push_back(disk.direct());
+        methods[6].samples.push_back(pair.both());
       }
     }
     std::filesystem::remove_all(dir);
@@ -284,19 +363,20 @@ int main(int argc, char** argv) {
     double fsync_floor = methods[1].quantile(0.5);
     double best = fsync_floor;
     std::string best_name = methods[1].name;
-    for (std::size_t i = 2; i < methods.size(); ++i) {
+    for (std::size_t i = 2; i < 6; ++i) {
       if (methods[i].quantile(0.5) < best) {
         best = methods[i].quantile(0.5);
         best_name = methods[i].name;
       }
     }
+    double cluster_floor = 2 * rtt + methods[6].quantile(0.5);
     if (json) {
       std::string out = "{";
       for (auto& m : methods) {
         out += fmt::format("\"{}\":{{\"p50_us\":{:.1f},\"p99_us\":{:.1f}}},", m.name, m.quantile(0.5), m.quantile(0.99));
       }
-      out += fmt::format("\"floor_us\":{:.1f},\"best_floor_us\":{:.1f},\"best\":\"{}\"}}", rtt + fsync_floor,
-                         rtt + best, best_name);
+      out += fmt::format("\"floor_us\":{:.1f},\"best_floor_us\":{:.1f},\"best\":\"{}\",\"cluster_floor_us\":{:.1f}}}",
+                         rtt + fsync_floor, rtt + best, best_name, cluster_floor);
       fmt::print("{}\n", out);
     } else {
       fmt::print("# {} samples of each, interleaved; {}-byte records, 4 KiB direct writes, in {}\n", samples,
@@ -305,6 +385,7 @@ int main(int argc, char** argv) {
       for (auto& m : methods) fmt::print("{:<16}{:>10.1f}{:>10.1f}\n", m.name, m.quantile(0.5), m.quantile(0.99));
       fmt::print("floor: rtt + append+sync = {:.1f} µs; with the fastest durable write ({}) {:.1f} µs\n",
                  rtt + fsync_floor, best_name, rtt + best);
+      fmt::print("3-node floor on this disk: 2 rtt + 2 concurrent = {:.1f} µs\n", cluster_floor);
     }
     return 0;
   } catch (const std::exception& e) {
