@@ -6,8 +6,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace kv::io {
 
@@ -122,9 +125,24 @@ void uring::reap() {
   }
 }
 
-asio::awaitable<int> uring::write(int fd, std::span<const iovec> bufs, std::uint64_t offset) {
+std::span<const iovec> uring::apply_short_write(std::span<const iovec> bufs, std::vector<iovec>& cut) {
+  if (short_write_bytes_ == 0) return bufs;
+  for (std::size_t left = std::exchange(short_write_bytes_, 0); const auto& b : bufs) {
+    if (left == 0) break;
+    cut.push_back({b.iov_base, std::min(b.iov_len, left)});
+    left -= cut.back().iov_len;
+  }
+  return cut;
+}
+
+asio::awaitable<int> uring::write(int fd, std::span<const iovec> bufs, std::uint64_t offset, int rw_flags) {
+  std::vector<iovec> cut;
+  bufs = apply_short_write(bufs, cut);
   co_return co_await submit(
-      1, [&](io_uring_sqe** s) { io_uring_prep_writev(s[0], fd, bufs.data(), bufs.size(), offset); },
+      1,
+      [&](io_uring_sqe** s) {
+        io_uring_prep_writev2(s[0], fd, bufs.data(), static_cast<unsigned>(bufs.size()), offset, rw_flags);
+      },
       op_kind::write);
 }
 
@@ -135,6 +153,12 @@ asio::awaitable<int> uring::write_and_datasync(int fd, std::span<const iovec> bu
     injected_error_ = 0;
     co_await write(fd, bufs, offset);
     co_return -error;
+  }
+  if (short_write_bytes_ != 0) {
+    // Write the prefix, then fail as the kernel does when the write of a link comes up short:
+    // the sync is cancelled, and reap() reports that as EIO.
+    co_await write(fd, bufs, offset);
+    co_return -EIO;
   }
   int rc = co_await submit(
       2,

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace kv::io {
 
@@ -41,8 +42,9 @@ class uring {
   // Each call returns what the system call would: bytes or 0 on success, -errno on failure.
   // A write shorter than requested is returned as is; callers treat it as an error.
 
-  // Writes `bufs` at `offset` of `fd`.
-  asio::awaitable<int> write(int fd, std::span<const iovec> bufs, std::uint64_t offset);
+  // Writes `bufs` at `offset` of `fd`. `rw_flags` are pwritev2's (RWF_DSYNC: durable as
+  // fdatasync would make it before the call completes).
+  asio::awaitable<int> write(int fd, std::span<const iovec> bufs, std::uint64_t offset, int rw_flags = 0);
   // Writes `bufs` at `offset`, then fdatasync(fd), as one linked submission. Returns the
   // fdatasync result, or the write's (short count or -errno) if the write did not complete.
   asio::awaitable<int> write_and_datasync(int fd, std::span<const iovec> bufs, std::uint64_t offset);
@@ -60,6 +62,10 @@ class uring {
     injected_kind_ = kind;
     injected_error_ = error;
   }
+  // Test hook: the next write() or write_and_datasync() writes only the first `bytes` of its buffers (a real, partial
+  // write), as a device or file system may, and returns that count. `bytes` > 0; for O_DIRECT
+  // files a multiple of the device's logical block size.
+  void inject_short_write(std::size_t bytes) noexcept { short_write_bytes_ = bytes; }
 
   // Cancels the completion reaper. Call only once no operation is in flight.
   void close();
@@ -71,6 +77,8 @@ class uring {
   asio::awaitable<void> reap_loop();
   void reap();
   bool consume_injected(op_kind kind) noexcept;
+  // `bufs` cut to an injected short write's length (kept in `cut`), or `bufs` if none is injected.
+  std::span<const iovec> apply_short_write(std::span<const iovec> bufs, std::vector<iovec>& cut);
 
   io_uring ring_{};
   int event_fd_ = -1;
@@ -79,6 +87,7 @@ class uring {
   bool closed_ = false;
   op_kind injected_kind_ = op_kind::any;
   int injected_error_ = 0;
+  std::size_t short_write_bytes_ = 0;  // 0: none injected
 };
 
 }  // namespace kv::io

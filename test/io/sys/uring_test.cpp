@@ -122,4 +122,25 @@ BOOST_AUTO_TEST_CASE(injected_failure_hits_only_the_next_matching_operation) {
   });
 }
 
+// An injected short write really writes a prefix: write() returns its count, and
+// write_and_datasync() breaks its link, so the sync does not run and the call fails.
+BOOST_AUTO_TEST_CASE(injected_short_write_writes_a_prefix) {
+  test::temp_dir dir;
+  test::run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+    io::uring ring(ctx.get_executor());
+    auto file = io::open_file(dir / "f", O_RDWR | O_CREAT);
+    std::string a = "abcdef";
+    std::string b = "ghij";
+    iovec iov[2] = {{a.data(), a.size()}, {b.data(), b.size()}};
+    ring.inject_short_write(8);
+    BOOST_TEST(co_await ring.write(file.get(), iov, 0) == 8);
+    ring.inject_short_write(3);
+    BOOST_TEST(co_await ring.write_and_datasync(file.get(), iov, 20) < 0);
+    BOOST_TEST(co_await ring.write(file.get(), iov, 30) == 10);  // injected once only
+  });
+  std::ifstream in(dir / "f", std::ios::binary);
+  std::string data{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  BOOST_TEST(data == std::string("abcdefgh", 8) + std::string(12, '\0') + "abc" + std::string(7, '\0') + "abcdefghij");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
