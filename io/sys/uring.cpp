@@ -23,6 +23,11 @@ struct uring::op {
 };
 
 uring::uring(asio::any_io_executor executor, unsigned queue_depth) : event_stream_(executor) {
+  // No task-run setup flags. DEFER_TASKRUN posts completions only when this thread asks
+  // (GETEVENTS), a bounded number per call, and signals the eventfd only when its list of
+  // completions to post was empty: completions left in that list wake nobody, and with many
+  // in flight the event loop hangs. COOP_TASKRUN | TASKRUN_FLAG (+ SINGLE_ISSUER) works but
+  // made no difference outside the noise (docs/benchmarks.md, "WAL direct I/O").
   io_uring_params params{};
   params.flags = IORING_SETUP_CQSIZE;
   params.cq_entries = completion_queue_entries;
