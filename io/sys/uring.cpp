@@ -140,13 +140,13 @@ std::span<const iovec> uring::apply_short_write(std::span<const iovec> bufs, std
   return cut;
 }
 
-asio::awaitable<int> uring::write(int fd, std::span<const iovec> bufs, std::uint64_t offset, int rw_flags) {
+asio::awaitable<int> uring::write(int fd, std::span<const iovec> bufs, std::uint64_t offset) {
   std::vector<iovec> cut;
   bufs = apply_short_write(bufs, cut);
   co_return co_await submit(
       1,
       [&](io_uring_sqe** s) {
-        io_uring_prep_writev2(s[0], fd, bufs.data(), static_cast<unsigned>(bufs.size()), offset, rw_flags);
+        io_uring_prep_writev(s[0], fd, bufs.data(), static_cast<unsigned>(bufs.size()), offset);
       },
       op_kind::write);
 }

@@ -42,9 +42,8 @@ class uring {
   // Each call returns what the system call would: bytes or 0 on success, -errno on failure.
   // A write shorter than requested is returned as is; callers treat it as an error.
 
-  // Writes `bufs` at `offset` of `fd`. `rw_flags` are pwritev2's (RWF_DSYNC: durable as
-  // fdatasync would make it before the call completes).
-  asio::awaitable<int> write(int fd, std::span<const iovec> bufs, std::uint64_t offset, int rw_flags = 0);
+  // Writes `bufs` at `offset` of `fd`.
+  asio::awaitable<int> write(int fd, std::span<const iovec> bufs, std::uint64_t offset);
   // Writes `bufs` at `offset`, then fdatasync(fd), as one linked submission. Returns the
   // fdatasync result, or the write's (short count or -errno) if the write did not complete.
   asio::awaitable<int> write_and_datasync(int fd, std::span<const iovec> bufs, std::uint64_t offset);
