@@ -188,6 +188,17 @@ const std::vector<section_spec>& schema() {
                 fail(at, fmt::format("expected \"always\" or \"never\", got \"{}\"", text));
               }
             }},
+           {"wal-io",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (text == "direct") {
+                c.storage.wal_io_mode = wal_io::direct;
+              } else if (text == "buffered") {
+                c.storage.wal_io_mode = wal_io::buffered;
+              } else {
+                fail(at, fmt::format("expected \"direct\" or \"buffered\", got \"{}\"", text));
+              }
+            }},
            {"segment-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.segment_bytes = as_size(n, at); }},
            {"max-batch-size",
@@ -628,10 +639,11 @@ std::vector<std::string> describe(const config& c) {
                   c.server.max_pipeline, format_duration(c.server.idle_timeout),
                   format_duration(c.server.shutdown_timeout), c.server.max_watches,
                   format_duration(c.server.watch_progress_interval)),
-      fmt::format("[storage] fsync={} segment-size={} max-batch-size={} syncs-in-flight={} group-commit-delay={} "
+      fmt::format("[storage] fsync={} wal-io={} segment-size={} max-batch-size={} syncs-in-flight={} group-commit-delay={} "
                   "snapshot-log-size={} snapshot-log-percent={} snapshot-entries={} max-key-size={} max-value-size={} "
                   "max-txn-ops={} auto-compaction={}",
-                  s.fsync == fsync_policy::always ? "always" : "never", format_size(s.segment_bytes),
+                  s.fsync == fsync_policy::always ? "always" : "never",
+                  s.wal_io_mode == wal_io::direct ? "direct" : "buffered", format_size(s.segment_bytes),
                   format_size(s.max_batch_bytes), s.syncs_in_flight, format_duration(s.group_commit_delay),
                   format_size(s.snapshot_log_bytes), s.snapshot_log_percent, s.snapshot_entries,
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes), s.max_txn_ops,

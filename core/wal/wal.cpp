@@ -227,6 +227,8 @@ namespace {
 
 constexpr std::size_t zero_chunk_bytes = std::size_t{1} << 20;
 constexpr const char* spare_name = "next-segment.tmp";
+// Each direct write is durable when it completes, as after an fdatasync.
+constexpr int direct_open_flags = O_DIRECT | O_DSYNC;
 
 const std::string& zeros() {
   static const std::string z(zero_chunk_bytes, '\0');
@@ -273,6 +275,30 @@ void log::open_active_segment() {
   if (::fstat(active_fd_.get(), &st) != 0) throw std::system_error(errno, std::generic_category(), "fstat " + path.string());
   filled_ = std::max(static_cast<std::uint64_t>(st.st_size), active_offset_);
   if (!existed) io::sync_directory(opts_.dir);  // the new name is durable before data goes in
+  open_direct(path);
+}
+
+void log::open_direct(const std::filesystem::path& path) {
+  if (opts_.io != io_mode::direct || !opts_.sync) return;
+  int fd = ::open(path.c_str(), O_RDWR | direct_open_flags | O_CLOEXEC);
+  if (fd < 0 && errno == EINVAL) {
+    spdlog::warn("WAL: the file system of {} does not support direct I/O; writing through the page cache "
+                 "(wal-io = \"buffered\")",
+                 opts_.dir.string());
+    return;
+  }
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path.string());
+  direct_fd_.reset(fd);
+  direct_ = true;
+  // The tail block's bytes before active_offset_: every later batch rewrites them unchanged.
+  auto block_start = io::aligned_buffer::round_down(active_offset_);
+  tail_.assign(active_offset_ - block_start, '\0');
+  for (std::size_t got = 0; got < tail_.size();) {
+    auto n = ::pread(active_fd_.get(), tail_.data() + got, tail_.size() - got, static_cast<off_t>(block_start + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::system_error(n < 0 ? errno : EIO, std::generic_category(), "cannot read " + path.string());
+    got += static_cast<std::size_t>(n);
+  }
 }
 
 log::batch& log::writable_batch() {
@@ -379,7 +405,8 @@ asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
     // Another batch joins those in flight only once it holds at least as many records as the
     // latest of them: syncing many small batches at once costs more than it saves.
     while (!pending_.empty() && in_flight_.size() < opts_.syncs_in_flight &&
-           (in_flight_.empty() || pending_.front().records >= in_flight_.back().b.records)) {
+           (in_flight_.empty() || pending_.front().records >= in_flight_.back().b.records) &&
+           !shares_block_with_in_flight()) {
       auto size = pending_.front().bytes.size() + (active_offset_ == 0 ? hard_state_batch().size() : 0);
       auto where = place(size);
       if (where == placement::wait) {
@@ -423,8 +450,14 @@ asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
   }
 }
 
+bool log::shares_block_with_in_flight() const noexcept {
+  return direct_ && !in_flight_.empty() && active_offset_ % io::aligned_buffer::block_bytes != 0;
+}
+
 log::placement log::place(std::uint64_t size) {
-  if (active_offset_ + size <= filled_) return placement::write;
+  // A direct write reaches to the end of its last block: that block must be zeros already.
+  auto end = direct_ ? io::aligned_buffer::round_up(active_offset_ + size) : active_offset_ + size;
+  if (end <= filled_) return placement::write;
   if (filled_ < opts_.segment_bytes) {  // the zeros ahead are still being written
     start_fill();
     return placement::wait;
@@ -465,31 +498,67 @@ void log::start_write(batch b) {
   w.b = std::move(b);
   // Every segment starts with the hard state, so deleting older segments never loses it.
   if (active_offset_ == 0) w.first = hard_state_batch();
-  int n = 0;
-  if (!w.first.empty()) w.iov[n++] = {w.first.data(), w.first.size()};
-  w.iov[n++] = {w.b.bytes.data(), w.b.bytes.size()};
-  w.iov_count = n;
   w.offset = active_offset_;
   w.end = active_offset_ + w.first.size() + w.b.bytes.size();
+  if (direct_) {
+    prepare_direct(w);
+  } else {
+    int n = 0;
+    if (!w.first.empty()) w.iov[n++] = {w.first.data(), w.first.size()};
+    w.iov[n++] = {w.b.bytes.data(), w.b.bytes.size()};
+    w.iov_count = n;
+    w.write_offset = w.offset;
+  }
   active_offset_ = w.end;
   segments_.back().max_index = std::max(segments_.back().max_index, w.b.last_index);
   if (active_offset_ >= opts_.segment_bytes / 2) start_spare();  // ready long before it is needed
   asio::co_spawn(ring_.executor(), write(&w), stop_on_failure("a WAL write"));
 }
 
-asio::awaitable<void> log::write(in_flight_write* w) {
-  auto total = w->end - w->offset;
-  std::span<const iovec> iov(w->iov, static_cast<std::size_t>(w->iov_count));
-  int rc = opts_.sync ? co_await ring_.write_and_datasync(active_fd_.get(), iov, w->offset)
-                      : co_await ring_.write(active_fd_.get(), iov, w->offset);
-  auto path = segment_path(segments_.back().seq);
-  if (rc < 0) {
-    fail_stop(fmt::format("WAL write{} of {} bytes at offset {} of {} failed: {}", opts_.sync ? " + fdatasync" : "",
-                          total, w->offset, path.string(), std::strerror(-rc)));
+void log::prepare_direct(in_flight_write& w) {
+  const auto block_start = w.offset - tail_.size();
+  const auto data_end = tail_.size() + w.first.size() + w.b.bytes.size();
+  const auto padded = io::aligned_buffer::round_up(data_end);
+  if (!spare_blocks_.empty()) {
+    w.blocks = std::move(spare_blocks_.back());
+    spare_blocks_.pop_back();
   }
-  if (!opts_.sync && static_cast<std::uint64_t>(rc) != total) {
-    fail_stop(fmt::format("WAL write of {} bytes at offset {} of {} was short ({} bytes)", total, w->offset,
-                          path.string(), rc));
+  w.blocks.reserve(padded);
+  char* out = w.blocks.data();
+  std::memcpy(out, tail_.data(), tail_.size());
+  std::memcpy(out + tail_.size(), w.first.data(), w.first.size());
+  std::memcpy(out + tail_.size() + w.first.size(), w.b.bytes.data(), w.b.bytes.size());
+  std::memset(out + data_end, 0, padded - data_end);  // what the preallocated segment holds there
+  const auto last_block = io::aligned_buffer::round_down(data_end);
+  tail_.assign(out + last_block, data_end - last_block);
+  w.direct = true;
+  w.write_offset = block_start;
+  w.iov[0] = {out, padded};
+  w.iov_count = 1;
+}
+
+asio::awaitable<void> log::write(in_flight_write* w) {
+  std::span<const iovec> iov(w->iov, static_cast<std::size_t>(w->iov_count));
+  std::uint64_t total = 0;
+  for (const auto& v : iov) total += v.iov_len;
+  int rc = 0;
+  if (w->direct) {
+    rc = co_await ring_.write(direct_fd_.get(), iov, w->write_offset);
+  } else if (opts_.sync) {
+    rc = co_await ring_.write_and_datasync(active_fd_.get(), iov, w->write_offset);
+  } else {
+    rc = co_await ring_.write(active_fd_.get(), iov, w->write_offset);
+  }
+  auto path = segment_path(segments_.back().seq);
+  const char* how = w->direct ? " (direct, O_DSYNC)" : opts_.sync ? " + fdatasync" : "";
+  if (rc < 0) {
+    fail_stop(fmt::format("WAL write{} of {} bytes at offset {} of {} failed: {}", how, total, w->write_offset,
+                          path.string(), std::strerror(-rc)));
+  }
+  // write_and_datasync reports a short write as an error; the others return the count.
+  if ((w->direct || !opts_.sync) && static_cast<std::uint64_t>(rc) != total) {
+    fail_stop(fmt::format("WAL write{} of {} bytes at offset {} of {} was short ({} bytes)", how, total,
+                          w->write_offset, path.string(), rc));
   }
   w->done = true;
   // Batches become durable in log order: the first one not done holds back those after it.
@@ -506,6 +575,7 @@ asio::awaitable<void> log::write(in_flight_write* w) {
     wait_from_ = std::chrono::steady_clock::now();
     stats_.bytes += front.end - front.offset;
     if (spare_buffers_.size() < 4) spare_buffers_.push_back(std::move(front.b.bytes));
+    if (front.direct && spare_blocks_.size() < 4) spare_blocks_.push_back(std::move(front.blocks));
     in_flight_.pop_front();
     advanced = true;
   }
@@ -594,6 +664,12 @@ asio::awaitable<void> log::prepare_spare() {
   if (opts_.sync) {
     if (int rc = co_await ring_.fsync(fd); rc < 0) fail_stop(fmt::format("fsync {}: {}", path.string(), std::strerror(-rc)));
   }
+  if (direct_) {
+    // Opened for direct I/O now, so a rotation only renames. If this fails the next segment is
+    // written through the page cache (rotate() says so).
+    int direct_fd = co_await ring_.openat(dir_fd_.get(), spare_name, O_RDWR | direct_open_flags | O_CLOEXEC, 0);
+    if (direct_fd >= 0) spare_direct_fd_.reset(direct_fd);
+  }
   spare_fd_ = std::move(file);
   note_space_ok();
   finish();
@@ -612,6 +688,13 @@ asio::awaitable<void> log::rotate() {
     }
   }
   active_fd_ = std::move(spare_fd_);
+  if (direct_ && !spare_direct_fd_) {
+    spdlog::warn("WAL: cannot open {} for direct I/O; writing through the page cache from now on",
+                 segment_path(seq).string());
+    direct_ = false;
+  }
+  direct_fd_ = std::move(spare_direct_fd_);
+  tail_.clear();
   active_offset_ = 0;
   durable_offset_ = 0;
   filled_ = opts_.segment_bytes;

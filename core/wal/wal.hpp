@@ -29,6 +29,20 @@
 // durable when it was written, which is how recovery tells batches torn by a crash (never
 // acknowledged: truncated) from corruption (refuse to start).
 //
+// Direct I/O (io_mode::direct, with sync): the active segment is also opened O_DIRECT|O_DSYNC
+// and each batch is one aligned write through it, durable when it completes. A buffered write
+// and its fdatasync run on io_uring's worker threads (a thread wake-up and a hop each); a
+// direct write into a preallocated, written extent is issued by io_uring inline. Offsets,
+// lengths and memory must be aligned to 4 KiB, so the log keeps the bytes of the active
+// segment's partial last block (tail_) and a batch rewrites them, followed by the batch, padded
+// with zeros to the next block boundary. The zeros are what the preallocated segment already
+// holds, so the files read exactly as the buffered path writes them; the rewritten bytes are
+// the same as on disk, so a torn rewrite (only sectors are atomic) cannot damage acknowledged
+// records. Two writes sharing a block are never in flight at once: a batch that starts in the
+// tail block of an in-flight write waits for it. Zeros (filling, the spare) are still written
+// through the page cache and fsynced. A file system without O_DIRECT (EINVAL) gets the
+// buffered path, with a warning.
+//
 // A failed write or sync is fatal (fail_stop): the node stops rather than acknowledge data
 // that may not be on disk.
 //
@@ -36,6 +50,7 @@
 
 #include "core/wal/record.hpp"
 #include "raft/message.hpp"
+#include "io/sys/aligned_buffer.hpp"
 #include "io/sys/event.hpp"
 #include "io/sys/file.hpp"
 #include "io/sys/uring.hpp"
@@ -56,11 +71,16 @@ namespace kv::wal {
 using raft::entry;
 using raft::hard_state;
 
+// How batches reach the disk when `sync` is on (see the class comment): one O_DIRECT|O_DSYNC
+// write each, or a buffered write and an fdatasync. Without sync, always buffered.
+enum class io_mode : std::uint8_t { direct, buffered };
+
 struct options {
   std::filesystem::path dir;
   std::uint64_t segment_bytes = 64ull << 20;
   std::uint64_t max_batch_bytes = 8ull << 20;
   bool sync = true;  // false: no fdatasync (fsync = "never"); not durable
+  io_mode io = io_mode::direct;
   std::size_t syncs_in_flight = 1;  // batches being written and synced at once
   // Group-commit delay: when the disk is free but fewer records are queued than the recent
   // batches held, wait up to this long for the rest (0: never wait).
@@ -132,6 +152,9 @@ class log {
   asio::awaitable<void> compact(std::uint64_t index);
 
   std::size_t segment_count() const noexcept { return segments_.size(); }
+  // Whether batches are written with direct I/O: options().io is direct, sync is on, and the
+  // file system took O_DIRECT.
+  bool direct_io() const noexcept { return direct_; }
 
   // True while the log is about to run out of room or has (the disk is full): the next segment
   // cannot be prepared and less than max_batch_bytes is left in the active one, or a batch
@@ -162,14 +185,25 @@ class log {
   struct in_flight_write {
     batch b;
     std::string first;  // the hard-state batch that opens a segment, if this batch starts one
+    // Direct I/O: the aligned write (tail block, first, batch, zero padding) at write_offset.
+    io::aligned_buffer blocks;
+    bool direct = false;
+    std::uint64_t write_offset = 0;
     iovec iov[2];
     int iov_count = 0;
-    std::uint64_t offset = 0;
+    std::uint64_t offset = 0;  // of the records in the segment
     std::uint64_t end = 0;
     bool done = false;
   };
 
   void open_active_segment();
+  // Opens the active segment for direct I/O and loads its tail block, if options().io asks for
+  // it; a file system without O_DIRECT leaves the buffered path, with a warning.
+  void open_direct(const std::filesystem::path& path);
+  // Lays `w`'s records out as one aligned write after the tail block, and keeps the new tail.
+  void prepare_direct(in_flight_write& w);
+  // Whether the next batch would start in the last block of a write still in flight.
+  bool shares_block_with_in_flight() const noexcept;
   // Whether the front pending batch can be written now; if not, starts what makes room.
   enum class placement : std::uint8_t { write, rotate, wait };
   placement place(std::uint64_t size);
@@ -200,6 +234,12 @@ class log {
   options opts_;
   io::unique_fd dir_fd_;
   io::unique_fd active_fd_;
+  // Direct I/O (direct_): the active segment opened O_DIRECT|O_DSYNC, and the bytes of its last
+  // partial block, from the block's start to active_offset_ (everything submitted so far).
+  bool direct_ = false;
+  io::unique_fd direct_fd_;
+  std::string tail_;
+  std::vector<io::aligned_buffer> spare_blocks_;  // written batches' aligned buffers
   std::uint64_t active_offset_ = 0;   // where the next batch goes in the active segment
   std::uint64_t durable_offset_ = 0;  // everything before it in the active segment is durable
   std::uint64_t filled_ = 0;          // bytes of the active segment written (data or zeros)
@@ -224,6 +264,7 @@ class log {
   io::event wake_;
   // The next segment: being prepared (spare_preparing_), or ready (spare_fd_ open).
   io::unique_fd spare_fd_;
+  io::unique_fd spare_direct_fd_;  // direct_: the same file opened for direct I/O
   bool spare_preparing_ = false;
   io::event spare_done_;
   // Space: the last failure to write zeros, when to try again, and whether a batch waits.

@@ -6,8 +6,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace kv::io {
 
@@ -20,6 +23,11 @@ struct uring::op {
 };
 
 uring::uring(asio::any_io_executor executor, unsigned queue_depth) : event_stream_(executor) {
+  // No task-run setup flags. DEFER_TASKRUN posts completions only when this thread asks
+  // (GETEVENTS), a bounded number per call, and signals the eventfd only when its list of
+  // completions to post was empty: completions left in that list wake nobody, and with many
+  // in flight the event loop hangs. COOP_TASKRUN | TASKRUN_FLAG (+ SINGLE_ISSUER) works but
+  // made no difference outside the noise (docs/benchmarks.md, "WAL direct I/O").
   io_uring_params params{};
   params.flags = IORING_SETUP_CQSIZE;
   params.cq_entries = completion_queue_entries;
@@ -122,9 +130,24 @@ void uring::reap() {
   }
 }
 
+std::span<const iovec> uring::apply_short_write(std::span<const iovec> bufs, std::vector<iovec>& cut) {
+  if (short_write_bytes_ == 0) return bufs;
+  for (std::size_t left = std::exchange(short_write_bytes_, 0); const auto& b : bufs) {
+    if (left == 0) break;
+    cut.push_back({b.iov_base, std::min(b.iov_len, left)});
+    left -= cut.back().iov_len;
+  }
+  return cut;
+}
+
 asio::awaitable<int> uring::write(int fd, std::span<const iovec> bufs, std::uint64_t offset) {
+  std::vector<iovec> cut;
+  bufs = apply_short_write(bufs, cut);
   co_return co_await submit(
-      1, [&](io_uring_sqe** s) { io_uring_prep_writev(s[0], fd, bufs.data(), bufs.size(), offset); },
+      1,
+      [&](io_uring_sqe** s) {
+        io_uring_prep_writev(s[0], fd, bufs.data(), static_cast<unsigned>(bufs.size()), offset);
+      },
       op_kind::write);
 }
 
@@ -135,6 +158,12 @@ asio::awaitable<int> uring::write_and_datasync(int fd, std::span<const iovec> bu
     injected_error_ = 0;
     co_await write(fd, bufs, offset);
     co_return -error;
+  }
+  if (short_write_bytes_ != 0) {
+    // Write the prefix, then fail as the kernel does when the write of a link comes up short:
+    // the sync is cancelled, and reap() reports that as EIO.
+    co_await write(fd, bufs, offset);
+    co_return -EIO;
   }
   int rc = co_await submit(
       2,

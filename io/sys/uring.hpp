@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace kv::io {
 
@@ -60,6 +61,10 @@ class uring {
     injected_kind_ = kind;
     injected_error_ = error;
   }
+  // Test hook: the next write() or write_and_datasync() writes only the first `bytes` of its buffers (a real, partial
+  // write), as a device or file system may, and returns that count. `bytes` > 0; for O_DIRECT
+  // files a multiple of the device's logical block size.
+  void inject_short_write(std::size_t bytes) noexcept { short_write_bytes_ = bytes; }
 
   // Cancels the completion reaper. Call only once no operation is in flight.
   void close();
@@ -71,6 +76,8 @@ class uring {
   asio::awaitable<void> reap_loop();
   void reap();
   bool consume_injected(op_kind kind) noexcept;
+  // `bufs` cut to an injected short write's length (kept in `cut`), or `bufs` if none is injected.
+  std::span<const iovec> apply_short_write(std::span<const iovec> bufs, std::vector<iovec>& cut);
 
   io_uring ring_{};
   int event_fd_ = -1;
@@ -79,6 +86,7 @@ class uring {
   bool closed_ = false;
   op_kind injected_kind_ = op_kind::any;
   int injected_error_ = 0;
+  std::size_t short_write_bytes_ = 0;  // 0: none injected
 };
 
 }  // namespace kv::io

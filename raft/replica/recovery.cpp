@@ -49,6 +49,7 @@ void store::recover() {
                     cfg_.segment_bytes,
                     cfg_.max_batch_bytes,
                     cfg_.fsync == fsync_policy::always,
+                    cfg_.wal_io_mode == wal_io::direct ? wal::io_mode::direct : wal::io_mode::buffered,
                     static_cast<std::size_t>(cfg_.syncs_in_flight),
                     cfg_.group_commit_delay};
   auto log_read = std::async(std::launch::async, [&] {

@@ -18,6 +18,12 @@ enum class fsync_policy : std::uint8_t {
   never,   // writes are acknowledged once handed to the kernel; loses data on power failure
 };
 
+// How the WAL writes its batches with fsync_policy::always (wal::io_mode, docs/storage.md).
+enum class wal_io : std::uint8_t {
+  direct,    // one O_DIRECT|O_DSYNC write per batch, issued inline by io_uring
+  buffered,  // a write and an fdatasync, run on io_uring's worker threads
+};
+
 // Automatic compaction of the keyspace's history (etcd's --auto-compaction-mode): the leader
 // proposes a compaction that keeps the last `retention_revisions` revisions readable, or every
 // revision of the last `retention_period`.
@@ -30,6 +36,7 @@ struct compaction_options {
 
 struct storage_config {
   fsync_policy fsync = fsync_policy::always;
+  wal_io wal_io_mode = wal_io::direct;  // with fsync = never, always buffered
   // Size each WAL segment file is preallocated to; a new segment starts when it is full.
   std::uint64_t segment_bytes = 64ull << 20;
   // A group-commit batch stops growing at this size; the next batch takes the rest.

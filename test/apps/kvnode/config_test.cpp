@@ -187,6 +187,7 @@ idle-timeout = "90s"
 shutdown-timeout = "250ms"
 [storage]
 fsync = "never"
+wal-io = "buffered"
 segment-size = "1MiB"
 max-batch-size = "512KiB"
 snapshot-log-size = "2GB"
@@ -206,6 +207,7 @@ file = "/tmp/kv.log"
   BOOST_TEST(c.server.idle_timeout.count() == 90'000);
   BOOST_TEST(c.server.shutdown_timeout.count() == 250);
   BOOST_TEST((c.storage.fsync == kv::fsync_policy::never));
+  BOOST_TEST((c.storage.wal_io_mode == kv::wal_io::buffered));
   BOOST_TEST(c.storage.segment_bytes == 1u << 20);
   BOOST_TEST(c.storage.max_batch_bytes == 512u << 10);
   BOOST_TEST(c.storage.snapshot_log_bytes == 2'000'000'000u);
@@ -317,6 +319,8 @@ BOOST_AUTO_TEST_CASE(invalid_enumerations) {
   BOOST_TEST(contains(e, "test.toml:2: log.level: unknown log level \"verbose\""), e);
   e = error_of("[storage]\nfsync = \"sometimes\"\n");
   BOOST_TEST(contains(e, "storage.fsync: expected \"always\" or \"never\""), e);
+  e = error_of("[storage]\nwal-io = \"mmap\"\n");
+  BOOST_TEST(contains(e, "storage.wal-io: expected \"direct\" or \"buffered\", got \"mmap\""), e);
   e = error_of("[server]\nlisten = \"localhost\"\n");
   BOOST_TEST(contains(e, "server.listen: expected \"host:port\""), e);
   e = error_of("[server]\nlisten = \"localhost:99999\"\n");

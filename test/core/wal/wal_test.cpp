@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <functional>
 
 using namespace kv;
@@ -63,9 +64,10 @@ struct child_outcome {
   std::vector<std::uint64_t> durable;
 };
 
-// Runs a WAL over `opts` in a forked child: the ring fails every operation of kind `fail` with
-// EIO, `append` adds entries, then the log runs until it stops (or the failure ends the process).
-child_outcome run_failing_log(const wal::options& opts, io::op_kind fail, const std::function<void(wal::log&)>& append) {
+// Runs a WAL over `opts` in a forked child: `inject` arms a failure in the ring, `append` adds
+// entries, then the log runs until it stops (or the failure ends the process).
+child_outcome run_failing_log(const wal::options& opts, const std::function<void(io::uring&)>& inject,
+                              const std::function<void(wal::log&)>& append) {
   int reports[2];
   BOOST_REQUIRE(::pipe(reports) == 0);
   pid_t pid = ::fork();
@@ -75,7 +77,7 @@ child_outcome run_failing_log(const wal::options& opts, io::op_kind fail, const 
     run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
       io::uring ring(ctx.get_executor());
       wal::log log(ring, opts, wal::log::read(opts, 0));
-      ring.inject_failure(fail, EIO);
+      inject(ring);
       append(log);
       log.stop();
       co_await log.run([&](std::uint64_t index) {
@@ -91,6 +93,25 @@ child_outcome run_failing_log(const wal::options& opts, io::op_kind fail, const 
   ::close(reports[0]);
   ::waitpid(pid, &out.status, 0);
   return out;
+}
+
+std::function<void(io::uring&)> fail_next(io::op_kind kind, int error) {
+  return [=](io::uring& ring) { ring.inject_failure(kind, error); };
+}
+
+constexpr wal::io_mode both_io_modes[] = {wal::io_mode::direct, wal::io_mode::buffered};
+
+const char* name_of(wal::io_mode io) { return io == wal::io_mode::direct ? "direct" : "buffered"; }
+
+// A log whose first segment is already zero-filled, so that every write it issues next is a
+// batch (no zeros that may lack space without harm).
+wal::options filled_log(const std::filesystem::path& dir, wal::io_mode io, std::uint64_t acknowledged = 0) {
+  auto opts = small_wal(dir);
+  opts.io = io;
+  std::vector<write_group> groups;
+  for (std::uint64_t i = 1; i <= acknowledged; ++i) groups.push_back({{make_entry(1, i, 700)}, std::nullopt});
+  write_log(opts, groups);
+  return opts;
 }
 
 }  // namespace
@@ -450,26 +471,30 @@ BOOST_AUTO_TEST_CASE(damage_vouched_for_by_a_later_batch_is_corruption) {
 }
 
 // Several batches in flight at once against a real disk: everything acknowledged reads back.
+// On the direct path a batch that starts in the last block of one in flight waits for it.
 BOOST_AUTO_TEST_CASE(pipelined_syncs_keep_log_order) {
-  temp_dir dir;
-  auto opts = small_wal(dir.path());
-  opts.syncs_in_flight = 4;
-  std::vector<std::uint64_t> durable_seen;
-  run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
-    io::uring ring(ctx.get_executor());
-    wal::log log(ring, opts, wal::log::read(opts, 0));
-    for (std::uint64_t i = 1; i <= 2000; ++i) {
-      log.append(1, i, make_entry(1, i, 100).data);
-      if (i % 7 == 0) co_await asio::post(ctx, asio::use_awaitable);  // let batches form and overlap
-    }
-    log.stop();
-    co_await log.run([&](std::uint64_t index) { durable_seen.push_back(index); });
-  });
-  BOOST_TEST(std::is_sorted(durable_seen.begin(), durable_seen.end()));
-  BOOST_TEST(durable_seen.back() == 2000u);
-  auto r = read_log(opts);
-  BOOST_REQUIRE(r.entries.size() == 2000u);
-  for (std::uint64_t i = 1; i <= 2000; i += 97) BOOST_TEST(r.entries[i - 1].data == make_entry(1, i, 100).data);
+  for (auto io : both_io_modes) {
+    temp_dir dir;
+    auto opts = small_wal(dir.path());
+    opts.io = io;
+    opts.syncs_in_flight = 4;
+    std::vector<std::uint64_t> durable_seen;
+    run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
+      io::uring ring(ctx.get_executor());
+      wal::log log(ring, opts, wal::log::read(opts, 0));
+      for (std::uint64_t i = 1; i <= 2000; ++i) {
+        log.append(1, i, make_entry(1, i, 100).data);
+        if (i % 7 == 0) co_await asio::post(ctx, asio::use_awaitable);  // let batches form and overlap
+      }
+      log.stop();
+      co_await log.run([&](std::uint64_t index) { durable_seen.push_back(index); });
+    });
+    BOOST_TEST(std::is_sorted(durable_seen.begin(), durable_seen.end()), name_of(io));
+    BOOST_TEST(durable_seen.back() == 2000u, name_of(io));
+    auto r = read_log(opts);
+    BOOST_REQUIRE(r.entries.size() == 2000u);
+    for (std::uint64_t i = 1; i <= 2000; i += 97) BOOST_TEST(r.entries[i - 1].data == make_entry(1, i, 100).data);
+  }
 }
 
 // Group-commit delay: after a batch of 10 is answered, a lone write waits (boundedly) for its
@@ -538,30 +563,74 @@ BOOST_AUTO_TEST_CASE(group_commit_delay_can_be_turned_off_while_a_batch_waits) {
 }
 
 // A failed fdatasync must stop the process (fail-stop), and the write must not be acknowledged.
+// (The direct path has no fdatasync: its O_DSYNC write fails instead, tested below.)
 BOOST_AUTO_TEST_CASE(failed_fdatasync_is_fatal) {
   temp_dir dir;
   auto opts = small_wal(dir.path());
-  auto out = run_failing_log(opts, io::op_kind::fdatasync, [](wal::log& log) { log.append(1, 1, "doomed"); });
+  opts.io = wal::io_mode::buffered;
+  auto out = run_failing_log(opts, fail_next(io::op_kind::fdatasync, EIO),
+                             [](wal::log& log) { log.append(1, 1, "doomed"); });
   BOOST_TEST(out.durable.empty());  // no acknowledgement was sent
   BOOST_REQUIRE(WIFEXITED(out.status));
   BOOST_TEST(WEXITSTATUS(out.status) == fail_stop_exit_code);
 }
 
+// A batch's write failing (EIO), or finding no space in the preallocated segment (ENOSPC: a
+// lack of space is harmless only while writing zeros), stops the process on either path, and
+// nothing acknowledged is lost.
+BOOST_AUTO_TEST_CASE(a_failed_batch_write_is_fatal_on_both_paths) {
+  for (auto io : both_io_modes) {
+    for (int error : {EIO, ENOSPC}) {
+      temp_dir dir;
+      auto opts = filled_log(dir.path(), io, 3);
+      auto out = run_failing_log(opts, fail_next(io::op_kind::write, error),
+                                 [](wal::log& log) { log.append(1, 4, "doomed"); });
+      BOOST_TEST(out.durable.empty(), name_of(io) << " " << std::strerror(error));
+      BOOST_REQUIRE(WIFEXITED(out.status));
+      BOOST_TEST(WEXITSTATUS(out.status) == fail_stop_exit_code, name_of(io) << " " << std::strerror(error));
+      auto r = read_log(opts);
+      BOOST_TEST(r.entries.size() == 3u, name_of(io) << " " << std::strerror(error));
+    }
+  }
+}
+
+// A short write puts part of a batch on disk and is fatal; recovery drops the partial batch as a
+// torn tail and keeps everything acknowledged. On the direct path the part written is the
+// rewritten tail block: the acknowledged bytes in it stay intact.
+BOOST_AUTO_TEST_CASE(a_short_batch_write_is_fatal_and_recovery_keeps_the_acknowledged_records) {
+  for (auto io : both_io_modes) {
+    temp_dir dir;
+    auto opts = filled_log(dir.path(), io, 3);
+    auto out = run_failing_log(
+        opts, [](io::uring& ring) { ring.inject_short_write(io::aligned_buffer::block_bytes); },
+        [](wal::log& log) { log.append(1, 4, std::string(10000, 'q')); });
+    BOOST_TEST(out.durable.empty(), name_of(io));
+    BOOST_REQUIRE(WIFEXITED(out.status));
+    BOOST_TEST(WEXITSTATUS(out.status) == fail_stop_exit_code, name_of(io));
+    auto r = read_log(opts);
+    BOOST_TEST(r.torn_bytes > 0u, name_of(io));  // part of the batch reached the file
+    BOOST_REQUIRE(r.entries.size() == 3u);
+    for (std::uint64_t i = 1; i <= 3; ++i) BOOST_TEST(r.entries[i - 1].data == make_entry(1, i, 700).data);
+  }
+}
+
 // Preparing the next segment can fail with an I/O error: that is fatal as well (unlike a lack of
 // space, see disk_full_tests), and what was acknowledged before stays readable.
 BOOST_AUTO_TEST_CASE(a_failed_next_segment_is_fatal_and_loses_nothing_acknowledged) {
-  temp_dir dir;
-  auto opts = small_wal(dir.path());
-  write_log(opts, {});  // the first segment, filled: the only fsync left to fail is the spare's
-  // The spare's sync fails (batches use fdatasync, the spare fsync).
-  auto out = run_failing_log(opts, io::op_kind::fsync, [](wal::log& log) {
-    for (std::uint64_t i = 1; i <= 3; ++i) log.append(1, i, std::string(12000, 'x'));  // past half
-  });
-  BOOST_REQUIRE(WIFEXITED(out.status));
-  BOOST_TEST(WEXITSTATUS(out.status) == fail_stop_exit_code);
-  // The third batch starts the spare; how many batches were durable before it failed is a race.
-  const std::uint64_t durable = out.durable.empty() ? 0 : out.durable.back();
-  BOOST_TEST(read_log(opts).entries.size() >= durable);  // every acknowledged entry is there
+  for (auto io : both_io_modes) {
+    temp_dir dir;
+    // The first segment, filled: the only fsync left to fail is the spare's (batches use
+    // fdatasync or O_DSYNC, the spare fsync).
+    auto opts = filled_log(dir.path(), io);
+    auto out = run_failing_log(opts, fail_next(io::op_kind::fsync, EIO), [](wal::log& log) {
+      for (std::uint64_t i = 1; i <= 3; ++i) log.append(1, i, std::string(12000, 'x'));  // past half
+    });
+    BOOST_REQUIRE(WIFEXITED(out.status));
+    BOOST_TEST(WEXITSTATUS(out.status) == fail_stop_exit_code, name_of(io));
+    // The third batch starts the spare; how many batches were durable before it failed is a race.
+    const std::uint64_t durable = out.durable.empty() ? 0 : out.durable.back();
+    BOOST_TEST(read_log(opts).entries.size() >= durable);  // every acknowledged entry is there
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
