@@ -82,11 +82,9 @@ bool connection::idle_since(std::chrono::steady_clock::time_point t) const {
 
 asio::awaitable<void> connection::read_loop() {
   std::error_code ec;
-  bool drained = false;  // see io::read_some
   while (reading_) {
     if (over_limits()) {
       co_await wake_reader_.wait();  // backpressure: let responses drain first
-      drained = false;
       continue;
     }
     if (frames_waiting_) {  // requests buffered while over the limits go before new reads
@@ -96,9 +94,8 @@ asio::awaitable<void> connection::read_loop() {
     }
     make_room();
     auto room = in_.size() - in_end_;
-    auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + in_end_, room), drained, ec);
+    auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + in_end_, room), ec);
     if (ec) break;
-    drained = n < room;
     last_activity_ = std::chrono::steady_clock::now();
     in_end_ += n;
     handle_frames();

@@ -192,11 +192,9 @@ bool resp_connection::over_limits() const {
 
 asio::awaitable<void> resp_connection::read_loop() {
   std::error_code ec;
-  bool drained = false;
   while (reading_ && !closing_) {
     if (over_limits()) {
       co_await wake_reader_.wait();
-      drained = false;
       continue;
     }
     // The bytes received and not yet consumed are in_[in_begin_, in_end_); the rest of in_ is
@@ -211,10 +209,9 @@ asio::awaitable<void> resp_connection::read_loop() {
     }
     const auto want = std::max(read_chunk, parser_.missing());
     if (in_.size() < in_end_ + want) in_.resize(in_end_ + want);
-    auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + in_end_, want), drained, ec);
+    auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + in_end_, want), ec);
     if (ec) break;
     in_end_ += n;
-    drained = n < want;
     handle_input();
     wake_writer();
   }
