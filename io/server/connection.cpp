@@ -4,11 +4,9 @@
 #include "io/server/error_text.hpp"
 #include "io/server/server.hpp"
 #include "io/sys/socket_read.hpp"
+#include "io/sys/socket_write.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/redirect_error.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -179,7 +177,7 @@ asio::awaitable<void> connection::write_loop() {
       continue;
     }
     sending_.swap(out_);
-    co_await asio::async_write(socket_, asio::buffer(sending_), asio::redirect_error(asio::use_awaitable, ec));
+    co_await io::write_all(socket_, asio::buffer(sending_), ec);
     sending_.clear();
     if (sending_.capacity() > idle_buffer) std::string().swap(sending_);
     if (ec) {
