@@ -186,7 +186,6 @@ class client::connection : public std::enable_shared_from_this<connection> {
     std::size_t begin = 0;
     std::size_t end = 0;
     std::error_code ec;
-    bool drained = false;  // see io::read_some
     while (open_) {
       if (begin == end) begin = end = 0;
       if (buf.size() - end < client_detail::read_chunk / 4) {
@@ -196,9 +195,8 @@ class client::connection : public std::enable_shared_from_this<connection> {
         if (buf.size() - end < client_detail::read_chunk / 4) buf.resize(buf.size() * 2);
       }
       auto room = buf.size() - end;
-      auto n = co_await io::read_some(socket_, asio::buffer(buf.data() + end, room), drained, ec);
+      auto n = co_await io::read_some(socket_, asio::buffer(buf.data() + end, room), ec);
       if (ec) break;
-      drained = n < room;
       end += n;
       while (begin < end) {
         auto r = protocol::parse_frame(std::string_view(buf.data() + begin, end - begin), opts_.max_frame_bytes);

@@ -4,11 +4,9 @@
 #include "io/server/error_text.hpp"
 #include "io/server/server.hpp"
 #include "io/sys/socket_read.hpp"
+#include "io/sys/socket_write.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/redirect_error.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -82,11 +80,9 @@ bool connection::idle_since(std::chrono::steady_clock::time_point t) const {
 
 asio::awaitable<void> connection::read_loop() {
   std::error_code ec;
-  bool drained = false;  // see io::read_some
   while (reading_) {
     if (over_limits()) {
       co_await wake_reader_.wait();  // backpressure: let responses drain first
-      drained = false;
       continue;
     }
     if (frames_waiting_) {  // requests buffered while over the limits go before new reads
@@ -96,9 +92,8 @@ asio::awaitable<void> connection::read_loop() {
     }
     make_room();
     auto room = in_.size() - in_end_;
-    auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + in_end_, room), drained, ec);
+    auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + in_end_, room), ec);
     if (ec) break;
-    drained = n < room;
     last_activity_ = std::chrono::steady_clock::now();
     in_end_ += n;
     handle_frames();
@@ -182,7 +177,7 @@ asio::awaitable<void> connection::write_loop() {
       continue;
     }
     sending_.swap(out_);
-    co_await asio::async_write(socket_, asio::buffer(sending_), asio::redirect_error(asio::use_awaitable, ec));
+    co_await io::write_all(socket_, asio::buffer(sending_), ec);
     sending_.clear();
     if (sending_.capacity() > idle_buffer) std::string().swap(sending_);
     if (ec) {

@@ -5,11 +5,9 @@
 #include "io/server/resp_commands.hpp"
 #include "io/server/server.hpp"
 #include "io/sys/socket_read.hpp"
+#include "io/sys/socket_write.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/redirect_error.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 #include <spdlog/spdlog.h>
 
 #include <fmt/format.h>
@@ -192,11 +190,9 @@ bool resp_connection::over_limits() const {
 
 asio::awaitable<void> resp_connection::read_loop() {
   std::error_code ec;
-  bool drained = false;
   while (reading_ && !closing_) {
     if (over_limits()) {
       co_await wake_reader_.wait();
-      drained = false;
       continue;
     }
     // The bytes received and not yet consumed are in_[in_begin_, in_end_); the rest of in_ is
@@ -211,10 +207,9 @@ asio::awaitable<void> resp_connection::read_loop() {
     }
     const auto want = std::max(read_chunk, parser_.missing());
     if (in_.size() < in_end_ + want) in_.resize(in_end_ + want);
-    auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + in_end_, want), drained, ec);
+    auto n = co_await io::read_some(socket_, asio::buffer(in_.data() + in_end_, want), ec);
     if (ec) break;
     in_end_ += n;
-    drained = n < want;
     handle_input();
     wake_writer();
   }
@@ -271,7 +266,7 @@ asio::awaitable<void> resp_connection::write_loop() {
       continue;
     }
     sending_.swap(out_);
-    co_await asio::async_write(socket_, asio::buffer(sending_), asio::redirect_error(asio::use_awaitable, ec));
+    co_await io::write_all(socket_, asio::buffer(sending_), ec);
     sending_.clear();
     if (sending_.capacity() > idle_buffer) std::string().swap(sending_);
     if (ec) {

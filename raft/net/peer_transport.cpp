@@ -429,7 +429,6 @@ asio::awaitable<void> peer_transport::inbound(asio::ip::tcp::socket socket) {
   std::size_t begin = 0;
   std::size_t end = 0;
   raft::node_id from = 0;
-  bool drained = false;
   std::optional<incoming_snapshot> incoming;
   while (!stopping_) {
     // Handle every whole frame in the buffer.
@@ -494,14 +493,13 @@ asio::awaitable<void> peer_transport::inbound(asio::ip::tcp::socket socket) {
     }
     if (buf.size() - end < read_chunk / 4) buf.resize(buf.size() * 2);
     auto room = buf.size() - end;
-    auto n = co_await io::read_some(socket, asio::buffer(buf.data() + end, room), drained, ec);
+    auto n = co_await io::read_some(socket, asio::buffer(buf.data() + end, room), ec);
     if (ec) {
       if (from != 0 && ec != asio::error::eof && ec != asio::error::operation_aborted) {
         spdlog::debug("peer {}: inbound connection closed: {}", from, ec.message());
       }
       co_return;
     }
-    drained = n < room;
     end += n;
   }
 }

@@ -9,6 +9,7 @@
 #include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
+#include <asio/redirect_error.hpp>
 #include <asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 #include <fmt/format.h>
