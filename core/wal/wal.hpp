@@ -80,7 +80,7 @@ struct options {
   std::uint64_t segment_bytes = 64ull << 20;
   std::uint64_t max_batch_bytes = 8ull << 20;
   bool sync = true;  // false: no fdatasync (fsync = "never"); not durable
-  io_mode io = io_mode::direct;
+  io_mode io = io_mode::buffered;
   std::size_t syncs_in_flight = 1;  // batches being written and synced at once
   // Group-commit delay: when the disk is free but fewer records are queued than the recent
   // batches held, wait up to this long for the rest (0: never wait).

@@ -36,7 +36,7 @@ struct compaction_options {
 
 struct storage_config {
   fsync_policy fsync = fsync_policy::always;
-  wal_io wal_io_mode = wal_io::direct;  // with fsync = never, always buffered
+  wal_io wal_io_mode = wal_io::buffered;  // direct only with fsync = always (docs/storage.md)
   // Size each WAL segment file is preallocated to; a new segment starts when it is full.
   std::uint64_t segment_bytes = 64ull << 20;
   // A group-commit batch stops growing at this size; the next batch takes the rest.
