@@ -289,7 +289,6 @@ void log::open_direct(const std::filesystem::path& path) {
   }
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path.string());
   direct_fd_.reset(fd);
-  direct_ = true;
   // The tail block's bytes before active_offset_: every later batch rewrites them unchanged.
   auto block_start = io::aligned_buffer::round_down(active_offset_);
   tail_.assign(active_offset_ - block_start, '\0');
@@ -451,12 +450,12 @@ asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
 }
 
 bool log::shares_block_with_in_flight() const noexcept {
-  return direct_ && !in_flight_.empty() && active_offset_ % io::aligned_buffer::block_bytes != 0;
+  return direct_io() && !in_flight_.empty() && active_offset_ % io::aligned_buffer::block_bytes != 0;
 }
 
 log::placement log::place(std::uint64_t size) {
   // A direct write reaches to the end of its last block: that block must be zeros already.
-  auto end = direct_ ? io::aligned_buffer::round_up(active_offset_ + size) : active_offset_ + size;
+  auto end = direct_io() ? io::aligned_buffer::round_up(active_offset_ + size) : active_offset_ + size;
   if (end <= filled_) return placement::write;
   if (filled_ < opts_.segment_bytes) {  // the zeros ahead are still being written
     start_fill();
@@ -500,7 +499,7 @@ void log::start_write(batch b) {
   if (active_offset_ == 0) w.first = hard_state_batch();
   w.offset = active_offset_;
   w.end = active_offset_ + w.first.size() + w.b.bytes.size();
-  if (direct_) {
+  if (direct_io()) {
     prepare_direct(w);
   } else {
     int n = 0;
@@ -664,7 +663,7 @@ asio::awaitable<void> log::prepare_spare() {
   if (opts_.sync) {
     if (int rc = co_await ring_.fsync(fd); rc < 0) fail_stop(fmt::format("fsync {}: {}", path.string(), std::strerror(-rc)));
   }
-  if (direct_) {
+  if (direct_io()) {
     // Opened for direct I/O now, so a rotation only renames. If this fails the next segment is
     // written through the page cache (rotate() says so).
     int direct_fd = co_await ring_.openat(dir_fd_.get(), spare_name, O_RDWR | direct_open_flags | O_CLOEXEC, 0);
@@ -688,10 +687,9 @@ asio::awaitable<void> log::rotate() {
     }
   }
   active_fd_ = std::move(spare_fd_);
-  if (direct_ && !spare_direct_fd_) {
+  if (direct_io() && !spare_direct_fd_) {
     spdlog::warn("WAL: cannot open {} for direct I/O; writing through the page cache from now on",
                  segment_path(seq).string());
-    direct_ = false;
   }
   direct_fd_ = std::move(spare_direct_fd_);
   tail_.clear();

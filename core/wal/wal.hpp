@@ -154,7 +154,7 @@ class log {
   std::size_t segment_count() const noexcept { return segments_.size(); }
   // Whether batches are written with direct I/O: options().io is direct, sync is on, and the
   // file system took O_DIRECT.
-  bool direct_io() const noexcept { return direct_; }
+  bool direct_io() const noexcept { return static_cast<bool>(direct_fd_); }
 
   // True while the log is about to run out of room or has (the disk is full): the next segment
   // cannot be prepared and less than max_batch_bytes is left in the active one, or a batch
@@ -234,9 +234,8 @@ class log {
   options opts_;
   io::unique_fd dir_fd_;
   io::unique_fd active_fd_;
-  // Direct I/O (direct_): the active segment opened O_DIRECT|O_DSYNC, and the bytes of its last
+  // Direct I/O (while direct_fd_ is open): the active segment opened O_DIRECT|O_DSYNC, and the bytes of its last
   // partial block, from the block's start to active_offset_ (everything submitted so far).
-  bool direct_ = false;
   io::unique_fd direct_fd_;
   std::string tail_;
   std::vector<io::aligned_buffer> spare_blocks_;  // written batches' aligned buffers
@@ -264,7 +263,7 @@ class log {
   io::event wake_;
   // The next segment: being prepared (spare_preparing_), or ready (spare_fd_ open).
   io::unique_fd spare_fd_;
-  io::unique_fd spare_direct_fd_;  // direct_: the same file opened for direct I/O
+  io::unique_fd spare_direct_fd_;  // direct I/O: the same file opened for direct I/O
   bool spare_preparing_ = false;
   io::event spare_done_;
   // Space: the last failure to write zeros, when to try again, and whether a batch waits.
