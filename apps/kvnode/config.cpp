@@ -224,6 +224,17 @@ const std::vector<section_spec>& schema() {
             [](config& c, const toml::node& n, const location& at) {
               c.storage.snapshot_entries = as_positive_integer(n, at);
             }},
+           {"snapshot-capture",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (text == "fork") {
+                c.storage.snapshot_capture_mode = snapshot_capture::fork;
+              } else if (text == "event-loop") {
+                c.storage.snapshot_capture_mode = snapshot_capture::event_loop;
+              } else {
+                fail(at, fmt::format("expected \"fork\" or \"event-loop\", got \"{}\"", text));
+              }
+            }},
            {"max-key-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.max_key_bytes = as_size(n, at); }},
            {"max-value-size",
@@ -640,12 +651,13 @@ std::vector<std::string> describe(const config& c) {
                   format_duration(c.server.shutdown_timeout), c.server.max_watches,
                   format_duration(c.server.watch_progress_interval)),
       fmt::format("[storage] fsync={} wal-io={} segment-size={} max-batch-size={} syncs-in-flight={} group-commit-delay={} "
-                  "snapshot-log-size={} snapshot-log-percent={} snapshot-entries={} max-key-size={} max-value-size={} "
-                  "max-txn-ops={} auto-compaction={}",
+                  "snapshot-log-size={} snapshot-log-percent={} snapshot-entries={} snapshot-capture={} "
+                  "max-key-size={} max-value-size={} max-txn-ops={} auto-compaction={}",
                   s.fsync == fsync_policy::always ? "always" : "never",
                   s.wal_io_mode == wal_io::direct ? "direct" : "buffered", format_size(s.segment_bytes),
                   format_size(s.max_batch_bytes), s.syncs_in_flight, format_duration(s.group_commit_delay),
                   format_size(s.snapshot_log_bytes), s.snapshot_log_percent, s.snapshot_entries,
+                  s.snapshot_capture_mode == snapshot_capture::fork ? "fork" : "event-loop",
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes), s.max_txn_ops,
                   s.compaction.mode == compaction_mode::off        ? std::string("off")
                   : s.compaction.mode == compaction_mode::revision ? fmt::format("revision, keep {} revisions",

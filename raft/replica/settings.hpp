@@ -24,6 +24,12 @@ enum class wal_io : std::uint8_t {
   buffered,  // a write and an fdatasync, run on io_uring's worker threads
 };
 
+// Where a snapshot's capture runs (docs/storage.md, "Snapshots").
+enum class snapshot_capture : std::uint8_t {
+  fork,        // a child process writes the file from its copy-on-write image of the state
+  event_loop,  // the event loop, a slice at a time between requests
+};
+
 // Automatic compaction of the keyspace's history (etcd's --auto-compaction-mode): the leader
 // proposes a compaction that keeps the last `retention_revisions` revisions readable, or every
 // revision of the last `retention_period`.
@@ -54,6 +60,8 @@ struct storage_config {
   std::uint64_t snapshot_log_bytes = 64ull << 20;
   std::uint64_t snapshot_log_percent = 100;
   std::uint64_t snapshot_entries = 500'000;
+  // A node whose fork() fails falls back to the event loop for that snapshot.
+  snapshot_capture snapshot_capture_mode = snapshot_capture::fork;
   // Largest key and value the store accepts.
   std::uint64_t max_key_bytes = 4ull << 10;
   std::uint64_t max_value_bytes = 1ull << 20;

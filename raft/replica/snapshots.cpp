@@ -7,15 +7,26 @@
 #include "core/base/fail_stop.hpp"
 #include "core/base/spawn.hpp"
 #include "core/snapshot/snapshot.hpp"
+#include "core/snapshot/writer.hpp"
 #include "raft/replica/elapsed.hpp"
 
 #include <asio/co_spawn.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/read.hpp>
+#include <asio/redirect_error.hpp>
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <cerrno>
 #include <climits>
@@ -73,42 +84,126 @@ asio::awaitable<void> store::take_snapshot() {
   const auto bytes_mark = log_bytes_;
   const auto final_name = snapshot::file_name(index);
   const auto tmp_name = final_name + ".tmp";
-  // Lack of space only abandons this snapshot (nothing depends on it yet); other errors are fatal.
-  int space_error = 0;
-  auto fail = [&](std::string_view what, int rc) {
-    if (is_lack_of_space(-rc)) {
-      if (space_error == 0) space_error = -rc;
-      return;
-    }
-    fail_stop(fmt::format("snapshot {}: {} failed: {}", (dir_ / tmp_name).string(), what, std::strerror(-rc)));
+  const auto tmp_path = (dir_ / tmp_name).string();
+  auto finish = [&] {
+    snapshot_running_ = false;
+    snapshot_done_.notify();
   };
 
   int fd = co_await ring_.openat(dir_fd_.get(), tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("create", fd);
+  if (fd < 0 && !is_lack_of_space(-fd)) {
+    fail_stop(fmt::format("snapshot {}: create failed: {}", tmp_path, std::strerror(-fd)));
+  }
   io::unique_fd file(fd < 0 ? -1 : fd);
+  snapshot::write_outcome outcome;
+  std::string where = "on the event loop";
+  if (fd < 0) {
+    outcome.failed = snapshot::write_outcome::step::write;
+    outcome.error = -fd;
+  } else {
+    // The session and lease tables as of the index the capture starts at, with nothing applied
+    // in between: there is no suspension from here to the capture's start.
+    snapshot::file_parts parts{snapshot::encode_header(index, term, sm_.key_count()),
+                               snapshot::encode_sessions(sessions_.encode()),
+                               sm_.leases().empty() ? std::string() : snapshot::encode_leases(sm_.leases().encode())};
+    if (observer_) observer_->checkpoint(index);
+    std::optional<snapshot::write_outcome> from_child;
+    if (cfg_.snapshot_capture_mode == snapshot_capture::fork) {
+      auto child = co_await capture_in_child(file.get(), parts, index);
+      if (child.kind == child_capture::ended::died) {
+        // Not a disk error: nothing is known about the file, which is dropped; the log keeps
+        // every entry until a snapshot is written.
+        co_await ring_.unlinkat(dir_fd_.get(), tmp_name);
+        snapshot_retry_at_ = std::chrono::steady_clock::now() + snapshot_space_retry;
+        spdlog::error("snapshot at index {} not written: its child process {}; next try in {}s", index, child.death,
+                      snapshot_space_retry.count());
+        finish();
+        co_return;
+      }
+      if (child.kind == child_capture::ended::wrote) {
+        from_child = child.outcome;
+        where = fmt::format("by child process {} (fork took {} us)", child.pid, child.fork_duration.count());
+      }
+    }
+    if (from_child) {
+      outcome = *from_child;
+    } else {
+      outcome = co_await capture_on_event_loop(file.get(), std::move(parts), tmp_path);
+    }
+  }
+  file.reset();
+  if (outcome.failed != snapshot::write_outcome::step::none) {
+    if (!is_lack_of_space(outcome.error)) {
+      fail_stop(fmt::format("snapshot {}: {} failed: {}", tmp_path, snapshot::step_name(outcome.failed),
+                            std::strerror(outcome.error)));
+    }
+    if (fd >= 0) co_await ring_.unlinkat(dir_fd_.get(), tmp_name);
+    snapshot_retry_at_ = std::chrono::steady_clock::now() + snapshot_space_retry;
+    spdlog::warn("snapshot at index {} not written: {} in {} ({} bytes written before it); the log keeps growing "
+                 "until a snapshot fits, next try in {}s",
+                 index, std::strerror(outcome.error), dir_.string(), outcome.bytes, snapshot_space_retry.count());
+    finish();
+    co_return;
+  }
+  if (int rc = co_await ring_.renameat(dir_fd_.get(), tmp_name, final_name); rc < 0) {
+    fail_stop(fmt::format("snapshot {}: rename failed: {}", tmp_path, std::strerror(-rc)));
+  }
+  if (cfg_.fsync == fsync_policy::always) {
+    if (int rc = co_await ring_.fsync(dir_fd_.get()); rc < 0) {
+      fail_stop(fmt::format("snapshot {}: directory fsync failed: {}", tmp_path, std::strerror(-rc)));
+    }
+  }
+  // The new snapshot is durable: older snapshots and the log it covers can go.
+  for (const auto& name : io::list_files(dir_, "snap-", ".snap")) {
+    if (name != final_name) co_await ring_.unlinkat(dir_fd_.get(), name);
+  }
+  snapshot_index_ = index;
+  log_bytes_at_snapshot_ = bytes_mark;
+  snapshot_bytes_ = outcome.bytes;
+  // The core keeps recent entries past the snapshot so that a follower slightly behind gets
+  // appends rather than the whole snapshot.
+  const auto keep = repl_.snapshot_catch_up_entries;
+  if (index > keep) node_->compact(std::min(index - keep, node_->log().applied()));
+  co_await wal_->compact(index);
 
+  stats_.snapshots++;
+  stats_.last_snapshot_index = index;
+  stats_.last_snapshot_bytes = outcome.bytes;
+  stats_.last_snapshot_duration = since(start);
+  spdlog::info("snapshot at index {} written {}: {} keys, {} bytes in {} ms", index, where, outcome.pairs,
+               outcome.bytes, stats_.last_snapshot_duration.count() / 1000);
+  finish();
+}
+
+asio::awaitable<snapshot::write_outcome> store::capture_on_event_loop(int fd, snapshot::file_parts parts,
+                                                                      const std::string& path) {
+  snapshot::write_outcome out;
+  // Lack of space only abandons this snapshot (nothing depends on it yet): the capture runs to its
+  // end and what it produces is dropped. Other errors are fatal at once.
+  auto fail = [&](snapshot::write_outcome::step step, int rc) {
+    if (!is_lack_of_space(-rc)) {
+      fail_stop(fmt::format("snapshot {}: {} failed: {}", path, snapshot::step_name(step), std::strerror(-rc)));
+    }
+    if (out.failed == snapshot::write_outcome::step::none) {
+      out.failed = step;
+      out.error = -rc;
+    }
+  };
   std::vector<std::string> queued;
   std::size_t queued_bytes = 0;
-  std::uint64_t offset = 0;
   std::uint64_t written_back = 0;
-  std::uint64_t pairs = 0;
-  std::uint64_t chunks = 0;
-  queued.push_back(snapshot::encode_header(index, term, sm_.key_count()));
+  queued.push_back(std::move(parts.header));
   queued_bytes += queued.back().size();
-  // The session and lease tables as of the same index as the capture beginning now.
-  auto sessions = snapshot::encode_sessions(sessions_.encode());
-  auto leases = sm_.leases().empty() ? std::string() : snapshot::encode_leases(sm_.leases().encode());
   sm_.begin_capture([&](state_machine::chunk c) {
-    pairs += c.count;
-    ++chunks;
+    out.pairs += c.count;
+    ++out.chunks;
     queued.push_back(snapshot::encode_chunk(c));
     queued_bytes += queued.back().size();
   });
   queued.push_back(snapshot::encode_revisions(sm_.capture_revision(), sm_.capture_compacted(), sm_.capture_clock()));
   queued_bytes += queued.back().size();
-  if (observer_) observer_->checkpoint(index);
   auto write_queued = [&]() -> asio::awaitable<void> {
-    if (space_error != 0) {  // the capture runs to its end; what it produces is dropped
+    if (out.failed != snapshot::write_outcome::step::none) {
       queued.clear();
       queued_bytes = 0;
     }
@@ -124,21 +219,21 @@ asio::awaitable<void> store::take_snapshot() {
           iov.push_back({batch[j].data(), batch[j].size()});
           len += batch[j].size();
         }
-        int rc = co_await ring_.write(file.get(), iov, offset);
+        int rc = co_await ring_.write(fd, iov, out.bytes);
         if (rc >= 0 && static_cast<std::uint64_t>(rc) != len) rc = -ENOSPC;  // a short write: the file system is full
         if (rc < 0) {
-          fail("write", rc);
+          fail(snapshot::write_outcome::step::write, rc);
           queued.clear();
           queued_bytes = 0;
           co_return;
         }
-        offset += len;
+        out.bytes += len;
       }
-      if (offset - written_back >= snapshot_writeback_bytes) {
-        if (int rc = co_await ring_.start_writeback(file.get(), written_back, offset - written_back); rc < 0) {
-          fail("sync_file_range", rc);
+      if (out.bytes - written_back >= snapshot_writeback_bytes) {
+        if (int rc = co_await ring_.start_writeback(fd, written_back, out.bytes - written_back); rc < 0) {
+          fail(snapshot::write_outcome::step::writeback, rc);
         }
-        written_back = offset;
+        written_back = out.bytes;
       }
     }
   };
@@ -155,49 +250,105 @@ asio::awaitable<void> store::take_snapshot() {
       co_await asio::post(executor_, asio::use_awaitable);
     }
   }
-  queued.push_back(std::move(sessions));
-  if (!leases.empty()) queued.push_back(std::move(leases));
-  queued.push_back(snapshot::encode_footer(pairs, chunks));
+  queued.push_back(std::move(parts.sessions));
+  if (!parts.leases.empty()) queued.push_back(std::move(parts.leases));
+  queued.push_back(snapshot::encode_footer(out.pairs, out.chunks));
   co_await write_queued();
-  if (cfg_.fsync == fsync_policy::always && space_error == 0) {
-    if (int rc = co_await ring_.fdatasync(file.get()); rc < 0) fail("fdatasync", rc);
+  if (cfg_.fsync == fsync_policy::always && out.failed == snapshot::write_outcome::step::none) {
+    if (int rc = co_await ring_.fdatasync(fd); rc < 0) fail(snapshot::write_outcome::step::fdatasync, rc);
   }
-  file.reset();
-  if (space_error != 0) {
-    if (fd >= 0) co_await ring_.unlinkat(dir_fd_.get(), tmp_name);
-    snapshot_retry_at_ = std::chrono::steady_clock::now() + snapshot_space_retry;
-    spdlog::warn("snapshot at index {} not written: {} in {} ({} bytes written before it); the log keeps growing "
-                 "until a snapshot fits, next try in {}s",
-                 index, std::strerror(space_error), dir_.string(), offset, snapshot_space_retry.count());
-    snapshot_running_ = false;
-    snapshot_done_.notify();
-    co_return;
-  }
-  if (int rc = co_await ring_.renameat(dir_fd_.get(), tmp_name, final_name); rc < 0) fail("rename", rc);
-  if (cfg_.fsync == fsync_policy::always) {
-    if (int rc = co_await ring_.fsync(dir_fd_.get()); rc < 0) fail("directory fsync", rc);
-  }
-  // The new snapshot is durable: older snapshots and the log it covers can go.
-  for (const auto& name : io::list_files(dir_, "snap-", ".snap")) {
-    if (name != final_name) co_await ring_.unlinkat(dir_fd_.get(), name);
-  }
-  snapshot_index_ = index;
-  log_bytes_at_snapshot_ = bytes_mark;
-  snapshot_bytes_ = offset;
-  // The core keeps recent entries past the snapshot so that a follower slightly behind gets
-  // appends rather than the whole snapshot.
-  const auto keep = repl_.snapshot_catch_up_entries;
-  if (index > keep) node_->compact(std::min(index - keep, node_->log().applied()));
-  co_await wal_->compact(index);
+  co_return out;
+}
 
-  stats_.snapshots++;
-  stats_.last_snapshot_index = index;
-  stats_.last_snapshot_bytes = offset;
-  stats_.last_snapshot_duration = since(start);
-  spdlog::info("snapshot at index {} written: {} keys, {} bytes in {} ms", index, pairs, offset,
-               stats_.last_snapshot_duration.count() / 1000);
-  snapshot_running_ = false;
-  snapshot_done_.notify();
+namespace {
+
+// The child's lower scheduling priority (a nice value): on a busy machine the serving threads
+// win the cores and the snapshot takes longer, rather than the writes' latency growing.
+constexpr int snapshot_child_nice = 10;
+
+// The body of the snapshot's child process: writes the file from the child's copy of the state
+// and hands the outcome to the parent through `result_fd`. It runs alone in a copy of a
+// multi-threaded process, so it only allocates (the allocator is fork-safe) and makes system
+// calls: no logging, no locks another thread may have held at the fork.
+[[noreturn]] void run_snapshot_child(pid_t parent, int result_fd, int file_fd, state_machine& sm,
+                                     const snapshot::file_parts& parts, bool sync) noexcept {
+  // Dies with the node rather than outliving it with its files open (the data directory's lock).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(3);
+  // The node's handlers would wake the parent's event loop; an interrupt or a stop ends the child.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::sigaction(sig, &dfl, nullptr);
+  ::setpriority(PRIO_PROCESS, 0, snapshot_child_nice);
+  snapshot::write_outcome out;
+  try {
+    out = snapshot::write_file(file_fd, sm, parts, sync, snapshot_writeback_bytes);
+  } catch (...) {
+    ::_exit(2);
+  }
+  const char* p = reinterpret_cast<const char*>(&out);
+  for (std::size_t left = sizeof out; left > 0;) {
+    ssize_t n = ::write(result_fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ::_exit(4);
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  ::_exit(0);
+}
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  if (WIFEXITED(status)) return fmt::format("exited with status {} before reporting", WEXITSTATUS(status));
+  return fmt::format("ended with wait status {:#x}", status);
+}
+
+}  // namespace
+
+asio::awaitable<store::child_capture> store::capture_in_child(int fd, const snapshot::file_parts& parts,
+                                                              std::uint64_t index) {
+  child_capture result;
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    spdlog::warn("snapshot at index {}: no pipe for a child process ({}); capturing on the event loop", index,
+                 std::strerror(errno));
+    co_return result;
+  }
+  io::unique_fd read_end(pipe_fds[0]);
+  io::unique_fd write_end(pipe_fds[1]);
+  const pid_t parent = ::getpid();
+  const auto fork_start = std::chrono::steady_clock::now();
+  const pid_t pid = ::fork();
+  if (pid == 0) run_snapshot_child(parent, write_end.get(), fd, sm_, parts, cfg_.fsync == fsync_policy::always);
+  if (pid < 0) {
+    spdlog::warn("snapshot at index {}: fork failed ({}); capturing on the event loop instead", index,
+                 std::strerror(errno));
+    co_return result;
+  }
+  result.fork_duration = since(fork_start);
+  result.pid = pid;
+  write_end.reset();  // the pipe ends (EOF) when the child does
+  asio::posix::stream_descriptor from_child(executor_, read_end.release());
+  std::error_code ec;
+  const std::size_t got =
+      co_await asio::async_read(from_child, asio::buffer(&result.outcome, sizeof result.outcome),
+                                asio::redirect_error(asio::use_awaitable, ec));
+  // Reap it. It exits right after reporting, but tearing down its copy of the heap takes a
+  // moment, so poll instead of blocking the event loop in waitpid.
+  int status = 0;
+  for (;;) {
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) break;  // ECHILD: reaped elsewhere; the pipe tells
+    asio::steady_timer pause(executor_, std::chrono::milliseconds(1));
+    co_await pause.async_wait(asio::use_awaitable);
+  }
+  if (got == sizeof result.outcome) {
+    result.kind = child_capture::ended::wrote;
+  } else {
+    result.kind = child_capture::ended::died;
+    result.death = fmt::format("{} {}", pid, describe_exit(status));
+  }
+  co_return result;
 }
 
 void store::send_snapshot(raft::message m) {

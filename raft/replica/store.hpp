@@ -23,6 +23,7 @@
 #include "core/base/callback.hpp"
 #include "core/model/command.hpp"
 #include "core/model/txn.hpp"
+#include "core/snapshot/writer.hpp"
 #include "core/base/error.hpp"
 #include "core/state/sessions.hpp"
 #include "core/state/state_machine.hpp"
@@ -41,6 +42,8 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -416,7 +419,23 @@ class store {
   // The log written since the newest snapshot after which the next one is due (besides
   // snapshot_entries): snapshot_log_bytes, or snapshot_log_percent of that snapshot's size.
   std::uint64_t snapshot_log_bound() const noexcept;
+  // Takes a snapshot at the applied index: captures the state (in a child process, or on the
+  // event loop), writes it to a .tmp file, renames it into place, then compacts the log.
   asio::awaitable<void> take_snapshot();
+  // Captures the state on the event loop, in slices between other work, into `fd`.
+  asio::awaitable<snapshot::write_outcome> capture_on_event_loop(int fd, snapshot::file_parts parts,
+                                                                 const std::string& path);
+  // Forks a child process that writes the snapshot into `fd` from its copy-on-write image of the
+  // state as it is now, and waits for it without blocking the event loop.
+  struct child_capture {
+    enum class ended { no_child, wrote, died };
+    ended kind = ended::no_child;  // no_child: fork (or its pipe) failed; nothing was done
+    snapshot::write_outcome outcome;  // wrote: how the writing went
+    std::string death;                // died: how the child ended, for the log
+    pid_t pid = 0;
+    std::chrono::microseconds fork_duration{0};  // the event loop's pause for fork()
+  };
+  asio::awaitable<child_capture> capture_in_child(int fd, const snapshot::file_parts& parts, std::uint64_t index);
   // Streams the newest snapshot to the follower `m` is for (a message of type snapshot).
   void send_snapshot(raft::message m);
   // A snapshot streamed from the leader has arrived: load and check it before the core hears of

@@ -4,11 +4,14 @@
 // 77, which ctest reports as skipped).
 
 #include "core/model/key_range.hpp"
+#include "core/snapshot/snapshot.hpp"
 #include "core/wal/wal.hpp"
 #include "harness/cluster.hpp"
 #include "harness/cluster_status.hpp"
 #include "harness/node_process.hpp"
 #include "harness/temp_dir.hpp"
+#include "raft/replica/store.hpp"
+#include "support/async.hpp"
 #include "support/client_util.hpp"
 #include "support/skip.hpp"
 #include "support/wal_util.hpp"
@@ -206,6 +209,40 @@ BOOST_AUTO_TEST_CASE(the_log_waits_for_space_and_goes_on_once_it_is_freed) {
   auto r = read_log(opts);
   BOOST_REQUIRE(r.entries.size() == appended);
   for (std::uint64_t i = 1; i <= appended; ++i) BOOST_TEST(r.entries[i - 1].data == make_entry(1, i, 4096).data);
+}
+
+// A snapshot that does not fit is dropped, with nothing left behind, and the store serves on;
+// once space is freed the next one is written. Both capture modes: a child process reports the
+// failure to the node, the event loop meets it itself.
+BOOST_AUTO_TEST_CASE(a_snapshot_without_space_is_dropped_and_taken_later) {
+  for (auto mode : {snapshot_capture::fork, snapshot_capture::event_loop}) {
+    BOOST_TEST_CONTEXT("capture " << (mode == snapshot_capture::fork ? "fork" : "event-loop")) {
+      temp_dir dir;
+      tmpfs_mount mounted(dir.path(), 8 << 20);
+      auto cfg = kv::test::small_storage();
+      cfg.snapshot_capture_mode = mode;
+      cfg.snapshot_entries = 1u << 30;
+      cfg.snapshot_log_bytes = 1ull << 40;
+      kv::test::with_store(dir.path(), cfg, [&](store& s) -> asio::awaitable<void> {
+        // About 1.2 MB of state, then room for the log but not for a snapshot of it.
+        for (int b = 0; b < 30; ++b) {
+          std::vector<kv_pair> pairs;
+          for (int i = 0; i < 400; ++i) pairs.push_back({fmt::format("key{:06}", b * 400 + i), std::string(100, 'v')});
+          BOOST_REQUIRE((co_await s.bulk_set(std::move(pairs))).ok());
+        }
+        auto weight = ballast(dir.path(), 600 << 10);
+        co_await s.snapshot_now();
+        BOOST_TEST(s.statistics().snapshots == 0u);
+        BOOST_TEST(io::list_files(dir.path(), "snap-", ".tmp").empty());
+        BOOST_TEST(!snapshot::newest(dir.path()).has_value());
+        BOOST_TEST((co_await s.set("after", "the failed snapshot")).ok());
+        std::filesystem::remove(weight);
+        co_await s.snapshot_now();
+        BOOST_TEST(s.statistics().snapshots == 1u);
+        BOOST_TEST(s.statistics().last_snapshot_bytes > 1'000'000u);
+      });
+    }
+  }
 }
 
 // A real node: writes get no_space (and nothing of them is applied), reads and searches go on,

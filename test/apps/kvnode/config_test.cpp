@@ -193,6 +193,7 @@ max-batch-size = "512KiB"
 snapshot-log-size = "2GB"
 snapshot-log-percent = 0
 snapshot-entries = 50
+snapshot-capture = "event-loop"
 [log]
 level = "debug"
 file = "/tmp/kv.log"
@@ -213,6 +214,7 @@ file = "/tmp/kv.log"
   BOOST_TEST(c.storage.snapshot_log_bytes == 2'000'000'000u);
   BOOST_TEST(c.storage.snapshot_log_percent == 0u);
   BOOST_TEST(c.storage.snapshot_entries == 50u);
+  BOOST_TEST((c.storage.snapshot_capture_mode == kv::snapshot_capture::event_loop));
   BOOST_TEST(c.log.level == "debug");
   BOOST_TEST(c.log.file == "/tmp/kv.log");
 }
@@ -319,6 +321,8 @@ BOOST_AUTO_TEST_CASE(invalid_enumerations) {
   BOOST_TEST(contains(e, "test.toml:2: log.level: unknown log level \"verbose\""), e);
   e = error_of("[storage]\nfsync = \"sometimes\"\n");
   BOOST_TEST(contains(e, "storage.fsync: expected \"always\" or \"never\""), e);
+  e = error_of("[storage]\nsnapshot-capture = \"thread\"\n");
+  BOOST_TEST(contains(e, "storage.snapshot-capture: expected \"fork\" or \"event-loop\", got \"thread\""), e);
   e = error_of("[storage]\nwal-io = \"mmap\"\n");
   BOOST_TEST(contains(e, "storage.wal-io: expected \"direct\" or \"buffered\", got \"mmap\""), e);
   e = error_of("[server]\nlisten = \"localhost\"\n");
