@@ -1,10 +1,9 @@
 #include "io/sys/uring.hpp"
 
+#include <asio/error.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <fcntl.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,7 +21,7 @@ struct uring::op {
   completion<void(int)> done;
 };
 
-uring::uring(asio::any_io_executor executor, unsigned queue_depth) : event_stream_(executor) {
+uring::uring(asio::any_io_executor executor, unsigned queue_depth) : completions_(std::move(executor)) {
   // No task-run setup flags. DEFER_TASKRUN posts completions only when this thread asks
   // (GETEVENTS), a bounded number per call, and signals the eventfd only when its list of
   // completions to post was empty: completions left in that list wake nobody, and with many
@@ -34,18 +33,10 @@ uring::uring(asio::any_io_executor executor, unsigned queue_depth) : event_strea
   if (int rc = io_uring_queue_init_params(queue_depth, &ring_, &params); rc < 0) {
     throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
   }
-  event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (event_fd_ < 0) {
-    int err = errno;
-    io_uring_queue_exit(&ring_);
-    throw std::system_error(err, std::generic_category(), "eventfd");
-  }
-  if (int rc = io_uring_register_eventfd(&ring_, event_fd_); rc < 0) {
-    ::close(event_fd_);
+  if (int rc = io_uring_register_eventfd(&ring_, completions_.native_handle()); rc < 0) {
     io_uring_queue_exit(&ring_);
     throw std::system_error(-rc, std::generic_category(), "io_uring_register_eventfd");
   }
-  event_stream_.assign(event_fd_);
 }
 
 uring::~uring() {
@@ -56,8 +47,7 @@ uring::~uring() {
 void uring::close() {
   if (closed_) return;
   closed_ = true;
-  std::error_code ignored;
-  event_stream_.close(ignored);  // also closes event_fd_
+  completions_.close();
 }
 
 bool uring::consume_injected(op_kind kind) noexcept {
@@ -88,18 +78,23 @@ asio::awaitable<int> uring::submit(int sqe_count, auto&& prepare, op_kind kind) 
     delete o;
     co_return rc;
   }
-  if (in_flight_++ == 0) {
-    event_stream_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code ec) {
-      if (!ec) reap();
-    });
-  }
+  if (in_flight_++ == 0) wait_for_completions();
   co_return co_await async_park<int>([o](completion<void(int)> c) { o->done = std::move(c); },
                                      asio::use_awaitable);
 }
 
+// The read resets the eventfd's counter before reap() looks at the ring, and the kernel posts a
+// completion before it signals it: a completion reap() misses was signalled after the read, so it
+// wakes the next read, which reap() starts before it returns if anything is still in flight.
+// operation_aborted means close(), and the uring may be gone. A read of an eventfd fails in no
+// other way, but should it, reaping anyway and waiting again beats leaving every write hung.
+void uring::wait_for_completions() {
+  completions_.async_read([this](std::error_code ec, std::uint64_t) {
+    if (ec != asio::error::operation_aborted) reap();
+  });
+}
+
 void uring::reap() {
-  std::uint64_t count = 0;
-  [[maybe_unused]] auto n = ::read(event_fd_, &count, sizeof count);
   for (;;) {
     io_uring_cqe* cqe = nullptr;
     unsigned head = 0;
@@ -123,11 +118,7 @@ void uring::reap() {
     if (!io_uring_cq_has_overflow(&ring_)) break;
     io_uring_get_events(&ring_);
   }
-  if (in_flight_ > 0 && !closed_) {
-    event_stream_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code ec) {
-      if (!ec) reap();
-    });
-  }
+  if (in_flight_ > 0 && !closed_) wait_for_completions();
 }
 
 std::span<const iovec> uring::apply_short_write(std::span<const iovec> bufs, std::vector<iovec>& cut) {

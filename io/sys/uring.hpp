@@ -1,18 +1,18 @@
 #pragma once
 // io_uring for file I/O, driven from an Asio event loop.
 //
-// The ring signals completions through an eventfd that Asio waits on, so every operation is an
-// awaitable that never blocks the event-loop thread: the kernel runs blocking work (fdatasync,
-// unlink) on its own io-wq workers.
+// The ring signals completions through an eventfd that the event loop reads (eventfd_reader.hpp:
+// no epoll_ctl per wait), so every operation is an awaitable that never blocks the event-loop
+// thread: the kernel runs blocking work (fdatasync, unlink) on its own io-wq workers.
 //
 // Threading: a uring belongs to one executor (one thread). All member functions must be called
 // from that thread; completions resume their callers there.
 
 #include "io/sys/completion.hpp"
+#include "io/sys/eventfd_reader.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/posix/stream_descriptor.hpp>
 
 #include <liburing.h>
 #include <sys/uio.h>
@@ -37,7 +37,7 @@ class uring {
   uring(const uring&) = delete;
   uring& operator=(const uring&) = delete;
 
-  asio::any_io_executor executor() noexcept { return event_stream_.get_executor(); }
+  asio::any_io_executor executor() noexcept { return completions_.get_executor(); }
 
   // Each call returns what the system call would: bytes or 0 on success, -errno on failure.
   // A write shorter than requested is returned as is; callers treat it as an error.
@@ -73,15 +73,16 @@ class uring {
   static constexpr unsigned completion_queue_entries = 4096;
   struct op;
   asio::awaitable<int> submit(int sqe_count, auto&& prepare, op_kind kind);
-  asio::awaitable<void> reap_loop();
+  void wait_for_completions();
   void reap();
   bool consume_injected(op_kind kind) noexcept;
   // `bufs` cut to an injected short write's length (kept in `cut`), or `bufs` if none is injected.
   std::span<const iovec> apply_short_write(std::span<const iovec> bufs, std::vector<iovec>& cut);
 
   io_uring ring_{};
-  int event_fd_ = -1;
-  asio::posix::stream_descriptor event_stream_;
+  eventfd_reader completions_;  // the eventfd registered with ring_
+  // Operations submitted and not yet completed. While it is above zero, a read of completions_
+  // is waiting or the reap() it started is queued: exactly one, so every completion is reaped.
   unsigned in_flight_ = 0;
   bool closed_ = false;
   op_kind injected_kind_ = op_kind::any;

@@ -7,14 +7,27 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <iterator>
 
 using namespace kv;
+
+namespace {
+
+asio::awaitable<void> sleep_for(std::chrono::microseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(io_uring_ops)
 
@@ -167,6 +180,57 @@ BOOST_AUTO_TEST_CASE(direct_write_completions_wake_the_event_loop) {
   std::string data{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   BOOST_REQUIRE(data.size() == block * blocks);
   BOOST_TEST((data == std::string(buf.data(), block * blocks)));
+}
+
+// Rounds of bursts of every size up to twice the submission queue, each after an idle gap (none,
+// short, long: the loop sleeps in epoll_wait while completions arrive, or is busy). In a burst,
+// writes to /dev/null complete during their own submission, before any read of the eventfd is
+// queued; fdatasyncs complete later on io-wq workers; every other operation starts one more as it
+// completes, so completions arrive while reap() runs and submissions while a read waits. A lost
+// wake-up leaves an operation waiting forever, and the time limit fails the test.
+BOOST_AUTO_TEST_CASE(completions_wake_the_loop_round_after_round) {
+  test::temp_dir dir;
+  constexpr int rounds = 600;
+  int done_rounds = 0;
+  auto run = [&] {
+    test::run_async(
+        [&](asio::io_context& ctx) -> asio::awaitable<void> {
+          io::uring ring(ctx.get_executor(), 8);
+          auto file = io::open_file(dir / "f", O_RDWR | O_CREAT);
+          io::unique_fd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+          BOOST_REQUIRE(null.get() >= 0);
+          std::string block(64, 'x');
+          io::event round_done(ctx.get_executor());
+          int pending = 0;
+          auto one = [&](int kind, std::uint64_t at) -> asio::awaitable<void> {
+            iovec iov{block.data(), block.size()};
+            if (kind == 0) BOOST_TEST(co_await ring.write(null.get(), {&iov, 1}, 0) == int(block.size()));
+            if (kind == 1) BOOST_TEST(co_await ring.write(file.get(), {&iov, 1}, at) == int(block.size()));
+            if (kind == 2) BOOST_TEST(co_await ring.fdatasync(file.get()) == 0);
+          };
+          for (int r = 0; r < rounds; ++r) {
+            if (r % 3 == 1) co_await sleep_for(std::chrono::microseconds(50));
+            if (r % 3 == 2) co_await sleep_for(std::chrono::milliseconds(1));
+            int burst = 1 + r % 16;
+            pending = burst;
+            for (int i = 0; i < burst; ++i) {
+              asio::co_spawn(
+                  ctx,
+                  [&, r, i]() -> asio::awaitable<void> {
+                    co_await one((r + i) % 3, std::uint64_t(i) * 64);
+                    if (i % 2 == 0) co_await one((r + i + 1) % 3, std::uint64_t(i) * 64);
+                    if (--pending == 0) round_done.notify();
+                  },
+                  asio::detached);
+            }
+            while (pending > 0) co_await round_done.wait();
+            ++done_rounds;
+          }
+        },
+        std::chrono::seconds(60));
+  };
+  BOOST_CHECK_NO_THROW(run());
+  BOOST_TEST(done_rounds == rounds, "round " << done_rounds << " never finished: a lost wake-up");
 }
 
 // An injected short write really writes a prefix: write() returns its count, and
