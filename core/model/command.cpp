@@ -41,6 +41,15 @@ std::string encode_del(std::string_view key) {
   return out;
 }
 
+std::string encode_incr(std::string_view key, std::int64_t delta) {
+  std::string out;
+  out.reserve(1 + 8 + key.size());
+  out.push_back(static_cast<char>(command_type::incr));
+  append_fixed(out, delta);
+  out.append(key);
+  return out;
+}
+
 std::string encode_bulk_set(std::span<const kv_pair> pairs) {
   std::size_t size = 1 + 4;
   for (const auto& p : pairs) size += 8 + p.key.size() + p.value.size();
@@ -174,7 +183,8 @@ result<command_view> decode_command(std::string_view bytes) {
     auto inner = decode_command(in.rest());
     if (!inner) return inner;
     if (inner->type != command_type::set && inner->type != command_type::del &&
-        inner->type != command_type::bulk_set && inner->type != command_type::txn &&
+        inner->type != command_type::bulk_set && inner->type != command_type::incr &&
+        inner->type != command_type::txn &&
         inner->type != command_type::lease_grant && inner->type != command_type::lease_revoke) {
       return errc::corruption;
     }
@@ -193,6 +203,11 @@ result<command_view> decode_command(std::string_view bytes) {
     }
     case command_type::del:
       c.key = in.rest();
+      break;
+    case command_type::incr:
+      c.delta = in.fixed<std::int64_t>();
+      c.key = in.rest();
+      if (c.key.empty()) return errc::corruption;  // no key to add to: never proposed
       break;
     case command_type::bulk_set: {
       c.count = in.fixed<std::uint32_t>();

@@ -9,7 +9,8 @@
 //   del:       u8 type | key (the rest)
 //   bulk_set:  u8 type | u32 count | count x (u32 key_len | u32 value_len | key | value)
 //   open_session: u8 type (the session id is the entry's log index)
-//   in_session:   u8 type | u64 session | u64 seq | u64 first_unacked | a set, del, bulk_set or txn
+//   in_session:   u8 type | u64 session | u64 seq | u64 first_unacked | a set, del, bulk_set, incr,
+//                 txn, lease_grant or lease_revoke
 //   txn:       u8 type | a transaction (core/model/txn.hpp)
 //   txn_at:    u8 type | u64 now | a transaction: a txn the leader stamped with the cluster clock
 //              (core/state/state_machine.hpp), for its TTLs; decoded as a txn with `now` set
@@ -17,6 +18,8 @@
 //              reading, and keys whose expiry it found due; each is deleted if it still expires
 //              at or before `now` (a later write may have moved it). Count 0: a clock checkpoint.
 //   compact:   u8 type | u64 revision
+//   incr:      u8 type | i64 delta | key (the rest, not empty): a transaction of one incr op
+//              (core/model/txn.hpp) in a form that costs less to encode and apply; same meaning
 //   lease_grant:      u8 type | u64 id (0: the next free one) | i64 ttl_seconds
 //   lease_revoke:     u8 type | u64 id
 //   lease_checkpoint: u8 type | u32 count | count x (u64 id | i64 remaining_ms)
@@ -50,6 +53,7 @@ enum class command_type : std::uint8_t {
   lease_checkpoint = 11,
   txn_at = 12,
   expire = 13,
+  incr = 14,
 };
 
 // A write's place in its client's session (core/state/sessions.hpp); session 0: none.
@@ -76,6 +80,8 @@ void for_each_pair(std::string_view bytes, std::uint32_t count, F&& f);
 std::string encode_noop();
 std::string encode_set(std::string_view key, std::string_view value);
 std::string encode_del(std::string_view key);
+// `key` must not be empty.
+std::string encode_incr(std::string_view key, std::int64_t delta);
 std::string encode_bulk_set(std::span<const kv_pair> pairs);
 std::string encode_open_session();
 // `txn`: an encoded transaction (core/model/txn.hpp), checked by the caller.
@@ -108,14 +114,15 @@ class change_list {
   std::uint32_t count_ = 0;
 };
 
-// Wraps an encoded set, del, bulk_set, txn (or txn_at), lease_grant or lease_revoke in its session.
+// Wraps an encoded set, del, bulk_set, incr, txn (or txn_at), lease_grant or lease_revoke in its
+// session.
 std::string encode_in_session(const session_ref& ref, std::string_view command);
 
 // A decoded command; views point into the encoded bytes, which must outlive it.
 struct command_view {
   command_type type = command_type::noop;  // never in_session: that is `session` below
   session_ref session;      // in_session: where the write belongs
-  std::string_view key;    // set, del
+  std::string_view key;    // set, del, incr
   std::string_view value;  // set
   std::uint32_t count = 0;  // bulk_set, changes: number of pairs or changes
   std::string_view pairs;   // bulk_set: the encoded pairs; changes: the encoded changes
@@ -124,6 +131,7 @@ struct command_view {
   std::uint64_t revision = 0;  // compact
   std::uint64_t lease = 0;     // lease_grant, lease_revoke: the lease's id
   std::int64_t ttl = 0;        // lease_grant: seconds
+  std::int64_t delta = 0;      // incr: what it adds
   // lease_checkpoint: `count` x (u64 id | i64 remaining_ms) in `pairs`
 
   // Calls f(id, remaining_ms) for each checkpoint of a lease_checkpoint, in order.

@@ -102,6 +102,8 @@ errc state_machine::apply(std::uint64_t index, const command_view& cmd, std::str
       });
       ks_.end_write();
       break;
+    case command_type::incr:
+      return apply_incr(cmd.key, cmd.delta, reply, changes);
     case command_type::txn:
       return apply_txn(cmd.txn, cmd.now, reply, changes);
     case command_type::txn_at:  // decode_command() makes it a txn
@@ -148,18 +150,28 @@ bool compare_kv(const compare_view& c, const key_value& kv) {
   return false;
 }
 
-// The stored value of an incr's key as an integer, or why it is not one.
-result<std::int64_t> counter_value(const keyspace& ks, std::string_view key) {
+// What an incr of `key` by `delta` stores (an absent key counts as 0), with the key's expiry (0:
+// none), or why it is refused: the value is not a decimal 64-bit integer, or the sum overflows
+// one. The messages are the ones clients match (io/server/resp_commands.cpp).
+result<counter> counter_sum(const keyspace& ks, std::string_view key, std::int64_t delta) {
   auto v = ks.get(key);
-  if (!v) return std::int64_t{0};
-  auto n = parse_int64(v->value);
-  if (!n) {
-    return error_info{make_error_code(errc::bad_request),
-                      fmt::format("incr: the value of the key is not a decimal 64-bit integer ({} bytes)",
-                                  v->value.size()),
-                      {}};
+  std::int64_t n = 0;
+  if (v) {
+    auto parsed = parse_int64(v->value);
+    if (!parsed) {
+      return error_info{make_error_code(errc::bad_request),
+                        fmt::format("incr: the value of the key is not a decimal 64-bit integer ({} bytes)",
+                                    v->value.size()),
+                        {}};
+    }
+    n = *parsed;
   }
-  return *n;
+  std::int64_t sum = 0;
+  if (__builtin_add_overflow(n, delta, &sum)) {
+    return error_info{make_error_code(errc::bad_request),
+                      fmt::format("incr: {} plus {} overflows a 64-bit integer", n, delta), {}};
+  }
+  return counter{sum, v ? v->expires : 0};
 }
 
 }  // namespace
@@ -197,14 +209,8 @@ errc state_machine::check_ops(const std::vector<txn_op_view>& ops, std::uint64_t
         return static_cast<errc>(e.code.value());
       }
     } else if (op.type == txn_op_type::incr) {
-      auto n = counter_value(ks_, op.key);
-      std::int64_t sum = 0;
-      if (!n) {
-        set_message(reply, n.message());
-        return errc::bad_request;
-      }
-      if (__builtin_add_overflow(*n, op.delta, &sum)) {
-        set_message(reply, fmt::format("incr: {} plus {} overflows a 64-bit integer", *n, op.delta));
+      if (auto sum = counter_sum(ks_, op.key, op.delta); !sum) {
+        set_message(reply, sum.message());
         return errc::bad_request;
       }
     }
@@ -311,14 +317,10 @@ errc state_machine::apply_txn(std::string_view bytes, std::uint64_t now, std::st
         break;
       }
       case txn_op_type::incr: {
-        auto sum = *counter_value(ks_, op.key) + op.delta;  // checked above
-        auto text = std::to_string(sum);
-        auto kv = ks_.get(op.key);
-        ks_.put(op.key, text, kv ? kv->expires : 0);  // an incr keeps the TTL, as Redis's INCR
+        const auto c = *counter_sum(ks_, op.key, op.delta);  // checked above
+        put_counter(op.key, c, changes);
         out.push_back(static_cast<char>(txn_op_type::incr));
-        append_fixed<std::int64_t>(out, sum);
-        if (changes != nullptr) changes->put(op.key, text);
-        leases_.detach(op.key);
+        append_fixed<std::int64_t>(out, c.sum);
         break;
       }
       case txn_op_type::expire: {
@@ -341,6 +343,32 @@ errc state_machine::apply_txn(std::string_view bytes, std::uint64_t now, std::st
     }
   }
   put_fixed<std::uint64_t>(out.data(), ks_.end_write());
+  return errc::ok;
+}
+
+void state_machine::put_counter(std::string_view key, const counter& c, change_list* changes) {
+  char text[24];
+  const auto end = fmt::format_to(text, "{}", c.sum);
+  const std::string_view value(text, static_cast<std::size_t>(end - text));
+  ks_.put(key, value, c.expires);  // an incr keeps the TTL, as Redis's INCR
+  if (changes != nullptr) changes->put(key, value);
+  leases_.detach(key);
+}
+
+errc state_machine::apply_incr(std::string_view key, std::int64_t delta, std::string* reply, change_list* changes) {
+  auto sum = counter_sum(ks_, key, delta);
+  if (!sum) {
+    set_message(reply, sum.message());
+    return errc::bad_request;
+  }
+  ks_.begin_write();
+  put_counter(key, *sum, changes);
+  const auto revision = ks_.end_write();
+  if (reply != nullptr) {
+    reply->clear();
+    append_fixed<std::uint64_t>(*reply, revision);
+    append_fixed<std::int64_t>(*reply, sum->sum);
+  }
   return errc::ok;
 }
 

@@ -58,6 +58,12 @@ bool valid_key_records(std::string_view bytes, std::uint32_t count, bool without
 void for_each_key_record(std::string_view bytes, std::uint32_t count, const std::function<void(const captured_key&)>& f,
                          bool without_expiry = false);
 
+// An incr's outcome: the value it stores and the expiry it keeps (0: none).
+struct counter {
+  std::int64_t sum = 0;
+  std::uint64_t expires = 0;
+};
+
 class state_machine {
  public:
   state_machine() = default;
@@ -68,11 +74,15 @@ class state_machine {
 
   // Applies `cmd`, the command of log entry `index` (which must be applied_index() + 1).
   // Returns errc::ok, errc::not_found for a del of a missing key or a lease that does not exist
-  // (a revoke, a put attached to it), or why a txn, compact or lease_grant was refused
+  // (a revoke, a put attached to it), or why a txn, incr, compact or lease_grant was refused
   // (bad_request, compacted, future_revision), having changed nothing. `reply`, if given,
-  // receives a txn's answer (core/model/txn.hpp), a lease_grant's (u64 id | i64 ttl_seconds), a
-  // lease_revoke's (u64 revision), or a refusal's message; `changes`, if given, what a txn or a
-  // lease_revoke changed, for apply observers and watches.
+  // receives a txn's answer (core/model/txn.hpp), an incr's (u64 revision | i64 value), a
+  // lease_grant's (u64 id | i64 ttl_seconds), a lease_revoke's (u64 revision), or a refusal's
+  // message; `changes`, if given, what a txn, an incr or a lease_revoke changed, for apply
+  // observers and watches.
+  //
+  // An incr command is a transaction of one incr op, applied without a transaction's
+  // machinery: the same refusals with the same messages, the same TTL kept, one revision.
   errc apply(std::uint64_t index, const command_view& cmd, std::string* reply = nullptr,
              change_list* changes = nullptr);
 
@@ -133,6 +143,10 @@ class state_machine {
 
  private:
   errc apply_txn(std::string_view bytes, std::uint64_t now, std::string* reply, change_list* changes);
+  errc apply_incr(std::string_view key, std::int64_t delta, std::string* reply, change_list* changes);
+  // Stores `c.sum` as the value of `key` inside a write, with `c.expires` (the key's, read by the
+  // same incr) and without a lease: an incr's change, checked already.
+  void put_counter(std::string_view key, const counter& c, change_list* changes);
   errc apply_expire(const command_view& cmd, std::string* reply, change_list* changes);
   // Moves the clock to `now` if that is later.
   void advance_clock(std::uint64_t now) noexcept { clock_ = std::max(clock_, now); }

@@ -13,6 +13,7 @@ void written_ranges(const command_view& cmd, std::vector<key_range>& out) {
   switch (cmd.type) {
     case command_type::set:
     case command_type::del:
+    case command_type::incr:
       out.push_back(key_range{cmd.key, {}});
       return;
     case command_type::bulk_set:

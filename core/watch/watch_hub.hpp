@@ -65,7 +65,7 @@ struct watch_sink {
 };
 
 // The ranges a write command (core/model/command.hpp) may change, for watch_hub::applied():
-// a set's or del's key, each key of a bulk_set, every write op's key or range in either
+// a set's, del's or incr's key, each key of a bulk_set, every write op's key or range in either
 // branch of a transaction (a superset: only one branch ran), and each key of a `changes` list
 // (what a lease_revoke deleted: its command names only the lease). Appended to `out`; views into
 // `cmd`'s bytes. Nothing for commands that change no key (compact, open_session, noop).

@@ -7,6 +7,7 @@
 
 #include "io/server/resp_multi.hpp"
 
+#include "core/base/bytes.hpp"
 #include "core/base/spawn.hpp"
 #include "core/base/version.hpp"
 #include "core/model/key_range.hpp"
@@ -1036,7 +1037,25 @@ void type(resp_connection& c, args_t a) {
   });
 }
 
+// INCR and its kin on the leader: the log's plain incr command, which applies as a transaction
+// of one incr op does (the same value, TTL kept, refusals with the same messages). Returns false
+// when the general path must run instead (a follower forwards a transaction; an empty key or one
+// over the limit gets the transaction's precise refusal).
+bool plain_incr(resp_connection& c, std::string_view key, std::int64_t delta) {
+  auto& st = c.srv().replica();
+  if (st.role() != raft::role::leader || key.empty() || key.size() > st.storage().max_key_bytes) return false;
+  auto ticket = c.later(kind::write);
+  st.submit_incr(key, delta, [self = c.shared_from_this(), ticket](result<std::uint64_t> r) {
+    self->finish(ticket, make_reply(*self, [&](resp::reply& rep) {
+      if (!r) return refusal(rep, r.failure());
+      rep.integer(get_fixed<std::int64_t>(self->srv().replica().reply().data() + 8));  // after the revision
+    }));
+  });
+  return true;
+}
+
 void incr_by(resp_connection& c, std::string_view key, std::int64_t delta) {
+  if (plain_incr(c, key, delta)) return;
   kv::txn t;
   t.then_ops.push_back(make_incr(std::string(key), delta));
   write_txn(c, t, [](resp::reply& r, const txn_reply& x) { r.integer(x.results.at(0).value); });

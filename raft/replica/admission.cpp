@@ -35,6 +35,11 @@ void store::submit_del(std::string_view key, write_done done, const session_ref&
   propose(encode_del(key), std::move(done), session);
 }
 
+void store::submit_incr(std::string_view key, std::int64_t delta, write_done done, const session_ref& session) {
+  if (auto e = check_key(key); e != errc::ok) return done(e);
+  propose(encode_incr(key, delta), std::move(done), session);
+}
+
 void store::submit_open_session(write_done done) { propose(encode_open_session(), std::move(done)); }
 
 void store::submit_bulk_set(std::string_view pairs, std::uint32_t count, write_done done, const session_ref& session) {

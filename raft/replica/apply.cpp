@@ -113,6 +113,8 @@ void store::tell_change_listener(const command_view& cmd) {
       return change_listener_->key_changed(change_cause::write, false, cmd.key);
     case command_type::del:
       return change_listener_->key_changed(change_cause::write, true, cmd.key);
+    case command_type::incr:
+      return change_listener_->key_changed(change_cause::write, false, cmd.key);
     case command_type::bulk_set:
       return cmd.for_each_pair([&](std::string_view key, std::string_view) {
         change_listener_->key_changed(change_cause::write, false, key);
@@ -158,9 +160,10 @@ void store::apply_entry(std::uint64_t index, std::uint64_t term, std::string_vie
   if (!cmd || cmd->type == command_type::changes) {
     throw corruption_error(fmt::format("{}: log entry {} holds a malformed command", dir_.string(), index));
   }
-  // A txn's changes go to the observer in place of its command; a revoke's and an expire's also to
-  // the watches (their commands name a lease, or keys that may not all go).
-  const bool txn = cmd->type == command_type::txn;
+  // A txn's and an incr's changes go to the observer in place of its command (an incr's command
+  // holds a delta, not the value); a revoke's and an expire's also to the watches (their commands
+  // name a lease, or keys that may not all go).
+  const bool txn = cmd->type == command_type::txn || cmd->type == command_type::incr;
   const bool revoke = cmd->type == command_type::lease_revoke || cmd->type == command_type::expire;
   const bool txn_changes_wanted = observer_ != nullptr || change_listener_ != nullptr;
   change_list* changes = (txn_changes_wanted && txn) || revoke ? &changes_ : nullptr;

@@ -135,6 +135,11 @@ class store {
   void submit_del(std::string_view key, write_done done, const session_ref& session = {});
   // `pairs`: `count` pairs in the append_pair() encoding (as the wire protocol carries them).
   void submit_bulk_set(std::string_view pairs, std::uint32_t count, write_done done, const session_ref& session = {});
+  // Adds `delta` to the decimal 64-bit integer stored at `key` (absent: 0), keeping its TTL: a
+  // transaction of one incr op, proposed as the log's plain incr command. Once applied, `done`
+  // yields its index and, during the call, reply() holds u64 revision | i64 value; or
+  // errc::bad_request with the transaction's message (not an integer, an overflow).
+  void submit_incr(std::string_view key, std::int64_t delta, write_done done, const session_ref& session = {});
   // Opens a client session; yields its id.
   void submit_open_session(write_done done);
   // A transaction (core/model/txn.hpp) that writes; errc::bad_request / too_large if check_txn()
@@ -169,7 +174,7 @@ class store {
   // Answers a read-only transaction from this node's applied state (its ttl ops against
   // cluster_time()); see state_machine::read.
   errc read(const txn_view& t, std::string& reply) const { return sm_.read(t, reply, cluster_time()); }
-  // During a write_done callback of submit_txn: the transaction's answer.
+  // During a write_done callback of submit_txn or submit_incr: the write's answer.
   std::string_view reply() const noexcept { return reply_; }
   // A log index at which this node's state had reached `revision` (which must be at most the
   // current revision): exact for recent revisions, a later applied index for older ones (or

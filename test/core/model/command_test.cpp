@@ -3,6 +3,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <limits>
 #include <vector>
 
 BOOST_AUTO_TEST_SUITE(command)
@@ -57,6 +58,45 @@ BOOST_AUTO_TEST_CASE(malformed_commands_are_rejected) {
   }
   BOOST_TEST(kv::decode_command(bulk + "x").is(kv::errc::corruption));  // trailing bytes
   BOOST_TEST(kv::decode_command(kv::encode_noop() + "x").is(kv::errc::corruption));
+}
+
+BOOST_AUTO_TEST_CASE(incr_round_trip_with_binary_key_and_extreme_deltas) {
+  const std::string key("c\0unter", 8);
+  for (std::int64_t delta : {std::int64_t{1}, std::int64_t{-1}, std::numeric_limits<std::int64_t>::min(),
+                             std::numeric_limits<std::int64_t>::max()}) {
+    auto bytes = kv::encode_incr(key, delta);
+    BOOST_TEST(bytes.size() == 1u + 8u + key.size());
+    auto c = kv::decode_command(bytes);
+    BOOST_REQUIRE(c.ok());
+    BOOST_TEST((c->type == kv::command_type::incr));
+    BOOST_TEST(c->key == key);
+    BOOST_TEST(c->delta == delta);
+    BOOST_TEST(c->session.session == 0u);
+  }
+  kv::session_ref ref;
+  ref.session = 5;
+  ref.seq = 2;
+  ref.first_unacked = 1;
+  auto in_session = kv::decode_command(kv::encode_in_session(ref, kv::encode_incr("n", -7)));
+  BOOST_REQUIRE(in_session.ok());
+  BOOST_TEST((in_session->type == kv::command_type::incr));
+  BOOST_TEST(in_session->key == "n");
+  BOOST_TEST(in_session->delta == -7);
+  BOOST_TEST(in_session->session.session == 5u);
+  BOOST_TEST(in_session->session.seq == 2u);
+  BOOST_TEST(in_session->session.first_unacked == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_incr_is_rejected) {
+  // Cut anywhere up to and including the whole delta: no key is left.
+  auto bytes = kv::encode_incr("k", 3);
+  for (std::size_t cut = 1; cut < bytes.size(); ++cut) {
+    BOOST_TEST(kv::decode_command(bytes.substr(0, cut)).is(kv::errc::corruption), "cut at " << cut);
+  }
+  kv::session_ref ref;
+  ref.session = 1;
+  auto wrapped = kv::encode_in_session(ref, bytes);
+  BOOST_TEST(kv::decode_command(wrapped.substr(0, wrapped.size() - 1)).is(kv::errc::corruption));
 }
 
 BOOST_AUTO_TEST_CASE(lease_commands_round_trip) {

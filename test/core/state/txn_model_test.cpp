@@ -1,6 +1,7 @@
 // The state machine's transactions against a plain reference model: random sequences of puts,
 // deletes, delete-ranges, transactions (compares, ranges at past revisions, incr, TTLs set, kept,
-// changed and read), expire commands on a moving cluster clock, compactions and read-only
+// changed and read), plain incr commands (held to the model of a transaction of one incr op),
+// expire commands on a moving cluster clock, compactions and read-only
 // transactions, with snapshots taken while writes go on and restored into a fresh state machine
 // that replays the commands after the snapshot (as recovery does). Every answer (branch,
 // revision, each op's result, or the refusal's code) must match the model's, every key's expiry
@@ -295,12 +296,13 @@ struct generator {
         return o;
       }
       case 2: return make_delete_range(k, end(k), chance(50));
-      default: {
-        static const std::int64_t deltas[] = {1, -1, 5, std::numeric_limits<std::int64_t>::max(),
-                                              std::numeric_limits<std::int64_t>::min()};
-        return make_incr(k, deltas[pick(5)]);
-      }
+      default: return make_incr(k, delta());
     }
+  }
+  std::int64_t delta() {
+    static const std::int64_t deltas[] = {1, -1, 5, std::numeric_limits<std::int64_t>::max(),
+                                          std::numeric_limits<std::int64_t>::min()};
+    return deltas[pick(5)];
   }
   kv::txn transaction(bool writes) {
     kv::txn t;
@@ -399,6 +401,8 @@ struct coverage {
   std::uint64_t expired = 0;     // keys an expire command deleted
   std::uint64_t ttl_left = 0;    // ttl answers with time left
   std::uint64_t restored_expiry = 0;  // snapshots restored holding a key with a TTL
+  std::uint64_t incr_kept_ttl = 0;    // plain incrs of a key with a TTL
+  std::uint64_t incr_refused = 0;     // plain incrs refused (not an integer, an overflow)
 };
 coverage covered;
 
@@ -493,7 +497,28 @@ void run_seed(std::uint64_t seed, int steps) {
       m.writing = false;
       BOOST_REQUIRE_MESSAGE((code == (gone.empty() ? errc::not_found : errc::ok)), context());
       follow(*decode_command(log.back()));
-    } else if (what < 20) {  // compact
+    } else if (what < 20) {  // a plain incr: the model's answer is a transaction of one incr op's
+      auto k = gen.key();
+      const auto delta = gen.delta();
+      auto code = apply(encode_incr(k, delta));
+      kv::txn t;
+      t.then_ops.push_back(make_incr(k, delta));
+      auto one = encode_txn(t);
+      auto want = model_txn(m, *decode_txn(one), true, 0);
+      BOOST_REQUIRE_MESSAGE((code == want.code), context() << ": incr " << k << " by " << delta << ": code "
+                                                            << static_cast<int>(code) << " (" << reply << ")");
+      if (code != errc::ok) {
+        ++covered.incr_refused;
+        BOOST_REQUIRE_MESSAGE(changes.empty(), context() << ": a refused incr reported changes");
+        return;
+      }
+      const auto value = want.reply.results.at(0).value;
+      BOOST_REQUIRE_MESSAGE(reply.size() == 16 && get_fixed<std::uint64_t>(reply.data()) == want.reply.revision &&
+                                get_fixed<std::int64_t>(reply.data() + 8) == value,
+                            context() << ": incr's answer");
+      covered.incr_kept_ttl += m.current(k)->expires != 0;
+      follow(*decode_command(changes.command()));
+    } else if (what < 24) {  // compact
       auto rev = gen.pick(m.revision + 2);
       auto code = apply(encode_compact(rev));
       errc want = rev <= m.compacted ? errc::compacted : rev > m.revision ? errc::future_revision : errc::ok;
@@ -571,10 +596,14 @@ BOOST_AUTO_TEST_SUITE(txn_model)
 BOOST_AUTO_TEST_CASE(random_transactions_match_the_model) {
   kv::test::for_each_seed("KV_TXN_SEED", "KV_TXN_SEEDS", 2000, [](std::uint64_t seed) { run_seed(seed, 600); });
   BOOST_TEST_MESSAGE("expired " << covered.expired << ", ttl answers with time left " << covered.ttl_left
-                                << ", snapshots restored with TTLs " << covered.restored_expiry);
+                                << ", snapshots restored with TTLs " << covered.restored_expiry
+                                << ", plain incrs keeping a TTL " << covered.incr_kept_ttl << ", refused "
+                                << covered.incr_refused);
   BOOST_TEST(covered.expired > 0);
   BOOST_TEST(covered.ttl_left > 0);
   BOOST_TEST(covered.restored_expiry > 0);
+  BOOST_TEST(covered.incr_kept_ttl > 0);
+  BOOST_TEST(covered.incr_refused > 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
