@@ -64,7 +64,7 @@ write_outcome write_file(int fd, state_machine& sm, const file_parts& parts, boo
     queued_bytes = 0;
     if (out.bytes - written_back >= writeback_bytes) {
       if (::sync_file_range(fd, static_cast<off_t>(written_back), static_cast<off_t>(out.bytes - written_back),
-                            SYNC_FILE_RANGE_WRITE) != 0) {
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
         return fail(write_outcome::step::writeback, errno);
       }
       written_back = out.bytes;

@@ -31,9 +31,10 @@ struct file_parts {
 };
 
 // Captures `sm` (which must not be capturing) from start to end into the file open for writing
-// on `fd`, from offset 0: header, revisions, chunks, sessions, leases, footer. Starts writeback
-// every `writeback_bytes` so that the final fdatasync (when `sync`) does not flush the whole file
-// at once. Stops at the first failed system call (a short write counts as ENOSPC), leaving `sm`
+// on `fd`, from offset 0: header, revisions, chunks, sessions, leases, footer. Writes the file
+// back every `writeback_bytes` and waits for it, so that the final fdatasync (when `sync`) has
+// little left to flush and no more than that much of the file queues at the device at once,
+// ahead of the WAL's syncs. Stops at the first failed system call (a short write counts as ENOSPC), leaving `sm`
 // capturing: only a throwaway image, such as the child's, may fail part-way. Never throws for
 // I/O; allocation failures propagate.
 write_outcome write_file(int fd, state_machine& sm, const file_parts& parts, bool sync, std::uint64_t writeback_bytes);

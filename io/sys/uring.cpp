@@ -185,6 +185,16 @@ asio::awaitable<int> uring::start_writeback(int fd, std::uint64_t offset, std::u
       op_kind::any);
 }
 
+asio::awaitable<int> uring::write_back(int fd, std::uint64_t offset, std::uint64_t length) {
+  co_return co_await submit(
+      1,
+      [&](io_uring_sqe** s) {
+        io_uring_prep_sync_file_range(s[0], fd, static_cast<unsigned>(length), offset,
+                                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      },
+      op_kind::any);
+}
+
 asio::awaitable<int> uring::openat(int dir_fd, std::string path, int flags, unsigned mode) {
   co_return co_await submit(
       1, [&](io_uring_sqe** s) { io_uring_prep_openat(s[0], dir_fd, path.c_str(), flags, mode); }, op_kind::any);

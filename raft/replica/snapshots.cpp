@@ -42,9 +42,10 @@ namespace {
 constexpr std::size_t snapshot_write_bytes = 1u << 20;
 // The longest the snapshot's capture runs before letting other work on the event loop run.
 constexpr std::chrono::microseconds snapshot_capture_slice{300};
-// Writeback of a snapshot file is started every this many bytes, so that its final fdatasync
-// does not flush the whole file at once and stall the WAL's syncs behind it.
-constexpr std::uint64_t snapshot_writeback_bytes = 8u << 20;
+// A snapshot file is written back to the disk, and waited for, every this many bytes: its final
+// fdatasync then has little left to flush, and no more than this much of it is ever queued at
+// the device ahead of the WAL's fdatasyncs.
+constexpr std::uint64_t snapshot_writeback_bytes = 1u << 20;
 // After a snapshot could not be written for lack of space: how long until the next try (a try
 // captures the whole state, so not as often as the WAL's cheap ones).
 constexpr std::chrono::seconds snapshot_space_retry{10};
@@ -230,7 +231,7 @@ asio::awaitable<snapshot::write_outcome> store::capture_on_event_loop(int fd, sn
         out.bytes += len;
       }
       if (out.bytes - written_back >= snapshot_writeback_bytes) {
-        if (int rc = co_await ring_.start_writeback(fd, written_back, out.bytes - written_back); rc < 0) {
+        if (int rc = co_await ring_.write_back(fd, written_back, out.bytes - written_back); rc < 0) {
           fail(snapshot::write_outcome::step::writeback, rc);
         }
         written_back = out.bytes;
