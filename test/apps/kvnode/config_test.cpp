@@ -193,7 +193,7 @@ max-batch-size = "512KiB"
 snapshot-log-size = "2GB"
 snapshot-log-percent = 0
 snapshot-entries = 50
-snapshot-capture = "event-loop"
+snapshot-capture = "fork"
 [log]
 level = "debug"
 file = "/tmp/kv.log"
@@ -214,7 +214,7 @@ file = "/tmp/kv.log"
   BOOST_TEST(c.storage.snapshot_log_bytes == 2'000'000'000u);
   BOOST_TEST(c.storage.snapshot_log_percent == 0u);
   BOOST_TEST(c.storage.snapshot_entries == 50u);
-  BOOST_TEST((c.storage.snapshot_capture_mode == kv::snapshot_capture::event_loop));
+  BOOST_TEST((c.storage.snapshot_capture_mode == kv::snapshot_capture::fork));
   BOOST_TEST(c.log.level == "debug");
   BOOST_TEST(c.log.file == "/tmp/kv.log");
 }
