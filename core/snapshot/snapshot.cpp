@@ -46,7 +46,15 @@ std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t
   return out;
 }
 
-std::string encode_chunk(const state_machine::chunk& c) { return frame(c.count, c.keys); }
+std::string chunk_header(const state_machine::chunk& c) {
+  std::string out(chunk_header_bytes, '\0');
+  put_fixed<std::uint32_t>(out.data() + 4, c.count);
+  put_fixed<std::uint64_t>(out.data() + 8, c.keys.size());
+  put_fixed<std::uint32_t>(out.data(), crc32c(c.keys, crc32c(std::string_view(out).substr(4))));
+  return out;
+}
+
+std::string encode_chunk(const state_machine::chunk& c) { return chunk_header(c) + c.keys; }
 
 std::string encode_revisions(std::uint64_t revision, std::uint64_t compacted, std::uint64_t clock) {
   std::string body;

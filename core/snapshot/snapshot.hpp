@@ -50,6 +50,9 @@ std::string file_name(std::uint64_t index);
 // `pairs`: how many pairs the chunks will hold (the loader sizes the state machine with it).
 std::string encode_header(std::uint64_t index, std::uint64_t term, std::uint64_t pairs);
 std::string encode_chunk(const state_machine::chunk& c);
+// The chunk's frame without its body: encode_chunk(c) is chunk_header(c) + c.keys. Lets a writer
+// send the body as it is, without copying it behind the header.
+std::string chunk_header(const state_machine::chunk& c);
 std::string encode_revisions(std::uint64_t revision, std::uint64_t compacted, std::uint64_t clock);
 std::string encode_sessions(std::string_view table);
 std::string encode_leases(std::string_view table);

@@ -76,7 +76,8 @@ write_outcome write_file(int fd, state_machine& sm, const file_parts& parts, boo
   sm.begin_capture([&](state_machine::chunk c) {
     out.pairs += c.count;
     ++out.chunks;
-    queue(encode_chunk(c));
+    queue(chunk_header(c));
+    queue(std::move(c.keys));
   });
   queue(encode_revisions(sm.capture_revision(), sm.capture_compacted(), sm.capture_clock()));
   bool ok = true;

@@ -542,8 +542,8 @@ bool keyspace::capture_step(std::size_t max_keys) {
   assert(capturing());
   auto it = capture_started_ ? keys_.upper_bound(tree_probe(capture_cursor_)) : keys_.begin();
   capture_started_ = true;
-  std::vector<captured_key> batch;
   std::vector<const version_block*> chain;
+  auto& k = capture_scratch_;
   std::size_t visited = 0;
   for (; it != keys_.end() && visited < max_keys; ++it, ++visited) {
     chain.clear();
@@ -558,12 +558,12 @@ bool keyspace::capture_step(std::size_t max_keys) {
       chain.pop_back();
     }
     if (chain.empty()) continue;
-    captured_key k;
     k.key = it->block->key();
+    k.versions.clear();
     for (auto c = chain.rbegin(); c != chain.rend(); ++c) {
       k.versions.push_back({(*c)->create_revision, (*c)->mod_revision, (*c)->version, (*c)->value(), (*c)->expires});
     }
-    batch.push_back(std::move(k));
+    sink_(k);
   }
   if (visited > 0) {
     --it;
@@ -571,9 +571,10 @@ bool keyspace::capture_step(std::size_t max_keys) {
     ++it;
   }
   const bool done = it == keys_.end();
-  auto sink = sink_;
-  if (done) sink_ = nullptr;
-  if (!batch.empty()) sink(std::move(batch));
+  if (done) {
+    sink_ = nullptr;
+    capture_scratch_ = {};
+  }
   if (done) trim_history(trim_budget);  // what the capture held back
   return !done;
 }

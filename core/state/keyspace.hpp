@@ -223,11 +223,12 @@ class keyspace {
   void trim_step(std::size_t max = trim_budget);
 
   // ---- capture and restore (snapshots) --------------------------------------------------------
-  using capture_sink = std::function<void(std::vector<captured_key>)>;
-  // Fixes the capture at the current revision. The sink receives the keys in order, in batches.
+  // Receives each captured key, during capture_step(); the views are valid only during the call.
+  using capture_sink = std::function<void(const captured_key&)>;
+  // Fixes the capture at the current revision. The sink receives the keys in order.
   void begin_capture(capture_sink sink);
   // Captures up to `max_keys` more keys. Returns false once every key is captured, which ends
-  // the capture (the sink has had every batch).
+  // the capture (the sink has had every key).
   bool capture_step(std::size_t max_keys = 1024);
   bool capturing() const noexcept { return static_cast<bool>(sink_); }
   std::uint64_t capture_revision() const noexcept { return capture_revision_; }
@@ -399,6 +400,7 @@ class keyspace {
   std::uint64_t capture_revision_ = 0;
   std::uint64_t capture_compacted_ = 0;
   std::string capture_cursor_;  // the last key captured
+  captured_key capture_scratch_;  // reused for each key, so a key costs no allocation
   bool capture_started_ = false;
 };
 

@@ -454,14 +454,29 @@ void state_machine::restore_pair(std::string_view key, std::string_view value) {
 void state_machine::begin_capture(chunk_sink sink) {
   assert(!capturing());
   capture_clock_ = clock_;
-  ks_.begin_capture([sink = std::move(sink)](std::vector<captured_key> batch) {
-    chunk c;
-    for (const auto& k : batch) append_key_record(c.keys, k);
-    c.count = static_cast<std::uint32_t>(batch.size());
-    sink(std::move(c));
+  // The keyspace hands over one key at a time, encoded straight into the chunk being built; the
+  // chunk is shared rather than a member so that the sink stays valid if this object moves.
+  capture_sink_ = std::move(sink);
+  capture_chunk_ = std::make_shared<chunk>();
+  ks_.begin_capture([c = capture_chunk_](const captured_key& k) {
+    append_key_record(c->keys, k);
+    ++c->count;
   });
 }
 
-bool state_machine::capture_step() { return ks_.capture_step(keys_per_capture_step); }
+bool state_machine::capture_step() {
+  const bool more = ks_.capture_step(keys_per_capture_step);
+  if (capture_chunk_->count > 0) {
+    chunk c = std::move(*capture_chunk_);
+    *capture_chunk_ = chunk{};
+    capture_chunk_->keys.reserve(c.keys.size());
+    capture_sink_(std::move(c));
+  }
+  if (!more) {
+    capture_sink_ = nullptr;
+    capture_chunk_.reset();
+  }
+  return more;
+}
 
 }  // namespace kv

@@ -40,6 +40,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -165,6 +166,8 @@ class state_machine {
   std::uint64_t applied_index_ = 0;
   std::uint64_t clock_ = 0;
   std::uint64_t capture_clock_ = 0;
+  chunk_sink capture_sink_;               // while capturing: the caller's sink
+  std::shared_ptr<chunk> capture_chunk_;  // while capturing: the chunk being encoded
 };
 
 }  // namespace kv

@@ -198,7 +198,9 @@ asio::awaitable<snapshot::write_outcome> store::capture_on_event_loop(int fd, sn
   sm_.begin_capture([&](state_machine::chunk c) {
     out.pairs += c.count;
     ++out.chunks;
-    queued.push_back(snapshot::encode_chunk(c));
+    queued.push_back(snapshot::chunk_header(c));
+    queued_bytes += queued.back().size();
+    queued.push_back(std::move(c.keys));
     queued_bytes += queued.back().size();
   });
   queued.push_back(snapshot::encode_revisions(sm_.capture_revision(), sm_.capture_compacted(), sm_.capture_clock()));

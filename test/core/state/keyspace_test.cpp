@@ -256,14 +256,12 @@ class runner {
   void capture_and_restore() {
     if (ks_.capturing()) return;
     std::vector<owned_key> captured;
-    ks_.begin_capture([&](std::vector<kv::captured_key> batch) {
-      for (const auto& k : batch) {
-        owned_key o{std::string(k.key), {}};
-        for (const auto& v : k.versions) {
-          o.versions.push_back({v.create_revision, v.mod_revision, v.version, std::string(v.value), v.expires});
-        }
-        captured.push_back(std::move(o));
+    ks_.begin_capture([&](const kv::captured_key& k) {
+      owned_key o{std::string(k.key), {}};
+      for (const auto& v : k.versions) {
+        o.versions.push_back({v.create_revision, v.mod_revision, v.version, std::string(v.value), v.expires});
       }
+      captured.push_back(std::move(o));
     });
     const auto rev = ks_.capture_revision();
     const auto compacted = ks_.capture_compacted();

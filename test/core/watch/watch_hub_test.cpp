@@ -334,13 +334,11 @@ class runner {
       std::vector<std::tuple<std::uint64_t, std::uint64_t, std::uint64_t, std::string>> versions;
     };
     std::vector<owned> captured;
-    ks_->begin_capture([&](std::vector<kv::captured_key> batch) {
-      for (const auto& k : batch) {
-        owned o{std::string(k.key), {}};
-        for (const auto& v : k.versions)
-          o.versions.emplace_back(v.create_revision, v.mod_revision, v.version, std::string(v.value));
-        captured.push_back(std::move(o));
-      }
+    ks_->begin_capture([&](const kv::captured_key& k) {
+      owned o{std::string(k.key), {}};
+      for (const auto& v : k.versions)
+        o.versions.emplace_back(v.create_revision, v.mod_revision, v.version, std::string(v.value));
+      captured.push_back(std::move(o));
     });
     while (ks_->capture_step(1 + pick(4))) {
     }
