@@ -182,7 +182,7 @@ asio::awaitable<int> uring::start_writeback(int fd, std::uint64_t offset, std::u
       [&](io_uring_sqe** s) {
         io_uring_prep_sync_file_range(s[0], fd, static_cast<unsigned>(length), offset, SYNC_FILE_RANGE_WRITE);
       },
-      op_kind::any);
+      op_kind::writeback);
 }
 
 asio::awaitable<int> uring::write_back(int fd, std::uint64_t offset, std::uint64_t length) {
@@ -192,7 +192,7 @@ asio::awaitable<int> uring::write_back(int fd, std::uint64_t offset, std::uint64
         io_uring_prep_sync_file_range(s[0], fd, static_cast<unsigned>(length), offset,
                                       SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
       },
-      op_kind::any);
+      op_kind::writeback);
 }
 
 asio::awaitable<int> uring::openat(int dir_fd, std::string path, int flags, unsigned mode) {

@@ -25,7 +25,7 @@
 namespace kv::io {
 
 // The kinds of operation a test can make fail (see uring::inject_failure).
-enum class op_kind : std::uint8_t { write, fdatasync, fsync, any };
+enum class op_kind : std::uint8_t { write, fdatasync, fsync, writeback, any };
 
 class uring {
  public:

@@ -633,4 +633,20 @@ BOOST_AUTO_TEST_CASE(a_failed_next_segment_is_fatal_and_loses_nothing_acknowledg
   }
 }
 
+// The zeros of the next segment are written back a MiB at a time (sync_file_range): a failure
+// there is an I/O error on the disk, fatal like the spare's fsync, and loses nothing acknowledged.
+BOOST_AUTO_TEST_CASE(a_failed_writeback_of_zeros_is_fatal_and_loses_nothing_acknowledged) {
+  for (auto io : both_io_modes) {
+    temp_dir dir;
+    auto opts = filled_log(dir.path(), io);  // the only writebacks left are the spare's
+    auto out = run_failing_log(opts, fail_next(io::op_kind::writeback, EIO), [](wal::log& log) {
+      for (std::uint64_t i = 1; i <= 3; ++i) log.append(1, i, std::string(12000, 'x'));  // past half
+    });
+    BOOST_REQUIRE(WIFEXITED(out.status));
+    BOOST_TEST(WEXITSTATUS(out.status) == fail_stop_exit_code, name_of(io));
+    const std::uint64_t durable = out.durable.empty() ? 0 : out.durable.back();
+    BOOST_TEST(read_log(opts).entries.size() >= durable);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
