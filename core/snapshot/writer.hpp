@@ -6,8 +6,11 @@
 
 #include "core/state/state_machine.hpp"
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kv::snapshot {
 
@@ -30,13 +33,50 @@ struct file_parts {
   std::string leases;    // encode_leases(), or empty when there is no lease
 };
 
+// A snapshot file's bytes in file order, as a capture of a state machine produces them: the
+// header and the revisions at once, the chunks as step() captures them, then the sessions, the
+// leases and the footer when the capture ends. Both writers, write_file() below and the event
+// loop's (raft/replica/snapshots.cpp), only write what it queues, so the order of the records is
+// kept here alone. Not movable: the capture's sink refers to it.
+class file_stream {
+ public:
+  // Begins the capture of `sm`, which must not be capturing.
+  file_stream(state_machine& sm, file_parts parts);
+  file_stream(const file_stream&) = delete;
+  file_stream& operator=(const file_stream&) = delete;
+
+  // Captures the next keys. Returns false once every key is captured; the closing records are
+  // queued then too.
+  bool step();
+  bool has_queued() const noexcept { return !queued_.empty(); }
+  std::size_t queued_bytes() const noexcept { return queued_bytes_; }
+  // Takes what is queued, in file order.
+  std::vector<std::string> take();
+  std::uint64_t pairs() const noexcept { return pairs_; }  // key records in the chunks so far
+  std::uint64_t chunks() const noexcept { return chunks_; }
+
+ private:
+  void queue(std::string bytes);
+
+  state_machine& sm_;
+  file_parts parts_;
+  std::vector<std::string> queued_;
+  std::size_t queued_bytes_ = 0;
+  std::uint64_t pairs_ = 0;
+  std::uint64_t chunks_ = 0;
+};
+
+// Points `iov` at the buffers of `bufs` from `from` on that one vectored write takes (at most
+// IOV_MAX); returns how many bytes they hold.
+std::uint64_t gather(const std::vector<std::string>& bufs, std::size_t from, std::vector<iovec>& iov);
+
 // Captures `sm` (which must not be capturing) from start to end into the file open for writing
-// on `fd`, from offset 0: header, revisions, chunks, sessions, leases, footer. Writes the file
-// back every `writeback_bytes` and waits for it, so that the final fdatasync (when `sync`) has
-// little left to flush and no more than that much of the file queues at the device at once,
-// ahead of the WAL's syncs. Stops at the first failed system call (a short write counts as ENOSPC), leaving `sm`
-// capturing: only a throwaway image, such as the child's, may fail part-way. Never throws for
-// I/O; allocation failures propagate.
-write_outcome write_file(int fd, state_machine& sm, const file_parts& parts, bool sync, std::uint64_t writeback_bytes);
+// on `fd`, from offset 0 (a file_stream). Writes the file back every `writeback_bytes` and waits
+// for it, so that the final fdatasync (when `sync`) has little left to flush and no more than
+// that much of the file queues at the device at once, ahead of the WAL's syncs. Stops at the
+// first failed system call (a short write counts as ENOSPC), leaving `sm` capturing: only a
+// throwaway image, such as the child's, may fail part-way. Never throws for I/O; allocation
+// failures propagate.
+write_outcome write_file(int fd, state_machine& sm, file_parts parts, bool sync, std::uint64_t writeback_bytes);
 
 }  // namespace kv::snapshot

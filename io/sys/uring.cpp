@@ -176,15 +176,6 @@ asio::awaitable<int> uring::fsync(int fd) {
   co_return co_await submit(1, [&](io_uring_sqe** s) { io_uring_prep_fsync(s[0], fd, 0); }, op_kind::fsync);
 }
 
-asio::awaitable<int> uring::start_writeback(int fd, std::uint64_t offset, std::uint64_t length) {
-  co_return co_await submit(
-      1,
-      [&](io_uring_sqe** s) {
-        io_uring_prep_sync_file_range(s[0], fd, static_cast<unsigned>(length), offset, SYNC_FILE_RANGE_WRITE);
-      },
-      op_kind::writeback);
-}
-
 asio::awaitable<int> uring::write_back(int fd, std::uint64_t offset, std::uint64_t length) {
   co_return co_await submit(
       1,

@@ -49,12 +49,10 @@ class uring {
   asio::awaitable<int> write_and_datasync(int fd, std::span<const iovec> bufs, std::uint64_t offset);
   asio::awaitable<int> fdatasync(int fd);
   asio::awaitable<int> fsync(int fd);
-  // Starts writeback of [offset, offset + length) without waiting for it (SYNC_FILE_RANGE_WRITE):
-  // spreads the flushing of a large file over its writing. Not a durability barrier.
-  asio::awaitable<int> start_writeback(int fd, std::uint64_t offset, std::uint64_t length);
   // Writes [offset, offset + length) back and waits until it is on the device (SYNC_FILE_RANGE_
-  // WAIT_BEFORE | WRITE | WAIT_AFTER): bounds how much of a large file queues at the device at
-  // once. Not a durability barrier either: no metadata, no cache flush.
+  // WAIT_BEFORE | WRITE | WAIT_AFTER): spreads the flushing of a large file over its writing and
+  // bounds how much of it queues at the device at once. Not a durability barrier: no metadata,
+  // no cache flush.
   asio::awaitable<int> write_back(int fd, std::uint64_t offset, std::uint64_t length);
   asio::awaitable<int> openat(int dir_fd, std::string path, int flags, unsigned mode);
   asio::awaitable<int> unlinkat(int dir_fd, std::string path);

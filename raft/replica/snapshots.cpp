@@ -108,7 +108,7 @@ asio::awaitable<void> store::take_snapshot() {
                                snapshot::encode_sessions(sessions_.encode()),
                                sm_.leases().empty() ? std::string() : snapshot::encode_leases(sm_.leases().encode())};
     if (observer_) observer_->checkpoint(index);
-    std::optional<snapshot::write_outcome> from_child;
+    bool captured = false;
     if (cfg_.snapshot_capture_mode == snapshot_capture::fork) {
       auto child = co_await capture_in_child(file.get(), parts, index);
       if (child.kind == child_capture::ended::died) {
@@ -122,15 +122,12 @@ asio::awaitable<void> store::take_snapshot() {
         co_return;
       }
       if (child.kind == child_capture::ended::wrote) {
-        from_child = child.outcome;
+        outcome = child.outcome;
+        captured = true;
         where = fmt::format("by child process {} (fork took {} us)", child.pid, child.fork_duration.count());
       }
     }
-    if (from_child) {
-      outcome = *from_child;
-    } else {
-      outcome = co_await capture_on_event_loop(file.get(), std::move(parts), tmp_path);
-    }
+    if (!captured) outcome = co_await capture_on_event_loop(file.get(), std::move(parts), tmp_path);
   }
   file.reset();
   if (outcome.failed != snapshot::write_outcome::step::none) {
@@ -190,44 +187,19 @@ asio::awaitable<snapshot::write_outcome> store::capture_on_event_loop(int fd, sn
       out.error = -rc;
     }
   };
-  std::vector<std::string> queued;
-  std::size_t queued_bytes = 0;
   std::uint64_t written_back = 0;
-  queued.push_back(std::move(parts.header));
-  queued_bytes += queued.back().size();
-  sm_.begin_capture([&](state_machine::chunk c) {
-    out.pairs += c.count;
-    ++out.chunks;
-    queued.push_back(snapshot::chunk_header(c));
-    queued_bytes += queued.back().size();
-    queued.push_back(std::move(c.keys));
-    queued_bytes += queued.back().size();
-  });
-  queued.push_back(snapshot::encode_revisions(sm_.capture_revision(), sm_.capture_compacted(), sm_.capture_clock()));
-  queued_bytes += queued.back().size();
+  snapshot::file_stream stream(sm_, std::move(parts));
   auto write_queued = [&]() -> asio::awaitable<void> {
-    if (out.failed != snapshot::write_outcome::step::none) {
-      queued.clear();
-      queued_bytes = 0;
-    }
-    while (!queued.empty()) {
-      // Take the batch out first: writes arriving during the await may queue more chunks.
-      std::vector<std::string> batch;
-      batch.swap(queued);
-      queued_bytes = 0;
+    std::vector<iovec> iov;
+    while (stream.has_queued()) {
+      auto batch = stream.take();
+      if (out.failed != snapshot::write_outcome::step::none) continue;  // the capture runs on; its output is dropped
       for (std::size_t i = 0; i < batch.size(); i += IOV_MAX) {
-        std::vector<iovec> iov;
-        std::uint64_t len = 0;
-        for (std::size_t j = i; j < batch.size() && j < i + IOV_MAX; ++j) {
-          iov.push_back({batch[j].data(), batch[j].size()});
-          len += batch[j].size();
-        }
+        const auto len = snapshot::gather(batch, i, iov);
         int rc = co_await ring_.write(fd, iov, out.bytes);
         if (rc >= 0 && static_cast<std::uint64_t>(rc) != len) rc = -ENOSPC;  // a short write: the file system is full
         if (rc < 0) {
           fail(snapshot::write_outcome::step::write, rc);
-          queued.clear();
-          queued_bytes = 0;
           co_return;
         }
         out.bytes += len;
@@ -244,19 +216,17 @@ asio::awaitable<snapshot::write_outcome> store::capture_on_event_loop(int fd, sn
   for (bool more = true; more;) {
     auto slice_start = std::chrono::steady_clock::now();
     do {
-      more = sm_.capture_step();
-    } while (more && queued_bytes < snapshot_write_bytes &&
+      more = stream.step();
+    } while (more && stream.queued_bytes() < snapshot_write_bytes &&
              std::chrono::steady_clock::now() - slice_start < snapshot_capture_slice);
-    if (!more || queued_bytes >= snapshot_write_bytes) {
+    if (!more || stream.queued_bytes() >= snapshot_write_bytes) {
       co_await write_queued();
     } else {
       co_await asio::post(executor_, asio::use_awaitable);
     }
   }
-  queued.push_back(std::move(parts.sessions));
-  if (!parts.leases.empty()) queued.push_back(std::move(parts.leases));
-  queued.push_back(snapshot::encode_footer(out.pairs, out.chunks));
-  co_await write_queued();
+  out.pairs = stream.pairs();
+  out.chunks = stream.chunks();
   if (cfg_.fsync == fsync_policy::always && out.failed == snapshot::write_outcome::step::none) {
     if (int rc = co_await ring_.fdatasync(fd); rc < 0) fail(snapshot::write_outcome::step::fdatasync, rc);
   }
@@ -301,7 +271,9 @@ constexpr int snapshot_child_nice = 10;
 }
 
 std::string describe_exit(int status) {
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  if (WIFSIGNALED(status)) {
+    return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  }
   if (WIFEXITED(status)) return fmt::format("exited with status {} before reporting", WEXITSTATUS(status));
   return fmt::format("ended with wait status {:#x}", status);
 }
