@@ -1,6 +1,6 @@
 # Entry points for people and CI. Everything builds out of tree under build/ (Release),
 # build-asan/ (Debug with AddressSanitizer + UndefinedBehaviorSanitizer) or build-tsan/ (Debug
-# with ThreadSanitizer, the index tests only).
+# with ThreadSanitizer, the threaded tests only).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
@@ -40,11 +40,12 @@ $(TSAN_BUILD)/build.ninja: | deps
 	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKV_TSAN=ON -DKV_WERROR=ON
 
 # The code that runs on several threads at once: the node index's queries beside its changes
-# (node_index_queries) and the index's two build threads (maintenance). About 2 minutes to build,
-# under a minute to run.
+# (node_index_queries), the index's two build threads (maintenance), and connections' output
+# beside the send threads (send_thread_tests). About 2 minutes to build, under a minute to run.
 test-tsan: deps $(TSAN_BUILD)/build.ninja
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target index_tests
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target index_tests send_thread_tests
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$(TSAN_BUILD)/bin/index_tests --run_test=node_index_queries,maintenance
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$(TSAN_BUILD)/bin/send_thread_tests
 
 bench: build
 	./$(BUILD)/bin/storage_bench

@@ -139,6 +139,21 @@ const std::vector<section_spec>& schema() {
             [](config& c, const toml::node& n, const location& at) {
               c.server.max_connections = as_positive_integer(n, at);
             }},
+           {"send-threads",
+            [](config& c, const toml::node& n, const location& at) {
+              c.server.send_threads = static_cast<unsigned>(as_integer_in(n, at, 0, 256));
+            }},
+           {"send-offload",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (text == "when-busy") {
+                c.server.send_offload = send_offload_mode::when_busy;
+              } else if (text == "always") {
+                c.server.send_offload = send_offload_mode::always;
+              } else {
+                fail(at, fmt::format("expected \"when-busy\" or \"always\", got \"{}\"", text));
+              }
+            }},
            {"max-frame-size",
             [](config& c, const toml::node& n, const location& at) { c.server.max_frame_bytes = as_size(n, at); }},
            {"max-pipeline",
@@ -644,9 +659,11 @@ std::vector<std::string> describe(const config& c) {
   const auto& s = c.storage;
   return {
       fmt::format("[node] id={} data-dir={}", c.node.id, c.node.data_dir.string()),
-      fmt::format("[server] listen={} max-connections={} max-frame-size={} max-pipeline={} idle-timeout={} "
-                  "shutdown-timeout={} max-watches={} watch-progress-interval={}",
-                  c.server.listen, c.server.max_connections, format_size(c.server.max_frame_bytes),
+      fmt::format("[server] listen={} max-connections={} send-threads={} send-offload={} max-frame-size={} "
+                  "max-pipeline={} idle-timeout={} shutdown-timeout={} max-watches={} watch-progress-interval={}",
+                  c.server.listen, c.server.max_connections, c.server.send_threads,
+                  c.server.send_offload == send_offload_mode::always ? "always" : "when-busy",
+                  format_size(c.server.max_frame_bytes),
                   c.server.max_pipeline, format_duration(c.server.idle_timeout),
                   format_duration(c.server.shutdown_timeout), c.server.max_watches,
                   format_duration(c.server.watch_progress_interval)),

@@ -4,7 +4,6 @@
 #include "io/server/error_text.hpp"
 #include "io/server/server.hpp"
 #include "io/sys/socket_read.hpp"
-#include "io/sys/socket_write.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <fmt/format.h>
@@ -42,6 +41,10 @@ connection::~connection() {
 }
 
 void connection::start() {
+  // Half the limit, as resume_watches() waits for.
+  outbox_ = io::outbox::make(socket_, srv_.send_pool_.next(), connection_output_limit / 2, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->output_sent();
+  });
   // If either side fails, the other must not wait for it: the connection closes.
   auto close_on_failure = [this](std::string what) {
     return [self = shared_from_this(), log = log_failure(std::move(what))](std::exception_ptr e) {
@@ -66,6 +69,7 @@ void connection::drain() {
 void connection::close() {
   reading_ = false;
   cancel_watches();
+  if (outbox_) outbox_->abort();
   std::error_code ignored;
   socket_.close(ignored);
   wake_reader_.notify();
@@ -125,7 +129,7 @@ void connection::make_room() {
 
 // Too much in flight or unsent: take no new requests until some drain.
 bool connection::over_limits() const {
-  return inflight_ >= srv_.cfg_.max_pipeline || out_.size() + sending_.size() >= connection_output_limit;
+  return inflight_ >= srv_.cfg_.max_pipeline || unsent() >= connection_output_limit;
 }
 
 void connection::handle_frames() {
@@ -176,10 +180,7 @@ asio::awaitable<void> connection::write_loop() {
       writer_waiting_ = false;
       continue;
     }
-    sending_.swap(out_);
-    co_await io::write_all(socket_, asio::buffer(sending_), ec);
-    sending_.clear();
-    if (sending_.capacity() > idle_buffer) std::string().swap(sending_);
+    co_await outbox_->send(out_, srv_.send_route(), ec);
     if (ec) {
       spdlog::debug("connection {}: write failed: {}", peer_, ec.message());
       close();
@@ -187,9 +188,20 @@ asio::awaitable<void> connection::write_loop() {
     resume_watches();
     wake_reader_.notify();
   }
+  outbox_->finish();
   std::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
+}
+
+std::size_t connection::unsent() const noexcept { return out_.size() + (outbox_ ? outbox_->unsent() : 0); }
+
+void connection::output_sent() {
+  if (auto ec = outbox_->failure()) {
+    spdlog::debug("connection {}: write failed: {}", peer_, ec.message());
+    return close();
+  }
+  resume_watches();
+  wake_reader_.notify();
 }
 
 void connection::wake_writer() {

@@ -34,6 +34,7 @@
 #include "core/state/keyspace.hpp"
 #include "io/protocol/protocol.hpp"
 #include "io/sys/event.hpp"
+#include "io/sys/outbox.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -170,8 +171,12 @@ class connection : public std::enable_shared_from_this<connection> {
   io::event wake_reader_;
   std::chrono::steady_clock::time_point last_activity_;
 
-  std::string out_;      // responses not yet handed to the socket
-  std::string sending_;  // responses being written
+  std::string out_;                     // responses not yet handed to the outbox
+  std::shared_ptr<io::outbox> outbox_;  // made by start()
+  // What is unsent, in out_ and in the outbox.
+  std::size_t unsent() const noexcept;
+  // The send thread wrote enough to go below half the output limit, or failed.
+  void output_sent();
   bool writer_waiting_ = false;
   io::event wake_writer_;
 

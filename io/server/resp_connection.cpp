@@ -5,7 +5,6 @@
 #include "io/server/resp_commands.hpp"
 #include "io/server/server.hpp"
 #include "io/sys/socket_read.hpp"
-#include "io/sys/socket_write.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <spdlog/spdlog.h>
@@ -48,6 +47,9 @@ resp_connection::resp_connection(server& srv, asio::ip::tcp::socket socket)
 resp_connection::~resp_connection() { srv_.forget(this); }
 
 void resp_connection::start() {
+  outbox_ = io::outbox::make(socket_, srv_.send_pool_.next(), connection_output_limit, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->output_sent();
+  });
   auto close_on_failure = [this](std::string what) {
     return [self = shared_from_this(), log = log_failure(std::move(what))](std::exception_ptr e) {
       log(e);
@@ -71,6 +73,7 @@ void resp_connection::drain() {
 void resp_connection::close() {
   closed_ = true;
   reading_ = false;
+  if (outbox_) outbox_->abort();
   std::error_code ignored;
   socket_.close(ignored);
   wake_reader_.notify();
@@ -131,7 +134,7 @@ void resp_connection::push_message(const std::string* pattern, std::string_view 
   // Checked before the message is added, so one message larger than the limit (up to
   // max-frame-size) reaches a subscriber that keeps up; unsent output stays below the limit
   // plus one message.
-  if (out_.size() + sending_.size() + held_push_bytes_ >= connection_output_limit) {
+  if (out_.size() + outbox_->unsent() + held_push_bytes_ >= connection_output_limit) {
     spdlog::warn("closing redis connection {} (id {}): its unsent pub/sub messages passed the output limit ({} bytes)",
                  peer_, id_, connection_output_limit);
     return close();
@@ -165,7 +168,7 @@ void resp_connection::push_message(const std::string* pattern, std::string_view 
 }
 
 bool resp_connection::idle_since(std::chrono::steady_clock::time_point t) const {
-  return last_command_at < t && connected_at_ < t && replies_.empty() && out_.empty() && sending_.empty() &&
+  return last_command_at < t && connected_at_ < t && replies_.empty() && out_.empty() && outbox_->unsent() == 0 &&
          !subscribed();
 }
 
@@ -173,13 +176,13 @@ resp_connection::buffer_use resp_connection::buffers() const noexcept {
   std::size_t pending = 0;
   for (const auto& r : replies_) pending += r.bytes.size();
   return {in_end_ - in_begin_, in_.size() - in_end_, out_.size(), replies_.size(),
-          out_.size() + sending_.size() + pending};
+          out_.size() + outbox_->unsent() + pending};
 }
 
 // ---- reader -----------------------------------------------------------------------------
 
 bool resp_connection::over_output_limits() const {
-  return replies_.size() >= srv_.cfg_.max_pipeline || out_.size() + sending_.size() >= connection_output_limit;
+  return replies_.size() >= srv_.cfg_.max_pipeline || out_.size() + outbox_->unsent() >= connection_output_limit;
 }
 
 bool resp_connection::over_limits() const {
@@ -193,6 +196,10 @@ asio::awaitable<void> resp_connection::read_loop() {
   while (reading_ && !closing_) {
     if (over_limits()) {
       co_await wake_reader_.wait();
+      // Commands left in the input when the output limit stopped them run before a new read,
+      // which might never come: the client may be waiting for their replies.
+      handle_input();
+      wake_writer();
       continue;
     }
     // The bytes received and not yet consumed are in_[in_begin_, in_end_); the rest of in_ is
@@ -265,19 +272,24 @@ asio::awaitable<void> resp_connection::write_loop() {
       writer_waiting_ = false;
       continue;
     }
-    sending_.swap(out_);
-    co_await io::write_all(socket_, asio::buffer(sending_), ec);
-    sending_.clear();
-    if (sending_.capacity() > idle_buffer) std::string().swap(sending_);
+    co_await outbox_->send(out_, srv_.send_route(), ec);
     if (ec) {
       spdlog::debug("redis connection {}: write failed: {}", peer_, ec.message());
       close();
     }
     wake_reader_.notify();
   }
+  outbox_->finish();
   std::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
+}
+
+void resp_connection::output_sent() {
+  if (auto ec = outbox_->failure()) {
+    spdlog::debug("redis connection {}: write failed: {}", peer_, ec.message());
+    return close();
+  }
+  wake_reader_.notify();
 }
 
 void resp_connection::wake_writer() {

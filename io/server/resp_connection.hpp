@@ -28,6 +28,7 @@
 #include "io/resp/parser.hpp"
 #include "io/resp/reply.hpp"
 #include "io/sys/event.hpp"
+#include "io/sys/outbox.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -138,6 +139,8 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   void flush_replies();
   void wake_writer();
   bool finished() const;
+  // The send thread wrote enough to go below the output limit, or failed.
+  void output_sent();
 
   server& srv_;
   asio::ip::tcp::socket socket_;
@@ -165,7 +168,7 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   std::size_t held_push_bytes_ = 0;  // pub/sub messages waiting in replies_ behind pending replies
 
   std::string out_;
-  std::string sending_;
+  std::shared_ptr<io::outbox> outbox_;  // made by start()
   bool writer_waiting_ = false;
   io::event wake_writer_;
 };

@@ -8,6 +8,7 @@
 #include "io/server/error_text.hpp"
 #include "io/server/write_forwarder.hpp"
 #include "io/sys/accept.hpp"
+#include "io/sys/thread_load.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/redirect_error.hpp>
@@ -25,6 +26,8 @@ server::server(asio::any_io_executor executor, store& st, server_config cfg, sea
       store_(st),
       cfg_(std::move(cfg)),
       index_(index),
+      send_pool_(cfg_.send_threads, cfg_.shutdown_timeout),
+      load_timer_(executor),
       acceptor_(executor),
       sweep_timer_(executor),
       progress_timer_(executor),
@@ -59,6 +62,11 @@ void server::start() {
   }
   asio::co_spawn(executor_, accept_loop(), stop_on_failure("the acceptor"));
   asio::co_spawn(executor_, idle_sweep(), log_failure("the idle-connection sweep"));
+  if (send_pool_.size() > 0 && cfg_.send_offload == send_offload_mode::always) {
+    send_route_ = io::outbox::route::send_thread;
+  } else if (send_pool_.size() > 0) {
+    asio::co_spawn(executor_, watch_load(), log_failure("the event loop's load meter"));
+  }
   asio::co_spawn(executor_, progress_notify(), log_failure("the watch progress notifier"));
 }
 
@@ -233,6 +241,22 @@ asio::awaitable<void> server::idle_sweep() {
   }
 }
 
+asio::awaitable<void> server::watch_load() {
+  io::thread_load load;
+  while (!stopping_) {
+    std::error_code ec;
+    load_timer_.expires_after(load_period);
+    co_await load_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_) co_return;
+    const auto busy = load.sample();
+    const bool offloaded = send_route_ == io::outbox::route::send_thread;
+    if (offloaded == (busy >= (offloaded ? offload_below : offload_above))) continue;
+    send_route_ = offloaded ? io::outbox::route::owner : io::outbox::route::send_thread;
+    spdlog::debug("replies now sent {}: the event loop was busy {:.0f}% of the last {} ms",
+                  offloaded ? "on the event loop" : "by the send threads", busy * 100, load_period.count());
+  }
+}
+
 // A watch is told its progress once it has been sent nothing for an interval, so checking every
 // quarter interval sends it within 1.25 intervals of its last frame.
 asio::awaitable<void> server::progress_notify() {
@@ -255,6 +279,7 @@ asio::awaitable<void> server::stop() {
   resp_acceptor_.close(ignored);
   sweep_timer_.cancel();
   progress_timer_.cancel();
+  load_timer_.cancel();
   std::vector<connection*> all(connections_.begin(), connections_.end());
   for (auto* c : all) c->drain();
   std::vector<resp_connection*> all_resp(resp_connections_.begin(), resp_connections_.end());

@@ -20,6 +20,8 @@
 #include "io/server/pubsub.hpp"
 #include "io/server/settings.hpp"
 #include "io/sys/event.hpp"
+#include "io/sys/outbox.hpp"
+#include "io/sys/send_pool.hpp"
 #include "raft/replica/store.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -89,6 +91,15 @@ class server : private change_listener {
   const std::unordered_set<resp_connection*>& resp_connections() const noexcept { return resp_connections_; }
   std::size_t connection_count() const noexcept { return connections_.size() + resp_connections_.size(); }
   const stats& statistics() const noexcept { return stats_; }
+  // Where connections send their replies (io/sys/outbox.hpp). With send_offload::when_busy, by
+  // way of the send threads while this event loop is the bottleneck (busy at least
+  // offload_above of a load_period) until it is busy less than offload_below, and on the loop
+  // otherwise: a hand-off saves the loop the send but costs the process more CPU in all
+  // (docs/benchmarks.md, "Send threads"), which pays only when the loop is what limits.
+  io::outbox::route send_route() const noexcept { return send_route_; }
+  static constexpr double offload_above = 0.9;
+  static constexpr double offload_below = 0.6;
+  static constexpr std::chrono::milliseconds load_period{10};
 
   // ---- Redis pub/sub (io/server/pubsub.hpp), on this node only ----
   const pubsub_registry& pubsub() const noexcept { return pubsub_; }
@@ -110,6 +121,9 @@ class server : private change_listener {
   asio::awaitable<void> resp_accept_loop();
   void listen(asio::ip::tcp::acceptor& acceptor, const std::string& address);
   asio::awaitable<void> idle_sweep();
+  // Samples the event loop's load every load_period and sets send_route_; runs while there are
+  // send threads.
+  asio::awaitable<void> watch_load();
   // Progress notifications for idle watches that asked for them.
   asio::awaitable<void> progress_notify();
   void refuse(asio::ip::tcp::socket socket);
@@ -124,6 +138,11 @@ class server : private change_listener {
   store& store_;
   server_config cfg_;
   search::node_index* index_;
+  // Destroyed after every connection (which cannot outlive the server), so after their outboxes
+  // stopped handing it output.
+  io::send_pool send_pool_;
+  io::outbox::route send_route_ = io::outbox::route::owner;
+  asio::steady_timer load_timer_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer sweep_timer_;
   asio::steady_timer progress_timer_;

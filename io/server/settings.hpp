@@ -8,6 +8,8 @@
 
 namespace kv {
 
+enum class send_offload_mode : std::uint8_t { when_busy, always };
+
 struct server_config {
   std::string listen = "127.0.0.1:7379";
   // The Redis protocol's listener (docs/redis.md), on the same limits; empty: none.
@@ -16,6 +18,11 @@ struct server_config {
   // this node publishes to its own Redis clients. Empty, Redis's default: none.
   std::string notify_keyspace_events;
   std::uint64_t max_connections = 4096;
+  // Threads that send connections' replies (io/sys/send_pool.hpp); 0: the event loop sends them.
+  unsigned send_threads = 0;
+  // When replies go to the send threads (server::send_route): while the event loop is busy, or
+  // always.
+  send_offload_mode send_offload = send_offload_mode::when_busy;
   // Largest request frame; a larger length prefix is refused before the body is read.
   std::uint64_t max_frame_bytes = 16ull << 20;
   // Requests one connection may have in flight before the node stops reading from it.

@@ -168,7 +168,7 @@ bool connection::sent_events(watch_stream& w, std::size_t events) {
   // is a large share of what fanning one write out to many watches costs.
   if (w.progress_notify) w.last_sent = std::chrono::steady_clock::now();
   wake_writer();
-  if (out_.size() + sending_.size() < connection_output_limit) return true;
+  if (unsent() < connection_output_limit) return true;
   w.paused = true;
   ++paused_watches_;
   return false;
@@ -187,7 +187,7 @@ void connection::on_watch_ended(std::uint64_t watch_id, const error_info& why) {
 
 void connection::resume_watches() {
   // Half the limit: resuming at the edge would pause again after one batch.
-  if (paused_watches_ == 0 || out_.size() + sending_.size() >= connection_output_limit / 2) return;
+  if (paused_watches_ == 0 || unsent() >= connection_output_limit / 2) return;
   auto& hub = srv_.store_.watches();
   for (auto& [watch_id, w] : watches_) {
     if (!w.paused) continue;
