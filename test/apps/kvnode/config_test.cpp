@@ -181,6 +181,8 @@ data-dir = "/var/lib/kv"
 [server]
 listen = "[::1]:9000"
 max-connections = 10
+send-threads = 3
+send-offload = "always"
 max-frame-size = "4MiB"
 max-pipeline = 64
 idle-timeout = "90s"
@@ -203,6 +205,8 @@ file = "/tmp/kv.log"
   BOOST_TEST(c.node.data_dir == "/var/lib/kv");
   BOOST_TEST(c.server.listen == "[::1]:9000");
   BOOST_TEST(c.server.max_connections == 10u);
+  BOOST_TEST(c.server.send_threads == 3u);
+  BOOST_TEST((c.server.send_offload == kv::send_offload_mode::always));
   BOOST_TEST(c.server.max_frame_bytes == 4u << 20);
   BOOST_TEST(c.server.max_pipeline == 64u);
   BOOST_TEST(c.server.idle_timeout.count() == 90'000);
@@ -323,6 +327,10 @@ BOOST_AUTO_TEST_CASE(invalid_enumerations) {
   BOOST_TEST(contains(e, "storage.fsync: expected \"always\" or \"never\""), e);
   e = error_of("[storage]\nsnapshot-capture = \"thread\"\n");
   BOOST_TEST(contains(e, "storage.snapshot-capture: expected \"fork\" or \"event-loop\", got \"thread\""), e);
+  e = error_of("[server]\nsend-offload = \"sometimes\"\n");
+  BOOST_TEST(contains(e, "server.send-offload: expected \"when-busy\" or \"always\", got \"sometimes\""), e);
+  e = error_of("[server]\nsend-threads = 1000\n");
+  BOOST_TEST(contains(e, "server.send-threads"), e);
   e = error_of("[storage]\nwal-io = \"mmap\"\n");
   BOOST_TEST(contains(e, "storage.wal-io: expected \"direct\" or \"buffered\", got \"mmap\""), e);
   e = error_of("[server]\nlisten = \"localhost\"\n");
