@@ -243,17 +243,26 @@ asio::awaitable<void> server::idle_sweep() {
 
 asio::awaitable<void> server::watch_load() {
   io::thread_load load;
+  send_route_policy policy;
+  auto requests = stats_.requests;
   while (!stopping_) {
     std::error_code ec;
     load_timer_.expires_after(load_period);
     co_await load_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) co_return;
-    const auto busy = load.sample();
-    const bool offloaded = send_route_ == io::outbox::route::send_thread;
-    if (offloaded == (busy >= (offloaded ? offload_below : offload_above))) continue;
-    send_route_ = offloaded ? io::outbox::route::owner : io::outbox::route::send_thread;
-    spdlog::debug("replies now sent {}: the event loop was busy {:.0f}% of the last {} ms",
-                  offloaded ? "on the event loop" : "by the send threads", busy * 100, load_period.count());
+    const auto shares = load.sample();
+    const bool was_trying = policy.trying();
+    send_route_ = policy.next({.running = shares.running, .requests = stats_.requests - requests});
+    requests = stats_.requests;
+    const char* where = send_route_ == io::outbox::route::owner ? "the event loop" : "the send threads";
+    if (!was_trying && policy.trying()) {
+      spdlog::debug("trying replies sent by {} (the event loop ran {:.0f}% of the last {} ms)", where,
+                    shares.running * 100, load_period.count());
+    } else if (was_trying && !policy.trying()) {
+      const auto& t = policy.last_trial();
+      spdlog::debug("replies sent by {}: the trial served {:.0f} requests per {} ms, against {:.0f} before it", where,
+                    t.during, load_period.count(), t.before);
+    }
   }
 }
 

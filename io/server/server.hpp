@@ -18,6 +18,7 @@
 #include "core/base/units.hpp"
 #include "core/state/change_listener.hpp"
 #include "io/server/pubsub.hpp"
+#include "io/server/send_route_policy.hpp"
 #include "io/server/settings.hpp"
 #include "io/sys/event.hpp"
 #include "io/sys/outbox.hpp"
@@ -91,14 +92,10 @@ class server : private change_listener {
   const std::unordered_set<resp_connection*>& resp_connections() const noexcept { return resp_connections_; }
   std::size_t connection_count() const noexcept { return connections_.size() + resp_connections_.size(); }
   const stats& statistics() const noexcept { return stats_; }
-  // Where connections send their replies (io/sys/outbox.hpp). With send_offload::when_busy, by
-  // way of the send threads while this event loop is the bottleneck (busy at least
-  // offload_above of a load_period) until it is busy less than offload_below, and on the loop
-  // otherwise: a hand-off saves the loop the send but costs the process more CPU in all
-  // (docs/benchmarks.md, "Send threads"), which pays only when the loop is what limits.
+  // Where connections send their replies (io/sys/outbox.hpp): with send_offload_mode::when_busy,
+  // as send_route_policy decides each load_period from the event loop's load and the requests
+  // served; with ::always, by way of the send threads.
   io::outbox::route send_route() const noexcept { return send_route_; }
-  static constexpr double offload_above = 0.9;
-  static constexpr double offload_below = 0.6;
   static constexpr std::chrono::milliseconds load_period{10};
 
   // ---- Redis pub/sub (io/server/pubsub.hpp), on this node only ----
@@ -121,8 +118,8 @@ class server : private change_listener {
   asio::awaitable<void> resp_accept_loop();
   void listen(asio::ip::tcp::acceptor& acceptor, const std::string& address);
   asio::awaitable<void> idle_sweep();
-  // Samples the event loop's load every load_period and sets send_route_; runs while there are
-  // send threads.
+  // Samples the event loop's load every load_period and sets send_route_ (send_route_policy);
+  // runs while there are send threads and send-offload is "when-busy".
   asio::awaitable<void> watch_load();
   // Progress notifications for idle watches that asked for them.
   asio::awaitable<void> progress_notify();
