@@ -256,8 +256,9 @@ asio::awaitable<void> server::watch_load() {
     requests = stats_.requests;
     const char* where = send_route_ == io::outbox::route::owner ? "the event loop" : "the send threads";
     if (!was_trying && policy.trying()) {
-      spdlog::debug("trying replies sent by {} (the event loop ran {:.0f}% of the last {} ms)", where,
-                    shares.running * 100, load_period.count());
+      spdlog::debug("trying replies sent by {} (the event loop ran {:.0f}% of the last {} ms and waited for a CPU "
+                    "{:.0f}%)",
+                    where, shares.running * 100, load_period.count(), shares.waiting * 100);
     } else if (was_trying && !policy.trying()) {
       const auto& t = policy.last_trial();
       spdlog::debug("replies sent by {}: the trial served {:.0f} requests per {} ms, against {:.0f} before it", where,

@@ -3,9 +3,8 @@
 // share of wall time it ran on a CPU, and the share it was runnable but waiting for one
 // (/proc/thread-self/schedstat: time on a CPU and time on a run queue, in ns).
 //
-// A thread that runs most of the time is what limits the work it does; handing some of that
-// work to another thread pays only if there is a CPU for that thread, which a thread that
-// already waits for a CPU shows there is not.
+// A thread that runs most of the time is what limits the work it does; one that also waits for
+// a CPU shares its cores with other busy threads.
 //
 // Threading: construct and sample on the thread measured. Without schedstat (a kernel built
 // without it), both shares read 0.
