@@ -272,6 +272,7 @@ asio::awaitable<void> resp_connection::write_loop() {
       writer_waiting_ = false;
       continue;
     }
+    srv_.note_send();
     co_await outbox_->send(out_, srv_.send_route(), ec);
     if (ec) {
       spdlog::debug("redis connection {}: write failed: {}", peer_, ec.message());

@@ -11,8 +11,16 @@ send_route_policy::route send_route_policy::next(period p) {
   if (history_.size() > s_.trial_periods) history_.pop_front();
   switch (state_) {
     case state::on_loop:
-      busy_run_ = p.running >= s_.busy ? busy_run_ + 1 : 0;
-      if (busy_run_ >= s_.sustained && now_ >= retry_at_ && history_.size() >= s_.trial_periods) {
+      if (p.running >= s_.busy) {
+        ++busy_run_;
+        run_requests_ += p.requests;
+        run_sends_ += p.sends;
+      } else {
+        busy_run_ = 0;
+        run_requests_ = run_sends_ = 0;
+      }
+      if (busy_run_ >= s_.sustained && now_ >= retry_at_ && history_.size() >= s_.trial_periods &&
+          static_cast<double>(run_requests_) >= s_.replies_per_send * static_cast<double>(run_sends_)) {
         baseline_ = recent_rate(s_.trial_periods);
         enter(state::trying_send_threads, route::send_thread);
       }
@@ -52,6 +60,7 @@ void send_route_policy::enter(state st, route r) {
   state_ = st;
   route_ = r;
   busy_run_ = 0;
+  run_requests_ = run_sends_ = 0;
   trial_left_ = s_.trial_periods;
   history_.clear();
 }

@@ -9,7 +9,9 @@
 // So the policy tries it and keeps what serves more:
 //
 // - on the loop: once the loop has run at least `busy` of each of `sustained` periods in a row
-//   (it is what limits), and no back-off holds, a trial starts;
+//   (it is what limits), its sends carried at least `replies_per_send` replies on average over
+//   them (clients pipeline: with one request in flight per client, the wake-up a hand-off adds
+//   to each reply's way out is lost throughput), and no back-off holds, a trial starts;
 // - trial: `trial_periods` periods by way of the send threads (the first not counted: replies
 //   in flight from before). If they served at least `gain` times the requests per period of the
 //   last `trial_periods` periods on the loop, the send threads keep the replies; otherwise the
@@ -41,6 +43,7 @@ class send_route_policy {
   struct settings {
     double busy = 0.9;
     unsigned sustained = 3;
+    double replies_per_send = 2;
     unsigned trial_periods = 50;
     double gain = 1.03;
     std::uint64_t first_backoff_periods = 200;
@@ -48,11 +51,12 @@ class send_route_policy {
     std::uint64_t recheck_periods = 1000;
   };
 
-  // What the loop did in one period: the share of it the loop ran on a CPU, and the requests
-  // the server took in it.
+  // What the loop did in one period: the share of it the loop ran on a CPU, the requests the
+  // server took, and the sends its connections made (each carrying the replies ready by then).
   struct period {
     double running = 0;
     std::uint64_t requests = 0;
+    std::uint64_t sends = 0;
   };
 
   send_route_policy() : send_route_policy(settings{}) {}
@@ -82,6 +86,8 @@ class send_route_policy {
   route route_ = route::owner;
   std::uint64_t now_ = 0;  // periods seen
   unsigned busy_run_ = 0;  // consecutive busy periods on the loop
+  std::uint64_t run_requests_ = 0;  // over them
+  std::uint64_t run_sends_ = 0;
   std::uint64_t retry_at_ = 0;
   std::uint64_t backoff_;
   std::uint64_t recheck_at_ = 0;

@@ -245,6 +245,7 @@ asio::awaitable<void> server::watch_load() {
   io::thread_load load;
   send_route_policy policy;
   auto requests = stats_.requests;
+  auto sends = sends_;
   while (!stopping_) {
     std::error_code ec;
     load_timer_.expires_after(load_period);
@@ -252,8 +253,10 @@ asio::awaitable<void> server::watch_load() {
     if (stopping_) co_return;
     const auto shares = load.sample();
     const bool was_trying = policy.trying();
-    send_route_ = policy.next({.running = shares.running, .requests = stats_.requests - requests});
+    send_route_ = policy.next(
+        {.running = shares.running, .requests = stats_.requests - requests, .sends = sends_ - sends});
     requests = stats_.requests;
+    sends = sends_;
     const char* where = send_route_ == io::outbox::route::owner ? "the event loop" : "the send threads";
     if (!was_trying && policy.trying()) {
       spdlog::debug("trying replies sent by {} (the event loop ran {:.0f}% of the last {} ms and waited for a CPU "

@@ -97,6 +97,8 @@ class server : private change_listener {
   // served; with ::always, by way of the send threads.
   io::outbox::route send_route() const noexcept { return send_route_; }
   static constexpr std::chrono::milliseconds load_period{10};
+  // A connection's writer hands its output to its outbox (the policy's replies per send).
+  void note_send() noexcept { ++sends_; }
 
   // ---- Redis pub/sub (io/server/pubsub.hpp), on this node only ----
   const pubsub_registry& pubsub() const noexcept { return pubsub_; }
@@ -139,6 +141,7 @@ class server : private change_listener {
   // stopped handing it output.
   io::send_pool send_pool_;
   io::outbox::route send_route_ = io::outbox::route::owner;
+  std::uint64_t sends_ = 0;
   asio::steady_timer load_timer_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer sweep_timer_;

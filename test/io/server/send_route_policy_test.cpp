@@ -19,6 +19,7 @@ using route = send_route_policy::route;
 struct load {
   std::function<double(route, std::uint64_t)> running;
   std::function<std::uint64_t(route, std::uint64_t)> requests;
+  std::uint64_t pipeline = 16;  // replies per send
 };
 
 struct run_result {
@@ -31,7 +32,8 @@ run_result run(send_route_policy& p, const load& l, std::uint64_t periods, std::
   run_result r;
   for (std::uint64_t t = from; t < from + periods; ++t) {
     const auto before = p.current();
-    const auto now = p.next({.running = l.running(before, t), .requests = l.requests(before, t)});
+    const auto requests = l.requests(before, t);
+    const auto now = p.next({.running = l.running(before, t), .requests = requests, .sends = requests / l.pipeline});
     if (before == route::owner && now == route::send_thread) ++r.trials;
     if (now == route::send_thread) ++r.periods_on_threads;
     r.last = now;
@@ -53,6 +55,15 @@ BOOST_AUTO_TEST_CASE(a_loop_with_time_to_spare_keeps_its_replies) {
   auto r = run(p, steady(0.85, 1000, 5000), 100'000);
   BOOST_TEST(r.trials == 0u);
   BOOST_TEST(r.periods_on_threads == 0u);
+}
+
+// Clients that wait for each reply (one per send): the hand-off's wake-up would be lost
+// throughput, so it is not tried.
+BOOST_AUTO_TEST_CASE(clients_without_pipelines_keep_their_replies_on_the_loop) {
+  send_route_policy p;
+  auto l = steady(1.0, 1000, 5000);
+  l.pipeline = 1;
+  BOOST_TEST(run(p, l, 10'000).trials == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(short_busy_spikes_start_no_trial) {
