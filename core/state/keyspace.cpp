@@ -146,6 +146,20 @@ keyspace::version_block* keyspace::find_head(std::string_view key) const {
   return it == index_.end() ? nullptr : *it;
 }
 
+std::size_t keyspace::prefetch_slots(std::string_view key) const {
+  const auto hash = key_hash{}(key);
+  index_.prefetch(hash_only{hash});
+  return hash;
+}
+
+void keyspace::prefetch_head(std::size_t hash) const {
+  auto it = index_.find(hash_only{hash});
+  if (it == index_.end()) return;
+  // The header and the key, and the value's start: what a write compares and rewrites.
+  __builtin_prefetch(*it);
+  __builtin_prefetch(reinterpret_cast<const char*>(*it) + 64);
+}
+
 void keyspace::insert_head(version_block* b) {
   keys_.insert(tree_entry(b));
   index_.insert(b);

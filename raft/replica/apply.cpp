@@ -20,6 +20,24 @@ namespace {
 constexpr std::size_t apply_round_entries = 64;
 // Entries that took a revision remembered for index_of_revision().
 constexpr std::size_t revision_marks = 4096;
+// How far ahead of the entry being applied the keys of point writes are prefetched
+// (keyspace::prefetch_slots, then prefetch_head once the slots are in cache).
+constexpr std::size_t prefetch_slots_ahead = 8;
+constexpr std::size_t prefetch_head_ahead = 4;
+
+// The key a point write (set, del, incr) touches, or empty.
+std::string_view point_key(std::string_view command) {
+  auto cmd = decode_command(command);
+  if (!cmd) return {};
+  switch (cmd->type) {
+    case command_type::set:
+    case command_type::del:
+    case command_type::incr:
+      return cmd->key;
+    default:
+      return {};
+  }
+}
 
 }  // namespace
 
@@ -46,8 +64,23 @@ asio::awaitable<void> store::apply_loop() {
   }
 }
 
+void store::prefetch_ahead() {
+  const auto& keys = sm_.keys();
+  if (unapplied_.size() > prefetch_slots_ahead) {
+    const auto& e = unapplied_[prefetch_slots_ahead];
+    const auto key = point_key(e.command);
+    if (!key.empty()) prefetched_[e.index % prefetched_.size()] = {e.index, keys.prefetch_slots(key)};
+  }
+  if (unapplied_.size() > prefetch_head_ahead) {
+    const auto& e = unapplied_[prefetch_head_ahead];
+    const auto& p = prefetched_[e.index % prefetched_.size()];
+    if (p.index == e.index) keys.prefetch_head(p.hash);
+  }
+}
+
 void store::apply_committed() {
   for (std::size_t n = 0; n < apply_round_entries && sm_.applied_index() < commit_index_; ++n) {
+    prefetch_ahead();
     auto& e = unapplied_.front();
     while (!waiters_.empty() && waiters_.front().index < e.index) {
       // Cannot happen: a waiter's entry is either applied or overwritten at its own index.

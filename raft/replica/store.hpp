@@ -45,6 +45,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -393,6 +394,8 @@ class store {
   };
   asio::awaitable<void> apply_loop();
   void apply_committed();
+  // Prefetches the keys of point writes a few entries ahead (apply.cpp).
+  void prefetch_ahead();
   void apply_one(const pending_entry& e, write_done* done);
   // Hands the watch hub the write `command` that just took the keyspace's newest revision.
   void notify_watches(std::string_view command);
@@ -410,6 +413,12 @@ class store {
   std::uint64_t commit_index_ = 0;              // highest index handed to the apply coroutine
   // Entries appended but not yet applied, in index order, for the apply loop.
   std::deque<pending_entry> unapplied_;
+  // prefetch_ahead()'s key hashes between its two stages, by entry index (modulo the size).
+  struct prefetched_key {
+    std::uint64_t index = 0;  // the entry's; 0: none
+    std::size_t hash = 0;
+  };
+  std::array<prefetched_key, 16> prefetched_{};
   std::deque<waiter> waiters_;  // in index order
   io::event apply_wake_;
   std::string reply_;      // see reply()

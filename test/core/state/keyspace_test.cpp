@@ -568,6 +568,29 @@ BOOST_AUTO_TEST_CASE(compaction_frees_history_in_bounded_steps) {
 }
 
 // erase_expired deletes a key only while its expiry is due, with one lookup.
+// The prefetch hints change nothing, whether the key is there or not, and the hash the first
+// stage returns is the key's (the same for the same key, whatever the set holds).
+BOOST_AUTO_TEST_CASE(prefetch_hints_change_nothing) {
+  keyspace ks;
+  ks.begin_write();
+  for (int i = 0; i < 1000; ++i) ks.put("key" + std::to_string(i), "v" + std::to_string(i));
+  ks.end_write();
+  const auto revision = ks.revision();
+  const auto hash = ks.prefetch_slots("key7");
+  BOOST_TEST(ks.prefetch_slots("key7") == hash);
+  BOOST_TEST(ks.prefetch_slots("key8") != hash);
+  ks.prefetch_head(hash);
+  ks.prefetch_head(ks.prefetch_slots("absent"));
+  for (std::size_t h = 0; h < 4096; ++h) ks.prefetch_head(h * 0x9e3779b97f4a7c15ull);  // any hash at all
+  BOOST_TEST(ks.revision() == revision);
+  BOOST_TEST(ks.key_count() == 1000u);
+  BOOST_TEST(ks.get("key7")->value == "v7");
+  BOOST_TEST(!ks.get("absent").has_value());
+  keyspace empty;
+  empty.prefetch_head(empty.prefetch_slots("x"));  // an index with no slots yet
+  BOOST_TEST(empty.key_count() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(erase_expired_deletes_only_due_keys) {
   keyspace ks;
   ks.begin_write();
