@@ -41,18 +41,6 @@ long status_kb(pid_t pid, std::string_view field) {
   return -1;
 }
 
-// Reads `n` bytes, or what came within `limit`.
-std::string read_all(raw_client& c, std::size_t n, std::chrono::seconds limit) {
-  std::string got;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
-    auto more = c.read(n - got.size());
-    if (more.empty() && c.closed()) break;
-    got += more;
-  }
-  return got;
-}
-
 // Reads until what came ends with `end` (or 5 s passed without it).
 std::string read_until(raw_client& c, std::string_view end) {
   std::string got;

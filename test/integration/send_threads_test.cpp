@@ -23,18 +23,6 @@ namespace {
 
 const std::string send_threads_toml = "send-threads = 2\nsend-offload = \"always\"\n";
 
-// Reads `n` bytes, or what came within `limit`.
-std::string read_exactly(raw_client& c, std::size_t n, std::chrono::seconds limit) {
-  std::string got;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
-    auto more = c.read(n - got.size());
-    if (more.empty() && c.closed()) break;
-    got += more;
-  }
-  return got;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(send_threads)
@@ -53,7 +41,7 @@ BOOST_AUTO_TEST_CASE(a_pipeline_is_answered_in_order) {
     expected += "+OK\r\n$" + std::to_string(v.size()) + "\r\n" + v + "\r\n";
   }
   std::thread sender([&] { c.send(request); });
-  auto got = read_exactly(c, expected.size(), 120s);
+  auto got = read_all(c, expected.size(), 120s);
   sender.join();
   BOOST_TEST(got.size() == expected.size());
   BOOST_TEST((got == expected));
@@ -76,7 +64,7 @@ BOOST_AUTO_TEST_CASE(replies_beyond_the_output_limit_wait_for_a_slow_reader) {
     expect(other, cmd({"SET", "other", "1"}), "+OK\r\n");
   }
   const std::string one = "$" + std::to_string(value.size()) + "\r\n" + value + "\r\n";
-  auto got = read_exactly(c, one.size() * 40, 120s);
+  auto got = read_all(c, one.size() * 40, 120s);
   sender.join();
   BOOST_TEST(got.size() == one.size() * 40);
   bool whole = got.size() == one.size() * 40;
@@ -98,7 +86,7 @@ BOOST_AUTO_TEST_CASE(connections_end_after_their_last_reply_or_at_once_when_gone
   }  // closed with replies unread
   raw_client c(n.port);
   c.send(cmd({"QUIT"}));
-  BOOST_TEST(read_exactly(c, 5, 10s) == "+OK\r\n");
+  BOOST_TEST(read_all(c, 5, 10s) == "+OK\r\n");
   BOOST_TEST(c.read(1).empty());
   BOOST_TEST(c.closed());
   raw_client after(n.port);

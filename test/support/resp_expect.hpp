@@ -7,6 +7,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,18 @@ struct resp_node {
 inline void expect(harness::raw_client& c, std::string_view request, std::string_view reply) {
   auto got = c.ask(request, reply);
   BOOST_TEST(got == reply, "request " << request << " got " << got);
+}
+
+// Reads `n` bytes, or what came within `limit` (less if the node closed the connection).
+inline std::string read_all(harness::raw_client& c, std::size_t n, std::chrono::seconds limit) {
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+    auto more = c.read(n - got.size());
+    if (more.empty() && c.closed()) break;
+    got += more;
+  }
+  return got;
 }
 
 }  // namespace kv::test
