@@ -49,10 +49,13 @@ outbox::~outbox() {
 }
 
 asio::awaitable<void> outbox::send(std::string& bytes, route r, std::error_code& ec) {
+  // With nothing queued, the send thread has written everything handed over before, so bytes
+  // written here keep their order; and since only send() queues bytes, it has nothing of this
+  // outbox's to write while the write below is under way (abort() makes that write fail).
   bool here = sender_ == nullptr;
   if (!here && r == route::owner) {
     std::lock_guard lock(mutex_);
-    here = !scheduled_;  // nothing queued: the bytes keep their order if written now
+    here = !scheduled_;
   }
   if (here) {
     // Taken first: the owner may append more while the write waits for the socket.
@@ -65,8 +68,6 @@ asio::awaitable<void> outbox::send(std::string& bytes, route r, std::error_code&
     if (owner_sending_.capacity() > idle_buffer) std::string().swap(owner_sending_);
     co_return;
   }
-  // Only this coroutine schedules the send thread, so it stays idle for this outbox while a write
-  // above is under way; abort() makes that write fail.
   std::lock_guard lock(mutex_);
   if (failure_ || aborted_) {
     // Dropped, as a write to a closed socket drops them: the caller must not find them again.
@@ -149,9 +150,12 @@ void outbox::drain() {
         if (sending_.capacity() > idle_buffer) std::string().swap(sending_);
       }
     } else {
+      // Nothing more will leave: what was unsent is dropped, and counted out.
       std::lock_guard lock(mutex_);
       failure_ = ec;
+      unsent_.fetch_sub(sending_.size() - sent_ + queue_.size(), std::memory_order_acq_rel);
       sending_.clear();
+      queue_.clear();
       report = true;
     }
     if (report) report_progress();
