@@ -302,7 +302,9 @@ class keyspace {
   };
   using tree = absl::btree_set<tree_entry, tree_order>;
   // A probe of the point index by a hash alone (prefetch_head): it equals any block, so a lookup
-  // stops at the first slot whose tag matches, without reading the block.
+  // stops at the first slot whose tag matches, without reading the block. Only for that hint: an
+  // Abseil whose debug builds assert that equal elements hash alike would flag it (Debian 12's
+  // does not).
   struct hash_only {
     std::size_t hash;
   };
