@@ -134,7 +134,7 @@ void resp_connection::push_message(const std::string* pattern, std::string_view 
   // Checked before the message is added, so one message larger than the limit (up to
   // max-frame-size) reaches a subscriber that keeps up; unsent output stays below the limit
   // plus one message.
-  if (out_.size() + outbox_->unsent() + held_push_bytes_ >= connection_output_limit) {
+  if (unsent() + held_push_bytes_ >= connection_output_limit) {
     spdlog::warn("closing redis connection {} (id {}): its unsent pub/sub messages passed the output limit ({} bytes)",
                  peer_, id_, connection_output_limit);
     return close();
@@ -168,7 +168,7 @@ void resp_connection::push_message(const std::string* pattern, std::string_view 
 }
 
 bool resp_connection::idle_since(std::chrono::steady_clock::time_point t) const {
-  return last_command_at < t && connected_at_ < t && replies_.empty() && out_.empty() && outbox_->unsent() == 0 &&
+  return last_command_at < t && connected_at_ < t && replies_.empty() && unsent() == 0 &&
          !subscribed();
 }
 
@@ -176,13 +176,13 @@ resp_connection::buffer_use resp_connection::buffers() const noexcept {
   std::size_t pending = 0;
   for (const auto& r : replies_) pending += r.bytes.size();
   return {in_end_ - in_begin_, in_.size() - in_end_, out_.size(), replies_.size(),
-          out_.size() + outbox_->unsent() + pending};
+          unsent() + pending};
 }
 
 // ---- reader -----------------------------------------------------------------------------
 
 bool resp_connection::over_output_limits() const {
-  return replies_.size() >= srv_.cfg_.max_pipeline || out_.size() + outbox_->unsent() >= connection_output_limit;
+  return replies_.size() >= srv_.cfg_.max_pipeline || unsent() >= connection_output_limit;
 }
 
 bool resp_connection::over_limits() const {

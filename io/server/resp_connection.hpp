@@ -141,6 +141,8 @@ class resp_connection : public std::enable_shared_from_this<resp_connection> {
   bool finished() const;
   // The send thread wrote enough to go below the output limit, or failed.
   void output_sent();
+  // What is unsent, in out_ and in the outbox (made by start(), before any caller of this).
+  std::size_t unsent() const noexcept { return out_.size() + outbox_->unsent(); }
 
   server& srv_;
   asio::ip::tcp::socket socket_;

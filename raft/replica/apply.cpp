@@ -25,18 +25,11 @@ constexpr std::size_t revision_marks = 4096;
 constexpr std::size_t prefetch_slots_ahead = 8;
 constexpr std::size_t prefetch_head_ahead = 4;
 
-// The key a point write (set, del, incr) touches, or empty.
+// The key a point write (set, del, incr) touches, or empty: command_view::key is set for those
+// alone.
 std::string_view point_key(std::string_view command) {
   auto cmd = decode_command(command);
-  if (!cmd) return {};
-  switch (cmd->type) {
-    case command_type::set:
-    case command_type::del:
-    case command_type::incr:
-      return cmd->key;
-    default:
-      return {};
-  }
+  return cmd ? cmd->key : std::string_view{};
 }
 
 }  // namespace

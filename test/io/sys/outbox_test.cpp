@@ -14,6 +14,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -246,6 +248,36 @@ BOOST_AUTO_TEST_CASE(a_peer_gone_fails_the_outbox) {
   BOOST_TEST(static_cast<bool>(again));
   BOOST_TEST(later.empty());
   box->finish();
+}
+
+// With no descriptor left for the duplicate, the outbox sends on the owner's thread (with a
+// warning), whichever route is asked for, and every byte still arrives.
+BOOST_AUTO_TEST_CASE(without_a_descriptor_to_spare_the_owner_sends) {
+  kv::io::send_pool pool(1, 5000ms);
+  connection_pair c;
+  rlimit saved{};
+  BOOST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  // Every descriptor below the limit taken: the next dup() fails with EMFILE.
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(c.peer + 1);
+  BOOST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> taken;
+  for (int fd; (fd = ::dup(c.peer)) >= 0;) taken.push_back(fd);
+  auto box = outbox::make(c.owner, pool.next(), 1u << 20, [] {});
+  for (int fd : taken) ::close(fd);
+  BOOST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  BOOST_TEST(!box->offloaded());
+  std::string received;
+  std::thread reader([&] { received = read_to_end(c.peer); });
+  auto bytes = std::string("all of it");
+  std::error_code ec;
+  asio::co_spawn(c.ctx, box->send(bytes, route::send_thread, ec), asio::detached);
+  c.ctx.run();
+  BOOST_TEST(!ec);
+  box->finish();
+  c.owner.close();
+  reader.join();
+  BOOST_TEST(received == "all of it");
 }
 
 // A send pool whose peer never reads is not waited for past its drain timeout.
