@@ -10,7 +10,7 @@
 #
 # Env: SHAPES "connections:pipeline ..." [50:1 50:16], SECS per run [15], RUNS [3],
 #      SNAPSHOT_ENTRIES [200000], CAPTURE (storage.snapshot-capture of the runs with snapshots:
-#      event-loop or fork) [event-loop], INDEX [off], BUILD.
+#      thread, event-loop or fork) [thread], INDEX [off], BUILD.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
@@ -18,7 +18,7 @@ SHAPES=${SHAPES:-"50:1 50:16"}
 SECS=${SECS:-15}
 RUNS=${RUNS:-3}
 SNAPSHOT_ENTRIES=${SNAPSHOT_ENTRIES:-200000}
-CAPTURE=${CAPTURE:-event-loop}
+CAPTURE=${CAPTURE:-thread}
 INDEX=${INDEX:-off}
 [[ -x "$BUILD/bin/kvbench" ]] || { echo "build first: make build" >&2; exit 1; }
 

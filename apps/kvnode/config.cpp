@@ -246,8 +246,10 @@ const std::vector<section_spec>& schema() {
                 c.storage.snapshot_capture_mode = snapshot_capture::fork;
               } else if (text == "event-loop") {
                 c.storage.snapshot_capture_mode = snapshot_capture::event_loop;
+              } else if (text == "thread") {
+                c.storage.snapshot_capture_mode = snapshot_capture::thread;
               } else {
-                fail(at, fmt::format("expected \"fork\" or \"event-loop\", got \"{}\"", text));
+                fail(at, fmt::format("expected \"thread\", \"event-loop\" or \"fork\", got \"{}\"", text));
               }
             }},
            {"max-key-size",
@@ -674,7 +676,9 @@ std::vector<std::string> describe(const config& c) {
                   s.wal_io_mode == wal_io::direct ? "direct" : "buffered", format_size(s.segment_bytes),
                   format_size(s.max_batch_bytes), s.syncs_in_flight, format_duration(s.group_commit_delay),
                   format_size(s.snapshot_log_bytes), s.snapshot_log_percent, s.snapshot_entries,
-                  s.snapshot_capture_mode == snapshot_capture::fork ? "fork" : "event-loop",
+                  s.snapshot_capture_mode == snapshot_capture::fork     ? "fork"
+                  : s.snapshot_capture_mode == snapshot_capture::thread ? "thread"
+                                                                        : "event-loop",
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes), s.max_txn_ops,
                   s.compaction.mode == compaction_mode::off        ? std::string("off")
                   : s.compaction.mode == compaction_mode::revision ? fmt::format("revision, keep {} revisions",

@@ -8,8 +8,13 @@
 
 #include <sys/uio.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace kv::snapshot {
@@ -64,6 +69,57 @@ class file_stream {
   std::size_t queued_bytes_ = 0;
   std::uint64_t pairs_ = 0;
   std::uint64_t chunks_ = 0;
+};
+
+// Writes a snapshot file on a thread of its own while the state machine's owner goes on with
+// writes and reads: the owner pins batches of keys (pump()), the thread encodes each batch,
+// writes the file and writes it back as write_file() does, and the owner releases the batches the
+// thread is done with (state_machine::pin_batch). The file's bytes are those file_stream gives
+// at the same state. The thread runs at a lower priority (nice +10): on a busy machine the
+// serving threads win the cores and the snapshot takes longer.
+class thread_writer {
+ public:
+  // Begins the capture of `sm` (which must not be capturing) into the file open for writing on
+  // `fd`, from offset 0. `wake` is called on the thread each time it is done with a batch, and
+  // at the end: the owner should pump() then.
+  thread_writer(state_machine& sm, int fd, file_parts parts, bool sync, std::uint64_t writeback_bytes,
+                std::function<void()> wake);
+  // Stops the thread if it still runs (leaving the file incomplete) and ends the capture.
+  ~thread_writer();
+  thread_writer(const thread_writer&) = delete;
+  thread_writer& operator=(const thread_writer&) = delete;
+
+  // On the owner's thread: releases the batches the thread is done with and pins more. True once
+  // the file is complete or a system call failed (then the rest of the capture is skipped): the
+  // capture has ended and outcome() tells how it went.
+  bool pump();
+  const write_outcome& outcome() const noexcept { return outcome_; }
+
+ private:
+  // Batches pinned ahead of the thread: the one it encodes and the next ones, so that it never
+  // waits for the owner to pin while the owner is busy.
+  static constexpr std::size_t batches_ahead = 4;
+
+  void run(file_parts parts, int fd, bool sync, std::uint64_t writeback_bytes);
+  void end_capture();
+
+  state_machine& sm_;
+  std::function<void()> wake_;
+  // The owner's alone.
+  std::uint64_t pinned_ = 0;
+  std::uint64_t released_ = 0;
+  bool ended_ = false;
+  // Shared, under mu_.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<keyspace::capture_batch> queue_;
+  bool last_pinned_ = false;  // no more batches will come
+  bool stop_ = false;         // the owner gives up: leave at once
+  std::uint64_t done_ = 0;    // batches the thread is done with
+  bool failed_ = false;       // a system call failed
+  bool finished_ = false;     // the thread is done (outcome_ is final)
+  write_outcome outcome_;     // the thread's until finished_
+  std::thread thread_;
 };
 
 // Points `iov` at the buffers of `bufs` from `from` on that one vectored write takes (at most

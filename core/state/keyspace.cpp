@@ -73,6 +73,7 @@ keyspace::tree_probe::tree_probe(std::string_view k) noexcept : head0(head_at(k,
 keyspace::~keyspace() { clear(); }
 
 void keyspace::clear() noexcept {
+  assert(!batched_);
   for (const auto& e : keys_) version_block::destroy_chain(e.block);
   keys_.clear();
   index_.clear();
@@ -108,6 +109,7 @@ keyspace& keyspace::operator=(keyspace&& other) noexcept {
   capture_revision_ = std::exchange(other.capture_revision_, 0);
   capture_compacted_ = std::exchange(other.capture_compacted_, 0);
   capture_started_ = std::exchange(other.capture_started_, false);
+  assert(!other.batched_ && !batched_);
   max_restored_revision_ = std::exchange(other.max_restored_revision_, 0);
   return *this;
 }
@@ -200,6 +202,19 @@ keyspace::version_block* keyspace::move_head(version_block* head, version_block*
   return b;
 }
 
+void keyspace::repoint(const version_block* head, version_block* b, bool in_hash_order) {
+  const_cast<tree_entry&>(*keys_.find(tree_probe(head->key()))).block = b;
+  const_cast<version_block*&>(*index_.find(head->key())) = b;
+  if (in_hash_order) {
+    const_cast<hash_entry&>(*by_hash_.find(hash_probe{hash_position(head->key()), head->key()})).block = b;
+  }
+}
+
+void keyspace::supersede(version_block* head, version_block* b, bool in_hash_order) {
+  repoint(head, b, in_hash_order);
+  history_queue_.emplace_back(write_revision(), head);
+}
+
 bool keyspace::fits(const version_block* b, std::string_view value) noexcept {
   return ::malloc_usable_size(const_cast<version_block*>(b)) >= sizeof(version_block) + b->key_len + value.size();
 }
@@ -235,6 +250,16 @@ std::optional<key_value> keyspace::put(std::string_view key, std::string_view va
   }
   live_bytes_ += value.size();
   std::optional<key_value> previous;
+  if (!in_place(head)) {
+    // A batch on another thread may read this block: it stays as it is, as the key's history.
+    if (was_live) previous = view_of(head);
+    forget_expiry(head);
+    auto* b = make_block(key, value, create, w, version, expires, head);
+    supersede(head, b, was_live);
+    note_expiry(b);
+    if (!was_live) note_live(b);
+    return previous;
+  }
   if (head->mod_revision == w) {
     // Changed twice in one write: the later change replaces the earlier, which no revision ever
     // showed. A copy of the earlier one answers this call until end_write().
@@ -297,6 +322,10 @@ bool keyspace::bury(version_block* head, const std::function<void(const key_valu
   if (head->mod_revision == w) {
     if (head->older == nullptr) return true;  // created in this same write: no revision ever showed it
     // Changed earlier in this write: that change is dropped; the tombstone takes its place.
+  } else if (!in_place(head)) {
+    // A batch on another thread may read this block: the tombstone is a new block before it.
+    supersede(head, make_block(head->key(), {}, 0, w, 0, 0, head), false);
+    return false;
   } else {
     push_history(head);
   }
@@ -504,6 +533,7 @@ void keyspace::trim_history(std::size_t max) {
   while (!tombstone_queue_.empty() && tombstone_queue_.front().first < limit && done < max) {
     ++done;
     // The key may have been written since: then its tombstone is history, queued as such.
+    if (pinned(tombstone_queue_.front().second)) break;  // a batch may read it: later
     auto* head = find_head(tombstone_queue_.front().second);
     if (head != nullptr && head->lone_tombstone() && head->mod_revision < limit) {
       erase_tombstone(head);
@@ -527,7 +557,7 @@ void keyspace::cut_history(version_block* head, version_block* newest, std::uint
   // the delete is below the compacted one (reads say "absent" without it, and changes() no longer
   // reaches its revision). At the compacted revision itself it stays, queued to go later.
   if (newer == head && head->lone_tombstone()) {
-    if (head->mod_revision < limit) {
+    if (head->mod_revision < limit && !pinned(head->key())) {
       erase_tombstone(head);
     } else {
       tombstone_queue_.emplace_back(head->mod_revision, std::string(head->key()));
@@ -556,28 +586,10 @@ bool keyspace::capture_step(std::size_t max_keys) {
   assert(capturing());
   auto it = capture_started_ ? keys_.upper_bound(tree_probe(capture_cursor_)) : keys_.begin();
   capture_started_ = true;
-  std::vector<const version_block*> chain;
   auto& k = capture_scratch_;
   std::size_t visited = 0;
   for (; it != keys_.end() && visited < max_keys; ++it, ++visited) {
-    chain.clear();
-    for (const auto* b = it->block; b != nullptr; b = b->older) {
-      if (b->mod_revision > capture_revision_) continue;  // written after the capture began
-      chain.push_back(b);
-      if (b->mod_revision <= capture_compacted_) break;  // what a read at the compacted revision sees
-    }
-    // The oldest version, if a tombstone from before the compacted revision, says only "absent"
-    // to the readable revisions. One at the compacted revision is a change changes() reports.
-    if (!chain.empty() && chain.back()->tombstone() && chain.back()->mod_revision < capture_compacted_) {
-      chain.pop_back();
-    }
-    if (chain.empty()) continue;
-    k.key = it->block->key();
-    k.versions.clear();
-    for (auto c = chain.rbegin(); c != chain.rend(); ++c) {
-      k.versions.push_back({(*c)->create_revision, (*c)->mod_revision, (*c)->version, (*c)->value(), (*c)->expires});
-    }
-    sink_(k);
+    if (captured_versions(it->block, capture_revision_, capture_compacted_, k)) sink_(k);
   }
   if (visited > 0) {
     --it;
@@ -591,6 +603,69 @@ bool keyspace::capture_step(std::size_t max_keys) {
   }
   if (done) trim_history(trim_budget);  // what the capture held back
   return !done;
+}
+
+bool keyspace::captured_versions(const version_block* head, std::uint64_t revision, std::uint64_t compacted,
+                                 captured_key& k) {
+  // Newest first here, oldest first once reversed. Reads no `older` of a block at or below the
+  // compacted revision: compaction may cut the chain there meanwhile (see the top of the header).
+  k.versions.clear();
+  const version_block* oldest = nullptr;
+  for (const auto* b = head; b != nullptr; b = b->older) {
+    if (b->mod_revision > revision) continue;  // written after the capture began
+    k.versions.push_back({b->create_revision, b->mod_revision, b->version, b->value(), b->expires});
+    oldest = b;
+    if (b->mod_revision <= compacted) break;  // what a read at the compacted revision sees
+  }
+  // The oldest version, if a tombstone from before the compacted revision, says only "absent"
+  // to the readable revisions. One at the compacted revision is a change changes() reports.
+  if (oldest != nullptr && oldest->tombstone() && oldest->mod_revision < compacted) k.versions.pop_back();
+  if (k.versions.empty()) return false;
+  std::reverse(k.versions.begin(), k.versions.end());
+  k.key = head->key();
+  return true;
+}
+
+void keyspace::begin_batched_capture() {
+  assert(!capturing() && !writing_);
+  batched_ = true;
+  capture_revision_ = revision_;
+  capture_compacted_ = compacted_;
+  capture_cursor_.clear();
+  capture_started_ = false;
+}
+
+bool keyspace::pin_batch(capture_batch& out, std::size_t max_keys) {
+  assert(batched_ && !writing_ && max_keys > 0);
+  out.heads_.clear();
+  out.revision_ = capture_revision_;
+  out.compacted_ = capture_compacted_;
+  auto it = capture_started_ ? keys_.upper_bound(tree_probe(capture_cursor_)) : keys_.begin();
+  capture_started_ = true;
+  for (; it != keys_.end() && out.heads_.size() < max_keys; ++it) out.heads_.push_back(it->block);
+  if (out.heads_.empty()) return false;
+  capture_cursor_.assign(out.heads_.back()->key());
+  pinned_.emplace_back(std::string(out.heads_.front()->key()), capture_cursor_);
+  return true;
+}
+
+void keyspace::encode(const capture_batch& b, const capture_sink& sink) {
+  captured_key k;
+  for (const auto* head : b.heads_) {
+    if (captured_versions(head, b.revision_, b.compacted_, k)) sink(k);
+  }
+}
+
+void keyspace::release_batch() {
+  assert(!pinned_.empty());
+  pinned_.pop_front();
+}
+
+void keyspace::end_batched_capture() {
+  assert(batched_);
+  pinned_.clear();
+  batched_ = false;
+  trim_history(trim_budget);  // what the capture held back
 }
 
 void keyspace::restore_key(const captured_key& k) {

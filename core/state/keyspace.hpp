@@ -55,8 +55,20 @@
 // compaction still moves compacted() but frees nothing a read in [C, R] needs, so the batches
 // together are the keyspace's readable history at R, however writes and compactions interleave.
 //
-// Threading: not thread-safe; owned by the node's event-loop thread. Views returned by reads stay
-// valid until the next write or compaction.
+// Capture by another thread: the same capture, split so that the walk of the key order stays on
+// the owner's thread and the reading and encoding move to another. The owner pins batches of
+// consecutive keys (pin_batch), the other thread encodes them (encode, which reads nothing but
+// the blocks a batch reaches), and the owner releases each batch once that thread is done with
+// it, in the order they were pinned. While a key is pinned, no block of it changes: a write
+// that would rewrite its newest block in place gives the key a new newest block instead and
+// keeps the old one as its history (the copy an in-place write makes anyway; only the indexes'
+// slots are rewritten too), and a tombstone it reaches is not freed. Compaction frees nothing a
+// read in [C, R] needs, as during capture_step(); cutting a chain writes only the `older` of a
+// block at or below C, where encode() stops reading. So a batch reads fixed memory from
+// pin_batch() to release_batch(), and encodes what capture_step() would have.
+//
+// Threading: not thread-safe; owned by the node's event-loop thread (but for encode(), above).
+// Views returned by reads stay valid until the next write or compaction.
 
 #include "core/base/error.hpp"
 #include "core/model/key_range.hpp"
@@ -127,6 +139,8 @@ struct captured_key {
 };
 
 class keyspace {
+  struct version_block;
+
  public:
   keyspace() = default;
   ~keyspace();
@@ -240,9 +254,37 @@ class keyspace {
   // Captures up to `max_keys` more keys. Returns false once every key is captured, which ends
   // the capture (the sink has had every key).
   bool capture_step(std::size_t max_keys = 1024);
-  bool capturing() const noexcept { return static_cast<bool>(sink_); }
+  bool capturing() const noexcept { return static_cast<bool>(sink_) || batched_; }
   std::uint64_t capture_revision() const noexcept { return capture_revision_; }
   std::uint64_t capture_compacted() const noexcept { return capture_compacted_; }
+
+  // ---- capture by another thread (see the top of this file) -----------------------------------
+  // Consecutive keys pinned for another thread to encode.
+  class capture_batch {
+   public:
+    std::size_t size() const noexcept { return heads_.size(); }
+
+   private:
+    friend class keyspace;
+    std::vector<const version_block*> heads_;
+    std::uint64_t revision_ = 0;
+    std::uint64_t compacted_ = 0;
+  };
+  // Fixes a capture at the current revision, as begin_capture() does, to be taken in batches.
+  void begin_batched_capture();
+  // Pins the next keys in order, up to `max_keys` of them, into `out` (replacing what it held);
+  // false, with `out` empty, once every key has been pinned.
+  bool pin_batch(capture_batch& out, std::size_t max_keys);
+  // Calls `sink` with each key of `b` that the capture holds, in order, as capture_step() would.
+  // Safe on any thread while `b` is pinned, concurrently with the owner's writes and reads.
+  static void encode(const capture_batch& b, const capture_sink& sink);
+  // Unpins the oldest pinned batch: no thread reads it any more.
+  void release_batch();
+  // Pinned batches not yet released.
+  std::size_t pinned_batches() const noexcept { return pinned_.size(); }
+  // Ends the batched capture, unpinning whatever is still pinned: no other thread may still read
+  // a batch of it. Frees what the capture held back, as the end of capture_step() does.
+  void end_batched_capture();
 
   // Rebuilding from a capture: restore_key() for each captured key, in any order, then
   // restore_revisions() with the capture's revision and compacted revision. Throws
@@ -374,6 +416,24 @@ class keyspace {
   bool bury(version_block* head, const std::function<void(const key_value&)>& deleted);
   // Moves the newest version of `head`'s key to the new block `b` in both indexes; returns b.
   version_block* move_head(version_block* head, version_block* b);
+  // Points the indexes' slots of `head`'s key at `b` (the hash order's too when `in_hash_order`),
+  // leaving `head` allocated.
+  void repoint(const version_block* head, version_block* b, bool in_hash_order);
+  // Whether a batch being encoded on another thread may reach `key`'s blocks.
+  bool pinned(std::string_view key) const noexcept {
+    return !pinned_.empty() && key >= pinned_.front().first && key <= pinned_.back().second;
+  }
+  // Whether the current write may rewrite `head` in place: not while a batch may read it. A block
+  // this write already changed was not a newest block when any batch was pinned.
+  bool in_place(const version_block* head) const noexcept {
+    return pinned_.empty() || head->mod_revision == write_revision() || !pinned(head->key());
+  }
+  // Keeps `head` as the history of its key behind a new newest block `b` (a pinned key's write).
+  void supersede(version_block* head, version_block* b, bool in_hash_order);
+  // The versions of the chain at `head` that a capture at revision R with compacted revision C
+  // holds, into `k` (its key too); false if none.
+  static bool captured_versions(const version_block* head, std::uint64_t revision, std::uint64_t compacted,
+                                captured_key& k);
   // Whether `value` fits in `b`'s allocation in place of its value.
   static bool fits(const version_block* b, std::string_view value) noexcept;
   // Keeps `head`'s present contents as a new older block behind it (the history).
@@ -424,6 +484,9 @@ class keyspace {
   std::string capture_cursor_;  // the last key captured
   captured_key capture_scratch_;  // reused for each key, so a key costs no allocation
   bool capture_started_ = false;
+  bool batched_ = false;  // a batched capture runs
+  // The first and last key of each pinned batch, oldest first: consecutive in key order.
+  std::deque<std::pair<std::string, std::string>> pinned_;
 };
 
 }  // namespace kv

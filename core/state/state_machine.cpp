@@ -8,9 +8,6 @@
 
 namespace kv {
 
-namespace {
-constexpr std::size_t keys_per_capture_step = 1024;
-}  // namespace
 
 void append_key_record(std::string& out, const captured_key& k) {
   append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(k.key.size()));
@@ -464,8 +461,23 @@ void state_machine::begin_capture(chunk_sink sink) {
   });
 }
 
+void state_machine::begin_batched_capture() {
+  assert(!capturing());
+  capture_clock_ = clock_;
+  ks_.begin_batched_capture();
+}
+
+state_machine::chunk state_machine::encode(const keyspace::capture_batch& b) {
+  chunk c;
+  keyspace::encode(b, [&c](const captured_key& k) {
+    append_key_record(c.keys, k);
+    ++c.count;
+  });
+  return c;
+}
+
 bool state_machine::capture_step() {
-  const bool more = ks_.capture_step(keys_per_capture_step);
+  const bool more = ks_.capture_step(keys_per_batch);
   if (capture_chunk_->count > 0) {
     chunk c = std::move(*capture_chunk_);
     *capture_chunk_ = chunk{};

@@ -29,7 +29,8 @@
 // order, with their versions (the encoding of append_key_record()). The keyspace keeps what the
 // capture needs however writes and compactions interleave with it.
 //
-// Threading: not thread-safe; owned by the node's event-loop thread.
+// Threading: not thread-safe; owned by the node's event-loop thread, but for encode() (a batch
+// pinned for another thread, see keyspace.hpp).
 
 #include "core/base/error.hpp"
 #include "core/model/command.hpp"
@@ -134,6 +135,17 @@ class state_machine {
   // capture.
   bool capture_step();
   bool capturing() const noexcept { return ks_.capturing(); }
+
+  // The same capture with the encoding on another thread (keyspace::capture_batch): on this
+  // object's thread begin_batched_capture(), then pin_batch() and release_batch() in turn, then
+  // end_batched_capture(); encode() of a pinned batch on any thread. The chunks of the batches,
+  // in order, are the chunks capture_step() would produce, keys_per_batch at a time.
+  static constexpr std::size_t keys_per_batch = 1024;
+  void begin_batched_capture();
+  bool pin_batch(keyspace::capture_batch& out) { return ks_.pin_batch(out, keys_per_batch); }
+  static chunk encode(const keyspace::capture_batch& b);
+  void release_batch() { ks_.release_batch(); }
+  void end_batched_capture() { ks_.end_batched_capture(); }
   // Compacted history waiting to be freed, a bounded step at a time (keyspace::trim_step).
   bool trim_pending() const noexcept { return ks_.trim_pending(); }
   void trim_step() { ks_.trim_step(); }

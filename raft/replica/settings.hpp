@@ -28,6 +28,7 @@ enum class wal_io : std::uint8_t {
 enum class snapshot_capture : std::uint8_t {
   event_loop,  // the event loop, a slice at a time between requests
   fork,        // a child process writes the file from its copy-on-write image of the state
+  thread,      // a thread of its own encodes and writes batches of keys the event loop pins
 };
 
 // Automatic compaction of the keyspace's history (etcd's --auto-compaction-mode): the leader
@@ -63,7 +64,7 @@ struct storage_config {
   // The event loop by default: on this project's machine the child's copy-on-write faults and
   // fork() pause cost the loop more than the capture itself (docs/benchmarks.md). A node whose
   // fork() fails falls back to the event loop for that snapshot.
-  snapshot_capture snapshot_capture_mode = snapshot_capture::event_loop;
+  snapshot_capture snapshot_capture_mode = snapshot_capture::thread;
   // Largest key and value the store accepts.
   std::uint64_t max_key_bytes = 4ull << 10;
   std::uint64_t max_value_bytes = 1ull << 20;

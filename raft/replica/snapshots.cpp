@@ -127,6 +127,11 @@ asio::awaitable<void> store::take_snapshot() {
         where = fmt::format("by child process {} (fork took {} us)", child.pid, child.fork_duration.count());
       }
     }
+    if (!captured && cfg_.snapshot_capture_mode == snapshot_capture::thread) {
+      where = "by the snapshot thread";
+      outcome = co_await capture_on_thread(file.get(), std::move(parts));
+      captured = true;
+    }
     if (!captured) outcome = co_await capture_on_event_loop(file.get(), std::move(parts), tmp_path);
   }
   file.reset();
@@ -230,6 +235,26 @@ asio::awaitable<snapshot::write_outcome> store::capture_on_event_loop(int fd, sn
   if (cfg_.fsync == fsync_policy::always && out.failed == snapshot::write_outcome::step::none) {
     if (int rc = co_await ring_.fdatasync(fd); rc < 0) fail(snapshot::write_outcome::step::fdatasync, rc);
   }
+  co_return out;
+}
+
+asio::awaitable<snapshot::write_outcome> store::capture_on_thread(int fd, snapshot::file_parts parts) {
+  // The thread wakes this coroutine through the event loop; a wake-up posted after the capture
+  // ended finds the event gone and does nothing.
+  auto woken = std::make_shared<io::event>(executor_);
+  auto wake = [executor = executor_, weak = std::weak_ptr<io::event>(woken)] {
+    asio::post(executor, [weak] {
+      if (auto e = weak.lock()) e->notify();
+    });
+  };
+  snapshot_writer_ = std::make_unique<snapshot::thread_writer>(sm_, fd, std::move(parts),
+                                                               cfg_.fsync == fsync_policy::always,
+                                                               snapshot_writeback_bytes, std::move(wake));
+  // pump() and wait() with no suspension between them, and every wake-up runs on this thread:
+  // none is lost.
+  while (!snapshot_writer_->pump()) co_await woken->wait();
+  auto out = snapshot_writer_->outcome();
+  snapshot_writer_.reset();
   co_return out;
 }
 

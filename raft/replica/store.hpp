@@ -433,12 +433,16 @@ class store {
   // The log written since the newest snapshot after which the next one is due (besides
   // snapshot_entries): snapshot_log_bytes, or snapshot_log_percent of that snapshot's size.
   std::uint64_t snapshot_log_bound() const noexcept;
-  // Takes a snapshot at the applied index: captures the state (in a child process, or on the
-  // event loop), writes it to a .tmp file, renames it into place, then compacts the log.
+  // Takes a snapshot at the applied index: captures the state (on a thread of its own, in a child
+  // process, or on the event loop), writes it to a .tmp file, renames it into place, then
+  // compacts the log.
   asio::awaitable<void> take_snapshot();
   // Captures the state on the event loop, in slices between other work, into `fd`.
   asio::awaitable<snapshot::write_outcome> capture_on_event_loop(int fd, snapshot::file_parts parts,
                                                                  const std::string& path);
+  // Captures the state on a thread of its own (snapshot::thread_writer) into `fd`, while the
+  // event loop pins and releases the batches of keys that thread encodes.
+  asio::awaitable<snapshot::write_outcome> capture_on_thread(int fd, snapshot::file_parts parts);
   // Forks a child process that writes the snapshot into `fd` from its copy-on-write image of the
   // state as it is now, and waits for it without blocking the event loop.
   struct child_capture {
@@ -464,6 +468,9 @@ class store {
   bool snapshot_running_ = false;
   std::chrono::steady_clock::time_point snapshot_retry_at_{};  // no snapshot before it (no space)
   io::event snapshot_done_;
+  // The snapshot thread of a capture under way (capture_on_thread). A member, after sm_, so that
+  // whatever ends the store stops that thread before the state it reads goes.
+  std::unique_ptr<snapshot::thread_writer> snapshot_writer_;
   std::uint64_t snapshot_index_ = 0;         // index of the newest snapshot on disk
   std::uint64_t log_bytes_ = 0;              // bytes of entry records appended (or replayed) since start
   std::uint64_t log_bytes_at_snapshot_ = 0;  // log_bytes_ when the newest snapshot was taken

@@ -212,11 +212,13 @@ BOOST_AUTO_TEST_CASE(the_log_waits_for_space_and_goes_on_once_it_is_freed) {
 }
 
 // A snapshot that does not fit is dropped, with nothing left behind, and the store serves on;
-// once space is freed the next one is written. Both capture modes: a child process reports the
-// failure to the node, the event loop meets it itself.
+// once space is freed the next one is written. Every capture mode: a child process or the
+// snapshot thread reports the failure to the node, the event loop meets it itself.
 BOOST_AUTO_TEST_CASE(a_snapshot_without_space_is_dropped_and_taken_later) {
-  for (auto mode : {snapshot_capture::fork, snapshot_capture::event_loop}) {
-    BOOST_TEST_CONTEXT("capture " << (mode == snapshot_capture::fork ? "fork" : "event-loop")) {
+  for (auto mode : {snapshot_capture::fork, snapshot_capture::event_loop, snapshot_capture::thread}) {
+    BOOST_TEST_CONTEXT("capture " << (mode == snapshot_capture::fork         ? "fork"
+                                      : mode == snapshot_capture::thread     ? "thread"
+                                                                             : "event-loop")) {
       temp_dir dir;
       tmpfs_mount mounted(dir.path(), 8 << 20);
       auto cfg = kv::test::small_storage();

@@ -2,6 +2,7 @@
 #include "core/base/units.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <fmt/format.h>
 
 #include <fstream>
 #include <iterator>
@@ -307,6 +308,16 @@ BOOST_AUTO_TEST_CASE(microsecond_durations) {
   BOOST_TEST(contains(e, "storage.group-commit-delay: at most 100ms"), e);
 }
 
+BOOST_AUTO_TEST_CASE(snapshot_capture_modes) {
+  const std::pair<const char*, kv::snapshot_capture> modes[] = {{"thread", kv::snapshot_capture::thread},
+                                                               {"event-loop", kv::snapshot_capture::event_loop},
+                                                               {"fork", kv::snapshot_capture::fork}};
+  for (const auto& [text, mode] : modes) {
+    auto c = kv::parse_config(fmt::format("[storage]\nsnapshot-capture = \"{}\"\n", text), "test.toml");
+    BOOST_TEST((c.storage.snapshot_capture_mode == mode), text);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(log_format) {
   BOOST_TEST((kv::config{}.log.format == kv::log_format::text));
   BOOST_TEST((kv::parse_config("[log]\nformat = \"json\"\n", "test.toml").log.format == kv::log_format::json));
@@ -325,8 +336,9 @@ BOOST_AUTO_TEST_CASE(invalid_enumerations) {
   BOOST_TEST(contains(e, "test.toml:2: log.level: unknown log level \"verbose\""), e);
   e = error_of("[storage]\nfsync = \"sometimes\"\n");
   BOOST_TEST(contains(e, "storage.fsync: expected \"always\" or \"never\""), e);
-  e = error_of("[storage]\nsnapshot-capture = \"thread\"\n");
-  BOOST_TEST(contains(e, "storage.snapshot-capture: expected \"fork\" or \"event-loop\", got \"thread\""), e);
+  e = error_of("[storage]\nsnapshot-capture = \"threads\"\n");
+  BOOST_TEST(contains(e, "storage.snapshot-capture: expected \"thread\", \"event-loop\" or \"fork\", got \"threads\""),
+             e);
   e = error_of("[server]\nsend-offload = \"sometimes\"\n");
   BOOST_TEST(contains(e, "server.send-offload: expected \"when-busy\" or \"always\", got \"sometimes\""), e);
   e = error_of("[server]\nsend-threads = 1000\n");

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <optional>
 #include <random>
@@ -234,7 +235,7 @@ class runner {
     auto rev = ks_.end_write();
     model_.end();
     BOOST_REQUIRE_MESSAGE(rev == model_.revision, where() << ": revision " << rev << " != " << model_.revision);
-    if (ks_.capturing() && pick(2) == 0) ks_.capture_step(1 + pick(8));
+    if (ks_.capturing() && !batched_ && pick(2) == 0) ks_.capture_step(1 + pick(8));
   }
 
   void compact() {
@@ -253,26 +254,55 @@ class runner {
   // Captures while writes and compactions go on, restores the capture into a new keyspace and
   // checks it against the model at the capture's revisions. Sometimes the restored keyspace
   // replaces the live one (a restart from a snapshot).
+  // Half of the captures are batched (keyspace::pin_batch): a batch is encoded some writes after
+  // it was pinned, as another thread would, and released then.
   void capture_and_restore() {
     if (ks_.capturing()) return;
     std::vector<owned_key> captured;
-    ks_.begin_capture([&](const kv::captured_key& k) {
+    auto sink = [&](const kv::captured_key& k) {
       owned_key o{std::string(k.key), {}};
       for (const auto& v : k.versions) {
         o.versions.push_back({v.create_revision, v.mod_revision, v.version, std::string(v.value), v.expires});
       }
       captured.push_back(std::move(o));
-    });
+    };
+    const bool batched = pick(2) == 0;
+    batched_ = batched;
+    if (batched) {
+      ks_.begin_batched_capture();
+    } else {
+      ks_.begin_capture(sink);
+    }
     const auto rev = ks_.capture_revision();
     const auto compacted = ks_.capture_compacted();
     const bool quiet = pick(3) == 0;  // no writes during the capture
+    std::deque<keyspace::capture_batch> pinned;
+    bool all_pinned = false;
     while (ks_.capturing()) {
       if (!quiet) {
         if (pick(3) == 0) one_write();
         if (pick(8) == 0) compact();
       }
-      if (ks_.capturing()) ks_.capture_step(1 + pick(6));
+      if (!batched) {
+        if (ks_.capturing()) ks_.capture_step(1 + pick(6));
+        continue;
+      }
+      if (!all_pinned && (pinned.empty() || pick(2) == 0)) {
+        keyspace::capture_batch b;
+        if (ks_.pin_batch(b, 1 + pick(6))) {
+          pinned.push_back(std::move(b));
+        } else {
+          all_pinned = true;
+        }
+      } else if (!pinned.empty()) {
+        keyspace::encode(pinned.front(), sink);
+        pinned.pop_front();
+        ks_.release_batch();
+      }
+      BOOST_REQUIRE(ks_.pinned_batches() == pinned.size());
+      if (all_pinned && pinned.empty()) ks_.end_batched_capture();
     }
+    batched_ = false;
     keyspace restored;
     // Restore in a shuffled order: restore_key() must not depend on key order.
     std::shuffle(captured.begin(), captured.end(), rng_);
@@ -458,6 +488,7 @@ class runner {
   std::uint64_t seed_;
   int step_ = 0;
   keyspace ks_;
+  bool batched_ = false;  // the capture under way is batched
   model model_;
   std::set<std::pair<std::uint64_t, std::string>> murky_;  // (revision, key): put, then deleted, in one write
 };
