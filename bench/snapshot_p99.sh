@@ -7,9 +7,11 @@
 #
 #   bench/snapshot_p99.sh
 #   SHAPES="50:1 50:16" SECS=20 RUNS=3 SNAPSHOT_ENTRIES=200000 bench/snapshot_p99.sh
+#   SNAPSHOT_ENTRIES=500000 LOG_SIZE=64MiB LOG_PERCENT=100 bench/snapshot_p99.sh   # the defaults
 #
 # Env: SHAPES "connections:pipeline ..." [50:1 50:16], SECS per run [15], RUNS [3],
-#      SNAPSHOT_ENTRIES [200000], CAPTURE (storage.snapshot-capture of the runs with snapshots:
+#      SNAPSHOT_ENTRIES [200000], LOG_SIZE (snapshot-log-size) [8MiB], LOG_PERCENT
+#      (snapshot-log-percent) [0], CAPTURE (storage.snapshot-capture of the runs with snapshots:
 #      thread, event-loop or fork) [thread], INDEX [off], BUILD.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,12 +20,14 @@ SHAPES=${SHAPES:-"50:1 50:16"}
 SECS=${SECS:-15}
 RUNS=${RUNS:-3}
 SNAPSHOT_ENTRIES=${SNAPSHOT_ENTRIES:-200000}
+LOG_SIZE=${LOG_SIZE:-8MiB}
+LOG_PERCENT=${LOG_PERCENT:-0}
 CAPTURE=${CAPTURE:-thread}
 INDEX=${INDEX:-off}
 [[ -x "$BUILD/bin/kvbench" ]] || { echo "build first: make build" >&2; exit 1; }
 
 declare -A storage=(
-  [with]="snapshot-entries = $SNAPSHOT_ENTRIES; snapshot-log-size = \"8MiB\"; snapshot-log-percent = 0; snapshot-capture = \"$CAPTURE\""
+  [with]="snapshot-entries = $SNAPSHOT_ENTRIES; snapshot-log-size = \"$LOG_SIZE\"; snapshot-log-percent = $LOG_PERCENT; snapshot-capture = \"$CAPTURE\""
   [without]="snapshot-entries = 1000000000; snapshot-log-size = \"64GiB\"; auto-compaction-mode = \"off\""
 )
 # One run: "ops/s p50_ms p99_ms".
@@ -36,7 +40,7 @@ run() {
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); kvnode $(git -C "$ROOT" rev-parse --short HEAD)"
-echo "# with: a snapshot every $SNAPSHOT_ENTRIES entries or 8 MiB of log (captured: $CAPTURE), compaction as by default; without: neither"
+echo "# with: a snapshot every $SNAPSHOT_ENTRIES entries or $LOG_SIZE of log (or $LOG_PERCENT % of the last snapshot if more; captured: $CAPTURE), compaction as by default; without: neither"
 printf '%-8s %12s %14s %12s %14s %10s\n' shape "with req/s" "with p50/p99" "without" "without p50/p99" "p99 ratio"
 for shape in $SHAPES; do
   w_r=(); w_50=(); w_99=(); o_r=(); o_50=(); o_99=()
