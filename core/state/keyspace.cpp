@@ -64,9 +64,10 @@ std::uint64_t head_at(std::string_view key, std::size_t at) noexcept {
 }  // namespace
 
 keyspace::tree_entry::tree_entry(version_block* b) noexcept
-    : head0(head_at(b->key(), 0)), head1(head_at(b->key(), 8)), block(b) {}
+    : head0(head_at(b->key(), 0)), head1(head_at(b->key(), 8)), head2(head_at(b->key(), 16)), block(b) {}
 
-keyspace::tree_probe::tree_probe(std::string_view k) noexcept : head0(head_at(k, 0)), head1(head_at(k, 8)), key(k) {}
+keyspace::tree_probe::tree_probe(std::string_view k) noexcept
+    : head0(head_at(k, 0)), head1(head_at(k, 8)), head2(head_at(k, 16)), key(k) {}
 
 // ---- lifetime -------------------------------------------------------------------------------
 

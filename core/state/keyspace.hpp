@@ -21,11 +21,12 @@
 // and writes. Why both: a B-tree lookup compares about log2(n) keys, so at a million keys a point
 // read costs several times a hash lookup (docs/benchmarks.md, keyspace_bench). Why a B-tree for
 // order: nodes of 256 bytes stay mostly full, against 40-plus bytes per key for a red-black
-// tree's node. Each B-tree entry carries the first 16 bytes of its key beside the block pointer:
+// tree's node. Each B-tree entry carries the first 24 bytes of its key beside the block pointer:
 // a comparison that loaded the key behind the pointer was a cache miss, about 20 of them per new
 // key at a million keys, which made inserting a new key in a random place several times dearer
-// than a hash insert; with the heads, keys that differ in their first 16 bytes are ordered
-// without leaving the node. Why the key inside the version block: one allocation per key.
+// than a hash insert; with the heads, keys that differ in their first 24 bytes are ordered
+// without leaving the node. 24 rather than 16: keys such as "counter:" and 12 digits tie in
+// their first 16 bytes across thousands of neighbours (docs/benchmarks.md, "Why INCR trails SET"). Why the key inside the version block: one allocation per key.
 //
 // The newest block of a key keeps its address while the key lives, so neither index changes on
 // an overwrite: the block's old contents move to a new block behind it (the history), and the
@@ -316,11 +317,12 @@ class keyspace {
     // A deleted key's tombstone with nothing older: all that is left of the key.
     bool lone_tombstone() const noexcept { return tombstone() && older == nullptr; }
   };
-  // A B-tree entry: the block, and the first 16 bytes of its key as two big-endian numbers
+  // A B-tree entry: the block, and the first 24 bytes of its key as three big-endian numbers
   // (zero-padded), so that comparisons between keys that differ there are decided inside the node.
   struct tree_entry {
     std::uint64_t head0;
     std::uint64_t head1;
+    std::uint64_t head2;
     version_block* block;
     explicit tree_entry(version_block* b) noexcept;
   };
@@ -328,6 +330,7 @@ class keyspace {
   struct tree_probe {
     std::uint64_t head0;
     std::uint64_t head1;
+    std::uint64_t head2;
     std::string_view key;
     explicit tree_probe(std::string_view k) noexcept;
   };
@@ -339,7 +342,8 @@ class keyspace {
     bool operator()(const A& a, const B& b) const noexcept {
       if (a.head0 != b.head0) return a.head0 < b.head0;
       if (a.head1 != b.head1) return a.head1 < b.head1;
-      return key(a) < key(b);  // the heads tie (a shared 16-byte prefix, or zero padding)
+      if (a.head2 != b.head2) return a.head2 < b.head2;
+      return key(a) < key(b);  // the heads tie (a shared 24-byte prefix, or zero padding)
     }
   };
   using tree = absl::btree_set<tree_entry, tree_order>;
