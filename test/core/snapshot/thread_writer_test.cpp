@@ -68,6 +68,17 @@ class writer {
   int keys_;
 };
 
+// The records around the chunks of a snapshot of `sm`.
+snapshot::file_parts parts_of(const state_machine& sm) {
+  return {snapshot::encode_header(sm.applied_index(), 1, sm.key_count()), snapshot::encode_sessions("sessions"),
+          std::string()};
+}
+
+// `n` of `w`'s commands applied to `sm`.
+void fill(state_machine& sm, writer& w, int n) {
+  for (int i = 0; i < n; ++i) run(sm, w.next(sm));
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(snapshot_thread_writer)
@@ -85,16 +96,12 @@ BOOST_AUTO_TEST_CASE(the_thread_writes_what_a_quiet_capture_writes) {
         run(twin, cmd);
       }
       kv::test::temp_dir dir;
-      auto parts = [&](const state_machine& sm) {
-        return snapshot::file_parts{snapshot::encode_header(sm.applied_index(), 1, sm.key_count()),
-                                    snapshot::encode_sessions("sessions"), std::string()};
-      };
       const auto quiet_path = dir.path() / "quiet.snap";
       const auto thread_path = dir.path() / "thread.snap";
       {
         int fd = ::open(quiet_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         BOOST_REQUIRE(fd >= 0);
-        auto out = snapshot::write_file(fd, twin, parts(twin), false, 1u << 16);
+        auto out = snapshot::write_file(fd, twin, parts_of(twin), false, 1u << 16);
         ::close(fd);
         BOOST_REQUIRE((out.failed == snapshot::write_outcome::step::none));
       }
@@ -104,7 +111,7 @@ BOOST_AUTO_TEST_CASE(the_thread_writes_what_a_quiet_capture_writes) {
       int written_during = 0;
       {
         writer during(seed * 7919, keys);
-        snapshot::thread_writer w(live, fd, parts(live), false, 1u << 16, [&] { wakes.fetch_add(1); });
+        snapshot::thread_writer w(live, fd, parts_of(live), false, 1u << 16, [&] { wakes.fetch_add(1); });
         while (!w.pump()) {
           run(live, during.next(live));
           ++written_during;
@@ -135,21 +142,19 @@ BOOST_AUTO_TEST_CASE(the_thread_writes_what_a_quiet_capture_writes) {
 BOOST_AUTO_TEST_CASE(a_writer_destroyed_part_way_ends_the_capture) {
   state_machine sm;
   writer history(3, 20'000);
-  for (int i = 0; i < 30'000; ++i) run(sm, history.next(sm));
+  fill(sm, history, 30'000);
   kv::test::temp_dir dir;
   const auto path = dir.path() / "partial.snap";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   BOOST_REQUIRE(fd >= 0);
   {
-    snapshot::thread_writer w(sm, fd, {snapshot::encode_header(sm.applied_index(), 1, sm.key_count()),
-                                       snapshot::encode_sessions(""), std::string()},
-                              false, 1u << 16, [] {});
+    snapshot::thread_writer w(sm, fd, parts_of(sm), false, 1u << 16, [] {});
     BOOST_TEST(!w.pump());
     BOOST_TEST(sm.capturing());
   }
   ::close(fd);
   BOOST_TEST(!sm.capturing());
-  for (int i = 0; i < 1000; ++i) run(sm, history.next(sm));
+  fill(sm, history, 1000);
   BOOST_TEST(sm.key_count() > 0u);
 }
 
@@ -158,7 +163,7 @@ BOOST_AUTO_TEST_CASE(a_writer_destroyed_part_way_ends_the_capture) {
 BOOST_AUTO_TEST_CASE(a_failed_write_is_reported_and_ends_the_capture) {
   state_machine sm;
   writer history(5, 20'000);
-  for (int i = 0; i < 30'000; ++i) run(sm, history.next(sm));
+  fill(sm, history, 30'000);
   kv::test::temp_dir dir;
   const auto path = dir.path() / "readonly.snap";
   { std::ofstream(path) << ""; }
@@ -166,9 +171,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_is_reported_and_ends_the_capture) {
   BOOST_REQUIRE(fd >= 0);
   snapshot::write_outcome out;
   {
-    snapshot::thread_writer w(sm, fd, {snapshot::encode_header(sm.applied_index(), 1, sm.key_count()),
-                                       snapshot::encode_sessions(""), std::string()},
-                              false, 1u << 16, [] {});
+    snapshot::thread_writer w(sm, fd, parts_of(sm), false, 1u << 16, [] {});
     while (!w.pump()) std::this_thread::yield();
     out = w.outcome();
   }
