@@ -31,6 +31,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <system_error>
 
 namespace kv {
 
@@ -128,9 +129,11 @@ asio::awaitable<void> store::take_snapshot() {
       }
     }
     if (!captured && cfg_.snapshot_capture_mode == snapshot_capture::thread) {
-      where = "by the snapshot thread";
-      outcome = co_await capture_on_thread(file.get(), std::move(parts));
-      captured = true;
+      if (auto out = co_await capture_on_thread(file.get(), parts)) {
+        outcome = *out;
+        captured = true;
+        where = "by the snapshot thread";
+      }
     }
     if (!captured) outcome = co_await capture_on_event_loop(file.get(), std::move(parts), tmp_path);
   }
@@ -238,7 +241,8 @@ asio::awaitable<snapshot::write_outcome> store::capture_on_event_loop(int fd, sn
   co_return out;
 }
 
-asio::awaitable<snapshot::write_outcome> store::capture_on_thread(int fd, snapshot::file_parts parts) {
+asio::awaitable<std::optional<snapshot::write_outcome>> store::capture_on_thread(int fd,
+                                                                                const snapshot::file_parts& parts) {
   // The thread wakes this coroutine through the event loop; a wake-up posted after the capture
   // ended finds the event gone and does nothing.
   auto woken = std::make_shared<io::event>(executor_);
@@ -247,9 +251,14 @@ asio::awaitable<snapshot::write_outcome> store::capture_on_thread(int fd, snapsh
       if (auto e = weak.lock()) e->notify();
     });
   };
-  snapshot_writer_ = std::make_unique<snapshot::thread_writer>(sm_, fd, std::move(parts),
-                                                               cfg_.fsync == fsync_policy::always,
-                                                               snapshot_writeback_bytes, std::move(wake));
+  try {
+    snapshot_writer_ = std::make_unique<snapshot::thread_writer>(sm_, fd, parts, cfg_.fsync == fsync_policy::always,
+                                                                 snapshot_writeback_bytes, std::move(wake));
+  } catch (const std::system_error& e) {
+    // No thread (a process or memory limit): nothing was captured; the event loop does it.
+    spdlog::warn("snapshot: cannot start the snapshot thread ({}); capturing on the event loop", e.what());
+    co_return std::nullopt;
+  }
   // pump() and wait() with no suspension between them, and every wake-up runs on this thread:
   // none is lost.
   while (!snapshot_writer_->pump()) co_await woken->wait();

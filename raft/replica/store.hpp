@@ -441,8 +441,9 @@ class store {
   asio::awaitable<snapshot::write_outcome> capture_on_event_loop(int fd, snapshot::file_parts parts,
                                                                  const std::string& path);
   // Captures the state on a thread of its own (snapshot::thread_writer) into `fd`, while the
-  // event loop pins and releases the batches of keys that thread encodes.
-  asio::awaitable<snapshot::write_outcome> capture_on_thread(int fd, snapshot::file_parts parts);
+  // event loop pins and releases the batches of keys that thread encodes. nullopt, having done
+  // nothing, if the thread cannot be started.
+  asio::awaitable<std::optional<snapshot::write_outcome>> capture_on_thread(int fd, const snapshot::file_parts& parts);
   // Forks a child process that writes the snapshot into `fd` from its copy-on-write image of the
   // state as it is now, and waits for it without blocking the event loop.
   struct child_capture {
