@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -140,13 +141,14 @@ write_outcome write_file(int fd, state_machine& sm, file_parts parts, bool sync,
 
 thread_writer::thread_writer(state_machine& sm, int fd, file_parts parts, bool sync, std::uint64_t writeback_bytes,
                              std::function<void()> wake)
-    : sm_(sm), wake_(std::move(wake)) {
+    : sm_(sm), wake_(std::move(wake)), fd_(::fcntl(fd, F_DUPFD_CLOEXEC, 0)) {
+  if (!fd_) throw std::system_error(errno, std::generic_category(), "duplicating the snapshot file's descriptor");
   sm_.begin_batched_capture();
   // The records before the chunks are the owner's to encode: the revisions are the capture's.
   parts.header += encode_revisions(sm_.capture_revision(), sm_.capture_compacted(), sm_.capture_clock());
   try {
-    thread_ = std::thread([this, parts = std::move(parts), fd, sync, writeback_bytes]() mutable {
-      run(std::move(parts), fd, sync, writeback_bytes);
+    thread_ = std::thread([this, parts = std::move(parts), sync, writeback_bytes]() mutable {
+      run(std::move(parts), sync, writeback_bytes);
     });
   } catch (...) {
     sm_.end_batched_capture();
@@ -186,13 +188,12 @@ bool thread_writer::pump() {
     return true;
   }
   bool last = false;
-  while (!failed && pinned_ - released_ < batches_ahead) {
+  while (!failed && sm_.pinned_batches() < batches_ahead) {
     keyspace::capture_batch b;
     if (!sm_.pin_batch(b)) {
       last = true;
       break;
     }
-    ++pinned_;
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(b));
     cv_.notify_one();
@@ -205,12 +206,12 @@ bool thread_writer::pump() {
   return false;
 }
 
-void thread_writer::run(file_parts parts, int fd, bool sync, std::uint64_t writeback_bytes) {
+void thread_writer::run(file_parts parts, bool sync, std::uint64_t writeback_bytes) {
   ::pthread_setname_np(::pthread_self(), "kv-snapshot");
   // Linux gives each thread its own nice value; failing to lower it only costs the priority.
   (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), snapshot_thread_nice);
   write_outcome out;
-  file_output file(fd, writeback_bytes, out);
+  file_output file(fd_.get(), writeback_bytes, out);
   std::vector<std::string> queued;
   std::size_t queued_bytes = 0;
   auto queue = [&](std::string bytes) {
@@ -224,13 +225,15 @@ void thread_writer::run(file_parts parts, int fd, bool sync, std::uint64_t write
     return ok;
   };
   bool ok = true;
+  bool stopped = false;
   queue(std::move(parts.header));
   for (;;) {
     keyspace::capture_batch batch;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stop_ || last_pinned_ || !queue_.empty(); });
-      if (stop_ || queue_.empty()) break;
+      stopped = stop_;
+      if (stopped || queue_.empty()) break;
       batch = std::move(queue_.front());
       queue_.pop_front();
     }
@@ -252,11 +255,6 @@ void thread_writer::run(file_parts parts, int fd, bool sync, std::uint64_t write
       std::lock_guard lock(mu_);
       failed_ = true;
     }
-  }
-  bool stopped;
-  {
-    std::lock_guard lock(mu_);
-    stopped = stop_;
   }
   if (ok && !stopped) {
     queue(std::move(parts.sessions));

@@ -5,6 +5,7 @@
 // exactly those of a capture taken on the event loop at the same state (snapshot.hpp's format).
 
 #include "core/state/state_machine.hpp"
+#include "io/sys/file.hpp"
 
 #include <sys/uio.h>
 
@@ -80,8 +81,10 @@ class file_stream {
 class thread_writer {
  public:
   // Begins the capture of `sm` (which must not be capturing) into the file open for writing on
-  // `fd`, from offset 0. `wake` is called on the thread each time it is done with a batch, and
-  // at the end: the owner should pump() then.
+  // `fd`, from offset 0. The thread writes through a duplicate of `fd`, so that the caller
+  // closing `fd` first can never send its writes to a file that reuses the number. `wake` is
+  // called on the thread each time it is done with a batch, and at the end: the owner should
+  // pump() then. Throws std::system_error if the thread or the duplicate cannot be had.
   thread_writer(state_machine& sm, int fd, file_parts parts, bool sync, std::uint64_t writeback_bytes,
                 std::function<void()> wake);
   // Stops the thread if it still runs (leaving the file incomplete) and ends the capture.
@@ -100,14 +103,14 @@ class thread_writer {
   // waits for the owner to pin while the owner is busy.
   static constexpr std::size_t batches_ahead = 4;
 
-  void run(file_parts parts, int fd, bool sync, std::uint64_t writeback_bytes);
+  void run(file_parts parts, bool sync, std::uint64_t writeback_bytes);
   void end_capture();
 
   state_machine& sm_;
   std::function<void()> wake_;
+  io::unique_fd fd_;  // the thread's duplicate of the file's descriptor
   // The owner's alone.
-  std::uint64_t pinned_ = 0;
-  std::uint64_t released_ = 0;
+  std::uint64_t released_ = 0;  // batches released: done_ as the owner last saw it
   bool ended_ = false;
   // Shared, under mu_.
   std::mutex mu_;

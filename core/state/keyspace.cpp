@@ -190,20 +190,16 @@ void keyspace::note_expiry(version_block* head) {
 }
 
 keyspace::version_block* keyspace::move_head(version_block* head, version_block* b) {
-  // Same key: neither index's order or hash changes, so the slots are rewritten in place.
   forget_expiry(head);
   note_expiry(b);
-  const_cast<tree_entry&>(*keys_.find(tree_probe(head->key()))).block = b;
-  const_cast<version_block*&>(*index_.find(head->key())) = b;
-  if (!head->tombstone()) {
-    const_cast<hash_entry&>(*by_hash_.find(hash_probe{hash_position(head->key()), head->key()})).block = b;
-  }
+  repoint(head, b, !head->tombstone());
   version_block::destroy(head);
   --blocks_;
   return b;
 }
 
 void keyspace::repoint(const version_block* head, version_block* b, bool in_hash_order) {
+  // Same key: neither index's order or hash changes, so the slots are rewritten in place.
   const_cast<tree_entry&>(*keys_.find(tree_probe(head->key()))).block = b;
   const_cast<version_block*&>(*index_.find(head->key())) = b;
   if (in_hash_order) {
@@ -533,8 +529,8 @@ void keyspace::trim_history(std::size_t max) {
   std::size_t done = trim_batch_.size();
   while (!tombstone_queue_.empty() && tombstone_queue_.front().first < limit && done < max) {
     ++done;
-    // The key may have been written since: then its tombstone is history, queued as such.
     if (pinned(tombstone_queue_.front().second)) break;  // a batch may read it: later
+    // The key may have been written since: then its tombstone is history, queued as such.
     auto* head = find_head(tombstone_queue_.front().second);
     if (head != nullptr && head->lone_tombstone() && head->mod_revision < limit) {
       erase_tombstone(head);
@@ -574,19 +570,28 @@ void keyspace::erase_tombstone(version_block* head) {
 
 // ---- capture and restore --------------------------------------------------------------------
 
-void keyspace::begin_capture(capture_sink sink) {
+void keyspace::fix_capture() {
   assert(!capturing() && !writing_);
-  sink_ = std::move(sink);
   capture_revision_ = revision_;
   capture_compacted_ = compacted_;
   capture_cursor_.clear();
   capture_started_ = false;
 }
 
-bool keyspace::capture_step(std::size_t max_keys) {
-  assert(capturing());
+keyspace::tree::const_iterator keyspace::next_capture_key() {
   auto it = capture_started_ ? keys_.upper_bound(tree_probe(capture_cursor_)) : keys_.begin();
   capture_started_ = true;
+  return it;
+}
+
+void keyspace::begin_capture(capture_sink sink) {
+  fix_capture();
+  sink_ = std::move(sink);
+}
+
+bool keyspace::capture_step(std::size_t max_keys) {
+  assert(capturing());
+  auto it = next_capture_key();
   auto& k = capture_scratch_;
   std::size_t visited = 0;
   for (; it != keys_.end() && visited < max_keys; ++it, ++visited) {
@@ -628,12 +633,8 @@ bool keyspace::captured_versions(const version_block* head, std::uint64_t revisi
 }
 
 void keyspace::begin_batched_capture() {
-  assert(!capturing() && !writing_);
+  fix_capture();
   batched_ = true;
-  capture_revision_ = revision_;
-  capture_compacted_ = compacted_;
-  capture_cursor_.clear();
-  capture_started_ = false;
 }
 
 bool keyspace::pin_batch(capture_batch& out, std::size_t max_keys) {
@@ -641,9 +642,7 @@ bool keyspace::pin_batch(capture_batch& out, std::size_t max_keys) {
   out.heads_.clear();
   out.revision_ = capture_revision_;
   out.compacted_ = capture_compacted_;
-  auto it = capture_started_ ? keys_.upper_bound(tree_probe(capture_cursor_)) : keys_.begin();
-  capture_started_ = true;
-  for (; it != keys_.end() && out.heads_.size() < max_keys; ++it) out.heads_.push_back(it->block);
+  for (auto it = next_capture_key(); it != keys_.end() && out.heads_.size() < max_keys; ++it) out.heads_.push_back(it->block);
   if (out.heads_.empty()) return false;
   capture_cursor_.assign(out.heads_.back()->key());
   pinned_.emplace_back(std::string(out.heads_.front()->key()), capture_cursor_);

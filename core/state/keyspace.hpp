@@ -26,7 +26,8 @@
 // key at a million keys, which made inserting a new key in a random place several times dearer
 // than a hash insert; with the heads, keys that differ in their first 24 bytes are ordered
 // without leaving the node. 24 rather than 16: keys such as "counter:" and 12 digits tie in
-// their first 16 bytes across thousands of neighbours (docs/benchmarks.md, "Why INCR trails SET"). Why the key inside the version block: one allocation per key.
+// their first 16 bytes across thousands of neighbours (docs/benchmarks.md, "Why INCR at 50 × 16
+// trailed SET"). Why the key inside the version block: one allocation per key.
 //
 // The newest block of a key keeps its address while the key lives, so neither index changes on
 // an overwrite: the block's old contents move to a new block behind it (the history), and the
@@ -423,6 +424,10 @@ class keyspace {
   // Points the indexes' slots of `head`'s key at `b` (the hash order's too when `in_hash_order`),
   // leaving `head` allocated.
   void repoint(const version_block* head, version_block* b, bool in_hash_order);
+  // Fixes the revision and compacted revision a capture holds, and starts its walk at the first key.
+  void fix_capture();
+  // Where the capture's walk goes on: the first key, or the one after the last it reached.
+  tree::const_iterator next_capture_key();
   // Whether a batch being encoded on another thread may reach `key`'s blocks.
   bool pinned(std::string_view key) const noexcept {
     return !pinned_.empty() && key >= pinned_.front().first && key <= pinned_.back().second;

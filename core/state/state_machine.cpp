@@ -8,7 +8,6 @@
 
 namespace kv {
 
-
 void append_key_record(std::string& out, const captured_key& k) {
   append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(k.key.size()));
   append_fixed<std::uint32_t>(out, static_cast<std::uint32_t>(k.versions.size()));

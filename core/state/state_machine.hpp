@@ -145,6 +145,7 @@ class state_machine {
   bool pin_batch(keyspace::capture_batch& out) { return ks_.pin_batch(out, keys_per_batch); }
   static chunk encode(const keyspace::capture_batch& b);
   void release_batch() { ks_.release_batch(); }
+  std::size_t pinned_batches() const noexcept { return ks_.pinned_batches(); }
   void end_batched_capture() { ks_.end_batched_capture(); }
   // Compacted history waiting to be freed, a bounded step at a time (keyspace::trim_step).
   bool trim_pending() const noexcept { return ks_.trim_pending(); }

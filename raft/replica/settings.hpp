@@ -61,9 +61,10 @@ struct storage_config {
   std::uint64_t snapshot_log_bytes = 64ull << 20;
   std::uint64_t snapshot_log_percent = 100;
   std::uint64_t snapshot_entries = 500'000;
-  // The event loop by default: on this project's machine the child's copy-on-write faults and
-  // fork() pause cost the loop more than the capture itself (docs/benchmarks.md). A node whose
-  // fork() fails falls back to the event loop for that snapshot.
+  // The snapshot thread by default: it leaves the loop only the walk of the key order; the
+  // child's copy-on-write faults and fork() pause cost the loop more than the event-loop capture
+  // itself on this project's machine (docs/benchmarks.md). A node whose fork() fails, or that
+  // cannot start the thread, captures that snapshot on the event loop.
   snapshot_capture snapshot_capture_mode = snapshot_capture::thread;
   // Largest key and value the store accepts.
   std::uint64_t max_key_bytes = 4ull << 10;
