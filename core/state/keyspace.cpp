@@ -144,23 +144,20 @@ keyspace::version_block* keyspace::make_block(std::string_view key, std::string_
   return b;
 }
 
-keyspace::version_block* keyspace::find_head(std::string_view key) const {
-  auto it = index_.find(key);
-  return it == index_.end() ? nullptr : *it;
-}
+keyspace::version_block* keyspace::find_head(std::string_view key) const { return index_.find(key); }
 
 std::size_t keyspace::prefetch_slots(std::string_view key) const {
-  const auto hash = key_hash{}(key);
-  index_.prefetch(hash_only{hash});
+  const auto hash = hash_index::hash(key);
+  index_.prefetch(hash);
   return hash;
 }
 
 void keyspace::prefetch_head(std::size_t hash) const {
-  auto it = index_.find(hash_only{hash});
-  if (it == index_.end()) return;
+  const auto* b = index_.find_tag(hash);
+  if (b == nullptr) return;
   // The header and the key, and the value's start: what a write compares and rewrites.
-  __builtin_prefetch(*it);
-  __builtin_prefetch(reinterpret_cast<const char*>(*it) + 64);
+  __builtin_prefetch(b);
+  __builtin_prefetch(reinterpret_cast<const char*>(b) + 64);
 }
 
 void keyspace::insert_head(version_block* b) {
@@ -201,7 +198,7 @@ keyspace::version_block* keyspace::move_head(version_block* head, version_block*
 void keyspace::repoint(const version_block* head, version_block* b, bool in_hash_order) {
   // Same key: neither index's order or hash changes, so the slots are rewritten in place.
   const_cast<tree_entry&>(*keys_.find(tree_probe(head->key()))).block = b;
-  const_cast<version_block*&>(*index_.find(head->key())) = b;
+  index_.replace(b);
   if (in_hash_order) {
     const_cast<hash_entry&>(*by_hash_.find(hash_probe{hash_position(head->key()), head->key()})).block = b;
   }

@@ -17,8 +17,8 @@
 //
 // Structure: each key's newest version is one heap block (header, key, value), and older
 // versions hang off it, newest first. Two indexes point at the newest blocks: a B-tree (Abseil's
-// btree_set) in key order, for ranges, and a hash set (Abseil's flat_hash_set), for point reads
-// and writes. Why both: a B-tree lookup compares about log2(n) keys, so at a million keys a point
+// btree_set) in key order, for ranges, and a hash set (core/base/pointer_set.hpp, which grows
+// without a pause), for point reads and writes. Why both: a B-tree lookup compares about log2(n) keys, so at a million keys a point
 // read costs several times a hash lookup (docs/benchmarks.md, keyspace_bench). Why a B-tree for
 // order: nodes of 256 bytes stay mostly full, against 40-plus bytes per key for a red-black
 // tree's node. Each B-tree entry carries the first 24 bytes of its key beside the block pointer:
@@ -73,11 +73,11 @@
 // Views returned by reads stay valid until the next write or compaction.
 
 #include "core/base/error.hpp"
+#include "core/base/pointer_set.hpp"
 #include "core/model/key_range.hpp"
 
 #include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_map.h>
-#include <absl/container/flat_hash_set.h>
 #include <absl/hash/hash.h>
 
 #include <cstdint>
@@ -348,35 +348,14 @@ class keyspace {
     }
   };
   using tree = absl::btree_set<tree_entry, tree_order>;
-  // A probe of the point index by a hash alone (prefetch_head): it equals any block, so a lookup
-  // stops at the first slot whose tag matches, without reading the block. Only for that hint: an
-  // Abseil whose debug builds assert that equal elements hash alike would flag it (Debian 12's
-  // does not).
-  struct hash_only {
-    std::size_t hash;
-  };
-  struct key_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view k) const noexcept {
+  // The point index's view of a block: its key, hashed with Abseil's string hash.
+  struct point_traits {
+    static std::string_view key(const version_block* b) noexcept { return b->key(); }
+    static std::uint64_t hash(std::string_view k) noexcept {
       return absl::Hash<absl::string_view>{}(absl::string_view(k.data(), k.size()));
     }
-    std::size_t operator()(const version_block* b) const noexcept { return (*this)(b->key()); }
-    std::size_t operator()(hash_only h) const noexcept { return h.hash; }
   };
-  static std::string_view key_of(const version_block* b) noexcept { return b->key(); }
-  static std::string_view key_of(std::string_view k) noexcept { return k; }
-  struct key_eq {
-    using is_transparent = void;
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const noexcept {
-      if constexpr (std::is_same_v<A, hash_only> || std::is_same_v<B, hash_only>) {
-        return true;
-      } else {
-        return key_of(a) == key_of(b);
-      }
-    }
-  };
-  using hash_index = absl::flat_hash_set<version_block*, key_hash, key_eq>;
+  using hash_index = pointer_set<version_block, point_traits>;
   // A hash-order entry: a live key's position and its newest block.
   struct hash_entry {
     std::uint64_t position;
