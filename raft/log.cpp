@@ -42,11 +42,18 @@ void log::append(entry e) {
                                        last_index(), last_term()));
   }
   entries_.push_back(std::move(e));
+  release(released_per_append);
+}
+
+void log::release(std::size_t n) {
+  n = std::min(n, dropped_);
+  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(n));
+  dropped_ -= n;
 }
 
 void log::truncate_after(index_t i) {
   if (i < committed_) throw std::logic_error(fmt::format("raft log: truncating committed entry {}", i + 1));
-  entries_.resize(i - snapshot_index_);
+  entries_.resize(dropped_ + (i - snapshot_index_));
   persisted_ = std::min(persisted_, i);
   sent_ = std::min(sent_, i);
 }
@@ -59,6 +66,7 @@ std::optional<index_t> log::try_append(index_t prev_index, term_t prev_term, con
     if (have == e.term) continue;  // already there (a duplicate or reordered message)
     if (have) truncate_after(e.index - 1);  // a conflict: everything from here on goes
     entries_.push_back(e);
+    release(released_per_append);
   }
   return entries.empty() ? prev_index : std::max(prev_index, entries.back().index);
 }
@@ -101,7 +109,7 @@ void log::compact(index_t i) {
   if (i <= snapshot_index_) return;
   if (i > applied_) throw std::logic_error(fmt::format("raft log: compacting to {} beyond applied {}", i, applied_));
   snapshot_term_ = at(i).term;
-  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(i - snapshot_index_));
+  dropped_ += i - snapshot_index_;
   snapshot_index_ = i;
 }
 
@@ -110,6 +118,7 @@ void log::restore(index_t i, term_t t) {
     throw std::logic_error(fmt::format("raft log: restoring {} at or below commit {}", i, committed_));
   }
   entries_.clear();
+  dropped_ = 0;
   snapshot_index_ = i;
   snapshot_term_ = t;
   persisted_ = sent_ = committed_ = applied_ = i;
@@ -130,8 +139,9 @@ void log::check() const {
   if (applied_ < snapshot_index_) fail("applied below the snapshot");
   if (applied_ > persisted_) fail("applied beyond persisted");
   term_t prev = snapshot_term_;
-  for (std::size_t k = 0; k < entries_.size(); ++k) {
-    if (entries_[k].index != snapshot_index_ + 1 + k) fail("indexes are not contiguous");
+  if (dropped_ > entries_.size()) fail("more entries dropped than held");
+  for (std::size_t k = dropped_; k < entries_.size(); ++k) {
+    if (entries_[k].index != snapshot_index_ + 1 + (k - dropped_)) fail("indexes are not contiguous");
     if (entries_[k].term < prev) fail("terms go backwards");
     prev = entries_[k].term;
   }

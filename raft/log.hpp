@@ -5,6 +5,11 @@
 // Invariants (checked by check()): snapshot_index <= applied <= committed <= last;
 // applied <= persisted; entries are contiguous from snapshot_index + 1 and their terms never
 // decrease. The snapshot itself (the state machine through snapshot_index) is the driver's.
+//
+// Compaction frees in steps: compact() only moves the snapshot position, and the entries it
+// drops stay allocated at the front of entries_ until later appends free them, a few per append
+// (released_per_append). Freeing half a million entries at once took the node's thread tens of
+// milliseconds, which every request in flight waited for (docs/benchmarks.md, "Pauses").
 
 #include "raft/message.hpp"
 
@@ -22,8 +27,8 @@ class log {
   log(index_t snapshot_index, term_t snapshot_term, std::vector<entry> entries, index_t applied = 0);
 
   index_t first_index() const noexcept { return snapshot_index_ + 1; }
-  index_t last_index() const noexcept { return snapshot_index_ + entries_.size(); }
-  term_t last_term() const noexcept { return entries_.empty() ? snapshot_term_ : entries_.back().term; }
+  index_t last_index() const noexcept { return snapshot_index_ + (entries_.size() - dropped_); }
+  term_t last_term() const noexcept { return entries_.size() == dropped_ ? snapshot_term_ : entries_.back().term; }
   index_t snapshot_index() const noexcept { return snapshot_index_; }
   term_t snapshot_term() const noexcept { return snapshot_term_; }
 
@@ -76,13 +81,21 @@ class log {
   // Throws std::logic_error if an invariant is broken.
   void check() const;
 
+  // Entries compacted away and not yet freed.
+  std::size_t dropped() const noexcept { return dropped_; }
+  // Compacted entries freed by each append (of any kind), oldest first.
+  static constexpr std::size_t released_per_append = 4;
+
  private:
-  const entry& at(index_t i) const { return entries_[i - first_index()]; }
+  const entry& at(index_t i) const { return entries_[dropped_ + (i - first_index())]; }
   void truncate_after(index_t i);
+  // Frees up to `n` of the dropped entries.
+  void release(std::size_t n);
 
   index_t snapshot_index_ = 0;
   term_t snapshot_term_ = 0;
-  std::deque<entry> entries_;
+  std::deque<entry> entries_;  // the first dropped_ are compacted away, the rest follow snapshot_index_
+  std::size_t dropped_ = 0;
   index_t persisted_ = 0;  // highest index known durable
   index_t sent_ = 0;       // highest index handed to storage
   index_t committed_ = 0;

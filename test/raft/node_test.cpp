@@ -391,6 +391,52 @@ BOOST_AUTO_TEST_CASE(entries_applied_during_recovery_are_not_handed_out_again) {
   BOOST_TEST(out[0].index == 3u);
 }
 
+// compact() frees nothing at once: the entries it drops go a few per later append, while every
+// answer of the log is as if they were gone, through follower truncations and a restore.
+BOOST_AUTO_TEST_CASE(compaction_frees_in_steps) {
+  kv::raft::log l;
+  auto add = [&](kv::raft::index_t i, kv::raft::term_t t) { l.append({t, i, "e" + std::to_string(i)}); };
+  for (kv::raft::index_t i = 1; i <= 1000; ++i) add(i, 1 + i / 400);
+  BOOST_REQUIRE(l.take_unsent().size() == 1000u);
+  l.mark_persisted(1000, 3);
+  l.commit_to(940);
+  BOOST_REQUIRE(l.take_committed(1u << 30).size() == 940u);
+  l.compact(900);
+  BOOST_TEST(l.dropped() == 900u);
+  BOOST_TEST(l.snapshot_index() == 900u);
+  BOOST_TEST(l.snapshot_term() == 3u);
+  BOOST_TEST(l.first_index() == 901u);
+  BOOST_TEST(l.last_index() == 1000u);
+  BOOST_TEST(!l.term(899).has_value());
+  BOOST_TEST(*l.term(900) == 3u);
+  BOOST_TEST(*l.term(901) == 3u);
+  auto s = l.slice(1, 1000, 1u << 30);
+  BOOST_REQUIRE(s.size() == 100u);
+  BOOST_TEST(s.front().index == 901u);
+  BOOST_TEST(s.front().data == "e901");
+  l.check();
+  // A follower's conflicting suffix goes, the dropped entries stay dropped.
+  BOOST_REQUIRE(l.try_append(950, 3, {{4, 951, "x951"}, {4, 952, "x952"}}).has_value());
+  BOOST_TEST(l.last_index() == 952u);
+  BOOST_TEST(*l.term(951) == 4u);
+  BOOST_TEST(l.slice(951, 951, 1).front().data == "x951");
+  BOOST_TEST(l.dropped() == 900u - 2 * kv::raft::log::released_per_append);
+  l.check();
+  for (kv::raft::index_t i = 953; l.dropped() > 0; ++i) add(i, 4);
+  BOOST_TEST(l.first_index() == 901u);
+  BOOST_TEST(l.slice(901, 901, 1).front().data == "e901");
+  BOOST_TEST(l.last_index() == 952u + 900 / kv::raft::log::released_per_append - 2);
+  l.check();
+  l.compact(940);
+  l.restore(5000, 7);
+  BOOST_TEST(l.dropped() == 0u);
+  BOOST_TEST(l.last_index() == 5000u);
+  BOOST_TEST(l.last_term() == 7u);
+  add(5001, 7);
+  BOOST_TEST(l.slice(5001, 5001, 1).front().data == "e5001");
+  l.check();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(raft_read_index)
