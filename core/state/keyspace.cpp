@@ -491,7 +491,7 @@ error_info keyspace::check_compact(std::uint64_t revision) const {
 void keyspace::compact(std::uint64_t revision) {
   assert(!check_compact(revision).code);
   compacted_ = revision;
-  trim_history(trim_budget);
+  trim_history(compact_trim);
 }
 
 std::uint64_t keyspace::trim_limit() const noexcept {

@@ -45,9 +45,12 @@
 //
 // Freeing compacted history costs no walk of the keyspace: every write that leaves an older
 // version behind (an overwrite, a delete) queues (revision, that version's block), in revision
-// order, and compaction pops that queue up to its revision and frees only those blocks. It frees
-// at most trim_budget of them at once; the owner frees the rest with trim_step() between other
-// work, so that compacting past a million deletes does not stop the node for half a second.
+// order, and compaction pops that queue up to its revision and frees only those blocks. compact()
+// frees at most compact_trim of them at once; the owner frees the rest with trim_step() between
+// other work, so that compacting past a million deletes does not stop the node for half a
+// second. compact_trim is small because compactions come often under load (every thousand
+// revisions by default) and a backlog, such as a snapshot's capture leaves, would otherwise be
+// freed in a burst of them; the owner paces trim_step() to its load (raft/replica/apply.cpp).
 // What is not yet freed is unreadable all the same (reads below compacted() are refused, and
 // neither changes() nor a capture reaches below it).
 //
@@ -241,12 +244,15 @@ class keyspace {
   // be in (compacted(), revision()]; check with check_compact().
   void compact(std::uint64_t revision);
   error_info check_compact(std::uint64_t revision) const;
-  // Versions compaction frees per call of compact() or trim_step(), at most.
+  // Versions freed per call of compact(), and by default of trim_step(), at most.
+  static constexpr std::size_t compact_trim = 128;
   static constexpr std::size_t trim_budget = 2048;
   // Whether compacted versions wait to be freed.
   bool trim_pending() const noexcept;
   // Frees up to `max` of them.
   void trim_step(std::size_t max = trim_budget);
+  // Versions queued for compaction to free (replaced by a later write), freeable yet or not.
+  std::size_t history_queued() const noexcept { return history_queue_.size(); }
 
   // ---- capture and restore (snapshots) --------------------------------------------------------
   // Receives each captured key, during capture_step(); the views are valid only during the call.

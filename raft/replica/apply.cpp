@@ -24,6 +24,12 @@ constexpr std::size_t revision_marks = 4096;
 // (keyspace::prefetch_slots, then prefetch_head once the slots are in cache).
 constexpr std::size_t prefetch_slots_ahead = 8;
 constexpr std::size_t prefetch_head_ahead = 4;
+// Compacted versions freed per apply round, at least, while entries wait to be applied.
+constexpr std::size_t busy_trim_versions = 128;
+// ... and per round with nothing to apply: small enough that a request read meanwhile (nothing
+// to apply is not no work: the fsync may be about to complete, requests may be arriving) waits
+// about a tenth of a millisecond behind it.
+constexpr std::size_t idle_trim_versions = 512;
 
 // The key a point write (set, del, incr) touches, or empty: command_view::key is set for those
 // alone.
@@ -37,15 +43,23 @@ std::string_view point_key(std::string_view command) {
 asio::awaitable<void> store::apply_loop() {
   for (;;) {
     if (sm_.applied_index() < commit_index_) {
+      const auto queued = sm_.history_queued();
       apply_committed();
       release_reads();
       maybe_start_snapshot();
-      if (sm_.trim_pending()) sm_.trim_step();  // compacted history, freed a step per round
+      // Compacted history, freed a step per round: twice what this round queued (so frees keep
+      // ahead of writes), at least busy_trim_versions; more only when idle, below.
+      // A backlog (what a snapshot's capture held back) thus costs each write a little for a
+      // while, not each request in flight tens of milliseconds at once.
+      if (sm_.trim_pending()) {
+        const auto added = sm_.history_queued() > queued ? sm_.history_queued() - queued : 0;
+        sm_.trim_step(std::max(busy_trim_versions, 2 * added));
+      }
       co_await asio::post(executor_, asio::use_awaitable);
       continue;
     }
     if (sm_.trim_pending()) {
-      sm_.trim_step();
+      sm_.trim_step(idle_trim_versions);
       co_await asio::post(executor_, asio::use_awaitable);
       continue;
     }

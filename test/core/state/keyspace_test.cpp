@@ -583,7 +583,7 @@ BOOST_AUTO_TEST_CASE(compaction_frees_history_in_bounded_steps) {
   BOOST_TEST(ks.history_versions() == keys);
   ks.compact(4);
   BOOST_TEST(ks.trim_pending());
-  BOOST_TEST(ks.history_versions() == keys - keyspace::trim_budget);
+  BOOST_TEST(ks.history_versions() == keys - keyspace::compact_trim);
   int steps = 0;
   while (ks.trim_pending()) {
     BOOST_TEST(ks.range(key_range{"k", "l"}, {})->count == 0u);
