@@ -56,19 +56,15 @@ class pointer_set {
 
   static std::uint64_t hash(key_type key) noexcept { return Traits::hash(key); }
 
-  T* find(key_type key) const noexcept { return find(key, hash(key)); }
-  // With `h` == hash(key), computed earlier.
-  T* find(key_type key, std::uint64_t h) const noexcept {
-    if (auto* s = cur_.find(key, h)) return decode(*s);
-    if (auto* s = old_.find(key, h)) return decode(*s);
-    return nullptr;
+  T* find(key_type key) const noexcept {
+    const auto [s, t] = locate(hash(key), same_key(key));
+    return s ? decode(*s) : nullptr;
   }
   // The first element whose tag matches h's, without reading any object: the element of h's key
   // if it is present, and if not, rarely, another one. For prefetching.
   T* find_tag(std::uint64_t h) const noexcept {
-    if (auto* s = cur_.find_tag(h)) return decode(*s);
-    if (auto* s = old_.find_tag(h)) return decode(*s);
-    return nullptr;
+    const auto [s, t] = locate(h, [](std::uint64_t) { return true; });
+    return s ? decode(*s) : nullptr;
   }
   // Brings the slots h's key probes first toward the cache.
   void prefetch(std::uint64_t h) const noexcept {
@@ -79,26 +75,18 @@ class pointer_set {
   // Adds `p`, whose key must not be in the set.
   void insert(T* p) {
     check_address(p);
-    insert(p, hash(Traits::key(p)));
-  }
-  void insert(T* p, std::uint64_t h) {
-    check_address(p);
+    const auto h = hash(Traits::key(p));
     make_room();
     cur_.place(encode(p, h), h);
     ++size_;
     drain_step();
   }
   // Removes the element of `key`; false if there is none.
-  bool erase(key_type key) { return erase(key, hash(key)); }
-  bool erase(key_type key, std::uint64_t h) {
-    if (auto* s = cur_.find(key, h)) {
-      *s = tombstone;
-      ++cur_.tombstones;
-    } else if (auto* s = old_.find(key, h)) {
-      *s = tombstone;
-    } else {
-      return false;
-    }
+  bool erase(key_type key) {
+    const auto [s, t] = locate(hash(key), same_key(key));
+    if (s == nullptr) return false;
+    *s = tombstone;
+    if (t == &cur_) ++cur_.tombstones;  // the old table's are dropped with it
     --size_;
     drain_step();
     return true;
@@ -107,8 +95,7 @@ class pointer_set {
   void replace(T* p) {
     check_address(p);
     const auto h = hash(Traits::key(p));
-    auto* s = cur_.find(Traits::key(p), h);
-    if (s == nullptr) s = old_.find(Traits::key(p), h);
+    const auto [s, t] = locate(h, same_key(Traits::key(p)));
     if (s == nullptr) throw std::logic_error("pointer_set::replace: the key is absent");
     *s = encode(p, h);
   }
@@ -177,22 +164,15 @@ class pointer_set {
       t.mask = n - 1;
       return t;
     }
-    std::uint64_t* find(key_type key, std::uint64_t h) const noexcept {
+    // The slot of the first element of h's probe whose tag matches and that `match` accepts.
+    template <typename Match>
+    std::uint64_t* probe(std::uint64_t h, const Match& match) const noexcept {
       if (!slots) return nullptr;
       const auto tag = h >> tag_shift;
       for (auto i = h & mask;; i = (i + 1) & mask) {
         const auto s = slots[i];
         if (s == 0) return nullptr;
-        if (s >> tag_shift == tag && s != tombstone && Traits::key(decode(s)) == key) return &slots[i];
-      }
-    }
-    const std::uint64_t* find_tag(std::uint64_t h) const noexcept {
-      if (!slots) return nullptr;
-      const auto tag = h >> tag_shift;
-      for (auto i = h & mask;; i = (i + 1) & mask) {
-        const auto s = slots[i];
-        if (s == 0) return nullptr;
-        if (s >> tag_shift == tag && s != tombstone) return &slots[i];
+        if (s >> tag_shift == tag && s != tombstone && match(s)) return &slots[i];
       }
     }
     void prefetch(std::uint64_t h) const noexcept {
@@ -221,11 +201,24 @@ class pointer_set {
     }
   };
 
+  // A match of the slots holding `key`'s element.
+  static auto same_key(key_type key) noexcept {
+    return [key](std::uint64_t s) { return Traits::key(decode(s)) == key; };
+  }
+  // The slot and table of the first element of h's probe that `match` accepts, in the table
+  // being filled and then in the one draining; {nullptr, nullptr} if none.
+  template <typename Match>
+  std::pair<std::uint64_t*, const table*> locate(std::uint64_t h, const Match& match) const noexcept {
+    if (auto* s = cur_.probe(h, match)) return {s, &cur_};
+    if (auto* s = old_.probe(h, match)) return {s, &old_};
+    return {nullptr, nullptr};
+  }
+
   // Before an insert: rebuilds if the table being filled would pass 3/4 with it.
   void make_room() {
     if (cur_.slots != nullptr && (size_ + cur_.tombstones + 1) * 4 <= capacity() * 3) return;
-    // A rebuild still draining finishes first. It cannot be, but for reserve(): the drain
-    // outpaces the inserts (see the top).
+    // By the argument at the top the last rebuild has drained by now; should it not have, it
+    // finishes first, so that at most two tables exist.
     finish_rebuild();
     const auto n = capacity();
     start_rebuild(n == 0 ? min_slots : (size_ + 1) * 2 > n ? 2 * n : n);
@@ -234,8 +227,7 @@ class pointer_set {
     old_ = std::move(cur_);
     cur_ = table::make(slots);
     drain_at_ = 0;
-    if (old_.slots == nullptr) return;
-    if (size_ == 0) old_ = table{};
+    if (size_ == 0) old_ = table{};  // nothing to move (tombstones at most)
   }
   // Moves up to `n` slots of the old table into the new one; ends the rebuild at the last.
   void drain(std::size_t n) {

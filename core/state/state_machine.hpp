@@ -149,7 +149,7 @@ class state_machine {
   void end_batched_capture() { ks_.end_batched_capture(); }
   // Compacted history waiting to be freed, a bounded step at a time (keyspace::trim_step).
   bool trim_pending() const noexcept { return ks_.trim_pending(); }
-  void trim_step(std::size_t max = keyspace::trim_budget) { ks_.trim_step(max); }
+  void trim_step(std::size_t max) { ks_.trim_step(max); }
   std::size_t history_queued() const noexcept { return ks_.history_queued(); }
   // The revision and compacted revision of the capture under way.
   std::uint64_t capture_revision() const noexcept { return ks_.capture_revision(); }

@@ -52,7 +52,8 @@ asio::awaitable<void> store::apply_loop() {
       // A backlog (what a snapshot's capture held back) thus costs each write a little for a
       // while, not each request in flight tens of milliseconds at once.
       if (sm_.trim_pending()) {
-        const auto added = sm_.history_queued() > queued ? sm_.history_queued() - queued : 0;
+        const auto now_queued = sm_.history_queued();
+        const auto added = now_queued > queued ? now_queued - queued : 0;
         sm_.trim_step(std::max(busy_trim_versions, 2 * added));
       }
       co_await asio::post(executor_, asio::use_awaitable);
