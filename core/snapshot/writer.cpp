@@ -35,33 +35,45 @@ const char* step_name(write_outcome::step s) noexcept {
   return "?";
 }
 
-file_stream::file_stream(state_machine& sm, file_parts parts) : sm_(sm), parts_(std::move(parts)) {
-  queue(std::move(parts_.header));
-  sm_.begin_capture([this](state_machine::chunk c) {
-    pairs_ += c.count;
-    ++chunks_;
-    queue(chunk_header(c));
-    queue(std::move(c.keys));
-  });
-  queue(encode_revisions(sm_.capture_revision(), sm_.capture_compacted(), sm_.capture_clock()));
+void file_records::open(std::string header, std::string revisions) {
+  queue(std::move(header));
+  queue(std::move(revisions));
 }
 
-bool file_stream::step() {
-  if (sm_.capture_step()) return true;
-  queue(std::move(parts_.sessions));
-  if (!parts_.leases.empty()) queue(std::move(parts_.leases));
+void file_records::add_chunk(state_machine::chunk c) {
+  if (c.count == 0) return;
+  pairs_ += c.count;
+  ++chunks_;
+  queue(chunk_header(c));
+  queue(std::move(c.keys));
+}
+
+void file_records::close(file_parts& parts) {
+  queue(std::move(parts.sessions));
+  if (!parts.leases.empty()) queue(std::move(parts.leases));
   queue(encode_footer(pairs_, chunks_));
-  return false;
 }
 
-std::vector<std::string> file_stream::take() {
+std::vector<std::string> file_records::take() {
   queued_bytes_ = 0;
   return std::exchange(queued_, {});
 }
 
-void file_stream::queue(std::string bytes) {
+void file_records::queue(std::string bytes) {
   queued_bytes_ += bytes.size();
   queued_.push_back(std::move(bytes));
+}
+
+file_stream::file_stream(state_machine& sm, file_parts parts) : sm_(sm), parts_(std::move(parts)) {
+  sm_.begin_capture([this](state_machine::chunk c) { records_.add_chunk(std::move(c)); });
+  records_.open(std::move(parts_.header),
+                encode_revisions(sm_.capture_revision(), sm_.capture_compacted(), sm_.capture_clock()));
+}
+
+bool file_stream::step() {
+  if (sm_.capture_step()) return true;
+  records_.close(parts_);
+  return false;
 }
 
 std::uint64_t gather(const std::vector<std::string>& bufs, std::size_t from, std::vector<iovec>& iov) {
@@ -145,11 +157,10 @@ thread_writer::thread_writer(state_machine& sm, int fd, file_parts parts, bool s
   if (!fd_) throw std::system_error(errno, std::generic_category(), "duplicating the snapshot file's descriptor");
   sm_.begin_batched_capture();
   // The records before the chunks are the owner's to encode: the revisions are the capture's.
-  parts.header += encode_revisions(sm_.capture_revision(), sm_.capture_compacted(), sm_.capture_clock());
+  auto revisions = encode_revisions(sm_.capture_revision(), sm_.capture_compacted(), sm_.capture_clock());
   try {
-    thread_ = std::thread([this, parts = std::move(parts), sync, writeback_bytes]() mutable {
-      run(std::move(parts), sync, writeback_bytes);
-    });
+    thread_ = std::thread([this, parts = std::move(parts), revisions = std::move(revisions), sync,
+                           writeback_bytes]() mutable { run(std::move(parts), std::move(revisions), sync, writeback_bytes); });
   } catch (...) {
     sm_.end_batched_capture();
     throw;
@@ -206,27 +217,16 @@ bool thread_writer::pump() {
   return false;
 }
 
-void thread_writer::run(file_parts parts, bool sync, std::uint64_t writeback_bytes) {
+void thread_writer::run(file_parts parts, std::string revisions, bool sync, std::uint64_t writeback_bytes) {
   ::pthread_setname_np(::pthread_self(), "kv-snapshot");
   // Linux gives each thread its own nice value; failing to lower it only costs the priority.
   (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), snapshot_thread_nice);
   write_outcome out;
   file_output file(fd_.get(), writeback_bytes, out);
-  std::vector<std::string> queued;
-  std::size_t queued_bytes = 0;
-  auto queue = [&](std::string bytes) {
-    queued_bytes += bytes.size();
-    queued.push_back(std::move(bytes));
-  };
-  auto write_queued = [&] {
-    const bool ok = file.write(queued);
-    queued.clear();
-    queued_bytes = 0;
-    return ok;
-  };
+  file_records records;
+  records.open(std::move(parts.header), std::move(revisions));
   bool ok = true;
   bool stopped = false;
-  queue(std::move(parts.header));
   for (;;) {
     keyspace::capture_batch batch;
     {
@@ -245,23 +245,20 @@ void thread_writer::run(file_parts parts, bool sync, std::uint64_t writeback_byt
       ++done_;
     }
     wake_();
-    if (!ok || c.count == 0) continue;
-    out.pairs += c.count;
-    ++out.chunks;
-    queue(chunk_header(c));
-    queue(std::move(c.keys));
-    if (queued_bytes >= write_bytes && !write_queued()) {
+    if (!ok) continue;
+    records.add_chunk(std::move(c));
+    if (records.queued_bytes() >= write_bytes && !file.write(records.take())) {
       ok = false;
       std::lock_guard lock(mu_);
       failed_ = true;
     }
   }
   if (ok && !stopped) {
-    queue(std::move(parts.sessions));
-    if (!parts.leases.empty()) queue(std::move(parts.leases));
-    queue(encode_footer(out.pairs, out.chunks));
-    if (write_queued() && sync) file.sync();
+    records.close(parts);
+    if (file.write(records.take()) && sync) file.sync();
   }
+  out.pairs = records.pairs();
+  out.chunks = records.chunks();
   {
     std::lock_guard lock(mu_);
     outcome_ = out;

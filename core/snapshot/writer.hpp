@@ -39,21 +39,18 @@ struct file_parts {
   std::string leases;    // encode_leases(), or empty when there is no lease
 };
 
-// A snapshot file's bytes in file order, as a capture of a state machine produces them: the
-// header and the revisions at once, the chunks as step() captures them, then the sessions, the
-// leases and the footer when the capture ends. Both writers, write_file() below and the event
-// loop's (raft/replica/snapshots.cpp), only write what it queues, so the order of the records is
-// kept here alone. Not movable: the capture's sink refers to it.
-class file_stream {
+// A snapshot file's records in file order, queued until they are written: the opening records,
+// the chunks as they come, and the closing records. Every writer queues through one of these
+// (file_stream below, thread_writer, and through file_stream the event loop's), so the order of
+// the records and the footer's counts are kept here alone.
+class file_records {
  public:
-  // Begins the capture of `sm`, which must not be capturing.
-  file_stream(state_machine& sm, file_parts parts);
-  file_stream(const file_stream&) = delete;
-  file_stream& operator=(const file_stream&) = delete;
-
-  // Captures the next keys. Returns false once every key is captured; the closing records are
-  // queued then too.
-  bool step();
+  // The header, then the revisions record: the state's at the capture.
+  void open(std::string header, std::string revisions);
+  // A chunk of key records (none queued for an empty one).
+  void add_chunk(state_machine::chunk c);
+  // The sessions, the leases (if any) and the footer.
+  void close(file_parts& parts);
   bool has_queued() const noexcept { return !queued_.empty(); }
   std::size_t queued_bytes() const noexcept { return queued_bytes_; }
   // Takes what is queued, in file order.
@@ -64,12 +61,36 @@ class file_stream {
  private:
   void queue(std::string bytes);
 
-  state_machine& sm_;
-  file_parts parts_;
   std::vector<std::string> queued_;
   std::size_t queued_bytes_ = 0;
   std::uint64_t pairs_ = 0;
   std::uint64_t chunks_ = 0;
+};
+
+// A snapshot file's bytes in file order, as a capture of a state machine on its owner's thread
+// produces them: the opening records at once, the chunks as step() captures them, the closing
+// records when the capture ends. Not movable: the capture's sink refers to it.
+class file_stream {
+ public:
+  // Begins the capture of `sm`, which must not be capturing.
+  file_stream(state_machine& sm, file_parts parts);
+  file_stream(const file_stream&) = delete;
+  file_stream& operator=(const file_stream&) = delete;
+
+  // Captures the next keys. Returns false once every key is captured; the closing records are
+  // queued then too.
+  bool step();
+  bool has_queued() const noexcept { return records_.has_queued(); }
+  std::size_t queued_bytes() const noexcept { return records_.queued_bytes(); }
+  // Takes what is queued, in file order.
+  std::vector<std::string> take() { return records_.take(); }
+  std::uint64_t pairs() const noexcept { return records_.pairs(); }
+  std::uint64_t chunks() const noexcept { return records_.chunks(); }
+
+ private:
+  state_machine& sm_;
+  file_parts parts_;
+  file_records records_;
 };
 
 // Writes a snapshot file on a thread of its own while the state machine's owner goes on with
@@ -103,7 +124,7 @@ class thread_writer {
   // waits for the owner to pin while the owner is busy.
   static constexpr std::size_t batches_ahead = 4;
 
-  void run(file_parts parts, bool sync, std::uint64_t writeback_bytes);
+  void run(file_parts parts, std::string revisions, bool sync, std::uint64_t writeback_bytes);
   void end_capture();
 
   state_machine& sm_;
