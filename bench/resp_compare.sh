@@ -14,7 +14,8 @@
 #      KEYS [1000000], VALUE bytes [100], ROUNDS of the protocol comparison [3], SECS per kvbench
 #      run [4] (0: skip it), INDEX: kvnode's search index on or off [true] (Redis has none; the protocol
 #      comparison is fairest without one), SERVER: more [server] settings for kvnode, `;` between
-#      them (e.g. "send-threads = 1"), BUILD [build].
+#      them (e.g. "send-threads = 1"), NODE: more [node] settings the same way (e.g.
+#      'huge-pages = "always"'), BUILD [build].
 # Needs redis-server and redis-tools (cmake/install-deps.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +27,7 @@ KEYS=${KEYS:-1000000}
 VALUE=${VALUE:-100}
 INDEX=${INDEX:-true}
 SERVER=${SERVER:-}
+NODE=${NODE:-}
 command -v redis-server >/dev/null || { echo "redis-server missing: cmake/install-deps.sh" >&2; exit 1; }
 [[ -x "$BUILD/bin/kvnode" && -x "$BUILD/bin/kvbench" ]] || { echo "build first: make build" >&2; exit 1; }
 
@@ -64,6 +66,7 @@ KV_RESP=$(free_port)
 cat >"$WORK/kv.toml" <<TOML
 [node]
 data-dir = "$WORK/kv"
+${NODE//;/$'\n'}
 [server]
 listen = "127.0.0.1:$KV_PORT"
 ${SERVER//;/$'\n'}
@@ -86,7 +89,7 @@ read -r FLOOR_US BEST_US BEST_HOW < <("$BUILD/bin/floor_probe" --dir "$WORK" --s
   python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["floor_us"], j["best_floor_us"], j["best"].replace(" ", "_"))')
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(redis-server --version | grep -o 'v=[0-9.]*'), kvnode $(git -C "$ROOT" rev-parse --short HEAD)"
 echo "# floor of a one-client durable write now: loopback round trip + write+fdatasync $FLOOR_US µs; with the fastest durable write ($BEST_HOW) $BEST_US µs"
-echo "# ${VALUE}-byte values, $KEYS keys, kvnode's search index enabled=$INDEX${SERVER:+, [server] $SERVER}; redis-benchmark against both, Redis then kvnode for each shape"
+echo "# ${VALUE}-byte values, $KEYS keys, kvnode's search index enabled=$INDEX${NODE:+, [node] $NODE}${SERVER:+, [server] $SERVER}; redis-benchmark against both, Redis then kvnode for each shape"
 printf '%-5s %3s %3s %12s %12s %6s %16s %16s %10s %10s\n' test c P "redis req/s" "kvnode req/s" ratio \
   "redis p50/p99" "kvnode p50/p99" "redis µs" "kvnode µs"
 

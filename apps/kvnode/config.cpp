@@ -126,6 +126,19 @@ const std::vector<section_spec>& schema() {
               if (dir.empty()) fail(at, "must not be empty");
               c.node.data_dir = dir;
             }},
+           {"huge-pages",
+            [](config& c, const toml::node& n, const location& at) {
+              auto text = as_string(n, at);
+              if (text == "recovery") {
+                c.node.huge_pages = huge_pages_mode::recovery;
+              } else if (text == "always") {
+                c.node.huge_pages = huge_pages_mode::always;
+              } else if (text == "never") {
+                c.node.huge_pages = huge_pages_mode::never;
+              } else {
+                fail(at, fmt::format("expected \"recovery\", \"always\" or \"never\", got \"{}\"", text));
+              }
+            }},
        }},
       {"server",
        {
@@ -660,7 +673,10 @@ std::string describe_cluster(const config& c) {
 std::vector<std::string> describe(const config& c) {
   const auto& s = c.storage;
   return {
-      fmt::format("[node] id={} data-dir={}", c.node.id, c.node.data_dir.string()),
+      fmt::format("[node] id={} data-dir={} huge-pages={}", c.node.id, c.node.data_dir.string(),
+                  c.node.huge_pages == huge_pages_mode::recovery ? "recovery"
+                  : c.node.huge_pages == huge_pages_mode::always ? "always"
+                                                                 : "never"),
       fmt::format("[server] listen={} max-connections={} send-threads={} send-offload={} max-frame-size={} "
                   "max-pipeline={} idle-timeout={} shutdown-timeout={} max-watches={} watch-progress-interval={}",
                   c.server.listen, c.server.max_connections, c.server.send_threads,

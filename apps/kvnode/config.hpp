@@ -30,9 +30,17 @@ class config_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// [node] huge-pages: when the heap may use transparent huge pages (apps/kvnode/huge_pages.hpp).
+enum class huge_pages_mode : std::uint8_t {
+  recovery,  // while the node loads its snapshot and log at start; 4 KiB pages after that
+  always,
+  never,
+};
+
 struct node_config {
   std::uint64_t id = 1;
   std::filesystem::path data_dir = "./data";
+  huge_pages_mode huge_pages = huge_pages_mode::recovery;
 };
 
 // One voter of the Raft cluster, as every member's configuration lists it.

@@ -2,6 +2,7 @@
 // serves until SIGINT/SIGTERM, then shuts down cleanly. SIGHUP reopens the log file.
 
 #include "apps/kvnode/config.hpp"
+#include "apps/kvnode/huge_pages.hpp"
 #include "apps/kvnode/logging.hpp"
 #include "apps/kvnode/node.hpp"
 #include "core/base/spawn.hpp"
@@ -27,6 +28,7 @@
 // jemalloc's defaults for this process (MALLOC_CONF in the environment still overrides them):
 // back the heap with transparent huge pages. Recovery of a million keys takes a million small
 // allocations, and with 4 KiB pages their page faults dominate recovery (docs/benchmarks.md).
+// [node] huge-pages decides how long the kernel grants them (stop_huge_pages below).
 extern "C" {
 extern const char* malloc_conf;
 const char* malloc_conf = "thp:always,metadata_thp:always";
@@ -67,6 +69,18 @@ kv::config load(int argc, char** argv, bool& exit_now) {
   kv::config c = cl.config_path ? kv::load_config(*cl.config_path) : kv::config{};
   kv::apply_overrides(c, cl);
   return c;
+}
+
+// Turns transparent huge pages off for the rest of the process ([node] huge-pages = `mode`,
+// apps/kvnode/huge_pages.hpp). The node runs either way, so a failure is a warning.
+void stop_huge_pages(std::string_view mode, std::string_view when) {
+  if (auto ec = kv::heap::disable_huge_pages()) {
+    spdlog::warn("cannot turn transparent huge pages off ([node] huge-pages = \"{}\"): {}; the heap keeps them, and "
+                 "the first touch of each new huge page may stall the node for milliseconds",
+                 mode, ec.message());
+    return;
+  }
+  spdlog::info("heap: transparent huge pages off {} ([node] huge-pages = \"{}\")", when, mode);
 }
 
 }  // namespace
@@ -112,6 +126,7 @@ int main(int argc, char** argv) {
   }
 
   raise_file_limit();
+  if (cfg.node.huge_pages == kv::huge_pages_mode::never) stop_huge_pages("never", "from the start");
   std::unique_ptr<kv::node> node;
   // A SIGINT or SIGTERM from the start on (during recovery too) shuts the node down cleanly once
   // the loop runs, which is after the node exists.
@@ -135,6 +150,9 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", e.what());
     return exit_cannot_start;
   }
+  // Recovery has loaded the snapshot and the log: from here on the heap grows a little at a
+  // time, where a huge page's first fault is a stall and not a saving.
+  if (cfg.node.huge_pages == kv::huge_pages_mode::recovery) stop_huge_pages("recovery", "now that recovery is done");
   spdlog::info("{}", node->describe_start());
   int status = 0;
   node->start([&](std::exception_ptr e) {

@@ -15,6 +15,8 @@
 namespace kv::harness {
 
 struct node_options {
+  // More keys of the [node] section ("huge-pages = \"always\"\n").
+  std::string node_keys;
   // Appended right after [server]'s listen: more [server] keys, then sections of their own
   // ("max-connections = 10\n[storage]\nfsync = \"never\"\n").
   std::string extra_toml;
@@ -30,8 +32,8 @@ class node_process : public kvnode_process {
  public:
   explicit node_process(node_options o) : kvnode_process("127.0.0.1", o.log) {
     std::ofstream(config_path()) << fmt::format(
-        "[node]\nid = 1\ndata-dir = \"{}\"\n[server]\nlisten = \"{}\"\n{}\n{}[log]\n{}{}", data_dir().string(),
-        endpoint(), o.extra_toml, resp_toml(), o.log_keys, log_destination_toml());
+        "[node]\nid = 1\ndata-dir = \"{}\"\n{}[server]\nlisten = \"{}\"\n{}\n{}[log]\n{}{}", data_dir().string(),
+        o.node_keys, endpoint(), o.extra_toml, resp_toml(), o.log_keys, log_destination_toml());
     if (o.prepare) {
       std::filesystem::create_directories(data_dir());
       o.prepare(data_dir());

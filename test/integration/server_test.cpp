@@ -34,9 +34,42 @@ asio::awaitable<void> in_parallel(int count, std::function<asio::awaitable<void>
   if (failure) std::rethrow_exception(failure);
 }
 
+// The value of "THP_enabled:" in /proc/<pid>/status: "1" while the process's page faults may get
+// transparent huge pages, "0" once it turned them off; "" if the kernel does not report it.
+std::string thp_enabled(pid_t pid) {
+  auto status = slurp("/proc/" + std::to_string(pid) + "/status");
+  auto at = status.find("THP_enabled:");
+  if (at == std::string::npos) return {};
+  auto value = status.substr(at + 12, status.find('\n', at) - at - 12);
+  value.erase(0, value.find_first_not_of(" \t"));
+  return value;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(server_process)
+
+// [node] huge-pages: by default the heap gets huge pages only while the node recovers (once it
+// serves, they are off, after every start); "always" leaves them on, "never" turns them off.
+BOOST_AUTO_TEST_CASE(huge_pages_follow_the_setting) {
+  BOOST_REQUIRE_MESSAGE(!thp_enabled(::getpid()).empty(), "/proc/<pid>/status has no THP_enabled (Linux >= 5.0)");
+  node_process recovered;
+  BOOST_TEST(thp_enabled(recovered.pid()) == "0");
+  with_client(recovered.endpoint(), [](client& c) -> asio::awaitable<void> {
+    BOOST_TEST((co_await c.set("k", "v")).ok());
+  });
+  recovered.restart();
+  BOOST_TEST(thp_enabled(recovered.pid()) == "0");
+  with_client(recovered.endpoint(), [](client& c) -> asio::awaitable<void> {
+    BOOST_TEST(*(co_await c.get("k")) == "v");
+  });
+  for (auto [mode, expected] : {std::pair{"always", "1"}, std::pair{"never", "0"}}) {
+    node_options o;
+    o.node_keys = fmt::format("huge-pages = \"{}\"\n", mode);
+    node_process node(o);
+    BOOST_TEST(thp_enabled(node.pid()) == expected, mode);
+  }
+}
 
 BOOST_AUTO_TEST_CASE(every_operation) {
   node_process node;

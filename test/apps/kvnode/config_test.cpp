@@ -318,6 +318,22 @@ BOOST_AUTO_TEST_CASE(snapshot_capture_modes) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(huge_pages_modes) {
+  BOOST_TEST((kv::config{}.node.huge_pages == kv::huge_pages_mode::recovery));
+  const std::pair<const char*, kv::huge_pages_mode> modes[] = {{"recovery", kv::huge_pages_mode::recovery},
+                                                              {"always", kv::huge_pages_mode::always},
+                                                              {"never", kv::huge_pages_mode::never}};
+  for (const auto& [text, mode] : modes) {
+    auto c = kv::parse_config(fmt::format("[node]\nhuge-pages = \"{}\"\n", text), "test.toml");
+    BOOST_TEST((c.node.huge_pages == mode), text);
+    BOOST_TEST(contains(kv::describe(c)[0], fmt::format("huge-pages={}", text)), kv::describe(c)[0]);
+  }
+  BOOST_TEST(error_of("[node]\nhuge-pages = \"madvise\"\n") ==
+             "test.toml:2: node.huge-pages: expected \"recovery\", \"always\" or \"never\", got \"madvise\"");
+  BOOST_TEST(error_of("[node]\nhuge-pages = false\n") ==
+             "test.toml:2: node.huge-pages: expected a string, got a boolean");
+}
+
 BOOST_AUTO_TEST_CASE(log_format) {
   BOOST_TEST((kv::config{}.log.format == kv::log_format::text));
   BOOST_TEST((kv::parse_config("[log]\nformat = \"json\"\n", "test.toml").log.format == kv::log_format::json));
