@@ -68,6 +68,7 @@ void store::recover() {
       recovery_.snapshot_pairs = m.pairs;
       snapshot_index_ = m.index;
       snapshot_bytes_ = m.file_bytes;
+      snapshot_keys_ = m.pairs;
       applied_term_ = m.term;
       applied_term_at_snapshot_ = m.term;
     }

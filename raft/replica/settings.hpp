@@ -53,11 +53,13 @@ struct storage_config {
   // When the disk is free but fewer writes are queued than recent batches held, wait up to this
   // long for the rest before syncing (0: sync at once).
   std::chrono::microseconds group_commit_delay{300};
-  // A snapshot is taken once the log written since the last one exceeds either bound. The byte
-  // bound grows with the state: it is the larger of snapshot_log_bytes and snapshot_log_percent
-  // of the last snapshot's size (0: snapshot_log_bytes alone), so the snapshots of a growing
-  // store write O(n) bytes in all rather than O(n^2), and a replay at recovery stays within a
-  // fixed multiple of the snapshot's load (Redis's auto-aof-rewrite-percentage, in effect).
+  // A snapshot is taken once the log written since the last one exceeds either bound. Both grow
+  // with the state: the byte bound is the larger of snapshot_log_bytes and snapshot_log_percent
+  // of the last snapshot's size, the entry bound the larger of snapshot_entries and
+  // snapshot_log_percent of that snapshot's keys (0: the fixed bounds alone). So the snapshots of
+  // a growing store write O(n) bytes in all rather than O(n^2), a large store is not captured
+  // whole every snapshot_entries writes, and a replay at recovery stays within a fixed multiple
+  // of the snapshot's load (Redis's auto-aof-rewrite-percentage, in effect).
   std::uint64_t snapshot_log_bytes = 64ull << 20;
   std::uint64_t snapshot_log_percent = 100;
   std::uint64_t snapshot_entries = 500'000;

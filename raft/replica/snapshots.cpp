@@ -57,7 +57,7 @@ bool is_lack_of_space(int error) noexcept { return error == ENOSPC || error == E
 
 void store::maybe_start_snapshot() {
   if (snapshot_running_ || stopping_ || std::chrono::steady_clock::now() < snapshot_retry_at_) return;
-  bool by_entries = sm_.applied_index() - snapshot_index_ >= cfg_.snapshot_entries;
+  bool by_entries = sm_.applied_index() - snapshot_index_ >= snapshot_entry_bound();
   bool by_bytes = log_bytes_ - log_bytes_at_snapshot_ >= snapshot_log_bound();
   if (!by_entries && !by_bytes) return;
   snapshot_running_ = true;
@@ -67,6 +67,14 @@ void store::maybe_start_snapshot() {
 std::uint64_t store::snapshot_log_bound() const noexcept {
   // No overflow: the percent is at most 10000 (config) and a snapshot far below 2^50 bytes.
   return std::max(cfg_.snapshot_log_bytes, snapshot_bytes_ / 100 * cfg_.snapshot_log_percent);
+}
+
+std::uint64_t store::snapshot_entry_bound() const noexcept {
+  // As the byte bound, and for the same reason: with a fixed count, a store of n keys would
+  // capture all n every snapshot_entries writes, a cost per write that grows with the store.
+  // Replaying an entry costs a small multiple of loading a key, so the replay stays within a
+  // fixed multiple of the snapshot's load.
+  return std::max(cfg_.snapshot_entries, snapshot_keys_ / 100 * cfg_.snapshot_log_percent);
 }
 
 asio::awaitable<void> store::snapshot_now() {
@@ -166,6 +174,7 @@ asio::awaitable<void> store::take_snapshot() {
   snapshot_index_ = index;
   log_bytes_at_snapshot_ = bytes_mark;
   snapshot_bytes_ = outcome.bytes;
+  snapshot_keys_ = outcome.pairs;
   // The core keeps recent entries past the snapshot so that a follower slightly behind gets
   // appends rather than the whole snapshot.
   const auto keep = repl_.snapshot_catch_up_entries;
@@ -442,6 +451,7 @@ void store::install_snapshot(const raft::snapshot_meta& meta) {
   commit_index_ = meta.index;
   log_bytes_at_snapshot_ = log_bytes_;
   snapshot_bytes_ = std::filesystem::file_size(final_path);
+  snapshot_keys_ = sm_.key_count() + sm_.keys().tombstones();
   spdlog::info("node {}: installed the leader's snapshot through index {} (term {}): {} keys", repl_.id, meta.index,
                meta.term, sm_.key_count());
   release_reads();

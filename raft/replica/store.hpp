@@ -433,6 +433,9 @@ class store {
   // The log written since the newest snapshot after which the next one is due (besides
   // snapshot_entries): snapshot_log_bytes, or snapshot_log_percent of that snapshot's size.
   std::uint64_t snapshot_log_bound() const noexcept;
+  // The entries applied since the newest snapshot after which the next one is due (besides the
+  // byte bound): snapshot_entries, or snapshot_log_percent of the keys that snapshot holds.
+  std::uint64_t snapshot_entry_bound() const noexcept;
   // Takes a snapshot at the applied index: captures the state (on a thread of its own, in a child
   // process, or on the event loop), writes it to a .tmp file, renames it into place, then
   // compacts the log.
@@ -476,6 +479,7 @@ class store {
   std::uint64_t log_bytes_ = 0;              // bytes of entry records appended (or replayed) since start
   std::uint64_t log_bytes_at_snapshot_ = 0;  // log_bytes_ when the newest snapshot was taken
   std::uint64_t snapshot_bytes_ = 0;         // the size of the newest snapshot's file
+  std::uint64_t snapshot_keys_ = 0;          // its key records (tombstones too)
 };
 
 }  // namespace kv

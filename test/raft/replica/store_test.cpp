@@ -220,6 +220,48 @@ BOOST_AUTO_TEST_CASE(snapshot_log_bound_grows_with_the_state) {
   });
 }
 
+// The entry bound grows with the state too (snapshot_log_percent of the last snapshot's keys),
+// so a store of many keys is not captured whole every snapshot_entries writes; after a restart
+// the key count is the loaded snapshot's.
+BOOST_AUTO_TEST_CASE(snapshot_entry_bound_grows_with_the_state) {
+  auto fill = [](store& s, int from, int to) -> asio::awaitable<void> {
+    for (int i = from; i < to; ++i) {
+      BOOST_TEST((co_await s.set("key" + std::to_string(i), "v")).ok());
+      // Deterministic counts: no write while a snapshot runs (snapshot_now() only waits then).
+      if (s.snapshot_running()) co_await s.snapshot_now();
+    }
+  };
+  auto cfg = small_storage();
+  cfg.snapshot_log_bytes = 1ull << 40;
+  cfg.snapshot_entries = 100;
+  // 1,600 new keys, one entry each.
+  {
+    temp_dir dir;
+    cfg.snapshot_log_percent = 0;
+    with_store(dir.path(), cfg, [&](store& s) -> asio::awaitable<void> {
+      co_await fill(s, 0, 1600);
+      BOOST_TEST(s.statistics().snapshots >= 15u);  // one per 100 entries
+    });
+  }
+  temp_dir dir;
+  cfg.snapshot_log_percent = 100;
+  with_store(dir.path(), cfg, [&](store& s) -> asio::awaitable<void> {
+    co_await fill(s, 0, 1600);
+    // At about 100, 200, 400 and 800 keys, then 1,600 with the one asked for below.
+    BOOST_TEST(s.statistics().snapshots >= 4u);
+    BOOST_TEST(s.statistics().snapshots <= 5u);
+    co_await s.snapshot_now();
+  });
+  with_store(dir.path(), cfg, [&](store& s) -> asio::awaitable<void> {
+    BOOST_TEST(s.state().key_count() == 1600u);
+    // 1,000 entries more: over snapshot_entries, under the restored snapshot's 1,600 keys.
+    co_await fill(s, 1600, 2600);
+    BOOST_TEST(s.statistics().snapshots == 0u);
+    co_await fill(s, 2600, 3300);
+    BOOST_TEST(s.statistics().snapshots == 1u);
+  });
+}
+
 // Exactly-once writes: a write sent again in its session is answered as the first time and
 // not applied twice, also after a snapshot and a restart.
 BOOST_AUTO_TEST_CASE(writes_in_a_session_apply_once) {
