@@ -716,8 +716,19 @@ asio::awaitable<void> log::compact(std::uint64_t index) {
     segments_.pop_front();
   }
   if (doomed.empty()) co_return;
+  // Short of space, the space comes back at once.
+  auto* trash = space_problem_.empty() ? opts_.trash : nullptr;
+  std::vector<std::string> trashed;
   for (auto seq : doomed) {
-    if (int rc = co_await ring_.unlinkat(dir_fd_.get(), segment_name(seq)); rc < 0 && rc != -ENOENT) {
+    const auto name = segment_name(seq);
+    if (trash != nullptr) {
+      if (int rc = co_await ring_.renameat(dir_fd_.get(), name, io::trash::trash_name(name)); rc == 0) {
+        trashed.push_back(name);
+      } else if (rc != -ENOENT) {
+        fail_stop(fmt::format("cannot move WAL segment {} to the trash: {}", segment_path(seq).string(),
+                              std::strerror(-rc)));
+      }
+    } else if (int rc = co_await ring_.unlinkat(dir_fd_.get(), name); rc < 0 && rc != -ENOENT) {
       fail_stop(fmt::format("cannot delete WAL segment {}: {}", segment_path(seq).string(), std::strerror(-rc)));
     }
   }
@@ -726,6 +737,7 @@ asio::awaitable<void> log::compact(std::uint64_t index) {
       fail_stop(fmt::format("cannot sync directory {}: {}", opts_.dir.string(), std::strerror(-rc)));
     }
   }
+  for (const auto& name : trashed) trash->add(name);
   spdlog::info("WAL: deleted {} segment(s) covered by the snapshot at index {}", doomed.size(), index);
   if (!space_problem_.empty()) {  // space was freed: try again now
     space_retry_at_ = std::chrono::steady_clock::now();

@@ -53,6 +53,7 @@
 #include "io/sys/aligned_buffer.hpp"
 #include "io/sys/event.hpp"
 #include "io/sys/file.hpp"
+#include "io/sys/trash.hpp"
 #include "io/sys/uring.hpp"
 
 #include <asio/awaitable.hpp>
@@ -87,6 +88,9 @@ struct options {
   std::chrono::microseconds group_commit_delay{0};
   // After zeros could not be written for lack of space: how long until the next try.
   std::chrono::milliseconds space_retry_interval{1000};
+  // Where segments a snapshot covers go (renamed, then deleted a slice at a time); nullptr, or
+  // short of space: unlinked at once.
+  io::trash* trash = nullptr;
 };
 
 struct segment_info {

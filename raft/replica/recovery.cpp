@@ -52,6 +52,7 @@ void store::recover() {
                     cfg_.wal_io_mode == wal_io::direct ? wal::io_mode::direct : wal::io_mode::buffered,
                     static_cast<std::size_t>(cfg_.syncs_in_flight),
                     cfg_.group_commit_delay};
+  opts.trash = &trash_;
   auto log_read = std::async(std::launch::async, [&] {
     auto log_start = std::chrono::steady_clock::now();
     auto found = wal::log::read(opts, snapshot_index);

@@ -169,7 +169,12 @@ asio::awaitable<void> store::take_snapshot() {
   }
   // The new snapshot is durable: older snapshots and the log it covers can go.
   for (const auto& name : io::list_files(dir_, "snap-", ".snap")) {
-    if (name != final_name) co_await ring_.unlinkat(dir_fd_.get(), name);
+    if (name == final_name) continue;
+    if (co_await ring_.renameat(dir_fd_.get(), name, io::trash::trash_name(name)) == 0) {
+      trash_.add(name);
+    } else {
+      co_await ring_.unlinkat(dir_fd_.get(), name);
+    }
   }
   snapshot_index_ = index;
   log_bytes_at_snapshot_ = bytes_mark;
@@ -433,7 +438,14 @@ void store::install_snapshot(const raft::snapshot_meta& meta) {
   std::filesystem::rename(incoming_path_, final_path);
   io::sync_directory(dir_);
   for (const auto& name : io::list_files(dir_, "snap-", ".snap")) {
-    if (dir_ / name != final_path) std::filesystem::remove(dir_ / name);
+    if (dir_ / name == final_path) continue;
+    std::error_code ec;
+    std::filesystem::rename(dir_ / name, dir_ / io::trash::trash_name(name), ec);
+    if (!ec) {
+      trash_.add(name);
+    } else {
+      std::filesystem::remove(dir_ / name);
+    }
   }
   sm_ = std::move(*incoming_);
   incoming_.reset();

@@ -32,6 +32,7 @@
 #include "io/sys/completion.hpp"
 #include "io/sys/event.hpp"
 #include "io/sys/file.hpp"
+#include "io/sys/trash.hpp"
 #include "io/sys/uring.hpp"
 #include "raft/node.hpp"
 #include "raft/replica/lessor.hpp"
@@ -259,6 +260,7 @@ class store {
   replication_options repl_;
   apply_observer* observer_;
   io::directory_lock lock_;
+  io::trash trash_{dir_};  // obsolete WAL segments and snapshots, deleted a slice at a time
   io::uring ring_;
   state_machine sm_;
   watch_hub watches_{sm_.keys()};  // reads sm_'s keyspace, which keeps its address

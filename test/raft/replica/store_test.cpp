@@ -167,6 +167,7 @@ BOOST_AUTO_TEST_CASE(automatic_snapshots_bound_the_log) {
   auto segments = io::list_files(dir.path(), "", ".wal");
   BOOST_TEST(segments.size() <= 3u);                                         // covered segments were deleted
   BOOST_TEST(io::list_files(dir.path(), "snap-", ".snap").size() == 1u);   // only the newest snapshot is kept
+  BOOST_TEST(io::list_files(dir.path(), "", ".trash").empty());  // the rest deleted, at the latest on stopping
   with_store(dir.path(), cfg, [](store& s) -> asio::awaitable<void> {
     BOOST_TEST(s.state().key_count() == 200u);
     BOOST_TEST(s.recovery().snapshot_index > 1500u);
