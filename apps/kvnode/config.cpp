@@ -96,6 +96,23 @@ std::uint64_t as_integer_in(const toml::node& n, const location& at, std::uint64
   return static_cast<std::uint64_t>(v);
 }
 
+// A string naming one of `choices`, as the value it names; the error lists the names in order.
+template <typename E>
+E as_choice(const toml::node& n, const location& at, std::initializer_list<std::pair<std::string_view, E>> choices) {
+  auto text = as_string(n, at);
+  for (const auto& [name, value] : choices) {
+    if (text == name) return value;
+  }
+  std::string names;
+  std::size_t i = 0;
+  for (const auto& choice : choices) {
+    if (i > 0) names += i + 1 == choices.size() ? " or " : ", ";
+    names += fmt::format("\"{}\"", choice.first);
+    ++i;
+  }
+  fail(at, fmt::format("expected {}, got \"{}\"", names, text));
+}
+
 std::vector<std::string> as_string_list(const toml::node& n, const location& at) {
   const auto* list = n.as_array();
   if (!list) fail(at, "expected an array of strings, got " + type_name(n));
@@ -128,16 +145,10 @@ const std::vector<section_spec>& schema() {
             }},
            {"huge-pages",
             [](config& c, const toml::node& n, const location& at) {
-              auto text = as_string(n, at);
-              if (text == "recovery") {
-                c.node.huge_pages = huge_pages_mode::recovery;
-              } else if (text == "always") {
-                c.node.huge_pages = huge_pages_mode::always;
-              } else if (text == "never") {
-                c.node.huge_pages = huge_pages_mode::never;
-              } else {
-                fail(at, fmt::format("expected \"recovery\", \"always\" or \"never\", got \"{}\"", text));
-              }
+              c.node.huge_pages = as_choice<huge_pages_mode>(n, at, {
+                  {"recovery", huge_pages_mode::recovery},
+                  {"always", huge_pages_mode::always},
+                  {"never", huge_pages_mode::never}});
             }},
        }},
       {"server",
@@ -158,14 +169,9 @@ const std::vector<section_spec>& schema() {
             }},
            {"send-offload",
             [](config& c, const toml::node& n, const location& at) {
-              auto text = as_string(n, at);
-              if (text == "when-busy") {
-                c.server.send_offload = send_offload_mode::when_busy;
-              } else if (text == "always") {
-                c.server.send_offload = send_offload_mode::always;
-              } else {
-                fail(at, fmt::format("expected \"when-busy\" or \"always\", got \"{}\"", text));
-              }
+              c.server.send_offload = as_choice<send_offload_mode>(n, at, {
+                  {"when-busy", send_offload_mode::when_busy},
+                  {"always", send_offload_mode::always}});
             }},
            {"max-frame-size",
             [](config& c, const toml::node& n, const location& at) { c.server.max_frame_bytes = as_size(n, at); }},
@@ -207,25 +213,15 @@ const std::vector<section_spec>& schema() {
        {
            {"fsync",
             [](config& c, const toml::node& n, const location& at) {
-              auto text = as_string(n, at);
-              if (text == "always") {
-                c.storage.fsync = fsync_policy::always;
-              } else if (text == "never") {
-                c.storage.fsync = fsync_policy::never;
-              } else {
-                fail(at, fmt::format("expected \"always\" or \"never\", got \"{}\"", text));
-              }
+              c.storage.fsync = as_choice<fsync_policy>(n, at, {
+                  {"always", fsync_policy::always},
+                  {"never", fsync_policy::never}});
             }},
            {"wal-io",
             [](config& c, const toml::node& n, const location& at) {
-              auto text = as_string(n, at);
-              if (text == "direct") {
-                c.storage.wal_io_mode = wal_io::direct;
-              } else if (text == "buffered") {
-                c.storage.wal_io_mode = wal_io::buffered;
-              } else {
-                fail(at, fmt::format("expected \"direct\" or \"buffered\", got \"{}\"", text));
-              }
+              c.storage.wal_io_mode = as_choice<wal_io>(n, at, {
+                  {"direct", wal_io::direct},
+                  {"buffered", wal_io::buffered}});
             }},
            {"segment-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.segment_bytes = as_size(n, at); }},
@@ -254,16 +250,10 @@ const std::vector<section_spec>& schema() {
             }},
            {"snapshot-capture",
             [](config& c, const toml::node& n, const location& at) {
-              auto text = as_string(n, at);
-              if (text == "fork") {
-                c.storage.snapshot_capture_mode = snapshot_capture::fork;
-              } else if (text == "event-loop") {
-                c.storage.snapshot_capture_mode = snapshot_capture::event_loop;
-              } else if (text == "thread") {
-                c.storage.snapshot_capture_mode = snapshot_capture::thread;
-              } else {
-                fail(at, fmt::format("expected \"thread\", \"event-loop\" or \"fork\", got \"{}\"", text));
-              }
+              c.storage.snapshot_capture_mode = as_choice<snapshot_capture>(n, at, {
+                  {"thread", snapshot_capture::thread},
+                  {"event-loop", snapshot_capture::event_loop},
+                  {"fork", snapshot_capture::fork}});
             }},
            {"max-key-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.max_key_bytes = as_size(n, at); }},
@@ -275,16 +265,10 @@ const std::vector<section_spec>& schema() {
             }},
            {"auto-compaction-mode",
             [](config& c, const toml::node& n, const location& at) {
-              auto text = as_string(n, at);
-              if (text == "revision") {
-                c.storage.compaction.mode = compaction_mode::revision;
-              } else if (text == "periodic") {
-                c.storage.compaction.mode = compaction_mode::periodic;
-              } else if (text == "off") {
-                c.storage.compaction.mode = compaction_mode::off;
-              } else {
-                fail(at, fmt::format("expected \"revision\", \"periodic\" or \"off\", got \"{}\"", text));
-              }
+              c.storage.compaction.mode = as_choice<compaction_mode>(n, at, {
+                  {"revision", compaction_mode::revision},
+                  {"periodic", compaction_mode::periodic},
+                  {"off", compaction_mode::off}});
             }},
            {"auto-compaction-retention",
             [](config& c, const toml::node& n, const location& at) {
@@ -406,14 +390,7 @@ const std::vector<section_spec>& schema() {
             }},
            {"format",
             [](config& c, const toml::node& n, const location& at) {
-              auto text = as_string(n, at);
-              if (text == "text") {
-                c.log.format = log_format::text;
-              } else if (text == "json") {
-                c.log.format = log_format::json;
-              } else {
-                fail(at, fmt::format("expected \"text\" or \"json\", got \"{}\"", text));
-              }
+              c.log.format = as_choice<log_format>(n, at, {{"text", log_format::text}, {"json", log_format::json}});
             }},
            {"file", [](config& c, const toml::node& n, const location& at) { c.log.file = as_string(n, at); }},
        }},
