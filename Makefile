@@ -41,13 +41,15 @@ $(TSAN_BUILD)/build.ninja: | deps
 
 # The code that runs on several threads at once: the node index's queries beside its changes
 # (node_index_queries), the index's two build threads (maintenance), connections' output beside
-# the send threads (send_thread_tests), and the snapshot thread reading the state beside the
-# writes (snapshot_thread_tests). About 2 minutes to build, about a minute to run.
+# the send threads (send_thread_tests), the snapshot thread reading the state beside the
+# writes (snapshot_thread_tests), and the trash's thread (trash_tests). About 2 minutes to build,
+# about a minute to run.
 test-tsan: deps $(TSAN_BUILD)/build.ninja
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target index_tests send_thread_tests snapshot_thread_tests
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target index_tests send_thread_tests snapshot_thread_tests trash_tests
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$(TSAN_BUILD)/bin/index_tests --run_test=node_index_queries,maintenance
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$(TSAN_BUILD)/bin/send_thread_tests
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$(TSAN_BUILD)/bin/snapshot_thread_tests
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$(TSAN_BUILD)/bin/trash_tests
 
 bench: build
 	./$(BUILD)/bin/storage_bench
