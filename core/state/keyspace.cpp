@@ -210,6 +210,9 @@ void keyspace::supersede(version_block* head, version_block* b, bool in_hash_ord
 }
 
 bool keyspace::fits(const version_block* b, std::string_view value) noexcept {
+  // A block's allocation holds at least its key and the value it has now, so a value no longer
+  // than that fits without asking the allocator (a lookup of its own).
+  if (value.size() <= b->value_len) return true;
   return ::malloc_usable_size(const_cast<version_block*>(b)) >= sizeof(version_block) + b->key_len + value.size();
 }
 
