@@ -96,21 +96,46 @@ std::uint64_t as_integer_in(const toml::node& n, const location& at, std::uint64
   return static_cast<std::uint64_t>(v);
 }
 
-// A string naming one of `choices`, as the value it names; the error lists the names in order.
-template <typename E>
-E as_choice(const toml::node& n, const location& at, std::initializer_list<std::pair<std::string_view, E>> choices) {
+// The names the configuration gives each value of a setting with named values, in the order
+// its errors list them; reading (as_choice) and describe() both go through them.
+template <typename E, std::size_t N>
+using value_names = std::array<std::pair<std::string_view, E>, N>;
+
+constexpr value_names<huge_pages_mode, 3> huge_pages_names{
+    {{"recovery", huge_pages_mode::recovery}, {"always", huge_pages_mode::always}, {"never", huge_pages_mode::never}}};
+constexpr value_names<send_offload_mode, 2> send_offload_names{
+    {{"when-busy", send_offload_mode::when_busy}, {"always", send_offload_mode::always}}};
+constexpr value_names<fsync_policy, 2> fsync_names{{{"always", fsync_policy::always}, {"never", fsync_policy::never}}};
+constexpr value_names<wal_io, 2> wal_io_names{{{"direct", wal_io::direct}, {"buffered", wal_io::buffered}}};
+constexpr value_names<snapshot_capture, 3> snapshot_capture_names{{{"thread", snapshot_capture::thread},
+                                                                   {"event-loop", snapshot_capture::event_loop},
+                                                                   {"fork", snapshot_capture::fork}}};
+constexpr value_names<compaction_mode, 3> compaction_mode_names{
+    {{"revision", compaction_mode::revision}, {"periodic", compaction_mode::periodic}, {"off", compaction_mode::off}}};
+constexpr value_names<log_format, 2> log_format_names{{{"text", log_format::text}, {"json", log_format::json}}};
+
+// The value a string names; the error lists the names in order.
+template <typename E, std::size_t N>
+E as_choice(const toml::node& n, const location& at, const value_names<E, N>& names) {
   auto text = as_string(n, at);
-  for (const auto& [name, value] : choices) {
+  for (const auto& [name, value] : names) {
     if (text == name) return value;
   }
-  std::string names;
-  std::size_t i = 0;
-  for (const auto& choice : choices) {
-    if (i > 0) names += i + 1 == choices.size() ? " or " : ", ";
-    names += fmt::format("\"{}\"", choice.first);
-    ++i;
+  std::string list;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i > 0) list += i + 1 == N ? " or " : ", ";
+    list += fmt::format("\"{}\"", names[i].first);
   }
-  fail(at, fmt::format("expected {}, got \"{}\"", names, text));
+  fail(at, fmt::format("expected {}, got \"{}\"", list, text));
+}
+
+// The name of `value`.
+template <typename E, std::size_t N>
+std::string_view name_of(const value_names<E, N>& names, E value) {
+  for (const auto& [name, v] : names) {
+    if (v == value) return name;
+  }
+  return "?";
 }
 
 std::vector<std::string> as_string_list(const toml::node& n, const location& at) {
@@ -145,10 +170,7 @@ const std::vector<section_spec>& schema() {
             }},
            {"huge-pages",
             [](config& c, const toml::node& n, const location& at) {
-              c.node.huge_pages = as_choice<huge_pages_mode>(n, at, {
-                  {"recovery", huge_pages_mode::recovery},
-                  {"always", huge_pages_mode::always},
-                  {"never", huge_pages_mode::never}});
+              c.node.huge_pages = as_choice(n, at, huge_pages_names);
             }},
        }},
       {"server",
@@ -169,9 +191,7 @@ const std::vector<section_spec>& schema() {
             }},
            {"send-offload",
             [](config& c, const toml::node& n, const location& at) {
-              c.server.send_offload = as_choice<send_offload_mode>(n, at, {
-                  {"when-busy", send_offload_mode::when_busy},
-                  {"always", send_offload_mode::always}});
+              c.server.send_offload = as_choice(n, at, send_offload_names);
             }},
            {"max-frame-size",
             [](config& c, const toml::node& n, const location& at) { c.server.max_frame_bytes = as_size(n, at); }},
@@ -213,15 +233,11 @@ const std::vector<section_spec>& schema() {
        {
            {"fsync",
             [](config& c, const toml::node& n, const location& at) {
-              c.storage.fsync = as_choice<fsync_policy>(n, at, {
-                  {"always", fsync_policy::always},
-                  {"never", fsync_policy::never}});
+              c.storage.fsync = as_choice(n, at, fsync_names);
             }},
            {"wal-io",
             [](config& c, const toml::node& n, const location& at) {
-              c.storage.wal_io_mode = as_choice<wal_io>(n, at, {
-                  {"direct", wal_io::direct},
-                  {"buffered", wal_io::buffered}});
+              c.storage.wal_io_mode = as_choice(n, at, wal_io_names);
             }},
            {"segment-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.segment_bytes = as_size(n, at); }},
@@ -250,10 +266,7 @@ const std::vector<section_spec>& schema() {
             }},
            {"snapshot-capture",
             [](config& c, const toml::node& n, const location& at) {
-              c.storage.snapshot_capture_mode = as_choice<snapshot_capture>(n, at, {
-                  {"thread", snapshot_capture::thread},
-                  {"event-loop", snapshot_capture::event_loop},
-                  {"fork", snapshot_capture::fork}});
+              c.storage.snapshot_capture_mode = as_choice(n, at, snapshot_capture_names);
             }},
            {"max-key-size",
             [](config& c, const toml::node& n, const location& at) { c.storage.max_key_bytes = as_size(n, at); }},
@@ -265,10 +278,7 @@ const std::vector<section_spec>& schema() {
             }},
            {"auto-compaction-mode",
             [](config& c, const toml::node& n, const location& at) {
-              c.storage.compaction.mode = as_choice<compaction_mode>(n, at, {
-                  {"revision", compaction_mode::revision},
-                  {"periodic", compaction_mode::periodic},
-                  {"off", compaction_mode::off}});
+              c.storage.compaction.mode = as_choice(n, at, compaction_mode_names);
             }},
            {"auto-compaction-retention",
             [](config& c, const toml::node& n, const location& at) {
@@ -390,7 +400,7 @@ const std::vector<section_spec>& schema() {
             }},
            {"format",
             [](config& c, const toml::node& n, const location& at) {
-              c.log.format = as_choice<log_format>(n, at, {{"text", log_format::text}, {"json", log_format::json}});
+              c.log.format = as_choice(n, at, log_format_names);
             }},
            {"file", [](config& c, const toml::node& n, const location& at) { c.log.file = as_string(n, at); }},
        }},
@@ -651,13 +661,11 @@ std::vector<std::string> describe(const config& c) {
   const auto& s = c.storage;
   return {
       fmt::format("[node] id={} data-dir={} huge-pages={}", c.node.id, c.node.data_dir.string(),
-                  c.node.huge_pages == huge_pages_mode::recovery ? "recovery"
-                  : c.node.huge_pages == huge_pages_mode::always ? "always"
-                                                                 : "never"),
+                  name_of(huge_pages_names, c.node.huge_pages)),
       fmt::format("[server] listen={} max-connections={} send-threads={} send-offload={} max-frame-size={} "
                   "max-pipeline={} idle-timeout={} shutdown-timeout={} max-watches={} watch-progress-interval={}",
                   c.server.listen, c.server.max_connections, c.server.send_threads,
-                  c.server.send_offload == send_offload_mode::always ? "always" : "when-busy",
+                  name_of(send_offload_names, c.server.send_offload),
                   format_size(c.server.max_frame_bytes),
                   c.server.max_pipeline, format_duration(c.server.idle_timeout),
                   format_duration(c.server.shutdown_timeout), c.server.max_watches,
@@ -665,13 +673,11 @@ std::vector<std::string> describe(const config& c) {
       fmt::format("[storage] fsync={} wal-io={} segment-size={} max-batch-size={} syncs-in-flight={} group-commit-delay={} "
                   "snapshot-log-size={} snapshot-log-percent={} snapshot-entries={} snapshot-capture={} "
                   "max-key-size={} max-value-size={} max-txn-ops={} auto-compaction={}",
-                  s.fsync == fsync_policy::always ? "always" : "never",
-                  s.wal_io_mode == wal_io::direct ? "direct" : "buffered", format_size(s.segment_bytes),
+                  name_of(fsync_names, s.fsync),
+                  name_of(wal_io_names, s.wal_io_mode), format_size(s.segment_bytes),
                   format_size(s.max_batch_bytes), s.syncs_in_flight, format_duration(s.group_commit_delay),
                   format_size(s.snapshot_log_bytes), s.snapshot_log_percent, s.snapshot_entries,
-                  s.snapshot_capture_mode == snapshot_capture::fork     ? "fork"
-                  : s.snapshot_capture_mode == snapshot_capture::thread ? "thread"
-                                                                        : "event-loop",
+                  name_of(snapshot_capture_names, s.snapshot_capture_mode),
                   format_size(s.max_key_bytes), format_size(s.max_value_bytes), s.max_txn_ops,
                   s.compaction.mode == compaction_mode::off        ? std::string("off")
                   : s.compaction.mode == compaction_mode::revision ? fmt::format("revision, keep {} revisions",
@@ -690,7 +696,7 @@ std::vector<std::string> describe(const config& c) {
                   format_duration(c.index.wait_timeout),
                   format_size(c.index.save_interval_bytes)),
       fmt::format("[log] level={} format={} file={}", c.log.level,
-                  c.log.format == log_format::json ? "json" : "text", c.log.file.empty() ? "(stderr)" : c.log.file),
+                  name_of(log_format_names, c.log.format), c.log.file.empty() ? "(stderr)" : c.log.file),
       fmt::format("[resp] listen={} notify-keyspace-events=\"{}\"",
                   c.server.resp_listen.empty() ? "(none)" : c.server.resp_listen, c.server.notify_keyspace_events),
   };
