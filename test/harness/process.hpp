@@ -21,6 +21,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -86,14 +87,25 @@ inline pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::
   return pid;
 }
 
+// The value of field `name` ("State", "VmRSS", ...) in /proc/<pid>/status, without the blanks
+// before it; "" if there is no such process or field.
+inline std::string proc_status_field(pid_t pid, std::string_view name) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.size() > name.size() && line.starts_with(name) && line[name.size()] == ':') {
+      auto value = line.substr(name.size() + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      return value;
+    }
+  }
+  return {};
+}
+
 // Whether process `pid` exists and has not exited: a zombie (exited, not yet reaped) counts as
 // exited.
 inline bool process_running(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.starts_with("State:")) return line.find('Z') == std::string::npos;
-  }
-  return false;
+  const auto state = proc_status_field(pid, "State");
+  return !state.empty() && state.find('Z') == std::string::npos;
 }
 
 // The whole content of file `p` ("" if it cannot be read).

@@ -305,11 +305,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(backpressure)
 
 // The process's peak resident memory so far.
-std::uint64_t peak_rss_kib(pid_t pid) {
-  auto status = slurp("/proc/" + std::to_string(pid) + "/status");
-  auto at = status.find("VmHWM:");
-  return std::stoull(status.substr(at + 6));
-}
+std::uint64_t peak_rss_kib(pid_t pid) { return std::stoull(proc_status_field(pid, "VmHWM")); }
 
 // A client that pipelines far more than max-pipeline is served in order of arrival, without
 // deadlock, as the node works through its requests a window at a time.

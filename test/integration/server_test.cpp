@@ -34,16 +34,9 @@ asio::awaitable<void> in_parallel(int count, std::function<asio::awaitable<void>
   if (failure) std::rethrow_exception(failure);
 }
 
-// The value of "THP_enabled:" in /proc/<pid>/status: "1" while the process's page faults may get
-// transparent huge pages, "0" once it turned them off; "" if the kernel does not report it.
-std::string thp_enabled(pid_t pid) {
-  auto status = slurp("/proc/" + std::to_string(pid) + "/status");
-  auto at = status.find("THP_enabled:");
-  if (at == std::string::npos) return {};
-  auto value = status.substr(at + 12, status.find('\n', at) - at - 12);
-  value.erase(0, value.find_first_not_of(" \t"));
-  return value;
-}
+// "1" while the process's page faults may get transparent huge pages, "0" once it turned them
+// off; "" if the kernel does not report it.
+std::string thp_enabled(pid_t pid) { return proc_status_field(pid, "THP_enabled"); }
 
 }  // namespace
 

@@ -77,12 +77,8 @@ client::options restart_tolerant_options(const std::string& endpoint) {
 }
 
 std::uint64_t rss_kib(int pid) {
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
-  }
-  return 0;
+  const auto value = proc_status_field(pid, "VmRSS");
+  return value.empty() ? 0 : std::stoull(value);
 }
 
 }  // namespace
