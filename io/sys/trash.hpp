@@ -47,7 +47,7 @@ class trash {
   // Queues <dir>/`trash_name(name)`, which the caller has renamed there, for deletion.
   void add(std::string_view name);
 
-  // Files queued or being cut, and bytes given back so far (for tests and status).
+  // Files queued or being cut, and bytes given back so far (what the tests watch).
   std::size_t pending() const;
   std::uint64_t freed_bytes() const;
 
