@@ -413,6 +413,10 @@ class keyspace {
   void fix_capture();
   // Where the capture's walk goes on: the first key, or the one after the last it reached.
   tree::const_iterator next_capture_key();
+  // Brings a block's first cache lines toward the cache; changes nothing. A capture asks for the
+  // block this many keys ahead of the one it encodes.
+  static void prefetch_block(const version_block* b) noexcept;
+  static constexpr std::size_t prefetch_distance = 8;
   // Whether a batch being encoded on another thread may reach `key`'s blocks.
   bool pinned(std::string_view key) const noexcept {
     return !pinned_.empty() && key >= pinned_.front().first && key <= pinned_.back().second;
