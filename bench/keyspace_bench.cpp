@@ -3,7 +3,8 @@
 // the structure kvnode kept before the keyspace (unordered, no history). Loads `--keys` keys of
 // `--value-size` bytes, then times random point reads and overwrites, and reports the resident
 // memory the load added. One structure per process run (--structure), so that each RSS figure is
-// its own; the same allocator as kvnode (jemalloc).
+// its own; the same allocator as kvnode (jemalloc). The keyspace is then captured once as a
+// snapshot's thread captures it (the time per key).
 //
 //   keyspace_bench --structure hash --keys 1000000
 //   keyspace_bench --structure keyspace --keys 1000000 --history 0 --order random
@@ -31,6 +32,7 @@
 #include <cstring>
 #include <new>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -104,6 +106,27 @@ struct keyspace_side {
     if (rev > history + ks.compacted()) ks.compact(rev - history);
   }
   bool get(const std::string& k) const { return ks.get(k).has_value(); }
+  // A snapshot's capture as the snapshot thread runs it: pin 1024 keys, encode them (here into a
+  // count of the bytes a chunk would hold), release; returns the nanoseconds per key.
+  double capture() {
+    std::uint64_t keys = 0;
+    std::uint64_t bytes = 0;
+    const auto t0 = clock_type::now();
+    ks.begin_batched_capture();
+    kv::keyspace::capture_batch batch;
+    while (ks.pin_batch(batch, 1024)) {
+      kv::keyspace::encode(batch, [&](const kv::captured_key& k) {
+        ++keys;
+        bytes += k.key.size();
+        for (const auto& v : k.versions) bytes += v.value.size() + 32;
+      });
+      ks.release_batch();
+    }
+    ks.end_batched_capture();
+    const auto ns = std::chrono::duration<double, std::nano>(clock_type::now() - t0).count();
+    if (keys == 0 || bytes == 0) throw std::runtime_error("keyspace_bench: the capture saw no keys");
+    return ns / static_cast<double>(keys);
+  }
 };
 
 template <typename Side>
@@ -137,20 +160,23 @@ void run(Side& side, const options& o) {
   for (const auto& k : keys) side.put(k, value);
   auto put_s = std::chrono::duration<double>(clock_type::now() - t0).count();
   const auto rss_after = kv::bench::own_resident_bytes();
+  double capture_ns = 0;  // the hash set has no capture
+  if constexpr (requires { side.capture(); }) capture_ns = side.capture();
 
   const double per_key = static_cast<double>(rss_loaded - rss_before) / static_cast<double>(o.keys);
   if (o.json) {
     fmt::print("{{\"structure\":\"{}\",\"order\":\"{}\",\"keys\":{},\"value_size\":{},\"history\":{},\"load_ns_per_key\":{:.0f},"
                "\"slowest_load_put_ms\":{:.3f},\"get_ns\":{:.0f},\"overwrite_ns\":{:.0f},\"rss_bytes_per_key\":{:.1f},"
-               "\"rss_after_overwrites_mib\":{:.1f}}}\n",
+               "\"rss_after_overwrites_mib\":{:.1f},\"capture_ns_per_key\":{:.0f}}}\n",
                o.structure, o.order, o.keys, o.value_size, o.history, load_s * 1e9 / o.keys, slowest_ms, get_s * 1e9 / o.ops,
-               put_s * 1e9 / o.ops, per_key, (rss_after - rss_before) / 1048576.0);
+               put_s * 1e9 / o.ops, per_key, (rss_after - rss_before) / 1048576.0, capture_ns);
   } else {
     fmt::print("{}: {} keys of {} B loaded in {} order: {:.0f} ns/key (slowest put {:.3f} ms), get {:.0f} ns, overwrite "
                "{:.0f} ns; RSS {:.1f} B/key after the load, {:.1f} MiB after {} overwrites (found {})\n",
                o.structure, o.keys, o.value_size, o.order, load_s * 1e9 / o.keys, slowest_ms, get_s * 1e9 / o.ops,
                put_s * 1e9 / o.ops,
                per_key, (rss_after - rss_before) / 1048576.0, o.ops, found);
+    if (capture_ns > 0) fmt::print("{}: a snapshot's capture (pin, encode, release) {:.0f} ns/key\n", o.structure, capture_ns);
   }
 }
 
