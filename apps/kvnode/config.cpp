@@ -106,7 +106,8 @@ constexpr value_names<huge_pages_mode, 3> huge_pages_names{
 constexpr value_names<send_offload_mode, 2> send_offload_names{
     {{"when-busy", send_offload_mode::when_busy}, {"always", send_offload_mode::always}}};
 constexpr value_names<fsync_policy, 2> fsync_names{{{"always", fsync_policy::always}, {"never", fsync_policy::never}}};
-constexpr value_names<wal_io, 2> wal_io_names{{{"direct", wal_io::direct}, {"buffered", wal_io::buffered}}};
+constexpr value_names<wal_io, 3> wal_io_names{
+    {{"auto", wal_io::automatic}, {"direct", wal_io::direct}, {"buffered", wal_io::buffered}}};
 constexpr value_names<snapshot_capture, 3> snapshot_capture_names{{{"thread", snapshot_capture::thread},
                                                                    {"event-loop", snapshot_capture::event_loop},
                                                                    {"fork", snapshot_capture::fork}}};

@@ -279,7 +279,7 @@ void log::open_active_segment() {
 }
 
 void log::open_direct(const std::filesystem::path& path) {
-  if (opts_.io != io_mode::direct || !opts_.sync) return;
+  if (opts_.io == io_mode::buffered || !opts_.sync) return;
   int fd = ::open(path.c_str(), O_RDWR | direct_open_flags | O_CLOEXEC);
   if (fd < 0 && errno == EINVAL) {
     spdlog::warn("WAL: the file system of {} does not support direct I/O; writing through the page cache "
@@ -405,7 +405,7 @@ asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
     // latest of them: syncing many small batches at once costs more than it saves.
     while (!pending_.empty() && in_flight_.size() < opts_.syncs_in_flight &&
            (in_flight_.empty() || pending_.front().records >= in_flight_.back().b.records) &&
-           !shares_block_with_in_flight()) {
+           !switch_pending() && !shares_block_with_in_flight()) {
       auto size = pending_.front().bytes.size() + (active_offset_ == 0 ? hard_state_batch().size() : 0);
       auto where = place(size);
       if (where == placement::wait) {
@@ -446,6 +446,51 @@ asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
     } else {
       co_await wake_.wait();
     }
+  }
+}
+
+bool log::switch_pending() {
+  if (opts_.io != io_mode::automatic || !direct_open()) return false;
+  const bool held = choice_.falling_back();
+  const bool want = choice_.direct(std::chrono::steady_clock::now());
+  if (held && !choice_.falling_back()) spdlog::info("WAL: trying direct writes again");
+  if (want == use_direct_) return false;
+  if (!in_flight_.empty()) return true;  // the other path's writes first
+  use_direct_ = want;
+  return false;
+}
+
+void log::advance_tail(const in_flight_write& w) {
+  // The block holding w.end, from its start: the old tail and all of w's bytes if w ends in the
+  // block it began in, else the last bytes of w.
+  const auto keep = w.end - io::aligned_buffer::round_down(w.end);
+  const auto added = w.first.size() + w.b.bytes.size();
+  if (keep > added) {
+    tail_.append(w.first);
+    tail_.append(w.b.bytes);
+    return;
+  }
+  tail_.clear();
+  if (keep > w.b.bytes.size()) tail_.append(w.first, w.first.size() - (keep - w.b.bytes.size()));
+  tail_.append(w.b.bytes, w.b.bytes.size() - std::min<std::uint64_t>(keep, w.b.bytes.size()));
+}
+
+void log::note_completion(const in_flight_write& w) {
+  const auto now = std::chrono::steady_clock::now();
+  switch (choice_.completed(w.direct, now - w.submitted, now)) {
+    case io_choice::verdict::fell_back:
+      spdlog::warn("WAL: direct writes are slow (median {} µs of the last ones, limit {} µs; on this kind of "
+                   "machine a CPU kept busy delays their completion); writing through the page cache for {} s",
+                   std::chrono::duration_cast<std::chrono::microseconds>(choice_.direct_median()).count(),
+                   std::chrono::duration_cast<std::chrono::microseconds>(choice_.limit()).count(),
+                   std::chrono::duration_cast<std::chrono::seconds>(choice_.hold()).count());
+      break;
+    case io_choice::verdict::proved:
+      spdlog::info("WAL: direct writes are fast again (median {} µs)",
+                   std::chrono::duration_cast<std::chrono::microseconds>(choice_.direct_median()).count());
+      break;
+    case io_choice::verdict::none:
+      break;
   }
 }
 
@@ -499,6 +544,7 @@ void log::start_write(batch b) {
   if (active_offset_ == 0) w.first = hard_state_batch();
   w.offset = active_offset_;
   w.end = active_offset_ + w.first.size() + w.b.bytes.size();
+  if (opts_.io == io_mode::automatic && direct_open()) choice_.started(use_direct_);
   if (direct_io()) {
     prepare_direct(w);
   } else {
@@ -507,6 +553,7 @@ void log::start_write(batch b) {
     w.iov[n++] = {w.b.bytes.data(), w.b.bytes.size()};
     w.iov_count = n;
     w.write_offset = w.offset;
+    if (direct_open()) advance_tail(w);
   }
   active_offset_ = w.end;
   segments_.back().max_index = std::max(segments_.back().max_index, w.b.last_index);
@@ -541,6 +588,7 @@ asio::awaitable<void> log::write(in_flight_write* w) {
   std::uint64_t total = 0;
   for (const auto& v : iov) total += v.iov_len;
   int rc = 0;
+  w->submitted = std::chrono::steady_clock::now();
   if (w->direct) {
     rc = co_await ring_.write(direct_fd_.get(), iov, w->write_offset);
   } else if (opts_.sync) {
@@ -560,6 +608,7 @@ asio::awaitable<void> log::write(in_flight_write* w) {
                           w->write_offset, path.string(), rc));
   }
   w->done = true;
+  if (opts_.io == io_mode::automatic && opts_.sync) note_completion(*w);
   // Batches become durable in log order: the first one not done holds back those after it.
   bool advanced = false;
   while (!in_flight_.empty() && in_flight_.front().done) {
@@ -567,6 +616,7 @@ asio::awaitable<void> log::write(in_flight_write* w) {
     if (front.b.last_index != 0) durable_index_ = front.b.last_index;
     durable_offset_ = front.end;
     ++stats_.batches;
+    if (front.direct) ++stats_.direct_batches;
     stats_.records += front.b.records;
     durable_records_ += front.b.records;
     // The writers of this batch are answered now and will likely write again at once.
@@ -672,7 +722,7 @@ asio::awaitable<void> log::prepare_spare() {
   if (opts_.sync) {
     if (int rc = co_await ring_.fsync(fd); rc < 0) fail_stop(fmt::format("fsync {}: {}", path.string(), std::strerror(-rc)));
   }
-  if (direct_io()) {
+  if (direct_open()) {
     // Opened for direct I/O now, so a rotation only renames. If this fails the next segment is
     // written through the page cache (rotate() says so).
     int direct_fd = co_await ring_.openat(dir_fd_.get(), spare_name, O_RDWR | direct_open_flags | O_CLOEXEC, 0);
@@ -696,7 +746,7 @@ asio::awaitable<void> log::rotate() {
     }
   }
   active_fd_ = std::move(spare_fd_);
-  if (direct_io() && !spare_direct_fd_) {
+  if (direct_open() && !spare_direct_fd_) {
     spdlog::warn("WAL: cannot open {} for direct I/O; writing through the page cache from now on",
                  segment_path(seq).string());
   }

@@ -43,11 +43,18 @@
 // through the page cache and fsynced. A file system without O_DIRECT (EINVAL) gets the
 // buffered path, with a warning.
 //
+// io_mode::automatic switches between the two paths batch by batch as io_choice says. A switch
+// waits until no write is in flight, so the two paths never write the same block at once; the
+// log keeps tail_ on both paths, so a direct write after buffered ones rewrites the right bytes
+// (the kernel drops the clean cached pages a direct write covers), and a buffered write after
+// direct ones reads its partial page back from the disk.
+//
 // A failed write or sync is fatal (fail_stop): the node stops rather than acknowledge data
 // that may not be on disk.
 //
 // Threading: owned by the node's event-loop thread, like the uring it submits to.
 
+#include "core/wal/io_choice.hpp"
 #include "core/wal/record.hpp"
 #include "raft/message.hpp"
 #include "io/sys/aligned_buffer.hpp"
@@ -73,8 +80,10 @@ using raft::entry;
 using raft::hard_state;
 
 // How batches reach the disk when `sync` is on (see the class comment): one O_DIRECT|O_DSYNC
-// write each, or a buffered write and an fdatasync. Without sync, always buffered.
-enum class io_mode : std::uint8_t { direct, buffered };
+// write each, or a buffered write and an fdatasync, or (automatic) direct while direct writes
+// complete in about the disk's time and buffered for a while when they do not (io_choice.hpp).
+// Without sync, always buffered.
+enum class io_mode : std::uint8_t { direct, buffered, automatic };
 
 struct options {
   std::filesystem::path dir;
@@ -91,6 +100,7 @@ struct options {
   // Where segments a snapshot covers go (renamed, then deleted a slice at a time); nullptr, or
   // short of space: unlinked at once.
   io::trash* trash = nullptr;
+  io_choice::settings choice;  // io_mode::automatic: when to leave direct I/O, and for how long
 };
 
 struct segment_info {
@@ -156,9 +166,11 @@ class log {
   asio::awaitable<void> compact(std::uint64_t index);
 
   std::size_t segment_count() const noexcept { return segments_.size(); }
-  // Whether batches are written with direct I/O: options().io is direct, sync is on, and the
-  // file system took O_DIRECT.
-  bool direct_io() const noexcept { return static_cast<bool>(direct_fd_); }
+  // Whether the next batch is written with direct I/O: options().io is direct (or automatic, and
+  // io_choice says direct), sync is on, and the file system took O_DIRECT.
+  bool direct_io() const noexcept { return direct_open() && use_direct_; }
+  // io_mode::automatic: how many times direct writes were slow and the log fell back to buffered.
+  std::uint64_t io_fallbacks() const noexcept { return choice_.fallbacks(); }
 
   // True while the log is about to run out of room or has (the disk is full): the next segment
   // cannot be prepared and less than max_batch_bytes is left in the active one, or a batch
@@ -175,6 +187,7 @@ class log {
     std::uint64_t batches = 0;
     std::uint64_t records = 0;
     std::uint64_t bytes = 0;
+    std::uint64_t direct_batches = 0;  // of the batches, those written with direct I/O
   };
   const stats& written() const noexcept { return stats_; }
 
@@ -195,12 +208,21 @@ class log {
     std::uint64_t write_offset = 0;
     iovec iov[2];
     int iov_count = 0;
+    std::chrono::steady_clock::time_point submitted;
     std::uint64_t offset = 0;  // of the records in the segment
     std::uint64_t end = 0;
     bool done = false;
   };
 
   void open_active_segment();
+  // Whether the active segment is open for direct I/O (whichever path the next batch takes).
+  bool direct_open() const noexcept { return static_cast<bool>(direct_fd_); }
+  // io_mode::automatic: whether the next batches should change path; the switch waits until no
+  // write is in flight (then returns false, having switched).
+  bool switch_pending();
+  // Keeps tail_ (the active segment's partial last block) across a buffered write of `w`.
+  void advance_tail(const in_flight_write& w);
+  void note_completion(const in_flight_write& w);
   // Opens the active segment for direct I/O and loads its tail block, if options().io asks for
   // it; a file system without O_DIRECT leaves the buffered path, with a warning.
   void open_direct(const std::filesystem::path& path);
@@ -242,6 +264,8 @@ class log {
   // partial block, from the block's start to active_offset_ (everything submitted so far).
   io::unique_fd direct_fd_;
   std::string tail_;
+  bool use_direct_ = true;  // automatic: the path io_choice chose last; otherwise always true
+  io_choice choice_{opts_.choice};
   std::vector<io::aligned_buffer> spare_blocks_;  // written batches' aligned buffers
   std::uint64_t active_offset_ = 0;   // where the next batch goes in the active segment
   std::uint64_t durable_offset_ = 0;  // everything before it in the active segment is durable

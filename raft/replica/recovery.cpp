@@ -17,6 +17,15 @@ using replica_detail::since;
 
 namespace {
 
+wal::io_mode wal_mode(wal_io io) {
+  switch (io) {
+    case wal_io::direct: return wal::io_mode::direct;
+    case wal_io::buffered: return wal::io_mode::buffered;
+    case wal_io::automatic: return wal::io_mode::automatic;
+  }
+  return wal::io_mode::buffered;
+}
+
 // How many keys the entries set, at most: sizes the state machine before a replay.
 std::uint64_t keys_written(const std::vector<raft::entry>& entries) {
   std::uint64_t keys = 0;
@@ -45,13 +54,14 @@ void store::recover() {
   auto snapshot_index = snapshot_path ? snapshot::read_header(*snapshot_path).index : 0;
 
   // Two cores: read the log on a helper thread while this one loads the snapshot.
-  wal::options opts{dir_,
-                    cfg_.segment_bytes,
-                    cfg_.max_batch_bytes,
-                    cfg_.fsync == fsync_policy::always,
-                    cfg_.wal_io_mode == wal_io::direct ? wal::io_mode::direct : wal::io_mode::buffered,
-                    static_cast<std::size_t>(cfg_.syncs_in_flight),
-                    cfg_.group_commit_delay};
+  wal::options opts;
+  opts.dir = dir_;
+  opts.segment_bytes = cfg_.segment_bytes;
+  opts.max_batch_bytes = cfg_.max_batch_bytes;
+  opts.sync = cfg_.fsync == fsync_policy::always;
+  opts.io = wal_mode(cfg_.wal_io_mode);
+  opts.syncs_in_flight = static_cast<std::size_t>(cfg_.syncs_in_flight);
+  opts.group_commit_delay = cfg_.group_commit_delay;
   opts.trash = &trash_;
   auto log_read = std::async(std::launch::async, [&] {
     auto log_start = std::chrono::steady_clock::now();

@@ -22,6 +22,7 @@ enum class fsync_policy : std::uint8_t {
 enum class wal_io : std::uint8_t {
   direct,    // one O_DIRECT|O_DSYNC write per batch, issued inline by io_uring
   buffered,  // a write and an fdatasync, run on io_uring's worker threads
+  automatic, // direct while direct writes complete in the disk's time, else buffered for a while
 };
 
 // Where a snapshot's capture runs (docs/storage.md, "Snapshots").
@@ -43,7 +44,7 @@ struct compaction_options {
 
 struct storage_config {
   fsync_policy fsync = fsync_policy::always;
-  wal_io wal_io_mode = wal_io::buffered;  // direct only with fsync = always (docs/storage.md)
+  wal_io wal_io_mode = wal_io::automatic;  // direct only with fsync = always (docs/storage.md)
   // Size each WAL segment file is preallocated to; a new segment starts when it is full.
   std::uint64_t segment_bytes = 64ull << 20;
   // A group-commit batch stops growing at this size; the next batch takes the rest.

@@ -36,9 +36,11 @@ struct write_group {
 };
 
 // Opens the log, then writes each group as its own batch (waiting for it to be durable before
-// queueing the next), and closes. Returns what recovery found before the writes.
+// queueing the next), and closes. Returns what recovery found before the writes; `written`, if
+// set, receives the log's counts of what it wrote.
 inline wal::recovered write_log(const wal::options& opts, const std::vector<write_group>& groups,
-                                std::uint64_t after_index = 0, std::uint64_t compact_to = 0) {
+                                std::uint64_t after_index = 0, std::uint64_t compact_to = 0,
+                                wal::log::stats* written = nullptr) {
   wal::recovered out = wal::log::read(opts, after_index);
   run_async([&](asio::io_context& ctx) -> asio::awaitable<void> {
     using namespace asio::experimental::awaitable_operators;
@@ -56,6 +58,7 @@ inline wal::recovered write_log(const wal::options& opts, const std::vector<writ
         ++batches_done;
       }
       if (compact_to != 0) co_await log.compact(compact_to);
+      if (written != nullptr) *written = log.written();
       log.stop();
     };
     co_await (log.run([&](std::uint64_t) { durable.notify(); }) && driver());

@@ -360,7 +360,7 @@ BOOST_AUTO_TEST_CASE(invalid_enumerations) {
   e = error_of("[server]\nsend-threads = 1000\n");
   BOOST_TEST(contains(e, "server.send-threads"), e);
   e = error_of("[storage]\nwal-io = \"mmap\"\n");
-  BOOST_TEST(contains(e, "storage.wal-io: expected \"direct\" or \"buffered\", got \"mmap\""), e);
+  BOOST_TEST(contains(e, "storage.wal-io: expected \"auto\", \"direct\" or \"buffered\", got \"mmap\""), e);
   e = error_of("[server]\nlisten = \"localhost\"\n");
   BOOST_TEST(contains(e, "server.listen: expected \"host:port\""), e);
   e = error_of("[server]\nlisten = \"localhost:99999\"\n");

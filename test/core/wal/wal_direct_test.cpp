@@ -85,6 +85,43 @@ BOOST_AUTO_TEST_CASE(direct_and_buffered_writes_leave_identical_files) {
   BOOST_TEST(a.torn_bytes == 0u);
 }
 
+// io_mode::automatic changes path between batches (here every other batch or every third is
+// buffered, as its samples are): the log keeps the tail block on both paths, so the files are
+// still byte for byte those of buffered writes, across rotations and a reopen.
+BOOST_AUTO_TEST_CASE(switching_paths_between_batches_leaves_identical_files) {
+  for (std::size_t every : {2u, 3u}) {
+    temp_dir mixed_dir;
+    temp_dir buffered_dir;
+    auto mixed = with_io(small_wal(mixed_dir.path()), wal::io_mode::automatic);
+    mixed.choice.sample_every = every;
+    mixed.choice.slow = std::chrono::hours(1);  // never falls back here, however slow the disk
+    auto buffered = with_io(small_wal(buffered_dir.path()), wal::io_mode::buffered);
+    BOOST_REQUIRE(writes_direct(mixed));
+    std::uint64_t batches = 0;
+    std::uint64_t direct = 0;
+    for (auto [first, last] : {std::pair{1, 60}, std::pair{61, 90}}) {
+      wal::log::stats written;
+      write_log(mixed, assorted_groups(first, last), 0, 0, &written);
+      batches += written.batches;
+      direct += written.direct_batches;
+      write_log(buffered, assorted_groups(first, last));
+    }
+    BOOST_TEST(direct > 0u);
+    BOOST_TEST(direct < batches);
+    BOOST_TEST(batches - direct >= batches / every - 2);  // the samples
+    auto names = io::list_files(mixed_dir.path(), "", ".wal");
+    BOOST_REQUIRE(names == io::list_files(buffered_dir.path(), "", ".wal"));
+    BOOST_TEST(names.size() >= 3u);
+    for (const auto& name : names) {
+      BOOST_TEST((read_file(mixed_dir / name) == read_file(buffered_dir / name)), name << " every " << every);
+    }
+    auto a = read_log(mixed);
+    BOOST_TEST(a.entries.size() == read_log(buffered).entries.size());
+    BOOST_TEST(a.entries.back().index == 90u);
+    BOOST_TEST(a.torn_bytes == 0u);
+  }
+}
+
 // A direct write rewrites the acknowledged bytes of its first block. The disk makes only each
 // sector atomic, so a crash during it may leave any mix of its sectors old and new: every mix
 // keeps all acknowledged records and reads as the old log or, if nothing is missing, the new.

@@ -100,9 +100,17 @@ std::function<void(io::uring&)> fail_next(io::op_kind kind, int error) {
   return [=](io::uring& ring) { ring.inject_failure(kind, error); };
 }
 
-constexpr wal::io_mode both_io_modes[] = {wal::io_mode::direct, wal::io_mode::buffered};
+// Automatic writes its first batches direct (one in 16 is buffered, io_choice.hpp).
+constexpr wal::io_mode both_io_modes[] = {wal::io_mode::direct, wal::io_mode::buffered, wal::io_mode::automatic};
 
-const char* name_of(wal::io_mode io) { return io == wal::io_mode::direct ? "direct" : "buffered"; }
+const char* name_of(wal::io_mode io) {
+  switch (io) {
+    case wal::io_mode::direct: return "direct";
+    case wal::io_mode::buffered: return "buffered";
+    case wal::io_mode::automatic: return "auto";
+  }
+  return "?";
+}
 
 // A log whose first segment is already zero-filled, so that every write it issues next is a
 // batch (no zeros that may lack space without harm).
@@ -585,17 +593,21 @@ BOOST_AUTO_TEST_CASE(group_commit_delay_can_be_turned_off_while_a_batch_waits) {
   BOOST_TEST(lone_wait < std::chrono::seconds(2));
 }
 
-// A failed fdatasync must stop the process (fail-stop), and the write must not be acknowledged.
+// A failed fdatasync must stop the process (fail-stop), and the write must not be acknowledged,
+// on the buffered path and on the automatic one's buffered batches (here all of them).
 // (The direct path has no fdatasync: its O_DSYNC write fails instead, tested below.)
 BOOST_AUTO_TEST_CASE(failed_fdatasync_is_fatal) {
-  temp_dir dir;
-  auto opts = small_wal(dir.path());
-  opts.io = wal::io_mode::buffered;
-  auto out = run_failing_log(opts, fail_next(io::op_kind::fdatasync, EIO),
-                             [](wal::log& log) { log.append(1, 1, "doomed"); });
-  BOOST_TEST(out.durable.empty());  // no acknowledgement was sent
-  BOOST_REQUIRE(WIFEXITED(out.status));
-  BOOST_TEST(WEXITSTATUS(out.status) == fail_stop_exit_code);
+  for (auto io : {wal::io_mode::buffered, wal::io_mode::automatic}) {
+    temp_dir dir;
+    auto opts = small_wal(dir.path());
+    opts.io = io;
+    opts.choice.sample_every = 1;
+    auto out = run_failing_log(opts, fail_next(io::op_kind::fdatasync, EIO),
+                               [](wal::log& log) { log.append(1, 1, "doomed"); });
+    BOOST_TEST(out.durable.empty(), name_of(io));  // no acknowledgement was sent
+    BOOST_REQUIRE(WIFEXITED(out.status));
+    BOOST_TEST(WEXITSTATUS(out.status) == fail_stop_exit_code, name_of(io));
+  }
 }
 
 // A batch's write failing (EIO), or finding no space in the preallocated segment (ENOSPC: a
