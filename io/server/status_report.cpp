@@ -30,6 +30,8 @@ std::vector<protocol::status_field> status_report(const store& st, const search:
       {"snapshot_index", st.snapshot_index()},
       {"wal_batches", st.log().written().batches},
       {"wal_records", st.log().written().records},
+      {"wal_direct_batches", st.log().written().direct_batches},
+      {"wal_io_fallbacks", st.log().io_fallbacks()},
       {"revision", st.state().revision()},
       {"compacted_revision", st.state().compacted_revision()},
       {"keys", st.state().key_count()},
