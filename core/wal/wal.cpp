@@ -479,10 +479,10 @@ void log::note_completion(const in_flight_write& w) {
   const auto now = std::chrono::steady_clock::now();
   switch (choice_.completed(w.direct, now - w.submitted, now)) {
     case io_choice::verdict::fell_back:
-      spdlog::warn("WAL: direct writes are slow (median {} µs of the last ones, limit {} µs; on this kind of "
-                   "machine a CPU kept busy delays their completion); writing through the page cache for {} s",
+      spdlog::warn("WAL: direct writes are slow (median {} µs over the last {}, limit {} µs: with every CPU busy "
+                   "the kernel completes them late); writing through the page cache for {} s",
                    std::chrono::duration_cast<std::chrono::microseconds>(choice_.direct_median()).count(),
-                   std::chrono::duration_cast<std::chrono::microseconds>(choice_.limit()).count(),
+                   opts_.choice.window, std::chrono::duration_cast<std::chrono::microseconds>(choice_.limit()).count(),
                    std::chrono::duration_cast<std::chrono::seconds>(choice_.hold()).count());
       break;
     case io_choice::verdict::proved:
