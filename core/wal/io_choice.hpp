@@ -10,13 +10,15 @@
 // choice compares the two paths under the same load: while direct, one batch in `sample_every`
 // is written buffered, and direct goes on while the median of the last `window` direct writes
 // stays at or below `ratio` times the median of the last buffered ones, or at or below `slow`.
-// Waiting for the tick makes a direct write 10-20 times slower than a buffered one; under a load
-// that keeps every core busy, with large batches, direct writes take about twice as long as
-// buffered ones but carry larger batches and cost less CPU per write, so that is no reason to
-// change (docs/benchmarks.md, "WAL direct I/O").
+// Waiting for a tick of 4 ms (HZ=250) makes a direct write take 3.3-3.9 ms at the median, 10-20
+// times a buffered one. Under a load that keeps every core busy with large batches, direct writes
+// took 1.0-2.1 ms, up to four times the buffered ones, yet carried more writes each for less CPU
+// per write: no reason to change, hence `slow` between the two (docs/benchmarks.md, "WAL direct
+// I/O"). With a 1 ms tick a starved direct write is not told apart, and loses at most about that.
 // Past it, buffered for `first_hold`, then direct again for a probe, judged the same way. A probe
-// that fails doubles the hold, up to `max_hold`; one that passes resets it. No verdict is given
-// before `min_buffered` buffered writes were seen.
+// that fails doubles the hold, up to `max_hold` (short, so that a path that lost under a burst
+// is retried soon after it); one that passes resets it. No verdict is given before
+// `min_buffered` buffered writes were seen.
 //
 // A deterministic core: the caller passes the time and the measurements, and logs the verdicts.
 // Threading: owned by the WAL's thread.
@@ -37,9 +39,9 @@ class io_choice {
     std::size_t min_buffered = 4;
     std::size_t sample_every = 16;  // while direct: one batch in this many is written buffered (1: all)
     std::size_t ratio = 4;
-    std::chrono::microseconds slow{1000};
+    std::chrono::microseconds slow{2500};
     std::chrono::seconds first_hold{10};
-    std::chrono::seconds max_hold{600};
+    std::chrono::seconds max_hold{60};
   };
   // What a completion changed.
   enum class verdict : std::uint8_t {
