@@ -93,8 +93,10 @@ BOOST_AUTO_TEST_CASE(every_operation) {
     BOOST_TEST(st->number("applied_index") == b->index + 1);
     BOOST_TEST(st->number("revision") == b->revision + 1);
     BOOST_TEST(st->number("connections") >= 1u);
-    // Each write above was its own group commit; direct ones only where the file system has O_DIRECT.
-    BOOST_TEST(st->number("wal_batches") >= 8u);
+    // The writes above went to the WAL in some group commits (direct ones only where the file
+    // system has O_DIRECT); too few for the automatic path to judge, so it never fell back.
+    BOOST_TEST(st->number("wal_batches") >= 1u);
+    BOOST_TEST(st->number("wal_records") >= st->number("wal_batches"));
     BOOST_TEST(st->number("wal_direct_batches") <= st->number("wal_batches"));
     BOOST_TEST(st->number("wal_io_fallbacks") == 0u);
   });
