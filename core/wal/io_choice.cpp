@@ -20,8 +20,8 @@ void io_choice::window::add(clock::duration d) {
 io_choice::clock::duration io_choice::window::median() const {
   if (count_ == 0) return clock::duration::zero();
   // After a clear the newest `count_` entries are the valid ones; their order does not matter.
-  std::vector<clock::duration> v;
-  v.reserve(count_);
+  auto& v = sorted_;
+  v.clear();
   for (std::size_t i = 0; i < count_; ++i) v.push_back(times_[(next_ + times_.size() - 1 - i) % times_.size()]);
   auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
   std::nth_element(v.begin(), mid, v.end());

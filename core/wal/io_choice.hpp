@@ -76,7 +76,7 @@ class io_choice {
   // The last n completion times, oldest overwritten first.
   class window {
    public:
-    explicit window(std::size_t n) : times_(n) {}
+    explicit window(std::size_t n) : times_(n) { sorted_.reserve(n); }
     void add(clock::duration d);
     bool full() const noexcept { return count_ >= times_.size(); }
     std::size_t count() const noexcept { return count_; }
@@ -85,6 +85,7 @@ class io_choice {
 
    private:
     std::vector<clock::duration> times_;
+    mutable std::vector<clock::duration> sorted_;  // median()'s scratch: no allocation per batch
     std::size_t count_ = 0;  // added since the last clear (capped at the size)
     std::size_t next_ = 0;
   };

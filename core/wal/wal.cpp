@@ -450,7 +450,7 @@ asio::awaitable<void> log::run(std::function<void(std::uint64_t)> on_durable) {
 }
 
 bool log::switch_pending() {
-  if (opts_.io != io_mode::automatic || !direct_open()) return false;
+  if (!choosing_path()) return false;
   const bool held = choice_.falling_back();
   const bool want = choice_.direct(std::chrono::steady_clock::now());
   if (held && !choice_.falling_back()) spdlog::info("WAL: trying direct writes again");
@@ -544,7 +544,7 @@ void log::start_write(batch b) {
   if (active_offset_ == 0) w.first = hard_state_batch();
   w.offset = active_offset_;
   w.end = active_offset_ + w.first.size() + w.b.bytes.size();
-  if (opts_.io == io_mode::automatic && direct_open()) choice_.started(use_direct_);
+  if (choosing_path()) choice_.started(use_direct_);
   if (direct_io()) {
     prepare_direct(w);
   } else {
@@ -588,7 +588,7 @@ asio::awaitable<void> log::write(in_flight_write* w) {
   std::uint64_t total = 0;
   for (const auto& v : iov) total += v.iov_len;
   int rc = 0;
-  w->submitted = std::chrono::steady_clock::now();
+  if (choosing_path()) w->submitted = std::chrono::steady_clock::now();
   if (w->direct) {
     rc = co_await ring_.write(direct_fd_.get(), iov, w->write_offset);
   } else if (opts_.sync) {
@@ -608,7 +608,7 @@ asio::awaitable<void> log::write(in_flight_write* w) {
                           w->write_offset, path.string(), rc));
   }
   w->done = true;
-  if (opts_.io == io_mode::automatic && opts_.sync) note_completion(*w);
+  if (choosing_path()) note_completion(*w);
   // Batches become durable in log order: the first one not done holds back those after it.
   bool advanced = false;
   while (!in_flight_.empty() && in_flight_.front().done) {

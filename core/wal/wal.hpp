@@ -208,7 +208,7 @@ class log {
     std::uint64_t write_offset = 0;
     iovec iov[2];
     int iov_count = 0;
-    std::chrono::steady_clock::time_point submitted;
+    std::chrono::steady_clock::time_point submitted;  // when choosing_path()
     std::uint64_t offset = 0;  // of the records in the segment
     std::uint64_t end = 0;
     bool done = false;
@@ -217,6 +217,9 @@ class log {
   void open_active_segment();
   // Whether the active segment is open for direct I/O (whichever path the next batch takes).
   bool direct_open() const noexcept { return static_cast<bool>(direct_fd_); }
+  // io_mode::automatic with the segment open for direct I/O (so sync is on): io_choice picks each
+  // batch's path and is told each write's completion time.
+  bool choosing_path() const noexcept { return opts_.io == io_mode::automatic && direct_open(); }
   // io_mode::automatic: whether the next batches should change path; the switch waits until no
   // write is in flight (then returns false, having switched).
   bool switch_pending();

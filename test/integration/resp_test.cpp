@@ -31,7 +31,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A node, with the Redis protocol on the free port the harness gives it.
 // A /proc/<pid>/status field in kB (VmRSS, VmHWM: the peak).
 long status_kb(pid_t pid, std::string_view field) {
   const auto value = proc_status_field(pid, field);
