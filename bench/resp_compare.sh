@@ -2,7 +2,8 @@
 # redis-benchmark against Redis (appendonly yes, appendfsync always: durable per write, like
 # kvnode) and against kvnode's Redis-protocol port, shape by shape back to back in one run, with
 # each server's CPU time per request (user + system from /proc, with what a run leaves behind, such as a
-# snapshot or a log rewrite finishing, divided by the requests). Then
+# snapshot or a log rewrite finishing, divided by the requests) and the load generator's share of
+# a core while it ran against each (Redis/kvnode: at 100 % the tool is the limit). Then
 # kvnode's two protocols under one load generator (kvbench, and kvbench --resp), alternated, for
 # the CPU per request each costs on the same node (the Redis protocol's parser and replies must
 # not be what costs). A one-client SET is also set against the floor floor_probe measures first.
@@ -102,24 +103,28 @@ read -r FLOOR_US BEST_US BEST_HOW < <("$BUILD/bin/floor_probe" --dir "$WORK" --s
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(redis-server --version | grep -o 'v=[0-9.]*'), kvnode $(git -C "$ROOT" rev-parse --short HEAD)"
 echo "# floor of a one-client durable write now: loopback round trip + write+fdatasync $FLOOR_US µs; with the fastest durable write ($BEST_HOW) $BEST_US µs"
 echo "# ${VALUE}-byte values, $KEYS keys, Redis log rewrite $REDIS_REWRITE, kvnode's search index enabled=$INDEX${NODE:+, [node] $NODE}${SERVER:+, [server] $SERVER}; redis-benchmark against both, Redis then kvnode for each shape"
-printf '%-5s %3s %3s %12s %12s %6s %16s %16s %10s %10s\n' test c P "redis req/s" "kvnode req/s" ratio \
-  "redis p50/p99" "kvnode p50/p99" "redis µs" "kvnode µs"
+printf '%-5s %3s %3s %12s %12s %6s %16s %16s %10s %10s %11s\n' test c P "redis req/s" "kvnode req/s" ratio \
+  "redis p50/p99" "kvnode p50/p99" "redis µs" "kvnode µs" "tool %CPU"
 
-# One redis-benchmark run against port $1 (server pid $2): "rps p50 p99 cpu_us_per_request".
+# One redis-benchmark run against port $1 (server pid $2): "rps p50 p99 cpu_us_per_request
+# tool_cpu_percent", the last the load generator's own CPU time over its run's wall time (one
+# thread: near 100 % it, not the server, sets the pace).
 run() {
   local port=$1 pid=$2 test=$3 c=$4 P=$5 n=$6 before after line
   settle "$pid"
   before=$(cpu_ticks "$pid")
-  line=$(redis-benchmark -h 127.0.0.1 -p "$port" -t "$test" -c "$c" -P "$P" -n "$n" -d "$VALUE" -r "$KEYS" --csv \
-    --precision 3 | grep -v '^"test"' | tail -1)
+  { TIMEFORMAT='%R %U %S'; time redis-benchmark -h 127.0.0.1 -p "$port" -t "$test" -c "$c" -P "$P" -n "$n" -d "$VALUE" \
+    -r "$KEYS" --csv --precision 3 >"$WORK/tool.out"; } 2>"$WORK/tool.time"
+  line=$(grep -v '^"test"' "$WORK/tool.out" | tail -1)
   settle "$pid"
   after=$(cpu_ticks "$pid")
-  python3 - "$line" "$before" "$after" "$TICK" "$n" <<'PY'
+  python3 - "$line" "$before" "$after" "$TICK" "$n" $(tail -1 "$WORK/tool.time") <<'PY'
 import sys
 f = [x.strip('"') for x in sys.argv[1].split(",")]
-before, after, tick, n = (float(x) for x in sys.argv[2:])
+before, after, tick, n = (float(x) for x in sys.argv[2:6])
+wall, user, sys_ = (float(x) for x in sys.argv[6:9])
 # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-print(f[1], f[4], f[6], f"{(after - before) / tick / n * 1e6:.1f}")
+print(f[1], f[4], f[6], f"{(after - before) / tick / n * 1e6:.1f}", f"{(user + sys_) / wall * 100:.0f}")
 PY
 }
 
@@ -129,11 +134,11 @@ for combo in $COMBOS; do
   [[ $c -gt 1 ]] && n=$((REQUESTS * 10))
   [[ $P -gt 1 ]] && n=$((REQUESTS * 50))
   for test in $TESTS; do
-    read -r r_rps r_p50 r_p99 r_cpu < <(run "$REDIS_PORT" "$REDIS_PID" "$test" "$c" "$P" "$n")
-    read -r k_rps k_p50 k_p99 k_cpu < <(run "$KV_RESP" "$KV_PID" "$test" "$c" "$P" "$n")
+    read -r r_rps r_p50 r_p99 r_cpu r_tool < <(run "$REDIS_PORT" "$REDIS_PID" "$test" "$c" "$P" "$n")
+    read -r k_rps k_p50 k_p99 k_cpu k_tool < <(run "$KV_RESP" "$KV_PID" "$test" "$c" "$P" "$n")
     [[ $test == set && $c == 1 && $P == 1 ]] && SET1_P50=("$r_p50" "$k_p50")
-    printf '%-5s %3s %3s %12.0f %12.0f %6.2f %16s %16s %10s %10s\n' "$test" "$c" "$P" "$r_rps" "$k_rps" \
-      "$(python3 -c "print($k_rps / $r_rps)")" "$r_p50/$r_p99" "$k_p50/$k_p99" "$r_cpu" "$k_cpu"
+    printf '%-5s %3s %3s %12.0f %12.0f %6.2f %16s %16s %10s %10s %11s\n' "$test" "$c" "$P" "$r_rps" "$k_rps" \
+      "$(python3 -c "print($k_rps / $r_rps)")" "$r_p50/$r_p99" "$k_p50/$k_p99" "$r_cpu" "$k_cpu" "$r_tool/$k_tool"
   done
 done
 
