@@ -20,7 +20,10 @@
 #      'huge-pages = "always"'), BUILD [build], REDIS_REWRITE: "off" [off], Redis's log never
 #      rewritten (as ../shared/peers' anchor runs it: its log and its recovery grow without bound),
 #      or "default", Redis 7's own rule (rewrite at 100 % growth past 64 MB, in a forked child whose
-#      CPU is counted), which is kvnode's default snapshot rule.
+#      CPU is counted), which is kvnode's default snapshot rule. PREFILL=1: first SET 3 x KEYS
+#      random keys into both servers (about 95 % of the keys then exist, and the measured SETs
+#      overwrite), where by default the runs start from empty servers and the first SETs mostly
+#      add keys (for kvnode, two B-tree inserts each: key order and SCAN's hash order).
 # Needs redis-server and redis-tools (cmake/install-deps.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -100,9 +103,14 @@ wait_port "$KV_RESP"
 # write+fdatasync on the data directory's file system (bench/floor_probe.cpp).
 read -r FLOOR_US BEST_US BEST_HOW < <("$BUILD/bin/floor_probe" --dir "$WORK" --samples "${FLOOR_SAMPLES:-1000}" --json |
   python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["floor_us"], j["best_floor_us"], j["best"].replace(" ", "_"))')
+if [[ ${PREFILL:-0} == 1 ]]; then
+  for port in "$REDIS_PORT" "$KV_RESP"; do
+    redis-benchmark -h 127.0.0.1 -p "$port" -t set -c 50 -P 16 -n $((KEYS * 3)) -d "$VALUE" -r "$KEYS" -q >/dev/null
+  done
+fi
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(redis-server --version | grep -o 'v=[0-9.]*'), kvnode $(git -C "$ROOT" rev-parse --short HEAD)"
 echo "# floor of a one-client durable write now: loopback round trip + write+fdatasync $FLOOR_US µs; with the fastest durable write ($BEST_HOW) $BEST_US µs"
-echo "# ${VALUE}-byte values, $KEYS keys, Redis log rewrite $REDIS_REWRITE, kvnode's search index enabled=$INDEX${NODE:+, [node] $NODE}${SERVER:+, [server] $SERVER}; redis-benchmark against both, Redis then kvnode for each shape"
+echo "# ${VALUE}-byte values, $KEYS keys, Redis log rewrite $REDIS_REWRITE,$([[ ${PREFILL:-0} == 1 ]] && echo " prefilled,") kvnode's search index enabled=$INDEX${NODE:+, [node] $NODE}${SERVER:+, [server] $SERVER}; redis-benchmark against both, Redis then kvnode for each shape"
 printf '%-5s %3s %3s %12s %12s %6s %16s %16s %10s %10s %11s\n' test c P "redis req/s" "kvnode req/s" ratio \
   "redis p50/p99" "kvnode p50/p99" "redis µs" "kvnode µs" "tool %CPU"
 
