@@ -237,10 +237,12 @@ const std::string& zeros() {
 
 bool is_lack_of_space(int error) noexcept { return error == ENOSPC || error == EDQUOT; }
 
-// Bytes the file system holding `dir` has free for this process; nullopt if it cannot say.
+// Bytes the file system holding `dir` has free for this process; nullopt if it cannot say. A
+// file system that reports no size at all (ramfs, some FUSE file systems: zero blocks in all)
+// says nothing of its free space either, and its writes are the test.
 std::optional<std::uint64_t> free_bytes(const std::filesystem::path& dir) {
   struct statvfs st {};
-  if (::statvfs(dir.c_str(), &st) != 0) return std::nullopt;
+  if (::statvfs(dir.c_str(), &st) != 0 || st.f_blocks == 0) return std::nullopt;
   return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
