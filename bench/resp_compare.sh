@@ -20,9 +20,9 @@
 #      'huge-pages = "always"'), BUILD [build], REDIS_REWRITE: "off" [off], Redis's log never
 #      rewritten (as ../shared/peers' anchor runs it: its log and its recovery grow without bound),
 #      or "default", Redis 7's own rule (rewrite at 100 % growth past 64 MB, in a forked child whose
-#      CPU is counted), which is kvnode's default snapshot rule. PREFILL=1: first SET 3 x KEYS
-#      random keys into both servers (about 95 % of the keys then exist, and the measured SETs
-#      overwrite), where by default the runs start from empty servers and the first SETs mostly
+#      CPU is counted), which is kvnode's default snapshot rule. PREFILL=1: first SET and INCR 3 x KEYS
+#      random keys into both servers (about 95 % of the keys and of INCR's counters then exist, and
+#      the measured SETs and INCRs overwrite), where by default the runs start from empty servers and the first SETs mostly
 #      add keys (for kvnode, two B-tree inserts each: key order and SCAN's hash order).
 # Needs redis-server and redis-tools (cmake/install-deps.sh).
 set -euo pipefail
@@ -105,7 +105,7 @@ read -r FLOOR_US BEST_US BEST_HOW < <("$BUILD/bin/floor_probe" --dir "$WORK" --s
   python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["floor_us"], j["best_floor_us"], j["best"].replace(" ", "_"))')
 if [[ ${PREFILL:-0} == 1 ]]; then
   for port in "$REDIS_PORT" "$KV_RESP"; do
-    redis-benchmark -h 127.0.0.1 -p "$port" -t set -c 50 -P 16 -n $((KEYS * 3)) -d "$VALUE" -r "$KEYS" -q >/dev/null
+    redis-benchmark -h 127.0.0.1 -p "$port" -t set,incr -c 50 -P 16 -n $((KEYS * 3)) -d "$VALUE" -r "$KEYS" -q >/dev/null
   done
 fi
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(redis-server --version | grep -o 'v=[0-9.]*'), kvnode $(git -C "$ROOT" rev-parse --short HEAD)"
