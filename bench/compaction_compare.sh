@@ -8,7 +8,8 @@
 #   bench/compaction_compare.sh
 #   SHAPES="50:1" RUNS=3 LOG_SIZE=32MiB bench/compaction_compare.sh
 #
-# The rule, on each side: kvnode `snapshot-log-size = LOG_SIZE` (no entry count, no percentage);
+# The rule, on each side: kvnode `snapshot-log-size = LOG_SIZE` (no entry count, no percentage),
+# and its history compaction as by default (Redis keeps no history; "without" turns both off);
 # Redis has no absolute size rule, so after the prefill the script rewrites the file once and sets
 # `auto-aof-rewrite-percentage` to LOG_SIZE as a percentage of the rewritten file (at a million
 # keys of 100 bytes 8 MiB is about 6 %), with `auto-aof-rewrite-min-size` LOG_SIZE. Both then
@@ -37,8 +38,12 @@ WORK=$(mktemp -d /tmp/kv_compaction_compare.XXXXXX)
 # Each run's server is started in a command substitution's subshell: its pid is kept in a file
 # for the cleanup to find.
 cleanup() {
-  [[ -f $WORK/pid ]] && kill "$(cat "$WORK/pid")" 2>/dev/null
-  sleep 0.2
+  if [[ -f $WORK/pid ]]; then
+    local pid
+    pid=$(cat "$WORK/pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -48,7 +53,7 @@ wait_port() { for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/nul
 cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
 TICK=$(getconf CLK_TCK)
 # Waits (up to 10 s) until process $1 is idle and has no child: a prefill's compaction is not
-# charged to the measured run.
+# charged to the measured run, and the run's own is.
 settle() {
   local before after
   for _ in $(seq 20); do
@@ -97,7 +102,10 @@ TOML
 # Redis compacts by growth since its last rewrite: rewrite once, then ask for LOG_SIZE of growth.
 redis_rule() {
   redis_cli bgrewriteaof >/dev/null
-  while redis_cli info persistence | grep -q 'aof_rewrite_in_progress:1\|aof_rewrite_scheduled:1'; do sleep 0.1; done
+  local info
+  while info=$(redis_cli info persistence) && [[ $info == *aof_rewrite_in_progress:1* || $info == *aof_rewrite_scheduled:1* ]]; do
+    sleep 0.1
+  done
   local base
   base=$(redis_cli info persistence | tr -d '\r' | awk -F: '$1 == "aof_base_size" {print $2}')
   local pct=$(( (LOG_MIB * 1048576 * 100 + base - 1) / base ))
@@ -108,7 +116,7 @@ redis_rule() {
 
 compactions() {
   if [[ $1 == redis ]]; then grep -c 'Background AOF rewrite finished successfully' "$DIR/log" || true
-  else grep -c 'snapshot at index .* written' "$DIR/log" || true; fi
+  else grep -c 'snapshot at index [0-9]* written' "$DIR/log" || true; fi
 }
 
 # One run: "rps p50 p99 cpu_us compactions redis_percentage" (- for kvnode, or without).
@@ -123,6 +131,7 @@ run() {
   before=$(cpu_ticks "$PID")
   line=$(redis-benchmark -p "$PORT" -t set -c "$c" -P "$P" -n "$n" -d "$VALUE" -r "$KEYS" --csv --precision 3 |
     grep -v '^"test"' | tail -1)
+  settle "$PID"  # a compaction the run started is charged to it, on both servers
   after=$(cpu_ticks "$PID")
   local done_after
   done_after=$(compactions "$server")
@@ -135,7 +144,7 @@ before, after, tick, n = (float(x) for x in sys.argv[2:6])
 print(f[1], f[4], f[6], f"{(after - before) / tick / n * 1e6:.1f}", sys.argv[6], sys.argv[7])
 PY
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+source "$ROOT/bench/common.sh"  # median
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(redis-server --version | grep -o 'v=[0-9.]*'), kvnode $(git -C "$ROOT" rev-parse --short HEAD)"
 echo "# SET, ${VALUE}-byte values over $KEYS keys (prefilled); with: compaction every ${LOG_MIB} MiB of log; without: none; medians of $RUNS"

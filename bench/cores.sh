@@ -72,7 +72,7 @@ run() {
   stop_node
   python3 -c "import json,sys; j=json.loads(sys.argv[1]); ops=j['ops']; print(f\"{j['ops_per_sec']:.0f} {($after - $before) / $TICK / ops * 1e6:.2f}\")" "$json"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+source "$ROOT/bench/common.sh"  # median
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); kvnode $(git -C "$ROOT" rev-parse --short HEAD), index $INDEX"
 echo "# variants cores/send-threads[/send-offload]: kvnode pinned (taskset -c) to the cores, kvbench not pinned;"

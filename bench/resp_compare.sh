@@ -20,12 +20,14 @@
 #      'huge-pages = "always"'), BUILD [build], REDIS_REWRITE: "off" [off], Redis's log never
 #      rewritten (as ../shared/peers' anchor runs it: its log and its recovery grow without bound),
 #      or "default", Redis 7's own rule (rewrite at 100 % growth past 64 MB, in a forked child whose
-#      CPU is counted), which is kvnode's default snapshot rule. PREFILL=1: first SET and INCR 3 x KEYS
-#      random keys into both servers (about 95 % of the keys and of INCR's counters then exist, and
-#      the measured SETs and INCRs overwrite), where by default the runs start from empty servers and the first SETs mostly
-#      add keys (for kvnode, two B-tree inserts each: key order and SCAN's hash order).
+#      CPU is counted), which is kvnode's default snapshot rule. PREFILL=1: first SET and INCR
+#      3 x KEYS random keys into both servers (about 95 % of the keys and of INCR's counters
+#      then exist, and the measured SETs and INCRs overwrite), where by default the runs start
+#      from empty servers and the first SETs mostly add keys (for kvnode, two B-tree inserts
+#      each: key order and SCAN's hash order).
 # Needs redis-server and redis-tools (cmake/install-deps.sh).
 set -euo pipefail
+export LC_NUMERIC=C  # `time` prints its seconds with a point, for python3 to read
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 COMBOS=${COMBOS:-"1:1 50:1 50:16"}
@@ -179,7 +181,7 @@ kv_cpu() {
   after=$(cpu_ticks "$KV_PID")
   python3 -c "print(f'{($after - $before) / $TICK / $ops * 1e6:.2f}')"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+source "$ROOT/bench/common.sh"  # median
 for combo in $COMBOS; do
   c=${combo%%:*}; P=${combo##*:}
   for test in set get; do

@@ -37,7 +37,7 @@ run() {
     --seconds "$SECS" --warmup 1 --json --node-storage "${storage[$1]}" |
     python3 -c 'import json,sys; j=json.loads(sys.stdin.readline()); print(round(j["ops_per_sec"]), j["p50_ms"], j["p99_ms"])'
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+source "$ROOT/bench/common.sh"  # median
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); kvnode $(git -C "$ROOT" rev-parse --short HEAD)"
 echo "# with: a snapshot every $SNAPSHOT_ENTRIES entries or $LOG_SIZE of log (or $LOG_PERCENT % of the last snapshot if more; captured: $CAPTURE), compaction as by default; without: neither"

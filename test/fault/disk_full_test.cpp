@@ -124,6 +124,14 @@ node_options on_small_tmpfs(std::optional<tmpfs_mount>& mounted, std::filesystem
   return o;
 }
 
+// Stops `node` and unmounts its data directory, so that the node's own directory (around it)
+// can be removed when the node is destroyed; a mount point left there would keep it.
+template <typename Mount>
+void stop_and_unmount(node_process& node, std::optional<Mount>& mounted) {
+  node.stop();
+  mounted.reset();
+}
+
 // Sets key00000, key00001... to "wordN" and 2000 bytes until the node refuses a write, which it
 // returns; `acknowledged` (which outlives the call) gets the writes it took.
 asio::awaitable<result<write_ack>> fill_until_refused(client& c, std::map<std::string, std::string>& acknowledged) {
@@ -325,6 +333,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_refuses_writes_serves_reads_and_recovers_by_its
     for (const auto& [k, v] : acknowledged) BOOST_TEST(*(co_await c.get(k)) == v);
     BOOST_TEST(*(co_await c.get("after")) == "space");
   });
+  stop_and_unmount(node, mounted);
 }
 
 // A write transaction (a compare, two puts and a delete-range) refused for lack of space changes
@@ -392,6 +401,7 @@ BOOST_AUTO_TEST_CASE(a_transaction_refused_for_space_changes_nothing_and_succeed
   });
   BOOST_TEST(::kill(node.pid(), 0) == 0);  // the same process all along
   BOOST_TEST(node.log().find("fatal") == std::string::npos);
+  stop_and_unmount(node, mounted);
 }
 
 // In a cluster, a member out of space hands leadership over, takes no entries (keeping its room
@@ -516,28 +526,35 @@ BOOST_AUTO_TEST_CASE(a_log_on_a_file_system_without_direct_io_writes_through_the
 }
 
 // A node configured for direct WAL writes on such a file system starts, says in its log that it
-// writes through the page cache, serves writes (its status counting no direct batch), and finds
-// them all after a restart.
+// writes through the page cache, serves writes (its status counting no direct batch) over
+// several log segments, and finds them all after a restart.
 BOOST_AUTO_TEST_CASE(a_node_on_a_file_system_without_direct_io_serves_and_says_so) {
   std::optional<ramfs_mount> mounted;
   node_options o;
-  o.extra_toml = "[storage]\nwal-io = \"direct\"\n";
+  o.extra_toml = "[storage]\nwal-io = \"direct\"\nsegment-size = \"1MiB\"\nmax-batch-size = \"256KiB\"\n";
   o.log_keys = "";  // kvnode's default level: the warning is at warn
   o.prepare = [&](const std::filesystem::path& dir) { mounted.emplace(dir); };
   node_process node(o);
+  auto value = [](int i) { return fmt::format("value {} {}", i, std::string(2000, 'v')); };
   with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
-    for (int i = 0; i < 200; ++i) BOOST_REQUIRE((co_await c.set(fmt::format("key{:03}", i), fmt::format("value {}", i))).ok());
+    for (int i = 0; i < 2000; ++i) {
+      auto r = co_await c.set(fmt::format("key{:04}", i), value(i));
+      BOOST_REQUIRE_MESSAGE(r.ok(), "key " << i << ": " << r.message());
+    }
     auto st = co_await c.status();
     BOOST_REQUIRE_MESSAGE(st.ok(), st.message());
     BOOST_TEST(st->number("wal_batches") > 0u);
     BOOST_TEST(st->number("wal_direct_batches") == 0u);
+    BOOST_TEST(st->text("alarm") == "none");
   });
+  BOOST_TEST(io::list_files(node.data_dir(), "", ".wal").size() >= 3u);  // 4 MB of log in 1 MiB segments
   BOOST_TEST(node.log().find("does not support direct I/O; writing through the page cache") != std::string::npos,
              node.log());
   node.restart();
   with_client(node.endpoint(), [&](client& c) -> asio::awaitable<void> {
-    for (int i = 0; i < 200; ++i) BOOST_TEST(*(co_await c.get(fmt::format("key{:03}", i))) == fmt::format("value {}", i));
+    for (int i = 0; i < 2000; ++i) BOOST_TEST(*(co_await c.get(fmt::format("key{:04}", i))) == value(i));
   });
+  stop_and_unmount(node, mounted);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
