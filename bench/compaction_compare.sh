@@ -48,19 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; exit 1; }
-cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
-TICK=$(getconf CLK_TCK)
-# Waits (up to 10 s) until process $1 is idle and has no child: a prefill's compaction is not
-# charged to the measured run, and the run's own is.
-settle() {
-  local before after
-  for _ in $(seq 20); do
-    before=$(cpu_ticks "$1"); sleep 0.5; after=$(cpu_ticks "$1")
-    [[ $((after - before)) -le 1 ]] && ! pgrep -P "$1" >/dev/null && return
-  done
-}
+source "$ROOT/bench/common.sh"  # free_port, wait_port, cpu_ticks, TICK, settle, median
 redis_cli() { redis-cli -p "$PORT" "$@"; }
 
 # Starts server $1 (kvnode or redis) compacting or not ($2: with or without) on $PORT, data in $DIR.
@@ -144,7 +132,6 @@ before, after, tick, n = (float(x) for x in sys.argv[2:6])
 print(f[1], f[4], f[6], f"{(after - before) / tick / n * 1e6:.1f}", sys.argv[6], sys.argv[7])
 PY
 }
-source "$ROOT/bench/common.sh"  # median
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(redis-server --version | grep -o 'v=[0-9.]*'), kvnode $(git -C "$ROOT" rev-parse --short HEAD)"
 echo "# SET, ${VALUE}-byte values over $KEYS keys (prefilled); with: compaction every ${LOG_MIB} MiB of log; without: none; medians of $RUNS"

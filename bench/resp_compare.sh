@@ -56,21 +56,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; exit 1; }
-# utime + stime, and those of waited-for children (Redis's log rewrite runs in a forked child).
-cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
-TICK=$(getconf CLK_TCK)
-# Waits (up to 10 s) until process $1 is idle and has no child (Redis's log rewrite): work a run
-# left behind (the search index catching up, a snapshot, a rewrite) is charged to that run, not to
-# the next.
-settle() {
-  local before after
-  for _ in $(seq 20); do
-    before=$(cpu_ticks "$1"); sleep 0.5; after=$(cpu_ticks "$1")
-    [[ $((after - before)) -le 1 ]] && ! pgrep -P "$1" >/dev/null && return
-  done
-}
+source "$ROOT/bench/common.sh"  # free_port, wait_port, cpu_ticks, TICK, settle, median
 
 REDIS_PORT=$(free_port)
 mkdir -p "$WORK/redis"
@@ -181,7 +167,6 @@ kv_cpu() {
   after=$(cpu_ticks "$KV_PID")
   python3 -c "print(f'{($after - $before) / $TICK / $ops * 1e6:.2f}')"
 }
-source "$ROOT/bench/common.sh"  # median
 for combo in $COMBOS; do
   c=${combo%%:*}; P=${combo##*:}
   for test in set get; do
