@@ -12,7 +12,7 @@
 # and its history compaction as by default (Redis keeps no history; "without" turns both off);
 # Redis has no absolute size rule, so after the prefill the script rewrites the file once and sets
 # `auto-aof-rewrite-percentage` to LOG_SIZE as a percentage of the rewritten file (at a million
-# keys of 100 bytes 8 MiB is about 6 %), with `auto-aof-rewrite-min-size` LOG_SIZE. Both then
+# keys of 100 bytes 8 MiB is about 7 %), with `auto-aof-rewrite-min-size` LOG_SIZE. Both then
 # compact back to back under these loads: the shape where compaction's cost shows most.
 #
 # Env: SHAPES "clients:pipeline ..." [50:1 50:16], REQUESTS per run at pipeline 1 [600000]

@@ -30,9 +30,7 @@ stop_node() {
   KV_PID=
 }
 trap 'stop_node; rm -rf "$WORK"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-TICK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+source "$ROOT/bench/common.sh"  # free_port, wait_port, cpu_ticks, TICK, median
 
 # Starts a fresh node for variant $1 (cores/send-threads[/send-offload]), prefilled; sets KV_PID
 # and KV_PORT.
@@ -55,7 +53,7 @@ level = "warn"
 TOML
   taskset -c "$cores" "$BUILD/bin/kvnode" --config "$WORK/kv.toml" 2>>"$WORK/kvnode.log" &
   KV_PID=$!
-  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$KV_PORT") 2>/dev/null && break; sleep 0.1; done
+  wait_port "$KV_PORT"
   "$BUILD/bin/kvbench" --endpoints "127.0.0.1:$KV_PORT" --keys 1000000 --prefill --seconds 0.1 --warmup 0 >/dev/null
 }
 
@@ -72,7 +70,6 @@ run() {
   stop_node
   python3 -c "import json,sys; j=json.loads(sys.argv[1]); ops=j['ops']; print(f\"{j['ops_per_sec']:.0f} {($after - $before) / $TICK / ops * 1e6:.2f}\")" "$json"
 }
-source "$ROOT/bench/common.sh"  # median
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); kvnode $(git -C "$ROOT" rev-parse --short HEAD), index $INDEX"
 echo "# variants cores/send-threads[/send-offload]: kvnode pinned (taskset -c) to the cores, kvbench not pinned;"
